@@ -1,0 +1,29 @@
+//! [`FailoverConfig`]: the `failover` section.
+
+use crate::SecretUrl;
+
+/// The overflow pool that takes critical operations while the primary pool is busy
+/// (`[failover]`, `POOLSIDE_FAILOVER__<KEY>`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FailoverConfig {
+    /// Whether the overflow pool is used. Default: false. Legacy: `DB_ENABLE_FAILOVER`.
+    pub enabled: bool,
+    /// Where the overflow pool connects; default: the primary's URL.
+    pub secondary_url: Option<SecretUrl>,
+    /// Most connections of the overflow pool. Default: 5.
+    pub secondary_max_size: u32,
+    /// Primary pool utilisation, in percent, at which critical operations overflow.
+    /// Default: 80. Legacy: `DB_FAILOVER_THRESHOLD`.
+    pub utilization_threshold: u32,
+}
+
+impl Default for FailoverConfig {
+    fn default() -> Self {
+        Self {
+            enabled: false,
+            secondary_url: None,
+            secondary_max_size: 5,
+            utilization_threshold: 80,
+        }
+    }
+}

@@ -1,0 +1,23 @@
+//! [`MetricsConfig`]: the `metrics` section.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+/// Metrics export and logging (`[metrics]`, `POOLSIDE_METRICS__<KEY>`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MetricsConfig {
+    /// Address of a stand-alone Prometheus listener; default: none (metrics are served
+    /// by the application's own router).
+    pub exporter_addr: Option<SocketAddr>,
+    /// Time between two pool summary log lines. Default: 60 s.
+    pub log_interval: Duration,
+}
+
+impl Default for MetricsConfig {
+    fn default() -> Self {
+        Self {
+            exporter_addr: None,
+            log_interval: Duration::from_secs(60),
+        }
+    }
+}

@@ -1,0 +1,85 @@
+//! [`PostgresConfig`]: the `postgres` section.
+
+use std::time::Duration;
+
+use crate::{Profile, SecretUrl};
+
+/// Settings of the PostgreSQL pool (`[postgres]` in `poolside.toml`,
+/// `POOLSIDE_POSTGRES__<KEY>` in the environment).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PostgresConfig {
+    /// Connection string, with the Prisma-style parameters (`connection_limit`,
+    /// `pool_timeout`, `connect_timeout`, `pgbouncer`) already taken out and applied.
+    /// Multi-host libpq URLs are accepted. Required. Legacy: `DATABASE_URL`.
+    pub url: SecretUrl,
+    /// A connection string that bypasses PgBouncer, for migrations and session state.
+    /// Default: none. Legacy: `DATABASE_URL_DIRECT`.
+    pub direct_url: Option<SecretUrl>,
+    /// Idle connections kept open and warmed at start. Default: by profile (2/1/5/5).
+    /// Legacy: `DATABASE_POOL_MIN`, `DB_MIN_CONNECTIONS`, `DB_POOL_MIN`.
+    pub min_idle: u32,
+    /// Most connections the pool opens. Default: by profile (10/5/20/20). Legacy:
+    /// `DATABASE_POOL_MAX`, `DB_CONNECTION_LIMIT`, `DB_MAX_CONNECTIONS`, `DB_POOL_MAX`;
+    /// URL: `connection_limit`.
+    pub max_size: u32,
+    /// Longest wait for a connection from the pool, opening one included (HikariCP's
+    /// `connectionTimeout`, Prisma's `pool_timeout`). Default: by profile (5/3/10/10 s).
+    /// Legacy: `DATABASE_POOL_CONNECTION_TIMEOUT`, `DB_CONNECTION_TIMEOUT` (ms),
+    /// `DB_POOL_TIMEOUT` (s); URL: `pool_timeout` (s).
+    pub connection_timeout: Duration,
+    /// Longest time to open one new connection (TCP, TLS and authentication).
+    /// Default: `connection_timeout`. URL: `connect_timeout` (s).
+    pub connect_timeout: Option<Duration>,
+    /// An idle connection above `min_idle` is closed after this long. Default: by profile
+    /// (10/5/30/30 s). Legacy: `DATABASE_POOL_IDLE_TIMEOUT`, `DB_IDLE_TIMEOUT`,
+    /// `DB_POOL_IDLE_TIMEOUT` (ms).
+    pub idle_timeout: Duration,
+    /// A connection is closed after this long, jittered so that they do not all expire
+    /// at once. Default: 30 min. Legacy: `DB_MAX_LIFETIME` (ms).
+    pub max_lifetime: Duration,
+    /// Longest a single statement may run. Default: 30 s. Legacy: `DB_QUERY_TIMEOUT` (ms).
+    pub query_timeout: Duration,
+    /// Prepared statements cached per connection (LRU); 0 turns the cache off.
+    /// Default: 256. Legacy: `DB_STATEMENT_CACHE_SIZE`.
+    pub statement_cache_size: u32,
+    /// PgBouncer transaction mode: unnamed statements only, no statement cache, no
+    /// session state. Default: false. URL: `pgbouncer=true`.
+    pub pgbouncer: bool,
+    /// A connection held longer than this is reported as a possible leak; `off` or 0
+    /// turns detection off. Default: 60 s.
+    pub leak_detection_threshold: Option<Duration>,
+    /// Queries slower than this are counted and logged as slow. Default: 100 ms.
+    pub slow_query_threshold: Duration,
+}
+
+impl PostgresConfig {
+    /// The built-in defaults of `profile` (with no URL).
+    pub fn defaults(profile: Profile) -> Self {
+        let (min_idle, max_size, idle_secs, timeout_secs) = match profile {
+            Profile::Development => (2, 10, 10, 5),
+            Profile::Test => (1, 5, 5, 3),
+            Profile::Staging | Profile::Production => (5, 20, 30, 10),
+        };
+        Self {
+            url: SecretUrl::default(),
+            direct_url: None,
+            min_idle,
+            max_size,
+            connection_timeout: Duration::from_secs(timeout_secs),
+            connect_timeout: None,
+            idle_timeout: Duration::from_secs(idle_secs),
+            max_lifetime: Duration::from_secs(30 * 60),
+            query_timeout: Duration::from_secs(30),
+            statement_cache_size: 256,
+            pgbouncer: false,
+            leak_detection_threshold: Some(Duration::from_secs(60)),
+            slow_query_threshold: Duration::from_millis(100),
+        }
+    }
+
+    /// The time allowed to open one connection: `connect_timeout`, else
+    /// `connection_timeout`.
+    pub fn effective_connect_timeout(&self) -> Duration {
+        self.connect_timeout.unwrap_or(self.connection_timeout)
+    }
+}

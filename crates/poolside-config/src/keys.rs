@@ -1,0 +1,96 @@
+//! The table of every configuration key: how its value parses into [`Config`] and how
+//! `config check` shows it. Loading walks this table, so a key missing here cannot be
+//! set, and a key set in a layer but missing here is reported as unknown.
+
+use figment::value::Value;
+
+use crate::Config;
+use crate::parse;
+
+/// One configuration key.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Key {
+    /// The dotted path, such as `postgres.max_size`.
+    pub(crate) path: &'static str,
+    /// Parses `value` into the key's field of the config.
+    pub(crate) set: fn(&mut Config, &Value) -> Result<(), String>,
+    /// The field's value as text (passwords masked); `None` when its section is absent.
+    pub(crate) show: fn(&Config) -> Option<String>,
+}
+
+/// Builds [`KEYS`]: `path => section.field: parser, shower;`. The `redis` section is
+/// optional, so its keys create it on first set and show nothing while it is absent.
+macro_rules! keys {
+    ($( $path:literal => $section:ident . $field:ident : $parse:path, $show:expr; )*) => {
+        pub(crate) const KEYS: &[Key] = &[$(
+            Key {
+                path: $path,
+                set: |config, value| {
+                    keys!(@section config, $section).$field = $parse(value)?;
+                    Ok(())
+                },
+                show: |config| keys!(@show config, $section, $field, $show),
+            },
+        )*];
+    };
+    (@section $config:ident, redis) => { $config.redis_mut() };
+    (@section $config:ident, $section:ident) => { $config.$section };
+    (@show $config:ident, redis, $field:ident, $show:expr) => {
+        $config.redis.as_ref().map(|section| ($show)(&section.$field))
+    };
+    (@show $config:ident, $section:ident, $field:ident, $show:expr) => {
+        Some(($show)(&$config.$section.$field))
+    };
+}
+
+fn show_plain<T: ToString>(value: &T) -> String {
+    value.to_string()
+}
+
+keys! {
+    "postgres.url" => postgres.url: parse::url, crate::SecretUrl::redacted;
+    "postgres.direct_url" => postgres.direct_url: parse::optional_url, parse::show_optional_url;
+    "postgres.min_idle" => postgres.min_idle: parse::count, show_plain;
+    "postgres.max_size" => postgres.max_size: parse::count, show_plain;
+    "postgres.connection_timeout" => postgres.connection_timeout: parse::duration, parse::show_duration;
+    "postgres.connect_timeout" => postgres.connect_timeout: parse::optional_duration, parse::show_optional_duration;
+    "postgres.idle_timeout" => postgres.idle_timeout: parse::duration, parse::show_duration;
+    "postgres.max_lifetime" => postgres.max_lifetime: parse::duration, parse::show_duration;
+    "postgres.query_timeout" => postgres.query_timeout: parse::duration, parse::show_duration;
+    "postgres.statement_cache_size" => postgres.statement_cache_size: parse::count, show_plain;
+    "postgres.pgbouncer" => postgres.pgbouncer: parse::boolean, show_plain;
+    "postgres.leak_detection_threshold" => postgres.leak_detection_threshold: parse::optional_duration, parse::show_optional_duration;
+    "postgres.slow_query_threshold" => postgres.slow_query_threshold: parse::duration, parse::show_duration;
+    "redis.url" => redis.url: parse::url, crate::SecretUrl::redacted;
+    "redis.max_size" => redis.max_size: parse::count, show_plain;
+    "redis.connection_timeout" => redis.connection_timeout: parse::duration, parse::show_duration;
+    "redis.command_timeout" => redis.command_timeout: parse::duration, parse::show_duration;
+    "redis.max_retries" => redis.max_retries: parse::count, show_plain;
+    "redis.retry_delay" => redis.retry_delay: parse::duration, parse::show_duration;
+    "redis.max_queued_commands" => redis.max_queued_commands: parse::count, show_plain;
+    "retry.attempts" => retry.attempts: parse::count, show_plain;
+    "retry.base_delay" => retry.base_delay: parse::duration, parse::show_duration;
+    "retry.max_delay" => retry.max_delay: parse::duration, parse::show_duration;
+    "retry.jitter" => retry.jitter: parse::jitter, show_plain;
+    "retry.total_deadline" => retry.total_deadline: parse::duration, parse::show_duration;
+    "failover.enabled" => failover.enabled: parse::boolean, show_plain;
+    "failover.secondary_url" => failover.secondary_url: parse::optional_url, parse::show_optional_url;
+    "failover.secondary_max_size" => failover.secondary_max_size: parse::count, show_plain;
+    "failover.utilization_threshold" => failover.utilization_threshold: parse::percent, show_plain;
+    "health.check_interval" => health.check_interval: parse::duration, parse::show_duration;
+    "health.check_timeout" => health.check_timeout: parse::duration, parse::show_duration;
+    "health.warning_utilization" => health.warning_utilization: parse::percent, show_plain;
+    "health.critical_utilization" => health.critical_utilization: parse::percent, show_plain;
+    "metrics.exporter_addr" => metrics.exporter_addr: parse::optional_socket_addr, parse::show_optional_addr;
+    "metrics.log_interval" => metrics.log_interval: parse::duration, parse::show_duration;
+}
+
+/// The key at `path`, if there is one.
+pub(crate) fn find(path: &str) -> Option<&'static Key> {
+    KEYS.iter().find(|k| k.path == path)
+}
+
+/// Every key's dotted path, in table order.
+pub fn key_paths() -> impl Iterator<Item = &'static str> {
+    KEYS.iter().map(|k| k.path)
+}

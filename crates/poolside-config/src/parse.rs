@@ -1,0 +1,179 @@
+//! Parsing of one configuration value of each kind, from whatever a layer gave (a TOML
+//! number, an env string, a code override), and the text `config check` shows for it.
+//!
+//! Every parser returns a message that says what was expected; none panics.
+
+use std::net::SocketAddr;
+use std::str::FromStr;
+use std::time::Duration;
+
+use figment::value::Value;
+
+use crate::SecretUrl;
+use crate::config::Jitter;
+
+/// The value's text, for strings and numbers alike; `None` for dicts and arrays.
+fn text(value: &Value) -> Option<String> {
+    match value {
+        Value::String(_, s) => Some(s.trim().to_owned()),
+        Value::Char(_, c) => Some(c.to_string()),
+        Value::Bool(_, b) => Some(b.to_string()),
+        Value::Num(_, n) => {
+            let n = *n;
+            n.to_u128()
+                .map(|u| u.to_string())
+                .or_else(|| n.to_i128().map(|i| i.to_string()))
+                .or_else(|| n.to_f64().map(|f| f.to_string()))
+        }
+        Value::Empty(..) | Value::Dict(..) | Value::Array(..) => None,
+    }
+}
+
+fn describe(value: &Value) -> String {
+    match text(value) {
+        Some(t) => format!("{t:?}"),
+        None => "a table or list".to_owned(),
+    }
+}
+
+/// A whole number `>= 0` that fits in 32 bits.
+pub(crate) fn count(value: &Value) -> Result<u32, String> {
+    text(value)
+        .and_then(|t| t.parse::<u32>().ok())
+        .ok_or_else(|| format!("{} is not a whole number from 0 to {}", describe(value), u32::MAX))
+}
+
+/// A percentage, parsed as a whole number (the range is checked by validation).
+pub(crate) fn percent(value: &Value) -> Result<u32, String> {
+    count(value).map_err(|_| format!("{} is not a whole percentage such as 80", describe(value)))
+}
+
+/// A duration: `"10s"`, `"500ms"`, `"2m 30s"`, or a bare number of milliseconds.
+pub(crate) fn duration(value: &Value) -> Result<Duration, String> {
+    let expected = || {
+        format!(
+            "{} is not a duration: write it with a unit (\"10s\", \"500ms\", \"2m\") or as whole milliseconds",
+            describe(value)
+        )
+    };
+    let t = text(value).ok_or_else(expected)?;
+    if let Ok(millis) = t.parse::<u64>() {
+        return Ok(Duration::from_millis(millis));
+    }
+    humantime::parse_duration(&t).map_err(|_| expected())
+}
+
+/// A duration that `off`, `none`, `disabled` or 0 turns off.
+pub(crate) fn optional_duration(value: &Value) -> Result<Option<Duration>, String> {
+    if let Some(t) = text(value)
+        && ["off", "none", "disabled", "false"].contains(&t.to_ascii_lowercase().as_str())
+    {
+        return Ok(None);
+    }
+    duration(value).map(|d| (!d.is_zero()).then_some(d))
+}
+
+/// `true`/`false`, also `1`/`0`, `yes`/`no`, `on`/`off`.
+pub(crate) fn boolean(value: &Value) -> Result<bool, String> {
+    let t = text(value).map(|t| t.to_ascii_lowercase());
+    match t.as_deref() {
+        Some("true" | "1" | "yes" | "on") => Ok(true),
+        Some("false" | "0" | "no" | "off") => Ok(false),
+        _ => Err(format!("{} is not true or false", describe(value))),
+    }
+}
+
+/// A connection string. Its syntax is checked by validation, which knows the scheme.
+/// The message never quotes the value: it may hold a password.
+pub(crate) fn url(value: &Value) -> Result<SecretUrl, String> {
+    match value {
+        Value::String(_, s) => Ok(SecretUrl::new(s.trim())),
+        _ => Err("is not a string: write the connection URL in quotes".to_owned()),
+    }
+}
+
+/// A connection string that may be left out.
+pub(crate) fn optional_url(value: &Value) -> Result<Option<SecretUrl>, String> {
+    url(value).map(|u| (!u.is_empty()).then_some(u))
+}
+
+/// A `host:port` socket address, or `off`/`none` for none.
+pub(crate) fn optional_socket_addr(value: &Value) -> Result<Option<SocketAddr>, String> {
+    let t = text(value).unwrap_or_default();
+    if t.is_empty() || ["off", "none"].contains(&t.to_ascii_lowercase().as_str()) {
+        return Ok(None);
+    }
+    SocketAddr::from_str(&t).map(Some).map_err(|_| {
+        format!(
+            "{} is not an address such as 127.0.0.1:9090 (or off)",
+            describe(value)
+        )
+    })
+}
+
+/// A jitter name.
+pub(crate) fn jitter(value: &Value) -> Result<Jitter, String> {
+    text(value)
+        .ok_or_else(|| format!("{} is not a jitter: expected full, equal or none", describe(value)))?
+        .parse()
+}
+
+/// How `config check` shows a duration.
+pub(crate) fn show_duration(d: &Duration) -> String {
+    humantime::format_duration(*d).to_string()
+}
+
+/// How `config check` shows an optional duration.
+pub(crate) fn show_optional_duration(d: &Option<Duration>) -> String {
+    d.as_ref().map_or_else(|| "off".to_owned(), show_duration)
+}
+
+/// How `config check` shows an optional connection string (masked).
+pub(crate) fn show_optional_url(u: &Option<SecretUrl>) -> String {
+    u.as_ref().map_or_else(|| "none".to_owned(), SecretUrl::redacted)
+}
+
+/// How `config check` shows an optional address.
+pub(crate) fn show_optional_addr(a: &Option<SocketAddr>) -> String {
+    a.map_or_else(|| "off".to_owned(), |a| a.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn s(v: &str) -> Value {
+        Value::from(v.to_owned())
+    }
+
+    #[test]
+    fn durations_take_units_or_milliseconds() {
+        assert_eq!(duration(&s("10s")), Ok(Duration::from_secs(10)));
+        assert_eq!(duration(&s("500ms")), Ok(Duration::from_millis(500)));
+        assert_eq!(duration(&s("2m 30s")), Ok(Duration::from_secs(150)));
+        assert_eq!(duration(&Value::from(1500u64)), Ok(Duration::from_millis(1500)));
+        assert_eq!(duration(&s("1500")), Ok(Duration::from_millis(1500)));
+        assert!(duration(&s("ten seconds")).is_err());
+        assert!(duration(&s("-5s")).is_err());
+        assert!(duration(&Value::from(-5i64)).is_err());
+        assert_eq!(optional_duration(&s("off")), Ok(None));
+        assert_eq!(optional_duration(&Value::from(0u8)), Ok(None));
+    }
+
+    #[test]
+    fn counts_reject_what_is_not_a_whole_number() {
+        assert_eq!(count(&Value::from(20u8)), Ok(20));
+        assert_eq!(count(&s(" 20 ")), Ok(20));
+        for bad in ["-1", "1.5", "twenty", "99999999999", ""] {
+            let message = count(&s(bad)).unwrap_err();
+            assert!(message.contains("whole number"), "{message}");
+        }
+        assert!(count(&Value::from(1.5f64)).is_err());
+    }
+
+    #[test]
+    fn url_errors_never_quote_the_value() {
+        let message = url(&Value::from(5u8)).unwrap_err();
+        assert!(!message.contains('5'));
+    }
+}

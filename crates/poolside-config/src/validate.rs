@@ -1,0 +1,331 @@
+//! The rules a parsed [`Config`] must meet, checked all at once: errors that stop the
+//! pools from being built, and warnings about settings that work but are likely wrong.
+
+use std::collections::BTreeMap;
+use std::str::FromStr;
+use std::time::Duration;
+
+use crate::parse::show_duration;
+use crate::problem::Problem;
+use crate::source::Source;
+use crate::{Config, SecretUrl};
+
+/// The shortest wait for a connection that is not a misconfiguration.
+const MIN_POOL_TIMEOUT: Duration = Duration::from_millis(1000);
+/// The shortest leak threshold: below it, ordinary transactions would be reported.
+const MIN_LEAK_THRESHOLD: Duration = Duration::from_secs(2);
+/// `max_size` above this many times `(cores * 2) + 1` draws a warning.
+const SIZING_FACTOR: u32 = 4;
+
+/// What validation found.
+#[derive(Debug, Default)]
+pub(crate) struct Findings {
+    pub(crate) errors: Vec<Problem>,
+    pub(crate) warnings: Vec<Problem>,
+}
+
+struct Checker<'a> {
+    config: &'a Config,
+    sources: &'a BTreeMap<&'static str, Source>,
+    found: Findings,
+}
+
+impl Checker<'_> {
+    fn source(&self, key: &str) -> Source {
+        self.sources
+            .get(key)
+            .cloned()
+            .unwrap_or(Source::Default(self.config.profile))
+    }
+
+    /// `key = value (from source)`, for naming a second key in a message.
+    fn named(&self, key: &str, value: impl std::fmt::Display) -> String {
+        format!("{key} = {value} (from {})", self.source(key))
+    }
+
+    fn error(&mut self, key: &str, message: impl AsRef<str>) {
+        let problem = Problem::new(key, self.source(key), message);
+        self.found.errors.push(problem);
+    }
+
+    fn warn(&mut self, key: &str, message: impl AsRef<str>) {
+        let problem = Problem::new(key, self.source(key), message);
+        self.found.warnings.push(problem);
+    }
+
+    fn positive_count(&mut self, key: &str, value: u32) {
+        if value == 0 {
+            self.error(key, "must be at least 1");
+        }
+    }
+
+    fn positive_duration(&mut self, key: &str, value: Duration) {
+        if value.is_zero() {
+            self.error(key, "must be longer than zero");
+        }
+    }
+
+    fn percentage(&mut self, key: &str, value: u32) {
+        if value > 100 {
+            self.error(key, format!("{value} is outside 0..=100 percent"));
+        }
+    }
+
+    fn postgres_url(&mut self, key: &str, url: &SecretUrl) {
+        if let Err(e) = tokio_postgres::Config::from_str(url.expose()) {
+            self.error(
+                key,
+                format!("{url} is not a valid PostgreSQL connection string ({e})"),
+            );
+        }
+    }
+
+    fn redis_url(&mut self, key: &str, url: &SecretUrl) {
+        const SCHEMES: [&str; 4] = ["redis", "rediss", "unix", "redis+unix"];
+        match url::Url::parse(url.expose()) {
+            Ok(parsed) if SCHEMES.contains(&parsed.scheme()) => {}
+            Ok(parsed) => self.error(
+                key,
+                format!(
+                    "{url} has scheme {:?}: expected redis://, rediss:// or unix://",
+                    parsed.scheme()
+                ),
+            ),
+            Err(e) => self.error(key, format!("{url} is not a valid Redis URL ({e})")),
+        }
+    }
+}
+
+/// Checks every rule, returning all errors and warnings.
+pub(crate) fn validate(config: &Config, sources: &BTreeMap<&'static str, Source>) -> Findings {
+    let mut c = Checker {
+        config,
+        sources,
+        found: Findings::default(),
+    };
+    check_postgres(&mut c);
+    check_redis(&mut c);
+    check_retry(&mut c);
+    check_failover(&mut c);
+    check_health_and_metrics(&mut c);
+    c.found
+}
+
+fn check_postgres(c: &mut Checker<'_>) {
+    let pg = &c.config.postgres;
+    if pg.url.is_empty() {
+        c.error(
+            "postgres.url",
+            "is not set: set DATABASE_URL, POOLSIDE_POSTGRES__URL, or url under [postgres] in poolside.toml",
+        );
+    } else {
+        c.postgres_url("postgres.url", &pg.url);
+    }
+    if let Some(direct) = &pg.direct_url {
+        c.postgres_url("postgres.direct_url", direct);
+    }
+    c.positive_count("postgres.max_size", pg.max_size);
+    if pg.min_idle > pg.max_size {
+        let other = c.named("postgres.max_size", pg.max_size);
+        c.error(
+            "postgres.min_idle",
+            format!(
+                "{} is greater than {other}: lower min_idle or raise max_size",
+                pg.min_idle
+            ),
+        );
+    }
+    for (key, value) in [
+        ("postgres.connection_timeout", pg.connection_timeout),
+        ("postgres.idle_timeout", pg.idle_timeout),
+        ("postgres.max_lifetime", pg.max_lifetime),
+        ("postgres.query_timeout", pg.query_timeout),
+        ("postgres.slow_query_threshold", pg.slow_query_threshold),
+    ] {
+        c.positive_duration(key, value);
+    }
+    if !pg.connection_timeout.is_zero() && pg.connection_timeout < MIN_POOL_TIMEOUT {
+        c.error(
+            "postgres.connection_timeout",
+            format!(
+                "{} is under 1s: a pool timeout this short fails requests that would have been served; use 1s or more",
+                show_duration(&pg.connection_timeout)
+            ),
+        );
+    }
+    if pg.idle_timeout >= pg.max_lifetime && !pg.max_lifetime.is_zero() {
+        let other = c.named("postgres.max_lifetime", show_duration(&pg.max_lifetime));
+        c.error(
+            "postgres.idle_timeout",
+            format!(
+                "{} is not shorter than {other}: an idle connection would never time out; lower idle_timeout",
+                show_duration(&pg.idle_timeout)
+            ),
+        );
+    }
+    if let Some(leak) = pg.leak_detection_threshold {
+        if leak < MIN_LEAK_THRESHOLD {
+            c.error(
+                "postgres.leak_detection_threshold",
+                format!(
+                    "{} is under 2s: ordinary queries would be reported as leaks; use 2s or more, or off",
+                    show_duration(&leak)
+                ),
+            );
+        } else if leak > pg.max_lifetime {
+            let other = c.named("postgres.max_lifetime", show_duration(&pg.max_lifetime));
+            c.error(
+                "postgres.leak_detection_threshold",
+                format!(
+                    "{} is over {other}: no connection lives long enough to be reported",
+                    show_duration(&leak)
+                ),
+            );
+        }
+    }
+    if let Some(connect) = pg.connect_timeout
+        && connect > pg.connection_timeout
+    {
+        let other = c.named(
+            "postgres.connection_timeout",
+            show_duration(&pg.connection_timeout),
+        );
+        c.warn(
+            "postgres.connect_timeout",
+            format!(
+                "{} is longer than {other}, which bounds the whole wait",
+                show_duration(&connect)
+            ),
+        );
+    }
+    check_sizing(c);
+    let pg = &c.config.postgres;
+    if pg.pgbouncer && pg.statement_cache_size > 0 && c.source("postgres.statement_cache_size").rank() > 0 {
+        c.warn(
+            "postgres.statement_cache_size",
+            "is ignored in PgBouncer transaction mode, which uses unnamed statements only",
+        );
+    }
+}
+
+fn check_sizing(c: &mut Checker<'_>) {
+    let pg = &c.config.postgres;
+    let (max_size, min_idle) = (pg.max_size, pg.min_idle);
+    if max_size > 100 {
+        c.warn(
+            "postgres.max_size",
+            format!("{max_size} is very high (over 100) and may exhaust the server's max_connections"),
+        );
+    }
+    if min_idle > 50 {
+        c.warn(
+            "postgres.min_idle",
+            format!("{min_idle} is very high (over 50): each idle connection costs server memory"),
+        );
+    }
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get() as u32);
+    let usual = cores * 2 + 1;
+    if max_size > usual * SIZING_FACTOR && max_size <= 100 {
+        c.warn(
+            "postgres.max_size",
+            format!(
+                "{max_size} is far above (cores * 2) + 1 = {usual} for this machine's {cores} cores: \
+                 a database runs few more queries at once than it has cores, so size to the \
+                 database's cores and measure"
+            ),
+        );
+    }
+}
+
+fn check_redis(c: &mut Checker<'_>) {
+    let Some(redis) = &c.config.redis else { return };
+    if redis.url.is_empty() {
+        c.error(
+            "redis.url",
+            "is not set, but other redis keys are: set REDIS_URL or POOLSIDE_REDIS__URL",
+        );
+    } else {
+        c.redis_url("redis.url", &redis.url);
+    }
+    c.positive_count("redis.max_size", redis.max_size);
+    c.positive_count("redis.max_queued_commands", redis.max_queued_commands);
+    for (key, value) in [
+        ("redis.connection_timeout", redis.connection_timeout),
+        ("redis.command_timeout", redis.command_timeout),
+        ("redis.retry_delay", redis.retry_delay),
+    ] {
+        c.positive_duration(key, value);
+    }
+    if !redis.connection_timeout.is_zero() && redis.connection_timeout < MIN_POOL_TIMEOUT {
+        c.error(
+            "redis.connection_timeout",
+            format!(
+                "{} is under 1s: use 1s or more",
+                show_duration(&redis.connection_timeout)
+            ),
+        );
+    }
+}
+
+fn check_retry(c: &mut Checker<'_>) {
+    let retry = &c.config.retry;
+    c.positive_count("retry.attempts", retry.attempts);
+    for (key, value) in [
+        ("retry.base_delay", retry.base_delay),
+        ("retry.max_delay", retry.max_delay),
+        ("retry.total_deadline", retry.total_deadline),
+    ] {
+        c.positive_duration(key, value);
+    }
+    if retry.base_delay > retry.max_delay {
+        let other = c.named("retry.max_delay", show_duration(&retry.max_delay));
+        c.error(
+            "retry.base_delay",
+            format!(
+                "{} is greater than {other}: lower base_delay or raise max_delay",
+                show_duration(&retry.base_delay)
+            ),
+        );
+    }
+}
+
+fn check_failover(c: &mut Checker<'_>) {
+    let failover = &c.config.failover;
+    c.percentage("failover.utilization_threshold", failover.utilization_threshold);
+    c.positive_count("failover.secondary_max_size", failover.secondary_max_size);
+    if let Some(url) = &failover.secondary_url {
+        c.postgres_url("failover.secondary_url", url);
+    }
+}
+
+fn check_health_and_metrics(c: &mut Checker<'_>) {
+    let health = &c.config.health;
+    c.positive_duration("health.check_interval", health.check_interval);
+    c.positive_duration("health.check_timeout", health.check_timeout);
+    c.percentage("health.warning_utilization", health.warning_utilization);
+    c.percentage("health.critical_utilization", health.critical_utilization);
+    if health.warning_utilization >= health.critical_utilization {
+        let other = c.named("health.critical_utilization", health.critical_utilization);
+        c.error(
+            "health.warning_utilization",
+            format!(
+                "{} is not below {other}: warning must come before critical",
+                health.warning_utilization
+            ),
+        );
+    }
+    if health.check_timeout > health.check_interval {
+        let other = c.named(
+            "health.check_interval",
+            show_duration(&health.check_interval),
+        );
+        c.warn(
+            "health.check_timeout",
+            format!(
+                "{} is longer than {other}: checks would overlap",
+                show_duration(&health.check_timeout)
+            ),
+        );
+    }
+    c.positive_duration("metrics.log_interval", c.config.metrics.log_interval);
+}

@@ -1,0 +1,263 @@
+//! Precedence of the layers, legacy names, URL parameters and the source of each value.
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::Duration;
+
+use poolside_config::{ConfigLoader, EnvSnapshot, Profile, Source};
+
+const URL: &str = "postgres://app:pw@127.0.0.1:5432/app";
+
+fn env(vars: &[(&str, &str)]) -> EnvSnapshot {
+    vars.iter().copied().collect()
+}
+
+/// A TOML file under the target directory, removed on drop.
+struct TempToml(PathBuf);
+
+impl Drop for TempToml {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+fn toml_file(text: &str) -> TempToml {
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    let name = format!("poolside-{}-{}.toml", std::process::id(), NEXT.fetch_add(1, Ordering::Relaxed));
+    let path = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(name);
+    std::fs::write(&path, text).expect("write temp toml");
+    TempToml(path)
+}
+
+fn source_of(report: &poolside_config::ConfigReport, key: &str) -> Source {
+    report
+        .entries
+        .iter()
+        .find(|e| e.key == key)
+        .map(|e| e.source.clone())
+        .unwrap_or_else(|| panic!("no entry for {key}"))
+}
+
+#[test]
+fn profile_defaults_apply_and_are_named() {
+    for (profile, min, max, idle, timeout) in [
+        ("development", 2, 10, 10, 5),
+        ("test", 1, 5, 5, 3),
+        ("staging", 5, 20, 30, 10),
+        ("production", 5, 20, 30, 10),
+    ] {
+        let loaded = ConfigLoader::from_env(env(&[("DATABASE_URL", URL), ("POOLSIDE_PROFILE", profile)]))
+            .load()
+            .expect("defaults are valid");
+        let pg = &loaded.config.postgres;
+        assert_eq!((pg.min_idle, pg.max_size), (min, max), "{profile}");
+        assert_eq!(pg.idle_timeout, Duration::from_secs(idle), "{profile}");
+        assert_eq!(pg.connection_timeout, Duration::from_secs(timeout), "{profile}");
+        assert_eq!(pg.max_lifetime, Duration::from_secs(30 * 60));
+        assert!(loaded.config.redis.is_none());
+    }
+    let report = ConfigLoader::from_env(env(&[("DATABASE_URL", URL)])).check();
+    assert_eq!(source_of(&report, "postgres.max_size"), Source::Default(Profile::Development));
+}
+
+#[test]
+fn each_layer_overrides_the_one_below() {
+    let file = toml_file("[postgres]\nmax_size = 11\nmin_idle = 1\nidle_timeout = \"20s\"\nquery_timeout = 7000\n");
+    let vars = [
+        ("DATABASE_URL", URL),
+        ("POOLSIDE_CONFIG", file.0.to_str().expect("utf-8 path")),
+        ("POOLSIDE_POSTGRES__MAX_SIZE", "12"),
+        ("POOLSIDE_POSTGRES__IDLE_TIMEOUT", "25s"),
+        ("DB_POOL_MAX", "13"),
+    ];
+    let report = ConfigLoader::from_env(env(&vars)).check();
+    assert!(report.is_valid(), "{report}");
+    let loaded = report.clone().into_result().expect("valid");
+    let pg = &loaded.config.postgres;
+    assert_eq!(pg.min_idle, 1, "file beats default");
+    assert_eq!(pg.query_timeout, Duration::from_millis(7000), "bare number is milliseconds");
+    assert_eq!(pg.idle_timeout, Duration::from_secs(25), "POOLSIDE_ env beats file");
+    assert_eq!(pg.max_size, 13, "legacy env beats POOLSIDE_ env");
+    assert_eq!(source_of(&report, "postgres.min_idle"), Source::File(file.0.clone()));
+    assert_eq!(
+        source_of(&report, "postgres.idle_timeout"),
+        Source::Env("POOLSIDE_POSTGRES__IDLE_TIMEOUT".into())
+    );
+    assert_eq!(source_of(&report, "postgres.max_size"), Source::LegacyEnv("DB_POOL_MAX".into()));
+
+    let loaded = ConfigLoader::from_env(env(&vars))
+        .set("postgres.max_size", 14)
+        .load()
+        .expect("valid");
+    assert_eq!(loaded.config.postgres.max_size, 14, "code beats everything");
+}
+
+#[test]
+fn legacy_units_and_shadowing() {
+    let report = ConfigLoader::from_env(env(&[
+        ("DATABASE_URL", URL),
+        ("DB_POOL_TIMEOUT", "20"),
+        ("DB_IDLE_TIMEOUT", "600000"),
+        ("DB_MAX_LIFETIME", "3600000"),
+        ("DB_RETRY_DELAY", "250"),
+        ("DB_ENABLE_FAILOVER", "true"),
+        ("DB_FAILOVER_THRESHOLD", "75"),
+        ("DB_STATEMENT_CACHE_SIZE", "1000"),
+        ("DATABASE_POOL_MAX", "30"),
+        ("DB_CONNECTION_LIMIT", "40"),
+        ("REDIS_URL", "redis://127.0.0.1:6379/0"),
+        ("REDIS_COMMAND_TIMEOUT", "3000"),
+        ("REDIS_RETRY_DELAY", "1000"),
+    ]))
+    .check();
+    assert!(report.is_valid(), "{report}");
+    let loaded = report.clone().into_result().expect("valid");
+    let c = &loaded.config;
+    assert_eq!(c.postgres.connection_timeout, Duration::from_secs(20), "DB_POOL_TIMEOUT is seconds");
+    assert_eq!(c.postgres.idle_timeout, Duration::from_secs(600));
+    assert_eq!(c.postgres.max_lifetime, Duration::from_secs(3600));
+    assert_eq!(c.retry.base_delay, Duration::from_millis(250));
+    assert!(c.failover.enabled);
+    assert_eq!(c.failover.utilization_threshold, 75);
+    assert_eq!(c.postgres.statement_cache_size, 1000);
+    assert_eq!(c.postgres.max_size, 30, "the first-listed legacy name wins");
+    let redis = c.redis.as_ref().expect("REDIS_URL configures redis");
+    assert_eq!(redis.command_timeout, Duration::from_secs(3));
+    assert!(
+        report
+            .warnings
+            .iter()
+            .any(|w| w.key() == "postgres.max_size" && w.to_string().contains("DB_CONNECTION_LIMIT")),
+        "the shadowed name is reported: {report}"
+    );
+}
+
+#[test]
+fn url_parameters_are_applied_and_stripped() {
+    let url = "postgres://app:pw@127.0.0.1:6432/app?connection_limit=3&pool_timeout=12&pgbouncer=true&application_name=x";
+    let report = ConfigLoader::from_env(env(&[("DATABASE_URL", url)])).check();
+    assert!(report.is_valid(), "{report}");
+    let loaded = report.clone().into_result().expect("valid");
+    let pg = &loaded.config.postgres;
+    assert_eq!(pg.max_size, 3);
+    assert_eq!(pg.connection_timeout, Duration::from_secs(12));
+    assert!(pg.pgbouncer);
+    assert_eq!(pg.url.expose(), "postgres://app:pw@127.0.0.1:6432/app?application_name=x");
+    assert_eq!(
+        source_of(&report, "postgres.max_size"),
+        Source::UrlParameter {
+            parameter: "connection_limit".into(),
+            url_source: Box::new(Source::LegacyEnv("DATABASE_URL".into())),
+        }
+    );
+
+    // A key from a higher layer than the URL's wins over the parameter.
+    let loaded = ConfigLoader::from_env(env(&[("DATABASE_URL", url)]))
+        .set("postgres.max_size", 9)
+        .load()
+        .expect("valid");
+    assert_eq!(loaded.config.postgres.max_size, 9);
+    assert!(loaded.warnings.iter().any(|w| w.message().contains("connection_limit")));
+}
+
+#[test]
+fn every_problem_is_reported_at_once_with_its_source() {
+    let file = toml_file("[retry]\nbase_delay = \"3s\"\nmax_delay = \"1s\"\n[health]\nwarning_utilization = 95\ncritical_utilization = 90\n");
+    let err = ConfigLoader::from_env(env(&[
+        ("DATABASE_URL", "postgres://app:pw@127.0.0.1:5432/app?connection_limit=many"),
+        ("POOLSIDE_CONFIG", file.0.to_str().expect("utf-8 path")),
+        ("DATABASE_POOL_MIN", "30"),
+        ("DB_POOL_TIMEOUT", "soon"),
+        ("DB_IDLE_TIMEOUT", "7200000"),
+        ("DB_FAILOVER_THRESHOLD", "150"),
+        ("POOLSIDE_POSTGRES__LEAK_DETECTION_THRESHOLD", "1s"),
+        ("POOLSIDE_REDIS__MAX_SIZE", "4"),
+    ]))
+    .load()
+    .expect_err("invalid");
+    let text = err.to_string();
+    for expected in [
+        "postgres.max_size (from URL parameter connection_limit of postgres.url (env DATABASE_URL))",
+        "postgres.connection_timeout (from env DB_POOL_TIMEOUT)",
+        "postgres.idle_timeout (from env DB_IDLE_TIMEOUT)",
+        "failover.utilization_threshold (from env DB_FAILOVER_THRESHOLD)",
+        "postgres.leak_detection_threshold (from env POOLSIDE_POSTGRES__LEAK_DETECTION_THRESHOLD)",
+        "retry.base_delay (from file",
+        "health.warning_utilization (from file",
+        "redis.url",
+    ] {
+        assert!(text.contains(expected), "missing {expected:?} in:\n{text}");
+    }
+    assert!(err.errors.len() >= 8, "{text}");
+}
+
+#[test]
+fn min_idle_above_max_size_names_both_variables() {
+    let err = ConfigLoader::from_env(env(&[
+        ("DATABASE_URL", URL),
+        ("DATABASE_POOL_MIN", "30"),
+        ("DATABASE_POOL_MAX", "20"),
+    ]))
+    .load()
+    .expect_err("min > max");
+    let text = err.to_string();
+    assert!(text.contains("DATABASE_POOL_MIN") && text.contains("DATABASE_POOL_MAX"), "{text}");
+}
+
+#[test]
+fn a_missing_or_broken_file_is_an_error_naming_it() {
+    let err = ConfigLoader::from_env(env(&[("DATABASE_URL", URL), ("POOLSIDE_CONFIG", "/nonexistent/poolside.toml")]))
+        .load()
+        .expect_err("missing file");
+    assert!(err.to_string().contains("POOLSIDE_CONFIG"), "{err}");
+
+    let file = toml_file("[postgres\nurl = \"postgres://u:TopSecret1@h/db\"\n");
+    let err = ConfigLoader::from_env(env(&[("DATABASE_URL", URL)]))
+        .file(&file.0)
+        .load()
+        .expect_err("broken file");
+    let text = err.to_string();
+    assert!(text.contains("config file"), "{text}");
+    assert!(!text.contains("TopSecret1"), "{text}");
+}
+
+#[test]
+fn unknown_keys_are_warned_and_sections_must_be_tables() {
+    let report = ConfigLoader::from_env(env(&[
+        ("DATABASE_URL", URL),
+        ("POOLSIDE_POSTGRES__MAX_SIZ", "10"),
+        ("POOLSIDE_HTTP_ADDR", "127.0.0.1:8080"),
+    ]))
+    .check();
+    assert!(report.is_valid(), "{report}");
+    let warned: Vec<_> = report.warnings.iter().map(|w| w.key().to_owned()).collect();
+    assert!(warned.contains(&"postgres.max_siz".to_owned()), "{warned:?}");
+    assert!(report.warnings.iter().any(|w| w.source() == &Source::Env("POOLSIDE_POSTGRES__MAX_SIZ".into())));
+
+    let err = ConfigLoader::from_env(env(&[("DATABASE_URL", URL)]))
+        .set("retry", 5)
+        .load()
+        .expect_err("section as value");
+    assert!(err.to_string().contains("retry (from set in code): is a section"), "{err}");
+}
+
+#[test]
+fn a_bad_profile_is_named() {
+    let err = ConfigLoader::from_env(env(&[("DATABASE_URL", URL), ("POOLSIDE_PROFILE", "prod")]))
+        .load()
+        .expect_err("bad profile");
+    assert!(err.to_string().contains("profile (from env POOLSIDE_PROFILE)"), "{err}");
+}
+
+#[test]
+fn warnings_for_large_pools() {
+    let loaded = ConfigLoader::from_env(env(&[
+        ("DATABASE_URL", URL),
+        ("DB_POOL_MAX", "150"),
+        ("DB_POOL_MIN", "60"),
+    ]))
+    .load()
+    .expect("warnings only");
+    let keys: Vec<_> = loaded.warnings.iter().map(|w| w.key()).collect();
+    assert!(keys.contains(&"postgres.max_size") && keys.contains(&"postgres.min_idle"), "{keys:?}");
+}

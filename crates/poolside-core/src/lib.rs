@@ -1,0 +1,10 @@
+//! **poolside-core** owns the pools: PostgreSQL and Redis on bb8, fair acquisition, the
+//! statement cache, the pipelined query path, PgBouncer mode, transactions, batches,
+//! leak detection, shutdown and statistics. It implements poolside-resilience's error
+//! classification for its errors.
+//!
+//! It may import: `poolside-config`, `poolside-resilience`, and outside crates.
+//! It must never import: `poolside-metrics`, `poolside-health`, `poolside`. Metrics and
+//! health read the pools' statistics; the pools never call them.
+//!
+#![doc = include_str!("../README.md")]

@@ -1,0 +1,11 @@
+//! **poolside-resilience** owns the generic tower layers: retry with backoff, jitter and
+//! a shared retry budget; one deadline per operation; overflow and host failover; the
+//! circuit breaker; load shedding.
+//!
+//! It may import: `poolside-config` (for policy settings) and outside crates.
+//! It must never import: `poolside-core`, `poolside-metrics`, `poolside-health`,
+//! `poolside`, or any PostgreSQL or Redis driver. **It knows nothing of PostgreSQL or
+//! Redis**: errors are classified through a trait that `poolside-core` implements, so
+//! every layer works on any `tower::Service`.
+//!
+#![doc = include_str!("../README.md")]
