@@ -97,8 +97,7 @@ impl EnvLayer {
             if key.split('.').any(str::is_empty) {
                 continue;
             }
-            let value: Value = raw.trim().parse().unwrap_or_else(|e| match e {});
-            layer.insert(&key, var, value);
+            layer.insert(&key, var, env_value(raw));
         }
         layer
     }
@@ -119,6 +118,21 @@ impl EnvLayer {
             layer.insert(key, "code", value.clone());
         }
         layer
+    }
+}
+
+/// An environment variable's text as a value: `30` is a number, `true` a boolean, as
+/// figment's `Env` provider reads them.
+///
+/// NOTE: figment 0.10.19's value parser panics on a string holding a backslash after a
+/// multi-byte character (it slices by char index). Numbers, booleans and lists are
+/// ASCII, so only ASCII text goes to it; any other text stays a plain string.
+pub(crate) fn env_value(raw: &str) -> Value {
+    let raw = raw.trim();
+    if raw.is_ascii() {
+        raw.parse().unwrap_or_else(|e| match e {})
+    } else {
+        Value::from(raw.to_owned())
     }
 }
 
@@ -154,5 +168,20 @@ impl Provider for EnvLayer {
 
     fn data(&self) -> Result<Map<FigmentProfile, Dict>, Error> {
         Ok(FigmentProfile::Default.collect(self.data.clone()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn env_values_parse_like_figment_env_and_never_panic() {
+        assert_eq!(env_value(" 30 ").to_u128(), Some(30));
+        assert_eq!(env_value("true").to_bool(), Some(true));
+        assert_eq!(env_value("10s").as_str(), Some("10s"));
+        // figment's own parser panics on this one (found by the properties test).
+        let tricky = "\u{1e221}:`\u{e0109}`W\"\\s`fU";
+        assert_eq!(env_value(tricky).as_str(), Some(tricky));
     }
 }

@@ -3,7 +3,7 @@
 
 use figment::value::Value;
 
-use crate::env::{EnvLayer, EnvSnapshot};
+use crate::env::{EnvLayer, EnvSnapshot, env_value};
 use crate::problem::Problem;
 use crate::source::Source;
 
@@ -117,7 +117,7 @@ fn legacy_value(raw: &str, unit: Unit) -> Value {
     match unit {
         Unit::Seconds if is_number => Value::from(format!("{raw}s")),
         Unit::Millis if is_number => Value::from(format!("{raw}ms")),
-        Unit::Plain => raw.parse().unwrap_or_else(|e| match e {}),
+        Unit::Plain => env_value(raw),
         Unit::Seconds | Unit::Millis => Value::from(raw.to_owned()),
     }
 }
