@@ -1,1 +1,57 @@
-fn main() {}
+//! `cargo xtask`: poolside's one entry for dev chores.
+//!
+//! ```text
+//! cargo xtask services up|down|status|env   throwaway PostgreSQL, Redis and PgBouncer
+//! cargo xtask test                          everything a merge needs, as CI runs it
+//! cargo xtask config check                  the effective configuration, with sources
+//! cargo xtask loadtest                      the load test (lands with its issue)
+//! ```
+
+mod config_check;
+mod loadtest;
+mod paths;
+mod services;
+mod test;
+#[cfg(test)]
+mod tidy;
+
+use std::process::ExitCode;
+
+const USAGE: &str = "\
+usage: cargo xtask <command>
+
+commands:
+  services up       start throwaway PostgreSQL 15, Redis 7 and PgBouncer on loopback
+  services down     stop exactly what `services up` started
+  services status   say what runs, and where
+  services env      print `export` lines for DATABASE_URL, REDIS_URL, PGBOUNCER_URL
+  test              services up, fmt, clippy, tests, cargo-deny, services down
+  config check      print the effective configuration with each value's source
+  loadtest          the load test against pgbench, raw bb8 and redis-benchmark
+";
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let result = match args.as_slice() {
+        ["services", "up"] => services::up().map(|_| ExitCode::SUCCESS),
+        ["services", "down"] => services::down().map(|()| ExitCode::SUCCESS),
+        ["services", "status"] => services::status(),
+        ["services", "env"] => services::print_env().map(|()| ExitCode::SUCCESS),
+        ["test"] => test::run(),
+        ["config", "check"] => Ok(config_check::run()),
+        ["loadtest", ..] => Ok(loadtest::run()),
+        ["help" | "--help" | "-h"] => {
+            print!("{USAGE}");
+            Ok(ExitCode::SUCCESS)
+        }
+        _ => {
+            eprint!("{USAGE}");
+            Ok(ExitCode::from(2))
+        }
+    };
+    result.unwrap_or_else(|e| {
+        eprintln!("error: {e:#}");
+        ExitCode::FAILURE
+    })
+}

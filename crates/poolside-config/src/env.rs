@@ -42,7 +42,10 @@ impl EnvSnapshot {
 impl<K: Into<String>, V: Into<String>> FromIterator<(K, V)> for EnvSnapshot {
     fn from_iter<I: IntoIterator<Item = (K, V)>>(iter: I) -> Self {
         Self {
-            vars: iter.into_iter().map(|(k, v)| (k.into(), v.into())).collect(),
+            vars: iter
+                .into_iter()
+                .map(|(k, v)| (k.into(), v.into()))
+                .collect(),
         }
     }
 }

@@ -47,13 +47,19 @@ fn show_plain<T: ToString>(value: &T) -> String {
     value.to_string()
 }
 
+fn show_connect_timeout(value: &Option<std::time::Duration>) -> String {
+    value
+        .as_ref()
+        .map_or_else(|| "= connection_timeout".to_owned(), parse::show_duration)
+}
+
 keys! {
     "postgres.url" => postgres.url: parse::url, crate::SecretUrl::redacted;
     "postgres.direct_url" => postgres.direct_url: parse::optional_url, parse::show_optional_url;
     "postgres.min_idle" => postgres.min_idle: parse::count, show_plain;
     "postgres.max_size" => postgres.max_size: parse::count, show_plain;
     "postgres.connection_timeout" => postgres.connection_timeout: parse::duration, parse::show_duration;
-    "postgres.connect_timeout" => postgres.connect_timeout: parse::optional_duration, parse::show_optional_duration;
+    "postgres.connect_timeout" => postgres.connect_timeout: parse::optional_duration, show_connect_timeout;
     "postgres.idle_timeout" => postgres.idle_timeout: parse::duration, parse::show_duration;
     "postgres.max_lifetime" => postgres.max_lifetime: parse::duration, parse::show_duration;
     "postgres.query_timeout" => postgres.query_timeout: parse::duration, parse::show_duration;

@@ -53,9 +53,17 @@ const LEGACY_NAMES: &[(&str, Unit, &[&str])] = &[
         &["DATABASE_POOL_CONNECTION_TIMEOUT", "DB_CONNECTION_TIMEOUT"],
     ),
     // Prisma's pool_timeout, in seconds: the same wait as connection_timeout.
-    ("postgres.connection_timeout", Unit::Seconds, &["DB_POOL_TIMEOUT"]),
+    (
+        "postgres.connection_timeout",
+        Unit::Seconds,
+        &["DB_POOL_TIMEOUT"],
+    ),
     ("postgres.max_lifetime", Unit::Millis, &["DB_MAX_LIFETIME"]),
-    ("postgres.query_timeout", Unit::Millis, &["DB_QUERY_TIMEOUT"]),
+    (
+        "postgres.query_timeout",
+        Unit::Millis,
+        &["DB_QUERY_TIMEOUT"],
+    ),
     (
         "postgres.statement_cache_size",
         Unit::Plain,
@@ -77,7 +85,11 @@ const LEGACY_NAMES: &[(&str, Unit, &[&str])] = &[
         Unit::Millis,
         &["REDIS_CONNECTION_TIMEOUT"],
     ),
-    ("redis.command_timeout", Unit::Millis, &["REDIS_COMMAND_TIMEOUT"]),
+    (
+        "redis.command_timeout",
+        Unit::Millis,
+        &["REDIS_COMMAND_TIMEOUT"],
+    ),
 ];
 
 /// Every legacy variable name, for documentation and `config check`.
@@ -164,9 +176,18 @@ mod tests {
 
     #[test]
     fn bare_numbers_take_the_unit_of_the_name() {
-        assert_eq!(legacy_value("20", Unit::Seconds), Value::from("20s".to_owned()));
-        assert_eq!(legacy_value("2000", Unit::Millis), Value::from("2000ms".to_owned()));
-        assert_eq!(legacy_value("2s", Unit::Millis), Value::from("2s".to_owned()));
+        assert_eq!(
+            legacy_value("20", Unit::Seconds),
+            Value::from("20s".to_owned())
+        );
+        assert_eq!(
+            legacy_value("2000", Unit::Millis),
+            Value::from("2000ms".to_owned())
+        );
+        assert_eq!(
+            legacy_value("2s", Unit::Millis),
+            Value::from("2s".to_owned())
+        );
         assert_eq!(legacy_value("20", Unit::Plain).to_u128(), Some(20));
     }
 }

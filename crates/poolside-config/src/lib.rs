@@ -38,4 +38,3 @@ pub use redact::{MASK, redact_text};
 pub use report::{ConfigReport, Entry, LoadedConfig};
 pub use secret_url::SecretUrl;
 pub use source::Source;
-

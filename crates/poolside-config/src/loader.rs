@@ -205,10 +205,17 @@ impl ConfigLoader {
 
 /// The TOML file to read, if any: the explicit one, else `POOLSIDE_CONFIG` (which must
 /// exist), else `poolside.toml` in the working directory when it exists.
-fn config_file(explicit: Option<PathBuf>, env: &EnvSnapshot, errors: &mut Vec<Problem>) -> Option<PathBuf> {
+fn config_file(
+    explicit: Option<PathBuf>,
+    env: &EnvSnapshot,
+    errors: &mut Vec<Problem>,
+) -> Option<PathBuf> {
     let (path, source) = match (explicit, env.get("POOLSIDE_CONFIG")) {
         (Some(path), _) => (path, Source::Code),
-        (None, Some(path)) => (PathBuf::from(path), Source::Env("POOLSIDE_CONFIG".to_owned())),
+        (None, Some(path)) => (
+            PathBuf::from(path),
+            Source::Env("POOLSIDE_CONFIG".to_owned()),
+        ),
         (None, None) => {
             let default = Path::new(DEFAULT_CONFIG_FILE);
             return default.is_file().then(|| default.to_owned());
@@ -314,18 +321,36 @@ fn apply_url_params(
             parameter: param.name.clone(),
             url_source: Box::new(url_source.clone()),
         };
-        let current = sources.get(param.key).cloned().unwrap_or(Source::Default(config.profile));
+        let current = sources
+            .get(param.key)
+            .cloned()
+            .unwrap_or(Source::Default(config.profile));
         if current.rank() > url_source.rank() {
             warnings.push(Problem::new(
                 param.key,
                 current,
-                format!("URL parameter {} is ignored: this layer takes precedence over the URL's", param.name),
+                format!(
+                    "URL parameter {} is ignored: this layer takes precedence over the URL's",
+                    param.name
+                ),
             ));
             continue;
         }
-        let Some(key) = keys::find(param.key) else { continue };
+        let Some(key) = keys::find(param.key) else {
+            continue;
+        };
         match (key.set)(config, &param.value) {
             Ok(()) => {
+                if current.rank() == url_source.rank() && !matches!(current, Source::Default(_)) {
+                    warnings.push(Problem::new(
+                        param.key,
+                        current,
+                        format!(
+                            "is overridden by URL parameter {} of postgres.url from the same layer; set it in one place",
+                            param.name
+                        ),
+                    ));
+                }
                 sources.insert(key.path, source);
             }
             Err(message) => errors.push(Problem::new(key.path, source, message)),

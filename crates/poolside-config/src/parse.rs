@@ -40,7 +40,13 @@ fn describe(value: &Value) -> String {
 pub(crate) fn count(value: &Value) -> Result<u32, String> {
     text(value)
         .and_then(|t| t.parse::<u32>().ok())
-        .ok_or_else(|| format!("{} is not a whole number from 0 to {}", describe(value), u32::MAX))
+        .ok_or_else(|| {
+            format!(
+                "{} is not a whole number from 0 to {}",
+                describe(value),
+                u32::MAX
+            )
+        })
 }
 
 /// A percentage, parsed as a whole number (the range is checked by validation).
@@ -114,7 +120,12 @@ pub(crate) fn optional_socket_addr(value: &Value) -> Result<Option<SocketAddr>, 
 /// A jitter name.
 pub(crate) fn jitter(value: &Value) -> Result<Jitter, String> {
     text(value)
-        .ok_or_else(|| format!("{} is not a jitter: expected full, equal or none", describe(value)))?
+        .ok_or_else(|| {
+            format!(
+                "{} is not a jitter: expected full, equal or none",
+                describe(value)
+            )
+        })?
         .parse()
 }
 
@@ -130,7 +141,8 @@ pub(crate) fn show_optional_duration(d: &Option<Duration>) -> String {
 
 /// How `config check` shows an optional connection string (masked).
 pub(crate) fn show_optional_url(u: &Option<SecretUrl>) -> String {
-    u.as_ref().map_or_else(|| "none".to_owned(), SecretUrl::redacted)
+    u.as_ref()
+        .map_or_else(|| "none".to_owned(), SecretUrl::redacted)
 }
 
 /// How `config check` shows an optional address.
@@ -151,7 +163,10 @@ mod tests {
         assert_eq!(duration(&s("10s")), Ok(Duration::from_secs(10)));
         assert_eq!(duration(&s("500ms")), Ok(Duration::from_millis(500)));
         assert_eq!(duration(&s("2m 30s")), Ok(Duration::from_secs(150)));
-        assert_eq!(duration(&Value::from(1500u64)), Ok(Duration::from_millis(1500)));
+        assert_eq!(
+            duration(&Value::from(1500u64)),
+            Ok(Duration::from_millis(1500))
+        );
         assert_eq!(duration(&s("1500")), Ok(Duration::from_millis(1500)));
         assert!(duration(&s("ten seconds")).is_err());
         assert!(duration(&s("-5s")).is_err());
@@ -165,7 +180,7 @@ mod tests {
         assert_eq!(count(&Value::from(20u8)), Ok(20));
         assert_eq!(count(&s(" 20 ")), Ok(20));
         for bad in ["-1", "1.5", "twenty", "99999999999", ""] {
-            let message = count(&s(bad)).unwrap_err();
+            let message = count(&s(bad)).expect_err("not a count");
             assert!(message.contains("whole number"), "{message}");
         }
         assert!(count(&Value::from(1.5f64)).is_err());
@@ -173,7 +188,7 @@ mod tests {
 
     #[test]
     fn url_errors_never_quote_the_value() {
-        let message = url(&Value::from(5u8)).unwrap_err();
+        let message = url(&Value::from(5u8)).expect_err("not a string");
         assert!(!message.contains('5'));
     }
 }

@@ -118,8 +118,14 @@ mod tests {
             "host=h password=**** user=u"
         );
         assert_eq!(redact_text("password = 'a b c' x"), "password = **** x");
-        assert_eq!(redact_text("postgres://h/db?PASSWORD=s&x=1"), "postgres://h/db?PASSWORD=****&x=1");
-        assert_eq!(redact_text("the password is wrong"), "the password is wrong");
+        assert_eq!(
+            redact_text("postgres://h/db?PASSWORD=s&x=1"),
+            "postgres://h/db?PASSWORD=****&x=1"
+        );
+        assert_eq!(
+            redact_text("the password is wrong"),
+            "the password is wrong"
+        );
         assert_eq!(redact_text("password="), "password=");
     }
 

@@ -3,9 +3,9 @@
 
 use std::fmt;
 
+use crate::Config;
 use crate::problem::{ConfigError, Problem};
 use crate::source::Source;
-use crate::Config;
 
 /// One key's effective value (passwords masked) and where it came from.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -80,8 +80,16 @@ impl fmt::Display for ConfigReport {
             }
         }
         match self.errors.len() {
-            0 => write!(f, "configuration is valid ({} warnings)", self.warnings.len()),
-            n => write!(f, "configuration is invalid: {n} errors, {} warnings", self.warnings.len()),
+            0 => write!(
+                f,
+                "configuration is valid ({} warnings)",
+                self.warnings.len()
+            ),
+            n => write!(
+                f,
+                "configuration is invalid: {n} errors, {} warnings",
+                self.warnings.len()
+            ),
         }
     }
 }

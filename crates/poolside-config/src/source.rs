@@ -52,7 +52,10 @@ impl fmt::Display for Source {
             Source::UrlParameter {
                 parameter,
                 url_source,
-            } => write!(f, "URL parameter {parameter} of postgres.url ({url_source})"),
+            } => write!(
+                f,
+                "URL parameter {parameter} of postgres.url ({url_source})"
+            ),
             Source::Code => f.write_str("set in code"),
         }
     }

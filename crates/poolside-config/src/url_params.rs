@@ -26,9 +26,10 @@ const POOL_PARAMS: [(&str, &str, bool); 4] = [
 /// URL without them (other parameters are kept as written) and the parameters found.
 /// Anything else (a key/value connection string) is returned unchanged.
 pub(crate) fn split_pool_params(url: &str) -> (String, Vec<UrlParam>) {
-    let is_url = ["postgres://", "postgresql://"]
-        .iter()
-        .any(|scheme| url.get(..scheme.len()).is_some_and(|s| s.eq_ignore_ascii_case(scheme)));
+    let is_url = ["postgres://", "postgresql://"].iter().any(|scheme| {
+        url.get(..scheme.len())
+            .is_some_and(|s| s.eq_ignore_ascii_case(scheme))
+    });
     let Some((base, query)) = url.split_once('?').filter(|_| is_url) else {
         return (url.to_owned(), Vec::new());
     };
@@ -105,6 +106,9 @@ mod tests {
         ] {
             assert_eq!(split_pool_params(s), (s.to_owned(), Vec::new()));
         }
-        assert_eq!(split_pool_params("postgresql://h/db?pgbouncer=true").0, "postgresql://h/db");
+        assert_eq!(
+            split_pool_params("postgresql://h/db?pgbouncer=true").0,
+            "postgresql://h/db"
+        );
     }
 }

@@ -200,7 +200,10 @@ fn check_postgres(c: &mut Checker<'_>) {
     }
     check_sizing(c);
     let pg = &c.config.postgres;
-    if pg.pgbouncer && pg.statement_cache_size > 0 && c.source("postgres.statement_cache_size").rank() > 0 {
+    if pg.pgbouncer
+        && pg.statement_cache_size > 0
+        && c.source("postgres.statement_cache_size").rank() > 0
+    {
         c.warn(
             "postgres.statement_cache_size",
             "is ignored in PgBouncer transaction mode, which uses unnamed statements only",
@@ -214,7 +217,9 @@ fn check_sizing(c: &mut Checker<'_>) {
     if max_size > 100 {
         c.warn(
             "postgres.max_size",
-            format!("{max_size} is very high (over 100) and may exhaust the server's max_connections"),
+            format!(
+                "{max_size} is very high (over 100) and may exhaust the server's max_connections"
+            ),
         );
     }
     if min_idle > 50 {
@@ -291,7 +296,10 @@ fn check_retry(c: &mut Checker<'_>) {
 
 fn check_failover(c: &mut Checker<'_>) {
     let failover = &c.config.failover;
-    c.percentage("failover.utilization_threshold", failover.utilization_threshold);
+    c.percentage(
+        "failover.utilization_threshold",
+        failover.utilization_threshold,
+    );
     c.positive_count("failover.secondary_max_size", failover.secondary_max_size);
     if let Some(url) = &failover.secondary_url {
         c.postgres_url("failover.secondary_url", url);

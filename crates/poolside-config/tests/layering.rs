@@ -23,7 +23,11 @@ impl Drop for TempToml {
 
 fn toml_file(text: &str) -> TempToml {
     static NEXT: AtomicU32 = AtomicU32::new(0);
-    let name = format!("poolside-{}-{}.toml", std::process::id(), NEXT.fetch_add(1, Ordering::Relaxed));
+    let name = format!(
+        "poolside-{}-{}.toml",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    );
     let path = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(name);
     std::fs::write(&path, text).expect("write temp toml");
     TempToml(path)
@@ -46,23 +50,33 @@ fn profile_defaults_apply_and_are_named() {
         ("staging", 5, 20, 30, 10),
         ("production", 5, 20, 30, 10),
     ] {
-        let loaded = ConfigLoader::from_env(env(&[("DATABASE_URL", URL), ("POOLSIDE_PROFILE", profile)]))
-            .load()
-            .expect("defaults are valid");
+        let loaded =
+            ConfigLoader::from_env(env(&[("DATABASE_URL", URL), ("POOLSIDE_PROFILE", profile)]))
+                .load()
+                .expect("defaults are valid");
         let pg = &loaded.config.postgres;
         assert_eq!((pg.min_idle, pg.max_size), (min, max), "{profile}");
         assert_eq!(pg.idle_timeout, Duration::from_secs(idle), "{profile}");
-        assert_eq!(pg.connection_timeout, Duration::from_secs(timeout), "{profile}");
+        assert_eq!(
+            pg.connection_timeout,
+            Duration::from_secs(timeout),
+            "{profile}"
+        );
         assert_eq!(pg.max_lifetime, Duration::from_secs(30 * 60));
         assert!(loaded.config.redis.is_none());
     }
     let report = ConfigLoader::from_env(env(&[("DATABASE_URL", URL)])).check();
-    assert_eq!(source_of(&report, "postgres.max_size"), Source::Default(Profile::Development));
+    assert_eq!(
+        source_of(&report, "postgres.max_size"),
+        Source::Default(Profile::Development)
+    );
 }
 
 #[test]
 fn each_layer_overrides_the_one_below() {
-    let file = toml_file("[postgres]\nmax_size = 11\nmin_idle = 1\nidle_timeout = \"20s\"\nquery_timeout = 7000\n");
+    let file = toml_file(
+        "[postgres]\nmax_size = 11\nmin_idle = 1\nidle_timeout = \"20s\"\nquery_timeout = 7000\n",
+    );
     let vars = [
         ("DATABASE_URL", URL),
         ("POOLSIDE_CONFIG", file.0.to_str().expect("utf-8 path")),
@@ -75,15 +89,29 @@ fn each_layer_overrides_the_one_below() {
     let loaded = report.clone().into_result().expect("valid");
     let pg = &loaded.config.postgres;
     assert_eq!(pg.min_idle, 1, "file beats default");
-    assert_eq!(pg.query_timeout, Duration::from_millis(7000), "bare number is milliseconds");
-    assert_eq!(pg.idle_timeout, Duration::from_secs(25), "POOLSIDE_ env beats file");
+    assert_eq!(
+        pg.query_timeout,
+        Duration::from_millis(7000),
+        "bare number is milliseconds"
+    );
+    assert_eq!(
+        pg.idle_timeout,
+        Duration::from_secs(25),
+        "POOLSIDE_ env beats file"
+    );
     assert_eq!(pg.max_size, 13, "legacy env beats POOLSIDE_ env");
-    assert_eq!(source_of(&report, "postgres.min_idle"), Source::File(file.0.clone()));
+    assert_eq!(
+        source_of(&report, "postgres.min_idle"),
+        Source::File(file.0.clone())
+    );
     assert_eq!(
         source_of(&report, "postgres.idle_timeout"),
         Source::Env("POOLSIDE_POSTGRES__IDLE_TIMEOUT".into())
     );
-    assert_eq!(source_of(&report, "postgres.max_size"), Source::LegacyEnv("DB_POOL_MAX".into()));
+    assert_eq!(
+        source_of(&report, "postgres.max_size"),
+        Source::LegacyEnv("DB_POOL_MAX".into())
+    );
 
     let loaded = ConfigLoader::from_env(env(&vars))
         .set("postgres.max_size", 14)
@@ -113,7 +141,11 @@ fn legacy_units_and_shadowing() {
     assert!(report.is_valid(), "{report}");
     let loaded = report.clone().into_result().expect("valid");
     let c = &loaded.config;
-    assert_eq!(c.postgres.connection_timeout, Duration::from_secs(20), "DB_POOL_TIMEOUT is seconds");
+    assert_eq!(
+        c.postgres.connection_timeout,
+        Duration::from_secs(20),
+        "DB_POOL_TIMEOUT is seconds"
+    );
     assert_eq!(c.postgres.idle_timeout, Duration::from_secs(600));
     assert_eq!(c.postgres.max_lifetime, Duration::from_secs(3600));
     assert_eq!(c.retry.base_delay, Duration::from_millis(250));
@@ -124,10 +156,9 @@ fn legacy_units_and_shadowing() {
     let redis = c.redis.as_ref().expect("REDIS_URL configures redis");
     assert_eq!(redis.command_timeout, Duration::from_secs(3));
     assert!(
-        report
-            .warnings
-            .iter()
-            .any(|w| w.key() == "postgres.max_size" && w.to_string().contains("DB_CONNECTION_LIMIT")),
+        report.warnings.iter().any(
+            |w| w.key() == "postgres.max_size" && w.to_string().contains("DB_CONNECTION_LIMIT")
+        ),
         "the shadowed name is reported: {report}"
     );
 }
@@ -142,7 +173,10 @@ fn url_parameters_are_applied_and_stripped() {
     assert_eq!(pg.max_size, 3);
     assert_eq!(pg.connection_timeout, Duration::from_secs(12));
     assert!(pg.pgbouncer);
-    assert_eq!(pg.url.expose(), "postgres://app:pw@127.0.0.1:6432/app?application_name=x");
+    assert_eq!(
+        pg.url.expose(),
+        "postgres://app:pw@127.0.0.1:6432/app?application_name=x"
+    );
     assert_eq!(
         source_of(&report, "postgres.max_size"),
         Source::UrlParameter {
@@ -157,14 +191,39 @@ fn url_parameters_are_applied_and_stripped() {
         .load()
         .expect("valid");
     assert_eq!(loaded.config.postgres.max_size, 9);
-    assert!(loaded.warnings.iter().any(|w| w.message().contains("connection_limit")));
+    assert!(
+        loaded
+            .warnings
+            .iter()
+            .any(|w| w.message().contains("connection_limit"))
+    );
+
+    // A key of the URL's own layer loses to the parameter, with a warning.
+    let loaded = ConfigLoader::from_env(env(&[("DATABASE_URL", url), ("DB_POOL_MAX", "8")]))
+        .load()
+        .expect("valid");
+    assert_eq!(loaded.config.postgres.max_size, 3);
+    assert!(
+        loaded
+            .warnings
+            .iter()
+            .any(|w| w.source() == &Source::LegacyEnv("DB_POOL_MAX".into())
+                && w.message().contains("connection_limit")),
+        "{:?}",
+        loaded.warnings
+    );
 }
 
 #[test]
 fn every_problem_is_reported_at_once_with_its_source() {
-    let file = toml_file("[retry]\nbase_delay = \"3s\"\nmax_delay = \"1s\"\n[health]\nwarning_utilization = 95\ncritical_utilization = 90\n");
+    let file = toml_file(
+        "[retry]\nbase_delay = \"3s\"\nmax_delay = \"1s\"\n[health]\nwarning_utilization = 95\ncritical_utilization = 90\n",
+    );
     let err = ConfigLoader::from_env(env(&[
-        ("DATABASE_URL", "postgres://app:pw@127.0.0.1:5432/app?connection_limit=many"),
+        (
+            "DATABASE_URL",
+            "postgres://app:pw@127.0.0.1:5432/app?connection_limit=many",
+        ),
         ("POOLSIDE_CONFIG", file.0.to_str().expect("utf-8 path")),
         ("DATABASE_POOL_MIN", "30"),
         ("DB_POOL_TIMEOUT", "soon"),
@@ -201,14 +260,20 @@ fn min_idle_above_max_size_names_both_variables() {
     .load()
     .expect_err("min > max");
     let text = err.to_string();
-    assert!(text.contains("DATABASE_POOL_MIN") && text.contains("DATABASE_POOL_MAX"), "{text}");
+    assert!(
+        text.contains("DATABASE_POOL_MIN") && text.contains("DATABASE_POOL_MAX"),
+        "{text}"
+    );
 }
 
 #[test]
 fn a_missing_or_broken_file_is_an_error_naming_it() {
-    let err = ConfigLoader::from_env(env(&[("DATABASE_URL", URL), ("POOLSIDE_CONFIG", "/nonexistent/poolside.toml")]))
-        .load()
-        .expect_err("missing file");
+    let err = ConfigLoader::from_env(env(&[
+        ("DATABASE_URL", URL),
+        ("POOLSIDE_CONFIG", "/nonexistent/poolside.toml"),
+    ]))
+    .load()
+    .expect_err("missing file");
     assert!(err.to_string().contains("POOLSIDE_CONFIG"), "{err}");
 
     let file = toml_file("[postgres\nurl = \"postgres://u:TopSecret1@h/db\"\n");
@@ -231,14 +296,26 @@ fn unknown_keys_are_warned_and_sections_must_be_tables() {
     .check();
     assert!(report.is_valid(), "{report}");
     let warned: Vec<_> = report.warnings.iter().map(|w| w.key().to_owned()).collect();
-    assert!(warned.contains(&"postgres.max_siz".to_owned()), "{warned:?}");
-    assert!(report.warnings.iter().any(|w| w.source() == &Source::Env("POOLSIDE_POSTGRES__MAX_SIZ".into())));
+    assert!(
+        warned.contains(&"postgres.max_siz".to_owned()),
+        "{warned:?}"
+    );
+    assert!(
+        report
+            .warnings
+            .iter()
+            .any(|w| w.source() == &Source::Env("POOLSIDE_POSTGRES__MAX_SIZ".into()))
+    );
 
     let err = ConfigLoader::from_env(env(&[("DATABASE_URL", URL)]))
         .set("retry", 5)
         .load()
         .expect_err("section as value");
-    assert!(err.to_string().contains("retry (from set in code): is a section"), "{err}");
+    assert!(
+        err.to_string()
+            .contains("retry (from set in code): is a section"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -246,7 +323,11 @@ fn a_bad_profile_is_named() {
     let err = ConfigLoader::from_env(env(&[("DATABASE_URL", URL), ("POOLSIDE_PROFILE", "prod")]))
         .load()
         .expect_err("bad profile");
-    assert!(err.to_string().contains("profile (from env POOLSIDE_PROFILE)"), "{err}");
+    assert!(
+        err.to_string()
+            .contains("profile (from env POOLSIDE_PROFILE)"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -259,5 +340,8 @@ fn warnings_for_large_pools() {
     .load()
     .expect("warnings only");
     let keys: Vec<_> = loaded.warnings.iter().map(|w| w.key()).collect();
-    assert!(keys.contains(&"postgres.max_size") && keys.contains(&"postgres.min_idle"), "{keys:?}");
+    assert!(
+        keys.contains(&"postgres.max_size") && keys.contains(&"postgres.min_idle"),
+        "{keys:?}"
+    );
 }

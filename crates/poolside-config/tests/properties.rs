@@ -11,10 +11,43 @@ use proptest::prelude::*;
 /// Values of every kind, valid and not, so that generated configs are often accepted
 /// and often rejected.
 const VALUES: &[&str] = &[
-    "0", "1", "2", "5", "20", "100", "150", "-1", "1.5", "abc", "", "4294967296", "999",
-    "1000", "500ms", "1s", "2s", "10s", "30s", "30m", "2h", "-1s", "0s", "off", "true",
-    "false", "maybe", "70", "90", "101", "full", "none", "127.0.0.1:9090", "[1, 2]",
-    "postgres://u:p@127.0.0.1:5432/db", "redis://127.0.0.1:6379/0", "postgres://h:x/db",
+    "0",
+    "1",
+    "2",
+    "5",
+    "20",
+    "100",
+    "150",
+    "-1",
+    "1.5",
+    "abc",
+    "",
+    "4294967296",
+    "999",
+    "1000",
+    "500ms",
+    "1s",
+    "2s",
+    "10s",
+    "30s",
+    "30m",
+    "2h",
+    "-1s",
+    "0s",
+    "off",
+    "true",
+    "false",
+    "maybe",
+    "70",
+    "90",
+    "101",
+    "full",
+    "none",
+    "127.0.0.1:9090",
+    "[1, 2]",
+    "postgres://u:p@127.0.0.1:5432/db",
+    "redis://127.0.0.1:6379/0",
+    "postgres://h:x/db",
     "{a = 1}",
 ];
 
@@ -29,15 +62,20 @@ fn settings() -> impl Strategy<Value = Vec<(String, String)>> {
         .chain(["POOLSIDE_PROFILE".to_owned()])
         .collect();
     proptest::collection::vec(
-        (proptest::sample::select(keys), proptest::sample::select(VALUES)),
+        (
+            proptest::sample::select(keys),
+            proptest::sample::select(VALUES),
+        ),
         0..8,
     )
     .prop_map(|pairs| pairs.into_iter().map(|(k, v)| (k, v.to_owned())).collect())
 }
 
 fn load(pairs: &[(String, String)]) -> poolside_config::ConfigReport {
-    let mut env: Vec<(String, String)> =
-        vec![("DATABASE_URL".into(), "postgres://app:pw@127.0.0.1:5432/app".into())];
+    let mut env: Vec<(String, String)> = vec![(
+        "DATABASE_URL".into(),
+        "postgres://app:pw@127.0.0.1:5432/app".into(),
+    )];
     env.extend(pairs.iter().cloned());
     ConfigLoader::from_env(env.into_iter().collect()).check()
 }
@@ -68,7 +106,10 @@ impl bb8::ManageConnection for NeverConnects {
 fn build(config: &Config, runtime: &tokio::runtime::Runtime) {
     let pg = &config.postgres;
     tokio_postgres::Config::from_str(pg.url.expose()).expect("accepted postgres.url parses");
-    for url in [&pg.direct_url, &config.failover.secondary_url].into_iter().flatten() {
+    for url in [&pg.direct_url, &config.failover.secondary_url]
+        .into_iter()
+        .flatten()
+    {
         tokio_postgres::Config::from_str(url.expose()).expect("accepted URL parses");
     }
     let _guard = runtime.enter();
@@ -147,12 +188,17 @@ proptest! {
 fn profile_defaults_are_all_valid() {
     for profile in Profile::ALL {
         let report = ConfigLoader::from_env(
-            [("DATABASE_URL", "postgres://app:pw@127.0.0.1:5432/app")].into_iter().collect(),
+            [("DATABASE_URL", "postgres://app:pw@127.0.0.1:5432/app")]
+                .into_iter()
+                .collect(),
         )
         .profile(profile)
         .check();
         assert!(report.is_valid(), "{profile}: {report}");
-        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
         build(&report.into_result().expect("valid").config, &runtime);
     }
 }

@@ -55,6 +55,7 @@ impl Config {
     /// The Redis section, created with its defaults when a key of it is first set.
     pub(crate) fn redis_mut(&mut self) -> &mut RedisConfig {
         let profile = self.profile;
-        self.redis.get_or_insert_with(|| RedisConfig::defaults(profile))
+        self.redis
+            .get_or_insert_with(|| RedisConfig::defaults(profile))
     }
 }

@@ -1,0 +1,289 @@
+//! `cargo xtask services up|down|status|env`: throwaway PostgreSQL 15, Redis 7 and
+//! PgBouncer (transaction mode, in front of PostgreSQL) on loopback, with data, logs,
+//! sockets and pid files under `target/poolside-services/`.
+//!
+//! `up` is idempotent, waits until each server answers, and installs missing Debian
+//! packages when run as root. `down` stops exactly the processes `up` started: by the
+//! pid it recorded, and only while that pid's command line still names this tree.
+
+mod install;
+mod layout;
+mod pgbouncer;
+mod postgres;
+mod process;
+mod redis;
+
+use std::net::TcpListener;
+use std::process::{Child, Command, ExitCode};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+
+use install::Requirement;
+use layout::Layout;
+use process::ServerUser;
+
+/// The role, password and database the services create for tests. They guard only a
+/// throwaway server bound to loopback.
+pub(crate) const DB_USER: &str = "poolside";
+pub(crate) const DB_PASSWORD: &str = "poolside";
+pub(crate) const DB_NAME: &str = "poolside";
+
+/// How long a server may take to answer after it starts.
+const READY_TIMEOUT: Duration = Duration::from_secs(60);
+/// How long a server may take to stop before it is killed.
+const STOP_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// One server xtask runs.
+pub(crate) trait Service {
+    /// Its name for people, such as `PostgreSQL`.
+    fn name(&self) -> &'static str;
+    /// Its directory under the services directory, such as `postgres`.
+    fn key(&self) -> &'static str;
+    /// Its TCP port on 127.0.0.1.
+    fn port(&self) -> u16;
+    /// What must be installed for it, when it is missing.
+    fn missing(&self) -> Option<Requirement>;
+    /// Whether it refuses root and so runs as the unprivileged server user.
+    fn refuses_root(&self) -> bool;
+    /// Writes its data and configuration, once.
+    fn prepare(&self, layout: &Layout) -> Result<()>;
+    /// The command that runs it in the foreground.
+    fn command(&self, layout: &Layout) -> Result<Command>;
+    /// Text in the command line of every process this tree started for it.
+    fn marker(&self, layout: &Layout) -> String;
+    /// Whether it answers.
+    fn is_ready(&self, layout: &Layout) -> bool;
+    /// Work once it answers (roles, databases).
+    fn after_start(&self, _layout: &Layout) -> Result<()> {
+        Ok(())
+    }
+    /// The signal that shuts it down cleanly.
+    fn stop_signal(&self) -> &'static str;
+}
+
+/// Every service, in start order (PgBouncer needs PostgreSQL).
+fn all() -> [&'static dyn Service; 3] {
+    [&postgres::Postgres, &redis::Redis, &pgbouncer::PgBouncer]
+}
+
+/// The variables tests read, with the URL of each service.
+pub(crate) fn env_vars() -> Vec<(&'static str, String)> {
+    vec![
+        (
+            "DATABASE_URL",
+            format!(
+                "postgres://{DB_USER}:{DB_PASSWORD}@127.0.0.1:{}/{DB_NAME}",
+                postgres::PORT
+            ),
+        ),
+        ("REDIS_URL", format!("redis://127.0.0.1:{}/0", redis::PORT)),
+        (
+            "PGBOUNCER_URL",
+            format!(
+                "postgres://{DB_USER}:{DB_PASSWORD}@127.0.0.1:{}/{DB_NAME}?pgbouncer=true",
+                pgbouncer::PORT
+            ),
+        ),
+    ]
+}
+
+/// `services env`: `export` lines for a shell to `eval`.
+pub(crate) fn print_env() -> Result<()> {
+    for (name, value) in env_vars() {
+        println!("export {name}='{value}'");
+    }
+    Ok(())
+}
+
+/// The pid of the running process this tree started for `service`, if any.
+fn running_pid(service: &dyn Service, layout: &Layout) -> Option<u32> {
+    let pid: u32 = std::fs::read_to_string(layout.pid_file(service.key()))
+        .ok()?
+        .trim()
+        .parse()
+        .ok()?;
+    let ours = process::command_line(pid).is_some_and(|cmd| cmd.contains(&service.marker(layout)));
+    (process::is_alive(pid) && ours).then_some(pid)
+}
+
+/// `services up`: starts every service not already running, and returns the keys of
+/// those it started. On failure, stops what this call started.
+pub(crate) fn up() -> Result<Vec<&'static str>> {
+    let layout = Layout::create()?;
+    let missing: Vec<Requirement> = all()
+        .into_iter()
+        .filter(|s| running_pid(*s, &layout).is_none())
+        .filter_map(|s| s.missing())
+        .collect();
+    install::install(&missing)?;
+    let layout = layout.with_user(ServerUser::for_current_process()?)?;
+
+    let mut started = Vec::new();
+    for service in all() {
+        match start(service, &layout) {
+            Ok(true) => started.push(service.key()),
+            Ok(false) => {}
+            Err(e) => {
+                stop_keys(&started);
+                return Err(e.context(format!(
+                    "{} did not start; its log: {}",
+                    service.name(),
+                    layout.log(service.key()).display()
+                )));
+            }
+        }
+    }
+    println!("services: up. For a shell: eval \"$(cargo xtask services env)\"");
+    Ok(started)
+}
+
+/// Starts `service` unless it runs already; true when this call started it.
+fn start(service: &dyn Service, layout: &Layout) -> Result<bool> {
+    if let Some(pid) = running_pid(service, layout) {
+        wait_until_ready(service, layout, None)?;
+        println!("services: {} already running (pid {pid})", service.name());
+        return Ok(false);
+    }
+    if TcpListener::bind(("127.0.0.1", service.port())).is_err() {
+        bail!(
+            "port {} on 127.0.0.1 is in use by a process this tree did not start: stop it, then run again",
+            service.port()
+        );
+    }
+    service.prepare(layout)?;
+    let user = layout.user.as_ref().filter(|_| service.refuses_root());
+    let log = layout.log(service.key());
+    let mut child = process::spawn_detached(&mut service.command(layout)?, &log, user)?;
+    std::fs::write(layout.pid_file(service.key()), child.id().to_string())
+        .context("writing the pid file")?;
+    if let Err(e) = wait_until_ready(service, layout, Some(&mut child)) {
+        let _ = process::signal(child.id(), "KILL");
+        let _ = child.wait();
+        let _ = std::fs::remove_file(layout.pid_file(service.key()));
+        return Err(e);
+    }
+    service.after_start(layout)?;
+    println!(
+        "services: {} started (pid {}, 127.0.0.1:{}, log {})",
+        service.name(),
+        child.id(),
+        service.port(),
+        log.display()
+    );
+    Ok(true)
+}
+
+/// Waits until `service` answers; fails early when `child` (if given) exits.
+fn wait_until_ready(
+    service: &dyn Service,
+    layout: &Layout,
+    mut child: Option<&mut Child>,
+) -> Result<()> {
+    let start = Instant::now();
+    loop {
+        if let Some(child) = child.as_deref_mut()
+            && let Some(status) = child.try_wait()?
+        {
+            bail!(
+                "{} exited at start ({status}); last lines of its log:\n{}",
+                service.name(),
+                process::log_tail(&layout.log(service.key()), 20)
+            );
+        }
+        if service.is_ready(layout) {
+            return Ok(());
+        }
+        if start.elapsed() > READY_TIMEOUT {
+            bail!(
+                "{} did not answer on 127.0.0.1:{} within {}s; last lines of its log:\n{}",
+                service.name(),
+                service.port(),
+                READY_TIMEOUT.as_secs(),
+                process::log_tail(&layout.log(service.key()), 20)
+            );
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// `services down`: stops every service this tree started.
+pub(crate) fn down() -> Result<()> {
+    stop_keys(&all().map(|s| s.key()));
+    Ok(())
+}
+
+/// Stops the services named by `keys`, last started first.
+pub(crate) fn stop_keys(keys: &[&str]) {
+    let layout = Layout::existing();
+    for service in all().into_iter().rev().filter(|s| keys.contains(&s.key())) {
+        if let Err(e) = stop(service, &layout) {
+            eprintln!("services: stopping {}: {e:#}", service.name());
+        }
+    }
+}
+
+fn stop(service: &dyn Service, layout: &Layout) -> Result<()> {
+    let pid_file = layout.pid_file(service.key());
+    let Ok(text) = std::fs::read_to_string(&pid_file) else {
+        println!("services: {} not running", service.name());
+        return Ok(());
+    };
+    let Some(pid) = running_pid(service, layout) else {
+        println!(
+            "services: {} not running (pid {} in {} is gone or no longer ours; left alone)",
+            service.name(),
+            text.trim(),
+            pid_file.display()
+        );
+        std::fs::remove_file(&pid_file)?;
+        return Ok(());
+    };
+    process::signal(pid, service.stop_signal())?;
+    if !process::wait_for_exit(pid, STOP_TIMEOUT) {
+        eprintln!(
+            "services: {} (pid {pid}) still running after {}s; killing it",
+            service.name(),
+            STOP_TIMEOUT.as_secs()
+        );
+        process::signal(pid, "KILL")?;
+        process::wait_for_exit(pid, Duration::from_secs(5));
+    }
+    std::fs::remove_file(&pid_file)?;
+    println!("services: {} stopped (pid {pid})", service.name());
+    Ok(())
+}
+
+/// `services status`: what runs, and where. Exit 0 when all run, 3 otherwise.
+pub(crate) fn status() -> Result<ExitCode> {
+    let layout = Layout::existing();
+    let mut all_up = true;
+    for service in all() {
+        let log = layout.log(service.key());
+        match running_pid(service, &layout) {
+            Some(pid) => {
+                let answer = if service.is_ready(&layout) {
+                    "answering"
+                } else {
+                    "NOT answering"
+                };
+                println!(
+                    "{:<10} running, pid {pid}, 127.0.0.1:{}, {answer}; log {}",
+                    service.name(),
+                    service.port(),
+                    log.display()
+                );
+            }
+            None => {
+                all_up = false;
+                println!("{:<10} stopped", service.name());
+            }
+        }
+    }
+    println!("data: {}", layout.root.display());
+    Ok(if all_up {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(3)
+    })
+}

@@ -1,0 +1,167 @@
+//! PostgreSQL 15, the primary: password (SCRAM) authentication on 127.0.0.1, trust
+//! on its Unix socket, a `poolside` role and database for tests.
+
+use std::path::PathBuf;
+use std::process::Command;
+
+use anyhow::{Context, Result};
+
+use super::install::{self, Requirement};
+use super::layout::Layout;
+use super::process::run;
+use super::{DB_NAME, DB_PASSWORD, DB_USER, Service};
+
+/// The TCP port.
+pub(crate) const PORT: u16 = 55432;
+/// The bootstrap superuser (trusted on the Unix socket only).
+const SUPERUSER: &str = "postgres";
+
+/// The PostgreSQL server.
+#[derive(Debug)]
+pub(crate) struct Postgres;
+
+impl Postgres {
+    fn bin(program: &str) -> Result<PathBuf> {
+        install::postgres_bin_dir()
+            .map(|dir| dir.join(program))
+            .context("no PostgreSQL server under /usr/lib/postgresql/*/bin")
+    }
+
+    fn data_dir(layout: &Layout) -> PathBuf {
+        layout.dir("postgres").join("data")
+    }
+
+    /// `psql` as the superuser over the Unix socket, running `sql`.
+    fn psql(layout: &Layout, sql: &str) -> Result<String> {
+        run(Command::new(Self::bin("psql")?)
+            .arg("--no-psqlrc")
+            .args(["-v", "ON_ERROR_STOP=1", "-Atq"])
+            .arg("-h")
+            .arg(layout.run_dir())
+            .args([
+                "-p",
+                &PORT.to_string(),
+                "-U",
+                SUPERUSER,
+                "-d",
+                "postgres",
+                "-c",
+                sql,
+            ]))
+    }
+}
+
+impl Service for Postgres {
+    fn name(&self) -> &'static str {
+        "PostgreSQL"
+    }
+
+    fn key(&self) -> &'static str {
+        "postgres"
+    }
+
+    fn port(&self) -> u16 {
+        PORT
+    }
+
+    fn missing(&self) -> Option<Requirement> {
+        install::postgres_bin_dir()
+            .is_none()
+            .then_some(Requirement {
+                program: "postgres",
+                package: "postgresql-15",
+            })
+    }
+
+    fn refuses_root(&self) -> bool {
+        true
+    }
+
+    fn prepare(&self, layout: &Layout) -> Result<()> {
+        let dir = layout.service_dir(self.key(), true)?;
+        let data = Self::data_dir(layout);
+        if data.join("PG_VERSION").is_file() {
+            return Ok(());
+        }
+        let _ = std::fs::remove_dir_all(&data);
+        let pwfile = dir.join("superuser-password");
+        std::fs::write(&pwfile, format!("{SUPERUSER}\n"))?;
+        if let Some(user) = &layout.user {
+            user.own(&pwfile)?;
+        }
+        let mut initdb = Command::new(Self::bin("initdb")?);
+        initdb
+            .arg("-D")
+            .arg(&data)
+            .args([
+                "-U",
+                SUPERUSER,
+                "--auth-local=trust",
+                "--auth-host=scram-sha-256",
+            ])
+            .arg(format!("--pwfile={}", pwfile.display()))
+            .args(["-E", "UTF8", "--locale=C", "--no-sync"]);
+        if let Some(user) = &layout.user {
+            user.apply(&mut initdb);
+        }
+        run(&mut initdb).context("initdb failed")?;
+        std::fs::remove_file(&pwfile)?;
+        Ok(())
+    }
+
+    fn command(&self, layout: &Layout) -> Result<Command> {
+        let mut command = Command::new(Self::bin("postgres")?);
+        command
+            .arg("-D")
+            .arg(Self::data_dir(layout))
+            .args(["-c", "listen_addresses=127.0.0.1"])
+            .args(["-c", &format!("port={PORT}")])
+            .arg("-c")
+            .arg(format!(
+                "unix_socket_directories={}",
+                layout.run_dir().display()
+            ))
+            // Room for the load test's 1000 tasks on a few pools, and pgbench -C.
+            .args(["-c", "max_connections=300"])
+            .args(["-c", "logging_collector=off"]);
+        Ok(command)
+    }
+
+    fn marker(&self, layout: &Layout) -> String {
+        Self::data_dir(layout).display().to_string()
+    }
+
+    fn is_ready(&self, layout: &Layout) -> bool {
+        Self::psql(layout, "SELECT 1").is_ok_and(|out| out.trim() == "1")
+    }
+
+    fn after_start(&self, layout: &Layout) -> Result<()> {
+        Self::psql(
+            layout,
+            &format!(
+                "DO $$ BEGIN
+                   IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '{DB_USER}') THEN
+                     CREATE ROLE {DB_USER} LOGIN CREATEDB PASSWORD '{DB_PASSWORD}';
+                   END IF;
+                 END $$;
+                 GRANT pg_read_all_stats, pg_signal_backend TO {DB_USER};"
+            ),
+        )?;
+        let exists = Self::psql(
+            layout,
+            &format!("SELECT 1 FROM pg_database WHERE datname = '{DB_NAME}'"),
+        )?;
+        if exists.trim() != "1" {
+            Self::psql(
+                layout,
+                &format!("CREATE DATABASE {DB_NAME} OWNER {DB_USER}"),
+            )?;
+        }
+        Ok(())
+    }
+
+    fn stop_signal(&self) -> &'static str {
+        // PostgreSQL's fast shutdown: roll back open transactions, then stop.
+        "INT"
+    }
+}

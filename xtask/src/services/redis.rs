@@ -1,0 +1,95 @@
+//! Redis 7 on 127.0.0.1, no persistence: a cache for tests.
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::path::PathBuf;
+use std::process::Command;
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+
+use super::Service;
+use super::install::{self, Requirement};
+use super::layout::Layout;
+
+/// The TCP port.
+pub(crate) const PORT: u16 = 56379;
+
+/// The Redis server.
+#[derive(Debug)]
+pub(crate) struct Redis;
+
+impl Redis {
+    fn config_file(layout: &Layout) -> PathBuf {
+        layout.dir("redis").join("redis.conf")
+    }
+}
+
+impl Service for Redis {
+    fn name(&self) -> &'static str {
+        "Redis"
+    }
+
+    fn key(&self) -> &'static str {
+        "redis"
+    }
+
+    fn port(&self) -> u16 {
+        PORT
+    }
+
+    fn missing(&self) -> Option<Requirement> {
+        install::find_program("redis-server")
+            .is_none()
+            .then_some(Requirement {
+                program: "redis-server",
+                package: "redis-server",
+            })
+    }
+
+    fn refuses_root(&self) -> bool {
+        false
+    }
+
+    fn prepare(&self, layout: &Layout) -> Result<()> {
+        let dir = layout.service_dir(self.key(), false)?;
+        // Redis rewrites its process title; the template keeps the config path in it so
+        // that `down` can tell this server from any other.
+        let config = format!(
+            "bind 127.0.0.1\nport {PORT}\ndir {}\nsave \"\"\nappendonly no\ndaemonize no\n\
+             protected-mode yes\nproc-title-template \"{{title}} {{listen-addr}} {{config-file}}\"\n",
+            dir.display()
+        );
+        std::fs::write(Self::config_file(layout), config).context("writing redis.conf")
+    }
+
+    fn command(&self, layout: &Layout) -> Result<Command> {
+        let program =
+            install::find_program("redis-server").context("redis-server is not installed")?;
+        let mut command = Command::new(program);
+        command.arg(Self::config_file(layout));
+        Ok(command)
+    }
+
+    fn marker(&self, layout: &Layout) -> String {
+        Self::config_file(layout).display().to_string()
+    }
+
+    fn is_ready(&self, _layout: &Layout) -> bool {
+        ping().is_ok_and(|reply| reply.starts_with("+PONG"))
+    }
+
+    fn stop_signal(&self) -> &'static str {
+        "TERM"
+    }
+}
+
+/// Sends `PING` and returns the reply line.
+fn ping() -> Result<String> {
+    let mut stream = TcpStream::connect(("127.0.0.1", PORT))?;
+    stream.set_read_timeout(Some(Duration::from_secs(1)))?;
+    stream.write_all(b"PING\r\n")?;
+    let mut reply = [0u8; 64];
+    let n = stream.read(&mut reply)?;
+    Ok(String::from_utf8_lossy(&reply[..n]).into_owned())
+}
