@@ -2,7 +2,8 @@
 //! runs every check (each one, even after a failure, so one run shows all that is
 //! wrong), then stops the services this run started, whatever happened.
 
-use std::process::{Command, ExitCode};
+use std::io::{BufRead, BufReader};
+use std::process::{Command, ExitCode, Stdio};
 use std::time::Instant;
 
 use anyhow::{Context, Result};
@@ -59,41 +60,96 @@ impl Drop for StopOnDrop {
     }
 }
 
-/// Runs every check; exit 0 only when all pass.
+/// Passed, failed and ignored tests, summed over cargo's `test result:` lines.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+struct TestCounts {
+    passed: u64,
+    failed: u64,
+    ignored: u64,
+}
+
+impl TestCounts {
+    /// Adds the counts of one `test result: ok. 11 passed; 0 failed; 2 ignored; ...` line.
+    fn add_line(&mut self, line: &str) {
+        let Some(rest) = line.trim().strip_prefix("test result: ") else {
+            return;
+        };
+        for part in rest.split([';', '.']) {
+            let mut words = part.split_whitespace();
+            let (Some(n), Some(what)) = (words.next(), words.next()) else {
+                continue;
+            };
+            let Ok(n) = n.parse::<u64>() else { continue };
+            match what {
+                "passed" => self.passed += n,
+                "failed" => self.failed += n,
+                "ignored" => self.ignored += n,
+                _ => {}
+            }
+        }
+    }
+}
+
+/// Runs every check; exit 0 only when all pass. The last line printed is the test
+/// count, `tests: N passed, N failed, N skipped`.
 pub(crate) fn run() -> Result<ExitCode> {
     ensure_cargo_deny()?;
     println!("== services up");
-    let _stop = StopOnDrop(services::up()?);
-
+    let stop = StopOnDrop(services::up()?);
     let mut failed = Vec::new();
+    let mut counts = TestCounts::default();
     for check in CHECKS {
-        println!("== {}: cargo {}", check.name, check.args.join(" "));
-        let started = Instant::now();
-        let mut command = cargo();
-        command
-            .args(check.args)
-            .current_dir(paths::workspace_root());
-        if check.needs_services {
-            command.envs(services::env_vars());
-        }
-        let status = command
-            .status()
-            .with_context(|| format!("running cargo {}", check.args.join(" ")))?;
-        let secs = started.elapsed().as_secs();
-        if status.success() {
-            println!("== {}: passed ({secs}s)", check.name);
-        } else {
-            println!("== {}: FAILED ({status}, {secs}s)", check.name);
+        if !run_check(check, &mut counts)? {
             failed.push(check.name);
         }
     }
+    drop(stop);
     if failed.is_empty() {
         println!("== all checks passed");
-        Ok(ExitCode::SUCCESS)
     } else {
         println!("== failed: {}", failed.join(", "));
-        Ok(ExitCode::FAILURE)
     }
+    println!(
+        "tests: {} passed, {} failed, {} skipped",
+        counts.passed, counts.failed, counts.ignored
+    );
+    Ok(if failed.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
+/// Runs one check, echoing its output and counting tests; true when it passed.
+fn run_check(check: &Check, counts: &mut TestCounts) -> Result<bool> {
+    println!("== {}: cargo {}", check.name, check.args.join(" "));
+    let started = Instant::now();
+    let mut command = cargo();
+    command
+        .args(check.args)
+        .current_dir(paths::workspace_root())
+        .stdout(Stdio::piped());
+    if check.needs_services {
+        command.envs(services::env_vars());
+    }
+    let mut child = command
+        .spawn()
+        .with_context(|| format!("running cargo {}", check.args.join(" ")))?;
+    if let Some(stdout) = child.stdout.take() {
+        for line in BufReader::new(stdout).lines() {
+            let line = line?;
+            counts.add_line(&line);
+            println!("{line}");
+        }
+    }
+    let status = child.wait()?;
+    let secs = started.elapsed().as_secs();
+    if status.success() {
+        println!("== {}: passed ({secs}s)", check.name);
+    } else {
+        println!("== {}: FAILED ({status}, {secs}s)", check.name);
+    }
+    Ok(status.success())
 }
 
 /// The cargo that runs xtask, so the pinned toolchain runs every check.
@@ -122,4 +178,29 @@ fn ensure_cargo_deny() -> Result<()> {
         "cargo install cargo-deny failed ({status})"
     );
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::TestCounts;
+
+    #[test]
+    fn counts_sum_over_result_lines() {
+        let mut counts = TestCounts::default();
+        for line in [
+            "test result: ok. 11 passed; 0 failed; 2 ignored; 0 measured; 0 filtered out; finished in 0.00s",
+            "running 3 tests",
+            "test result: FAILED. 1 passed; 2 failed; 0 ignored; 0 measured; 0 filtered out; finished in 1.5s",
+        ] {
+            counts.add_line(line);
+        }
+        assert_eq!(
+            counts,
+            TestCounts {
+                passed: 12,
+                failed: 2,
+                ignored: 2
+            }
+        );
+    }
 }
