@@ -88,6 +88,16 @@ fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
     }
 }
 
+/// Every Rust file of the workspace's own code.
+fn workspace_rust_files() -> Vec<PathBuf> {
+    let root = workspace_root();
+    let mut files = Vec::new();
+    for dir in ["crates", "xtask", "tests", "examples"] {
+        rust_files(&root.join(dir), &mut files);
+    }
+    files
+}
+
 #[test]
 fn lower_crates_never_import_higher_ones() {
     let dirs = crate_dirs();
@@ -155,11 +165,7 @@ fn every_crate_has_a_readme_and_states_its_import_rules() {
 
 #[test]
 fn every_rust_file_opens_with_a_module_doc() {
-    let root = workspace_root();
-    let mut files = Vec::new();
-    for dir in ["crates", "xtask", "tests", "examples"] {
-        rust_files(&root.join(dir), &mut files);
-    }
+    let files = workspace_rust_files();
     assert!(!files.is_empty());
     for file in files {
         let text = std::fs::read_to_string(&file).expect("read");
@@ -197,10 +203,7 @@ fn the_top_level_holds_what_the_layout_promises() {
 #[test]
 fn no_trailing_whitespace() {
     let root = workspace_root();
-    let mut files = Vec::new();
-    for dir in ["crates", "xtask", "tests", "examples"] {
-        rust_files(&root.join(dir), &mut files);
-    }
+    let mut files = workspace_rust_files();
     files.extend(["README.md", "ARCHITECTURE.md", "Cargo.toml", "deny.toml"].map(|f| root.join(f)));
     for file in files {
         let text = std::fs::read_to_string(&file).unwrap_or_default();
