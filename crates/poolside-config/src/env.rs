@@ -93,7 +93,8 @@ impl EnvLayer {
             let Some(rest) = var.strip_prefix("POOLSIDE_") else {
                 continue;
             };
-            if LOADER_VARS.contains(&var) || rest.is_empty() {
+            // A blank variable counts as unset, as it does for the legacy names.
+            if LOADER_VARS.contains(&var) || rest.is_empty() || raw.trim().is_empty() {
                 continue;
             }
             let key = rest.to_ascii_lowercase().replace("__", ".");

@@ -319,6 +319,24 @@ fn unknown_keys_are_warned_and_sections_must_be_tables() {
 }
 
 #[test]
+fn blank_variables_count_as_unset() {
+    let loaded = ConfigLoader::from_env(env(&[
+        ("DATABASE_URL", URL),
+        ("POOLSIDE_POSTGRES__MAX_SIZE", " "),
+        ("DB_POOL_MIN", ""),
+    ]))
+    .load()
+    .expect("blank variables are ignored");
+    assert_eq!(
+        (
+            loaded.config.postgres.min_idle,
+            loaded.config.postgres.max_size
+        ),
+        (2, 10)
+    );
+}
+
+#[test]
 fn a_bad_profile_is_named() {
     let err = ConfigLoader::from_env(env(&[("DATABASE_URL", URL), ("POOLSIDE_PROFILE", "prod")]))
         .load()
