@@ -8,3 +8,14 @@
 //! health read the pools' statistics; the pools never call them.
 //!
 #![doc = include_str!("../README.md")]
+
+mod error_kind;
+mod pg;
+
+pub use error_kind::ErrorKind;
+pub use pg::{
+    ClosedCounts, DEFAULT_APPLICATION_NAME, Params, PgConnection, PgError, PgPool, PoolStats,
+    PooledPgConnection, ServerView,
+};
+/// The PostgreSQL driver, re-exported so users need no second dependency.
+pub use tokio_postgres;

@@ -1,0 +1,202 @@
+//! [`PgConnection`]: one PostgreSQL connection with its statement cache and expiry.
+
+use std::time::{Duration, Instant};
+
+use tokio_postgres::types::{ToSql, Type};
+use tokio_postgres::{Client, Row, Statement};
+
+use super::PgError;
+use super::statement_cache::StatementCache;
+
+/// A connection is trusted without a round trip if used this recently.
+const ALIVE_BYPASS: Duration = Duration::from_secs(1);
+
+/// A live PostgreSQL connection, as the pool hands it out.
+///
+/// Statements run through [`query`](Self::query) and friends are prepared once per
+/// connection and cached (unless the cache is off or the pool is in PgBouncer mode,
+/// where every statement is sent unnamed).
+#[derive(Debug)]
+pub struct PgConnection {
+    client: Client,
+    statements: StatementCache,
+    pgbouncer: bool,
+    expires_at: Instant,
+    last_used: Instant,
+}
+
+/// Parameters of a statement.
+pub type Params<'a> = &'a [&'a (dyn ToSql + Sync)];
+
+impl PgConnection {
+    pub(crate) fn new(
+        client: Client,
+        cache_size: usize,
+        pgbouncer: bool,
+        lifetime: Duration,
+    ) -> Self {
+        let now = Instant::now();
+        Self {
+            client,
+            statements: StatementCache::new(if pgbouncer { 0 } else { cache_size }),
+            pgbouncer,
+            expires_at: now + lifetime,
+            last_used: now,
+        }
+    }
+
+    /// The driver's client, for anything this type does not wrap.
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
+    /// How many prepared statements this connection caches now.
+    pub fn cached_statements(&self) -> usize {
+        self.statements.len()
+    }
+
+    /// The statement for `sql`, prepared on this connection at most once while cached.
+    pub async fn prepare_cached(&mut self, sql: &str) -> Result<Statement, PgError> {
+        if let Some(statement) = self.statements.get(sql) {
+            return Ok(statement);
+        }
+        let statement = self
+            .client
+            .prepare(sql)
+            .await
+            .map_err(|e| PgError::from_driver(e, "preparing a statement"))?;
+        self.statements.insert(sql, statement.clone());
+        Ok(statement)
+    }
+
+    /// Runs `sql` and returns its rows.
+    pub async fn query(&mut self, sql: &str, params: Params<'_>) -> Result<Vec<Row>, PgError> {
+        self.last_used = Instant::now();
+        if self.pgbouncer {
+            return self.query_unnamed(sql, params).await;
+        }
+        let statement = self.prepare_cached(sql).await?;
+        let result = self.client.query(&statement, params).await;
+        self.after(sql, result, "running a query")
+    }
+
+    /// Runs `sql`, which must return exactly one row.
+    pub async fn query_one(&mut self, sql: &str, params: Params<'_>) -> Result<Row, PgError> {
+        let mut rows = self.query(sql, params).await?;
+        match rows.len() {
+            1 => Ok(rows.remove(0)),
+            n => Err(PgError::new(
+                crate::ErrorKind::Query,
+                format!("expected exactly one row, got {n}"),
+            )),
+        }
+    }
+
+    /// Runs `sql`, which must return at most one row.
+    pub async fn query_opt(
+        &mut self,
+        sql: &str,
+        params: Params<'_>,
+    ) -> Result<Option<Row>, PgError> {
+        let mut rows = self.query(sql, params).await?;
+        match rows.len() {
+            0 => Ok(None),
+            1 => Ok(Some(rows.remove(0))),
+            n => Err(PgError::new(
+                crate::ErrorKind::Query,
+                format!("expected at most one row, got {n}"),
+            )),
+        }
+    }
+
+    /// Runs `sql` and returns the number of rows it changed.
+    pub async fn execute(&mut self, sql: &str, params: Params<'_>) -> Result<u64, PgError> {
+        self.last_used = Instant::now();
+        if self.pgbouncer {
+            Self::require_no_params(params)?;
+            return self
+                .client
+                .execute_typed(sql, &[])
+                .await
+                .map_err(|e| PgError::from_driver(e, "running a statement"));
+        }
+        let statement = self.prepare_cached(sql).await?;
+        let result = self.client.execute(&statement, params).await;
+        self.after(sql, result, "running a statement")
+    }
+
+    /// Runs `sql` as an unnamed statement with explicit parameter types, in one round
+    /// trip: the only form PgBouncer's transaction mode accepts.
+    pub async fn query_typed(
+        &mut self,
+        sql: &str,
+        params: &[(&(dyn ToSql + Sync), Type)],
+    ) -> Result<Vec<Row>, PgError> {
+        self.last_used = Instant::now();
+        self.client
+            .query_typed(sql, params)
+            .await
+            .map_err(|e| PgError::from_driver(e, "running a query"))
+    }
+
+    /// Runs one or more statements with no parameters (simple protocol).
+    pub async fn batch_execute(&mut self, sql: &str) -> Result<(), PgError> {
+        self.last_used = Instant::now();
+        self.client
+            .batch_execute(sql)
+            .await
+            .map_err(|e| PgError::from_driver(e, "running statements"))
+    }
+
+    /// In PgBouncer mode, statements without parameters go unnamed through
+    /// `query_typed`; a statement with parameters needs their types.
+    async fn query_unnamed(&mut self, sql: &str, params: Params<'_>) -> Result<Vec<Row>, PgError> {
+        Self::require_no_params(params)?;
+        self.query_typed(sql, &[]).await
+    }
+
+    fn require_no_params(params: Params<'_>) -> Result<(), PgError> {
+        if params.is_empty() {
+            return Ok(());
+        }
+        Err(PgError::new(
+            crate::ErrorKind::Query,
+            "in PgBouncer transaction mode a statement with parameters needs their types: \
+             use query_typed(sql, &[(&value, Type::INT4), ...])",
+        ))
+    }
+
+    /// Maps a driver result, forgetting a cached statement the server calls stale.
+    fn after<T>(
+        &mut self,
+        sql: &str,
+        result: Result<T, tokio_postgres::Error>,
+        context: &str,
+    ) -> Result<T, PgError> {
+        result.map_err(|e| {
+            // invalid_sql_statement_name, or feature_not_supported ("cached plan must
+            // not change result type") after a schema change.
+            if e.code()
+                .is_some_and(|c| matches!(c.code(), "26000" | "0A000"))
+            {
+                self.statements.remove(sql);
+            }
+            PgError::from_driver(e, context)
+        })
+    }
+
+    /// Whether the connection has outlived its (jittered) lifetime.
+    pub(crate) fn is_expired(&self) -> bool {
+        Instant::now() >= self.expires_at
+    }
+
+    /// Whether it was used so recently that a liveness round trip is not needed.
+    pub(crate) fn recently_used(&self) -> bool {
+        self.last_used.elapsed() < ALIVE_BYPASS
+    }
+
+    /// Whether the driver has seen the connection close.
+    pub(crate) fn is_closed(&self) -> bool {
+        self.client.is_closed()
+    }
+}

@@ -1,0 +1,159 @@
+//! [`PgError`]: every failure of the PostgreSQL pool, with its kind and SQLSTATE.
+
+use std::fmt;
+use std::time::Duration;
+
+use poolside_config::redact_text;
+use tokio_postgres::error::SqlState;
+
+use crate::ErrorKind;
+
+/// An error of the PostgreSQL pool or of a statement run through it.
+///
+/// [`kind`](PgError::kind) is stable; [`code`](PgError::code) is the server's SQLSTATE
+/// when the server sent one. Messages never hold a password.
+#[derive(Debug, thiserror::Error)]
+pub struct PgError {
+    kind: ErrorKind,
+    code: Option<SqlState>,
+    message: String,
+    #[source]
+    source: Option<tokio_postgres::Error>,
+}
+
+impl PgError {
+    /// Classifies a driver error. `context` says what was being done, such as
+    /// `connecting to 127.0.0.1:5432`.
+    pub(crate) fn from_driver(error: tokio_postgres::Error, context: &str) -> Self {
+        let code = error.code().cloned();
+        let kind = code.as_ref().map_or_else(
+            || {
+                if error.is_closed() || error.as_db_error().is_none() {
+                    ErrorKind::Connect
+                } else {
+                    ErrorKind::Query
+                }
+            },
+            classify,
+        );
+        let detail = match error.as_db_error() {
+            Some(db) => format!("{} ({})", db.message(), db.code().code()),
+            None => error.to_string(),
+        };
+        let advice = match kind {
+            ErrorKind::Auth => ": check the user, password and database in postgres.url",
+            ErrorKind::Connect => ": check that the server runs and postgres.url names it",
+            ErrorKind::Serialization | ErrorKind::Deadlock => ": re-run the transaction",
+            _ => "",
+        };
+        Self {
+            kind,
+            code,
+            message: redact_text(&format!("{context}: {detail}{advice}")),
+            source: Some(error),
+        }
+    }
+
+    /// No connection became free within `waited`.
+    pub(crate) fn pool_timeout(waited: Duration, max_size: u32) -> Self {
+        Self::new(
+            ErrorKind::PoolTimeout,
+            format!(
+                "no connection free within {waited:?} (all {max_size} in use): raise postgres.max_size or \
+                 postgres.connection_timeout, or shorten what holds connections"
+            ),
+        )
+    }
+
+    /// The pool is closed.
+    pub(crate) fn closed() -> Self {
+        Self::new(
+            ErrorKind::PoolClosed,
+            "the PostgreSQL pool is closed (shutting down): no new work is accepted",
+        )
+    }
+
+    /// A failure with no driver error behind it.
+    pub(crate) fn new(kind: ErrorKind, message: impl AsRef<str>) -> Self {
+        Self {
+            kind,
+            code: None,
+            message: redact_text(message.as_ref()),
+            source: None,
+        }
+    }
+
+    /// The same failure, for a second waiter: driver errors cannot be cloned, so the
+    /// copy keeps the kind, code and message but not the source.
+    pub(crate) fn duplicate(&self) -> Self {
+        Self {
+            kind: self.kind,
+            code: self.code.clone(),
+            message: self.message.clone(),
+            source: None,
+        }
+    }
+
+    /// What kind of failure this is.
+    pub fn kind(&self) -> ErrorKind {
+        self.kind
+    }
+
+    /// The server's SQLSTATE, when it sent one.
+    pub fn code(&self) -> Option<&SqlState> {
+        self.code.as_ref()
+    }
+
+    /// Whether re-running the whole transaction may succeed (40001, 40P01).
+    pub fn is_transaction_retryable(&self) -> bool {
+        matches!(self.kind, ErrorKind::Serialization | ErrorKind::Deadlock)
+    }
+}
+
+impl fmt::Display for PgError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+/// The kind of a SQLSTATE.
+fn classify(code: &SqlState) -> ErrorKind {
+    match code.code() {
+        "40001" => ErrorKind::Serialization,
+        "40P01" => ErrorKind::Deadlock,
+        "23505" => ErrorKind::UniqueViolation,
+        "57014" => ErrorKind::Cancelled,
+        // invalid_authorization_specification, invalid_password, invalid_catalog_name
+        // (unknown database), insufficient privilege to connect.
+        "28000" | "28P01" | "3D000" | "42501" => ErrorKind::Auth,
+        // too_many_connections, admin_shutdown, crash_shutdown, cannot_connect_now.
+        c if c.starts_with("08") || matches!(c, "53300" | "57P01" | "57P02" | "57P03") => {
+            ErrorKind::Connect
+        }
+        _ => ErrorKind::Query,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sqlstates_map_to_kinds() {
+        for (code, kind) in [
+            ("40001", ErrorKind::Serialization),
+            ("40P01", ErrorKind::Deadlock),
+            ("23505", ErrorKind::UniqueViolation),
+            ("23503", ErrorKind::Query),
+            ("28P01", ErrorKind::Auth),
+            ("3D000", ErrorKind::Auth),
+            ("08006", ErrorKind::Connect),
+            ("57P01", ErrorKind::Connect),
+            ("53300", ErrorKind::Connect),
+            ("57014", ErrorKind::Cancelled),
+            ("42601", ErrorKind::Query),
+        ] {
+            assert_eq!(classify(&SqlState::from_code(code)), kind, "{code}");
+        }
+    }
+}

@@ -1,0 +1,140 @@
+//! [`PgManager`]: bb8-postgres's connection manager, wrapped to give each connection a
+//! statement cache and a jittered lifetime, and to publish every connect failure so
+//! that waiters fail fast with the server's real error instead of a pool timeout.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use bb8_postgres::PostgresConnectionManager;
+use tokio::sync::watch;
+use tokio_postgres::NoTls;
+
+use super::PgError;
+use super::connection::PgConnection;
+use super::stats::Counters;
+
+/// Up to this fraction of `max_lifetime` is taken off each connection's lifetime, at
+/// random, so that connections opened together do not all expire together.
+const LIFETIME_JITTER: f64 = 0.1;
+
+/// The latest connect failure, published to waiters.
+pub(crate) type LastFailure = Option<Arc<PgError>>;
+
+/// Opens, checks and retires PostgreSQL connections for bb8.
+pub(crate) struct PgManager {
+    inner: PostgresConnectionManager<NoTls>,
+    /// `host:port` list, for messages (no credentials).
+    pub(crate) target: String,
+    cache_size: usize,
+    pgbouncer: bool,
+    max_lifetime: Duration,
+    failures: watch::Sender<LastFailure>,
+    counters: Arc<Counters>,
+}
+
+impl std::fmt::Debug for PgManager {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PgManager")
+            .field("target", &self.target)
+            .field("pgbouncer", &self.pgbouncer)
+            .finish_non_exhaustive()
+    }
+}
+
+impl PgManager {
+    pub(crate) fn new(
+        config: tokio_postgres::Config,
+        failures: watch::Sender<LastFailure>,
+        cache_size: usize,
+        pgbouncer: bool,
+        max_lifetime: Duration,
+        counters: Arc<Counters>,
+    ) -> Self {
+        let target = describe_hosts(&config);
+        Self {
+            inner: PostgresConnectionManager::new(config, NoTls),
+            target,
+            cache_size,
+            pgbouncer,
+            max_lifetime,
+            failures,
+            counters,
+        }
+    }
+
+    fn jittered_lifetime(&self) -> Duration {
+        self.max_lifetime
+            .mul_f64(1.0 - LIFETIME_JITTER * fastrand::f64())
+    }
+}
+
+impl bb8::ManageConnection for PgManager {
+    type Connection = PgConnection;
+    type Error = PgError;
+
+    async fn connect(&self) -> Result<PgConnection, PgError> {
+        match bb8::ManageConnection::connect(&self.inner).await {
+            Ok(client) => {
+                self.counters.created();
+                Ok(PgConnection::new(
+                    client,
+                    self.cache_size,
+                    self.pgbouncer,
+                    self.jittered_lifetime(),
+                ))
+            }
+            Err(e) => {
+                let error = PgError::from_driver(e, &format!("connecting to {}", self.target));
+                tracing::warn!(target: "poolside::pg", error = %error, "connect failed");
+                self.failures
+                    .send_replace(Some(Arc::new(error.duplicate())));
+                Err(error)
+            }
+        }
+    }
+
+    async fn is_valid(&self, conn: &mut PgConnection) -> Result<(), PgError> {
+        if conn.is_expired() {
+            self.counters.expired();
+            return Err(PgError::new(
+                crate::ErrorKind::Connect,
+                "connection reached its max_lifetime",
+            ));
+        }
+        if conn.recently_used() && !conn.is_closed() {
+            return Ok(());
+        }
+        conn.client()
+            .simple_query("")
+            .await
+            .map(drop)
+            .map_err(|e| PgError::from_driver(e, "checking a connection"))
+    }
+
+    fn has_broken(&self, conn: &mut PgConnection) -> bool {
+        if conn.is_expired() {
+            self.counters.expired();
+            return true;
+        }
+        conn.is_closed()
+    }
+}
+
+/// `host:port` of every host in the config, comma separated.
+fn describe_hosts(config: &tokio_postgres::Config) -> String {
+    use tokio_postgres::config::Host;
+    let ports = config.get_ports();
+    config
+        .get_hosts()
+        .iter()
+        .enumerate()
+        .map(|(i, host)| {
+            let port = ports.get(i).or(ports.first()).copied().unwrap_or(5432);
+            match host {
+                Host::Tcp(name) => format!("{name}:{port}"),
+                Host::Unix(path) => format!("{}:{port}", path.display()),
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(",")
+}

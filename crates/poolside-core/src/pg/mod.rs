@@ -1,0 +1,29 @@
+//! The PostgreSQL pool: [`PgPool`], the connections it hands out, its statistics and
+//! errors.
+
+mod connection;
+mod error;
+mod manager;
+mod pool;
+mod pooled;
+mod statement_cache;
+mod stats;
+
+pub use connection::{Params, PgConnection};
+pub use error::PgError;
+pub use pool::{DEFAULT_APPLICATION_NAME, PgPool};
+pub use pooled::PooledPgConnection;
+pub use stats::{ClosedCounts, PoolStats};
+
+/// This application's connections as the server sees them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServerView {
+    /// The `application_name` counted.
+    pub application_name: String,
+    /// Connections in `pg_stat_activity` with that name, in this database.
+    pub connections: u32,
+    /// Of those, how many are running a statement.
+    pub active: u32,
+    /// The server's `max_connections`.
+    pub max_connections: u32,
+}

@@ -1,0 +1,274 @@
+//! [`PgPool`]: the PostgreSQL pool: bb8 underneath, a FIFO queue in front, real
+//! connect errors instead of timeouts.
+
+use std::future::Future;
+use std::panic::Location;
+use std::str::FromStr;
+use std::sync::Arc;
+
+use poolside_config::PostgresConfig;
+use tokio::sync::{Semaphore, watch};
+use tokio_postgres::types::Type;
+
+use super::manager::{LastFailure, PgManager};
+use super::pooled::PooledPgConnection;
+use super::stats::{Counters, PoolStats};
+use super::{PgError, ServerView};
+use crate::ErrorKind;
+
+/// The `application_name` the pool gives its connections unless the URL sets one; the
+/// server-side view counts connections by it.
+pub const DEFAULT_APPLICATION_NAME: &str = "poolside";
+
+/// A pool of PostgreSQL connections.
+///
+/// - **Fair**: waiters are served first come, first served. A FIFO semaphore with
+///   `max_size` permits stands in front of bb8, whose own wake-up order lets some
+///   waiters starve for seconds under oversubscription.
+/// - **Honest errors**: a wrong password, an unknown database or a refused port fail at
+///   once with the server's error, not with a pool timeout after the full wait.
+/// - Connections are checked on checkout (skipped when used within the last second),
+///   cache their prepared statements, and retire after a jittered `max_lifetime`.
+///
+/// Cloning is cheap: clones share one pool.
+///
+/// # Examples
+///
+/// ```no_run
+/// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+/// let config = poolside_config::Config::load()?.config;
+/// let pool = poolside_core::PgPool::connect(&config.postgres).await?;
+/// let mut conn = pool.get().await?;
+/// let row = conn.query_one("SELECT $1::int4 + 1", &[&41i32]).await?;
+/// assert_eq!(row.get::<_, i32>(0), 42);
+/// # Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct PgPool {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    pool: bb8::Pool<PgManager>,
+    permits: Arc<Semaphore>,
+    counters: Arc<Counters>,
+    config: PostgresConfig,
+    application_name: String,
+    target: String,
+    /// Connect failures published by the manager.
+    failures: watch::Receiver<LastFailure>,
+}
+
+impl std::fmt::Debug for PgPool {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PgPool")
+            .field("target", &self.inner.target)
+            .field("application_name", &self.inner.application_name)
+            .field("stats", &self.stats())
+            .finish()
+    }
+}
+
+impl PgPool {
+    /// Builds the pool from validated configuration and warms `min_idle` connections
+    /// (at least one, to prove the server answers). Start-up waits for them, bounded by
+    /// the connection timeout, and fails with the server's error naming the host.
+    ///
+    /// Must run inside a Tokio runtime.
+    pub async fn connect(config: &PostgresConfig) -> Result<Self, PgError> {
+        let pool = Self::build(config)?;
+        pool.warm_up().await?;
+        Ok(pool)
+    }
+
+    fn build(config: &PostgresConfig) -> Result<Self, PgError> {
+        let mut driver = tokio_postgres::Config::from_str(config.url.expose()).map_err(|e| {
+            PgError::new(
+                ErrorKind::Connect,
+                format!("postgres.url is not a valid connection string ({e})"),
+            )
+        })?;
+        if driver.get_connect_timeout().is_none() {
+            driver.connect_timeout(config.effective_connect_timeout());
+        }
+        if driver.get_application_name().is_none() {
+            driver.application_name(DEFAULT_APPLICATION_NAME);
+        }
+        let application_name = driver
+            .get_application_name()
+            .unwrap_or(DEFAULT_APPLICATION_NAME)
+            .to_owned();
+        let counters = Arc::new(Counters::default());
+        let (failures_tx, failures) = watch::channel(None);
+        let manager = PgManager::new(
+            driver,
+            failures_tx,
+            config.statement_cache_size as usize,
+            config.pgbouncer,
+            config.max_lifetime,
+            Arc::clone(&counters),
+        );
+        let target = manager.target.clone();
+        let pool = bb8::Pool::builder()
+            .max_size(config.max_size)
+            .min_idle(Some(config.min_idle))
+            .connection_timeout(config.connection_timeout)
+            .idle_timeout(Some(config.idle_timeout))
+            // A backstop for idle connections; in use, each expires at its own
+            // jittered lifetime first (see PgManager).
+            .max_lifetime(Some(config.max_lifetime))
+            .test_on_check_out(true)
+            .build_unchecked(manager);
+        Ok(Self {
+            inner: Arc::new(Inner {
+                pool,
+                permits: Arc::new(Semaphore::new(config.max_size as usize)),
+                counters,
+                config: config.clone(),
+                application_name,
+                target,
+                failures,
+            }),
+        })
+    }
+
+    /// Opens connections until `min_idle` (at least one) are idle, failing with the
+    /// server's error when one cannot be opened.
+    pub async fn warm_up(&self) -> Result<(), PgError> {
+        let wanted = self.inner.config.min_idle.max(1);
+        // Held until all are open, so that each is a distinct connection.
+        let mut held = Vec::with_capacity(wanted as usize);
+        for _ in 0..wanted {
+            held.push(self.acquire(Location::caller(), false).await?);
+        }
+        Ok(())
+    }
+
+    /// Checks out a connection, waiting in FIFO order up to the connection timeout.
+    /// The caller's location is remembered for leak reports.
+    #[track_caller]
+    pub fn get(&self) -> impl Future<Output = Result<PooledPgConnection, PgError>> + Send + '_ {
+        let location = Location::caller();
+        self.acquire(location, true)
+    }
+
+    async fn acquire(
+        &self,
+        location: &'static Location<'static>,
+        watch_leaks: bool,
+    ) -> Result<PooledPgConnection, PgError> {
+        let inner = &*self.inner;
+        let timeout = inner.config.connection_timeout;
+        let deadline = tokio::time::Instant::now() + timeout;
+        let _waiting = inner.counters.waiting();
+        let mut failures = inner.failures.clone();
+        failures.mark_unchanged();
+        let mut last_failure: LastFailure = None;
+
+        let (permit, waited) = match Arc::clone(&inner.permits).try_acquire_owned() {
+            Ok(permit) => (permit, false),
+            Err(tokio::sync::TryAcquireError::Closed) => return Err(PgError::closed()),
+            Err(tokio::sync::TryAcquireError::NoPermits) => {
+                match tokio::time::timeout_at(deadline, Arc::clone(&inner.permits).acquire_owned())
+                    .await
+                {
+                    Ok(Ok(permit)) => (permit, true),
+                    Ok(Err(_)) => return Err(PgError::closed()),
+                    Err(_) => return Err(self.timed_out(timeout, None)),
+                }
+            }
+        };
+
+        let get = inner.pool.get_owned();
+        tokio::pin!(get);
+        let conn = loop {
+            tokio::select! {
+                biased;
+                result = &mut get => match result {
+                    Ok(conn) => break conn,
+                    Err(bb8::RunError::User(e)) => return Err(e),
+                    Err(bb8::RunError::TimedOut) => return Err(self.timed_out(timeout, last_failure)),
+                },
+                changed = failures.changed() => {
+                    if changed.is_err() {
+                        // The manager is gone: the pool is being dropped.
+                        return Err(PgError::closed());
+                    }
+                    let failure = failures.borrow_and_update().clone();
+                    if let Some(failure) = failure {
+                        // Nothing can be handed back when no connection is open, and
+                        // bad credentials do not get better by waiting.
+                        if failure.kind() == ErrorKind::Auth || inner.pool.state().connections == 0 {
+                            return Err(failure.duplicate());
+                        }
+                        last_failure = Some(failure);
+                    }
+                },
+                () = tokio::time::sleep_until(deadline) => return Err(self.timed_out(timeout, last_failure)),
+            }
+        };
+        inner.counters.acquired(waited);
+        let leak_threshold = inner
+            .config
+            .leak_detection_threshold
+            .filter(|_| watch_leaks);
+        Ok(PooledPgConnection::new(
+            conn,
+            permit,
+            location,
+            leak_threshold,
+            &inner.counters,
+        ))
+    }
+
+    fn timed_out(&self, waited: std::time::Duration, last_failure: LastFailure) -> PgError {
+        self.inner.counters.timed_out();
+        match last_failure {
+            Some(failure) => PgError::new(
+                failure.kind(),
+                format!("no connection within {waited:?}; last connect error: {failure}"),
+            ),
+            None => PgError::pool_timeout(waited, self.inner.config.max_size),
+        }
+    }
+
+    /// The pool now: sizes, usage and cumulative counts.
+    pub fn stats(&self) -> PoolStats {
+        let inner = &*self.inner;
+        PoolStats::new(
+            &inner.pool.state(),
+            &inner.counters,
+            inner.config.max_size,
+            inner.config.min_idle,
+        )
+    }
+
+    /// The `application_name` this pool's connections carry.
+    pub fn application_name(&self) -> &str {
+        &self.inner.application_name
+    }
+
+    /// The server's view: this application's connections in `pg_stat_activity` (by
+    /// `application_name`, in this database) and the server's `max_connections`.
+    pub async fn server_view(&self) -> Result<ServerView, PgError> {
+        let mut conn = self.get().await?;
+        let rows = conn
+            .query_typed(
+                "SELECT count(*)::int4, (count(*) FILTER (WHERE state = 'active'))::int4, \
+                 current_setting('max_connections')::int4 \
+                 FROM pg_stat_activity WHERE application_name = $1 AND datname = current_database()",
+                &[(&self.inner.application_name, Type::TEXT)],
+            )
+            .await?;
+        let row = rows
+            .first()
+            .ok_or_else(|| PgError::new(ErrorKind::Query, "pg_stat_activity returned no row"))?;
+        let count = |i: usize| u32::try_from(row.get::<_, i32>(i)).unwrap_or(0);
+        Ok(ServerView {
+            application_name: self.inner.application_name.clone(),
+            connections: count(0),
+            active: count(1),
+            max_connections: count(2),
+        })
+    }
+}

@@ -1,0 +1,98 @@
+//! [`PooledPgConnection`]: a connection checked out of the pool, returned on drop.
+
+use std::ops::{Deref, DerefMut};
+use std::panic::Location;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tokio::sync::OwnedSemaphorePermit;
+use tokio::task::AbortHandle;
+
+use super::connection::PgConnection;
+use super::manager::PgManager;
+use super::stats::Counters;
+
+/// A connection checked out of a [`PgPool`](super::PgPool); it goes back to the pool
+/// when dropped. Derefs to [`PgConnection`].
+pub struct PooledPgConnection {
+    // NOTE: fields drop in order: the connection goes back to the pool before the
+    // permit lets the next waiter in, so that waiter finds it idle.
+    conn: bb8::PooledConnection<'static, PgManager>,
+    _permit: OwnedSemaphorePermit,
+    leak_watch: Option<AbortHandle>,
+    acquired_at: Instant,
+    location: &'static Location<'static>,
+}
+
+impl PooledPgConnection {
+    pub(crate) fn new(
+        conn: bb8::PooledConnection<'static, PgManager>,
+        permit: OwnedSemaphorePermit,
+        location: &'static Location<'static>,
+        leak_threshold: Option<Duration>,
+        counters: &Arc<Counters>,
+    ) -> Self {
+        let leak_watch = leak_threshold.map(|threshold| {
+            let counters = Arc::clone(counters);
+            tokio::spawn(async move {
+                tokio::time::sleep(threshold).await;
+                counters.leaked();
+                tracing::warn!(
+                    target: "poolside::pg",
+                    acquired_at = %location,
+                    held_for = ?threshold,
+                    "possible connection leak: a connection acquired at {location} is still held after {threshold:?}"
+                );
+            })
+            .abort_handle()
+        });
+        Self {
+            conn,
+            _permit: permit,
+            leak_watch,
+            acquired_at: Instant::now(),
+            location,
+        }
+    }
+
+    /// Where in the caller's code this connection was acquired.
+    pub fn acquired_at(&self) -> &'static Location<'static> {
+        self.location
+    }
+
+    /// How long this connection has been held.
+    pub fn held_for(&self) -> Duration {
+        self.acquired_at.elapsed()
+    }
+}
+
+impl Deref for PooledPgConnection {
+    type Target = PgConnection;
+
+    fn deref(&self) -> &PgConnection {
+        &self.conn
+    }
+}
+
+impl DerefMut for PooledPgConnection {
+    fn deref_mut(&mut self) -> &mut PgConnection {
+        &mut self.conn
+    }
+}
+
+impl Drop for PooledPgConnection {
+    fn drop(&mut self) {
+        if let Some(watch) = self.leak_watch.take() {
+            watch.abort();
+        }
+    }
+}
+
+impl std::fmt::Debug for PooledPgConnection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PooledPgConnection")
+            .field("acquired_at", &self.location)
+            .field("held_for", &self.held_for())
+            .finish_non_exhaustive()
+    }
+}

@@ -1,0 +1,136 @@
+//! [`PoolStats`]: a snapshot of the pool, and the counters behind it.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// Counts kept by the pool beside bb8's own statistics.
+#[derive(Debug, Default)]
+pub(crate) struct Counters {
+    acquired: AtomicU64,
+    waited: AtomicU64,
+    timed_out: AtomicU64,
+    created: AtomicU64,
+    expired: AtomicU64,
+    leaks: AtomicU64,
+    /// Tasks inside `get()` that hold no connection yet.
+    waiting: AtomicU64,
+}
+
+impl Counters {
+    pub(crate) fn acquired(&self, waited: bool) {
+        self.acquired.fetch_add(1, Ordering::Relaxed);
+        if waited {
+            self.waited.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    pub(crate) fn timed_out(&self) {
+        self.timed_out.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub(crate) fn created(&self) {
+        self.created.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub(crate) fn expired(&self) {
+        self.expired.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub(crate) fn leaked(&self) {
+        self.leaks.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Counts a waiter until the returned guard drops.
+    pub(crate) fn waiting(&self) -> WaitingGuard<'_> {
+        self.waiting.fetch_add(1, Ordering::Relaxed);
+        WaitingGuard(self)
+    }
+}
+
+/// Decrements the waiting count on drop (a cancelled `get()` included).
+#[derive(Debug)]
+pub(crate) struct WaitingGuard<'a>(&'a Counters);
+
+impl Drop for WaitingGuard<'_> {
+    fn drop(&mut self) {
+        self.0.waiting.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// The pool at one moment. `total = active + idle <= max_size` always holds.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PoolStats {
+    /// Most connections the pool opens.
+    pub max_size: u32,
+    /// Idle connections it keeps open.
+    pub min_idle: u32,
+    /// Open connections.
+    pub total: u32,
+    /// Connections handed out.
+    pub active: u32,
+    /// Connections open and free.
+    pub idle: u32,
+    /// Tasks waiting for a connection.
+    pub waiting: u64,
+    /// `active / max_size`, in percent.
+    pub utilization_percent: f64,
+    /// Connections handed out since start.
+    pub acquired: u64,
+    /// Of those, how many had to wait for one.
+    pub waited: u64,
+    /// Requests that gave up after the connection timeout.
+    pub timed_out: u64,
+    /// Connections opened since start.
+    pub created: u64,
+    /// Connections closed since start, by reason.
+    pub closed: ClosedCounts,
+    /// Connections held past the leak detection threshold.
+    pub leaks: u64,
+}
+
+/// Connections closed, by reason.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ClosedCounts {
+    /// Broken (the server or network closed them) or failing validation.
+    pub broken: u64,
+    /// Past their max lifetime.
+    pub max_lifetime: u64,
+    /// Idle longer than the idle timeout.
+    pub idle_timeout: u64,
+}
+
+impl PoolStats {
+    pub(crate) fn new(
+        state: &bb8::State,
+        counters: &Counters,
+        max_size: u32,
+        min_idle: u32,
+    ) -> Self {
+        let load = |c: &AtomicU64| c.load(Ordering::Relaxed);
+        let total = state.connections;
+        let idle = state.idle_connections.min(total);
+        let active = total - idle;
+        let s = &state.statistics;
+        let expired = load(&counters.expired);
+        let broken_or_invalid = s.connections_closed_broken + s.connections_closed_invalid;
+        Self {
+            max_size,
+            min_idle,
+            total,
+            active,
+            idle,
+            waiting: load(&counters.waiting),
+            utilization_percent: f64::from(active) * 100.0 / f64::from(max_size.max(1)),
+            acquired: load(&counters.acquired),
+            waited: load(&counters.waited),
+            timed_out: load(&counters.timed_out),
+            created: load(&counters.created),
+            closed: ClosedCounts {
+                // Expiry is checked by poolside, and bb8 counts it as broken or invalid.
+                broken: broken_or_invalid.saturating_sub(expired),
+                max_lifetime: expired + s.connections_closed_max_lifetime,
+                idle_timeout: s.connections_closed_idle_timeout,
+            },
+            leaks: load(&counters.leaks),
+        }
+    }
+}

@@ -1,0 +1,300 @@
+//! `PgPool` against the real PostgreSQL that `cargo xtask services up` starts.
+
+use std::time::{Duration, Instant};
+
+use poolside_core::{ErrorKind, PgPool};
+use poolside_tests::required_env;
+
+/// Pool settings as `POOLSIDE_POSTGRES__*` variables over the services' URL.
+fn config(extra: &[(&str, &str)]) -> poolside_config::PostgresConfig {
+    let url = required_env("DATABASE_URL");
+    let mut vars = vec![("DATABASE_URL", url.as_str()), ("POOLSIDE_PROFILE", "test")];
+    vars.extend_from_slice(extra);
+    poolside_tests::load_config(&vars).config.postgres
+}
+
+async fn pool(max_size: &str) -> PgPool {
+    let cfg = config(&[
+        ("POOLSIDE_POSTGRES__MAX_SIZE", max_size),
+        ("POOLSIDE_POSTGRES__CONNECTION_TIMEOUT", "10s"),
+    ]);
+    PgPool::connect(&cfg).await.expect("pool connects")
+}
+
+#[tokio::test]
+async fn connects_warms_min_idle_and_is_seen_by_the_server() {
+    let cfg = config(&[
+        ("POOLSIDE_POSTGRES__MIN_IDLE", "3"),
+        ("POOLSIDE_POSTGRES__MAX_SIZE", "5"),
+        (
+            "DATABASE_URL",
+            &format!(
+                "{}?application_name=poolside-warm",
+                required_env("DATABASE_URL")
+            ),
+        ),
+    ]);
+    let pool = PgPool::connect(&cfg).await.expect("connects");
+    let stats = pool.stats();
+    assert!(stats.idle >= 3 && stats.total <= 5, "{stats:?}");
+    let view = pool.server_view().await.expect("server view");
+    assert_eq!(view.application_name, "poolside-warm");
+    assert!(view.connections >= 3 && view.connections <= 5, "{view:?}");
+    assert!(view.max_connections >= 100, "{view:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_queries_succeed_and_stats_hold_their_invariant() {
+    let pool = pool("20").await;
+    for concurrency in [50u32, 100, 200] {
+        let sampler = {
+            let pool = pool.clone();
+            tokio::spawn(async move {
+                for _ in 0..200 {
+                    let s = pool.stats();
+                    assert_eq!(s.total, s.active + s.idle, "{s:?}");
+                    assert!(s.total <= s.max_size, "{s:?}");
+                    tokio::time::sleep(Duration::from_millis(1)).await;
+                }
+            })
+        };
+        let tasks: Vec<_> = (0..concurrency)
+            .map(|i| {
+                let pool = pool.clone();
+                tokio::spawn(async move {
+                    let mut conn = pool.get().await?;
+                    let row = conn
+                        .query_one("SELECT $1::int4 * 2", &[&(i as i32)])
+                        .await?;
+                    Ok::<i32, poolside_core::PgError>(row.get(0))
+                })
+            })
+            .collect();
+        for (i, task) in tasks.into_iter().enumerate() {
+            assert_eq!(task.await.expect("task").expect("query"), i as i32 * 2);
+        }
+        sampler.await.expect("stats invariant held");
+    }
+    let stats = pool.stats();
+    assert!(stats.created <= 20 && stats.timed_out == 0, "{stats:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_thousand_tasks_on_twenty_connections_all_finish_without_timeouts() {
+    let pool = pool("20").await;
+    let tasks: Vec<_> = (0..1000)
+        .map(|_| {
+            let pool = pool.clone();
+            tokio::spawn(async move {
+                let asked = Instant::now();
+                let mut conn = pool.get().await.expect("no timeouts");
+                let waited = asked.elapsed();
+                conn.query_one("SELECT 1", &[]).await.expect("query");
+                waited
+            })
+        })
+        .collect();
+    for task in tasks {
+        task.await.expect("task");
+    }
+    let stats = pool.stats();
+    assert_eq!((stats.acquired, stats.timed_out), (1001, 0), "{stats:?}");
+    assert!(stats.total <= 20, "{stats:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn waiters_are_served_first_come_first_served_under_a_closed_loop() {
+    // 200 tasks each acquire 25 times in a row on 20 connections: a task that just gave
+    // a connection back asks again at once. An unfair pool lets it barge ahead of
+    // sleeping waiters (bb8 alone starves some for seconds); a FIFO pool makes every
+    // waiter wait about as long as the others. Compared as a ratio, not a time. All
+    // 20 connections are opened first, so that opening them is not what is measured.
+    let cfg = config(&[
+        ("POOLSIDE_POSTGRES__MAX_SIZE", "20"),
+        ("POOLSIDE_POSTGRES__MIN_IDLE", "20"),
+    ]);
+    let pool = PgPool::connect(&cfg).await.expect("pool connects");
+    let tasks: Vec<_> = (0..200)
+        .map(|_| {
+            let pool = pool.clone();
+            tokio::spawn(async move {
+                let mut waits = Vec::with_capacity(25);
+                for _ in 0..25 {
+                    let asked = Instant::now();
+                    let mut conn = pool.get().await.expect("no timeouts");
+                    waits.push(asked.elapsed());
+                    conn.query_one("SELECT 1", &[]).await.expect("query");
+                }
+                waits
+            })
+        })
+        .collect();
+    let mut waits = Vec::new();
+    for task in tasks {
+        waits.extend(task.await.expect("task"));
+    }
+    waits.sort();
+    let p50 = waits[waits.len() / 2];
+    let p99 = waits[waits.len() * 99 / 100];
+    let max = waits[waits.len() - 1];
+    eprintln!(
+        "closed loop, 200 tasks / 20 conns: acquire wait p50 {p50:?}, p99 {p99:?}, max {max:?}"
+    );
+    assert!(
+        max < p50 * 10,
+        "a waiter waited {max:?}, {}x the median {p50:?}",
+        max.as_secs_f64() / p50.as_secs_f64()
+    );
+}
+
+#[tokio::test]
+async fn sequential_queries_reuse_connections_and_prepare_once() {
+    let pool = pool("5").await;
+    for n in [500, 1000] {
+        for i in 0..n {
+            let mut conn = pool.get().await.expect("get");
+            let row = conn
+                .query_one("SELECT $1::int8", &[&(i as i64)])
+                .await
+                .expect("query");
+            assert_eq!(row.get::<_, i64>(0), i as i64);
+        }
+    }
+    let stats = pool.stats();
+    assert!(stats.created <= 5, "connections are reused: {stats:?}");
+    assert_eq!(stats.acquired, 1500 + 1, "{stats:?}");
+
+    let mut conn = pool.get().await.expect("get");
+    for _ in 0..10 {
+        conn.query_one("SELECT 42::int4", &[]).await.expect("query");
+    }
+    let prepared: i64 = conn
+        .query_one(
+            "SELECT count(*) FROM pg_prepared_statements WHERE statement = 'SELECT 42::int4'",
+            &[],
+        )
+        .await
+        .expect("pg_prepared_statements")
+        .get(0);
+    assert_eq!(
+        prepared, 1,
+        "a repeated query is prepared once on the connection"
+    );
+}
+
+#[tokio::test]
+async fn a_full_pool_queues_requests_until_a_connection_returns() {
+    let cfg = config(&[
+        ("POOLSIDE_POSTGRES__MAX_SIZE", "2"),
+        ("POOLSIDE_POSTGRES__CONNECTION_TIMEOUT", "1s"),
+    ]);
+    let pool = PgPool::connect(&cfg).await.expect("connects");
+    let a = pool.get().await.expect("first");
+    let b = pool.get().await.expect("second");
+    assert_eq!(pool.stats().active, 2);
+
+    let waiter = {
+        let pool = pool.clone();
+        tokio::spawn(async move { pool.get().await.map(drop) })
+    };
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert_eq!(pool.stats().waiting, 1, "the third request queues");
+    drop(a);
+    waiter
+        .await
+        .expect("task")
+        .expect("served once a connection returns");
+    drop(b);
+    let stats = pool.stats();
+    assert_eq!(
+        (stats.waiting, stats.timed_out, stats.waited),
+        (0, 0, 1),
+        "{stats:?}"
+    );
+}
+
+#[tokio::test]
+async fn when_every_connection_is_held_a_request_times_out_as_such() {
+    let cfg = config(&[
+        ("POOLSIDE_POSTGRES__MAX_SIZE", "1"),
+        ("POOLSIDE_POSTGRES__CONNECTION_TIMEOUT", "1s"),
+    ]);
+    let pool = PgPool::connect(&cfg).await.expect("connects");
+    let _held = pool.get().await.expect("first");
+    let started = Instant::now();
+    let err = pool.get().await.expect_err("no connection free");
+    assert_eq!(err.kind(), ErrorKind::PoolTimeout, "{err}");
+    assert!(
+        started.elapsed() >= Duration::from_millis(900),
+        "waited the timeout"
+    );
+    assert!(
+        err.to_string().contains("max_size"),
+        "says what to do: {err}"
+    );
+    assert_eq!(pool.stats().timed_out, 1);
+}
+
+#[tokio::test]
+async fn bad_credentials_database_or_port_fail_at_once_with_the_real_error() {
+    let url = required_env("DATABASE_URL");
+    let cases = [
+        (
+            url.replacen(":poolside@", ":wrong-password@", 1),
+            ErrorKind::Auth,
+            "28P01",
+        ),
+        (
+            format!("{}/no_such_db", url.rsplit_once('/').expect("db").0),
+            ErrorKind::Auth,
+            "3D000",
+        ),
+        (
+            "postgres://poolside:poolside@127.0.0.1:1/poolside".to_owned(),
+            ErrorKind::Connect,
+            "127.0.0.1:1",
+        ),
+    ];
+    for (bad_url, kind, expected) in cases {
+        let cfg = config(&[
+            ("DATABASE_URL", &bad_url),
+            ("POOLSIDE_POSTGRES__CONNECTION_TIMEOUT", "10s"),
+        ]);
+        let started = Instant::now();
+        let err = PgPool::connect(&cfg).await.expect_err("must fail");
+        assert_eq!(err.kind(), kind, "{err}");
+        assert!(err.to_string().contains(expected), "{err}");
+        assert!(
+            !err.to_string().contains("wrong-password"),
+            "no secret in: {err}"
+        );
+        assert!(
+            started.elapsed() < Duration::from_secs(1),
+            "took {:?} for {expected}",
+            started.elapsed()
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_connection_held_past_the_threshold_is_reported_as_a_leak() {
+    let cfg = config(&[("POOLSIDE_POSTGRES__LEAK_DETECTION_THRESHOLD", "2s")]);
+    let pool = PgPool::connect(&cfg).await.expect("connects");
+    let held = pool.get().await.expect("get");
+    assert!(
+        held.acquired_at().file().ends_with("pg_pool.rs"),
+        "{}",
+        held.acquired_at()
+    );
+    tokio::time::sleep(Duration::from_millis(2300)).await;
+    assert_eq!(pool.stats().leaks, 1);
+    drop(held);
+    let quick = pool.get().await.expect("get");
+    drop(quick);
+    tokio::time::sleep(Duration::from_millis(2300)).await;
+    assert_eq!(
+        pool.stats().leaks,
+        1,
+        "a connection returned in time is no leak"
+    );
+}
