@@ -298,3 +298,56 @@ async fn a_connection_held_past_the_threshold_is_reported_as_a_leak() {
         "a connection returned in time is no leak"
     );
 }
+
+/// Statements of this test's own, still running on the server.
+async fn running(pool: &PgPool, marker: &str) -> i64 {
+    let mut conn = pool.get().await.expect("get");
+    conn.query_one(
+        "SELECT count(*) FROM pg_stat_activity WHERE state = 'active' AND query LIKE $1 AND pid <> pg_backend_pid()",
+        &[&format!("%{marker}%")],
+    )
+    .await
+    .expect("pg_stat_activity")
+    .get(0)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_thousand_cancelled_queries_leave_the_pool_healthy_and_the_server_idle() {
+    let pool = pool("20").await;
+    let marker = "poolside_cancel_test";
+    let sql = format!("SELECT pg_sleep(5), '{marker}'");
+    let tasks: Vec<_> = (0..1000u64)
+        .map(|i| {
+            let (pool, sql) = (pool.clone(), sql.clone());
+            tokio::spawn(async move {
+                // Dropped mid-flight: the caller gave up (a client disconnect).
+                let _ = tokio::time::timeout(Duration::from_millis(20 + i % 50), async {
+                    let mut conn = pool.get().await?;
+                    conn.query(&sql, &[]).await
+                })
+                .await;
+            })
+        })
+        .collect();
+    for task in tasks {
+        task.await.expect("task");
+    }
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert_eq!(
+        running(&pool, marker).await,
+        0,
+        "a cancelled statement is still running"
+    );
+    let stats = pool.stats();
+    assert!(stats.closed.interrupted >= 1, "{stats:?}");
+    assert_eq!(stats.total, stats.active + stats.idle);
+    // The pool serves again, on connections that are in step with the server.
+    for i in 0..50i32 {
+        let mut conn = pool.get().await.expect("get");
+        let row = conn
+            .query_one("SELECT $1::int4", &[&i])
+            .await
+            .expect("query");
+        assert_eq!(row.get::<_, i32>(0), i);
+    }
+}

@@ -1,5 +1,7 @@
 //! [`PgConnection`]: one PostgreSQL connection with its statement cache and expiry.
 
+use std::future::Future;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use tokio_postgres::types::{ToSql, Type};
@@ -23,6 +25,9 @@ pub struct PgConnection {
     pgbouncer: bool,
     expires_at: Instant,
     last_used: Instant,
+    /// Set while a statement is on the wire; still set when its future was dropped
+    /// mid-flight, which means the server may still be running it.
+    in_flight: AtomicBool,
 }
 
 /// Parameters of a statement.
@@ -42,6 +47,7 @@ impl PgConnection {
             pgbouncer,
             expires_at: now + lifetime,
             last_used: now,
+            in_flight: AtomicBool::new(false),
         }
     }
 
@@ -61,8 +67,7 @@ impl PgConnection {
             return Ok(statement);
         }
         let statement = self
-            .client
-            .prepare(sql)
+            .tracked(self.client.prepare(sql))
             .await
             .map_err(|e| PgError::from_driver(e, "preparing a statement"))?;
         self.statements.insert(sql, statement.clone());
@@ -76,7 +81,7 @@ impl PgConnection {
             return self.query_unnamed(sql, params).await;
         }
         let statement = self.prepare_cached(sql).await?;
-        let result = self.client.query(&statement, params).await;
+        let result = self.tracked(self.client.query(&statement, params)).await;
         self.after(sql, result, "running a query")
     }
 
@@ -115,13 +120,12 @@ impl PgConnection {
         if self.pgbouncer {
             Self::require_no_params(params)?;
             return self
-                .client
-                .execute_typed(sql, &[])
+                .tracked(self.client.execute_typed(sql, &[]))
                 .await
                 .map_err(|e| PgError::from_driver(e, "running a statement"));
         }
         let statement = self.prepare_cached(sql).await?;
-        let result = self.client.execute(&statement, params).await;
+        let result = self.tracked(self.client.execute(&statement, params)).await;
         self.after(sql, result, "running a statement")
     }
 
@@ -133,8 +137,7 @@ impl PgConnection {
         params: &[(&(dyn ToSql + Sync), Type)],
     ) -> Result<Vec<Row>, PgError> {
         self.last_used = Instant::now();
-        self.client
-            .query_typed(sql, params)
+        self.tracked(self.client.query_typed(sql, params))
             .await
             .map_err(|e| PgError::from_driver(e, "running a query"))
     }
@@ -142,8 +145,7 @@ impl PgConnection {
     /// Runs one or more statements with no parameters (simple protocol).
     pub async fn batch_execute(&mut self, sql: &str) -> Result<(), PgError> {
         self.last_used = Instant::now();
-        self.client
-            .batch_execute(sql)
+        self.tracked(self.client.batch_execute(sql))
             .await
             .map_err(|e| PgError::from_driver(e, "running statements"))
     }
@@ -183,6 +185,21 @@ impl PgConnection {
             }
             PgError::from_driver(e, context)
         })
+    }
+
+    /// Awaits a driver call, marking the connection in flight until it completes. If
+    /// the caller drops the future first, the mark stays, and the pool cancels the
+    /// statement on the server and discards the connection.
+    async fn tracked<T>(&self, call: impl Future<Output = T>) -> T {
+        self.in_flight.store(true, Ordering::Relaxed);
+        let result = call.await;
+        self.in_flight.store(false, Ordering::Relaxed);
+        result
+    }
+
+    /// Whether a statement's future was dropped before it completed.
+    pub(crate) fn was_interrupted(&self) -> bool {
+        self.in_flight.load(Ordering::Relaxed)
     }
 
     /// Whether the connection has outlived its (jittered) lifetime.

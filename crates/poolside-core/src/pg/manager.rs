@@ -112,6 +112,21 @@ impl bb8::ManageConnection for PgManager {
     }
 
     fn has_broken(&self, conn: &mut PgConnection) -> bool {
+        if conn.was_interrupted() {
+            // A statement's future was dropped mid-flight: the server may still be
+            // running it. Cancel it there, and never hand this connection out again
+            // (a cancel racing the next statement could hit that one instead).
+            self.counters.interrupted();
+            let token = conn.client().cancel_token();
+            if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+                runtime.spawn(async move {
+                    if let Err(e) = token.cancel_query(NoTls).await {
+                        tracing::debug!(target: "poolside::pg", error = %e, "cancel request failed");
+                    }
+                });
+            }
+            return true;
+        }
         if conn.is_expired() {
             self.counters.expired();
             return true;

@@ -10,6 +10,7 @@ pub(crate) struct Counters {
     timed_out: AtomicU64,
     created: AtomicU64,
     expired: AtomicU64,
+    interrupted: AtomicU64,
     leaks: AtomicU64,
     /// Tasks inside `get()` that hold no connection yet.
     waiting: AtomicU64,
@@ -33,6 +34,10 @@ impl Counters {
 
     pub(crate) fn expired(&self) {
         self.expired.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub(crate) fn interrupted(&self) {
+        self.interrupted.fetch_add(1, Ordering::Relaxed);
     }
 
     pub(crate) fn leaked(&self) {
@@ -96,6 +101,9 @@ pub struct ClosedCounts {
     pub max_lifetime: u64,
     /// Idle longer than the idle timeout.
     pub idle_timeout: u64,
+    /// Returned while a statement was still running (its future was dropped): the
+    /// statement was cancelled on the server and the connection discarded.
+    pub interrupted: u64,
 }
 
 impl PoolStats {
@@ -111,6 +119,7 @@ impl PoolStats {
         let active = total - idle;
         let s = &state.statistics;
         let expired = load(&counters.expired);
+        let interrupted = load(&counters.interrupted);
         let broken_or_invalid = s.connections_closed_broken + s.connections_closed_invalid;
         Self {
             max_size,
@@ -125,10 +134,12 @@ impl PoolStats {
             timed_out: load(&counters.timed_out),
             created: load(&counters.created),
             closed: ClosedCounts {
-                // Expiry is checked by poolside, and bb8 counts it as broken or invalid.
-                broken: broken_or_invalid.saturating_sub(expired),
+                // Expiry and interruption are poolside's checks; bb8 counts both as
+                // broken or invalid.
+                broken: broken_or_invalid.saturating_sub(expired + interrupted),
                 max_lifetime: expired + s.connections_closed_max_lifetime,
                 idle_timeout: s.connections_closed_idle_timeout,
+                interrupted,
             },
             leaks: load(&counters.leaks),
         }
