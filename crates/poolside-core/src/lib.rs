@@ -9,13 +9,15 @@
 //!
 #![doc = include_str!("../README.md")]
 
+mod batch;
 mod error_kind;
 mod pg;
 
+pub use batch::batch;
 pub use error_kind::ErrorKind;
 pub use pg::{
-    ClosedCounts, DEFAULT_APPLICATION_NAME, Params, PgConnection, PgError, PgPool, PoolStats,
-    PooledPgConnection, ServerView,
+    ClosedCounts, DEFAULT_APPLICATION_NAME, IsolationLevel, Params, PgConnection, PgError, PgPool,
+    PoolStats, PooledPgConnection, ServerView, TransactionFuture, TransactionOptions,
 };
 /// The PostgreSQL driver, re-exported so users need no second dependency.
 pub use tokio_postgres;

@@ -28,6 +28,9 @@ pub struct PgConnection {
     /// Set while a statement is on the wire; still set when its future was dropped
     /// mid-flight, which means the server may still be running it.
     in_flight: AtomicBool,
+    /// Set between BEGIN and COMMIT/ROLLBACK of `PgPool::transaction`; still set when
+    /// its future was dropped, which means the connection is inside a transaction.
+    in_transaction: AtomicBool,
 }
 
 /// Parameters of a statement.
@@ -48,6 +51,7 @@ impl PgConnection {
             expires_at: now + lifetime,
             last_used: now,
             in_flight: AtomicBool::new(false),
+            in_transaction: AtomicBool::new(false),
         }
     }
 
@@ -200,6 +204,16 @@ impl PgConnection {
     /// Whether a statement's future was dropped before it completed.
     pub(crate) fn was_interrupted(&self) -> bool {
         self.in_flight.load(Ordering::Relaxed)
+    }
+
+    pub(crate) fn set_in_transaction(&self, open: bool) {
+        self.in_transaction.store(open, Ordering::Relaxed);
+    }
+
+    /// Whether a transaction was left open (its future dropped before COMMIT or
+    /// ROLLBACK): such a connection must not be handed out again.
+    pub(crate) fn is_in_transaction(&self) -> bool {
+        self.in_transaction.load(Ordering::Relaxed)
     }
 
     /// Whether the connection has outlived its (jittered) lifetime.

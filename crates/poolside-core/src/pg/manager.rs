@@ -112,6 +112,12 @@ impl bb8::ManageConnection for PgManager {
     }
 
     fn has_broken(&self, conn: &mut PgConnection) -> bool {
+        if conn.is_in_transaction() && !conn.was_interrupted() {
+            // A transaction's future was dropped between statements: closing the
+            // connection makes the server roll it back.
+            self.counters.interrupted();
+            return true;
+        }
         if conn.was_interrupted() {
             // A statement's future was dropped mid-flight: the server may still be
             // running it. Cancel it there, and never hand this connection out again

@@ -8,12 +8,14 @@ mod pool;
 mod pooled;
 mod statement_cache;
 mod stats;
+mod transaction;
 
 pub use connection::{Params, PgConnection};
 pub use error::PgError;
 pub use pool::{DEFAULT_APPLICATION_NAME, PgPool};
 pub use pooled::PooledPgConnection;
 pub use stats::{ClosedCounts, PoolStats};
+pub use transaction::{IsolationLevel, TransactionFuture, TransactionOptions};
 
 /// This application's connections as the server sees them.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -152,7 +152,7 @@ impl PgPool {
         self.acquire(location, true)
     }
 
-    async fn acquire(
+    pub(super) async fn acquire(
         &self,
         location: &'static Location<'static>,
         watch_leaks: bool,

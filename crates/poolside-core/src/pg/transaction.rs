@@ -1,0 +1,161 @@
+//! [`PgPool::transaction`]: a closure run in BEGIN/COMMIT, rolled back on error or
+//! timeout, and run again on serialization failure or deadlock.
+
+use std::future::Future;
+use std::panic::Location;
+use std::pin::Pin;
+use std::time::Duration;
+
+use super::connection::PgConnection;
+use super::{PgError, PgPool};
+use crate::ErrorKind;
+
+/// The future a transaction closure returns: `|conn| Box::pin(async move { ... })`.
+pub type TransactionFuture<'c, T> = Pin<Box<dyn Future<Output = Result<T, PgError>> + Send + 'c>>;
+
+/// The isolation level of a transaction.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IsolationLevel {
+    /// `READ COMMITTED`, PostgreSQL's default.
+    ReadCommitted,
+    /// `REPEATABLE READ`.
+    RepeatableRead,
+    /// `SERIALIZABLE`: conflicts fail with 40001, and the transaction is run again.
+    Serializable,
+}
+
+impl IsolationLevel {
+    fn begin(self) -> &'static str {
+        match self {
+            IsolationLevel::ReadCommitted => "BEGIN ISOLATION LEVEL READ COMMITTED",
+            IsolationLevel::RepeatableRead => "BEGIN ISOLATION LEVEL REPEATABLE READ",
+            IsolationLevel::Serializable => "BEGIN ISOLATION LEVEL SERIALIZABLE",
+        }
+    }
+}
+
+/// Settings of one [`PgPool::transaction`] call.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TransactionOptions {
+    /// Longest wait for a connection; default (`None`): the pool's connection timeout.
+    pub max_wait: Option<Duration>,
+    /// Longest one run of the transaction, BEGIN to COMMIT, may take. Default: 10 s.
+    pub timeout: Duration,
+    /// Runs in all when the server reports a serialization failure (40001) or a
+    /// deadlock (40P01). Default: 3.
+    pub attempts: u32,
+    /// Default (`None`): the server's default, read committed.
+    pub isolation: Option<IsolationLevel>,
+}
+
+impl Default for TransactionOptions {
+    fn default() -> Self {
+        Self {
+            max_wait: None,
+            timeout: Duration::from_secs(10),
+            attempts: 3,
+            isolation: None,
+        }
+    }
+}
+
+/// Backoff before run `attempt` (2, 3, ...): full jitter over 10 ms doubling, so that
+/// transactions that conflicted do not meet again at once.
+fn backoff(attempt: u32) -> Duration {
+    let ceiling = Duration::from_millis(10) * 2u32.saturating_pow(attempt.saturating_sub(2).min(6));
+    ceiling.mul_f64(fastrand::f64())
+}
+
+impl PgPool {
+    /// Runs `f` in a transaction: BEGIN, `f`, COMMIT. Rolls back when `f` fails or
+    /// runs past `options.timeout`, and runs `f` again from the start (up to
+    /// `options.attempts` runs) when the server reports a serialization failure or a
+    /// deadlock. Errors keep their SQLSTATE; a unique violation is never retried.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// # async fn run(pool: poolside_core::PgPool) -> Result<(), poolside_core::PgError> {
+    /// use poolside_core::TransactionOptions;
+    ///
+    /// let sale_id: i64 = pool
+    ///     .transaction(TransactionOptions::default(), |tx| Box::pin(async move {
+    ///         let row = tx.query_one("INSERT INTO sales DEFAULT VALUES RETURNING id", &[]).await?;
+    ///         tx.execute("UPDATE stock SET quantity = quantity - 1 WHERE product_id = 1", &[]).await?;
+    ///         Ok(row.get(0))
+    ///     }))
+    ///     .await?;
+    /// # Ok(()) }
+    /// ```
+    #[track_caller]
+    pub fn transaction<'p, T, F>(
+        &'p self,
+        options: TransactionOptions,
+        mut f: F,
+    ) -> impl Future<Output = Result<T, PgError>> + Send + 'p
+    where
+        T: Send + 'p,
+        F: for<'c> FnMut(&'c mut PgConnection) -> TransactionFuture<'c, T> + Send + 'p,
+    {
+        let location = Location::caller();
+        async move {
+            let attempts = options.attempts.max(1);
+            let mut attempt = 1;
+            loop {
+                match self.run_once(&options, location, &mut f).await {
+                    Err(e) if e.is_transaction_retryable() && attempt < attempts => {
+                        attempt += 1;
+                        tracing::debug!(target: "poolside::pg", error = %e, attempt, "re-running transaction");
+                        tokio::time::sleep(backoff(attempt)).await;
+                    }
+                    result => return result,
+                }
+            }
+        }
+    }
+
+    async fn run_once<T, F>(
+        &self,
+        options: &TransactionOptions,
+        location: &'static Location<'static>,
+        f: &mut F,
+    ) -> Result<T, PgError>
+    where
+        F: for<'c> FnMut(&'c mut PgConnection) -> TransactionFuture<'c, T>,
+    {
+        let acquire = self.acquire(location, true);
+        let mut conn = match options.max_wait {
+            Some(max_wait) => tokio::time::timeout(max_wait, acquire)
+                .await
+                .map_err(|_| PgError::pool_timeout(max_wait, self.stats().max_size))??,
+            None => acquire.await?,
+        };
+        let begin = options.isolation.map_or("BEGIN", IsolationLevel::begin);
+        conn.batch_execute(begin).await?;
+        conn.set_in_transaction(true);
+        let outcome = tokio::time::timeout(options.timeout, f(&mut conn)).await;
+        let result = match outcome {
+            Ok(Ok(value)) => match conn.batch_execute("COMMIT").await {
+                Ok(()) => {
+                    conn.set_in_transaction(false);
+                    return Ok(value);
+                }
+                Err(e) => Err(e),
+            },
+            Ok(Err(e)) => Err(e),
+            Err(_) => Err(PgError::new(
+                ErrorKind::Cancelled,
+                format!(
+                    "transaction ran past its {:?} timeout and was rolled back: raise the timeout or do less in it",
+                    options.timeout
+                ),
+            )),
+        };
+        // A statement cut off by the timeout is cancelled and its connection discarded
+        // on return; otherwise roll back and keep the connection.
+        if !conn.was_interrupted() && conn.batch_execute("ROLLBACK").await.is_ok() {
+            conn.set_in_transaction(false);
+        }
+        result
+    }
+}

@@ -1,0 +1,278 @@
+//! `PgPool::transaction` and `batch` against the real PostgreSQL.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
+use std::time::Duration;
+
+use poolside_core::{ErrorKind, IsolationLevel, PgPool, TransactionOptions};
+use poolside_tests::required_env;
+
+async fn pool() -> PgPool {
+    named_pool("poolside").await
+}
+
+/// A pool whose connections carry `application_name`, to tell them apart on the server.
+async fn named_pool(application_name: &str) -> PgPool {
+    let url = format!("{}?application_name={application_name}", required_env("DATABASE_URL"));
+    let config = poolside_tests::load_config(&[
+        ("DATABASE_URL", &url),
+        ("POOLSIDE_PROFILE", "test"),
+        ("POOLSIDE_POSTGRES__MAX_SIZE", "10"),
+    ]);
+    PgPool::connect(&config.config.postgres)
+        .await
+        .expect("pool connects")
+}
+
+/// A table of this test's own, dropped at the end.
+struct Table {
+    pool: PgPool,
+    name: String,
+}
+
+impl Table {
+    async fn create(pool: &PgPool, name: &str, columns: &str) -> Self {
+        let name = format!("{name}_{}", std::process::id());
+        let mut conn = pool.get().await.expect("get");
+        conn.batch_execute(&format!(
+            "DROP TABLE IF EXISTS {name}; CREATE TABLE {name} ({columns})"
+        ))
+        .await
+        .expect("create table");
+        Self {
+            pool: pool.clone(),
+            name,
+        }
+    }
+
+    async fn count(&self) -> i64 {
+        let mut conn = self.pool.get().await.expect("get");
+        conn.query_one(&format!("SELECT count(*) FROM {}", self.name), &[])
+            .await
+            .expect("count")
+            .get(0)
+    }
+
+    async fn drop_table(self) {
+        let mut conn = self.pool.get().await.expect("get");
+        conn.batch_execute(&format!("DROP TABLE {}", self.name))
+            .await
+            .expect("drop");
+    }
+}
+
+#[tokio::test]
+async fn commits_on_ok_and_rolls_back_on_error() {
+    let pool = pool().await;
+    let table = Table::create(&pool, "tx_commit", "id int PRIMARY KEY").await;
+    let insert = format!("INSERT INTO {} VALUES ($1)", table.name);
+    let n: u64 = pool
+        .transaction(TransactionOptions::default(), |tx| {
+            let insert = insert.clone();
+            Box::pin(async move { tx.execute(&insert, &[&1i32]).await })
+        })
+        .await
+        .expect("commits");
+    assert_eq!((n, table.count().await), (1, 1));
+
+    let err = pool
+        .transaction(TransactionOptions::default(), |tx| {
+            let insert = insert.clone();
+            Box::pin(async move {
+                tx.execute(&insert, &[&2i32]).await?;
+                tx.query_one("SELECT 1/0", &[]).await.map(drop)
+            })
+        })
+        .await
+        .expect_err("division by zero");
+    assert_eq!(err.kind(), ErrorKind::Query);
+    assert_eq!(
+        err.code().map(|c| c.code()),
+        Some("22012"),
+        "keeps its SQLSTATE: {err}"
+    );
+    assert_eq!(
+        table.count().await,
+        1,
+        "the insert before the error was rolled back"
+    );
+    table.drop_table().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_forced_serialization_failure_reruns_the_whole_closure() {
+    let pool = pool().await;
+    let table = Table::create(&pool, "tx_serial", "class int, value int").await;
+    // Each transaction reads one class and writes the other: under SERIALIZABLE, when
+    // both read before either writes, one must fail with 40001 and run again.
+    let both_read = Arc::new(tokio::sync::Barrier::new(2));
+    let runs = Arc::new(AtomicU32::new(0));
+    let options = TransactionOptions {
+        isolation: Some(IsolationLevel::Serializable),
+        ..TransactionOptions::default()
+    };
+    let tasks: Vec<_> = [(1, 2), (2, 1)]
+        .into_iter()
+        .map(|(read, write)| {
+            let (pool, options, name) = (pool.clone(), options.clone(), table.name.clone());
+            let (both_read, runs) = (Arc::clone(&both_read), Arc::clone(&runs));
+            tokio::spawn(async move {
+                let mut first_run = true;
+                pool.transaction(options, move |tx| {
+                    let (name, both_read) = (name.clone(), Arc::clone(&both_read));
+                    let wait = std::mem::take(&mut first_run);
+                    runs.fetch_add(1, Ordering::SeqCst);
+                    Box::pin(async move {
+                        let sum: i64 = tx
+                            .query_one(&format!("SELECT coalesce(sum(value), 0)::int8 FROM {name} WHERE class = $1"), &[&read])
+                            .await?
+                            .get(0);
+                        if wait {
+                            both_read.wait().await;
+                        }
+                        tx.execute(&format!("INSERT INTO {name} VALUES ($1, $2)"), &[&write, &(sum as i32 + 1)])
+                            .await
+                    })
+                })
+                .await
+            })
+        })
+        .collect();
+    for task in tasks {
+        task.await.expect("task").expect("both commit in the end");
+    }
+    assert_eq!(runs.load(Ordering::SeqCst), 3, "one of the two ran again");
+    assert_eq!(table.count().await, 2);
+    table.drop_table().await;
+}
+
+#[tokio::test]
+async fn a_unique_violation_is_not_retried() {
+    let pool = pool().await;
+    let table = Table::create(&pool, "tx_unique", "id int PRIMARY KEY").await;
+    let runs = AtomicU32::new(0);
+    let insert = format!("INSERT INTO {} VALUES (1)", table.name);
+    let err = pool
+        .transaction(TransactionOptions::default(), |tx| {
+            runs.fetch_add(1, Ordering::SeqCst);
+            let insert = insert.clone();
+            Box::pin(async move {
+                tx.execute(&insert, &[]).await?;
+                tx.execute(&insert, &[]).await
+            })
+        })
+        .await
+        .expect_err("duplicate key");
+    assert_eq!(err.kind(), ErrorKind::UniqueViolation, "{err}");
+    assert_eq!(err.code().map(|c| c.code()), Some("23505"));
+    assert_eq!(runs.load(Ordering::SeqCst), 1);
+    assert_eq!(table.count().await, 0);
+    table.drop_table().await;
+}
+
+#[tokio::test]
+async fn a_transaction_past_its_timeout_is_rolled_back() {
+    let pool = pool().await;
+    let table = Table::create(&pool, "tx_timeout", "id int").await;
+    let insert = format!("INSERT INTO {} VALUES (1)", table.name);
+    let options = TransactionOptions {
+        timeout: Duration::from_millis(300),
+        ..TransactionOptions::default()
+    };
+    for slow in ["SELECT pg_sleep(2)", "client"] {
+        let err = pool
+            .transaction(options.clone(), |tx| {
+                let insert = insert.clone();
+                Box::pin(async move {
+                    tx.execute(&insert, &[]).await?;
+                    if slow == "client" {
+                        tokio::time::sleep(Duration::from_secs(2)).await;
+                    } else {
+                        tx.query(slow, &[]).await?;
+                    }
+                    Ok(())
+                })
+            })
+            .await
+            .expect_err("times out");
+        assert_eq!(err.kind(), ErrorKind::Cancelled, "{err}");
+        assert_eq!(table.count().await, 0, "rolled back ({slow})");
+    }
+    table.drop_table().await;
+}
+
+#[tokio::test]
+async fn a_dropped_transaction_never_returns_its_connection_inside_a_transaction() {
+    let pool = named_pool("poolside-tx-dropped").await;
+    let table = Table::create(&pool, "tx_dropped", "id int").await;
+    let insert = format!("INSERT INTO {} VALUES (1)", table.name);
+    // The caller gives up between two statements (its future is dropped).
+    let _ = tokio::time::timeout(
+        Duration::from_millis(300),
+        pool.transaction(TransactionOptions::default(), |tx| {
+            let insert = insert.clone();
+            Box::pin(async move {
+                tx.execute(&insert, &[]).await?;
+                tokio::time::sleep(Duration::from_secs(5)).await;
+                Ok(())
+            })
+        }),
+    )
+    .await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let mut conn = pool.get().await.expect("get");
+    let open: i64 = conn
+        .query_one(
+            "SELECT count(*) FROM pg_stat_activity WHERE application_name = $1 AND state LIKE 'idle in transaction%'",
+            &[&pool.application_name()],
+        )
+        .await
+        .expect("pg_stat_activity")
+        .get(0);
+    assert_eq!(open, 0, "a connection was left inside a transaction");
+    drop(conn);
+    assert_eq!(table.count().await, 0, "the server rolled it back");
+    assert!(pool.stats().closed.interrupted >= 1);
+    table.drop_table().await;
+}
+
+#[tokio::test]
+async fn batch_keeps_input_order_and_its_concurrency_limit() {
+    let pool = pool().await;
+    let in_flight = Arc::new(AtomicUsize::new(0));
+    let most = Arc::new(AtomicUsize::new(0));
+    let ops = (0..40i32).map(|i| {
+        let (pool, in_flight, most) = (pool.clone(), Arc::clone(&in_flight), Arc::clone(&most));
+        move || async move {
+            let now = in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+            most.fetch_max(now, Ordering::SeqCst);
+            let mut conn = pool.get().await?;
+            // Later operations finish sooner, so completion order is not input order.
+            let sleep = f64::from(40 - i) / 4000.0;
+            let result = if i % 7 == 3 {
+                conn.query_one("SELECT 1/0", &[]).await.map(|_| 0)
+            } else {
+                conn.query_one("SELECT $1::int4, pg_sleep($2)", &[&i, &sleep])
+                    .await
+                    .map(|r| r.get::<_, i32>(0))
+            };
+            in_flight.fetch_sub(1, Ordering::SeqCst);
+            result
+        }
+    });
+    let results = poolside_core::batch(ops, 5).await;
+    assert_eq!(results.len(), 40);
+    for (i, result) in results.into_iter().enumerate() {
+        match result {
+            Ok(value) => assert_eq!(value, i as i32),
+            Err(e) => assert!(
+                i % 7 == 3 && e.code().map(|c| c.code()) == Some("22012"),
+                "{i}: {e}"
+            ),
+        }
+    }
+    assert!(
+        most.load(Ordering::SeqCst) <= 5,
+        "concurrency limit exceeded"
+    );
+}
