@@ -351,3 +351,74 @@ async fn a_thousand_cancelled_queries_leave_the_pool_healthy_and_the_server_idle
         assert_eq!(row.get::<_, i32>(0), i);
     }
 }
+
+/// This application's connections on the server, counted from another pool.
+async fn server_connections(application_name: &str) -> i64 {
+    let observer = pool("2").await;
+    let mut conn = observer.get().await.expect("get");
+    conn.query_one(
+        "SELECT count(*) FROM pg_stat_activity WHERE application_name = $1",
+        &[&application_name],
+    )
+    .await
+    .expect("pg_stat_activity")
+    .get(0)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn close_refuses_new_work_drains_in_flight_work_and_closes_every_connection() {
+    let name = "poolside-close-test";
+    let cfg = config(&[
+        (
+            "DATABASE_URL",
+            &format!("{}?application_name={name}", required_env("DATABASE_URL")),
+        ),
+        ("POOLSIDE_POSTGRES__MIN_IDLE", "3"),
+        ("POOLSIDE_POSTGRES__MAX_SIZE", "5"),
+    ]);
+    let pool = PgPool::connect(&cfg).await.expect("connects");
+    let in_flight = {
+        let pool = pool.clone();
+        tokio::spawn(async move {
+            let mut conn = pool.get().await?;
+            conn.query_one("SELECT pg_sleep(0.3)::text", &[])
+                .await
+                .map(drop)
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let closing = {
+        let pool = pool.clone();
+        tokio::spawn(async move { pool.close(Duration::from_secs(5)).await })
+    };
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let started = Instant::now();
+    let refused = pool.get().await.expect_err("closed");
+    assert_eq!(refused.kind(), ErrorKind::PoolClosed, "{refused}");
+    assert!(
+        started.elapsed() < Duration::from_millis(100),
+        "refused at once"
+    );
+    in_flight
+        .await
+        .expect("task")
+        .expect("in-flight work finishes");
+    assert_eq!(closing.await.expect("task"), 0, "nothing was left in use");
+    assert!(pool.is_closed());
+    assert_eq!(pool.stats().total, 0);
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(
+        server_connections(name).await,
+        0,
+        "every connection is closed on the server"
+    );
+}
+
+#[tokio::test]
+async fn close_reports_connections_still_in_use_at_the_deadline() {
+    let pool = pool("2").await;
+    let held = pool.get().await.expect("get");
+    assert_eq!(pool.close(Duration::from_millis(100)).await, 1);
+    drop(held);
+    assert!(pool.get().await.is_err());
+}

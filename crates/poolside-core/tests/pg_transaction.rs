@@ -13,7 +13,10 @@ async fn pool() -> PgPool {
 
 /// A pool whose connections carry `application_name`, to tell them apart on the server.
 async fn named_pool(application_name: &str) -> PgPool {
-    let url = format!("{}?application_name={application_name}", required_env("DATABASE_URL"));
+    let url = format!(
+        "{}?application_name={application_name}",
+        required_env("DATABASE_URL")
+    );
     let config = poolside_tests::load_config(&[
         ("DATABASE_URL", &url),
         ("POOLSIDE_PROFILE", "test"),

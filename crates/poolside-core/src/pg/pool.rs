@@ -4,7 +4,8 @@
 use std::future::Future;
 use std::panic::Location;
 use std::str::FromStr;
-use std::sync::Arc;
+use std::sync::{Arc, PoisonError, RwLock};
+use std::time::Duration;
 
 use poolside_config::PostgresConfig;
 use tokio::sync::{Semaphore, watch};
@@ -49,7 +50,8 @@ pub struct PgPool {
 }
 
 struct Inner {
-    pool: bb8::Pool<PgManager>,
+    /// Taken out (and so dropped) by `close()`; the idle connections close with it.
+    pool: RwLock<Option<bb8::Pool<PgManager>>>,
     permits: Arc<Semaphore>,
     counters: Arc<Counters>,
     config: PostgresConfig,
@@ -57,6 +59,16 @@ struct Inner {
     target: String,
     /// Connect failures published by the manager.
     failures: watch::Receiver<LastFailure>,
+}
+
+impl Inner {
+    /// A handle on the bb8 pool, unless the pool is closed.
+    fn bb8(&self) -> Option<bb8::Pool<PgManager>> {
+        self.pool
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
 }
 
 impl std::fmt::Debug for PgPool {
@@ -121,7 +133,7 @@ impl PgPool {
             .build_unchecked(manager);
         Ok(Self {
             inner: Arc::new(Inner {
-                pool,
+                pool: RwLock::new(Some(pool)),
                 permits: Arc::new(Semaphore::new(config.max_size as usize)),
                 counters,
                 config: config.clone(),
@@ -179,7 +191,8 @@ impl PgPool {
             }
         };
 
-        let get = inner.pool.get_owned();
+        let pool = inner.bb8().ok_or_else(PgError::closed)?;
+        let get = pool.get_owned();
         tokio::pin!(get);
         let conn = loop {
             tokio::select! {
@@ -198,7 +211,7 @@ impl PgPool {
                     if let Some(failure) = failure {
                         // Nothing can be handed back when no connection is open, and
                         // bad credentials do not get better by waiting.
-                        if failure.kind() == ErrorKind::Auth || inner.pool.state().connections == 0 {
+                        if failure.kind() == ErrorKind::Auth || pool.state().connections == 0 {
                             return Err(failure.duplicate());
                         }
                         last_failure = Some(failure);
@@ -232,15 +245,58 @@ impl PgPool {
         }
     }
 
-    /// The pool now: sizes, usage and cumulative counts.
+    /// The pool now: sizes, usage and cumulative counts. After `close()`, sizes are 0.
     pub fn stats(&self) -> PoolStats {
         let inner = &*self.inner;
+        let state = inner.bb8().map(|pool| pool.state());
         PoolStats::new(
-            &inner.pool.state(),
+            state.as_ref(),
             &inner.counters,
             inner.config.max_size,
             inner.config.min_idle,
         )
+    }
+
+    /// Whether `close()` has been called.
+    pub fn is_closed(&self) -> bool {
+        self.inner.permits.is_closed()
+    }
+
+    /// Shuts the pool down: new and queued requests fail at once with
+    /// [`ErrorKind::PoolClosed`]; connections in use get until `deadline` to come back;
+    /// then every idle connection is closed. A connection still in use after the
+    /// deadline is closed when it is returned.
+    ///
+    /// Returns how many connections were still in use at the deadline (0 when all work
+    /// finished in time).
+    pub async fn close(&self, deadline: Duration) -> u32 {
+        let inner = &*self.inner;
+        inner.permits.close();
+        let until = tokio::time::Instant::now() + deadline;
+        let in_use = || {
+            inner.bb8().map_or(0, |pool| {
+                let state = pool.state();
+                state.connections.saturating_sub(state.idle_connections)
+            })
+        };
+        while in_use() > 0 && tokio::time::Instant::now() < until {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        let still_in_use = in_use();
+        let pool = inner
+            .pool
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        drop(pool);
+        if still_in_use > 0 {
+            tracing::warn!(
+                target: "poolside::pg",
+                still_in_use,
+                "pool closed with connections still in use after {deadline:?}; they close when returned"
+            );
+        }
+        still_in_use
     }
 
     /// The `application_name` this pool's connections carry.

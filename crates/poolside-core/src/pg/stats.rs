@@ -107,17 +107,19 @@ pub struct ClosedCounts {
 }
 
 impl PoolStats {
+    /// From bb8's state (`None` once the pool is closed) and poolside's counters.
     pub(crate) fn new(
-        state: &bb8::State,
+        state: Option<&bb8::State>,
         counters: &Counters,
         max_size: u32,
         min_idle: u32,
     ) -> Self {
         let load = |c: &AtomicU64| c.load(Ordering::Relaxed);
-        let total = state.connections;
-        let idle = state.idle_connections.min(total);
+        let total = state.map_or(0, |st| st.connections);
+        let idle = state.map_or(0, |st| st.idle_connections.min(total));
         let active = total - idle;
-        let s = &state.statistics;
+        let none = bb8::Statistics::default();
+        let s = state.map_or(&none, |st| &st.statistics);
         let expired = load(&counters.expired);
         let interrupted = load(&counters.interrupted);
         let broken_or_invalid = s.connections_closed_broken + s.connections_closed_invalid;
