@@ -4,6 +4,7 @@
 mod connection;
 mod error;
 mod manager;
+mod pipeline;
 mod pool;
 mod pooled;
 mod statement_cache;

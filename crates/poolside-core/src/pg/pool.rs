@@ -9,9 +9,12 @@ use std::time::Duration;
 
 use poolside_config::PostgresConfig;
 use tokio::sync::{Semaphore, watch};
+use tokio_postgres::Row;
 use tokio_postgres::types::Type;
 
+use super::connection::Params;
 use super::manager::{LastFailure, PgManager};
+use super::pipeline::Pipeline;
 use super::pooled::PooledPgConnection;
 use super::stats::{Counters, PoolStats};
 use super::{PgError, ServerView};
@@ -28,6 +31,9 @@ pub const DEFAULT_APPLICATION_NAME: &str = "poolside";
 ///   waiters starve for seconds under oversubscription.
 /// - **Honest errors**: a wrong password, an unknown database or a refused port fail at
 ///   once with the server's error, not with a pool timeout after the full wait.
+/// - **Two paths, one budget**: [`query`](Self::query) and friends pipeline short
+///   autocommit statements over a few shared connections; [`get`](Self::get) and
+///   [`transaction`](Self::transaction) take an exclusive one. Both draw on `max_size`.
 /// - Connections are checked on checkout (skipped when used within the last second),
 ///   cache their prepared statements, and retire after a jittered `max_lifetime`.
 ///
@@ -39,9 +45,14 @@ pub const DEFAULT_APPLICATION_NAME: &str = "poolside";
 /// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
 /// let config = poolside_config::Config::load()?.config;
 /// let pool = poolside_core::PgPool::connect(&config.postgres).await?;
-/// let mut conn = pool.get().await?;
-/// let row = conn.query_one("SELECT $1::int4 + 1", &[&41i32]).await?;
+///
+/// // Pipelined: a few shared connections serve every caller.
+/// let row = pool.query_one("SELECT $1::int4 + 1", &[&41i32]).await?;
 /// assert_eq!(row.get::<_, i32>(0), 42);
+///
+/// // Exclusive: one connection, for session state or a statement that may be cancelled.
+/// let mut conn = pool.get().await?;
+/// conn.batch_execute("SET search_path TO app").await?;
 /// # Ok(()) }
 /// ```
 #[derive(Clone)]
@@ -59,6 +70,15 @@ struct Inner {
     target: String,
     /// Connect failures published by the manager.
     failures: watch::Receiver<LastFailure>,
+    /// Shared connections for `query` and friends; `None` for a pool of one.
+    pipeline: Option<Pipeline>,
+}
+
+/// How many of `max_size` connections the pipelined path may share: about a quarter,
+/// from 1 to 8, never all of them (a pool of one has no pipeline, so that `get()` is
+/// never starved).
+fn pipeline_connections(max_size: u32) -> Option<usize> {
+    (max_size > 1).then(|| (max_size / 4).clamp(1, 8).min(max_size - 1) as usize)
 }
 
 impl Inner {
@@ -140,6 +160,12 @@ impl PgPool {
                 application_name,
                 target,
                 failures,
+                pipeline: if config.pgbouncer {
+                    None
+                } else {
+                    pipeline_connections(config.max_size)
+                        .map(|n| Pipeline::new(n, config.statement_cache_size as usize))
+                },
             }),
         })
     }
@@ -249,12 +275,61 @@ impl PgPool {
     pub fn stats(&self) -> PoolStats {
         let inner = &*self.inner;
         let state = inner.bb8().map(|pool| pool.state());
-        PoolStats::new(
+        let mut stats = PoolStats::new(
             state.as_ref(),
             &inner.counters,
             inner.config.max_size,
             inner.config.min_idle,
-        )
+        );
+        stats.pipelined = inner.pipeline.as_ref().map_or(0, Pipeline::leased);
+        stats
+    }
+
+    /// Runs `sql` and returns its rows, on the pipelined path: a few connections shared
+    /// by all callers, their statements pipelined on the wire and prepared once per
+    /// connection. For short autocommit statements; a transaction or anything that
+    /// sets session state needs an exclusive connection from [`get`](Self::get) or
+    /// [`transaction`](Self::transaction). In PgBouncer mode this takes an exclusive
+    /// connection for the statement.
+    pub async fn query(&self, sql: &str, params: Params<'_>) -> Result<Vec<Row>, PgError> {
+        match &self.inner.pipeline {
+            Some(pipeline) => pipeline.query(self, sql, params).await,
+            None => self.get().await?.query(sql, params).await,
+        }
+    }
+
+    /// Runs `sql`, which must return exactly one row (pipelined, as [`query`](Self::query)).
+    pub async fn query_one(&self, sql: &str, params: Params<'_>) -> Result<Row, PgError> {
+        let mut rows = self.query(sql, params).await?;
+        match rows.len() {
+            1 => Ok(rows.remove(0)),
+            n => Err(PgError::new(
+                ErrorKind::Query,
+                format!("expected exactly one row, got {n}"),
+            )),
+        }
+    }
+
+    /// Runs `sql`, which must return at most one row (pipelined, as [`query`](Self::query)).
+    pub async fn query_opt(&self, sql: &str, params: Params<'_>) -> Result<Option<Row>, PgError> {
+        let mut rows = self.query(sql, params).await?;
+        match rows.len() {
+            0 => Ok(None),
+            1 => Ok(Some(rows.remove(0))),
+            n => Err(PgError::new(
+                ErrorKind::Query,
+                format!("expected at most one row, got {n}"),
+            )),
+        }
+    }
+
+    /// Runs `sql` and returns the number of rows it changed (pipelined, as
+    /// [`query`](Self::query)).
+    pub async fn execute(&self, sql: &str, params: Params<'_>) -> Result<u64, PgError> {
+        match &self.inner.pipeline {
+            Some(pipeline) => pipeline.execute(self, sql, params).await,
+            None => self.get().await?.execute(sql, params).await,
+        }
     }
 
     /// Whether `close()` has been called.
@@ -272,6 +347,9 @@ impl PgPool {
     pub async fn close(&self, deadline: Duration) -> u32 {
         let inner = &*self.inner;
         inner.permits.close();
+        if let Some(pipeline) = &inner.pipeline {
+            pipeline.release_all();
+        }
         let until = tokio::time::Instant::now() + deadline;
         let in_use = || {
             inner.bb8().map_or(0, |pool| {

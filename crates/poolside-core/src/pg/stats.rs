@@ -76,6 +76,9 @@ pub struct PoolStats {
     pub idle: u32,
     /// Tasks waiting for a connection.
     pub waiting: u64,
+    /// Of the active connections, those leased by the pipelined path (`PgPool::query`
+    /// and friends), shared by its callers.
+    pub pipelined: u32,
     /// `active / max_size`, in percent.
     pub utilization_percent: f64,
     /// Connections handed out since start.
@@ -130,6 +133,7 @@ impl PoolStats {
             active,
             idle,
             waiting: load(&counters.waiting),
+            pipelined: 0,
             utilization_percent: f64::from(active) * 100.0 / f64::from(max_size.max(1)),
             acquired: load(&counters.acquired),
             waited: load(&counters.waited),

@@ -1,0 +1,178 @@
+//! [`Pipeline`]: a few connections, leased from the pool's own budget, shared by every
+//! caller of `PgPool::query` and friends. tokio-postgres pipelines concurrent
+//! statements on one connection, so many tasks are served by few connections without
+//! queuing for an exclusive checkout.
+//!
+//! NOTE: a caller that drops its future mid-statement gets no cancel request here: a
+//! cancel stops whatever the backend runs, which on a shared connection may be another
+//! caller's statement. The pipelined path is for short autocommit statements; long
+//! ones belong on an exclusive connection (`PgPool::get`), where cancellation is safe.
+
+use std::panic::Location;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+
+use tokio_postgres::{Row, Statement};
+
+use super::connection::Params;
+use super::pooled::PooledPgConnection;
+use super::statement_cache::StatementCache;
+use super::{PgError, PgPool};
+
+/// One leased connection and the statements prepared on it.
+struct Shared {
+    conn: PooledPgConnection,
+    statements: Mutex<StatementCache>,
+}
+
+impl Shared {
+    async fn statement(&self, sql: &str) -> Result<Statement, PgError> {
+        let cached = self
+            .statements
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(sql);
+        if let Some(statement) = cached {
+            return Ok(statement);
+        }
+        // Two callers may prepare the same statement at once; the later one is kept.
+        let statement = self
+            .conn
+            .client()
+            .prepare(sql)
+            .await
+            .map_err(|e| PgError::from_driver(e, "preparing a statement"))?;
+        self.statements
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(sql, statement.clone());
+        Ok(statement)
+    }
+
+    fn forget_if_stale(&self, sql: &str, error: &tokio_postgres::Error) {
+        if error
+            .code()
+            .is_some_and(|c| matches!(c.code(), "26000" | "0A000"))
+        {
+            self.statements
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .remove(sql);
+        }
+    }
+}
+
+/// The shared connections of one pool.
+pub(crate) struct Pipeline {
+    slots: Vec<Mutex<Option<Arc<Shared>>>>,
+    /// Serialises leasing, so that a burst of callers leases one connection per slot.
+    leasing: tokio::sync::Mutex<()>,
+    next: AtomicUsize,
+    cache_size: usize,
+}
+
+impl Pipeline {
+    /// A pipeline of up to `connections` shared connections (at least one).
+    pub(crate) fn new(connections: usize, cache_size: usize) -> Self {
+        Self {
+            slots: (0..connections.max(1)).map(|_| Mutex::new(None)).collect(),
+            leasing: tokio::sync::Mutex::new(()),
+            next: AtomicUsize::new(0),
+            cache_size,
+        }
+    }
+
+    /// Shared connections leased now.
+    pub(crate) fn leased(&self) -> u32 {
+        self.slots
+            .iter()
+            .filter(|slot| {
+                slot.lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .is_some()
+            })
+            .count() as u32
+    }
+
+    /// Gives every leased connection back (in-flight statements finish first).
+    pub(crate) fn release_all(&self) {
+        for slot in &self.slots {
+            slot.lock().unwrap_or_else(PoisonError::into_inner).take();
+        }
+    }
+
+    /// The shared connection of the next slot, leased from `pool` when the slot is
+    /// empty or its connection has closed.
+    async fn pick(&self, pool: &PgPool) -> Result<Arc<Shared>, PgError> {
+        let index = self.next.fetch_add(1, Ordering::Relaxed) % self.slots.len();
+        let slot = &self.slots[index];
+        if let Some(shared) = live(slot) {
+            return Ok(shared);
+        }
+        let _leasing = self.leasing.lock().await;
+        if let Some(shared) = live(slot) {
+            return Ok(shared);
+        }
+        let conn = pool.acquire(Location::caller(), false).await?;
+        let shared = Arc::new(Shared {
+            conn,
+            statements: Mutex::new(StatementCache::new(self.cache_size)),
+        });
+        *slot.lock().unwrap_or_else(PoisonError::into_inner) = Some(Arc::clone(&shared));
+        Ok(shared)
+    }
+
+    /// Runs `sql` on a shared connection and returns its rows.
+    pub(crate) async fn query(
+        &self,
+        pool: &PgPool,
+        sql: &str,
+        params: Params<'_>,
+    ) -> Result<Vec<Row>, PgError> {
+        let shared = self.pick(pool).await?;
+        let statement = shared.statement(sql).await?;
+        shared
+            .conn
+            .client()
+            .query(&statement, params)
+            .await
+            .map_err(|e| {
+                shared.forget_if_stale(sql, &e);
+                PgError::from_driver(e, "running a query")
+            })
+    }
+
+    /// Runs `sql` on a shared connection and returns the number of rows it changed.
+    pub(crate) async fn execute(
+        &self,
+        pool: &PgPool,
+        sql: &str,
+        params: Params<'_>,
+    ) -> Result<u64, PgError> {
+        let shared = self.pick(pool).await?;
+        let statement = shared.statement(sql).await?;
+        shared
+            .conn
+            .client()
+            .execute(&statement, params)
+            .await
+            .map_err(|e| {
+                shared.forget_if_stale(sql, &e);
+                PgError::from_driver(e, "running a statement")
+            })
+    }
+}
+
+/// The slot's connection, unless it is empty or closed (a closed one is dropped, and so
+/// given back to the pool, which discards it).
+fn live(slot: &Mutex<Option<Arc<Shared>>>) -> Option<Arc<Shared>> {
+    let mut slot = slot.lock().unwrap_or_else(PoisonError::into_inner);
+    match slot.as_ref() {
+        Some(shared) if !shared.conn.is_closed() => Some(Arc::clone(shared)),
+        Some(_) => {
+            slot.take();
+            None
+        }
+        None => None,
+    }
+}
