@@ -63,6 +63,7 @@ keys! {
     "postgres.idle_timeout" => postgres.idle_timeout: parse::duration, parse::show_duration;
     "postgres.max_lifetime" => postgres.max_lifetime: parse::duration, parse::show_duration;
     "postgres.query_timeout" => postgres.query_timeout: parse::duration, parse::show_duration;
+    "postgres.pipeline_connections" => postgres.pipeline_connections: parse::count, show_plain;
     "postgres.statement_cache_size" => postgres.statement_cache_size: parse::count, show_plain;
     "postgres.pgbouncer" => postgres.pgbouncer: parse::boolean, show_plain;
     "postgres.leak_detection_threshold" => postgres.leak_detection_threshold: parse::optional_duration, parse::show_optional_duration;

@@ -198,6 +198,20 @@ fn check_postgres(c: &mut Checker<'_>) {
             ),
         );
     }
+    if pg.pipeline_connections > 0
+        && pg.pipeline_connections >= pg.max_size
+        && c.source("postgres.pipeline_connections").rank() > 0
+    {
+        let other = c.named("postgres.max_size", pg.max_size);
+        c.error(
+            "postgres.pipeline_connections",
+            format!(
+                "{} is not below {other}: the pipelined path would leave no connection for \
+                 transactions; lower it, or set 0 to turn the path off",
+                pg.pipeline_connections
+            ),
+        );
+    }
     check_sizing(c);
     let pg = &c.config.postgres;
     if pg.pgbouncer

@@ -363,3 +363,29 @@ fn warnings_for_large_pools() {
         "{keys:?}"
     );
 }
+
+#[test]
+fn pipeline_connections_must_leave_room_when_set() {
+    let err = ConfigLoader::from_env(env(&[
+        ("DATABASE_URL", URL),
+        ("DB_POOL_MAX", "4"),
+        ("POOLSIDE_POSTGRES__PIPELINE_CONNECTIONS", "4"),
+    ]))
+    .load()
+    .expect_err("no room left");
+    assert!(
+        err.to_string().contains(
+            "postgres.pipeline_connections (from env POOLSIDE_POSTGRES__PIPELINE_CONNECTIONS)"
+        ),
+        "{err}"
+    );
+    // The default fits itself to a small pool instead.
+    let loaded = ConfigLoader::from_env(env(&[
+        ("DATABASE_URL", URL),
+        ("DB_POOL_MAX", "2"),
+        ("DB_POOL_MIN", "1"),
+    ]))
+    .load()
+    .expect("valid");
+    assert_eq!(loaded.config.postgres.pipeline_connections, 2);
+}

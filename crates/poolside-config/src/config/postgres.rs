@@ -39,6 +39,11 @@ pub struct PostgresConfig {
     pub max_lifetime: Duration,
     /// Longest a single statement may run. Default: 30 s. Legacy: `DB_QUERY_TIMEOUT` (ms).
     pub query_timeout: Duration,
+    /// Connections of the pool shared by the pipelined path (`PgPool::query`), whose
+    /// statements are pipelined on the wire; 0 turns the path off. Counted within
+    /// `max_size`, and never all of it. Best near the database server's cores; measure.
+    /// Default: 2.
+    pub pipeline_connections: u32,
     /// Prepared statements cached per connection (LRU); 0 turns the cache off.
     /// Default: 256. Legacy: `DB_STATEMENT_CACHE_SIZE`.
     pub statement_cache_size: u32,
@@ -70,6 +75,7 @@ impl PostgresConfig {
             idle_timeout: Duration::from_secs(idle_secs),
             max_lifetime: Duration::from_secs(30 * 60),
             query_timeout: Duration::from_secs(30),
+            pipeline_connections: 2,
             statement_cache_size: 256,
             pgbouncer: false,
             leak_detection_threshold: Some(Duration::from_secs(60)),

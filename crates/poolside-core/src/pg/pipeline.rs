@@ -1,4 +1,5 @@
-//! [`Pipeline`]: a few connections, leased from the pool's own budget, shared by every
+//! [`Pipeline`]: a few connections (`postgres.pipeline_connections`), leased from the
+//! pool's own budget, shared by every
 //! caller of `PgPool::query` and friends. tokio-postgres pipelines concurrent
 //! statements on one connection, so many tasks are served by few connections without
 //! queuing for an exclusive checkout.

@@ -74,11 +74,14 @@ struct Inner {
     pipeline: Option<Pipeline>,
 }
 
-/// How many of `max_size` connections the pipelined path may share: about a quarter,
-/// from 1 to 8, never all of them (a pool of one has no pipeline, so that `get()` is
-/// never starved).
-fn pipeline_connections(max_size: u32) -> Option<usize> {
-    (max_size > 1).then(|| (max_size / 4).clamp(1, 8).min(max_size - 1) as usize)
+/// How many connections the pipelined path shares: `postgres.pipeline_connections`,
+/// but never all of `max_size` (so that `get()` is never starved); `None` when that
+/// leaves none.
+fn pipeline_connections(config: &PostgresConfig) -> Option<usize> {
+    let shared = config
+        .pipeline_connections
+        .min(config.max_size.saturating_sub(1));
+    (shared > 0).then_some(shared as usize)
 }
 
 impl Inner {
@@ -163,7 +166,7 @@ impl PgPool {
                 pipeline: if config.pgbouncer {
                     None
                 } else {
-                    pipeline_connections(config.max_size)
+                    pipeline_connections(config)
                         .map(|n| Pipeline::new(n, config.statement_cache_size as usize))
                 },
             }),
