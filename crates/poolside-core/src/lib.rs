@@ -11,6 +11,7 @@
 
 mod batch;
 mod error_kind;
+mod fair_pool;
 mod pg;
 
 pub use batch::batch;

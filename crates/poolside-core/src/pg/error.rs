@@ -104,6 +104,12 @@ impl PgError {
         self.code.as_ref()
     }
 
+    /// Whether waiting for a connection will not cure this connect failure (bad
+    /// credentials, unknown database).
+    pub(crate) fn is_permanent(&self) -> bool {
+        self.kind == ErrorKind::Auth
+    }
+
     /// Whether re-running the whole transaction may succeed (40001, 40P01).
     pub fn is_transaction_retryable(&self) -> bool {
         matches!(self.kind, ErrorKind::Serialization | ErrorKind::Deadlock)

@@ -6,19 +6,16 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bb8_postgres::PostgresConnectionManager;
-use tokio::sync::watch;
 use tokio_postgres::NoTls;
 
 use super::PgError;
 use super::connection::PgConnection;
 use super::stats::Counters;
+use crate::fair_pool::FailureSender;
 
 /// Up to this fraction of `max_lifetime` is taken off each connection's lifetime, at
 /// random, so that connections opened together do not all expire together.
 const LIFETIME_JITTER: f64 = 0.1;
-
-/// The latest connect failure, published to waiters.
-pub(crate) type LastFailure = Option<Arc<PgError>>;
 
 /// Opens, checks and retires PostgreSQL connections for bb8.
 pub(crate) struct PgManager {
@@ -28,7 +25,7 @@ pub(crate) struct PgManager {
     cache_size: usize,
     pgbouncer: bool,
     max_lifetime: Duration,
-    failures: watch::Sender<LastFailure>,
+    failures: FailureSender<PgError>,
     counters: Arc<Counters>,
 }
 
@@ -44,7 +41,7 @@ impl std::fmt::Debug for PgManager {
 impl PgManager {
     pub(crate) fn new(
         config: tokio_postgres::Config,
-        failures: watch::Sender<LastFailure>,
+        failures: FailureSender<PgError>,
         cache_size: usize,
         pgbouncer: bool,
         max_lifetime: Duration,

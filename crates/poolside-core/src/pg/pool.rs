@@ -4,21 +4,22 @@
 use std::future::Future;
 use std::panic::Location;
 use std::str::FromStr;
-use std::sync::{Arc, PoisonError, RwLock};
+use std::sync::Arc;
 use std::time::Duration;
 
 use poolside_config::PostgresConfig;
-use tokio::sync::{Semaphore, watch};
+use tokio::sync::watch;
 use tokio_postgres::Row;
 use tokio_postgres::types::Type;
 
 use super::connection::Params;
-use super::manager::{LastFailure, PgManager};
+use super::manager::PgManager;
 use super::pipeline::Pipeline;
 use super::pooled::PooledPgConnection;
 use super::stats::{Counters, PoolStats};
 use super::{PgError, ServerView};
 use crate::ErrorKind;
+use crate::fair_pool::{AcquireError, FairPool};
 
 /// The `application_name` the pool gives its connections unless the URL sets one; the
 /// server-side view counts connections by it.
@@ -61,15 +62,11 @@ pub struct PgPool {
 }
 
 struct Inner {
-    /// Taken out (and so dropped) by `close()`; the idle connections close with it.
-    pool: RwLock<Option<bb8::Pool<PgManager>>>,
-    permits: Arc<Semaphore>,
+    fair: FairPool<PgManager>,
     counters: Arc<Counters>,
     config: PostgresConfig,
     application_name: String,
     target: String,
-    /// Connect failures published by the manager.
-    failures: watch::Receiver<LastFailure>,
     /// Shared connections for `query` and friends; `None` for a pool of one.
     pipeline: Option<Pipeline>,
 }
@@ -82,16 +79,6 @@ fn pipeline_connections(config: &PostgresConfig) -> Option<usize> {
         .pipeline_connections
         .min(config.max_size.saturating_sub(1));
     (shared > 0).then_some(shared as usize)
-}
-
-impl Inner {
-    /// A handle on the bb8 pool, unless the pool is closed.
-    fn bb8(&self) -> Option<bb8::Pool<PgManager>> {
-        self.pool
-            .read()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clone()
-    }
 }
 
 impl std::fmt::Debug for PgPool {
@@ -156,13 +143,11 @@ impl PgPool {
             .build_unchecked(manager);
         Ok(Self {
             inner: Arc::new(Inner {
-                pool: RwLock::new(Some(pool)),
-                permits: Arc::new(Semaphore::new(config.max_size as usize)),
+                fair: FairPool::new(pool, config.max_size, failures, PgError::is_permanent),
                 counters,
                 config: config.clone(),
                 application_name,
                 target,
-                failures,
                 pipeline: if config.pgbouncer {
                     None
                 } else {
@@ -199,87 +184,45 @@ impl PgPool {
         watch_leaks: bool,
     ) -> Result<PooledPgConnection, PgError> {
         let inner = &*self.inner;
-        let timeout = inner.config.connection_timeout;
-        let deadline = tokio::time::Instant::now() + timeout;
-        let _waiting = inner.counters.waiting();
-        let mut failures = inner.failures.clone();
-        failures.mark_unchanged();
-        let mut last_failure: LastFailure = None;
-
-        let (permit, waited) = match Arc::clone(&inner.permits).try_acquire_owned() {
-            Ok(permit) => (permit, false),
-            Err(tokio::sync::TryAcquireError::Closed) => return Err(PgError::closed()),
-            Err(tokio::sync::TryAcquireError::NoPermits) => {
-                match tokio::time::timeout_at(deadline, Arc::clone(&inner.permits).acquire_owned())
-                    .await
-                {
-                    Ok(Ok(permit)) => (permit, true),
-                    Ok(Err(_)) => return Err(PgError::closed()),
-                    Err(_) => return Err(self.timed_out(timeout, None)),
-                }
-            }
-        };
-
-        let pool = inner.bb8().ok_or_else(PgError::closed)?;
-        let get = pool.get_owned();
-        tokio::pin!(get);
-        let conn = loop {
-            tokio::select! {
-                biased;
-                result = &mut get => match result {
-                    Ok(conn) => break conn,
-                    Err(bb8::RunError::User(e)) => return Err(e),
-                    Err(bb8::RunError::TimedOut) => return Err(self.timed_out(timeout, last_failure)),
-                },
-                changed = failures.changed() => {
-                    if changed.is_err() {
-                        // The manager is gone: the pool is being dropped.
-                        return Err(PgError::closed());
-                    }
-                    let failure = failures.borrow_and_update().clone();
-                    if let Some(failure) = failure {
-                        // Nothing can be handed back when no connection is open, and
-                        // bad credentials do not get better by waiting.
-                        if failure.kind() == ErrorKind::Auth || pool.state().connections == 0 {
-                            return Err(failure.duplicate());
-                        }
-                        last_failure = Some(failure);
-                    }
-                },
-                () = tokio::time::sleep_until(deadline) => return Err(self.timed_out(timeout, last_failure)),
-            }
-        };
-        inner.counters.acquired(waited);
+        let checkout = inner
+            .fair
+            .acquire(inner.config.connection_timeout)
+            .await
+            .map_err(|e| self.acquire_error(e))?;
         let leak_threshold = inner
             .config
             .leak_detection_threshold
             .filter(|_| watch_leaks);
         Ok(PooledPgConnection::new(
-            conn,
-            permit,
+            checkout,
             location,
             leak_threshold,
             &inner.counters,
         ))
     }
 
-    fn timed_out(&self, waited: std::time::Duration, last_failure: LastFailure) -> PgError {
-        self.inner.counters.timed_out();
-        match last_failure {
-            Some(failure) => PgError::new(
+    fn acquire_error(&self, error: AcquireError<PgError>) -> PgError {
+        match error {
+            AcquireError::Closed => PgError::closed(),
+            AcquireError::TimedOut(waited, Some(failure)) => PgError::new(
                 failure.kind(),
                 format!("no connection within {waited:?}; last connect error: {failure}"),
             ),
-            None => PgError::pool_timeout(waited, self.inner.config.max_size),
+            AcquireError::TimedOut(waited, None) => {
+                PgError::pool_timeout(waited, self.inner.config.max_size)
+            }
+            AcquireError::Failed(failure) => failure.duplicate(),
+            AcquireError::Backend(error) => error,
         }
     }
 
     /// The pool now: sizes, usage and cumulative counts. After `close()`, sizes are 0.
     pub fn stats(&self) -> PoolStats {
         let inner = &*self.inner;
-        let state = inner.bb8().map(|pool| pool.state());
+        let state = inner.fair.state();
         let mut stats = PoolStats::new(
             state.as_ref(),
+            &inner.fair.counters,
             &inner.counters,
             inner.config.max_size,
             inner.config.min_idle,
@@ -337,7 +280,7 @@ impl PgPool {
 
     /// Whether `close()` has been called.
     pub fn is_closed(&self) -> bool {
-        self.inner.permits.is_closed()
+        self.inner.fair.is_closed()
     }
 
     /// Shuts the pool down: new and queued requests fail at once with
@@ -348,28 +291,10 @@ impl PgPool {
     /// Returns how many connections were still in use at the deadline (0 when all work
     /// finished in time).
     pub async fn close(&self, deadline: Duration) -> u32 {
-        let inner = &*self.inner;
-        inner.permits.close();
-        if let Some(pipeline) = &inner.pipeline {
+        if let Some(pipeline) = &self.inner.pipeline {
             pipeline.release_all();
         }
-        let until = tokio::time::Instant::now() + deadline;
-        let in_use = || {
-            inner.bb8().map_or(0, |pool| {
-                let state = pool.state();
-                state.connections.saturating_sub(state.idle_connections)
-            })
-        };
-        while in_use() > 0 && tokio::time::Instant::now() < until {
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
-        let still_in_use = in_use();
-        let pool = inner
-            .pool
-            .write()
-            .unwrap_or_else(PoisonError::into_inner)
-            .take();
-        drop(pool);
+        let still_in_use = self.inner.fair.close(deadline).await;
         if still_in_use > 0 {
             tracing::warn!(
                 target: "poolside::pg",

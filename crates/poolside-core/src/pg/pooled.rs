@@ -5,20 +5,17 @@ use std::panic::Location;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use tokio::sync::OwnedSemaphorePermit;
 use tokio::task::AbortHandle;
 
 use super::connection::PgConnection;
 use super::manager::PgManager;
 use super::stats::Counters;
+use crate::fair_pool::Checkout;
 
 /// A connection checked out of a [`PgPool`](super::PgPool); it goes back to the pool
 /// when dropped. Derefs to [`PgConnection`].
 pub struct PooledPgConnection {
-    // NOTE: fields drop in order: the connection goes back to the pool before the
-    // permit lets the next waiter in, so that waiter finds it idle.
-    conn: bb8::PooledConnection<'static, PgManager>,
-    _permit: OwnedSemaphorePermit,
+    checkout: Checkout<PgManager>,
     leak_watch: Option<AbortHandle>,
     acquired_at: Instant,
     location: &'static Location<'static>,
@@ -26,8 +23,7 @@ pub struct PooledPgConnection {
 
 impl PooledPgConnection {
     pub(crate) fn new(
-        conn: bb8::PooledConnection<'static, PgManager>,
-        permit: OwnedSemaphorePermit,
+        checkout: Checkout<PgManager>,
         location: &'static Location<'static>,
         leak_threshold: Option<Duration>,
         counters: &Arc<Counters>,
@@ -47,8 +43,7 @@ impl PooledPgConnection {
             .abort_handle()
         });
         Self {
-            conn,
-            _permit: permit,
+            checkout,
             leak_watch,
             acquired_at: Instant::now(),
             location,
@@ -70,13 +65,13 @@ impl Deref for PooledPgConnection {
     type Target = PgConnection;
 
     fn deref(&self) -> &PgConnection {
-        &self.conn
+        &self.checkout.conn
     }
 }
 
 impl DerefMut for PooledPgConnection {
     fn deref_mut(&mut self) -> &mut PgConnection {
-        &mut self.conn
+        &mut self.checkout.conn
     }
 }
 

@@ -2,32 +2,18 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
-/// Counts kept by the pool beside bb8's own statistics.
+use crate::fair_pool::AcquireCounters;
+
+/// PostgreSQL counts kept beside bb8's statistics and the checkout counts.
 #[derive(Debug, Default)]
 pub(crate) struct Counters {
-    acquired: AtomicU64,
-    waited: AtomicU64,
-    timed_out: AtomicU64,
     created: AtomicU64,
     expired: AtomicU64,
     interrupted: AtomicU64,
     leaks: AtomicU64,
-    /// Tasks inside `get()` that hold no connection yet.
-    waiting: AtomicU64,
 }
 
 impl Counters {
-    pub(crate) fn acquired(&self, waited: bool) {
-        self.acquired.fetch_add(1, Ordering::Relaxed);
-        if waited {
-            self.waited.fetch_add(1, Ordering::Relaxed);
-        }
-    }
-
-    pub(crate) fn timed_out(&self) {
-        self.timed_out.fetch_add(1, Ordering::Relaxed);
-    }
-
     pub(crate) fn created(&self) {
         self.created.fetch_add(1, Ordering::Relaxed);
     }
@@ -42,22 +28,6 @@ impl Counters {
 
     pub(crate) fn leaked(&self) {
         self.leaks.fetch_add(1, Ordering::Relaxed);
-    }
-
-    /// Counts a waiter until the returned guard drops.
-    pub(crate) fn waiting(&self) -> WaitingGuard<'_> {
-        self.waiting.fetch_add(1, Ordering::Relaxed);
-        WaitingGuard(self)
-    }
-}
-
-/// Decrements the waiting count on drop (a cancelled `get()` included).
-#[derive(Debug)]
-pub(crate) struct WaitingGuard<'a>(&'a Counters);
-
-impl Drop for WaitingGuard<'_> {
-    fn drop(&mut self) {
-        self.0.waiting.fetch_sub(1, Ordering::Relaxed);
     }
 }
 
@@ -113,6 +83,7 @@ impl PoolStats {
     /// From bb8's state (`None` once the pool is closed) and poolside's counters.
     pub(crate) fn new(
         state: Option<&bb8::State>,
+        checkouts: &AcquireCounters,
         counters: &Counters,
         max_size: u32,
         min_idle: u32,
@@ -132,12 +103,12 @@ impl PoolStats {
             total,
             active,
             idle,
-            waiting: load(&counters.waiting),
+            waiting: load(&checkouts.waiting),
             pipelined: 0,
             utilization_percent: f64::from(active) * 100.0 / f64::from(max_size.max(1)),
-            acquired: load(&counters.acquired),
-            waited: load(&counters.waited),
-            timed_out: load(&counters.timed_out),
+            acquired: load(&checkouts.acquired),
+            waited: load(&checkouts.waited),
+            timed_out: load(&checkouts.timed_out),
             created: load(&counters.created),
             closed: ClosedCounts {
                 // Expiry and interruption are poolside's checks; bb8 counts both as

@@ -1,0 +1,212 @@
+//! [`FairPool`]: the generic core of both backends. A bb8 pool with a FIFO queue in
+//! front, connect failures that reach waiters at once, and a close that drains.
+//!
+//! Why a queue in front of bb8: under oversubscription bb8 hands a returned connection
+//! to whichever task asks next, so a task that just gave one back and asks again
+//! barges ahead of sleeping waiters; some wait for seconds. A FIFO semaphore with
+//! `max_size` permits lets at most `max_size` tasks into bb8 at once, in arrival order,
+//! and each of them finds a connection.
+//!
+//! Why a failure channel: bb8 retries a failed connect in the background and its
+//! waiters see only a timeout after the full wait. The backend's connection manager
+//! publishes each failure; a waiter that cannot be served (the failure is permanent,
+//! such as bad credentials, or no connection is open at all) fails at once with it.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, PoisonError, RwLock};
+use std::time::Duration;
+
+use bb8::ManageConnection;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, TryAcquireError, watch};
+
+/// The latest connect failure of a backend, as its manager publishes it.
+pub(crate) type LastFailure<E> = Option<Arc<E>>;
+
+/// Where a backend's connection manager publishes connect failures.
+pub(crate) type FailureSender<E> = watch::Sender<LastFailure<E>>;
+
+/// Why a checkout failed.
+#[derive(Debug)]
+pub(crate) enum AcquireError<E> {
+    /// The pool is closed.
+    Closed,
+    /// No connection within the timeout; the last connect failure seen meanwhile.
+    TimedOut(Duration, LastFailure<E>),
+    /// A connect failure that makes waiting pointless.
+    Failed(Arc<E>),
+    /// An error bb8 returned as is.
+    Backend(E),
+}
+
+/// A connection and the queue permit that let it out; dropping it returns both.
+pub(crate) struct Checkout<M: ManageConnection> {
+    // NOTE: fields drop in order: the connection goes back to bb8 before the permit lets
+    // the next waiter in, so that waiter finds it idle.
+    pub(crate) conn: bb8::PooledConnection<'static, M>,
+    _permit: OwnedSemaphorePermit,
+}
+
+/// Checkout counts, cumulative except `waiting`.
+#[derive(Debug, Default)]
+pub(crate) struct AcquireCounters {
+    pub(crate) acquired: AtomicU64,
+    pub(crate) waited: AtomicU64,
+    pub(crate) timed_out: AtomicU64,
+    /// Tasks inside `acquire` that hold no connection yet.
+    pub(crate) waiting: AtomicU64,
+}
+
+/// Decrements the waiting count on drop (a cancelled checkout included).
+struct Waiting<'a>(&'a AtomicU64);
+
+impl<'a> Waiting<'a> {
+    fn enter(count: &'a AtomicU64) -> Self {
+        count.fetch_add(1, Ordering::Relaxed);
+        Self(count)
+    }
+}
+
+impl Drop for Waiting<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// A bb8 pool behind a FIFO queue.
+pub(crate) struct FairPool<M: ManageConnection> {
+    /// Taken out (and so dropped) by `close`; idle connections close with it.
+    pool: RwLock<Option<bb8::Pool<M>>>,
+    permits: Arc<Semaphore>,
+    failures: watch::Receiver<LastFailure<M::Error>>,
+    is_permanent: fn(&M::Error) -> bool,
+    pub(crate) counters: AcquireCounters,
+}
+
+impl<M: ManageConnection> FairPool<M> {
+    /// Puts a queue of `max_size` permits in front of `pool`. `failures` is the
+    /// receiving end of the manager's failure channel; `is_permanent` says which
+    /// failures waiting will not cure.
+    pub(crate) fn new(
+        pool: bb8::Pool<M>,
+        max_size: u32,
+        failures: watch::Receiver<LastFailure<M::Error>>,
+        is_permanent: fn(&M::Error) -> bool,
+    ) -> Self {
+        Self {
+            pool: RwLock::new(Some(pool)),
+            permits: Arc::new(Semaphore::new(max_size as usize)),
+            failures,
+            is_permanent,
+            counters: AcquireCounters::default(),
+        }
+    }
+
+    fn bb8(&self) -> Option<bb8::Pool<M>> {
+        self.pool
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    /// bb8's state, unless the pool is closed.
+    pub(crate) fn state(&self) -> Option<bb8::State> {
+        self.bb8().map(|pool| pool.state())
+    }
+
+    /// Whether `close` has been called.
+    pub(crate) fn is_closed(&self) -> bool {
+        self.permits.is_closed()
+    }
+
+    /// Checks out a connection, in arrival order, within `timeout`.
+    pub(crate) async fn acquire(
+        &self,
+        timeout: Duration,
+    ) -> Result<Checkout<M>, AcquireError<M::Error>> {
+        let deadline = tokio::time::Instant::now() + timeout;
+        let _waiting = Waiting::enter(&self.counters.waiting);
+        let mut failures = self.failures.clone();
+        failures.mark_unchanged();
+        let mut last_failure = None;
+        let timed_out = |last_failure| {
+            self.counters.timed_out.fetch_add(1, Ordering::Relaxed);
+            AcquireError::TimedOut(timeout, last_failure)
+        };
+
+        let (permit, waited) = match Arc::clone(&self.permits).try_acquire_owned() {
+            Ok(permit) => (permit, false),
+            Err(TryAcquireError::Closed) => return Err(AcquireError::Closed),
+            Err(TryAcquireError::NoPermits) => {
+                match tokio::time::timeout_at(deadline, Arc::clone(&self.permits).acquire_owned())
+                    .await
+                {
+                    Ok(Ok(permit)) => (permit, true),
+                    Ok(Err(_)) => return Err(AcquireError::Closed),
+                    Err(_) => return Err(timed_out(None)),
+                }
+            }
+        };
+
+        let pool = self.bb8().ok_or(AcquireError::Closed)?;
+        let get = pool.get_owned();
+        tokio::pin!(get);
+        let conn = loop {
+            tokio::select! {
+                biased;
+                result = &mut get => match result {
+                    Ok(conn) => break conn,
+                    Err(bb8::RunError::User(e)) => return Err(AcquireError::Backend(e)),
+                    Err(bb8::RunError::TimedOut) => return Err(timed_out(last_failure)),
+                },
+                changed = failures.changed() => {
+                    if changed.is_err() {
+                        // The manager is gone: the pool is being dropped.
+                        return Err(AcquireError::Closed);
+                    }
+                    let failure = failures.borrow_and_update().clone();
+                    if let Some(failure) = failure {
+                        // Nothing can be handed back when no connection is open, and a
+                        // permanent failure does not get better by waiting.
+                        if (self.is_permanent)(&failure) || pool.state().connections == 0 {
+                            return Err(AcquireError::Failed(failure));
+                        }
+                        last_failure = Some(failure);
+                    }
+                },
+                () = tokio::time::sleep_until(deadline) => return Err(timed_out(last_failure)),
+            }
+        };
+        self.counters.acquired.fetch_add(1, Ordering::Relaxed);
+        if waited {
+            self.counters.waited.fetch_add(1, Ordering::Relaxed);
+        }
+        Ok(Checkout {
+            conn,
+            _permit: permit,
+        })
+    }
+
+    /// Refuses new and queued checkouts at once; waits up to `deadline` for
+    /// connections in use to come back; then drops the pool, closing every idle
+    /// connection. Returns how many were still in use (closed when they come back).
+    pub(crate) async fn close(&self, deadline: Duration) -> u32 {
+        self.permits.close();
+        let until = tokio::time::Instant::now() + deadline;
+        let in_use = || {
+            self.state().map_or(0, |state| {
+                state.connections.saturating_sub(state.idle_connections)
+            })
+        };
+        while in_use() > 0 && tokio::time::Instant::now() < until {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        let still_in_use = in_use();
+        drop(
+            self.pool
+                .write()
+                .unwrap_or_else(PoisonError::into_inner)
+                .take(),
+        );
+        still_in_use
+    }
+}
