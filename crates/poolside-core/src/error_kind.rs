@@ -28,6 +28,8 @@ pub enum ErrorKind {
     Cancelled,
     /// The backend is not configured or not reachable (Redis optional).
     Unavailable,
+    /// Too much work is queued already: refused at once rather than queued.
+    Overloaded,
 }
 
 impl ErrorKind {
@@ -44,6 +46,7 @@ impl ErrorKind {
             ErrorKind::UniqueViolation => "unique_violation",
             ErrorKind::Cancelled => "cancelled",
             ErrorKind::Unavailable => "unavailable",
+            ErrorKind::Overloaded => "overloaded",
         }
     }
 }

@@ -13,12 +13,19 @@ mod batch;
 mod error_kind;
 mod fair_pool;
 mod pg;
+mod redis_pool;
 
 pub use batch::batch;
 pub use error_kind::ErrorKind;
 pub use pg::{
     ClosedCounts, DEFAULT_APPLICATION_NAME, IsolationLevel, Params, PgConnection, PgError, PgPool,
     PoolStats, PooledPgConnection, ServerView, TransactionFuture, TransactionOptions,
+};
+/// The Redis driver, re-exported so users need no second dependency.
+pub use redis;
+pub use redis_pool::{
+    CacheStats, ExclusiveRedisConnection, KeyTtl, OnUnavailable, RedisCache, RedisError, RedisPool,
+    RedisServerInfo, RedisStats,
 };
 /// The PostgreSQL driver, re-exported so users need no second dependency.
 pub use tokio_postgres;

@@ -1,0 +1,327 @@
+//! [`RedisCache`]: cache operations over the Redis pool, with hit and miss counts,
+//! working (as misses, or as clear errors) when Redis is absent or down.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use super::{CacheStats, RedisError, RedisPool};
+use crate::ErrorKind;
+
+/// What the cache does when Redis is not configured or cannot be reached.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum OnUnavailable {
+    /// Reads return a miss, writes do nothing: the application carries on without its
+    /// cache. The failure is counted as an error.
+    #[default]
+    Miss,
+    /// Every call returns the error ([`ErrorKind::Unavailable`] when not configured).
+    Error,
+}
+
+/// How long a key has left.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyTtl {
+    /// No such key.
+    Missing,
+    /// The key never expires.
+    Persistent,
+    /// The key expires after this long.
+    ExpiresIn(Duration),
+}
+
+/// Cache operations on Redis: values as JSON (any serde type) or raw bytes.
+///
+/// Built over an optional pool: with none, or with Redis down, calls behave as
+/// [`OnUnavailable`] says, and nothing else in the application is affected.
+///
+/// # Examples
+///
+/// ```no_run
+/// # async fn run(pool: Option<poolside_core::RedisPool>) -> Result<(), poolside_core::RedisError> {
+/// use std::time::Duration;
+/// use poolside_core::{OnUnavailable, RedisCache};
+///
+/// let cache = RedisCache::new(pool, OnUnavailable::Miss);
+/// cache.set("product:1", &("Cola", 250), Some(Duration::from_secs(60))).await?;
+/// let product: Option<(String, u32)> = cache.get("product:1").await?;
+/// println!("hit rate {:.1}%", cache.stats().hit_rate_percent());
+/// # Ok(()) }
+/// ```
+#[derive(Debug, Clone)]
+pub struct RedisCache {
+    pool: Option<RedisPool>,
+    on_unavailable: OnUnavailable,
+    counters: Arc<Counters>,
+}
+
+#[derive(Debug, Default)]
+struct Counters {
+    hits: AtomicU64,
+    misses: AtomicU64,
+    sets: AtomicU64,
+    deletes: AtomicU64,
+    errors: AtomicU64,
+}
+
+fn add(counter: &AtomicU64, n: u64) {
+    counter.fetch_add(n, Ordering::Relaxed);
+}
+
+/// Keys deleted per `UNLINK` by [`RedisCache::delete_pattern`].
+const SCAN_BATCH: u32 = 500;
+
+impl RedisCache {
+    /// A cache over `pool` (`None`: no Redis configured).
+    pub fn new(pool: Option<RedisPool>, on_unavailable: OnUnavailable) -> Self {
+        Self {
+            pool,
+            on_unavailable,
+            counters: Arc::default(),
+        }
+    }
+
+    /// The pool underneath, if any.
+    pub fn pool(&self) -> Option<&RedisPool> {
+        self.pool.as_ref()
+    }
+
+    /// Counts since start.
+    pub fn stats(&self) -> CacheStats {
+        let c = &*self.counters;
+        let load = |n: &AtomicU64| n.load(Ordering::Relaxed);
+        CacheStats {
+            hits: load(&c.hits),
+            misses: load(&c.misses),
+            sets: load(&c.sets),
+            deletes: load(&c.deletes),
+            errors: load(&c.errors),
+        }
+    }
+
+    /// Runs `cmd`; when Redis is absent or unreachable, gives `fallback` in miss mode.
+    async fn run<T: redis::FromRedisValue>(
+        &self,
+        cmd: &redis::Cmd,
+        fallback: impl FnOnce() -> T,
+    ) -> Result<T, RedisError> {
+        let result = match &self.pool {
+            Some(pool) => pool.command(cmd).await,
+            None => Err(RedisError::not_configured()),
+        };
+        match result {
+            Ok(value) => Ok(value),
+            Err(e) => {
+                add(&self.counters.errors, 1);
+                if e.is_unavailable() && self.on_unavailable == OnUnavailable::Miss {
+                    Ok(fallback())
+                } else {
+                    Err(e)
+                }
+            }
+        }
+    }
+
+    /// The bytes at `key`.
+    pub async fn get_bytes(&self, key: &str) -> Result<Option<Vec<u8>>, RedisError> {
+        let value: Option<Vec<u8>> = self.run(redis::cmd("GET").arg(key), || None).await?;
+        add(
+            if value.is_some() {
+                &self.counters.hits
+            } else {
+                &self.counters.misses
+            },
+            1,
+        );
+        Ok(value)
+    }
+
+    /// The value at `key`, read as JSON.
+    pub async fn get<T: DeserializeOwned>(&self, key: &str) -> Result<Option<T>, RedisError> {
+        self.get_bytes(key)
+            .await?
+            .map(|bytes| decode(key, &bytes))
+            .transpose()
+    }
+
+    /// The values at `keys`, in order, read as JSON; a missing key gives `None`.
+    pub async fn mget<T: DeserializeOwned>(
+        &self,
+        keys: &[&str],
+    ) -> Result<Vec<Option<T>>, RedisError> {
+        if keys.is_empty() {
+            return Ok(Vec::new());
+        }
+        let values: Vec<Option<Vec<u8>>> = self
+            .run(redis::cmd("MGET").arg(keys), || vec![None; keys.len()])
+            .await?;
+        let hits = values.iter().filter(|v| v.is_some()).count() as u64;
+        add(&self.counters.hits, hits);
+        add(&self.counters.misses, values.len() as u64 - hits);
+        keys.iter()
+            .zip(values)
+            .map(|(key, value)| value.map(|bytes| decode(key, &bytes)).transpose())
+            .collect()
+    }
+
+    /// Stores `value` at `key`, expiring after `ttl` when given.
+    pub async fn set_bytes(
+        &self,
+        key: &str,
+        value: &[u8],
+        ttl: Option<Duration>,
+    ) -> Result<(), RedisError> {
+        let mut cmd = redis::cmd("SET");
+        cmd.arg(key).arg(value);
+        if let Some(ttl) = ttl {
+            cmd.arg("PX").arg(ttl_millis(ttl)?);
+        }
+        self.run::<()>(&cmd, || ()).await?;
+        add(&self.counters.sets, 1);
+        Ok(())
+    }
+
+    /// Stores `value` as JSON at `key`, expiring after `ttl` when given.
+    pub async fn set<T: Serialize + ?Sized>(
+        &self,
+        key: &str,
+        value: &T,
+        ttl: Option<Duration>,
+    ) -> Result<(), RedisError> {
+        self.set_bytes(key, &encode(key, value)?, ttl).await
+    }
+
+    /// Stores every `(key, value)` as JSON, each expiring after `ttl` when given.
+    pub async fn mset<T: Serialize>(
+        &self,
+        items: &[(&str, T)],
+        ttl: Option<Duration>,
+    ) -> Result<(), RedisError> {
+        if items.is_empty() {
+            return Ok(());
+        }
+        let mut cmd = redis::cmd("MSET");
+        for (key, value) in items {
+            cmd.arg(*key).arg(encode(key, value)?);
+        }
+        self.run::<()>(&cmd, || ()).await?;
+        if let Some(ttl) = ttl {
+            let millis = ttl_millis(ttl)?;
+            for (key, _) in items {
+                self.run::<bool>(redis::cmd("PEXPIRE").arg(*key).arg(millis), || false)
+                    .await?;
+            }
+        }
+        add(&self.counters.sets, items.len() as u64);
+        Ok(())
+    }
+
+    /// Deletes `keys`; returns how many existed.
+    pub async fn del(&self, keys: &[&str]) -> Result<u64, RedisError> {
+        if keys.is_empty() {
+            return Ok(0);
+        }
+        let deleted: u64 = self.run(redis::cmd("UNLINK").arg(keys), || 0).await?;
+        add(&self.counters.deletes, deleted);
+        Ok(deleted)
+    }
+
+    /// Deletes every key matching the glob `pattern` (such as `products:*`), found with
+    /// `SCAN` (never `KEYS`, which blocks the server); returns how many were deleted.
+    pub async fn delete_pattern(&self, pattern: &str) -> Result<u64, RedisError> {
+        let mut cursor: u64 = 0;
+        let mut deleted = 0;
+        loop {
+            let (next, keys): (u64, Vec<String>) = self
+                .run(
+                    redis::cmd("SCAN")
+                        .arg(cursor)
+                        .arg("MATCH")
+                        .arg(pattern)
+                        .arg("COUNT")
+                        .arg(SCAN_BATCH),
+                    || (0, Vec::new()),
+                )
+                .await?;
+            if !keys.is_empty() {
+                let refs: Vec<&str> = keys.iter().map(String::as_str).collect();
+                deleted += self.del(&refs).await?;
+            }
+            if next == 0 {
+                return Ok(deleted);
+            }
+            cursor = next;
+        }
+    }
+
+    /// Makes `key` expire after `ttl`; false when there is no such key.
+    pub async fn expire(&self, key: &str, ttl: Duration) -> Result<bool, RedisError> {
+        self.run(redis::cmd("PEXPIRE").arg(key).arg(ttl_millis(ttl)?), || {
+            false
+        })
+        .await
+    }
+
+    /// How long `key` has left.
+    pub async fn ttl(&self, key: &str) -> Result<KeyTtl, RedisError> {
+        let millis: i64 = self.run(redis::cmd("PTTL").arg(key), || -2).await?;
+        Ok(match millis {
+            -2 => KeyTtl::Missing,
+            -1 => KeyTtl::Persistent,
+            ms => KeyTtl::ExpiresIn(Duration::from_millis(ms.max(0) as u64)),
+        })
+    }
+
+    /// Adds `by` to the integer at `key` (0 when missing); returns the new value.
+    pub async fn incr(&self, key: &str, by: i64) -> Result<i64, RedisError> {
+        self.counter(redis::cmd("INCRBY").arg(key).arg(by)).await
+    }
+
+    /// Subtracts `by` from the integer at `key` (0 when missing); returns the new value.
+    pub async fn decr(&self, key: &str, by: i64) -> Result<i64, RedisError> {
+        self.counter(redis::cmd("DECRBY").arg(key).arg(by)).await
+    }
+
+    async fn counter(&self, cmd: &redis::Cmd) -> Result<i64, RedisError> {
+        // A counter has no meaningful stand-in value: unavailability is an error here.
+        let result = match &self.pool {
+            Some(pool) => pool.command(cmd).await,
+            None => Err(RedisError::not_configured()),
+        };
+        if result.is_err() {
+            add(&self.counters.errors, 1);
+        }
+        result
+    }
+}
+
+fn ttl_millis(ttl: Duration) -> Result<u64, RedisError> {
+    match u64::try_from(ttl.as_millis()) {
+        Ok(ms) if ms > 0 => Ok(ms),
+        _ => Err(RedisError::new(
+            ErrorKind::Query,
+            format!("a TTL must be from 1 ms up, not {ttl:?}"),
+        )),
+    }
+}
+
+fn encode<T: Serialize + ?Sized>(key: &str, value: &T) -> Result<Vec<u8>, RedisError> {
+    serde_json::to_vec(value).map_err(|e| {
+        RedisError::new(
+            ErrorKind::Query,
+            format!("the value for {key:?} cannot be written as JSON: {e}"),
+        )
+    })
+}
+
+fn decode<T: DeserializeOwned>(key: &str, bytes: &[u8]) -> Result<T, RedisError> {
+    serde_json::from_slice(bytes).map_err(|e| {
+        RedisError::new(
+            ErrorKind::Query,
+            format!("the value at {key:?} is not the JSON of the type asked for ({e}): delete the key or read it as bytes"),
+        )
+    })
+}

@@ -1,0 +1,98 @@
+//! [`RedisError`]: every failure of the Redis pool and cache, with its kind.
+
+use std::fmt;
+
+use poolside_config::redact_text;
+
+use crate::ErrorKind;
+
+/// An error of the Redis pool or of a command run through it. Messages never hold a
+/// password.
+#[derive(Debug, thiserror::Error)]
+pub struct RedisError {
+    kind: ErrorKind,
+    message: String,
+    #[source]
+    source: Option<redis::RedisError>,
+}
+
+impl RedisError {
+    /// Classifies a driver error; `context` says what was being done.
+    pub(crate) fn from_driver(error: redis::RedisError, context: &str) -> Self {
+        let kind = if error.kind() == redis::ErrorKind::AuthenticationFailed {
+            ErrorKind::Auth
+        } else if error.is_timeout() {
+            ErrorKind::Cancelled
+        } else if error.is_io_error()
+            || error.is_connection_refusal()
+            || error.is_connection_dropped()
+        {
+            ErrorKind::Connect
+        } else {
+            ErrorKind::Query
+        };
+        let advice = match kind {
+            ErrorKind::Auth => ": check the user and password in redis.url",
+            ErrorKind::Connect => ": check that Redis runs and redis.url names it",
+            _ => "",
+        };
+        Self {
+            kind,
+            message: redact_text(&format!("{context}: {error}{advice}")),
+            source: Some(error),
+        }
+    }
+
+    /// A failure with no driver error behind it.
+    pub(crate) fn new(kind: ErrorKind, message: impl AsRef<str>) -> Self {
+        Self {
+            kind,
+            message: redact_text(message.as_ref()),
+            source: None,
+        }
+    }
+
+    /// No Redis is configured.
+    pub(crate) fn not_configured() -> Self {
+        Self::new(
+            ErrorKind::Unavailable,
+            "no Redis is configured: set REDIS_URL (or redis.url) to use the cache",
+        )
+    }
+
+    /// The same failure, for a second waiter (the driver's error stays with the first).
+    pub(crate) fn duplicate(&self) -> Self {
+        Self::new(self.kind, &self.message)
+    }
+
+    /// What kind of failure this is.
+    pub fn kind(&self) -> ErrorKind {
+        self.kind
+    }
+
+    /// Whether Redis itself could not be reached or did not answer in time (as opposed
+    /// to refusing a command): what a cache treats as "unavailable".
+    pub fn is_unavailable(&self) -> bool {
+        matches!(
+            self.kind,
+            ErrorKind::Connect
+                | ErrorKind::Auth
+                | ErrorKind::PoolTimeout
+                | ErrorKind::PoolClosed
+                | ErrorKind::Cancelled
+                | ErrorKind::Unavailable
+                | ErrorKind::Overloaded
+        )
+    }
+
+    /// Whether waiting for a connection will not cure this connect failure.
+    pub(crate) fn is_permanent(&self) -> bool {
+        self.kind == ErrorKind::Auth
+    }
+}
+
+impl fmt::Display for RedisError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}

@@ -1,0 +1,333 @@
+//! [`RedisPool`]: commands over a shared multiplexed connection, an exclusive
+//! connection when a command needs one.
+
+use std::ops::{Deref, DerefMut};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use poolside_config::RedisConfig;
+use redis::FromRedisValue;
+use redis::aio::MultiplexedConnection;
+use tokio::sync::watch;
+
+use super::manager::RedisManager;
+use super::{RedisError, RedisServerInfo, RedisStats};
+use crate::ErrorKind;
+use crate::fair_pool::{AcquireError, Checkout, FairPool};
+
+/// A pool of Redis connections.
+///
+/// Commands ([`command`](Self::command)) go over one multiplexed connection leased
+/// from the pool and shared by every caller, so concurrent commands pipeline instead of
+/// queuing for an exclusive checkout. A command that needs a connection of its own
+/// (WATCH, blocking pops, anything stateful) takes one from
+/// [`exclusive`](Self::exclusive). Both draw on `redis.max_size`; the exclusive
+/// checkout is first come, first served. Beyond `redis.max_queued_commands` commands in
+/// flight, new ones fail at once with [`ErrorKind::Overloaded`].
+///
+/// # Examples
+///
+/// ```no_run
+/// # async fn run(config: poolside_config::RedisConfig) -> Result<(), poolside_core::RedisError> {
+/// let pool = poolside_core::RedisPool::connect(&config).await?;
+/// let () = pool.command(redis::cmd("SET").arg("greeting").arg("hello")).await?;
+/// let value: String = pool.command(redis::cmd("GET").arg("greeting")).await?;
+/// # Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct RedisPool {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    fair: FairPool<RedisManager>,
+    /// The shared connection, leased on first use; `None` also for a pool of one.
+    shared: Mutex<Option<Arc<Lease>>>,
+    leasing: tokio::sync::Mutex<()>,
+    in_flight: AtomicU64,
+    counters: Counters,
+    config: RedisConfig,
+    target: String,
+}
+
+/// A connection leased for sharing; callers use clones of `conn`.
+struct Lease {
+    conn: MultiplexedConnection,
+    _checkout: Checkout<RedisManager>,
+}
+
+#[derive(Debug, Default)]
+struct Counters {
+    commands: AtomicU64,
+    errors: AtomicU64,
+    timeouts: AtomicU64,
+    rejected: AtomicU64,
+}
+
+impl std::fmt::Debug for RedisPool {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RedisPool")
+            .field("target", &self.inner.target)
+            .field("stats", &self.stats())
+            .finish()
+    }
+}
+
+/// Decrements the in-flight count on drop.
+struct InFlight<'a>(&'a AtomicU64);
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+impl RedisPool {
+    /// Builds the pool without connecting; fails only on a URL that does not parse.
+    /// Must run inside a Tokio runtime.
+    pub fn build(config: &RedisConfig) -> Result<Self, RedisError> {
+        let (failures_tx, failures) = watch::channel(None);
+        let manager =
+            RedisManager::new(config.url.expose(), config.connection_timeout, failures_tx)?;
+        let target = manager.target.clone();
+        let pool = bb8::Pool::builder()
+            .max_size(config.max_size)
+            .connection_timeout(config.connection_timeout)
+            .test_on_check_out(true)
+            .build_unchecked(manager);
+        Ok(Self {
+            inner: Arc::new(Inner {
+                fair: FairPool::new(pool, config.max_size, failures, RedisError::is_permanent),
+                shared: Mutex::new(None),
+                leasing: tokio::sync::Mutex::new(()),
+                in_flight: AtomicU64::new(0),
+                counters: Counters::default(),
+                config: config.clone(),
+                target,
+            }),
+        })
+    }
+
+    /// Builds the pool and checks that Redis answers (`PING`), failing with the real
+    /// error (refused, bad password) naming the host.
+    pub async fn connect(config: &RedisConfig) -> Result<Self, RedisError> {
+        let pool = Self::build(config)?;
+        let _: String = pool.command(&redis::cmd("PING")).await?;
+        Ok(pool)
+    }
+
+    fn acquire_error(&self, error: AcquireError<RedisError>) -> RedisError {
+        match error {
+            AcquireError::Closed => RedisError::new(
+                ErrorKind::PoolClosed,
+                "the Redis pool is closed (shutting down)",
+            ),
+            AcquireError::TimedOut(waited, Some(failure)) => RedisError::new(
+                failure.kind(),
+                format!("no Redis connection within {waited:?}; last connect error: {failure}"),
+            ),
+            AcquireError::TimedOut(waited, None) => RedisError::new(
+                ErrorKind::PoolTimeout,
+                format!(
+                    "no Redis connection free within {waited:?}: raise redis.max_size or hold exclusive connections shorter"
+                ),
+            ),
+            AcquireError::Failed(failure) => failure.duplicate(),
+            AcquireError::Backend(error) => error,
+        }
+    }
+
+    /// A connection of its own, first come, first served, within the connection
+    /// timeout. Returned to the pool when dropped.
+    pub async fn exclusive(&self) -> Result<ExclusiveRedisConnection, RedisError> {
+        let checkout = self
+            .inner
+            .fair
+            .acquire(self.inner.config.connection_timeout)
+            .await
+            .map_err(|e| self.acquire_error(e))?;
+        Ok(ExclusiveRedisConnection { checkout })
+    }
+
+    /// The shared connection, leased when there is none or it has failed.
+    async fn shared(&self) -> Result<Arc<Lease>, RedisError> {
+        let inner = &*self.inner;
+        let current = || {
+            inner
+                .shared
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .clone()
+        };
+        if let Some(lease) = current() {
+            return Ok(lease);
+        }
+        let _leasing = inner.leasing.lock().await;
+        if let Some(lease) = current() {
+            return Ok(lease);
+        }
+        let checkout = inner
+            .fair
+            .acquire(inner.config.connection_timeout)
+            .await
+            .map_err(|e| self.acquire_error(e))?;
+        let lease = Arc::new(Lease {
+            conn: checkout.conn.clone(),
+            _checkout: checkout,
+        });
+        *inner.shared.lock().unwrap_or_else(PoisonError::into_inner) = Some(Arc::clone(&lease));
+        Ok(lease)
+    }
+
+    /// Gives the shared connection back after it failed, unless it was replaced already.
+    fn drop_lease(&self, failed: &Arc<Lease>) {
+        let mut shared = self
+            .inner
+            .shared
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if shared
+            .as_ref()
+            .is_some_and(|lease| Arc::ptr_eq(lease, failed))
+        {
+            shared.take();
+        }
+    }
+
+    /// Runs `cmd` on the shared connection (on an exclusive one in a pool of one),
+    /// within `redis.command_timeout`.
+    pub async fn command<T: FromRedisValue>(&self, cmd: &redis::Cmd) -> Result<T, RedisError> {
+        let inner = &*self.inner;
+        let queued = inner.in_flight.fetch_add(1, Ordering::Relaxed) + 1;
+        let _in_flight = InFlight(&inner.in_flight);
+        if queued > u64::from(inner.config.max_queued_commands) {
+            inner.counters.rejected.fetch_add(1, Ordering::Relaxed);
+            return Err(RedisError::new(
+                ErrorKind::Overloaded,
+                format!(
+                    "{} Redis commands are in flight already (redis.max_queued_commands): refused rather than queued",
+                    inner.config.max_queued_commands
+                ),
+            ));
+        }
+        inner.counters.commands.fetch_add(1, Ordering::Relaxed);
+        let result = if inner.config.max_size > 1 {
+            let lease = self.shared().await?;
+            let mut conn = lease.conn.clone();
+            let result = self.timed(cmd.query_async(&mut conn)).await;
+            if result
+                .as_ref()
+                .err()
+                .is_some_and(|e| e.kind() == ErrorKind::Connect)
+            {
+                self.drop_lease(&lease);
+            }
+            result
+        } else {
+            let mut conn = self.exclusive().await?;
+            self.timed(cmd.query_async(&mut *conn)).await
+        };
+        if result.is_err() {
+            inner.counters.errors.fetch_add(1, Ordering::Relaxed);
+        }
+        result
+    }
+
+    async fn timed<T>(
+        &self,
+        call: impl Future<Output = redis::RedisResult<T>>,
+    ) -> Result<T, RedisError> {
+        let timeout = self.inner.config.command_timeout;
+        match tokio::time::timeout(timeout, call).await {
+            Ok(result) => result.map_err(|e| RedisError::from_driver(e, "running a Redis command")),
+            Err(_) => {
+                self.inner.counters.timeouts.fetch_add(1, Ordering::Relaxed);
+                Err(RedisError::new(
+                    ErrorKind::Cancelled,
+                    format!("a Redis command took longer than redis.command_timeout ({timeout:?})"),
+                ))
+            }
+        }
+    }
+
+    /// The pool now.
+    pub fn stats(&self) -> RedisStats {
+        let inner = &*self.inner;
+        let state = inner.fair.state();
+        let load = |c: &AtomicU64| c.load(Ordering::Relaxed);
+        let total = state.as_ref().map_or(0, |s| s.connections);
+        let idle = state.as_ref().map_or(0, |s| s.idle_connections.min(total));
+        RedisStats {
+            max_size: inner.config.max_size,
+            total,
+            active: total - idle,
+            idle,
+            shared: u32::from(
+                inner
+                    .shared
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .is_some(),
+            ),
+            in_flight: load(&inner.in_flight),
+            commands: load(&inner.counters.commands),
+            errors: load(&inner.counters.errors),
+            timeouts: load(&inner.counters.timeouts),
+            rejected: load(&inner.counters.rejected),
+            timed_out_checkouts: load(&inner.fair.counters.timed_out),
+        }
+    }
+
+    /// Version, used memory and connected clients, from `INFO`.
+    pub async fn server_info(&self) -> Result<RedisServerInfo, RedisError> {
+        let info: String = self
+            .command(
+                redis::cmd("INFO")
+                    .arg("server")
+                    .arg("memory")
+                    .arg("clients"),
+            )
+            .await?;
+        Ok(RedisServerInfo::parse(&info))
+    }
+
+    /// Shuts the pool down: new commands fail at once, connections in use get until
+    /// `deadline` to come back, then every connection is closed. Returns how many were
+    /// still in use at the deadline.
+    pub async fn close(&self, deadline: Duration) -> u32 {
+        self.inner
+            .shared
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        self.inner.fair.close(deadline).await
+    }
+}
+
+/// A Redis connection of its own, returned to the pool when dropped. Derefs to the
+/// driver's connection, so any command or pipeline runs on it.
+pub struct ExclusiveRedisConnection {
+    checkout: Checkout<RedisManager>,
+}
+
+impl Deref for ExclusiveRedisConnection {
+    type Target = MultiplexedConnection;
+
+    fn deref(&self) -> &MultiplexedConnection {
+        &self.checkout.conn
+    }
+}
+
+impl DerefMut for ExclusiveRedisConnection {
+    fn deref_mut(&mut self) -> &mut MultiplexedConnection {
+        &mut self.checkout.conn
+    }
+}
+
+impl std::fmt::Debug for ExclusiveRedisConnection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ExclusiveRedisConnection")
+            .finish_non_exhaustive()
+    }
+}

@@ -1,0 +1,55 @@
+//! [`RedisStats`] and [`CacheStats`]: snapshots of the Redis pool and of the cache.
+
+/// The Redis pool at one moment. `total = active + idle <= max_size`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RedisStats {
+    /// Most connections the pool opens.
+    pub max_size: u32,
+    /// Open connections.
+    pub total: u32,
+    /// Connections in use (the shared one included).
+    pub active: u32,
+    /// Connections open and free.
+    pub idle: u32,
+    /// Connections leased for sharing (0 or 1).
+    pub shared: u32,
+    /// Commands in flight now.
+    pub in_flight: u64,
+    /// Commands run since start.
+    pub commands: u64,
+    /// Commands that failed.
+    pub errors: u64,
+    /// Commands that ran past the command timeout.
+    pub timeouts: u64,
+    /// Commands refused because too many were in flight.
+    pub rejected: u64,
+    /// Checkouts that gave up after the connection timeout.
+    pub timed_out_checkouts: u64,
+}
+
+/// The cache's counts since start.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct CacheStats {
+    /// Reads that found a value.
+    pub hits: u64,
+    /// Reads that found none (or found Redis unavailable, in miss mode).
+    pub misses: u64,
+    /// Values written.
+    pub sets: u64,
+    /// Keys deleted.
+    pub deletes: u64,
+    /// Operations that failed.
+    pub errors: u64,
+}
+
+impl CacheStats {
+    /// `hits / (hits + misses)`, in percent; 0 before any read.
+    pub fn hit_rate_percent(&self) -> f64 {
+        let reads = self.hits + self.misses;
+        if reads == 0 {
+            0.0
+        } else {
+            self.hits as f64 * 100.0 / reads as f64
+        }
+    }
+}
