@@ -1,4 +1,4 @@
-//! [`FairPool`]: the generic core of both backends. A bb8 pool with a FIFO queue in
+//! [`FairPool`]: the generic core of both backends, usable with any bb8 manager. A bb8 pool with a FIFO queue in
 //! front, connect failures that reach waiters at once, and a close that drains.
 //!
 //! Why a queue in front of bb8: under oversubscription bb8 hands a returned connection
@@ -20,14 +20,15 @@ use bb8::ManageConnection;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, TryAcquireError, watch};
 
 /// The latest connect failure of a backend, as its manager publishes it.
-pub(crate) type LastFailure<E> = Option<Arc<E>>;
+pub type LastFailure<E> = Option<Arc<E>>;
 
-/// Where a backend's connection manager publishes connect failures.
-pub(crate) type FailureSender<E> = watch::Sender<LastFailure<E>>;
+/// Where a backend's connection manager publishes connect failures
+/// (`sender.send_replace(Some(Arc::new(error)))` on each failed connect).
+pub type FailureSender<E> = watch::Sender<LastFailure<E>>;
 
 /// Why a checkout failed.
 #[derive(Debug)]
-pub(crate) enum AcquireError<E> {
+pub enum AcquireError<E> {
     /// The pool is closed.
     Closed,
     /// No connection within the timeout; the last connect failure seen meanwhile.
@@ -39,11 +40,41 @@ pub(crate) enum AcquireError<E> {
 }
 
 /// A connection and the queue permit that let it out; dropping it returns both.
-pub(crate) struct Checkout<M: ManageConnection> {
+/// Derefs to the connection.
+pub struct Checkout<M: ManageConnection> {
     // NOTE: fields drop in order: the connection goes back to bb8 before the permit lets
     // the next waiter in, so that waiter finds it idle.
     pub(crate) conn: bb8::PooledConnection<'static, M>,
     _permit: OwnedSemaphorePermit,
+}
+
+impl<M: ManageConnection> std::ops::Deref for Checkout<M> {
+    type Target = M::Connection;
+
+    fn deref(&self) -> &M::Connection {
+        &self.conn
+    }
+}
+
+impl<M: ManageConnection> std::ops::DerefMut for Checkout<M> {
+    fn deref_mut(&mut self) -> &mut M::Connection {
+        &mut self.conn
+    }
+}
+
+impl<M: ManageConnection> std::fmt::Debug for Checkout<M> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Checkout").finish_non_exhaustive()
+    }
+}
+
+impl<M: ManageConnection> std::fmt::Debug for FairPool<M> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FairPool")
+            .field("state", &self.state())
+            .field("closed", &self.is_closed())
+            .finish()
+    }
 }
 
 /// Checkout counts, cumulative except `waiting`.
@@ -73,7 +104,34 @@ impl Drop for Waiting<'_> {
 }
 
 /// A bb8 pool behind a FIFO queue.
-pub(crate) struct FairPool<M: ManageConnection> {
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use poolside_core::fair_pool::FairPool;
+///
+/// /// A manager whose "connections" are numbers: no I/O.
+/// #[derive(Debug)]
+/// struct Numbers;
+///
+/// impl bb8::ManageConnection for Numbers {
+///     type Connection = u32;
+///     type Error = std::io::Error;
+///     async fn connect(&self) -> Result<u32, std::io::Error> { Ok(7) }
+///     async fn is_valid(&self, _: &mut u32) -> Result<(), std::io::Error> { Ok(()) }
+///     fn has_broken(&self, _: &mut u32) -> bool { false }
+/// }
+///
+/// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+/// let (_failures_tx, failures) = tokio::sync::watch::channel(None);
+/// let pool = bb8::Pool::builder().max_size(2).build_unchecked(Numbers);
+/// let fair = FairPool::new(pool, 2, failures, |_| false);
+/// let conn = fair.acquire(Duration::from_secs(1)).await.unwrap();
+/// assert_eq!(*conn, 7);
+/// # });
+/// ```
+pub struct FairPool<M: ManageConnection> {
     /// Taken out (and so dropped) by `close`; idle connections close with it.
     pool: RwLock<Option<bb8::Pool<M>>>,
     permits: Arc<Semaphore>,
@@ -86,7 +144,7 @@ impl<M: ManageConnection> FairPool<M> {
     /// Puts a queue of `max_size` permits in front of `pool`. `failures` is the
     /// receiving end of the manager's failure channel; `is_permanent` says which
     /// failures waiting will not cure.
-    pub(crate) fn new(
+    pub fn new(
         pool: bb8::Pool<M>,
         max_size: u32,
         failures: watch::Receiver<LastFailure<M::Error>>,
@@ -109,20 +167,17 @@ impl<M: ManageConnection> FairPool<M> {
     }
 
     /// bb8's state, unless the pool is closed.
-    pub(crate) fn state(&self) -> Option<bb8::State> {
+    pub fn state(&self) -> Option<bb8::State> {
         self.bb8().map(|pool| pool.state())
     }
 
     /// Whether `close` has been called.
-    pub(crate) fn is_closed(&self) -> bool {
+    pub fn is_closed(&self) -> bool {
         self.permits.is_closed()
     }
 
     /// Checks out a connection, in arrival order, within `timeout`.
-    pub(crate) async fn acquire(
-        &self,
-        timeout: Duration,
-    ) -> Result<Checkout<M>, AcquireError<M::Error>> {
+    pub async fn acquire(&self, timeout: Duration) -> Result<Checkout<M>, AcquireError<M::Error>> {
         let deadline = tokio::time::Instant::now() + timeout;
         let _waiting = Waiting::enter(&self.counters.waiting);
         let mut failures = self.failures.clone();
@@ -189,7 +244,7 @@ impl<M: ManageConnection> FairPool<M> {
     /// Refuses new and queued checkouts at once; waits up to `deadline` for
     /// connections in use to come back; then drops the pool, closing every idle
     /// connection. Returns how many were still in use (closed when they come back).
-    pub(crate) async fn close(&self, deadline: Duration) -> u32 {
+    pub async fn close(&self, deadline: Duration) -> u32 {
         self.permits.close();
         let until = tokio::time::Instant::now() + deadline;
         let in_use = || {

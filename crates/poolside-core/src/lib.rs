@@ -11,11 +11,13 @@
 
 mod batch;
 mod error_kind;
-mod fair_pool;
+pub mod fair_pool;
 mod pg;
 mod redis_pool;
 
 pub use batch::batch;
+/// bb8, re-exported for [`fair_pool::FairPool`] users.
+pub use bb8;
 pub use error_kind::ErrorKind;
 pub use pg::{
     ClosedCounts, DEFAULT_APPLICATION_NAME, IsolationLevel, Params, PgConnection, PgError, PgPool,
