@@ -286,12 +286,12 @@ async fn a_connection_held_past_the_threshold_is_reported_as_a_leak() {
         "{}",
         held.acquired_at()
     );
-    tokio::time::sleep(Duration::from_millis(2300)).await;
+    tokio::time::sleep(Duration::from_millis(2800)).await;
     assert_eq!(pool.stats().leaks, 1);
     drop(held);
     let quick = pool.get().await.expect("get");
     drop(quick);
-    tokio::time::sleep(Duration::from_millis(2300)).await;
+    tokio::time::sleep(Duration::from_millis(2800)).await;
     assert_eq!(
         pool.stats().leaks,
         1,

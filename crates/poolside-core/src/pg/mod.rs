@@ -3,6 +3,7 @@
 
 mod connection;
 mod error;
+mod leaks;
 mod manager;
 mod pipeline;
 mod pool;

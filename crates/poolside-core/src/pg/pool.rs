@@ -13,6 +13,7 @@ use tokio_postgres::Row;
 use tokio_postgres::types::Type;
 
 use super::connection::Params;
+use super::leaks::LeakWatch;
 use super::manager::PgManager;
 use super::pipeline::Pipeline;
 use super::pooled::PooledPgConnection;
@@ -64,6 +65,8 @@ pub struct PgPool {
 struct Inner {
     fair: FairPool<PgManager>,
     counters: Arc<Counters>,
+    /// Connections out of the pool, for leak reports; `None` when detection is off.
+    leaks: Option<Arc<LeakWatch>>,
     config: PostgresConfig,
     application_name: String,
     target: String,
@@ -144,6 +147,9 @@ impl PgPool {
         Ok(Self {
             inner: Arc::new(Inner {
                 fair: FairPool::new(pool, config.max_size, failures, PgError::is_permanent),
+                leaks: config
+                    .leak_detection_threshold
+                    .map(|threshold| LeakWatch::start(threshold, Arc::clone(&counters))),
                 counters,
                 config: config.clone(),
                 application_name,
@@ -189,16 +195,8 @@ impl PgPool {
             .acquire(inner.config.connection_timeout)
             .await
             .map_err(|e| self.acquire_error(e))?;
-        let leak_threshold = inner
-            .config
-            .leak_detection_threshold
-            .filter(|_| watch_leaks);
-        Ok(PooledPgConnection::new(
-            checkout,
-            location,
-            leak_threshold,
-            &inner.counters,
-        ))
+        let leaks = inner.leaks.as_ref().filter(|_| watch_leaks);
+        Ok(PooledPgConnection::new(checkout, location, leaks))
     }
 
     fn acquire_error(&self, error: AcquireError<PgError>) -> PgError {

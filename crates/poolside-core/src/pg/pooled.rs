@@ -5,18 +5,17 @@ use std::panic::Location;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use tokio::task::AbortHandle;
-
 use super::connection::PgConnection;
+use super::leaks::LeakWatch;
 use super::manager::PgManager;
-use super::stats::Counters;
 use crate::fair_pool::Checkout;
 
 /// A connection checked out of a [`PgPool`](super::PgPool); it goes back to the pool
 /// when dropped. Derefs to [`PgConnection`].
 pub struct PooledPgConnection {
     checkout: Checkout<PgManager>,
-    leak_watch: Option<AbortHandle>,
+    /// The leak registry and this checkout's slot in it, when leaks are watched.
+    leak_slot: Option<(Arc<LeakWatch>, usize)>,
     acquired_at: Instant,
     location: &'static Location<'static>,
 }
@@ -25,26 +24,12 @@ impl PooledPgConnection {
     pub(crate) fn new(
         checkout: Checkout<PgManager>,
         location: &'static Location<'static>,
-        leak_threshold: Option<Duration>,
-        counters: &Arc<Counters>,
+        leaks: Option<&Arc<LeakWatch>>,
     ) -> Self {
-        let leak_watch = leak_threshold.map(|threshold| {
-            let counters = Arc::clone(counters);
-            tokio::spawn(async move {
-                tokio::time::sleep(threshold).await;
-                counters.leaked();
-                tracing::warn!(
-                    target: "poolside::pg",
-                    acquired_at = %location,
-                    held_for = ?threshold,
-                    "possible connection leak: a connection acquired at {location} is still held after {threshold:?}"
-                );
-            })
-            .abort_handle()
-        });
+        let leak_slot = leaks.map(|watch| (Arc::clone(watch), watch.enter(location)));
         Self {
             checkout,
-            leak_watch,
+            leak_slot,
             acquired_at: Instant::now(),
             location,
         }
@@ -77,8 +62,8 @@ impl DerefMut for PooledPgConnection {
 
 impl Drop for PooledPgConnection {
     fn drop(&mut self) {
-        if let Some(watch) = self.leak_watch.take() {
-            watch.abort();
+        if let Some((watch, slot)) = self.leak_slot.take() {
+            watch.leave(slot);
         }
     }
 }
