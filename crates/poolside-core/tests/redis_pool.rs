@@ -332,3 +332,25 @@ async fn with_redis_down_the_cache_answers_at_once() {
         ErrorKind::Connect
     );
 }
+
+#[tokio::test]
+async fn a_subscriber_gets_messages_published_through_the_pool() {
+    use futures_util::StreamExt;
+
+    let pool = RedisPool::connect(&config(&required_env("REDIS_URL"), &[]))
+        .await
+        .expect("connects");
+    let channel = format!("{}:events", prefix("pubsub"));
+    let mut subscriber = pool.pubsub().await.expect("pubsub");
+    subscriber.subscribe(&channel).await.expect("subscribe");
+    let receivers: i64 = pool
+        .command(redis::cmd("PUBLISH").arg(&channel).arg("sale:42"))
+        .await
+        .expect("publish");
+    assert_eq!(receivers, 1);
+    let message = tokio::time::timeout(Duration::from_secs(2), subscriber.on_message().next())
+        .await
+        .expect("a message within 2 s")
+        .expect("stream open");
+    assert_eq!(message.get_payload::<String>().expect("payload"), "sale:42");
+}

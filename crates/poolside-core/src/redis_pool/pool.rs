@@ -22,7 +22,8 @@ use crate::fair_pool::{AcquireError, Checkout, FairPool};
 /// from the pool and shared by every caller, so concurrent commands pipeline instead of
 /// queuing for an exclusive checkout. A command that needs a connection of its own
 /// (WATCH, blocking pops, anything stateful) takes one from
-/// [`exclusive`](Self::exclusive). Both draw on `redis.max_size`; the exclusive
+/// [`exclusive`](Self::exclusive); a subscriber takes a dedicated connection from
+/// [`pubsub`](Self::pubsub). The first two draw on `redis.max_size`; the exclusive
 /// checkout is first come, first served. Beyond `redis.max_queued_commands` commands in
 /// flight, new ones fail at once with [`ErrorKind::Overloaded`].
 ///
@@ -49,6 +50,8 @@ struct Inner {
     counters: Counters,
     config: RedisConfig,
     target: String,
+    /// Opens the dedicated connections pub/sub needs.
+    client: redis::Client,
 }
 
 /// A connection leased for sharing; callers use clones of `conn`.
@@ -91,6 +94,8 @@ impl RedisPool {
         let manager =
             RedisManager::new(config.url.expose(), config.connection_timeout, failures_tx)?;
         let target = manager.target.clone();
+        let client = redis::Client::open(config.url.expose())
+            .map_err(|e| RedisError::from_driver(e, "redis.url is not a valid Redis URL"))?;
         let pool = bb8::Pool::builder()
             .max_size(config.max_size)
             .connection_timeout(config.connection_timeout)
@@ -105,6 +110,7 @@ impl RedisPool {
                 counters: Counters::default(),
                 config: config.clone(),
                 target,
+                client,
             }),
         })
     }
@@ -148,6 +154,21 @@ impl RedisPool {
             .await
             .map_err(|e| self.acquire_error(e))?;
         Ok(ExclusiveRedisConnection { checkout })
+    }
+
+    /// A connection for pub/sub (`SUBSCRIBE` takes a connection over), opened within
+    /// the connection timeout. It is outside the pool's `max_size`: a subscriber
+    /// holds it for as long as it listens.
+    pub async fn pubsub(&self) -> Result<redis::aio::PubSub, RedisError> {
+        let timeout = self.inner.config.connection_timeout;
+        let context = format!("opening a pub/sub connection to {}", self.inner.target);
+        match tokio::time::timeout(timeout, self.inner.client.get_async_pubsub()).await {
+            Ok(result) => result.map_err(|e| RedisError::from_driver(e, &context)),
+            Err(_) => Err(RedisError::new(
+                ErrorKind::Connect,
+                format!("{context}: no answer within {timeout:?}"),
+            )),
+        }
     }
 
     /// The shared connection, leased when there is none or it has failed.
