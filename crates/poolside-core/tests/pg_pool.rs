@@ -278,9 +278,19 @@ async fn bad_credentials_database_or_port_fail_at_once_with_the_real_error() {
 
 #[tokio::test]
 async fn a_connection_held_past_the_threshold_is_reported_as_a_leak() {
+    // The test runs on one thread (the default test runtime), so the pool's sweeper logs
+    // to the subscriber installed here.
+    let log = LogCapture::default();
+    let _subscriber = tracing::subscriber::set_default(
+        tracing_subscriber::fmt()
+            .with_writer(log.clone())
+            .with_ansi(false)
+            .finish(),
+    );
     let cfg = config(&[("POOLSIDE_POSTGRES__LEAK_DETECTION_THRESHOLD", "2s")]);
     let pool = PgPool::connect(&cfg).await.expect("connects");
     let held = pool.get().await.expect("get");
+    let line = held.acquired_at().line();
     assert!(
         held.acquired_at().file().ends_with("pg_pool.rs"),
         "{}",
@@ -288,6 +298,11 @@ async fn a_connection_held_past_the_threshold_is_reported_as_a_leak() {
     );
     tokio::time::sleep(Duration::from_millis(2800)).await;
     assert_eq!(pool.stats().leaks, 1);
+    let logged = log.text();
+    assert!(
+        logged.contains("WARN") && logged.contains(&format!("pg_pool.rs:{line}")),
+        "the warning names where the connection was acquired:\n{logged}"
+    );
     drop(held);
     let quick = pool.get().await.expect("get");
     drop(quick);
@@ -421,4 +436,33 @@ async fn close_reports_connections_still_in_use_at_the_deadline() {
     assert_eq!(pool.close(Duration::from_millis(100)).await, 1);
     drop(held);
     assert!(pool.get().await.is_err());
+}
+
+/// Collects what a tracing subscriber writes.
+#[derive(Clone, Default)]
+struct LogCapture(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl LogCapture {
+    fn text(&self) -> String {
+        String::from_utf8_lossy(&self.0.lock().expect("log lock")).into_owned()
+    }
+}
+
+impl std::io::Write for LogCapture {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().expect("log lock").extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for LogCapture {
+    type Writer = LogCapture;
+
+    fn make_writer(&'a self) -> LogCapture {
+        self.clone()
+    }
 }
