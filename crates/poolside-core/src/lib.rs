@@ -1,7 +1,7 @@
 //! **poolside-core** owns the pools: PostgreSQL and Redis on bb8, fair acquisition, the
 //! statement cache, the pipelined query path, PgBouncer mode, transactions, batches,
-//! leak detection, shutdown and statistics. It implements poolside-resilience's error
-//! classification for its errors.
+//! leak detection, shutdown and statistics. Its errors carry a stable [`ErrorKind`],
+//! which the resilience layers will classify (they land with the resilience issue).
 //!
 //! It may import: `poolside-config`, `poolside-resilience`, and outside crates.
 //! It must never import: `poolside-metrics`, `poolside-health`, `poolside`. Metrics and
