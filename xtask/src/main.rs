@@ -4,7 +4,7 @@
 //! cargo xtask services up|down|status|env   throwaway PostgreSQL, Redis and PgBouncer
 //! cargo xtask test                          everything a merge needs, as CI runs it
 //! cargo xtask config check                  the effective configuration, with sources
-//! cargo xtask loadtest                      the load test (lands with its issue)
+//! cargo xtask loadtest                      poolside against pgbench and the other pools
 //! ```
 
 mod config_check;
@@ -27,7 +27,8 @@ commands:
   services env      print `export` lines for DATABASE_URL, REDIS_URL, PGBOUNCER_URL
   test              services up, fmt, clippy, tests, cargo-deny, services down
   config check      print the effective configuration with each value's source
-  loadtest          the load test against pgbench, raw bb8 and redis-benchmark
+  loadtest          poolside against pgbench, deadpool, sqlx and raw bb8
+                    (`cargo xtask loadtest --help` for its flags)
 ";
 
 fn main() -> ExitCode {
@@ -40,7 +41,7 @@ fn main() -> ExitCode {
         ["services", "env"] => services::print_env().map(|()| ExitCode::SUCCESS),
         ["test"] => test::run(),
         ["config", "check"] => Ok(config_check::run()),
-        ["loadtest", ..] => Ok(loadtest::run()),
+        ["loadtest", rest @ ..] => loadtest::run(rest),
         ["help" | "--help" | "-h"] => {
             print!("{USAGE}");
             Ok(ExitCode::SUCCESS)

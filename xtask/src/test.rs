@@ -48,18 +48,6 @@ const CHECKS: &[Check] = &[
     },
 ];
 
-/// Stops, on drop, the services this run started.
-struct StopOnDrop(Vec<&'static str>);
-
-impl Drop for StopOnDrop {
-    fn drop(&mut self) {
-        if !self.0.is_empty() {
-            println!("== services down");
-            services::stop_keys(&self.0);
-        }
-    }
-}
-
 /// Passed, failed and ignored tests, summed over cargo's `test result:` lines.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 struct TestCounts {
@@ -95,7 +83,7 @@ impl TestCounts {
 pub(crate) fn run() -> Result<ExitCode> {
     ensure_cargo_deny()?;
     println!("== services up");
-    let stop = StopOnDrop(services::up()?);
+    let stop = services::StartedServices::up()?;
     let mut failed = Vec::new();
     let mut counts = TestCounts::default();
     for check in CHECKS {

@@ -6,7 +6,7 @@
 //! packages when run as root. `down` stops exactly the processes `up` started: by the
 //! pid it recorded, and only while that pid's command line still names this tree.
 
-mod install;
+pub(crate) mod install;
 mod layout;
 mod pgbouncer;
 mod postgres;
@@ -205,6 +205,36 @@ fn wait_until_ready(
         }
         std::thread::sleep(Duration::from_millis(100));
     }
+}
+
+/// The services one command started; stopped when dropped (also on failure or panic),
+/// leaving alone any that ran before.
+#[derive(Debug)]
+pub(crate) struct StartedServices(Vec<&'static str>);
+
+impl StartedServices {
+    /// `services up`, remembering what this call started.
+    pub(crate) fn up() -> Result<Self> {
+        up().map(Self)
+    }
+}
+
+impl Drop for StartedServices {
+    fn drop(&mut self) {
+        if !self.0.is_empty() {
+            println!("== services down");
+            stop_keys(&self.0);
+        }
+    }
+}
+
+/// The URL of the PostgreSQL service.
+pub(crate) fn database_url() -> String {
+    env_vars()
+        .into_iter()
+        .find(|(name, _)| *name == "DATABASE_URL")
+        .map(|(_, url)| url)
+        .unwrap_or_default()
 }
 
 /// `services down`: stops every service this tree started.
