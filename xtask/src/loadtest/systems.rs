@@ -1,6 +1,8 @@
 //! The PostgreSQL systems under test, each running pgbench's `-S` select by key: poolside
 //! on both paths, and the pools a user would pick instead.
 
+use std::future::Future;
+use std::pin::Pin;
 use std::str::FromStr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -61,6 +63,35 @@ fn aid(rows: i32) -> i32 {
     fastrand::i32(1..=rows)
 }
 
+/// Times `checkout` (the wait for a connection), then runs `work` on the connection.
+async fn checkout_then<C, E, W>(
+    checkout: impl Future<Output = Result<C, E>>,
+    work: impl FnOnce(C) -> W,
+) -> Outcome
+where
+    W: Future<Output = bool>,
+{
+    let started = Instant::now();
+    match checkout.await {
+        Ok(conn) => {
+            let acquire = Some(started.elapsed());
+            Outcome {
+                ok: work(conn).await,
+                acquire,
+            }
+        }
+        Err(_) => Outcome {
+            ok: false,
+            acquire: Some(started.elapsed()),
+        },
+    }
+}
+
+/// Closes nothing (the pool closes when its last handle drops).
+fn nothing_to_close() -> Box<dyn FnOnce() -> Pin<Box<dyn Future<Output = ()> + Send>> + Send> {
+    Box::new(|| Box::pin(async {}))
+}
+
 /// Opens a pool of `system` on `url` and returns the operation that runs the select.
 pub(crate) async fn prepare(
     system: System,
@@ -98,18 +129,10 @@ pub(crate) async fn prepare(
                 Arc::new(move || {
                     let pool = pool.clone();
                     Box::pin(async move {
-                        let started = Instant::now();
-                        match pool.get().await {
-                            Ok(mut conn) => {
-                                let acquire = Some(started.elapsed());
-                                let ok = conn.query_one(SELECT, &[&aid(rows)]).await.is_ok();
-                                Outcome { ok, acquire }
-                            }
-                            Err(_) => Outcome {
-                                ok: false,
-                                acquire: Some(started.elapsed()),
-                            },
-                        }
+                        checkout_then(pool.get(), |mut conn| async move {
+                            conn.query_one(SELECT, &[&aid(rows)]).await.is_ok()
+                        })
+                        .await
                     })
                 })
             };
@@ -135,23 +158,15 @@ pub(crate) async fn prepare(
             let operation: Operation = Arc::new(move || {
                 let pool = pool.clone();
                 Box::pin(async move {
-                    let started = Instant::now();
-                    match pool.get().await {
-                        Ok(conn) => {
-                            let acquire = Some(started.elapsed());
-                            let ok = conn.query_one(SELECT, &[&aid(rows)]).await.is_ok();
-                            Outcome { ok, acquire }
-                        }
-                        Err(_) => Outcome {
-                            ok: false,
-                            acquire: Some(started.elapsed()),
-                        },
-                    }
+                    checkout_then(pool.get_owned(), |conn| async move {
+                        conn.query_one(SELECT, &[&aid(rows)]).await.is_ok()
+                    })
+                    .await
                 })
             });
             Ok(Prepared {
                 operation,
-                close: Box::new(|| Box::pin(async {})),
+                close: nothing_to_close(),
             })
         }
         System::Deadpool => {
@@ -170,23 +185,15 @@ pub(crate) async fn prepare(
             let operation: Operation = Arc::new(move || {
                 let pool = pool.clone();
                 Box::pin(async move {
-                    let started = Instant::now();
-                    match pool.get().await {
-                        Ok(conn) => {
-                            let acquire = Some(started.elapsed());
-                            let ok = match conn.prepare_cached(SELECT).await {
-                                Ok(statement) => {
-                                    conn.query_one(&statement, &[&aid(rows)]).await.is_ok()
-                                }
-                                Err(_) => false,
-                            };
-                            Outcome { ok, acquire }
+                    checkout_then(pool.get(), |conn| async move {
+                        match conn.prepare_cached(SELECT).await {
+                            Ok(statement) => {
+                                conn.query_one(&statement, &[&aid(rows)]).await.is_ok()
+                            }
+                            Err(_) => false,
                         }
-                        Err(_) => Outcome {
-                            ok: false,
-                            acquire: Some(started.elapsed()),
-                        },
-                    }
+                    })
+                    .await
                 })
             });
             Ok(Prepared {
