@@ -8,6 +8,7 @@ use tokio_postgres::types::{ToSql, Type};
 use tokio_postgres::{Client, Row, Statement};
 
 use super::PgError;
+use super::rows;
 use super::statement_cache::StatementCache;
 
 /// A connection is trusted without a round trip if used this recently.
@@ -91,14 +92,7 @@ impl PgConnection {
 
     /// Runs `sql`, which must return exactly one row.
     pub async fn query_one(&mut self, sql: &str, params: Params<'_>) -> Result<Row, PgError> {
-        let mut rows = self.query(sql, params).await?;
-        match rows.len() {
-            1 => Ok(rows.remove(0)),
-            n => Err(PgError::new(
-                crate::ErrorKind::Query,
-                format!("expected exactly one row, got {n}"),
-            )),
-        }
+        rows::exactly_one(self.query(sql, params).await?)
     }
 
     /// Runs `sql`, which must return at most one row.
@@ -107,15 +101,7 @@ impl PgConnection {
         sql: &str,
         params: Params<'_>,
     ) -> Result<Option<Row>, PgError> {
-        let mut rows = self.query(sql, params).await?;
-        match rows.len() {
-            0 => Ok(None),
-            1 => Ok(Some(rows.remove(0))),
-            n => Err(PgError::new(
-                crate::ErrorKind::Query,
-                format!("expected at most one row, got {n}"),
-            )),
-        }
+        rows::at_most_one(self.query(sql, params).await?)
     }
 
     /// Runs `sql` and returns the number of rows it changed.

@@ -8,6 +8,7 @@ mod manager;
 mod pipeline;
 mod pool;
 mod pooled;
+mod rows;
 mod statement_cache;
 mod stats;
 mod transaction;

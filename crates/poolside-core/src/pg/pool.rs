@@ -17,6 +17,7 @@ use super::leaks::LeakWatch;
 use super::manager::PgManager;
 use super::pipeline::Pipeline;
 use super::pooled::PooledPgConnection;
+use super::rows;
 use super::stats::{Counters, PoolStats};
 use super::{PgError, ServerView};
 use crate::ErrorKind;
@@ -244,27 +245,12 @@ impl PgPool {
 
     /// Runs `sql`, which must return exactly one row (pipelined, as [`query`](Self::query)).
     pub async fn query_one(&self, sql: &str, params: Params<'_>) -> Result<Row, PgError> {
-        let mut rows = self.query(sql, params).await?;
-        match rows.len() {
-            1 => Ok(rows.remove(0)),
-            n => Err(PgError::new(
-                ErrorKind::Query,
-                format!("expected exactly one row, got {n}"),
-            )),
-        }
+        rows::exactly_one(self.query(sql, params).await?)
     }
 
     /// Runs `sql`, which must return at most one row (pipelined, as [`query`](Self::query)).
     pub async fn query_opt(&self, sql: &str, params: Params<'_>) -> Result<Option<Row>, PgError> {
-        let mut rows = self.query(sql, params).await?;
-        match rows.len() {
-            0 => Ok(None),
-            1 => Ok(Some(rows.remove(0))),
-            n => Err(PgError::new(
-                ErrorKind::Query,
-                format!("expected at most one row, got {n}"),
-            )),
-        }
+        rows::at_most_one(self.query(sql, params).await?)
     }
 
     /// Runs `sql` and returns the number of rows it changed (pipelined, as
