@@ -77,6 +77,30 @@ impl<M: ManageConnection> std::fmt::Debug for FairPool<M> {
     }
 }
 
+/// Open connections at one moment: `total = active + idle`; all 0 once closed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Sizes {
+    /// Open connections.
+    pub total: u32,
+    /// Connections handed out.
+    pub active: u32,
+    /// Connections open and free.
+    pub idle: u32,
+}
+
+impl Sizes {
+    /// The sizes in bb8's `state` (`None`: the pool is closed).
+    pub fn of(state: Option<&bb8::State>) -> Self {
+        let total = state.map_or(0, |s| s.connections);
+        let idle = state.map_or(0, |s| s.idle_connections.min(total));
+        Self {
+            total,
+            active: total - idle,
+            idle,
+        }
+    }
+}
+
 /// Checkout counts, cumulative except `waiting`.
 #[derive(Debug, Default)]
 pub(crate) struct AcquireCounters {
@@ -247,11 +271,7 @@ impl<M: ManageConnection> FairPool<M> {
     pub async fn close(&self, deadline: Duration) -> u32 {
         self.permits.close();
         let until = tokio::time::Instant::now() + deadline;
-        let in_use = || {
-            self.state().map_or(0, |state| {
-                state.connections.saturating_sub(state.idle_connections)
-            })
-        };
+        let in_use = || Sizes::of(self.state().as_ref()).active;
         while in_use() > 0 && tokio::time::Instant::now() < until {
             tokio::time::sleep(Duration::from_millis(10)).await;
         }

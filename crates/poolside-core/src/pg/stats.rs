@@ -2,7 +2,7 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use crate::fair_pool::AcquireCounters;
+use crate::fair_pool::{AcquireCounters, Sizes};
 
 /// PostgreSQL counts kept beside bb8's statistics and the checkout counts.
 #[derive(Debug, Default)]
@@ -89,9 +89,11 @@ impl PoolStats {
         min_idle: u32,
     ) -> Self {
         let load = |c: &AtomicU64| c.load(Ordering::Relaxed);
-        let total = state.map_or(0, |st| st.connections);
-        let idle = state.map_or(0, |st| st.idle_connections.min(total));
-        let active = total - idle;
+        let Sizes {
+            total,
+            active,
+            idle,
+        } = Sizes::of(state);
         let none = bb8::Statistics::default();
         let s = state.map_or(&none, |st| &st.statistics);
         let expired = load(&counters.expired);

@@ -14,7 +14,7 @@ use tokio::sync::watch;
 use super::manager::RedisManager;
 use super::{RedisError, RedisServerInfo, RedisStats};
 use crate::ErrorKind;
-use crate::fair_pool::{AcquireError, Checkout, FairPool};
+use crate::fair_pool::{AcquireError, Checkout, FairPool, Sizes};
 
 /// A pool of Redis connections.
 ///
@@ -275,15 +275,13 @@ impl RedisPool {
     /// The pool now.
     pub fn stats(&self) -> RedisStats {
         let inner = &*self.inner;
-        let state = inner.fair.state();
+        let sizes = Sizes::of(inner.fair.state().as_ref());
         let load = |c: &AtomicU64| c.load(Ordering::Relaxed);
-        let total = state.as_ref().map_or(0, |s| s.connections);
-        let idle = state.as_ref().map_or(0, |s| s.idle_connections.min(total));
         RedisStats {
             max_size: inner.config.max_size,
-            total,
-            active: total - idle,
-            idle,
+            total: sizes.total,
+            active: sizes.active,
+            idle: sizes.idle,
             shared: u32::from(
                 inner
                     .shared
