@@ -7,6 +7,7 @@
 //! cargo xtask loadtest                      poolside against pgbench and the other pools
 //! ```
 
+mod cargo;
 mod config_check;
 mod loadtest;
 mod paths;

@@ -3,11 +3,12 @@
 //! wrong), then stops the services this run started, whatever happened.
 
 use std::io::{BufRead, BufReader};
-use std::process::{Command, ExitCode, Stdio};
+use std::process::{ExitCode, Stdio};
 use std::time::Instant;
 
 use anyhow::{Context, Result};
 
+use crate::cargo::cargo;
 use crate::{paths, services};
 
 /// One check: a name and the cargo arguments that run it.
@@ -138,11 +139,6 @@ fn run_check(check: &Check, counts: &mut TestCounts) -> Result<bool> {
         println!("== {}: FAILED ({status}, {secs}s)", check.name);
     }
     Ok(status.success())
-}
-
-/// The cargo that runs xtask, so the pinned toolchain runs every check.
-fn cargo() -> Command {
-    Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
 }
 
 /// Installs cargo-deny from crates.io when it is missing.

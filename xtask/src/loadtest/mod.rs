@@ -149,8 +149,7 @@ const RELEASE_MARKER: &str = "POOLSIDE_LOADTEST_RELEASE";
 /// compiler's settings, not the pools.
 fn rerun_in_release(args: &[&str]) -> Result<ExitCode> {
     println!("== building the load test in release mode (the first build takes a few minutes)");
-    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    let status = std::process::Command::new(cargo)
+    let status = crate::cargo::cargo()
         .args(["run", "--release", "--package", "xtask", "--", "loadtest"])
         .args(args)
         .current_dir(crate::paths::workspace_root())
@@ -181,14 +180,7 @@ async fn prepare_database(url: &str) -> Result<(i32, usize)> {
         Ok(row) if row.get::<_, i32>(0) > 0 => row.get(0),
         _ => {
             println!("== pgbench tables missing: pgbench -i -s 1");
-            let status = std::process::Command::new(
-                services::install::postgres_bin_dir()
-                    .map(|d| d.join("pgbench"))
-                    .context("pgbench is not installed")?,
-            )
-            .args(["-i", "-s", "1", "-q", url])
-            .status()?;
-            anyhow::ensure!(status.success(), "pgbench -i failed ({status})");
+            pgbench::initialise(url)?;
             client
                 .query_one("SELECT count(*)::int4 FROM pgbench_accounts", &[])
                 .await?

@@ -56,6 +56,16 @@ fn pgbench() -> Result<PathBuf> {
         .context("pgbench is not installed (Debian package postgresql-client)")
 }
 
+/// Creates pgbench's tables at scale 1 (100,000 accounts): `pgbench -i -s 1`.
+pub(crate) fn initialise(url: &str) -> Result<()> {
+    let status = Command::new(pgbench()?)
+        .args(["-i", "-s", "1", "-q", url])
+        .status()
+        .context("running pgbench -i")?;
+    anyhow::ensure!(status.success(), "pgbench -i -s 1 failed ({status})");
+    Ok(())
+}
+
 /// Runs pgbench `-S` in `mode` with `clients` clients for `duration`.
 pub(crate) fn run(
     url: &str,
