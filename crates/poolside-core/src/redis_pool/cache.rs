@@ -1,6 +1,7 @@
 //! [`RedisCache`]: cache operations over the Redis pool, with hit and miss counts,
 //! working (as misses, or as clear errors) when Redis is absent or down.
 
+use std::future::Future;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -108,8 +109,21 @@ impl RedisCache {
         cmd: &redis::Cmd,
         fallback: impl FnOnce() -> T,
     ) -> Result<T, RedisError> {
+        self.run_with(|pool| pool.command(cmd), fallback).await
+    }
+
+    /// Makes `call` on the pool; when Redis is absent or unreachable, gives `fallback`
+    /// in miss mode.
+    async fn run_with<'a, T, Fut>(
+        &'a self,
+        call: impl FnOnce(&'a RedisPool) -> Fut,
+        fallback: impl FnOnce() -> T,
+    ) -> Result<T, RedisError>
+    where
+        Fut: Future<Output = Result<T, RedisError>>,
+    {
         let result = match &self.pool {
-            Some(pool) => pool.command(cmd).await,
+            Some(pool) => call(pool).await,
             None => Err(RedisError::not_configured()),
         };
         match result {
@@ -203,18 +217,32 @@ impl RedisCache {
         if items.is_empty() {
             return Ok(());
         }
-        let mut cmd = redis::cmd("MSET");
-        for (key, value) in items {
-            cmd.arg(*key).arg(encode(key, value)?);
-        }
-        self.run::<()>(&cmd, || ()).await?;
-        if let Some(ttl) = ttl {
-            let millis = ttl_millis(ttl)?;
-            for (key, _) in items {
-                self.run::<bool>(redis::cmd("PEXPIRE").arg(*key).arg(millis), || false)
-                    .await?;
+        // With a TTL, one SET ... PX per key, so each value is written with its expiry at
+        // once; all of them in one round trip.
+        let mut pipeline = redis::pipe();
+        match ttl {
+            Some(ttl) => {
+                let millis = ttl_millis(ttl)?;
+                for (key, value) in items {
+                    pipeline
+                        .cmd("SET")
+                        .arg(*key)
+                        .arg(encode(key, value)?)
+                        .arg("PX")
+                        .arg(millis)
+                        .ignore();
+                }
+            }
+            None => {
+                let mset = pipeline.cmd("MSET");
+                for (key, value) in items {
+                    mset.arg(*key).arg(encode(key, value)?);
+                }
+                mset.ignore();
             }
         }
+        self.run_with(|pool| pool.pipeline::<()>(&pipeline), || ())
+            .await?;
         add(&self.counters.sets, items.len() as u64);
         Ok(())
     }

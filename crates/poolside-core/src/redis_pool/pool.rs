@@ -219,6 +219,27 @@ impl RedisPool {
     /// Runs `cmd` on the shared connection (on an exclusive one in a pool of one),
     /// within `redis.command_timeout`.
     pub async fn command<T: FromRedisValue>(&self, cmd: &redis::Cmd) -> Result<T, RedisError> {
+        self.send(|mut conn| async move { cmd.query_async(&mut conn).await })
+            .await
+    }
+
+    /// Sends `pipeline` (its commands in one round trip; atomic when built with
+    /// `.atomic()`) as [`command`](Self::command) sends one command.
+    pub async fn pipeline<T: FromRedisValue>(
+        &self,
+        pipeline: &redis::Pipeline,
+    ) -> Result<T, RedisError> {
+        self.send(|mut conn| async move { pipeline.query_async(&mut conn).await })
+            .await
+    }
+
+    /// Sends one request (`call` on a handle of the connection), counted against
+    /// `redis.max_queued_commands` and bounded by `redis.command_timeout`.
+    async fn send<T, F, Fut>(&self, call: F) -> Result<T, RedisError>
+    where
+        F: FnOnce(MultiplexedConnection) -> Fut,
+        Fut: Future<Output = redis::RedisResult<T>>,
+    {
         let inner = &*self.inner;
         let queued = inner.in_flight.fetch_add(1, Ordering::Relaxed) + 1;
         let _in_flight = InFlight(&inner.in_flight);
@@ -235,8 +256,7 @@ impl RedisPool {
         inner.counters.commands.fetch_add(1, Ordering::Relaxed);
         let result = if inner.config.max_size > 1 {
             let lease = self.shared().await?;
-            let mut conn = lease.conn.clone();
-            let result = self.timed(cmd.query_async(&mut conn)).await;
+            let result = self.timed(call(lease.conn.clone())).await;
             if result
                 .as_ref()
                 .err()
@@ -246,8 +266,9 @@ impl RedisPool {
             }
             result
         } else {
-            let mut conn = self.exclusive().await?;
-            self.timed(cmd.query_async(&mut *conn)).await
+            // Held until the request completes; `call` gets a handle on it.
+            let conn = self.exclusive().await?;
+            self.timed(call((*conn).clone())).await
         };
         if result.is_err() {
             inner.counters.errors.fetch_add(1, Ordering::Relaxed);
