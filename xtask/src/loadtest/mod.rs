@@ -1,39 +1,46 @@
-//! `cargo xtask loadtest`: poolside measured against the tools users would pick instead,
-//! every figure from the same machine in the same invocation.
+//! `cargo xtask loadtest`: poolside measured against the tools users would pick
+//! instead, every figure from the same machine in the same invocation.
 //!
-//! Built so far: the `steady` scenario on the `select` workload (pgbench's `-S`), for
-//! poolside on both paths, deadpool-postgres, sqlx, raw bb8, and pgbench in three modes;
-//! latencies in HDR histograms with the warm-up excluded; a table with ratios, a verdict
-//! per goal, and the JSON. The rest of the load-test issue (the other scenarios and
-//! workloads, the Redis baselines, progress bars, the chart) is named in every report
-//! and makes the command exit 2 until it lands.
+//! - Scenarios (`scenarios/`): steady, oversubscribed, burst, spike, stress,
+//!   sequential, soak; each a shape of load from `measure/`.
+//! - Workloads (`workload/`): pgbench's `-S` select, the point-of-sale write
+//!   transaction, Redis GET and SET.
+//! - Systems (`systems/`): poolside on both paths, deadpool-postgres, sqlx, raw bb8,
+//!   deadpool-redis, all in this process with the same pool size; and pgbench
+//!   (`-M simple`, `-M prepared`, `-C`) and redis-benchmark as their own processes.
+//! - Output (`report/`, `plot.rs`): a table of medians with ratios, a verdict per
+//!   goal, the JSON, the chart; a progress bar per scenario meanwhile.
+//!
+//! Only loopback servers it starts itself are measured, unless `--database-url` or
+//! `--redis-url` names another server explicitly. Ctrl-C stops the run, prints what
+//! was measured and stops the servers it started.
 
+mod interrupt;
+mod measure;
 mod options;
 mod pgbench;
+mod plot;
+mod progress;
+mod redis_benchmark;
 mod report;
-mod runner;
+mod scenarios;
 mod systems;
+mod workload;
 
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::str::FromStr;
+use std::time::Instant;
 
-use anyhow::{Context, Result};
+use anyhow::{Context, Result, bail};
 
 use crate::services::{self, StartedServices};
+use interrupt::Interrupt;
 use options::Options;
-use report::{Machine, Report, Row};
-use systems::System;
-
-/// What the load test does not measure yet.
-const NOT_BUILT: &[&str] = &[
-    "scenarios burst, spike, stress, soak, oversubscribed, sequential",
-    "workloads sale, redis-get, redis-set",
-    "baselines deadpool-redis and redis-benchmark",
-    "progress bars, the chart (--plot), Ctrl-C handling",
-];
-
-/// pgbench is skipped at client counts this close to the server's `max_connections`.
-const PGBENCH_HEADROOM: usize = 20;
+use report::{Machine, Report};
+use scenarios::{Scenario, Session};
+use systems::Target;
+use workload::{Data, Workload};
 
 /// Runs the load test with the arguments after `loadtest`.
 pub(crate) fn run(args: &[&str]) -> Result<ExitCode> {
@@ -45,88 +52,76 @@ pub(crate) fn run(args: &[&str]) -> Result<ExitCode> {
     if cfg!(debug_assertions) && std::env::var_os(RELEASE_MARKER).is_none() {
         return rerun_in_release(args);
     }
-    // Only the embedded servers, or a server the caller names explicitly.
-    let (url, _started) = match &options.database_url {
-        Some(url) => (url.clone(), None),
-        None => {
-            println!("== services up");
-            (services::database_url(), Some(StartedServices::up()?))
-        }
+    let started = Instant::now();
+    let servers = if options.external_servers() {
+        None
+    } else {
+        println!("== services up");
+        Some(StartedServices::up()?)
     };
+    let (database_url, redis_url) = match servers {
+        Some(_) => (Some(services::database_url()), Some(services::redis_url())),
+        None => (options.database_url.clone(), options.redis_url.clone()),
+    };
+    let plan = plan(&options, database_url.is_some(), redis_url.is_some())?;
+
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .context("starting the Tokio runtime")?;
-    let (rows, max_connections) = runtime.block_on(prepare_database(&url))?;
-    println!(
-        "== steady / select: {} s per run after {} ms warm-up, pool size {}, {rows} rows",
-        options.duration.as_secs_f64(),
-        options.warm_up.as_millis(),
-        options.pool_size
-    );
-
-    let mut results = Vec::new();
-    let mut commands = Vec::new();
-    for &clients in &options.concurrency {
-        for system in System::ALL {
-            let measured = runtime.block_on(async {
-                let prepared = systems::prepare(system, &url, options.pool_size, rows).await?;
-                let measurement = runner::run(
-                    prepared.operation,
-                    clients,
-                    options.warm_up,
-                    options.duration,
-                )
-                .await;
-                (prepared.close)().await;
-                anyhow::Ok(measurement)
-            });
-            match measured {
-                Ok(m) => {
-                    println!(
-                        "   {:<20} {clients:>5} clients: {:>9.0} ops/s",
-                        system.name(),
-                        m.ops_per_sec()
-                    );
-                    results.push(Row::measured(system.name(), clients, options.pool_size, &m));
-                }
-                Err(e) => println!(
-                    "   {:<20} {clients:>5} clients: failed: {e:#}",
-                    system.name()
-                ),
-            }
+    let interrupt = {
+        let _entered = runtime.enter();
+        Interrupt::on_ctrl_c()
+    };
+    let planned = |w: Workload| plan.iter().any(|(_, pw)| *pw == w);
+    let (data, max_connections) = match &database_url {
+        Some(url) if plan.iter().any(|(_, w)| !w.is_redis()) => {
+            runtime.block_on(prepare_database(url, planned(Workload::Sale)))?
         }
-        if clients + PGBENCH_HEADROOM > max_connections {
-            println!(
-                "   pgbench skipped at {clients} clients: the server allows {max_connections} connections"
-            );
-            continue;
+        _ => (Data { accounts: 1 }, 0),
+    };
+    if let Some(url) = redis_url
+        .as_deref()
+        .filter(|_| plan.iter().any(|(_, w)| w.is_redis()))
+    {
+        runtime.block_on(workload::redis::prepare(url))?;
+    }
+    let sale_script = write_sale_script()?;
+    let target = Target {
+        database_url,
+        redis_url,
+        pool_size: options.pool_size,
+        max_tasks: options
+            .concurrency
+            .iter()
+            .map(|c| c * 10)
+            .chain([options.stress_max_tasks, scenarios_max_tasks()])
+            .max()
+            .unwrap_or(1000),
+        data,
+    };
+    let mut session = Session {
+        options: &options,
+        target: &target,
+        interrupt: &interrupt,
+        runtime: &runtime,
+        max_connections,
+        sale_script,
+        results: Vec::new(),
+        commands: Vec::new(),
+    };
+    for &(scenario, workload) in &plan {
+        if interrupt.is_set() {
+            break;
         }
-        for mode in pgbench::Mode::ALL {
-            match pgbench::run(&url, mode, clients, options.duration) {
-                Ok(result) => {
-                    println!(
-                        "   {:<20} {clients:>5} clients: {:>9.0} tps",
-                        mode.system(),
-                        result.tps
-                    );
-                    results.push(Row::pgbench(mode.system(), clients, &result));
-                    if !commands.contains(&result.command) {
-                        commands.push(result.command);
-                    }
-                }
-                Err(e) => println!(
-                    "   {:<20} {clients:>5} clients: failed: {e:#}",
-                    mode.system()
-                ),
-            }
-        }
+        scenario.run(&mut session, workload);
     }
 
     let report = Report {
-        machine: Machine::this_one(commands),
-        results,
-        not_built: NOT_BUILT.to_vec(),
+        machine: Machine::this_one(session.commands),
+        results: session.results,
+        stress_p99_limit_ms: scenarios::STRESS_P99_LIMIT_MS,
+        interrupted: interrupt.is_set(),
     };
     print!("{}", report.table());
     print!("{}", report.verdicts());
@@ -135,58 +130,134 @@ pub(crate) fn run(args: &[&str]) -> Result<ExitCode> {
         std::fs::write(path, json).with_context(|| format!("writing {}", path.display()))?;
         println!("\nJSON written to {}", path.display());
     }
-    println!("\nnot built yet (the rest of the load-test issue):");
-    for item in NOT_BUILT {
-        println!("  - {item}");
+    if let Some(path) = &options.plot {
+        match plot::draw(&report, path) {
+            Ok(()) => println!("chart drawn in {}", path.display()),
+            Err(e) => println!("no chart: {e:#}"),
+        }
     }
-    Ok(ExitCode::from(2))
+    let took = started.elapsed().as_secs_f64();
+    if report.interrupted {
+        println!(
+            "\ninterrupted after {took:.0} s: the figures above are what was measured before Ctrl-C"
+        );
+    } else {
+        println!("\nload test took {took:.0} s");
+    }
+    drop(runtime);
+    drop(servers);
+    Ok(if report.interrupted {
+        ExitCode::from(130)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+fn scenarios_max_tasks() -> usize {
+    scenarios::OVERSUBSCRIBED_TASKS
+}
+
+/// The (scenario, workload) pairs to run, in order: those asked for whose server is
+/// there.
+fn plan(options: &Options, postgres: bool, redis: bool) -> Result<Vec<(Scenario, Workload)>> {
+    let mut plan = Vec::new();
+    let mut skipped = Vec::new();
+    for &scenario in &options.scenarios {
+        for &workload in scenario.workloads() {
+            if !options.workloads.contains(&workload) {
+                continue;
+            }
+            if (workload.is_redis() && !redis) || (!workload.is_redis() && !postgres) {
+                skipped.push(format!("{} / {}", scenario.name(), workload.name()));
+                continue;
+            }
+            plan.push((scenario, workload));
+        }
+    }
+    if !skipped.is_empty() {
+        let needs = if postgres {
+            "--redis-url"
+        } else {
+            "--database-url"
+        };
+        println!(
+            "== skipped (no server for them; pass {needs}): {}",
+            skipped.join(", ")
+        );
+    }
+    if plan.is_empty() {
+        bail!("nothing to run: no scenario and workload asked for has a server to run against");
+    }
+    Ok(plan)
 }
 
 /// Set in the environment of the release build this command re-runs itself as.
 const RELEASE_MARKER: &str = "POOLSIDE_LOADTEST_RELEASE";
 
 /// Runs the load test again as a release build: a debug build would measure the
-/// compiler's settings, not the pools.
+/// compiler's settings, not the pools. On Unix the release build replaces this
+/// process, so that Ctrl-C reaches it alone.
 fn rerun_in_release(args: &[&str]) -> Result<ExitCode> {
     println!("== building the load test in release mode (the first build takes a few minutes)");
-    let status = crate::cargo::cargo()
-        .args(["run", "--release", "--package", "xtask", "--", "loadtest"])
+    let mut command = crate::cargo::cargo();
+    command
+        .args([
+            "run",
+            "--quiet",
+            "--release",
+            "--package",
+            "xtask",
+            "--",
+            "loadtest",
+        ])
         .args(args)
         .current_dir(crate::paths::workspace_root())
-        .env(RELEASE_MARKER, "1")
-        .status()
-        .context("running the release build of the load test")?;
-    Ok(ExitCode::from(
-        status
-            .code()
-            .and_then(|c| u8::try_from(c).ok())
-            .unwrap_or(1),
-    ))
+        .env(RELEASE_MARKER, "1");
+    #[cfg(unix)]
+    {
+        use std::os::unix::process::CommandExt as _;
+        let error = command.exec();
+        Err(error).context("running the release build of the load test")
+    }
+    #[cfg(not(unix))]
+    {
+        let status = command
+            .status()
+            .context("running the release build of the load test")?;
+        Ok(ExitCode::from(
+            status
+                .code()
+                .and_then(|c| u8::try_from(c).ok())
+                .unwrap_or(1),
+        ))
+    }
 }
 
-/// Makes sure pgbench's tables exist (`pgbench -i` when missing); returns the number of
-/// accounts and the server's `max_connections`.
-async fn prepare_database(url: &str) -> Result<(i32, usize)> {
+/// Makes sure the tables of the PostgreSQL workloads exist; returns the data they
+/// hold and the server's `max_connections`.
+async fn prepare_database(url: &str, sale: bool) -> Result<(Data, usize)> {
     let config = tokio_postgres::Config::from_str(url).context("the database URL")?;
     let (client, connection) = config
         .connect(tokio_postgres::NoTls)
         .await
         .map_err(|e| anyhow::anyhow!("{}", poolside_config::redact_text(&e.to_string())))?;
     tokio::spawn(connection);
-    let count = client
-        .query_one("SELECT count(*)::int4 FROM pgbench_accounts", &[])
-        .await;
-    let rows = match count {
-        Ok(row) if row.get::<_, i32>(0) > 0 => row.get(0),
-        _ => {
-            println!("== pgbench tables missing: pgbench -i -s 1");
-            pgbench::initialise(url)?;
-            client
-                .query_one("SELECT count(*)::int4 FROM pgbench_accounts", &[])
-                .await?
-                .get(0)
-        }
-    };
+    let accounts = workload::select::prepare(&client, url).await?;
+    if sale {
+        workload::sale::prepare(&client).await?;
+    }
     let max: String = client.query_one("SHOW max_connections", &[]).await?.get(0);
-    Ok((rows, max.parse().unwrap_or(100)))
+    Ok((Data { accounts }, max.parse().unwrap_or(100)))
+}
+
+/// Writes the sale as a pgbench script under `target/loadtest/`.
+fn write_sale_script() -> Result<PathBuf> {
+    let dir = crate::paths::workspace_root()
+        .join("target")
+        .join("loadtest");
+    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+    let path = dir.join("sale.pgbench");
+    std::fs::write(&path, workload::sale::PGBENCH_SCRIPT)
+        .with_context(|| format!("writing {}", path.display()))?;
+    Ok(path)
 }

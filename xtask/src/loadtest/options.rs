@@ -5,38 +5,97 @@ use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 
+use super::scenarios::Scenario;
+use super::workload::Workload;
+
 /// What `cargo xtask loadtest` was asked to do.
 #[derive(Debug, Clone)]
 pub(crate) struct Options {
-    /// Measured time per system and concurrency.
+    pub(crate) scenarios: Vec<Scenario>,
+    pub(crate) workloads: Vec<Workload>,
+    /// Measured time per run (and per phase or level).
     pub(crate) duration: Duration,
-    /// Unmeasured time before each measurement.
+    /// Unmeasured time before each run.
     pub(crate) warm_up: Duration,
-    /// Client counts to measure at.
+    /// Task counts of `steady`; the first also sets the base of `spike`, `stress`
+    /// and `soak`.
     pub(crate) concurrency: Vec<usize>,
     /// Connections per pool.
     pub(crate) pool_size: u32,
-    /// A server of the caller's instead of the embedded one.
+    /// Runs of each `steady` measurement, interleaved; the report shows the median.
+    pub(crate) repeat: usize,
+    /// Length of the `soak` run.
+    pub(crate) soak: Duration,
+    pub(crate) bursts: usize,
+    pub(crate) burst_idle: Duration,
+    /// Most tasks `stress` goes up to.
+    pub(crate) stress_max_tasks: usize,
+    /// A PostgreSQL server of the caller's instead of the embedded one.
     pub(crate) database_url: Option<String>,
+    /// A Redis server of the caller's instead of the embedded one.
+    pub(crate) redis_url: Option<String>,
     /// Where to write the JSON results.
     pub(crate) json: Option<PathBuf>,
+    /// Where to draw the chart (SVG).
+    pub(crate) plot: Option<PathBuf>,
 }
 
 pub(crate) const USAGE: &str = "\
-usage: cargo xtask loadtest [--quick] [--scenario steady] [--duration 10s]
-                            [--concurrency 50,100,200,1000] [--pool-size 20]
-                            [--database-url URL] [--json PATH]";
+usage: cargo xtask loadtest [--quick] [--scenario NAME,...] [--workload NAME,...]
+                            [--duration 10s] [--concurrency 50,100,200,1000] [--pool-size 20]
+                            [--repeat 1] [--soak 60s] [--database-url URL] [--redis-url URL]
+                            [--json PATH] [--plot PATH.svg]
+
+  scenarios: steady, oversubscribed, burst, spike, stress, sequential, soak (default: all)
+  workloads: select, sale, redis-get, redis-set (default: all)
+  --quick    every scenario and baseline, short runs: about a minute and a half
+  --repeat   runs each steady measurement N times, interleaved; the report shows medians
+  --database-url / --redis-url  measure servers of yours instead of starting throwaway
+             ones (with only one of them given, the other's workloads are skipped)";
 
 impl Options {
-    /// Parses the arguments after `loadtest`.
-    pub(crate) fn parse(args: &[&str]) -> Result<Self> {
-        let mut options = Self {
+    /// The full run's settings.
+    fn full() -> Self {
+        Self {
+            scenarios: Scenario::ALL.to_vec(),
+            workloads: Workload::ALL.to_vec(),
             duration: Duration::from_secs(10),
             warm_up: Duration::from_secs(1),
             concurrency: vec![50, 100, 200, 1000],
             pool_size: 20,
+            repeat: 1,
+            soak: Duration::from_secs(60),
+            bursts: 3,
+            burst_idle: Duration::from_secs(2),
+            stress_max_tasks: 6400,
             database_url: None,
+            redis_url: None,
             json: None,
+            plot: None,
+        }
+    }
+
+    /// `--quick`: everything, briefly.
+    fn quick() -> Self {
+        Self {
+            duration: Duration::from_millis(1500),
+            warm_up: Duration::from_millis(300),
+            concurrency: vec![50],
+            soak: Duration::from_secs(5),
+            bursts: 2,
+            burst_idle: Duration::from_millis(300),
+            stress_max_tasks: 1600,
+            ..Self::full()
+        }
+    }
+
+    /// Parses the arguments after `loadtest`. `--quick` sets the base; other flags
+    /// override it wherever they stand.
+    pub(crate) fn parse(args: &[&str]) -> Result<Self> {
+        let mut options = if args.contains(&"--quick") {
+            Self::quick()
+        } else {
+            Self::full()
         };
         let mut args = args.iter();
         while let Some(arg) = args.next() {
@@ -46,50 +105,68 @@ impl Options {
                     .with_context(|| format!("{name} needs a value\n{USAGE}"))
             };
             match *arg {
-                "--quick" => {
-                    options.duration = Duration::from_secs(3);
-                    options.warm_up = Duration::from_millis(500);
-                    options.concurrency = vec![50, 1000];
+                "--quick" => {}
+                "--scenario" => {
+                    options.scenarios = list(value("--scenario")?, Scenario::parse)?;
                 }
-                "--scenario" => match value("--scenario")? {
-                    "steady" => {}
-                    other => bail!(
-                        "scenario {other:?} is not built yet: only `steady` runs so far (burst, spike, stress, soak, \
-                         oversubscribed and sequential land with the rest of the load-test issue)"
-                    ),
-                },
-                "--duration" => {
-                    let text = value("--duration")?;
-                    options.duration = humantime::parse_duration(text).with_context(|| {
-                        format!("--duration {text:?}: write it like 10s or 500ms")
-                    })?;
+                "--workload" => {
+                    options.workloads = list(value("--workload")?, Workload::parse)?;
                 }
+                "--duration" => options.duration = duration("--duration", value("--duration")?)?,
+                "--soak" => options.soak = duration("--soak", value("--soak")?)?,
                 "--concurrency" => {
                     let text = value("--concurrency")?;
-                    options.concurrency = text
-                        .split(',')
-                        .map(|n| n.trim().parse::<usize>().ok().filter(|n| *n > 0))
-                        .collect::<Option<Vec<_>>>()
-                        .with_context(|| {
+                    options.concurrency = list(text, |n| {
+                        n.parse::<usize>().ok().filter(|n| *n > 0).with_context(|| {
                             format!("--concurrency {text:?}: write whole numbers like 50,100,200")
-                        })?;
+                        })
+                    })?;
                 }
-                "--pool-size" => {
-                    let text = value("--pool-size")?;
-                    options.pool_size =
-                        text.parse().ok().filter(|n| *n > 0).with_context(|| {
-                            format!("--pool-size {text:?}: write a whole number from 1")
-                        })?;
-                }
+                "--pool-size" => options.pool_size = number("--pool-size", value("--pool-size")?)?,
+                "--repeat" => options.repeat = number("--repeat", value("--repeat")?)?,
                 "--database-url" => {
                     options.database_url = Some(value("--database-url")?.to_owned())
                 }
+                "--redis-url" => options.redis_url = Some(value("--redis-url")?.to_owned()),
                 "--json" => options.json = Some(PathBuf::from(value("--json")?)),
+                "--plot" => {
+                    let path = PathBuf::from(value("--plot")?);
+                    if path.extension().is_none_or(|e| e != "svg") {
+                        bail!(
+                            "--plot {}: the chart is drawn as SVG; name a .svg file",
+                            path.display()
+                        );
+                    }
+                    options.plot = Some(path);
+                }
                 other => bail!("unknown argument {other:?}\n{USAGE}"),
             }
         }
         Ok(options)
     }
+
+    /// Whether the servers are the caller's (no embedded ones started).
+    pub(crate) fn external_servers(&self) -> bool {
+        self.database_url.is_some() || self.redis_url.is_some()
+    }
+}
+
+fn list<T>(text: &str, parse: impl Fn(&str) -> Result<T>) -> Result<Vec<T>> {
+    text.split(',').map(|item| parse(item.trim())).collect()
+}
+
+fn duration(flag: &str, text: &str) -> Result<Duration> {
+    humantime::parse_duration(text)
+        .ok()
+        .filter(|d| !d.is_zero())
+        .with_context(|| format!("{flag} {text:?}: write it like 10s or 500ms"))
+}
+
+fn number<T: std::str::FromStr + PartialOrd + From<u8>>(flag: &str, text: &str) -> Result<T> {
+    text.parse::<T>()
+        .ok()
+        .filter(|n| *n >= T::from(1))
+        .with_context(|| format!("{flag} {text:?}: write a whole number from 1"))
 }
 
 #[cfg(test)]
@@ -98,15 +175,38 @@ mod tests {
 
     #[test]
     fn parses_flags_and_rejects_bad_values() {
-        let o = Options::parse(&["--quick", "--pool-size", "16", "--concurrency", "16,64"])
-            .expect("valid");
-        assert_eq!((o.pool_size, o.concurrency), (16, vec![16, 64]));
-        assert_eq!(o.duration, Duration::from_secs(3));
+        let o = Options::parse(&[
+            "--pool-size",
+            "16",
+            "--concurrency",
+            "16,64",
+            "--quick",
+            "--workload",
+            "select,sale",
+        ])
+        .expect("valid");
+        assert_eq!(
+            (o.pool_size, o.concurrency),
+            (16, vec![16, 64]),
+            "flags override --quick wherever they stand"
+        );
+        assert_eq!(o.duration, Duration::from_millis(1500));
+        assert_eq!(o.workloads, vec![Workload::Select, Workload::Sale]);
+        assert_eq!(o.scenarios.len(), Scenario::ALL.len());
+        let o = Options::parse(&["--scenario", "spike,soak", "--repeat", "3"]).expect("valid");
+        assert_eq!(
+            (o.scenarios, o.repeat),
+            (vec![Scenario::Spike, Scenario::Soak], 3)
+        );
         for bad in [
             &["--pool-size", "0"][..],
+            &["--repeat", "0"],
             &["--concurrency", "1,x"],
             &["--duration", "soon"],
-            &["--scenario", "burst"],
+            &["--duration", "0s"],
+            &["--scenario", "marathon"],
+            &["--workload", "delete"],
+            &["--plot", "chart.png"],
             &["--bogus"],
             &["--json"],
         ] {

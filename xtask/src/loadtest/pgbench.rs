@@ -1,7 +1,8 @@
-//! pgbench as a baseline: the same `-S` select by key, the same client count, in three
-//! modes (`-M simple`, `-M prepared`, and `-C`, a new connection per transaction).
+//! pgbench as a baseline: the same work (its builtin `-S` select by key, or the sale
+//! as a script), the same client count, in three modes (`-M simple`, `-M prepared`,
+//! and `-C`, a new connection per transaction).
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
@@ -43,6 +44,8 @@ impl Mode {
 pub(crate) struct PgbenchResult {
     pub(crate) tps: f64,
     pub(crate) latency_avg_ms: Option<f64>,
+    /// Transactions completed.
+    pub(crate) processed: u64,
     pub(crate) failed: u64,
     /// The command as run, password masked.
     pub(crate) command: String,
@@ -66,32 +69,59 @@ pub(crate) fn initialise(url: &str) -> Result<()> {
     Ok(())
 }
 
-/// Runs pgbench `-S` in `mode` with `clients` clients for `duration`.
+/// What each pgbench client runs.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Script<'a> {
+    /// The builtin select by key (`-S`).
+    Select,
+    /// A script file (`-f`).
+    File(&'a Path),
+}
+
+/// How much pgbench runs.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Amount {
+    /// `-c clients -T seconds` (whole seconds, at least one).
+    For { clients: usize, duration: Duration },
+    /// One client, `-t transactions`, one after another.
+    Sequential { transactions: usize },
+}
+
+/// Runs pgbench in `mode` on `script` for `amount`.
 pub(crate) fn run(
     url: &str,
     mode: Mode,
-    clients: usize,
-    duration: Duration,
+    script: Script<'_>,
+    amount: Amount,
 ) -> Result<PgbenchResult> {
-    let mut command = Command::new(pgbench()?);
-    command
-        .args(["-n", "-S"])
-        .args(mode.args())
-        .args([
-            "-c",
-            &clients.to_string(),
-            "-j",
-            "2",
-            "-T",
-            &duration.as_secs().max(1).to_string(),
-        ])
-        .arg(url);
-    let shown = poolside_config::redact_text(&format!(
-        "pgbench -n -S {} -c {clients} -j 2 -T {} {url}",
-        mode.args().join(" "),
-        duration.as_secs().max(1)
-    ));
-    let output = command
+    let mut args: Vec<String> = vec!["-n".into()];
+    match script {
+        Script::Select => args.push("-S".into()),
+        Script::File(path) => args.extend(["-f".into(), path.display().to_string()]),
+    }
+    args.extend(mode.args().iter().map(|a| (*a).to_owned()));
+    match amount {
+        Amount::For { clients, duration } => args.extend([
+            "-c".into(),
+            clients.to_string(),
+            "-j".into(),
+            "2".into(),
+            "-T".into(),
+            duration.as_secs().max(1).to_string(),
+        ]),
+        Amount::Sequential { transactions } => {
+            args.extend([
+                "-c".into(),
+                "1".into(),
+                "-t".into(),
+                transactions.to_string(),
+            ]);
+        }
+    }
+    let shown = poolside_config::redact_text(&format!("pgbench {} {url}", args.join(" ")));
+    let output = Command::new(pgbench()?)
+        .args(&args)
+        .arg(url)
         .output()
         .with_context(|| format!("running {shown}"))?;
     let stdout = String::from_utf8_lossy(&output.stdout);
@@ -106,16 +136,22 @@ pub(crate) fn run(
 
 /// Reads tps, average latency and failures from pgbench's report.
 fn parse(report: &str, command: String) -> Result<PgbenchResult> {
+    // `-t` runs print "processed: 500/500": the figure is before the slash.
     let number_after = |prefix: &str| {
         report.lines().find_map(|line| {
             let rest = line.trim().strip_prefix(prefix)?;
-            rest.split_whitespace().next()?.parse::<f64>().ok()
+            rest.split(|c: char| c.is_whitespace() || c == '/')
+                .next()?
+                .parse::<f64>()
+                .ok()
         })
     };
     let tps = number_after("tps = ").context("pgbench printed no tps")?;
     Ok(PgbenchResult {
         tps,
         latency_avg_ms: number_after("latency average = "),
+        processed: number_after("number of transactions actually processed: ")
+            .map_or(0, |n| n as u64),
         failed: number_after("number of failed transactions: ").map_or(0, |n| n as u64),
         command,
     })
@@ -134,7 +170,13 @@ mod tests {
         let result = parse(report, "pgbench".into()).expect("parses");
         assert_eq!(result.tps, 48421.123);
         assert_eq!(result.latency_avg_ms, Some(0.330));
-        assert_eq!(result.failed, 0);
+        assert_eq!((result.processed, result.failed), (240_000, 0));
+        let sequential = parse(
+            &report.replace("processed: 240000", "processed: 500/500"),
+            String::new(),
+        )
+        .expect("parses");
+        assert_eq!(sequential.processed, 500);
         assert!(parse("garbage", String::new()).is_err());
     }
 }

@@ -230,9 +230,18 @@ impl Drop for StartedServices {
 
 /// The URL of the PostgreSQL service.
 pub(crate) fn database_url() -> String {
+    url_of("DATABASE_URL")
+}
+
+/// The URL of the Redis service.
+pub(crate) fn redis_url() -> String {
+    url_of("REDIS_URL")
+}
+
+fn url_of(variable: &str) -> String {
     env_vars()
         .into_iter()
-        .find(|(name, _)| *name == "DATABASE_URL")
+        .find(|(name, _)| *name == variable)
         .map(|(_, url)| url)
         .unwrap_or_default()
 }

@@ -24,19 +24,28 @@ use super::{PgError, PgPool};
 struct Shared {
     conn: PooledPgConnection,
     statements: Mutex<StatementCache>,
+    /// Held while preparing, so that many callers missing the cache at once (1000
+    /// tasks arriving on a fresh connection) prepare the statement once, not 1000
+    /// times.
+    preparing: tokio::sync::Mutex<()>,
 }
 
 impl Shared {
-    async fn statement(&self, sql: &str) -> Result<Statement, PgError> {
-        let cached = self
-            .statements
+    fn cached(&self, sql: &str) -> Option<Statement> {
+        self.statements
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
-            .get(sql);
-        if let Some(statement) = cached {
+            .get(sql)
+    }
+
+    async fn statement(&self, sql: &str) -> Result<Statement, PgError> {
+        if let Some(statement) = self.cached(sql) {
             return Ok(statement);
         }
-        // Two callers may prepare the same statement at once; the later one is kept.
+        let _preparing = self.preparing.lock().await;
+        if let Some(statement) = self.cached(sql) {
+            return Ok(statement);
+        }
         let statement = self
             .conn
             .client()
@@ -118,6 +127,7 @@ impl Pipeline {
         let shared = Arc::new(Shared {
             conn,
             statements: Mutex::new(StatementCache::new(self.cache_size)),
+            preparing: tokio::sync::Mutex::new(()),
         });
         *slot.lock().unwrap_or_else(PoisonError::into_inner) = Some(Arc::clone(&shared));
         Ok(shared)

@@ -200,6 +200,11 @@ impl PgPool {
         Ok(PooledPgConnection::new(checkout, location, leaks))
     }
 
+    /// Counts a transaction run again (see [`PoolStats::transaction_retries`]).
+    pub(super) fn count_transaction_retry(&self) {
+        self.inner.counters.transaction_retried();
+    }
+
     fn acquire_error(&self, error: AcquireError<PgError>) -> PgError {
         match error {
             AcquireError::Closed => PgError::closed(),

@@ -11,6 +11,7 @@ pub(crate) struct Counters {
     expired: AtomicU64,
     interrupted: AtomicU64,
     leaks: AtomicU64,
+    transaction_retries: AtomicU64,
 }
 
 impl Counters {
@@ -28,6 +29,10 @@ impl Counters {
 
     pub(crate) fn leaked(&self) {
         self.leaks.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub(crate) fn transaction_retried(&self) {
+        self.transaction_retries.fetch_add(1, Ordering::Relaxed);
     }
 }
 
@@ -63,6 +68,8 @@ pub struct PoolStats {
     pub closed: ClosedCounts,
     /// Connections held past the leak detection threshold.
     pub leaks: u64,
+    /// Transactions run again after a serialization failure or deadlock.
+    pub transaction_retries: u64,
 }
 
 /// Connections closed, by reason.
@@ -121,6 +128,7 @@ impl PoolStats {
                 interrupted,
             },
             leaks: load(&counters.leaks),
+            transaction_retries: load(&counters.transaction_retries),
         }
     }
 }

@@ -105,6 +105,7 @@ impl PgPool {
                 match self.run_once(&options, location, &mut f).await {
                     Err(e) if e.is_transaction_retryable() && attempt < attempts => {
                         attempt += 1;
+                        self.count_transaction_retry();
                         tracing::debug!(target: "poolside::pg", error = %e, attempt, "re-running transaction");
                         tokio::time::sleep(backoff(attempt)).await;
                     }

@@ -1,0 +1,176 @@
+//! The results: one row per measured run, the JSON for machines, and for people a
+//! table with ratios and a verdict on each goal.
+
+mod machine;
+mod row;
+mod table;
+mod verdicts;
+
+pub(crate) use machine::Machine;
+pub(crate) use row::{Row, RunKey, SoakFigures};
+
+use serde::Serialize;
+
+/// The whole report, as written to `--json`.
+#[derive(Debug, Serialize)]
+pub(crate) struct Report {
+    pub(crate) machine: Machine,
+    /// Every measured run, repetitions included.
+    pub(crate) results: Vec<Row>,
+    /// The p99 limit the `stress` scenario held poolside to.
+    pub(crate) stress_p99_limit_ms: f64,
+    /// Whether Ctrl-C cut the run short (the results are what was measured before).
+    pub(crate) interrupted: bool,
+}
+
+/// Runs that differ only in their repetition, as one group.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct GroupKey {
+    pub(crate) scenario: &'static str,
+    pub(crate) workload: &'static str,
+    pub(crate) phase: Option<&'static str>,
+    pub(crate) concurrency: usize,
+}
+
+impl GroupKey {
+    fn of(row: &Row) -> Self {
+        Self {
+            scenario: row.key.scenario,
+            workload: row.key.workload,
+            phase: row.key.phase,
+            concurrency: row.key.concurrency,
+        }
+    }
+}
+
+impl Report {
+    /// The groups of runs (scenario, workload, phase, concurrency), in the order
+    /// they ran.
+    pub(crate) fn groups(&self) -> Vec<GroupKey> {
+        let mut groups: Vec<GroupKey> = Vec::new();
+        for row in &self.results {
+            let key = GroupKey::of(row);
+            if !groups.contains(&key) {
+                groups.push(key);
+            }
+        }
+        groups
+    }
+
+    /// The systems measured in `group`, in the order they ran.
+    pub(crate) fn systems(&self, group: &GroupKey) -> Vec<&'static str> {
+        let mut systems = Vec::new();
+        for row in self.results.iter().filter(|r| GroupKey::of(r) == *group) {
+            if !systems.contains(&row.key.system) {
+                systems.push(row.key.system);
+            }
+        }
+        systems
+    }
+
+    /// The median run (by throughput) of `system` in `group`.
+    pub(crate) fn median(&self, group: &GroupKey, system: &str) -> Option<&Row> {
+        let mut runs: Vec<&Row> = self
+            .results
+            .iter()
+            .filter(|r| r.key.system == system && GroupKey::of(r) == *group)
+            .collect();
+        runs.sort_by(|a, b| a.ops_per_sec.total_cmp(&b.ops_per_sec));
+        runs.get(runs.len().saturating_sub(1) / 2).copied()
+    }
+
+    /// The median run of `system` in `scenario`/`workload` at `concurrency` (no phase).
+    pub(crate) fn find(
+        &self,
+        scenario: &str,
+        workload: &str,
+        system: &str,
+        concurrency: usize,
+    ) -> Option<&Row> {
+        let group = self.groups().into_iter().find(|g| {
+            g.scenario == scenario
+                && g.workload == workload
+                && g.concurrency == concurrency
+                && g.phase.is_none()
+        })?;
+        self.median(&group, system)
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod test_rows {
+    use super::*;
+
+    /// A row of `system` in `scenario`/`workload`, the figures given.
+    pub(crate) fn row(
+        scenario: &'static str,
+        workload: &'static str,
+        system: &'static str,
+        concurrency: usize,
+        ops: f64,
+        p99: Option<f64>,
+        max: Option<f64>,
+    ) -> Row {
+        Row {
+            key: RunKey {
+                scenario,
+                workload,
+                system,
+                concurrency,
+                pool_size: Some(20),
+                phase: None,
+                run: 1,
+            },
+            ops_per_sec: ops,
+            operations: Some(1000),
+            p50_ms: p99,
+            p95_ms: p99,
+            p99_ms: p99,
+            max_ms: max,
+            latency_avg_ms: None,
+            acquire_p99_ms: None,
+            success_rate: 1.0,
+            errors: 0,
+            timeouts: 0,
+            retries: None,
+            connections_created: Some(0),
+            first_error: None,
+            soak: None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::test_rows::row;
+    use super::*;
+
+    #[test]
+    fn the_median_of_repetitions_is_the_middle_run() {
+        let mut results = Vec::new();
+        for (run, ops) in [(1, 300.0), (2, 100.0), (3, 200.0)] {
+            let mut r = row(
+                "steady",
+                "select",
+                "poolside",
+                50,
+                ops,
+                Some(1.0),
+                Some(2.0),
+            );
+            r.key.run = run;
+            results.push(r);
+        }
+        let report = Report {
+            machine: Machine::this_one(vec![]),
+            results,
+            stress_p99_limit_ms: 100.0,
+            interrupted: false,
+        };
+        let median = report
+            .find("steady", "select", "poolside", 50)
+            .expect("found");
+        assert_eq!((median.key.run, median.ops_per_sec), (3, 200.0));
+        assert!(report.find("steady", "select", "poolside", 100).is_none());
+    }
+}

@@ -1,0 +1,149 @@
+//! [`Row`]: one measured run, as the JSON carries it.
+
+use serde::Serialize;
+
+use crate::loadtest::measure::Measurement;
+use crate::loadtest::pgbench::PgbenchResult;
+use crate::loadtest::redis_benchmark::RedisBenchmarkResult;
+use crate::loadtest::systems::PoolCounts;
+
+/// What a run was: the fields that tell runs apart.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub(crate) struct RunKey {
+    pub(crate) scenario: &'static str,
+    pub(crate) workload: &'static str,
+    pub(crate) system: &'static str,
+    /// Tasks (or clients) running at once.
+    pub(crate) concurrency: usize,
+    /// `null` for pgbench and redis-benchmark, which open one connection per client.
+    pub(crate) pool_size: Option<u32>,
+    /// The phase of a `spike` (`before`, `spike`, `after`); `null` elsewhere.
+    pub(crate) phase: Option<&'static str>,
+    /// Which repetition (from 1) with `--repeat`.
+    pub(crate) run: usize,
+}
+
+/// Memory and connections over a `soak` run, sampled every second.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub(crate) struct SoakFigures {
+    /// Resident memory of the load test process after the first and last second.
+    pub(crate) rss_start_mb: f64,
+    pub(crate) rss_end_mb: f64,
+    pub(crate) rss_max_mb: f64,
+    /// Connections the pool held open, least and most.
+    pub(crate) pool_connections_min: u64,
+    pub(crate) pool_connections_max: u64,
+    /// Connections the server saw from the pool, least and most.
+    pub(crate) server_connections_min: u64,
+    pub(crate) server_connections_max: u64,
+}
+
+/// One measured run. Field names are stable: tools read them.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub(crate) struct Row {
+    #[serde(flatten)]
+    pub(crate) key: RunKey,
+    pub(crate) ops_per_sec: f64,
+    /// Operations measured, failed ones included; `null` where the tool does not say.
+    pub(crate) operations: Option<u64>,
+    /// Percentiles are `null` where the tool reports only an average (pgbench).
+    pub(crate) p50_ms: Option<f64>,
+    pub(crate) p95_ms: Option<f64>,
+    pub(crate) p99_ms: Option<f64>,
+    pub(crate) max_ms: Option<f64>,
+    pub(crate) latency_avg_ms: Option<f64>,
+    /// `null` where the system does not let the wait for a connection be seen.
+    pub(crate) acquire_p99_ms: Option<f64>,
+    pub(crate) success_rate: f64,
+    pub(crate) errors: u64,
+    pub(crate) timeouts: u64,
+    /// Transactions run again; `null` where the system does not count them.
+    pub(crate) retries: Option<u64>,
+    /// Connections opened during the run; `null` where the system does not count them.
+    pub(crate) connections_created: Option<u64>,
+    /// Why operations failed, from the first failure (secrets masked).
+    pub(crate) first_error: Option<String>,
+    pub(crate) soak: Option<SoakFigures>,
+}
+
+fn delta(before: Option<u64>, after: Option<u64>) -> Option<u64> {
+    Some(after?.saturating_sub(before?))
+}
+
+impl Row {
+    /// A run measured in this process; `before` and `after` are the pool's counts
+    /// around it.
+    pub(crate) fn measured(
+        key: RunKey,
+        m: &Measurement,
+        before: PoolCounts,
+        after: PoolCounts,
+    ) -> Self {
+        Self {
+            key,
+            ops_per_sec: m.ops_per_sec(),
+            operations: Some(m.operations()),
+            p50_ms: Some(m.latency_ms(0.50)),
+            p95_ms: Some(m.latency_ms(0.95)),
+            p99_ms: Some(m.latency_ms(0.99)),
+            max_ms: Some(m.latency_us.max() as f64 / 1000.0),
+            latency_avg_ms: Some(m.latency_us.mean() / 1000.0),
+            acquire_p99_ms: m
+                .acquire_us
+                .as_ref()
+                .map(|h| h.value_at_quantile(0.99) as f64 / 1000.0),
+            success_rate: m.success_rate(),
+            errors: m.errors,
+            timeouts: m.timeouts,
+            retries: delta(before.retries, after.retries),
+            connections_created: delta(before.created, after.created),
+            first_error: m.first_error.as_deref().map(poolside_config::redact_text),
+            soak: None,
+        }
+    }
+
+    /// A pgbench run.
+    pub(crate) fn pgbench(key: RunKey, result: &PgbenchResult) -> Self {
+        Self {
+            key,
+            ops_per_sec: result.tps,
+            operations: Some(result.processed + result.failed),
+            p50_ms: None,
+            p95_ms: None,
+            p99_ms: None,
+            max_ms: None,
+            latency_avg_ms: result.latency_avg_ms,
+            acquire_p99_ms: None,
+            success_rate: result.processed as f64
+                / (result.processed + result.failed).max(1) as f64,
+            errors: result.failed,
+            timeouts: 0,
+            retries: None,
+            connections_created: None,
+            first_error: None,
+            soak: None,
+        }
+    }
+
+    /// A redis-benchmark run.
+    pub(crate) fn redis_benchmark(key: RunKey, result: &RedisBenchmarkResult) -> Self {
+        Self {
+            key,
+            ops_per_sec: result.requests_per_sec,
+            operations: None,
+            p50_ms: Some(result.p50_ms),
+            p95_ms: Some(result.p95_ms),
+            p99_ms: Some(result.p99_ms),
+            max_ms: Some(result.max_ms),
+            latency_avg_ms: Some(result.avg_ms),
+            acquire_p99_ms: None,
+            success_rate: 1.0,
+            errors: 0,
+            timeouts: 0,
+            retries: None,
+            connections_created: None,
+            first_error: None,
+            soak: None,
+        }
+    }
+}

@@ -1,0 +1,407 @@
+//! One verdict line per goal: the pool core issue's performance goals, then a check
+//! per scenario. PASS or FAIL with the figures behind it, or why it was not measured.
+
+use std::fmt::Write as _;
+
+use super::{Report, Row};
+
+fn verdict(pass: bool) -> &'static str {
+    if pass { "PASS" } else { "FAIL" }
+}
+
+/// Concurrency levels of `scenario`/`workload` (phase-less groups), in run order.
+fn levels(report: &Report, scenario: &str, workload: &str) -> Vec<usize> {
+    report
+        .groups()
+        .into_iter()
+        .filter(|g| g.scenario == scenario && g.workload == workload && g.phase.is_none())
+        .map(|g| g.concurrency)
+        .collect()
+}
+
+impl Report {
+    /// The verdict lines.
+    pub(crate) fn verdicts(&self) -> String {
+        let mut out = String::from("\ngoals (pool core issue), from this run's medians:\n");
+        let mut line = |text: String| {
+            let _ = writeln!(out, "  {text}");
+        };
+        for (name, system, base, goal) in [
+            (
+                "poolside vs pgbench -M prepared",
+                "poolside",
+                "pgbench-prepared",
+                1.5,
+            ),
+            ("poolside vs deadpool", "poolside", "deadpool", 1.7),
+            (
+                "poolside-exclusive vs deadpool",
+                "poolside-exclusive",
+                "deadpool",
+                1.0,
+            ),
+        ] {
+            line(self.ratio_goal("steady", "select", name, system, base, goal));
+        }
+        line(self.fairness_goal());
+        line(self.ratio_goal(
+            "steady",
+            "redis-get",
+            "Redis GET: poolside vs redis-benchmark",
+            "poolside",
+            "redis-benchmark",
+            3.0,
+        ));
+        out.push_str("\nscenarios:\n");
+        let mut line = |text: String| {
+            let _ = writeln!(out, "  {text}");
+        };
+        line(self.sequential_check());
+        line(self.burst_check());
+        line(self.spike_check());
+        line(self.stress_check());
+        line(self.soak_check());
+        out
+    }
+
+    fn ratio_goal(
+        &self,
+        scenario: &str,
+        workload: &str,
+        name: &str,
+        system: &str,
+        base: &str,
+        goal: f64,
+    ) -> String {
+        let mut lines = Vec::new();
+        for level in levels(self, scenario, workload) {
+            if let (Some(a), Some(b)) = (
+                self.find(scenario, workload, system, level),
+                self.find(scenario, workload, base, level),
+            ) {
+                let ratio = a.ops_per_sec / b.ops_per_sec;
+                lines.push(format!(
+                    "{} {name} at {level} tasks: {ratio:.2}x ({:.0} vs {:.0} ops/s; goal {goal}x)",
+                    verdict(ratio >= goal),
+                    a.ops_per_sec,
+                    b.ops_per_sec
+                ));
+            }
+        }
+        if lines.is_empty() {
+            format!("not measured: {name} ({scenario} / {workload} with both did not run)")
+        } else {
+            lines.join("\n  ")
+        }
+    }
+
+    /// 1000 tasks on the pool: poolside's p99 no worse than deadpool's, nothing over 1 s.
+    fn fairness_goal(&self) -> String {
+        let mut lines = Vec::new();
+        for scenario in ["oversubscribed", "steady"] {
+            for level in levels(self, scenario, "select")
+                .into_iter()
+                .filter(|l| *l >= 1000)
+            {
+                let (Some(p), Some(d)) = (
+                    self.find(scenario, "select", "poolside", level),
+                    self.find(scenario, "select", "deadpool", level),
+                ) else {
+                    continue;
+                };
+                let (pp99, dp99) = (p.p99_ms.unwrap_or(f64::MAX), d.p99_ms.unwrap_or(0.0));
+                let pmax = p.max_ms.unwrap_or(f64::MAX);
+                lines.push(format!(
+                    "{} {scenario} {level} tasks on {} connections: poolside p99 {pp99:.1} ms vs deadpool {dp99:.1} ms, poolside max {pmax:.1} ms (goal: p99 no worse, max under 1 s)",
+                    verdict(pp99 <= dp99 && pmax < 1000.0 && p.success_rate >= 1.0),
+                    p.key.pool_size.unwrap_or(0),
+                ));
+            }
+        }
+        if lines.is_empty() {
+            "not measured: 1000 tasks on the pool (run the oversubscribed scenario)".to_owned()
+        } else {
+            lines.join("\n  ")
+        }
+    }
+
+    fn sequential_check(&self) -> String {
+        let mut lines = Vec::new();
+        for group in self
+            .groups()
+            .into_iter()
+            .filter(|g| g.scenario == "sequential")
+        {
+            let Some(p) = self.median(&group, "poolside") else {
+                continue;
+            };
+            let ops = p.operations.unwrap_or(0);
+            let created = p.connections_created.unwrap_or(u64::MAX);
+            let pool_size = u64::from(p.key.pool_size.unwrap_or(0));
+            lines.push(format!(
+                "{} sequential: {ops} queries one after another opened {created} connections (pool size {pool_size}), p99 {} ms",
+                verdict(created <= pool_size && p.success_rate >= 1.0),
+                p.p99_ms.map_or("-".to_owned(), |v| format!("{v:.2}")),
+            ));
+        }
+        if lines.is_empty() {
+            "not measured: sequential".to_owned()
+        } else {
+            lines.join("\n  ")
+        }
+    }
+
+    fn burst_check(&self) -> String {
+        let Some(level) = levels(self, "burst", "select").pop() else {
+            return "not measured: burst".to_owned();
+        };
+        let Some(p) = self.find("burst", "select", "poolside", level) else {
+            return "not measured: burst (poolside did not run)".to_owned();
+        };
+        let deadpool = self
+            .find("burst", "select", "deadpool", level)
+            .and_then(|d| d.p99_ms)
+            .map_or(String::new(), |d| format!(" (deadpool {d:.1} ms)"));
+        format!(
+            "{} burst of {level} tasks on an idle pool: {:.2}% succeeded, p99 {:.1} ms{deadpool}",
+            verdict(p.success_rate >= 1.0),
+            p.success_rate * 100.0,
+            p.p99_ms.unwrap_or(f64::NAN),
+        )
+    }
+
+    fn spike_check(&self) -> String {
+        let phase = |name: &str| -> Option<&Row> {
+            let group = self
+                .groups()
+                .into_iter()
+                .find(|g| g.scenario == "spike" && g.phase == Some(name))?;
+            self.median(&group, "poolside")
+        };
+        let (Some(before), Some(spike), Some(after)) =
+            (phase("before"), phase("spike"), phase("after"))
+        else {
+            return "not measured: spike (all three phases)".to_owned();
+        };
+        let p99 = |r: &Row| r.p99_ms.unwrap_or(f64::MAX);
+        let recovered = p99(after) <= (2.0 * p99(before)).max(p99(before) + 5.0);
+        let all_ok = [before, spike, after].iter().all(|r| r.success_rate >= 1.0);
+        format!(
+            "{} spike {} -> {} -> {} tasks: poolside p99 {:.1} -> {:.1} -> {:.1} ms, {} (goal: no failures, p99 back within 2x after)",
+            verdict(recovered && all_ok),
+            before.key.concurrency,
+            spike.key.concurrency,
+            after.key.concurrency,
+            p99(before),
+            p99(spike),
+            p99(after),
+            if all_ok { "no failures" } else { "some failed" },
+        )
+    }
+
+    /// The knee: the most tasks each system served within the limits.
+    fn stress_check(&self) -> String {
+        let levels = levels(self, "stress", "select");
+        if levels.is_empty() {
+            return "not measured: stress".to_owned();
+        }
+        let limit = self.stress_p99_limit_ms;
+        let within = |r: &Row| r.success_rate >= 0.999 && r.p99_ms.is_some_and(|p| p <= limit);
+        let mut parts = Vec::new();
+        for system in ["poolside", "deadpool"] {
+            let runs: Vec<&Row> = levels
+                .iter()
+                .filter_map(|l| self.find("stress", "select", system, *l))
+                .collect();
+            if runs.is_empty() {
+                continue;
+            }
+            let knee = runs
+                .iter()
+                .take_while(|r| within(r))
+                .last()
+                .map(|r| r.key.concurrency);
+            let broke = runs.iter().find(|r| !within(r)).map_or_else(
+                || {
+                    format!(
+                        "held to the last level, {}",
+                        runs.last().map_or(0, |r| r.key.concurrency)
+                    )
+                },
+                |r| {
+                    format!(
+                        "broke at {} (p99 {:.1} ms, {:.2}% succeeded)",
+                        r.key.concurrency,
+                        r.p99_ms.unwrap_or(f64::NAN),
+                        r.success_rate * 100.0
+                    )
+                },
+            );
+            parts.push(format!(
+                "{system} knee {} tasks, {broke}",
+                knee.map_or("below the first level".to_owned(), |k| k.to_string())
+            ));
+        }
+        format!(
+            "INFO stress (limits: p99 <= {limit} ms, 99.9% success): {}",
+            parts.join("; ")
+        )
+    }
+
+    fn soak_check(&self) -> String {
+        let Some(row) = self
+            .results
+            .iter()
+            .find(|r| r.key.scenario == "soak" && r.key.system == "poolside")
+        else {
+            return "not measured: soak".to_owned();
+        };
+        let Some(soak) = &row.soak else {
+            return "not measured: soak (no samples)".to_owned();
+        };
+        // Allocators keep some memory: allow 10% plus 8 MB.
+        let memory_flat = soak.rss_end_mb <= soak.rss_start_mb * 1.1 + 8.0;
+        let connections_flat = soak.pool_connections_min == soak.pool_connections_max
+            && soak.server_connections_min == soak.server_connections_max;
+        format!(
+            "{} soak: memory {:.1} -> {:.1} MB, pool connections {}..{}, server connections {}..{}, {:.2}% succeeded (goal: flat)",
+            verdict(memory_flat && connections_flat && row.success_rate >= 1.0),
+            soak.rss_start_mb,
+            soak.rss_end_mb,
+            soak.pool_connections_min,
+            soak.pool_connections_max,
+            soak.server_connections_min,
+            soak.server_connections_max,
+            row.success_rate * 100.0,
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::test_rows::row;
+    use super::super::{Machine, Report};
+
+    #[test]
+    fn verdicts_follow_the_figures_and_say_what_was_not_measured() {
+        let report = Report {
+            machine: Machine::this_one(vec![]),
+            results: vec![
+                row(
+                    "steady",
+                    "select",
+                    "poolside",
+                    50,
+                    60_000.0,
+                    Some(2.0),
+                    Some(5.0),
+                ),
+                row(
+                    "steady",
+                    "select",
+                    "poolside-exclusive",
+                    50,
+                    30_000.0,
+                    Some(3.0),
+                    Some(6.0),
+                ),
+                row(
+                    "steady",
+                    "select",
+                    "deadpool",
+                    50,
+                    40_000.0,
+                    Some(3.0),
+                    Some(6.0),
+                ),
+                row(
+                    "steady",
+                    "select",
+                    "pgbench-prepared",
+                    50,
+                    35_000.0,
+                    None,
+                    None,
+                ),
+                row(
+                    "oversubscribed",
+                    "select",
+                    "poolside",
+                    1000,
+                    90_000.0,
+                    Some(20.0),
+                    Some(1500.0),
+                ),
+                row(
+                    "oversubscribed",
+                    "select",
+                    "deadpool",
+                    1000,
+                    40_000.0,
+                    Some(30.0),
+                    Some(50.0),
+                ),
+                row(
+                    "stress",
+                    "select",
+                    "poolside",
+                    100,
+                    50_000.0,
+                    Some(10.0),
+                    Some(20.0),
+                ),
+                row(
+                    "stress",
+                    "select",
+                    "poolside",
+                    200,
+                    50_000.0,
+                    Some(150.0),
+                    Some(200.0),
+                ),
+            ],
+            stress_p99_limit_ms: 100.0,
+            interrupted: false,
+        };
+        let verdicts = report.verdicts();
+        for expected in [
+            "PASS poolside vs pgbench -M prepared at 50 tasks: 1.71x",
+            "FAIL poolside vs deadpool at 50 tasks: 1.50x",
+            "FAIL poolside-exclusive vs deadpool at 50 tasks: 0.75x",
+            "FAIL oversubscribed 1000 tasks",
+            "not measured: Redis GET",
+            "poolside knee 100 tasks, broke at 200",
+            "not measured: soak",
+        ] {
+            assert!(
+                verdicts.contains(expected),
+                "{expected:?} missing from:\n{verdicts}"
+            );
+        }
+        let table = report.table();
+        assert!(table.contains("1.71x"), "{table}");
+        let json = serde_json::to_value(&report).expect("serialises");
+        for field in [
+            "scenario",
+            "workload",
+            "system",
+            "concurrency",
+            "pool_size",
+            "ops_per_sec",
+            "p50_ms",
+            "p95_ms",
+            "p99_ms",
+            "max_ms",
+            "acquire_p99_ms",
+            "success_rate",
+            "errors",
+            "timeouts",
+        ] {
+            assert!(
+                json["results"][0].get(field).is_some(),
+                "JSON lacks {field}"
+            );
+        }
+        assert!(json["machine"]["cores"].as_u64().is_some_and(|c| c >= 1));
+    }
+}

@@ -1,0 +1,337 @@
+//! The scenarios, each a shape of load run on one workload against every system
+//! that runs it, and the [`Session`] they record their runs in.
+
+mod burst;
+mod oversubscribed;
+mod sequential;
+mod soak;
+mod spike;
+mod steady;
+mod stress;
+
+use std::future::Future;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::{Result, bail};
+use tokio::runtime::Runtime;
+
+use super::interrupt::Interrupt;
+use super::measure::{Measurement, Operation};
+use super::options::Options;
+use super::pgbench::{self, Amount, Mode, Script};
+use super::progress::Progress;
+use super::redis_benchmark;
+use super::report::{Row, RunKey, SoakFigures};
+use super::systems::{self, PoolCounts, System, Target};
+use super::workload::Workload;
+
+pub(crate) use oversubscribed::TASKS as OVERSUBSCRIBED_TASKS;
+pub(crate) use stress::P99_LIMIT_MS as STRESS_P99_LIMIT_MS;
+
+/// A shape of load.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Scenario {
+    /// Fixed concurrency for a duration, at each `--concurrency`.
+    Steady,
+    /// Idle, then many tasks at once.
+    Burst,
+    /// Steady, ten times the tasks, steady again.
+    Spike,
+    /// Concurrency doubled until errors or latency break the limits: the knee.
+    Stress,
+    /// A long steady run; memory and connections must stay flat.
+    Soak,
+    /// 1000 tasks on the pool (20 connections by default).
+    Oversubscribed,
+    /// 500 and 1000 operations one after another.
+    Sequential,
+}
+
+impl Scenario {
+    /// Every scenario, in run order.
+    pub(crate) const ALL: [Scenario; 7] = [
+        Scenario::Steady,
+        Scenario::Oversubscribed,
+        Scenario::Burst,
+        Scenario::Spike,
+        Scenario::Stress,
+        Scenario::Sequential,
+        Scenario::Soak,
+    ];
+
+    /// The name in the results and on the command line.
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            Scenario::Steady => "steady",
+            Scenario::Burst => "burst",
+            Scenario::Spike => "spike",
+            Scenario::Stress => "stress",
+            Scenario::Soak => "soak",
+            Scenario::Oversubscribed => "oversubscribed",
+            Scenario::Sequential => "sequential",
+        }
+    }
+
+    /// The scenario named `name`.
+    pub(crate) fn parse(name: &str) -> Result<Self> {
+        match Self::ALL.into_iter().find(|s| s.name() == name) {
+            Some(scenario) => Ok(scenario),
+            None => bail!(
+                "unknown scenario {name:?}: choose from steady, burst, spike, stress, soak, oversubscribed, sequential"
+            ),
+        }
+    }
+
+    /// The workloads this scenario runs (when `--workload` allows them).
+    pub(crate) fn workloads(self) -> &'static [Workload] {
+        match self {
+            Scenario::Steady => &Workload::ALL,
+            Scenario::Oversubscribed => &[Workload::Select, Workload::RedisGet],
+            Scenario::Burst
+            | Scenario::Spike
+            | Scenario::Stress
+            | Scenario::Soak
+            | Scenario::Sequential => &[Workload::Select],
+        }
+    }
+
+    /// Runs this scenario on `workload`, recording into `session`.
+    pub(crate) fn run(self, session: &mut Session<'_>, workload: Workload) {
+        match self {
+            Scenario::Steady => steady::run(session, workload),
+            Scenario::Burst => burst::run(session, workload),
+            Scenario::Spike => spike::run(session, workload),
+            Scenario::Stress => stress::run(session, workload),
+            Scenario::Soak => soak::run(session, workload),
+            Scenario::Oversubscribed => oversubscribed::run(session, workload),
+            Scenario::Sequential => sequential::run(session, workload),
+        }
+    }
+}
+
+/// One measurement a run produced, and where it belongs.
+#[derive(Debug)]
+pub(crate) struct Measured {
+    pub(crate) concurrency: usize,
+    pub(crate) phase: Option<&'static str>,
+    pub(crate) measurement: Measurement,
+    pub(crate) soak: Option<SoakFigures>,
+}
+
+impl Measured {
+    fn at(concurrency: usize, measurement: Measurement) -> Self {
+        Self {
+            concurrency,
+            phase: None,
+            measurement,
+            soak: None,
+        }
+    }
+}
+
+/// Reads a pool's counts while it runs.
+pub(crate) type Counts = Arc<dyn Fn() -> PoolCounts + Send + Sync>;
+
+/// Everything a scenario needs, and what the scenarios measured so far.
+#[derive(Debug)]
+pub(crate) struct Session<'a> {
+    pub(crate) options: &'a Options,
+    pub(crate) target: &'a Target,
+    pub(crate) interrupt: &'a Interrupt,
+    pub(crate) runtime: &'a Runtime,
+    /// The server's `max_connections`: pgbench is skipped at client counts near it.
+    pub(crate) max_connections: usize,
+    /// The sale workload as a pgbench script.
+    pub(crate) sale_script: PathBuf,
+    pub(crate) results: Vec<Row>,
+    /// The exact baseline commands that ran.
+    pub(crate) commands: Vec<String>,
+}
+
+/// pgbench is skipped at client counts this close to the server's `max_connections`.
+const PGBENCH_HEADROOM: usize = 20;
+
+impl Session<'_> {
+    /// Opens `system`'s pool, runs `measure` on its operation, closes the pool, and
+    /// records a row per measurement. Failures are reported and the run skipped.
+    pub(crate) fn measure<F, Fut>(
+        &mut self,
+        progress: &Progress,
+        scenario: Scenario,
+        workload: Workload,
+        system: System,
+        run: usize,
+        measure: F,
+    ) where
+        F: FnOnce(Operation, Counts) -> Fut,
+        Fut: Future<Output = Vec<Measured>>,
+    {
+        if self.interrupt.is_set() {
+            return;
+        }
+        progress.running(system.name());
+        let target = self.target;
+        let outcome = self.runtime.block_on(async {
+            let prepared = systems::prepare(system, workload, target).await?;
+            let counts: Counts = Arc::from(prepared.counts);
+            let before = counts();
+            let measured = measure(prepared.operation, Arc::clone(&counts)).await;
+            let after = counts();
+            (prepared.close)().await;
+            anyhow::Ok((measured, before, after))
+        });
+        match outcome {
+            Ok((measured, before, after)) => {
+                for m in measured {
+                    let key = RunKey {
+                        scenario: scenario.name(),
+                        workload: workload.name(),
+                        system: system.name(),
+                        concurrency: m.concurrency,
+                        pool_size: Some(self.target.pool_size),
+                        phase: m.phase,
+                        run,
+                    };
+                    let mut row = Row::measured(key, &m.measurement, before, after);
+                    row.soak = m.soak;
+                    progress.line(&summary(&row));
+                    self.results.push(row);
+                }
+            }
+            Err(e) => progress.line(&format!(
+                "   {:<20} failed: {}",
+                system.name(),
+                poolside_config::redact_text(&format!("{e:#}"))
+            )),
+        }
+        progress.step();
+    }
+
+    /// Runs pgbench in `mode` on `workload`'s script, recorded under `scenario` as
+    /// repetition `run`.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn pgbench(
+        &mut self,
+        progress: &Progress,
+        scenario: Scenario,
+        workload: Workload,
+        mode: Mode,
+        amount: Amount,
+        phase: Option<&'static str>,
+        run: usize,
+    ) {
+        let clients = match amount {
+            Amount::For { clients, .. } => clients,
+            Amount::Sequential { .. } => 1,
+        };
+        if self.interrupt.is_set() {
+            return;
+        }
+        let (Some(url), true) = (
+            self.target.database_url.as_deref(),
+            clients_fit(amount, self.max_connections),
+        ) else {
+            progress.line(&format!(
+                "   {:<20} skipped at {clients} clients: the server allows {} connections",
+                mode.system(),
+                self.max_connections
+            ));
+            progress.step();
+            return;
+        };
+        progress.running(mode.system());
+        let script = match workload {
+            Workload::Sale => Script::File(&self.sale_script),
+            _ => Script::Select,
+        };
+        match pgbench::run(url, mode, script, amount) {
+            Ok(result) => {
+                let key = RunKey {
+                    scenario: scenario.name(),
+                    workload: workload.name(),
+                    system: mode.system(),
+                    concurrency: clients,
+                    pool_size: None,
+                    phase,
+                    run,
+                };
+                let row = Row::pgbench(key, &result);
+                progress.line(&summary(&row));
+                self.results.push(row);
+                if !self.commands.contains(&result.command) {
+                    self.commands.push(result.command);
+                }
+            }
+            Err(e) => progress.line(&format!("   {:<20} failed: {e:#}", mode.system())),
+        }
+        progress.step();
+    }
+
+    /// Runs redis-benchmark on `workload` with `clients` clients, as repetition `run`.
+    pub(crate) fn redis_benchmark(
+        &mut self,
+        progress: &Progress,
+        scenario: Scenario,
+        workload: Workload,
+        clients: usize,
+        run: usize,
+    ) {
+        if self.interrupt.is_set() {
+            return;
+        }
+        progress.running("redis-benchmark");
+        let Some(url) = self.target.redis_url.as_deref() else {
+            progress.step();
+            return;
+        };
+        // About one run's worth of requests at redis-benchmark's usual rate.
+        let requests = (self.options.duration.as_secs_f64() * 80_000.0).max(10_000.0) as u64;
+        match redis_benchmark::run(url, workload, clients, requests) {
+            Ok(result) => {
+                let key = RunKey {
+                    scenario: scenario.name(),
+                    workload: workload.name(),
+                    system: "redis-benchmark",
+                    concurrency: clients,
+                    pool_size: None,
+                    phase: None,
+                    run,
+                };
+                let row = Row::redis_benchmark(key, &result);
+                progress.line(&summary(&row));
+                self.results.push(row);
+                if !self.commands.contains(&result.command) {
+                    self.commands.push(result.command);
+                }
+            }
+            Err(e) => progress.line(&format!("   {:<20} failed: {e:#}", "redis-benchmark")),
+        }
+        progress.step();
+    }
+}
+
+fn clients_fit(amount: Amount, max_connections: usize) -> bool {
+    match amount {
+        Amount::For { clients, .. } => clients + PGBENCH_HEADROOM <= max_connections,
+        Amount::Sequential { .. } => true,
+    }
+}
+
+/// The line printed as each run ends.
+fn summary(row: &Row) -> String {
+    let phase = row.key.phase.map(|p| format!(" {p}")).unwrap_or_default();
+    let p99 = row
+        .p99_ms
+        .map_or_else(String::new, |p| format!(", p99 {p:.2} ms"));
+    let failed = row.errors + row.timeouts;
+    let failed = if failed > 0 {
+        format!(", {failed} failed")
+    } else {
+        String::new()
+    };
+    format!(
+        "   {:<20} {:>5} tasks{phase}: {:>9.0} ops/s{p99}{failed}",
+        row.key.system, row.key.concurrency, row.ops_per_sec
+    )
+}

@@ -1,0 +1,70 @@
+//! `steady`: a fixed number of tasks for a duration, at each `--concurrency`, against
+//! every system and the external baselines; repeated and interleaved with `--repeat`.
+
+use super::{Measured, Scenario, Session};
+use crate::loadtest::measure::closed_loop;
+use crate::loadtest::pgbench::{Amount, Mode};
+use crate::loadtest::progress::Progress;
+use crate::loadtest::systems::System;
+use crate::loadtest::workload::Workload;
+
+pub(super) fn run(session: &mut Session<'_>, workload: Workload) {
+    let (options, interrupt) = (session.options, session.interrupt);
+    let systems = System::for_workload(workload);
+    let baselines = if workload.is_redis() {
+        1
+    } else {
+        Mode::ALL.len()
+    };
+    let steps = options.concurrency.len() * options.repeat * (systems.len() + baselines);
+    let progress = Progress::start(&format!("steady / {}", workload.name()), steps as u64);
+    for &tasks in &options.concurrency {
+        for run in 1..=options.repeat {
+            // Each repetition starts with another system, so that drift over the run
+            // falls on all of them alike.
+            for i in 0..systems.len() {
+                let system = systems[(i + run - 1) % systems.len()];
+                session.measure(
+                    &progress,
+                    Scenario::Steady,
+                    workload,
+                    system,
+                    run,
+                    |operation, _| async move {
+                        closed_loop(
+                            operation,
+                            tasks,
+                            options.warm_up,
+                            options.duration,
+                            interrupt,
+                        )
+                        .await
+                        .map(|m| Measured::at(tasks, m))
+                        .into_iter()
+                        .collect()
+                    },
+                );
+            }
+            if workload.is_redis() {
+                session.redis_benchmark(&progress, Scenario::Steady, workload, tasks, run);
+            } else {
+                for mode in Mode::ALL {
+                    let amount = Amount::For {
+                        clients: tasks,
+                        duration: options.duration,
+                    };
+                    session.pgbench(
+                        &progress,
+                        Scenario::Steady,
+                        workload,
+                        mode,
+                        amount,
+                        None,
+                        run,
+                    );
+                }
+            }
+        }
+    }
+    progress.finish();
+}

@@ -1,0 +1,173 @@
+//! The systems under test, in this process: poolside on both paths and the pools a
+//! user would pick instead, each opened with the same pool size and given the same
+//! operation. pgbench and redis-benchmark run as their own processes (see
+//! `pgbench.rs`, `redis_benchmark.rs`).
+
+mod postgres;
+mod redis;
+
+use std::future::Future;
+use std::pin::Pin;
+use std::time::{Duration, Instant};
+
+use anyhow::{Result, bail};
+
+use super::measure::{Operation, Outcome};
+use super::workload::{Data, Workload};
+
+/// A system under test, by its name in the results.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) enum System {
+    /// poolside's default path: pipelined `PgPool::query_one`, `PgPool::transaction`,
+    /// `RedisPool::command` on a shared multiplexed connection.
+    Poolside,
+    /// `PgPool::get` then `query_one`: one checkout per operation.
+    PoolsideExclusive,
+    /// deadpool-postgres with `prepare_cached`.
+    Deadpool,
+    /// sqlx's `PgPool` (statements cached per connection).
+    Sqlx,
+    /// bb8 and tokio-postgres, `query_one(&str)` (prepares on every call).
+    RawBb8,
+    /// deadpool-redis: one connection checked out per command.
+    DeadpoolRedis,
+}
+
+impl System {
+    /// The name in the results.
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            System::Poolside => "poolside",
+            System::PoolsideExclusive => "poolside-exclusive",
+            System::Deadpool => "deadpool",
+            System::Sqlx => "sqlx",
+            System::RawBb8 => "raw-bb8",
+            System::DeadpoolRedis => "deadpool-redis",
+        }
+    }
+
+    /// The systems that run `workload`, in report order.
+    pub(crate) fn for_workload(workload: Workload) -> &'static [System] {
+        match workload {
+            Workload::Select => &[
+                System::Poolside,
+                System::PoolsideExclusive,
+                System::Deadpool,
+                System::Sqlx,
+                System::RawBb8,
+            ],
+            // poolside runs transactions on an exclusive connection: one path.
+            Workload::Sale => &[
+                System::Poolside,
+                System::Deadpool,
+                System::Sqlx,
+                System::RawBb8,
+            ],
+            Workload::RedisGet | Workload::RedisSet => &[System::Poolside, System::DeadpoolRedis],
+        }
+    }
+}
+
+/// Where and how big: what every system is opened with.
+#[derive(Debug, Clone)]
+pub(crate) struct Target {
+    pub(crate) database_url: Option<String>,
+    pub(crate) redis_url: Option<String>,
+    pub(crate) pool_size: u32,
+    /// The most tasks any run starts, so that no queue cap refuses the measured load.
+    pub(crate) max_tasks: usize,
+    pub(crate) data: Data,
+}
+
+impl Target {
+    fn database_url(&self) -> Result<&str> {
+        match &self.database_url {
+            Some(url) => Ok(url),
+            None => bail!("no PostgreSQL to run against: pass --database-url"),
+        }
+    }
+
+    fn redis_url(&self) -> Result<&str> {
+        match &self.redis_url {
+            Some(url) => Ok(url),
+            None => bail!("no Redis to run against: pass --redis-url"),
+        }
+    }
+}
+
+/// Counts a pool reports about itself, where it reports them.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct PoolCounts {
+    /// Connections opened since the pool was built.
+    pub(crate) created: Option<u64>,
+    /// Connections open now.
+    pub(crate) open: Option<u64>,
+    /// Transactions run again after a serialization failure or deadlock.
+    pub(crate) retries: Option<u64>,
+}
+
+type BoxFuture = Pin<Box<dyn Future<Output = ()> + Send>>;
+
+/// An open pool of one system, its operation for one workload, and how to read its
+/// counts and close it.
+pub(crate) struct Prepared {
+    pub(crate) operation: Operation,
+    pub(crate) counts: Box<dyn Fn() -> PoolCounts + Send + Sync>,
+    pub(crate) close: Box<dyn FnOnce() -> BoxFuture + Send>,
+}
+
+impl std::fmt::Debug for Prepared {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Prepared")
+            .field("counts", &(self.counts)())
+            .finish()
+    }
+}
+
+/// Opens a pool of `system` on `target`, all its connections open, and returns the
+/// operation that runs `workload`.
+pub(crate) async fn prepare(
+    system: System,
+    workload: Workload,
+    target: &Target,
+) -> Result<Prepared> {
+    match system {
+        System::Poolside if workload.is_redis() => redis::poolside(workload, target).await,
+        System::Poolside | System::PoolsideExclusive => {
+            postgres::poolside(system == System::Poolside, workload, target).await
+        }
+        System::Deadpool => postgres::deadpool(workload, target).await,
+        System::Sqlx => postgres::sqlx(workload, target).await,
+        System::RawBb8 => postgres::raw_bb8(workload, target).await,
+        System::DeadpoolRedis => redis::deadpool(workload, target).await,
+    }
+}
+
+/// Times `checkout` (the wait for a connection), then runs `work` on the connection.
+async fn checkout_then<C, E, W, WE>(
+    checkout: impl Future<Output = Result<C, E>>,
+    work: impl FnOnce(C) -> W,
+) -> Outcome
+where
+    E: std::fmt::Display,
+    W: Future<Output = Result<(), WE>>,
+    WE: std::fmt::Display,
+{
+    let started = Instant::now();
+    let checked_out = checkout.await;
+    let acquire = Some(started.elapsed());
+    let error = match checked_out {
+        Ok(conn) => work(conn).await.err().map(|e| e.to_string()),
+        Err(e) => Some(e.to_string()),
+    };
+    Outcome { error, acquire }
+}
+
+/// A `close` that does nothing (the pool closes when its last handle drops).
+fn nothing_to_close() -> Box<dyn FnOnce() -> BoxFuture + Send> {
+    Box::new(|| Box::pin(async {}))
+}
+
+/// How long a pool may wait for a connection in the load test: long enough that
+/// only a real fault times out.
+const CONNECTION_TIMEOUT: Duration = Duration::from_secs(30);

@@ -1,0 +1,331 @@
+//! The PostgreSQL systems: poolside, deadpool-postgres, sqlx and raw bb8, each running
+//! the `select` or the `sale` workload.
+
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use poolside_core::{PgConnection, PgError, TransactionOptions};
+
+use super::{CONNECTION_TIMEOUT, PoolCounts, Prepared, Target, checkout_then, nothing_to_close};
+use crate::loadtest::measure::{Operation, Outcome};
+use crate::loadtest::workload::Workload;
+use crate::loadtest::workload::sale::{self, INSERT_ITEMS, INSERT_SALE, TAKE_STOCK, TOTAL_CENTS};
+use crate::loadtest::workload::select::{self, SELECT};
+
+fn unsupported(system: &str, workload: Workload) -> anyhow::Error {
+    anyhow::anyhow!("{system} does not run the {} workload", workload.name())
+}
+
+/// poolside's `PgPool`: `pipelined` picks `query_one` (the default path) over a
+/// checkout per operation; sales run in `PgPool::transaction`.
+pub(super) async fn poolside(
+    pipelined: bool,
+    workload: Workload,
+    target: &Target,
+) -> Result<Prepared> {
+    let size = target.pool_size.to_string();
+    let env: poolside_config::EnvSnapshot = [
+        ("DATABASE_URL", target.database_url()?),
+        ("POOLSIDE_POSTGRES__MAX_SIZE", size.as_str()),
+        ("POOLSIDE_POSTGRES__MIN_IDLE", size.as_str()),
+        ("POOLSIDE_POSTGRES__CONNECTION_TIMEOUT", "30s"),
+    ]
+    .into_iter()
+    .collect();
+    let config = poolside_config::ConfigLoader::from_env(env)
+        .load()
+        .map_err(|e| anyhow::anyhow!("{e}"))?
+        .config
+        .postgres;
+    let pool = poolside_core::PgPool::connect(&config).await?;
+    let accounts = target.data.accounts;
+    let operation: Operation = match (workload, pipelined) {
+        (Workload::Select, true) => {
+            let pool = pool.clone();
+            Arc::new(move || {
+                let pool = pool.clone();
+                Box::pin(async move {
+                    Outcome::of(
+                        pool.query_one(SELECT, &[&select::account(accounts)])
+                            .await
+                            .map(drop),
+                    )
+                })
+            })
+        }
+        (Workload::Select, false) => {
+            let pool = pool.clone();
+            Arc::new(move || {
+                let pool = pool.clone();
+                Box::pin(async move {
+                    checkout_then(pool.get(), |mut conn| async move {
+                        conn.query_one(SELECT, &[&select::account(accounts)])
+                            .await
+                            .map(drop)
+                    })
+                    .await
+                })
+            })
+        }
+        (Workload::Sale, true) => {
+            let pool = pool.clone();
+            Arc::new(move || {
+                let pool = pool.clone();
+                Box::pin(async move {
+                    let sold = pool
+                        .transaction(TransactionOptions::default(), |tx| {
+                            Box::pin(poolside_sale(tx))
+                        })
+                        .await;
+                    Outcome::of(sold)
+                })
+            })
+        }
+        _ => {
+            return Err(unsupported(
+                if pipelined {
+                    "poolside"
+                } else {
+                    "poolside-exclusive"
+                },
+                workload,
+            ));
+        }
+    };
+    let counted = pool.clone();
+    Ok(Prepared {
+        operation,
+        counts: Box::new(move || {
+            let stats = counted.stats();
+            PoolCounts {
+                created: Some(stats.created),
+                open: Some(u64::from(stats.total)),
+                retries: Some(stats.transaction_retries),
+            }
+        }),
+        close: Box::new(move || {
+            Box::pin(async move {
+                pool.close(Duration::from_secs(5)).await;
+            })
+        }),
+    })
+}
+
+async fn poolside_sale(tx: &mut PgConnection) -> Result<(), PgError> {
+    let (first, second) = sale::products();
+    let id: i64 = tx.query_one(INSERT_SALE, &[&TOTAL_CENTS]).await?.get(0);
+    tx.execute(INSERT_ITEMS, &[&id, &first, &second]).await?;
+    tx.execute(TAKE_STOCK, &[&first]).await?;
+    tx.execute(TAKE_STOCK, &[&second]).await?;
+    Ok(())
+}
+
+fn driver_config(target: &Target) -> Result<tokio_postgres::Config> {
+    tokio_postgres::Config::from_str(target.database_url()?).context("the database URL")
+}
+
+/// deadpool-postgres with `prepare_cached`, its fast recycling method.
+pub(super) async fn deadpool(workload: Workload, target: &Target) -> Result<Prepared> {
+    let manager = deadpool_postgres::Manager::from_config(
+        driver_config(target)?,
+        tokio_postgres::NoTls,
+        deadpool_postgres::ManagerConfig {
+            recycling_method: deadpool_postgres::RecyclingMethod::Fast,
+        },
+    );
+    let pool = deadpool_postgres::Pool::builder(manager)
+        .max_size(target.pool_size as usize)
+        .wait_timeout(Some(CONNECTION_TIMEOUT))
+        .runtime(deadpool_postgres::Runtime::Tokio1)
+        .build()?;
+    // deadpool opens connections on demand: open them all before measuring.
+    let mut warm = Vec::new();
+    for _ in 0..target.pool_size {
+        warm.push(pool.get().await.map_err(|e| {
+            anyhow::anyhow!(
+                "connecting deadpool-postgres: {}",
+                poolside_config::redact_text(&e.to_string())
+            )
+        })?);
+    }
+    drop(warm);
+    let accounts = target.data.accounts;
+    let operation: Operation = match workload {
+        Workload::Select => {
+            let pool = pool.clone();
+            Arc::new(move || {
+                let pool = pool.clone();
+                Box::pin(async move {
+                    checkout_then(pool.get(), |conn| async move {
+                        let statement = conn.prepare_cached(SELECT).await?;
+                        conn.query_one(&statement, &[&select::account(accounts)])
+                            .await
+                            .map(drop)
+                    })
+                    .await
+                })
+            })
+        }
+        Workload::Sale => {
+            let pool = pool.clone();
+            Arc::new(move || {
+                let pool = pool.clone();
+                Box::pin(async move {
+                    checkout_then(pool.get(), |mut conn| async move {
+                        let (first, second) = sale::products();
+                        let tx = conn.transaction().await?;
+                        let insert_sale = tx.prepare_cached(INSERT_SALE).await?;
+                        let insert_items = tx.prepare_cached(INSERT_ITEMS).await?;
+                        let take_stock = tx.prepare_cached(TAKE_STOCK).await?;
+                        let id: i64 = tx.query_one(&insert_sale, &[&TOTAL_CENTS]).await?.get(0);
+                        tx.execute(&insert_items, &[&id, &first, &second]).await?;
+                        tx.execute(&take_stock, &[&first]).await?;
+                        tx.execute(&take_stock, &[&second]).await?;
+                        tx.commit().await
+                    })
+                    .await
+                })
+            })
+        }
+        _ => return Err(unsupported("deadpool", workload)),
+    };
+    let counted = pool.clone();
+    Ok(Prepared {
+        operation,
+        counts: Box::new(move || PoolCounts {
+            open: Some(counted.status().size as u64),
+            ..PoolCounts::default()
+        }),
+        close: Box::new(move || Box::pin(async move { pool.close() })),
+    })
+}
+
+/// sqlx's `PgPool`, which caches prepared statements per connection.
+pub(super) async fn sqlx(workload: Workload, target: &Target) -> Result<Prepared> {
+    let pool = sqlx::postgres::PgPoolOptions::new()
+        .max_connections(target.pool_size)
+        .min_connections(target.pool_size)
+        .acquire_timeout(CONNECTION_TIMEOUT)
+        .connect(target.database_url()?)
+        .await
+        .map_err(|e| anyhow::anyhow!("{}", poolside_config::redact_text(&e.to_string())))?;
+    let accounts = target.data.accounts;
+    let operation: Operation = match workload {
+        Workload::Select => {
+            let pool = pool.clone();
+            Arc::new(move || {
+                let pool = pool.clone();
+                Box::pin(async move {
+                    let result: Result<(i32,), _> = sqlx::query_as(SELECT)
+                        .bind(select::account(accounts))
+                        .fetch_one(&pool)
+                        .await;
+                    Outcome::of(result.map(drop))
+                })
+            })
+        }
+        Workload::Sale => {
+            let pool = pool.clone();
+            Arc::new(move || {
+                let pool = pool.clone();
+                Box::pin(async move { Outcome::of(sqlx_sale(&pool).await) })
+            })
+        }
+        _ => return Err(unsupported("sqlx", workload)),
+    };
+    let counted = pool.clone();
+    Ok(Prepared {
+        operation,
+        counts: Box::new(move || PoolCounts {
+            open: Some(u64::from(counted.size())),
+            ..PoolCounts::default()
+        }),
+        close: Box::new(move || Box::pin(async move { pool.close().await })),
+    })
+}
+
+async fn sqlx_sale(pool: &sqlx::PgPool) -> Result<(), sqlx::Error> {
+    let (first, second) = sale::products();
+    let mut tx = pool.begin().await?;
+    let (id,): (i64,) = sqlx::query_as(INSERT_SALE)
+        .bind(TOTAL_CENTS)
+        .fetch_one(&mut *tx)
+        .await?;
+    sqlx::query(INSERT_ITEMS)
+        .bind(id)
+        .bind(first)
+        .bind(second)
+        .execute(&mut *tx)
+        .await?;
+    for product in [first, second] {
+        sqlx::query(TAKE_STOCK)
+            .bind(product)
+            .execute(&mut *tx)
+            .await?;
+    }
+    tx.commit().await
+}
+
+/// bb8 and tokio-postgres as most code uses them: `query_one(&str)`, which prepares
+/// the statement on every call.
+pub(super) async fn raw_bb8(workload: Workload, target: &Target) -> Result<Prepared> {
+    let manager =
+        bb8_postgres::PostgresConnectionManager::new(driver_config(target)?, tokio_postgres::NoTls);
+    let pool = bb8::Pool::builder()
+        .max_size(target.pool_size)
+        .min_idle(Some(target.pool_size))
+        .connection_timeout(CONNECTION_TIMEOUT)
+        .build(manager)
+        .await?;
+    let accounts = target.data.accounts;
+    let operation: Operation = match workload {
+        Workload::Select => {
+            let pool = pool.clone();
+            Arc::new(move || {
+                let pool = pool.clone();
+                Box::pin(async move {
+                    checkout_then(pool.get_owned(), |conn| async move {
+                        conn.query_one(SELECT, &[&select::account(accounts)])
+                            .await
+                            .map(drop)
+                    })
+                    .await
+                })
+            })
+        }
+        Workload::Sale => {
+            let pool = pool.clone();
+            Arc::new(move || {
+                let pool = pool.clone();
+                Box::pin(async move {
+                    checkout_then(pool.get_owned(), |mut conn| async move {
+                        let (first, second) = sale::products();
+                        let tx = conn.transaction().await?;
+                        let id: i64 = tx.query_one(INSERT_SALE, &[&TOTAL_CENTS]).await?.get(0);
+                        tx.execute(INSERT_ITEMS, &[&id, &first, &second]).await?;
+                        tx.execute(TAKE_STOCK, &[&first]).await?;
+                        tx.execute(TAKE_STOCK, &[&second]).await?;
+                        tx.commit().await
+                    })
+                    .await
+                })
+            })
+        }
+        _ => return Err(unsupported("raw-bb8", workload)),
+    };
+    let counted = pool.clone();
+    Ok(Prepared {
+        operation,
+        counts: Box::new(move || {
+            let state = counted.state();
+            PoolCounts {
+                created: Some(state.statistics.connections_created),
+                open: Some(u64::from(state.connections)),
+                retries: None,
+            }
+        }),
+        close: nothing_to_close(),
+    })
+}
