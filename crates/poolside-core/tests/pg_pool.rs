@@ -466,3 +466,27 @@ impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for LogCapture {
         self.clone()
     }
 }
+
+#[tokio::test]
+async fn a_pool_of_fixed_size_keeps_its_idle_connections_past_the_idle_timeout() {
+    // bb8 alone closes idle connections past idle_timeout even below min_idle, then
+    // reopens them: a fixed-size pool would reconnect every reaper cycle.
+    let cfg = config(&[
+        ("POOLSIDE_POSTGRES__MIN_IDLE", "3"),
+        ("POOLSIDE_POSTGRES__MAX_SIZE", "3"),
+        ("POOLSIDE_POSTGRES__IDLE_TIMEOUT", "1s"),
+    ]);
+    let pool = PgPool::connect(&cfg).await.expect("connects");
+    let opened = pool.stats().created;
+    tokio::time::sleep(Duration::from_millis(3500)).await;
+    let stats = pool.stats();
+    assert_eq!(
+        stats.created, opened,
+        "no connection reopened after three idle timeouts: {stats:?}"
+    );
+    assert_eq!(
+        (stats.total, stats.closed.idle_timeout),
+        (3, 0),
+        "{stats:?}"
+    );
+}

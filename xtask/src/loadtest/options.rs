@@ -78,7 +78,7 @@ impl Options {
     /// `--quick`: everything, briefly.
     fn quick() -> Self {
         Self {
-            duration: Duration::from_millis(1500),
+            duration: Duration::from_millis(1200),
             warm_up: Duration::from_millis(300),
             concurrency: vec![50],
             soak: Duration::from_secs(5),
@@ -190,7 +190,7 @@ mod tests {
             (16, vec![16, 64]),
             "flags override --quick wherever they stand"
         );
-        assert_eq!(o.duration, Duration::from_millis(1500));
+        assert_eq!(o.duration, Duration::from_millis(1200));
         assert_eq!(o.workloads, vec![Workload::Select, Workload::Sale]);
         assert_eq!(o.scenarios.len(), Scenario::ALL.len());
         let o = Options::parse(&["--scenario", "spike,soak", "--repeat", "3"]).expect("valid");

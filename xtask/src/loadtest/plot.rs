@@ -39,6 +39,48 @@ fn series(report: &Report) -> Vec<Series> {
     all
 }
 
+/// Draws a line with points per series, `value` picking each point's y, and the
+/// legend.
+fn lines<'a, X, Y>(
+    chart: &mut ChartContext<'a, SVGBackend<'a>, Cartesian2d<X, Y>>,
+    series: &[Series],
+    value: impl Fn(&(f64, f64, Option<f64>)) -> Option<f64>,
+) -> Result<()>
+where
+    X: Ranged<ValueType = f64>,
+    Y: Ranged<ValueType = f64>,
+{
+    for (index, s) in series.iter().enumerate() {
+        let color = Palette99::pick(index).to_rgba();
+        let points: Vec<(f64, f64)> = s
+            .points
+            .iter()
+            .filter_map(|p| Some((p.0, value(p)?)))
+            .collect();
+        if points.is_empty() {
+            continue;
+        }
+        chart
+            .draw_series(LineSeries::new(points.clone(), color.stroke_width(2)))?
+            .label(s.system)
+            .legend(move |(x, y)| {
+                PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(2))
+            });
+        chart.draw_series(
+            points
+                .into_iter()
+                .map(|p| Circle::new(p, 3, color.filled())),
+        )?;
+    }
+    chart
+        .configure_series_labels()
+        .background_style(WHITE.mix(0.85))
+        .border_style(BLACK)
+        .position(SeriesLabelPosition::UpperLeft)
+        .draw()?;
+    Ok(())
+}
+
 /// Draws the chart into `path`.
 pub(crate) fn draw(report: &Report, path: &Path) -> Result<()> {
     let series = series(report);
@@ -72,27 +114,7 @@ pub(crate) fn draw(report: &Report, path: &Path) -> Result<()> {
         .x_desc("concurrent tasks")
         .y_desc("ops/s")
         .draw()?;
-    for (index, s) in series.iter().enumerate() {
-        let color = Palette99::pick(index).to_rgba();
-        let points: Vec<(f64, f64)> = s.points.iter().map(|p| (p.0, p.1)).collect();
-        throughput
-            .draw_series(LineSeries::new(points.clone(), color.stroke_width(2)))?
-            .label(s.system)
-            .legend(move |(x, y)| {
-                PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(2))
-            });
-        throughput.draw_series(
-            points
-                .into_iter()
-                .map(|p| Circle::new(p, 3, color.filled())),
-        )?;
-    }
-    throughput
-        .configure_series_labels()
-        .background_style(WHITE.mix(0.85))
-        .border_style(BLACK)
-        .position(SeriesLabelPosition::UpperLeft)
-        .draw()?;
+    lines(&mut throughput, &series, |p| Some(p.1))?;
 
     if p99_max > 0.0 {
         let mut latency = ChartBuilder::on(&right)
@@ -109,31 +131,8 @@ pub(crate) fn draw(report: &Report, path: &Path) -> Result<()> {
             .x_desc("concurrent tasks")
             .y_desc("p99 ms (log)")
             .draw()?;
-        for (index, s) in series.iter().enumerate() {
-            let color = Palette99::pick(index).to_rgba();
-            let points: Vec<(f64, f64)> =
-                s.points.iter().filter_map(|p| Some((p.0, p.2?))).collect();
-            if points.is_empty() {
-                continue; // pgbench reports no percentiles
-            }
-            latency
-                .draw_series(LineSeries::new(points.clone(), color.stroke_width(2)))?
-                .label(s.system)
-                .legend(move |(x, y)| {
-                    PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(2))
-                });
-            latency.draw_series(
-                points
-                    .into_iter()
-                    .map(|p| Circle::new(p, 3, color.filled())),
-            )?;
-        }
-        latency
-            .configure_series_labels()
-            .background_style(WHITE.mix(0.85))
-            .border_style(BLACK)
-            .position(SeriesLabelPosition::UpperLeft)
-            .draw()?;
+        // pgbench reports no percentiles: it has no line here.
+        lines(&mut latency, &series, |p| p.2)?;
     }
     root.present()?;
     Ok(())
@@ -142,63 +141,57 @@ pub(crate) fn draw(report: &Report, path: &Path) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::loadtest::report::Machine;
-    use crate::loadtest::report::test_rows::row;
+    use crate::loadtest::report::test_rows::report;
 
     #[test]
     fn draws_every_system_of_steady_select() {
-        let report = Report {
-            machine: Machine::this_one(vec![]),
-            results: vec![
-                row(
-                    "steady",
-                    "select",
-                    "poolside",
-                    50,
-                    60_000.0,
-                    Some(2.0),
-                    Some(5.0),
-                ),
-                row(
-                    "steady",
-                    "select",
-                    "deadpool",
-                    50,
-                    40_000.0,
-                    Some(3.0),
-                    Some(6.0),
-                ),
-                row(
-                    "steady",
-                    "select",
-                    "pgbench-prepared",
-                    50,
-                    35_000.0,
-                    None,
-                    None,
-                ),
-                row(
-                    "steady",
-                    "select",
-                    "poolside",
-                    1000,
-                    90_000.0,
-                    Some(20.0),
-                    Some(50.0),
-                ),
-                row(
-                    "steady",
-                    "select",
-                    "deadpool",
-                    1000,
-                    40_000.0,
-                    Some(30.0),
-                    Some(60.0),
-                ),
-            ],
-            stress_p99_limit_ms: 100.0,
-            interrupted: false,
-        };
+        let report = report(&[
+            (
+                "steady",
+                "select",
+                "poolside",
+                50,
+                60_000.0,
+                Some(2.0),
+                Some(5.0),
+            ),
+            (
+                "steady",
+                "select",
+                "deadpool",
+                50,
+                40_000.0,
+                Some(3.0),
+                Some(6.0),
+            ),
+            (
+                "steady",
+                "select",
+                "pgbench-prepared",
+                50,
+                35_000.0,
+                None,
+                None,
+            ),
+            (
+                "steady",
+                "select",
+                "poolside",
+                1000,
+                90_000.0,
+                Some(20.0),
+                Some(50.0),
+            ),
+            (
+                "steady",
+                "select",
+                "deadpool",
+                1000,
+                40_000.0,
+                Some(30.0),
+                Some(60.0),
+            ),
+        ]);
         let dir = std::env::temp_dir().join(format!("poolside-plot-{}", std::process::id()));
         std::fs::create_dir_all(&dir).expect("temp dir");
         let path = dir.join("chart.svg");

@@ -30,7 +30,8 @@ pub struct PostgresConfig {
     /// Longest time to open one new connection (TCP, TLS and authentication).
     /// Default: `connection_timeout`. URL: `connect_timeout` (s).
     pub connect_timeout: Option<Duration>,
-    /// An idle connection above `min_idle` is closed after this long. Default: by profile
+    /// An idle connection is closed after this long, and the pool reopens up to
+    /// `min_idle` (bb8's rule); a pool with `min_idle == max_size` closes none. Default: by profile
     /// (10/5/30/30 s). Legacy: `DATABASE_POOL_IDLE_TIMEOUT`, `DB_IDLE_TIMEOUT`,
     /// `DB_POOL_IDLE_TIMEOUT` (ms).
     pub idle_timeout: Duration,

@@ -75,6 +75,9 @@ struct Inner {
     pipeline: Option<Pipeline>,
 }
 
+/// Longest time between two sweeps for idle and expired connections (bb8's default).
+const REAPER_RATE: Duration = Duration::from_secs(30);
+
 /// How many connections the pipelined path shares: `postgres.pipeline_connections`,
 /// but never all of `max_size` (so that `get()` is never starved); `None` when that
 /// leaves none.
@@ -139,7 +142,16 @@ impl PgPool {
             .max_size(config.max_size)
             .min_idle(Some(config.min_idle))
             .connection_timeout(config.connection_timeout)
-            .idle_timeout(Some(config.idle_timeout))
+            // bb8 closes every connection idle past idle_timeout, min_idle ones
+            // included, then opens min_idle anew: a pool with min_idle == max_size
+            // would reopen its idle connections every reaper cycle. It has no excess
+            // to trim, so no idle timeout.
+            .idle_timeout((config.min_idle < config.max_size).then_some(config.idle_timeout))
+            .reaper_rate(
+                config
+                    .idle_timeout
+                    .clamp(Duration::from_secs(1), REAPER_RATE),
+            )
             // A backstop for idle connections; in use, each expires at its own
             // jittered lifetime first (see PgManager).
             .max_lifetime(Some(config.max_lifetime))

@@ -101,6 +101,32 @@ impl Report {
 pub(crate) mod test_rows {
     use super::*;
 
+    /// A row's figures: scenario, workload, system, tasks, ops/s, p99 ms, max ms.
+    pub(crate) type Figures = (
+        &'static str,
+        &'static str,
+        &'static str,
+        usize,
+        f64,
+        Option<f64>,
+        Option<f64>,
+    );
+
+    /// A report of one row per entry of `figures`.
+    pub(crate) fn report(figures: &[Figures]) -> Report {
+        Report {
+            machine: Machine::this_one(vec![]),
+            results: figures
+                .iter()
+                .map(|&(scenario, workload, system, tasks, ops, p99, max)| {
+                    row(scenario, workload, system, tasks, ops, p99, max)
+                })
+                .collect(),
+            stress_p99_limit_ms: 100.0,
+            interrupted: false,
+        }
+    }
+
     /// A row of `system` in `scenario`/`workload`, the figures given.
     pub(crate) fn row(
         scenario: &'static str,

@@ -279,90 +279,84 @@ impl Report {
 
 #[cfg(test)]
 mod tests {
-    use super::super::test_rows::row;
-    use super::super::{Machine, Report};
+    use super::super::test_rows::report;
 
     #[test]
     fn verdicts_follow_the_figures_and_say_what_was_not_measured() {
-        let report = Report {
-            machine: Machine::this_one(vec![]),
-            results: vec![
-                row(
-                    "steady",
-                    "select",
-                    "poolside",
-                    50,
-                    60_000.0,
-                    Some(2.0),
-                    Some(5.0),
-                ),
-                row(
-                    "steady",
-                    "select",
-                    "poolside-exclusive",
-                    50,
-                    30_000.0,
-                    Some(3.0),
-                    Some(6.0),
-                ),
-                row(
-                    "steady",
-                    "select",
-                    "deadpool",
-                    50,
-                    40_000.0,
-                    Some(3.0),
-                    Some(6.0),
-                ),
-                row(
-                    "steady",
-                    "select",
-                    "pgbench-prepared",
-                    50,
-                    35_000.0,
-                    None,
-                    None,
-                ),
-                row(
-                    "oversubscribed",
-                    "select",
-                    "poolside",
-                    1000,
-                    90_000.0,
-                    Some(20.0),
-                    Some(1500.0),
-                ),
-                row(
-                    "oversubscribed",
-                    "select",
-                    "deadpool",
-                    1000,
-                    40_000.0,
-                    Some(30.0),
-                    Some(50.0),
-                ),
-                row(
-                    "stress",
-                    "select",
-                    "poolside",
-                    100,
-                    50_000.0,
-                    Some(10.0),
-                    Some(20.0),
-                ),
-                row(
-                    "stress",
-                    "select",
-                    "poolside",
-                    200,
-                    50_000.0,
-                    Some(150.0),
-                    Some(200.0),
-                ),
-            ],
-            stress_p99_limit_ms: 100.0,
-            interrupted: false,
-        };
+        let report = report(&[
+            (
+                "steady",
+                "select",
+                "poolside",
+                50,
+                60_000.0,
+                Some(2.0),
+                Some(5.0),
+            ),
+            (
+                "steady",
+                "select",
+                "poolside-exclusive",
+                50,
+                30_000.0,
+                Some(3.0),
+                Some(6.0),
+            ),
+            (
+                "steady",
+                "select",
+                "deadpool",
+                50,
+                40_000.0,
+                Some(3.0),
+                Some(6.0),
+            ),
+            (
+                "steady",
+                "select",
+                "pgbench-prepared",
+                50,
+                35_000.0,
+                None,
+                None,
+            ),
+            (
+                "oversubscribed",
+                "select",
+                "poolside",
+                1000,
+                90_000.0,
+                Some(20.0),
+                Some(1500.0),
+            ),
+            (
+                "oversubscribed",
+                "select",
+                "deadpool",
+                1000,
+                40_000.0,
+                Some(30.0),
+                Some(50.0),
+            ),
+            (
+                "stress",
+                "select",
+                "poolside",
+                100,
+                50_000.0,
+                Some(10.0),
+                Some(20.0),
+            ),
+            (
+                "stress",
+                "select",
+                "poolside",
+                200,
+                50_000.0,
+                Some(150.0),
+                Some(200.0),
+            ),
+        ]);
         let verdicts = report.verdicts();
         for expected in [
             "PASS poolside vs pgbench -M prepared at 50 tasks: 1.71x",

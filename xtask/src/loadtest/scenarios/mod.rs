@@ -257,11 +257,7 @@ impl Session<'_> {
                     run,
                 };
                 let row = Row::pgbench(key, &result);
-                progress.line(&summary(&row));
-                self.results.push(row);
-                if !self.commands.contains(&result.command) {
-                    self.commands.push(result.command);
-                }
+                self.record_baseline(progress, row, result.command);
             }
             Err(e) => progress.line(&format!("   {:<20} failed: {e:#}", mode.system())),
         }
@@ -299,15 +295,22 @@ impl Session<'_> {
                     run,
                 };
                 let row = Row::redis_benchmark(key, &result);
-                progress.line(&summary(&row));
-                self.results.push(row);
-                if !self.commands.contains(&result.command) {
-                    self.commands.push(result.command);
-                }
+                self.record_baseline(progress, row, result.command);
             }
             Err(e) => progress.line(&format!("   {:<20} failed: {e:#}", "redis-benchmark")),
         }
         progress.step();
+    }
+}
+
+impl Session<'_> {
+    /// Records an external baseline's run and the exact command behind it.
+    fn record_baseline(&mut self, progress: &Progress, row: Row, command: String) {
+        progress.line(&summary(&row));
+        self.results.push(row);
+        if !self.commands.contains(&command) {
+            self.commands.push(command);
+        }
     }
 }
 
