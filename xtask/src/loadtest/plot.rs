@@ -113,6 +113,8 @@ pub(crate) fn draw(report: &Report, path: &Path) -> Result<()> {
         .configure_mesh()
         .x_desc("concurrent tasks")
         .y_desc("ops/s")
+        .x_label_formatter(&|x| format!("{x:.0}"))
+        .y_label_formatter(&|y| format!("{y:.0}"))
         .draw()?;
     lines(&mut throughput, &series, |p| Some(p.1))?;
 
@@ -130,6 +132,8 @@ pub(crate) fn draw(report: &Report, path: &Path) -> Result<()> {
             .configure_mesh()
             .x_desc("concurrent tasks")
             .y_desc("p99 ms (log)")
+            .x_label_formatter(&|x| format!("{x:.0}"))
+            .y_label_formatter(&|y| format!("{y}"))
             .draw()?;
         // pgbench reports no percentiles: it has no line here.
         lines(&mut latency, &series, |p| p.2)?;

@@ -59,7 +59,8 @@ pub(crate) struct Row {
     pub(crate) timeouts: u64,
     /// Transactions run again; `null` where the system does not count them.
     pub(crate) retries: Option<u64>,
-    /// Connections opened during the run; `null` where the system does not count them.
+    /// Connections opened while the system ran (over all phases or levels of a spike or
+    /// stress run); `null` where the system does not count them.
     pub(crate) connections_created: Option<u64>,
     /// Why operations failed, from the first failure (secrets masked).
     pub(crate) first_error: Option<String>,
