@@ -91,13 +91,14 @@ pub(crate) fn run(args: &[&str]) -> Result<ExitCode> {
         database_url,
         redis_url,
         pool_size: options.pool_size,
+        // The most tasks any scenario starts: a spike's tenfold, stress, oversubscribed.
         max_tasks: options
             .concurrency
             .iter()
             .map(|c| c * 10)
-            .chain([options.stress_max_tasks, scenarios_max_tasks()])
+            .chain([options.stress_max_tasks, scenarios::OVERSUBSCRIBED_TASKS])
             .max()
-            .unwrap_or(1000),
+            .unwrap_or(scenarios::OVERSUBSCRIBED_TASKS),
         data,
     };
     let mut session = Session {
@@ -151,10 +152,6 @@ pub(crate) fn run(args: &[&str]) -> Result<ExitCode> {
     } else {
         ExitCode::SUCCESS
     })
-}
-
-fn scenarios_max_tasks() -> usize {
-    scenarios::OVERSUBSCRIBED_TASKS
 }
 
 /// The (scenario, workload) pairs to run, in order: those asked for whose server is
