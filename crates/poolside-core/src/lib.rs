@@ -1,7 +1,7 @@
 //! **poolside-core** owns the pools: PostgreSQL and Redis on bb8, fair acquisition, the
 //! statement cache, the pipelined query path, PgBouncer mode, transactions, batches,
 //! leak detection, shutdown and statistics. Its errors carry a stable [`ErrorKind`],
-//! which the resilience layers will classify (they land with the resilience issue).
+//! which maps to the resilience layers' retry classes ([`poolside_resilience::Classify`]).
 //!
 //! It may import: `poolside-config`, `poolside-resilience`, and outside crates.
 //! It must never import: `poolside-metrics`, `poolside-health`, `poolside`. Metrics and
@@ -11,6 +11,7 @@
 
 mod batch;
 mod error_kind;
+mod failure;
 pub mod fair_pool;
 mod pg;
 mod redis_pool;
@@ -23,6 +24,9 @@ pub use pg::{
     ClosedCounts, DEFAULT_APPLICATION_NAME, IsolationLevel, Params, PgConnection, PgError, PgPool,
     PoolStats, PooledPgConnection, ServerView, TransactionFuture, TransactionOptions,
 };
+/// The retry classes of the errors, re-exported so that `err.failure()` needs no
+/// second dependency.
+pub use poolside_resilience::{Classify, Failure};
 /// The Redis driver, re-exported so users need no second dependency.
 pub use redis;
 pub use redis_pool::{

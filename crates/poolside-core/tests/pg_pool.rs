@@ -2,7 +2,7 @@
 
 use std::time::{Duration, Instant};
 
-use poolside_core::{ErrorKind, PgPool};
+use poolside_core::{Classify, ErrorKind, Failure, PgPool};
 use poolside_tests::required_env;
 
 /// Pool settings as `POOLSIDE_POSTGRES__*` variables over the services' URL.
@@ -243,19 +243,23 @@ async fn bad_credentials_database_or_port_fail_at_once_with_the_real_error() {
             url.replacen(":poolside@", ":wrong-password@", 1),
             ErrorKind::Auth,
             "28P01",
+            Failure::Permanent,
         ),
         (
             format!("{}/no_such_db", url.rsplit_once('/').expect("db").0),
             ErrorKind::Auth,
             "3D000",
+            Failure::Permanent,
         ),
         (
             "postgres://poolside:poolside@127.0.0.1:1/poolside".to_owned(),
             ErrorKind::Connect,
             "127.0.0.1:1",
+            // Refused before anything was sent: safe to retry.
+            Failure::Retryable,
         ),
     ];
-    for (bad_url, kind, expected) in cases {
+    for (bad_url, kind, expected, failure) in cases {
         let cfg = config(&[
             ("DATABASE_URL", &bad_url),
             ("POOLSIDE_POSTGRES__CONNECTION_TIMEOUT", "10s"),
@@ -263,6 +267,7 @@ async fn bad_credentials_database_or_port_fail_at_once_with_the_real_error() {
         let started = Instant::now();
         let err = PgPool::connect(&cfg).await.expect_err("must fail");
         assert_eq!(err.kind(), kind, "{err}");
+        assert_eq!(err.failure(), failure, "{err}");
         assert!(err.to_string().contains(expected), "{err}");
         assert!(
             !err.to_string().contains("wrong-password"),

@@ -4,7 +4,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
 use std::time::Duration;
 
-use poolside_core::{ErrorKind, IsolationLevel, PgPool, TransactionOptions};
+use poolside_core::{Classify, ErrorKind, Failure, IsolationLevel, PgPool, TransactionOptions};
 use poolside_tests::required_env;
 
 async fn pool() -> PgPool {
@@ -175,6 +175,11 @@ async fn a_unique_violation_is_not_retried() {
         .await
         .expect_err("duplicate key");
     assert_eq!(err.kind(), ErrorKind::UniqueViolation, "{err}");
+    assert_eq!(
+        err.failure(),
+        Failure::Permanent,
+        "never retried by the retry layer"
+    );
     assert_eq!(err.code().map(|c| c.code()), Some("23505"));
     assert_eq!(runs.load(Ordering::SeqCst), 1);
     assert_eq!(pool.stats().transaction_retries, 0);

@@ -9,3 +9,9 @@
 //! every layer works on any `tower::Service`.
 //!
 #![doc = include_str!("../README.md")]
+
+mod classify;
+pub mod retry;
+
+pub use classify::{Classify, Failure};
+pub use retry::{Backoff, BudgetError, RetryBudget};

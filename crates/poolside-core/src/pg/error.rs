@@ -17,6 +17,8 @@ pub struct PgError {
     kind: ErrorKind,
     code: Option<SqlState>,
     message: String,
+    /// Whether the request had left for the server when this failed.
+    sent: bool,
     #[source]
     source: Option<tokio_postgres::Error>,
 }
@@ -50,8 +52,22 @@ impl PgError {
             kind,
             code,
             message: redact_text(&format!("{context}: {detail}{advice}")),
+            sent: true,
             source: Some(error),
         }
+    }
+
+    /// The same error, marked as failing before any request was sent (while
+    /// connecting), so that retrying is safe.
+    pub(crate) fn unsent(mut self) -> Self {
+        self.sent = false;
+        self
+    }
+
+    /// Whether the request had left for the server when this failed; `false` for
+    /// failures while getting or opening a connection.
+    pub(crate) fn was_sent(&self) -> bool {
+        self.sent
     }
 
     /// No connection became free within `waited`.
@@ -79,6 +95,7 @@ impl PgError {
             kind,
             code: None,
             message: redact_text(message.as_ref()),
+            sent: false,
             source: None,
         }
     }
@@ -90,6 +107,7 @@ impl PgError {
             kind: self.kind,
             code: self.code.clone(),
             message: self.message.clone(),
+            sent: self.sent,
             source: None,
         }
     }

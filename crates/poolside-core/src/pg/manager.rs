@@ -81,7 +81,8 @@ impl bb8::ManageConnection for PgManager {
                 ))
             }
             Err(e) => {
-                let error = PgError::from_driver(e, &format!("connecting to {}", self.target));
+                let error =
+                    PgError::from_driver(e, &format!("connecting to {}", self.target)).unsent();
                 tracing::warn!(target: "poolside::pg", error = %error, "connect failed");
                 self.failures
                     .send_replace(Some(Arc::new(error.duplicate())));

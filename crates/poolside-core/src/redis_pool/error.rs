@@ -12,6 +12,8 @@ use crate::ErrorKind;
 pub struct RedisError {
     kind: ErrorKind,
     message: String,
+    /// Whether the command had left for Redis when this failed.
+    sent: bool,
     #[source]
     source: Option<redis::RedisError>,
 }
@@ -39,8 +41,22 @@ impl RedisError {
         Self {
             kind,
             message: redact_text(&format!("{context}: {error}{advice}")),
+            // A refused connection never carried a command.
+            sent: !error.is_connection_refusal(),
             source: Some(error),
         }
+    }
+
+    /// The same error, marked as failing before any command was sent (while
+    /// connecting), so that retrying is safe.
+    pub(crate) fn unsent(mut self) -> Self {
+        self.sent = false;
+        self
+    }
+
+    /// Whether the command had left for Redis when this failed.
+    pub(crate) fn was_sent(&self) -> bool {
+        self.sent
     }
 
     /// A failure with no driver error behind it.
@@ -48,6 +64,7 @@ impl RedisError {
         Self {
             kind,
             message: redact_text(message.as_ref()),
+            sent: false,
             source: None,
         }
     }
@@ -62,7 +79,10 @@ impl RedisError {
 
     /// The same failure, for a second waiter (the driver's error stays with the first).
     pub(crate) fn duplicate(&self) -> Self {
-        Self::new(self.kind, &self.message)
+        Self {
+            sent: self.sent,
+            ..Self::new(self.kind, &self.message)
+        }
     }
 
     /// What kind of failure this is.

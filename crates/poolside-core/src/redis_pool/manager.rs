@@ -68,7 +68,7 @@ impl bb8::ManageConnection for RedisManager {
         let context = format!("connecting to {}", self.target);
         let result = match tokio::time::timeout(self.connect_timeout, self.inner.connect()).await {
             Ok(Ok(conn)) => return Ok(conn),
-            Ok(Err(e)) => RedisError::from_driver(e, &context),
+            Ok(Err(e)) => RedisError::from_driver(e, &context).unsent(),
             Err(_) => RedisError::new(
                 crate::ErrorKind::Connect,
                 format!("{context}: no answer within {:?}", self.connect_timeout),
