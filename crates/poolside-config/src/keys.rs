@@ -80,6 +80,9 @@ keys! {
     "retry.max_delay" => retry.max_delay: parse::duration, parse::show_duration;
     "retry.jitter" => retry.jitter: parse::jitter, show_plain;
     "retry.total_deadline" => retry.total_deadline: parse::duration, parse::show_duration;
+    "retry.budget_percent" => retry.budget_percent: parse::count, show_plain;
+    "retry.budget_min_per_sec" => retry.budget_min_per_sec: parse::count, show_plain;
+    "retry.budget_window" => retry.budget_window: parse::duration, parse::show_duration;
     "failover.enabled" => failover.enabled: parse::boolean, show_plain;
     "failover.secondary_url" => failover.secondary_url: parse::optional_url, parse::show_optional_url;
     "failover.secondary_max_size" => failover.secondary_max_size: parse::count, show_plain;

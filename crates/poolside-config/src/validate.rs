@@ -296,6 +296,21 @@ fn check_retry(c: &mut Checker<'_>) {
     ] {
         c.positive_duration(key, value);
     }
+    if retry.budget_percent > 1000 {
+        c.error(
+            "retry.budget_percent",
+            format!("{} is outside 0..=1000 percent", retry.budget_percent),
+        );
+    }
+    if !(Duration::from_secs(1)..=Duration::from_secs(60)).contains(&retry.budget_window) {
+        c.error(
+            "retry.budget_window",
+            format!(
+                "{} is outside 1s..=60s: the budget counts requests over a window of 1 to 60 seconds",
+                show_duration(&retry.budget_window)
+            ),
+        );
+    }
     if retry.base_delay > retry.max_delay {
         let other = c.named("retry.max_delay", show_duration(&retry.max_delay));
         c.error(

@@ -14,4 +14,4 @@ mod classify;
 pub mod retry;
 
 pub use classify::{Classify, Failure};
-pub use retry::{Backoff, BudgetError, RetryBudget};
+pub use retry::{Backoff, BudgetError, RetryBudget, RetryLayer, RetryPolicy};

@@ -18,6 +18,14 @@ pub struct RetryConfig {
     pub jitter: Jitter,
     /// Deadline across all tries of one operation. Default: 5 s.
     pub total_deadline: Duration,
+    /// Retries allowed as a percentage of the requests of the last `budget_window`,
+    /// shared by all callers, so that an outage never multiplies the load. 0 to 1000.
+    /// Default: 20.
+    pub budget_percent: u32,
+    /// Retries a second allowed on top of the percentage, for quiet clients. Default: 10.
+    pub budget_min_per_sec: u32,
+    /// How far back the budget counts requests. 1 s to 60 s. Default: 10 s.
+    pub budget_window: Duration,
 }
 
 impl Default for RetryConfig {
@@ -28,6 +36,9 @@ impl Default for RetryConfig {
             max_delay: Duration::from_secs(2),
             jitter: Jitter::Full,
             total_deadline: Duration::from_secs(5),
+            budget_percent: 20,
+            budget_min_per_sec: 10,
+            budget_window: Duration::from_secs(10),
         }
     }
 }

@@ -1,12 +1,22 @@
-//! Retry: exponential backoff with jitter ([`Backoff`]) within a total deadline, and a
-//! retry budget shared by every caller of a pool ([`RetryBudget`]), so that an outage
-//! never multiplies the load on the database.
+//! Retry: [`RetryLayer`] tries a failed request again when its error says that is
+//! safe ([`Classify`](crate::Classify)), with exponential backoff and jitter
+//! ([`Backoff`]), within a total deadline, and only as far as a budget shared by every
+//! caller allows ([`RetryBudget`]), so that an outage never multiplies the load on the
+//! database. Every decision and its attempt number go to an observer, for metrics.
 //!
-//! The `RetryLayer` that applies them to a `tower::Service` is the next step of the
-//! resilience issue; these are its policy parts, usable and tested alone.
+//! The deadline bounds when a retry may start; a try in flight is bounded by the
+//! deadline layer, not here.
 
 mod backoff;
 mod budget;
+mod future;
+mod layer;
+mod policy;
+mod service;
 
 pub use backoff::Backoff;
 pub use budget::{BudgetError, RetryBudget};
+pub use future::ResponseFuture;
+pub use layer::RetryLayer;
+pub use policy::{Decision, GiveUp, RetryEvent, RetryPolicy};
+pub use service::Retry;

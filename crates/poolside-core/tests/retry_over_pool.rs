@@ -1,0 +1,70 @@
+//! `RetryLayer` over `PgPool` against the real PostgreSQL: the server's SQLSTATE
+//! decides what the layer retries.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::Duration;
+
+use poolside_config::Jitter;
+use poolside_core::{ErrorKind, PgPool};
+use poolside_resilience::{Backoff, RetryBudget, RetryLayer, RetryPolicy};
+use poolside_tests::{load_config, required_env};
+use tower::{Layer, ServiceExt};
+
+async fn pool() -> PgPool {
+    let url = required_env("DATABASE_URL");
+    let config = load_config(&[("DATABASE_URL", &url), ("POOLSIDE_PROFILE", "test")]);
+    PgPool::connect(&config.config.postgres)
+        .await
+        .expect("connects")
+}
+
+/// Runs a statement that fails on the server with `sqlstate`, through a retry layer
+/// of three attempts; returns the error kind and how many times it ran.
+async fn run_failing_with(pool: &PgPool, sqlstate: &'static str) -> (ErrorKind, u32) {
+    let runs = Arc::new(AtomicU32::new(0));
+    let service = tower::service_fn({
+        let (pool, runs) = (pool.clone(), Arc::clone(&runs));
+        move |()| {
+            let (pool, runs) = (pool.clone(), Arc::clone(&runs));
+            async move {
+                runs.fetch_add(1, Ordering::SeqCst);
+                let sql = format!(
+                    "DO $$ BEGIN RAISE EXCEPTION 'scripted' USING ERRCODE = '{sqlstate}'; END $$"
+                );
+                pool.execute(&sql, &[]).await
+            }
+        }
+    });
+    let budget = RetryBudget::new(Duration::from_secs(10), 100, 100.0).expect("valid");
+    let backoff = Backoff::new(
+        Duration::from_millis(1),
+        Duration::from_millis(5),
+        Jitter::Full,
+    );
+    let policy = RetryPolicy::new(3, backoff, Duration::from_secs(5), budget);
+    let error = RetryLayer::new(policy)
+        .layer(service)
+        .oneshot(())
+        .await
+        .expect_err("the statement always fails");
+    (error.kind(), runs.load(Ordering::SeqCst))
+}
+
+#[tokio::test]
+async fn the_servers_sqlstate_decides_what_is_retried() {
+    let pool = pool().await;
+    for (sqlstate, kind, runs) in [
+        ("40001", ErrorKind::Serialization, 3),
+        ("40P01", ErrorKind::Deadlock, 3),
+        ("57P03", ErrorKind::Connect, 3),
+        ("23505", ErrorKind::UniqueViolation, 1),
+        ("23503", ErrorKind::Query, 1),
+    ] {
+        assert_eq!(
+            run_failing_with(&pool, sqlstate).await,
+            (kind, runs),
+            "{sqlstate}"
+        );
+    }
+}
