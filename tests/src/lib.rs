@@ -32,3 +32,21 @@ pub fn load_config(vars: &[(&str, &str)]) -> LoadedConfig {
         .load()
         .unwrap_or_else(|e| panic!("{e}"))
 }
+
+/// Statements whose text contains `marker` still active on the services' PostgreSQL,
+/// counted over a connection of its own: to check that cancelled work stopped there.
+pub async fn statements_running(marker: &str) -> i64 {
+    let url = required_env("DATABASE_URL");
+    let (client, connection) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
+        .await
+        .expect("connects to DATABASE_URL");
+    tokio::spawn(connection);
+    client
+        .query_one(
+            "SELECT count(*) FROM pg_stat_activity WHERE state = 'active' AND query LIKE $1 AND pid <> pg_backend_pid()",
+            &[&format!("%{marker}%")],
+        )
+        .await
+        .expect("pg_stat_activity")
+        .get(0)
+}

@@ -11,10 +11,10 @@
 
 mod batch;
 mod error_kind;
-mod failure;
 pub mod fair_pool;
 mod pg;
 mod redis_pool;
+mod resilience;
 
 pub use batch::batch;
 /// bb8, re-exported for [`fair_pool::FairPool`] users.

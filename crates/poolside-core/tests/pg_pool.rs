@@ -3,7 +3,7 @@
 use std::time::{Duration, Instant};
 
 use poolside_core::{Classify, ErrorKind, Failure, PgPool};
-use poolside_tests::required_env;
+use poolside_tests::{required_env, statements_running};
 
 /// Pool settings as `POOLSIDE_POSTGRES__*` variables over the services' URL.
 fn config(extra: &[(&str, &str)]) -> poolside_config::PostgresConfig {
@@ -319,18 +319,6 @@ async fn a_connection_held_past_the_threshold_is_reported_as_a_leak() {
     );
 }
 
-/// Statements of this test's own, still running on the server.
-async fn running(pool: &PgPool, marker: &str) -> i64 {
-    let mut conn = pool.get().await.expect("get");
-    conn.query_one(
-        "SELECT count(*) FROM pg_stat_activity WHERE state = 'active' AND query LIKE $1 AND pid <> pg_backend_pid()",
-        &[&format!("%{marker}%")],
-    )
-    .await
-    .expect("pg_stat_activity")
-    .get(0)
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_thousand_cancelled_queries_leave_the_pool_healthy_and_the_server_idle() {
     let pool = pool("20").await;
@@ -354,7 +342,7 @@ async fn a_thousand_cancelled_queries_leave_the_pool_healthy_and_the_server_idle
     }
     tokio::time::sleep(Duration::from_secs(1)).await;
     assert_eq!(
-        running(&pool, marker).await,
+        statements_running(marker).await,
         0,
         "a cancelled statement is still running"
     );

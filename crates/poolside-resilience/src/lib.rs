@@ -11,7 +11,9 @@
 #![doc = include_str!("../README.md")]
 
 mod classify;
+pub mod deadline;
 pub mod retry;
 
 pub use classify::{Classify, Failure};
+pub use deadline::{DeadlineExceeded, DeadlineLayer};
 pub use retry::{Backoff, BudgetError, RetryBudget, RetryLayer, RetryPolicy};

@@ -1,5 +1,6 @@
-//! `RetryLayer` over `PgPool` against the real PostgreSQL: the server's SQLSTATE
-//! decides what the layer retries.
+//! The resilience layers over `PgPool` against the real PostgreSQL: the server's
+//! SQLSTATE decides what `RetryLayer` retries; `DeadlineLayer` stops a statement on
+//! the server, not only in the caller.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -7,8 +8,8 @@ use std::time::Duration;
 
 use poolside_config::Jitter;
 use poolside_core::{ErrorKind, PgPool};
-use poolside_resilience::{Backoff, RetryBudget, RetryLayer, RetryPolicy};
-use poolside_tests::{load_config, required_env};
+use poolside_resilience::{Backoff, DeadlineLayer, RetryBudget, RetryLayer, RetryPolicy};
+use poolside_tests::{load_config, required_env, statements_running};
 use tower::{Layer, ServiceExt};
 
 async fn pool() -> PgPool {
@@ -67,4 +68,45 @@ async fn the_servers_sqlstate_decides_what_is_retried() {
             "{sqlstate}"
         );
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_deadline_cancels_the_statement_on_the_server() {
+    let pool = pool().await;
+    let marker = "deadline-cancel-check";
+    let service = tower::service_fn({
+        let pool = pool.clone();
+        move |()| {
+            let pool = pool.clone();
+            async move {
+                let mut conn = pool.get().await?;
+                conn.execute(&format!("SELECT pg_sleep(30) /* {marker} */"), &[])
+                    .await
+            }
+        }
+    });
+    let error = DeadlineLayer::new(Duration::from_millis(300))
+        .layer(service)
+        .oneshot(())
+        .await
+        .expect_err("a 30 s statement cannot finish in 300 ms");
+    assert_eq!(error.kind(), ErrorKind::Cancelled, "{error}");
+    assert!(error.to_string().contains("deadline"), "{error}");
+    // The cancel request goes out as the connection returns; allow it a second.
+    let mut left = i64::MAX;
+    for _ in 0..20 {
+        left = statements_running(marker).await;
+        if left == 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(
+        left, 0,
+        "the statement still runs on the server after the deadline"
+    );
+    assert!(
+        pool.stats().closed.interrupted >= 1,
+        "its connection was discarded"
+    );
 }

@@ -1,10 +1,31 @@
-//! What a pool error means to the retry layer: [`Classify`] for [`PgError`] and
-//! [`RedisError`], from the error's kind, its SQLSTATE, and whether the request had
-//! been sent when it failed.
+//! How the pools' errors meet the resilience layers: [`Classify`] (what a failure may
+//! be retried as, from the error's kind, its SQLSTATE, and whether the request had
+//! been sent) and [`DeadlineExceeded`] for [`PgError`] and [`RedisError`].
 
-use poolside_resilience::{Classify, Failure};
+use std::time::Duration;
+
+use poolside_resilience::{Classify, DeadlineExceeded, Failure};
 
 use crate::{ErrorKind, PgError, RedisError};
+
+fn past_deadline(deadline: Duration) -> String {
+    format!(
+        "the operation ran past its {deadline:?} deadline and was stopped (a statement in flight on an \
+         exclusive connection is cancelled on the server): raise the deadline or make the operation cheaper"
+    )
+}
+
+impl DeadlineExceeded for PgError {
+    fn deadline_exceeded(deadline: Duration) -> Self {
+        PgError::new(ErrorKind::Cancelled, past_deadline(deadline))
+    }
+}
+
+impl DeadlineExceeded for RedisError {
+    fn deadline_exceeded(deadline: Duration) -> Self {
+        RedisError::new(ErrorKind::Cancelled, past_deadline(deadline))
+    }
+}
 
 /// The retry class of a failure of `kind`; `sent` says whether the request had left
 /// for the server, `sqlstate` is the server's code when it sent one.
