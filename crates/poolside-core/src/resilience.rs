@@ -1,10 +1,11 @@
 //! How the pools' errors meet the resilience layers: [`Classify`] (what a failure may
 //! be retried as, from the error's kind, its SQLSTATE, and whether the request had
-//! been sent) and [`DeadlineExceeded`] for [`PgError`] and [`RedisError`].
+//! been sent), [`DeadlineExceeded`] and [`CircuitOpen`] for [`PgError`] and
+//! [`RedisError`].
 
 use std::time::Duration;
 
-use poolside_resilience::{Classify, DeadlineExceeded, Failure};
+use poolside_resilience::{CircuitOpen, Classify, DeadlineExceeded, Failure};
 
 use crate::{ErrorKind, PgError, RedisError};
 
@@ -13,6 +14,25 @@ fn past_deadline(deadline: Duration) -> String {
         "the operation ran past its {deadline:?} deadline and was stopped (a statement in flight on an \
          exclusive connection is cancelled on the server): raise the deadline or make the operation cheaper"
     )
+}
+
+fn circuit_open(retry_in: Duration) -> String {
+    format!(
+        "the circuit breaker is open after repeated failures: refused at once, the next probe in {retry_in:?}; \
+         check that the server runs"
+    )
+}
+
+impl CircuitOpen for PgError {
+    fn circuit_open(retry_in: Duration) -> Self {
+        PgError::new(ErrorKind::Unavailable, circuit_open(retry_in))
+    }
+}
+
+impl CircuitOpen for RedisError {
+    fn circuit_open(retry_in: Duration) -> Self {
+        RedisError::new(ErrorKind::Unavailable, circuit_open(retry_in))
+    }
 }
 
 impl DeadlineExceeded for PgError {

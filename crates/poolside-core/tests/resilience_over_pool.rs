@@ -8,7 +8,11 @@ use std::time::Duration;
 
 use poolside_config::Jitter;
 use poolside_core::{ErrorKind, PgPool};
-use poolside_resilience::{Backoff, DeadlineLayer, RetryBudget, RetryLayer, RetryPolicy};
+use poolside_resilience::breaker::{BreakerSettings, BreakerState};
+use poolside_resilience::{
+    Backoff, CircuitBreaker, CircuitBreakerLayer, DeadlineLayer, RetryBudget, RetryLayer,
+    RetryPolicy,
+};
 use poolside_tests::{load_config, required_env, statements_running};
 use tower::{Layer, ServiceExt};
 
@@ -108,5 +112,60 @@ async fn a_deadline_cancels_the_statement_on_the_server() {
     assert!(
         pool.stats().closed.interrupted >= 1,
         "its connection was discarded"
+    );
+}
+
+#[tokio::test]
+async fn an_open_breaker_spares_a_down_server_and_fails_at_once() {
+    // Nothing listens on port 1: every connection attempt is refused, as with a
+    // stopped server.
+    let down = load_config(&[
+        (
+            "DATABASE_URL",
+            "postgres://poolside:poolside@127.0.0.1:1/poolside",
+        ),
+        ("POOLSIDE_PROFILE", "test"),
+    ])
+    .config
+    .postgres;
+    let attempts = Arc::new(AtomicU32::new(0));
+    let service = tower::service_fn({
+        let attempts = Arc::clone(&attempts);
+        move |()| {
+            let (down, attempts) = (down.clone(), Arc::clone(&attempts));
+            async move {
+                attempts.fetch_add(1, Ordering::SeqCst);
+                PgPool::connect(&down).await.map(drop)
+            }
+        }
+    });
+    let breaker = CircuitBreaker::new(BreakerSettings {
+        min_calls: 5,
+        ..BreakerSettings::default()
+    });
+    let guarded = CircuitBreakerLayer::new(breaker.clone()).layer(service);
+    let mut slowest_refusal = Duration::ZERO;
+    for _ in 0..1000 {
+        let started = std::time::Instant::now();
+        let error = guarded
+            .clone()
+            .oneshot(())
+            .await
+            .expect_err("the server is down");
+        if error.kind() == ErrorKind::Unavailable {
+            slowest_refusal = slowest_refusal.max(started.elapsed());
+        } else {
+            assert_eq!(error.kind(), ErrorKind::Connect, "{error}");
+        }
+    }
+    assert_eq!(breaker.state(), BreakerState::Open);
+    assert_eq!(
+        attempts.load(Ordering::SeqCst),
+        5,
+        "the server saw 5 connection attempts, not 1000"
+    );
+    assert!(
+        slowest_refusal < Duration::from_millis(100),
+        "refused in {slowest_refusal:?}"
     );
 }

@@ -10,10 +10,12 @@
 //!
 #![doc = include_str!("../README.md")]
 
+pub mod breaker;
 mod classify;
 pub mod deadline;
 pub mod retry;
 
+pub use breaker::{CircuitBreaker, CircuitBreakerLayer, CircuitOpen};
 pub use classify::{Classify, Failure};
 pub use deadline::{DeadlineExceeded, DeadlineLayer};
 pub use retry::{Backoff, BudgetError, RetryBudget, RetryLayer, RetryPolicy};
