@@ -1,11 +1,11 @@
 //! How the pools' errors meet the resilience layers: [`Classify`] (what a failure may
 //! be retried as, from the error's kind, its SQLSTATE, and whether the request had
-//! been sent), [`DeadlineExceeded`] and [`CircuitOpen`] for [`PgError`] and
-//! [`RedisError`].
+//! been sent), [`DeadlineExceeded`], [`CircuitOpen`] and [`Overloaded`] for
+//! [`PgError`] and [`RedisError`].
 
 use std::time::Duration;
 
-use poolside_resilience::{CircuitOpen, Classify, DeadlineExceeded, Failure};
+use poolside_resilience::{CircuitOpen, Classify, DeadlineExceeded, Failure, Overloaded};
 
 use crate::{ErrorKind, PgError, RedisError};
 
@@ -23,29 +23,38 @@ fn circuit_open(retry_in: Duration) -> String {
     )
 }
 
-impl CircuitOpen for PgError {
-    fn circuit_open(retry_in: Duration) -> Self {
-        PgError::new(ErrorKind::Unavailable, circuit_open(retry_in))
-    }
+fn overloaded(limit: usize) -> String {
+    format!(
+        "{limit} operations are in flight already: refused at once rather than queued; \
+         retry later, or raise the limit if the database has room"
+    )
 }
 
-impl CircuitOpen for RedisError {
-    fn circuit_open(retry_in: Duration) -> Self {
-        RedisError::new(ErrorKind::Unavailable, circuit_open(retry_in))
-    }
+/// The errors the layers build themselves, for both error types: a kind and a
+/// message that says what to do.
+macro_rules! layer_errors {
+    ($($error:ident),*) => {$(
+        impl DeadlineExceeded for $error {
+            fn deadline_exceeded(deadline: Duration) -> Self {
+                $error::new(ErrorKind::Cancelled, past_deadline(deadline))
+            }
+        }
+
+        impl CircuitOpen for $error {
+            fn circuit_open(retry_in: Duration) -> Self {
+                $error::new(ErrorKind::Unavailable, circuit_open(retry_in))
+            }
+        }
+
+        impl Overloaded for $error {
+            fn overloaded(limit: usize) -> Self {
+                $error::new(ErrorKind::Overloaded, overloaded(limit))
+            }
+        }
+    )*};
 }
 
-impl DeadlineExceeded for PgError {
-    fn deadline_exceeded(deadline: Duration) -> Self {
-        PgError::new(ErrorKind::Cancelled, past_deadline(deadline))
-    }
-}
-
-impl DeadlineExceeded for RedisError {
-    fn deadline_exceeded(deadline: Duration) -> Self {
-        RedisError::new(ErrorKind::Cancelled, past_deadline(deadline))
-    }
-}
+layer_errors!(PgError, RedisError);
 
 /// The retry class of a failure of `kind`; `sent` says whether the request had left
 /// for the server, `sqlstate` is the server's code when it sent one.
@@ -126,5 +135,41 @@ mod tests {
                 "{kind:?} sent={sent} {code:?}"
             );
         }
+    }
+
+    /// The layers' own errors: a retry layer above never retries an open breaker or
+    /// shed load, and treats a passed deadline as an unknown outcome.
+    #[test]
+    fn the_layers_errors_have_kinds_and_retry_classes() {
+        let second = Duration::from_secs(1);
+        for (error, kind, class) in [
+            (
+                PgError::deadline_exceeded(second),
+                ErrorKind::Cancelled,
+                Failure::Unknown,
+            ),
+            (
+                PgError::circuit_open(second),
+                ErrorKind::Unavailable,
+                Failure::Permanent,
+            ),
+            (
+                PgError::overloaded(10),
+                ErrorKind::Overloaded,
+                Failure::Permanent,
+            ),
+        ] {
+            assert_eq!((error.kind(), error.failure()), (kind, class), "{error}");
+        }
+        let redis = RedisError::circuit_open(second);
+        assert_eq!(
+            (redis.kind(), redis.failure()),
+            (ErrorKind::Unavailable, Failure::Permanent)
+        );
+        assert!(
+            RedisError::overloaded(3)
+                .to_string()
+                .contains("3 operations are in flight")
+        );
     }
 }

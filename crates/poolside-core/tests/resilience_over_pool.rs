@@ -10,8 +10,8 @@ use poolside_config::Jitter;
 use poolside_core::{ErrorKind, PgPool};
 use poolside_resilience::breaker::{BreakerSettings, BreakerState};
 use poolside_resilience::{
-    Backoff, CircuitBreaker, CircuitBreakerLayer, DeadlineLayer, RetryBudget, RetryLayer,
-    RetryPolicy,
+    Backoff, CircuitBreaker, CircuitBreakerLayer, DeadlineLayer, LoadShedLayer, RetryBudget,
+    RetryLayer, RetryPolicy,
 };
 use poolside_tests::{load_config, required_env, statements_running};
 use tower::{Layer, ServiceExt};
@@ -168,4 +168,52 @@ async fn an_open_breaker_spares_a_down_server_and_fails_at_once() {
         slowest_refusal < Duration::from_millis(100),
         "refused in {slowest_refusal:?}"
     );
+}
+
+/// The facade's order (deadline -> retry -> breaker -> shedding -> pool) and another
+/// order both serve real queries.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_layers_compose_in_any_order_over_the_pool() {
+    let pool = pool().await;
+    let query = tower::service_fn({
+        let pool = pool.clone();
+        move |n: i32| {
+            let pool = pool.clone();
+            async move {
+                Ok::<i32, poolside_core::PgError>(
+                    pool.query_one("SELECT $1::int4 * 2", &[&n]).await?.get(0),
+                )
+            }
+        }
+    });
+    let budget = RetryBudget::new(Duration::from_secs(10), 10, 20.0).expect("valid");
+    let retry = RetryLayer::new(RetryPolicy::from_config(&Default::default(), budget));
+    let breaker = CircuitBreakerLayer::new(CircuitBreaker::new(BreakerSettings::default()));
+    let deadline = DeadlineLayer::new(Duration::from_secs(5));
+    let shed = LoadShedLayer::new(1000);
+    let facade_order = tower::ServiceBuilder::new()
+        .layer(deadline)
+        .layer(retry.clone())
+        .layer(breaker.clone())
+        .layer(shed.clone())
+        .service(query.clone());
+    let other_order = tower::ServiceBuilder::new()
+        .layer(shed)
+        .layer(breaker)
+        .layer(retry)
+        .layer(deadline)
+        .service(query);
+    let calls: Vec<_> = (0..200)
+        .map(|n| {
+            let (a, b) = (facade_order.clone(), other_order.clone());
+            tokio::spawn(async move { (a.oneshot(n).await, b.oneshot(n).await) })
+        })
+        .collect();
+    for (n, call) in calls.into_iter().enumerate() {
+        let (a, b) = call.await.expect("task");
+        assert_eq!(
+            (a.expect("facade order"), b.expect("other order")),
+            (2 * n as i32, 2 * n as i32)
+        );
+    }
 }

@@ -14,8 +14,10 @@ pub mod breaker;
 mod classify;
 pub mod deadline;
 pub mod retry;
+pub mod shed;
 
 pub use breaker::{CircuitBreaker, CircuitBreakerLayer, CircuitOpen};
 pub use classify::{Classify, Failure};
 pub use deadline::{DeadlineExceeded, DeadlineLayer};
 pub use retry::{Backoff, BudgetError, RetryBudget, RetryLayer, RetryPolicy};
+pub use shed::{LoadShedLayer, Overloaded};
