@@ -217,3 +217,99 @@ async fn the_layers_compose_in_any_order_over_the_pool() {
         );
     }
 }
+
+/// A critical or ordinary query, answered with the name of the pool that ran it.
+#[derive(Debug, Clone, Copy)]
+struct Op {
+    critical: bool,
+}
+
+impl poolside_resilience::Critical for Op {
+    fn is_critical(&self) -> bool {
+        self.critical
+    }
+}
+
+async fn named(application_name: &str, max_size: &str) -> PgPool {
+    let url = format!(
+        "{}?application_name={application_name}",
+        required_env("DATABASE_URL")
+    );
+    let config = load_config(&[
+        ("DATABASE_URL", &url),
+        ("POOLSIDE_PROFILE", "test"),
+        ("POOLSIDE_POSTGRES__MAX_SIZE", max_size),
+        ("POOLSIDE_POSTGRES__MIN_IDLE", "1"),
+        ("POOLSIDE_POSTGRES__CONNECTION_TIMEOUT", "1s"),
+    ]);
+    PgPool::connect(&config.config.postgres)
+        .await
+        .expect("connects")
+}
+
+fn which_pool(
+    pool: PgPool,
+) -> impl tower::Service<Op, Response = String, Error = poolside_core::PgError, Future: Send> + Clone
+{
+    tower::service_fn(move |_: Op| {
+        let pool = pool.clone();
+        async move {
+            let mut conn = pool.get().await?;
+            Ok(conn
+                .query_one("SELECT current_setting('application_name')", &[])
+                .await?
+                .get(0))
+        }
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn critical_work_overflows_to_the_secondary_while_the_primary_is_full_then_comes_back() {
+    use poolside_resilience::overflow::{OverflowSwitch, PrimaryLoad};
+
+    let primary = named("overflow-primary", "2").await;
+    let secondary = named("overflow-secondary", "2").await;
+    let switch = OverflowSwitch::new(80, 10);
+    let gauge = primary.clone();
+    let layer = poolside_resilience::OverflowLayer::new(
+        which_pool(secondary),
+        move || {
+            let stats = gauge.stats();
+            PrimaryLoad {
+                utilization_percent: stats.utilization_percent,
+                healthy: true,
+            }
+        },
+        switch.clone(),
+    );
+    let service = layer.layer(which_pool(primary.clone()));
+    let critical = Op { critical: true };
+    assert_eq!(
+        service.clone().oneshot(critical).await.expect("query"),
+        "overflow-primary"
+    );
+
+    // Hold every primary connection: the primary is at 100%.
+    let held = (
+        primary.get().await.expect("one"),
+        primary.get().await.expect("two"),
+    );
+    assert_eq!(
+        service.clone().oneshot(critical).await.expect("query"),
+        "overflow-secondary"
+    );
+    let ordinary = service.clone().oneshot(Op { critical: false }).await;
+    assert_eq!(
+        ordinary.expect_err("waits for the full primary").kind(),
+        ErrorKind::PoolTimeout
+    );
+    assert!(switch.is_on());
+
+    drop(held);
+    assert_eq!(
+        service.clone().oneshot(critical).await.expect("query"),
+        "overflow-primary",
+        "handed back"
+    );
+    assert_eq!((switch.is_on(), switch.activations()), (false, 1));
+}

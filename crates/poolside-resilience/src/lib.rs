@@ -13,11 +13,13 @@
 pub mod breaker;
 mod classify;
 pub mod deadline;
+pub mod overflow;
 pub mod retry;
 pub mod shed;
 
 pub use breaker::{CircuitBreaker, CircuitBreakerLayer, CircuitOpen};
 pub use classify::{Classify, Failure};
 pub use deadline::{DeadlineExceeded, DeadlineLayer};
+pub use overflow::{Critical, OverflowLayer};
 pub use retry::{Backoff, BudgetError, RetryBudget, RetryLayer, RetryPolicy};
 pub use shed::{LoadShedLayer, Overloaded};

@@ -1,0 +1,83 @@
+//! [`Overflow`]: the service that routes critical operations to the secondary while
+//! the primary is busy.
+
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use tower::Service;
+
+use super::{Critical, OverflowSwitch, PrimaryLoad, ResponseFuture};
+
+/// A primary and a secondary service; see [`OverflowLayer`](super::OverflowLayer).
+#[derive(Clone)]
+pub struct Overflow<S, T> {
+    primary: S,
+    secondary: T,
+    load: Arc<dyn Fn() -> PrimaryLoad + Send + Sync>,
+    switch: OverflowSwitch,
+}
+
+impl<S: std::fmt::Debug, T: std::fmt::Debug> std::fmt::Debug for Overflow<S, T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Overflow")
+            .field("primary", &self.primary)
+            .field("secondary", &self.secondary)
+            .field("switch", &self.switch)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<S, T> Overflow<S, T> {
+    /// `primary`, overflowing to `secondary` as `switch` decides from `load`.
+    pub fn new(
+        primary: S,
+        secondary: T,
+        load: Arc<dyn Fn() -> PrimaryLoad + Send + Sync>,
+        switch: OverflowSwitch,
+    ) -> Self {
+        Self {
+            primary,
+            secondary,
+            load,
+            switch,
+        }
+    }
+}
+
+impl<S, T, Req> Service<Req> for Overflow<S, T>
+where
+    Req: Critical + Send + 'static,
+    S: Service<Req> + Clone + Send + 'static,
+    S::Future: Send,
+    T: Service<Req, Response = S::Response, Error = S::Error> + Clone + Send + 'static,
+    T::Future: Send,
+    S::Response: Send + 'static,
+    S::Error: Send + 'static,
+{
+    type Response = S::Response;
+    type Error = S::Error;
+    type Future = ResponseFuture<S::Response, S::Error>;
+
+    /// Always ready: each call waits for the service it is routed to.
+    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, request: Req) -> Self::Future {
+        let overflow = request.is_critical() && self.switch.update((self.load)());
+        if overflow {
+            Box::pin(oneshot(self.secondary.clone(), request))
+        } else {
+            Box::pin(oneshot(self.primary.clone(), request))
+        }
+    }
+}
+
+/// Waits until `service` is ready, then calls it.
+async fn oneshot<S: Service<Req>, Req>(
+    mut service: S,
+    request: Req,
+) -> Result<S::Response, S::Error> {
+    std::future::poll_fn(|cx| service.poll_ready(cx)).await?;
+    service.call(request).await
+}
