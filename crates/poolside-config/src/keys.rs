@@ -64,6 +64,7 @@ keys! {
     "postgres.max_lifetime" => postgres.max_lifetime: parse::duration, parse::show_duration;
     "postgres.query_timeout" => postgres.query_timeout: parse::duration, parse::show_duration;
     "postgres.pipeline_connections" => postgres.pipeline_connections: parse::count, show_plain;
+    "postgres.max_waiting" => postgres.max_waiting: parse::count, show_plain;
     "postgres.statement_cache_size" => postgres.statement_cache_size: parse::count, show_plain;
     "postgres.pgbouncer" => postgres.pgbouncer: parse::boolean, show_plain;
     "postgres.leak_detection_threshold" => postgres.leak_detection_threshold: parse::optional_duration, parse::show_optional_duration;
@@ -87,6 +88,12 @@ keys! {
     "failover.secondary_url" => failover.secondary_url: parse::optional_url, parse::show_optional_url;
     "failover.secondary_max_size" => failover.secondary_max_size: parse::count, show_plain;
     "failover.utilization_threshold" => failover.utilization_threshold: parse::percent, show_plain;
+    "failover.hand_back_margin" => failover.hand_back_margin: parse::percent, show_plain;
+    "breaker.failure_rate_percent" => breaker.failure_rate_percent: parse::percent, show_plain;
+    "breaker.min_calls" => breaker.min_calls: parse::count, show_plain;
+    "breaker.window" => breaker.window: parse::duration, parse::show_duration;
+    "breaker.open_for" => breaker.open_for: parse::duration, parse::show_duration;
+    "breaker.probes" => breaker.probes: parse::count, show_plain;
     "health.check_interval" => health.check_interval: parse::duration, parse::show_duration;
     "health.check_timeout" => health.check_timeout: parse::duration, parse::show_duration;
     "health.warning_utilization" => health.warning_utilization: parse::percent, show_plain;

@@ -25,8 +25,8 @@ mod url_params;
 mod validate;
 
 pub use config::{
-    Config, FailoverConfig, HealthConfig, Jitter, MetricsConfig, PostgresConfig, RedisConfig,
-    RetryConfig,
+    BreakerConfig, Config, FailoverConfig, HealthConfig, Jitter, MetricsConfig, PostgresConfig,
+    RedisConfig, RetryConfig,
 };
 pub use env::EnvSnapshot;
 pub use keys::key_paths;

@@ -107,6 +107,7 @@ pub(crate) fn validate(config: &Config, sources: &BTreeMap<&'static str, Source>
     check_redis(&mut c);
     check_retry(&mut c);
     check_failover(&mut c);
+    check_breaker(&mut c);
     check_health_and_metrics(&mut c);
     c.found
 }
@@ -323,6 +324,21 @@ fn check_retry(c: &mut Checker<'_>) {
     }
 }
 
+fn check_breaker(c: &mut Checker<'_>) {
+    let breaker = &c.config.breaker;
+    c.percentage("breaker.failure_rate_percent", breaker.failure_rate_percent);
+    if breaker.failure_rate_percent == 0 {
+        c.error(
+            "breaker.failure_rate_percent",
+            "0 would open the breaker on every call: use 1..=100",
+        );
+    }
+    c.positive_count("breaker.min_calls", breaker.min_calls);
+    c.positive_count("breaker.probes", breaker.probes);
+    c.positive_duration("breaker.window", breaker.window);
+    c.positive_duration("breaker.open_for", breaker.open_for);
+}
+
 fn check_failover(c: &mut Checker<'_>) {
     let failover = &c.config.failover;
     c.percentage(
@@ -330,6 +346,20 @@ fn check_failover(c: &mut Checker<'_>) {
         failover.utilization_threshold,
     );
     c.positive_count("failover.secondary_max_size", failover.secondary_max_size);
+    c.percentage("failover.hand_back_margin", failover.hand_back_margin);
+    if failover.hand_back_margin > failover.utilization_threshold {
+        let other = c.named(
+            "failover.utilization_threshold",
+            failover.utilization_threshold,
+        );
+        c.error(
+            "failover.hand_back_margin",
+            format!(
+                "{} is greater than {other}: the primary could never be that far below the threshold",
+                failover.hand_back_margin
+            ),
+        );
+    }
     if let Some(url) = &failover.secondary_url {
         c.postgres_url("failover.secondary_url", url);
     }

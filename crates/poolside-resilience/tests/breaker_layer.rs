@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::time::Duration;
 
-use poolside_resilience::breaker::{BreakerSettings, BreakerState, CircuitBreaker, CircuitOpen};
+use poolside_resilience::breaker::{BreakerConfig, BreakerState, CircuitBreaker, CircuitOpen};
 use poolside_resilience::{CircuitBreakerLayer, Classify, Failure};
 use tower::{Layer, Service, ServiceExt};
 
@@ -54,8 +54,8 @@ fn backend(
     (service, calls)
 }
 
-fn settings() -> BreakerSettings {
-    BreakerSettings {
+fn settings() -> BreakerConfig {
+    BreakerConfig {
         failure_rate_percent: 50,
         min_calls: 10,
         window: Duration::from_secs(10),

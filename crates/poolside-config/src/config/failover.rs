@@ -15,6 +15,9 @@ pub struct FailoverConfig {
     /// Primary pool utilisation, in percent, at which critical operations overflow.
     /// Default: 80. Legacy: `DB_FAILOVER_THRESHOLD`.
     pub utilization_threshold: u32,
+    /// Critical operations come back to the primary once its utilisation is this many
+    /// points below the threshold, so that overflow does not flap. Default: 10.
+    pub hand_back_margin: u32,
 }
 
 impl Default for FailoverConfig {
@@ -24,6 +27,7 @@ impl Default for FailoverConfig {
             secondary_url: None,
             secondary_max_size: 5,
             utilization_threshold: 80,
+            hand_back_margin: 10,
         }
     }
 }

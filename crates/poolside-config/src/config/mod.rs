@@ -1,5 +1,6 @@
 //! [`Config`]: the whole validated configuration, one struct per section.
 
+mod breaker;
 mod failover;
 mod health;
 mod metrics;
@@ -7,6 +8,7 @@ mod postgres;
 mod redis;
 mod retry;
 
+pub use breaker::BreakerConfig;
 pub use failover::FailoverConfig;
 pub use health::HealthConfig;
 pub use metrics::MetricsConfig;
@@ -32,6 +34,8 @@ pub struct Config {
     pub retry: RetryConfig,
     /// The overflow pool.
     pub failover: FailoverConfig,
+    /// The circuit breaker.
+    pub breaker: BreakerConfig,
     /// The health monitor.
     pub health: HealthConfig,
     /// Metrics export and logging.
@@ -47,6 +51,7 @@ impl Config {
             redis: None,
             retry: RetryConfig::default(),
             failover: FailoverConfig::default(),
+            breaker: BreakerConfig::default(),
             health: HealthConfig::default(),
             metrics: MetricsConfig::default(),
         }

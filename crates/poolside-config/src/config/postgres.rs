@@ -45,6 +45,9 @@ pub struct PostgresConfig {
     /// `max_size`, and never all of it. Best near the database server's cores; measure.
     /// Default: 2.
     pub pipeline_connections: u32,
+    /// Operations that may wait for a connection; beyond `max_size + max_waiting` in
+    /// flight, new ones fail at once with `Overloaded` (load shedding). Default: 1000.
+    pub max_waiting: u32,
     /// Prepared statements cached per connection (LRU); 0 turns the cache off.
     /// Default: 256. Legacy: `DB_STATEMENT_CACHE_SIZE`.
     pub statement_cache_size: u32,
@@ -77,6 +80,7 @@ impl PostgresConfig {
             max_lifetime: Duration::from_secs(30 * 60),
             query_timeout: Duration::from_secs(30),
             pipeline_connections: 2,
+            max_waiting: 1000,
             statement_cache_size: 256,
             pgbouncer: false,
             leak_detection_threshold: Some(Duration::from_secs(60)),

@@ -17,8 +17,9 @@ mod state;
 
 pub use future::ResponseFuture;
 pub use layer::CircuitBreakerLayer;
+pub use poolside_config::BreakerConfig;
 pub use service::CircuitBreakerService;
-pub use state::{BreakerSettings, BreakerState, CallOutcome, CircuitBreaker, Permit};
+pub use state::{BreakerState, CallOutcome, CircuitBreaker, Permit};
 
 use std::time::Duration;
 

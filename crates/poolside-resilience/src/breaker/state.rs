@@ -4,32 +4,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
-/// When the breaker opens and how it recovers.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct BreakerSettings {
-    /// Opens when at least this share of the calls in the window failed. Default: 50.
-    pub failure_rate_percent: u32,
-    /// ...and at least this many calls were made in it. Default: 20.
-    pub min_calls: u32,
-    /// How far back calls count. Default: 10 s.
-    pub window: Duration,
-    /// How long it stays open before probing. Default: 5 s.
-    pub open_for: Duration,
-    /// Calls let through while half-open; all must succeed to close. Default: 3.
-    pub probes: u32,
-}
-
-impl Default for BreakerSettings {
-    fn default() -> Self {
-        Self {
-            failure_rate_percent: 50,
-            min_calls: 20,
-            window: Duration::from_secs(10),
-            open_for: Duration::from_secs(5),
-            probes: 3,
-        }
-    }
-}
+use poolside_config::BreakerConfig;
 
 /// Where the breaker stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -120,9 +95,9 @@ pub enum CallOutcome {
 ///
 /// ```
 /// use std::time::Duration;
-/// use poolside_resilience::breaker::{BreakerSettings, BreakerState, CallOutcome, CircuitBreaker};
+/// use poolside_resilience::breaker::{BreakerConfig, BreakerState, CallOutcome, CircuitBreaker};
 ///
-/// let breaker = CircuitBreaker::new(BreakerSettings { min_calls: 2, ..Default::default() });
+/// let breaker = CircuitBreaker::new(BreakerConfig { min_calls: 2, ..Default::default() });
 /// for _ in 0..2 {
 ///     let permit = breaker.admit().expect("closed");
 ///     permit.record(CallOutcome::Failed);
@@ -137,7 +112,7 @@ pub struct CircuitBreaker {
 
 #[derive(Debug)]
 struct Shared {
-    settings: BreakerSettings,
+    settings: BreakerConfig,
     inner: Mutex<Inner>,
     opened: AtomicU64,
 }
@@ -152,11 +127,11 @@ pub struct Permit {
 }
 
 impl CircuitBreaker {
-    /// A closed breaker.
-    pub fn new(settings: BreakerSettings) -> Self {
+    /// A closed breaker with the `[breaker]` settings.
+    pub fn new(settings: BreakerConfig) -> Self {
         Self {
             shared: Arc::new(Shared {
-                settings: BreakerSettings {
+                settings: BreakerConfig {
                     probes: settings.probes.max(1),
                     min_calls: settings.min_calls.max(1),
                     ..settings
@@ -193,7 +168,7 @@ impl CircuitBreaker {
 
     /// Leave for one call, or how long until the breaker probes again.
     pub fn admit(&self) -> Result<Permit, Duration> {
-        let settings = self.shared.settings;
+        let settings = &self.shared.settings;
         let mut inner = self.lock();
         let probe = match &mut inner.state {
             State::Closed => false,
@@ -235,7 +210,7 @@ impl CircuitBreaker {
     }
 
     fn finish(&self, probe: bool, outcome: Option<CallOutcome>) {
-        let settings = self.shared.settings;
+        let settings = &self.shared.settings;
         let mut inner = self.lock();
         if probe {
             if let State::HalfOpen {

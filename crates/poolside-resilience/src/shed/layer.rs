@@ -44,6 +44,17 @@ impl LoadShedLayer {
         }
     }
 
+    /// The limit of a PostgreSQL pool: its `max_size` connections plus the
+    /// `max_waiting` operations that may wait for one.
+    pub fn for_postgres(config: &poolside_config::PostgresConfig) -> Self {
+        Self::new(config.max_size as usize + config.max_waiting as usize)
+    }
+
+    /// Calls admitted at once.
+    pub fn limit(&self) -> usize {
+        self.limit
+    }
+
     /// Calls in flight now, over every service this layer wrapped.
     pub fn in_flight(&self) -> usize {
         self.in_flight.load(std::sync::atomic::Ordering::Relaxed)
