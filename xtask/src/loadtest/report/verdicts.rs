@@ -46,6 +46,14 @@ impl Report {
         line(self.fairness_goal());
         line(self.ratio_goal(
             "steady",
+            "select",
+            "every resilience layer on vs the bare pool (resilience issue)",
+            "poolside-layered",
+            "poolside",
+            0.97,
+        ));
+        line(self.ratio_goal(
+            "steady",
             "redis-get",
             "Redis GET: poolside vs redis-benchmark",
             "poolside",

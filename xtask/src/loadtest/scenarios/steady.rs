@@ -10,7 +10,11 @@ use crate::loadtest::workload::Workload;
 
 pub(super) fn run(session: &mut Session<'_>, workload: Workload) {
     let (options, interrupt) = (session.options, session.interrupt);
-    let systems = System::for_workload(workload);
+    let mut systems = System::for_workload(workload).to_vec();
+    if workload == Workload::Select {
+        // What the resilience layers cost, beside the bare default path.
+        systems.insert(1, System::PoolsideLayered);
+    }
     let baselines = if workload.is_redis() {
         1
     } else {

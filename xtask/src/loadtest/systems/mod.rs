@@ -3,6 +3,7 @@
 //! operation. pgbench and redis-benchmark run as their own processes (see
 //! `pgbench.rs`, `redis_benchmark.rs`).
 
+mod layered;
 mod postgres;
 mod redis;
 
@@ -23,6 +24,9 @@ pub(crate) enum System {
     Poolside,
     /// `PgPool::get` then `query_one`: one checkout per operation.
     PoolsideExclusive,
+    /// The default path under every resilience layer (deadline, retry, breaker,
+    /// shedding), nothing failing: what the layers cost.
+    PoolsideLayered,
     /// deadpool-postgres with `prepare_cached`.
     Deadpool,
     /// sqlx's `PgPool` (statements cached per connection).
@@ -39,6 +43,7 @@ impl System {
         match self {
             System::Poolside => "poolside",
             System::PoolsideExclusive => "poolside-exclusive",
+            System::PoolsideLayered => "poolside-layered",
             System::Deadpool => "deadpool",
             System::Sqlx => "sqlx",
             System::RawBb8 => "raw-bb8",
@@ -136,6 +141,7 @@ pub(crate) async fn prepare(
         System::Poolside | System::PoolsideExclusive => {
             postgres::poolside(system == System::Poolside, workload, target).await
         }
+        System::PoolsideLayered => layered::poolside(workload, target).await,
         System::Deadpool => postgres::deadpool(workload, target).await,
         System::Sqlx => postgres::sqlx(workload, target).await,
         System::RawBb8 => postgres::raw_bb8(workload, target).await,
