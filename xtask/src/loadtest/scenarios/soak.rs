@@ -10,7 +10,7 @@ use super::{Counts, Measured, Scenario, Session};
 use crate::loadtest::measure::closed_loop;
 use crate::loadtest::progress::Progress;
 use crate::loadtest::report::SoakFigures;
-use crate::loadtest::systems::System;
+use crate::loadtest::systems::{LOADTEST_APPLICATION_NAME, System};
 use crate::loadtest::workload::Workload;
 
 /// The sampler's own connection, told apart from the pool's by this name.
@@ -74,7 +74,7 @@ async fn sample(url: Option<String>, counts: Counts, done: Arc<AtomicBool>) -> V
             Some(client) => client
                 .query_one(
                     "SELECT count(*) FROM pg_stat_activity WHERE application_name = $1",
-                    &[&poolside_core::DEFAULT_APPLICATION_NAME],
+                    &[&LOADTEST_APPLICATION_NAME],
                 )
                 .await
                 .map_or(0, |row| row.get::<_, i64>(0) as u64),

@@ -92,6 +92,21 @@ impl Target {
         }
     }
 
+    /// The database URL for poolside's pools, naming them `poolside-loadtest` on the
+    /// server (unless the URL names them already), so that the soak counts their
+    /// connections and no one else's (PgBouncer's pooled server connections keep the
+    /// name of their last client).
+    fn poolside_database_url(&self) -> Result<String> {
+        let url = self.database_url()?;
+        if url.contains("application_name=") {
+            return Ok(url.to_owned());
+        }
+        let separator = if url.contains('?') { '&' } else { '?' };
+        Ok(format!(
+            "{url}{separator}application_name={LOADTEST_APPLICATION_NAME}"
+        ))
+    }
+
     fn redis_url(&self) -> Result<&str> {
         match &self.redis_url {
             Some(url) => Ok(url),
@@ -99,6 +114,9 @@ impl Target {
         }
     }
 }
+
+/// The `application_name` of poolside's pools in the load test.
+pub(crate) const LOADTEST_APPLICATION_NAME: &str = "poolside-loadtest";
 
 /// Counts a pool reports about itself, where it reports them.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]

@@ -25,9 +25,10 @@ pub(super) async fn poolside(
     workload: Workload,
     target: &Target,
 ) -> Result<Prepared> {
+    let url = target.poolside_database_url()?;
     let size = target.pool_size.to_string();
     let env: poolside_config::EnvSnapshot = [
-        ("DATABASE_URL", target.database_url()?),
+        ("DATABASE_URL", url.as_str()),
         ("POOLSIDE_POSTGRES__MAX_SIZE", size.as_str()),
         ("POOLSIDE_POSTGRES__MIN_IDLE", size.as_str()),
         ("POOLSIDE_POSTGRES__CONNECTION_TIMEOUT", "30s"),
