@@ -166,3 +166,29 @@ where
     }
     out
 }
+
+#[test]
+fn failures_older_than_the_window_no_longer_count() {
+    use poolside_resilience::breaker::CallOutcome;
+
+    let breaker = CircuitBreaker::new(BreakerConfig {
+        min_calls: 4,
+        window: Duration::from_secs(1),
+        ..settings()
+    });
+    let fail = || breaker.admit().expect("closed").record(CallOutcome::Failed);
+    for _ in 0..3 {
+        fail();
+    }
+    std::thread::sleep(Duration::from_millis(1200));
+    fail();
+    assert_eq!(
+        breaker.state(),
+        BreakerState::Closed,
+        "one failure in the window, not four"
+    );
+    for _ in 0..3 {
+        fail();
+    }
+    assert_eq!(breaker.state(), BreakerState::Open, "four in the window");
+}

@@ -13,6 +13,8 @@ use super::workload::Workload;
 pub(crate) struct Options {
     pub(crate) scenarios: Vec<Scenario>,
     pub(crate) workloads: Vec<Workload>,
+    /// Only these systems (by their names in the results); `None`: all.
+    pub(crate) systems: Option<Vec<String>>,
     /// Measured time per run (and per phase or level).
     pub(crate) duration: Duration,
     /// Unmeasured time before each run.
@@ -41,13 +43,16 @@ pub(crate) struct Options {
 }
 
 pub(crate) const USAGE: &str = "\
-usage: cargo xtask loadtest [--quick] [--scenario NAME,...] [--workload NAME,...]
+usage: cargo xtask loadtest [--quick] [--scenario NAME,...] [--workload NAME,...] [--system NAME,...]
                             [--duration 10s] [--concurrency 50,100,200,1000] [--pool-size 20]
                             [--repeat 1] [--soak 60s] [--database-url URL] [--redis-url URL]
                             [--json PATH] [--plot PATH.svg]
 
   scenarios: steady, oversubscribed, burst, spike, stress, sequential, soak (default: all)
   workloads: select, sale, redis-get, redis-set (default: all)
+  systems:   poolside, poolside-layered, poolside-exclusive, deadpool, sqlx, raw-bb8,
+             deadpool-redis, pgbench-simple, pgbench-prepared, pgbench-connect,
+             redis-benchmark (default: all)
   --quick    every scenario and baseline, short runs: about a minute and a half
   --repeat   runs each steady measurement N times, interleaved; the report shows medians
   --database-url / --redis-url  measure servers of yours instead of starting throwaway
@@ -59,6 +64,7 @@ impl Options {
         Self {
             scenarios: Scenario::ALL.to_vec(),
             workloads: Workload::ALL.to_vec(),
+            systems: None,
             duration: Duration::from_secs(10),
             warm_up: Duration::from_secs(1),
             concurrency: vec![50, 100, 200, 1000],
@@ -112,6 +118,10 @@ impl Options {
                 "--workload" => {
                     options.workloads = list(value("--workload")?, Workload::parse)?;
                 }
+                "--system" => {
+                    let names = value("--system")?;
+                    options.systems = Some(names.split(',').map(|n| n.trim().to_owned()).collect());
+                }
                 "--duration" => options.duration = duration("--duration", value("--duration")?)?,
                 "--soak" => options.soak = duration("--soak", value("--soak")?)?,
                 "--concurrency" => {
@@ -143,6 +153,13 @@ impl Options {
             }
         }
         Ok(options)
+    }
+
+    /// Whether the system named `name` is to be measured.
+    pub(crate) fn includes(&self, name: &str) -> bool {
+        self.systems
+            .as_ref()
+            .is_none_or(|names| names.iter().any(|n| n == name))
     }
 
     /// Whether the servers are the caller's (no embedded ones started).
@@ -193,7 +210,16 @@ mod tests {
         assert_eq!(o.duration, Duration::from_millis(1200));
         assert_eq!(o.workloads, vec![Workload::Select, Workload::Sale]);
         assert_eq!(o.scenarios.len(), Scenario::ALL.len());
-        let o = Options::parse(&["--scenario", "spike,soak", "--repeat", "3"]).expect("valid");
+        let o = Options::parse(&[
+            "--scenario",
+            "spike,soak",
+            "--repeat",
+            "3",
+            "--system",
+            "poolside,deadpool",
+        ])
+        .expect("valid");
+        assert!(o.includes("deadpool") && !o.includes("sqlx"));
         assert_eq!(
             (o.scenarios, o.repeat),
             (vec![Scenario::Spike, Scenario::Soak], 3)

@@ -167,7 +167,7 @@ impl Session<'_> {
         F: FnOnce(Operation, Counts) -> Fut,
         Fut: Future<Output = Vec<Measured>>,
     {
-        if self.interrupt.is_set() {
+        if self.interrupt.is_set() || !self.options.includes(system.name()) {
             return;
         }
         progress.running(system.name());
@@ -225,7 +225,7 @@ impl Session<'_> {
             Amount::For { clients, .. } => clients,
             Amount::Sequential { .. } => 1,
         };
-        if self.interrupt.is_set() {
+        if self.interrupt.is_set() || !self.options.includes(mode.system()) {
             return;
         }
         let (Some(url), true) = (
@@ -273,7 +273,7 @@ impl Session<'_> {
         clients: usize,
         run: usize,
     ) {
-        if self.interrupt.is_set() {
+        if self.interrupt.is_set() || !self.options.includes("redis-benchmark") {
             return;
         }
         progress.running("redis-benchmark");
