@@ -4,8 +4,8 @@ use std::task::{Context, Poll};
 
 use tower::Service;
 
-use super::{CallOutcome, CircuitBreaker, CircuitOpen, ResponseFuture};
-use crate::{Classify, Failure};
+use super::{CircuitBreaker, CircuitOpen, ResponseFuture};
+use crate::Classify;
 
 /// Calls the inner service when the breaker admits the call, and tells the breaker
 /// how it went.
@@ -25,34 +25,20 @@ impl<S> CircuitBreakerService<S> {
 impl<S, Req> Service<Req> for CircuitBreakerService<S>
 where
     S: Service<Req>,
-    S::Future: Send + 'static,
-    S::Response: Send + 'static,
-    S::Error: Classify + CircuitOpen + Send + 'static,
+    S::Error: Classify + CircuitOpen,
 {
     type Response = S::Response;
     type Error = S::Error;
-    type Future = ResponseFuture<S::Response, S::Error>;
+    type Future = ResponseFuture<S::Future, S::Error>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         self.inner.poll_ready(cx)
     }
 
     fn call(&mut self, request: Req) -> Self::Future {
-        let permit = match self.breaker.admit() {
-            Ok(permit) => permit,
-            Err(retry_in) => {
-                return Box::pin(std::future::ready(Err(S::Error::circuit_open(retry_in))));
-            }
-        };
-        let call = self.inner.call(request);
-        Box::pin(async move {
-            let result = call.await;
-            let outcome = match &result {
-                Err(error) if error.failure() != Failure::Permanent => CallOutcome::Failed,
-                _ => CallOutcome::Answered,
-            };
-            permit.record(outcome);
-            result
-        })
+        match self.breaker.admit() {
+            Ok(permit) => ResponseFuture::admitted(self.inner.call(request), permit),
+            Err(retry_in) => ResponseFuture::refused(S::Error::circuit_open(retry_in)),
+        }
     }
 }

@@ -6,18 +6,20 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::task::{Context, Poll};
 
+use pin_project_lite::pin_project;
+
 use super::Overloaded;
 
-/// The inner call holding its place among the calls in flight, or the refusal.
-#[derive(Debug)]
-pub struct ResponseFuture<F, E> {
-    kind: Kind<F, E>,
-}
-
-#[derive(Debug)]
-enum Kind<F, E> {
-    Admitted { inner: Pin<Box<F>>, _place: Place },
-    Refused(Option<E>),
+pin_project! {
+    /// The inner call holding its place among the calls in flight, or the refusal.
+    /// Not boxed: it costs no allocation.
+    #[derive(Debug)]
+    pub struct ResponseFuture<F, E> {
+        #[pin]
+        inner: Option<F>,
+        place: Option<Place>,
+        refusal: Option<E>,
+    }
 }
 
 /// One place among the calls in flight, given back when the call ends or is dropped.
@@ -33,10 +35,9 @@ impl Drop for Place {
 impl<F, E> ResponseFuture<F, E> {
     pub(super) fn admitted(inner: F, place: Place) -> Self {
         Self {
-            kind: Kind::Admitted {
-                inner: Box::pin(inner),
-                _place: place,
-            },
+            inner: Some(inner),
+            place: Some(place),
+            refusal: None,
         }
     }
 
@@ -45,7 +46,9 @@ impl<F, E> ResponseFuture<F, E> {
         E: Overloaded,
     {
         Self {
-            kind: Kind::Refused(Some(E::overloaded(limit))),
+            inner: None,
+            place: None,
+            refusal: Some(E::overloaded(limit)),
         }
     }
 }
@@ -53,14 +56,19 @@ impl<F, E> ResponseFuture<F, E> {
 impl<F, T, E> Future for ResponseFuture<F, E>
 where
     F: Future<Output = Result<T, E>>,
-    E: Unpin,
 {
     type Output = Result<T, E>;
 
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        match &mut self.kind {
-            Kind::Admitted { inner, .. } => inner.as_mut().poll(cx),
-            Kind::Refused(error) => match error.take() {
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        match this.inner.as_pin_mut() {
+            Some(inner) => {
+                let output = std::task::ready!(inner.poll(cx));
+                // The call ended: its place is free now, not when the future drops.
+                this.place.take();
+                Poll::Ready(output)
+            }
+            None => match this.refusal.take() {
                 Some(error) => Poll::Ready(Err(error)),
                 None => Poll::Pending,
             },

@@ -32,7 +32,7 @@ impl<S> LoadShed<S> {
 impl<S, Req> Service<Req> for LoadShed<S>
 where
     S: Service<Req>,
-    S::Error: Overloaded + Unpin,
+    S::Error: Overloaded,
 {
     type Response = S::Response;
     type Error = S::Error;
