@@ -13,6 +13,10 @@ use super::connection::PgConnection;
 use super::stats::Counters;
 use crate::fair_pool::FailureSender;
 
+/// When cancel requests go out for a statement whose future was dropped: at once,
+/// and again in case the first arrived before the backend read the statement.
+const CANCEL_AGAIN_AFTER: [Duration; 2] = [Duration::ZERO, Duration::from_millis(100)];
+
 /// Up to this fraction of `max_lifetime` is taken off each connection's lifetime, at
 /// random, so that connections opened together do not all expire together.
 const LIFETIME_JITTER: f64 = 0.1;
@@ -124,8 +128,15 @@ impl bb8::ManageConnection for PgManager {
             let token = conn.client().cancel_token();
             if let Ok(runtime) = tokio::runtime::Handle::try_current() {
                 runtime.spawn(async move {
-                    if let Err(e) = token.cancel_query(NoTls).await {
-                        tracing::debug!(target: "poolside::pg", error = %e, "cancel request failed");
+                    // A cancel that reaches the backend before it has read the
+                    // statement is a no-op, and the statement then runs to its end:
+                    // cancel once more a moment later. The connection is discarded,
+                    // so a second cancel can only hit this statement or nothing.
+                    for delay in CANCEL_AGAIN_AFTER {
+                        tokio::time::sleep(delay).await;
+                        if let Err(e) = token.cancel_query(NoTls).await {
+                            tracing::debug!(target: "poolside::pg", error = %e, "cancel request failed");
+                        }
                     }
                 });
             }
