@@ -4,7 +4,6 @@
 //! cost.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use anyhow::{Result, anyhow};
 use poolside_resilience::{
@@ -13,7 +12,7 @@ use poolside_resilience::{
 };
 use tower::ServiceExt;
 
-use super::{PoolCounts, Prepared, Target};
+use super::{Prepared, Target, postgres};
 use crate::loadtest::measure::{Operation, Outcome};
 use crate::loadtest::workload::Workload;
 use crate::loadtest::workload::select::{self, SELECT};
@@ -23,22 +22,7 @@ pub(super) async fn poolside(workload: Workload, target: &Target) -> Result<Prep
     if workload != Workload::Select {
         return Err(anyhow!("poolside-layered runs the select workload only"));
     }
-    let url = target.poolside_database_url()?;
-    let size = target.pool_size.to_string();
-    let waiting = target.max_tasks.to_string();
-    let env: poolside_config::EnvSnapshot = [
-        ("DATABASE_URL", url.as_str()),
-        ("POOLSIDE_POSTGRES__MAX_SIZE", size.as_str()),
-        ("POOLSIDE_POSTGRES__MIN_IDLE", size.as_str()),
-        ("POOLSIDE_POSTGRES__CONNECTION_TIMEOUT", "30s"),
-        ("POOLSIDE_POSTGRES__MAX_WAITING", waiting.as_str()),
-    ]
-    .into_iter()
-    .collect();
-    let config = poolside_config::ConfigLoader::from_env(env)
-        .load()
-        .map_err(|e| anyhow!("{e}"))?
-        .config;
+    let config = postgres::poolside_config(target)?;
     let pool = poolside_core::PgPool::connect(&config.postgres).await?;
     let budget = RetryBudget::from_config(&config.retry)?;
     let accounts = target.data.accounts;
@@ -64,21 +48,5 @@ pub(super) async fn poolside(workload: Workload, target: &Target) -> Result<Prep
         let stack = stack.clone();
         Box::pin(async move { Outcome::of(stack.oneshot(select::account(accounts)).await) })
     });
-    let counted = pool.clone();
-    Ok(Prepared {
-        operation,
-        counts: Box::new(move || {
-            let stats = counted.stats();
-            PoolCounts {
-                created: Some(stats.created),
-                open: Some(u64::from(stats.total)),
-                retries: None,
-            }
-        }),
-        close: Box::new(move || {
-            Box::pin(async move {
-                pool.close(Duration::from_secs(5)).await;
-            })
-        }),
-    })
+    Ok(postgres::poolside_prepared(pool, operation, false))
 }

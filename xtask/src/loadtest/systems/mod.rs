@@ -187,6 +187,26 @@ where
     Outcome { error, acquire }
 }
 
+/// `operation` on a deadpool pool (deadpool-postgres, deadpool-redis), with the
+/// connections it holds open and its close.
+fn deadpool_prepared<M, W>(pool: deadpool::managed::Pool<M, W>, operation: Operation) -> Prepared
+where
+    M: deadpool::managed::Manager + Send + Sync + 'static,
+    M::Type: Send,
+    M::Error: Send,
+    W: From<deadpool::managed::Object<M>> + Send + Sync + 'static,
+{
+    let counted = pool.clone();
+    Prepared {
+        operation,
+        counts: Box::new(move || PoolCounts {
+            open: Some(counted.status().size as u64),
+            ..PoolCounts::default()
+        }),
+        close: Box::new(move || Box::pin(async move { pool.close() })),
+    }
+}
+
 /// A `close` that does nothing (the pool closes when its last handle drops).
 fn nothing_to_close() -> Box<dyn FnOnce() -> BoxFuture + Send> {
     Box::new(|| Box::pin(async {}))

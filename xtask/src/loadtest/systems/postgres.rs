@@ -8,7 +8,10 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 use poolside_core::{PgConnection, PgError, TransactionOptions};
 
-use super::{CONNECTION_TIMEOUT, PoolCounts, Prepared, Target, checkout_then, nothing_to_close};
+use super::{
+    CONNECTION_TIMEOUT, PoolCounts, Prepared, Target, checkout_then, deadpool_prepared,
+    nothing_to_close,
+};
 use crate::loadtest::measure::{Operation, Outcome};
 use crate::loadtest::workload::Workload;
 use crate::loadtest::workload::sale::{self, INSERT_ITEMS, INSERT_SALE, TAKE_STOCK, TOTAL_CENTS};
@@ -25,21 +28,7 @@ pub(super) async fn poolside(
     workload: Workload,
     target: &Target,
 ) -> Result<Prepared> {
-    let url = target.poolside_database_url()?;
-    let size = target.pool_size.to_string();
-    let env: poolside_config::EnvSnapshot = [
-        ("DATABASE_URL", url.as_str()),
-        ("POOLSIDE_POSTGRES__MAX_SIZE", size.as_str()),
-        ("POOLSIDE_POSTGRES__MIN_IDLE", size.as_str()),
-        ("POOLSIDE_POSTGRES__CONNECTION_TIMEOUT", "30s"),
-    ]
-    .into_iter()
-    .collect();
-    let config = poolside_config::ConfigLoader::from_env(env)
-        .load()
-        .map_err(|e| anyhow::anyhow!("{e}"))?
-        .config
-        .postgres;
+    let config = poolside_config(target)?.postgres;
     let pool = poolside_core::PgPool::connect(&config).await?;
     let accounts = target.data.accounts;
     let operation: Operation = match (workload, pipelined) {
@@ -95,15 +84,47 @@ pub(super) async fn poolside(
             ));
         }
     };
+    Ok(poolside_prepared(pool, operation, true))
+}
+
+/// The configuration of poolside's pools in the load test: the target's URL and pool
+/// size, every connection open from the start, and room for every task to wait.
+pub(super) fn poolside_config(target: &Target) -> Result<poolside_config::Config> {
+    let url = target.poolside_database_url()?;
+    let size = target.pool_size.to_string();
+    let waiting = target.max_tasks.to_string();
+    let env: poolside_config::EnvSnapshot = [
+        ("DATABASE_URL", url.as_str()),
+        ("POOLSIDE_POSTGRES__MAX_SIZE", size.as_str()),
+        ("POOLSIDE_POSTGRES__MIN_IDLE", size.as_str()),
+        ("POOLSIDE_POSTGRES__CONNECTION_TIMEOUT", "30s"),
+        ("POOLSIDE_POSTGRES__MAX_WAITING", waiting.as_str()),
+    ]
+    .into_iter()
+    .collect();
+    Ok(poolside_config::ConfigLoader::from_env(env)
+        .load()
+        .map_err(|e| anyhow::anyhow!("{e}"))?
+        .config)
+}
+
+/// `operation` on `pool`, with the pool's counts and its close. `transaction_retries`
+/// says whether the pool's count of transactions run again is all the retrying
+/// there is (a retry layer above the pool retries where the pool does not see it).
+pub(super) fn poolside_prepared(
+    pool: poolside_core::PgPool,
+    operation: Operation,
+    transaction_retries: bool,
+) -> Prepared {
     let counted = pool.clone();
-    Ok(Prepared {
+    Prepared {
         operation,
         counts: Box::new(move || {
             let stats = counted.stats();
             PoolCounts {
                 created: Some(stats.created),
                 open: Some(u64::from(stats.total)),
-                retries: Some(stats.transaction_retries),
+                retries: transaction_retries.then_some(stats.transaction_retries),
             }
         }),
         close: Box::new(move || {
@@ -111,7 +132,7 @@ pub(super) async fn poolside(
                 pool.close(Duration::from_secs(5)).await;
             })
         }),
-    })
+    }
 }
 
 async fn poolside_sale(tx: &mut PgConnection) -> Result<(), PgError> {
@@ -192,15 +213,7 @@ pub(super) async fn deadpool(workload: Workload, target: &Target) -> Result<Prep
         }
         _ => return Err(unsupported("deadpool", workload)),
     };
-    let counted = pool.clone();
-    Ok(Prepared {
-        operation,
-        counts: Box::new(move || PoolCounts {
-            open: Some(counted.status().size as u64),
-            ..PoolCounts::default()
-        }),
-        close: Box::new(move || Box::pin(async move { pool.close() })),
-    })
+    Ok(deadpool_prepared(pool, operation))
 }
 
 /// sqlx's `PgPool`, which caches prepared statements per connection.

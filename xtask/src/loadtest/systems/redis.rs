@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use anyhow::{Result, anyhow};
 
-use super::{CONNECTION_TIMEOUT, PoolCounts, Prepared, Target, checkout_then};
+use super::{CONNECTION_TIMEOUT, PoolCounts, Prepared, Target, checkout_then, deadpool_prepared};
 use crate::loadtest::measure::{Operation, Outcome};
 use crate::loadtest::workload::{Workload, redis as data};
 
@@ -109,13 +109,5 @@ pub(super) async fn deadpool(workload: Workload, target: &Target) -> Result<Prep
             })
         })
     };
-    let counted = pool.clone();
-    Ok(Prepared {
-        operation,
-        counts: Box::new(move || PoolCounts {
-            open: Some(counted.status().size as u64),
-            ..PoolCounts::default()
-        }),
-        close: Box::new(move || Box::pin(async move { pool.close() })),
-    })
+    Ok(deadpool_prepared(pool, operation))
 }
