@@ -50,3 +50,89 @@ pub async fn statements_running(marker: &str) -> i64 {
         .expect("pg_stat_activity")
         .get(0)
 }
+
+/// Runs `cargo xtask services <args>` (a restart, a failover) through the xtask binary
+/// that `cargo xtask test` names in `POOLSIDE_XTASK`, and returns what it printed.
+/// Blocks: call it from `spawn_blocking` in async tests.
+///
+/// # Panics
+///
+/// When `POOLSIDE_XTASK` is not set, or the command fails.
+pub fn xtask_services(args: &[&str]) -> String {
+    try_xtask_services(args).unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// [`xtask_services`], with failure as an error (for destructors, which must not
+/// panic while a test unwinds).
+///
+/// # Errors
+///
+/// When `POOLSIDE_XTASK` is not set, or the command fails, saying why.
+pub fn try_xtask_services(args: &[&str]) -> Result<String, String> {
+    let xtask = std::env::var("POOLSIDE_XTASK").map_err(|_| {
+        "POOLSIDE_XTASK is not set: this test stops and starts the services. Run it with \
+         `cargo xtask test`, or `POOLSIDE_XTASK=$PWD/target/debug/xtask cargo test -p \
+         poolside-tests --test server_faults -- --ignored --test-threads=1` after \
+         `cargo xtask services up`."
+            .to_owned()
+    })?;
+    let output = std::process::Command::new(&xtask)
+        .arg("services")
+        .args(args)
+        .output()
+        .map_err(|e| format!("running {xtask} (POOLSIDE_XTASK must be an absolute path): {e}"))?;
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    if output.status.success() {
+        Ok(stdout)
+    } else {
+        Err(format!(
+            "xtask services {} failed ({}): {stdout}{}",
+            args.join(" "),
+            output.status,
+            String::from_utf8_lossy(&output.stderr)
+        ))
+    }
+}
+
+/// A libpq-style multi-host URL over the hosts of `primary` and `standby` (URLs that
+/// differ only in host and port), preferring whichever takes writes.
+///
+/// # Panics
+///
+/// When either URL has no `user@host:port/` part.
+pub fn multi_host_url(primary: &str, standby: &str) -> String {
+    fn host_port(url: &str) -> (usize, usize) {
+        let at = url.rfind('@').expect("the URL names a user") + 1;
+        let slash = url[at..].find('/').expect("the URL names a database") + at;
+        (at, slash)
+    }
+    let (at, slash) = host_port(primary);
+    let (standby_at, standby_slash) = host_port(standby);
+    let separator = if primary[slash..].contains('?') {
+        '&'
+    } else {
+        '?'
+    };
+    format!(
+        "{}{},{}{}{separator}target_session_attrs=read-write",
+        &primary[..at],
+        &primary[at..slash],
+        &standby[standby_at..standby_slash],
+        &primary[slash..]
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn multi_host_url_joins_the_hosts() {
+        assert_eq!(
+            super::multi_host_url("postgres://u:p@h1:1/db", "postgres://u:p@h2:2/db"),
+            "postgres://u:p@h1:1,h2:2/db?target_session_attrs=read-write"
+        );
+        assert_eq!(
+            super::multi_host_url("postgres://u:p@h1:1/db?x=1", "postgres://u:p@h2:2/db"),
+            "postgres://u:p@h1:1,h2:2/db?x=1&target_session_attrs=read-write"
+        );
+    }
+}

@@ -2,6 +2,7 @@
 //!
 //! ```text
 //! cargo xtask services up|down|status|env   throwaway PostgreSQL, Redis and PgBouncer
+//! cargo xtask services restart|failover|failback   faults for the fault tests
 //! cargo xtask test                          everything a merge needs, as CI runs it
 //! cargo xtask config check                  the effective configuration, with sources
 //! cargo xtask loadtest                      poolside against pgbench and the other pools
@@ -22,11 +23,20 @@ const USAGE: &str = "\
 usage: cargo xtask <command>
 
 commands:
-  services up       start throwaway PostgreSQL 15, Redis 7 and PgBouncer on loopback
+  services up       start throwaway PostgreSQL 15 (and a streaming standby), Redis 7
+                    and PgBouncer on loopback
   services down     stop exactly what `services up` started
   services status   say what runs, and where
-  services env      print `export` lines for DATABASE_URL, REDIS_URL, PGBOUNCER_URL
-  test              services up, fmt, clippy, tests, cargo-deny, services down
+  services env      print `export` lines for DATABASE_URL, DATABASE_STANDBY_URL,
+                    REDIS_URL, PGBOUNCER_URL
+  services restart postgres [fast|immediate|kill]
+                    stop PostgreSQL as `pg_ctl stop -m fast|immediate` does (or kill -9
+                    its postmaster), then start it again
+  services failover [--read-only]
+                    stop the primary (or turn it read-only), promote the standby
+  services failback the primary back in charge, the standby copied from it anew
+  test              services up, fmt, clippy, tests, fault tests, cargo-deny,
+                    services down
   config check      print the effective configuration with each value's source
   loadtest          poolside against pgbench, deadpool, sqlx and raw bb8
                     (`cargo xtask loadtest --help` for its flags)
@@ -36,7 +46,14 @@ fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let result = match args.as_slice() {
-        ["services", "up"] => services::up().map(|_| ExitCode::SUCCESS),
+        ["services", "up"] => services::up(services::Set::All).map(|_| ExitCode::SUCCESS),
+        ["services", "restart", "postgres", mode @ ..] => services::RestartMode::parse(mode)
+            .and_then(services::restart_postgres)
+            .map(|()| ExitCode::SUCCESS),
+        ["services", "failover", rest @ ..] => {
+            services::failover(rest == ["--read-only"]).map(|()| ExitCode::SUCCESS)
+        }
+        ["services", "failback"] => services::failback().map(|()| ExitCode::SUCCESS),
         ["services", "down"] => services::down().map(|()| ExitCode::SUCCESS),
         ["services", "status"] => services::status(),
         ["services", "env"] => services::print_env().map(|()| ExitCode::SUCCESS),

@@ -72,11 +72,26 @@ impl Checker<'_> {
     }
 
     fn postgres_url(&mut self, key: &str, url: &SecretUrl) {
-        if let Err(e) = tokio_postgres::Config::from_str(url.expose()) {
-            self.error(
+        match tokio_postgres::Config::from_str(url.expose()) {
+            Err(e) => self.error(
                 key,
                 format!("{url} is not a valid PostgreSQL connection string ({e})"),
-            );
+            ),
+            Ok(parsed)
+                if parsed.get_hosts().len() > 1
+                    && parsed.get_target_session_attrs()
+                        != tokio_postgres::config::TargetSessionAttrs::ReadWrite =>
+            {
+                self.warn(
+                    key,
+                    format!(
+                        "{url} names several hosts without target_session_attrs=read-write: \
+                         after a failover the pool may connect to a read-only standby; \
+                         add ?target_session_attrs=read-write"
+                    ),
+                );
+            }
+            Ok(_) => {}
         }
     }
 

@@ -389,3 +389,20 @@ fn pipeline_connections_must_leave_room_when_set() {
     .expect("valid");
     assert_eq!(loaded.config.postgres.pipeline_connections, 2);
 }
+
+#[test]
+fn several_hosts_without_read_write_are_warned_not_rejected() {
+    let warned = |url: &str| {
+        ConfigLoader::from_env(env(&[("DATABASE_URL", url)]))
+            .load()
+            .expect("a warning at most")
+            .warnings
+            .iter()
+            .any(|w| w.key() == "postgres.url" && w.to_string().contains("target_session_attrs"))
+    };
+    assert!(warned("postgres://app:s3cret@db1:5432,db2:5433/app"));
+    assert!(!warned(
+        "postgres://app:s3cret@db1:5432,db2:5433/app?target_session_attrs=read-write"
+    ));
+    assert!(!warned("postgres://app:s3cret@db1:5432/app"));
+}

@@ -11,6 +11,9 @@
 //! waiters see only a timeout after the full wait. The backend's connection manager
 //! publishes each failure; a waiter that cannot be served (the failure is permanent,
 //! such as bad credentials, or no connection is open at all) fails at once with it.
+//! Any other waiter asks bb8 again 100 ms later, which starts a new connect: the
+//! backends turn bb8's own connect retry off, as it backs off to half the connection
+//! timeout and would leave a pool idle for seconds after its database came back.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, PoisonError, RwLock};
@@ -18,6 +21,10 @@ use std::time::Duration;
 
 use bb8::ManageConnection;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, TryAcquireError, watch};
+
+/// How long a waiter that saw a connect failure waits before asking bb8 again (which
+/// starts another connect when none is under way).
+const ASK_AGAIN_AFTER: Duration = Duration::from_millis(100);
 
 /// The latest connect failure of a backend, as its manager publishes it.
 pub type LastFailure<E> = Option<Arc<E>>;
@@ -229,6 +236,9 @@ impl<M: ManageConnection> FairPool<M> {
         let pool = self.bb8().ok_or(AcquireError::Closed)?;
         let get = pool.get_owned();
         tokio::pin!(get);
+        let ask_again = tokio::time::sleep_until(deadline);
+        tokio::pin!(ask_again);
+        let mut asking_again = false;
         let conn = loop {
             tokio::select! {
                 biased;
@@ -250,7 +260,18 @@ impl<M: ManageConnection> FairPool<M> {
                             return Err(AcquireError::Failed(failure));
                         }
                         last_failure = Some(failure);
+                        // The backends do not let bb8 retry a failed connect (it would
+                        // back off to half the timeout): ask again a moment later, so
+                        // that a connect is under way while this task waits.
+                        ask_again
+                            .as_mut()
+                            .reset(tokio::time::Instant::now() + ASK_AGAIN_AFTER);
+                        asking_again = true;
                     }
+                },
+                () = &mut ask_again, if asking_again => {
+                    asking_again = false;
+                    get.set(pool.get_owned());
                 },
                 () = tokio::time::sleep_until(deadline) => return Err(timed_out(last_failure)),
             }
@@ -283,5 +304,83 @@ impl<M: ManageConnection> FairPool<M> {
                 .take(),
         );
         still_in_use
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::AtomicBool;
+    use std::time::Instant;
+
+    use super::*;
+
+    /// Connections are numbers; connects fail while `down` is set, and each failure is
+    /// published as the real managers do.
+    struct Flaky {
+        down: Arc<AtomicBool>,
+        failures: FailureSender<std::io::Error>,
+    }
+
+    impl ManageConnection for Flaky {
+        type Connection = u32;
+        type Error = std::io::Error;
+
+        async fn connect(&self) -> Result<u32, std::io::Error> {
+            if self.down.load(Ordering::SeqCst) {
+                let refused = || std::io::Error::from(std::io::ErrorKind::ConnectionRefused);
+                self.failures.send_replace(Some(Arc::new(refused())));
+                return Err(refused());
+            }
+            Ok(7)
+        }
+
+        async fn is_valid(&self, _: &mut u32) -> Result<(), std::io::Error> {
+            Ok(())
+        }
+
+        fn has_broken(&self, _: &mut u32) -> bool {
+            false
+        }
+    }
+
+    /// With a connection held elsewhere, a waiter whose connect failed does not fail,
+    /// and does not sit out the timeout either: it asks again, and is served soon
+    /// after the backend comes back.
+    #[tokio::test]
+    async fn a_waiter_asks_again_after_a_failed_connect() {
+        let down = Arc::new(AtomicBool::new(false));
+        let (failures_tx, failures) = watch::channel(None);
+        let manager = Flaky {
+            down: Arc::clone(&down),
+            failures: failures_tx,
+        };
+        let pool = bb8::Pool::builder()
+            .max_size(2)
+            .min_idle(Some(0))
+            .retry_connection(false)
+            .build_unchecked(manager);
+        let fair = Arc::new(FairPool::new(pool, 2, failures, |_| false));
+        let held = fair.acquire(Duration::from_secs(1)).await.expect("up");
+
+        down.store(true, Ordering::SeqCst);
+        let began = Instant::now();
+        let waiter = tokio::spawn({
+            let fair = Arc::clone(&fair);
+            async move { fair.acquire(Duration::from_secs(20)).await.map(|c| *c) }
+        });
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        assert!(
+            !waiter.is_finished(),
+            "the waiter gave up while a connection was open"
+        );
+        down.store(false, Ordering::SeqCst);
+
+        assert_eq!(waiter.await.expect("no panic").expect("served"), 7);
+        assert!(
+            began.elapsed() < Duration::from_secs(5),
+            "served only after {:?}: nobody asked for a connect once the backend was back",
+            began.elapsed()
+        );
+        drop(held);
     }
 }

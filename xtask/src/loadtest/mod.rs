@@ -57,7 +57,7 @@ pub(crate) fn run(args: &[&str]) -> Result<ExitCode> {
         None
     } else {
         println!("== services up");
-        Some(StartedServices::up()?)
+        Some(StartedServices::up(services::Set::WithoutStandby)?)
     };
     let (database_url, redis_url) = match servers {
         Some(_) => (Some(services::database_url()), Some(services::redis_url())),

@@ -1,23 +1,28 @@
-//! `cargo xtask services up|down|status|env`: throwaway PostgreSQL 15, Redis 7 and
-//! PgBouncer (transaction mode, in front of PostgreSQL) on loopback, with data, logs,
-//! sockets and pid files under `target/poolside-services/`.
+//! `cargo xtask services up|down|status|env`: throwaway PostgreSQL 15 with a
+//! streaming standby, Redis 7 and PgBouncer (transaction mode, in front of
+//! PostgreSQL) on loopback, with data, logs, sockets and pid files under
+//! `target/poolside-services/`.
 //!
 //! `up` is idempotent, waits until each server answers, and installs missing Debian
 //! packages when run as root. `down` stops exactly the processes `up` started: by the
 //! pid it recorded, and only while that pid's command line still names this tree.
+//! `restart`, `failover` and `failback` (in `faults.rs`) are the faults tests inject.
 
+mod faults;
 pub(crate) mod install;
 mod layout;
 mod pgbouncer;
 mod postgres;
 mod process;
 mod redis;
+mod standby;
 
 use std::net::TcpListener;
 use std::process::{Child, Command, ExitCode};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
+pub(crate) use faults::{RestartMode, failback, failover, restart_postgres};
 
 use install::Requirement;
 use layout::Layout;
@@ -62,9 +67,29 @@ pub(crate) trait Service {
     fn stop_signal(&self) -> &'static str;
 }
 
-/// Every service, in start order (PgBouncer needs PostgreSQL).
-fn all() -> [&'static dyn Service; 3] {
-    [&postgres::Postgres, &redis::Redis, &pgbouncer::PgBouncer]
+/// Every service, in start order (the standby and PgBouncer need PostgreSQL).
+fn all() -> [&'static dyn Service; 4] {
+    [
+        &postgres::Postgres,
+        &standby::Standby,
+        &redis::Redis,
+        &pgbouncer::PgBouncer,
+    ]
+}
+
+/// Which services `up` starts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Set {
+    /// All of them.
+    All,
+    /// All but the standby, whose WAL replay would take CPU from a measurement.
+    WithoutStandby,
+}
+
+impl Set {
+    fn includes(self, service: &dyn Service) -> bool {
+        self == Self::All || service.key() != standby::Standby.key()
+    }
 }
 
 /// The variables tests read, with the URL of each service.
@@ -75,6 +100,13 @@ pub(crate) fn env_vars() -> Vec<(&'static str, String)> {
             format!(
                 "postgres://{DB_USER}:{DB_PASSWORD}@127.0.0.1:{}/{DB_NAME}",
                 postgres::PORT
+            ),
+        ),
+        (
+            "DATABASE_STANDBY_URL",
+            format!(
+                "postgres://{DB_USER}:{DB_PASSWORD}@127.0.0.1:{}/{DB_NAME}",
+                standby::PORT
             ),
         ),
         ("REDIS_URL", format!("redis://127.0.0.1:{}/0", redis::PORT)),
@@ -107,12 +139,13 @@ fn running_pid(service: &dyn Service, layout: &Layout) -> Option<u32> {
     (process::is_alive(pid) && ours).then_some(pid)
 }
 
-/// `services up`: starts every service not already running, and returns the keys of
-/// those it started. On failure, stops what this call started.
-pub(crate) fn up() -> Result<Vec<&'static str>> {
+/// `services up`: starts every service of `set` not already running, and returns the
+/// keys of those it started. On failure, stops what this call started.
+pub(crate) fn up(set: Set) -> Result<Vec<&'static str>> {
     let layout = Layout::create()?;
     let missing: Vec<Requirement> = all()
         .into_iter()
+        .filter(|s| set.includes(*s))
         .filter(|s| running_pid(*s, &layout).is_none())
         .filter_map(|s| s.missing())
         .collect();
@@ -120,7 +153,7 @@ pub(crate) fn up() -> Result<Vec<&'static str>> {
     let layout = layout.with_user(ServerUser::for_current_process()?)?;
 
     let mut started = Vec::new();
-    for service in all() {
+    for service in all().into_iter().filter(|s| set.includes(*s)) {
         match start(service, &layout) {
             Ok(true) => started.push(service.key()),
             Ok(false) => {}
@@ -214,8 +247,8 @@ pub(crate) struct StartedServices(Vec<&'static str>);
 
 impl StartedServices {
     /// `services up`, remembering what this call started.
-    pub(crate) fn up() -> Result<Self> {
-        up().map(Self)
+    pub(crate) fn up(set: Set) -> Result<Self> {
+        up(set).map(Self)
     }
 }
 
@@ -307,7 +340,7 @@ pub(crate) fn status() -> Result<ExitCode> {
                     "NOT answering"
                 };
                 println!(
-                    "{:<10} running, pid {pid}, 127.0.0.1:{}, {answer}; log {}",
+                    "{:<18} running, pid {pid}, 127.0.0.1:{}, {answer}; log {}",
                     service.name(),
                     service.port(),
                     log.display()
@@ -315,7 +348,7 @@ pub(crate) fn status() -> Result<ExitCode> {
             }
             None => {
                 all_up = false;
-                println!("{:<10} stopped", service.name());
+                println!("{:<18} stopped", service.name());
             }
         }
     }

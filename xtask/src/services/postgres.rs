@@ -1,7 +1,8 @@
 //! PostgreSQL 15, the primary: password (SCRAM) authentication on 127.0.0.1, trust
-//! on its Unix socket, a `poolside` role and database for tests.
+//! on its Unix socket (replication included, for the standby), a `poolside` role and
+//! database for tests.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use anyhow::{Context, Result};
@@ -14,25 +15,67 @@ use super::{DB_NAME, DB_PASSWORD, DB_USER, Service};
 /// The TCP port.
 pub(crate) const PORT: u16 = 55432;
 /// The bootstrap superuser (trusted on the Unix socket only).
-const SUPERUSER: &str = "postgres";
+pub(super) const SUPERUSER: &str = "postgres";
 
 /// The PostgreSQL server.
 #[derive(Debug)]
 pub(crate) struct Postgres;
 
 impl Postgres {
-    fn bin(program: &str) -> Result<PathBuf> {
+    /// The path of a PostgreSQL program, such as `pg_ctl`.
+    pub(super) fn bin(program: &str) -> Result<PathBuf> {
         install::postgres_bin_dir()
             .map(|dir| dir.join(program))
             .context("no PostgreSQL server under /usr/lib/postgresql/*/bin")
     }
 
-    fn data_dir(layout: &Layout) -> PathBuf {
+    /// The primary's data directory.
+    pub(super) fn data_dir(layout: &Layout) -> PathBuf {
         layout.dir("postgres").join("data")
     }
 
-    /// `psql` as the superuser over the Unix socket, running `sql`.
-    fn psql(layout: &Layout, sql: &str) -> Result<String> {
+    /// `postgres` in the foreground on `data`, listening on 127.0.0.1:`port` and on a
+    /// socket in the run directory.
+    pub(super) fn server_command(layout: &Layout, data: &Path, port: u16) -> Result<Command> {
+        let mut command = Command::new(Self::bin("postgres")?);
+        command
+            .arg("-D")
+            .arg(data)
+            .args(["-c", "listen_addresses=127.0.0.1"])
+            .args(["-c", &format!("port={port}")])
+            .arg("-c")
+            .arg(format!(
+                "unix_socket_directories={}",
+                layout.run_dir().display()
+            ))
+            // Room for the load test's 1000 tasks on a few pools, and pgbench -C (a
+            // standby needs at least its primary's).
+            .args(["-c", "max_connections=300"])
+            .args(["-c", "logging_collector=off"]);
+        Ok(command)
+    }
+
+    /// Turns every new transaction on the primary read-only (as a demoted primary
+    /// would be), or back to read-write.
+    pub(super) fn set_read_only(layout: &Layout, read_only: bool) -> Result<()> {
+        let set = if read_only {
+            "ALTER SYSTEM SET default_transaction_read_only = on"
+        } else {
+            "ALTER SYSTEM RESET default_transaction_read_only"
+        };
+        // ALTER SYSTEM refuses to run in the transaction block of a multi-statement -c.
+        Self::psql(layout, set)?;
+        Self::psql(layout, "SELECT pg_reload_conf()").map(drop)
+    }
+
+    /// `psql` as the superuser over the Unix socket, running `sql` on the primary.
+    pub(super) fn psql(layout: &Layout, sql: &str) -> Result<String> {
+        Self::psql_on(layout, PORT, sql)
+    }
+
+    /// `psql` as the superuser over the Unix socket, running `sql` on the server at
+    /// `port` (the primary or the standby).
+    pub(super) fn psql_on(layout: &Layout, port: u16, sql: &str) -> Result<String> {
         run(Command::new(Self::bin("psql")?)
             .arg("--no-psqlrc")
             .args(["-v", "ON_ERROR_STOP=1", "-Atq"])
@@ -40,7 +83,7 @@ impl Postgres {
             .arg(layout.run_dir())
             .args([
                 "-p",
-                &PORT.to_string(),
+                &port.to_string(),
                 "-U",
                 SUPERUSER,
                 "-d",
@@ -110,21 +153,7 @@ impl Service for Postgres {
     }
 
     fn command(&self, layout: &Layout) -> Result<Command> {
-        let mut command = Command::new(Self::bin("postgres")?);
-        command
-            .arg("-D")
-            .arg(Self::data_dir(layout))
-            .args(["-c", "listen_addresses=127.0.0.1"])
-            .args(["-c", &format!("port={PORT}")])
-            .arg("-c")
-            .arg(format!(
-                "unix_socket_directories={}",
-                layout.run_dir().display()
-            ))
-            // Room for the load test's 1000 tasks on a few pools, and pgbench -C.
-            .args(["-c", "max_connections=300"])
-            .args(["-c", "logging_collector=off"]);
-        Ok(command)
+        Self::server_command(layout, &Self::data_dir(layout), PORT)
     }
 
     fn marker(&self, layout: &Layout) -> String {
@@ -136,6 +165,9 @@ impl Service for Postgres {
     }
 
     fn after_start(&self, layout: &Layout) -> Result<()> {
+        // A failover test may have left the primary read-only (`services failover
+        // --read-only`); roles and databases below need it writable.
+        Self::set_read_only(layout, false)?;
         Self::psql(
             layout,
             &format!(

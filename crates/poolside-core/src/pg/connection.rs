@@ -1,6 +1,7 @@
 //! [`PgConnection`]: one PostgreSQL connection with its statement cache and expiry.
 
 use std::future::Future;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
@@ -8,6 +9,7 @@ use tokio_postgres::types::{ToSql, Type};
 use tokio_postgres::{Client, Row, Statement};
 
 use super::PgError;
+use super::generation::{Generation, READ_ONLY_SQL_TRANSACTION};
 use super::rows;
 use super::statement_cache::StatementCache;
 
@@ -32,6 +34,10 @@ pub struct PgConnection {
     /// Set between BEGIN and COMMIT/ROLLBACK of `PgPool::transaction`; still set when
     /// its future was dropped, which means the connection is inside a transaction.
     in_transaction: AtomicBool,
+    /// The pool's generation, and the one this connection was born in: a connection
+    /// that finds its server read-only retires every connection of its generation.
+    generation: Arc<Generation>,
+    born: u64,
 }
 
 /// Parameters of a statement.
@@ -43,8 +49,10 @@ impl PgConnection {
         cache_size: usize,
         pgbouncer: bool,
         lifetime: Duration,
+        generation: Arc<Generation>,
     ) -> Self {
         let now = Instant::now();
+        let born = generation.current();
         Self {
             client,
             statements: StatementCache::new(if pgbouncer { 0 } else { cache_size }),
@@ -53,6 +61,8 @@ impl PgConnection {
             last_used: now,
             in_flight: AtomicBool::new(false),
             in_transaction: AtomicBool::new(false),
+            generation,
+            born,
         }
     }
 
@@ -74,7 +84,7 @@ impl PgConnection {
         let statement = self
             .tracked(self.client.prepare(sql))
             .await
-            .map_err(|e| PgError::from_driver(e, "preparing a statement"))?;
+            .map_err(|e| self.driver_error(e, "preparing a statement"))?;
         self.statements.insert(sql, statement.clone());
         Ok(statement)
     }
@@ -112,7 +122,7 @@ impl PgConnection {
             return self
                 .tracked(self.client.execute_typed(sql, &[]))
                 .await
-                .map_err(|e| PgError::from_driver(e, "running a statement"));
+                .map_err(|e| self.driver_error(e, "running a statement"));
         }
         let statement = self.prepare_cached(sql).await?;
         let result = self.tracked(self.client.execute(&statement, params)).await;
@@ -129,7 +139,7 @@ impl PgConnection {
         self.last_used = Instant::now();
         self.tracked(self.client.query_typed(sql, params))
             .await
-            .map_err(|e| PgError::from_driver(e, "running a query"))
+            .map_err(|e| self.driver_error(e, "running a query"))
     }
 
     /// Runs one or more statements with no parameters (simple protocol).
@@ -137,7 +147,7 @@ impl PgConnection {
         self.last_used = Instant::now();
         self.tracked(self.client.batch_execute(sql))
             .await
-            .map_err(|e| PgError::from_driver(e, "running statements"))
+            .map_err(|e| self.driver_error(e, "running statements"))
     }
 
     /// In PgBouncer mode, statements without parameters go unnamed through
@@ -173,8 +183,31 @@ impl PgConnection {
             {
                 self.statements.remove(sql);
             }
-            PgError::from_driver(e, context)
+            self.driver_error(e, context)
         })
+    }
+
+    /// Maps a driver error. One that says the server is read-only (25006: a failover
+    /// demoted it) retires every connection of this one's generation, so that the pool
+    /// reconnects to whichever host takes writes now.
+    pub(crate) fn driver_error(&self, error: tokio_postgres::Error, context: &str) -> PgError {
+        if error
+            .code()
+            .is_some_and(|c| c.code() == READ_ONLY_SQL_TRANSACTION)
+        {
+            tracing::warn!(
+                target: "poolside::pg",
+                "the server is read-only (25006): retiring the pool's connections to reconnect to a writable host"
+            );
+            self.generation.retire_up_to(self.born);
+        }
+        PgError::from_driver(error, context)
+    }
+
+    /// Whether a connection of this one's generation found its server read-only, so
+    /// that it must not be handed out again.
+    pub(crate) fn is_retired(&self) -> bool {
+        self.generation.is_retired(self.born)
     }
 
     /// Awaits a driver call, marking the connection in flight until it completes. If

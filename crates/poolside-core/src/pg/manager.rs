@@ -10,6 +10,7 @@ use tokio_postgres::NoTls;
 
 use super::PgError;
 use super::connection::PgConnection;
+use super::generation::Generation;
 use super::stats::Counters;
 use crate::fair_pool::FailureSender;
 
@@ -31,6 +32,7 @@ pub(crate) struct PgManager {
     max_lifetime: Duration,
     failures: FailureSender<PgError>,
     counters: Arc<Counters>,
+    generation: Arc<Generation>,
 }
 
 impl std::fmt::Debug for PgManager {
@@ -60,6 +62,7 @@ impl PgManager {
             max_lifetime,
             failures,
             counters,
+            generation: Arc::default(),
         }
     }
 
@@ -82,6 +85,7 @@ impl bb8::ManageConnection for PgManager {
                     self.cache_size,
                     self.pgbouncer,
                     self.jittered_lifetime(),
+                    Arc::clone(&self.generation),
                 ))
             }
             Err(e) => {
@@ -96,6 +100,13 @@ impl bb8::ManageConnection for PgManager {
     }
 
     async fn is_valid(&self, conn: &mut PgConnection) -> Result<(), PgError> {
+        if conn.is_retired() {
+            self.counters.retired();
+            return Err(PgError::new(
+                crate::ErrorKind::Connect,
+                "connection retired: a connection of its generation found the server read-only",
+            ));
+        }
         if conn.is_expired() {
             self.counters.expired();
             return Err(PgError::new(
@@ -140,6 +151,10 @@ impl bb8::ManageConnection for PgManager {
                     }
                 });
             }
+            return true;
+        }
+        if conn.is_retired() {
+            self.counters.retired();
             return true;
         }
         if conn.is_expired() {

@@ -3,6 +3,7 @@
 
 mod connection;
 mod error;
+mod generation;
 mod leaks;
 mod manager;
 mod pipeline;

@@ -51,7 +51,7 @@ impl Shared {
             .client()
             .prepare(sql)
             .await
-            .map_err(|e| PgError::from_driver(e, "preparing a statement"))?;
+            .map_err(|e| self.conn.driver_error(e, "preparing a statement"))?;
         self.statements
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
@@ -149,7 +149,7 @@ impl Pipeline {
             .await
             .map_err(|e| {
                 shared.forget_if_stale(sql, &e);
-                PgError::from_driver(e, "running a query")
+                shared.conn.driver_error(e, "running a query")
             })
     }
 
@@ -169,17 +169,19 @@ impl Pipeline {
             .await
             .map_err(|e| {
                 shared.forget_if_stale(sql, &e);
-                PgError::from_driver(e, "running a statement")
+                shared.conn.driver_error(e, "running a statement")
             })
     }
 }
 
-/// The slot's connection, unless it is empty or closed (a closed one is dropped, and so
-/// given back to the pool, which discards it).
+/// The slot's connection, unless it is empty, closed or retired (such a one is dropped,
+/// and so given back to the pool, which discards it).
 fn live(slot: &Mutex<Option<Arc<Shared>>>) -> Option<Arc<Shared>> {
     let mut slot = slot.lock().unwrap_or_else(PoisonError::into_inner);
     match slot.as_ref() {
-        Some(shared) if !shared.conn.is_closed() => Some(Arc::clone(shared)),
+        Some(shared) if !shared.conn.is_closed() && !shared.conn.is_retired() => {
+            Some(Arc::clone(shared))
+        }
         Some(_) => {
             slot.take();
             None

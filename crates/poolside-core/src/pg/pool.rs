@@ -156,6 +156,12 @@ impl PgPool {
             // jittered lifetime first (see PgManager).
             .max_lifetime(Some(config.max_lifetime))
             .test_on_check_out(true)
+            // bb8 would retry a failed connect itself, sleeping 400 ms, 800 ms, ... up
+            // to half the connection timeout between tries, so that after a database
+            // restart the pool could idle for seconds with the server back. A failed
+            // connect goes to the waiters at once instead (see PgManager); the next
+            // checkout, or the retry layer's backoff, tries again.
+            .retry_connection(false)
             .build_unchecked(manager);
         Ok(Self {
             inner: Arc::new(Inner {

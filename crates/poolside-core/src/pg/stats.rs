@@ -10,6 +10,7 @@ pub(crate) struct Counters {
     created: AtomicU64,
     expired: AtomicU64,
     interrupted: AtomicU64,
+    retired: AtomicU64,
     leaks: AtomicU64,
     transaction_retries: AtomicU64,
 }
@@ -25,6 +26,10 @@ impl Counters {
 
     pub(crate) fn interrupted(&self) {
         self.interrupted.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub(crate) fn retired(&self) {
+        self.retired.fetch_add(1, Ordering::Relaxed);
     }
 
     pub(crate) fn leaked(&self) {
@@ -84,6 +89,9 @@ pub struct ClosedCounts {
     /// Returned while a statement was still running (its future was dropped): the
     /// statement was cancelled on the server and the connection discarded.
     pub interrupted: u64,
+    /// Retired because a connection of theirs found the server read-only (SQLSTATE
+    /// 25006, after a failover): the pool reconnects to the writable host.
+    pub read_only: u64,
 }
 
 impl PoolStats {
@@ -105,6 +113,7 @@ impl PoolStats {
         let s = state.map_or(&none, |st| &st.statistics);
         let expired = load(&counters.expired);
         let interrupted = load(&counters.interrupted);
+        let retired = load(&counters.retired);
         let broken_or_invalid = s.connections_closed_broken + s.connections_closed_invalid;
         Self {
             max_size,
@@ -120,12 +129,13 @@ impl PoolStats {
             timed_out: load(&checkouts.timed_out),
             created: load(&counters.created),
             closed: ClosedCounts {
-                // Expiry and interruption are poolside's checks; bb8 counts both as
-                // broken or invalid.
-                broken: broken_or_invalid.saturating_sub(expired + interrupted),
+                // Expiry, interruption and retirement are poolside's checks; bb8
+                // counts them as broken or invalid.
+                broken: broken_or_invalid.saturating_sub(expired + interrupted + retired),
                 max_lifetime: expired + s.connections_closed_max_lifetime,
                 idle_timeout: s.connections_closed_idle_timeout,
                 interrupted,
+                read_only: retired,
             },
             leaks: load(&counters.leaks),
             transaction_retries: load(&counters.transaction_retries),

@@ -100,6 +100,9 @@ impl RedisPool {
             .max_size(config.max_size)
             .connection_timeout(config.connection_timeout)
             .test_on_check_out(true)
+            // Waiters ask again instead (see `FairPool`): bb8's own retry backs off to
+            // half the connection timeout.
+            .retry_connection(false)
             .build_unchecked(manager);
         Ok(Self {
             inner: Arc::new(Inner {

@@ -1,0 +1,432 @@
+//! Faults injected into the real servers under a steady load: PostgreSQL restarted
+//! (`pg_ctl stop -m fast` and `-m immediate`, then started), and the primary lost to
+//! its streaming standby (stopped, or turned read-only), with a multi-host URL.
+//!
+//! They stop the shared servers, so they are ignored in the ordinary parallel run and
+//! run alone, one at a time, by the faults phase of `cargo xtask test`, which names
+//! its own binary in `POOLSIDE_XTASK` for them to drive `cargo xtask services`. By
+//! hand, after `cargo xtask services up`:
+//! `POOLSIDE_XTASK=$PWD/target/debug/xtask cargo test -p poolside-tests --test server_faults -- --ignored --test-threads=1`
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use poolside_config::Jitter;
+use poolside_core::{ErrorKind, PgError, PgPool};
+use poolside_resilience::{Backoff, RetryBudget, RetryLayer, RetryPolicy};
+use poolside_tests::{
+    load_config, multi_host_url, required_env, try_xtask_services, xtask_services,
+};
+use tokio::sync::watch;
+use tower::{Layer, Service, ServiceExt};
+
+/// Tasks sending statements while the fault happens.
+const TASKS: usize = 8;
+/// No operation may take longer than this, outage included: nothing hangs.
+const OPERATION_LIMIT: Duration = Duration::from_secs(10);
+
+/// One finished operation.
+#[derive(Debug, Clone)]
+struct Outcome {
+    finished: Instant,
+    write: bool,
+    result: Result<(), (ErrorKind, String)>,
+}
+
+/// What the load tasks saw.
+#[derive(Debug, Default)]
+struct Seen {
+    outcomes: Vec<Outcome>,
+    /// Ids of inserts the server acknowledged.
+    acknowledged: Vec<i64>,
+}
+
+async fn pool_for(url: &str) -> PgPool {
+    let config = load_config(&[
+        ("DATABASE_URL", url),
+        ("POOLSIDE_PROFILE", "test"),
+        ("POOLSIDE_POSTGRES__MAX_SIZE", "10"),
+        ("POOLSIDE_POSTGRES__MIN_IDLE", "2"),
+        ("POOLSIDE_POSTGRES__CONNECTION_TIMEOUT", "10s"),
+    ]);
+    PgPool::connect(&config.config.postgres)
+        .await
+        .expect("connects")
+}
+
+/// A retry policy for an outage of a second or two: 10 tries, up to 50 ms, 100 ms,
+/// ..., 500 ms apart (full jitter), within 5 s, from a budget that a steady load fills.
+fn retry_policy(idempotent: bool) -> RetryPolicy {
+    let budget = RetryBudget::new(Duration::from_secs(10), 50, 20.0).expect("valid budget");
+    let backoff = Backoff::new(
+        Duration::from_millis(50),
+        Duration::from_millis(500),
+        Jitter::Full,
+    );
+    RetryPolicy::new(10, backoff, Duration::from_secs(5), budget).idempotent(idempotent)
+}
+
+async fn direct_client(url: &str) -> Result<tokio_postgres::Client, tokio_postgres::Error> {
+    let (client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls).await?;
+    tokio::spawn(connection);
+    Ok(client)
+}
+
+/// Creates `table (id bigint primary key)` afresh on the primary.
+async fn fresh_table(url: &str, table: &str) {
+    let client = direct_client(url).await.expect("connects to the primary");
+    client
+        .batch_execute(&format!(
+            "DROP TABLE IF EXISTS {table}; CREATE TABLE {table} (id bigint PRIMARY KEY)"
+        ))
+        .await
+        .expect("creates the table");
+}
+
+/// Runs `TASKS` tasks until `stop`: each alternates a read through a retry layer
+/// marked idempotent, and an insert of a new id through one that is not (an insert
+/// whose outcome is unknown is not run twice).
+fn start_load(
+    pool: &PgPool,
+    table: &'static str,
+    stop: &watch::Receiver<bool>,
+) -> (Arc<Mutex<Seen>>, Vec<tokio::task::JoinHandle<()>>) {
+    let seen = Arc::new(Mutex::new(Seen::default()));
+    let tasks = (0..TASKS)
+        .map(|task| {
+            let (pool, seen, stop) = (pool.clone(), Arc::clone(&seen), stop.clone());
+            tokio::spawn(async move {
+                let read_pool = pool.clone();
+                let mut read =
+                    RetryLayer::new(retry_policy(true)).layer(tower::service_fn(move |()| {
+                        let pool = read_pool.clone();
+                        async move { pool.query_one("SELECT 1", &[]).await.map(drop) }
+                    }));
+                let insert = format!("INSERT INTO {table} (id) VALUES ($1)");
+                let mut write = RetryLayer::new(retry_policy(false)).layer(tower::service_fn(
+                    move |id: i64| {
+                        let (pool, insert) = (pool.clone(), insert.clone());
+                        async move { pool.execute(&insert, &[&id]).await.map(|_| id) }
+                    },
+                ));
+                let mut next_id = task as i64 * 1_000_000;
+                while !*stop.borrow() {
+                    let result = run_bounded(read.ready().await.expect("ready").call(())).await;
+                    let read_ok = record(&seen, false, result.map(|()| None));
+                    next_id += 1;
+                    let result =
+                        run_bounded(write.ready().await.expect("ready").call(next_id)).await;
+                    let write_ok = record(&seen, true, result.map(Some));
+                    if !(read_ok && write_ok) {
+                        // Give a failing server room instead of spinning on it.
+                        tokio::time::sleep(Duration::from_millis(2)).await;
+                    }
+                }
+            })
+        })
+        .collect();
+    (seen, tasks)
+}
+
+async fn run_bounded<T>(call: impl Future<Output = Result<T, PgError>>) -> Result<T, PgError> {
+    tokio::time::timeout(OPERATION_LIMIT, call)
+        .await
+        .unwrap_or_else(|_| panic!("an operation hung past {OPERATION_LIMIT:?}"))
+}
+
+/// Records one operation; true when it succeeded.
+fn record(seen: &Mutex<Seen>, write: bool, result: Result<Option<i64>, PgError>) -> bool {
+    let mut seen = seen.lock().expect("not poisoned");
+    let outcome = Outcome {
+        finished: Instant::now(),
+        write,
+        result: match &result {
+            Ok(_) => Ok(()),
+            Err(e) => Err((e.kind(), e.to_string())),
+        },
+    };
+    if let Ok(Some(id)) = result {
+        seen.acknowledged.push(id);
+    }
+    seen.outcomes.push(outcome);
+    result.is_ok()
+}
+
+/// Polls the server with fresh connections every 10 ms from when it is first seen
+/// down; returns when it accepted a connection again, or `None` if it never went down.
+async fn watch_outage(url: String, mut stop: watch::Receiver<bool>) -> Option<Instant> {
+    let mut was_down = false;
+    loop {
+        let answered = tokio::time::timeout(Duration::from_millis(500), direct_client(&url))
+            .await
+            .is_ok_and(|c| c.is_ok());
+        match (was_down, answered) {
+            (false, false) => was_down = true,
+            (true, true) => return Some(Instant::now()),
+            _ => {}
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(Duration::from_millis(10)) => {}
+            _ = stop.changed() => return None,
+        }
+    }
+}
+
+/// The first operation that succeeded after `after`.
+fn first_success_after(seen: &Seen, after: Instant, writes_only: bool) -> Option<Instant> {
+    seen.outcomes
+        .iter()
+        .filter(|o| o.result.is_ok() && o.finished > after && (o.write || !writes_only))
+        .map(|o| o.finished)
+        .min()
+}
+
+/// Ids among `ids` present in `table` on the server at `url`.
+async fn present(url: &str, table: &str, ids: &[i64]) -> usize {
+    let client = direct_client(url).await.expect("connects");
+    let row = client
+        .query_one(
+            &format!("SELECT count(*) FROM {table} WHERE id = ANY($1)"),
+            &[&ids],
+        )
+        .await
+        .expect("counts");
+    usize::try_from(row.get::<_, i64>(0)).expect("a count")
+}
+
+/// Restarts PostgreSQL (`mode` as `pg_ctl stop -m`) after a second of load, and
+/// checks recovery.
+async fn restart_under_load(mode: &'static str) {
+    let url = required_env("DATABASE_URL");
+    let table = if mode == "fast" {
+        "fault_restart_fast"
+    } else {
+        "fault_restart_immediate"
+    };
+    fresh_table(&url, table).await;
+    let pool = pool_for(&url).await;
+    let (stop_tx, stop) = watch::channel(false);
+    let (seen, tasks) = start_load(&pool, table, &stop);
+    tokio::time::sleep(Duration::from_secs(1)).await;
+
+    let outage = tokio::spawn(watch_outage(url.clone(), stop.clone()));
+    let restart_began = Instant::now();
+    let printed =
+        tokio::task::spawn_blocking(move || xtask_services(&["restart", "postgres", mode]))
+            .await
+            .expect("the restart ran");
+    let restarted = Instant::now();
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    stop_tx.send(true).expect("tasks listen");
+    let accepting = outage.await.expect("the watcher ran");
+    for task in tasks {
+        task.await.expect("no load task panicked");
+    }
+
+    let seen = std::mem::take(&mut *seen.lock().expect("not poisoned"));
+    let accepting = accepting.expect("the watcher saw the server go down and come back");
+    let first = first_success_after(&seen, accepting.max(restart_began), false)
+        .expect("an operation succeeded after the restart");
+    let recovery = first.saturating_duration_since(accepting);
+    let during: Vec<Outcome> = seen
+        .outcomes
+        .iter()
+        .filter(|o| o.finished >= restart_began)
+        .cloned()
+        .collect();
+    let failed_reads: Vec<_> = during
+        .iter()
+        .filter(|o| !o.write && o.result.is_err())
+        .collect();
+    let failed_writes: Vec<_> = during
+        .iter()
+        .filter(|o| o.write)
+        .filter_map(|o| o.result.as_ref().err())
+        .collect();
+    let acknowledged = seen.acknowledged.clone();
+    println!(
+        "restart -m {mode}: {} (xtask {} ms); operations during and after: {}, failed reads {}, \
+         failed writes {}; first success {} ms after the server accepted connections",
+        printed.trim(),
+        restarted.duration_since(restart_began).as_millis(),
+        during.len(),
+        failed_reads.len(),
+        failed_writes.len(),
+        recovery.as_millis()
+    );
+    for (kind, message) in failed_writes.iter().take(3) {
+        println!("  a write failed: {kind:?}: {message}");
+    }
+
+    assert!(
+        recovery <= Duration::from_secs(1),
+        "the pool took {recovery:?} after the server accepted connections"
+    );
+    assert!(
+        failed_reads.is_empty(),
+        "reads are safe to retry and must all succeed: {:?}",
+        failed_reads.first()
+    );
+    for (kind, message) in &failed_writes {
+        assert!(
+            matches!(kind, ErrorKind::Connect | ErrorKind::PoolTimeout),
+            "a write failed with an unexpected kind {kind:?}: {message}"
+        );
+        assert!(
+            message.len() > 20,
+            "a write failed without saying why: {message:?}"
+        );
+    }
+    assert_eq!(
+        present(&url, table, &acknowledged).await,
+        acknowledged.len(),
+        "every acknowledged insert is in the table"
+    );
+    pool.query_one("SELECT 1", &[])
+        .await
+        .expect("the pool serves after the restart");
+    let stats = pool.stats();
+    assert!(stats.total <= stats.max_size && stats.active + stats.idle == stats.total);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "restarts the shared PostgreSQL: run by `cargo xtask test` in its faults phase"]
+async fn server_fault_restart_fast_under_load() {
+    restart_under_load("fast").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "restarts the shared PostgreSQL: run by `cargo xtask test` in its faults phase"]
+async fn server_fault_restart_immediate_under_load() {
+    restart_under_load("immediate").await;
+}
+
+/// Puts the primary back in charge when a failover test ends, passed or not.
+struct Failback;
+
+impl Drop for Failback {
+    fn drop(&mut self) {
+        if let Err(e) = try_xtask_services(&["failback"]) {
+            eprintln!("failback after the failover test: {e}");
+        }
+    }
+}
+
+/// Waits until `table` exists on the standby (it replicates asynchronously).
+async fn replicated(standby: &str, table: &str) {
+    let client = direct_client(standby)
+        .await
+        .expect("connects to the standby");
+    let began = Instant::now();
+    loop {
+        let row = client
+            .query_one("SELECT to_regclass($1) IS NOT NULL", &[&table])
+            .await
+            .expect("asks the standby");
+        if row.get::<_, bool>(0) {
+            return;
+        }
+        assert!(
+            began.elapsed() < Duration::from_secs(10),
+            "{table} did not reach the standby"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// Writes through a pool on the multi-host URL while the primary is lost (stopped, or
+/// turned read-only) and the standby promoted.
+async fn failover_under_load(read_only: bool) {
+    let primary = required_env("DATABASE_URL");
+    let standby = required_env("DATABASE_STANDBY_URL");
+    let table = if read_only {
+        "fault_failover_read_only"
+    } else {
+        "fault_failover_stop"
+    };
+    fresh_table(&primary, table).await;
+    replicated(&standby, table).await;
+    let pool = pool_for(&multi_host_url(&primary, &standby)).await;
+    let (stop_tx, stop) = watch::channel(false);
+    let (seen, tasks) = start_load(&pool, table, &stop);
+    tokio::time::sleep(Duration::from_secs(1)).await;
+
+    let _failback = Failback;
+    let began = Instant::now();
+    let printed = tokio::task::spawn_blocking(move || {
+        if read_only {
+            xtask_services(&["failover", "--read-only"])
+        } else {
+            xtask_services(&["failover"])
+        }
+    })
+    .await
+    .expect("the failover ran");
+    let promoted = Instant::now();
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    stop_tx.send(true).expect("tasks listen");
+    for task in tasks {
+        task.await.expect("no load task panicked");
+    }
+
+    let seen = std::mem::take(&mut *seen.lock().expect("not poisoned"));
+    let last_before = seen
+        .outcomes
+        .iter()
+        .filter(|o| o.write && o.result.is_ok() && o.finished < promoted)
+        .map(|o| o.finished)
+        .max();
+    let resumed = first_success_after(&seen, promoted, true)
+        .expect("writes resumed after the standby was promoted");
+    let failed_writes = seen
+        .outcomes
+        .iter()
+        .filter(|o| o.write && o.finished >= began && o.result.is_err())
+        .count();
+    let acknowledged = seen.acknowledged.clone();
+    let stats = pool.stats();
+    let lost = acknowledged.len() - present(&standby, table, &acknowledged).await;
+    println!(
+        "failover ({}): {} (xtask {} ms); writes resumed {} ms after the promotion, {} ms after \
+         the last write before it; {failed_writes} writes failed meanwhile; {} acknowledged, \
+         {lost} lost; connections retired as read-only: {}",
+        if read_only {
+            "read-only primary"
+        } else {
+            "primary stopped"
+        },
+        printed.trim(),
+        promoted.duration_since(began).as_millis(),
+        resumed.saturating_duration_since(promoted).as_millis(),
+        last_before.map_or(0, |t| resumed.saturating_duration_since(t).as_millis()),
+        acknowledged.len(),
+        stats.closed.read_only
+    );
+    assert!(
+        resumed.saturating_duration_since(promoted) <= Duration::from_secs(2),
+        "writes resumed {:?} after the promotion",
+        resumed.saturating_duration_since(promoted)
+    );
+    assert_eq!(
+        lost, 0,
+        "an acknowledged write is missing on the new primary"
+    );
+    if read_only {
+        assert!(
+            stats.closed.read_only > 0,
+            "connections to the read-only primary were retired: {stats:?}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "stops the shared PostgreSQL primary: run by `cargo xtask test` in its faults phase"]
+async fn server_fault_failover_when_the_primary_stops() {
+    failover_under_load(false).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "turns the shared PostgreSQL primary read-only: run by `cargo xtask test` in its faults phase"]
+async fn server_fault_failover_when_the_primary_turns_read_only() {
+    failover_under_load(true).await;
+}
