@@ -39,6 +39,10 @@ pub const DEFAULT_APPLICATION_NAME: &str = "poolside";
 ///   [`transaction`](Self::transaction) take an exclusive one. Both draw on `max_size`.
 /// - Connections are checked on checkout (skipped when used within the last second),
 ///   cache their prepared statements, and retire after a jittered `max_lifetime`.
+/// - **Host failover**: given a multi-host URL with `target_session_attrs=read-write`
+///   (`postgres://app@db1:5432,db2:5432/app?target_session_attrs=read-write`), new
+///   connections reach whichever host takes writes, and a connection that finds its
+///   server read-only (SQLSTATE 25006) retires every connection opened before.
 ///
 /// Cloning is cheap: clones share one pool.
 ///
