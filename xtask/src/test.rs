@@ -8,12 +8,14 @@
 //! to drive `services restart|failover|failback`. They count as run, not skipped.
 
 use std::io::{BufRead, BufReader};
+use std::path::Path;
 use std::process::{ExitCode, Stdio};
 use std::time::Instant;
 
 use anyhow::{Context, Result};
 
 use crate::cargo::cargo;
+use crate::services::install::{self, Requirement};
 use crate::{paths, services};
 
 /// One check: a name and the cargo arguments that run it.
@@ -122,12 +124,16 @@ impl TestCounts {
 /// count, `tests: N passed, N failed, N skipped`.
 pub(crate) fn run() -> Result<ExitCode> {
     ensure_cargo_deny()?;
+    ensure_tools()?;
+    // Taken now: the test build rebuilds xtask in place, after which this process's
+    // executable reads as "(deleted)"; the path then names the rebuilt binary.
+    let xtask = std::env::current_exe().context("locating the xtask binary")?;
     println!("== services up");
     let stop = services::StartedServices::up(services::Set::All)?;
     let mut failed = Vec::new();
     let mut counts = TestCounts::default();
     for check in CHECKS {
-        if !run_check(check, &mut counts)? {
+        if !run_check(check, &xtask, &mut counts)? {
             failed.push(check.name);
         }
     }
@@ -151,7 +157,7 @@ pub(crate) fn run() -> Result<ExitCode> {
 }
 
 /// Runs one check, echoing its output and counting tests; true when it passed.
-fn run_check(check: &Check, counts: &mut TestCounts) -> Result<bool> {
+fn run_check(check: &Check, xtask: &Path, counts: &mut TestCounts) -> Result<bool> {
     println!("== {}: cargo {}", check.name, check.args.join(" "));
     let started = Instant::now();
     let mut command = cargo();
@@ -163,10 +169,7 @@ fn run_check(check: &Check, counts: &mut TestCounts) -> Result<bool> {
         command.envs(services::env_vars());
     }
     if check.runs_ignored {
-        command.env(
-            "POOLSIDE_XTASK",
-            std::env::current_exe().context("locating the xtask binary")?,
-        );
+        command.env("POOLSIDE_XTASK", xtask);
     }
     let mut child = command
         .spawn()
@@ -188,6 +191,23 @@ fn run_check(check: &Check, counts: &mut TestCounts) -> Result<bool> {
         println!("== {}: FAILED ({status}, {secs}s)", check.name);
     }
     Ok(status.success())
+}
+
+/// Programs the tests run, and the Debian packages that ship them.
+const TOOLS: &[Requirement] = &[Requirement {
+    program: "promtool",
+    package: "prometheus",
+}];
+
+/// Installs the tools the tests run (`promtool` checks the exporter's output and the
+/// alert rules) when they are missing.
+fn ensure_tools() -> Result<()> {
+    let missing: Vec<Requirement> = TOOLS
+        .iter()
+        .copied()
+        .filter(|tool| install::find_program(tool.program).is_none())
+        .collect();
+    install::install(&missing)
 }
 
 /// Installs cargo-deny from crates.io when it is missing.

@@ -100,6 +100,11 @@ keys! {
     "health.critical_utilization" => health.critical_utilization: parse::percent, show_plain;
     "metrics.exporter_addr" => metrics.exporter_addr: parse::optional_socket_addr, parse::show_optional_addr;
     "metrics.log_interval" => metrics.log_interval: parse::duration, parse::show_duration;
+    "metrics.slow_query_threshold" => metrics.slow_query_threshold: parse::duration, parse::show_duration;
+    "metrics.window" => metrics.window: parse::duration, parse::show_duration;
+    "health.p99_limit" => health.p99_limit: parse::duration, parse::show_duration;
+    "health.error_rate_percent" => health.error_rate_percent: parse::percent, show_plain;
+    "health.cache_hit_rate_percent" => health.cache_hit_rate_percent: parse::percent, show_plain;
 }
 
 /// The key at `path`, if there is one.

@@ -409,5 +409,14 @@ fn check_health_and_metrics(c: &mut Checker<'_>) {
             ),
         );
     }
-    c.positive_duration("metrics.log_interval", c.config.metrics.log_interval);
+    c.positive_duration("health.p99_limit", health.p99_limit);
+    c.percentage("health.error_rate_percent", health.error_rate_percent);
+    c.percentage(
+        "health.cache_hit_rate_percent",
+        health.cache_hit_rate_percent,
+    );
+    let metrics = &c.config.metrics;
+    c.positive_duration("metrics.log_interval", metrics.log_interval);
+    c.positive_duration("metrics.slow_query_threshold", metrics.slow_query_threshold);
+    c.positive_duration("metrics.window", metrics.window);
 }

@@ -12,6 +12,7 @@
 mod batch;
 mod error_kind;
 pub mod fair_pool;
+mod observer;
 mod pg;
 mod redis_pool;
 mod resilience;
@@ -20,6 +21,7 @@ pub use batch::batch;
 /// bb8, re-exported for [`fair_pool::FairPool`] users.
 pub use bb8;
 pub use error_kind::ErrorKind;
+pub use observer::PoolObserver;
 pub use pg::{
     ClosedCounts, DEFAULT_APPLICATION_NAME, IsolationLevel, Params, PgConnection, PgError, PgPool,
     PoolStats, PooledPgConnection, ServerView, TransactionFuture, TransactionOptions,

@@ -483,3 +483,27 @@ async fn a_pool_of_fixed_size_keeps_its_idle_connections_past_the_idle_timeout()
         "{stats:?}"
     );
 }
+
+#[tokio::test]
+async fn a_parameter_of_the_wrong_type_or_count_is_a_query_error_not_a_connect_error() {
+    let pool = pool("2").await;
+    let wrong_type = pool
+        .query_one("SELECT $1::int4", &[&"seven"])
+        .await
+        .expect_err("a string for an int4");
+    let wrong_count = pool
+        .query_one("SELECT $1::int4 + $2::int4", &[&1i32])
+        .await
+        .expect_err("one parameter of two");
+    for error in [wrong_type, wrong_count] {
+        assert_eq!(error.kind(), ErrorKind::Query, "{error}");
+        assert_eq!(error.failure(), Failure::Permanent, "{error}");
+        assert!(
+            !error.to_string().contains("check that the server runs"),
+            "{error}"
+        );
+    }
+    pool.query_one("SELECT 1", &[])
+        .await
+        .expect("the pool still serves");
+}

@@ -7,3 +7,25 @@
 //! It must never import: `poolside-health`, `poolside`.
 //!
 #![doc = include_str!("../README.md")]
+
+mod exporter;
+pub mod names;
+mod operation;
+mod pool_figures;
+mod record;
+mod recorder;
+mod snapshot;
+mod status;
+mod window;
+
+pub use exporter::{Exporter, ExporterError};
+pub use operation::{Operation, OutcomeLabel};
+pub use pool_figures::{
+    observe_pg_pool, record_breaker, record_overflow, record_pg_stats, record_redis_stats,
+    retry_observer,
+};
+pub use record::{Metrics, MetricsLayer, ResponseFuture};
+pub use recorder::OperationRecorder;
+pub use snapshot::{SlowOperation, Snapshot};
+pub use status::{PoolReport, spawn_periodic_log};
+pub use window::Window;

@@ -23,6 +23,21 @@ pub struct PgError {
     source: Option<tokio_postgres::Error>,
 }
 
+/// Whether the driver refused a statement on this side (a parameter of the wrong
+/// type or count, a column that does not convert): the caller's mistake, not a
+/// connection problem. tokio-postgres does not expose its error kinds, only their text.
+fn is_local_statement_error(error: &tokio_postgres::Error) -> bool {
+    const LOCAL: [&str; 5] = [
+        "error serializing parameter",
+        "error deserializing column",
+        "invalid column",
+        "query returned an unexpected number of",
+        "expected ",
+    ];
+    let text = error.to_string();
+    !error.is_closed() && LOCAL.iter().any(|prefix| text.starts_with(prefix))
+}
+
 impl PgError {
     /// Classifies a driver error. `context` says what was being done, such as
     /// `connecting to 127.0.0.1:5432`.
@@ -30,7 +45,9 @@ impl PgError {
         let code = error.code().cloned();
         let kind = code.as_ref().map_or_else(
             || {
-                if error.is_closed() || error.as_db_error().is_none() {
+                if is_local_statement_error(&error) {
+                    ErrorKind::Query
+                } else if error.is_closed() || error.as_db_error().is_none() {
                     ErrorKind::Connect
                 } else {
                     ErrorKind::Query

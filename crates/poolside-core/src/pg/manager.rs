@@ -13,6 +13,7 @@ use super::connection::PgConnection;
 use super::generation::Generation;
 use super::stats::Counters;
 use crate::fair_pool::FailureSender;
+use crate::observer::ObserverSlot;
 
 /// When cancel requests go out for a statement whose future was dropped: at once,
 /// and again in case the first arrived before the backend read the statement.
@@ -33,6 +34,7 @@ pub(crate) struct PgManager {
     failures: FailureSender<PgError>,
     counters: Arc<Counters>,
     generation: Arc<Generation>,
+    pub(crate) observer: ObserverSlot,
 }
 
 impl std::fmt::Debug for PgManager {
@@ -63,6 +65,7 @@ impl PgManager {
             failures,
             counters,
             generation: Arc::default(),
+            observer: ObserverSlot::default(),
         }
     }
 
@@ -77,9 +80,13 @@ impl bb8::ManageConnection for PgManager {
     type Error = PgError;
 
     async fn connect(&self) -> Result<PgConnection, PgError> {
+        let started = self.observer.get().map(|_| std::time::Instant::now());
         match bb8::ManageConnection::connect(&self.inner).await {
             Ok(client) => {
                 self.counters.created();
+                if let (Some(observer), Some(started)) = (self.observer.get(), started) {
+                    observer.connected(started.elapsed());
+                }
                 Ok(PgConnection::new(
                     client,
                     self.cache_size,

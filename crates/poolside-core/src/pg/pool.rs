@@ -1,6 +1,7 @@
 //! [`PgPool`]: the PostgreSQL pool: bb8 underneath, a FIFO queue in front, real
 //! connect errors instead of timeouts.
 
+use crate::observer::{ObserverSlot, PoolObserver};
 use std::future::Future;
 use std::panic::Location;
 use std::str::FromStr;
@@ -73,6 +74,8 @@ struct Inner {
     /// Connections out of the pool, for leak reports; `None` when detection is off.
     leaks: Option<Arc<LeakWatch>>,
     config: PostgresConfig,
+    /// Who hears the pool's timings, if anyone.
+    observer: ObserverSlot,
     application_name: String,
     target: String,
     /// Shared connections for `query` and friends; `None` for a pool of one.
@@ -142,6 +145,7 @@ impl PgPool {
             Arc::clone(&counters),
         );
         let target = manager.target.clone();
+        let observer = manager.observer.clone();
         let pool = bb8::Pool::builder()
             .max_size(config.max_size)
             .min_idle(Some(config.min_idle))
@@ -175,6 +179,7 @@ impl PgPool {
                     .map(|threshold| LeakWatch::start(threshold, Arc::clone(&counters))),
                 counters,
                 config: config.clone(),
+                observer,
                 application_name,
                 target,
                 pipeline: if config.pgbouncer {
@@ -213,13 +218,30 @@ impl PgPool {
         watch_leaks: bool,
     ) -> Result<PooledPgConnection, PgError> {
         let inner = &*self.inner;
+        let observer = inner.observer.get();
+        let started = observer.map(|_| std::time::Instant::now());
         let checkout = inner
             .fair
             .acquire(inner.config.connection_timeout)
             .await
             .map_err(|e| self.acquire_error(e))?;
+        if let (Some(observer), Some(started)) = (observer, started) {
+            observer.acquired(started.elapsed());
+        }
         let leaks = inner.leaks.as_ref().filter(|_| watch_leaks);
-        Ok(PooledPgConnection::new(checkout, location, leaks))
+        Ok(PooledPgConnection::new(
+            checkout,
+            location,
+            leaks,
+            observer.cloned(),
+        ))
+    }
+
+    /// Sends this pool's timings (checkout waits, holding times, connect times) to
+    /// `observer`, from now on. A pool has at most one observer: returns false, and
+    /// keeps the first, when one was set already.
+    pub fn set_observer(&self, observer: Arc<dyn PoolObserver>) -> bool {
+        self.inner.observer.set(observer)
     }
 
     /// Counts a transaction run again (see [`PoolStats::transaction_retries`]).

@@ -9,6 +9,7 @@ use super::connection::PgConnection;
 use super::leaks::LeakWatch;
 use super::manager::PgManager;
 use crate::fair_pool::Checkout;
+use crate::observer::PoolObserver;
 
 /// A connection checked out of a [`PgPool`](super::PgPool); it goes back to the pool
 /// when dropped. Derefs to [`PgConnection`].
@@ -18,6 +19,8 @@ pub struct PooledPgConnection {
     leak_slot: Option<(Arc<LeakWatch>, usize)>,
     acquired_at: Instant,
     location: &'static Location<'static>,
+    /// Told how long the connection was held, when it comes back.
+    observer: Option<Arc<dyn PoolObserver>>,
 }
 
 impl PooledPgConnection {
@@ -25,6 +28,7 @@ impl PooledPgConnection {
         checkout: Checkout<PgManager>,
         location: &'static Location<'static>,
         leaks: Option<&Arc<LeakWatch>>,
+        observer: Option<Arc<dyn PoolObserver>>,
     ) -> Self {
         let leak_slot = leaks.map(|watch| (Arc::clone(watch), watch.enter(location)));
         Self {
@@ -32,6 +36,7 @@ impl PooledPgConnection {
             leak_slot,
             acquired_at: Instant::now(),
             location,
+            observer,
         }
     }
 
@@ -64,6 +69,9 @@ impl Drop for PooledPgConnection {
     fn drop(&mut self) {
         if let Some((watch, slot)) = self.leak_slot.take() {
             watch.leave(slot);
+        }
+        if let Some(observer) = &self.observer {
+            observer.released(self.acquired_at.elapsed());
         }
     }
 }

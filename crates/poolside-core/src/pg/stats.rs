@@ -42,7 +42,7 @@ impl Counters {
 }
 
 /// The pool at one moment. `total = active + idle <= max_size` always holds.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct PoolStats {
     /// Most connections the pool opens.
     pub max_size: u32,
@@ -78,7 +78,7 @@ pub struct PoolStats {
 }
 
 /// Connections closed, by reason.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
 pub struct ClosedCounts {
     /// Broken (the server or network closed them) or failing validation.
     pub broken: u64,

@@ -1,7 +1,7 @@
 //! [`RedisStats`] and [`CacheStats`]: snapshots of the Redis pool and of the cache.
 
 /// The Redis pool at one moment. `total = active + idle <= max_size`.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct RedisStats {
     /// Most connections the pool opens.
     pub max_size: u32,
@@ -28,7 +28,7 @@ pub struct RedisStats {
 }
 
 /// The cache's counts since start.
-#[derive(Debug, Clone, Copy, PartialEq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Default, serde::Serialize)]
 pub struct CacheStats {
     /// Reads that found a value.
     pub hits: u64,

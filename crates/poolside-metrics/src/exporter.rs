@@ -1,0 +1,103 @@
+//! [`Exporter`]: the Prometheus recorder behind the `metrics` macros, and the text it
+//! renders for `/metrics`, with samplers run before each render so that pool gauges
+//! are fresh at every scrape.
+
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
+
+use metrics_exporter_prometheus::{BuildError, Matcher, PrometheusBuilder, PrometheusHandle};
+
+use crate::names;
+
+/// Latency buckets, in seconds, of every `_seconds` histogram: 0.5 ms to 10 s.
+const SECONDS_BUCKETS: &[f64] = &[
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+];
+
+type Sampler = Box<dyn Fn() + Send + Sync>;
+
+/// Why the exporter could not be installed.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error(
+    "the Prometheus recorder could not be installed ({reason}): the application may have \
+     installed its own metrics recorder; poolside's figures go to that one, so serve its \
+     output instead"
+)]
+pub struct ExporterError {
+    reason: String,
+}
+
+impl From<BuildError> for ExporterError {
+    fn from(error: BuildError) -> Self {
+        Self {
+            reason: error.to_string(),
+        }
+    }
+}
+
+/// The process's Prometheus exporter. Cloning is cheap: clones share one recorder.
+///
+/// # Examples
+///
+/// ```
+/// let exporter = poolside_metrics::Exporter::global().expect("no other recorder");
+/// metrics::counter!("poolside_example_total").increment(1);
+/// assert!(exporter.render().contains("poolside_example_total 1"));
+/// ```
+#[derive(Clone)]
+pub struct Exporter {
+    handle: PrometheusHandle,
+    samplers: Arc<Mutex<Vec<Sampler>>>,
+}
+
+impl std::fmt::Debug for Exporter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Exporter").finish_non_exhaustive()
+    }
+}
+
+static GLOBAL: OnceLock<Result<Exporter, ExporterError>> = OnceLock::new();
+
+impl Exporter {
+    /// The process's exporter, installed as the global `metrics` recorder on the first
+    /// call (with every metric's help text); later calls return the same one.
+    ///
+    /// # Errors
+    ///
+    /// When another global recorder was installed first.
+    pub fn global() -> Result<Self, ExporterError> {
+        GLOBAL.get_or_init(Self::install).clone()
+    }
+
+    fn install() -> Result<Self, ExporterError> {
+        let handle = PrometheusBuilder::new()
+            .set_buckets_for_metric(Matcher::Suffix("_seconds".into()), SECONDS_BUCKETS)?
+            .install_recorder()?;
+        names::describe();
+        Ok(Self {
+            handle,
+            samplers: Arc::default(),
+        })
+    }
+
+    /// Runs `sample` before every render (to set pool gauges from fresh statistics).
+    pub fn add_sampler(&self, sample: impl Fn() + Send + Sync + 'static) {
+        self.samplers
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(Box::new(sample));
+    }
+
+    /// Every metric in the Prometheus text format, samplers run first.
+    pub fn render(&self) -> String {
+        for sample in self
+            .samplers
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .iter()
+        {
+            sample();
+        }
+        self.handle.run_upkeep();
+        self.handle.render()
+    }
+}

@@ -1,0 +1,66 @@
+//! What the recording layer reads off a request and an error: the operation's name
+//! (given by the caller, low-cardinality), its statement's shape for the slow list,
+//! and the outcome label of an error.
+
+use poolside_core::{PgError, RedisError};
+
+/// A request the [`MetricsLayer`](crate::MetricsLayer) can name.
+///
+/// The name becomes a label: keep it to a fixed set (`"get_product"`, `"create_sale"`),
+/// never SQL text or values.
+///
+/// # Examples
+///
+/// ```
+/// use poolside_metrics::Operation;
+///
+/// // A `(name, request)` pair names any request.
+/// let request = ("get_product", 42_i64);
+/// assert_eq!(request.operation(), "get_product");
+/// ```
+pub trait Operation {
+    /// The operation's name, for the `operation` label.
+    fn operation(&self) -> &'static str;
+
+    /// The statement's text with its placeholders (`SELECT ... WHERE id = $1`), never
+    /// its parameter values; kept for slow operations. Default: none.
+    fn statement(&self) -> Option<&'static str> {
+        None
+    }
+}
+
+impl<T> Operation for (&'static str, T) {
+    fn operation(&self) -> &'static str {
+        self.0
+    }
+}
+
+impl Operation for &'static str {
+    fn operation(&self) -> &'static str {
+        self
+    }
+}
+
+/// An error's `outcome` label: a fixed, small set of words.
+pub trait OutcomeLabel {
+    /// The label, such as `pool_timeout` or `serialization`.
+    fn outcome(&self) -> &'static str;
+}
+
+impl OutcomeLabel for PgError {
+    fn outcome(&self) -> &'static str {
+        self.kind().as_str()
+    }
+}
+
+impl OutcomeLabel for RedisError {
+    fn outcome(&self) -> &'static str {
+        self.kind().as_str()
+    }
+}
+
+impl OutcomeLabel for std::convert::Infallible {
+    fn outcome(&self) -> &'static str {
+        match *self {}
+    }
+}

@@ -1,0 +1,85 @@
+//! [`OperationRecorder`]: what the recording layer does with each finished operation:
+//! the Prometheus figures through the `metrics` facade, the sliding window, and a log
+//! line for a slow one.
+
+use std::time::{Duration, SystemTime};
+
+use metrics::{counter, histogram};
+
+use crate::names;
+use crate::snapshot::{SlowOperation, Snapshot};
+use crate::window::Window;
+
+/// Records the operations of one pool; shared by every service its layer wraps.
+#[derive(Debug)]
+pub struct OperationRecorder {
+    pool: &'static str,
+    slow_threshold: Duration,
+    window: Window,
+}
+
+impl OperationRecorder {
+    /// Records for the pool labelled `pool` (such as `postgres`), counting operations
+    /// of at least `slow_threshold` as slow, with a snapshot over `window`.
+    pub fn new(pool: &'static str, slow_threshold: Duration, window: Duration) -> Self {
+        Self {
+            pool,
+            slow_threshold,
+            window: Window::new(window),
+        }
+    }
+
+    /// From the `[metrics]` section: its slow query threshold and window.
+    pub fn from_config(pool: &'static str, config: &poolside_config::MetricsConfig) -> Self {
+        Self::new(pool, config.slow_query_threshold, config.window)
+    }
+
+    /// The pool label.
+    pub fn pool(&self) -> &'static str {
+        self.pool
+    }
+
+    /// Records one finished operation; `outcome` is `ok` or the error's label.
+    pub fn record(
+        &self,
+        operation: &'static str,
+        statement: Option<&'static str>,
+        took: Duration,
+        outcome: &'static str,
+    ) {
+        let labels = [
+            ("pool", self.pool),
+            ("operation", operation),
+            ("outcome", outcome),
+        ];
+        histogram!(names::OPERATION_SECONDS, &labels).record(took.as_secs_f64());
+        counter!(names::OPERATIONS, &labels).increment(1);
+        let slow = took >= self.slow_threshold;
+        let slow = slow.then(|| {
+            counter!(names::SLOW_OPERATIONS, "pool" => self.pool, "operation" => operation)
+                .increment(1);
+            tracing::warn!(
+                target: "poolside::metrics",
+                pool = self.pool,
+                operation,
+                statement = statement.unwrap_or(""),
+                took_ms = took.as_secs_f64() * 1000.0,
+                outcome,
+                "slow operation"
+            );
+            SlowOperation {
+                operation,
+                statement,
+                duration_ms: took.as_secs_f64() * 1000.0,
+                outcome,
+                finished_at: SystemTime::now(),
+            }
+        });
+        self.window.record(took, outcome == "ok", slow);
+    }
+
+    /// The operations of the last window.
+    pub fn snapshot(&self) -> Snapshot {
+        self.window.snapshot()
+    }
+}

@@ -1,0 +1,222 @@
+//! The recording layer and the exporter over a real `PgPool`: the output passes
+//! `promtool check metrics`, carries the HikariCP-style pool figures, and never holds
+//! SQL text or parameter values; the snapshot lists slow operations by shape only.
+
+use std::io::Write;
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::time::Duration;
+
+use poolside_core::{PgError, PgPool};
+use poolside_metrics::{
+    Exporter, MetricsLayer, Operation, OperationRecorder, observe_pg_pool, record_pg_stats,
+    retry_observer,
+};
+use poolside_resilience::{RetryBudget, RetryLayer, RetryPolicy};
+use poolside_tests::{load_config, required_env};
+use tower::{Service, ServiceExt};
+
+/// A statement with its name and one parameter, as the facade will send them.
+#[derive(Clone)]
+struct Statement {
+    name: &'static str,
+    sql: &'static str,
+    parameter: String,
+}
+
+impl Operation for Statement {
+    fn operation(&self) -> &'static str {
+        self.name
+    }
+
+    fn statement(&self) -> Option<&'static str> {
+        Some(self.sql)
+    }
+}
+
+async fn pool() -> PgPool {
+    let url = required_env("DATABASE_URL");
+    let config = load_config(&[("DATABASE_URL", &url), ("POOLSIDE_PROFILE", "test")]);
+    PgPool::connect(&config.config.postgres)
+        .await
+        .expect("connects")
+}
+
+/// The pool under a metrics layer and a retry layer that reports its decisions, both
+/// labelled as the recorder's pool (each test its own, as tests share the recorder).
+fn stack(
+    pool: &PgPool,
+    recorder: &Arc<OperationRecorder>,
+) -> impl Service<Statement, Response = (), Error = PgError, Future: Send> + Clone {
+    let label = recorder.pool();
+    let budget = RetryBudget::new(Duration::from_secs(10), 10, 20.0).expect("valid");
+    let policy = RetryPolicy::from_config(&poolside_config::RetryConfig::default(), budget)
+        .observe(retry_observer(label));
+    let pool = pool.clone();
+    tower::ServiceBuilder::new()
+        .layer(MetricsLayer::new(Arc::clone(recorder)))
+        .layer(RetryLayer::new(policy))
+        .service(tower::service_fn(move |statement: Statement| {
+            let pool = pool.clone();
+            async move {
+                pool.execute(statement.sql, &[&statement.parameter])
+                    .await
+                    .map(drop)
+            }
+        }))
+}
+
+fn promtool() -> String {
+    ["/usr/bin/promtool", "/usr/local/bin/promtool"]
+        .into_iter()
+        .find(|p| std::path::Path::new(p).is_file())
+        .map(str::to_owned)
+        .expect(
+            "promtool is missing: `cargo xtask test` installs it (Debian package prometheus), \
+             or `apt-get install prometheus`",
+        )
+}
+
+#[tokio::test]
+async fn the_exporter_output_passes_promtool_and_holds_no_sql() {
+    let exporter = Exporter::global().expect("no other recorder in this test binary");
+    let pool = pool().await;
+    assert!(
+        observe_pg_pool("postgres", &pool),
+        "the pool had no observer"
+    );
+    exporter.add_sampler({
+        let pool = pool.clone();
+        move || record_pg_stats("postgres", &pool.stats())
+    });
+    let recorder = Arc::new(OperationRecorder::new(
+        "postgres",
+        Duration::from_millis(100),
+        Duration::from_secs(60),
+    ));
+    let mut service = stack(&pool, &recorder);
+    let secret_value = "parameter-value-7f3a";
+    for _ in 0..5 {
+        service
+            .ready()
+            .await
+            .expect("ready")
+            .call(Statement {
+                name: "echo",
+                sql: "SELECT $1::text",
+                parameter: secret_value.into(),
+            })
+            .await
+            .expect("runs");
+    }
+    let failed = service
+        .ready()
+        .await
+        .expect("ready")
+        .call(Statement {
+            name: "bad_cast",
+            sql: "SELECT $1::text::int",
+            parameter: secret_value.into(),
+        })
+        .await
+        .expect_err("not a number");
+    assert_eq!(failed.kind(), poolside_core::ErrorKind::Query);
+
+    let text = exporter.render();
+    for expected in [
+        r#"poolside_operations_total{pool="postgres",operation="echo",outcome="ok"} 5"#,
+        r#"poolside_operations_total{pool="postgres",operation="bad_cast",outcome="query"} 1"#,
+        r#"poolside_retries_total{pool="postgres",decision="not_retryable"} 1"#,
+        "poolside_operation_duration_seconds_bucket{",
+        "poolside_connections_acquire_seconds_bucket{",
+        "poolside_connections_usage_seconds_bucket{",
+        "poolside_connections_creation_seconds_bucket{",
+        r#"poolside_connections_max{pool="postgres"}"#,
+        r#"poolside_connections_closed_total{pool="postgres",reason="read_only"} 0"#,
+        "# HELP poolside_connections_pending Tasks waiting for a connection.",
+    ] {
+        assert!(text.contains(expected), "missing {expected:?} in:\n{text}");
+    }
+    for forbidden in ["SELECT", secret_value] {
+        assert!(
+            !text.contains(forbidden),
+            "{forbidden:?} in the exporter output"
+        );
+    }
+
+    let mut check = Command::new(promtool())
+        .args(["check", "metrics"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("promtool runs");
+    check
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(text.as_bytes())
+        .expect("writes the metrics");
+    let output = check.wait_with_output().expect("promtool finishes");
+    assert!(
+        output.status.success(),
+        "promtool check metrics: {}{}\n{text}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+#[tokio::test]
+async fn slow_operations_are_listed_by_shape_and_dropped_calls_count_as_cancelled() {
+    let pool = pool().await;
+    let recorder = Arc::new(OperationRecorder::new(
+        "postgres-slow",
+        Duration::from_millis(100),
+        Duration::from_secs(60),
+    ));
+    let service = stack(&pool, &recorder);
+    service
+        .clone()
+        .oneshot(Statement {
+            name: "nap",
+            sql: "SELECT pg_sleep($1::text::float8)",
+            parameter: "0.15".into(),
+        })
+        .await
+        .expect("sleeps");
+    let dropped = tokio::time::timeout(
+        Duration::from_millis(50),
+        service.oneshot(Statement {
+            name: "long_nap",
+            sql: "SELECT pg_sleep($1::text::float8)",
+            parameter: "5".into(),
+        }),
+    )
+    .await;
+    assert!(dropped.is_err(), "the long nap was dropped at 50 ms");
+
+    let snapshot = recorder.snapshot();
+    assert_eq!(snapshot.operations, 2, "{snapshot:?}");
+    assert_eq!(snapshot.slow, 1, "{snapshot:?}");
+    let slow = &snapshot.slowest[0];
+    assert_eq!(slow.operation, "nap");
+    assert_eq!(slow.statement, Some("SELECT pg_sleep($1::text::float8)"));
+    assert!(slow.duration_ms >= 150.0, "{slow:?}");
+    let json = serde_json::to_string(&snapshot).expect("serializes");
+    assert!(!json.contains("0.15"), "a parameter value in {json}");
+    assert!(
+        (snapshot.error_percent - 50.0).abs() < 1e-9,
+        "the dropped call counts as a failure: {snapshot:?}"
+    );
+
+    let report = poolside_metrics::PoolReport {
+        postgres: Some(pool.stats()),
+        operations: snapshot,
+        ..Default::default()
+    };
+    let status = report.status();
+    assert!(
+        status.contains("postgres ") && status.contains("slow"),
+        "{status}"
+    );
+}
