@@ -4,6 +4,8 @@
 //! A test that needs a server never passes by skipping it: when the server's URL is not
 //! in the environment, it fails and says how to provide it.
 
+use std::sync::{Arc, Mutex, PoisonError};
+
 use poolside_config::{ConfigLoader, EnvSnapshot, LoadedConfig};
 
 /// The value of `name` (a server URL), or a failure that says how to set it.
@@ -49,6 +51,54 @@ pub async fn statements_running(marker: &str) -> i64 {
         .await
         .expect("pg_stat_activity")
         .get(0)
+}
+
+/// Collects what a tracing subscriber writes, at every level.
+#[derive(Debug, Clone, Default)]
+pub struct LogCapture(Arc<Mutex<Vec<u8>>>);
+
+impl LogCapture {
+    /// A capture installed as this thread's default subscriber (TRACE and up), until
+    /// the guard drops. Tasks of a current-thread runtime log into it; so run such a
+    /// test on the default `#[tokio::test]` runtime.
+    pub fn install() -> (Self, tracing::subscriber::DefaultGuard) {
+        let capture = Self::default();
+        let guard = tracing::subscriber::set_default(
+            tracing_subscriber::fmt()
+                .with_writer(capture.clone())
+                .with_ansi(false)
+                .with_max_level(tracing::Level::TRACE)
+                .finish(),
+        );
+        (capture, guard)
+    }
+
+    /// Everything written so far.
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.0.lock().unwrap_or_else(PoisonError::into_inner)).into_owned()
+    }
+}
+
+impl std::io::Write for LogCapture {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for LogCapture {
+    type Writer = LogCapture;
+
+    fn make_writer(&'a self) -> LogCapture {
+        self.clone()
+    }
 }
 
 /// Runs `cargo xtask services <args>` (a restart, a failover) through the xtask binary

@@ -400,7 +400,7 @@ async fn failover_under_load(read_only: bool) {
         resumed.saturating_duration_since(promoted).as_millis(),
         last_before.map_or(0, |t| resumed.saturating_duration_since(t).as_millis()),
         acknowledged.len(),
-        stats.closed.read_only
+        stats.closed.retired
     );
     assert!(
         resumed.saturating_duration_since(promoted) <= Duration::from_secs(2),
@@ -413,7 +413,7 @@ async fn failover_under_load(read_only: bool) {
     );
     if read_only {
         assert!(
-            stats.closed.read_only > 0,
+            stats.closed.retired > 0,
             "connections to the read-only primary were retired: {stats:?}"
         );
     }

@@ -28,7 +28,7 @@ commands:
   services down     stop exactly what `services up` started
   services status   say what runs, and where
   services env      print `export` lines for DATABASE_URL, DATABASE_STANDBY_URL,
-                    REDIS_URL, PGBOUNCER_URL
+                    DATABASE_SECRET_URL, REDIS_URL, PGBOUNCER_URL
   services restart postgres [fast|immediate|kill]
                     stop PostgreSQL as `pg_ctl stop -m fast|immediate` does (or kill -9
                     its postmaster), then start it again

@@ -3,7 +3,7 @@
 use std::time::{Duration, Instant};
 
 use poolside_core::{Classify, ErrorKind, Failure, PgPool};
-use poolside_tests::{required_env, statements_running};
+use poolside_tests::{LogCapture, required_env, statements_running};
 
 /// Pool settings as `POOLSIDE_POSTGRES__*` variables over the services' URL.
 fn config(extra: &[(&str, &str)]) -> poolside_config::PostgresConfig {
@@ -285,13 +285,7 @@ async fn bad_credentials_database_or_port_fail_at_once_with_the_real_error() {
 async fn a_connection_held_past_the_threshold_is_reported_as_a_leak() {
     // The test runs on one thread (the default test runtime), so the pool's sweeper logs
     // to the subscriber installed here.
-    let log = LogCapture::default();
-    let _subscriber = tracing::subscriber::set_default(
-        tracing_subscriber::fmt()
-            .with_writer(log.clone())
-            .with_ansi(false)
-            .finish(),
-    );
+    let (log, _subscriber) = LogCapture::install();
     let cfg = config(&[("POOLSIDE_POSTGRES__LEAK_DETECTION_THRESHOLD", "2s")]);
     let pool = PgPool::connect(&cfg).await.expect("connects");
     let held = pool.get().await.expect("get");
@@ -431,35 +425,6 @@ async fn close_reports_connections_still_in_use_at_the_deadline() {
     assert!(pool.get().await.is_err());
 }
 
-/// Collects what a tracing subscriber writes.
-#[derive(Clone, Default)]
-struct LogCapture(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
-
-impl LogCapture {
-    fn text(&self) -> String {
-        String::from_utf8_lossy(&self.0.lock().expect("log lock")).into_owned()
-    }
-}
-
-impl std::io::Write for LogCapture {
-    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().expect("log lock").extend_from_slice(bytes);
-        Ok(bytes.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for LogCapture {
-    type Writer = LogCapture;
-
-    fn make_writer(&'a self) -> LogCapture {
-        self.clone()
-    }
-}
-
 #[tokio::test]
 async fn a_pool_of_fixed_size_keeps_its_idle_connections_past_the_idle_timeout() {
     // bb8 alone closes idle connections past idle_timeout even below min_idle, then
@@ -506,4 +471,24 @@ async fn a_parameter_of_the_wrong_type_or_count_is_a_query_error_not_a_connect_e
     pool.query_one("SELECT 1", &[])
         .await
         .expect("the pool still serves");
+}
+
+#[tokio::test]
+async fn reconnect_retires_every_open_connection() {
+    let pool = pool("3").await;
+    let backend = |pool: PgPool| async move {
+        let mut conn = pool.get().await.expect("a connection");
+        conn.query_one("SELECT pg_backend_pid()", &[])
+            .await
+            .expect("pid")
+            .get::<_, i32>(0)
+    };
+    let before = backend(pool.clone()).await;
+    pool.reconnect();
+    let after = backend(pool.clone()).await;
+    assert_ne!(
+        before, after,
+        "a connection opened before reconnect() was handed out"
+    );
+    assert!(pool.stats().closed.retired >= 1, "{:?}", pool.stats());
 }

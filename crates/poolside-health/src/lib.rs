@@ -6,3 +6,17 @@
 //! It must never import: `poolside`.
 //!
 #![doc = include_str!("../README.md")]
+
+mod alerts;
+mod checks;
+mod detailed;
+mod health;
+mod model;
+mod process;
+mod router;
+mod utilization;
+
+pub use checks::CheckResult;
+pub use health::{Health, HealthBuilder};
+pub use model::{Check, HEALTH_JSON, HealthReport, Status};
+pub use utilization::Utilization;

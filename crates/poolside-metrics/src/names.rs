@@ -46,6 +46,34 @@ pub const CACHE_HITS: &str = "poolside_cache_hits_total";
 pub const CACHE_MISSES: &str = "poolside_cache_misses_total";
 /// Cache calls that failed.
 pub const CACHE_ERRORS: &str = "poolside_cache_errors_total";
+/// The last health check of each dependency, by `component`: 0 pass, 1 warn, 2 fail.
+pub const HEALTH_STATUS: &str = "poolside_health_status";
+
+/// Every name above.
+pub const ALL: &[&str] = &[
+    OPERATIONS,
+    OPERATION_SECONDS,
+    SLOW_OPERATIONS,
+    RETRIES,
+    CONNECTIONS_ACTIVE,
+    CONNECTIONS_IDLE,
+    CONNECTIONS_PENDING,
+    CONNECTIONS_MAX,
+    CONNECTIONS_MIN,
+    CONNECTIONS_ACQUIRE_SECONDS,
+    CONNECTIONS_USAGE_SECONDS,
+    CONNECTIONS_CREATION_SECONDS,
+    CONNECTIONS_TIMEOUT,
+    CONNECTIONS_CREATED,
+    CONNECTIONS_CLOSED,
+    CONNECTIONS_LEAKED,
+    BREAKER_STATE,
+    FAILOVER_ACTIVATIONS,
+    CACHE_HITS,
+    CACHE_MISSES,
+    CACHE_ERRORS,
+    HEALTH_STATUS,
+];
 
 /// Registers the help text and unit of every metric above with the installed recorder,
 /// so the exporter prints `# HELP` lines.
@@ -131,4 +159,9 @@ pub fn describe() {
     describe_counter!(CACHE_HITS, Unit::Count, "Cache reads that found a value.");
     describe_counter!(CACHE_MISSES, Unit::Count, "Cache reads that found none.");
     describe_counter!(CACHE_ERRORS, Unit::Count, "Cache calls that failed.");
+    describe_gauge!(
+        HEALTH_STATUS,
+        Unit::Count,
+        "Last health check of each dependency: 0 pass, 1 warn, 2 fail."
+    );
 }

@@ -63,7 +63,7 @@ pub fn record_pg_stats(label: &'static str, stats: &PoolStats) {
         ("max_lifetime", closed.max_lifetime),
         ("idle_timeout", closed.idle_timeout),
         ("interrupted", closed.interrupted),
-        ("read_only", closed.read_only),
+        ("retired", closed.retired),
     ] {
         counter!(names::CONNECTIONS_CLOSED, "pool" => label, "reason" => reason).absolute(count);
     }

@@ -132,7 +132,7 @@ async fn the_exporter_output_passes_promtool_and_holds_no_sql() {
         "poolside_connections_usage_seconds_bucket{",
         "poolside_connections_creation_seconds_bucket{",
         r#"poolside_connections_max{pool="postgres"}"#,
-        r#"poolside_connections_closed_total{pool="postgres",reason="read_only"} 0"#,
+        r#"poolside_connections_closed_total{pool="postgres",reason="retired"} 0"#,
         "# HELP poolside_connections_pending Tasks waiting for a connection.",
     ] {
         assert!(text.contains(expected), "missing {expected:?} in:\n{text}");

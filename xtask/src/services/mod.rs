@@ -33,6 +33,10 @@ use process::ServerUser;
 pub(crate) const DB_USER: &str = "poolside";
 pub(crate) const DB_PASSWORD: &str = "poolside";
 pub(crate) const DB_NAME: &str = "poolside";
+/// A second role with a distinctive password, for the tests that search every log
+/// line, response and error for a password (`DATABASE_SECRET_URL`).
+pub(crate) const SECRET_USER: &str = "poolside_secret";
+pub(crate) const SECRET_PASSWORD: &str = "Pw-7Hq2xZ-never-print-me";
 
 /// How long a server may take to answer after it starts.
 const READY_TIMEOUT: Duration = Duration::from_secs(60);
@@ -99,6 +103,13 @@ pub(crate) fn env_vars() -> Vec<(&'static str, String)> {
             "DATABASE_URL",
             format!(
                 "postgres://{DB_USER}:{DB_PASSWORD}@127.0.0.1:{}/{DB_NAME}",
+                postgres::PORT
+            ),
+        ),
+        (
+            "DATABASE_SECRET_URL",
+            format!(
+                "postgres://{SECRET_USER}:{SECRET_PASSWORD}@127.0.0.1:{}/{DB_NAME}",
                 postgres::PORT
             ),
         ),

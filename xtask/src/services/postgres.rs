@@ -10,7 +10,7 @@ use anyhow::{Context, Result};
 use super::install::{self, Requirement};
 use super::layout::Layout;
 use super::process::run;
-use super::{DB_NAME, DB_PASSWORD, DB_USER, Service};
+use super::{DB_NAME, DB_PASSWORD, DB_USER, SECRET_PASSWORD, SECRET_USER, Service};
 
 /// The TCP port.
 pub(crate) const PORT: u16 = 55432;
@@ -174,6 +174,9 @@ impl Service for Postgres {
                 "DO $$ BEGIN
                    IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '{DB_USER}') THEN
                      CREATE ROLE {DB_USER} LOGIN CREATEDB PASSWORD '{DB_PASSWORD}';
+                   END IF;
+                   IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '{SECRET_USER}') THEN
+                     CREATE ROLE {SECRET_USER} LOGIN PASSWORD '{SECRET_PASSWORD}';
                    END IF;
                  END $$;
                  GRANT pg_read_all_stats, pg_signal_backend TO {DB_USER};"

@@ -23,6 +23,22 @@ pub struct PgError {
     source: Option<tokio_postgres::Error>,
 }
 
+/// The driver's message and its causes (`error connecting to server: Connection
+/// refused (os error 111)`): tokio-postgres keeps the cause out of its own text.
+fn with_causes(error: &tokio_postgres::Error) -> String {
+    let mut text = error.to_string();
+    let mut cause = std::error::Error::source(error);
+    while let Some(inner) = cause {
+        let part = inner.to_string();
+        if !text.contains(&part) {
+            text.push_str(": ");
+            text.push_str(&part);
+        }
+        cause = inner.source();
+    }
+    text
+}
+
 /// Whether the driver refused a statement on this side (a parameter of the wrong
 /// type or count, a column that does not convert): the caller's mistake, not a
 /// connection problem. tokio-postgres does not expose its error kinds, only their text.
@@ -57,7 +73,7 @@ impl PgError {
         );
         let detail = match error.as_db_error() {
             Some(db) => format!("{} ({})", db.message(), db.code().code()),
-            None => error.to_string(),
+            None => with_causes(&error),
         };
         let advice = match kind {
             ErrorKind::Auth => ": check the user, password and database in postgres.url",

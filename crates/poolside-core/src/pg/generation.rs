@@ -30,6 +30,11 @@ impl Generation {
             .compare_exchange(seen, seen + 1, Ordering::AcqRel, Ordering::Acquire);
     }
 
+    /// Retires every connection open now.
+    pub(crate) fn retire_all(&self) {
+        self.0.fetch_add(1, Ordering::AcqRel);
+    }
+
     /// Whether a connection born in `born` has been retired.
     pub(crate) fn is_retired(&self, born: u64) -> bool {
         born < self.current()

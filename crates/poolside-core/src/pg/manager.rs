@@ -33,7 +33,7 @@ pub(crate) struct PgManager {
     max_lifetime: Duration,
     failures: FailureSender<PgError>,
     counters: Arc<Counters>,
-    generation: Arc<Generation>,
+    pub(crate) generation: Arc<Generation>,
     pub(crate) observer: ObserverSlot,
 }
 

@@ -1,6 +1,7 @@
 //! [`PgPool`]: the PostgreSQL pool: bb8 underneath, a FIFO queue in front, real
 //! connect errors instead of timeouts.
 
+use super::generation::Generation;
 use crate::observer::{ObserverSlot, PoolObserver};
 use std::future::Future;
 use std::panic::Location;
@@ -76,6 +77,8 @@ struct Inner {
     config: PostgresConfig,
     /// Who hears the pool's timings, if anyone.
     observer: ObserverSlot,
+    /// Retires connections after a failover, or on [`PgPool::reconnect`].
+    generation: Arc<Generation>,
     application_name: String,
     target: String,
     /// Shared connections for `query` and friends; `None` for a pool of one.
@@ -117,6 +120,16 @@ impl PgPool {
         Ok(pool)
     }
 
+    /// Builds the pool without opening any connection: the first checkout (or
+    /// [`warm_up`](Self::warm_up)) connects. For a service that must start, and answer
+    /// its startup and liveness probes, while its database is still down. Fails only
+    /// on a URL that does not parse.
+    ///
+    /// Must run inside a Tokio runtime.
+    pub fn connect_lazy(config: &PostgresConfig) -> Result<Self, PgError> {
+        Self::build(config)
+    }
+
     fn build(config: &PostgresConfig) -> Result<Self, PgError> {
         let mut driver = tokio_postgres::Config::from_str(config.url.expose()).map_err(|e| {
             PgError::new(
@@ -146,6 +159,7 @@ impl PgPool {
         );
         let target = manager.target.clone();
         let observer = manager.observer.clone();
+        let generation = Arc::clone(&manager.generation);
         let pool = bb8::Pool::builder()
             .max_size(config.max_size)
             .min_idle(Some(config.min_idle))
@@ -180,6 +194,7 @@ impl PgPool {
                 counters,
                 config: config.clone(),
                 observer,
+                generation,
                 application_name,
                 target,
                 pipeline: if config.pgbouncer {
@@ -235,6 +250,16 @@ impl PgPool {
             leaks,
             observer.cloned(),
         ))
+    }
+
+    /// Retires every connection open now: idle ones are closed at their next checkout,
+    /// busy ones when they come back, and new ones are opened instead. For a health
+    /// monitor whose check failed, or after a change behind the pool's address.
+    pub fn reconnect(&self) {
+        self.inner.generation.retire_all();
+        if let Some(pipeline) = &self.inner.pipeline {
+            pipeline.release_all();
+        }
     }
 
     /// Sends this pool's timings (checkout waits, holding times, connect times) to
@@ -336,6 +361,11 @@ impl PgPool {
             );
         }
         still_in_use
+    }
+
+    /// The configuration the pool was built from.
+    pub fn config(&self) -> &PostgresConfig {
+        &self.inner.config
     }
 
     /// The `application_name` this pool's connections carry.

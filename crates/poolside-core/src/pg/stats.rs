@@ -89,9 +89,9 @@ pub struct ClosedCounts {
     /// Returned while a statement was still running (its future was dropped): the
     /// statement was cancelled on the server and the connection discarded.
     pub interrupted: u64,
-    /// Retired because a connection of theirs found the server read-only (SQLSTATE
-    /// 25006, after a failover): the pool reconnects to the writable host.
-    pub read_only: u64,
+    /// Retired because a connection of their generation found the server read-only
+    /// (SQLSTATE 25006, after a failover), or by `PgPool::reconnect`.
+    pub retired: u64,
 }
 
 impl PoolStats {
@@ -135,7 +135,7 @@ impl PoolStats {
                 max_lifetime: expired + s.connections_closed_max_lifetime,
                 idle_timeout: s.connections_closed_idle_timeout,
                 interrupted,
-                read_only: retired,
+                retired,
             },
             leaks: load(&counters.leaks),
             transaction_retries: load(&counters.transaction_retries),

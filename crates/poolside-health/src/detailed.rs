@@ -1,0 +1,147 @@
+//! `/health/detailed`: everything at once: the pools with their configuration, the
+//! server's view of this application (`pg_stat_activity`), PgBouncer's `SHOW POOLS`
+//! when the pool runs behind PgBouncer, Redis's server info, the recent operations,
+//! the process, the profile, the checks and the alerts. No secret: URLs are shown
+//! with their passwords masked, and error texts are redacted.
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use poolside_config::redact_text;
+use poolside_core::PgPool;
+use poolside_core::tokio_postgres::{self, NoTls, SimpleQueryMessage};
+use serde_json::{Value, json};
+
+use crate::health::Health;
+use crate::process;
+
+fn seconds(duration: Duration) -> f64 {
+    process::seconds(duration)
+}
+
+fn error_json(error: impl std::fmt::Display) -> Value {
+    json!({ "error": redact_text(&error.to_string()) })
+}
+
+/// PgBouncer's `SHOW POOLS` over its admin console (database `pgbouncer`, simple
+/// protocol), each row as an object of column -> value.
+async fn pgbouncer_pools(pool: &PgPool, timeout: Duration) -> Value {
+    let Ok(mut config) = tokio_postgres::Config::from_str(pool.config().url.expose()) else {
+        return error_json("postgres.url does not parse");
+    };
+    config.dbname("pgbouncer");
+    config.connect_timeout(timeout);
+    let query = async {
+        let (client, connection) = config.connect(NoTls).await?;
+        let driver = tokio::spawn(connection);
+        let messages = client.simple_query("SHOW POOLS").await;
+        drop(client);
+        let _ = driver.await;
+        messages
+    };
+    match tokio::time::timeout(timeout, query).await {
+        Ok(Ok(messages)) => Value::Array(
+            messages
+                .iter()
+                .filter_map(|m| match m {
+                    SimpleQueryMessage::Row(row) => Some(
+                        row.columns()
+                            .iter()
+                            .enumerate()
+                            .map(|(i, c)| (c.name().to_owned(), json!(row.get(i))))
+                            .collect::<serde_json::Map<_, _>>()
+                            .into(),
+                    ),
+                    _ => None,
+                })
+                .collect(),
+        ),
+        Ok(Err(error)) => error_json(error),
+        Err(_) => error_json(format!("no answer within {timeout:?}")),
+    }
+}
+
+async fn postgres_json(health: &Health, pool: &PgPool) -> Value {
+    let timeout = health.inner.config.check_timeout;
+    let config = pool.config();
+    let server = match tokio::time::timeout(timeout, pool.server_view()).await {
+        Ok(Ok(view)) => json!({
+            "application_name": view.application_name,
+            "connections": view.connections,
+            "active": view.active,
+            "max_connections": view.max_connections,
+        }),
+        Ok(Err(error)) => error_json(error),
+        Err(_) => error_json(format!("no answer within {timeout:?}")),
+    };
+    let pgbouncer = if config.pgbouncer {
+        pgbouncer_pools(pool, timeout).await
+    } else {
+        Value::Null
+    };
+    json!({
+        "url": config.url.to_string(),
+        "pool": pool.stats(),
+        "config": {
+            "max_size": config.max_size,
+            "min_idle": config.min_idle,
+            "connection_timeout_s": seconds(config.connection_timeout),
+            "idle_timeout_s": seconds(config.idle_timeout),
+            "max_lifetime_s": seconds(config.max_lifetime),
+            "pgbouncer": config.pgbouncer,
+        },
+        "server": server,
+        "pgbouncer_pools": pgbouncer,
+    })
+}
+
+impl Health {
+    /// Everything this crate knows, as one JSON document.
+    pub async fn detailed(&self) -> Value {
+        let inner = &*self.inner;
+        let postgres = match &inner.postgres {
+            Some(pool) => postgres_json(self, pool).await,
+            None => Value::Null,
+        };
+        let redis = match &inner.redis {
+            Some(pool) => {
+                let timeout = inner.config.check_timeout;
+                let server = match tokio::time::timeout(timeout, pool.server_info()).await {
+                    Ok(Ok(info)) => json!({
+                        "version": info.version,
+                        "used_memory_bytes": info.used_memory_bytes,
+                        "connected_clients": info.connected_clients,
+                    }),
+                    Ok(Err(error)) => error_json(error),
+                    Err(_) => error_json(format!("no answer within {timeout:?}")),
+                };
+                json!({
+                    "required": inner.redis_required,
+                    "pool": pool.stats(),
+                    "server": server,
+                })
+            }
+            None => Value::Null,
+        };
+        let cache = inner.cache.as_ref().map(|cache| {
+            let stats = cache.stats();
+            json!({ "counts": stats, "hit_rate_percent": stats.hit_rate_percent() })
+        });
+        let summary = self.summary();
+        json!({
+            "status": summary.status,
+            "profile": inner.profile,
+            "process": {
+                "pid": std::process::id(),
+                "uptime_s": seconds(inner.started_at.elapsed()),
+                "resident_memory_bytes": process::resident_bytes(),
+            },
+            "postgres": postgres,
+            "redis": redis,
+            "cache": cache,
+            "operations": self.pool_report().operations,
+            "checks": summary.checks,
+            "alerts": self.alerts(),
+        })
+    }
+}

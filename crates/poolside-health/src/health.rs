@@ -1,0 +1,373 @@
+//! [`Health`]: the dependencies, their last check results, and the reports built from
+//! them. Cloning is cheap: clones share one state.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, PoisonError, RwLock};
+use std::time::{Instant, SystemTime};
+
+use poolside_config::HealthConfig;
+use poolside_core::{PgPool, RedisCache, RedisPool};
+use poolside_metrics::{Exporter, OperationRecorder, PoolReport, names};
+use serde_json::json;
+
+use crate::checks::{CheckResult, check_postgres, check_redis};
+use crate::model::{Check, HealthReport, Status};
+use crate::utilization::Utilization;
+
+/// The dependencies a service's health covers, with their last check results.
+///
+/// # Examples
+///
+/// ```
+/// use poolside_health::{Health, Status};
+///
+/// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+/// let health = Health::builder(poolside_config::HealthConfig::default()).build();
+/// health.check_now().await;
+/// assert_eq!(health.readiness().status, Status::Pass); // no dependency, nothing to fail
+/// assert_eq!(health.liveness().status, Status::Pass);
+/// # });
+/// ```
+#[derive(Clone)]
+pub struct Health {
+    pub(crate) inner: Arc<Inner>,
+}
+
+pub(crate) struct Inner {
+    pub(crate) config: HealthConfig,
+    pub(crate) profile: String,
+    pub(crate) postgres: Option<PgPool>,
+    pub(crate) redis: Option<RedisPool>,
+    pub(crate) redis_required: bool,
+    pub(crate) cache: Option<RedisCache>,
+    pub(crate) operations: Option<Arc<OperationRecorder>>,
+    pub(crate) exporter: Option<Exporter>,
+    pub(crate) started_at: Instant,
+    pub(crate) results: RwLock<BTreeMap<&'static str, CheckResult>>,
+    pub(crate) started: AtomicBool,
+}
+
+impl std::fmt::Debug for Health {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Health")
+            .field("postgres", &self.inner.postgres.is_some())
+            .field("redis", &self.inner.redis.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Builds a [`Health`].
+#[derive(Debug)]
+pub struct HealthBuilder {
+    config: HealthConfig,
+    profile: String,
+    postgres: Option<PgPool>,
+    redis: Option<(RedisPool, bool)>,
+    cache: Option<RedisCache>,
+    operations: Option<Arc<OperationRecorder>>,
+    exporter: Option<Exporter>,
+}
+
+impl HealthBuilder {
+    /// The PostgreSQL pool: always a required dependency.
+    pub fn postgres(mut self, pool: PgPool) -> Self {
+        self.postgres = Some(pool);
+        self
+    }
+
+    /// The Redis pool; `required: false` makes its failure a warning, not a failure,
+    /// of readiness (the service runs without its cache).
+    pub fn redis(mut self, pool: RedisPool, required: bool) -> Self {
+        self.redis = Some((pool, required));
+        self
+    }
+
+    /// The cache, for its hit rate.
+    pub fn cache(mut self, cache: RedisCache) -> Self {
+        self.cache = Some(cache);
+        self
+    }
+
+    /// The recorder of the operations, for latency and error figures and alerts.
+    pub fn operations(mut self, recorder: Arc<OperationRecorder>) -> Self {
+        self.operations = Some(recorder);
+        self
+    }
+
+    /// The exporter `/metrics` renders.
+    pub fn exporter(mut self, exporter: Exporter) -> Self {
+        self.exporter = Some(exporter);
+        self
+    }
+
+    /// The configuration profile's name, shown in the detailed view.
+    pub fn profile(mut self, profile: impl Into<String>) -> Self {
+        self.profile = profile.into();
+        self
+    }
+
+    /// The health state; nothing is checked until [`Health::check_now`] or the
+    /// monitor runs.
+    pub fn build(self) -> Health {
+        let (redis, redis_required) = match self.redis {
+            Some((pool, required)) => (Some(pool), required),
+            None => (None, false),
+        };
+        Health {
+            inner: Arc::new(Inner {
+                config: self.config,
+                profile: self.profile,
+                postgres: self.postgres,
+                redis,
+                redis_required,
+                cache: self.cache,
+                operations: self.operations,
+                exporter: self.exporter,
+                started_at: Instant::now(),
+                results: RwLock::default(),
+                started: AtomicBool::new(false),
+            }),
+        }
+    }
+}
+
+impl Health {
+    /// A builder with the `[health]` settings (interval, timeout, thresholds).
+    pub fn builder(config: HealthConfig) -> HealthBuilder {
+        HealthBuilder {
+            config,
+            profile: String::new(),
+            postgres: None,
+            redis: None,
+            cache: None,
+            operations: None,
+            exporter: None,
+        }
+    }
+
+    /// Checks every dependency now (concurrently, each within `health.check_timeout`)
+    /// and keeps the results. Startup is complete once every required one passed.
+    pub async fn check_now(&self) {
+        let inner = &*self.inner;
+        let timeout = inner.config.check_timeout;
+        let postgres = async {
+            match &inner.postgres {
+                Some(pool) => Some(check_postgres(pool, timeout).await),
+                None => None,
+            }
+        };
+        let redis = async {
+            match &inner.redis {
+                Some(pool) => Some(check_redis(pool, timeout).await),
+                None => None,
+            }
+        };
+        let (postgres, redis) = tokio::join!(postgres, redis);
+        for (name, result) in [("postgres", &postgres), ("redis", &redis)] {
+            if let Some(result) = result {
+                let level = match result.status {
+                    Status::Pass => 0.0,
+                    Status::Warn => 1.0,
+                    Status::Fail => 2.0,
+                };
+                metrics::gauge!(names::HEALTH_STATUS, "component" => name).set(level);
+            }
+        }
+        let mut results = inner
+            .results
+            .write()
+            .unwrap_or_else(PoisonError::into_inner);
+        if let Some(result) = postgres {
+            results.insert("postgres", result);
+        }
+        if let Some(result) = redis {
+            results.insert("redis", result);
+        }
+        let required_pass = results
+            .iter()
+            .filter(|(name, _)| self.is_required(name))
+            .all(|(_, r)| r.status == Status::Pass);
+        if required_pass {
+            inner.started.store(true, Ordering::Relaxed);
+        }
+    }
+
+    /// Checks every `health.check_interval` until the returned task is aborted; the
+    /// first round runs at once. Must run inside a Tokio runtime.
+    pub fn spawn_monitor(&self) -> tokio::task::JoinHandle<()> {
+        let health = self.clone();
+        tokio::spawn(async move {
+            let mut ticks = tokio::time::interval(health.inner.config.check_interval);
+            ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                ticks.tick().await;
+                health.check_now().await;
+            }
+        })
+    }
+
+    fn is_required(&self, name: &str) -> bool {
+        name == "postgres" || (name == "redis" && self.inner.redis_required)
+    }
+
+    /// The last result of dependency `name` (`postgres` or `redis`).
+    pub fn last_result(&self, name: &str) -> Option<CheckResult> {
+        self.inner
+            .results
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(name)
+            .cloned()
+    }
+
+    /// The check entry of dependency `name`: its last result, or `fail` ("not checked
+    /// yet") when it has none. An optional dependency's failure is a warning.
+    pub(crate) fn dependency_check(&self, name: &'static str) -> Check {
+        let required = self.is_required(name);
+        match self.last_result(name) {
+            Some(result) => Check {
+                component_type: "datastore",
+                observed_value: Some(json!(crate::process::seconds(result.latency) * 1000.0)),
+                observed_unit: Some("ms"),
+                status: if result.status == Status::Fail && !required {
+                    Status::Warn
+                } else {
+                    result.status
+                },
+                time: result.at,
+                output: result.output.map(|why| {
+                    if required {
+                        why
+                    } else {
+                        format!("{why} (optional: the service runs without it)")
+                    }
+                }),
+            },
+            None => Check {
+                component_type: "datastore",
+                observed_value: None,
+                observed_unit: None,
+                status: if required { Status::Fail } else { Status::Warn },
+                time: SystemTime::now(),
+                output: Some("not checked yet".into()),
+            },
+        }
+    }
+
+    fn dependency_checks(&self) -> BTreeMap<String, Vec<Check>> {
+        let mut checks = BTreeMap::new();
+        if self.inner.postgres.is_some() {
+            checks.insert(
+                "postgres:responseTime".into(),
+                vec![self.dependency_check("postgres")],
+            );
+        }
+        if self.inner.redis.is_some() {
+            checks.insert(
+                "redis:responseTime".into(),
+                vec![self.dependency_check("redis")],
+            );
+        }
+        checks
+    }
+
+    /// The PostgreSQL pool's utilization check.
+    pub(crate) fn pool_check(&self) -> Option<(Check, Utilization)> {
+        let pool = self.inner.postgres.as_ref()?;
+        let stats = pool.stats();
+        let level = Utilization::of(
+            stats.utilization_percent,
+            self.inner.config.warning_utilization,
+            self.inner.config.critical_utilization,
+        );
+        Some((
+            Check {
+                component_type: "component",
+                observed_value: Some(json!(stats.utilization_percent)),
+                observed_unit: Some("percent"),
+                status: level.status(),
+                time: SystemTime::now(),
+                output: (level != Utilization::Normal).then(|| {
+                    format!(
+                        "{:.0}% of the pool in use ({level:?}: {} active of {})",
+                        stats.utilization_percent, stats.active, stats.max_size
+                    )
+                }),
+            },
+            level,
+        ))
+    }
+
+    /// `/health/live`: the process only. Never depends on a database, so that an
+    /// outage cannot make an orchestrator restart every instance at once.
+    pub fn liveness(&self) -> HealthReport {
+        let mut checks = BTreeMap::new();
+        checks.insert(
+            "process:uptime".into(),
+            vec![Check {
+                component_type: "system",
+                observed_value: Some(json!(crate::process::seconds(
+                    self.inner.started_at.elapsed()
+                ))),
+                observed_unit: Some("s"),
+                status: Status::Pass,
+                time: SystemTime::now(),
+                output: None,
+            }],
+        );
+        HealthReport::new("liveness: the process answers", checks)
+    }
+
+    /// `/health/ready`: the required dependencies' last checks (an optional one that
+    /// fails is a warning).
+    pub fn readiness(&self) -> HealthReport {
+        HealthReport::new(
+            "readiness: required dependencies answer",
+            self.dependency_checks(),
+        )
+    }
+
+    /// `/health/startup`: pass once every required dependency passed a check.
+    pub fn startup(&self) -> HealthReport {
+        let started = self.inner.started.load(Ordering::Relaxed);
+        let mut checks = BTreeMap::new();
+        checks.insert(
+            "startup:completed".into(),
+            vec![Check {
+                component_type: "system",
+                observed_value: Some(json!(started)),
+                observed_unit: None,
+                status: if started { Status::Pass } else { Status::Fail },
+                time: SystemTime::now(),
+                output: (!started)
+                    .then(|| "required dependencies have not all passed a check yet".into()),
+            }],
+        );
+        HealthReport::new("startup: required dependencies answered once", checks)
+    }
+
+    /// `/health`: the dependencies and the pool's utilization.
+    pub fn summary(&self) -> HealthReport {
+        let mut checks = self.dependency_checks();
+        if let Some((check, _)) = self.pool_check() {
+            checks.insert("postgres:utilization".into(), vec![check]);
+        }
+        HealthReport::new("poolside service health", checks)
+    }
+
+    /// The pools and their recent operations, for the status screen and logs.
+    pub fn pool_report(&self) -> PoolReport {
+        let inner = &*self.inner;
+        PoolReport {
+            postgres: inner.postgres.as_ref().map(PgPool::stats),
+            redis: inner.redis.as_ref().map(RedisPool::stats),
+            cache: inner.cache.as_ref().map(RedisCache::stats),
+            operations: inner
+                .operations
+                .as_ref()
+                .map(|r| r.snapshot())
+                .unwrap_or_default(),
+        }
+    }
+}

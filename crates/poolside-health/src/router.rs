@@ -1,0 +1,198 @@
+//! The HTTP endpoints, as an axum [`Router`] a service mounts (also a plain tower
+//! service: `Router` implements `tower::Service`). Fail maps to 503; pass and warn to
+//! 200. Health responses are `application/health+json`.
+
+use std::collections::BTreeMap;
+use std::time::SystemTime;
+
+use axum::Router;
+use axum::extract::State;
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use serde::Serialize;
+use serde_json::json;
+
+use crate::health::Health;
+use crate::model::{Check, HEALTH_JSON, HealthReport, Status};
+
+fn code(status: Status) -> StatusCode {
+    StatusCode::from_u16(status.http_code()).unwrap_or(StatusCode::SERVICE_UNAVAILABLE)
+}
+
+fn health_json(status: Status, body: &impl Serialize) -> Response {
+    match serde_json::to_vec(body) {
+        Ok(bytes) => (code(status), [(header::CONTENT_TYPE, HEALTH_JSON)], bytes).into_response(),
+        Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response(),
+    }
+}
+
+fn report(report: &HealthReport) -> Response {
+    health_json(report.status, report)
+}
+
+fn not_configured(what: &str) -> Response {
+    (
+        StatusCode::NOT_FOUND,
+        format!("{what} is not configured in this service"),
+    )
+        .into_response()
+}
+
+async fn summary(State(health): State<Health>) -> Response {
+    report(&health.summary())
+}
+
+async fn live(State(health): State<Health>) -> Response {
+    report(&health.liveness())
+}
+
+async fn ready(State(health): State<Health>) -> Response {
+    report(&health.readiness())
+}
+
+async fn startup(State(health): State<Health>) -> Response {
+    report(&health.startup())
+}
+
+async fn db(State(health): State<Health>) -> Response {
+    let Some(pool) = &health.inner.postgres else {
+        return not_configured("PostgreSQL");
+    };
+    let check = health.dependency_check("postgres");
+    let status = check.status;
+    let mut checks = BTreeMap::new();
+    checks.insert("postgres:responseTime".to_owned(), vec![check]);
+    let mut body =
+        serde_json::to_value(HealthReport::new("PostgreSQL", checks)).unwrap_or_default();
+    body["pool"] = json!(pool.stats());
+    health_json(status, &body)
+}
+
+async fn redis(State(health): State<Health>) -> Response {
+    let Some(pool) = &health.inner.redis else {
+        return not_configured("Redis");
+    };
+    let check = health.dependency_check("redis");
+    let status = check.status;
+    let mut checks = BTreeMap::new();
+    checks.insert("redis:responseTime".to_owned(), vec![check]);
+    let mut body = serde_json::to_value(HealthReport::new("Redis", checks)).unwrap_or_default();
+    body["pool"] = json!(pool.stats());
+    if let Some(cache) = &health.inner.cache {
+        let stats = cache.stats();
+        body["cache"] = json!({ "counts": stats, "hit_rate_percent": stats.hit_rate_percent() });
+    }
+    health_json(status, &body)
+}
+
+async fn pool(State(health): State<Health>) -> Response {
+    let (Some(pool), Some((check, level))) = (&health.inner.postgres, health.pool_check()) else {
+        return not_configured("PostgreSQL");
+    };
+    let stats = pool.stats();
+    let config = pool.config();
+    let status = check.status;
+    health_json(
+        status,
+        &json!({
+            "status": status,
+            "utilization": level,
+            "utilization_percent": stats.utilization_percent,
+            "active": stats.active,
+            "idle": stats.idle,
+            "waiting": stats.waiting,
+            "total": stats.total,
+            "pool_size": stats.max_size,
+            "config": {
+                "max_size": config.max_size,
+                "min_idle": config.min_idle,
+                "connection_timeout_s": config.connection_timeout.as_secs_f64(),
+                "warning_utilization": health.inner.config.warning_utilization,
+                "critical_utilization": health.inner.config.critical_utilization,
+            },
+            "checks": { "postgres:utilization": [check] },
+        }),
+    )
+}
+
+async fn detailed(State(health): State<Health>) -> Response {
+    let body = health.detailed().await;
+    health_json(health.summary().status, &body)
+}
+
+async fn alerts(State(health): State<Health>) -> Response {
+    let alerts = health.alerts();
+    let status = if alerts.is_empty() {
+        Status::Pass
+    } else {
+        Status::Warn
+    };
+    let checks: Vec<Check> = alerts
+        .iter()
+        .map(|line| Check {
+            component_type: "system",
+            observed_value: None,
+            observed_unit: None,
+            status: Status::Warn,
+            time: SystemTime::now(),
+            output: Some(line.clone()),
+        })
+        .collect();
+    health_json(
+        status,
+        &json!({ "status": status, "alerts": alerts, "checks": { "alerts:active": checks } }),
+    )
+}
+
+async fn metrics(State(health): State<Health>) -> Response {
+    match &health.inner.exporter {
+        Some(exporter) => (
+            [(
+                header::CONTENT_TYPE,
+                "text/plain; version=0.0.4; charset=utf-8",
+            )],
+            exporter.render(),
+        )
+            .into_response(),
+        None => not_configured("The metrics exporter"),
+    }
+}
+
+impl Health {
+    /// The endpoints: `/health`, `/health/live`, `/health/ready`, `/health/startup`,
+    /// `/health/db`, `/health/redis`, `/health/pool`, `/health/detailed`,
+    /// `/health/alerts` and `/metrics`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use axum::body::Body;
+    /// use axum::http::Request;
+    /// use tower::ServiceExt;
+    ///
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// let health = poolside_health::Health::builder(Default::default()).build();
+    /// let response = health
+    ///     .router()
+    ///     .oneshot(Request::get("/health/live").body(Body::empty()).unwrap())
+    ///     .await
+    ///     .unwrap();
+    /// assert_eq!(response.status(), 200);
+    /// # });
+    /// ```
+    pub fn router(&self) -> Router {
+        Router::new()
+            .route("/health", get(summary))
+            .route("/health/live", get(live))
+            .route("/health/ready", get(ready))
+            .route("/health/startup", get(startup))
+            .route("/health/db", get(db))
+            .route("/health/redis", get(redis))
+            .route("/health/pool", get(pool))
+            .route("/health/detailed", get(detailed))
+            .route("/health/alerts", get(alerts))
+            .route("/metrics", get(metrics))
+            .with_state(self.clone())
+    }
+}

@@ -1,0 +1,93 @@
+//! The operator files shipped in `ops/`: the alert rules pass `promtool check rules`,
+//! and the rules and the Grafana dashboard name only metrics poolside exports.
+
+use std::path::PathBuf;
+use std::process::Command;
+
+fn ops(path: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../ops")
+        .join(path)
+}
+
+fn read(path: &str) -> String {
+    std::fs::read_to_string(ops(path)).unwrap_or_else(|e| panic!("reading ops/{path}: {e}"))
+}
+
+/// The `poolside_*` metric names in `text`, without the histogram series suffixes.
+fn metric_names(text: &str) -> Vec<String> {
+    let mut names: Vec<String> = text
+        .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+        .filter(|word| word.starts_with("poolside_"))
+        .map(|word| {
+            ["_bucket", "_sum", "_count"]
+                .iter()
+                .find_map(|suffix| word.strip_suffix(suffix))
+                .unwrap_or(word)
+                .to_owned()
+        })
+        .collect();
+    names.sort();
+    names.dedup();
+    names
+}
+
+#[test]
+fn the_alert_rules_pass_promtool() {
+    let promtool = ["/usr/bin/promtool", "/usr/local/bin/promtool"]
+        .into_iter()
+        .find(|p| std::path::Path::new(p).is_file())
+        .expect("promtool is missing: `cargo xtask test` installs it (Debian package prometheus)");
+    let output = Command::new(promtool)
+        .args(["check", "rules"])
+        .arg(ops("prometheus/alerts.yml"))
+        .output()
+        .expect("promtool runs");
+    assert!(
+        output.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+#[test]
+fn the_rules_and_the_dashboard_name_only_exported_metrics() {
+    for file in ["prometheus/alerts.yml", "grafana/poolside.json"] {
+        let names = metric_names(&read(file));
+        assert!(names.len() >= 5, "{file} names few metrics: {names:?}");
+        for name in names {
+            assert!(
+                poolside_metrics::names::ALL.contains(&name.as_str()),
+                "{file} names {name}, which poolside does not export"
+            );
+        }
+    }
+}
+
+#[test]
+fn the_dashboard_covers_what_operators_watch() {
+    let dashboard: serde_json::Value =
+        serde_json::from_str(&read("grafana/poolside.json")).expect("the dashboard is JSON");
+    let titles: Vec<String> = dashboard["panels"]
+        .as_array()
+        .expect("panels")
+        .iter()
+        .map(|p| p["title"].as_str().unwrap_or_default().to_lowercase())
+        .collect();
+    for topic in [
+        "utilization",
+        "waiting",
+        "acquire p99",
+        "p50 / p95 / p99",
+        "error",
+        "retries",
+        "breaker",
+        "cache hit rate",
+    ] {
+        assert!(
+            titles.iter().any(|t| t.contains(topic)),
+            "no panel on {topic}: {titles:?}"
+        );
+    }
+}
