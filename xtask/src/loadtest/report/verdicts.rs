@@ -54,6 +54,14 @@ impl Report {
         ));
         line(self.ratio_goal(
             "steady",
+            "select",
+            "metrics on vs off (metrics and health issue)",
+            "poolside-metrics",
+            "poolside",
+            0.97,
+        ));
+        line(self.ratio_goal(
+            "steady",
             "redis-get",
             "Redis GET: poolside vs redis-benchmark",
             "poolside",

@@ -12,8 +12,10 @@ pub(super) fn run(session: &mut Session<'_>, workload: Workload) {
     let (options, interrupt) = (session.options, session.interrupt);
     let mut systems = System::for_workload(workload).to_vec();
     if workload == Workload::Select {
-        // What the resilience layers cost, beside the bare default path.
+        // What the resilience layers and the metrics cost, beside the bare default
+        // path.
         systems.insert(1, System::PoolsideLayered);
+        systems.insert(2, System::PoolsideMetrics);
     }
     let baselines = if workload.is_redis() {
         1

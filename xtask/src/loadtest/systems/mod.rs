@@ -4,6 +4,7 @@
 //! `pgbench.rs`, `redis_benchmark.rs`).
 
 mod layered;
+mod observed;
 mod postgres;
 mod redis;
 
@@ -27,6 +28,9 @@ pub(crate) enum System {
     /// The default path under every resilience layer (deadline, retry, breaker,
     /// shedding), nothing failing: what the layers cost.
     PoolsideLayered,
+    /// The default path under the metrics layer, with the Prometheus recorder
+    /// installed and the pool's timings observed: what recording costs.
+    PoolsideMetrics,
     /// deadpool-postgres with `prepare_cached`.
     Deadpool,
     /// sqlx's `PgPool` (statements cached per connection).
@@ -44,6 +48,7 @@ impl System {
             System::Poolside => "poolside",
             System::PoolsideExclusive => "poolside-exclusive",
             System::PoolsideLayered => "poolside-layered",
+            System::PoolsideMetrics => "poolside-metrics",
             System::Deadpool => "deadpool",
             System::Sqlx => "sqlx",
             System::RawBb8 => "raw-bb8",
@@ -160,6 +165,7 @@ pub(crate) async fn prepare(
             postgres::poolside(system == System::Poolside, workload, target).await
         }
         System::PoolsideLayered => layered::poolside(workload, target).await,
+        System::PoolsideMetrics => observed::poolside(workload, target).await,
         System::Deadpool => postgres::deadpool(workload, target).await,
         System::Sqlx => postgres::sqlx(workload, target).await,
         System::RawBb8 => postgres::raw_bb8(workload, target).await,
