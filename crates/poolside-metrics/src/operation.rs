@@ -2,7 +2,7 @@
 //! (given by the caller, low-cardinality), its statement's shape for the slow list,
 //! and the outcome label of an error.
 
-use poolside_core::{PgError, RedisError};
+use poolside_core::{PgError, PgRequest, RedisError};
 
 /// A request the [`MetricsLayer`](crate::MetricsLayer) can name.
 ///
@@ -32,6 +32,16 @@ pub trait Operation {
 impl<T> Operation for (&'static str, T) {
     fn operation(&self) -> &'static str {
         self.0
+    }
+}
+
+impl Operation for PgRequest {
+    fn operation(&self) -> &'static str {
+        self.name()
+    }
+
+    fn statement(&self) -> Option<&'static str> {
+        Some(self.sql())
     }
 }
 

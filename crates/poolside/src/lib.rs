@@ -6,3 +6,31 @@
 //! and tests).
 //!
 #![doc = include_str!("../README.md")]
+
+mod builder;
+mod error;
+mod poolside;
+mod stack;
+
+pub use builder::PoolsideBuilder;
+pub use error::Error;
+pub use poolside::{Op, Poolside};
+
+pub use poolside_core::tokio_postgres::Row;
+pub use poolside_core::{
+    ErrorKind, OnUnavailable, Param, PgConnection, PgError, PgPool, RedisCache, RedisError,
+    RedisPool, TransactionFuture, params,
+};
+pub use poolside_health::{Health, HealthReport, Status};
+pub use poolside_metrics::{PoolReport, Snapshot};
+
+/// The configuration crate.
+pub use poolside_config as config;
+/// The pools.
+pub use poolside_core as core;
+/// Health checks and endpoints.
+pub use poolside_health as health;
+/// Metrics.
+pub use poolside_metrics as metrics;
+/// The tower layers.
+pub use poolside_resilience as resilience;

@@ -9,6 +9,7 @@ mod manager;
 mod pipeline;
 mod pool;
 mod pooled;
+mod request;
 mod rows;
 mod statement_cache;
 mod stats;
@@ -18,6 +19,7 @@ pub use connection::{Params, PgConnection};
 pub use error::PgError;
 pub use pool::{DEFAULT_APPLICATION_NAME, PgPool};
 pub use pooled::PooledPgConnection;
+pub use request::{Param, PgAnswer, PgRequest, PgRequestKind};
 pub use stats::{ClosedCounts, PoolStats};
 pub use transaction::{IsolationLevel, TransactionFuture, TransactionOptions};
 

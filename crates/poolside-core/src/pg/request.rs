@@ -1,0 +1,208 @@
+//! [`PgRequest`]: one statement as a value that a tower stack can carry, clone and
+//! retry, and `PgPool` as the `tower::Service` that runs it on the pipelined path.
+//!
+//! The parameters are owned (`Arc`), so the request is `'static` and cheap to clone:
+//! a retry layer sends the same request again.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use tokio_postgres::Row;
+use tokio_postgres::types::ToSql;
+
+use super::{PgError, PgPool};
+
+/// One owned statement parameter; build a list with [`params!`](crate::params).
+pub type Param = Arc<dyn ToSql + Send + Sync>;
+
+/// Owned statement parameters: `poolside_core::params![id, "name"]`.
+///
+/// # Examples
+///
+/// ```
+/// let params = poolside_core::params![42_i64, "widget"];
+/// assert_eq!(params.len(), 2);
+/// ```
+#[macro_export]
+macro_rules! params {
+    ($($param:expr),* $(,)?) => {
+        ::std::vec![$(::std::sync::Arc::new($param) as $crate::Param),*]
+    };
+}
+
+/// Whether a request wants rows or a count of changed rows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PgRequestKind {
+    /// `query`: the rows.
+    Rows,
+    /// `execute`: how many rows changed.
+    Changed,
+}
+
+/// One autocommit statement, named for metrics (a fixed, low-cardinality name).
+#[derive(Clone)]
+pub struct PgRequest {
+    name: &'static str,
+    sql: &'static str,
+    params: Arc<[Param]>,
+    kind: PgRequestKind,
+    critical: bool,
+}
+
+impl std::fmt::Debug for PgRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The parameters are left out: they may hold personal data or secrets.
+        f.debug_struct("PgRequest")
+            .field("name", &self.name)
+            .field("sql", &self.sql)
+            .field("params", &self.params.len())
+            .field("kind", &self.kind)
+            .field("critical", &self.critical)
+            .finish()
+    }
+}
+
+impl PgRequest {
+    /// A statement whose rows are wanted.
+    pub fn query(name: &'static str, sql: &'static str, params: Vec<Param>) -> Self {
+        Self::new(name, sql, params, PgRequestKind::Rows)
+    }
+
+    /// A statement whose count of changed rows is wanted.
+    pub fn execute(name: &'static str, sql: &'static str, params: Vec<Param>) -> Self {
+        Self::new(name, sql, params, PgRequestKind::Changed)
+    }
+
+    fn new(name: &'static str, sql: &'static str, params: Vec<Param>, kind: PgRequestKind) -> Self {
+        Self {
+            name,
+            sql,
+            params: params.into(),
+            kind,
+            critical: false,
+        }
+    }
+
+    /// Marks the request critical: an overflow layer may send it to the secondary
+    /// pool while the primary is busy.
+    pub fn critical(mut self) -> Self {
+        self.critical = true;
+        self
+    }
+
+    /// The operation's name.
+    pub fn name(&self) -> &'static str {
+        self.name
+    }
+
+    /// The statement, with its placeholders.
+    pub fn sql(&self) -> &'static str {
+        self.sql
+    }
+
+    /// Whether it wants rows or a count.
+    pub fn kind(&self) -> PgRequestKind {
+        self.kind
+    }
+
+    /// Whether it may overflow to a secondary pool.
+    pub fn is_critical(&self) -> bool {
+        self.critical
+    }
+}
+
+impl poolside_resilience::Critical for PgRequest {
+    fn is_critical(&self) -> bool {
+        self.critical
+    }
+}
+
+/// What a [`PgRequest`] returns.
+#[derive(Debug)]
+pub enum PgAnswer {
+    /// The rows of a query.
+    Rows(Vec<Row>),
+    /// The count of changed rows.
+    Changed(u64),
+}
+
+impl PgAnswer {
+    /// The rows (none for a count).
+    pub fn into_rows(self) -> Vec<Row> {
+        match self {
+            PgAnswer::Rows(rows) => rows,
+            PgAnswer::Changed(_) => Vec::new(),
+        }
+    }
+
+    /// The one row of a query that must return exactly one.
+    ///
+    /// # Errors
+    ///
+    /// `Query` when there were none or several.
+    pub fn into_one(self) -> Result<Row, PgError> {
+        super::rows::exactly_one(self.into_rows())
+    }
+
+    /// The row of a query that returns at most one.
+    ///
+    /// # Errors
+    ///
+    /// `Query` when there were several.
+    pub fn into_opt(self) -> Result<Option<Row>, PgError> {
+        super::rows::at_most_one(self.into_rows())
+    }
+
+    /// The count of changed rows (the number of rows for a query).
+    pub fn changed(&self) -> u64 {
+        match self {
+            PgAnswer::Rows(rows) => rows.len() as u64,
+            PgAnswer::Changed(n) => *n,
+        }
+    }
+}
+
+/// `PgPool` runs requests on its pipelined path, as [`PgPool::query`] and
+/// [`PgPool::execute`] do.
+///
+/// # Examples
+///
+/// ```no_run
+/// use poolside_core::{PgAnswer, PgRequest, params};
+/// use tower::ServiceExt;
+///
+/// # async fn run(pool: poolside_core::PgPool) -> Result<(), poolside_core::PgError> {
+/// let request = PgRequest::query("get_product", "SELECT name FROM products WHERE id = $1", params![7_i64]);
+/// let rows = pool.oneshot(request).await?.into_rows();
+/// # Ok(()) }
+/// ```
+impl tower::Service<PgRequest> for PgPool {
+    type Response = PgAnswer;
+    type Error = PgError;
+    type Future = Pin<Box<dyn Future<Output = Result<PgAnswer, PgError>> + Send>>;
+
+    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), PgError>> {
+        // The pool queues in `call`: waiting there is bounded by the connection timeout.
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, request: PgRequest) -> Self::Future {
+        let pool = self.clone();
+        Box::pin(async move {
+            let params: Vec<&(dyn ToSql + Sync)> = request
+                .params
+                .iter()
+                .map(|p| p.as_ref() as &(dyn ToSql + Sync))
+                .collect();
+            match request.kind {
+                PgRequestKind::Rows => pool.query(request.sql, &params).await.map(PgAnswer::Rows),
+                PgRequestKind::Changed => pool
+                    .execute(request.sql, &params)
+                    .await
+                    .map(PgAnswer::Changed),
+            }
+        })
+    }
+}

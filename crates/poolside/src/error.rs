@@ -1,0 +1,18 @@
+//! [`Error`]: why `Poolside` could not start.
+
+/// Why [`Poolside`](crate::Poolside) could not be built.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The configuration is invalid: every problem, each naming its key.
+    #[error(transparent)]
+    Config(#[from] poolside_config::ConfigError),
+    /// The PostgreSQL pool could not start (the server's error, naming the host).
+    #[error("PostgreSQL: {0}")]
+    Postgres(#[from] poolside_core::PgError),
+    /// The Redis pool could not be built.
+    #[error("Redis: {0}")]
+    Redis(#[from] poolside_core::RedisError),
+    /// A retry budget could not be built from `[retry]`.
+    #[error("retry: {0}")]
+    Retry(#[from] poolside_resilience::BudgetError),
+}

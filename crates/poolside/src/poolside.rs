@@ -1,0 +1,359 @@
+//! [`Poolside`]: the pools behind the standard stack, the health monitor and the
+//! metrics, as one value. Cloning is cheap: clones share everything.
+
+use std::future::Future;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use poolside_config::Config;
+use poolside_core::tokio_postgres::Row;
+use poolside_core::{
+    Param, PgAnswer, PgConnection, PgError, PgPool, PgRequest, RedisCache, RedisPool,
+    TransactionFuture, TransactionOptions,
+};
+use poolside_health::{Health, HealthReport};
+use poolside_metrics::{Exporter, PoolReport};
+use poolside_resilience::{DeadlineLayer, RetryLayer, RetryPolicy};
+use tower::{Layer, ServiceExt};
+
+use crate::builder::PoolsideBuilder;
+use crate::stack::{Shared, Stack};
+
+/// PostgreSQL (and Redis, when configured) behind poolside's standard stack, with
+/// health checks and metrics.
+///
+/// # Examples
+///
+/// With `DATABASE_URL` naming a PostgreSQL (as `cargo xtask test` sets it):
+///
+/// ```
+/// use poolside::{Poolside, params};
+///
+/// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+/// let db = Poolside::from_env().await.expect("DATABASE_URL names a PostgreSQL");
+/// let row = db.query_one("SELECT $1::int4 + 1", params![41_i32]).await.unwrap();
+/// assert_eq!(row.get::<_, i32>(0), 42);
+/// println!("{}", db.status());
+/// db.shutdown(std::time::Duration::from_secs(5)).await;
+/// # });
+/// ```
+#[derive(Clone)]
+pub struct Poolside {
+    pub(crate) inner: Arc<Inner>,
+}
+
+pub(crate) struct Inner {
+    pub(crate) config: Config,
+    pub(crate) postgres: PgPool,
+    pub(crate) secondary: Option<PgPool>,
+    pub(crate) redis: Option<RedisPool>,
+    pub(crate) cache: RedisCache,
+    pub(crate) shared: Shared,
+    /// The stack for requests whose outcome may be unknown after a failure (retried
+    /// only when nothing was sent), and the one for idempotent requests.
+    pub(crate) stack: Stack,
+    pub(crate) idempotent_stack: Stack,
+    pub(crate) health: Health,
+    pub(crate) exporter: Option<Exporter>,
+    pub(crate) tasks: Mutex<Vec<tokio::task::JoinHandle<()>>>,
+}
+
+impl std::fmt::Debug for Poolside {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Poolside")
+            .field("postgres", &self.inner.postgres)
+            .field("redis", &self.inner.redis.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+/// One operation, named for metrics: `db.op("get_product").idempotent().query_one(...)`.
+#[derive(Debug, Clone, Copy)]
+pub struct Op<'a> {
+    db: &'a Poolside,
+    name: &'static str,
+    idempotent: bool,
+    critical: bool,
+}
+
+impl Op<'_> {
+    /// Safe to run twice: a failure whose outcome is unknown (the connection dropped
+    /// after the statement was sent) is retried too. For reads and idempotent writes.
+    pub fn idempotent(mut self) -> Self {
+        self.idempotent = true;
+        self
+    }
+
+    /// May overflow to the secondary pool while the primary is busy
+    /// (`[failover]`, when a secondary is configured).
+    pub fn critical(mut self) -> Self {
+        self.critical = true;
+        self
+    }
+
+    async fn run(self, request: PgRequest) -> Result<PgAnswer, PgError> {
+        let request = if self.critical {
+            request.critical()
+        } else {
+            request
+        };
+        let stack = if self.idempotent {
+            &self.db.inner.idempotent_stack
+        } else {
+            &self.db.inner.stack
+        };
+        stack.clone().oneshot(request).await
+    }
+
+    /// Runs `sql` and returns its rows.
+    pub async fn query(self, sql: &'static str, params: Vec<Param>) -> Result<Vec<Row>, PgError> {
+        self.run(PgRequest::query(self.name, sql, params))
+            .await
+            .map(PgAnswer::into_rows)
+    }
+
+    /// Runs `sql`, which must return exactly one row.
+    pub async fn query_one(self, sql: &'static str, params: Vec<Param>) -> Result<Row, PgError> {
+        self.run(PgRequest::query(self.name, sql, params))
+            .await?
+            .into_one()
+    }
+
+    /// Runs `sql`, which must return at most one row.
+    pub async fn query_opt(
+        self,
+        sql: &'static str,
+        params: Vec<Param>,
+    ) -> Result<Option<Row>, PgError> {
+        self.run(PgRequest::query(self.name, sql, params))
+            .await?
+            .into_opt()
+    }
+
+    /// Runs `sql` and returns how many rows it changed.
+    pub async fn execute(self, sql: &'static str, params: Vec<Param>) -> Result<u64, PgError> {
+        self.run(PgRequest::execute(self.name, sql, params))
+            .await
+            .map(|answer| answer.changed())
+    }
+}
+
+impl Poolside {
+    /// Loads the layered configuration (profile defaults, `poolside.toml`,
+    /// `POOLSIDE_*` and legacy variables), validates it, and starts everything
+    /// [`PoolsideBuilder::build`] starts.
+    ///
+    /// # Errors
+    ///
+    /// An invalid configuration (every problem, each naming its key), or a PostgreSQL
+    /// server that cannot be reached (its error, naming the host).
+    pub async fn from_env() -> Result<Self, crate::Error> {
+        Self::builder().build().await
+    }
+
+    /// A builder, for code-first setups.
+    pub fn builder() -> PoolsideBuilder {
+        PoolsideBuilder::default()
+    }
+
+    /// An operation named `name` (the `operation` label of its metrics: keep it to a
+    /// fixed set, never SQL or values).
+    pub fn op(&self, name: &'static str) -> Op<'_> {
+        Op {
+            db: self,
+            name,
+            idempotent: false,
+            critical: false,
+        }
+    }
+
+    /// Runs `sql` through the stack (named `query`) and returns its rows.
+    pub async fn query(&self, sql: &'static str, params: Vec<Param>) -> Result<Vec<Row>, PgError> {
+        self.op("query").query(sql, params).await
+    }
+
+    /// Runs `sql` through the stack (named `query_one`); it must return one row.
+    pub async fn query_one(&self, sql: &'static str, params: Vec<Param>) -> Result<Row, PgError> {
+        self.op("query_one").query_one(sql, params).await
+    }
+
+    /// Runs `sql` through the stack (named `query_opt`); it returns at most one row.
+    pub async fn query_opt(
+        &self,
+        sql: &'static str,
+        params: Vec<Param>,
+    ) -> Result<Option<Row>, PgError> {
+        self.op("query_opt").query_opt(sql, params).await
+    }
+
+    /// Runs `sql` through the stack (named `execute`) and returns the rows changed.
+    pub async fn execute(&self, sql: &'static str, params: Vec<Param>) -> Result<u64, PgError> {
+        self.op("execute").execute(sql, params).await
+    }
+
+    /// Runs `f` in a transaction on an exclusive connection: BEGIN/COMMIT, rolled back
+    /// on error or after the timeout, the whole of `f` run again on a serialization
+    /// failure or deadlock (up to `retry.attempts`), recorded as operation `name`.
+    pub async fn transaction<T, F>(&self, name: &'static str, f: F) -> Result<T, PgError>
+    where
+        T: Send,
+        F: for<'c> FnMut(&'c mut PgConnection) -> TransactionFuture<'c, T> + Send,
+    {
+        let config = &self.inner.config;
+        let options = TransactionOptions {
+            max_wait: Some(config.postgres.connection_timeout),
+            timeout: config.retry.total_deadline,
+            attempts: config.retry.attempts,
+            isolation: None,
+        };
+        let started = std::time::Instant::now();
+        let result = self.inner.postgres.transaction(options, f).await;
+        let outcome = match &result {
+            Ok(_) => "ok",
+            Err(e) => e.kind().as_str(),
+        };
+        self.inner
+            .shared
+            .recorder
+            .record(name, None, started.elapsed(), outcome);
+        result
+    }
+
+    /// Runs `op` under the deadline and the retry policy (attempts, backoff, the
+    /// shared budget), recorded as operation `name`. `op` must be safe to run again:
+    /// failures whose outcome is unknown are retried.
+    pub async fn execute_with_retry<T, F, Fut>(
+        &self,
+        name: &'static str,
+        op: F,
+    ) -> Result<T, PgError>
+    where
+        T: Send + 'static,
+        F: Fn() -> Fut + Clone + Send + Sync + 'static,
+        Fut: Future<Output = Result<T, PgError>> + Send + 'static,
+    {
+        let config = &self.inner.config;
+        let policy = RetryPolicy::from_config(&config.retry, self.inner.shared.budget.clone())
+            .idempotent(true)
+            .observe(poolside_metrics::retry_observer("postgres"));
+        let service = tower::service_fn(move |()| op());
+        let stack = DeadlineLayer::new(config.retry.total_deadline)
+            .layer(RetryLayer::new(policy).layer(service));
+        let started = std::time::Instant::now();
+        let result = stack.oneshot(()).await;
+        let outcome = match &result {
+            Ok(_) => "ok",
+            Err(e) => e.kind().as_str(),
+        };
+        self.inner
+            .shared
+            .recorder
+            .record(name, None, started.elapsed(), outcome);
+        result
+    }
+
+    /// Runs `ops` with at most `concurrency` at once; results in input order, each its
+    /// own `Result`.
+    pub async fn batch<I, F, Fut, T>(&self, ops: I, concurrency: usize) -> Vec<Result<T, PgError>>
+    where
+        I: IntoIterator<Item = F>,
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<T, PgError>>,
+    {
+        poolside_core::batch(ops, concurrency).await
+    }
+
+    /// Opens `min_idle` PostgreSQL connections now, and checks every dependency.
+    ///
+    /// # Errors
+    ///
+    /// When a connection cannot be opened (the server's error).
+    pub async fn warm_up(&self) -> Result<(), PgError> {
+        self.inner.postgres.warm_up().await?;
+        self.inner.health.check_now().await;
+        Ok(())
+    }
+
+    /// The PostgreSQL pool, for exclusive connections (`get()`) and anything the
+    /// stack does not cover.
+    pub fn pool(&self) -> &PgPool {
+        &self.inner.postgres
+    }
+
+    /// The Redis pool, when Redis is configured.
+    pub fn redis(&self) -> Option<&RedisPool> {
+        self.inner.redis.as_ref()
+    }
+
+    /// The cache (get, set with TTL, del, mget, mset, delete by pattern, ...; hits and
+    /// misses counted). Without Redis configured, or with Redis down, reads miss.
+    pub fn cache(&self) -> &RedisCache {
+        &self.inner.cache
+    }
+
+    /// The validated configuration.
+    pub fn config(&self) -> &Config {
+        &self.inner.config
+    }
+
+    /// The pools and the operations of the last window.
+    pub fn stats(&self) -> PoolReport {
+        self.inner.health.pool_report()
+    }
+
+    /// A one-screen text status.
+    pub fn status(&self) -> String {
+        self.stats().status()
+    }
+
+    /// The health summary (dependencies and pool utilization).
+    pub fn health(&self) -> HealthReport {
+        self.inner.health.summary()
+    }
+
+    /// The health state, for its other reports (`readiness()`, `alerts()`, ...).
+    pub fn health_state(&self) -> &Health {
+        &self.inner.health
+    }
+
+    /// The health and metrics endpoints (`/health`, `/health/live`, `/health/ready`,
+    /// ..., `/metrics`), to merge into the service's router.
+    pub fn router(&self) -> axum::Router {
+        self.inner.health.router()
+    }
+
+    /// The Prometheus text of every metric (`None` when the application installed its
+    /// own recorder).
+    pub fn metrics_text(&self) -> Option<String> {
+        self.inner.exporter.as_ref().map(Exporter::render)
+    }
+
+    /// Stops the health monitor and the status log, refuses new work, waits up to
+    /// `deadline` for work in flight, then closes every connection. Returns how many
+    /// PostgreSQL connections were still in use at the deadline.
+    pub async fn shutdown(&self, deadline: Duration) -> u32 {
+        for task in self
+            .inner
+            .tasks
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .drain(..)
+        {
+            task.abort();
+        }
+        let (in_use, _, _) = tokio::join!(
+            self.inner.postgres.close(deadline),
+            async {
+                if let Some(secondary) = &self.inner.secondary {
+                    secondary.close(deadline).await;
+                }
+            },
+            async {
+                if let Some(redis) = &self.inner.redis {
+                    redis.close(deadline).await;
+                }
+            },
+        );
+        in_use
+    }
+}

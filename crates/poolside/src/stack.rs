@@ -1,0 +1,67 @@
+//! The standard tower stack over the PostgreSQL pool, outermost first: metrics ->
+//! deadline -> retry -> circuit breaker -> failover (overflow to the secondary pool,
+//! when one is configured) -> pool. Wiring only: each layer is its own crate's.
+
+use std::sync::Arc;
+
+use poolside_config::Config;
+use poolside_core::{PgAnswer, PgError, PgPool, PgRequest};
+use poolside_metrics::{MetricsLayer, OperationRecorder, retry_observer};
+use poolside_resilience::overflow::{OverflowSwitch, PrimaryLoad};
+use poolside_resilience::{
+    CircuitBreaker, CircuitBreakerLayer, DeadlineLayer, OverflowLayer, RetryBudget, RetryLayer,
+    RetryPolicy,
+};
+use tower::ServiceBuilder;
+use tower::util::BoxCloneSyncService;
+
+/// The stack's type, erased.
+pub(crate) type Stack = BoxCloneSyncService<PgRequest, PgAnswer, PgError>;
+
+/// What the stacks share: one recorder, one breaker, one retry budget, one switch.
+pub(crate) struct Shared {
+    pub(crate) recorder: Arc<OperationRecorder>,
+    pub(crate) breaker: CircuitBreaker,
+    pub(crate) budget: RetryBudget,
+    pub(crate) switch: Option<OverflowSwitch>,
+}
+
+/// The stack over `primary` (and `secondary`), retrying unknown outcomes only when
+/// `idempotent`.
+pub(crate) fn build(
+    config: &Config,
+    shared: &Shared,
+    primary: &PgPool,
+    secondary: Option<&PgPool>,
+    idempotent: bool,
+) -> Stack {
+    let policy = RetryPolicy::from_config(&config.retry, shared.budget.clone())
+        .idempotent(idempotent)
+        .observe(retry_observer("postgres"));
+    let overflow = match (secondary, &shared.switch) {
+        (Some(secondary), Some(switch)) => {
+            let primary = primary.clone();
+            Some(OverflowLayer::new(
+                secondary.clone(),
+                move || {
+                    let stats = primary.stats();
+                    PrimaryLoad {
+                        utilization_percent: stats.utilization_percent,
+                        healthy: !primary.is_closed(),
+                    }
+                },
+                switch.clone(),
+            ))
+        }
+        _ => None,
+    };
+    BoxCloneSyncService::new(
+        ServiceBuilder::new()
+            .layer(MetricsLayer::new(Arc::clone(&shared.recorder)))
+            .layer(DeadlineLayer::new(config.retry.total_deadline))
+            .layer(RetryLayer::new(policy))
+            .layer(CircuitBreakerLayer::new(shared.breaker.clone()))
+            .option_layer(overflow)
+            .service(primary.clone()),
+    )
+}

@@ -1,0 +1,204 @@
+//! The facade against the real services: every call the seeds' services use, on the
+//! standard stack, with its figures in the metrics and its health in the router.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::http::Request;
+use poolside::{ErrorKind, Poolside, Status, params};
+use poolside_tests::{load_config, required_env};
+use tower::ServiceExt;
+
+async fn db() -> Poolside {
+    let config = load_config(&[
+        ("DATABASE_URL", &required_env("DATABASE_URL")),
+        ("REDIS_URL", &required_env("REDIS_URL")),
+        ("POOLSIDE_PROFILE", "test"),
+    ])
+    .config;
+    Poolside::builder()
+        .config(config)
+        .build()
+        .await
+        .expect("starts")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_calls_run_on_the_stack_and_show_in_metrics_and_health() {
+    let db = db().await;
+    db.execute(
+        "CREATE TABLE IF NOT EXISTS facade_items (id bigint PRIMARY KEY, name text NOT NULL)",
+        params![],
+    )
+    .await
+    .expect("creates the table");
+    db.execute("DELETE FROM facade_items", params![])
+        .await
+        .expect("empties it");
+
+    let inserted = db
+        .op("insert_item")
+        .execute(
+            "INSERT INTO facade_items (id, name) VALUES ($1, $2)",
+            params![1_i64, "widget".to_owned()],
+        )
+        .await
+        .expect("inserts");
+    assert_eq!(inserted, 1);
+    let row = db
+        .op("get_item")
+        .idempotent()
+        .query_one(
+            "SELECT name FROM facade_items WHERE id = $1",
+            params![1_i64],
+        )
+        .await
+        .expect("reads");
+    assert_eq!(row.get::<_, String>(0), "widget");
+    let none = db
+        .query_opt(
+            "SELECT name FROM facade_items WHERE id = $1",
+            params![2_i64],
+        )
+        .await
+        .expect("reads");
+    assert!(none.is_none());
+    let duplicate = db
+        .op("insert_item")
+        .execute(
+            "INSERT INTO facade_items (id, name) VALUES ($1, $2)",
+            params![1_i64, "again".to_owned()],
+        )
+        .await
+        .expect_err("a duplicate key");
+    assert_eq!(duplicate.kind(), ErrorKind::UniqueViolation);
+
+    let renamed = db
+        .transaction("rename_item", |tx| {
+            Box::pin(async move {
+                tx.execute(
+                    "UPDATE facade_items SET name = $1 WHERE id = $2",
+                    &[&"gadget", &1_i64],
+                )
+                .await
+            })
+        })
+        .await
+        .expect("commits");
+    assert_eq!(renamed, 1);
+
+    let runs = Arc::new(AtomicU32::new(0));
+    let value = db
+        .execute_with_retry("flaky", {
+            let (pool, runs) = (db.pool().clone(), Arc::clone(&runs));
+            move || {
+                let (pool, runs) = (pool.clone(), Arc::clone(&runs));
+                async move {
+                    if runs.fetch_add(1, Ordering::SeqCst) == 0 {
+                        pool.execute(
+                            "DO $$ BEGIN RAISE EXCEPTION 'once' USING ERRCODE = '40001'; END $$",
+                            &[],
+                        )
+                        .await?;
+                    }
+                    Ok::<_, poolside::PgError>(7)
+                }
+            }
+        })
+        .await
+        .expect("the second run succeeds");
+    assert_eq!((value, runs.load(Ordering::SeqCst)), (7, 2));
+
+    let sums = db
+        .batch(
+            (1..=5_i32).map(|n| {
+                let db = db.clone();
+                move || async move {
+                    db.query_one("SELECT $1::int4 * 2", params![n])
+                        .await
+                        .map(|row| row.get::<_, i32>(0))
+                }
+            }),
+            2,
+        )
+        .await;
+    let sums: Vec<i32> = sums.into_iter().map(|r| r.expect("runs")).collect();
+    assert_eq!(sums, [2, 4, 6, 8, 10]);
+
+    db.cache()
+        .set("facade:item:1", &"gadget", Some(Duration::from_secs(30)))
+        .await
+        .expect("caches");
+    let cached: Option<String> = db.cache().get("facade:item:1").await.expect("reads");
+    assert_eq!(cached.as_deref(), Some("gadget"));
+
+    db.warm_up().await.expect("warms up");
+    assert_eq!(db.health().status, Status::Pass, "{:?}", db.health());
+    let live = db
+        .router()
+        .oneshot(
+            Request::get("/health/live")
+                .body(Body::empty())
+                .expect("request"),
+        )
+        .await
+        .expect("answers");
+    assert_eq!(live.status(), 200);
+
+    let metrics = db.metrics_text().expect("poolside's recorder is installed");
+    for expected in [
+        r#"operation="get_item",outcome="ok""#,
+        r#"operation="insert_item",outcome="unique_violation""#,
+        r#"operation="rename_item",outcome="ok""#,
+        r#"operation="flaky",outcome="ok""#,
+        "poolside_connections_active{",
+        "poolside_cache_hits_total{",
+        "poolside_breaker_state{",
+    ] {
+        assert!(
+            metrics.contains(expected),
+            "missing {expected} in:\n{metrics}"
+        );
+    }
+    let stats = db.stats();
+    assert!(stats.operations.operations >= 10, "{:?}", stats.operations);
+    assert!(db.status().contains("postgres"));
+
+    assert_eq!(db.shutdown(Duration::from_secs(5)).await, 0);
+    let refused = db
+        .query_one("SELECT 1", params![])
+        .await
+        .expect_err("closed");
+    assert_eq!(refused.kind(), ErrorKind::PoolClosed, "{refused}");
+}
+
+#[tokio::test]
+async fn a_bad_configuration_names_its_key_and_an_unreachable_database_its_host() {
+    let bad = poolside::config::ConfigLoader::from_env(
+        [
+            ("DATABASE_URL", "postgres://app@127.0.0.1:1/app"),
+            ("DB_POOL_MAX", "zero"),
+        ]
+        .into_iter()
+        .collect(),
+    )
+    .load()
+    .expect_err("DB_POOL_MAX is not a number");
+    assert!(bad.to_string().contains("DB_POOL_MAX"), "{bad}");
+
+    let config = load_config(&[
+        ("DATABASE_URL", "postgres://app:pw@127.0.0.1:1/app"),
+        ("POOLSIDE_PROFILE", "test"),
+    ])
+    .config;
+    let error = Poolside::builder()
+        .config(config)
+        .build()
+        .await
+        .expect_err("nothing listens on port 1");
+    let message = error.to_string();
+    assert!(message.contains("127.0.0.1:1"), "{message}");
+    assert!(!message.contains(":pw@"), "{message}");
+}
