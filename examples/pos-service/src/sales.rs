@@ -1,0 +1,224 @@
+//! Sales: create one (lock the items' stock rows in id order, refuse to oversell,
+//! decrement, record the sale and its items, all in one transaction, re-run on a
+//! serialization failure or deadlock), and read one back.
+
+use std::collections::BTreeMap;
+
+use axum::Json;
+use axum::extract::rejection::{JsonRejection, PathRejection};
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use poolside::{Poolside, params};
+use serde::{Deserialize, Serialize};
+
+use crate::error::ApiError;
+use crate::products::{LIST_KEY, forget, product_key};
+
+/// Most lines one sale may have.
+const MAX_LINES: usize = 100;
+/// Most units of one product in one sale.
+const MAX_QUANTITY: i64 = 1_000_000;
+
+/// One line of a sale, as asked.
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Line {
+    product_id: i64,
+    quantity: i64,
+}
+
+/// The body of `POST /sales`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct NewSale {
+    items: Vec<Line>,
+}
+
+/// One line of a recorded sale.
+#[derive(Debug, Clone, Serialize)]
+pub(crate) struct SaleItem {
+    product_id: i64,
+    quantity: i64,
+    price_cents: i64,
+}
+
+/// A recorded sale.
+#[derive(Debug, Clone, Serialize)]
+pub(crate) struct Sale {
+    id: i64,
+    total_cents: i64,
+    created_at: String,
+    items: Vec<SaleItem>,
+}
+
+/// Why a sale was refused without changing anything.
+enum Refused {
+    UnknownProduct(i64),
+    OutOfStock {
+        product: i64,
+        available: i64,
+        wanted: i64,
+    },
+}
+
+/// Checks the lines and returns them by product id (the order rows are locked in, so
+/// that concurrent sales never deadlock).
+fn validate(sale: &NewSale) -> Result<BTreeMap<i64, i64>, ApiError> {
+    if sale.items.is_empty() || sale.items.len() > MAX_LINES {
+        return Err(ApiError::invalid(format!(
+            "a sale has 1 to {MAX_LINES} items"
+        )));
+    }
+    let mut lines = BTreeMap::new();
+    for line in &sale.items {
+        if !(1..=MAX_QUANTITY).contains(&line.quantity) {
+            return Err(ApiError::invalid(format!(
+                "quantity of product {} must be 1 to {MAX_QUANTITY}, not {}",
+                line.product_id, line.quantity
+            )));
+        }
+        if lines.insert(line.product_id, line.quantity).is_some() {
+            return Err(ApiError::invalid(format!(
+                "product {} appears twice: give one line per product",
+                line.product_id
+            )));
+        }
+    }
+    Ok(lines)
+}
+
+/// `POST /sales`.
+pub(crate) async fn create(
+    State(db): State<Poolside>,
+    body: Result<Json<NewSale>, JsonRejection>,
+) -> Result<(StatusCode, Json<Sale>), ApiError> {
+    let Json(sale) = body?;
+    let lines = validate(&sale)?;
+    let ids: Vec<i64> = lines.keys().copied().collect();
+    let outcome = db
+        .transaction("create_sale", |tx| {
+            let (lines, ids) = (lines.clone(), ids.clone());
+            Box::pin(async move {
+                let stock = tx
+                    .query(
+                        "SELECT p.id, p.price_cents, i.quantity FROM pos.products p \
+                         JOIN pos.inventory i ON i.product_id = p.id \
+                         WHERE p.id = ANY($1) ORDER BY p.id FOR UPDATE OF i",
+                        &[&ids],
+                    )
+                    .await?;
+                let found: BTreeMap<i64, (i64, i64)> = stock
+                    .iter()
+                    .map(|row| (row.get(0), (row.get(1), row.get(2))))
+                    .collect();
+                let mut items = Vec::with_capacity(lines.len());
+                for (&product, &wanted) in &lines {
+                    let Some(&(price, available)) = found.get(&product) else {
+                        return Ok(Err(Refused::UnknownProduct(product)));
+                    };
+                    if available < wanted {
+                        return Ok(Err(Refused::OutOfStock {
+                            product,
+                            available,
+                            wanted,
+                        }));
+                    }
+                    items.push(SaleItem {
+                        product_id: product,
+                        quantity: wanted,
+                        price_cents: price,
+                    });
+                }
+                let total: i64 = items.iter().map(|i| i.quantity * i.price_cents).sum();
+                let row = tx
+                    .query_one(
+                        "INSERT INTO pos.sales (total_cents) VALUES ($1) \
+                         RETURNING id, to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')",
+                        &[&total],
+                    )
+                    .await?;
+                let (id, created_at): (i64, String) = (row.get(0), row.get(1));
+                for item in &items {
+                    tx.execute(
+                        "UPDATE pos.inventory SET quantity = quantity - $2 WHERE product_id = $1",
+                        &[&item.product_id, &item.quantity],
+                    )
+                    .await?;
+                    tx.execute(
+                        "INSERT INTO pos.sale_items (sale_id, product_id, quantity, price_cents) \
+                         VALUES ($1, $2, $3, $4)",
+                        &[&id, &item.product_id, &item.quantity, &item.price_cents],
+                    )
+                    .await?;
+                }
+                Ok(Ok(Sale {
+                    id,
+                    total_cents: total,
+                    created_at,
+                    items,
+                }))
+            })
+        })
+        .await?;
+    let sale = match outcome {
+        Ok(sale) => sale,
+        Err(Refused::UnknownProduct(id)) => {
+            return Err(ApiError::not_found(format!("no product {id}")));
+        }
+        Err(Refused::OutOfStock {
+            product,
+            available,
+            wanted,
+        }) => {
+            return Err(ApiError::conflict(format!(
+                "not enough stock of product {product}: {available} left, {wanted} wanted"
+            )));
+        }
+    };
+    let keys: Vec<String> = ids.iter().map(|&id| product_key(id)).collect();
+    let mut stale: Vec<&str> = keys.iter().map(String::as_str).collect();
+    stale.push(LIST_KEY);
+    forget(&db, &stale).await;
+    Ok((StatusCode::CREATED, Json(sale)))
+}
+
+/// `GET /sales/{id}`.
+pub(crate) async fn get(
+    State(db): State<Poolside>,
+    id: Result<Path<i64>, PathRejection>,
+) -> Result<Json<Sale>, ApiError> {
+    let Path(id) = id?;
+    let sale = db
+        .op("get_sale")
+        .idempotent()
+        .query_opt(
+            "SELECT id, total_cents, \
+             to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"') \
+             FROM pos.sales WHERE id = $1",
+            params![id],
+        )
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("no sale {id}")))?;
+    let items = db
+        .op("get_sale_items")
+        .idempotent()
+        .query(
+            "SELECT product_id, quantity, price_cents FROM pos.sale_items \
+             WHERE sale_id = $1 ORDER BY product_id",
+            params![id],
+        )
+        .await?
+        .iter()
+        .map(|row| SaleItem {
+            product_id: row.get(0),
+            quantity: row.get(1),
+            price_cents: row.get(2),
+        })
+        .collect();
+    Ok(Json(Sale {
+        id: sale.get(0),
+        total_cents: sale.get(1),
+        created_at: sale.get(2),
+        items,
+    }))
+}
