@@ -1,7 +1,7 @@
 //! `PgPool` through the real PgBouncer in transaction mode.
 
 use poolside_core::tokio_postgres::types::Type;
-use poolside_core::{ErrorKind, PgPool, TransactionOptions};
+use poolside_core::{PgPool, TransactionOptions};
 use poolside_tests::{load_config, required_env};
 
 async fn pool() -> PgPool {
@@ -42,16 +42,38 @@ async fn unnamed_statements_work_and_nothing_is_cached() {
     }
 }
 
-#[tokio::test]
-async fn untyped_parameters_are_refused_with_what_to_do() {
+/// Statements with untyped parameters run prepared inside a transaction of their own;
+/// many at once, over few server connections, never meet a statement another client
+/// left behind (`42P05 prepared statement already exists`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn untyped_parameters_run_in_a_transaction_of_their_own() {
     let pool = pool().await;
+    let tasks: Vec<_> = (0..200i32)
+        .map(|i| {
+            let pool = pool.clone();
+            tokio::spawn(async move {
+                let row = pool.query_one("SELECT $1::int4 * 2", &[&i]).await?;
+                let changed = pool
+                    .execute("SELECT generate_series(1, $1::int4)", &[&(i % 5 + 1)])
+                    .await?;
+                Ok::<_, poolside_core::PgError>((row.get::<_, i32>(0), changed))
+            })
+        })
+        .collect();
+    for (i, task) in tasks.into_iter().enumerate() {
+        let i = i as i32;
+        assert_eq!(
+            task.await.expect("task").expect("runs through PgBouncer"),
+            (i * 2, u64::try_from(i % 5 + 1).expect("small"))
+        );
+    }
     let mut conn = pool.get().await.expect("get");
-    let err = conn
-        .query("SELECT $1::int4", &[&1i32])
+    let open: i64 = conn
+        .query_typed("SELECT count(*) FROM pg_prepared_statements", &[])
         .await
-        .expect_err("needs types");
-    assert_eq!(err.kind(), ErrorKind::Query);
-    assert!(err.to_string().contains("query_typed"), "{err}");
+        .expect("reads")[0]
+        .get(0);
+    assert_eq!(open, 0, "a named statement was left on a server connection");
 }
 
 #[tokio::test]

@@ -118,11 +118,7 @@ impl PgConnection {
     pub async fn execute(&mut self, sql: &str, params: Params<'_>) -> Result<u64, PgError> {
         self.last_used = Instant::now();
         if self.pgbouncer {
-            Self::require_no_params(params)?;
-            return self
-                .tracked(self.client.execute_typed(sql, &[]))
-                .await
-                .map_err(|e| self.driver_error(e, "running a statement"));
+            return self.execute_unnamed(sql, params).await;
         }
         let statement = self.prepare_cached(sql).await?;
         let result = self.tracked(self.client.execute(&statement, params)).await;
@@ -150,22 +146,73 @@ impl PgConnection {
             .map_err(|e| self.driver_error(e, "running statements"))
     }
 
-    /// In PgBouncer mode, statements without parameters go unnamed through
-    /// `query_typed`; a statement with parameters needs their types.
+    /// In PgBouncer mode a statement without parameters goes unnamed, in one round
+    /// trip. One with parameters needs their types, which only the server knows: it is
+    /// prepared inside a transaction (where PgBouncer's transaction mode keeps one
+    /// server connection; its own BEGIN/COMMIT unless `PgPool::transaction` opened
+    /// one) for its parameter types, then run unnamed with them, and the prepared
+    /// statement closed before the COMMIT on that same server connection. Rows keep
+    /// their statement alive, so they must come from the unnamed one: a named statement
+    /// closed after the COMMIT would stay on a server connection another client gets.
     async fn query_unnamed(&mut self, sql: &str, params: Params<'_>) -> Result<Vec<Row>, PgError> {
-        Self::require_no_params(params)?;
-        self.query_typed(sql, &[]).await
+        if params.is_empty() {
+            return self.query_typed(sql, &[]).await;
+        }
+        let own = self.begin_unless_in_transaction().await?;
+        let result = self
+            .tracked(async {
+                let types = self.client.prepare(sql).await?.params().to_vec();
+                self.client.query_typed(sql, &typed(params, &types)).await
+            })
+            .await;
+        self.end_own_transaction(own, result.is_ok()).await?;
+        result.map_err(|e| self.driver_error(e, "running a query"))
     }
 
-    fn require_no_params(params: Params<'_>) -> Result<(), PgError> {
+    /// [`query_unnamed`](Self::query_unnamed), for a count of changed rows.
+    async fn execute_unnamed(&mut self, sql: &str, params: Params<'_>) -> Result<u64, PgError> {
         if params.is_empty() {
+            return self
+                .tracked(self.client.execute_typed(sql, &[]))
+                .await
+                .map_err(|e| self.driver_error(e, "running a statement"));
+        }
+        let own = self.begin_unless_in_transaction().await?;
+        let result = self
+            .tracked(async {
+                let types = self.client.prepare(sql).await?.params().to_vec();
+                self.client.execute_typed(sql, &typed(params, &types)).await
+            })
+            .await;
+        self.end_own_transaction(own, result.is_ok()).await?;
+        result.map_err(|e| self.driver_error(e, "running a statement"))
+    }
+
+    /// Opens a transaction unless one is open; true when this call opened it. Marked,
+    /// so that a caller dropping the future midway gets the connection discarded.
+    async fn begin_unless_in_transaction(&mut self) -> Result<bool, PgError> {
+        if self.is_in_transaction() {
+            return Ok(false);
+        }
+        self.tracked(self.client.batch_execute("BEGIN"))
+            .await
+            .map_err(|e| self.driver_error(e, "opening a transaction"))?;
+        self.set_in_transaction(true);
+        Ok(true)
+    }
+
+    /// Commits (or, after a failure, rolls back) a transaction this connection opened
+    /// for one statement.
+    async fn end_own_transaction(&mut self, own: bool, succeeded: bool) -> Result<(), PgError> {
+        if !own {
             return Ok(());
         }
-        Err(PgError::new(
-            crate::ErrorKind::Query,
-            "in PgBouncer transaction mode a statement with parameters needs their types: \
-             use query_typed(sql, &[(&value, Type::INT4), ...])",
-        ))
+        let end = if succeeded { "COMMIT" } else { "ROLLBACK" };
+        self.tracked(self.client.batch_execute(end))
+            .await
+            .map_err(|e| self.driver_error(e, "ending a transaction"))?;
+        self.set_in_transaction(false);
+        Ok(())
     }
 
     /// Maps a driver result, forgetting a cached statement the server calls stale.
@@ -249,4 +296,19 @@ impl PgConnection {
     pub(crate) fn is_closed(&self) -> bool {
         self.client.is_closed()
     }
+}
+
+/// `params` paired with the types the server gave for them (a wrong count is left for
+/// the server to report).
+fn typed<'a>(params: Params<'a>, types: &[Type]) -> Vec<(&'a (dyn ToSql + Sync), Type)> {
+    params
+        .iter()
+        .zip(
+            types
+                .iter()
+                .cloned()
+                .chain(std::iter::repeat(Type::UNKNOWN)),
+        )
+        .map(|(param, ty)| (*param, ty))
+        .collect()
 }

@@ -1,0 +1,105 @@
+//! A small point-of-sale service on poolside, as the production setups it grew from run
+//! one: products (cached in Redis), sales that never oversell, a sales report, the
+//! health and metrics endpoints, and a graceful shutdown.
+//!
+//! Configuration comes from the environment (`DATABASE_URL`, `REDIS_URL`,
+//! `DATABASE_URL_DIRECT` for migrations behind PgBouncer, `POOLSIDE_*`); it listens on
+//! `POOLSIDE_HTTP_ADDR` (default `127.0.0.1:8080`).
+
+mod error;
+mod migrate;
+mod products;
+mod report;
+mod sales;
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use axum::Json;
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, State};
+use axum::routing::{get, post};
+use poolside::Poolside;
+use serde_json::{Value, json};
+
+use crate::error::ApiError;
+
+/// Where the service listens unless `POOLSIDE_HTTP_ADDR` says otherwise.
+const DEFAULT_ADDR: &str = "127.0.0.1:8080";
+/// How long in-flight work may take to finish after SIGTERM or SIGINT.
+const SHUTDOWN_DEADLINE: Duration = Duration::from_secs(10);
+/// The largest request body accepted (a sale of 100 lines is far below it).
+const BODY_LIMIT: usize = 64 * 1024;
+
+/// The service's routes, with the health and metrics endpoints.
+fn app(db: Poolside) -> Router {
+    Router::new()
+        .route("/products", get(products::list).post(products::create))
+        .route("/products/{id}", get(products::get))
+        .route("/sales", post(sales::create))
+        .route("/sales/report", get(report::report))
+        .route("/sales/{id}", get(sales::get))
+        .route("/admin/warmup", post(warm_up))
+        .fallback(|| async { ApiError::not_found("no such route") })
+        .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .with_state(db.clone())
+        .merge(db.router())
+}
+
+/// `POST /admin/warmup`: opens `min_idle` connections and checks every dependency.
+async fn warm_up(State(db): State<Poolside>) -> Result<Json<Value>, ApiError> {
+    db.warm_up().await?;
+    Ok(Json(
+        json!({ "warmed": true, "health": db.health().status }),
+    ))
+}
+
+/// Resolves on SIGTERM or SIGINT.
+async fn shutdown_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = signal(SignalKind::terminate()).expect("a SIGTERM handler");
+    tokio::select! {
+        _ = term.recv() => tracing::info!("SIGTERM: finishing in-flight requests"),
+        _ = tokio::signal::ctrl_c() => tracing::info!("SIGINT: finishing in-flight requests"),
+    }
+}
+
+/// Loads the configuration, migrates, starts poolside and serves until SIGTERM or
+/// SIGINT, then closes the pools. The error says what stopped it.
+pub async fn run() -> Result<(), String> {
+    let config = poolside::config::Config::load()
+        .map_err(|e| e.to_string())?
+        .config;
+    let addr: SocketAddr = std::env::var("POOLSIDE_HTTP_ADDR")
+        .unwrap_or_else(|_| DEFAULT_ADDR.to_owned())
+        .parse()
+        .map_err(|e| format!("POOLSIDE_HTTP_ADDR is not an address such as {DEFAULT_ADDR}: {e}"))?;
+    let migration_url = config
+        .postgres
+        .direct_url
+        .as_ref()
+        .unwrap_or(&config.postgres.url);
+    migrate::run(migration_url.expose()).await.map_err(|e| {
+        format!(
+            "migration on {migration_url} failed: {}",
+            poolside::config::redact_text(&e.to_string())
+        )
+    })?;
+    let db = Poolside::builder()
+        .config(config)
+        .build()
+        .await
+        .map_err(|e| e.to_string())?;
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
+    let local = listener.local_addr().map_err(|e| e.to_string())?;
+    tracing::info!(%local, "pos-service listening");
+    println!("listening on {local}");
+    let served = axum::serve(listener, app(db.clone()))
+        .with_graceful_shutdown(shutdown_signal())
+        .await;
+    let still_in_use = db.shutdown(SHUTDOWN_DEADLINE).await;
+    tracing::info!(still_in_use, "pools closed");
+    served.map_err(|e| format!("serving: {e}"))
+}
