@@ -35,7 +35,8 @@ commands:
   services failover [--read-only]
                     stop the primary (or turn it read-only), promote the standby
   services failback the primary back in charge, the standby copied from it anew
-  test              services up, fmt, clippy, tests, fault tests, cargo-deny,
+  test              services up, fmt, clippy, the facade without default features,
+                    tests, fault tests, cargo-deny,
                     services down
   config check      print the effective configuration with each value's source
   loadtest          poolside against pgbench, deadpool, sqlx and raw bb8

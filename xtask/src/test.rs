@@ -49,6 +49,12 @@ const CHECKS: &[Check] = &[
         runs_ignored: false,
     },
     Check {
+        name: "features",
+        args: &["check", "-p", "poolside", "--no-default-features"],
+        needs_services: false,
+        runs_ignored: false,
+    },
+    Check {
         name: "tests",
         args: &["test", "--workspace"],
         needs_services: true,

@@ -356,6 +356,11 @@ impl Health {
         HealthReport::new("poolside service health", checks)
     }
 
+    /// The exporter's Prometheus text (`None` without an exporter).
+    pub fn metrics_text(&self) -> Option<String> {
+        self.inner.exporter.as_ref().map(Exporter::render)
+    }
+
     /// The pools and their recent operations, for the status screen and logs.
     pub fn pool_report(&self) -> PoolReport {
         let inner = &*self.inner;

@@ -13,6 +13,7 @@ mod detailed;
 mod health;
 mod model;
 mod process;
+#[cfg(feature = "http")]
 mod router;
 mod utilization;
 

@@ -146,13 +146,13 @@ async fn alerts(State(health): State<Health>) -> Response {
 }
 
 async fn metrics(State(health): State<Health>) -> Response {
-    match &health.inner.exporter {
-        Some(exporter) => (
+    match health.metrics_text() {
+        Some(text) => (
             [(
                 header::CONTENT_TYPE,
                 "text/plain; version=0.0.4; charset=utf-8",
             )],
-            exporter.render(),
+            text,
         )
             .into_response(),
         None => not_configured("The metrics exporter"),

@@ -134,7 +134,6 @@ impl PoolsideBuilder {
                 stack,
                 idempotent_stack,
                 health,
-                exporter,
                 tasks: Mutex::new(vec![monitor, status_log]),
             }),
         })

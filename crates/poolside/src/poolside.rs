@@ -12,7 +12,7 @@ use poolside_core::{
     TransactionFuture, TransactionOptions,
 };
 use poolside_health::{Health, HealthReport};
-use poolside_metrics::{Exporter, PoolReport};
+use poolside_metrics::PoolReport;
 use poolside_resilience::{DeadlineLayer, RetryLayer, RetryPolicy};
 use tower::{Layer, ServiceExt};
 
@@ -54,7 +54,6 @@ pub(crate) struct Inner {
     pub(crate) stack: Stack,
     pub(crate) idempotent_stack: Stack,
     pub(crate) health: Health,
-    pub(crate) exporter: Option<Exporter>,
     pub(crate) tasks: Mutex<Vec<tokio::task::JoinHandle<()>>>,
 }
 
@@ -317,7 +316,8 @@ impl Poolside {
     }
 
     /// The health and metrics endpoints (`/health`, `/health/live`, `/health/ready`,
-    /// ..., `/metrics`), to merge into the service's router.
+    /// ..., `/metrics`), to merge into the service's router (feature `http`).
+    #[cfg(feature = "http")]
     pub fn router(&self) -> axum::Router {
         self.inner.health.router()
     }
@@ -325,7 +325,7 @@ impl Poolside {
     /// The Prometheus text of every metric (`None` when the application installed its
     /// own recorder).
     pub fn metrics_text(&self) -> Option<String> {
-        self.inner.exporter.as_ref().map(Exporter::render)
+        self.inner.health.metrics_text()
     }
 
     /// Stops the health monitor and the status log, refuses new work, waits up to
