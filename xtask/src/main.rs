@@ -35,7 +35,7 @@ commands:
   services failover [--read-only]
                     stop the primary (or turn it read-only), promote the standby
   services failback the primary back in charge, the standby copied from it anew
-  test              services up, fmt, clippy, the facade without default features,
+  test              services up, fmt, clippy, the crates without default features,
                     tests, fault tests, cargo-deny,
                     services down
   config check      print the effective configuration with each value's source

@@ -14,6 +14,7 @@ mod error_kind;
 pub mod fair_pool;
 mod observer;
 mod pg;
+#[cfg(feature = "redis")]
 mod redis_pool;
 mod resilience;
 
@@ -31,7 +32,9 @@ pub use pg::{
 /// second dependency.
 pub use poolside_resilience::{Classify, Failure};
 /// The Redis driver, re-exported so users need no second dependency.
+#[cfg(feature = "redis")]
 pub use redis;
+#[cfg(feature = "redis")]
 pub use redis_pool::{
     CacheStats, ExclusiveRedisConnection, KeyTtl, OnUnavailable, RedisCache, RedisError, RedisPool,
     RedisServerInfo, RedisStats,

@@ -7,7 +7,9 @@ use std::time::Duration;
 
 use poolside_resilience::{CircuitOpen, Classify, DeadlineExceeded, Failure, Overloaded};
 
-use crate::{ErrorKind, PgError, RedisError};
+#[cfg(feature = "redis")]
+use crate::RedisError;
+use crate::{ErrorKind, PgError};
 
 fn past_deadline(deadline: Duration) -> String {
     format!(
@@ -54,7 +56,9 @@ macro_rules! layer_errors {
     )*};
 }
 
-layer_errors!(PgError, RedisError);
+layer_errors!(PgError);
+#[cfg(feature = "redis")]
+layer_errors!(RedisError);
 
 /// The retry class of a failure of `kind`; `sent` says whether the request had left
 /// for the server, `sqlstate` is the server's code when it sent one.
@@ -92,6 +96,7 @@ impl Classify for PgError {
     }
 }
 
+#[cfg(feature = "redis")]
 impl Classify for RedisError {
     fn failure(&self) -> Failure {
         failure(self.kind(), self.was_sent(), None)
@@ -161,6 +166,12 @@ mod tests {
         ] {
             assert_eq!((error.kind(), error.failure()), (kind, class), "{error}");
         }
+        #[cfg(feature = "redis")]
+        redis_errors(second);
+    }
+
+    #[cfg(feature = "redis")]
+    fn redis_errors(second: Duration) {
         let redis = RedisError::circuit_open(second);
         assert_eq!(
             (redis.kind(), redis.failure()),

@@ -68,6 +68,7 @@ impl Health {
                 ));
             }
         }
+        #[cfg(feature = "redis")]
         if let Some(cache) = &self.inner.cache {
             let stats = cache.stats();
             let rate = stats.hit_rate_percent();

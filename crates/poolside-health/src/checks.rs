@@ -5,7 +5,7 @@
 
 use std::time::{Duration, Instant, SystemTime};
 
-use poolside_core::{ErrorKind, PgPool, RedisPool};
+use poolside_core::{ErrorKind, PgPool};
 
 use crate::model::Status;
 
@@ -60,7 +60,8 @@ pub(crate) async fn check_postgres(pool: &PgPool, timeout: Duration) -> CheckRes
 }
 
 /// `PING` within `timeout`.
-pub(crate) async fn check_redis(pool: &RedisPool, timeout: Duration) -> CheckResult {
+#[cfg(feature = "redis")]
+pub(crate) async fn check_redis(pool: &poolside_core::RedisPool, timeout: Duration) -> CheckResult {
     let started = Instant::now();
     let command = poolside_core::redis::cmd("PING");
     let ping = pool.command::<String>(&command);

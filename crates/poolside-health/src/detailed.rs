@@ -103,30 +103,7 @@ impl Health {
             Some(pool) => postgres_json(self, pool).await,
             None => Value::Null,
         };
-        let redis = match &inner.redis {
-            Some(pool) => {
-                let timeout = inner.config.check_timeout;
-                let server = match tokio::time::timeout(timeout, pool.server_info()).await {
-                    Ok(Ok(info)) => json!({
-                        "version": info.version,
-                        "used_memory_bytes": info.used_memory_bytes,
-                        "connected_clients": info.connected_clients,
-                    }),
-                    Ok(Err(error)) => error_json(error),
-                    Err(_) => error_json(format!("no answer within {timeout:?}")),
-                };
-                json!({
-                    "required": inner.redis_required,
-                    "pool": pool.stats(),
-                    "server": server,
-                })
-            }
-            None => Value::Null,
-        };
-        let cache = inner.cache.as_ref().map(|cache| {
-            let stats = cache.stats();
-            json!({ "counts": stats, "hit_rate_percent": stats.hit_rate_percent() })
-        });
+        let (redis, cache) = redis_json(self).await;
         let summary = self.summary();
         json!({
             "status": summary.status,
@@ -144,4 +121,41 @@ impl Health {
             "alerts": self.alerts(),
         })
     }
+}
+
+/// Redis's pool, server info and the cache's counts (`null`s without Redis).
+#[cfg(feature = "redis")]
+async fn redis_json(health: &Health) -> (Value, Value) {
+    let inner = &*health.inner;
+    let redis = match &inner.redis {
+        Some(pool) => {
+            let timeout = inner.config.check_timeout;
+            let server = match tokio::time::timeout(timeout, pool.server_info()).await {
+                Ok(Ok(info)) => json!({
+                "version": info.version,
+                "used_memory_bytes": info.used_memory_bytes,
+                "connected_clients": info.connected_clients,
+                }),
+                Ok(Err(error)) => error_json(error),
+                Err(_) => error_json(format!("no answer within {timeout:?}")),
+            };
+            json!({
+                "required": inner.redis_required,
+                "pool": pool.stats(),
+                "server": server,
+            })
+        }
+        None => Value::Null,
+    };
+    let cache = inner.cache.as_ref().map(|cache| {
+        let stats = cache.stats();
+        json!({ "counts": stats, "hit_rate_percent": stats.hit_rate_percent() })
+    });
+    (redis, cache.unwrap_or(Value::Null))
+}
+
+/// Without the redis feature there is neither Redis nor a cache.
+#[cfg(not(feature = "redis"))]
+async fn redis_json(_: &Health) -> (Value, Value) {
+    (Value::Null, Value::Null)
 }

@@ -7,11 +7,13 @@ use std::sync::{Arc, PoisonError, RwLock};
 use std::time::{Instant, SystemTime};
 
 use poolside_config::HealthConfig;
-use poolside_core::{PgPool, RedisCache, RedisPool};
+use poolside_core::PgPool;
+#[cfg(feature = "redis")]
+use poolside_core::{RedisCache, RedisPool};
 use poolside_metrics::{Exporter, OperationRecorder, PoolReport, names};
 use serde_json::json;
 
-use crate::checks::{CheckResult, check_postgres, check_redis};
+use crate::checks::{CheckResult, check_postgres};
 use crate::model::{Check, HealthReport, Status};
 use crate::utilization::Utilization;
 
@@ -38,8 +40,11 @@ pub(crate) struct Inner {
     pub(crate) config: HealthConfig,
     pub(crate) profile: String,
     pub(crate) postgres: Option<PgPool>,
+    #[cfg(feature = "redis")]
     pub(crate) redis: Option<RedisPool>,
+    #[cfg(feature = "redis")]
     pub(crate) redis_required: bool,
+    #[cfg(feature = "redis")]
     pub(crate) cache: Option<RedisCache>,
     pub(crate) operations: Option<Arc<OperationRecorder>>,
     pub(crate) exporter: Option<Exporter>,
@@ -52,7 +57,6 @@ impl std::fmt::Debug for Health {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Health")
             .field("postgres", &self.inner.postgres.is_some())
-            .field("redis", &self.inner.redis.is_some())
             .finish_non_exhaustive()
     }
 }
@@ -63,7 +67,9 @@ pub struct HealthBuilder {
     config: HealthConfig,
     profile: String,
     postgres: Option<PgPool>,
+    #[cfg(feature = "redis")]
     redis: Option<(RedisPool, bool)>,
+    #[cfg(feature = "redis")]
     cache: Option<RedisCache>,
     operations: Option<Arc<OperationRecorder>>,
     exporter: Option<Exporter>,
@@ -76,6 +82,8 @@ impl HealthBuilder {
         self
     }
 
+    #[cfg(feature = "redis")]
+    #[cfg(feature = "redis")]
     /// The Redis pool; `required: false` makes its failure a warning, not a failure,
     /// of readiness (the service runs without its cache).
     pub fn redis(mut self, pool: RedisPool, required: bool) -> Self {
@@ -83,6 +91,7 @@ impl HealthBuilder {
         self
     }
 
+    #[cfg(feature = "redis")]
     /// The cache, for its hit rate.
     pub fn cache(mut self, cache: RedisCache) -> Self {
         self.cache = Some(cache);
@@ -110,6 +119,7 @@ impl HealthBuilder {
     /// The health state; nothing is checked until [`Health::check_now`] or the
     /// monitor runs.
     pub fn build(self) -> Health {
+        #[cfg(feature = "redis")]
         let (redis, redis_required) = match self.redis {
             Some((pool, required)) => (Some(pool), required),
             None => (None, false),
@@ -119,8 +129,11 @@ impl HealthBuilder {
                 config: self.config,
                 profile: self.profile,
                 postgres: self.postgres,
+                #[cfg(feature = "redis")]
                 redis,
+                #[cfg(feature = "redis")]
                 redis_required,
+                #[cfg(feature = "redis")]
                 cache: self.cache,
                 operations: self.operations,
                 exporter: self.exporter,
@@ -139,7 +152,9 @@ impl Health {
             config,
             profile: String::new(),
             postgres: None,
+            #[cfg(feature = "redis")]
             redis: None,
+            #[cfg(feature = "redis")]
             cache: None,
             operations: None,
             exporter: None,
@@ -157,12 +172,15 @@ impl Health {
                 None => None,
             }
         };
+        #[cfg(feature = "redis")]
         let redis = async {
             match &inner.redis {
-                Some(pool) => Some(check_redis(pool, timeout).await),
+                Some(pool) => Some(crate::checks::check_redis(pool, timeout).await),
                 None => None,
             }
         };
+        #[cfg(not(feature = "redis"))]
+        let redis = async { None::<CheckResult> };
         let (postgres, redis) = tokio::join!(postgres, redis);
         for (name, result) in [("postgres", &postgres), ("redis", &redis)] {
             if let Some(result) = result {
@@ -208,7 +226,11 @@ impl Health {
     }
 
     fn is_required(&self, name: &str) -> bool {
-        name == "postgres" || (name == "redis" && self.inner.redis_required)
+        #[cfg(feature = "redis")]
+        let redis_required = name == "redis" && self.inner.redis_required;
+        #[cfg(not(feature = "redis"))]
+        let redis_required = false;
+        name == "postgres" || redis_required
     }
 
     /// The last result of dependency `name` (`postgres` or `redis`).
@@ -263,6 +285,7 @@ impl Health {
                 vec![self.dependency_check("postgres")],
             );
         }
+        #[cfg(feature = "redis")]
         if self.inner.redis.is_some() {
             checks.insert(
                 "redis:responseTime".into(),
@@ -366,7 +389,9 @@ impl Health {
         let inner = &*self.inner;
         PoolReport {
             postgres: inner.postgres.as_ref().map(PgPool::stats),
+            #[cfg(feature = "redis")]
             redis: inner.redis.as_ref().map(RedisPool::stats),
+            #[cfg(feature = "redis")]
             cache: inner.cache.as_ref().map(RedisCache::stats),
             operations: inner
                 .operations

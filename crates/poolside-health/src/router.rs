@@ -69,6 +69,12 @@ async fn db(State(health): State<Health>) -> Response {
     health_json(status, &body)
 }
 
+#[cfg(not(feature = "redis"))]
+async fn redis(State(_): State<Health>) -> Response {
+    not_configured("Redis (poolside-health was built without its redis feature)")
+}
+
+#[cfg(feature = "redis")]
 async fn redis(State(health): State<Health>) -> Response {
     let Some(pool) = &health.inner.redis else {
         return not_configured("Redis");

@@ -2,7 +2,9 @@
 //! (given by the caller, low-cardinality), its statement's shape for the slow list,
 //! and the outcome label of an error.
 
-use poolside_core::{PgError, PgRequest, RedisError};
+#[cfg(feature = "redis")]
+use poolside_core::RedisError;
+use poolside_core::{PgError, PgRequest};
 
 /// A request the [`MetricsLayer`](crate::MetricsLayer) can name.
 ///
@@ -63,6 +65,7 @@ impl OutcomeLabel for PgError {
     }
 }
 
+#[cfg(feature = "redis")]
 impl OutcomeLabel for RedisError {
     fn outcome(&self) -> &'static str {
         self.kind().as_str()

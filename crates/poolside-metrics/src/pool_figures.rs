@@ -7,7 +7,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use metrics::{Histogram, counter, gauge, histogram};
-use poolside_core::{CacheStats, PgPool, PoolObserver, PoolStats, RedisStats};
+#[cfg(feature = "redis")]
+use poolside_core::{CacheStats, RedisStats};
+use poolside_core::{PgPool, PoolObserver, PoolStats};
 use poolside_resilience::breaker::{BreakerState, CircuitBreaker};
 use poolside_resilience::overflow::OverflowSwitch;
 use poolside_resilience::retry::{Decision, RetryEvent};
@@ -70,6 +72,7 @@ pub fn record_pg_stats(label: &'static str, stats: &PoolStats) {
 }
 
 /// Sets the connection gauges of a Redis pool, and its cache counters when given.
+#[cfg(feature = "redis")]
 pub fn record_redis_stats(label: &'static str, stats: &RedisStats, cache: Option<&CacheStats>) {
     gauge!(names::CONNECTIONS_ACTIVE, "pool" => label).set(f64::from(stats.active));
     gauge!(names::CONNECTIONS_IDLE, "pool" => label).set(f64::from(stats.idle));

@@ -4,7 +4,9 @@
 use std::fmt::Write as _;
 use std::time::Duration;
 
-use poolside_core::{CacheStats, PoolStats, RedisStats};
+use poolside_core::PoolStats;
+#[cfg(feature = "redis")]
+use poolside_core::{CacheStats, RedisStats};
 
 use crate::snapshot::Snapshot;
 
@@ -14,8 +16,10 @@ pub struct PoolReport {
     /// The PostgreSQL pool, when there is one.
     pub postgres: Option<PoolStats>,
     /// The Redis pool, when there is one.
+    #[cfg(feature = "redis")]
     pub redis: Option<RedisStats>,
     /// The cache's counts, when there is a cache.
+    #[cfg(feature = "redis")]
     pub cache: Option<CacheStats>,
     /// The operations of the last window.
     pub operations: Snapshot,
@@ -50,6 +54,7 @@ impl PoolReport {
                 pg.leaks
             );
         }
+        #[cfg(feature = "redis")]
         if let Some(redis) = &self.redis {
             let _ = writeln!(
                 out,
@@ -64,6 +69,7 @@ impl PoolReport {
                 redis.rejected
             );
         }
+        #[cfg(feature = "redis")]
         if let Some(cache) = &self.cache {
             let _ = writeln!(
                 out,
@@ -107,6 +113,10 @@ impl PoolReport {
     pub fn log(&self) {
         let ops = &self.operations;
         let pg = self.postgres.as_ref();
+        #[cfg(feature = "redis")]
+        let cache_hit_percent = self.cache.as_ref().map(CacheStats::hit_rate_percent);
+        #[cfg(not(feature = "redis"))]
+        let cache_hit_percent: Option<f64> = None;
         tracing::info!(
             target: "poolside::metrics",
             active = pg.map(|p| p.active),
@@ -119,7 +129,7 @@ impl PoolReport {
             p99_ms = ops.p99_ms,
             error_percent = ops.error_percent,
             slow = ops.slow,
-            cache_hit_percent = self.cache.as_ref().map(CacheStats::hit_rate_percent),
+            cache_hit_percent,
             "pool status"
         );
     }

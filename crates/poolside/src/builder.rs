@@ -3,7 +3,9 @@
 use std::sync::{Arc, Mutex};
 
 use poolside_config::Config;
-use poolside_core::{OnUnavailable, PgPool, RedisCache, RedisPool};
+use poolside_core::PgPool;
+#[cfg(feature = "redis")]
+use poolside_core::{OnUnavailable, RedisCache, RedisPool};
 use poolside_health::Health;
 use poolside_metrics::{Exporter, OperationRecorder};
 use poolside_resilience::overflow::OverflowSwitch;
@@ -87,11 +89,13 @@ impl PoolsideBuilder {
             }
             _ => None,
         };
+        #[cfg(feature = "redis")]
         let redis = match &config.redis {
             Some(redis_config) => Some(RedisPool::build(redis_config)?),
             None => None,
         };
         // Without Redis, or with Redis down, a cache read is a miss.
+        #[cfg(feature = "redis")]
         let cache = RedisCache::new(redis.clone(), OnUnavailable::Miss);
         let shared = Shared {
             recorder: Arc::new(OperationRecorder::from_config("postgres", &config.metrics)),
@@ -108,6 +112,7 @@ impl PoolsideBuilder {
             .postgres(postgres.clone())
             .operations(Arc::clone(&shared.recorder))
             .profile(config.profile.name());
+        #[cfg(feature = "redis")]
         if let Some(redis) = &redis {
             health = health.redis(redis.clone(), false).cache(cache.clone());
         }
@@ -116,7 +121,9 @@ impl PoolsideBuilder {
         }
         let health = health.build();
         if let Some(exporter) = &exporter {
-            sample_into(exporter, &postgres, redis.as_ref(), &cache, &shared);
+            sample_into(exporter, &postgres, &shared);
+            #[cfg(feature = "redis")]
+            sample_redis_into(exporter, redis.as_ref(), &cache);
         }
         let monitor = health.spawn_monitor();
         let status_log = poolside_metrics::spawn_periodic_log(config.metrics.log_interval, {
@@ -128,7 +135,9 @@ impl PoolsideBuilder {
                 config,
                 postgres,
                 secondary,
+                #[cfg(feature = "redis")]
                 redis,
+                #[cfg(feature = "redis")]
                 cache,
                 shared,
                 stack,
@@ -140,24 +149,27 @@ impl PoolsideBuilder {
     }
 }
 
-/// Samples the pools, the breaker and the switch into the exporter before each render.
-fn sample_into(
-    exporter: &Exporter,
-    postgres: &PgPool,
-    redis: Option<&RedisPool>,
-    cache: &RedisCache,
-    shared: &Shared,
-) {
-    let (postgres, redis, cache) = (postgres.clone(), redis.cloned(), cache.clone());
+/// Samples the PostgreSQL pool, the breaker and the switch into the exporter before
+/// each render.
+fn sample_into(exporter: &Exporter, postgres: &PgPool, shared: &Shared) {
+    let postgres = postgres.clone();
     let (breaker, switch) = (shared.breaker.clone(), shared.switch.clone());
     exporter.add_sampler(move || {
         poolside_metrics::record_pg_stats("postgres", &postgres.stats());
-        if let Some(redis) = &redis {
-            poolside_metrics::record_redis_stats("redis", &redis.stats(), Some(&cache.stats()));
-        }
         poolside_metrics::record_breaker("postgres", &breaker);
         if let Some(switch) = &switch {
             poolside_metrics::record_overflow("postgres", switch);
         }
+    });
+}
+
+/// Samples the Redis pool and the cache into the exporter before each render.
+#[cfg(feature = "redis")]
+fn sample_redis_into(exporter: &Exporter, redis: Option<&RedisPool>, cache: &RedisCache) {
+    let (Some(redis), cache) = (redis.cloned(), cache.clone()) else {
+        return;
+    };
+    exporter.add_sampler(move || {
+        poolside_metrics::record_redis_stats("redis", &redis.stats(), Some(&cache.stats()));
     });
 }

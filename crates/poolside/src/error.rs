@@ -10,6 +10,7 @@ pub enum Error {
     #[error("PostgreSQL: {0}")]
     Postgres(#[from] poolside_core::PgError),
     /// The Redis pool could not be built.
+    #[cfg(feature = "redis")]
     #[error("Redis: {0}")]
     Redis(#[from] poolside_core::RedisError),
     /// A retry budget could not be built from `[retry]`.

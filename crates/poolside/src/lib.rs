@@ -18,9 +18,10 @@ pub use poolside::{Op, Poolside};
 
 pub use poolside_core::tokio_postgres::Row;
 pub use poolside_core::{
-    ErrorKind, OnUnavailable, Param, PgConnection, PgError, PgPool, RedisCache, RedisError,
-    RedisPool, TransactionFuture, params,
+    ErrorKind, Param, PgConnection, PgError, PgPool, TransactionFuture, params,
 };
+#[cfg(feature = "redis")]
+pub use poolside_core::{OnUnavailable, RedisCache, RedisError, RedisPool};
 pub use poolside_health::{Health, HealthReport, Status};
 pub use poolside_metrics::{PoolReport, Snapshot};
 

@@ -8,9 +8,11 @@ use std::time::Duration;
 use poolside_config::Config;
 use poolside_core::tokio_postgres::Row;
 use poolside_core::{
-    Param, PgAnswer, PgConnection, PgError, PgPool, PgRequest, RedisCache, RedisPool,
-    TransactionFuture, TransactionOptions,
+    Param, PgAnswer, PgConnection, PgError, PgPool, PgRequest, TransactionFuture,
+    TransactionOptions,
 };
+#[cfg(feature = "redis")]
+use poolside_core::{RedisCache, RedisPool};
 use poolside_health::{Health, HealthReport};
 use poolside_metrics::PoolReport;
 use poolside_resilience::{DeadlineLayer, RetryLayer, RetryPolicy};
@@ -46,7 +48,9 @@ pub(crate) struct Inner {
     pub(crate) config: Config,
     pub(crate) postgres: PgPool,
     pub(crate) secondary: Option<PgPool>,
+    #[cfg(feature = "redis")]
     pub(crate) redis: Option<RedisPool>,
+    #[cfg(feature = "redis")]
     pub(crate) cache: RedisCache,
     pub(crate) shared: Shared,
     /// The stack for requests whose outcome may be unknown after a failure (retried
@@ -61,7 +65,6 @@ impl std::fmt::Debug for Poolside {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Poolside")
             .field("postgres", &self.inner.postgres)
-            .field("redis", &self.inner.redis.is_some())
             .finish_non_exhaustive()
     }
 }
@@ -279,13 +282,16 @@ impl Poolside {
         &self.inner.postgres
     }
 
-    /// The Redis pool, when Redis is configured.
+    /// The Redis pool, when Redis is configured (feature `redis`).
+    #[cfg(feature = "redis")]
     pub fn redis(&self) -> Option<&RedisPool> {
         self.inner.redis.as_ref()
     }
 
     /// The cache (get, set with TTL, del, mget, mset, delete by pattern, ...; hits and
-    /// misses counted). Without Redis configured, or with Redis down, reads miss.
+    /// misses counted). Without Redis configured, or with Redis down, reads miss
+    /// (feature `redis`).
+    #[cfg(feature = "redis")]
     pub fn cache(&self) -> &RedisCache {
         &self.inner.cache
     }
@@ -349,6 +355,7 @@ impl Poolside {
                 }
             },
             async {
+                #[cfg(feature = "redis")]
                 if let Some(redis) = &self.inner.redis {
                     redis.close(deadline).await;
                 }
