@@ -67,7 +67,7 @@ const CHECKS: &[Check] = &[
     },
     Check {
         name: "tests",
-        args: &["test", "--workspace"],
+        args: &["test", "--workspace", "--no-fail-fast"],
         needs_services: true,
         runs_ignored: false,
     },

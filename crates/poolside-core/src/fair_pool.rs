@@ -11,9 +11,10 @@
 //! waiters see only a timeout after the full wait. The backend's connection manager
 //! publishes each failure; a waiter that cannot be served (the failure is permanent,
 //! such as bad credentials, or no connection is open at all) fails at once with it.
-//! Any other waiter asks bb8 again 100 ms later, which starts a new connect: the
-//! backends turn bb8's own connect retry off, as it backs off to half the connection
-//! timeout and would leave a pool idle for seconds after its database came back.
+//! Any other waiter asks bb8 again every 100 ms, which starts a new connect when none
+//! is under way: the backends turn bb8's own connect retry off, as it backs off to
+//! half the connection timeout and would leave a pool idle for seconds after its
+//! database came back.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, PoisonError, RwLock};
@@ -22,8 +23,8 @@ use std::time::Duration;
 use bb8::ManageConnection;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, TryAcquireError, watch};
 
-/// How long a waiter that saw a connect failure waits before asking bb8 again (which
-/// starts another connect when none is under way).
+/// How long a waiter waits before asking bb8 again (which starts another connect when
+/// none is under way): after a connect failure, and every so often while it waits.
 const ASK_AGAIN_AFTER: Duration = Duration::from_millis(100);
 
 /// The latest connect failure of a backend, as its manager publishes it.
@@ -236,9 +237,11 @@ impl<M: ManageConnection> FairPool<M> {
         let pool = self.bb8().ok_or(AcquireError::Closed)?;
         let get = pool.get_owned();
         tokio::pin!(get);
-        let ask_again = tokio::time::sleep_until(deadline);
+        // Asked again every ASK_AGAIN_AFTER while no connection comes: a connect that
+        // failed before this task started watching would otherwise leave it waiting
+        // for a connect nobody starts.
+        let ask_again = tokio::time::sleep(ASK_AGAIN_AFTER);
         tokio::pin!(ask_again);
-        let mut asking_again = false;
         let conn = loop {
             tokio::select! {
                 biased;
@@ -266,11 +269,12 @@ impl<M: ManageConnection> FairPool<M> {
                         ask_again
                             .as_mut()
                             .reset(tokio::time::Instant::now() + ASK_AGAIN_AFTER);
-                        asking_again = true;
                     }
                 },
-                () = &mut ask_again, if asking_again => {
-                    asking_again = false;
+                () = &mut ask_again => {
+                    ask_again
+                        .as_mut()
+                        .reset(tokio::time::Instant::now() + ASK_AGAIN_AFTER);
                     get.set(pool.get_owned());
                 },
                 () = tokio::time::sleep_until(deadline) => return Err(timed_out(last_failure)),
