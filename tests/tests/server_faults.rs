@@ -1,6 +1,7 @@
 //! Faults injected into the real servers under a steady load: PostgreSQL restarted
-//! (`pg_ctl stop -m fast` and `-m immediate`, then started), and the primary lost to
-//! its streaming standby (stopped, or turned read-only), with a multi-host URL.
+//! (`pg_ctl stop -m fast` and `-m immediate`, then started), the primary lost to its
+//! streaming standby (stopped, or turned read-only), with a multi-host URL, and Redis
+//! killed under the point-of-sale service.
 //!
 //! They stop the shared servers, so they are ignored in the ordinary parallel run and
 //! run alone, one at a time, by the faults phase of `cargo xtask test`, which names
@@ -389,7 +390,7 @@ async fn failover_under_load(read_only: bool) {
     println!(
         "failover ({}): {} (xtask {} ms); writes resumed {} ms after the promotion, {} ms after \
          the last write before it; {failed_writes} writes failed meanwhile; {} acknowledged, \
-         {lost} lost; connections retired as read-only: {}",
+         {lost} lost; connections retired: {}",
         if read_only {
             "read-only primary"
         } else {
@@ -429,4 +430,202 @@ async fn server_fault_failover_when_the_primary_stops() {
 #[ignore = "turns the shared PostgreSQL primary read-only: run by `cargo xtask test` in its faults phase"]
 async fn server_fault_failover_when_the_primary_turns_read_only() {
     failover_under_load(true).await;
+}
+
+/// Starts whatever a fault test stopped, when the test ends, passed or not.
+struct ServicesUp;
+
+impl Drop for ServicesUp {
+    fn drop(&mut self) {
+        if let Err(e) = try_xtask_services(&["up"]) {
+            eprintln!("services up after the fault test: {e}");
+        }
+    }
+}
+
+/// Blocking HTTP calls to the in-process service: (status, JSON body).
+fn http(
+    base: &str,
+    method: &str,
+    path: &str,
+    body: Option<serde_json::Value>,
+) -> (u16, serde_json::Value) {
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_global(Some(Duration::from_secs(10)))
+        .build()
+        .into();
+    let url = format!("{base}{path}");
+    let response = match (method, body) {
+        ("POST", Some(body)) => agent
+            .post(&url)
+            .header("content-type", "application/json")
+            .send(body.to_string()),
+        _ => agent.get(&url).call(),
+    };
+    let mut response = response.unwrap_or_else(|e| panic!("{method} {path}: {e}"));
+    let status = response.status().as_u16();
+    let text = response.body_mut().read_to_string().unwrap_or_default();
+    (
+        status,
+        serde_json::from_str(&text).unwrap_or(serde_json::Value::Null),
+    )
+}
+
+/// What a run of [`sell_and_read`] saw: the failures (status and route) and the sales
+/// acknowledged.
+type Traffic = (Vec<(u16, &'static str)>, u64);
+
+/// Sells one unit of `product` and reads it back twice (the sale drops it from the
+/// cache; the second read finds it there when the cache works), `rounds` times;
+/// returns the failures (status and path) and the sales acknowledged.
+fn sell_and_read(base: &str, product: i64, rounds: usize) -> Traffic {
+    let (mut failures, mut sold) = (Vec::new(), 0);
+    for _ in 0..rounds {
+        let sale = serde_json::json!({ "items": [{ "product_id": product, "quantity": 1 }] });
+        match http(base, "POST", "/sales", Some(sale)).0 {
+            201 => sold += 1,
+            status => failures.push((status, "POST /sales")),
+        }
+        for _ in 0..2 {
+            let status = http(base, "GET", &format!("/products/{product}"), None).0;
+            if status != 200 {
+                failures.push((status, "GET /products/{id}"));
+            }
+        }
+    }
+    (failures, sold)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "kills the shared Redis: run by `cargo xtask test` in its faults phase"]
+async fn server_fault_redis_killed_while_selling() {
+    let database_url = required_env("DATABASE_URL");
+    let config = load_config(&[
+        ("DATABASE_URL", &database_url),
+        ("REDIS_URL", &required_env("REDIS_URL")),
+        ("POOLSIDE_PROFILE", "test"),
+        ("POOLSIDE_POSTGRES__MAX_SIZE", "10"),
+    ])
+    .config;
+    poolside_example_pos_service::migrate(&database_url)
+        .await
+        .expect("migrates");
+    let db = poolside::Poolside::builder()
+        .config(config)
+        .build()
+        .await
+        .expect("starts");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("a port");
+    let base = format!("http://{}", listener.local_addr().expect("an address"));
+    let server = tokio::spawn(
+        axum::serve(listener, poolside_example_pos_service::app(db.clone())).into_future(),
+    );
+    let blocking = |f: Box<dyn FnOnce() -> Traffic + Send>| tokio::task::spawn_blocking(f);
+
+    let created = {
+        let base = base.clone();
+        tokio::task::spawn_blocking(move || {
+            http(
+                &base,
+                "POST",
+                "/products",
+                Some(serde_json::json!({ "name": "Cocoa", "price_cents": 300, "stock": 1000 })),
+            )
+        })
+        .await
+        .expect("runs")
+    };
+    assert_eq!(created.0, 201, "{}", created.1);
+    let product = created.1["id"].as_i64().expect("an id");
+    let before = {
+        let base = base.clone();
+        blocking(Box::new(move || sell_and_read(&base, product, 20)))
+            .await
+            .expect("runs")
+    };
+    let cache = db.cache().stats();
+    assert!(before.0.is_empty(), "{:?}", before.0);
+    assert!(
+        cache.hits >= 20,
+        "the cache works before the fault: {cache:?}"
+    );
+
+    let _restart = ServicesUp;
+    tokio::task::spawn_blocking(|| xtask_services(&["kill", "redis"]))
+        .await
+        .expect("killed");
+    let during = {
+        let base = base.clone();
+        blocking(Box::new(move || sell_and_read(&base, product, 50)))
+            .await
+            .expect("runs")
+    };
+    let cache_down = db.cache().stats();
+    tokio::task::spawn_blocking(|| xtask_services(&["up"]))
+        .await
+        .expect("Redis started again");
+    let started = Instant::now();
+    let hits_at_restart = db.cache().stats().hits;
+    let mut after = (Vec::new(), 0);
+    while db.cache().stats().hits <= hits_at_restart + 1 {
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "the cache was not used again within 10 s of Redis's restart"
+        );
+        let base = base.clone();
+        let round = blocking(Box::new(move || sell_and_read(&base, product, 1)))
+            .await
+            .expect("runs");
+        after.0.extend(round.0);
+        after.1 += round.1;
+    }
+    let reused_after = started.elapsed();
+
+    let sold = before.1 + during.1 + after.1;
+    let stock: i64 = db
+        .query_one(
+            "SELECT quantity FROM pos.inventory WHERE product_id = $1",
+            poolside::params![product],
+        )
+        .await
+        .expect("reads the stock")
+        .get(0);
+    println!(
+        "redis killed while selling: {} sales and reads before, {} during the outage ({} failures; \
+         cache misses {} -> {}, errors {} -> {}), cache used again {} ms after the restart; \
+         {sold} sold, stock {stock} of 1000",
+        before.1,
+        during.1,
+        during.0.len(),
+        cache.misses,
+        cache_down.misses,
+        cache.errors,
+        cache_down.errors,
+        reused_after.as_millis()
+    );
+    assert!(
+        during.0.is_empty(),
+        "requests failed while Redis was down: {:?}",
+        during.0
+    );
+    assert!(
+        after.0.is_empty(),
+        "requests failed after Redis came back: {:?}",
+        after.0
+    );
+    assert_eq!(during.1, 50, "every sale went through while Redis was down");
+    assert!(
+        cache_down.misses >= cache.misses + 100,
+        "reads missed the cache instead of failing"
+    );
+    assert_eq!(
+        stock,
+        1000 - i64::try_from(sold).expect("small"),
+        "stock matches the sales"
+    );
+    server.abort();
+    db.shutdown(Duration::from_secs(5)).await;
 }

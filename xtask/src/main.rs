@@ -35,6 +35,8 @@ commands:
   services failover [--read-only]
                     stop the primary (or turn it read-only), promote the standby
   services failback the primary back in charge, the standby copied from it anew
+  services kill redis
+                    SIGKILL to Redis (`services up` starts it again)
   test              services up, fmt, clippy, the crates without default features,
                     tests, fault tests, cargo-deny,
                     services down
@@ -55,6 +57,7 @@ fn main() -> ExitCode {
             services::failover(rest == ["--read-only"]).map(|()| ExitCode::SUCCESS)
         }
         ["services", "failback"] => services::failback().map(|()| ExitCode::SUCCESS),
+        ["services", "kill", "redis"] => services::kill_redis().map(|()| ExitCode::SUCCESS),
         ["services", "down"] => services::down().map(|()| ExitCode::SUCCESS),
         ["services", "status"] => services::status(),
         ["services", "env"] => services::print_env().map(|()| ExitCode::SUCCESS),

@@ -8,6 +8,7 @@
 
 mod error;
 mod migrate;
+pub use migrate::run as migrate;
 mod products;
 mod report;
 mod sales;
@@ -31,8 +32,9 @@ const SHUTDOWN_DEADLINE: Duration = Duration::from_secs(10);
 /// The largest request body accepted (a sale of 100 lines is far below it).
 const BODY_LIMIT: usize = 64 * 1024;
 
-/// The service's routes, with the health and metrics endpoints.
-fn app(db: Poolside) -> Router {
+/// The service's routes, with the health and metrics endpoints, over `db` (whose
+/// schema [`migrate`] created).
+pub fn app(db: Poolside) -> Router {
     Router::new()
         .route("/products", get(products::list).post(products::create))
         .route("/products/{id}", get(products::get))

@@ -37,7 +37,11 @@ CREATE INDEX IF NOT EXISTS sales_created_at ON pos.sales (created_at);
 const LOCK_KEY: i64 = 0x0070_6f73_5f6d_6967; // "pos_mig" in ASCII
 
 /// Applies the schema over its own connection to `url`.
-pub(crate) async fn run(url: &str) -> Result<(), tokio_postgres::Error> {
+///
+/// # Errors
+///
+/// When the server cannot be reached or refuses a statement.
+pub async fn run(url: &str) -> Result<(), tokio_postgres::Error> {
     let (mut client, connection) = tokio_postgres::connect(url, NoTls).await?;
     let driver = tokio::spawn(connection);
     let transaction = client.transaction().await?;

@@ -13,6 +13,7 @@ use anyhow::{Context, Result, bail};
 use super::layout::Layout;
 use super::postgres::Postgres;
 use super::process::{self, ServerUser, run};
+use super::redis::Redis;
 use super::standby::Standby;
 use super::{Service, running_pid, start, stop};
 
@@ -121,6 +122,19 @@ pub(crate) fn restart_postgres(mode: RestartMode) -> Result<()> {
     Ok(())
 }
 
+/// `services kill redis`: SIGKILL to Redis, a crash (its data is gone: the services
+/// keep none on disk). `services up` starts it again.
+pub(crate) fn kill_redis() -> Result<()> {
+    let layout = layout()?;
+    let pid = running_pid(&Redis, &layout)
+        .context("Redis is not running: run `cargo xtask services up` first")?;
+    process::signal(pid, "KILL")?;
+    process::wait_for_exit(pid, RESTART_TIMEOUT);
+    let _ = std::fs::remove_file(layout.pid_file(Redis.key()));
+    println!("services: Redis killed (pid {pid}); `cargo xtask services up` starts it again");
+    Ok(())
+}
+
 /// `services failover [--read-only]`: the primary is stopped (`pg_ctl stop -m fast`,
 /// whose WAL senders hand the standby every record before the primary exits) or,
 /// with `read_only`, left running but read-only once the standby has replayed all it
@@ -142,6 +156,10 @@ pub(crate) fn failover(read_only: bool) -> Result<()> {
         wait_for_replay(&layout, written.trim())?;
     } else {
         stop_primary(&layout, "fast")?;
+        // The WAL senders sent everything up to the shutdown checkpoint; promote only
+        // once the standby has replayed it, as a careful failover does, or a write
+        // acknowledged just before the stop could be left in a socket buffer.
+        wait_for_replay(&layout, &shutdown_checkpoint(&layout)?)?;
     }
     let primary_gone = began.elapsed();
     pg_ctl(
@@ -157,6 +175,22 @@ pub(crate) fn failover(read_only: bool) -> Result<()> {
         began.elapsed().as_millis()
     );
     Ok(())
+}
+
+/// The primary's last checkpoint location (its shutdown checkpoint once stopped), from
+/// `pg_controldata`.
+fn shutdown_checkpoint(layout: &Layout) -> Result<String> {
+    let mut command = Command::new(Postgres::bin("pg_controldata")?);
+    command.arg("-D").arg(Postgres::data_dir(layout));
+    if let Some(user) = &layout.user {
+        user.apply(&mut command);
+    }
+    let output = run(&mut command)?;
+    output
+        .lines()
+        .find_map(|line| line.strip_prefix("Latest checkpoint location:"))
+        .map(|lsn| lsn.trim().to_owned())
+        .context("pg_controldata printed no \"Latest checkpoint location\"")
 }
 
 /// Waits until the standby has replayed the primary's WAL up to `lsn`.

@@ -22,7 +22,7 @@ use std::process::{Child, Command, ExitCode};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
-pub(crate) use faults::{RestartMode, failback, failover, restart_postgres};
+pub(crate) use faults::{RestartMode, failback, failover, kill_redis, restart_postgres};
 
 use install::Requirement;
 use layout::Layout;

@@ -31,6 +31,10 @@ pub(crate) struct PgManager {
     cache_size: usize,
     pgbouncer: bool,
     max_lifetime: Duration,
+    /// Bounds the whole connect, handshake and authentication included: the driver's
+    /// own connect timeout covers the TCP connect only, and a server that speaks
+    /// another protocol never answers the handshake.
+    connect_timeout: Duration,
     failures: FailureSender<PgError>,
     counters: Arc<Counters>,
     pub(crate) generation: Arc<Generation>,
@@ -56,12 +60,17 @@ impl PgManager {
         counters: Arc<Counters>,
     ) -> Self {
         let target = describe_hosts(&config);
+        let connect_timeout = config
+            .get_connect_timeout()
+            .copied()
+            .unwrap_or(Duration::from_secs(10));
         Self {
             inner: PostgresConnectionManager::new(config, NoTls),
             target,
             cache_size,
             pgbouncer,
             max_lifetime,
+            connect_timeout,
             failures,
             counters,
             generation: Arc::default(),
@@ -81,7 +90,26 @@ impl bb8::ManageConnection for PgManager {
 
     async fn connect(&self) -> Result<PgConnection, PgError> {
         let started = self.observer.get().map(|_| std::time::Instant::now());
-        match bb8::ManageConnection::connect(&self.inner).await {
+        let connected = tokio::time::timeout(
+            self.connect_timeout,
+            bb8::ManageConnection::connect(&self.inner),
+        )
+        .await;
+        let connected = match connected {
+            Ok(result) => result.map_err(|e| {
+                PgError::from_driver(e, &format!("connecting to {}", self.target)).unsent()
+            }),
+            Err(_) => Err(PgError::new(
+                crate::ErrorKind::Connect,
+                format!(
+                    "connecting to {}: no answer to the PostgreSQL handshake within {:?}: check \
+                     that postgres.url names a PostgreSQL server (or PgBouncer) on that port",
+                    self.target, self.connect_timeout
+                ),
+            )
+            .unsent()),
+        };
+        match connected {
             Ok(client) => {
                 self.counters.created();
                 if let (Some(observer), Some(started)) = (self.observer.get(), started) {
@@ -95,9 +123,7 @@ impl bb8::ManageConnection for PgManager {
                     Arc::clone(&self.generation),
                 ))
             }
-            Err(e) => {
-                let error =
-                    PgError::from_driver(e, &format!("connecting to {}", self.target)).unsent();
+            Err(error) => {
                 tracing::warn!(target: "poolside::pg", error = %error, "connect failed");
                 self.failures
                     .send_replace(Some(Arc::new(error.duplicate())));

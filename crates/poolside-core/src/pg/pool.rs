@@ -281,6 +281,15 @@ impl PgPool {
                 failure.kind(),
                 format!("no connection within {waited:?}; last connect error: {failure}"),
             ),
+            AcquireError::TimedOut(waited, None) if self.stats().total == 0 => PgError::new(
+                ErrorKind::Connect,
+                format!(
+                    "no connection to {} could be opened within {waited:?}: check that \
+                     postgres.url names a reachable PostgreSQL server",
+                    self.inner.target
+                ),
+            )
+            .unsent(),
             AcquireError::TimedOut(waited, None) => {
                 PgError::pool_timeout(waited, self.inner.config.max_size)
             }
