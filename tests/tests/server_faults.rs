@@ -443,7 +443,8 @@ impl Drop for ServicesUp {
     }
 }
 
-/// Blocking HTTP calls to the in-process service: (status, JSON body).
+/// Blocking HTTP calls to the in-process service: (status, JSON body); status 0 when
+/// no answer came.
 fn http(
     base: &str,
     method: &str,
@@ -463,7 +464,11 @@ fn http(
             .send(body.to_string()),
         _ => agent.get(&url).call(),
     };
-    let mut response = response.unwrap_or_else(|e| panic!("{method} {path}: {e}"));
+    // A transport failure (no answer within 10 s, a reset) is status 0: a failure the
+    // caller counts, not a panic of its thread.
+    let Ok(mut response) = response else {
+        return (0, serde_json::Value::Null);
+    };
     let status = response.status().as_u16();
     let text = response.body_mut().read_to_string().unwrap_or_default();
     (
@@ -625,6 +630,171 @@ async fn server_fault_redis_killed_while_selling() {
         stock,
         1000 - i64::try_from(sold).expect("small"),
         "stock matches the sales"
+    );
+    server.abort();
+    db.shutdown(Duration::from_secs(5)).await;
+}
+
+/// One sale request as a client saw it.
+struct SaleCall {
+    started: Instant,
+    finished: Instant,
+    status: u16,
+    sale_id: Option<i64>,
+}
+
+/// 200 clients selling through the in-process pos-service while PostgreSQL is
+/// restarted three ways (`-m fast`, `-m immediate`, `kill -9` of the postmaster).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "restarts the shared PostgreSQL: run by `cargo xtask test` in its faults phase"]
+async fn server_fault_postgres_restarted_three_ways_under_the_pos_service() {
+    const CLIENTS: usize = 200;
+    const PRODUCTS: usize = 5;
+    const STOCK: i64 = 1_000_000;
+    let database_url = required_env("DATABASE_URL");
+    let config = load_config(&[
+        ("DATABASE_URL", &database_url),
+        ("POOLSIDE_PROFILE", "test"),
+        ("POOLSIDE_POSTGRES__MAX_SIZE", "20"),
+        ("POOLSIDE_POSTGRES__CONNECTION_TIMEOUT", "10s"),
+    ])
+    .config;
+    poolside_example_pos_service::migrate(&database_url)
+        .await
+        .expect("migrates");
+    let db = poolside::Poolside::builder()
+        .config(config)
+        .build()
+        .await
+        .expect("starts");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("a port");
+    let base = format!("http://{}", listener.local_addr().expect("an address"));
+    let server = tokio::spawn(
+        axum::serve(listener, poolside_example_pos_service::app(db.clone())).into_future(),
+    );
+    let mut products = Vec::new();
+    for _ in 0..PRODUCTS {
+        let base = base.clone();
+        let (status, product) = tokio::task::spawn_blocking(move || {
+            http(
+                &base,
+                "POST",
+                "/products",
+                Some(serde_json::json!({ "name": "Bagel", "price_cents": 120, "stock": STOCK })),
+            )
+        })
+        .await
+        .expect("runs");
+        assert_eq!(status, 201, "{product}");
+        products.push(product["id"].as_i64().expect("an id"));
+    }
+
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let clients: Vec<_> = (0..CLIENTS)
+        .map(|client| {
+            let (base, stop, products) = (base.clone(), Arc::clone(&stop), products.clone());
+            std::thread::spawn(move || {
+                let mut calls = Vec::new();
+                let mut n = client;
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    n += 7;
+                    let sale = serde_json::json!({ "items": [
+                        { "product_id": products[n % PRODUCTS], "quantity": 1 + n % 3 }
+                    ] });
+                    let started = Instant::now();
+                    let (status, body) = http(&base, "POST", "/sales", Some(sale));
+                    calls.push(SaleCall {
+                        started,
+                        finished: Instant::now(),
+                        status,
+                        sale_id: (status == 201).then(|| body["id"].as_i64()).flatten(),
+                    });
+                }
+                calls
+            })
+        })
+        .collect();
+
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let mut outages = Vec::new();
+    for mode in ["fast", "immediate", "kill"] {
+        let began = Instant::now();
+        let printed =
+            tokio::task::spawn_blocking(move || xtask_services(&["restart", "postgres", mode]))
+                .await
+                .expect("restarted");
+        println!("{}", printed.trim());
+        outages.push((mode, began, Instant::now()));
+        tokio::time::sleep(Duration::from_secs(3)).await;
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let calls: Vec<SaleCall> = clients
+        .into_iter()
+        .flat_map(|c| c.join().expect("no client panicked"))
+        .collect();
+    assert!(!server.is_finished(), "the service kept running");
+
+    // In an outage: the call was under way at some time between the fault's start and
+    // 2 s after the server was back (the restart command returns once it answers).
+    let in_outage = |call: &SaleCall| {
+        outages.iter().any(|(_, began, back)| {
+            call.finished >= *began && call.started <= *back + Duration::from_secs(2)
+        })
+    };
+    let outside: Vec<&SaleCall> = calls.iter().filter(|c| !in_outage(c)).collect();
+    let outside_ok = outside.iter().filter(|c| c.status == 201).count();
+    let success_percent = outside_ok as f64 * 100.0 / outside.len().max(1) as f64;
+    let acknowledged: Vec<i64> = calls.iter().filter_map(|c| c.sale_id).collect();
+    let mut statuses = std::collections::BTreeMap::new();
+    for call in &calls {
+        *statuses.entry(call.status).or_insert(0) += 1;
+    }
+    let found: i64 = db
+        .query_one(
+            "SELECT count(*) FROM pos.sales WHERE id = ANY($1)",
+            poolside::params![acknowledged.clone()],
+        )
+        .await
+        .expect("counts")
+        .get(0);
+    let mismatched: i64 = db
+        .query_one(
+            "SELECT count(*) FROM pos.inventory i WHERE i.product_id = ANY($1) AND i.quantity <> $2::bigint - \
+             (SELECT COALESCE(sum(si.quantity), 0)::bigint FROM pos.sale_items si WHERE si.product_id = i.product_id)",
+            poolside::params![products.clone(), STOCK],
+        )
+        .await
+        .expect("checks the stock")
+        .get(0);
+    println!(
+        "postgres restarted 3 ways under {CLIENTS} clients: {} sales requested ({statuses:?}), \
+         {} acknowledged, {} of them in the database, {} lost; outside the outages \
+         {outside_ok} of {} succeeded ({success_percent:.3}%); products whose stock is not \
+         initial minus sold: {mismatched}",
+        calls.len(),
+        acknowledged.len(),
+        found,
+        acknowledged.len() as i64 - found,
+        outside.len()
+    );
+    assert_eq!(
+        found,
+        acknowledged.len() as i64,
+        "an acknowledged sale was lost"
+    );
+    assert_eq!(
+        mismatched, 0,
+        "stock does not equal initial stock minus sold quantities"
+    );
+    assert!(
+        success_percent >= 99.9,
+        "{success_percent:.3}% succeeded outside the outages"
+    );
+    assert!(
+        calls.iter().all(|c| matches!(c.status, 201 | 409 | 503)),
+        "an answer other than 201, 409 or 503: {statuses:?}"
     );
     server.abort();
     db.shutdown(Duration::from_secs(5)).await;
