@@ -18,15 +18,20 @@ use crate::stack::{self, Shared};
 ///
 /// # Examples
 ///
-/// ```no_run
-/// # async fn run() -> Result<(), poolside::Error> {
-/// let config = poolside::config::Config::load()?.config;
+/// With `DATABASE_URL` naming a PostgreSQL (as `cargo xtask test` sets it):
+///
+/// ```
+/// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+/// let config = poolside::config::Config::load().expect("a valid configuration").config;
 /// let db = poolside::Poolside::builder()
 ///     .config(config)
 ///     .without_prometheus_recorder() // the application installs its own
 ///     .build()
-///     .await?;
-/// # Ok(()) }
+///     .await
+///     .expect("PostgreSQL answers");
+/// assert!(db.metrics_text().is_none());
+/// db.shutdown(std::time::Duration::from_secs(5)).await;
+/// # });
 /// ```
 #[derive(Debug, Default)]
 pub struct PoolsideBuilder {
