@@ -7,6 +7,7 @@ use std::time::{Duration, SystemTime};
 use metrics::{counter, histogram};
 
 use crate::names;
+use crate::operation::OutcomeLabel;
 use crate::snapshot::{SlowOperation, Snapshot};
 use crate::window::Window;
 
@@ -76,6 +77,22 @@ impl OperationRecorder {
             }
         });
         self.window.record(took, outcome == "ok", slow);
+    }
+
+    /// Records one finished operation by its result: `ok`, or the error's outcome
+    /// label.
+    pub fn record_result<T, E: OutcomeLabel>(
+        &self,
+        operation: &'static str,
+        statement: Option<&'static str>,
+        took: Duration,
+        result: &Result<T, E>,
+    ) {
+        let outcome = match result {
+            Ok(_) => "ok",
+            Err(e) => e.outcome(),
+        };
+        self.record(operation, statement, took, outcome);
     }
 
     /// The operations of the last window.

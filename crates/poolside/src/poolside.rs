@@ -210,14 +210,10 @@ impl Poolside {
         };
         let started = std::time::Instant::now();
         let result = self.inner.postgres.transaction(options, f).await;
-        let outcome = match &result {
-            Ok(_) => "ok",
-            Err(e) => e.kind().as_str(),
-        };
         self.inner
             .shared
             .recorder
-            .record(name, None, started.elapsed(), outcome);
+            .record_result(name, None, started.elapsed(), &result);
         result
     }
 
@@ -243,14 +239,10 @@ impl Poolside {
             .layer(RetryLayer::new(policy).layer(service));
         let started = std::time::Instant::now();
         let result = stack.oneshot(()).await;
-        let outcome = match &result {
-            Ok(_) => "ok",
-            Err(e) => e.kind().as_str(),
-        };
         self.inner
             .shared
             .recorder
-            .record(name, None, started.elapsed(), outcome);
+            .record_result(name, None, started.elapsed(), &result);
         result
     }
 

@@ -63,15 +63,11 @@ where
         let this = self.project();
         let result = std::task::ready!(this.inner.poll(cx));
         if let Some(recorder) = this.recorder.take() {
-            let outcome = match &result {
-                Ok(_) => "ok",
-                Err(e) => e.outcome(),
-            };
-            recorder.record(
+            recorder.record_result(
                 this.operation,
                 *this.statement,
                 this.started.elapsed(),
-                outcome,
+                &result,
             );
         }
         Poll::Ready(result)
