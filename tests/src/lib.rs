@@ -4,6 +4,8 @@
 //! A test that needs a server never passes by skipping it: when the server's URL is not
 //! in the environment, it fails and says how to provide it.
 
+pub mod http;
+
 use std::sync::{Arc, Mutex, PoisonError};
 
 use poolside_config::{ConfigLoader, EnvSnapshot, LoadedConfig};
@@ -99,6 +101,23 @@ impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for LogCapture {
     fn make_writer(&'a self) -> LogCapture {
         self.clone()
     }
+}
+
+/// The path of `promtool` (Debian package `prometheus`), which checks the exporter's
+/// output and the alert rules.
+///
+/// # Panics
+///
+/// When it is not installed: `cargo xtask test` installs it.
+pub fn promtool() -> String {
+    ["/usr/bin/promtool", "/usr/local/bin/promtool"]
+        .into_iter()
+        .find(|p| std::path::Path::new(p).is_file())
+        .map(str::to_owned)
+        .expect(
+            "promtool is missing: `cargo xtask test` installs it (Debian package prometheus), \
+             or `apt-get install prometheus`",
+        )
 }
 
 /// Runs `cargo xtask services <args>` (a restart, a failover) through the xtask binary

@@ -5,8 +5,11 @@
 
 use std::time::{Duration, Instant};
 
-use poolside_tests::{load_config, required_env};
+use poolside_tests::required_env;
 use tokio::io::AsyncWriteExt;
+
+mod support;
+use support::PosService;
 
 const REQUESTS: usize = 10_000;
 const AT_ONCE: usize = 50;
@@ -28,29 +31,17 @@ fn request(path: &str, body: Option<&str>) -> String {
 async fn clients_that_disconnect_mid_request_leave_no_trace() {
     let database_url = required_env("DATABASE_URL");
     let url = format!("{database_url}?application_name={APPLICATION}");
-    let config = load_config(&[
-        ("DATABASE_URL", &url),
-        ("POOLSIDE_PROFILE", "test"),
-        ("POOLSIDE_POSTGRES__MAX_SIZE", "10"),
-        ("POOLSIDE_POSTGRES__CONNECTION_TIMEOUT", "10s"),
-    ])
-    .config;
-    poolside_example_pos_service::migrate(&database_url)
-        .await
-        .expect("migrates");
-    let db = poolside::Poolside::builder()
-        .config(config)
-        .without_prometheus_recorder()
-        .build()
-        .await
-        .expect("starts");
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("a port");
-    let addr = listener.local_addr().expect("an address");
-    let server = tokio::spawn(
-        axum::serve(listener, poolside_example_pos_service::app(db.clone())).into_future(),
-    );
+    let service = PosService::start(
+        &[
+            ("DATABASE_URL", &url),
+            ("POOLSIDE_PROFILE", "test"),
+            ("POOLSIDE_POSTGRES__MAX_SIZE", "10"),
+            ("POOLSIDE_POSTGRES__CONNECTION_TIMEOUT", "10s"),
+        ],
+        &database_url,
+    )
+    .await;
+    let (db, addr, base) = (service.db.clone(), service.addr, service.base());
     let product: i64 = db
         .transaction("test_product", |tx| {
             Box::pin(async move {
@@ -136,22 +127,11 @@ async fn clients_that_disconnect_mid_request_leave_no_trace() {
     for quantity in 1..=50_i64 {
         let body =
             serde_json::json!({ "items": [{ "product_id": product, "quantity": quantity }] });
+        let url = format!("{base}/sales");
         let response = tokio::task::spawn_blocking(move || {
-            let agent: ureq::Agent = ureq::Agent::config_builder()
-                .http_status_as_error(false)
-                .build()
-                .into();
-            let mut response = agent
-                .post(format!("http://{addr}/sales"))
-                .header("content-type", "application/json")
-                .send(body.to_string())
-                .expect("answers");
-            let status = response.status().as_u16();
-            let text = response.body_mut().read_to_string().unwrap_or_default();
-            (
-                status,
-                serde_json::from_str::<serde_json::Value>(&text).unwrap_or_default(),
-            )
+            poolside_tests::http::send("POST", &url, Some(&body.to_string()))
+                .map(|answer| (answer.status, answer.json()))
+                .expect("answers")
         })
         .await
         .expect("runs");
@@ -204,6 +184,6 @@ async fn clients_that_disconnect_mid_request_leave_no_trace() {
     );
     assert_eq!(stats.leaks, 0, "{stats:?}");
     assert!(stock_ok, "stock is not initial minus sold");
-    server.abort();
-    db.shutdown(Duration::from_secs(5)).await;
+    assert!(service.is_serving(), "the service kept running");
+    service.stop().await;
 }

@@ -19,6 +19,9 @@ use poolside_tests::{
     load_config, multi_host_url, required_env, try_xtask_services, xtask_services,
 };
 use tokio::sync::watch;
+
+mod support;
+use support::PosService;
 use tower::{Layer, Service, ServiceExt};
 
 /// Tasks sending statements while the fault happens.
@@ -451,30 +454,13 @@ fn http(
     path: &str,
     body: Option<serde_json::Value>,
 ) -> (u16, serde_json::Value) {
-    let agent: ureq::Agent = ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .timeout_global(Some(Duration::from_secs(10)))
-        .build()
-        .into();
-    let url = format!("{base}{path}");
-    let response = match (method, body) {
-        ("POST", Some(body)) => agent
-            .post(&url)
-            .header("content-type", "application/json")
-            .send(body.to_string()),
-        _ => agent.get(&url).call(),
-    };
+    let body = body.map(|b| b.to_string());
     // A transport failure (no answer within 10 s, a reset) is status 0: a failure the
     // caller counts, not a panic of its thread.
-    let Ok(mut response) = response else {
-        return (0, serde_json::Value::Null);
-    };
-    let status = response.status().as_u16();
-    let text = response.body_mut().read_to_string().unwrap_or_default();
-    (
-        status,
-        serde_json::from_str(&text).unwrap_or(serde_json::Value::Null),
-    )
+    poolside_tests::http::send(method, &format!("{base}{path}"), body.as_deref())
+        .map_or((0, serde_json::Value::Null), |answer| {
+            (answer.status, answer.json())
+        })
 }
 
 /// What a run of [`sell_and_read`] saw: the failures (status and route) and the sales
@@ -506,28 +492,17 @@ fn sell_and_read(base: &str, product: i64, rounds: usize) -> Traffic {
 #[ignore = "kills the shared Redis: run by `cargo xtask test` in its faults phase"]
 async fn server_fault_redis_killed_while_selling() {
     let database_url = required_env("DATABASE_URL");
-    let config = load_config(&[
-        ("DATABASE_URL", &database_url),
-        ("REDIS_URL", &required_env("REDIS_URL")),
-        ("POOLSIDE_PROFILE", "test"),
-        ("POOLSIDE_POSTGRES__MAX_SIZE", "10"),
-    ])
-    .config;
-    poolside_example_pos_service::migrate(&database_url)
-        .await
-        .expect("migrates");
-    let db = poolside::Poolside::builder()
-        .config(config)
-        .build()
-        .await
-        .expect("starts");
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("a port");
-    let base = format!("http://{}", listener.local_addr().expect("an address"));
-    let server = tokio::spawn(
-        axum::serve(listener, poolside_example_pos_service::app(db.clone())).into_future(),
-    );
+    let service = PosService::start(
+        &[
+            ("DATABASE_URL", &database_url),
+            ("REDIS_URL", &required_env("REDIS_URL")),
+            ("POOLSIDE_PROFILE", "test"),
+            ("POOLSIDE_POSTGRES__MAX_SIZE", "10"),
+        ],
+        &database_url,
+    )
+    .await;
+    let (db, base) = (service.db.clone(), service.base());
     let blocking = |f: Box<dyn FnOnce() -> Traffic + Send>| tokio::task::spawn_blocking(f);
 
     let created = {
@@ -631,8 +606,7 @@ async fn server_fault_redis_killed_while_selling() {
         1000 - i64::try_from(sold).expect("small"),
         "stock matches the sales"
     );
-    server.abort();
-    db.shutdown(Duration::from_secs(5)).await;
+    service.stop().await;
 }
 
 /// One sale request as a client saw it.
@@ -652,28 +626,17 @@ async fn server_fault_postgres_restarted_three_ways_under_the_pos_service() {
     const PRODUCTS: usize = 5;
     const STOCK: i64 = 1_000_000;
     let database_url = required_env("DATABASE_URL");
-    let config = load_config(&[
-        ("DATABASE_URL", &database_url),
-        ("POOLSIDE_PROFILE", "test"),
-        ("POOLSIDE_POSTGRES__MAX_SIZE", "20"),
-        ("POOLSIDE_POSTGRES__CONNECTION_TIMEOUT", "10s"),
-    ])
-    .config;
-    poolside_example_pos_service::migrate(&database_url)
-        .await
-        .expect("migrates");
-    let db = poolside::Poolside::builder()
-        .config(config)
-        .build()
-        .await
-        .expect("starts");
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("a port");
-    let base = format!("http://{}", listener.local_addr().expect("an address"));
-    let server = tokio::spawn(
-        axum::serve(listener, poolside_example_pos_service::app(db.clone())).into_future(),
-    );
+    let service = PosService::start(
+        &[
+            ("DATABASE_URL", &database_url),
+            ("POOLSIDE_PROFILE", "test"),
+            ("POOLSIDE_POSTGRES__MAX_SIZE", "20"),
+            ("POOLSIDE_POSTGRES__CONNECTION_TIMEOUT", "10s"),
+        ],
+        &database_url,
+    )
+    .await;
+    let (db, base) = (service.db.clone(), service.base());
     let mut products = Vec::new();
     for _ in 0..PRODUCTS {
         let base = base.clone();
@@ -734,7 +697,7 @@ async fn server_fault_postgres_restarted_three_ways_under_the_pos_service() {
         .into_iter()
         .flat_map(|c| c.join().expect("no client panicked"))
         .collect();
-    assert!(!server.is_finished(), "the service kept running");
+    assert!(service.is_serving(), "the service kept running");
 
     // In an outage: the call was under way at some time between the fault's start and
     // 2 s after the server was back (the restart command returns once it answers).
@@ -796,6 +759,5 @@ async fn server_fault_postgres_restarted_three_ways_under_the_pos_service() {
         calls.iter().all(|c| matches!(c.status, 201 | 409 | 503)),
         "an answer other than 201, 409 or 503: {statuses:?}"
     );
-    server.abort();
-    db.shutdown(Duration::from_secs(5)).await;
+    service.stop().await;
 }

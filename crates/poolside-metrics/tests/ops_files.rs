@@ -34,11 +34,7 @@ fn metric_names(text: &str) -> Vec<String> {
 
 #[test]
 fn the_alert_rules_pass_promtool() {
-    let promtool = ["/usr/bin/promtool", "/usr/local/bin/promtool"]
-        .into_iter()
-        .find(|p| std::path::Path::new(p).is_file())
-        .expect("promtool is missing: `cargo xtask test` installs it (Debian package prometheus)");
-    let output = Command::new(promtool)
+    let output = Command::new(poolside_tests::promtool())
         .args(["check", "rules"])
         .arg(ops("prometheus/alerts.yml"))
         .output()

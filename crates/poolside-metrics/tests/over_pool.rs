@@ -66,17 +66,6 @@ fn stack(
         }))
 }
 
-fn promtool() -> String {
-    ["/usr/bin/promtool", "/usr/local/bin/promtool"]
-        .into_iter()
-        .find(|p| std::path::Path::new(p).is_file())
-        .map(str::to_owned)
-        .expect(
-            "promtool is missing: `cargo xtask test` installs it (Debian package prometheus), \
-             or `apt-get install prometheus`",
-        )
-}
-
 #[tokio::test]
 async fn the_exporter_output_passes_promtool_and_holds_no_sql() {
     let exporter = Exporter::global().expect("no other recorder in this test binary");
@@ -144,7 +133,7 @@ async fn the_exporter_output_passes_promtool_and_holds_no_sql() {
         );
     }
 
-    let mut check = Command::new(promtool())
+    let mut check = Command::new(poolside_tests::promtool())
         .args(["check", "metrics"])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())

@@ -2,105 +2,25 @@
 //! client, checks answers and status codes (bad input gets a 4xx with a reason; the
 //! last item is never sold twice), then sends SIGTERM and checks a clean exit.
 
-use std::net::TcpListener;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use poolside_tests::http::ServiceProcess;
+use poolside_tests::required_env;
+use serde_json::json;
 
-use serde_json::{Value, json};
-
-/// The service, stopped by its pid (SIGKILL) if a test fails before SIGTERM.
-struct Service {
-    child: Child,
-    base: String,
+fn start() -> ServiceProcess {
+    ServiceProcess::start(
+        env!("CARGO_BIN_EXE_poolside-example-pos-service"),
+        &[
+            ("DATABASE_URL", required_env("DATABASE_URL")),
+            ("REDIS_URL", required_env("REDIS_URL")),
+            ("POOLSIDE_PROFILE", "test".into()),
+            ("POOLSIDE_POSTGRES__MAX_SIZE", "10".into()),
+        ],
+        &[],
+    )
 }
 
-impl Drop for Service {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port")
-}
-
-fn agent() -> ureq::Agent {
-    ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .timeout_global(Some(Duration::from_secs(10)))
-        .build()
-        .into()
-}
-
-fn start() -> Service {
-    let port = free_port();
-    let child = Command::new(env!("CARGO_BIN_EXE_poolside-example-pos-service"))
-        .env("DATABASE_URL", poolside_tests::required_env("DATABASE_URL"))
-        .env("REDIS_URL", poolside_tests::required_env("REDIS_URL"))
-        .env("POOLSIDE_PROFILE", "test")
-        .env("POOLSIDE_POSTGRES__MAX_SIZE", "10")
-        .env("POOLSIDE_HTTP_ADDR", format!("127.0.0.1:{port}"))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("the service starts");
-    let service = Service {
-        child,
-        base: format!("http://127.0.0.1:{port}"),
-    };
-    let began = Instant::now();
-    loop {
-        let ready = agent()
-            .get(format!("{}/health/ready", service.base))
-            .call()
-            .is_ok_and(|r| r.status() == 200);
-        if ready {
-            return service;
-        }
-        assert!(
-            began.elapsed() < Duration::from_secs(30),
-            "the service was not ready within 30 s"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
-}
-
-/// Sends `method path` with an optional raw body; returns the status and the JSON
-/// answer (`Null` when the body is not JSON).
-fn call(service: &Service, method: &str, path: &str, body: Option<&str>) -> (u16, Value) {
-    let url = format!("{}{path}", service.base);
-    let agent = agent();
-    let response = match (method, body) {
-        ("GET", _) => agent.get(&url).call(),
-        ("POST", Some(body)) => agent
-            .post(&url)
-            .header("content-type", "application/json")
-            .send(body),
-        ("POST", None) => agent.post(&url).send_empty(),
-        _ => unreachable!("{method}"),
-    };
-    let mut response = response.unwrap_or_else(|e| panic!("{method} {path}: {e}"));
-    let status = response.status().as_u16();
-    let text = response
-        .body_mut()
-        .with_config()
-        .limit(1 << 20)
-        .read_to_string()
-        .unwrap_or_default();
-    (status, serde_json::from_str(&text).unwrap_or(Value::Null))
-}
-
-fn post(service: &Service, path: &str, body: &Value) -> (u16, Value) {
-    call(service, "POST", path, Some(&body.to_string()))
-}
-
-fn new_product(service: &Service, stock: i64) -> i64 {
-    let (status, product) = post(
-        service,
+fn new_product(service: &ServiceProcess, stock: i64) -> i64 {
+    let (status, product) = service.post(
         "/products",
         &json!({ "name": "Espresso", "price_cents": 250, "stock": stock }),
     );
@@ -112,46 +32,40 @@ fn new_product(service: &Service, stock: i64) -> i64 {
 fn every_route_answers_and_sigterm_exits_cleanly() {
     let mut service = start();
     let id = new_product(&service, 5);
-    let (status, product) = call(&service, "GET", &format!("/products/{id}"), None);
+    let (status, product) = service.call("GET", &format!("/products/{id}"), None);
     assert_eq!(
         (status, product["stock"].as_i64()),
         (200, Some(5)),
         "{product}"
     );
-    let (status, list) = call(&service, "GET", "/products", None);
+    let (status, list) = service.call("GET", "/products", None);
     assert_eq!(status, 200);
     assert!(
         list.as_array()
             .is_some_and(|l| l.iter().any(|p| p["id"] == id))
     );
 
-    let (status, sale) = post(
-        &service,
+    let (status, sale) = service.post(
         "/sales",
         &json!({ "items": [{ "product_id": id, "quantity": 2 }] }),
     );
     assert_eq!(status, 201, "{sale}");
     assert_eq!(sale["total_cents"], 500);
     let sale_id = sale["id"].as_i64().expect("a sale id");
-    let (status, read) = call(&service, "GET", &format!("/sales/{sale_id}"), None);
+    let (status, read) = service.call("GET", &format!("/sales/{sale_id}"), None);
     assert_eq!(
         (status, &read["items"][0]["quantity"]),
         (200, &json!(2)),
         "{read}"
     );
-    let (_, product) = call(&service, "GET", &format!("/products/{id}"), None);
+    let (_, product) = service.call("GET", &format!("/products/{id}"), None);
     assert_eq!(
         product["stock"], 3,
         "the cached product was invalidated: {product}"
     );
 
     let day = sale["created_at"].as_str().expect("a time")[..10].to_owned();
-    let (status, report) = call(
-        &service,
-        "GET",
-        &format!("/sales/report?from={day}&to={day}"),
-        None,
-    );
+    let (status, report) = service.call("GET", &format!("/sales/report?from={day}&to={day}"), None);
     assert_eq!(status, 200, "{report}");
     assert!(report["sales"].as_i64() >= Some(1), "{report}");
     assert!(
@@ -161,38 +75,21 @@ fn every_route_answers_and_sigterm_exits_cleanly() {
         "{report}"
     );
 
-    let (status, warm) = call(&service, "POST", "/admin/warmup", None);
+    let (status, warm) = service.call("POST", "/admin/warmup", None);
     assert_eq!((status, &warm["warmed"]), (200, &json!(true)), "{warm}");
     for path in ["/health", "/health/live", "/health/ready", "/health/pool"] {
-        assert_eq!(call(&service, "GET", path, None).0, 200, "{path}");
+        assert_eq!(service.call("GET", path, None).0, 200, "{path}");
     }
-    let metrics = agent()
-        .get(format!("{}/metrics", service.base))
-        .call()
+    let metrics = service
+        .answer("GET", "/metrics", None)
         .expect("metrics")
-        .body_mut()
-        .read_to_string()
-        .expect("text");
+        .body;
     assert!(
         metrics.contains(r#"operation="create_sale",outcome="ok""#),
         "{metrics}"
     );
 
-    Command::new("kill")
-        .args(["-TERM", &service.child.id().to_string()])
-        .status()
-        .expect("kill runs");
-    let began = Instant::now();
-    let status = loop {
-        if let Some(status) = service.child.try_wait().expect("waits") {
-            break status;
-        }
-        assert!(
-            began.elapsed() < Duration::from_secs(15),
-            "no exit within 15 s of SIGTERM"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    };
+    let status = service.terminate();
     assert!(status.success(), "exit after SIGTERM: {status}");
 }
 
@@ -245,7 +142,7 @@ fn bad_input_gets_a_4xx_with_a_reason_and_the_last_item_is_sold_once() {
         ("GET", "/sales/report?from=yesterday", None, 400),
     ];
     for (method, path, body, expected) in bad {
-        let (status, answer) = call(&service, method, path, body);
+        let (status, answer) = service.call(method, path, body);
         assert_eq!(status, expected, "{method} {path} {body:?}: {answer}");
         assert!(
             answer["error"].as_str().is_some_and(|e| !e.is_empty()),
@@ -255,10 +152,9 @@ fn bad_input_gets_a_4xx_with_a_reason_and_the_last_item_is_sold_once() {
     // Over the 64 KiB limit, yet small enough to be written whole before the server
     // answers: a client still writing a huge body sees the connection closed instead.
     let huge = format!(r#"{{"items": [], "pad": "{}"}}"#, "x".repeat(100 * 1024));
-    let (status, answer) = call(&service, "POST", "/sales", Some(&huge));
+    let (status, answer) = service.call("POST", "/sales", Some(&huge));
     assert_eq!(status, 413, "{answer}");
-    let (status, answer) = post(
-        &service,
+    let (status, answer) = service.post(
         "/sales",
         &json!({ "items": [{ "product_id": id, "quantity": 2 }] }),
     );
@@ -268,12 +164,12 @@ fn bad_input_gets_a_4xx_with_a_reason_and_the_last_item_is_sold_once() {
         let handles: Vec<_> = (0..10)
             .map(|_| {
                 scope.spawn(|| {
-                    post(
-                        &service,
-                        "/sales",
-                        &json!({ "items": [{ "product_id": id, "quantity": 1 }] }),
-                    )
-                    .0
+                    service
+                        .post(
+                            "/sales",
+                            &json!({ "items": [{ "product_id": id, "quantity": 1 }] }),
+                        )
+                        .0
                 })
             })
             .collect();
@@ -292,6 +188,6 @@ fn bad_input_gets_a_4xx_with_a_reason_and_the_last_item_is_sold_once() {
         9,
         "{results:?}"
     );
-    let (_, product) = call(&service, "GET", &format!("/products/{id}"), None);
+    let (_, product) = service.call("GET", &format!("/products/{id}"), None);
     assert_eq!(product["stock"], 0, "{product}");
 }

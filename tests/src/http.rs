@@ -1,0 +1,181 @@
+//! HTTP for tests of services: a blocking client (ureq) that answers with the status
+//! and body whatever the status, and a service binary started for a test on a free
+//! port, waited for until ready, and stopped by its pid.
+
+use std::net::TcpListener;
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+/// How long one request may take.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long a started service may take to be ready, and to exit after SIGTERM.
+const READY_TIMEOUT: Duration = Duration::from_secs(30);
+const EXIT_TIMEOUT: Duration = Duration::from_secs(15);
+/// The largest answer read.
+const BODY_LIMIT: u64 = 1 << 20;
+
+/// An HTTP answer.
+#[derive(Debug, Clone)]
+pub struct Answer {
+    /// Its status code.
+    pub status: u16,
+    /// Its body, as text.
+    pub body: String,
+}
+
+impl Answer {
+    /// The body as JSON; `Null` when it is not JSON.
+    pub fn json(&self) -> Value {
+        serde_json::from_str(&self.body).unwrap_or(Value::Null)
+    }
+}
+
+/// Sends `method url`, with `body` as JSON when given (a POST without one sends an
+/// empty body).
+///
+/// # Errors
+///
+/// When no answer came within 10 s (refused, reset, timed out), saying why.
+pub fn send(method: &str, url: &str, body: Option<&str>) -> Result<Answer, String> {
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_global(Some(REQUEST_TIMEOUT))
+        .build()
+        .into();
+    let response = match (method, body) {
+        ("POST", Some(body)) => agent
+            .post(url)
+            .header("content-type", "application/json")
+            .send(body),
+        ("POST", None) => agent.post(url).send_empty(),
+        ("GET", _) => agent.get(url).call(),
+        _ => return Err(format!("{method} is not supported here")),
+    };
+    let mut response = response.map_err(|e| format!("{method} {url}: {e}"))?;
+    let status = response.status().as_u16();
+    let body = response
+        .body_mut()
+        .with_config()
+        .limit(BODY_LIMIT)
+        .read_to_string()
+        .unwrap_or_default();
+    Ok(Answer { status, body })
+}
+
+/// A service binary started for a test, listening on a free port of 127.0.0.1 given
+/// to it as `POOLSIDE_HTTP_ADDR`. Killed by its pid when dropped, if still running.
+#[derive(Debug)]
+pub struct ServiceProcess {
+    child: Child,
+    /// `http://127.0.0.1:PORT`.
+    pub base: String,
+}
+
+impl ServiceProcess {
+    /// Starts `program` with `env` set and `removed` unset, its output discarded, and
+    /// waits until `/health/ready` answers 200.
+    ///
+    /// # Panics
+    ///
+    /// When it does not start, exits, or is not ready within 30 s.
+    pub fn start(program: &str, env: &[(&str, String)], removed: &[&str]) -> Self {
+        let port = TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("a free port")
+            .port();
+        let mut command = Command::new(program);
+        command
+            .envs(env.iter().map(|(k, v)| (k, v)))
+            .env("POOLSIDE_HTTP_ADDR", format!("127.0.0.1:{port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        for name in removed {
+            command.env_remove(name);
+        }
+        let mut service = Self {
+            child: command
+                .spawn()
+                .unwrap_or_else(|e| panic!("starting {program}: {e}")),
+            base: format!("http://127.0.0.1:{port}"),
+        };
+        let began = Instant::now();
+        while service
+            .answer("GET", "/health/ready", None)
+            .map(|a| a.status)
+            != Ok(200)
+        {
+            let exited = service.child.try_wait().ok().flatten();
+            assert!(exited.is_none(), "{program} exited at start: {exited:?}");
+            assert!(
+                began.elapsed() < READY_TIMEOUT,
+                "{program} was not ready within {READY_TIMEOUT:?}"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        service
+    }
+
+    /// `method path` on the service.
+    ///
+    /// # Errors
+    ///
+    /// When no answer came.
+    pub fn answer(&self, method: &str, path: &str, body: Option<&str>) -> Result<Answer, String> {
+        send(method, &format!("{}{path}", self.base), body)
+    }
+
+    /// `method path` on the service: the status and the JSON answer.
+    ///
+    /// # Panics
+    ///
+    /// When no answer came.
+    pub fn call(&self, method: &str, path: &str, body: Option<&str>) -> (u16, Value) {
+        let answer = self
+            .answer(method, path, body)
+            .unwrap_or_else(|e| panic!("{e}"));
+        (answer.status, answer.json())
+    }
+
+    /// `POST path` with `body`: the status and the JSON answer.
+    ///
+    /// # Panics
+    ///
+    /// When no answer came.
+    pub fn post(&self, path: &str, body: &Value) -> (u16, Value) {
+        self.call("POST", path, Some(&body.to_string()))
+    }
+
+    /// Sends SIGTERM to the service's pid and returns how it exited.
+    ///
+    /// # Panics
+    ///
+    /// When it is still running 15 s later.
+    pub fn terminate(&mut self) -> ExitStatus {
+        Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .expect("kill runs");
+        let began = Instant::now();
+        loop {
+            if let Some(status) = self.child.try_wait().expect("waits") {
+                return status;
+            }
+            assert!(
+                began.elapsed() < EXIT_TIMEOUT,
+                "no exit within {EXIT_TIMEOUT:?} of SIGTERM"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for ServiceProcess {
+    fn drop(&mut self) {
+        if self.child.try_wait().ok().flatten().is_none() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
