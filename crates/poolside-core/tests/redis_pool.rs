@@ -222,6 +222,56 @@ async fn an_exclusive_connection_runs_watch_multi_exec() {
         .expect("del");
 }
 
+/// A blocking pop may wait as long as `redis.command_timeout` allows (3 s by default),
+/// not the driver's own 500 ms response timeout.
+#[tokio::test]
+async fn a_blocking_pop_waits_up_to_the_command_timeout() {
+    let pool = RedisPool::connect(&config(&required_env("REDIS_URL"), &[]))
+        .await
+        .expect("connects");
+    let key = format!("{}:empty-list", prefix("blocking"));
+    let mut conn = pool.exclusive().await.expect("exclusive");
+    let started = Instant::now();
+    let popped: Option<(String, String)> = redis::cmd("BLPOP")
+        .arg(&key)
+        .arg(1)
+        .query_async(&mut *conn)
+        .await
+        .expect("BLPOP on an empty list answers nil after its 1 s block");
+    assert_eq!(popped, None);
+    assert!(started.elapsed() >= Duration::from_millis(900));
+}
+
+/// A command past `redis.command_timeout` fails as `Cancelled`, naming the key, and
+/// the shared connection serves the next command.
+#[tokio::test]
+async fn a_command_past_the_command_timeout_is_cancelled_and_named() {
+    let pool = RedisPool::connect(&config(
+        &required_env("REDIS_URL"),
+        &[("POOLSIDE_REDIS__COMMAND_TIMEOUT", "100ms")],
+    ))
+    .await
+    .expect("connects");
+    let busy = "local t0 = redis.call('TIME') local s = t0[1] * 1000000 + t0[2] \
+                while true do local t = redis.call('TIME') \
+                if t[1] * 1000000 + t[2] - s > 300000 then break end end return 1";
+    let started = Instant::now();
+    let error = pool
+        .command::<i64>(redis::cmd("EVAL").arg(busy).arg(0))
+        .await
+        .expect_err("300 ms of work with a 100 ms timeout");
+    assert!(started.elapsed() < Duration::from_millis(250));
+    assert_eq!(error.kind(), ErrorKind::Cancelled, "{error}");
+    assert!(
+        error.to_string().contains("redis.command_timeout"),
+        "{error}"
+    );
+    assert_eq!(pool.stats().timeouts, 1);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let pong: String = pool.command(&redis::cmd("PING")).await.expect("ping");
+    assert_eq!(pong, "PONG");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn commands_past_the_queue_cap_fail_fast() {
     let pool = RedisPool::connect(&config(

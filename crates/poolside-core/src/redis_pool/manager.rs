@@ -1,5 +1,6 @@
 //! [`RedisManager`]: bb8-redis's connection manager, with a bound on opening a
-//! connection and connect failures published to waiters.
+//! connection, `redis.command_timeout` as each connection's response timeout, and
+//! connect failures published to waiters.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -16,6 +17,9 @@ pub(crate) struct RedisManager {
     /// `host:port`, for messages (no credentials).
     pub(crate) target: String,
     connect_timeout: Duration,
+    /// Set on every connection in place of the driver's own 500 ms, which would
+    /// otherwise cut every longer command (a 1 s `BLPOP`) short.
+    command_timeout: Duration,
     failures: FailureSender<RedisError>,
 }
 
@@ -31,6 +35,7 @@ impl RedisManager {
     pub(crate) fn new(
         url: &str,
         connect_timeout: Duration,
+        command_timeout: Duration,
         failures: FailureSender<RedisError>,
     ) -> Result<Self, RedisError> {
         let inner = RedisConnectionManager::new(url)
@@ -49,6 +54,7 @@ impl RedisManager {
             inner,
             target,
             connect_timeout,
+            command_timeout,
             failures,
         })
     }
@@ -67,7 +73,10 @@ impl bb8::ManageConnection for RedisManager {
     async fn connect(&self) -> Result<MultiplexedConnection, RedisError> {
         let context = format!("connecting to {}", self.target);
         let result = match tokio::time::timeout(self.connect_timeout, self.inner.connect()).await {
-            Ok(Ok(conn)) => return Ok(conn),
+            Ok(Ok(mut conn)) => {
+                conn.set_response_timeout(self.command_timeout);
+                return Ok(conn);
+            }
             Ok(Err(e)) => RedisError::from_driver(e, &context).unsent(),
             Err(_) => RedisError::new(
                 crate::ErrorKind::Connect,

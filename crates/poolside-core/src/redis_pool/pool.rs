@@ -91,8 +91,12 @@ impl RedisPool {
     /// Must run inside a Tokio runtime.
     pub fn build(config: &RedisConfig) -> Result<Self, RedisError> {
         let (failures_tx, failures) = watch::channel(None);
-        let manager =
-            RedisManager::new(config.url.expose(), config.connection_timeout, failures_tx)?;
+        let manager = RedisManager::new(
+            config.url.expose(),
+            config.connection_timeout,
+            config.command_timeout,
+            failures_tx,
+        )?;
         let target = manager.target.clone();
         let client = redis::Client::open(config.url.expose())
             .map_err(|e| RedisError::from_driver(e, "redis.url is not a valid Redis URL"))?;
@@ -148,7 +152,9 @@ impl RedisPool {
     }
 
     /// A connection of its own, first come, first served, within the connection
-    /// timeout. Returned to the pool when dropped.
+    /// timeout. Returned to the pool when dropped. Each command on it is bounded by
+    /// `redis.command_timeout` too: a blocking command (`BLPOP key 5`) must block for
+    /// less than that.
     pub async fn exclusive(&self) -> Result<ExclusiveRedisConnection, RedisError> {
         let checkout = self
             .inner
@@ -279,21 +285,26 @@ impl RedisPool {
         result
     }
 
+    /// Awaits `call`, which the connection bounds by `redis.command_timeout` (its
+    /// response timeout, set by the manager), and maps the driver's error.
     async fn timed<T>(
         &self,
         call: impl Future<Output = redis::RedisResult<T>>,
     ) -> Result<T, RedisError> {
-        let timeout = self.inner.config.command_timeout;
-        match tokio::time::timeout(timeout, call).await {
-            Ok(result) => result.map_err(|e| RedisError::from_driver(e, "running a Redis command")),
-            Err(_) => {
+        call.await.map_err(|e| {
+            if e.is_timeout() {
                 self.inner.counters.timeouts.fetch_add(1, Ordering::Relaxed);
-                Err(RedisError::new(
+                RedisError::new(
                     ErrorKind::Cancelled,
-                    format!("a Redis command took longer than redis.command_timeout ({timeout:?})"),
-                ))
+                    format!(
+                        "a Redis command took longer than redis.command_timeout ({:?})",
+                        self.inner.config.command_timeout
+                    ),
+                )
+            } else {
+                RedisError::from_driver(e, "running a Redis command")
             }
-        }
+        })
     }
 
     /// The pool now.
