@@ -39,18 +39,45 @@ impl Answer {
 ///
 /// When no answer came within 10 s (refused, reset, timed out), saying why.
 pub fn send(method: &str, url: &str, body: Option<&str>) -> Result<Answer, String> {
+    send_with_headers(method, url, body, &[])
+}
+
+/// [`send`] with extra request headers (`("authorization", "Bearer ...")`).
+///
+/// # Errors
+///
+/// As [`send`].
+pub fn send_with_headers(
+    method: &str,
+    url: &str,
+    body: Option<&str>,
+    headers: &[(&str, &str)],
+) -> Result<Answer, String> {
     let agent: ureq::Agent = ureq::Agent::config_builder()
         .http_status_as_error(false)
         .timeout_global(Some(REQUEST_TIMEOUT))
         .build()
         .into();
     let response = match (method, body) {
-        ("POST", Some(body)) => agent
-            .post(url)
-            .header("content-type", "application/json")
-            .send(body),
-        ("POST", None) => agent.post(url).send_empty(),
-        ("GET", _) => agent.get(url).call(),
+        ("POST", body) => {
+            let mut request = agent.post(url);
+            for (name, value) in headers {
+                request = request.header(*name, *value);
+            }
+            match body {
+                Some(body) => request
+                    .header("content-type", "application/json")
+                    .send(body),
+                None => request.send_empty(),
+            }
+        }
+        ("GET", _) => {
+            let mut request = agent.get(url);
+            for (name, value) in headers {
+                request = request.header(*name, *value);
+            }
+            request.call()
+        }
         _ => return Err(format!("{method} is not supported here")),
     };
     let mut response = response.map_err(|e| format!("{method} {url}: {e}"))?;

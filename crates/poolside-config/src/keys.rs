@@ -105,6 +105,8 @@ keys! {
     "health.p99_limit" => health.p99_limit: parse::duration, parse::show_duration;
     "health.error_rate_percent" => health.error_rate_percent: parse::percent, show_plain;
     "health.cache_hit_rate_percent" => health.cache_hit_rate_percent: parse::percent, show_plain;
+    "health.admin_token" => health.admin_token: parse::optional_token, parse::show_optional_token;
+    "health.admin_addr" => health.admin_addr: parse::optional_socket_addr, parse::show_optional_addr;
 }
 
 /// The key at `path`, if there is one.

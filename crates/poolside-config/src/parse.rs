@@ -9,8 +9,8 @@ use std::time::Duration;
 
 use figment::value::Value;
 
-use crate::SecretUrl;
 use crate::config::Jitter;
+use crate::{SecretToken, SecretUrl};
 
 /// The value's text, for strings and numbers alike; `None` for dicts and arrays.
 fn text(value: &Value) -> Option<String> {
@@ -117,6 +117,24 @@ pub(crate) fn optional_socket_addr(value: &Value) -> Result<Option<SocketAddr>, 
     })
 }
 
+/// A bearer token of at least [`SecretToken::MIN_LEN`] characters without spaces, or
+/// empty/`off`/`none` for none. Messages never quote the value.
+pub(crate) fn optional_token(value: &Value) -> Result<Option<SecretToken>, String> {
+    let Some(t) = text(value) else {
+        return Err("a table or list is not a token".to_owned());
+    };
+    if t.is_empty() || ["off", "none"].contains(&t.to_ascii_lowercase().as_str()) {
+        return Ok(None);
+    }
+    if t.chars().count() < SecretToken::MIN_LEN || t.chars().any(char::is_whitespace) {
+        return Err(format!(
+            "the token (not shown) must be at least {} characters without spaces",
+            SecretToken::MIN_LEN
+        ));
+    }
+    Ok(Some(SecretToken::new(t)))
+}
+
 /// A jitter name.
 pub(crate) fn jitter(value: &Value) -> Result<Jitter, String> {
     text(value)
@@ -143,6 +161,12 @@ pub(crate) fn show_optional_duration(d: &Option<Duration>) -> String {
 pub(crate) fn show_optional_url(u: &Option<SecretUrl>) -> String {
     u.as_ref()
         .map_or_else(|| "none".to_owned(), SecretUrl::redacted)
+}
+
+/// How `config check` shows an optional token: masked, or `off`.
+pub(crate) fn show_optional_token(t: &Option<SecretToken>) -> String {
+    t.as_ref()
+        .map_or_else(|| "off".to_owned(), ToString::to_string)
 }
 
 /// How `config check` shows an optional address.

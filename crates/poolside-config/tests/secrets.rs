@@ -11,7 +11,15 @@ fn no_output_contains_the_password() {
     let redis = format!("redis://:{SECRET}@127.0.0.1:6379/0");
     let kv = format!("host=127.0.0.1 password={SECRET} dbname=app");
     let cases: Vec<Vec<(String, String)>> = vec![
-        vec![("DATABASE_URL".into(), url.clone())],
+        vec![
+            ("DATABASE_URL".into(), url.clone()),
+            ("POOLSIDE_HEALTH__ADMIN_TOKEN".into(), SECRET.into()),
+        ],
+        vec![
+            ("DATABASE_URL".into(), url.clone()),
+            // Rejected (a space), and the message must not quote it.
+            ("POOLSIDE_HEALTH__ADMIN_TOKEN".into(), format!("{SECRET} x")),
+        ],
         vec![(
             "DATABASE_URL".into(),
             url.replace("postgres://", "mysql://"),
@@ -50,4 +58,37 @@ fn no_output_contains_the_password() {
             assert!(!text.contains(SECRET), "password printed:\n{text}");
         }
     }
+}
+
+#[test]
+fn an_admin_token_too_short_is_refused_by_name_without_quoting_it() {
+    let env: EnvSnapshot = [
+        ("DATABASE_URL", "postgres://app@127.0.0.1/app"),
+        ("POOLSIDE_HEALTH__ADMIN_TOKEN", "short-Q7"),
+    ]
+    .into_iter()
+    .collect();
+    let error = ConfigLoader::from_env(env)
+        .load()
+        .expect_err("an 8-character token");
+    let text = error.to_string();
+    assert!(text.contains("health.admin_token"), "{text}");
+    assert!(text.contains("at least 16"), "{text}");
+    assert!(!text.contains("short-Q7"), "{text}");
+}
+
+#[test]
+fn an_admin_token_is_loaded_and_shown_masked() {
+    let env: EnvSnapshot = [
+        ("DATABASE_URL", "postgres://app@127.0.0.1/app"),
+        ("POOLSIDE_HEALTH__ADMIN_TOKEN", SECRET),
+    ]
+    .into_iter()
+    .collect();
+    let loaded = ConfigLoader::from_env(env.clone()).load().expect("valid");
+    let token = loaded.config.health.admin_token.as_ref().expect("set");
+    assert!(token.matches(SECRET));
+    let report = ConfigLoader::from_env(env).check().to_string();
+    assert!(report.contains("health.admin_token"), "{report}");
+    assert!(report.contains("****"), "{report}");
 }

@@ -7,6 +7,8 @@
 //!
 #![doc = include_str!("../README.md")]
 
+#[cfg(feature = "http")]
+mod admin_token;
 mod alerts;
 mod checks;
 mod detailed;

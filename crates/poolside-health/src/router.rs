@@ -166,9 +166,8 @@ async fn metrics(State(health): State<Health>) -> Response {
 }
 
 impl Health {
-    /// The endpoints: `/health`, `/health/live`, `/health/ready`, `/health/startup`,
-    /// `/health/db`, `/health/redis`, `/health/pool`, `/health/detailed`,
-    /// `/health/alerts` and `/metrics`.
+    /// Every endpoint: [`probe_router`](Self::probe_router) and
+    /// [`admin_router`](Self::admin_router) in one router.
     ///
     /// # Examples
     ///
@@ -188,17 +187,63 @@ impl Health {
     /// # });
     /// ```
     pub fn router(&self) -> Router {
+        self.probe_router().merge(self.admin_router())
+    }
+
+    /// The probes: `/health`, `/health/live`, `/health/ready` and `/health/startup`.
+    /// Statuses and check outputs only, never a token: what Kubernetes and load
+    /// balancers call.
+    pub fn probe_router(&self) -> Router {
         Router::new()
             .route("/health", get(summary))
             .route("/health/live", get(live))
             .route("/health/ready", get(ready))
             .route("/health/startup", get(startup))
+            .with_state(self.clone())
+    }
+
+    /// The detailed endpoints: `/health/db`, `/health/redis`, `/health/pool`,
+    /// `/health/detailed`, `/health/alerts` and `/metrics`. With `health.admin_token`
+    /// set, each answers 401 unless the request carries `Authorization: Bearer
+    /// <token>`. To keep them off the service's port altogether, serve this router on
+    /// `health.admin_addr` and [`probe_router`](Self::probe_router) on the service's.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use axum::body::Body;
+    /// use axum::http::{Request, header};
+    /// use tower::ServiceExt;
+    ///
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// let config = poolside_config::HealthConfig {
+    ///     admin_token: Some(poolside_config::SecretToken::new("a-long-token-for-ops-only")),
+    ///     ..Default::default()
+    /// };
+    /// let admin = poolside_health::Health::builder(config).build().admin_router();
+    /// let call = |auth: &str| {
+    ///     let request = Request::get("/health/alerts").header(header::AUTHORIZATION, auth);
+    ///     admin.clone().oneshot(request.body(Body::empty()).unwrap())
+    /// };
+    /// assert_eq!(call("Bearer guess").await.unwrap().status(), 401);
+    /// assert_eq!(call("Bearer a-long-token-for-ops-only").await.unwrap().status(), 200);
+    /// # });
+    /// ```
+    pub fn admin_router(&self) -> Router {
+        let router = Router::new()
             .route("/health/db", get(db))
             .route("/health/redis", get(redis))
             .route("/health/pool", get(pool))
             .route("/health/detailed", get(detailed))
             .route("/health/alerts", get(alerts))
             .route("/metrics", get(metrics))
-            .with_state(self.clone())
+            .with_state(self.clone());
+        match &self.inner.config.admin_token {
+            Some(token) => router.route_layer(axum::middleware::from_fn_with_state(
+                token.clone(),
+                crate::admin_token::require_admin_token,
+            )),
+            None => router,
+        }
     }
 }

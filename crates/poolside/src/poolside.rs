@@ -313,11 +313,26 @@ impl Poolside {
         &self.inner.health
     }
 
-    /// The health and metrics endpoints (`/health`, `/health/live`, `/health/ready`,
-    /// ..., `/metrics`), to merge into the service's router (feature `http`).
+    /// The health and metrics endpoints to merge into the service's router (feature
+    /// `http`): the probes (`/health`, `/health/live`, `/health/ready`,
+    /// `/health/startup`), and the detailed ones (`/health/detailed`, ...,
+    /// `/metrics`, behind `health.admin_token` when set) unless `health.admin_addr`
+    /// moves them to [`admin_router`](Self::admin_router).
     #[cfg(feature = "http")]
     pub fn router(&self) -> axum::Router {
-        self.inner.health.router()
+        let health = &self.inner.health;
+        if self.inner.config.health.admin_addr.is_some() {
+            health.probe_router()
+        } else {
+            health.router()
+        }
+    }
+
+    /// The detailed health and metrics endpoints alone, behind `health.admin_token`
+    /// when set: serve them on `health.admin_addr` (feature `http`).
+    #[cfg(feature = "http")]
+    pub fn admin_router(&self) -> axum::Router {
+        self.inner.health.admin_router()
     }
 
     /// The Prometheus text of every metric (`None` when the application installed its

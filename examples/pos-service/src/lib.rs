@@ -66,6 +66,26 @@ async fn shutdown_signal() {
     }
 }
 
+/// Serves the detailed health and metrics endpoints on `health.admin_addr`, a port
+/// apart from the service's (for the monitoring network only).
+async fn serve_admin(
+    db: &Poolside,
+    addr: SocketAddr,
+) -> Result<tokio::task::JoinHandle<()>, String> {
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(|e| format!("cannot listen on health.admin_addr {addr}: {e}"))?;
+    let local = listener.local_addr().map_err(|e| e.to_string())?;
+    tracing::info!(%local, "detailed health and metrics endpoints listening");
+    println!("admin endpoints on {local}");
+    let router = db.admin_router();
+    Ok(tokio::spawn(async move {
+        if let Err(e) = axum::serve(listener, router).await {
+            tracing::error!(error = %e, "the admin endpoints stopped");
+        }
+    }))
+}
+
 /// Loads the configuration, migrates, starts poolside and serves until SIGTERM or
 /// SIGINT, then closes the pools. The error says what stopped it.
 pub async fn run() -> Result<(), String> {
@@ -96,11 +116,18 @@ pub async fn run() -> Result<(), String> {
         .await
         .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
     let local = listener.local_addr().map_err(|e| e.to_string())?;
+    let admin = match db.config().health.admin_addr {
+        Some(admin_addr) => Some(serve_admin(&db, admin_addr).await?),
+        None => None,
+    };
     tracing::info!(%local, "pos-service listening");
     println!("listening on {local}");
     let served = axum::serve(listener, app(db.clone()))
         .with_graceful_shutdown(shutdown_signal())
         .await;
+    if let Some(admin) = admin {
+        admin.abort();
+    }
     let still_in_use = db.shutdown(SHUTDOWN_DEADLINE).await;
     tracing::info!(still_in_use, "pools closed");
     served.map_err(|e| format!("serving: {e}"))

@@ -2,7 +2,7 @@
 //! client, checks answers and status codes (bad input gets a 4xx with a reason; the
 //! last item is never sold twice), then sends SIGTERM and checks a clean exit.
 
-use poolside_tests::http::ServiceProcess;
+use poolside_tests::http::{ServiceProcess, send_with_headers};
 use poolside_tests::required_env;
 use serde_json::json;
 
@@ -190,4 +190,76 @@ fn bad_input_gets_a_4xx_with_a_reason_and_the_last_item_is_sold_once() {
     );
     let (_, product) = service.call("GET", &format!("/products/{id}"), None);
     assert_eq!(product["stock"], 0, "{product}");
+}
+
+/// With `health.admin_addr` and `health.admin_token`, the detailed endpoints leave the
+/// service's port for their own, and answer 401 there without the token; the probes
+/// stay on the service's port, open.
+#[test]
+fn detailed_endpoints_move_to_the_admin_address_behind_the_token() {
+    const TOKEN: &str = "ops-only-token-7f3a9c";
+    let admin_port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port();
+    let service = ServiceProcess::start(
+        env!("CARGO_BIN_EXE_poolside-example-pos-service"),
+        &[
+            ("DATABASE_URL", required_env("DATABASE_URL")),
+            ("POOLSIDE_PROFILE", "test".into()),
+            (
+                "POOLSIDE_HEALTH__ADMIN_ADDR",
+                format!("127.0.0.1:{admin_port}"),
+            ),
+            ("POOLSIDE_HEALTH__ADMIN_TOKEN", TOKEN.into()),
+        ],
+        &["REDIS_URL"],
+    );
+    let admin = format!("http://127.0.0.1:{admin_port}");
+    let bearer = format!("Bearer {TOKEN}");
+    for probe in [
+        "/health",
+        "/health/live",
+        "/health/ready",
+        "/health/startup",
+    ] {
+        assert_eq!(service.call("GET", probe, None).0, 200, "{probe}");
+    }
+    for path in [
+        "/metrics",
+        "/health/detailed",
+        "/health/db",
+        "/health/pool",
+        "/health/alerts",
+    ] {
+        assert_eq!(
+            service.call("GET", path, None).0,
+            404,
+            "{path} is not on the service's port"
+        );
+        let get = |headers: &[(&str, &str)]| {
+            send_with_headers("GET", &format!("{admin}{path}"), None, headers)
+                .unwrap_or_else(|e| panic!("{e}"))
+        };
+        let refused = get(&[]);
+        assert_eq!(refused.status, 401, "{path} without the token");
+        assert!(
+            refused.body.contains("health.admin_token"),
+            "{}",
+            refused.body
+        );
+        assert!(!refused.body.contains(TOKEN));
+        assert_eq!(
+            get(&[("authorization", "Bearer ops-only-token-7f3a9X")]).status,
+            401,
+            "{path} with a wrong token"
+        );
+        let answered = get(&[("authorization", &bearer)]);
+        assert_eq!(
+            answered.status, 200,
+            "{path} with the token: {}",
+            answered.body
+        );
+        assert!(!answered.body.contains(TOKEN), "{path} shows the token");
+    }
 }

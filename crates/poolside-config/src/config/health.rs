@@ -1,6 +1,9 @@
 //! [`HealthConfig`]: the `health` section.
 
+use std::net::SocketAddr;
 use std::time::Duration;
+
+use crate::SecretToken;
 
 /// The background health monitor (`[health]`, `POOLSIDE_HEALTH__<KEY>`).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -20,6 +23,15 @@ pub struct HealthConfig {
     /// Cache hit rate, in percent, below which `/health/alerts` raises an alert.
     /// Default: 70.
     pub cache_hit_rate_percent: u32,
+    /// A bearer token the detailed endpoints (`/health/db`, `/health/redis`,
+    /// `/health/pool`, `/health/detailed`, `/health/alerts`, `/metrics`) require:
+    /// `Authorization: Bearer <token>`. The probes (`/health`, `/health/live`,
+    /// `/health/ready`, `/health/startup`) never need it. Default: none.
+    pub admin_token: Option<SecretToken>,
+    /// Where a service serves the detailed endpoints instead of on its own port (a
+    /// port that only the monitoring network reaches). Default: none, on the
+    /// service's port.
+    pub admin_addr: Option<SocketAddr>,
 }
 
 impl Default for HealthConfig {
@@ -32,6 +44,8 @@ impl Default for HealthConfig {
             p99_limit: Duration::from_millis(500),
             error_rate_percent: 5,
             cache_hit_rate_percent: 70,
+            admin_token: None,
+            admin_addr: None,
         }
     }
 }
