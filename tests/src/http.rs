@@ -3,6 +3,7 @@
 //! port, waited for until ready, and stopped by its pid.
 
 use std::net::TcpListener;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
@@ -98,6 +99,7 @@ pub struct ServiceProcess {
     child: Child,
     /// `http://127.0.0.1:PORT`.
     pub base: String,
+    log: Option<PathBuf>,
 }
 
 impl ServiceProcess {
@@ -108,6 +110,31 @@ impl ServiceProcess {
     ///
     /// When it does not start, exits, or is not ready within 30 s.
     pub fn start(program: &str, env: &[(&str, String)], removed: &[&str]) -> Self {
+        Self::start_in(program, env, removed, None)
+    }
+
+    /// [`start`](Self::start) in the working directory `dir` (where a `poolside.toml`
+    /// is read), with stdout and stderr written to `dir/output.log`; see
+    /// [`output`](Self::output).
+    ///
+    /// # Panics
+    ///
+    /// As [`start`](Self::start), or when the log file cannot be created.
+    pub fn start_logged(
+        program: &str,
+        env: &[(&str, String)],
+        removed: &[&str],
+        dir: &Path,
+    ) -> Self {
+        Self::start_in(program, env, removed, Some(dir))
+    }
+
+    fn start_in(
+        program: &str,
+        env: &[(&str, String)],
+        removed: &[&str],
+        dir: Option<&Path>,
+    ) -> Self {
         let port = TcpListener::bind("127.0.0.1:0")
             .and_then(|l| l.local_addr())
             .expect("a free port")
@@ -115,9 +142,19 @@ impl ServiceProcess {
         let mut command = Command::new(program);
         command
             .envs(env.iter().map(|(k, v)| (k, v)))
-            .env("POOLSIDE_HTTP_ADDR", format!("127.0.0.1:{port}"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null());
+            .env("POOLSIDE_HTTP_ADDR", format!("127.0.0.1:{port}"));
+        let log = dir.map(|dir| dir.join("output.log"));
+        match (&log, dir) {
+            (Some(log), Some(dir)) => {
+                let file = std::fs::File::create(log)
+                    .unwrap_or_else(|e| panic!("creating {}: {e}", log.display()));
+                let copy = file.try_clone().expect("a second handle on the log");
+                command.current_dir(dir).stdout(file).stderr(copy);
+            }
+            _ => {
+                command.stdout(Stdio::null()).stderr(Stdio::null());
+            }
+        }
         for name in removed {
             command.env_remove(name);
         }
@@ -126,6 +163,7 @@ impl ServiceProcess {
                 .spawn()
                 .unwrap_or_else(|e| panic!("starting {program}: {e}")),
             base: format!("http://127.0.0.1:{port}"),
+            log,
         };
         let began = Instant::now();
         while service
@@ -142,6 +180,16 @@ impl ServiceProcess {
             std::thread::sleep(Duration::from_millis(100));
         }
         service
+    }
+
+    /// Everything the service wrote to stdout and stderr so far (empty unless started
+    /// with [`start_logged`](Self::start_logged)).
+    pub fn output(&self) -> String {
+        self.log
+            .as_ref()
+            .and_then(|log| std::fs::read(log).ok())
+            .map(|bytes| String::from_utf8_lossy(&bytes).into_owned())
+            .unwrap_or_default()
     }
 
     /// `method path` on the service.

@@ -179,7 +179,8 @@ impl Service for Postgres {
                      CREATE ROLE {SECRET_USER} LOGIN PASSWORD '{SECRET_PASSWORD}';
                    END IF;
                  END $$;
-                 GRANT pg_read_all_stats, pg_signal_backend TO {DB_USER};"
+                 GRANT pg_read_all_stats, pg_signal_backend TO {DB_USER};
+                 GRANT {DB_USER} TO {SECRET_USER};"
             ),
         )?;
         let exists = Self::psql(
