@@ -492,3 +492,50 @@ async fn reconnect_retires_every_open_connection() {
     );
     assert!(pool.stats().closed.retired >= 1, "{:?}", pool.stats());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_statement_past_the_query_timeout_is_cancelled_on_the_server_on_both_paths() {
+    let cfg = config(&[
+        ("POOLSIDE_POSTGRES__MAX_SIZE", "4"),
+        ("POOLSIDE_POSTGRES__QUERY_TIMEOUT", "300ms"),
+    ]);
+    let pool = PgPool::connect(&cfg).await.expect("connects");
+    let marker = "poolside_query_timeout_test";
+    let sql = format!("SELECT pg_sleep(5), '{marker}'");
+    let started = Instant::now();
+    let (pipelined, exclusive) = tokio::join!(pool.query(&sql, &[]), async {
+        let mut conn = pool.get().await?;
+        let result = conn.query(&sql, &[]).await;
+        // The connection refuses anything more: it may be out of step.
+        let after = conn.query_one("SELECT 1", &[]).await;
+        assert_eq!(
+            after.map(drop).map_err(|e| e.kind()),
+            Err(ErrorKind::Cancelled)
+        );
+        result
+    });
+    let took = started.elapsed();
+    for result in [pipelined.map(drop), exclusive.map(drop)] {
+        let error = result.expect_err("5 s of sleep with a 300 ms timeout");
+        assert_eq!(error.kind(), ErrorKind::Cancelled, "{error}");
+        assert!(
+            error.to_string().contains("postgres.query_timeout"),
+            "{error}"
+        );
+    }
+    assert!(
+        took >= Duration::from_millis(300) && took < Duration::from_millis(1500),
+        "{took:?}"
+    );
+    // The pipelined connection goes back once its callers are gone; both are then
+    // cancelled on the server and discarded.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(statements_running(marker).await, 0, "still running");
+    let stats = pool.stats();
+    assert!(stats.closed.interrupted >= 2, "{stats:?}");
+    let row = pool
+        .query_one("SELECT 41 + 1", &[])
+        .await
+        .expect("serves again");
+    assert_eq!(row.get::<_, i32>(0), 42);
+}

@@ -16,16 +16,51 @@ use super::statement_cache::StatementCache;
 /// A connection is trusted without a round trip if used this recently.
 const ALIVE_BYPASS: Duration = Duration::from_secs(1);
 
+/// What every connection of a pool is opened with.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct ConnectionOptions {
+    /// Prepared statements cached per connection (`postgres.statement_cache_size`).
+    pub(crate) cache_size: usize,
+    /// Unnamed statements only (`postgres.pgbouncer`).
+    pub(crate) pgbouncer: bool,
+    /// Longest one statement may take (`postgres.query_timeout`).
+    pub(crate) query_timeout: Duration,
+}
+
+/// A statement ran past `postgres.query_timeout`; its connection is discarded.
+#[derive(Debug)]
+pub(crate) struct QueryTimedOut(pub(crate) Duration);
+
+impl From<QueryTimedOut> for PgError {
+    fn from(QueryTimedOut(timeout): QueryTimedOut) -> Self {
+        PgError::new(
+            crate::ErrorKind::Cancelled,
+            format!(
+                "a statement ran longer than postgres.query_timeout ({timeout:?}): it was \
+                 cancelled on the server and its connection discarded"
+            ),
+        )
+    }
+}
+
 /// A live PostgreSQL connection, as the pool hands it out.
 ///
 /// Statements run through [`query`](Self::query) and friends are prepared once per
 /// connection and cached (unless the cache is off or the pool is in PgBouncer mode,
-/// where every statement is sent unnamed).
+/// where every statement is sent unnamed). Each is bounded by `postgres.query_timeout`:
+/// past it, the call fails with [`ErrorKind::Cancelled`](crate::ErrorKind::Cancelled),
+/// the statement is cancelled on the server, and the connection refuses further
+/// statements and is discarded when it goes back (a stalled network leaves nothing to
+/// reuse). Calls on [`client`](Self::client) directly are not bounded.
 #[derive(Debug)]
 pub struct PgConnection {
     client: Client,
     statements: StatementCache,
     pgbouncer: bool,
+    query_timeout: Duration,
+    /// Set when a statement ran past the query timeout: the connection may be stalled
+    /// or still busy with it, so it takes no more statements and is discarded.
+    timed_out: AtomicBool,
     expires_at: Instant,
     last_used: Instant,
     /// Set while a statement is on the wire; still set when its future was dropped
@@ -46,17 +81,23 @@ pub type Params<'a> = &'a [&'a (dyn ToSql + Sync)];
 impl PgConnection {
     pub(crate) fn new(
         client: Client,
-        cache_size: usize,
-        pgbouncer: bool,
+        options: ConnectionOptions,
         lifetime: Duration,
         generation: Arc<Generation>,
     ) -> Self {
         let now = Instant::now();
         let born = generation.current();
+        let ConnectionOptions {
+            cache_size,
+            pgbouncer,
+            query_timeout,
+        } = options;
         Self {
             client,
             statements: StatementCache::new(if pgbouncer { 0 } else { cache_size }),
             pgbouncer,
+            query_timeout,
+            timed_out: AtomicBool::new(false),
             expires_at: now + lifetime,
             last_used: now,
             in_flight: AtomicBool::new(false),
@@ -83,7 +124,7 @@ impl PgConnection {
         }
         let statement = self
             .tracked(self.client.prepare(sql))
-            .await
+            .await?
             .map_err(|e| self.driver_error(e, "preparing a statement"))?;
         self.statements.insert(sql, statement.clone());
         Ok(statement)
@@ -96,7 +137,7 @@ impl PgConnection {
             return self.query_unnamed(sql, params).await;
         }
         let statement = self.prepare_cached(sql).await?;
-        let result = self.tracked(self.client.query(&statement, params)).await;
+        let result = self.tracked(self.client.query(&statement, params)).await?;
         self.after(sql, result, "running a query")
     }
 
@@ -121,7 +162,9 @@ impl PgConnection {
             return self.execute_unnamed(sql, params).await;
         }
         let statement = self.prepare_cached(sql).await?;
-        let result = self.tracked(self.client.execute(&statement, params)).await;
+        let result = self
+            .tracked(self.client.execute(&statement, params))
+            .await?;
         self.after(sql, result, "running a statement")
     }
 
@@ -134,7 +177,7 @@ impl PgConnection {
     ) -> Result<Vec<Row>, PgError> {
         self.last_used = Instant::now();
         self.tracked(self.client.query_typed(sql, params))
-            .await
+            .await?
             .map_err(|e| self.driver_error(e, "running a query"))
     }
 
@@ -142,7 +185,7 @@ impl PgConnection {
     pub async fn batch_execute(&mut self, sql: &str) -> Result<(), PgError> {
         self.last_used = Instant::now();
         self.tracked(self.client.batch_execute(sql))
-            .await
+            .await?
             .map_err(|e| self.driver_error(e, "running statements"))
     }
 
@@ -164,7 +207,7 @@ impl PgConnection {
                 let types = self.client.prepare(sql).await?.params().to_vec();
                 self.client.query_typed(sql, &typed(params, &types)).await
             })
-            .await;
+            .await?;
         self.end_own_transaction(own, result.is_ok()).await?;
         result.map_err(|e| self.driver_error(e, "running a query"))
     }
@@ -174,7 +217,7 @@ impl PgConnection {
         if params.is_empty() {
             return self
                 .tracked(self.client.execute_typed(sql, &[]))
-                .await
+                .await?
                 .map_err(|e| self.driver_error(e, "running a statement"));
         }
         let own = self.begin_unless_in_transaction().await?;
@@ -183,7 +226,7 @@ impl PgConnection {
                 let types = self.client.prepare(sql).await?.params().to_vec();
                 self.client.execute_typed(sql, &typed(params, &types)).await
             })
-            .await;
+            .await?;
         self.end_own_transaction(own, result.is_ok()).await?;
         result.map_err(|e| self.driver_error(e, "running a statement"))
     }
@@ -195,7 +238,7 @@ impl PgConnection {
             return Ok(false);
         }
         self.tracked(self.client.batch_execute("BEGIN"))
-            .await
+            .await?
             .map_err(|e| self.driver_error(e, "opening a transaction"))?;
         self.set_in_transaction(true);
         Ok(true)
@@ -209,7 +252,7 @@ impl PgConnection {
         }
         let end = if succeeded { "COMMIT" } else { "ROLLBACK" };
         self.tracked(self.client.batch_execute(end))
-            .await
+            .await?
             .map_err(|e| self.driver_error(e, "ending a transaction"))?;
         self.set_in_transaction(false);
         Ok(())
@@ -257,14 +300,41 @@ impl PgConnection {
         self.generation.is_retired(self.born)
     }
 
-    /// Awaits a driver call, marking the connection in flight until it completes. If
-    /// the caller drops the future first, the mark stays, and the pool cancels the
-    /// statement on the server and discards the connection.
-    async fn tracked<T>(&self, call: impl Future<Output = T>) -> T {
+    /// Awaits a driver call within `postgres.query_timeout`, marking the connection in
+    /// flight until it completes. If the caller drops the future first, or the timeout
+    /// passes, the mark stays, and the pool cancels the statement on the server and
+    /// discards the connection; after a timeout, further calls fail at once.
+    async fn tracked<T>(&self, call: impl Future<Output = T>) -> Result<T, QueryTimedOut> {
+        if self.has_timed_out() {
+            return Err(QueryTimedOut(self.query_timeout));
+        }
         self.in_flight.store(true, Ordering::Relaxed);
-        let result = call.await;
-        self.in_flight.store(false, Ordering::Relaxed);
-        result
+        match tokio::time::timeout(self.query_timeout, call).await {
+            Ok(result) => {
+                self.in_flight.store(false, Ordering::Relaxed);
+                Ok(result)
+            }
+            Err(_) => {
+                self.mark_timed_out();
+                Err(QueryTimedOut(self.query_timeout))
+            }
+        }
+    }
+
+    /// `postgres.query_timeout`.
+    pub(crate) fn query_timeout(&self) -> Duration {
+        self.query_timeout
+    }
+
+    /// Marks that a statement ran past the query timeout: no further statement runs
+    /// here, and the pool discards the connection when it comes back.
+    pub(crate) fn mark_timed_out(&self) {
+        self.timed_out.store(true, Ordering::Relaxed);
+    }
+
+    /// Whether a statement ran past the query timeout on this connection.
+    pub(crate) fn has_timed_out(&self) -> bool {
+        self.timed_out.load(Ordering::Relaxed)
     }
 
     /// Whether a statement's future was dropped before it completed.

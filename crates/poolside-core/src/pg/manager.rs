@@ -9,7 +9,7 @@ use bb8_postgres::PostgresConnectionManager;
 use tokio_postgres::NoTls;
 
 use super::PgError;
-use super::connection::PgConnection;
+use super::connection::{ConnectionOptions, PgConnection};
 use super::generation::Generation;
 use super::stats::Counters;
 use crate::fair_pool::FailureSender;
@@ -28,8 +28,7 @@ pub(crate) struct PgManager {
     inner: PostgresConnectionManager<NoTls>,
     /// `host:port` list, for messages (no credentials).
     pub(crate) target: String,
-    cache_size: usize,
-    pgbouncer: bool,
+    options: ConnectionOptions,
     max_lifetime: Duration,
     /// Bounds the whole connect, handshake and authentication included: the driver's
     /// own connect timeout covers the TCP connect only, and a server that speaks
@@ -45,7 +44,7 @@ impl std::fmt::Debug for PgManager {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("PgManager")
             .field("target", &self.target)
-            .field("pgbouncer", &self.pgbouncer)
+            .field("pgbouncer", &self.options.pgbouncer)
             .finish_non_exhaustive()
     }
 }
@@ -54,8 +53,7 @@ impl PgManager {
     pub(crate) fn new(
         config: tokio_postgres::Config,
         failures: FailureSender<PgError>,
-        cache_size: usize,
-        pgbouncer: bool,
+        options: ConnectionOptions,
         max_lifetime: Duration,
         counters: Arc<Counters>,
     ) -> Self {
@@ -67,8 +65,7 @@ impl PgManager {
         Self {
             inner: PostgresConnectionManager::new(config, NoTls),
             target,
-            cache_size,
-            pgbouncer,
+            options,
             max_lifetime,
             connect_timeout,
             failures,
@@ -117,8 +114,7 @@ impl bb8::ManageConnection for PgManager {
                 }
                 Ok(PgConnection::new(
                     client,
-                    self.cache_size,
-                    self.pgbouncer,
+                    self.options,
                     self.jittered_lifetime(),
                     Arc::clone(&self.generation),
                 ))
@@ -164,9 +160,10 @@ impl bb8::ManageConnection for PgManager {
             self.counters.interrupted();
             return true;
         }
-        if conn.was_interrupted() {
-            // A statement's future was dropped mid-flight: the server may still be
-            // running it. Cancel it there, and never hand this connection out again
+        if conn.was_interrupted() || conn.has_timed_out() {
+            // A statement's future was dropped mid-flight, or it ran past the query
+            // timeout (on this connection or, pipelined, on one it shared): the server
+            // may still be running it, or the network under it may be stalled. Cancel it there, and never hand this connection out again
             // (a cancel racing the next statement could hit that one instead).
             self.counters.interrupted();
             let token = conn.client().cancel_token();

@@ -8,14 +8,18 @@
 //! cancel stops whatever the backend runs, which on a shared connection may be another
 //! caller's statement. The pipelined path is for short autocommit statements; long
 //! ones belong on an exclusive connection (`PgPool::get`), where cancellation is safe.
+//! A statement past `postgres.query_timeout` takes its connection out of sharing: new
+//! callers lease another, and the pool cancels and discards it only once its last
+//! caller has let go, when no caller's statement is left to hit.
 
+use std::future::Future;
 use std::panic::Location;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use tokio_postgres::{Row, Statement};
 
-use super::connection::Params;
+use super::connection::{Params, QueryTimedOut};
 use super::pooled::PooledPgConnection;
 use super::statement_cache::StatementCache;
 use super::{PgError, PgPool};
@@ -57,6 +61,18 @@ impl Shared {
             .unwrap_or_else(PoisonError::into_inner)
             .insert(sql, statement.clone());
         Ok(statement)
+    }
+
+    /// Awaits `call` within `postgres.query_timeout`. Past it, the connection is
+    /// marked: the next caller leases a fresh one, and this one is cancelled and
+    /// discarded once its last caller lets go (a stalled network, or a statement that
+    /// holds up every one pipelined behind it, leaves nothing worth sharing).
+    async fn bounded<T>(&self, call: impl Future<Output = T>) -> Result<T, QueryTimedOut> {
+        let timeout = self.conn.query_timeout();
+        tokio::time::timeout(timeout, call).await.map_err(|_| {
+            self.conn.mark_timed_out();
+            QueryTimedOut(timeout)
+        })
     }
 
     fn forget_if_stale(&self, sql: &str, error: &tokio_postgres::Error) {
@@ -133,6 +149,25 @@ impl Pipeline {
         Ok(shared)
     }
 
+    /// After a timeout, takes `shared` out of its slot (unless replaced already), so
+    /// that it goes back to the pool, to be cancelled and discarded, as soon as its
+    /// last caller lets go.
+    fn evict_on_timeout<T>(
+        &self,
+        shared: &Arc<Shared>,
+        result: Result<T, QueryTimedOut>,
+    ) -> Result<T, PgError> {
+        if result.is_err() {
+            for slot in &self.slots {
+                let mut slot = slot.lock().unwrap_or_else(PoisonError::into_inner);
+                if slot.as_ref().is_some_and(|s| Arc::ptr_eq(s, shared)) {
+                    slot.take();
+                }
+            }
+        }
+        result.map_err(PgError::from)
+    }
+
     /// Runs `sql` on a shared connection and returns its rows.
     pub(crate) async fn query(
         &self,
@@ -141,16 +176,17 @@ impl Pipeline {
         params: Params<'_>,
     ) -> Result<Vec<Row>, PgError> {
         let shared = self.pick(pool).await?;
-        let statement = shared.statement(sql).await?;
-        shared
-            .conn
-            .client()
-            .query(&statement, params)
-            .await
-            .map_err(|e| {
-                shared.forget_if_stale(sql, &e);
-                shared.conn.driver_error(e, "running a query")
-            })
+        let statement =
+            self.evict_on_timeout(&shared, shared.bounded(shared.statement(sql)).await)??;
+        let client = shared.conn.client();
+        self.evict_on_timeout(
+            &shared,
+            shared.bounded(client.query(&statement, params)).await,
+        )?
+        .map_err(|e| {
+            shared.forget_if_stale(sql, &e);
+            shared.conn.driver_error(e, "running a query")
+        })
     }
 
     /// Runs `sql` on a shared connection and returns the number of rows it changed.
@@ -161,25 +197,30 @@ impl Pipeline {
         params: Params<'_>,
     ) -> Result<u64, PgError> {
         let shared = self.pick(pool).await?;
-        let statement = shared.statement(sql).await?;
-        shared
-            .conn
-            .client()
-            .execute(&statement, params)
-            .await
-            .map_err(|e| {
-                shared.forget_if_stale(sql, &e);
-                shared.conn.driver_error(e, "running a statement")
-            })
+        let statement =
+            self.evict_on_timeout(&shared, shared.bounded(shared.statement(sql)).await)??;
+        let client = shared.conn.client();
+        self.evict_on_timeout(
+            &shared,
+            shared.bounded(client.execute(&statement, params)).await,
+        )?
+        .map_err(|e| {
+            shared.forget_if_stale(sql, &e);
+            shared.conn.driver_error(e, "running a statement")
+        })
     }
 }
 
-/// The slot's connection, unless it is empty, closed or retired (such a one is dropped,
-/// and so given back to the pool, which discards it).
+/// The slot's connection, unless it is empty, closed, retired or timed out (such a one
+/// is dropped, and so given back to the pool, which discards it).
 fn live(slot: &Mutex<Option<Arc<Shared>>>) -> Option<Arc<Shared>> {
     let mut slot = slot.lock().unwrap_or_else(PoisonError::into_inner);
     match slot.as_ref() {
-        Some(shared) if !shared.conn.is_closed() && !shared.conn.is_retired() => {
+        Some(shared)
+            if !shared.conn.is_closed()
+                && !shared.conn.is_retired()
+                && !shared.conn.has_timed_out() =>
+        {
             Some(Arc::clone(shared))
         }
         Some(_) => {

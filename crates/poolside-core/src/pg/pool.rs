@@ -14,7 +14,7 @@ use tokio::sync::watch;
 use tokio_postgres::Row;
 use tokio_postgres::types::Type;
 
-use super::connection::Params;
+use super::connection::{ConnectionOptions, Params};
 use super::leaks::LeakWatch;
 use super::manager::PgManager;
 use super::pipeline::Pipeline;
@@ -152,8 +152,11 @@ impl PgPool {
         let manager = PgManager::new(
             driver,
             failures_tx,
-            config.statement_cache_size as usize,
-            config.pgbouncer,
+            ConnectionOptions {
+                cache_size: config.statement_cache_size as usize,
+                pgbouncer: config.pgbouncer,
+                query_timeout: config.query_timeout,
+            },
             config.max_lifetime,
             Arc::clone(&counters),
         );

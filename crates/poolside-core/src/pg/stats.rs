@@ -86,8 +86,9 @@ pub struct ClosedCounts {
     pub max_lifetime: u64,
     /// Idle longer than the idle timeout.
     pub idle_timeout: u64,
-    /// Returned while a statement was still running (its future was dropped): the
-    /// statement was cancelled on the server and the connection discarded.
+    /// Returned while a statement was still running (its future was dropped, or it
+    /// ran past `postgres.query_timeout`): the statement was cancelled on the server
+    /// and the connection discarded.
     pub interrupted: u64,
     /// Retired because a connection of their generation found the server read-only
     /// (SQLSTATE 25006, after a failover), or by `PgPool::reconnect`.

@@ -1,0 +1,140 @@
+//! [`FaultProxy`]: a TCP proxy on loopback between a pool and its server, which a test
+//! tells to pass bytes, stall them without closing anything, delay each chunk, or drop
+//! every connection.
+
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::watch;
+use tokio::task::{AbortHandle, JoinHandle};
+
+/// What the proxy does with the bytes of every connection, open or new.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// Forwards at once.
+    Pass,
+    /// Holds every byte read, in both directions, until the mode changes; sockets stay
+    /// open, so neither side sees an error (a network that silently stops).
+    Stall,
+    /// Forwards each chunk read after this delay (a slow network).
+    Delay(Duration),
+}
+
+/// A proxy from a free port of 127.0.0.1 to `target`, until dropped.
+#[derive(Debug)]
+pub struct FaultProxy {
+    addr: SocketAddr,
+    mode: watch::Sender<Mode>,
+    connections: Arc<Mutex<Vec<AbortHandle>>>,
+    accepting: JoinHandle<()>,
+}
+
+impl FaultProxy {
+    /// Starts forwarding to `target`, in [`Mode::Pass`].
+    ///
+    /// # Panics
+    ///
+    /// When no port of 127.0.0.1 is free.
+    pub async fn start(target: SocketAddr) -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("a free port for the proxy");
+        let addr = listener.local_addr().expect("the proxy's address");
+        let (mode, _) = watch::channel(Mode::Pass);
+        let connections = Arc::new(Mutex::new(Vec::new()));
+        let accepting = {
+            let (mode, connections) = (mode.clone(), Arc::clone(&connections));
+            tokio::spawn(async move {
+                while let Ok((client, _)) = listener.accept().await {
+                    let Ok(server) = TcpStream::connect(target).await else {
+                        continue;
+                    };
+                    let _ = (client.set_nodelay(true), server.set_nodelay(true));
+                    let (client_read, client_write) = client.into_split();
+                    let (server_read, server_write) = server.into_split();
+                    let mut handles = connections.lock().unwrap_or_else(PoisonError::into_inner);
+                    handles.retain(|h: &AbortHandle| !h.is_finished());
+                    for (from, to) in [
+                        (
+                            Box::new(client_read) as Box<dyn AsyncRead + Send + Unpin>,
+                            Box::new(server_write) as Box<dyn AsyncWrite + Send + Unpin>,
+                        ),
+                        (Box::new(server_read), Box::new(client_write)),
+                    ] {
+                        handles
+                            .push(tokio::spawn(forward(from, to, mode.subscribe())).abort_handle());
+                    }
+                }
+            })
+        };
+        Self {
+            addr,
+            mode,
+            connections,
+            accepting,
+        }
+    }
+
+    /// Where clients connect: `127.0.0.1:PORT`.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Applies `mode` to every connection, open or new.
+    pub fn set_mode(&self, mode: Mode) {
+        self.mode.send_replace(mode);
+    }
+
+    /// Closes every open connection, both sides, at once (new ones are still
+    /// accepted). Returns how many there were.
+    pub fn drop_connections(&self) -> usize {
+        let mut handles = self
+            .connections
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        let open = handles.iter().filter(|h| !h.is_finished()).count() / 2;
+        for handle in handles.drain(..) {
+            handle.abort();
+        }
+        open
+    }
+}
+
+impl Drop for FaultProxy {
+    fn drop(&mut self) {
+        self.accepting.abort();
+        self.drop_connections();
+    }
+}
+
+/// Copies `from` to `to` chunk by chunk, as `mode` says, until either side closes.
+async fn forward(
+    mut from: Box<dyn AsyncRead + Send + Unpin>,
+    mut to: Box<dyn AsyncWrite + Send + Unpin>,
+    mut mode: watch::Receiver<Mode>,
+) {
+    let mut buffer = vec![0u8; 16 * 1024];
+    loop {
+        let read = match from.read(&mut buffer).await {
+            Ok(0) | Err(_) => break,
+            Ok(n) => n,
+        };
+        let current = *mode.borrow_and_update();
+        match current {
+            Mode::Pass => {}
+            Mode::Delay(delay) => tokio::time::sleep(delay).await,
+            Mode::Stall => {
+                if mode.wait_for(|m| *m != Mode::Stall).await.is_err() {
+                    break;
+                }
+            }
+        }
+        if to.write_all(&buffer[..read]).await.is_err() {
+            break;
+        }
+    }
+    let _ = to.shutdown().await;
+}
