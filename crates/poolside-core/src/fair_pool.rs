@@ -45,6 +45,9 @@ pub enum AcquireError<E> {
     Failed(Arc<E>),
     /// An error bb8 returned as is.
     Backend(E),
+    /// No connection was free and this many checkouts were waiting already
+    /// ([`FairPool::with_max_waiting`]): refused at once rather than queued.
+    Overloaded(u64),
 }
 
 /// A connection and the queue permit that let it out; dropping it returns both.
@@ -115,6 +118,8 @@ pub(crate) struct AcquireCounters {
     pub(crate) acquired: AtomicU64,
     pub(crate) waited: AtomicU64,
     pub(crate) timed_out: AtomicU64,
+    /// Refused at once because too many were waiting.
+    pub(crate) rejected: AtomicU64,
     /// Tasks inside `acquire` that hold no connection yet.
     pub(crate) waiting: AtomicU64,
 }
@@ -169,6 +174,8 @@ pub struct FairPool<M: ManageConnection> {
     permits: Arc<Semaphore>,
     failures: watch::Receiver<LastFailure<M::Error>>,
     is_permanent: fn(&M::Error) -> bool,
+    /// Checkouts that may wait when no connection is free; more are refused.
+    max_waiting: u64,
     pub(crate) counters: AcquireCounters,
 }
 
@@ -187,8 +194,18 @@ impl<M: ManageConnection> FairPool<M> {
             permits: Arc::new(Semaphore::new(max_size as usize)),
             failures,
             is_permanent,
+            max_waiting: u64::MAX,
             counters: AcquireCounters::default(),
         }
+    }
+
+    /// Refuses a checkout at once, with [`AcquireError::Overloaded`], when no
+    /// connection is free and `max_waiting` checkouts are waiting already: the queue
+    /// (and the memory and latency behind it) stays bounded under overload. Unbounded
+    /// unless set.
+    pub fn with_max_waiting(mut self, max_waiting: u32) -> Self {
+        self.max_waiting = u64::from(max_waiting);
+        self
     }
 
     fn bb8(&self) -> Option<bb8::Pool<M>> {
@@ -224,6 +241,11 @@ impl<M: ManageConnection> FairPool<M> {
             Ok(permit) => (permit, false),
             Err(TryAcquireError::Closed) => return Err(AcquireError::Closed),
             Err(TryAcquireError::NoPermits) => {
+                // This task counts itself among the waiting.
+                if self.counters.waiting.load(Ordering::Relaxed) > self.max_waiting {
+                    self.counters.rejected.fetch_add(1, Ordering::Relaxed);
+                    return Err(AcquireError::Overloaded(self.max_waiting));
+                }
                 match tokio::time::timeout_at(deadline, Arc::clone(&self.permits).acquire_owned())
                     .await
                 {

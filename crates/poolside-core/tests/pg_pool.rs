@@ -539,3 +539,52 @@ async fn a_statement_past_the_query_timeout_is_cancelled_on_the_server_on_both_p
         .expect("serves again");
     assert_eq!(row.get::<_, i32>(0), 42);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn checkouts_past_max_waiting_are_refused_at_once_and_the_queue_stays_bounded() {
+    let cfg = config(&[
+        ("POOLSIDE_POSTGRES__MAX_SIZE", "2"),
+        ("POOLSIDE_POSTGRES__MIN_IDLE", "2"),
+        ("POOLSIDE_POSTGRES__PIPELINE_CONNECTIONS", "0"),
+        ("POOLSIDE_POSTGRES__MAX_WAITING", "3"),
+        ("POOLSIDE_POSTGRES__CONNECTION_TIMEOUT", "5s"),
+    ]);
+    let pool = PgPool::connect(&cfg).await.expect("connects");
+    let held = (
+        pool.get().await.expect("first"),
+        pool.get().await.expect("second"),
+    );
+    let tasks: Vec<_> = (0..10)
+        .map(|_| {
+            let pool = pool.clone();
+            tokio::spawn(async move {
+                let started = Instant::now();
+                let result = pool.get().await.map(drop);
+                (
+                    result.map_err(|e| (e.kind(), e.to_string())),
+                    started.elapsed(),
+                )
+            })
+        })
+        .collect();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(pool.stats().waiting, 3, "{:?}", pool.stats());
+    drop(held);
+    let (mut served, mut refused) = (0, 0);
+    for task in tasks {
+        match task.await.expect("task") {
+            (Ok(()), _) => served += 1,
+            (Err((kind, message)), took) => {
+                assert_eq!(kind, ErrorKind::Overloaded, "{message}");
+                assert!(message.contains("postgres.max_waiting"), "{message}");
+                assert!(
+                    took < Duration::from_millis(250),
+                    "refused at once: {took:?}"
+                );
+                refused += 1;
+            }
+        }
+    }
+    assert_eq!((served, refused), (3, 7));
+    assert_eq!(pool.stats().rejected, 7);
+}

@@ -30,6 +30,8 @@ pub const CONNECTIONS_USAGE_SECONDS: &str = "poolside_connections_usage_seconds"
 pub const CONNECTIONS_CREATION_SECONDS: &str = "poolside_connections_creation_seconds";
 /// Checkouts that gave up after the connection timeout.
 pub const CONNECTIONS_TIMEOUT: &str = "poolside_connections_timeout_total";
+/// Checkouts refused at once because `postgres.max_waiting` were waiting already.
+pub const CONNECTIONS_REJECTED: &str = "poolside_connections_rejected_total";
 /// Connections opened.
 pub const CONNECTIONS_CREATED: &str = "poolside_connections_created_total";
 /// Connections closed, by `reason`.
@@ -64,6 +66,7 @@ pub const ALL: &[&str] = &[
     CONNECTIONS_USAGE_SECONDS,
     CONNECTIONS_CREATION_SECONDS,
     CONNECTIONS_TIMEOUT,
+    CONNECTIONS_REJECTED,
     CONNECTIONS_CREATED,
     CONNECTIONS_CLOSED,
     CONNECTIONS_LEAKED,
@@ -134,6 +137,11 @@ pub fn describe() {
         CONNECTIONS_TIMEOUT,
         Unit::Count,
         "Checkouts that gave up after the connection timeout."
+    );
+    describe_counter!(
+        CONNECTIONS_REJECTED,
+        Unit::Count,
+        "Checkouts refused at once because postgres.max_waiting were waiting already."
     );
     describe_counter!(CONNECTIONS_CREATED, Unit::Count, "Connections opened.");
     describe_counter!(

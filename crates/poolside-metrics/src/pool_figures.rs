@@ -57,6 +57,7 @@ pub fn record_pg_stats(label: &'static str, stats: &PoolStats) {
     gauge!(names::CONNECTIONS_MAX, "pool" => label).set(f64::from(stats.max_size));
     gauge!(names::CONNECTIONS_MIN, "pool" => label).set(f64::from(stats.min_idle));
     counter!(names::CONNECTIONS_TIMEOUT, "pool" => label).absolute(stats.timed_out);
+    counter!(names::CONNECTIONS_REJECTED, "pool" => label).absolute(stats.rejected);
     counter!(names::CONNECTIONS_CREATED, "pool" => label).absolute(stats.created);
     counter!(names::CONNECTIONS_LEAKED, "pool" => label).absolute(stats.leaks);
     let closed = &stats.closed;

@@ -190,7 +190,8 @@ impl PgPool {
             .build_unchecked(manager);
         Ok(Self {
             inner: Arc::new(Inner {
-                fair: FairPool::new(pool, config.max_size, failures, PgError::is_permanent),
+                fair: FairPool::new(pool, config.max_size, failures, PgError::is_permanent)
+                    .with_max_waiting(config.max_waiting),
                 leaks: config
                     .leak_detection_threshold
                     .map(|threshold| LeakWatch::start(threshold, Arc::clone(&counters))),
@@ -298,6 +299,13 @@ impl PgPool {
             }
             AcquireError::Failed(failure) => failure.duplicate(),
             AcquireError::Backend(error) => error,
+            AcquireError::Overloaded(waiting) => PgError::new(
+                ErrorKind::Overloaded,
+                format!(
+                    "every connection is in use and {waiting} requests are waiting for one \
+                     already (postgres.max_waiting): refused rather than queued; retry later"
+                ),
+            ),
         }
     }
 

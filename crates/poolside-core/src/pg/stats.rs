@@ -67,6 +67,8 @@ pub struct PoolStats {
     pub waited: u64,
     /// Requests that gave up after the connection timeout.
     pub timed_out: u64,
+    /// Requests refused at once because `postgres.max_waiting` were waiting already.
+    pub rejected: u64,
     /// Connections opened since start.
     pub created: u64,
     /// Connections closed since start, by reason.
@@ -128,6 +130,7 @@ impl PoolStats {
             acquired: load(&checkouts.acquired),
             waited: load(&checkouts.waited),
             timed_out: load(&checkouts.timed_out),
+            rejected: load(&checkouts.rejected),
             created: load(&counters.created),
             closed: ClosedCounts {
                 // Expiry, interruption and retirement are poolside's checks; bb8

@@ -148,6 +148,10 @@ impl RedisPool {
             ),
             AcquireError::Failed(failure) => failure.duplicate(),
             AcquireError::Backend(error) => error,
+            AcquireError::Overloaded(waiting) => RedisError::new(
+                ErrorKind::Overloaded,
+                format!("{waiting} requests are waiting for a Redis connection already"),
+            ),
         }
     }
 
