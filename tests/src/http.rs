@@ -54,11 +54,66 @@ pub fn send_with_headers(
     body: Option<&str>,
     headers: &[(&str, &str)],
 ) -> Result<Answer, String> {
-    let agent: ureq::Agent = ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .timeout_global(Some(REQUEST_TIMEOUT))
-        .build()
-        .into();
+    Client::new().send_with_headers(method, url, body, headers)
+}
+
+/// An HTTP client that keeps its connections open between requests (one per load
+/// generating thread: a new connection per request would run out of local ports).
+#[derive(Debug, Clone)]
+pub struct Client {
+    agent: ureq::Agent,
+}
+
+impl Default for Client {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Client {
+    /// A client whose requests time out after 10 s.
+    pub fn new() -> Self {
+        Self {
+            agent: ureq::Agent::config_builder()
+                .http_status_as_error(false)
+                .timeout_global(Some(REQUEST_TIMEOUT))
+                .build()
+                .into(),
+        }
+    }
+
+    /// As [`send`], on this client's connections.
+    ///
+    /// # Errors
+    ///
+    /// As [`send`].
+    pub fn send(&self, method: &str, url: &str, body: Option<&str>) -> Result<Answer, String> {
+        self.send_with_headers(method, url, body, &[])
+    }
+
+    /// As [`send_with_headers`], on this client's connections.
+    ///
+    /// # Errors
+    ///
+    /// As [`send`].
+    pub fn send_with_headers(
+        &self,
+        method: &str,
+        url: &str,
+        body: Option<&str>,
+        headers: &[(&str, &str)],
+    ) -> Result<Answer, String> {
+        request(&self.agent, method, url, body, headers)
+    }
+}
+
+fn request(
+    agent: &ureq::Agent,
+    method: &str,
+    url: &str,
+    body: Option<&str>,
+    headers: &[(&str, &str)],
+) -> Result<Answer, String> {
     let response = match (method, body) {
         ("POST", body) => {
             let mut request = agent.post(url);

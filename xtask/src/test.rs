@@ -3,7 +3,8 @@
 //! wrong), then stops the services this run started, whatever happened.
 //!
 //! The fault tests (`tests/tests/server_faults.rs`) restart and fail over the shared
-//! servers, so the ordinary test run ignores them; the `faults` check runs them
+//! servers, and the overload test (`tests/tests/overload.rs`) takes both cores for a
+//! minute, so the ordinary test run ignores them; the `faults` check runs them
 //! afterwards, alone and one at a time, with this binary in `POOLSIDE_XTASK` for them
 //! to drive `services restart|failover|failback`. They count as run, not skipped.
 
@@ -79,6 +80,8 @@ const CHECKS: &[Check] = &[
             "poolside-tests",
             "--test",
             "server_faults",
+            "--test",
+            "overload",
             "--",
             "--ignored",
             "--test-threads=1",
