@@ -38,7 +38,8 @@ commands:
   services kill redis
                     SIGKILL to Redis (`services up` starts it again)
   test              services up, fmt, clippy, the crates without default features,
-                    tests, fault tests, cargo-deny,
+                    tests, fault and overload tests, a million configuration
+                    property cases, a minute of cargo fuzz, cargo-deny,
                     services down
   config check      print the effective configuration with each value's source
   loadtest          poolside against pgbench, deadpool, sqlx and raw bb8

@@ -27,6 +27,11 @@ struct Check {
     needs_services: bool,
     /// Whether it runs tests that the ordinary run ignored (and counted as skipped).
     runs_ignored: bool,
+    /// Variables set for it.
+    env: &'static [(&'static str, &'static str)],
+    /// Whether its tests are added to the count (not when the `tests` check ran them
+    /// already, with fewer cases).
+    counted: bool,
 }
 
 const CHECKS: &[Check] = &[
@@ -35,6 +40,8 @@ const CHECKS: &[Check] = &[
         args: &["fmt", "--all", "--check"],
         needs_services: false,
         runs_ignored: false,
+        env: &[],
+        counted: true,
     },
     Check {
         name: "clippy",
@@ -48,6 +55,8 @@ const CHECKS: &[Check] = &[
         ],
         needs_services: false,
         runs_ignored: false,
+        env: &[],
+        counted: true,
     },
     Check {
         name: "features",
@@ -65,12 +74,16 @@ const CHECKS: &[Check] = &[
         ],
         needs_services: false,
         runs_ignored: false,
+        env: &[],
+        counted: true,
     },
     Check {
         name: "tests",
         args: &["test", "--workspace", "--no-fail-fast"],
         needs_services: true,
         runs_ignored: false,
+        env: &[],
+        counted: true,
     },
     Check {
         name: "faults",
@@ -89,12 +102,49 @@ const CHECKS: &[Check] = &[
         ],
         needs_services: true,
         runs_ignored: true,
+        env: &[],
+        counted: true,
+    },
+    Check {
+        name: "proptest",
+        args: &[
+            "test",
+            "--release",
+            "-p",
+            "poolside-config",
+            "--test",
+            "properties",
+        ],
+        needs_services: false,
+        runs_ignored: false,
+        // Four properties of 250,000 cases each: a million configurations.
+        env: &[("POOLSIDE_PROPTEST_CASES", "250000")],
+        counted: false,
+    },
+    Check {
+        name: "fuzz",
+        args: &[
+            "fuzz",
+            "run",
+            "config_load",
+            "--sanitizer",
+            "none",
+            "--",
+            "-max_total_time=60",
+            "-print_final_stats=1",
+        ],
+        needs_services: false,
+        runs_ignored: false,
+        env: &[],
+        counted: false,
     },
     Check {
         name: "cargo-deny",
         args: &["deny", "check", "bans", "licenses", "sources"],
         needs_services: false,
         runs_ignored: false,
+        env: &[],
+        counted: true,
     },
 ];
 
@@ -143,7 +193,8 @@ impl TestCounts {
 /// Runs every check; exit 0 only when all pass. The last line printed is the test
 /// count, `tests: N passed, N failed, N skipped`.
 pub(crate) fn run() -> Result<ExitCode> {
-    ensure_cargo_deny()?;
+    ensure_cargo_tool("deny", "cargo-deny")?;
+    ensure_cargo_tool("fuzz", "cargo-fuzz")?;
     ensure_tools()?;
     // Taken now: the test build rebuilds xtask in place, after which this process's
     // executable reads as "(deleted)"; the path then names the rebuilt binary.
@@ -191,6 +242,7 @@ fn run_check(check: &Check, xtask: &Path, counts: &mut TestCounts) -> Result<boo
     if check.runs_ignored {
         command.env("POOLSIDE_XTASK", xtask);
     }
+    command.envs(check.env.iter().copied());
     let mut child = command
         .spawn()
         .with_context(|| format!("running cargo {}", check.args.join(" ")))?;
@@ -201,7 +253,9 @@ fn run_check(check: &Check, xtask: &Path, counts: &mut TestCounts) -> Result<boo
             check_counts.add_line(&line);
             println!("{line}");
         }
-        counts.add(check_counts, check.runs_ignored);
+        if check.counted {
+            counts.add(check_counts, check.runs_ignored);
+        }
     }
     let status = child.wait()?;
     let secs = started.elapsed().as_secs();
@@ -230,26 +284,23 @@ fn ensure_tools() -> Result<()> {
     install::install(&missing)
 }
 
-/// Installs cargo-deny from crates.io when it is missing.
-fn ensure_cargo_deny() -> Result<()> {
+/// Installs `cargo <subcommand>` (crate `krate`) from crates.io when it is missing.
+fn ensure_cargo_tool(subcommand: &str, krate: &str) -> Result<()> {
     let present = cargo()
-        .args(["deny", "--version"])
+        .args([subcommand, "--version"])
         .output()
         .is_ok_and(|out| out.status.success());
     if present {
         return Ok(());
     }
     println!(
-        "== cargo-deny is missing: installing it from crates.io (cargo install --locked cargo-deny)"
+        "== {krate} is missing: installing it from crates.io (cargo install --locked {krate})"
     );
     let status = cargo()
-        .args(["install", "--locked", "cargo-deny"])
+        .args(["install", "--locked", krate])
         .status()
-        .context("running cargo install cargo-deny")?;
-    anyhow::ensure!(
-        status.success(),
-        "cargo install cargo-deny failed ({status})"
-    );
+        .with_context(|| format!("running cargo install {krate}"))?;
+    anyhow::ensure!(status.success(), "cargo install {krate} failed ({status})");
     Ok(())
 }
 

@@ -1,6 +1,11 @@
-//! Properties over generated configurations: whatever the input, loading never panics,
-//! every rejection names a key, and every accepted configuration builds real pools'
-//! settings (bb8's builder asserts on bad values; the drivers parse the URLs).
+//! Properties over generated configurations: whatever the input (environment
+//! variables, code overrides, `poolside.toml` files), loading never panics, every
+//! rejection names a key, and every accepted configuration builds real pools' settings
+//! (bb8's builder asserts on bad values; the drivers parse the URLs).
+//!
+//! Each property runs 2,000 cases by default; `POOLSIDE_PROPTEST_CASES` sets another
+//! count. `cargo xtask test` runs them in release with 250,000 each: a million cases
+//! in all (its `fuzz` check).
 
 use std::str::FromStr;
 use std::time::Duration;
@@ -50,6 +55,14 @@ const VALUES: &[&str] = &[
     "postgres://h:x/db",
     "{a = 1}",
 ];
+
+/// Cases per property: `POOLSIDE_PROPTEST_CASES`, or 2,000.
+fn cases() -> u32 {
+    std::env::var("POOLSIDE_PROPTEST_CASES")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(2000)
+}
 
 fn var_for(key: &str) -> String {
     format!("POOLSIDE_{}", key.to_ascii_uppercase().replace('.', "__"))
@@ -138,7 +151,12 @@ fn build(config: &Config, runtime: &tokio::runtime::Runtime) {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(2000))]
+    #![proptest_config(ProptestConfig {
+        cases: cases(),
+        // A failure is shrunk and reported; nothing is written next to the sources.
+        failure_persistence: None,
+        ..ProptestConfig::default()
+    })]
 
     #[test]
     fn every_accepted_config_builds(pairs in settings()) {
@@ -181,6 +199,70 @@ proptest! {
         let _ = report.to_string();
         let _ = poolside_config::redact_text(&value);
         let _ = ConfigLoader::from_env(EnvSnapshot::default()).set("postgres.url", &url).check();
+    }
+}
+
+/// A `poolside.toml` made of known and unknown sections and keys, values of every
+/// kind, and lines that are not TOML at all.
+fn toml_files() -> impl Strategy<Value = String> {
+    let keys: Vec<String> = key_paths()
+        .map(str::to_owned)
+        .chain([
+            "postgres.nope".to_owned(),
+            "nosuch.key".to_owned(),
+            "postgres".to_owned(),
+        ])
+        .collect();
+    let value = prop_oneof![
+        proptest::sample::select(VALUES).prop_map(|v| format!("{v:?}")),
+        proptest::sample::select(VALUES).prop_map(str::to_owned),
+        any::<String>().prop_map(|v| format!("{v:?}")),
+        any::<i64>().prop_map(|n| n.to_string()),
+    ];
+    let line = prop_oneof![
+        8 => (proptest::sample::select(keys), value).prop_map(|(key, value)| {
+            match key.split_once('.') {
+                Some((section, field)) => format!("[{section}]\n{field} = {value}"),
+                None => format!("{key} = {value}"),
+            }
+        }),
+        1 => any::<String>(),
+        1 => Just("[postgres".to_owned()),
+    ];
+    proptest::collection::vec(line, 0..6).prop_map(|lines| lines.join("\n"))
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig {
+        cases: cases(),
+        failure_persistence: None,
+        ..ProptestConfig::default()
+    })]
+
+    #[test]
+    fn any_config_file_loads_or_is_rejected_by_key(text in toml_files(), pairs in settings()) {
+        let dir = std::env::temp_dir().join(format!("poolside-proptest-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("a temp dir");
+        let file = dir.join(format!("{:?}.toml", std::thread::current().id()).replace(['(', ')'], ""));
+        std::fs::write(&file, &text).expect("written");
+        let mut env: Vec<(String, String)> = vec![(
+            "DATABASE_URL".into(),
+            "postgres://app:pw@127.0.0.1:5432/app".into(),
+        )];
+        env.extend(pairs);
+        let report = ConfigLoader::from_env(env.into_iter().collect()).file(&file).check();
+        let known: Vec<&str> = key_paths().chain(["profile", "config file"]).collect();
+        for error in &report.errors {
+            // A key of the table, a section of one, or a key the file itself wrote
+            // (an unknown section given as a value).
+            let named = known.contains(&error.key())
+                || known.iter().any(|k| k.starts_with(&format!("{}.", error.key())))
+                || (!error.key().is_empty()
+                    && error.key().split('.').all(|part| text.contains(part)));
+            prop_assert!(named, "an error that names no key: {error}\n--- file:\n{text}");
+            prop_assert!(error.to_string().starts_with(error.key()), "{error}");
+        }
+        let _ = report.to_string();
     }
 }
 
