@@ -97,8 +97,35 @@ fn every_route_answers_and_sigterm_exits_cleanly() {
 fn bad_input_gets_a_4xx_with_a_reason_and_the_last_item_is_sold_once() {
     let service = start();
     let id = new_product(&service, 1);
-    let bad: [(&str, &str, Option<&str>, u16); 12] = [
+    let bad: [(&str, &str, Option<&str>, u16); 17] = [
         ("POST", "/sales", Some("{not json"), 400),
+        ("POST", "/sales", None, 415),
+        (
+            "POST",
+            "/sales",
+            Some(r#"{"items": [{"product_id": 1, "quantity": 0}]}"#),
+            422,
+        ),
+        (
+            "POST",
+            "/sales",
+            Some(r#"{"items": [{"product_id": 1, "quantity": 9223372036854775807}]}"#),
+            422,
+        ),
+        (
+            "POST",
+            "/sales",
+            Some(r#"{"items": [{"product_id": "one", "quantity": 1}]}"#),
+            422,
+        ),
+        (
+            "POST",
+            "/sales",
+            Some(
+                r#"{"items": [{"product_id": 1, "quantity": 1}, {"product_id": 1, "quantity": 1}]}"#,
+            ),
+            422,
+        ),
         ("POST", "/sales", Some(r#"{"items": "many"}"#), 422),
         ("POST", "/sales", Some(r#"{"items": []}"#), 422),
         (
