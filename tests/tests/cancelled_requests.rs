@@ -112,6 +112,18 @@ async fn clients_that_disconnect_mid_request_leave_no_trace() {
         .await
         .expect("pg_stat_activity")
         .get(0);
+    // What is still there, for the failure message.
+    let still_running: Vec<String> = client
+        .query(
+            "SELECT state || ' for ' || (now() - state_change)::text || ': ' || left(query, 80) \
+             FROM pg_stat_activity WHERE application_name = $1 AND state NOT IN ('idle')",
+            &[&APPLICATION],
+        )
+        .await
+        .expect("pg_stat_activity")
+        .iter()
+        .map(|row| row.get::<_, Option<String>>(0).unwrap_or_default())
+        .collect();
     let stats = db.pool().stats();
     let committed: i64 = db
         .query_one(
@@ -176,7 +188,7 @@ async fn clients_that_disconnect_mid_request_leave_no_trace() {
     assert_eq!(sent, REQUESTS, "every request was sent");
     assert_eq!(
         running, 0,
-        "statements still running a second after their clients left"
+        "statements still running a second after their clients left: {still_running:?}"
     );
     assert_eq!(
         stats.active, stats.pipelined,

@@ -4,7 +4,7 @@
 use axum::Json;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
-use poolside::{Poolside, params};
+use poolside::Poolside;
 use serde::{Deserialize, Serialize};
 
 use crate::error::ApiError;
@@ -71,28 +71,38 @@ pub(crate) async fn report(
             "from ({from}) is after to ({to})"
         )));
     }
-    let totals = db
-        .op("report_totals")
-        .idempotent()
-        .query_one(
-            "SELECT count(*), COALESCE(sum(total_cents), 0)::bigint FROM pos.sales \
-             WHERE created_at >= $1::text::date AND created_at < $2::text::date + 1",
-            params![from.clone(), to.clone()],
-        )
+    // On an exclusive connection, not the pipelined path: a report scans the sales, and
+    // a client that leaves mid-report gets its query cancelled on the server (a
+    // pipelined one would run to its end). One read-only snapshot for both figures.
+    let (totals, products) = db
+        .transaction("sales_report", |tx| {
+            let (from, to) = (from.clone(), to.clone());
+            Box::pin(async move {
+                tx.batch_execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+                    .await?;
+                let totals = tx
+                    .query_one(
+                        "SELECT count(*), COALESCE(sum(total_cents), 0)::bigint FROM pos.sales \
+                         WHERE created_at >= $1::text::date AND created_at < $2::text::date + 1",
+                        &[&from, &to],
+                    )
+                    .await?;
+                let products = tx
+                    .query(
+                        "SELECT si.product_id, p.name, sum(si.quantity)::bigint, \
+                         sum(si.quantity * si.price_cents)::bigint \
+                         FROM pos.sale_items si JOIN pos.sales s ON s.id = si.sale_id \
+                         JOIN pos.products p ON p.id = si.product_id \
+                         WHERE s.created_at >= $1::text::date AND s.created_at < $2::text::date + 1 \
+                         GROUP BY si.product_id, p.name ORDER BY si.product_id",
+                        &[&from, &to],
+                    )
+                    .await?;
+                Ok((totals, products))
+            })
+        })
         .await?;
-    let products = db
-        .op("report_products")
-        .idempotent()
-        .query(
-            "SELECT si.product_id, p.name, sum(si.quantity)::bigint, \
-             sum(si.quantity * si.price_cents)::bigint \
-             FROM pos.sale_items si JOIN pos.sales s ON s.id = si.sale_id \
-             JOIN pos.products p ON p.id = si.product_id \
-             WHERE s.created_at >= $1::text::date AND s.created_at < $2::text::date + 1 \
-             GROUP BY si.product_id, p.name ORDER BY si.product_id",
-            params![from.clone(), to.clone()],
-        )
-        .await?
+    let products = products
         .iter()
         .map(|row| ProductSales {
             product_id: row.get(0),
