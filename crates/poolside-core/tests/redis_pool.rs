@@ -406,3 +406,77 @@ async fn a_subscriber_gets_messages_published_through_the_pool() {
         .expect("stream open");
     assert_eq!(message.get_payload::<String>().expect("payload"), "sale:42");
 }
+
+/// The services' Redis requires a password (`requirepass`), and has an ACL user that
+/// may touch `acl:*` keys only and run no dangerous command. A missing or wrong
+/// password fails at once as `Auth`, naming neither password; the ACL user's refusals
+/// are `Query` errors (never retried) and leave the pool serving.
+#[tokio::test]
+async fn a_password_and_an_acl_user_are_required_and_enforced() {
+    let url = required_env("REDIS_URL");
+    let acl_url = required_env("REDIS_ACL_URL");
+    let host = url.split_once('@').map(|(_, host)| host).expect("a host");
+    let (acl_user, acl_password) = acl_url
+        .strip_prefix("redis://")
+        .and_then(|rest| rest.split_once('@'))
+        .and_then(|(userinfo, _)| userinfo.split_once(':'))
+        .expect("REDIS_ACL_URL names user and password");
+    for (case, bad) in [
+        ("no password", format!("redis://{host}")),
+        (
+            "wrong password",
+            format!("redis://default:not-the-password@{host}"),
+        ),
+        (
+            "wrong ACL password",
+            format!("redis://{acl_user}:{acl_password}-wrong@{host}"),
+        ),
+    ] {
+        let started = Instant::now();
+        let result = match RedisPool::connect(&config(&bad, &[])).await {
+            Ok(pool) => pool.command::<String>(&redis::cmd("PING")).await.map(drop),
+            Err(e) => Err(e),
+        };
+        let error = result.expect_err(case);
+        assert_eq!(error.kind(), ErrorKind::Auth, "{case}: {error}");
+        assert!(
+            started.elapsed() < Duration::from_secs(1),
+            "{case}: {:?}",
+            started.elapsed()
+        );
+        let text = format!("{error} {error:?}");
+        assert!(
+            !text.contains(acl_password) && !text.contains("not-the-password"),
+            "{text}"
+        );
+    }
+
+    let pool = RedisPool::connect(&config(&acl_url, &[]))
+        .await
+        .expect("the ACL user connects");
+    let key = format!("acl:{}", prefix("acl"));
+    let () = pool
+        .command(redis::cmd("SET").arg(&key).arg("allowed"))
+        .await
+        .expect("acl:* is the ACL user's");
+    for (case, cmd) in [
+        (
+            "another key",
+            redis::cmd("SET").arg("not-acl:key").arg("x").clone(),
+        ),
+        ("a dangerous command", redis::cmd("FLUSHALL").clone()),
+    ] {
+        let error = pool.command::<redis::Value>(&cmd).await.expect_err(case);
+        assert_eq!(error.kind(), ErrorKind::Query, "{case}: {error}");
+        assert!(error.to_string().contains("ACL"), "{case}: {error}");
+    }
+    let value: String = pool
+        .command(redis::cmd("GET").arg(&key))
+        .await
+        .expect("the pool still serves");
+    assert_eq!(value, "allowed");
+    let () = pool
+        .command(redis::cmd("DEL").arg(&key))
+        .await
+        .expect("del");
+}

@@ -54,8 +54,12 @@ fn assert_clean(what: &str, text: &str, secrets: &[&str]) {
 #[test]
 fn a_running_service_never_shows_the_password_or_the_token() {
     let (url, password) = secret();
-    let redis_with_password =
-        required_env("REDIS_URL").replace("redis://", &format!("redis://:{password}@"));
+    // Redis's user with the secret password, which Redis refuses: every connect fails,
+    // and says so, masked.
+    let redis_with_password = required_env("REDIS_URL")
+        .split_once('@')
+        .map(|(_, host)| format!("redis://default:{password}@{host}"))
+        .expect("REDIS_URL names user and host");
     let dir = workdir(
         "running",
         &format!("[postgres]\nurl = \"{url}\"\n\n[failover]\nsecondary_url = \"{url}\"\n"),
@@ -67,7 +71,6 @@ fn a_running_service_never_shows_the_password_or_the_token() {
             ("DATABASE_URL", url.clone()),
             ("DATABASE_URL_DIRECT", url.clone()),
             ("POOLSIDE_POSTGRES__URL", url.clone()),
-            // Redis has no password: every connect fails, and says so, masked.
             ("REDIS_URL", redis_with_password),
             ("POOLSIDE_PROFILE", "test".into()),
             ("POOLSIDE_HEALTH__ADMIN_TOKEN", ADMIN_TOKEN.into()),

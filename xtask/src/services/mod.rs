@@ -37,6 +37,11 @@ pub(crate) const DB_NAME: &str = "poolside";
 /// line, response and error for a password (`DATABASE_SECRET_URL`).
 pub(crate) const SECRET_USER: &str = "poolside_secret";
 pub(crate) const SECRET_PASSWORD: &str = "Pw-7Hq2xZ-never-print-me";
+/// Redis's `requirepass` (the default user's password), and a second, ACL user that may
+/// touch only `acl:*` keys and no dangerous command (`REDIS_ACL_URL`).
+pub(crate) const REDIS_PASSWORD: &str = "poolside";
+pub(crate) const REDIS_ACL_USER: &str = "poolside_acl";
+pub(crate) const REDIS_ACL_PASSWORD: &str = "Acl-3vR8-cache-only";
 
 /// How long a server may take to answer after it starts.
 const READY_TIMEOUT: Duration = Duration::from_secs(60);
@@ -120,7 +125,20 @@ pub(crate) fn env_vars() -> Vec<(&'static str, String)> {
                 standby::PORT
             ),
         ),
-        ("REDIS_URL", format!("redis://127.0.0.1:{}/0", redis::PORT)),
+        (
+            "REDIS_URL",
+            format!(
+                "redis://default:{REDIS_PASSWORD}@127.0.0.1:{}/0",
+                redis::PORT
+            ),
+        ),
+        (
+            "REDIS_ACL_URL",
+            format!(
+                "redis://{REDIS_ACL_USER}:{REDIS_ACL_PASSWORD}@127.0.0.1:{}/0",
+                redis::PORT
+            ),
+        ),
         (
             "PGBOUNCER_URL",
             format!(

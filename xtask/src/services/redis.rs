@@ -1,4 +1,5 @@
-//! Redis 7 on 127.0.0.1, no persistence: a cache for tests.
+//! Redis 7 on 127.0.0.1, no persistence: a cache for tests, with a password
+//! (`requirepass`) and an ACL user limited to `acl:*` keys.
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
@@ -8,9 +9,9 @@ use std::time::Duration;
 
 use anyhow::{Context, Result};
 
-use super::Service;
 use super::install::{self, Requirement};
 use super::layout::Layout;
+use super::{REDIS_ACL_PASSWORD, REDIS_ACL_USER, REDIS_PASSWORD, Service};
 
 /// The TCP port.
 pub(crate) const PORT: u16 = 56379;
@@ -57,7 +58,9 @@ impl Service for Redis {
         // that `down` can tell this server from any other.
         let config = format!(
             "bind 127.0.0.1\nport {PORT}\ndir {}\nsave \"\"\nappendonly no\ndaemonize no\n\
-             protected-mode yes\nproc-title-template \"{{title}} {{listen-addr}} {{config-file}}\"\n",
+             protected-mode yes\nproc-title-template \"{{title}} {{listen-addr}} {{config-file}}\"\n\
+             requirepass {REDIS_PASSWORD}\n\
+             user {REDIS_ACL_USER} on >{REDIS_ACL_PASSWORD} ~acl:* &* +@all -@dangerous\n",
             dir.display()
         );
         std::fs::write(Self::config_file(layout), config).context("writing redis.conf")
@@ -84,12 +87,18 @@ impl Service for Redis {
     }
 }
 
-/// Sends `PING` and returns the reply line.
+/// Authenticates, sends `PING` and returns the reply line.
 fn ping() -> Result<String> {
     let mut stream = TcpStream::connect(("127.0.0.1", PORT))?;
     stream.set_read_timeout(Some(Duration::from_secs(1)))?;
-    stream.write_all(b"PING\r\n")?;
+    stream.write_all(format!("AUTH {REDIS_PASSWORD}\r\nPING\r\n").as_bytes())?;
+    let mut replies = String::new();
     let mut reply = [0u8; 64];
-    let n = stream.read(&mut reply)?;
-    Ok(String::from_utf8_lossy(&reply[..n]).into_owned())
+    // `+OK` for AUTH, then the PING's reply; they may come in one read or two.
+    while replies.lines().count() < 2 {
+        let n = stream.read(&mut reply)?;
+        anyhow::ensure!(n > 0, "Redis closed the connection: {replies:?}");
+        replies.push_str(&String::from_utf8_lossy(&reply[..n]));
+    }
+    Ok(replies.lines().nth(1).unwrap_or_default().to_owned())
 }

@@ -21,7 +21,11 @@ pub struct RedisError {
 impl RedisError {
     /// Classifies a driver error; `context` says what was being done.
     pub(crate) fn from_driver(error: redis::RedisError, context: &str) -> Self {
-        let kind = if error.kind() == redis::ErrorKind::AuthenticationFailed {
+        // NOAUTH: a password is required and none was given; WRONGPASS: the user or
+        // password is wrong (the driver reports only the latter at connect).
+        let auth_refused = error.kind() == redis::ErrorKind::AuthenticationFailed
+            || matches!(error.code(), Some("NOAUTH" | "WRONGPASS"));
+        let kind = if auth_refused {
             ErrorKind::Auth
         } else if error.is_timeout() {
             ErrorKind::Cancelled
@@ -36,6 +40,9 @@ impl RedisError {
         let advice = match kind {
             ErrorKind::Auth => ": check the user and password in redis.url",
             ErrorKind::Connect => ": check that Redis runs and redis.url names it",
+            _ if error.code() == Some("NOPERM") => {
+                ": the ACL of the user in redis.url does not allow this command or key"
+            }
             _ => "",
         };
         Self {

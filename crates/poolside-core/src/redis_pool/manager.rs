@@ -72,7 +72,16 @@ impl bb8::ManageConnection for RedisManager {
 
     async fn connect(&self) -> Result<MultiplexedConnection, RedisError> {
         let context = format!("connecting to {}", self.target);
-        let result = match tokio::time::timeout(self.connect_timeout, self.inner.connect()).await {
+        // A PING right away: the driver opens a connection without checking that the
+        // server takes it (no password given where one is required, NOAUTH), and a
+        // connection refused only by its first command would pass for open, fail
+        // validation, and leave waiters to the full connection timeout.
+        let opened = async {
+            let mut conn = self.inner.connect().await?;
+            let _: String = redis::cmd("PING").query_async(&mut conn).await?;
+            Ok::<_, redis::RedisError>(conn)
+        };
+        let result = match tokio::time::timeout(self.connect_timeout, opened).await {
             Ok(Ok(mut conn)) => {
                 conn.set_response_timeout(self.command_timeout);
                 return Ok(conn);
