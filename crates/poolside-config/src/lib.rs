@@ -22,6 +22,7 @@ mod report;
 mod secret_token;
 mod secret_url;
 mod source;
+pub mod tls_params;
 mod url_params;
 mod validate;
 

@@ -72,7 +72,26 @@ impl Checker<'_> {
     }
 
     fn postgres_url(&mut self, key: &str, url: &SecretUrl) {
-        match tokio_postgres::Config::from_str(url.expose()) {
+        let driver_url = match crate::tls_params::split_tls_params(url.expose()) {
+            Ok((driver_url, tls)) => {
+                if let Some(root_cert) = tls.root_cert.filter(|path| !path.is_file()) {
+                    self.error(
+                        key,
+                        format!(
+                            "{url}: sslrootcert {} is not a file: give the PEM file of the CA \
+                             that signed the server's certificate",
+                            root_cert.display()
+                        ),
+                    );
+                }
+                driver_url
+            }
+            Err(e) => {
+                self.error(key, format!("{url}: {e}"));
+                return;
+            }
+        };
+        match tokio_postgres::Config::from_str(&driver_url) {
             Err(e) => self.error(
                 key,
                 format!("{url} is not a valid PostgreSQL connection string ({e})"),

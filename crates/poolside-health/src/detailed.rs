@@ -4,12 +4,11 @@
 //! the process, the profile, the checks and the alerts. No secret: URLs are shown
 //! with their passwords masked, and error texts are redacted.
 
-use std::str::FromStr;
 use std::time::Duration;
 
 use poolside_config::redact_text;
 use poolside_core::PgPool;
-use poolside_core::tokio_postgres::{self, NoTls, SimpleQueryMessage};
+use poolside_core::tokio_postgres::SimpleQueryMessage;
 use serde_json::{Value, json};
 
 use crate::health::Health;
@@ -26,18 +25,15 @@ fn error_json(error: impl std::fmt::Display) -> Value {
 /// PgBouncer's `SHOW POOLS` over its admin console (database `pgbouncer`, simple
 /// protocol), each row as an object of column -> value.
 async fn pgbouncer_pools(pool: &PgPool, timeout: Duration) -> Value {
-    let Ok(mut config) = tokio_postgres::Config::from_str(pool.config().url.expose()) else {
-        return error_json("postgres.url does not parse");
-    };
-    config.dbname("pgbouncer");
-    config.connect_timeout(timeout);
     let query = async {
-        let (client, connection) = config.connect(NoTls).await?;
-        let driver = tokio::spawn(connection);
-        let messages = client.simple_query("SHOW POOLS").await;
-        drop(client);
-        let _ = driver.await;
-        messages
+        let client = pool
+            .connect_outside("pgbouncer", timeout)
+            .await
+            .map_err(|e| e.to_string())?;
+        client
+            .simple_query("SHOW POOLS")
+            .await
+            .map_err(|e| e.to_string())
     };
     match tokio::time::timeout(timeout, query).await {
         Ok(Ok(messages)) => Value::Array(

@@ -60,7 +60,13 @@ pub(crate) fn run(args: &[&str]) -> Result<ExitCode> {
         Some(StartedServices::up(services::Set::WithoutStandby)?)
     };
     let (database_url, redis_url) = match servers {
-        Some(_) => (Some(services::database_url()), Some(services::redis_url())),
+        // In the clear: the server offers TLS, which libpq (pgbench) and poolside
+        // would take by default and the other drivers (NoTls) would not; one rule for
+        // all keeps the comparison about the pools.
+        Some(_) => (
+            Some(format!("{}?sslmode=disable", services::database_url())),
+            Some(services::redis_url()),
+        ),
         None => (options.database_url.clone(), options.redis_url.clone()),
     };
     let plan = plan(&options, database_url.is_some(), redis_url.is_some())?;

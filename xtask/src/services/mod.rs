@@ -16,6 +16,7 @@ mod postgres;
 mod process;
 mod redis;
 mod standby;
+mod tls;
 
 use std::net::TcpListener;
 use std::process::{Child, Command, ExitCode};
@@ -124,6 +125,20 @@ pub(crate) fn env_vars() -> Vec<(&'static str, String)> {
                 "postgres://{DB_USER}:{DB_PASSWORD}@127.0.0.1:{}/{DB_NAME}",
                 standby::PORT
             ),
+        ),
+        (
+            "DATABASE_TLS_CA",
+            tls::TlsFiles::of(&layout::Layout::existing())
+                .ca
+                .display()
+                .to_string(),
+        ),
+        (
+            "DATABASE_TLS_OTHER_CA",
+            tls::TlsFiles::of(&layout::Layout::existing())
+                .other_ca
+                .display()
+                .to_string(),
         ),
         (
             "REDIS_URL",

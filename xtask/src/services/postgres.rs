@@ -1,6 +1,7 @@
-//! PostgreSQL 15, the primary: password (SCRAM) authentication on 127.0.0.1, trust
-//! on its Unix socket (replication included, for the standby), a `poolside` role and
-//! database for tests.
+//! PostgreSQL 15, the primary: password (SCRAM) authentication on 127.0.0.1, with TLS
+//! for clients that ask (the test CA's certificate, see `tls.rs`), trust on its Unix
+//! socket (replication included, for the standby), a `poolside` role and database for
+//! tests.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -10,6 +11,7 @@ use anyhow::{Context, Result};
 use super::install::{self, Requirement};
 use super::layout::Layout;
 use super::process::run;
+use super::tls::{self, TlsFiles};
 use super::{DB_NAME, DB_PASSWORD, DB_USER, SECRET_PASSWORD, SECRET_USER, Service};
 
 /// The TCP port.
@@ -52,6 +54,15 @@ impl Postgres {
             // standby needs at least its primary's).
             .args(["-c", "max_connections=300"])
             .args(["-c", "logging_collector=off"]);
+        // TLS for the clients that ask (sslmode=prefer, require, verify-ca,
+        // verify-full), with the test CA's certificate.
+        let tls = TlsFiles::of(layout);
+        command
+            .args(["-c", "ssl=on"])
+            .arg("-c")
+            .arg(format!("ssl_cert_file={}", tls.server_cert.display()))
+            .arg("-c")
+            .arg(format!("ssl_key_file={}", tls.server_key.display()));
         Ok(command)
     }
 
@@ -121,6 +132,10 @@ impl Service for Postgres {
     }
 
     fn prepare(&self, layout: &Layout) -> Result<()> {
+        if install::find_program(tls::OPENSSL.program).is_none() {
+            install::install(&[tls::OPENSSL])?;
+        }
+        tls::ensure(layout)?;
         let dir = layout.service_dir(self.key(), true)?;
         let data = Self::data_dir(layout);
         if data.join("PG_VERSION").is_file() {

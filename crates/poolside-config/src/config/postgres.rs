@@ -10,7 +10,9 @@ use crate::{Profile, SecretUrl};
 pub struct PostgresConfig {
     /// Connection string, with the Prisma-style parameters (`connection_limit`,
     /// `pool_timeout`, `connect_timeout`, `pgbouncer`) already taken out and applied.
-    /// Multi-host libpq URLs are accepted. Required. Legacy: `DATABASE_URL`.
+    /// Multi-host libpq URLs are accepted, and libpq's TLS parameters (`sslmode` up to
+    /// `verify-full`, `sslrootcert`; see [`tls_params`](crate::tls_params)). Required.
+    /// Legacy: `DATABASE_URL`.
     pub url: SecretUrl,
     /// A connection string that bypasses PgBouncer, for migrations and session state.
     /// Default: none. Legacy: `DATABASE_URL_DIRECT`.
@@ -45,8 +47,8 @@ pub struct PostgresConfig {
     /// `max_size`, and never all of it. Best near the database server's cores; measure.
     /// Default: 2.
     pub pipeline_connections: u32,
-    /// Operations that may wait for a connection; beyond `max_size + max_waiting` in
-    /// flight, new ones fail at once with `Overloaded` (load shedding). Default: 1000.
+    /// Checkouts that may wait when every connection is in use; beyond them, new ones
+    /// fail at once with `Overloaded` (load shedding). Default: 1000.
     pub max_waiting: u32,
     /// Prepared statements cached per connection (LRU); 0 turns the cache off.
     /// Default: 256. Legacy: `DB_STATEMENT_CACHE_SIZE`.

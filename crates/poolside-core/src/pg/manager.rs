@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bb8_postgres::PostgresConnectionManager;
-use tokio_postgres::NoTls;
+use tokio_postgres_rustls::MakeRustlsConnect;
 
 use super::PgError;
 use super::connection::{ConnectionOptions, PgConnection};
@@ -25,7 +25,10 @@ const LIFETIME_JITTER: f64 = 0.1;
 
 /// Opens, checks and retires PostgreSQL connections for bb8.
 pub(crate) struct PgManager {
-    inner: PostgresConnectionManager<NoTls>,
+    inner: PostgresConnectionManager<MakeRustlsConnect>,
+    /// The same TLS setup, for cancel requests (a server that requires TLS refuses
+    /// them in the clear).
+    tls: MakeRustlsConnect,
     /// `host:port` list, for messages (no credentials).
     pub(crate) target: String,
     options: ConnectionOptions,
@@ -52,6 +55,7 @@ impl std::fmt::Debug for PgManager {
 impl PgManager {
     pub(crate) fn new(
         config: tokio_postgres::Config,
+        tls: MakeRustlsConnect,
         failures: FailureSender<PgError>,
         options: ConnectionOptions,
         max_lifetime: Duration,
@@ -63,7 +67,8 @@ impl PgManager {
             .copied()
             .unwrap_or(Duration::from_secs(10));
         Self {
-            inner: PostgresConnectionManager::new(config, NoTls),
+            inner: PostgresConnectionManager::new(config, tls.clone()),
+            tls,
             target,
             options,
             max_lifetime,
@@ -167,6 +172,7 @@ impl bb8::ManageConnection for PgManager {
             // (a cancel racing the next statement could hit that one instead).
             self.counters.interrupted();
             let token = conn.client().cancel_token();
+            let tls = self.tls.clone();
             if let Ok(runtime) = tokio::runtime::Handle::try_current() {
                 runtime.spawn(async move {
                     // A cancel that reaches the backend before it has read the
@@ -175,7 +181,7 @@ impl bb8::ManageConnection for PgManager {
                     // so a second cancel can only hit this statement or nothing.
                     for delay in CANCEL_AGAIN_AFTER {
                         tokio::time::sleep(delay).await;
-                        if let Err(e) = token.cancel_query(NoTls).await {
+                        if let Err(e) = token.cancel_query(tls.clone()).await {
                             tracing::debug!(target: "poolside::pg", error = %e, "cancel request failed");
                         }
                     }

@@ -13,6 +13,7 @@ mod request;
 mod rows;
 mod statement_cache;
 mod stats;
+mod tls;
 mod transaction;
 
 pub use connection::{Params, PgConnection};

@@ -21,9 +21,11 @@ use super::pipeline::Pipeline;
 use super::pooled::PooledPgConnection;
 use super::rows;
 use super::stats::{Counters, PoolStats};
+use super::tls;
 use super::{PgError, ServerView};
 use crate::ErrorKind;
 use crate::fair_pool::{AcquireError, FairPool};
+use tokio_postgres_rustls::MakeRustlsConnect;
 
 /// The `application_name` the pool gives its connections unless the URL sets one; the
 /// server-side view counts connections by it.
@@ -83,6 +85,9 @@ struct Inner {
     target: String,
     /// Shared connections for `query` and friends; `None` for a pool of one.
     pipeline: Option<Pipeline>,
+    /// The driver's settings and TLS setup, for connections outside the pool.
+    driver: tokio_postgres::Config,
+    tls: MakeRustlsConnect,
 }
 
 /// Longest time between two sweeps for idle and expired connections (bb8's default).
@@ -131,12 +136,16 @@ impl PgPool {
     }
 
     fn build(config: &PostgresConfig) -> Result<Self, PgError> {
-        let mut driver = tokio_postgres::Config::from_str(config.url.expose()).map_err(|e| {
+        let invalid = |e: &dyn std::fmt::Display| {
             PgError::new(
                 ErrorKind::Connect,
                 format!("postgres.url is not a valid connection string ({e})"),
             )
-        })?;
+        };
+        let (driver_url, tls) = poolside_config::tls_params::split_tls_params(config.url.expose())
+            .map_err(|e| invalid(&e))?;
+        let mut driver = tokio_postgres::Config::from_str(&driver_url).map_err(|e| invalid(&e))?;
+        let tls = tls::connector(&tls)?;
         if driver.get_connect_timeout().is_none() {
             driver.connect_timeout(config.effective_connect_timeout());
         }
@@ -150,7 +159,8 @@ impl PgPool {
         let counters = Arc::new(Counters::default());
         let (failures_tx, failures) = watch::channel(None);
         let manager = PgManager::new(
-            driver,
+            driver.clone(),
+            tls.clone(),
             failures_tx,
             ConnectionOptions {
                 cache_size: config.statement_cache_size as usize,
@@ -207,8 +217,35 @@ impl PgPool {
                     pipeline_connections(config)
                         .map(|n| Pipeline::new(n, config.statement_cache_size as usize))
                 },
+                driver,
+                tls,
             }),
         })
+    }
+
+    /// Opens one connection outside the pool, to database `dbname` of the pool's
+    /// server, with the pool's credentials and TLS setup, within `timeout`: for
+    /// PgBouncer's admin console (`pgbouncer`), say. It closes when the client is
+    /// dropped.
+    pub async fn connect_outside(
+        &self,
+        dbname: &str,
+        timeout: Duration,
+    ) -> Result<tokio_postgres::Client, PgError> {
+        let mut config = self.inner.driver.clone();
+        config.dbname(dbname).connect_timeout(timeout);
+        let context = format!("connecting to database {dbname} on {}", self.inner.target);
+        match tokio::time::timeout(timeout, config.connect(self.inner.tls.clone())).await {
+            Ok(Ok((client, connection))) => {
+                tokio::spawn(connection);
+                Ok(client)
+            }
+            Ok(Err(e)) => Err(PgError::from_driver(e, &context)),
+            Err(_) => Err(PgError::new(
+                ErrorKind::Connect,
+                format!("{context}: no answer within {timeout:?}"),
+            )),
+        }
     }
 
     /// Opens connections until `min_idle` (at least one) are idle, failing with the

@@ -1,0 +1,184 @@
+//! libpq's TLS parameters in a PostgreSQL connection string (`sslmode`,
+//! `sslrootcert`), which the driver only partly knows (it has no `verify-ca`,
+//! `verify-full` or `sslrootcert`): taken out for the pool's own TLS setup.
+
+use std::path::PathBuf;
+
+/// How a connection uses TLS, as libpq's `sslmode` says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SslMode {
+    /// Never.
+    Disable,
+    /// When the server offers it, without checking its certificate (libpq's default).
+    #[default]
+    Prefer,
+    /// Always; the certificate is checked against `sslrootcert` when one is given, and
+    /// not checked otherwise (as libpq does).
+    Require,
+    /// Always, with a certificate signed by a trusted CA, whatever name it is for.
+    VerifyCa,
+    /// Always, with a certificate signed by a trusted CA for the host connected to.
+    VerifyFull,
+}
+
+impl SslMode {
+    fn parse(value: &str) -> Option<Self> {
+        Some(match value {
+            "disable" => Self::Disable,
+            "prefer" => Self::Prefer,
+            "require" => Self::Require,
+            "verify-ca" => Self::VerifyCa,
+            "verify-full" => Self::VerifyFull,
+            _ => return None,
+        })
+    }
+
+    /// The `sslmode` the driver gets: it knows only disable, prefer and require, and
+    /// verification is done by the pool's own certificate check.
+    fn for_driver(self) -> &'static str {
+        match self {
+            Self::Disable => "disable",
+            Self::Prefer => "prefer",
+            Self::Require | Self::VerifyCa | Self::VerifyFull => "require",
+        }
+    }
+}
+
+/// The TLS parameters of a connection string.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct TlsParams {
+    /// `sslmode`; `prefer` when absent.
+    pub mode: SslMode,
+    /// `sslrootcert`: a PEM file of the CAs to trust; the system's when absent.
+    pub root_cert: Option<PathBuf>,
+}
+
+/// Splits `sslmode` and `sslrootcert` out of a `postgres://` URL or a key/value
+/// connection string. Returns the string for the driver (`sslmode` as it knows it,
+/// `sslrootcert` removed) and the parameters.
+///
+/// # Errors
+///
+/// An `sslmode` other than `disable`, `prefer`, `require`, `verify-ca` or `verify-full`,
+/// said without quoting the string (it may hold a password).
+///
+/// # Examples
+///
+/// ```
+/// use poolside_config::tls_params::{SslMode, split_tls_params};
+///
+/// let (driver, tls) = split_tls_params(
+///     "postgres://app:pw@db/app?sslmode=verify-full&sslrootcert=/etc/ca.pem&application_name=x",
+/// )?;
+/// assert_eq!(driver, "postgres://app:pw@db/app?sslmode=require&application_name=x");
+/// assert_eq!(tls.mode, SslMode::VerifyFull);
+/// assert_eq!(tls.root_cert.as_deref(), Some(std::path::Path::new("/etc/ca.pem")));
+/// # Ok::<(), String>(())
+/// ```
+pub fn split_tls_params(conn: &str) -> Result<(String, TlsParams), String> {
+    let is_url = ["postgres://", "postgresql://"].iter().any(|scheme| {
+        conn.get(..scheme.len())
+            .is_some_and(|s| s.eq_ignore_ascii_case(scheme))
+    });
+    let mut tls = TlsParams::default();
+    let mut take = |name: &str, value: &str| -> Result<Option<String>, String> {
+        match name {
+            "sslmode" => {
+                tls.mode = SslMode::parse(value).ok_or_else(|| {
+                    format!(
+                        "sslmode {value:?} is not one of disable, prefer, require, verify-ca, \
+                         verify-full"
+                    )
+                })?;
+                Ok(Some(format!("sslmode={}", tls.mode.for_driver())))
+            }
+            "sslrootcert" => {
+                tls.root_cert = Some(PathBuf::from(value));
+                Ok(None)
+            }
+            _ => Ok(Some(String::new())),
+        }
+    };
+    let driver = if is_url {
+        let Some((base, query)) = conn.split_once('?') else {
+            return Ok((conn.to_owned(), tls));
+        };
+        let mut kept = Vec::new();
+        for pair in query.split('&').filter(|p| !p.is_empty()) {
+            let (name, value) = url::form_urlencoded::parse(pair.as_bytes())
+                .next()
+                .map(|(k, v)| (k.into_owned(), v.into_owned()))
+                .unwrap_or_default();
+            match take(&name, &value)? {
+                Some(replaced) if !replaced.is_empty() => kept.push(replaced),
+                Some(_) => kept.push(pair.to_owned()),
+                None => {}
+            }
+        }
+        if kept.is_empty() {
+            base.to_owned()
+        } else {
+            format!("{base}?{}", kept.join("&"))
+        }
+    } else {
+        let mut kept = Vec::new();
+        for token in conn.split_whitespace() {
+            let (name, value) = token.split_once('=').unwrap_or((token, ""));
+            match take(name.trim(), value.trim().trim_matches('\''))? {
+                Some(replaced) if !replaced.is_empty() => kept.push(replaced),
+                Some(_) => kept.push(token.to_owned()),
+                None => {}
+            }
+        }
+        kept.join(" ")
+    };
+    Ok((driver, tls))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_mode_maps_to_one_the_driver_knows() {
+        for (given, driver, mode) in [
+            ("disable", "disable", SslMode::Disable),
+            ("prefer", "prefer", SslMode::Prefer),
+            ("require", "require", SslMode::Require),
+            ("verify-ca", "require", SslMode::VerifyCa),
+            ("verify-full", "require", SslMode::VerifyFull),
+        ] {
+            let (url, tls) = split_tls_params(&format!("postgres://h/db?sslmode={given}"))
+                .expect("a known mode");
+            assert_eq!(url, format!("postgres://h/db?sslmode={driver}"));
+            assert_eq!(tls.mode, mode);
+            let (kv, tls) = split_tls_params(&format!(
+                "host=h sslmode={given} sslrootcert=/ca.pem dbname=d"
+            ))
+            .expect("a known mode");
+            assert_eq!(kv, format!("host=h sslmode={driver} dbname=d"));
+            assert_eq!(tls.mode, mode);
+            assert_eq!(tls.root_cert, Some(PathBuf::from("/ca.pem")));
+        }
+    }
+
+    #[test]
+    fn no_parameters_mean_prefer_and_the_string_is_unchanged() {
+        for conn in [
+            "postgres://u:p@h/db",
+            "postgres://h/db?application_name=a",
+            "host=h",
+        ] {
+            let (driver, tls) = split_tls_params(conn).expect("parses");
+            assert_eq!(driver, conn);
+            assert_eq!(tls, TlsParams::default());
+        }
+    }
+
+    #[test]
+    fn an_unknown_mode_is_refused_without_quoting_the_string() {
+        let error = split_tls_params("postgres://u:hunter2@h/db?sslmode=allow").expect_err("allow");
+        assert!(error.contains("\"allow\""), "{error}");
+        assert!(!error.contains("hunter2"), "{error}");
+    }
+}

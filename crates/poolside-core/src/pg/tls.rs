@@ -1,0 +1,191 @@
+//! TLS for PostgreSQL connections, with rustls: the connector every connection (and
+//! every cancel request) of a pool uses, set up from the URL's libpq parameters
+//! (`sslmode`, `sslrootcert`; see `poolside_config::tls_params`).
+//!
+//! As libpq: `prefer` and `require` encrypt without checking the certificate (unless
+//! `sslrootcert` names a CA file, when `require` checks it as `verify-ca` does);
+//! `verify-ca` checks that a trusted CA signed it; `verify-full` also that it is for
+//! the host connected to. Trusted CAs: the `sslrootcert` file, else the system's.
+
+use std::sync::Arc;
+
+use poolside_config::tls_params::{SslMode, TlsParams};
+use rustls::client::WebPkiServerVerifier;
+use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::crypto::{CryptoProvider, verify_tls12_signature, verify_tls13_signature};
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
+use rustls::{CertificateError, DigitallySignedStruct, RootCertStore, SignatureScheme};
+use tokio_postgres_rustls::MakeRustlsConnect;
+
+use super::PgError;
+use crate::ErrorKind;
+
+/// The connector for `params`.
+pub(crate) fn connector(params: &TlsParams) -> Result<MakeRustlsConnect, PgError> {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let verify = match (params.mode, &params.root_cert) {
+        (SslMode::VerifyFull, _) => Some(true),
+        (SslMode::VerifyCa, _) | (SslMode::Require, Some(_)) => Some(false),
+        _ => None,
+    };
+    let verifier: Arc<dyn ServerCertVerifier> = match verify {
+        None => Arc::new(Unchecked(Arc::clone(&provider))),
+        Some(check_name) => {
+            let roots = Arc::new(roots(params)?);
+            let webpki = WebPkiServerVerifier::builder_with_provider(roots, Arc::clone(&provider))
+                .build()
+                .map_err(|e| config_error(format!("the trusted CAs cannot be used: {e}")))?;
+            Arc::new(Checked { webpki, check_name })
+        }
+    };
+    let config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| config_error(format!("no TLS version to offer: {e}")))?
+        .dangerous()
+        .with_custom_certificate_verifier(verifier)
+        .with_no_client_auth();
+    Ok(MakeRustlsConnect::new(config))
+}
+
+fn config_error(message: String) -> PgError {
+    PgError::new(ErrorKind::Connect, format!("postgres.url TLS: {message}"))
+}
+
+/// The CAs to trust: the `sslrootcert` file, or the system's.
+fn roots(params: &TlsParams) -> Result<RootCertStore, PgError> {
+    let mut roots = RootCertStore::empty();
+    match &params.root_cert {
+        Some(path) => {
+            let certs = CertificateDer::pem_file_iter(path)
+                .and_then(|certs| certs.collect::<Result<Vec<_>, _>>())
+                .map_err(|e| {
+                    config_error(format!(
+                        "sslrootcert {} holds no readable PEM certificate ({e})",
+                        path.display()
+                    ))
+                })?;
+            let (added, _) = roots.add_parsable_certificates(certs);
+            if added == 0 {
+                return Err(config_error(format!(
+                    "sslrootcert {} holds no CA certificate rustls can use",
+                    path.display()
+                )));
+            }
+        }
+        None => {
+            let found = rustls_native_certs::load_native_certs();
+            let (added, _) = roots.add_parsable_certificates(found.certs);
+            if added == 0 {
+                return Err(config_error(
+                    "no system CA certificates found: give sslrootcert=<PEM file> in the URL"
+                        .to_owned(),
+                ));
+            }
+        }
+    }
+    Ok(roots)
+}
+
+/// Checks the chain against the trusted CAs, and the name only when `check_name`.
+#[derive(Debug)]
+struct Checked {
+    webpki: Arc<WebPkiServerVerifier>,
+    check_name: bool,
+}
+
+impl ServerCertVerifier for Checked {
+    fn verify_server_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        server_name: &ServerName<'_>,
+        ocsp_response: &[u8],
+        now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        match self.webpki.verify_server_cert(
+            end_entity,
+            intermediates,
+            server_name,
+            ocsp_response,
+            now,
+        ) {
+            Err(rustls::Error::InvalidCertificate(
+                CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. },
+            )) if !self.check_name => Ok(ServerCertVerified::assertion()),
+            other => other,
+        }
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        self.webpki.verify_tls12_signature(message, cert, dss)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        self.webpki.verify_tls13_signature(message, cert, dss)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.webpki.supported_verify_schemes()
+    }
+}
+
+/// Encrypts without checking who signed the certificate (`prefer`, and `require`
+/// without `sslrootcert`, as libpq does); the handshake's signatures are still checked.
+#[derive(Debug)]
+struct Unchecked(Arc<CryptoProvider>);
+
+impl ServerCertVerifier for Unchecked {
+    fn verify_server_cert(
+        &self,
+        _: &CertificateDer<'_>,
+        _: &[CertificateDer<'_>],
+        _: &ServerName<'_>,
+        _: &[u8],
+        _: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        Ok(ServerCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.0.signature_verification_algorithms.supported_schemes()
+    }
+}

@@ -1,0 +1,131 @@
+//! The test certificates PostgreSQL serves TLS with: a throwaway CA, a server
+//! certificate it signs for `localhost` and `127.0.0.1`, and an unrelated CA that a
+//! client must refuse to trust the server by. Made once with `openssl` under
+//! `target/poolside-services/tls/`.
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use anyhow::{Context, Result};
+
+use super::install::{self, Requirement};
+use super::layout::Layout;
+use super::process::run;
+
+/// The Debian package of the `openssl` program.
+pub(crate) const OPENSSL: Requirement = Requirement {
+    program: "openssl",
+    package: "openssl",
+};
+
+/// The certificate files.
+pub(crate) struct TlsFiles {
+    /// The CA that signed the server certificate (`sslrootcert` for clients).
+    pub(crate) ca: PathBuf,
+    /// A CA that signed nothing the server has.
+    pub(crate) other_ca: PathBuf,
+    pub(crate) server_cert: PathBuf,
+    pub(crate) server_key: PathBuf,
+}
+
+impl TlsFiles {
+    /// Where the files are, made or not.
+    pub(crate) fn of(layout: &Layout) -> Self {
+        let dir = layout.dir("tls");
+        Self {
+            ca: dir.join("ca.crt"),
+            other_ca: dir.join("other-ca.crt"),
+            server_cert: dir.join("server.crt"),
+            server_key: dir.join("server.key"),
+        }
+    }
+}
+
+/// Makes the certificates unless they exist, the server's key readable by the server
+/// user only (PostgreSQL refuses a key others can read).
+pub(crate) fn ensure(layout: &Layout) -> Result<TlsFiles> {
+    let files = TlsFiles::of(layout);
+    if ![
+        &files.ca,
+        &files.other_ca,
+        &files.server_cert,
+        &files.server_key,
+    ]
+    .iter()
+    .all(|f| f.is_file())
+    {
+        make(layout, &files).context("making the test certificates with openssl")?;
+    }
+    Ok(files)
+}
+
+fn make(layout: &Layout, files: &TlsFiles) -> Result<()> {
+    let openssl = install::find_program(OPENSSL.program).context("openssl is not installed")?;
+    let dir = layout.service_dir("tls", false)?;
+    let key = |name: &str| dir.join(format!("{name}.key"));
+    let openssl_run = |args: &[&str]| run(Command::new(&openssl).args(args).current_dir(&dir));
+    for (name, subject) in [
+        ("ca", "/CN=poolside test CA"),
+        ("other-ca", "/CN=poolside unrelated CA"),
+    ] {
+        openssl_run(&[
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "3650",
+            "-subj",
+            subject,
+            "-keyout",
+            &path(&key(name)),
+            "-out",
+            &format!("{name}.crt"),
+        ])?;
+    }
+    openssl_run(&[
+        "req",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-subj",
+        "/CN=localhost",
+        "-keyout",
+        &path(&files.server_key),
+        "-out",
+        "server.csr",
+    ])?;
+    std::fs::write(
+        dir.join("server.ext"),
+        "subjectAltName = DNS:localhost, IP:127.0.0.1\nextendedKeyUsage = serverAuth\n",
+    )?;
+    openssl_run(&[
+        "x509",
+        "-req",
+        "-in",
+        "server.csr",
+        "-CA",
+        "ca.crt",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-days",
+        "3650",
+        "-extfile",
+        "server.ext",
+        "-out",
+        &path(&files.server_cert),
+    ])?;
+    std::fs::set_permissions(&files.server_key, std::fs::Permissions::from_mode(0o600))?;
+    if let Some(user) = &layout.user {
+        user.own(&files.server_key)?;
+        user.own(&files.server_cert)?;
+    }
+    Ok(())
+}
+
+fn path(path: &Path) -> String {
+    path.display().to_string()
+}
