@@ -53,6 +53,9 @@ impl Postgres {
             // Room for the load test's 1000 tasks on a few pools, and pgbench -C (a
             // standby needs at least its primary's).
             .args(["-c", "max_connections=300"])
+            // WAL kept for a standby that falls behind during a burst of writes (the
+            // overload test) rather than recycled under it.
+            .args(["-c", "wal_keep_size=512MB"])
             .args(["-c", "logging_collector=off"]);
         // TLS for the clients that ask (sslmode=prefer, require, verify-ca,
         // verify-full), with the test CA's certificate.

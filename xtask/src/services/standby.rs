@@ -25,12 +25,6 @@ impl Standby {
     pub(super) fn data_dir(layout: &Layout) -> PathBuf {
         layout.dir("postgres-standby").join("data")
     }
-
-    /// Whether its data is a standby's still (not promoted).
-    fn is_standby_copy(layout: &Layout) -> bool {
-        let data = Self::data_dir(layout);
-        data.join("PG_VERSION").is_file() && data.join("standby.signal").is_file()
-    }
 }
 
 impl Service for Standby {
@@ -54,13 +48,12 @@ impl Service for Standby {
         true
     }
 
-    /// Copies the running primary, unless a standby copy is there already (a promoted
-    /// one is copied anew: it has left the primary's timeline).
+    /// Copies the running primary afresh. A copy left from an earlier start may have
+    /// fallen behind further than the WAL the primary kept (a load test runs without
+    /// the standby), and a promoted one has left the primary's timeline: either would
+    /// never catch up.
     fn prepare(&self, layout: &Layout) -> Result<()> {
         layout.service_dir(self.key(), true)?;
-        if Self::is_standby_copy(layout) {
-            return Ok(());
-        }
         let data = Self::data_dir(layout);
         if data.exists() {
             std::fs::remove_dir_all(&data)
