@@ -135,7 +135,7 @@ async fn clients_that_disconnect_mid_request_leave_no_trace() {
         .get(0);
 
     // In step: sales placed normally now are recorded exactly as sent.
-    let mut placed = 0;
+    let mut placed = Vec::new();
     for quantity in 1..=50_i64 {
         let body =
             serde_json::json!({ "items": [{ "product_id": product, "quantity": quantity }] });
@@ -161,31 +161,26 @@ async fn clients_that_disconnect_mid_request_leave_no_trace() {
             (quantity, 1),
             "sale {id} is not as sent"
         );
-        placed += 1;
+        placed.push(id);
     }
-    let stock_ok: bool = db
-        .query_one(
-            "SELECT quantity = 1000000 - (SELECT COALESCE(sum(quantity), 0)::bigint \
-             FROM pos.sale_items WHERE product_id = $1) FROM pos.inventory WHERE product_id = $1",
-            poolside::params![product],
-        )
-        .await
-        .expect("checks the stock")
-        .get(0);
+    let stock_ok = service.stock_out_of_step(&[product], 1_000_000).await == 0;
+    let placed_found = service.sales_found(&placed).await;
 
     println!(
         "{sent} requests sent and dropped by their clients in {:.1} s ({AT_ONCE} at once); \
          {committed} of the ~{} sales among them committed before the drop; a second later: \
          {running} statements of the service running on the server, {} connections checked \
-         out besides the {} shared ones, {} interrupted connections discarded; then {placed} \
+         out besides the {} shared ones, {} interrupted connections discarded; then {placed_found} of {} \
          sales recorded exactly as sent",
         took.as_secs_f64(),
         REQUESTS / requests.len(),
         stats.active - stats.pipelined,
         stats.pipelined,
-        stats.closed.interrupted
+        stats.closed.interrupted,
+        placed.len()
     );
     assert_eq!(sent, REQUESTS, "every request was sent");
+    assert_eq!(placed_found, 50, "a sale placed after the drops is missing");
     assert_eq!(
         running, 0,
         "statements still running a second after their clients left: {still_running:?}"

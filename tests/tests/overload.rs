@@ -201,23 +201,8 @@ async fn ten_times_the_pool_for_a_minute_stays_bounded_and_recovers_at_once() {
         .chain(&recovery)
         .filter_map(|c| c.sale_id)
         .collect();
-    let found: i64 = db
-        .query_one(
-            "SELECT count(*) FROM pos.sales WHERE id = ANY($1)",
-            poolside::params![acknowledged.clone()],
-        )
-        .await
-        .expect("counts")
-        .get(0);
-    let stock_matches: bool = db
-        .query_one(
-            "SELECT quantity = $2::bigint - (SELECT COALESCE(sum(quantity), 0)::bigint \
-             FROM pos.sale_items WHERE product_id = $1) FROM pos.inventory WHERE product_id = $1",
-            poolside::params![product, STOCK],
-        )
-        .await
-        .expect("checks the stock")
-        .get(0);
+    let found = service.sales_found(&acknowledged).await;
+    let stock_matches = service.stock_out_of_step(&[product], STOCK).await == 0;
     let recovery_max = recovery.iter().map(|c| c.took).max().unwrap_or_default();
     println!(
         "overload: {CLIENTS} clients on a pool of {POOL_SIZE} (max_waiting {MAX_WAITING}) for \

@@ -636,7 +636,7 @@ async fn server_fault_postgres_restarted_three_ways_under_the_pos_service() {
         &database_url,
     )
     .await;
-    let (db, base) = (service.db.clone(), service.base());
+    let base = service.base();
     let mut products = Vec::new();
     for _ in 0..PRODUCTS {
         let base = base.clone();
@@ -714,23 +714,8 @@ async fn server_fault_postgres_restarted_three_ways_under_the_pos_service() {
     for call in &calls {
         *statuses.entry(call.status).or_insert(0) += 1;
     }
-    let found: i64 = db
-        .query_one(
-            "SELECT count(*) FROM pos.sales WHERE id = ANY($1)",
-            poolside::params![acknowledged.clone()],
-        )
-        .await
-        .expect("counts")
-        .get(0);
-    let mismatched: i64 = db
-        .query_one(
-            "SELECT count(*) FROM pos.inventory i WHERE i.product_id = ANY($1) AND i.quantity <> $2::bigint - \
-             (SELECT COALESCE(sum(si.quantity), 0)::bigint FROM pos.sale_items si WHERE si.product_id = i.product_id)",
-            poolside::params![products.clone(), STOCK],
-        )
-        .await
-        .expect("checks the stock")
-        .get(0);
+    let found = service.sales_found(&acknowledged).await;
+    let mismatched = service.stock_out_of_step(&products, STOCK).await;
     println!(
         "postgres restarted 3 ways under {CLIENTS} clients: {} sales requested ({statuses:?}), \
          {} acknowledged, {} of them in the database, {} lost; outside the outages \

@@ -150,6 +150,36 @@ fn build(config: &Config, runtime: &tokio::runtime::Runtime) {
     assert!(config.postgres.connection_timeout >= Duration::from_secs(1));
 }
 
+/// A `poolside.toml` made of known and unknown sections and keys, values of every
+/// kind, and lines that are not TOML at all.
+fn toml_files() -> impl Strategy<Value = String> {
+    let keys: Vec<String> = key_paths()
+        .map(str::to_owned)
+        .chain([
+            "postgres.nope".to_owned(),
+            "nosuch.key".to_owned(),
+            "postgres".to_owned(),
+        ])
+        .collect();
+    let value = prop_oneof![
+        proptest::sample::select(VALUES).prop_map(|v| format!("{v:?}")),
+        proptest::sample::select(VALUES).prop_map(str::to_owned),
+        any::<String>().prop_map(|v| format!("{v:?}")),
+        any::<i64>().prop_map(|n| n.to_string()),
+    ];
+    let line = prop_oneof![
+        8 => (proptest::sample::select(keys), value).prop_map(|(key, value)| {
+            match key.split_once('.') {
+                Some((section, field)) => format!("[{section}]\n{field} = {value}"),
+                None => format!("{key} = {value}"),
+            }
+        }),
+        1 => any::<String>(),
+        1 => Just("[postgres".to_owned()),
+    ];
+    proptest::collection::vec(line, 0..6).prop_map(|lines| lines.join("\n"))
+}
+
 proptest! {
     #![proptest_config(ProptestConfig {
         cases: cases(),
@@ -200,44 +230,6 @@ proptest! {
         let _ = poolside_config::redact_text(&value);
         let _ = ConfigLoader::from_env(EnvSnapshot::default()).set("postgres.url", &url).check();
     }
-}
-
-/// A `poolside.toml` made of known and unknown sections and keys, values of every
-/// kind, and lines that are not TOML at all.
-fn toml_files() -> impl Strategy<Value = String> {
-    let keys: Vec<String> = key_paths()
-        .map(str::to_owned)
-        .chain([
-            "postgres.nope".to_owned(),
-            "nosuch.key".to_owned(),
-            "postgres".to_owned(),
-        ])
-        .collect();
-    let value = prop_oneof![
-        proptest::sample::select(VALUES).prop_map(|v| format!("{v:?}")),
-        proptest::sample::select(VALUES).prop_map(str::to_owned),
-        any::<String>().prop_map(|v| format!("{v:?}")),
-        any::<i64>().prop_map(|n| n.to_string()),
-    ];
-    let line = prop_oneof![
-        8 => (proptest::sample::select(keys), value).prop_map(|(key, value)| {
-            match key.split_once('.') {
-                Some((section, field)) => format!("[{section}]\n{field} = {value}"),
-                None => format!("{key} = {value}"),
-            }
-        }),
-        1 => any::<String>(),
-        1 => Just("[postgres".to_owned()),
-    ];
-    proptest::collection::vec(line, 0..6).prop_map(|lines| lines.join("\n"))
-}
-
-proptest! {
-    #![proptest_config(ProptestConfig {
-        cases: cases(),
-        failure_persistence: None,
-        ..ProptestConfig::default()
-    })]
 
     #[test]
     fn any_config_file_loads_or_is_rejected_by_key(text in toml_files(), pairs in settings()) {

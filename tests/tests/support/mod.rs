@@ -43,6 +43,33 @@ impl PosService {
         format!("http://{}", self.addr)
     }
 
+    /// How many of the sales `ids` are in the database.
+    pub(crate) async fn sales_found(&self, ids: &[i64]) -> i64 {
+        self.db
+            .query_one(
+                "SELECT count(*) FROM pos.sales WHERE id = ANY($1)",
+                poolside::params![ids.to_vec()],
+            )
+            .await
+            .expect("counts the sales")
+            .get(0)
+    }
+
+    /// How many of `products` have a stock other than `initial` minus what was sold
+    /// of them.
+    pub(crate) async fn stock_out_of_step(&self, products: &[i64], initial: i64) -> i64 {
+        self.db
+            .query_one(
+                "SELECT count(*) FROM pos.inventory i WHERE i.product_id = ANY($1) \
+                 AND i.quantity <> $2::bigint - (SELECT COALESCE(sum(si.quantity), 0)::bigint \
+                 FROM pos.sale_items si WHERE si.product_id = i.product_id)",
+                poolside::params![products.to_vec(), initial],
+            )
+            .await
+            .expect("checks the stock")
+            .get(0)
+    }
+
     /// Whether it still serves (it stopped only if serving failed).
     pub(crate) fn is_serving(&self) -> bool {
         !self.server.is_finished()
