@@ -168,6 +168,15 @@ impl Pipeline {
         result.map_err(PgError::from)
     }
 
+    /// The statement for `sql` on `shared`: from its cache (no timer on this, the usual
+    /// path), or prepared within the query timeout.
+    async fn prepared(&self, shared: &Arc<Shared>, sql: &str) -> Result<Statement, PgError> {
+        match shared.cached(sql) {
+            Some(statement) => Ok(statement),
+            None => self.evict_on_timeout(shared, shared.bounded(shared.statement(sql)).await)?,
+        }
+    }
+
     /// Runs `sql` on a shared connection and returns its rows.
     pub(crate) async fn query(
         &self,
@@ -176,8 +185,7 @@ impl Pipeline {
         params: Params<'_>,
     ) -> Result<Vec<Row>, PgError> {
         let shared = self.pick(pool).await?;
-        let statement =
-            self.evict_on_timeout(&shared, shared.bounded(shared.statement(sql)).await)??;
+        let statement = self.prepared(&shared, sql).await?;
         let client = shared.conn.client();
         self.evict_on_timeout(
             &shared,
@@ -197,8 +205,7 @@ impl Pipeline {
         params: Params<'_>,
     ) -> Result<u64, PgError> {
         let shared = self.pick(pool).await?;
-        let statement =
-            self.evict_on_timeout(&shared, shared.bounded(shared.statement(sql)).await)??;
+        let statement = self.prepared(&shared, sql).await?;
         let client = shared.conn.client();
         self.evict_on_timeout(
             &shared,
