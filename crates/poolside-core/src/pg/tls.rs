@@ -29,16 +29,20 @@ pub(crate) fn connector(params: &TlsParams) -> Result<MakeRustlsConnect, PgError
         (SslMode::VerifyCa, _) | (SslMode::Require, Some(_)) => Some(false),
         _ => None,
     };
-    let verifier: Arc<dyn ServerCertVerifier> = match verify {
-        None => Arc::new(Unchecked(Arc::clone(&provider))),
+    let chain = match verify {
+        None => None,
         Some(check_name) => {
             let roots = Arc::new(roots(params)?);
             let webpki = WebPkiServerVerifier::builder_with_provider(roots, Arc::clone(&provider))
                 .build()
                 .map_err(|e| config_error(format!("the trusted CAs cannot be used: {e}")))?;
-            Arc::new(Checked { webpki, check_name })
+            Some((webpki, check_name))
         }
     };
+    let verifier = Arc::new(CertificateCheck {
+        provider: Arc::clone(&provider),
+        chain,
+    });
     let config = rustls::ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
         .map_err(|e| config_error(format!("no TLS version to offer: {e}")))?
@@ -87,14 +91,17 @@ fn roots(params: &TlsParams) -> Result<RootCertStore, PgError> {
     Ok(roots)
 }
 
-/// Checks the chain against the trusted CAs, and the name only when `check_name`.
+/// What a server's certificate must pass. With `chain`, it must be signed by a trusted
+/// CA, and be for the host connected to when its flag says so; without, it is not
+/// checked (`prefer`, and `require` without `sslrootcert`, as libpq does). The
+/// handshake's signatures are checked either way.
 #[derive(Debug)]
-struct Checked {
-    webpki: Arc<WebPkiServerVerifier>,
-    check_name: bool,
+struct CertificateCheck {
+    provider: Arc<CryptoProvider>,
+    chain: Option<(Arc<WebPkiServerVerifier>, bool)>,
 }
 
-impl ServerCertVerifier for Checked {
+impl ServerCertVerifier for CertificateCheck {
     fn verify_server_cert(
         &self,
         end_entity: &CertificateDer<'_>,
@@ -103,58 +110,16 @@ impl ServerCertVerifier for Checked {
         ocsp_response: &[u8],
         now: UnixTime,
     ) -> Result<ServerCertVerified, rustls::Error> {
-        match self.webpki.verify_server_cert(
-            end_entity,
-            intermediates,
-            server_name,
-            ocsp_response,
-            now,
-        ) {
+        let Some((webpki, check_name)) = &self.chain else {
+            return Ok(ServerCertVerified::assertion());
+        };
+        match webpki.verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now)
+        {
             Err(rustls::Error::InvalidCertificate(
                 CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. },
-            )) if !self.check_name => Ok(ServerCertVerified::assertion()),
+            )) if !check_name => Ok(ServerCertVerified::assertion()),
             other => other,
         }
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        self.webpki.verify_tls12_signature(message, cert, dss)
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        self.webpki.verify_tls13_signature(message, cert, dss)
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.webpki.supported_verify_schemes()
-    }
-}
-
-/// Encrypts without checking who signed the certificate (`prefer`, and `require`
-/// without `sslrootcert`, as libpq does); the handshake's signatures are still checked.
-#[derive(Debug)]
-struct Unchecked(Arc<CryptoProvider>);
-
-impl ServerCertVerifier for Unchecked {
-    fn verify_server_cert(
-        &self,
-        _: &CertificateDer<'_>,
-        _: &[CertificateDer<'_>],
-        _: &ServerName<'_>,
-        _: &[u8],
-        _: UnixTime,
-    ) -> Result<ServerCertVerified, rustls::Error> {
-        Ok(ServerCertVerified::assertion())
     }
 
     fn verify_tls12_signature(
@@ -167,7 +132,7 @@ impl ServerCertVerifier for Unchecked {
             message,
             cert,
             dss,
-            &self.0.signature_verification_algorithms,
+            &self.provider.signature_verification_algorithms,
         )
     }
 
@@ -181,11 +146,13 @@ impl ServerCertVerifier for Unchecked {
             message,
             cert,
             dss,
-            &self.0.signature_verification_algorithms,
+            &self.provider.signature_verification_algorithms,
         )
     }
 
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.0.signature_verification_algorithms.supported_schemes()
+        self.provider
+            .signature_verification_algorithms
+            .supported_schemes()
     }
 }
