@@ -168,13 +168,36 @@ impl Pipeline {
         result.map_err(PgError::from)
     }
 
-    /// The statement for `sql` on `shared`: from its cache (no timer on this, the usual
-    /// path), or prepared within the query timeout.
-    async fn prepared(&self, shared: &Arc<Shared>, sql: &str) -> Result<Statement, PgError> {
-        match shared.cached(sql) {
-            Some(statement) => Ok(statement),
-            None => self.evict_on_timeout(shared, shared.bounded(shared.statement(sql)).await)?,
-        }
+    /// A shared connection and the statement for `sql` on it: from its cache (no timer
+    /// on this, the usual path), or prepared within the query timeout.
+    async fn statement_on_shared(
+        &self,
+        pool: &PgPool,
+        sql: &str,
+    ) -> Result<(Arc<Shared>, Statement), PgError> {
+        let shared = self.pick(pool).await?;
+        let statement = match shared.cached(sql) {
+            Some(statement) => statement,
+            None => {
+                self.evict_on_timeout(&shared, shared.bounded(shared.statement(sql)).await)??
+            }
+        };
+        Ok((shared, statement))
+    }
+
+    /// Maps what a statement on `shared` gave: a timeout evicts the connection, a
+    /// stale statement leaves the cache, a driver error says `context`.
+    fn finish<T>(
+        &self,
+        shared: &Arc<Shared>,
+        sql: &str,
+        result: Result<Result<T, tokio_postgres::Error>, QueryTimedOut>,
+        context: &str,
+    ) -> Result<T, PgError> {
+        self.evict_on_timeout(shared, result)?.map_err(|e| {
+            shared.forget_if_stale(sql, &e);
+            shared.conn.driver_error(e, context)
+        })
     }
 
     /// Runs `sql` on a shared connection and returns its rows.
@@ -184,17 +207,11 @@ impl Pipeline {
         sql: &str,
         params: Params<'_>,
     ) -> Result<Vec<Row>, PgError> {
-        let shared = self.pick(pool).await?;
-        let statement = self.prepared(&shared, sql).await?;
-        let client = shared.conn.client();
-        self.evict_on_timeout(
-            &shared,
-            shared.bounded(client.query(&statement, params)).await,
-        )?
-        .map_err(|e| {
-            shared.forget_if_stale(sql, &e);
-            shared.conn.driver_error(e, "running a query")
-        })
+        let (shared, statement) = self.statement_on_shared(pool, sql).await?;
+        let result = shared
+            .bounded(shared.conn.client().query(&statement, params))
+            .await;
+        self.finish(&shared, sql, result, "running a query")
     }
 
     /// Runs `sql` on a shared connection and returns the number of rows it changed.
@@ -204,17 +221,11 @@ impl Pipeline {
         sql: &str,
         params: Params<'_>,
     ) -> Result<u64, PgError> {
-        let shared = self.pick(pool).await?;
-        let statement = self.prepared(&shared, sql).await?;
-        let client = shared.conn.client();
-        self.evict_on_timeout(
-            &shared,
-            shared.bounded(client.execute(&statement, params)).await,
-        )?
-        .map_err(|e| {
-            shared.forget_if_stale(sql, &e);
-            shared.conn.driver_error(e, "running a statement")
-        })
+        let (shared, statement) = self.statement_on_shared(pool, sql).await?;
+        let result = shared
+            .bounded(shared.conn.client().execute(&statement, params))
+            .await;
+        self.finish(&shared, sql, result, "running a statement")
     }
 }
 
