@@ -104,6 +104,7 @@ impl Set {
 
 /// The variables tests read, with the URL of each service.
 pub(crate) fn env_vars() -> Vec<(&'static str, String)> {
+    let tls_files = tls::TlsFiles::of(&layout::Layout::existing());
     vec![
         (
             "DATABASE_URL",
@@ -126,19 +127,10 @@ pub(crate) fn env_vars() -> Vec<(&'static str, String)> {
                 standby::PORT
             ),
         ),
-        (
-            "DATABASE_TLS_CA",
-            tls::TlsFiles::of(&layout::Layout::existing())
-                .ca
-                .display()
-                .to_string(),
-        ),
+        ("DATABASE_TLS_CA", tls_files.ca.display().to_string()),
         (
             "DATABASE_TLS_OTHER_CA",
-            tls::TlsFiles::of(&layout::Layout::existing())
-                .other_ca
-                .display()
-                .to_string(),
+            tls_files.other_ca.display().to_string(),
         ),
         (
             "REDIS_URL",

@@ -269,7 +269,9 @@ impl RedisPool {
         inner.counters.commands.fetch_add(1, Ordering::Relaxed);
         let result = if inner.config.max_size > 1 {
             let lease = self.shared().await?;
-            let result = self.timed(call(lease.conn.clone())).await;
+            let result = call(lease.conn.clone())
+                .await
+                .map_err(|e| self.command_error(e));
             if result
                 .as_ref()
                 .err()
@@ -281,7 +283,9 @@ impl RedisPool {
         } else {
             // Held until the request completes; `call` gets a handle on it.
             let conn = self.exclusive().await?;
-            self.timed(call((*conn).clone())).await
+            call((*conn).clone())
+                .await
+                .map_err(|e| self.command_error(e))
         };
         if result.is_err() {
             inner.counters.errors.fetch_add(1, Ordering::Relaxed);
@@ -289,26 +293,21 @@ impl RedisPool {
         result
     }
 
-    /// Awaits `call`, which the connection bounds by `redis.command_timeout` (its
-    /// response timeout, set by the manager), and maps the driver's error.
-    async fn timed<T>(
-        &self,
-        call: impl Future<Output = redis::RedisResult<T>>,
-    ) -> Result<T, RedisError> {
-        call.await.map_err(|e| {
-            if e.is_timeout() {
-                self.inner.counters.timeouts.fetch_add(1, Ordering::Relaxed);
-                RedisError::new(
-                    ErrorKind::Cancelled,
-                    format!(
-                        "a Redis command took longer than redis.command_timeout ({:?})",
-                        self.inner.config.command_timeout
-                    ),
-                )
-            } else {
-                RedisError::from_driver(e, "running a Redis command")
-            }
-        })
+    /// The error of a command. The connection bounds each by `redis.command_timeout`
+    /// (its response timeout, set by the manager): a timeout is counted and named so.
+    fn command_error(&self, error: redis::RedisError) -> RedisError {
+        if error.is_timeout() {
+            self.inner.counters.timeouts.fetch_add(1, Ordering::Relaxed);
+            RedisError::new(
+                ErrorKind::Cancelled,
+                format!(
+                    "a Redis command took longer than redis.command_timeout ({:?})",
+                    self.inner.config.command_timeout
+                ),
+            )
+        } else {
+            RedisError::from_driver(error, "running a Redis command")
+        }
     }
 
     /// The pool now.
