@@ -95,6 +95,38 @@ impl Report {
         })?;
         self.median(&group, system)
     }
+
+    /// `system`'s throughput over `base`'s in each repetition both ran (phase-less
+    /// `scenario`/`workload` at `concurrency`), in repetition order.
+    pub(crate) fn paired_ratios(
+        &self,
+        scenario: &str,
+        workload: &str,
+        system: &str,
+        base: &str,
+        concurrency: usize,
+    ) -> Vec<f64> {
+        let in_group: Vec<&Row> = self
+            .results
+            .iter()
+            .filter(|r| {
+                r.key.scenario == scenario
+                    && r.key.workload == workload
+                    && r.key.phase.is_none()
+                    && r.key.concurrency == concurrency
+            })
+            .collect();
+        in_group
+            .iter()
+            .filter(|a| a.key.system == system)
+            .filter_map(|a| {
+                let b = in_group
+                    .iter()
+                    .find(|b| b.key.system == base && b.key.run == a.key.run)?;
+                (b.ops_per_sec > 0.0).then(|| a.ops_per_sec / b.ops_per_sec)
+            })
+            .collect()
+    }
 }
 
 #[cfg(test)]
@@ -198,5 +230,37 @@ mod tests {
             .expect("found");
         assert_eq!((median.key.run, median.ops_per_sec), (3, 200.0));
         assert!(report.find("steady", "select", "poolside", 100).is_none());
+    }
+
+    #[test]
+    fn ratios_pair_the_runs_of_one_repetition() {
+        let mut results = Vec::new();
+        // Repetition 3 of the base is missing: that repetition has no ratio.
+        for (system, run, ops) in [
+            ("poolside", 1, 300.0),
+            ("deadpool", 1, 200.0),
+            ("poolside", 2, 100.0),
+            ("deadpool", 2, 400.0),
+            ("poolside", 3, 500.0),
+        ] {
+            let mut r = row("steady", "select", system, 50, ops, None, None);
+            r.key.run = run;
+            results.push(r);
+        }
+        let report = Report {
+            machine: Machine::this_one(vec![]),
+            results,
+            stress_p99_limit_ms: 100.0,
+            interrupted: false,
+        };
+        assert_eq!(
+            report.paired_ratios("steady", "select", "poolside", "deadpool", 50),
+            vec![1.5, 0.25]
+        );
+        let verdicts = report.verdicts();
+        assert!(
+            verdicts.contains("per repetition 0.25-1.50x, 0 of 2 at the goal"),
+            "{verdicts}"
+        );
     }
 }

@@ -96,8 +96,11 @@ impl Report {
                 self.find(scenario, workload, base, level),
             ) {
                 let ratio = a.ops_per_sec / b.ops_per_sec;
+                let spread = self
+                    .spread(scenario, workload, system, base, level, goal)
+                    .unwrap_or_default();
                 lines.push(format!(
-                    "{} {name} at {level} tasks: {ratio:.2}x ({:.0} vs {:.0} ops/s; goal {goal}x)",
+                    "{} {name} at {level} tasks: {ratio:.2}x ({:.0} vs {:.0} ops/s; goal {goal}x){spread}",
                     verdict(ratio >= goal),
                     a.ops_per_sec,
                     b.ops_per_sec
@@ -109,6 +112,31 @@ impl Report {
         } else {
             lines.join("\n  ")
         }
+    }
+
+    /// With `--repeat`, the ratio within each repetition (whose runs of the two systems
+    /// ran one after the other): its range, and how many reached `goal`. A median
+    /// between a spread that straddles the goal says the machine's noise decides.
+    fn spread(
+        &self,
+        scenario: &str,
+        workload: &str,
+        system: &str,
+        base: &str,
+        level: usize,
+        goal: f64,
+    ) -> Option<String> {
+        let ratios = self.paired_ratios(scenario, workload, system, base, level);
+        if ratios.len() < 2 {
+            return None;
+        }
+        let low = ratios.iter().copied().fold(f64::INFINITY, f64::min);
+        let high = ratios.iter().copied().fold(0.0, f64::max);
+        let reached = ratios.iter().filter(|r| **r >= goal).count();
+        Some(format!(
+            "; per repetition {low:.2}-{high:.2}x, {reached} of {} at the goal",
+            ratios.len()
+        ))
     }
 
     /// 1000 tasks on the pool: poolside's p99 no worse than deadpool's, nothing over 1 s.
