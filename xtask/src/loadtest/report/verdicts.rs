@@ -114,9 +114,9 @@ impl Report {
         }
     }
 
-    /// With `--repeat`, the ratio within each repetition (whose runs of the two systems
-    /// ran one after the other): its range, and how many reached `goal`. A median
-    /// between a spread that straddles the goal says the machine's noise decides.
+    /// With `--repeat`, the ratio within each repetition (both runs from the same pass
+    /// over the systems): its range, and how many reached `goal`. When the range
+    /// straddles the goal, the machine's noise decides the verdict.
     fn spread(
         &self,
         scenario: &str,
