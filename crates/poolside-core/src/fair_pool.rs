@@ -16,8 +16,11 @@
 //! half the connection timeout and would leave a pool idle for seconds after its
 //! database came back.
 
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, PoisonError, RwLock};
+use std::task::Poll;
 use std::time::Duration;
 
 use bb8::ManageConnection;
@@ -26,6 +29,10 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore, TryAcquireError, watch};
 /// How long a waiter waits before asking bb8 again (which starts another connect when
 /// none is under way): after a connect failure, and every so often while it waits.
 const ASK_AGAIN_AFTER: Duration = Duration::from_millis(100);
+
+/// What bb8's checkout gives.
+type BackendGet<M> =
+    Result<bb8::PooledConnection<'static, M>, bb8::RunError<<M as ManageConnection>::Error>>;
 
 /// The latest connect failure of a backend, as its manager publishes it.
 pub type LastFailure<E> = Option<Arc<E>>;
@@ -120,7 +127,7 @@ pub(crate) struct AcquireCounters {
     pub(crate) timed_out: AtomicU64,
     /// Refused at once because too many were waiting.
     pub(crate) rejected: AtomicU64,
-    /// Tasks inside `acquire` that hold no connection yet.
+    /// Tasks inside `acquire` that found no connection at once and hold none yet.
     pub(crate) waiting: AtomicU64,
 }
 
@@ -228,19 +235,14 @@ impl<M: ManageConnection> FairPool<M> {
     /// Checks out a connection, in arrival order, within `timeout`.
     pub async fn acquire(&self, timeout: Duration) -> Result<Checkout<M>, AcquireError<M::Error>> {
         let deadline = tokio::time::Instant::now() + timeout;
-        let _waiting = Waiting::enter(&self.counters.waiting);
-        let mut failures = self.failures.clone();
-        failures.mark_unchanged();
-        let mut last_failure = None;
-        let timed_out = |last_failure| {
-            self.counters.timed_out.fetch_add(1, Ordering::Relaxed);
-            AcquireError::TimedOut(timeout, last_failure)
-        };
-
+        // Counted only once it has to wait: a checkout served at once was never
+        // waiting, and two writes every checkout shares are worth saving.
+        let mut waiting = None;
         let (permit, waited) = match Arc::clone(&self.permits).try_acquire_owned() {
             Ok(permit) => (permit, false),
             Err(TryAcquireError::Closed) => return Err(AcquireError::Closed),
             Err(TryAcquireError::NoPermits) => {
+                waiting = Some(Waiting::enter(&self.counters.waiting));
                 // This task counts itself among the waiting.
                 if self.counters.waiting.load(Ordering::Relaxed) > self.max_waiting {
                     self.counters.rejected.fetch_add(1, Ordering::Relaxed);
@@ -251,7 +253,7 @@ impl<M: ManageConnection> FairPool<M> {
                 {
                     Ok(Ok(permit)) => (permit, true),
                     Ok(Err(_)) => return Err(AcquireError::Closed),
-                    Err(_) => return Err(timed_out(None)),
+                    Err(_) => return Err(self.timed_out(timeout, None)),
                 }
             }
         };
@@ -259,19 +261,50 @@ impl<M: ManageConnection> FairPool<M> {
         let pool = self.bb8().ok_or(AcquireError::Closed)?;
         let get = pool.get_owned();
         tokio::pin!(get);
+        // With a permit, a connection is usually idle and valid: take it without the
+        // machinery of waiting for one.
+        let conn = match std::future::poll_fn(|cx| Poll::Ready(get.as_mut().poll(cx))).await {
+            Poll::Ready(result) => self.got(result, timeout, None)?,
+            Poll::Pending => {
+                let _waiting =
+                    waiting.get_or_insert_with(|| Waiting::enter(&self.counters.waiting));
+                self.wait_for_connection(&pool, get, || pool.get_owned(), deadline, timeout)
+                    .await?
+            }
+        };
+        self.counters.acquired.fetch_add(1, Ordering::Relaxed);
+        if waited {
+            self.counters.waited.fetch_add(1, Ordering::Relaxed);
+        }
+        Ok(Checkout {
+            conn,
+            _permit: permit,
+        })
+    }
+
+    /// Waits for `get` (bb8's checkout, which found no connection at once; `again`
+    /// starts another) until `deadline`, failing at once on a connect failure that
+    /// waiting will not cure.
+    async fn wait_for_connection<F: Future<Output = BackendGet<M>>>(
+        &self,
+        pool: &bb8::Pool<M>,
+        mut get: Pin<&mut F>,
+        again: impl Fn() -> F,
+        deadline: tokio::time::Instant,
+        timeout: Duration,
+    ) -> Result<bb8::PooledConnection<'static, M>, AcquireError<M::Error>> {
+        let mut failures = self.failures.clone();
+        failures.mark_unchanged();
+        let mut last_failure = None;
         // Asked again every ASK_AGAIN_AFTER while no connection comes: a connect that
         // failed before this task started watching would otherwise leave it waiting
         // for a connect nobody starts.
         let ask_again = tokio::time::sleep(ASK_AGAIN_AFTER);
         tokio::pin!(ask_again);
-        let conn = loop {
+        loop {
             tokio::select! {
                 biased;
-                result = &mut get => match result {
-                    Ok(conn) => break conn,
-                    Err(bb8::RunError::User(e)) => return Err(AcquireError::Backend(e)),
-                    Err(bb8::RunError::TimedOut) => return Err(timed_out(last_failure)),
-                },
+                result = &mut get => return self.got(result, timeout, last_failure),
                 changed = failures.changed() => {
                     if changed.is_err() {
                         // The manager is gone: the pool is being dropped.
@@ -297,19 +330,37 @@ impl<M: ManageConnection> FairPool<M> {
                     ask_again
                         .as_mut()
                         .reset(tokio::time::Instant::now() + ASK_AGAIN_AFTER);
-                    get.set(pool.get_owned());
+                    get.set(again());
                 },
-                () = tokio::time::sleep_until(deadline) => return Err(timed_out(last_failure)),
+                () = tokio::time::sleep_until(deadline) => {
+                    return Err(self.timed_out(timeout, last_failure));
+                }
             }
-        };
-        self.counters.acquired.fetch_add(1, Ordering::Relaxed);
-        if waited {
-            self.counters.waited.fetch_add(1, Ordering::Relaxed);
         }
-        Ok(Checkout {
-            conn,
-            _permit: permit,
-        })
+    }
+
+    /// What bb8's checkout gave, as this pool reports it.
+    fn got(
+        &self,
+        result: BackendGet<M>,
+        timeout: Duration,
+        last_failure: LastFailure<M::Error>,
+    ) -> Result<bb8::PooledConnection<'static, M>, AcquireError<M::Error>> {
+        match result {
+            Ok(conn) => Ok(conn),
+            Err(bb8::RunError::User(e)) => Err(AcquireError::Backend(e)),
+            Err(bb8::RunError::TimedOut) => Err(self.timed_out(timeout, last_failure)),
+        }
+    }
+
+    /// Counts a checkout that found no connection within `timeout`.
+    fn timed_out(
+        &self,
+        timeout: Duration,
+        last_failure: LastFailure<M::Error>,
+    ) -> AcquireError<M::Error> {
+        self.counters.timed_out.fetch_add(1, Ordering::Relaxed);
+        AcquireError::TimedOut(timeout, last_failure)
     }
 
     /// Refuses new and queued checkouts at once; waits up to `deadline` for
