@@ -41,6 +41,14 @@ impl GroupKey {
             concurrency: row.key.concurrency,
         }
     }
+
+    /// Whether this is the phase-less group of `scenario`/`workload` at `concurrency`.
+    fn is(&self, scenario: &str, workload: &str, concurrency: usize) -> bool {
+        self.scenario == scenario
+            && self.workload == workload
+            && self.concurrency == concurrency
+            && self.phase.is_none()
+    }
 }
 
 impl Report {
@@ -87,12 +95,10 @@ impl Report {
         system: &str,
         concurrency: usize,
     ) -> Option<&Row> {
-        let group = self.groups().into_iter().find(|g| {
-            g.scenario == scenario
-                && g.workload == workload
-                && g.concurrency == concurrency
-                && g.phase.is_none()
-        })?;
+        let group = self
+            .groups()
+            .into_iter()
+            .find(|g| g.is(scenario, workload, concurrency))?;
         self.median(&group, system)
     }
 
@@ -109,12 +115,7 @@ impl Report {
         let in_group: Vec<&Row> = self
             .results
             .iter()
-            .filter(|r| {
-                r.key.scenario == scenario
-                    && r.key.workload == workload
-                    && r.key.phase.is_none()
-                    && r.key.concurrency == concurrency
-            })
+            .filter(|r| GroupKey::of(r).is(scenario, workload, concurrency))
             .collect();
         in_group
             .iter()
@@ -146,14 +147,21 @@ pub(crate) mod test_rows {
 
     /// A report of one row per entry of `figures`.
     pub(crate) fn report(figures: &[Figures]) -> Report {
-        Report {
-            machine: Machine::this_one(vec![]),
-            results: figures
+        report_of(
+            figures
                 .iter()
                 .map(|&(scenario, workload, system, tasks, ops, p99, max)| {
                     row(scenario, workload, system, tasks, ops, p99, max)
                 })
                 .collect(),
+        )
+    }
+
+    /// A report of `results`.
+    pub(crate) fn report_of(results: Vec<Row>) -> Report {
+        Report {
+            machine: Machine::this_one(vec![]),
+            results,
             stress_p99_limit_ms: 100.0,
             interrupted: false,
         }
@@ -200,8 +208,7 @@ pub(crate) mod test_rows {
 
 #[cfg(test)]
 mod tests {
-    use super::test_rows::row;
-    use super::*;
+    use super::test_rows::{report_of, row};
 
     #[test]
     fn the_median_of_repetitions_is_the_middle_run() {
@@ -219,12 +226,7 @@ mod tests {
             r.key.run = run;
             results.push(r);
         }
-        let report = Report {
-            machine: Machine::this_one(vec![]),
-            results,
-            stress_p99_limit_ms: 100.0,
-            interrupted: false,
-        };
+        let report = report_of(results);
         let median = report
             .find("steady", "select", "poolside", 50)
             .expect("found");
@@ -247,12 +249,7 @@ mod tests {
             r.key.run = run;
             results.push(r);
         }
-        let report = Report {
-            machine: Machine::this_one(vec![]),
-            results,
-            stress_p99_limit_ms: 100.0,
-            interrupted: false,
-        };
+        let report = report_of(results);
         assert_eq!(
             report.paired_ratios("steady", "select", "poolside", "deadpool", 50),
             vec![1.5, 0.25]
