@@ -51,8 +51,10 @@ usage: cargo xtask loadtest [--quick] [--scenario NAME,...] [--workload NAME,...
   scenarios: steady, oversubscribed, burst, spike, stress, sequential, soak (default: all)
   workloads: select, sale, redis-get, redis-set (default: all)
   systems:   poolside, poolside-layered, poolside-metrics, poolside-exclusive, deadpool,
-             sqlx, raw-bb8, deadpool-redis, pgbench-simple, pgbench-prepared,
-             pgbench-connect, redis-benchmark (default: all)
+             sqlx, raw-bb8, raw-pipelined, deadpool-redis, raw-multiplexed,
+             pgbench-simple, pgbench-prepared, pgbench-connect, redis-benchmark
+             (default: all; raw-pipelined and raw-multiplexed, the drivers with no
+             pool, run in steady only)
   --quick    every scenario and baseline, short runs: about a minute and a half
   --repeat   runs each steady measurement N times, interleaved; the report shows medians
   --database-url / --redis-url  measure servers of yours instead of starting throwaway

@@ -9,6 +9,15 @@ fn verdict(pass: bool) -> &'static str {
     if pass { "PASS" } else { "FAIL" }
 }
 
+/// The lowest and highest of `ratios`, when there are at least two.
+fn low_high(ratios: &[f64]) -> Option<(f64, f64)> {
+    (ratios.len() >= 2).then(|| {
+        let low = ratios.iter().copied().fold(f64::INFINITY, f64::min);
+        let high = ratios.iter().copied().fold(0.0, f64::max);
+        (low, high)
+    })
+}
+
 /// Concurrency levels of `scenario`/`workload` (phase-less groups), in run order.
 fn levels(report: &Report, scenario: &str, workload: &str) -> Vec<usize> {
     report
@@ -68,6 +77,14 @@ impl Report {
             "redis-benchmark",
             3.0,
         ));
+        out.push_str(
+            "\nthe drivers alone, no pool (how far the goals are from what the driver does):\n",
+        );
+        let mut line = |text: String| {
+            let _ = writeln!(out, "  {text}");
+        };
+        line(self.driver_ceiling("select", "raw-pipelined"));
+        line(self.driver_ceiling("redis-get", "raw-multiplexed"));
         out.push_str("\nscenarios:\n");
         let mut line = |text: String| {
             let _ = writeln!(out, "  {text}");
@@ -114,6 +131,53 @@ impl Report {
         }
     }
 
+    /// `raw` (the driver poolside's default path runs on, with no pool) against the
+    /// workload's baselines, and poolside as a share of it: a goal above the driver's
+    /// own ratio is out of reach for any pool on that driver on this machine.
+    fn driver_ceiling(&self, workload: &str, raw: &str) -> String {
+        let mut lines = Vec::new();
+        for level in levels(self, "steady", workload) {
+            let Some(driver) = self.find("steady", workload, raw, level) else {
+                continue;
+            };
+            let against = super::table::baselines(workload)
+                .into_iter()
+                .filter_map(|base| {
+                    let b = self.find("steady", workload, base, level)?;
+                    Some(format!("{:.2}x {base}", driver.ops_per_sec / b.ops_per_sec))
+                })
+                .collect::<Vec<_>>()
+                .join(", ");
+            let share = self
+                .find("steady", workload, "poolside", level)
+                .map(|p| {
+                    let ratios = self.paired_ratios("steady", workload, "poolside", raw, level);
+                    let range = low_high(&ratios)
+                        .map(|(low, high)| format!(" (per repetition {low:.2}-{high:.2}x)"))
+                        .unwrap_or_default();
+                    format!(
+                        "; poolside {:.2}x of it{range}",
+                        p.ops_per_sec / driver.ops_per_sec
+                    )
+                })
+                .unwrap_or_default();
+            let against = if against.is_empty() {
+                "no baseline beside it".to_owned()
+            } else {
+                against
+            };
+            lines.push(format!(
+                "{workload} at {level} tasks: {raw} {:.0} ops/s, {against}{share}",
+                driver.ops_per_sec
+            ));
+        }
+        if lines.is_empty() {
+            format!("not measured: {raw} (steady / {workload} did not run it)")
+        } else {
+            lines.join("\n  ")
+        }
+    }
+
     /// With `--repeat`, the ratio within each repetition (both runs from the same pass
     /// over the systems): its range, and how many reached `goal`. When the range
     /// straddles the goal, the machine's noise decides the verdict.
@@ -127,11 +191,7 @@ impl Report {
         goal: f64,
     ) -> Option<String> {
         let ratios = self.paired_ratios(scenario, workload, system, base, level);
-        if ratios.len() < 2 {
-            return None;
-        }
-        let low = ratios.iter().copied().fold(f64::INFINITY, f64::min);
-        let high = ratios.iter().copied().fold(0.0, f64::max);
+        let (low, high) = low_high(&ratios)?;
         let reached = ratios.iter().filter(|r| **r >= goal).count();
         Some(format!(
             "; per repetition {low:.2}-{high:.2}x, {reached} of {} at the goal",
@@ -365,6 +425,15 @@ mod tests {
                 None,
             ),
             (
+                "steady",
+                "select",
+                "raw-pipelined",
+                50,
+                70_000.0,
+                Some(2.0),
+                Some(5.0),
+            ),
+            (
                 "oversubscribed",
                 "select",
                 "poolside",
@@ -410,6 +479,8 @@ mod tests {
             "not measured: Redis GET",
             "poolside knee 100 tasks, broke at 200",
             "not measured: soak",
+            "select at 50 tasks: raw-pipelined 70000 ops/s, 2.00x pgbench-prepared, 1.75x deadpool; poolside 0.86x of it",
+            "not measured: raw-multiplexed",
         ] {
             assert!(
                 verdicts.contains(expected),

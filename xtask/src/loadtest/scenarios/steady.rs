@@ -17,6 +17,8 @@ pub(super) fn run(session: &mut Session<'_>, workload: Workload) {
         systems.insert(1, System::PoolsideLayered);
         systems.insert(2, System::PoolsideMetrics);
     }
+    // The driver alone: how far any pool on it could go here.
+    systems.extend(System::driver_alone(workload));
     let baselines = if workload.is_redis() {
         1
     } else {

@@ -37,8 +37,13 @@ pub(crate) enum System {
     Sqlx,
     /// bb8 and tokio-postgres, `query_one(&str)` (prepares on every call).
     RawBb8,
+    /// tokio-postgres alone, no pool: a statement prepared once per connection and
+    /// queries pipelined on as many connections as poolside's pipelined path shares.
+    RawPipelined,
     /// deadpool-redis: one connection checked out per command.
     DeadpoolRedis,
+    /// The redis crate alone, no pool: one multiplexed connection shared by every task.
+    RawMultiplexed,
 }
 
 impl System {
@@ -52,11 +57,14 @@ impl System {
             System::Deadpool => "deadpool",
             System::Sqlx => "sqlx",
             System::RawBb8 => "raw-bb8",
+            System::RawPipelined => "raw-pipelined",
             System::DeadpoolRedis => "deadpool-redis",
+            System::RawMultiplexed => "raw-multiplexed",
         }
     }
 
-    /// The systems that run `workload`, in report order.
+    /// The systems that run `workload`, in report order. The drivers alone
+    /// ([`System::driver_alone`]) run in `steady` only.
     pub(crate) fn for_workload(workload: Workload) -> &'static [System] {
         match workload {
             Workload::Select => &[
@@ -74,6 +82,17 @@ impl System {
                 System::RawBb8,
             ],
             Workload::RedisGet | Workload::RedisSet => &[System::Poolside, System::DeadpoolRedis],
+        }
+    }
+
+    /// The driver poolside's default path runs `workload` on, with no pool: the
+    /// ceiling `steady` measures beside the pools. None for transactions, which no
+    /// pool pipelines.
+    pub(crate) fn driver_alone(workload: Workload) -> Option<System> {
+        match workload {
+            Workload::Select => Some(System::RawPipelined),
+            Workload::Sale => None,
+            Workload::RedisGet | Workload::RedisSet => Some(System::RawMultiplexed),
         }
     }
 }
@@ -169,7 +188,9 @@ pub(crate) async fn prepare(
         System::Deadpool => postgres::deadpool(workload, target).await,
         System::Sqlx => postgres::sqlx(workload, target).await,
         System::RawBb8 => postgres::raw_bb8(workload, target).await,
+        System::RawPipelined => postgres::raw_pipelined(workload, target).await,
         System::DeadpoolRedis => redis::deadpool(workload, target).await,
+        System::RawMultiplexed => redis::raw_multiplexed(workload, target).await,
     }
 }
 

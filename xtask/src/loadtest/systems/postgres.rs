@@ -1,5 +1,5 @@
 //! The PostgreSQL systems: poolside, deadpool-postgres, sqlx and raw bb8, each running
-//! the `select` or the `sale` workload.
+//! the `select` or the `sale` workload, and tokio-postgres alone pipelining `select`.
 
 use std::str::FromStr;
 use std::sync::Arc;
@@ -339,6 +339,54 @@ pub(super) async fn raw_bb8(workload: Workload, target: &Target) -> Result<Prepa
                 open: Some(u64::from(state.connections)),
                 retries: None,
             }
+        }),
+        close: nothing_to_close(),
+    })
+}
+
+/// tokio-postgres alone, no pool: as many connections as poolside's pipelined path
+/// shares, the statement prepared once on each, every task's query pipelined on one of
+/// them in turn. The ceiling of the driver poolside's default path runs on.
+pub(super) async fn raw_pipelined(workload: Workload, target: &Target) -> Result<Prepared> {
+    if workload != Workload::Select {
+        return Err(unsupported("raw-pipelined", workload));
+    }
+    let connections = poolside_config(target)?
+        .postgres
+        .pipeline_connections
+        .max(1);
+    let config = driver_config(target)?;
+    let mut clients = Vec::new();
+    for _ in 0..connections {
+        let (client, connection) = config.connect(tokio_postgres::NoTls).await?;
+        tokio::spawn(connection);
+        let statement = client.prepare(SELECT).await?;
+        clients.push((client, statement));
+    }
+    let clients = Arc::new(clients);
+    let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let accounts = target.data.accounts;
+    let operation: Operation = {
+        let clients = Arc::clone(&clients);
+        Arc::new(move || {
+            let (clients, next) = (Arc::clone(&clients), Arc::clone(&next));
+            Box::pin(async move {
+                let turn = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                let (client, statement) = &clients[turn % clients.len()];
+                Outcome::of(
+                    client
+                        .query_one(statement, &[&select::account(accounts)])
+                        .await
+                        .map(drop),
+                )
+            })
+        })
+    };
+    Ok(Prepared {
+        operation,
+        counts: Box::new(move || PoolCounts {
+            open: Some(clients.len() as u64),
+            ..PoolCounts::default()
         }),
         close: nothing_to_close(),
     })

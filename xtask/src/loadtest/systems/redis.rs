@@ -1,5 +1,6 @@
 //! The Redis systems: poolside's `RedisPool` (commands on a shared multiplexed
-//! connection) and deadpool-redis (one connection checked out per command).
+//! connection), deadpool-redis (one connection checked out per command), and the
+//! redis crate's multiplexed connection alone.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -110,4 +111,32 @@ pub(super) async fn deadpool(workload: Workload, target: &Target) -> Result<Prep
         })
     };
     Ok(deadpool_prepared(pool, operation))
+}
+
+/// The redis crate alone: one multiplexed connection shared by every task, no pool.
+/// The ceiling of the driver poolside's Redis path runs on.
+pub(super) async fn raw_multiplexed(workload: Workload, target: &Target) -> Result<Prepared> {
+    let commands = commands(workload)?;
+    let conn = redis::Client::open(target.redis_url()?)?
+        .get_multiplexed_async_connection()
+        .await?;
+    let operation: Operation = Arc::new(move || {
+        let (mut conn, commands) = (conn.clone(), Arc::clone(&commands));
+        Box::pin(async move {
+            Outcome::of(
+                pick(&commands)
+                    .query_async::<redis::Value>(&mut conn)
+                    .await
+                    .map(drop),
+            )
+        })
+    });
+    Ok(Prepared {
+        operation,
+        counts: Box::new(|| PoolCounts {
+            open: Some(1),
+            ..PoolCounts::default()
+        }),
+        close: super::nothing_to_close(),
+    })
 }
