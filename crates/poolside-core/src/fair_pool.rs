@@ -268,8 +268,16 @@ impl<M: ManageConnection> FairPool<M> {
             Poll::Pending => {
                 let _waiting =
                     waiting.get_or_insert_with(|| Waiting::enter(&self.counters.waiting));
-                self.wait_for_connection(&pool, get, || pool.get_owned(), deadline, timeout)
-                    .await?
+                // Boxed: this rare path's state would otherwise make every
+                // checkout's future as large as its own.
+                Box::pin(self.wait_for_connection(
+                    &pool,
+                    get,
+                    || pool.get_owned(),
+                    deadline,
+                    timeout,
+                ))
+                .await?
             }
         };
         self.counters.acquired.fetch_add(1, Ordering::Relaxed);

@@ -5,6 +5,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
+use futures_util::FutureExt as _;
+use futures_util::future::{self, Either};
 use tokio_postgres::types::{ToSql, Type};
 use tokio_postgres::{Client, Row, Statement};
 
@@ -130,13 +132,23 @@ impl PgConnection {
         Ok(statement)
     }
 
+    /// The cached statement for `sql`, or else [`prepare_cached`](Self::prepare_cached)
+    /// behind a box: a cache miss is rare, and the prepare's state would otherwise make
+    /// every statement's future as large as its own.
+    async fn statement(&mut self, sql: &str) -> Result<Statement, PgError> {
+        match self.statements.get(sql) {
+            Some(statement) => Ok(statement),
+            None => Box::pin(self.prepare_cached(sql)).await,
+        }
+    }
+
     /// Runs `sql` and returns its rows.
     pub async fn query(&mut self, sql: &str, params: Params<'_>) -> Result<Vec<Row>, PgError> {
         self.last_used = Instant::now();
         if self.pgbouncer {
-            return self.query_unnamed(sql, params).await;
+            return Box::pin(self.query_unnamed(sql, params)).await;
         }
-        let statement = self.prepare_cached(sql).await?;
+        let statement = self.statement(sql).await?;
         let result = self.tracked(self.client.query(&statement, params)).await?;
         self.after(sql, result, "running a query")
     }
@@ -159,9 +171,9 @@ impl PgConnection {
     pub async fn execute(&mut self, sql: &str, params: Params<'_>) -> Result<u64, PgError> {
         self.last_used = Instant::now();
         if self.pgbouncer {
-            return self.execute_unnamed(sql, params).await;
+            return Box::pin(self.execute_unnamed(sql, params)).await;
         }
-        let statement = self.prepare_cached(sql).await?;
+        let statement = self.statement(sql).await?;
         let result = self
             .tracked(self.client.execute(&statement, params))
             .await?;
@@ -304,21 +316,30 @@ impl PgConnection {
     /// flight until it completes. If the caller drops the future first, or the timeout
     /// passes, the mark stays, and the pool cancels the statement on the server and
     /// discards the connection; after a timeout, further calls fail at once.
-    async fn tracked<T>(&self, call: impl Future<Output = T>) -> Result<T, QueryTimedOut> {
+    ///
+    /// A plain function, not an `async fn`: one would hold `call` twice in its state
+    /// (as its argument, and inside the timeout), doubling the size of every
+    /// statement's future.
+    fn tracked<'a, T: 'a>(
+        &'a self,
+        call: impl Future<Output = T> + 'a,
+    ) -> impl Future<Output = Result<T, QueryTimedOut>> + 'a {
         if self.has_timed_out() {
-            return Err(QueryTimedOut(self.query_timeout));
+            return Either::Left(future::ready(Err(QueryTimedOut(self.query_timeout))));
         }
         self.in_flight.store(true, Ordering::Relaxed);
-        match tokio::time::timeout(self.query_timeout, call).await {
-            Ok(result) => {
-                self.in_flight.store(false, Ordering::Relaxed);
-                Ok(result)
-            }
-            Err(_) => {
-                self.mark_timed_out();
-                Err(QueryTimedOut(self.query_timeout))
-            }
-        }
+        Either::Right(tokio::time::timeout(self.query_timeout, call).map(
+            move |result| match result {
+                Ok(result) => {
+                    self.in_flight.store(false, Ordering::Relaxed);
+                    Ok(result)
+                }
+                Err(_) => {
+                    self.mark_timed_out();
+                    Err(QueryTimedOut(self.query_timeout))
+                }
+            },
+        ))
     }
 
     /// `postgres.query_timeout`.

@@ -151,8 +151,8 @@ impl bb8::ManageConnection for PgManager {
         if conn.recently_used() && !conn.is_closed() {
             return Ok(());
         }
-        conn.client()
-            .simple_query("")
+        // Boxed: bb8 holds this future inside every checkout's, which mostly skips it.
+        Box::pin(conn.client().simple_query(""))
             .await
             .map(drop)
             .map_err(|e| PgError::from_driver(e, "checking a connection"))

@@ -17,6 +17,7 @@ use std::panic::Location;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
+use futures_util::FutureExt as _;
 use tokio_postgres::{Row, Statement};
 
 use super::connection::{Params, QueryTimedOut};
@@ -67,11 +68,19 @@ impl Shared {
     /// marked: the next caller leases a fresh one, and this one is cancelled and
     /// discarded once its last caller lets go (a stalled network, or a statement that
     /// holds up every one pipelined behind it, leaves nothing worth sharing).
-    async fn bounded<T>(&self, call: impl Future<Output = T>) -> Result<T, QueryTimedOut> {
+    ///
+    /// A plain function, not an `async fn`, for the reason `PgConnection`'s `tracked`
+    /// gives: an `async fn` would hold `call` twice.
+    fn bounded<'a, T: 'a>(
+        &'a self,
+        call: impl Future<Output = T> + 'a,
+    ) -> impl Future<Output = Result<T, QueryTimedOut>> + 'a {
         let timeout = self.conn.query_timeout();
-        tokio::time::timeout(timeout, call).await.map_err(|_| {
-            self.conn.mark_timed_out();
-            QueryTimedOut(timeout)
+        tokio::time::timeout(timeout, call).map(move |result| {
+            result.map_err(|_| {
+                self.conn.mark_timed_out();
+                QueryTimedOut(timeout)
+            })
         })
     }
 
@@ -132,9 +141,20 @@ impl Pipeline {
     async fn pick(&self, pool: &PgPool) -> Result<Arc<Shared>, PgError> {
         let index = self.next.fetch_add(1, Ordering::Relaxed) % self.slots.len();
         let slot = &self.slots[index];
-        if let Some(shared) = live(slot) {
-            return Ok(shared);
+        match live(slot) {
+            Some(shared) => Ok(shared),
+            // Boxed: a checkout's state would otherwise make every statement's future
+            // as large as its own.
+            None => Box::pin(self.lease(pool, slot)).await,
         }
+    }
+
+    /// Leases a connection from `pool` for `slot`, unless another caller did first.
+    async fn lease(
+        &self,
+        pool: &PgPool,
+        slot: &Mutex<Option<Arc<Shared>>>,
+    ) -> Result<Arc<Shared>, PgError> {
         let _leasing = self.leasing.lock().await;
         if let Some(shared) = live(slot) {
             return Ok(shared);
@@ -179,7 +199,9 @@ impl Pipeline {
         let statement = match shared.cached(sql) {
             Some(statement) => statement,
             None => {
-                self.evict_on_timeout(&shared, shared.bounded(shared.statement(sql)).await)??
+                // Boxed, as a lease is in `pick`.
+                let prepared = Box::pin(shared.bounded(shared.statement(sql))).await;
+                self.evict_on_timeout(&shared, prepared)??
             }
         };
         Ok((shared, statement))

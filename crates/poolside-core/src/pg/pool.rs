@@ -370,7 +370,8 @@ impl PgPool {
     pub async fn query(&self, sql: &str, params: Params<'_>) -> Result<Vec<Row>, PgError> {
         match &self.inner.pipeline {
             Some(pipeline) => pipeline.query(self, sql, params).await,
-            None => self.get().await?.query(sql, params).await,
+            // Boxed, so that the pipelined path's future does not carry a checkout's.
+            None => Box::pin(async { self.get().await?.query(sql, params).await }).await,
         }
     }
 
@@ -389,7 +390,8 @@ impl PgPool {
     pub async fn execute(&self, sql: &str, params: Params<'_>) -> Result<u64, PgError> {
         match &self.inner.pipeline {
             Some(pipeline) => pipeline.execute(self, sql, params).await,
-            None => self.get().await?.execute(sql, params).await,
+            // Boxed, as in `query`.
+            None => Box::pin(async { self.get().await?.execute(sql, params).await }).await,
         }
     }
 

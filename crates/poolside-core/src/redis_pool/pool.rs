@@ -184,21 +184,30 @@ impl RedisPool {
         }
     }
 
+    /// The shared connection leased now, if any.
+    fn current_lease(&self) -> Option<Arc<Lease>> {
+        self.inner
+            .shared
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
     /// The shared connection, leased when there is none or it has failed.
     async fn shared(&self) -> Result<Arc<Lease>, RedisError> {
-        let inner = &*self.inner;
-        let current = || {
-            inner
-                .shared
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .clone()
-        };
-        if let Some(lease) = current() {
-            return Ok(lease);
+        match self.current_lease() {
+            Some(lease) => Ok(lease),
+            // Boxed: a checkout's state would otherwise make every command's future
+            // as large as its own.
+            None => Box::pin(self.lease()).await,
         }
+    }
+
+    /// Leases the shared connection, unless another caller did first.
+    async fn lease(&self) -> Result<Arc<Lease>, RedisError> {
+        let inner = &*self.inner;
         let _leasing = inner.leasing.lock().await;
-        if let Some(lease) = current() {
+        if let Some(lease) = self.current_lease() {
             return Ok(lease);
         }
         let checkout = inner
@@ -281,8 +290,9 @@ impl RedisPool {
             }
             result
         } else {
-            // Held until the request completes; `call` gets a handle on it.
-            let conn = self.exclusive().await?;
+            // Held until the request completes; `call` gets a handle on it. Boxed, as
+            // the lease in `shared` is.
+            let conn = Box::pin(self.exclusive()).await?;
             call((*conn).clone())
                 .await
                 .map_err(|e| self.command_error(e))
