@@ -351,9 +351,11 @@ pub(super) async fn raw_pipelined(workload: Workload, target: &Target) -> Result
     if workload != Workload::Select {
         return Err(unsupported("raw-pipelined", workload));
     }
-    let connections = poolside_config(target)?
-        .postgres
+    // poolside's rule: the pipeline never takes the whole pool.
+    let postgres = poolside_config(target)?.postgres;
+    let connections = postgres
         .pipeline_connections
+        .min(postgres.max_size.saturating_sub(1))
         .max(1);
     let config = driver_config(target)?;
     let mut clients = Vec::new();
