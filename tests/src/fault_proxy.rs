@@ -1,8 +1,9 @@
 //! [`FaultProxy`]: a TCP proxy on loopback between a pool and its server, which a test
-//! tells to pass bytes, stall them without closing anything, delay each chunk, or drop
-//! every connection.
+//! tells to pass bytes, stall them without closing anything, delay each chunk, refuse
+//! connections, or drop every connection; it counts the connections it accepted.
 
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
@@ -21,6 +22,9 @@ pub enum Mode {
     Stall,
     /// Forwards each chunk read after this delay (a slow network).
     Delay(Duration),
+    /// Closes each new connection as soon as it is accepted, and each open one at its
+    /// next chunk (a server that is down).
+    Refuse,
 }
 
 /// A proxy from a free port of 127.0.0.1 to `target`, until dropped.
@@ -29,6 +33,7 @@ pub struct FaultProxy {
     addr: SocketAddr,
     mode: watch::Sender<Mode>,
     connections: Arc<Mutex<Vec<AbortHandle>>>,
+    accepted: Arc<AtomicUsize>,
     accepting: JoinHandle<()>,
 }
 
@@ -45,10 +50,16 @@ impl FaultProxy {
         let addr = listener.local_addr().expect("the proxy's address");
         let (mode, _) = watch::channel(Mode::Pass);
         let connections = Arc::new(Mutex::new(Vec::new()));
+        let accepted = Arc::new(AtomicUsize::new(0));
         let accepting = {
             let (mode, connections) = (mode.clone(), Arc::clone(&connections));
+            let accepted = Arc::clone(&accepted);
             tokio::spawn(async move {
                 while let Ok((client, _)) = listener.accept().await {
+                    accepted.fetch_add(1, Ordering::Relaxed);
+                    if *mode.borrow() == Mode::Refuse {
+                        continue;
+                    }
                     let Ok(server) = TcpStream::connect(target).await else {
                         continue;
                     };
@@ -74,8 +85,14 @@ impl FaultProxy {
             addr,
             mode,
             connections,
+            accepted,
             accepting,
         }
+    }
+
+    /// Connections accepted so far, refused ones included.
+    pub fn accepted(&self) -> usize {
+        self.accepted.load(Ordering::Relaxed)
     }
 
     /// Where clients connect: `127.0.0.1:PORT`.
@@ -125,6 +142,7 @@ async fn forward(
         let current = *mode.borrow_and_update();
         match current {
             Mode::Pass => {}
+            Mode::Refuse => break,
             Mode::Delay(delay) => tokio::time::sleep(delay).await,
             Mode::Stall => {
                 if mode.wait_for(|m| *m != Mode::Stall).await.is_err() {

@@ -14,6 +14,9 @@ use crate::{Config, SecretUrl};
 const MIN_POOL_TIMEOUT: Duration = Duration::from_millis(1000);
 /// The shortest leak threshold: below it, ordinary transactions would be reported.
 const MIN_LEAK_THRESHOLD: Duration = Duration::from_secs(2);
+/// The longest delay before reconnecting to Redis that `redis.retry_delay` and
+/// `redis.max_retries` may lead to: once Redis is back, the pool may wait this long.
+const MAX_RECONNECT_DELAY: Duration = Duration::from_secs(60);
 /// `max_size` above this many times `(cores * 2) + 1` draws a warning.
 const SIZING_FACTOR: u32 = 4;
 
@@ -309,6 +312,18 @@ fn check_redis(c: &mut Checker<'_>) {
         ("redis.retry_delay", redis.retry_delay),
     ] {
         c.positive_duration(key, value);
+    }
+    let longest = redis.reconnect_delay(u32::MAX);
+    if longest > MAX_RECONNECT_DELAY {
+        let retry_delay = c.named("redis.retry_delay", show_duration(&redis.retry_delay));
+        c.error(
+            "redis.max_retries",
+            format!(
+                "with {retry_delay}, the delay before reconnecting to Redis would grow to {}: once Redis is back, the pool could wait that long to use it. Lower redis.max_retries or redis.retry_delay, to {} at most",
+                show_duration(&longest),
+                show_duration(&MAX_RECONNECT_DELAY)
+            ),
+        );
     }
     if !redis.connection_timeout.is_zero() && redis.connection_timeout < MIN_POOL_TIMEOUT {
         c.error(

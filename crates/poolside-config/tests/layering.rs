@@ -391,6 +391,30 @@ fn pipeline_connections_must_leave_room_when_set() {
 }
 
 #[test]
+fn redis_reconnect_delays_are_bounded() {
+    let load = |retries: &str| {
+        ConfigLoader::from_env(env(&[
+            ("DATABASE_URL", URL),
+            ("REDIS_URL", "redis://127.0.0.1:6379/0"),
+            ("REDIS_RETRY_DELAY", "5000"),
+            ("REDIS_MAX_RETRIES", retries),
+        ]))
+        .load()
+    };
+    let loaded = load("4").expect("5 s doubled three times: 40 s");
+    let redis = loaded.config.redis.expect("REDIS_URL configures redis");
+    assert_eq!(redis.reconnect_delay(u32::MAX), Duration::from_secs(40));
+    let err = load("5").expect_err("80 s is too long to wait once Redis is back");
+    assert!(
+        err.to_string().contains(
+            "redis.max_retries (from env REDIS_MAX_RETRIES): with redis.retry_delay = 5s (from env REDIS_RETRY_DELAY), the delay before reconnecting to Redis would grow to 1m 20s"
+        ),
+        "{err}"
+    );
+    load("4000000000").expect_err("no overflow, and still too long");
+}
+
+#[test]
 fn several_hosts_without_read_write_are_warned_not_rejected() {
     let warned = |url: &str| {
         ConfigLoader::from_env(env(&[("DATABASE_URL", url)]))

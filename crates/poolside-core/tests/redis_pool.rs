@@ -1,8 +1,10 @@
 //! `RedisPool` and `RedisCache` against the real Redis that `cargo xtask services` starts.
 
+use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use poolside_core::{ErrorKind, KeyTtl, OnUnavailable, RedisCache, RedisPool};
+use poolside_tests::fault_proxy::{FaultProxy, Mode};
 use poolside_tests::{load_config, required_env};
 use serde::{Deserialize, Serialize};
 
@@ -479,4 +481,97 @@ async fn a_password_and_an_acl_user_are_required_and_enforced() {
         .command(redis::cmd("DEL").arg(&key))
         .await
         .expect("del");
+}
+
+/// A proxy to the services' Redis, and the URL that reaches Redis through it.
+async fn proxied_redis() -> (FaultProxy, String) {
+    let url = required_env("REDIS_URL");
+    let target: SocketAddr = url
+        .split_once('@')
+        .and_then(|(_, rest)| rest.split('/').next())
+        .expect("REDIS_URL names host:port")
+        .parse()
+        .expect("REDIS_URL names 127.0.0.1:PORT");
+    let proxy = FaultProxy::start(target).await;
+    let proxied = url.replace(&target.to_string(), &proxy.addr().to_string());
+    (proxy, proxied)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_redis_hanging_concurrent_commands_fail_within_one_connection_timeout() {
+    let (proxy, url) = proxied_redis().await;
+    proxy.set_mode(Mode::Stall);
+    let pool =
+        RedisPool::build(&config(&url, &[("REDIS_CONNECTION_TIMEOUT", "1000")])).expect("builds");
+    let started = Instant::now();
+    let tasks: Vec<_> = (0..10)
+        .map(|_| {
+            let pool = pool.clone();
+            tokio::spawn(async move {
+                let result = pool.command::<String>(&redis::cmd("PING")).await;
+                (result, started.elapsed())
+            })
+        })
+        .collect();
+    for task in tasks {
+        let (result, elapsed) = task.await.expect("task");
+        let err = result.expect_err("nothing answers");
+        assert_eq!(err.kind(), ErrorKind::Connect, "{err}");
+        assert!(
+            elapsed < Duration::from_millis(2500),
+            "a caller waited {elapsed:?}, well past one 1 s connection timeout: {err}"
+        );
+    }
+    assert_eq!(
+        proxy.accepted(),
+        1,
+        "one connect attempt for all ten callers"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_redis_down_reconnects_are_spaced_by_a_doubling_delay() {
+    let (proxy, url) = proxied_redis().await;
+    proxy.set_mode(Mode::Refuse);
+    let pool = RedisPool::build(&config(
+        &url,
+        &[("REDIS_RETRY_DELAY", "600"), ("REDIS_MAX_RETRIES", "3")],
+    ))
+    .expect("builds");
+    let ping = || async { pool.command::<String>(&redis::cmd("PING")).await };
+
+    let first = Instant::now();
+    let err = ping().await.expect_err("Redis is down");
+    assert_eq!(err.kind(), ErrorKind::Connect, "{err}");
+    assert_eq!(proxy.accepted(), 1);
+    // Within the first delay (600 ms): every command fails at once, and none connects.
+    let held = Instant::now();
+    for _ in 0..50 {
+        let err = ping().await.expect_err("held off");
+        assert_eq!(err.kind(), ErrorKind::Connect, "{err}");
+        assert!(err.to_string().contains("not reconnecting"), "{err}");
+    }
+    assert!(
+        held.elapsed() < Duration::from_millis(300),
+        "held-off commands fail at once: 50 took {:?}",
+        held.elapsed()
+    );
+    assert_eq!(proxy.accepted(), 1, "no connect while held off");
+
+    // Past it: one more attempt, which fails and doubles the delay to 1.2 s.
+    tokio::time::sleep_until((first + Duration::from_millis(700)).into()).await;
+    let second = Instant::now();
+    ping().await.expect_err("still down");
+    assert_eq!(proxy.accepted(), 2);
+    tokio::time::sleep_until((second + Duration::from_millis(700)).into()).await;
+    let err = ping().await.expect_err("held off for 1.2 s this time");
+    assert!(err.to_string().contains("2 failed connect"), "{err}");
+    assert_eq!(proxy.accepted(), 2);
+
+    // Redis is back: the next attempt, once the delay has passed, connects.
+    proxy.set_mode(Mode::Pass);
+    tokio::time::sleep_until((second + Duration::from_millis(1300)).into()).await;
+    let pong = ping().await.expect("connects again");
+    assert_eq!(pong, "PONG");
+    assert_eq!(proxy.accepted(), 3);
 }

@@ -16,16 +16,39 @@ pub struct RedisConfig {
     pub connection_timeout: Duration,
     /// Longest a single command may take. Default: 3 s. Legacy: `REDIS_COMMAND_TIMEOUT` (ms).
     pub command_timeout: Duration,
-    /// Retries of a failed command. Default: 3. Legacy: `REDIS_MAX_RETRIES`.
+    /// Failed connects in a row over which the delay before reconnecting keeps
+    /// doubling; after them the pool keeps reconnecting at the longest delay, and never
+    /// gives up (see [`reconnect_delay`](Self::reconnect_delay)). Default: 3. Legacy:
+    /// `REDIS_MAX_RETRIES`.
     pub max_retries: u32,
-    /// First delay between retries, doubled on each. Default: 1 s. Legacy:
-    /// `REDIS_RETRY_DELAY` (ms).
+    /// Delay before reconnecting after a failed connect, doubled per failure in a row.
+    /// Meanwhile commands that need a new connection fail at once. Default: 1 s.
+    /// Legacy: `REDIS_RETRY_DELAY` (ms).
     pub retry_delay: Duration,
     /// Commands that may wait for a connection before new ones are refused. Default: 1000.
     pub max_queued_commands: u32,
 }
 
 impl RedisConfig {
+    /// How long the pool waits before reconnecting after `failures` failed connects in a
+    /// row (at least one): `retry_delay`, doubled per failure for the first
+    /// `max_retries` of them (1 s, 2 s, 4 s with the defaults), then the longest of
+    /// those.
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// let config = poolside_config::RedisConfig::defaults(poolside_config::Profile::Production);
+    /// let delays: Vec<_> = (1..=5).map(|n| config.reconnect_delay(n).as_secs()).collect();
+    /// assert_eq!(delays, [1, 2, 4, 4, 4]);
+    /// ```
+    pub fn reconnect_delay(&self, failures: u32) -> Duration {
+        let doublings = failures
+            .min(self.max_retries.max(1))
+            .saturating_sub(1)
+            .min(31);
+        self.retry_delay.saturating_mul(1 << doublings)
+    }
+
     /// The built-in defaults (the same in every profile), with no URL.
     pub fn defaults(_profile: Profile) -> Self {
         Self {

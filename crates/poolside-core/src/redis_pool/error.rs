@@ -54,10 +54,14 @@ impl RedisError {
         }
     }
 
-    /// The same error, marked as failing before any command was sent (while
-    /// connecting), so that retrying is safe.
-    pub(crate) fn unsent(mut self) -> Self {
+    /// The same error as a failure to connect: nothing was sent, so retrying is safe,
+    /// and a driver timeout here means no connection (`Connect`), not a cancelled
+    /// command.
+    pub(crate) fn while_connecting(mut self) -> Self {
         self.sent = false;
+        if self.kind == ErrorKind::Cancelled {
+            self.kind = ErrorKind::Connect;
+        }
         self
     }
 

@@ -6,6 +6,7 @@ mod error;
 mod info;
 mod manager;
 mod pool;
+mod reconnect;
 mod stats;
 
 pub use cache::{KeyTtl, OnUnavailable, RedisCache};

@@ -4,7 +4,7 @@
 use std::ops::{Deref, DerefMut};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use poolside_config::RedisConfig;
 use redis::FromRedisValue;
@@ -12,6 +12,7 @@ use redis::aio::MultiplexedConnection;
 use tokio::sync::watch;
 
 use super::manager::RedisManager;
+use super::reconnect::ReconnectBackoff;
 use super::{RedisError, RedisServerInfo, RedisStats};
 use crate::ErrorKind;
 use crate::fair_pool::{AcquireError, Checkout, FairPool, Sizes};
@@ -43,6 +44,9 @@ pub struct RedisPool {
 
 struct Inner {
     fair: FairPool<RedisManager>,
+    /// Shared with the manager: while it holds connects off, checkouts that would
+    /// need one fail at once.
+    backoff: Arc<ReconnectBackoff>,
     /// The shared connection, leased on first use; `None` also for a pool of one.
     shared: Mutex<Option<Arc<Lease>>>,
     leasing: tokio::sync::Mutex<()>,
@@ -91,12 +95,8 @@ impl RedisPool {
     /// Must run inside a Tokio runtime.
     pub fn build(config: &RedisConfig) -> Result<Self, RedisError> {
         let (failures_tx, failures) = watch::channel(None);
-        let manager = RedisManager::new(
-            config.url.expose(),
-            config.connection_timeout,
-            config.command_timeout,
-            failures_tx,
-        )?;
+        let backoff = Arc::new(ReconnectBackoff::new(config));
+        let manager = RedisManager::new(config, Arc::clone(&backoff), failures_tx)?;
         let target = manager.target.clone();
         let client = redis::Client::open(config.url.expose())
             .map_err(|e| RedisError::from_driver(e, "redis.url is not a valid Redis URL"))?;
@@ -111,6 +111,7 @@ impl RedisPool {
         Ok(Self {
             inner: Arc::new(Inner {
                 fair: FairPool::new(pool, config.max_size, failures, RedisError::is_permanent),
+                backoff,
                 shared: Mutex::new(None),
                 leasing: tokio::sync::Mutex::new(()),
                 in_flight: AtomicU64::new(0),
@@ -140,6 +141,17 @@ impl RedisPool {
                 failure.kind(),
                 format!("no Redis connection within {waited:?}; last connect error: {failure}"),
             ),
+            AcquireError::TimedOut(waited, None)
+                if self.inner.fair.state().is_some_and(|s| s.connections == 0) =>
+            {
+                RedisError::new(
+                    ErrorKind::Connect,
+                    format!(
+                        "no Redis connection within {waited:?}: none is open, and connecting to {} has not answered: check that Redis runs and answers",
+                        self.inner.target
+                    ),
+                )
+            }
             AcquireError::TimedOut(waited, None) => RedisError::new(
                 ErrorKind::PoolTimeout,
                 format!(
@@ -155,11 +167,26 @@ impl RedisPool {
         }
     }
 
+    /// The error to fail a checkout with at once while reconnects are held off and no
+    /// connection is idle: it would only wait for a connect that is not coming.
+    fn held_off(&self) -> Option<RedisError> {
+        let held = self.inner.backoff.held_off(Instant::now())?;
+        let idle = self
+            .inner
+            .fair
+            .state()
+            .map_or(0, |state| state.idle_connections);
+        (idle == 0).then(|| held.error(&self.inner.target))
+    }
+
     /// A connection of its own, first come, first served, within the connection
     /// timeout. Returned to the pool when dropped. Each command on it is bounded by
     /// `redis.command_timeout` too: a blocking command (`BLPOP key 5`) must block for
     /// less than that.
     pub async fn exclusive(&self) -> Result<ExclusiveRedisConnection, RedisError> {
+        if let Some(error) = self.held_off() {
+            return Err(error);
+        }
         let checkout = self
             .inner
             .fair
@@ -209,6 +236,9 @@ impl RedisPool {
         let _leasing = inner.leasing.lock().await;
         if let Some(lease) = self.current_lease() {
             return Ok(lease);
+        }
+        if let Some(error) = self.held_off() {
+            return Err(error);
         }
         let checkout = inner
             .fair

@@ -1,0 +1,212 @@
+//! [`ReconnectBackoff`]: how long the Redis pool holds off opening a connection after
+//! connects failed in a row, so that a Redis that is down or hanging gets one connect
+//! attempt per delay, not one per command, and callers meanwhile fail at once.
+//!
+//! The manager consults it before each connect, and `RedisPool` before each checkout,
+//! so that a held-off caller fails without waiting on bb8 at all.
+//!
+//! The delays grow as `redis.retry_delay` doubled per failure in a row, for
+//! `redis.max_retries` failures (1 s, 2 s, 4 s by default); after that the pool keeps
+//! trying at the longest of them and never gives up. A connect that succeeds resets
+//! the count.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+use poolside_config::RedisConfig;
+
+use super::RedisError;
+use crate::ErrorKind;
+
+/// The failed connects in a row of one pool, and when the next may start.
+#[derive(Debug)]
+pub(crate) struct ReconnectBackoff {
+    /// The delay after 1, 2, ... failures in a row; the last one repeats.
+    delays: Box<[Duration]>,
+    /// Whether the latest connect failed: the lock is taken only then.
+    failing: AtomicBool,
+    state: Mutex<State>,
+}
+
+#[derive(Debug, Default)]
+struct State {
+    /// Connects failed in a row.
+    failures: u32,
+    /// When the latest of them failed, and the next connect may start.
+    failed_at: Option<Instant>,
+    next_attempt: Option<Instant>,
+    /// The latest failure, which held-off connects report.
+    last: Option<Arc<RedisError>>,
+}
+
+/// A connect held off: how long still, and the failure that holds it off.
+#[derive(Debug)]
+pub(crate) struct HeldOff {
+    pub(crate) remaining: Duration,
+    pub(crate) failures: u32,
+    pub(crate) last: Arc<RedisError>,
+}
+
+impl HeldOff {
+    /// The error a held-off caller gets: the failure behind it (its kind, and nothing
+    /// sent), and when the next connect to `target` may start.
+    pub(crate) fn error(&self, target: &str) -> RedisError {
+        let kind = match self.last.kind() {
+            ErrorKind::Auth => ErrorKind::Auth,
+            _ => ErrorKind::Connect,
+        };
+        RedisError::new(
+            kind,
+            format!(
+                "{}; not reconnecting to {target} for another {:.1?} ({} failed connect(s) in a row; redis.retry_delay and redis.max_retries space the attempts)",
+                self.last, self.remaining, self.failures
+            ),
+        )
+    }
+}
+
+impl ReconnectBackoff {
+    /// The delays `config` sets (`redis.retry_delay`, `redis.max_retries`).
+    pub(crate) fn new(config: &RedisConfig) -> Self {
+        // Past 32 doublings the delay saturates; validation refuses far less.
+        let growing = config.max_retries.clamp(1, 32);
+        Self {
+            delays: (1..=growing).map(|n| config.reconnect_delay(n)).collect(),
+            failing: AtomicBool::new(false),
+            state: Mutex::new(State::default()),
+        }
+    }
+
+    /// The delay after `failures` failed connects in a row (at least one).
+    fn delay_after(&self, failures: u32) -> Duration {
+        let index = (failures.max(1) as usize).min(self.delays.len()) - 1;
+        self.delays[index]
+    }
+
+    /// `Some` while a connect starting at `now` must not reach the network.
+    pub(crate) fn held_off(&self, now: Instant) -> Option<HeldOff> {
+        if !self.failing.load(Ordering::Acquire) {
+            return None;
+        }
+        let state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        let remaining = state
+            .next_attempt?
+            .checked_duration_since(now)
+            .filter(|remaining| !remaining.is_zero())?;
+        Some(HeldOff {
+            remaining,
+            failures: state.failures,
+            last: Arc::clone(state.last.as_ref()?),
+        })
+    }
+
+    /// Records `error`, from a connect that started at `started` and failed at `now`;
+    /// returns how long the next connect is held off. Connects that overlapped (they
+    /// started before the latest failure) count as one failure, not several.
+    pub(crate) fn failed(&self, started: Instant, now: Instant, error: &RedisError) -> Duration {
+        let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        let overlapped = state.failed_at.is_some_and(|at| started <= at);
+        if !overlapped {
+            state.failures = state.failures.saturating_add(1);
+        }
+        let delay = self.delay_after(state.failures);
+        state.failed_at = Some(now);
+        state.next_attempt = now.checked_add(delay);
+        state.last = Some(Arc::new(error.duplicate()));
+        self.failing.store(true, Ordering::Release);
+        delay
+    }
+
+    /// A connect succeeded: the next failure starts from the first delay again.
+    pub(crate) fn succeeded(&self) {
+        if !self.failing.load(Ordering::Acquire) {
+            return;
+        }
+        let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        *state = State::default();
+        self.failing.store(false, Ordering::Release);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn backoff_of(first_delay: Duration, max_retries: u32) -> ReconnectBackoff {
+        ReconnectBackoff::new(&RedisConfig {
+            retry_delay: first_delay,
+            max_retries,
+            ..RedisConfig::defaults(poolside_config::Profile::Production)
+        })
+    }
+
+    fn refused() -> RedisError {
+        RedisError::new(ErrorKind::Connect, "connecting to 127.0.0.1:1: refused")
+    }
+
+    #[test]
+    fn delays_double_for_the_growing_ones_then_stay() {
+        let backoff = backoff_of(Duration::from_secs(1), 3);
+        let delays: Vec<_> = (1..=5).map(|n| backoff.delay_after(n).as_secs()).collect();
+        assert_eq!(delays, [1, 2, 4, 4, 4]);
+        let flat = backoff_of(Duration::from_millis(200), 0);
+        assert_eq!(flat.delay_after(7), Duration::from_millis(200));
+        let huge = backoff_of(Duration::from_secs(1), u32::MAX);
+        assert_eq!(huge.delay_after(u32::MAX), Duration::from_secs(1 << 31));
+        assert_eq!(huge.delay_after(0), Duration::from_secs(1));
+    }
+
+    #[test]
+    fn holds_off_until_the_delay_has_passed_and_resets_on_success() {
+        let backoff = backoff_of(Duration::from_secs(1), 3);
+        let t0 = Instant::now();
+        assert!(backoff.held_off(t0).is_none(), "nothing failed yet");
+
+        assert_eq!(backoff.failed(t0, t0, &refused()), Duration::from_secs(1));
+        let held = backoff
+            .held_off(t0 + Duration::from_millis(400))
+            .expect("held off");
+        assert_eq!(held.remaining, Duration::from_millis(600));
+        assert_eq!(held.failures, 1);
+        let error = held.error("127.0.0.1:1");
+        assert_eq!(error.kind(), ErrorKind::Connect);
+        assert!(
+            error
+                .to_string()
+                .starts_with("connecting to 127.0.0.1:1: refused; not reconnecting to 127.0.0.1:1 for another 600.0ms (1 failed connect(s) in a row"),
+            "{error}"
+        );
+        let t1 = t0 + Duration::from_secs(1);
+        assert!(backoff.held_off(t1).is_none(), "the delay has passed");
+
+        assert_eq!(backoff.failed(t1, t1, &refused()), Duration::from_secs(2));
+        assert!(backoff.held_off(t1 + Duration::from_millis(1900)).is_some());
+        backoff.succeeded();
+        assert!(backoff.held_off(t1).is_none());
+        let t2 = t1 + Duration::from_secs(1);
+        assert_eq!(
+            backoff.failed(t2, t2, &refused()),
+            Duration::from_secs(1),
+            "a success starts over"
+        );
+    }
+
+    #[test]
+    fn overlapping_connects_count_as_one_failure() {
+        let backoff = backoff_of(Duration::from_secs(1), 3);
+        let started = Instant::now();
+        let failed = started + Duration::from_millis(10);
+        for _ in 0..5 {
+            assert_eq!(
+                backoff.failed(started, failed, &refused()),
+                Duration::from_secs(1)
+            );
+        }
+        let later = failed + Duration::from_secs(1);
+        assert_eq!(
+            backoff.failed(later, later, &refused()),
+            Duration::from_secs(2)
+        );
+    }
+}
