@@ -230,14 +230,30 @@ impl Health {
     /// # });
     /// ```
     pub fn admin_router(&self) -> Router {
-        let router = Router::new()
-            .route("/health/db", get(db))
-            .route("/health/redis", get(redis))
-            .route("/health/pool", get(pool))
-            .route("/health/detailed", get(detailed))
-            .route("/health/alerts", get(alerts))
-            .route("/metrics", get(metrics))
-            .with_state(self.clone());
+        self.behind_admin_token(
+            Router::new()
+                .route("/health/db", get(db))
+                .route("/health/redis", get(redis))
+                .route("/health/pool", get(pool))
+                .route("/health/detailed", get(detailed))
+                .route("/health/alerts", get(alerts))
+                .route("/metrics", get(metrics))
+                .with_state(self.clone()),
+        )
+    }
+
+    /// `/metrics` alone, behind `health.admin_token` when set: what a stand-alone
+    /// Prometheus listener (`metrics.exporter_addr`) serves.
+    pub fn metrics_router(&self) -> Router {
+        self.behind_admin_token(
+            Router::new()
+                .route("/metrics", get(metrics))
+                .with_state(self.clone()),
+        )
+    }
+
+    /// `router`, answering 401 without `health.admin_token` when one is set.
+    fn behind_admin_token(&self, router: Router) -> Router {
         match &self.inner.config.admin_token {
             Some(token) => router.route_layer(axum::middleware::from_fn_with_state(
                 token.clone(),

@@ -58,13 +58,15 @@ impl PoolsideBuilder {
     /// when `[failover]` names one, Redis when configured (lazily: a Redis that is
     /// down does not stop the start, it is optional), the standard stack, the health
     /// monitor and the periodic status log; installs the Prometheus recorder unless
-    /// told not to, or unless the application installed one first.
+    /// told not to, or unless the application installed one first; with
+    /// `metrics.exporter_addr`, serves `/metrics` there (feature `http`).
     ///
     /// Must run inside a Tokio runtime.
     ///
     /// # Errors
     ///
-    /// An invalid configuration, or a PostgreSQL server that cannot be reached.
+    /// An invalid configuration, a PostgreSQL server that cannot be reached, or a
+    /// `metrics.exporter_addr` that cannot be listened on.
     pub async fn build(self) -> Result<Poolside, crate::Error> {
         let config = match self.config {
             Some(config) => config,
@@ -130,11 +132,23 @@ impl PoolsideBuilder {
             #[cfg(feature = "redis")]
             sample_redis_into(exporter, redis.as_ref(), &cache);
         }
-        let monitor = health.spawn_monitor();
-        let status_log = poolside_metrics::spawn_periodic_log(config.metrics.log_interval, {
-            let health = health.clone();
-            move || health.pool_report()
-        });
+        let mut tasks = Vec::new();
+        let exporter_addr = match config.metrics.exporter_addr {
+            Some(addr) => {
+                let (listener, local) = serve_metrics(&health, addr).await?;
+                tasks.push(listener);
+                Some(local)
+            }
+            None => None,
+        };
+        tasks.push(health.spawn_monitor());
+        tasks.push(poolside_metrics::spawn_periodic_log(
+            config.metrics.log_interval,
+            {
+                let health = health.clone();
+                move || health.pool_report()
+            },
+        ));
         Ok(Poolside {
             inner: Arc::new(Inner {
                 config,
@@ -148,10 +162,49 @@ impl PoolsideBuilder {
                 stack,
                 idempotent_stack,
                 health,
-                tasks: Mutex::new(vec![monitor, status_log]),
+                exporter_addr,
+                tasks: Mutex::new(tasks),
             }),
         })
     }
+}
+
+/// Serves `health`'s `/metrics` on `addr` until aborted: the listener task, and the
+/// address it listens on.
+#[cfg(feature = "http")]
+async fn serve_metrics(
+    health: &Health,
+    addr: std::net::SocketAddr,
+) -> Result<(tokio::task::JoinHandle<()>, std::net::SocketAddr), crate::Error> {
+    let bind_error = |source| crate::Error::Exporter { addr, source };
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(bind_error)?;
+    let local = listener.local_addr().map_err(bind_error)?;
+    tracing::info!(target: "poolside", %local, "serving /metrics (metrics.exporter_addr)");
+    let router = health.metrics_router();
+    let task = tokio::spawn(async move {
+        if let Err(e) = axum::serve(listener, router).await {
+            tracing::error!(target: "poolside", error = %e, "the /metrics listener stopped");
+        }
+    });
+    Ok((task, local))
+}
+
+/// Without the `http` feature there is no listener to serve `metrics.exporter_addr`:
+/// says so, and starts nothing.
+#[cfg(not(feature = "http"))]
+async fn serve_metrics(
+    _health: &Health,
+    addr: std::net::SocketAddr,
+) -> Result<(tokio::task::JoinHandle<()>, std::net::SocketAddr), crate::Error> {
+    Err(crate::Error::Exporter {
+        addr,
+        source: std::io::Error::new(
+            std::io::ErrorKind::Unsupported,
+            "poolside was built without its `http` feature, which serves it",
+        ),
+    })
 }
 
 /// Samples the PostgreSQL pool, the breaker and the switch into the exporter before

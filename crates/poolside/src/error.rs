@@ -13,6 +13,16 @@ pub enum Error {
     #[cfg(feature = "redis")]
     #[error("Redis: {0}")]
     Redis(#[from] poolside_core::RedisError),
+    /// `metrics.exporter_addr` could not be listened on.
+    #[error(
+        "cannot listen on metrics.exporter_addr {addr}: {source}: choose a free address, or unset it to serve /metrics on the application's router"
+    )]
+    Exporter {
+        /// The address configured.
+        addr: std::net::SocketAddr,
+        /// Why binding it failed.
+        source: std::io::Error,
+    },
     /// A retry budget could not be built from `[retry]`.
     #[error("retry: {0}")]
     Retry(#[from] poolside_resilience::BudgetError),

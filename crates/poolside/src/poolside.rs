@@ -58,6 +58,8 @@ pub(crate) struct Inner {
     pub(crate) stack: Stack,
     pub(crate) idempotent_stack: Stack,
     pub(crate) health: Health,
+    /// Where the stand-alone Prometheus listener listens, when one runs.
+    pub(crate) exporter_addr: Option<std::net::SocketAddr>,
     pub(crate) tasks: Mutex<Vec<tokio::task::JoinHandle<()>>>,
 }
 
@@ -333,6 +335,12 @@ impl Poolside {
     #[cfg(feature = "http")]
     pub fn admin_router(&self) -> axum::Router {
         self.inner.health.admin_router()
+    }
+
+    /// Where the stand-alone Prometheus listener (`metrics.exporter_addr`) serves
+    /// `/metrics`, with the port the system chose for port 0; `None` when none runs.
+    pub fn exporter_addr(&self) -> Option<std::net::SocketAddr> {
+        self.inner.exporter_addr
     }
 
     /// The Prometheus text of every metric (`None` when the application installed its

@@ -202,3 +202,70 @@ async fn a_bad_configuration_names_its_key_and_an_unreachable_database_its_host(
     assert!(message.contains("127.0.0.1:1"), "{message}");
     assert!(!message.contains(":pw@"), "{message}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_exporter_addr_serves_metrics_on_a_listener_of_its_own() {
+    let token = "a-token-for-the-scraper-only";
+    let config = load_config(&[
+        ("DATABASE_URL", &required_env("DATABASE_URL")),
+        ("POOLSIDE_PROFILE", "test"),
+        ("POOLSIDE_METRICS__EXPORTER_ADDR", "127.0.0.1:0"),
+        ("POOLSIDE_HEALTH__ADMIN_TOKEN", token),
+    ])
+    .config;
+    let db = Poolside::builder()
+        .config(config.clone())
+        .build()
+        .await
+        .expect("starts");
+    let addr = db.exporter_addr().expect("a listener runs");
+    assert_ne!(addr.port(), 0, "the port the system chose");
+    db.query_one("SELECT 1", params![]).await.expect("runs");
+
+    let url = format!("http://{addr}/metrics");
+    let scrape = |headers: Vec<(&'static str, String)>| {
+        let url = url.clone();
+        tokio::task::spawn_blocking(move || {
+            let headers: Vec<(&str, &str)> =
+                headers.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            poolside_tests::http::send_with_headers("GET", &url, None, &headers)
+        })
+    };
+    let refused = scrape(Vec::new()).await.expect("runs").expect("answers");
+    assert_eq!(refused.status, 401, "behind health.admin_token");
+    let scraped = scrape(vec![("authorization", format!("Bearer {token}"))])
+        .await
+        .expect("runs")
+        .expect("answers");
+    assert_eq!(scraped.status, 200, "{}", scraped.body);
+    assert!(
+        scraped
+            .body
+            .contains("poolside_connections_idle{pool=\"postgres\"}"),
+        "the pool gauges, sampled for the scrape: {}",
+        scraped.body
+    );
+
+    // The address taken: the start fails, naming the key and the address.
+    let mut taken = config;
+    taken.metrics.exporter_addr = Some(addr);
+    let error = Poolside::builder()
+        .config(taken)
+        .build()
+        .await
+        .expect_err("the address is in use");
+    assert!(
+        error
+            .to_string()
+            .contains(&format!("metrics.exporter_addr {addr}")),
+        "{error}"
+    );
+    db.shutdown(Duration::from_secs(5)).await;
+    assert!(
+        tokio::task::spawn_blocking(move || poolside_tests::http::send("GET", &url, None))
+            .await
+            .expect("runs")
+            .is_err(),
+        "the listener stops with the shutdown"
+    );
+}

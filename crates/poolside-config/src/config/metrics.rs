@@ -6,8 +6,9 @@ use std::time::Duration;
 /// Metrics export and logging (`[metrics]`, `POOLSIDE_METRICS__<KEY>`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MetricsConfig {
-    /// Address of a stand-alone Prometheus listener; default: none (metrics are served
-    /// by the application's own router).
+    /// Address of a stand-alone Prometheus listener: the facade serves `/metrics` there
+    /// (behind `health.admin_token` when set). Default: none (`/metrics` is on the
+    /// application's own router).
     pub exporter_addr: Option<SocketAddr>,
     /// Time between two pool summary log lines. Default: 60 s.
     pub log_interval: Duration,
