@@ -168,15 +168,12 @@ impl RedisPool {
     }
 
     /// The error to fail a checkout with at once while reconnects are held off and no
-    /// connection is idle: it would only wait for a connect that is not coming.
+    /// connection is open: it would only wait for a connect that is not coming. With
+    /// connections open (busy ones too), the checkout waits for one as usual.
     fn held_off(&self) -> Option<RedisError> {
         let held = self.inner.backoff.held_off(Instant::now())?;
-        let idle = self
-            .inner
-            .fair
-            .state()
-            .map_or(0, |state| state.idle_connections);
-        (idle == 0).then(|| held.error(&self.inner.target))
+        let open = self.inner.fair.state().map_or(0, |state| state.connections);
+        (open == 0).then(|| held.error(&self.inner.target))
     }
 
     /// A connection of its own, first come, first served, within the connection
