@@ -64,6 +64,21 @@ pub struct PostgresConfig {
 }
 
 impl PostgresConfig {
+    /// How many connections the pipelined path shares: `pipeline_connections`, but
+    /// never all of `max_size` (so that exclusive checkouts are never starved); 0 when
+    /// that leaves none.
+    ///
+    /// ```
+    /// let mut config = poolside_config::PostgresConfig::defaults(poolside_config::Profile::Production);
+    /// assert_eq!(config.shared_pipeline_connections(), 2);
+    /// config.max_size = 2;
+    /// assert_eq!(config.shared_pipeline_connections(), 1);
+    /// ```
+    pub fn shared_pipeline_connections(&self) -> u32 {
+        self.pipeline_connections
+            .min(self.max_size.saturating_sub(1))
+    }
+
     /// The built-in defaults of `profile` (with no URL).
     pub fn defaults(profile: Profile) -> Self {
         let (min_idle, max_size, idle_secs, timeout_secs) = match profile {

@@ -93,16 +93,6 @@ struct Inner {
 /// Longest time between two sweeps for idle and expired connections (bb8's default).
 const REAPER_RATE: Duration = Duration::from_secs(30);
 
-/// How many connections the pipelined path shares: `postgres.pipeline_connections`,
-/// but never all of `max_size` (so that `get()` is never starved); `None` when that
-/// leaves none.
-fn pipeline_connections(config: &PostgresConfig) -> Option<usize> {
-    let shared = config
-        .pipeline_connections
-        .min(config.max_size.saturating_sub(1));
-    (shared > 0).then_some(shared as usize)
-}
-
 impl std::fmt::Debug for PgPool {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("PgPool")
@@ -214,8 +204,13 @@ impl PgPool {
                 pipeline: if config.pgbouncer {
                     None
                 } else {
-                    pipeline_connections(config)
-                        .map(|n| Pipeline::new(n, config.statement_cache_size as usize))
+                    match config.shared_pipeline_connections() {
+                        0 => None,
+                        n => Some(Pipeline::new(
+                            n as usize,
+                            config.statement_cache_size as usize,
+                        )),
+                    }
                 },
                 driver,
                 tls,

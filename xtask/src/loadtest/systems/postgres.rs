@@ -352,10 +352,9 @@ pub(super) async fn raw_pipelined(workload: Workload, target: &Target) -> Result
         return Err(unsupported("raw-pipelined", workload));
     }
     // poolside's rule: the pipeline never takes the whole pool.
-    let postgres = poolside_config(target)?.postgres;
-    let connections = postgres
-        .pipeline_connections
-        .min(postgres.max_size.saturating_sub(1))
+    let connections = poolside_config(target)?
+        .postgres
+        .shared_pipeline_connections()
         .max(1);
     let config = driver_config(target)?;
     let mut clients = Vec::new();
