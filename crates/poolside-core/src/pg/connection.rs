@@ -121,9 +121,16 @@ impl PgConnection {
 
     /// The statement for `sql`, prepared on this connection at most once while cached.
     pub async fn prepare_cached(&mut self, sql: &str) -> Result<Statement, PgError> {
-        if let Some(statement) = self.statements.get(sql) {
-            return Ok(statement);
+        match self.statements.get(sql) {
+            Some(statement) => Ok(statement),
+            // Boxed: a cache miss is rare, and the prepare's state would otherwise make
+            // every statement's future as large as its own.
+            None => Box::pin(self.prepare_into_cache(sql)).await,
         }
+    }
+
+    /// Prepares `sql` and caches the statement.
+    async fn prepare_into_cache(&mut self, sql: &str) -> Result<Statement, PgError> {
         let statement = self
             .tracked(self.client.prepare(sql))
             .await?
@@ -132,23 +139,13 @@ impl PgConnection {
         Ok(statement)
     }
 
-    /// The cached statement for `sql`, or else [`prepare_cached`](Self::prepare_cached)
-    /// behind a box: a cache miss is rare, and the prepare's state would otherwise make
-    /// every statement's future as large as its own.
-    async fn statement(&mut self, sql: &str) -> Result<Statement, PgError> {
-        match self.statements.get(sql) {
-            Some(statement) => Ok(statement),
-            None => Box::pin(self.prepare_cached(sql)).await,
-        }
-    }
-
     /// Runs `sql` and returns its rows.
     pub async fn query(&mut self, sql: &str, params: Params<'_>) -> Result<Vec<Row>, PgError> {
         self.last_used = Instant::now();
         if self.pgbouncer {
             return Box::pin(self.query_unnamed(sql, params)).await;
         }
-        let statement = self.statement(sql).await?;
+        let statement = self.prepare_cached(sql).await?;
         let result = self.tracked(self.client.query(&statement, params)).await?;
         self.after(sql, result, "running a query")
     }
@@ -173,7 +170,7 @@ impl PgConnection {
         if self.pgbouncer {
             return Box::pin(self.execute_unnamed(sql, params)).await;
         }
-        let statement = self.statement(sql).await?;
+        let statement = self.prepare_cached(sql).await?;
         let result = self
             .tracked(self.client.execute(&statement, params))
             .await?;
