@@ -20,8 +20,8 @@ use crate::fair_pool::FailureSender;
 pub(crate) struct RedisManager {
     /// bb8-redis's manager, which checks connections (`PING`).
     inner: RedisConnectionManager,
-    /// Opens connections, with `connection`'s timeouts.
-    client: redis::Client,
+    /// Opens connections, with `connection`'s timeouts (and the pool's pub/sub ones).
+    pub(crate) client: redis::Client,
     connection: AsyncConnectionConfig,
     /// `host:port`, for messages (no credentials).
     pub(crate) target: String,

@@ -97,9 +97,7 @@ impl RedisPool {
         let (failures_tx, failures) = watch::channel(None);
         let backoff = Arc::new(ReconnectBackoff::new(config));
         let manager = RedisManager::new(config, Arc::clone(&backoff), failures_tx)?;
-        let target = manager.target.clone();
-        let client = redis::Client::open(config.url.expose())
-            .map_err(|e| RedisError::from_driver(e, "redis.url is not a valid Redis URL"))?;
+        let (target, client) = (manager.target.clone(), manager.client.clone());
         let pool = bb8::Pool::builder()
             .max_size(config.max_size)
             .connection_timeout(config.connection_timeout)

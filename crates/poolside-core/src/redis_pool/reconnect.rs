@@ -33,9 +33,8 @@ pub(crate) struct ReconnectBackoff {
 struct State {
     /// Connects failed in a row.
     failures: u32,
-    /// When the latest of them failed, and the next connect may start.
+    /// When the latest of them failed: the next connect may start its delay later.
     failed_at: Option<Instant>,
-    next_attempt: Option<Instant>,
     /// The latest failure, which held-off connects report.
     last: Option<Arc<RedisError>>,
 }
@@ -90,8 +89,10 @@ impl ReconnectBackoff {
             return None;
         }
         let state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
-        let remaining = state
-            .next_attempt?
+        let next_attempt = state
+            .failed_at?
+            .checked_add(self.delay_after(state.failures))?;
+        let remaining = next_attempt
             .checked_duration_since(now)
             .filter(|remaining| !remaining.is_zero())?;
         Some(HeldOff {
@@ -112,7 +113,6 @@ impl ReconnectBackoff {
         }
         let delay = self.delay_after(state.failures);
         state.failed_at = Some(now);
-        state.next_attempt = now.checked_add(delay);
         state.last = Some(Arc::new(error.duplicate()));
         self.failing.store(true, Ordering::Release);
         delay
