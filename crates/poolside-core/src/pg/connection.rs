@@ -7,13 +7,16 @@ use std::time::{Duration, Instant};
 
 use futures_util::FutureExt as _;
 use futures_util::future::{self, Either};
+use tokio_postgres::error::SqlState;
 use tokio_postgres::types::{ToSql, Type};
 use tokio_postgres::{Client, Row, Statement};
 
 use super::PgError;
 use super::generation::{Generation, READ_ONLY_SQL_TRANSACTION};
 use super::rows;
+use super::schema_epoch::{SchemaEpoch, is_stale_plan};
 use super::statement_cache::StatementCache;
+use super::statement_call::{Execute, Query, StatementCall};
 
 /// A connection is trusted without a round trip if used this recently.
 const ALIVE_BYPASS: Duration = Duration::from_secs(1);
@@ -49,11 +52,16 @@ impl From<QueryTimedOut> for PgError {
 ///
 /// Statements run through [`query`](Self::query) and friends are prepared once per
 /// connection and cached (unless the cache is off or the pool is in PgBouncer mode,
-/// where every statement is sent unnamed). Each is bounded by `postgres.query_timeout`:
-/// past it, the call fails with [`ErrorKind::Cancelled`](crate::ErrorKind::Cancelled),
-/// the statement is cancelled on the server, and the connection refuses further
-/// statements and is discarded when it goes back (a stalled network leaves nothing to
-/// reuse). Calls on [`client`](Self::client) directly are not bounded.
+/// where every statement is sent unnamed). A cached statement that a migration made
+/// stale ("cached plan must not change result type") is prepared again and run once
+/// more, outside a transaction; inside one, the error says to roll back and run again,
+/// and [`PgPool::transaction`](super::PgPool::transaction) does that itself.
+///
+/// Each statement is bounded by `postgres.query_timeout`: past it, the call fails with
+/// [`ErrorKind::Cancelled`](crate::ErrorKind::Cancelled), the statement is cancelled on
+/// the server, and the connection refuses further statements and is discarded when it
+/// goes back (a stalled network leaves nothing to reuse). Calls on
+/// [`client`](Self::client) directly are not bounded.
 #[derive(Debug)]
 pub struct PgConnection {
     client: Client,
@@ -86,6 +94,7 @@ impl PgConnection {
         options: ConnectionOptions,
         lifetime: Duration,
         generation: Arc<Generation>,
+        schema: Arc<SchemaEpoch>,
     ) -> Self {
         let now = Instant::now();
         let born = generation.current();
@@ -96,7 +105,7 @@ impl PgConnection {
         } = options;
         Self {
             client,
-            statements: StatementCache::new(if pgbouncer { 0 } else { cache_size }),
+            statements: StatementCache::new(if pgbouncer { 0 } else { cache_size }, schema),
             pgbouncer,
             query_timeout,
             timed_out: AtomicBool::new(false),
@@ -121,8 +130,13 @@ impl PgConnection {
 
     /// The statement for `sql`, prepared on this connection at most once while cached.
     pub async fn prepare_cached(&mut self, sql: &str) -> Result<Statement, PgError> {
+        Ok(self.statement(sql).await?.0)
+    }
+
+    /// The statement for `sql` and the schema epoch it was prepared in.
+    async fn statement(&mut self, sql: &str) -> Result<(Statement, u64), PgError> {
         match self.statements.get(sql) {
-            Some(statement) => Ok(statement),
+            Some(cached) => Ok(cached),
             // Boxed: a cache miss is rare, and the prepare's state would otherwise make
             // every statement's future as large as its own.
             None => Box::pin(self.prepare_into_cache(sql)).await,
@@ -130,13 +144,65 @@ impl PgConnection {
     }
 
     /// Prepares `sql` and caches the statement.
-    async fn prepare_into_cache(&mut self, sql: &str) -> Result<Statement, PgError> {
+    async fn prepare_into_cache(&mut self, sql: &str) -> Result<(Statement, u64), PgError> {
+        let epoch = self.statements.epoch();
         let statement = self
             .tracked(self.client.prepare(sql))
             .await?
             .map_err(|e| self.driver_error(e, "preparing a statement"))?;
-        self.statements.insert(sql, statement.clone());
-        Ok(statement)
+        self.statements.insert(sql, statement.clone(), epoch);
+        Ok((statement, epoch))
+    }
+
+    /// Runs `sql`, prepared (or from the cache), through `call`. A cached statement a
+    /// migration made stale is prepared again and run once more, unless a transaction
+    /// of `PgPool::transaction` is open (that one is run again whole).
+    async fn run_prepared<C: StatementCall>(
+        &mut self,
+        sql: &str,
+        call: C,
+    ) -> Result<C::Output, PgError> {
+        let (statement, epoch) = self.statement(sql).await?;
+        match self.tracked(call.call(&self.client, &statement)).await? {
+            Err(e) if is_stale_plan(&e) => {
+                self.statements.forget_stale(sql, epoch);
+                if self.is_in_transaction() {
+                    return Err(self.driver_error(e, C::CONTEXT));
+                }
+                // Boxed, as a prepare is in `statement`.
+                Box::pin(self.run_again(sql, e, call)).await
+            }
+            result => self.after(sql, result, C::CONTEXT),
+        }
+    }
+
+    /// Prepares `sql` again and runs it once more, after `stale` (the server refused
+    /// its cached statement, before running it). In a transaction of the caller's own,
+    /// which `stale` aborted, the second try only meets 25P02: `stale` is the error.
+    async fn run_again<C: StatementCall>(
+        &mut self,
+        sql: &str,
+        stale: tokio_postgres::Error,
+        call: C,
+    ) -> Result<C::Output, PgError> {
+        let again = match self.statement(sql).await {
+            Ok((statement, epoch)) => {
+                match self.tracked(call.call(&self.client, &statement)).await? {
+                    Err(e) if is_stale_plan(&e) => {
+                        self.statements.forget_stale(sql, epoch);
+                        Err(self.driver_error(e, C::CONTEXT))
+                    }
+                    result => self.after(sql, result, C::CONTEXT),
+                }
+            }
+            Err(e) => Err(e),
+        };
+        match again {
+            Err(e) if e.code() == Some(&SqlState::IN_FAILED_SQL_TRANSACTION) => {
+                Err(self.driver_error(stale, C::CONTEXT))
+            }
+            again => again,
+        }
     }
 
     /// Runs `sql` and returns its rows.
@@ -145,9 +211,7 @@ impl PgConnection {
         if self.pgbouncer {
             return Box::pin(self.query_unnamed(sql, params)).await;
         }
-        let statement = self.prepare_cached(sql).await?;
-        let result = self.tracked(self.client.query(&statement, params)).await?;
-        self.after(sql, result, "running a query")
+        self.run_prepared(sql, Query(params)).await
     }
 
     /// Runs `sql`, which must return exactly one row.
@@ -170,11 +234,7 @@ impl PgConnection {
         if self.pgbouncer {
             return Box::pin(self.execute_unnamed(sql, params)).await;
         }
-        let statement = self.prepare_cached(sql).await?;
-        let result = self
-            .tracked(self.client.execute(&statement, params))
-            .await?;
-        self.after(sql, result, "running a statement")
+        self.run_prepared(sql, Execute(params)).await
     }
 
     /// Runs `sql` as an unnamed statement with explicit parameter types, in one round
@@ -267,7 +327,7 @@ impl PgConnection {
         Ok(())
     }
 
-    /// Maps a driver result, forgetting a cached statement the server calls stale.
+    /// Maps a driver result, forgetting a cached statement the server no longer has.
     fn after<T>(
         &mut self,
         sql: &str,
@@ -275,11 +335,8 @@ impl PgConnection {
         context: &str,
     ) -> Result<T, PgError> {
         result.map_err(|e| {
-            // invalid_sql_statement_name, or feature_not_supported ("cached plan must
-            // not change result type") after a schema change.
-            if e.code()
-                .is_some_and(|c| matches!(c.code(), "26000" | "0A000"))
-            {
+            // invalid_sql_statement_name: the session lost it (DEALLOCATE, DISCARD).
+            if e.code() == Some(&SqlState::INVALID_SQL_STATEMENT_NAME) {
                 self.statements.remove(sql);
             }
             self.driver_error(e, context)

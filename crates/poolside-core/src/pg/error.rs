@@ -6,6 +6,7 @@ use std::time::Duration;
 use poolside_config::redact_text;
 use tokio_postgres::error::SqlState;
 
+use super::schema_epoch::is_stale_plan;
 use crate::ErrorKind;
 
 /// An error of the PostgreSQL pool or of a statement run through it.
@@ -19,6 +20,9 @@ pub struct PgError {
     message: String,
     /// Whether the request had left for the server when this failed.
     sent: bool,
+    /// Whether the server refused a cached statement whose result changed shape (a
+    /// migration): running it again, prepared anew, may succeed.
+    stale_plan: bool,
     #[source]
     source: Option<tokio_postgres::Error>,
 }
@@ -75,7 +79,12 @@ impl PgError {
             Some(db) => format!("{} ({})", db.message(), db.code().code()),
             None => with_causes(&error),
         };
+        let stale_plan = is_stale_plan(&error);
         let advice = match kind {
+            _ if stale_plan => {
+                ": a migration changed this statement's result since it was prepared; run it \
+                 again (roll back first inside a transaction): the pool prepares it anew"
+            }
             ErrorKind::Auth => ": check the user, password and database in postgres.url",
             ErrorKind::Connect => ": check that the server runs and postgres.url names it",
             ErrorKind::Serialization | ErrorKind::Deadlock => ": re-run the transaction",
@@ -86,6 +95,7 @@ impl PgError {
             code,
             message: redact_text(&format!("{context}: {detail}{advice}")),
             sent: true,
+            stale_plan,
             source: Some(error),
         }
     }
@@ -129,6 +139,7 @@ impl PgError {
             code: None,
             message: redact_text(message.as_ref()),
             sent: false,
+            stale_plan: false,
             source: None,
         }
     }
@@ -141,6 +152,7 @@ impl PgError {
             code: self.code.clone(),
             message: self.message.clone(),
             sent: self.sent,
+            stale_plan: self.stale_plan,
             source: None,
         }
     }
@@ -161,9 +173,11 @@ impl PgError {
         self.kind == ErrorKind::Auth
     }
 
-    /// Whether re-running the whole transaction may succeed (40001, 40P01).
+    /// Whether re-running the whole transaction may succeed: a serialization failure
+    /// (40001), a deadlock (40P01), or a cached statement a migration made stale (0A000
+    /// "cached plan must not change result type"; the pool prepares it again).
     pub fn is_transaction_retryable(&self) -> bool {
-        matches!(self.kind, ErrorKind::Serialization | ErrorKind::Deadlock)
+        matches!(self.kind, ErrorKind::Serialization | ErrorKind::Deadlock) || self.stale_plan
     }
 }
 

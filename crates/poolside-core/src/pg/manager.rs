@@ -11,6 +11,7 @@ use tokio_postgres_rustls::MakeRustlsConnect;
 use super::PgError;
 use super::connection::{ConnectionOptions, PgConnection};
 use super::generation::Generation;
+use super::schema_epoch::SchemaEpoch;
 use super::stats::Counters;
 use crate::fair_pool::FailureSender;
 use crate::observer::ObserverSlot;
@@ -40,6 +41,8 @@ pub(crate) struct PgManager {
     failures: FailureSender<PgError>,
     counters: Arc<Counters>,
     pub(crate) generation: Arc<Generation>,
+    /// Shared by every statement cache of the pool, the pipeline's included.
+    pub(crate) schema: Arc<SchemaEpoch>,
     pub(crate) observer: ObserverSlot,
 }
 
@@ -76,6 +79,7 @@ impl PgManager {
             failures,
             counters,
             generation: Arc::default(),
+            schema: Arc::default(),
             observer: ObserverSlot::default(),
         }
     }
@@ -122,6 +126,7 @@ impl bb8::ManageConnection for PgManager {
                     self.options,
                     self.jittered_lifetime(),
                     Arc::clone(&self.generation),
+                    Arc::clone(&self.schema),
                 ))
             }
             Err(error) => {

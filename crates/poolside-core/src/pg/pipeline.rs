@@ -18,11 +18,14 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use futures_util::FutureExt as _;
+use tokio_postgres::error::SqlState;
 use tokio_postgres::{Row, Statement};
 
 use super::connection::{Params, QueryTimedOut};
 use super::pooled::PooledPgConnection;
+use super::schema_epoch::{SchemaEpoch, is_stale_plan};
 use super::statement_cache::StatementCache;
+use super::statement_call::{Execute, Query, StatementCall};
 use super::{PgError, PgPool};
 
 /// One leased connection and the statements prepared on it.
@@ -36,32 +39,33 @@ struct Shared {
 }
 
 impl Shared {
-    fn cached(&self, sql: &str) -> Option<Statement> {
+    fn cached(&self, sql: &str) -> Option<(Statement, u64)> {
+        self.statements().get(sql)
+    }
+
+    fn statements(&self) -> std::sync::MutexGuard<'_, StatementCache> {
         self.statements
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
-            .get(sql)
     }
 
-    async fn statement(&self, sql: &str) -> Result<Statement, PgError> {
-        if let Some(statement) = self.cached(sql) {
-            return Ok(statement);
+    async fn statement(&self, sql: &str) -> Result<(Statement, u64), PgError> {
+        if let Some(cached) = self.cached(sql) {
+            return Ok(cached);
         }
         let _preparing = self.preparing.lock().await;
-        if let Some(statement) = self.cached(sql) {
-            return Ok(statement);
+        if let Some(cached) = self.cached(sql) {
+            return Ok(cached);
         }
+        let epoch = self.statements().epoch();
         let statement = self
             .conn
             .client()
             .prepare(sql)
             .await
             .map_err(|e| self.conn.driver_error(e, "preparing a statement"))?;
-        self.statements
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .insert(sql, statement.clone());
-        Ok(statement)
+        self.statements().insert(sql, statement.clone(), epoch);
+        Ok((statement, epoch))
     }
 
     /// Awaits `call` within `postgres.query_timeout`. Past it, the connection is
@@ -84,15 +88,10 @@ impl Shared {
         })
     }
 
-    fn forget_if_stale(&self, sql: &str, error: &tokio_postgres::Error) {
-        if error
-            .code()
-            .is_some_and(|c| matches!(c.code(), "26000" | "0A000"))
-        {
-            self.statements
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .remove(sql);
+    /// Forgets the statement for `sql` when the server says the session lost it.
+    fn forget_if_missing(&self, sql: &str, error: &tokio_postgres::Error) {
+        if error.code() == Some(&SqlState::INVALID_SQL_STATEMENT_NAME) {
+            self.statements().remove(sql);
         }
     }
 }
@@ -104,16 +103,19 @@ pub(crate) struct Pipeline {
     leasing: tokio::sync::Mutex<()>,
     next: AtomicUsize,
     cache_size: usize,
+    schema: Arc<SchemaEpoch>,
 }
 
 impl Pipeline {
-    /// A pipeline of up to `connections` shared connections (at least one).
-    pub(crate) fn new(connections: usize, cache_size: usize) -> Self {
+    /// A pipeline of up to `connections` shared connections (at least one), caching
+    /// `cache_size` statements each, emptied when `schema` moves on.
+    pub(crate) fn new(connections: usize, cache_size: usize, schema: Arc<SchemaEpoch>) -> Self {
         Self {
             slots: (0..connections.max(1)).map(|_| Mutex::new(None)).collect(),
             leasing: tokio::sync::Mutex::new(()),
             next: AtomicUsize::new(0),
             cache_size,
+            schema,
         }
     }
 
@@ -162,7 +164,10 @@ impl Pipeline {
         let conn = pool.acquire(Location::caller(), false).await?;
         let shared = Arc::new(Shared {
             conn,
-            statements: Mutex::new(StatementCache::new(self.cache_size)),
+            statements: Mutex::new(StatementCache::new(
+                self.cache_size,
+                Arc::clone(&self.schema),
+            )),
             preparing: tokio::sync::Mutex::new(()),
         });
         *slot.lock().unwrap_or_else(PoisonError::into_inner) = Some(Arc::clone(&shared));
@@ -188,27 +193,36 @@ impl Pipeline {
         result.map_err(PgError::from)
     }
 
-    /// A shared connection and the statement for `sql` on it: from its cache (no timer
-    /// on this, the usual path), or prepared within the query timeout.
+    /// A shared connection and the statement for `sql` on it, with its schema epoch.
     async fn statement_on_shared(
         &self,
         pool: &PgPool,
         sql: &str,
-    ) -> Result<(Arc<Shared>, Statement), PgError> {
+    ) -> Result<(Arc<Shared>, Statement, u64), PgError> {
         let shared = self.pick(pool).await?;
-        let statement = match shared.cached(sql) {
-            Some(statement) => statement,
+        let (statement, epoch) = self.statement_on(&shared, sql).await?;
+        Ok((shared, statement, epoch))
+    }
+
+    /// The statement for `sql` on `shared`: from its cache (no timer on this, the
+    /// usual path), or prepared within the query timeout.
+    async fn statement_on(
+        &self,
+        shared: &Arc<Shared>,
+        sql: &str,
+    ) -> Result<(Statement, u64), PgError> {
+        match shared.cached(sql) {
+            Some(cached) => Ok(cached),
             None => {
                 // Boxed, as a lease is in `pick`.
                 let prepared = Box::pin(shared.bounded(shared.statement(sql))).await;
-                self.evict_on_timeout(&shared, prepared)??
+                self.evict_on_timeout(shared, prepared)?
             }
-        };
-        Ok((shared, statement))
+        }
     }
 
     /// Maps what a statement on `shared` gave: a timeout evicts the connection, a
-    /// stale statement leaves the cache, a driver error says `context`.
+    /// statement the session lost leaves the cache, a driver error says `context`.
     fn finish<T>(
         &self,
         shared: &Arc<Shared>,
@@ -217,37 +231,74 @@ impl Pipeline {
         context: &str,
     ) -> Result<T, PgError> {
         self.evict_on_timeout(shared, result)?.map_err(|e| {
-            shared.forget_if_stale(sql, &e);
+            shared.forget_if_missing(sql, &e);
             shared.conn.driver_error(e, context)
         })
     }
 
-    /// Runs `sql` on a shared connection and returns its rows.
-    pub(crate) async fn query(
+    /// Runs `sql` on a shared connection through `call`. A cached statement a migration
+    /// made stale is prepared again on the same connection and run once more: the
+    /// server refused it before running it, and no transaction spans a shared one.
+    async fn run<C: StatementCall>(
         &self,
         pool: &PgPool,
         sql: &str,
-        params: Params<'_>,
-    ) -> Result<Vec<Row>, PgError> {
-        let (shared, statement) = self.statement_on_shared(pool, sql).await?;
+        call: C,
+    ) -> Result<C::Output, PgError> {
+        let (shared, statement, epoch) = self.statement_on_shared(pool, sql).await?;
+        match shared
+            .bounded(call.call(shared.conn.client(), &statement))
+            .await
+        {
+            Ok(Err(e)) if is_stale_plan(&e) => {
+                shared.statements().forget_stale(sql, epoch);
+                // Boxed, as a prepare is in `statement_on`.
+                Box::pin(self.run_again(&shared, sql, call)).await
+            }
+            result => self.finish(&shared, sql, result, C::CONTEXT),
+        }
+    }
+
+    /// The second and last run of `run`, after a stale statement.
+    async fn run_again<C: StatementCall>(
+        &self,
+        shared: &Arc<Shared>,
+        sql: &str,
+        call: C,
+    ) -> Result<C::Output, PgError> {
+        let (statement, epoch) = self.statement_on(shared, sql).await?;
         let result = shared
-            .bounded(shared.conn.client().query(&statement, params))
+            .bounded(call.call(shared.conn.client(), &statement))
             .await;
-        self.finish(&shared, sql, result, "running a query")
+        if let Ok(Err(e)) = &result
+            && is_stale_plan(e)
+        {
+            shared.statements().forget_stale(sql, epoch);
+        }
+        self.finish(shared, sql, result, C::CONTEXT)
+    }
+
+    /// Runs `sql` on a shared connection and returns its rows.
+    ///
+    /// Plain functions, these two, not `async fn`s: one would hold `sql` and `params`
+    /// again beside `run`'s own.
+    pub(crate) fn query<'a>(
+        &'a self,
+        pool: &'a PgPool,
+        sql: &'a str,
+        params: Params<'a>,
+    ) -> impl Future<Output = Result<Vec<Row>, PgError>> + 'a {
+        self.run(pool, sql, Query(params))
     }
 
     /// Runs `sql` on a shared connection and returns the number of rows it changed.
-    pub(crate) async fn execute(
-        &self,
-        pool: &PgPool,
-        sql: &str,
-        params: Params<'_>,
-    ) -> Result<u64, PgError> {
-        let (shared, statement) = self.statement_on_shared(pool, sql).await?;
-        let result = shared
-            .bounded(shared.conn.client().execute(&statement, params))
-            .await;
-        self.finish(&shared, sql, result, "running a statement")
+    pub(crate) fn execute<'a>(
+        &'a self,
+        pool: &'a PgPool,
+        sql: &'a str,
+        params: Params<'a>,
+    ) -> impl Future<Output = Result<u64, PgError>> + 'a {
+        self.run(pool, sql, Execute(params))
     }
 }
 

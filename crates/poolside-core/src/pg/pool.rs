@@ -163,6 +163,7 @@ impl PgPool {
         let target = manager.target.clone();
         let observer = manager.observer.clone();
         let generation = Arc::clone(&manager.generation);
+        let schema = Arc::clone(&manager.schema);
         let pool = bb8::Pool::builder()
             .max_size(config.max_size)
             .min_idle(Some(config.min_idle))
@@ -209,6 +210,7 @@ impl PgPool {
                         n => Some(Pipeline::new(
                             n as usize,
                             config.statement_cache_size as usize,
+                            schema,
                         )),
                     }
                 },

@@ -75,7 +75,8 @@ pub struct PoolStats {
     pub closed: ClosedCounts,
     /// Connections held past the leak detection threshold.
     pub leaks: u64,
-    /// Transactions run again after a serialization failure or deadlock.
+    /// Transactions run again after a serialization failure, a deadlock or a stale
+    /// statement.
     pub transaction_retries: u64,
 }
 

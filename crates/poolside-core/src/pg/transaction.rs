@@ -1,5 +1,5 @@
 //! [`PgPool::transaction`]: a closure run in BEGIN/COMMIT, rolled back on error or
-//! timeout, and run again on serialization failure or deadlock.
+//! timeout, and run again on serialization failure, deadlock or a stale statement.
 
 use std::future::Future;
 use std::panic::Location;
@@ -41,8 +41,8 @@ pub struct TransactionOptions {
     pub max_wait: Option<Duration>,
     /// Longest one run of the transaction, BEGIN to COMMIT, may take. Default: 10 s.
     pub timeout: Duration,
-    /// Runs in all when the server reports a serialization failure (40001) or a
-    /// deadlock (40P01). Default: 3.
+    /// Runs in all when the server reports a serialization failure (40001), a
+    /// deadlock (40P01), or a cached statement a migration made stale. Default: 3.
     pub attempts: u32,
     /// Default (`None`): the server's default, read committed.
     pub isolation: Option<IsolationLevel>,
@@ -69,8 +69,9 @@ fn backoff(attempt: u32) -> Duration {
 impl PgPool {
     /// Runs `f` in a transaction: BEGIN, `f`, COMMIT. Rolls back when `f` fails or
     /// runs past `options.timeout`, and runs `f` again from the start (up to
-    /// `options.attempts` runs) when the server reports a serialization failure or a
-    /// deadlock. Errors keep their SQLSTATE; a unique violation is never retried.
+    /// `options.attempts` runs) when the server reports a serialization failure, a
+    /// deadlock, or a cached statement that a migration made stale (the pool prepares
+    /// it anew). Errors keep their SQLSTATE; a unique violation is never retried.
     ///
     /// # Examples
     ///
