@@ -3,7 +3,7 @@
 //! result type" (0A000). The pool prepares them again instead of passing that on, on
 //! every path, so a deploy's migration does not become a burst of errors.
 
-use poolside_core::{PgPool, TransactionOptions};
+use poolside_core::{PgPool, PooledPgConnection, TransactionOptions};
 use poolside_tests::{load_config, required_env};
 
 async fn pool() -> PgPool {
@@ -39,6 +39,17 @@ async fn add_column(pool: &PgPool, name: &str) {
     .expect("alters the table");
 }
 
+/// A connection that cached `SELECT *` from a fresh table `name`, which then gained a
+/// column; and that statement's SQL.
+async fn cached_then_changed(pool: &PgPool, name: &str) -> (PooledPgConnection, String) {
+    table(pool, name).await;
+    let sql = format!("SELECT * FROM {name}");
+    let mut conn = pool.get().await.expect("a connection");
+    conn.query_one(&sql, &[]).await.expect("before");
+    add_column(pool, name).await;
+    (conn, sql)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pipelined_statements_cached_before_a_migration_are_prepared_again() {
     let pool = pool().await;
@@ -68,13 +79,7 @@ async fn pipelined_statements_cached_before_a_migration_are_prepared_again() {
 #[tokio::test]
 async fn an_exclusive_connection_prepares_a_stale_statement_again() {
     let pool = pool().await;
-    let name = "schema_change_exclusive";
-    table(&pool, name).await;
-    let sql = format!("SELECT * FROM {name}");
-    let mut conn = pool.get().await.expect("a connection");
-    conn.query_one(&sql, &[]).await.expect("before");
-
-    add_column(&pool, name).await;
+    let (mut conn, sql) = cached_then_changed(&pool, "schema_change_exclusive").await;
 
     let row = conn
         .query_one(&sql, &[])
@@ -135,13 +140,7 @@ async fn a_transaction_that_meets_a_stale_statement_runs_again_and_no_other_does
 #[tokio::test]
 async fn inside_a_transaction_of_the_callers_own_the_servers_error_is_kept() {
     let pool = pool().await;
-    let name = "schema_change_manual_transaction";
-    table(&pool, name).await;
-    let sql = format!("SELECT * FROM {name}");
-    let mut conn = pool.get().await.expect("a connection");
-    conn.query_one(&sql, &[]).await.expect("before");
-
-    add_column(&pool, name).await;
+    let (mut conn, sql) = cached_then_changed(&pool, "schema_change_manual_transaction").await;
 
     conn.batch_execute("BEGIN").await.expect("begins");
     let error = conn

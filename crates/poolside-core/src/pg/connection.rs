@@ -155,53 +155,52 @@ impl PgConnection {
     }
 
     /// Runs `sql`, prepared (or from the cache), through `call`. A cached statement a
-    /// migration made stale is prepared again and run once more, unless a transaction
-    /// of `PgPool::transaction` is open (that one is run again whole).
+    /// migration made stale is prepared again and run once more (the server refused it
+    /// before running it), unless a transaction of `PgPool::transaction` is open: that
+    /// one is run again whole.
     async fn run_prepared<C: StatementCall>(
         &mut self,
         sql: &str,
         call: C,
     ) -> Result<C::Output, PgError> {
-        let (statement, epoch) = self.statement(sql).await?;
-        match self.tracked(call.call(&self.client, &statement)).await? {
-            Err(e) if is_stale_plan(&e) => {
-                self.statements.forget_stale(sql, epoch);
-                if self.is_in_transaction() {
+        // The server's refusal of the stale statement, once it is being run again.
+        let mut stale = None;
+        loop {
+            let (statement, epoch) = match self.statement(sql).await {
+                Ok(prepared) => prepared,
+                Err(e) => return Err(self.unless_aborted_by(stale, e, C::CONTEXT)),
+            };
+            match self.tracked(call.call(&self.client, &statement)).await? {
+                Err(e) if is_stale_plan(&e) => {
+                    self.statements.forget_stale(sql, epoch);
+                    if stale.is_none() && !self.is_in_transaction() {
+                        stale = Some(e);
+                        continue;
+                    }
                     return Err(self.driver_error(e, C::CONTEXT));
                 }
-                // Boxed, as a prepare is in `statement`.
-                Box::pin(self.run_again(sql, e, call)).await
+                result => {
+                    let result = self.after(sql, result, C::CONTEXT);
+                    return result.map_err(|e| self.unless_aborted_by(stale, e, C::CONTEXT));
+                }
             }
-            result => self.after(sql, result, C::CONTEXT),
         }
     }
 
-    /// Prepares `sql` again and runs it once more, after `stale` (the server refused
-    /// its cached statement, before running it). In a transaction of the caller's own,
-    /// which `stale` aborted, the second try only meets 25P02: `stale` is the error.
-    async fn run_again<C: StatementCall>(
-        &mut self,
-        sql: &str,
-        stale: tokio_postgres::Error,
-        call: C,
-    ) -> Result<C::Output, PgError> {
-        let again = match self.statement(sql).await {
-            Ok((statement, epoch)) => {
-                match self.tracked(call.call(&self.client, &statement)).await? {
-                    Err(e) if is_stale_plan(&e) => {
-                        self.statements.forget_stale(sql, epoch);
-                        Err(self.driver_error(e, C::CONTEXT))
-                    }
-                    result => self.after(sql, result, C::CONTEXT),
-                }
+    /// `error`, from running a statement again after `stale`, the server's refusal of
+    /// its cached one. In a transaction of the caller's own, which `stale` aborted, the
+    /// second try only meets 25P02: `stale` is then the error to give.
+    fn unless_aborted_by(
+        &self,
+        stale: Option<tokio_postgres::Error>,
+        error: PgError,
+        context: &str,
+    ) -> PgError {
+        match stale {
+            Some(stale) if error.code() == Some(&SqlState::IN_FAILED_SQL_TRANSACTION) => {
+                self.driver_error(stale, context)
             }
-            Err(e) => Err(e),
-        };
-        match again {
-            Err(e) if e.code() == Some(&SqlState::IN_FAILED_SQL_TRANSACTION) => {
-                Err(self.driver_error(stale, C::CONTEXT))
-            }
-            again => again,
+            _ => error,
         }
     }
 

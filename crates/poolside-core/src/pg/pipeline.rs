@@ -193,17 +193,6 @@ impl Pipeline {
         result.map_err(PgError::from)
     }
 
-    /// A shared connection and the statement for `sql` on it, with its schema epoch.
-    async fn statement_on_shared(
-        &self,
-        pool: &PgPool,
-        sql: &str,
-    ) -> Result<(Arc<Shared>, Statement, u64), PgError> {
-        let shared = self.pick(pool).await?;
-        let (statement, epoch) = self.statement_on(&shared, sql).await?;
-        Ok((shared, statement, epoch))
-    }
-
     /// The statement for `sql` on `shared`: from its cache (no timer on this, the
     /// usual path), or prepared within the query timeout.
     async fn statement_on(
@@ -245,37 +234,24 @@ impl Pipeline {
         sql: &str,
         call: C,
     ) -> Result<C::Output, PgError> {
-        let (shared, statement, epoch) = self.statement_on_shared(pool, sql).await?;
-        match shared
-            .bounded(call.call(shared.conn.client(), &statement))
-            .await
-        {
-            Ok(Err(e)) if is_stale_plan(&e) => {
+        let shared = self.pick(pool).await?;
+        let mut ran_again = false;
+        loop {
+            let (statement, epoch) = self.statement_on(&shared, sql).await?;
+            let result = shared
+                .bounded(call.call(shared.conn.client(), &statement))
+                .await;
+            if let Ok(Err(e)) = &result
+                && is_stale_plan(e)
+            {
                 shared.statements().forget_stale(sql, epoch);
-                // Boxed, as a prepare is in `statement_on`.
-                Box::pin(self.run_again(&shared, sql, call)).await
+                if !ran_again {
+                    ran_again = true;
+                    continue;
+                }
             }
-            result => self.finish(&shared, sql, result, C::CONTEXT),
+            return self.finish(&shared, sql, result, C::CONTEXT);
         }
-    }
-
-    /// The second and last run of `run`, after a stale statement.
-    async fn run_again<C: StatementCall>(
-        &self,
-        shared: &Arc<Shared>,
-        sql: &str,
-        call: C,
-    ) -> Result<C::Output, PgError> {
-        let (statement, epoch) = self.statement_on(shared, sql).await?;
-        let result = shared
-            .bounded(call.call(shared.conn.client(), &statement))
-            .await;
-        if let Ok(Err(e)) = &result
-            && is_stale_plan(e)
-        {
-            shared.statements().forget_stale(sql, epoch);
-        }
-        self.finish(shared, sql, result, C::CONTEXT)
     }
 
     /// Runs `sql` on a shared connection and returns its rows.
