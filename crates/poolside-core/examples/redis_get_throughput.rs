@@ -2,7 +2,8 @@
 //!
 //! Run with: `cargo run --release -p poolside-core --example redis_get_throughput -- TASKS SECONDS`
 //! (URL from `REDIS_URL`, `DATABASE_URL` for the config loader). For quick figures
-//! while developing; `cargo xtask loadtest` will measure it once its Redis workloads land.
+//! while developing; `cargo xtask loadtest --workload redis-get` measures it against
+//! redis-benchmark.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
