@@ -30,6 +30,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let [connections, tasks, seconds, runs, workers] = args[..] else {
         return Err("give CONNECTIONS TASKS SECONDS RUNS WORKERS, e.g. 20 16 5 8 2".into());
     };
+    if connections == 0 || seconds == 0 {
+        return Err("CONNECTIONS and SECONDS must be at least 1".into());
+    }
     let runtime = match workers {
         0 => tokio::runtime::Builder::new_current_thread()
             .enable_all()
@@ -45,7 +48,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             let seen = measure(&url, connections, tasks, Duration::from_secs(seconds)).await?;
             println!(
                 "run {run}: {} statements/s, slowest {} ms, {} over 100 ms",
-                seen.statements.load(Ordering::Relaxed) / seconds.max(1),
+                seen.statements.load(Ordering::Relaxed) / seconds,
                 seen.slowest_micros.load(Ordering::Relaxed) / 1000,
                 seen.over_100_ms.load(Ordering::Relaxed),
             );
