@@ -42,11 +42,11 @@ async fn unnamed_statements_work_and_nothing_is_cached() {
     }
 }
 
-/// Statements with untyped parameters run prepared inside a transaction of their own;
+/// Statements with untyped parameters learn their types in a transaction of their own;
 /// many at once, over few server connections, never meet a statement another client
 /// left behind (`42P05 prepared statement already exists`).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn untyped_parameters_run_in_a_transaction_of_their_own() {
+async fn parameterised_statements_leave_no_named_statement_behind() {
     let pool = pool().await;
     let tasks: Vec<_> = (0..200i32)
         .map(|i| {
@@ -105,4 +105,150 @@ async fn transactions_work_in_transaction_mode() {
     conn.batch_execute(&format!("DROP TABLE {table}"))
         .await
         .expect("drop");
+}
+
+/// The parameter types of a statement are learnt once for the whole pool, on the
+/// pipelined and the exclusive path alike; after that every run is one round trip.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn parameter_types_are_learnt_once_per_pool() {
+    let pool = pool().await;
+    assert_eq!(pool.stats().param_types_learnt, 0);
+    let tasks: Vec<_> = (0..200i32)
+        .map(|i| {
+            let pool = pool.clone();
+            tokio::spawn(async move {
+                let row = if i % 2 == 0 {
+                    pool.query_one("SELECT $1::int4 * 3", &[&i]).await?
+                } else {
+                    let mut conn = pool.get().await?;
+                    conn.query_one("SELECT $1::int4 * 3", &[&i]).await?
+                };
+                Ok::<_, poolside_core::PgError>(row.get::<_, i32>(0))
+            })
+        })
+        .collect();
+    for (i, task) in tasks.into_iter().enumerate() {
+        assert_eq!(task.await.expect("task").expect("query"), i as i32 * 3);
+    }
+    assert_eq!(
+        pool.stats().param_types_learnt,
+        1,
+        "200 callers on both paths learnt the types once"
+    );
+    pool.execute("SELECT $1::int8", &[&5i64])
+        .await
+        .expect("runs");
+    pool.query("SELECT 1", &[]).await.expect("runs");
+    assert_eq!(
+        pool.stats().param_types_learnt,
+        2,
+        "a second statement learns its own; one without parameters learns nothing"
+    );
+}
+
+/// A migration that changes a parameter's type: the cached types are refused (by the
+/// driver, or by the server as a type error), learnt again once, and the statement
+/// sent again; inside a transaction the server's refusal runs the transaction again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_migration_that_changes_parameter_types_is_learnt_again() {
+    let pool = pool().await;
+    let table = format!("pgb_types_{}", std::process::id());
+    let migrate = |sql: String| {
+        let pool = pool.clone();
+        async move {
+            let mut conn = pool.get().await.expect("get");
+            conn.batch_execute(&sql).await.expect("migration");
+        }
+    };
+    migrate(format!(
+        "DROP TABLE IF EXISTS {table}; CREATE TABLE {table} (id int4, v int4)"
+    ))
+    .await;
+    let insert = format!("INSERT INTO {table} VALUES ($1, $2)");
+    let select = format!("SELECT id FROM {table} WHERE v = $1");
+    let learnt = || pool.stats().param_types_learnt;
+
+    pool.execute(&insert, &[&1i32, &10i32])
+        .await
+        .expect("insert");
+    let id: i32 = pool
+        .query_one(&select, &[&10i32])
+        .await
+        .expect("select")
+        .get(0);
+    assert_eq!((id, learnt()), (1, 2));
+
+    migrate(format!("ALTER TABLE {table} ALTER COLUMN v TYPE int8")).await;
+    // The driver refuses an i64 for the cached int4: learnt again, sent again.
+    pool.execute(&insert, &[&2i32, &20i64])
+        .await
+        .expect("pipelined insert after the migration");
+    let mut conn = pool.get().await.expect("get");
+    let id: i32 = conn
+        .query_one(&select, &[&20i64])
+        .await
+        .expect("exclusive select")
+        .get(0);
+    drop(conn);
+    assert_eq!((id, learnt()), (2, 4));
+
+    migrate(format!("ALTER TABLE {table} ALTER COLUMN v TYPE text")).await;
+    // Inside a transaction, the driver's refusal sent nothing: learnt again in place.
+    let select_in_tx = select.clone();
+    let id: i32 = pool
+        .transaction(TransactionOptions::default(), move |tx| {
+            let select = select_in_tx.clone();
+            Box::pin(async move { Ok(tx.query_one(&select, &[&"20"]).await?.get(0)) })
+        })
+        .await
+        .expect("transaction after the migration");
+    assert_eq!((id, learnt()), (2, 5));
+    assert_eq!(pool.stats().transaction_retries, 0);
+
+    migrate(format!(
+        "ALTER TABLE {table} ALTER COLUMN v TYPE int8 USING v::int8"
+    ))
+    .await;
+    // A &str fits the cached text, and the server refuses `bigint = text` (42883),
+    // which aborts the transaction: it runs again, learns int8, and the caller's &str
+    // is then refused as the caller's own mistake, naming the type.
+    let select_in_tx = select.clone();
+    let error = pool
+        .transaction(TransactionOptions::default(), move |tx| {
+            let select = select_in_tx.clone();
+            Box::pin(async move { Ok(tx.query_one(&select, &[&"20"]).await?.get::<_, i32>(0)) })
+        })
+        .await
+        .expect_err("a &str for an int8");
+    assert!(error.to_string().contains("int8"), "{error}");
+    assert_eq!((learnt(), pool.stats().transaction_retries), (6, 1));
+    let id: i32 = pool
+        .query_one(&select, &[&20i64])
+        .await
+        .expect("select")
+        .get(0);
+    assert_eq!((id, learnt()), (2, 6));
+
+    // In autocommit the server's refusal is learnt again and sent again at once.
+    migrate(format!(
+        "ALTER TABLE {table} ALTER COLUMN v TYPE text USING v::text"
+    ))
+    .await;
+    let error = pool
+        .query_one(&select, &[&20i64])
+        .await
+        .expect_err("an i64 for text");
+    assert!(error.to_string().contains("text"), "{error}");
+    assert_eq!(
+        learnt(),
+        7,
+        "the server's 42883 made the pool learn the types again"
+    );
+    let id: i32 = pool
+        .query_one(&select, &[&"20"])
+        .await
+        .expect("select")
+        .get(0);
+    assert_eq!((id, learnt()), (2, 7));
+    migrate(format!("DROP TABLE {table}")).await;
 }

@@ -50,11 +50,13 @@ pub struct PostgresConfig {
     /// Checkouts that may wait when every connection is in use; beyond them, new ones
     /// fail at once with `Overloaded` (load shedding). Default: 1000.
     pub max_waiting: u32,
-    /// Prepared statements cached per connection (LRU); 0 turns the cache off.
-    /// Default: 256. Legacy: `DB_STATEMENT_CACHE_SIZE`.
+    /// Prepared statements cached per connection (LRU); 0 turns the cache off. In
+    /// PgBouncer mode, the statements whose parameter types the pool keeps (one cache
+    /// for the pool). Default: 256. Legacy: `DB_STATEMENT_CACHE_SIZE`.
     pub statement_cache_size: u32,
-    /// PgBouncer transaction mode: unnamed statements only, no statement cache, no
-    /// session state. Default: false. URL: `pgbouncer=true`.
+    /// PgBouncer transaction mode: unnamed statements only (each in one round trip,
+    /// with parameter types learnt once per pool), no session state. Default: false.
+    /// URL: `pgbouncer=true`.
     pub pgbouncer: bool,
     /// A connection held longer than this is reported as a possible leak; `off` or 0
     /// turns detection off. Default: 60 s.

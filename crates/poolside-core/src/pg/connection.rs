@@ -13,6 +13,7 @@ use tokio_postgres::{Client, Row, Statement};
 
 use super::PgError;
 use super::generation::{Generation, READ_ONLY_SQL_TRANSACTION};
+use super::param_types::{self, Learnt, ParamTypes};
 use super::rows;
 use super::schema_epoch::{SchemaEpoch, is_stale_plan};
 use super::statement_cache::StatementCache;
@@ -52,7 +53,8 @@ impl From<QueryTimedOut> for PgError {
 ///
 /// Statements run through [`query`](Self::query) and friends are prepared once per
 /// connection and cached (unless the cache is off or the pool is in PgBouncer mode,
-/// where every statement is sent unnamed). A cached statement that a migration made
+/// where every statement is sent unnamed, in one round trip, with parameter types
+/// learnt once per pool). A cached statement that a migration made
 /// stale ("cached plan must not change result type") is prepared again and run once
 /// more, outside a transaction; inside one, the error says to roll back and run again,
 /// and [`PgPool::transaction`](super::PgPool::transaction) does that itself.
@@ -66,7 +68,8 @@ impl From<QueryTimedOut> for PgError {
 pub struct PgConnection {
     client: Client,
     statements: StatementCache,
-    pgbouncer: bool,
+    /// The pool's parameter types, in PgBouncer mode: every statement goes unnamed.
+    param_types: Option<Arc<ParamTypes>>,
     query_timeout: Duration,
     /// Set when a statement ran past the query timeout: the connection may be stalled
     /// or still busy with it, so it takes no more statements and is discarded.
@@ -95,18 +98,23 @@ impl PgConnection {
         lifetime: Duration,
         generation: Arc<Generation>,
         schema: Arc<SchemaEpoch>,
+        // `Some` in PgBouncer mode: every statement goes unnamed.
+        param_types: Option<Arc<ParamTypes>>,
     ) -> Self {
         let now = Instant::now();
         let born = generation.current();
         let ConnectionOptions {
             cache_size,
-            pgbouncer,
             query_timeout,
+            ..
         } = options;
         Self {
             client,
-            statements: StatementCache::new(if pgbouncer { 0 } else { cache_size }, schema),
-            pgbouncer,
+            statements: StatementCache::new(
+                if param_types.is_some() { 0 } else { cache_size },
+                schema,
+            ),
+            param_types,
             query_timeout,
             timed_out: AtomicBool::new(false),
             expires_at: now + lifetime,
@@ -207,8 +215,8 @@ impl PgConnection {
     /// Runs `sql` and returns its rows.
     pub async fn query(&mut self, sql: &str, params: Params<'_>) -> Result<Vec<Row>, PgError> {
         self.last_used = Instant::now();
-        if self.pgbouncer {
-            return Box::pin(self.query_unnamed(sql, params)).await;
+        if let Some(types) = self.param_types.clone() {
+            return Box::pin(self.run_unnamed(&types, sql, Query(params))).await;
         }
         self.run_prepared(sql, Query(params)).await
     }
@@ -230,8 +238,8 @@ impl PgConnection {
     /// Runs `sql` and returns the number of rows it changed.
     pub async fn execute(&mut self, sql: &str, params: Params<'_>) -> Result<u64, PgError> {
         self.last_used = Instant::now();
-        if self.pgbouncer {
-            return Box::pin(self.execute_unnamed(sql, params)).await;
+        if let Some(types) = self.param_types.clone() {
+            return Box::pin(self.run_unnamed(&types, sql, Execute(params))).await;
         }
         self.run_prepared(sql, Execute(params)).await
     }
@@ -257,46 +265,57 @@ impl PgConnection {
             .map_err(|e| self.driver_error(e, "running statements"))
     }
 
-    /// In PgBouncer mode a statement without parameters goes unnamed, in one round
-    /// trip. One with parameters needs their types, which only the server knows: it is
-    /// prepared inside a transaction (where PgBouncer's transaction mode keeps one
-    /// server connection; its own BEGIN/COMMIT unless `PgPool::transaction` opened
-    /// one) for its parameter types, then run unnamed with them, and the prepared
-    /// statement closed before the COMMIT on that same server connection. Rows keep
-    /// their statement alive, so they must come from the unnamed one: a named statement
-    /// closed after the COMMIT would stay on a server connection another client gets.
-    async fn query_unnamed(&mut self, sql: &str, params: Params<'_>) -> Result<Vec<Row>, PgError> {
-        if params.is_empty() {
-            return self.query_typed(sql, &[]).await;
+    /// Runs `sql` unnamed through `call`, in one round trip: the form PgBouncer's
+    /// transaction mode accepts. Its parameter types come from the pool's cache
+    /// (learnt once per pool, see [`ParamTypes`]); types a migration made stale are
+    /// learnt again and the statement sent once more (it never ran), or, inside a
+    /// transaction the server's refusal aborted, the error is marked for
+    /// `PgPool::transaction` to run it again.
+    async fn run_unnamed<C: StatementCall>(
+        &mut self,
+        types: &ParamTypes,
+        sql: &str,
+        call: C,
+    ) -> Result<C::Output, PgError> {
+        let mut learnt_again = false;
+        loop {
+            let learnt = match types.cached(sql) {
+                Some(learnt) => learnt,
+                None if call.params().is_empty() => Learnt::none(),
+                // Boxed: learning is rare, and four round trips of state.
+                None => Box::pin(types.learn(sql, self.learn_param_types(sql))).await?,
+            };
+            match self
+                .tracked(call.call_typed(&self.client, sql, &learnt.types))
+                .await?
+            {
+                Err(e) if !learnt.fresh && param_types::may_be_stale(&e) => {
+                    types.forget(sql, &learnt);
+                    let aborted = self.is_in_transaction() && !param_types::is_wrong_type(&e);
+                    if aborted || learnt_again {
+                        let error = self.driver_error(e, C::CONTEXT);
+                        return Err(if aborted { error.stale() } else { error });
+                    }
+                    learnt_again = true;
+                }
+                result => return result.map_err(|e| self.driver_error(e, C::CONTEXT)),
+            }
         }
-        let own = self.begin_unless_in_transaction().await?;
-        let result = self
-            .tracked(async {
-                let types = self.client.prepare(sql).await?.params().to_vec();
-                self.client.query_typed(sql, &typed(params, &types)).await
-            })
-            .await?;
-        self.end_own_transaction(own, result.is_ok()).await?;
-        result.map_err(|e| self.driver_error(e, "running a query"))
     }
 
-    /// [`query_unnamed`](Self::query_unnamed), for a count of changed rows.
-    async fn execute_unnamed(&mut self, sql: &str, params: Params<'_>) -> Result<u64, PgError> {
-        if params.is_empty() {
-            return self
-                .tracked(self.client.execute_typed(sql, &[]))
-                .await?
-                .map_err(|e| self.driver_error(e, "running a statement"));
-        }
+    /// The parameter types the server gives `sql`: a named prepare inside a
+    /// transaction (its own BEGIN/COMMIT unless `PgPool::transaction` opened one),
+    /// where PgBouncer's transaction mode keeps one server connection, closed before
+    /// the transaction ends on that same server connection.
+    pub(crate) async fn learn_param_types(&mut self, sql: &str) -> Result<Vec<Type>, PgError> {
         let own = self.begin_unless_in_transaction().await?;
         let result = self
-            .tracked(async {
-                let types = self.client.prepare(sql).await?.params().to_vec();
-                self.client.execute_typed(sql, &typed(params, &types)).await
-            })
+            .tracked(async { Ok(self.client.prepare(sql).await?.params().to_vec()) })
             .await?;
         self.end_own_transaction(own, result.is_ok()).await?;
-        result.map_err(|e| self.driver_error(e, "running a statement"))
+        result.map_err(|e: tokio_postgres::Error| {
+            self.driver_error(e, "learning a statement's parameter types")
+        })
     }
 
     /// Opens a transaction unless one is open; true when this call opened it. Marked,
@@ -440,19 +459,4 @@ impl PgConnection {
     pub(crate) fn is_closed(&self) -> bool {
         self.client.is_closed()
     }
-}
-
-/// `params` paired with the types the server gave for them (a wrong count is left for
-/// the server to report).
-fn typed<'a>(params: Params<'a>, types: &[Type]) -> Vec<(&'a (dyn ToSql + Sync), Type)> {
-    params
-        .iter()
-        .zip(
-            types
-                .iter()
-                .cloned()
-                .chain(std::iter::repeat(Type::UNKNOWN)),
-        )
-        .map(|(param, ty)| (*param, ty))
-        .collect()
 }

@@ -20,8 +20,9 @@ pub struct PgError {
     message: String,
     /// Whether the request had left for the server when this failed.
     sent: bool,
-    /// Whether the server refused a cached statement whose result changed shape (a
-    /// migration): running it again, prepared anew, may succeed.
+    /// Whether the server refused a cached statement whose result changed shape, or
+    /// cached parameter types that changed (a migration): running it again, prepared
+    /// or learnt anew, may succeed.
     stale_plan: bool,
     #[source]
     source: Option<tokio_postgres::Error>,
@@ -107,6 +108,14 @@ impl PgError {
         self
     }
 
+    /// The same error, marked as caused by a statement or its parameter types cached
+    /// before a migration: the pool has forgotten them, and running the transaction
+    /// again may succeed.
+    pub(crate) fn stale(mut self) -> Self {
+        self.stale_plan = true;
+        self
+    }
+
     /// Whether the request had left for the server when this failed; `false` for
     /// failures while getting or opening a connection.
     pub(crate) fn was_sent(&self) -> bool {
@@ -175,7 +184,8 @@ impl PgError {
 
     /// Whether re-running the whole transaction may succeed: a serialization failure
     /// (40001), a deadlock (40P01), or a cached statement a migration made stale (0A000
-    /// "cached plan must not change result type"; the pool prepares it again).
+    /// "cached plan must not change result type"; the pool prepares it again), or, in
+    /// PgBouncer mode, cached parameter types it changed (the pool learns them again).
     pub fn is_transaction_retryable(&self) -> bool {
         matches!(self.kind, ErrorKind::Serialization | ErrorKind::Deadlock) || self.stale_plan
     }

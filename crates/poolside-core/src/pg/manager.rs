@@ -11,6 +11,7 @@ use tokio_postgres_rustls::MakeRustlsConnect;
 use super::PgError;
 use super::connection::{ConnectionOptions, PgConnection};
 use super::generation::Generation;
+use super::param_types::ParamTypes;
 use super::schema_epoch::SchemaEpoch;
 use super::stats::Counters;
 use crate::fair_pool::FailureSender;
@@ -43,6 +44,9 @@ pub(crate) struct PgManager {
     pub(crate) generation: Arc<Generation>,
     /// Shared by every statement cache of the pool, the pipeline's included.
     pub(crate) schema: Arc<SchemaEpoch>,
+    /// In PgBouncer mode, the parameter types of every connection's unnamed
+    /// statements, learnt once for the pool.
+    pub(crate) param_types: Option<Arc<ParamTypes>>,
     pub(crate) observer: ObserverSlot,
 }
 
@@ -80,6 +84,9 @@ impl PgManager {
             counters,
             generation: Arc::default(),
             schema: Arc::default(),
+            param_types: options
+                .pgbouncer
+                .then(|| Arc::new(ParamTypes::new(options.cache_size))),
             observer: ObserverSlot::default(),
         }
     }
@@ -127,6 +134,7 @@ impl bb8::ManageConnection for PgManager {
                     self.jittered_lifetime(),
                     Arc::clone(&self.generation),
                     Arc::clone(&self.schema),
+                    self.param_types.clone(),
                 ))
             }
             Err(error) => {

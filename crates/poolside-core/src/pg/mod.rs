@@ -6,6 +6,7 @@ mod error;
 mod generation;
 mod leaks;
 mod manager;
+mod param_types;
 mod pipeline;
 mod pool;
 mod pooled;

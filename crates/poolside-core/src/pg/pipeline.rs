@@ -19,9 +19,11 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use futures_util::FutureExt as _;
 use tokio_postgres::error::SqlState;
+use tokio_postgres::types::Type;
 use tokio_postgres::{Row, Statement};
 
 use super::connection::{Params, QueryTimedOut};
+use super::param_types::{self, Learnt, ParamTypes};
 use super::pooled::PooledPgConnection;
 use super::schema_epoch::{SchemaEpoch, is_stale_plan};
 use super::statement_cache::StatementCache;
@@ -104,13 +106,22 @@ pub(crate) struct Pipeline {
     next: AtomicUsize,
     cache_size: usize,
     schema: Arc<SchemaEpoch>,
+    /// In PgBouncer mode, the pool's parameter types: statements go unnamed.
+    param_types: Option<Arc<ParamTypes>>,
 }
 
 impl Pipeline {
     /// A pipeline of up to `connections` shared connections (at least one), caching
-    /// `cache_size` statements each, emptied when `schema` moves on.
-    pub(crate) fn new(connections: usize, cache_size: usize, schema: Arc<SchemaEpoch>) -> Self {
+    /// `cache_size` statements each, emptied when `schema` moves on; or, given the
+    /// pool's `param_types` (PgBouncer mode), sending every statement unnamed.
+    pub(crate) fn new(
+        connections: usize,
+        cache_size: usize,
+        schema: Arc<SchemaEpoch>,
+        param_types: Option<Arc<ParamTypes>>,
+    ) -> Self {
         Self {
+            param_types,
             slots: (0..connections.max(1)).map(|_| Mutex::new(None)).collect(),
             leasing: tokio::sync::Mutex::new(()),
             next: AtomicUsize::new(0),
@@ -235,6 +246,10 @@ impl Pipeline {
         call: C,
     ) -> Result<C::Output, PgError> {
         let shared = self.pick(pool).await?;
+        if let Some(types) = &self.param_types {
+            // Boxed: the prepared path's future would otherwise carry this one's state.
+            return Box::pin(self.run_unnamed(pool, &shared, types, sql, call)).await;
+        }
         let mut ran_again = false;
         loop {
             let (statement, epoch) = self.statement_on(&shared, sql).await?;
@@ -251,6 +266,45 @@ impl Pipeline {
                 }
             }
             return self.finish(&shared, sql, result, C::CONTEXT);
+        }
+    }
+
+    /// Runs `sql` unnamed on `shared` through `call`, in one round trip, with its
+    /// parameter types from the pool's cache (PgBouncer mode). PgBouncer keeps a
+    /// client's server connection while a Sync it forwarded awaits its ReadyForQuery,
+    /// so pipelined autocommit statements each run whole on one server connection.
+    /// Types are learnt on an exclusive connection: a BEGIN on a shared one would take
+    /// in other callers' statements. Types a migration made stale are learnt again and
+    /// the statement sent once more (a type error comes before it runs).
+    async fn run_unnamed<C: StatementCall>(
+        &self,
+        pool: &PgPool,
+        shared: &Arc<Shared>,
+        types: &ParamTypes,
+        sql: &str,
+        call: C,
+    ) -> Result<C::Output, PgError> {
+        let mut learnt_again = false;
+        loop {
+            let learnt = match types.cached(sql) {
+                Some(learnt) => learnt,
+                None if call.params().is_empty() => Learnt::none(),
+                // Boxed, as a lease is in `pick`.
+                None => Box::pin(types.learn(sql, learn_on_own_connection(pool, sql))).await?,
+            };
+            let result = shared
+                .bounded(call.call_typed(shared.conn.client(), sql, &learnt.types))
+                .await;
+            if let Ok(Err(e)) = &result
+                && !learnt.fresh
+                && !learnt_again
+                && param_types::may_be_stale(e)
+            {
+                types.forget(sql, &learnt);
+                learnt_again = true;
+                continue;
+            }
+            return self.finish(shared, sql, result, C::CONTEXT);
         }
     }
 
@@ -276,6 +330,12 @@ impl Pipeline {
     ) -> impl Future<Output = Result<u64, PgError>> + 'a {
         self.run(pool, sql, Execute(params))
     }
+}
+
+/// The parameter types of `sql`, learnt on a connection of `pool`'s own.
+async fn learn_on_own_connection(pool: &PgPool, sql: &str) -> Result<Vec<Type>, PgError> {
+    let mut conn = pool.acquire(Location::caller(), false).await?;
+    conn.learn_param_types(sql).await
 }
 
 /// The slot's connection, unless it is empty, closed, retired or timed out (such a one

@@ -17,6 +17,7 @@ use tokio_postgres::types::Type;
 use super::connection::{ConnectionOptions, Params};
 use super::leaks::LeakWatch;
 use super::manager::PgManager;
+use super::param_types::ParamTypes;
 use super::pipeline::Pipeline;
 use super::pooled::PooledPgConnection;
 use super::rows;
@@ -85,6 +86,8 @@ struct Inner {
     target: String,
     /// Shared connections for `query` and friends; `None` for a pool of one.
     pipeline: Option<Pipeline>,
+    /// In PgBouncer mode, the parameter types of the statements run, learnt once.
+    param_types: Option<Arc<ParamTypes>>,
     /// The driver's settings and TLS setup, for connections outside the pool.
     driver: tokio_postgres::Config,
     tls: MakeRustlsConnect,
@@ -164,6 +167,7 @@ impl PgPool {
         let observer = manager.observer.clone();
         let generation = Arc::clone(&manager.generation);
         let schema = Arc::clone(&manager.schema);
+        let param_types = manager.param_types.clone();
         let pool = bb8::Pool::builder()
             .max_size(config.max_size)
             .min_idle(Some(config.min_idle))
@@ -202,18 +206,16 @@ impl PgPool {
                 generation,
                 application_name,
                 target,
-                pipeline: if config.pgbouncer {
-                    None
-                } else {
-                    match config.shared_pipeline_connections() {
-                        0 => None,
-                        n => Some(Pipeline::new(
-                            n as usize,
-                            config.statement_cache_size as usize,
-                            schema,
-                        )),
-                    }
+                pipeline: match config.shared_pipeline_connections() {
+                    0 => None,
+                    n => Some(Pipeline::new(
+                        n as usize,
+                        config.statement_cache_size as usize,
+                        schema,
+                        param_types.clone(),
+                    )),
                 },
+                param_types,
                 driver,
                 tls,
             }),
@@ -355,6 +357,10 @@ impl PgPool {
             inner.config.min_idle,
         );
         stats.pipelined = inner.pipeline.as_ref().map_or(0, Pipeline::leased);
+        stats.param_types_learnt = inner
+            .param_types
+            .as_deref()
+            .map_or(0, ParamTypes::learnings);
         stats
     }
 
@@ -362,8 +368,8 @@ impl PgPool {
     /// by all callers, their statements pipelined on the wire and prepared once per
     /// connection. For short autocommit statements; a transaction or anything that
     /// sets session state needs an exclusive connection from [`get`](Self::get) or
-    /// [`transaction`](Self::transaction). In PgBouncer mode this takes an exclusive
-    /// connection for the statement.
+    /// [`transaction`](Self::transaction). In PgBouncer mode the statements go unnamed,
+    /// each in one round trip, with parameter types the pool learnt once.
     pub async fn query(&self, sql: &str, params: Params<'_>) -> Result<Vec<Row>, PgError> {
         match &self.inner.pipeline {
             Some(pipeline) => pipeline.query(self, sql, params).await,

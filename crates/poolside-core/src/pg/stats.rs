@@ -78,6 +78,9 @@ pub struct PoolStats {
     /// Transactions run again after a serialization failure, a deadlock or a stale
     /// statement.
     pub transaction_retries: u64,
+    /// In PgBouncer mode, statements whose parameter types the pool learnt (once per
+    /// statement, and again after a migration changed them); 0 otherwise.
+    pub param_types_learnt: u64,
 }
 
 /// Connections closed, by reason.
@@ -144,6 +147,7 @@ impl PoolStats {
             },
             leaks: load(&counters.leaks),
             transaction_retries: load(&counters.transaction_retries),
+            param_types_learnt: 0,
         }
     }
 }
