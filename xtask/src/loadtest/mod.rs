@@ -6,8 +6,9 @@
 //! - Workloads (`workload/`): pgbench's `-S` select, the point-of-sale write
 //!   transaction, Redis GET and SET.
 //! - Systems (`systems/`): poolside on both paths, deadpool-postgres, sqlx, raw bb8,
-//!   deadpool-redis, all in this process with the same pool size; and pgbench
-//!   (`-M simple`, `-M prepared`, `-C`) and redis-benchmark as their own processes.
+//!   deadpool-redis, all in this process with the same pool size, and the same
+//!   through PgBouncer; and pgbench (`-M simple`, `-M prepared`, `-C`, and
+//!   `-M extended` through PgBouncer) and redis-benchmark as their own processes.
 //! - Output (`report/`, `plot.rs`): a table of medians with ratios, a verdict per
 //!   goal, the JSON, the chart; a progress bar per scenario meanwhile.
 //!
@@ -59,17 +60,27 @@ pub(crate) fn run(args: &[&str]) -> Result<ExitCode> {
         println!("== services up");
         Some(StartedServices::up(services::Set::WithoutStandby)?)
     };
-    let (database_url, redis_url) = match servers {
+    let (database_url, redis_url, pgbouncer_url) = match servers {
         // In the clear: the server offers TLS, which libpq (pgbench) and poolside
         // would take by default and the other drivers (NoTls) would not; one rule for
         // all keeps the comparison about the pools.
         Some(_) => (
             Some(format!("{}?sslmode=disable", services::database_url())),
             Some(services::redis_url()),
+            Some(format!("{}&sslmode=disable", services::pgbouncer_url())),
         ),
-        None => (options.database_url.clone(), options.redis_url.clone()),
+        None => (
+            options.database_url.clone(),
+            options.redis_url.clone(),
+            options.pgbouncer_url.clone(),
+        ),
     };
-    let plan = plan(&options, database_url.is_some(), redis_url.is_some())?;
+    let plan = plan(
+        &options,
+        database_url.is_some(),
+        redis_url.is_some(),
+        pgbouncer_url.is_some(),
+    )?;
 
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -96,6 +107,7 @@ pub(crate) fn run(args: &[&str]) -> Result<ExitCode> {
     let target = Target {
         database_url,
         redis_url,
+        pgbouncer_url,
         pool_size: options.pool_size,
         // The most tasks any scenario starts: a spike's tenfold, stress, oversubscribed.
         max_tasks: options
@@ -162,7 +174,12 @@ pub(crate) fn run(args: &[&str]) -> Result<ExitCode> {
 
 /// The (scenario, workload) pairs to run, in order: those asked for whose server is
 /// there.
-fn plan(options: &Options, postgres: bool, redis: bool) -> Result<Vec<(Scenario, Workload)>> {
+fn plan(
+    options: &Options,
+    postgres: bool,
+    redis: bool,
+    pgbouncer: bool,
+) -> Result<Vec<(Scenario, Workload)>> {
     let mut plan = Vec::new();
     let mut skipped = Vec::new();
     for &scenario in &options.scenarios {
@@ -170,7 +187,10 @@ fn plan(options: &Options, postgres: bool, redis: bool) -> Result<Vec<(Scenario,
             if !options.workloads.contains(&workload) {
                 continue;
             }
-            if (workload.is_redis() && !redis) || (!workload.is_redis() && !postgres) {
+            if (workload.is_redis() && !redis)
+                || (!workload.is_redis() && !postgres)
+                || (scenario == Scenario::Pgbouncer && !pgbouncer)
+            {
                 skipped.push(format!("{} / {}", scenario.name(), workload.name()));
                 continue;
             }
@@ -178,10 +198,10 @@ fn plan(options: &Options, postgres: bool, redis: bool) -> Result<Vec<(Scenario,
         }
     }
     if !skipped.is_empty() {
-        let needs = if postgres {
-            "--redis-url"
-        } else {
-            "--database-url"
+        let needs = match (postgres, redis) {
+            (false, _) => "--database-url",
+            (true, false) => "--redis-url",
+            (true, true) => "--pgbouncer-url",
         };
         println!(
             "== skipped (no server for them; pass {needs}): {}",

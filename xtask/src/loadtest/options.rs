@@ -36,6 +36,8 @@ pub(crate) struct Options {
     pub(crate) database_url: Option<String>,
     /// A Redis server of the caller's instead of the embedded one.
     pub(crate) redis_url: Option<String>,
+    /// A PgBouncer of the caller's (transaction mode, in front of `database_url`).
+    pub(crate) pgbouncer_url: Option<String>,
     /// Where to write the JSON results.
     pub(crate) json: Option<PathBuf>,
     /// Where to draw the chart (SVG).
@@ -46,19 +48,25 @@ pub(crate) const USAGE: &str = "\
 usage: cargo xtask loadtest [--quick] [--scenario NAME,...] [--workload NAME,...] [--system NAME,...]
                             [--duration 10s] [--concurrency 50,100,200,1000] [--pool-size 20]
                             [--repeat 1] [--soak 60s] [--database-url URL] [--redis-url URL]
+                            [--pgbouncer-url URL]
                             [--json PATH] [--plot PATH.svg]
 
-  scenarios: steady, oversubscribed, burst, spike, stress, sequential, soak (default: all)
+  scenarios: steady, pgbouncer, oversubscribed, burst, spike, stress, sequential, soak
+             (default: all)
   workloads: select, sale, redis-get, redis-set (default: all)
   systems:   poolside, poolside-layered, poolside-metrics, poolside-exclusive, deadpool,
              sqlx, raw-bb8, raw-pipelined, deadpool-redis, raw-multiplexed,
-             pgbench-simple, pgbench-prepared, pgbench-connect, redis-benchmark
+             pgbench-simple, pgbench-prepared, pgbench-connect, redis-benchmark;
+             through PgBouncer (scenario pgbouncer): poolside-pgbouncer,
+             poolside-pgbouncer-4rt, deadpool-pgbouncer, sqlx-pgbouncer, pgbench-extended
              (default: all; raw-pipelined and raw-multiplexed, the drivers with no
              pool, run in steady only)
   --quick    every scenario and baseline, short runs: about a minute and a half
   --repeat   runs each steady measurement N times, interleaved; the report shows medians
   --database-url / --redis-url  measure servers of yours instead of starting throwaway
-             ones (with only one of them given, the other's workloads are skipped)";
+             ones (with only one of them given, the other's workloads are skipped)
+  --pgbouncer-url  your PgBouncer, in transaction mode in front of --database-url
+             (the pgbouncer scenario is skipped without it)";
 
 impl Options {
     /// The full run's settings.
@@ -78,6 +86,7 @@ impl Options {
             stress_max_tasks: 6400,
             database_url: None,
             redis_url: None,
+            pgbouncer_url: None,
             json: None,
             plot: None,
         }
@@ -140,6 +149,9 @@ impl Options {
                     options.database_url = Some(value("--database-url")?.to_owned())
                 }
                 "--redis-url" => options.redis_url = Some(value("--redis-url")?.to_owned()),
+                "--pgbouncer-url" => {
+                    options.pgbouncer_url = Some(value("--pgbouncer-url")?.to_owned())
+                }
                 "--json" => options.json = Some(PathBuf::from(value("--json")?)),
                 "--plot" => {
                     let path = PathBuf::from(value("--plot")?);

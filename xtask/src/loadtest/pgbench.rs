@@ -1,6 +1,6 @@
 //! pgbench as a baseline: the same work (its builtin `-S` select by key, or the sale
 //! as a script), the same client count, in three modes (`-M simple`, `-M prepared`,
-//! and `-C`, a new connection per transaction).
+//! and `-C`, a new connection per transaction), and `-M extended` through PgBouncer.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -16,9 +16,12 @@ pub(crate) enum Mode {
     Simple,
     Prepared,
     Connect,
+    /// `-M extended`: unnamed statements, what runs through PgBouncer's transaction mode.
+    Extended,
 }
 
 impl Mode {
+    /// The modes run straight against the server.
     pub(crate) const ALL: [Mode; 3] = [Mode::Simple, Mode::Prepared, Mode::Connect];
 
     /// The system's name in the results.
@@ -27,6 +30,7 @@ impl Mode {
             Mode::Simple => "pgbench-simple",
             Mode::Prepared => "pgbench-prepared",
             Mode::Connect => "pgbench-connect",
+            Mode::Extended => "pgbench-extended",
         }
     }
 
@@ -35,6 +39,7 @@ impl Mode {
             Mode::Simple => &["-M", "simple"],
             Mode::Prepared => &["-M", "prepared"],
             Mode::Connect => &["-M", "simple", "-C"],
+            Mode::Extended => &["-M", "extended"],
         }
     }
 }

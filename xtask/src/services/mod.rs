@@ -302,6 +302,11 @@ pub(crate) fn database_url() -> String {
     url_of("DATABASE_URL")
 }
 
+/// The URL of PgBouncer, with `pgbouncer=true`.
+pub(crate) fn pgbouncer_url() -> String {
+    url_of("PGBOUNCER_URL")
+}
+
 /// The URL of the Redis service.
 pub(crate) fn redis_url() -> String {
     url_of("REDIS_URL")

@@ -77,6 +77,26 @@ impl Report {
             "redis-benchmark",
             3.0,
         ));
+        out.push_str("\nthrough PgBouncer (PostgreSQL past one instance issue):\n");
+        let mut line = |text: String| {
+            let _ = writeln!(out, "  {text}");
+        };
+        line(self.best_peer_goal(
+            "pgbouncer",
+            "select",
+            "poolside-pgbouncer vs the best peer",
+            "poolside-pgbouncer",
+            &["deadpool-pgbouncer", "sqlx-pgbouncer", "pgbench-extended"],
+            1.3,
+        ));
+        line(self.ratio_goal(
+            "pgbouncer",
+            "select",
+            "poolside-pgbouncer vs its four-round-trip path",
+            "poolside-pgbouncer",
+            "poolside-pgbouncer-4rt",
+            2.5,
+        ));
         out.push_str(
             "\nthe drivers alone, no pool (how far the goals are from what the driver does):\n",
         );
@@ -126,6 +146,43 @@ impl Report {
         }
         if lines.is_empty() {
             format!("not measured: {name} ({scenario} / {workload} with both did not run)")
+        } else {
+            lines.join("\n  ")
+        }
+    }
+
+    /// `system` against the fastest of `peers` at each level (by their medians).
+    fn best_peer_goal(
+        &self,
+        scenario: &str,
+        workload: &str,
+        name: &str,
+        system: &str,
+        peers: &[&str],
+        goal: f64,
+    ) -> String {
+        let mut lines = Vec::new();
+        for level in levels(self, scenario, workload) {
+            let Some(a) = self.find(scenario, workload, system, level) else {
+                continue;
+            };
+            let best = peers
+                .iter()
+                .filter_map(|peer| self.find(scenario, workload, peer, level))
+                .max_by(|x, y| x.ops_per_sec.total_cmp(&y.ops_per_sec));
+            if let Some(b) = best {
+                let ratio = a.ops_per_sec / b.ops_per_sec;
+                lines.push(format!(
+                    "{} {name} at {level} tasks: {ratio:.2}x ({:.0} vs {} {:.0} ops/s; goal {goal}x)",
+                    verdict(ratio >= goal),
+                    a.ops_per_sec,
+                    b.key.system,
+                    b.ops_per_sec
+                ));
+            }
+        }
+        if lines.is_empty() {
+            format!("not measured: {name} ({scenario} / {workload} with a peer did not run)")
         } else {
             lines.join("\n  ")
         }
@@ -512,5 +569,27 @@ mod tests {
             );
         }
         assert!(json["machine"]["cores"].as_u64().is_some_and(|c| c >= 1));
+    }
+
+    #[test]
+    fn the_pgbouncer_goal_is_against_the_fastest_peer() {
+        let row = |system, ops| ("pgbouncer", "select", system, 50, ops, Some(2.0), Some(5.0));
+        let report = report(&[
+            row("poolside-pgbouncer", 40_000.0),
+            row("poolside-pgbouncer-4rt", 10_000.0),
+            row("deadpool-pgbouncer", 20_000.0),
+            row("sqlx-pgbouncer", 9_000.0),
+            row("pgbench-extended", 32_000.0),
+        ]);
+        let verdicts = report.verdicts();
+        for expected in [
+            "FAIL poolside-pgbouncer vs the best peer at 50 tasks: 1.25x (40000 vs pgbench-extended 32000 ops/s; goal 1.3x)",
+            "PASS poolside-pgbouncer vs its four-round-trip path at 50 tasks: 4.00x",
+        ] {
+            assert!(
+                verdicts.contains(expected),
+                "{expected:?} missing from:\n{verdicts}"
+            );
+        }
     }
 }

@@ -3,6 +3,7 @@
 
 mod burst;
 mod oversubscribed;
+mod pgbouncer;
 mod sequential;
 mod soak;
 mod spike;
@@ -34,6 +35,8 @@ pub(crate) use stress::P99_LIMIT_MS as STRESS_P99_LIMIT_MS;
 pub(crate) enum Scenario {
     /// Fixed concurrency for a duration, at each `--concurrency`.
     Steady,
+    /// `steady`, through PgBouncer in transaction mode.
+    Pgbouncer,
     /// Idle, then many tasks at once.
     Burst,
     /// Steady, ten times the tasks, steady again.
@@ -50,8 +53,9 @@ pub(crate) enum Scenario {
 
 impl Scenario {
     /// Every scenario, in run order.
-    pub(crate) const ALL: [Scenario; 7] = [
+    pub(crate) const ALL: [Scenario; 8] = [
         Scenario::Steady,
+        Scenario::Pgbouncer,
         Scenario::Oversubscribed,
         Scenario::Burst,
         Scenario::Spike,
@@ -64,6 +68,7 @@ impl Scenario {
     pub(crate) fn name(self) -> &'static str {
         match self {
             Scenario::Steady => "steady",
+            Scenario::Pgbouncer => "pgbouncer",
             Scenario::Burst => "burst",
             Scenario::Spike => "spike",
             Scenario::Stress => "stress",
@@ -78,7 +83,7 @@ impl Scenario {
         match Self::ALL.into_iter().find(|s| s.name() == name) {
             Some(scenario) => Ok(scenario),
             None => bail!(
-                "unknown scenario {name:?}: choose from steady, burst, spike, stress, soak, oversubscribed, sequential"
+                "unknown scenario {name:?}: choose from steady, pgbouncer, burst, spike, stress, soak, oversubscribed, sequential"
             ),
         }
     }
@@ -87,6 +92,7 @@ impl Scenario {
     pub(crate) fn workloads(self) -> &'static [Workload] {
         match self {
             Scenario::Steady => &Workload::ALL,
+            Scenario::Pgbouncer => &[Workload::Select, Workload::Sale],
             Scenario::Oversubscribed => &[Workload::Select, Workload::RedisGet],
             Scenario::Burst
             | Scenario::Spike
@@ -100,6 +106,7 @@ impl Scenario {
     pub(crate) fn run(self, session: &mut Session<'_>, workload: Workload) {
         match self {
             Scenario::Steady => steady::run(session, workload),
+            Scenario::Pgbouncer => pgbouncer::run(session, workload),
             Scenario::Burst => burst::run(session, workload),
             Scenario::Spike => spike::run(session, workload),
             Scenario::Stress => stress::run(session, workload),
@@ -228,10 +235,21 @@ impl Session<'_> {
         if self.interrupt.is_set() || !self.options.includes(mode.system()) {
             return;
         }
-        let (Some(url), true) = (
-            self.target.database_url.as_deref(),
-            clients_fit(amount, self.max_connections),
-        ) else {
+        // Through PgBouncer, clients wait there for a server connection: no limit.
+        let (url, fits) = match mode {
+            Mode::Extended => (
+                self.target
+                    .pgbouncer_url
+                    .as_deref()
+                    .map(systems::without_pgbouncer_flag),
+                true,
+            ),
+            _ => (
+                self.target.database_url.clone(),
+                clients_fit(amount, self.max_connections),
+            ),
+        };
+        let (Some(url), true) = (url, fits) else {
             progress.line(&format!(
                 "   {:<20} skipped at {clients} clients: the server allows {} connections",
                 mode.system(),
@@ -245,7 +263,7 @@ impl Session<'_> {
             Workload::Sale => Script::File(&self.sale_script),
             _ => Script::Select,
         };
-        match pgbench::run(url, mode, script, amount) {
+        match pgbench::run(&url, mode, script, amount) {
             Ok(result) => {
                 let key = RunKey {
                     scenario: scenario.name(),

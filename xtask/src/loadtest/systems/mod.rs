@@ -5,8 +5,11 @@
 
 mod layered;
 mod observed;
+mod pgbouncer;
 mod postgres;
 mod redis;
+
+pub(crate) use pgbouncer::without_pgbouncer_flag;
 
 use std::future::Future;
 use std::pin::Pin;
@@ -44,6 +47,15 @@ pub(crate) enum System {
     DeadpoolRedis,
     /// The redis crate alone, no pool: one multiplexed connection shared by every task.
     RawMultiplexed,
+    /// poolside in PgBouncer mode (`pgbouncer=true`), through PgBouncer.
+    PoolsidePgbouncer,
+    /// poolside's PgBouncer path before parameter types were learnt once per pool:
+    /// four round trips per statement.
+    PoolsidePgbouncerFourTrips,
+    /// deadpool-postgres through PgBouncer, `query_typed`.
+    DeadpoolPgbouncer,
+    /// sqlx through PgBouncer, statement cache off, unnamed statements.
+    SqlxPgbouncer,
 }
 
 impl System {
@@ -60,6 +72,10 @@ impl System {
             System::RawPipelined => "raw-pipelined",
             System::DeadpoolRedis => "deadpool-redis",
             System::RawMultiplexed => "raw-multiplexed",
+            System::PoolsidePgbouncer => "poolside-pgbouncer",
+            System::PoolsidePgbouncerFourTrips => "poolside-pgbouncer-4rt",
+            System::DeadpoolPgbouncer => "deadpool-pgbouncer",
+            System::SqlxPgbouncer => "sqlx-pgbouncer",
         }
     }
 
@@ -85,6 +101,24 @@ impl System {
         }
     }
 
+    /// The systems that run `workload` through PgBouncer, in report order.
+    pub(crate) fn through_pgbouncer(workload: Workload) -> &'static [System] {
+        match workload {
+            Workload::Select => &[
+                System::PoolsidePgbouncer,
+                System::PoolsidePgbouncerFourTrips,
+                System::DeadpoolPgbouncer,
+                System::SqlxPgbouncer,
+            ],
+            Workload::Sale => &[
+                System::PoolsidePgbouncer,
+                System::DeadpoolPgbouncer,
+                System::SqlxPgbouncer,
+            ],
+            Workload::RedisGet | Workload::RedisSet => &[],
+        }
+    }
+
     /// The driver poolside's default path runs `workload` on, with no pool: the
     /// ceiling `steady` measures beside the pools. None for transactions, which no
     /// pool pipelines.
@@ -102,6 +136,8 @@ impl System {
 pub(crate) struct Target {
     pub(crate) database_url: Option<String>,
     pub(crate) redis_url: Option<String>,
+    /// PgBouncer in transaction mode in front of the database, `pgbouncer=true` in it.
+    pub(crate) pgbouncer_url: Option<String>,
     pub(crate) pool_size: u32,
     /// The most tasks any run starts, so that no queue cap refuses the measured load.
     pub(crate) max_tasks: usize,
@@ -191,6 +227,12 @@ pub(crate) async fn prepare(
         System::RawPipelined => postgres::raw_pipelined(workload, target).await,
         System::DeadpoolRedis => redis::deadpool(workload, target).await,
         System::RawMultiplexed => redis::raw_multiplexed(workload, target).await,
+        System::PoolsidePgbouncer => pgbouncer::poolside_pgbouncer(workload, target).await,
+        System::PoolsidePgbouncerFourTrips => {
+            pgbouncer::poolside_four_round_trips(workload, target).await
+        }
+        System::DeadpoolPgbouncer => pgbouncer::deadpool_pgbouncer(workload, target).await,
+        System::SqlxPgbouncer => pgbouncer::sqlx_pgbouncer(workload, target).await,
     }
 }
 

@@ -144,7 +144,7 @@ async fn poolside_sale(tx: &mut PgConnection) -> Result<(), PgError> {
     Ok(())
 }
 
-fn driver_config(target: &Target) -> Result<tokio_postgres::Config> {
+pub(super) fn driver_config(target: &Target) -> Result<tokio_postgres::Config> {
     tokio_postgres::Config::from_str(target.database_url()?).context("the database URL")
 }
 
