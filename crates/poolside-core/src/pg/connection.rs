@@ -13,7 +13,7 @@ use tokio_postgres::{Client, Row, Statement};
 
 use super::PgError;
 use super::generation::{Generation, READ_ONLY_SQL_TRANSACTION};
-use super::param_types::{self, Learnt, ParamTypes};
+use super::param_types::{self, ParamTypes};
 use super::rows;
 use super::schema_epoch::{SchemaEpoch, is_stale_plan};
 use super::statement_cache::StatementCache;
@@ -279,12 +279,9 @@ impl PgConnection {
     ) -> Result<C::Output, PgError> {
         let mut learnt_again = false;
         loop {
-            let learnt = match types.cached(sql) {
-                Some(learnt) => learnt,
-                None if call.params().is_empty() => Learnt::none(),
-                // Boxed: learning is rare, and four round trips of state.
-                None => Box::pin(types.learn(sql, self.learn_param_types(sql))).await?,
-            };
+            let learnt = types
+                .of(sql, call.params(), self.learn_param_types(sql))
+                .await?;
             match self
                 .tracked(call.call_typed(&self.client, sql, &learnt.types))
                 .await?

@@ -28,6 +28,7 @@ use tokio::sync::OnceCell;
 use tokio_postgres::types::{Type, WrongType};
 
 use super::PgError;
+use super::connection::Params;
 
 /// One statement's types, learnt at most once at a time: callers that miss together
 /// wait for the first one's answer.
@@ -56,7 +57,7 @@ pub(crate) struct Learnt {
 
 impl Learnt {
     /// No types, for a statement without parameters: nothing to learn or forget.
-    pub(crate) fn none() -> Self {
+    fn none() -> Self {
         Self {
             types: Arc::from([]),
             fresh: true,
@@ -90,6 +91,22 @@ impl ParamTypes {
             fresh: false,
             entry: Some(Arc::clone(entry)),
         })
+    }
+
+    /// The types of `sql` with `params`: cached, none when there are no parameters, or
+    /// learnt by `learning` (which is not polled otherwise).
+    pub(crate) async fn of(
+        &self,
+        sql: &str,
+        params: Params<'_>,
+        learning: impl Future<Output = Result<Vec<Type>, PgError>>,
+    ) -> Result<Learnt, PgError> {
+        match self.cached(sql) {
+            Some(learnt) => Ok(learnt),
+            None if params.is_empty() => Ok(Learnt::none()),
+            // Boxed: learning is rare, and holds four round trips of state.
+            None => Box::pin(self.learn(sql, learning)).await,
+        }
     }
 
     /// The types of `sql`: cached, or learnt by `learning` (a named prepare inside a

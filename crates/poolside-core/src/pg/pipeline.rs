@@ -23,7 +23,7 @@ use tokio_postgres::types::Type;
 use tokio_postgres::{Row, Statement};
 
 use super::connection::{Params, QueryTimedOut};
-use super::param_types::{self, Learnt, ParamTypes};
+use super::param_types::{self, ParamTypes};
 use super::pooled::PooledPgConnection;
 use super::schema_epoch::{SchemaEpoch, is_stale_plan};
 use super::statement_cache::StatementCache;
@@ -286,12 +286,9 @@ impl Pipeline {
     ) -> Result<C::Output, PgError> {
         let mut learnt_again = false;
         loop {
-            let learnt = match types.cached(sql) {
-                Some(learnt) => learnt,
-                None if call.params().is_empty() => Learnt::none(),
-                // Boxed, as a lease is in `pick`.
-                None => Box::pin(types.learn(sql, learn_on_own_connection(pool, sql))).await?,
-            };
+            let learnt = types
+                .of(sql, call.params(), learn_on_own_connection(pool, sql))
+                .await?;
             let result = shared
                 .bounded(call.call_typed(shared.conn.client(), sql, &learnt.types))
                 .await;

@@ -18,7 +18,7 @@ use anyhow::{Result, bail};
 use tokio::runtime::Runtime;
 
 use super::interrupt::Interrupt;
-use super::measure::{Measurement, Operation};
+use super::measure::{Measurement, Operation, closed_loop};
 use super::options::Options;
 use super::pgbench::{self, Amount, Mode, Script};
 use super::progress::Progress;
@@ -213,6 +213,39 @@ impl Session<'_> {
             )),
         }
         progress.step();
+    }
+
+    /// Runs `system` on `workload` with `tasks` tasks in a closed loop for the
+    /// duration, after the warm-up, recorded under `scenario` as repetition `run`.
+    pub(crate) fn measure_steady(
+        &mut self,
+        progress: &Progress,
+        scenario: Scenario,
+        workload: Workload,
+        system: System,
+        (tasks, run): (usize, usize),
+    ) {
+        let (options, interrupt) = (self.options, self.interrupt);
+        self.measure(
+            progress,
+            scenario,
+            workload,
+            system,
+            run,
+            |operation, _| async move {
+                closed_loop(
+                    operation,
+                    tasks,
+                    options.warm_up,
+                    options.duration,
+                    interrupt,
+                )
+                .await
+                .map(|m| Measured::at(tasks, m))
+                .into_iter()
+                .collect()
+            },
+        );
     }
 
     /// Runs pgbench in `mode` on `workload`'s script, recorded under `scenario` as

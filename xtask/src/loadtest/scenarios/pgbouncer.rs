@@ -4,15 +4,14 @@
 //! `pgbench -M extended`, all through the same PgBouncer; repeated and interleaved with
 //! `--repeat`.
 
-use super::{Measured, Scenario, Session};
-use crate::loadtest::measure::closed_loop;
+use super::{Scenario, Session};
 use crate::loadtest::pgbench::{Amount, Mode};
 use crate::loadtest::progress::Progress;
 use crate::loadtest::systems::System;
 use crate::loadtest::workload::Workload;
 
 pub(super) fn run(session: &mut Session<'_>, workload: Workload) {
-    let (options, interrupt) = (session.options, session.interrupt);
+    let options = session.options;
     let systems = System::through_pgbouncer(workload);
     let steps = options.concurrency.len() * options.repeat * (systems.len() + 1);
     let progress = Progress::start(&format!("pgbouncer / {}", workload.name()), steps as u64);
@@ -21,25 +20,12 @@ pub(super) fn run(session: &mut Session<'_>, workload: Workload) {
             // Each repetition starts with another system, as in `steady`.
             for i in 0..systems.len() {
                 let system = systems[(i + run - 1) % systems.len()];
-                session.measure(
+                session.measure_steady(
                     &progress,
                     Scenario::Pgbouncer,
                     workload,
                     system,
-                    run,
-                    |operation, _| async move {
-                        closed_loop(
-                            operation,
-                            tasks,
-                            options.warm_up,
-                            options.duration,
-                            interrupt,
-                        )
-                        .await
-                        .map(|m| Measured::at(tasks, m))
-                        .into_iter()
-                        .collect()
-                    },
+                    (tasks, run),
                 );
             }
             let amount = Amount::For {

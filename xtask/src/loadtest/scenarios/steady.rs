@@ -1,15 +1,14 @@
 //! `steady`: a fixed number of tasks for a duration, at each `--concurrency`, against
 //! every system and the external baselines; repeated and interleaved with `--repeat`.
 
-use super::{Measured, Scenario, Session};
-use crate::loadtest::measure::closed_loop;
+use super::{Scenario, Session};
 use crate::loadtest::pgbench::{Amount, Mode};
 use crate::loadtest::progress::Progress;
 use crate::loadtest::systems::System;
 use crate::loadtest::workload::Workload;
 
 pub(super) fn run(session: &mut Session<'_>, workload: Workload) {
-    let (options, interrupt) = (session.options, session.interrupt);
+    let options = session.options;
     let mut systems = System::for_workload(workload).to_vec();
     if workload == Workload::Select {
         // What the resilience layers and the metrics cost, beside the bare default
@@ -32,26 +31,7 @@ pub(super) fn run(session: &mut Session<'_>, workload: Workload) {
             // falls on all of them alike.
             for i in 0..systems.len() {
                 let system = systems[(i + run - 1) % systems.len()];
-                session.measure(
-                    &progress,
-                    Scenario::Steady,
-                    workload,
-                    system,
-                    run,
-                    |operation, _| async move {
-                        closed_loop(
-                            operation,
-                            tasks,
-                            options.warm_up,
-                            options.duration,
-                            interrupt,
-                        )
-                        .await
-                        .map(|m| Measured::at(tasks, m))
-                        .into_iter()
-                        .collect()
-                    },
-                );
+                session.measure_steady(&progress, Scenario::Steady, workload, system, (tasks, run));
             }
             if workload.is_redis() {
                 session.redis_benchmark(&progress, Scenario::Steady, workload, tasks, run);

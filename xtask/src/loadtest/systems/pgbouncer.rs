@@ -10,7 +10,7 @@ use std::sync::Arc;
 use anyhow::{Context, Result};
 use tokio_postgres::types::Type;
 
-use super::postgres::{driver_config, poolside, poolside_config, poolside_prepared};
+use super::postgres::{deadpool_pool, poolside, poolside_config, poolside_prepared};
 use super::{CONNECTION_TIMEOUT, Prepared, Target, checkout_then, deadpool_prepared};
 use crate::loadtest::measure::{Operation, Outcome};
 use crate::loadtest::workload::Workload;
@@ -100,29 +100,7 @@ pub(super) async fn poolside_four_round_trips(
 /// survive transaction mode.
 pub(super) async fn deadpool_pgbouncer(workload: Workload, target: &Target) -> Result<Prepared> {
     let target = through_pgbouncer(target, false)?;
-    let config = driver_config(&target)?;
-    let manager = deadpool_postgres::Manager::from_config(
-        config,
-        tokio_postgres::NoTls,
-        deadpool_postgres::ManagerConfig {
-            recycling_method: deadpool_postgres::RecyclingMethod::Fast,
-        },
-    );
-    let pool = deadpool_postgres::Pool::builder(manager)
-        .max_size(target.pool_size as usize)
-        .wait_timeout(Some(CONNECTION_TIMEOUT))
-        .runtime(deadpool_postgres::Runtime::Tokio1)
-        .build()?;
-    let mut warm = Vec::new();
-    for _ in 0..target.pool_size {
-        warm.push(pool.get().await.map_err(|e| {
-            anyhow::anyhow!(
-                "connecting deadpool-postgres through PgBouncer: {}",
-                poolside_config::redact_text(&e.to_string())
-            )
-        })?);
-    }
-    drop(warm);
+    let pool = deadpool_pool(&target).await?;
     let accounts = target.data.accounts;
     let operation: Operation = match workload {
         Workload::Select => {

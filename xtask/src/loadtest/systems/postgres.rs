@@ -148,8 +148,9 @@ pub(super) fn driver_config(target: &Target) -> Result<tokio_postgres::Config> {
     tokio_postgres::Config::from_str(target.database_url()?).context("the database URL")
 }
 
-/// deadpool-postgres with `prepare_cached`, its fast recycling method.
-pub(super) async fn deadpool(workload: Workload, target: &Target) -> Result<Prepared> {
+/// A deadpool-postgres pool of `target`'s size, its fast recycling method, every
+/// connection open.
+pub(super) async fn deadpool_pool(target: &Target) -> Result<deadpool_postgres::Pool> {
     let manager = deadpool_postgres::Manager::from_config(
         driver_config(target)?,
         tokio_postgres::NoTls,
@@ -173,6 +174,12 @@ pub(super) async fn deadpool(workload: Workload, target: &Target) -> Result<Prep
         })?);
     }
     drop(warm);
+    Ok(pool)
+}
+
+/// deadpool-postgres with `prepare_cached`.
+pub(super) async fn deadpool(workload: Workload, target: &Target) -> Result<Prepared> {
+    let pool = deadpool_pool(target).await?;
     let accounts = target.data.accounts;
     let operation: Operation = match workload {
         Workload::Select => {
