@@ -10,7 +10,7 @@ use std::sync::Arc;
 use anyhow::{Context, Result};
 use tokio_postgres::types::Type;
 
-use super::postgres::{deadpool_pool, poolside, poolside_config, poolside_prepared};
+use super::postgres::{deadpool_pool, poolside, poolside_config, poolside_prepared, sqlx_sale};
 use super::{CONNECTION_TIMEOUT, Prepared, Target, checkout_then, deadpool_prepared};
 use crate::loadtest::measure::{Operation, Outcome};
 use crate::loadtest::workload::Workload;
@@ -198,7 +198,7 @@ pub(super) async fn sqlx_pgbouncer(workload: Workload, target: &Target) -> Resul
             let pool = pool.clone();
             Arc::new(move || {
                 let pool = pool.clone();
-                Box::pin(async move { Outcome::of(sqlx_sale(&pool).await) })
+                Box::pin(async move { Outcome::of(sqlx_sale(&pool, false).await) })
             })
         }
         _ => anyhow::bail!(
@@ -215,31 +215,6 @@ pub(super) async fn sqlx_pgbouncer(workload: Workload, target: &Target) -> Resul
         }),
         close: Box::new(move || Box::pin(async move { pool.close().await })),
     })
-}
-
-async fn sqlx_sale(pool: &sqlx::PgPool) -> Result<(), sqlx::Error> {
-    let (first, second) = sale::products();
-    let mut tx = pool.begin().await?;
-    let (id,): (i64,) = sqlx::query_as(INSERT_SALE)
-        .bind(TOTAL_CENTS)
-        .persistent(false)
-        .fetch_one(&mut *tx)
-        .await?;
-    sqlx::query(INSERT_ITEMS)
-        .bind(id)
-        .bind(first)
-        .bind(second)
-        .persistent(false)
-        .execute(&mut *tx)
-        .await?;
-    for product in [first, second] {
-        sqlx::query(TAKE_STOCK)
-            .bind(product)
-            .persistent(false)
-            .execute(&mut *tx)
-            .await?;
-    }
-    tx.commit().await
 }
 
 #[cfg(test)]

@@ -251,7 +251,7 @@ pub(super) async fn sqlx(workload: Workload, target: &Target) -> Result<Prepared
             let pool = pool.clone();
             Arc::new(move || {
                 let pool = pool.clone();
-                Box::pin(async move { Outcome::of(sqlx_sale(&pool).await) })
+                Box::pin(async move { Outcome::of(sqlx_sale(&pool, true).await) })
             })
         }
         _ => return Err(unsupported("sqlx", workload)),
@@ -267,22 +267,26 @@ pub(super) async fn sqlx(workload: Workload, target: &Target) -> Result<Prepared
     })
 }
 
-async fn sqlx_sale(pool: &sqlx::PgPool) -> Result<(), sqlx::Error> {
+/// The sale on sqlx; `persistent` false sends unnamed statements (through PgBouncer).
+pub(super) async fn sqlx_sale(pool: &sqlx::PgPool, persistent: bool) -> Result<(), sqlx::Error> {
     let (first, second) = sale::products();
     let mut tx = pool.begin().await?;
     let (id,): (i64,) = sqlx::query_as(INSERT_SALE)
         .bind(TOTAL_CENTS)
+        .persistent(persistent)
         .fetch_one(&mut *tx)
         .await?;
     sqlx::query(INSERT_ITEMS)
         .bind(id)
         .bind(first)
         .bind(second)
+        .persistent(persistent)
         .execute(&mut *tx)
         .await?;
     for product in [first, second] {
         sqlx::query(TAKE_STOCK)
             .bind(product)
+            .persistent(persistent)
             .execute(&mut *tx)
             .await?;
     }
