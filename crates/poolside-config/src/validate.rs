@@ -250,17 +250,8 @@ fn check_postgres(c: &mut Checker<'_>) {
             ),
         );
     }
+    c.positive_count("postgres.expected_instances", pg.expected_instances);
     check_sizing(c);
-    let pg = &c.config.postgres;
-    if pg.pgbouncer
-        && pg.statement_cache_size > 0
-        && c.source("postgres.statement_cache_size").rank() > 0
-    {
-        c.warn(
-            "postgres.statement_cache_size",
-            "is ignored in PgBouncer transaction mode, which uses unnamed statements only",
-        );
-    }
 }
 
 fn check_sizing(c: &mut Checker<'_>) {

@@ -24,9 +24,9 @@ pub use bb8;
 pub use error_kind::ErrorKind;
 pub use observer::PoolObserver;
 pub use pg::{
-    ClosedCounts, DEFAULT_APPLICATION_NAME, IsolationLevel, Param, Params, PgAnswer, PgConnection,
-    PgError, PgPool, PgRequest, PgRequestKind, PoolStats, PooledPgConnection, ServerView,
-    TransactionFuture, TransactionOptions,
+    ClosedCounts, ConnectionBudget, DEFAULT_APPLICATION_NAME, IsolationLevel, Param, Params,
+    PgAnswer, PgBouncerBudget, PgConnection, PgError, PgPool, PgRequest, PgRequestKind, PoolStats,
+    PooledPgConnection, ServerView, TransactionFuture, TransactionOptions,
 };
 /// The retry classes of the errors, re-exported so that `err.failure()` needs no
 /// second dependency.

@@ -1,6 +1,6 @@
 //! `/health/detailed`: everything at once: the pools with their configuration, the
-//! server's view of this application (`pg_stat_activity`), PgBouncer's `SHOW POOLS`
-//! when the pool runs behind PgBouncer, Redis's server info, the recent operations,
+//! server's view of this application (`pg_stat_activity`), the connection budget
+//! (with PgBouncer's limits and `SHOW POOLS` when the pool runs behind PgBouncer), Redis's server info, the recent operations,
 //! the process, the profile, the checks and the alerts. No secret: URLs are shown
 //! with their passwords masked, and error texts are redacted.
 
@@ -8,7 +8,6 @@ use std::time::Duration;
 
 use poolside_config::redact_text;
 use poolside_core::PgPool;
-use poolside_core::tokio_postgres::SimpleQueryMessage;
 use serde_json::{Value, json};
 
 use crate::health::Health;
@@ -22,36 +21,18 @@ fn error_json(error: impl std::fmt::Display) -> Value {
     json!({ "error": redact_text(&error.to_string()) })
 }
 
-/// PgBouncer's `SHOW POOLS` over its admin console (database `pgbouncer`, simple
-/// protocol), each row as an object of column -> value.
-async fn pgbouncer_pools(pool: &PgPool, timeout: Duration) -> Value {
-    let query = async {
-        let client = pool
-            .connect_outside("pgbouncer", timeout)
-            .await
-            .map_err(|e| e.to_string())?;
-        client
-            .simple_query("SHOW POOLS")
-            .await
-            .map_err(|e| e.to_string())
-    };
-    match tokio::time::timeout(timeout, query).await {
-        Ok(Ok(messages)) => Value::Array(
-            messages
-                .iter()
-                .filter_map(|m| match m {
-                    SimpleQueryMessage::Row(row) => Some(
-                        row.columns()
-                            .iter()
-                            .enumerate()
-                            .map(|(i, c)| (c.name().to_owned(), json!(row.get(i))))
-                            .collect::<serde_json::Map<_, _>>()
-                            .into(),
-                    ),
-                    _ => None,
-                })
-                .collect(),
-        ),
+/// The connection budget (see [`PgPool::budget`]): the server's limits, who holds its
+/// connections, PgBouncer's limits and `SHOW POOLS` behind PgBouncer, and what does
+/// not fit.
+async fn budget_json(pool: &PgPool, timeout: Duration) -> Value {
+    match tokio::time::timeout(timeout, pool.budget()).await {
+        Ok(Ok(budget)) => {
+            let mut json = json!(budget);
+            json["needed"] = json!(budget.needed());
+            json["room"] = json!(budget.room());
+            json["problems"] = json!(budget.problems());
+            json
+        }
         Ok(Err(error)) => error_json(error),
         Err(_) => error_json(format!("no answer within {timeout:?}")),
     }
@@ -70,11 +51,7 @@ async fn postgres_json(health: &Health, pool: &PgPool) -> Value {
         Ok(Err(error)) => error_json(error),
         Err(_) => error_json(format!("no answer within {timeout:?}")),
     };
-    let pgbouncer = if config.pgbouncer {
-        pgbouncer_pools(pool, timeout).await
-    } else {
-        Value::Null
-    };
+    let budget = budget_json(pool, timeout).await;
     json!({
         "url": config.url.to_string(),
         "pool": pool.stats(),
@@ -85,9 +62,10 @@ async fn postgres_json(health: &Health, pool: &PgPool) -> Value {
             "idle_timeout_s": seconds(config.idle_timeout),
             "max_lifetime_s": seconds(config.max_lifetime),
             "pgbouncer": config.pgbouncer,
+            "expected_instances": config.expected_instances,
         },
         "server": server,
-        "pgbouncer_pools": pgbouncer,
+        "budget": budget,
     })
 }
 

@@ -264,18 +264,25 @@ async fn a_busy_pool_warns_and_raises_an_alert_but_stays_ready() {
 }
 
 #[tokio::test]
-async fn behind_pgbouncer_the_detailed_view_shows_its_pools() {
+async fn behind_pgbouncer_the_detailed_view_shows_its_pools_and_the_budget() {
     let config = config(&[("DATABASE_URL", &required_env("PGBOUNCER_URL"))]);
     let pool = PgPool::connect(&config.postgres).await.expect("connects");
     let health = Health::builder(config.health.clone())
         .postgres(pool)
         .build();
     let detailed = health.detailed().await;
-    let pools = detailed["postgres"]["pgbouncer_pools"]
+    let budget = &detailed["postgres"]["budget"];
+    let pools = budget["pgbouncer"]["pools"]
         .as_array()
         .unwrap_or_else(|| panic!("SHOW POOLS rows: {detailed}"));
     assert!(
         pools.iter().any(|row| row["database"] == "poolside"),
         "{pools:?}"
     );
+    // The services' PgBouncer: max_client_conn 2000, default_pool_size 20; the
+    // server's max_connections 300.
+    assert_eq!(budget["pgbouncer"]["max_client_conn"], 2000, "{budget}");
+    assert_eq!(budget["pgbouncer"]["default_pool_size"], 20, "{budget}");
+    assert_eq!(budget["max_connections"], 300, "{budget}");
+    assert_eq!(budget["problems"], serde_json::json!([]), "{budget}");
 }

@@ -42,7 +42,7 @@ fn the_service_sells_through_pgbouncer_and_exits_cleanly() {
     let (status, detailed) = service.call("GET", "/health/detailed", None);
     assert_eq!(status, 200, "{detailed}");
     assert!(
-        detailed["postgres"]["pgbouncer_pools"].is_array(),
+        detailed["postgres"]["budget"]["pgbouncer"]["pools"].is_array(),
         "PgBouncer's SHOW POOLS in {detailed}"
     );
 

@@ -58,6 +58,10 @@ pub struct PostgresConfig {
     /// with parameter types learnt once per pool), no session state. Default: false.
     /// URL: `pgbouncer=true`.
     pub pgbouncer: bool,
+    /// How many instances of the service share the database, each with a pool of
+    /// `max_size`: at start-up the pool warns when `expected_instances x max_size`
+    /// connections cannot fit in what the server (or PgBouncer) leaves free. Default: 1.
+    pub expected_instances: u32,
     /// A connection held longer than this is reported as a possible leak; `off` or 0
     /// turns detection off. Default: 60 s.
     pub leak_detection_threshold: Option<Duration>,
@@ -102,6 +106,7 @@ impl PostgresConfig {
             max_waiting: 1000,
             statement_cache_size: 256,
             pgbouncer: false,
+            expected_instances: 1,
             leak_detection_threshold: Some(Duration::from_secs(60)),
             slow_query_threshold: Duration::from_millis(100),
         }

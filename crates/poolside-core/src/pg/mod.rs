@@ -1,6 +1,7 @@
 //! The PostgreSQL pool: [`PgPool`], the connections it hands out, its statistics and
 //! errors.
 
+mod budget;
 mod connection;
 mod error;
 mod generation;
@@ -19,6 +20,7 @@ mod stats;
 mod tls;
 mod transaction;
 
+pub use budget::{ConnectionBudget, PgBouncerBudget};
 pub use connection::{Params, PgConnection};
 pub use error::PgError;
 pub use pool::{DEFAULT_APPLICATION_NAME, PgPool};

@@ -109,12 +109,15 @@ impl std::fmt::Debug for PgPool {
 impl PgPool {
     /// Builds the pool from validated configuration and warms `min_idle` connections
     /// (at least one, to prove the server answers). Start-up waits for them, bounded by
-    /// the connection timeout, and fails with the server's error naming the host.
+    /// the connection timeout, and fails with the server's error naming the host. Then
+    /// it checks the connection budget once ([`check_budget`](Self::check_budget)):
+    /// a warning when `expected_instances x max_size` does not fit.
     ///
     /// Must run inside a Tokio runtime.
     pub async fn connect(config: &PostgresConfig) -> Result<Self, PgError> {
         let pool = Self::build(config)?;
         pool.warm_up().await?;
+        pool.check_budget().await;
         Ok(pool)
     }
 
