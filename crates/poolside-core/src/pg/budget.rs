@@ -119,16 +119,15 @@ impl ConnectionBudget {
         );
         let mut problems = Vec::new();
         match &self.pgbouncer {
-            None if !self.behind_pgbouncer => {
-                if needed > room {
-                    let fits = room / self.expected_instances.max(1);
-                    problems.push(format!(
-                        "{instances}, but {server}: lower postgres.max_size to {fits}, raise the \
-                         server's max_connections, or put PgBouncer in front"
-                    ));
-                }
+            None if !self.behind_pgbouncer && needed > room => {
+                let fits = room / self.expected_instances.max(1);
+                problems.push(format!(
+                    "{instances}, but {server}: lower postgres.max_size to {fits}, raise the \
+                     server's max_connections, or put PgBouncer in front"
+                ));
             }
-            // Behind a PgBouncer whose limits could not be read: `unread` says so.
+            // Fits; or behind a PgBouncer whose limits could not be read (`unread`
+            // says so).
             None => {}
             Some(bouncer) => {
                 if needed > bouncer.max_client_conn {
