@@ -127,6 +127,7 @@ pub(crate) fn run(args: &[&str]) -> Result<ExitCode> {
         max_connections,
         sale_script,
         results: Vec::new(),
+        instances: Vec::new(),
         commands: Vec::new(),
     };
     for &(scenario, workload) in &plan {
@@ -139,10 +140,14 @@ pub(crate) fn run(args: &[&str]) -> Result<ExitCode> {
     let report = Report {
         machine: Machine::this_one(session.commands),
         results: session.results,
+        instances: session.instances,
         stress_p99_limit_ms: scenarios::STRESS_P99_LIMIT_MS,
         interrupted: interrupt.is_set(),
     };
     print!("{}", report.table());
+    for figures in &report.instances {
+        print!("{}", figures.table());
+    }
     print!("{}", report.verdicts());
     if let Some(path) = &options.json {
         let json = serde_json::to_string_pretty(&report).context("writing the JSON")?;
@@ -189,7 +194,7 @@ fn plan(
             }
             if (workload.is_redis() && !redis)
                 || (!workload.is_redis() && !postgres)
-                || (scenario == Scenario::Pgbouncer && !pgbouncer)
+                || (matches!(scenario, Scenario::Pgbouncer | Scenario::Instances) && !pgbouncer)
             {
                 skipped.push(format!("{} / {}", scenario.name(), workload.name()));
                 continue;

@@ -51,8 +51,10 @@ usage: cargo xtask loadtest [--quick] [--scenario NAME,...] [--workload NAME,...
                             [--pgbouncer-url URL]
                             [--json PATH] [--plot PATH.svg]
 
-  scenarios: steady, pgbouncer, oversubscribed, burst, spike, stress, sequential, soak
-             (default: all)
+  scenarios: steady, pgbouncer, instances, oversubscribed, burst, spike, stress,
+             sequential, soak (default: all); instances runs under the sale workload:
+             8 release-built pos-service processes on one PgBouncer, their product reads
+             and sales over HTTP, at each --concurrency (up to 400) spread over them
   workloads: select, sale, redis-get, redis-set (default: all)
   systems:   poolside, poolside-layered, poolside-metrics, poolside-exclusive, deadpool,
              sqlx, raw-bb8, raw-pipelined, deadpool-redis, raw-multiplexed,
@@ -66,7 +68,7 @@ usage: cargo xtask loadtest [--quick] [--scenario NAME,...] [--workload NAME,...
   --database-url / --redis-url  measure servers of yours instead of starting throwaway
              ones (with only one of them given, the other's workloads are skipped)
   --pgbouncer-url  your PgBouncer, in transaction mode in front of --database-url
-             (the pgbouncer scenario is skipped without it)";
+             (the pgbouncer and instances scenarios are skipped without it)";
 
 impl Options {
     /// The full run's settings.

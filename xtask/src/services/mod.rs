@@ -307,6 +307,11 @@ pub(crate) fn pgbouncer_url() -> String {
     url_of("PGBOUNCER_URL")
 }
 
+/// The PostgreSQL service's log, where the server writes the connections it refuses.
+pub(crate) fn postgres_log() -> std::path::PathBuf {
+    Layout::existing().log(postgres::Postgres.key())
+}
+
 /// The URL of the Redis service.
 pub(crate) fn redis_url() -> String {
     url_of("REDIS_URL")

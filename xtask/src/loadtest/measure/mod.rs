@@ -2,10 +2,12 @@
 //! sequential run), each recording every operation's latency in an HDR histogram.
 
 mod burst;
+mod connections;
 mod phases;
 mod sequential;
 
 pub(crate) use burst::burst;
+pub(crate) use connections::{ConnectionSample, ConnectionSampler};
 pub(crate) use phases::{closed_loop, phases};
 pub(crate) use sequential::sequential;
 

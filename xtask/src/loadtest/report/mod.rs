@@ -1,11 +1,13 @@
 //! The results: one row per measured run, the JSON for machines, and for people a
 //! table with ratios and a verdict on each goal.
 
+mod instances;
 mod machine;
 mod row;
 mod table;
 mod verdicts;
 
+pub(crate) use instances::{InstancesFigures, names_a_limit};
 pub(crate) use machine::Machine;
 pub(crate) use row::{Row, RunKey, SoakFigures};
 
@@ -19,6 +21,9 @@ pub(crate) struct Report {
     pub(crate) results: Vec<Row>,
     /// The p99 limit the `stress` scenario held poolside to.
     pub(crate) stress_p99_limit_ms: f64,
+    /// What each `instances` run saw besides its rows: connections over time,
+    /// failures naming a connection limit, budget findings.
+    pub(crate) instances: Vec<InstancesFigures>,
     /// Whether Ctrl-C cut the run short (the results are what was measured before).
     pub(crate) interrupted: bool,
 }
@@ -163,6 +168,7 @@ pub(crate) mod test_rows {
             machine: Machine::this_one(vec![]),
             results,
             stress_p99_limit_ms: 100.0,
+            instances: Vec::new(),
             interrupted: false,
         }
     }

@@ -5,7 +5,7 @@ use std::fmt::Write as _;
 
 use super::{Report, Row};
 
-fn verdict(pass: bool) -> &'static str {
+pub(super) fn verdict(pass: bool) -> &'static str {
     if pass { "PASS" } else { "FAIL" }
 }
 
@@ -97,6 +97,18 @@ impl Report {
             "poolside-pgbouncer-4rt",
             2.5,
         ));
+        out.push_str("\nmany instances on one PgBouncer (PostgreSQL past one instance issue):\n");
+        let mut line = |text: String| {
+            let _ = writeln!(out, "  {text}");
+        };
+        if self.instances.is_empty() {
+            line("not measured: run --scenario instances".to_owned());
+        }
+        for figures in &self.instances {
+            for text in figures.verdicts() {
+                line(text);
+            }
+        }
         out.push_str(
             "\nthe drivers alone, no pool (how far the goals are from what the driver does):\n",
         );

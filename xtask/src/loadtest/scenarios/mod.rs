@@ -2,6 +2,7 @@
 //! that runs it, and the [`Session`] they record their runs in.
 
 mod burst;
+mod instances;
 mod oversubscribed;
 mod pgbouncer;
 mod sequential;
@@ -23,7 +24,7 @@ use super::options::Options;
 use super::pgbench::{self, Amount, Mode, Script};
 use super::progress::Progress;
 use super::redis_benchmark;
-use super::report::{Row, RunKey, SoakFigures};
+use super::report::{InstancesFigures, Row, RunKey, SoakFigures};
 use super::systems::{self, PoolCounts, System, Target};
 use super::workload::Workload;
 
@@ -37,6 +38,8 @@ pub(crate) enum Scenario {
     Steady,
     /// `steady`, through PgBouncer in transaction mode.
     Pgbouncer,
+    /// Eight pos-service processes on one PgBouncer, driven over HTTP.
+    Instances,
     /// Idle, then many tasks at once.
     Burst,
     /// Steady, ten times the tasks, steady again.
@@ -53,9 +56,10 @@ pub(crate) enum Scenario {
 
 impl Scenario {
     /// Every scenario, in run order.
-    pub(crate) const ALL: [Scenario; 8] = [
+    pub(crate) const ALL: [Scenario; 9] = [
         Scenario::Steady,
         Scenario::Pgbouncer,
+        Scenario::Instances,
         Scenario::Oversubscribed,
         Scenario::Burst,
         Scenario::Spike,
@@ -69,6 +73,7 @@ impl Scenario {
         match self {
             Scenario::Steady => "steady",
             Scenario::Pgbouncer => "pgbouncer",
+            Scenario::Instances => "instances",
             Scenario::Burst => "burst",
             Scenario::Spike => "spike",
             Scenario::Stress => "stress",
@@ -83,7 +88,7 @@ impl Scenario {
         match Self::ALL.into_iter().find(|s| s.name() == name) {
             Some(scenario) => Ok(scenario),
             None => bail!(
-                "unknown scenario {name:?}: choose from steady, pgbouncer, burst, spike, stress, soak, oversubscribed, sequential"
+                "unknown scenario {name:?}: choose from steady, pgbouncer, instances, burst, spike, stress, soak, oversubscribed, sequential"
             ),
         }
     }
@@ -93,6 +98,8 @@ impl Scenario {
         match self {
             Scenario::Steady => &Workload::ALL,
             Scenario::Pgbouncer => &[Workload::Select, Workload::Sale],
+            // The pos-service's sales, with its product reads, over HTTP.
+            Scenario::Instances => &[Workload::Sale],
             Scenario::Oversubscribed => &[Workload::Select, Workload::RedisGet],
             Scenario::Burst
             | Scenario::Spike
@@ -107,6 +114,7 @@ impl Scenario {
         match self {
             Scenario::Steady => steady::run(session, workload),
             Scenario::Pgbouncer => pgbouncer::run(session, workload),
+            Scenario::Instances => instances::run(session),
             Scenario::Burst => burst::run(session, workload),
             Scenario::Spike => spike::run(session, workload),
             Scenario::Stress => stress::run(session, workload),
@@ -152,6 +160,8 @@ pub(crate) struct Session<'a> {
     /// The sale workload as a pgbench script.
     pub(crate) sale_script: PathBuf,
     pub(crate) results: Vec<Row>,
+    /// What the `instances` runs saw besides their rows.
+    pub(crate) instances: Vec<InstancesFigures>,
     /// The exact baseline commands that ran.
     pub(crate) commands: Vec<String>,
 }

@@ -6,6 +6,7 @@
 mod layered;
 mod observed;
 mod pgbouncer;
+pub(crate) mod pos_service;
 mod postgres;
 mod redis;
 
