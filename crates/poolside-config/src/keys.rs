@@ -67,6 +67,9 @@ keys! {
     "postgres.max_waiting" => postgres.max_waiting: parse::count, show_plain;
     "postgres.statement_cache_size" => postgres.statement_cache_size: parse::count, show_plain;
     "postgres.pgbouncer" => postgres.pgbouncer: parse::boolean, show_plain;
+    "postgres.replicas" => postgres.replicas: parse::url_list, parse::show_url_list;
+    "postgres.replica_max_lag" => postgres.replica_max_lag: parse::duration, parse::show_duration;
+    "postgres.replica_check_interval" => postgres.replica_check_interval: parse::duration, parse::show_duration;
     "postgres.expected_instances" => postgres.expected_instances: parse::count, show_plain;
     "postgres.leak_detection_threshold" => postgres.leak_detection_threshold: parse::optional_duration, parse::show_optional_duration;
     "postgres.slow_query_threshold" => postgres.slow_query_threshold: parse::duration, parse::show_duration;

@@ -103,6 +103,73 @@ pub(crate) fn optional_url(value: &Value) -> Result<Option<SecretUrl>, String> {
     url(value).map(|u| (!u.is_empty()).then_some(u))
 }
 
+/// Connection strings: a list (TOML), or one text with the URLs separated by spaces
+/// or by commas before each `postgres://` (a multi-host URL keeps its own commas).
+pub(crate) fn url_list(value: &Value) -> Result<Vec<SecretUrl>, String> {
+    match value {
+        Value::Array(_, items) => items
+            .iter()
+            .map(url)
+            .filter(|u| u.as_ref().map_or(true, |u| !u.is_empty()))
+            .collect(),
+        Value::String(_, s) => Ok(split_urls(s).into_iter().map(SecretUrl::new).collect()),
+        _ => Err("is not a list of connection URLs: write [\"postgres://...\", ...]".to_owned()),
+    }
+}
+
+/// `text` split into URLs at whitespace, and at commas that start a new URL.
+fn split_urls(text: &str) -> Vec<&str> {
+    let mut urls = Vec::new();
+    for part in text.split_whitespace() {
+        // Commas are one byte: every cut below is on a character boundary.
+        let mut cuts: Vec<usize> = [",postgres://", ",postgresql://"]
+            .iter()
+            .flat_map(|start| part.match_indices(start).map(|(at, _)| at))
+            .collect();
+        cuts.sort_unstable();
+        let mut from = 0;
+        for cut in cuts {
+            urls.push(&part[from..cut]);
+            from = cut + 1;
+        }
+        urls.push(&part[from..]);
+    }
+    urls.into_iter()
+        .map(|u| u.trim_matches(','))
+        .filter(|u| !u.is_empty())
+        .collect()
+}
+
+#[cfg(test)]
+mod url_list_tests {
+    use super::split_urls;
+
+    #[test]
+    fn urls_split_at_spaces_and_at_commas_before_a_scheme() {
+        assert_eq!(
+            split_urls("postgres://a:1,b:2/db,postgresql://c/db  postgres://d/db,"),
+            [
+                "postgres://a:1,b:2/db",
+                "postgresql://c/db",
+                "postgres://d/db"
+            ]
+        );
+        assert_eq!(split_urls(" , "), Vec::<&str>::new());
+        assert_eq!(split_urls("é,postgres://x"), ["é", "postgres://x"]);
+    }
+}
+
+/// How `config check` shows connection strings: masked, comma separated, or `none`.
+pub(crate) fn show_url_list(urls: &[SecretUrl]) -> String {
+    if urls.is_empty() {
+        return "none".to_owned();
+    }
+    urls.iter()
+        .map(SecretUrl::redacted)
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// A `host:port` socket address, or `off`/`none` for none.
 pub(crate) fn optional_socket_addr(value: &Value) -> Result<Option<SocketAddr>, String> {
     let t = text(value).unwrap_or_default();

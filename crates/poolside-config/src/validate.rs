@@ -162,6 +162,9 @@ fn check_postgres(c: &mut Checker<'_>) {
     if let Some(direct) = &pg.direct_url {
         c.postgres_url("postgres.direct_url", direct);
     }
+    for replica in &pg.replicas {
+        c.postgres_url("postgres.replicas", replica);
+    }
     c.positive_count("postgres.max_size", pg.max_size);
     if pg.min_idle > pg.max_size {
         let other = c.named("postgres.max_size", pg.max_size);
@@ -179,6 +182,8 @@ fn check_postgres(c: &mut Checker<'_>) {
         ("postgres.max_lifetime", pg.max_lifetime),
         ("postgres.query_timeout", pg.query_timeout),
         ("postgres.slow_query_threshold", pg.slow_query_threshold),
+        ("postgres.replica_max_lag", pg.replica_max_lag),
+        ("postgres.replica_check_interval", pg.replica_check_interval),
     ] {
         c.positive_duration(key, value);
     }

@@ -12,6 +12,7 @@
 mod batch;
 mod error_kind;
 pub mod fair_pool;
+mod lock;
 mod observer;
 mod pg;
 #[cfg(feature = "redis")]
@@ -24,9 +25,11 @@ pub use bb8;
 pub use error_kind::ErrorKind;
 pub use observer::PoolObserver;
 pub use pg::{
-    ClosedCounts, ConnectionBudget, DEFAULT_APPLICATION_NAME, IsolationLevel, Param, Params,
-    PgAnswer, PgBouncerBudget, PgConnection, PgError, PgPool, PgRequest, PgRequestKind, PoolStats,
-    PooledPgConnection, ServerView, TransactionFuture, TransactionOptions,
+    ClosedCounts, ConnectionBudget, DEFAULT_APPLICATION_NAME, IsolationLevel, Lsn, LsnParseError,
+    Param, Params, PgAnswer, PgBouncerBudget, PgConnection, PgError, PgPool, PgRequest,
+    PgRequestKind, PoolStats, PooledPgConnection, PrimaryReason, ReplicaFuture, ReplicaLayer,
+    ReplicaService, ReplicaStats, Replicas, ReplicasStats, ServerView, TransactionFuture,
+    TransactionOptions,
 };
 /// The retry classes of the errors, re-exported so that `err.failure()` needs no
 /// second dependency.

@@ -90,6 +90,12 @@ impl Postgres {
     /// `psql` as the superuser over the Unix socket, running `sql` on the server at
     /// `port` (the primary or the standby).
     pub(super) fn psql_on(layout: &Layout, port: u16, sql: &str) -> Result<String> {
+        Self::psql_in(layout, port, "postgres", sql)
+    }
+
+    /// `psql` as the superuser over the Unix socket, running `sql` in `database` of the
+    /// server at `port`.
+    fn psql_in(layout: &Layout, port: u16, database: &str, sql: &str) -> Result<String> {
         run(Command::new(Self::bin("psql")?)
             .arg("--no-psqlrc")
             .args(["-v", "ON_ERROR_STOP=1", "-Atq"])
@@ -101,7 +107,7 @@ impl Postgres {
                 "-U",
                 SUPERUSER,
                 "-d",
-                "postgres",
+                database,
                 "-c",
                 sql,
             ]))
@@ -211,6 +217,16 @@ impl Service for Postgres {
                 &format!("CREATE DATABASE {DB_NAME} OWNER {DB_USER}"),
             )?;
         }
+        // Function privileges belong to a database: the replica tests pause and resume
+        // the standby's replay from the test database (the grant replicates to it).
+        Self::psql_in(
+            layout,
+            PORT,
+            DB_NAME,
+            &format!(
+                "GRANT EXECUTE ON FUNCTION pg_wal_replay_pause(), pg_wal_replay_resume() TO {DB_USER}"
+            ),
+        )?;
         Ok(())
     }
 

@@ -58,6 +58,15 @@ pub struct PostgresConfig {
     /// with parameter types learnt once per pool), no session state. Default: false.
     /// URL: `pgbouncer=true`.
     pub pgbouncer: bool,
+    /// Read replicas (streaming standbys): each gets a read-only pool of this section's
+    /// settings, and statements marked read-only go to one that is up and close enough.
+    /// Default: none.
+    pub replicas: Vec<SecretUrl>,
+    /// A replica replaying further behind the primary than this takes no reads until
+    /// it catches up. Default: 5 s.
+    pub replica_max_lag: Duration,
+    /// How often each replica's state and lag are sampled. Default: 1 s.
+    pub replica_check_interval: Duration,
     /// How many instances of the service share the database, each with a pool of
     /// `max_size`: at start-up the pool warns when `expected_instances x max_size`
     /// connections cannot fit in what the server (or PgBouncer) leaves free. Default: 1.
@@ -106,6 +115,9 @@ impl PostgresConfig {
             max_waiting: 1000,
             statement_cache_size: 256,
             pgbouncer: false,
+            replicas: Vec::new(),
+            replica_max_lag: Duration::from_secs(5),
+            replica_check_interval: Duration::from_secs(1),
             expected_instances: 1,
             leak_detection_threshold: Some(Duration::from_secs(60)),
             slow_query_threshold: Duration::from_millis(100),

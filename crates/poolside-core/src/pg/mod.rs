@@ -11,6 +11,7 @@ mod param_types;
 mod pipeline;
 mod pool;
 mod pooled;
+mod replicas;
 mod request;
 mod rows;
 mod schema_epoch;
@@ -25,6 +26,10 @@ pub use connection::{Params, PgConnection};
 pub use error::PgError;
 pub use pool::{DEFAULT_APPLICATION_NAME, PgPool};
 pub use pooled::PooledPgConnection;
+pub use replicas::{
+    Lsn, LsnParseError, PrimaryReason, ReplicaFuture, ReplicaLayer, ReplicaService, ReplicaStats,
+    Replicas, ReplicasStats,
+};
 pub use request::{Param, PgAnswer, PgRequest, PgRequestKind};
 pub use stats::{ClosedCounts, PoolStats};
 pub use transaction::{IsolationLevel, TransactionFuture, TransactionOptions};

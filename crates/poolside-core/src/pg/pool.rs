@@ -23,7 +23,7 @@ use super::pooled::PooledPgConnection;
 use super::rows;
 use super::stats::{Counters, PoolStats};
 use super::tls;
-use super::{PgError, ServerView};
+use super::{Lsn, PgError, ServerView};
 use crate::ErrorKind;
 use crate::fair_pool::{AcquireError, FairPool};
 use tokio_postgres_rustls::MakeRustlsConnect;
@@ -431,6 +431,25 @@ impl PgPool {
     /// The configuration the pool was built from.
     pub fn config(&self) -> &PostgresConfig {
         &self.inner.config
+    }
+
+    /// The hosts and ports the pool connects to (`host:port`, several for a
+    /// multi-host URL), without credentials.
+    pub fn target(&self) -> &str {
+        &self.inner.target
+    }
+
+    /// The primary's WAL position now (`pg_current_wal_insert_lsn()`, pipelined): after
+    /// a write has been acknowledged, a token that reads may carry
+    /// ([`PgRequest::after`](crate::PgRequest::after)) to see it on a replica.
+    pub async fn wal_position(&self) -> Result<Lsn, PgError> {
+        let row = self
+            .query_one("SELECT pg_current_wal_insert_lsn()::text", &[])
+            .await?;
+        let text: String = row.get(0);
+        text.parse().map_err(|e: super::LsnParseError| {
+            PgError::new(ErrorKind::Query, format!("the server's WAL position: {e}"))
+        })
     }
 
     /// The `application_name` this pool's connections carry.

@@ -12,7 +12,7 @@ use std::task::{Context, Poll};
 use tokio_postgres::Row;
 use tokio_postgres::types::ToSql;
 
-use super::{PgError, PgPool};
+use super::{Lsn, PgError, PgPool};
 
 /// One owned statement parameter; build a list with [`params!`](crate::params).
 pub type Param = Arc<dyn ToSql + Send + Sync>;
@@ -49,6 +49,8 @@ pub struct PgRequest {
     params: Arc<[Param]>,
     kind: PgRequestKind,
     critical: bool,
+    read_only: bool,
+    after: Option<Lsn>,
 }
 
 impl std::fmt::Debug for PgRequest {
@@ -60,6 +62,8 @@ impl std::fmt::Debug for PgRequest {
             .field("params", &self.params.len())
             .field("kind", &self.kind)
             .field("critical", &self.critical)
+            .field("read_only", &self.read_only)
+            .field("after", &self.after)
             .finish()
     }
 }
@@ -82,6 +86,8 @@ impl PgRequest {
             params: params.into(),
             kind,
             critical: false,
+            read_only: false,
+            after: None,
         }
     }
 
@@ -90,6 +96,32 @@ impl PgRequest {
     pub fn critical(mut self) -> Self {
         self.critical = true;
         self
+    }
+
+    /// Marks the statement read-only: a [`ReplicaService`](crate::ReplicaService) may
+    /// run it on a replica. Only for statements that write nothing: a replica refuses
+    /// writes (25006), and such a statement then runs on the primary.
+    pub fn read_only(mut self) -> Self {
+        self.read_only = true;
+        self
+    }
+
+    /// The statement must see every write up to `position` (a token from
+    /// [`PgPool::wal_position`] after a write): a replica takes it only once it has
+    /// replayed that far. Keeps the latest of several.
+    pub fn after(mut self, position: Lsn) -> Self {
+        self.after = Some(self.after.map_or(position, |a| a.max(position)));
+        self
+    }
+
+    /// Whether it is marked read-only.
+    pub fn is_read_only(&self) -> bool {
+        self.read_only
+    }
+
+    /// The WAL position it must see, if any.
+    pub fn after_position(&self) -> Option<Lsn> {
+        self.after
     }
 
     /// The operation's name.

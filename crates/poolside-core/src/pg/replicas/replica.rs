@@ -1,0 +1,254 @@
+//! One read replica: its pool, what the last sample saw of it, and its counts.
+
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+
+use super::Lsn;
+use crate::lock::lock;
+use crate::pg::{PgError, PgPool};
+
+/// What the last sample saw of a replica.
+#[derive(Debug, Clone, Default)]
+pub(super) struct Sampled {
+    /// Whether it answered as a server in recovery (a standby).
+    pub(super) up: bool,
+    /// Why not, when it is not.
+    pub(super) problem: Option<String>,
+    /// `pg_last_wal_replay_lsn()`.
+    pub(super) replayed: Option<Lsn>,
+    /// How far behind the primary it replays: zero once it has replayed all the
+    /// primary had written when sampled, else the age of its last replayed commit.
+    pub(super) lag: Option<Duration>,
+    /// Bytes of WAL the primary had written and it had not replayed.
+    pub(super) lag_bytes: Option<u64>,
+    pub(super) at: Option<Instant>,
+}
+
+/// One replica, as the router sees it.
+#[derive(Debug)]
+pub(super) struct Replica {
+    /// `host:port`, no credentials.
+    pub(super) name: String,
+    pub(super) pool: PgPool,
+    pub(super) sampled: Mutex<Sampled>,
+    /// Read-only statements it ran.
+    pub(super) reads: AtomicU64,
+    /// Of those, how many failed there and ran on the primary instead.
+    pub(super) failed_over: AtomicU64,
+}
+
+/// A replica as [`Replicas::stats`](super::Replicas::stats) shows it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[non_exhaustive]
+pub struct ReplicaStats {
+    /// `host:port`.
+    pub name: String,
+    /// Whether it takes reads now: up, in recovery, and within `postgres.replica_max_lag`.
+    pub fit: bool,
+    /// Why it takes no reads, when it does not.
+    pub problem: Option<String>,
+    /// The WAL position it had replayed when last sampled.
+    pub replayed: Option<Lsn>,
+    /// Replay lag in seconds when last sampled.
+    pub lag_seconds: Option<f64>,
+    /// Replay lag in bytes of WAL when last sampled.
+    pub lag_bytes: Option<u64>,
+    /// How long ago it was last sampled; `None` before the first sample.
+    pub sampled_seconds_ago: Option<f64>,
+    /// Read-only statements it ran.
+    pub reads: u64,
+    /// Of those, how many failed there and ran on the primary instead.
+    pub failed_over: u64,
+}
+
+/// The replica's state, its WAL replayed and its last replayed commit's age, in one
+/// round trip.
+const SAMPLE_SQL: &str = "SELECT pg_is_in_recovery(), pg_last_wal_replay_lsn()::text, \
+     EXTRACT(EPOCH FROM now() - pg_last_xact_replay_timestamp())::float8";
+
+impl Replica {
+    pub(super) fn new(name: String, pool: PgPool) -> Self {
+        Self {
+            name,
+            pool,
+            // Not up until a sample says so: no read goes to a replica never seen.
+            sampled: Mutex::new(Sampled::default()),
+            reads: AtomicU64::new(0),
+            failed_over: AtomicU64::new(0),
+        }
+    }
+
+    /// Samples the replica, against the primary's WAL position `primary` (when it
+    /// could be read), within `timeout`.
+    pub(super) async fn sample(&self, primary: Option<Lsn>, timeout: Duration) {
+        let sampled = match tokio::time::timeout(timeout, self.read_state(primary)).await {
+            Ok(Ok(sampled)) => sampled,
+            Ok(Err(error)) => Sampled::down(error.to_string()),
+            Err(_) => Sampled::down(format!("no answer within {timeout:?}")),
+        };
+        *lock(&self.sampled) = sampled;
+    }
+
+    async fn read_state(&self, primary: Option<Lsn>) -> Result<Sampled, PgError> {
+        let row = self.pool.query_one(SAMPLE_SQL, &[]).await?;
+        if !row.get::<_, bool>(0) {
+            return Ok(Sampled::down(
+                "not in recovery (promoted, or not a standby): it may take writes and no \
+                 longer follows the primary"
+                    .to_owned(),
+            ));
+        }
+        let replayed = row
+            .get::<_, Option<String>>(1)
+            .and_then(|text| text.parse::<Lsn>().ok());
+        let commit_age = row
+            .get::<_, Option<f64>>(2)
+            .map(|s| Duration::from_secs_f64(s.max(0.0)));
+        let (lag, lag_bytes) = match (primary, replayed) {
+            // Everything the primary had written is replayed: no lag, however old the
+            // last commit (an idle primary writes none).
+            (Some(primary), Some(replayed)) if replayed >= primary => {
+                (Some(Duration::ZERO), Some(0))
+            }
+            (Some(primary), Some(replayed)) => (commit_age, Some(primary.0 - replayed.0)),
+            _ => (commit_age, None),
+        };
+        Ok(Sampled {
+            up: true,
+            problem: None,
+            replayed,
+            lag,
+            lag_bytes,
+            at: Some(Instant::now()),
+        })
+    }
+
+    /// Whether a read carrying `after` may go here now, or why not.
+    pub(super) fn verdict(
+        &self,
+        max_lag: Duration,
+        after: Option<Lsn>,
+    ) -> Result<(), (Refusal, String)> {
+        lock(&self.sampled).verdict(max_lag, after)
+    }
+
+    /// Marks it down until the next sample says otherwise: a read failed there for
+    /// want of a connection.
+    pub(super) fn mark_down(&self, why: &PgError) {
+        *lock(&self.sampled) = Sampled::down(format!("a read failed: {why}"));
+    }
+
+    pub(super) fn stats(&self, max_lag: Duration) -> ReplicaStats {
+        let sampled = lock(&self.sampled).clone();
+        ReplicaStats {
+            name: self.name.clone(),
+            fit: sampled.verdict(max_lag, None).is_ok(),
+            problem: sampled.verdict(max_lag, None).err().map(|(_, why)| why),
+            replayed: sampled.replayed,
+            lag_seconds: sampled.lag.map(|lag| lag.as_secs_f64()),
+            lag_bytes: sampled.lag_bytes,
+            sampled_seconds_ago: sampled.at.map(|at| at.elapsed().as_secs_f64()),
+            reads: self.reads.load(Ordering::Relaxed),
+            failed_over: self.failed_over.load(Ordering::Relaxed),
+        }
+    }
+}
+
+/// Why a read did not go to a replica.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(super) enum Refusal {
+    /// Down, unreachable, promoted, or never sampled.
+    Down,
+    /// Replaying more than `postgres.replica_max_lag` behind.
+    Lagging,
+    /// Not yet replayed up to the read's token.
+    BehindToken,
+}
+
+impl Sampled {
+    fn down(problem: String) -> Self {
+        Self {
+            problem: Some(problem),
+            at: Some(Instant::now()),
+            ..Self::default()
+        }
+    }
+
+    /// Whether a read carrying `after` may go to this replica, or why not.
+    pub(super) fn verdict(
+        &self,
+        max_lag: Duration,
+        after: Option<Lsn>,
+    ) -> Result<(), (Refusal, String)> {
+        if !self.up {
+            let why = self
+                .problem
+                .clone()
+                .unwrap_or_else(|| "not sampled yet".to_owned());
+            return Err((Refusal::Down, why));
+        }
+        match self.lag {
+            Some(lag) if lag <= max_lag => {}
+            Some(lag) => {
+                return Err((
+                    Refusal::Lagging,
+                    format!("replays {lag:.1?} behind, over postgres.replica_max_lag {max_lag:?}"),
+                ));
+            }
+            None => return Err((Refusal::Lagging, "its replay lag is unknown".to_owned())),
+        }
+        match (after, self.replayed) {
+            (Some(after), Some(replayed)) if replayed < after => Err((
+                Refusal::BehindToken,
+                format!("replayed up to {replayed}, not yet {after}"),
+            )),
+            (Some(after), None) => Err((
+                Refusal::BehindToken,
+                format!("its replay position is unknown, the read needs {after}"),
+            )),
+            _ => Ok(()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn up(lag_ms: u64, replayed: u64) -> Sampled {
+        Sampled {
+            up: true,
+            lag: Some(Duration::from_millis(lag_ms)),
+            replayed: Some(Lsn(replayed)),
+            ..Sampled::default()
+        }
+    }
+
+    #[test]
+    fn reads_go_to_a_replica_that_is_up_close_enough_and_past_the_token() {
+        let max = Duration::from_secs(1);
+        assert_eq!(up(0, 100).verdict(max, None), Ok(()));
+        assert_eq!(up(1000, 100).verdict(max, Some(Lsn(100))), Ok(()));
+        assert_eq!(
+            up(1001, 100).verdict(max, None).map_err(|e| e.0),
+            Err(Refusal::Lagging)
+        );
+        assert_eq!(
+            up(0, 99).verdict(max, Some(Lsn(100))).map_err(|e| e.0),
+            Err(Refusal::BehindToken)
+        );
+        assert_eq!(
+            Sampled::default().verdict(max, None).map_err(|e| e.0),
+            Err(Refusal::Down),
+            "never sampled: no reads"
+        );
+        let down = Sampled::down("refused".into());
+        assert_eq!(
+            down.verdict(max, None),
+            Err((Refusal::Down, "refused".into()))
+        );
+    }
+}

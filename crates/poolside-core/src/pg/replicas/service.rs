@@ -1,0 +1,107 @@
+//! [`ReplicaService`]: sends read-only statements to a fit replica and everything else
+//! to the service it wraps (the primary's stack).
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::atomic::Ordering;
+use std::task::{Context, Poll};
+
+use tower::Service;
+
+use super::{PrimaryReason, Replicas};
+use crate::ErrorKind;
+use crate::pg::{PgAnswer, PgError, PgRequest};
+
+/// The future of a [`ReplicaService`] call.
+pub type ReplicaFuture = Pin<Box<dyn Future<Output = Result<PgAnswer, PgError>> + Send>>;
+
+/// Routes [`PgRequest`]s: read-only ones to a replica when one is fit (see the
+/// [module rules](super)), the rest, and reads no replica can take, to `inner`.
+#[derive(Debug, Clone)]
+pub struct ReplicaService<S> {
+    replicas: Replicas,
+    inner: S,
+}
+
+impl<S> ReplicaService<S> {
+    /// Routes over `replicas`, with `inner` for the primary.
+    pub fn new(replicas: Replicas, inner: S) -> Self {
+        Self { replicas, inner }
+    }
+}
+
+/// Whether a read that failed on a replica may run on the primary instead: the
+/// replica could not run it (no connection, shut down, refused a connection, a
+/// conflict with recovery, or it turned out writable-only-on-the-primary: 25006),
+/// so it never ran there.
+fn is_replica_failure(error: &PgError) -> bool {
+    matches!(
+        error.kind(),
+        ErrorKind::Connect
+            | ErrorKind::Auth
+            | ErrorKind::Unavailable
+            | ErrorKind::PoolTimeout
+            | ErrorKind::PoolClosed
+            | ErrorKind::Overloaded
+            | ErrorKind::Serialization
+    ) || error.code().is_some_and(|code| code.code() == "25006")
+}
+
+/// Waits until `service` is ready, then calls it (tower's `ServiceExt::oneshot`,
+/// without its `util` feature).
+async fn oneshot<S>(mut service: S, request: PgRequest) -> Result<PgAnswer, PgError>
+where
+    S: Service<PgRequest, Response = PgAnswer, Error = PgError>,
+{
+    std::future::poll_fn(|cx| service.poll_ready(cx)).await?;
+    service.call(request).await
+}
+
+impl<S> Service<PgRequest> for ReplicaService<S>
+where
+    S: Service<PgRequest, Response = PgAnswer, Error = PgError> + Clone + Send + 'static,
+    S::Future: Send,
+{
+    type Response = PgAnswer;
+    type Error = PgError;
+    type Future = ReplicaFuture;
+
+    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), PgError>> {
+        // Readiness is the primary's, awaited per call: a read may not need it.
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, request: PgRequest) -> Self::Future {
+        let primary = self.inner.clone();
+        if !request.is_read_only() {
+            return Box::pin(oneshot(primary, request));
+        }
+        let replicas = self.replicas.clone();
+        Box::pin(async move {
+            let reason = match replicas.pick(request.after_position()) {
+                Ok(replica) => {
+                    replica.reads.fetch_add(1, Ordering::Relaxed);
+                    match oneshot(replica.pool.clone(), request.clone()).await {
+                        Err(error) if is_replica_failure(&error) => {
+                            if !matches!(error.kind(), ErrorKind::Serialization) {
+                                replica.mark_down(&error);
+                            }
+                            replica.failed_over.fetch_add(1, Ordering::Relaxed);
+                            tracing::debug!(
+                                target: "poolside::pg",
+                                replica = %replica.name,
+                                %error,
+                                "read failed on a replica: running it on the primary"
+                            );
+                            PrimaryReason::ReplicaFailed
+                        }
+                        answer => return answer,
+                    }
+                }
+                Err(reason) => reason,
+            };
+            replicas.count_primary(reason);
+            oneshot(primary, request).await
+        })
+    }
+}
