@@ -1,13 +1,15 @@
 //! `/health/detailed`: everything at once: the pools with their configuration, the
 //! server's view of this application (`pg_stat_activity`), the connection budget
-//! (with PgBouncer's limits and `SHOW POOLS` when the pool runs behind PgBouncer), Redis's server info, the recent operations,
+//! (with PgBouncer's limits and `SHOW POOLS` when the pool runs behind PgBouncer), the
+//! read replicas (each one's lag, fitness and reads, and the reads sent to the primary
+//! and why), Redis's server info, the recent operations,
 //! the process, the profile, the checks and the alerts. No secret: URLs are shown
 //! with their passwords masked, and error texts are redacted.
 
 use std::time::Duration;
 
 use poolside_config::redact_text;
-use poolside_core::PgPool;
+use poolside_core::{PgPool, Replicas};
 use serde_json::{Value, json};
 
 use crate::health::Health;
@@ -66,6 +68,7 @@ async fn postgres_json(health: &Health, pool: &PgPool) -> Value {
         },
         "server": server,
         "budget": budget,
+        "replicas": health.inner.replicas.as_ref().map(Replicas::stats),
     })
 }
 

@@ -7,7 +7,7 @@ use std::sync::{Arc, PoisonError, RwLock};
 use std::time::{Instant, SystemTime};
 
 use poolside_config::HealthConfig;
-use poolside_core::PgPool;
+use poolside_core::{PgPool, Replicas};
 #[cfg(feature = "redis")]
 use poolside_core::{RedisCache, RedisPool};
 use poolside_metrics::{Exporter, OperationRecorder, PoolReport, names};
@@ -40,6 +40,7 @@ pub(crate) struct Inner {
     pub(crate) config: HealthConfig,
     pub(crate) profile: String,
     pub(crate) postgres: Option<PgPool>,
+    pub(crate) replicas: Option<Replicas>,
     #[cfg(feature = "redis")]
     pub(crate) redis: Option<RedisPool>,
     #[cfg(feature = "redis")]
@@ -67,6 +68,7 @@ pub struct HealthBuilder {
     config: HealthConfig,
     profile: String,
     postgres: Option<PgPool>,
+    replicas: Option<Replicas>,
     #[cfg(feature = "redis")]
     redis: Option<(RedisPool, bool)>,
     #[cfg(feature = "redis")]
@@ -82,7 +84,13 @@ impl HealthBuilder {
         self
     }
 
-    #[cfg(feature = "redis")]
+    /// The read replicas, shown in the detailed view. They are no dependency of
+    /// readiness: reads go to the primary while none is fit.
+    pub fn replicas(mut self, replicas: Option<Replicas>) -> Self {
+        self.replicas = replicas;
+        self
+    }
+
     #[cfg(feature = "redis")]
     /// The Redis pool; `required: false` makes its failure a warning, not a failure,
     /// of readiness (the service runs without its cache).
@@ -129,6 +137,7 @@ impl HealthBuilder {
                 config: self.config,
                 profile: self.profile,
                 postgres: self.postgres,
+                replicas: self.replicas,
                 #[cfg(feature = "redis")]
                 redis,
                 #[cfg(feature = "redis")]
@@ -152,6 +161,7 @@ impl Health {
             config,
             profile: String::new(),
             postgres: None,
+            replicas: None,
             #[cfg(feature = "redis")]
             redis: None,
             #[cfg(feature = "redis")]

@@ -50,6 +50,14 @@ pub const CACHE_MISSES: &str = "poolside_cache_misses_total";
 pub const CACHE_ERRORS: &str = "poolside_cache_errors_total";
 /// The last health check of each dependency, by `component`: 0 pass, 1 warn, 2 fail.
 pub const HEALTH_STATUS: &str = "poolside_health_status";
+/// Whether each read replica takes reads (1) or not (0), by `replica`.
+pub const REPLICA_FIT: &str = "poolside_replica_fit";
+/// Each read replica's replay lag when last sampled, by `replica`.
+pub const REPLICA_LAG_SECONDS: &str = "poolside_replica_lag_seconds";
+/// Read-only statements each replica ran, by `replica`.
+pub const REPLICA_READS: &str = "poolside_replica_reads_total";
+/// Read-only statements that ran on the primary, by `reason`.
+pub const REPLICA_PRIMARY_READS: &str = "poolside_replica_primary_reads_total";
 
 /// Every name above.
 pub const ALL: &[&str] = &[
@@ -76,6 +84,10 @@ pub const ALL: &[&str] = &[
     CACHE_MISSES,
     CACHE_ERRORS,
     HEALTH_STATUS,
+    REPLICA_FIT,
+    REPLICA_LAG_SECONDS,
+    REPLICA_READS,
+    REPLICA_PRIMARY_READS,
 ];
 
 /// Registers the help text and unit of every metric above with the installed recorder,
@@ -171,5 +183,25 @@ pub fn describe() {
         HEALTH_STATUS,
         Unit::Count,
         "Last health check of each dependency: 0 pass, 1 warn, 2 fail."
+    );
+    describe_gauge!(
+        REPLICA_FIT,
+        Unit::Count,
+        "Whether each read replica takes reads: 1 yes, 0 no."
+    );
+    describe_gauge!(
+        REPLICA_LAG_SECONDS,
+        Unit::Seconds,
+        "Each read replica's replay lag when last sampled."
+    );
+    describe_counter!(
+        REPLICA_READS,
+        Unit::Count,
+        "Read-only statements each replica ran."
+    );
+    describe_counter!(
+        REPLICA_PRIMARY_READS,
+        Unit::Count,
+        "Read-only statements that ran on the primary, by reason."
     );
 }

@@ -9,7 +9,7 @@ use std::time::Duration;
 use metrics::{Histogram, counter, gauge, histogram};
 #[cfg(feature = "redis")]
 use poolside_core::{CacheStats, RedisStats};
-use poolside_core::{PgPool, PoolObserver, PoolStats};
+use poolside_core::{PgPool, PoolObserver, PoolStats, ReplicasStats};
 use poolside_resilience::breaker::{BreakerState, CircuitBreaker};
 use poolside_resilience::overflow::OverflowSwitch;
 use poolside_resilience::retry::{Decision, RetryEvent};
@@ -84,6 +84,26 @@ pub fn record_redis_stats(label: &'static str, stats: &RedisStats, cache: Option
         counter!(names::CACHE_HITS, "pool" => label).absolute(cache.hits);
         counter!(names::CACHE_MISSES, "pool" => label).absolute(cache.misses);
         counter!(names::CACHE_ERRORS, "pool" => label).absolute(cache.errors);
+    }
+}
+
+/// Sets the read replicas' gauges and counters from `stats`, labelled by each
+/// replica's `host:port`.
+pub fn record_replica_stats(stats: &ReplicasStats) {
+    for replica in &stats.replicas {
+        let name = replica.name.clone();
+        gauge!(names::REPLICA_FIT, "replica" => name.clone()).set(if replica.fit {
+            1.0
+        } else {
+            0.0
+        });
+        if let Some(lag) = replica.lag_seconds {
+            gauge!(names::REPLICA_LAG_SECONDS, "replica" => name.clone()).set(lag);
+        }
+        counter!(names::REPLICA_READS, "replica" => name).absolute(replica.reads);
+    }
+    for (reason, count) in &stats.to_primary {
+        counter!(names::REPLICA_PRIMARY_READS, "reason" => *reason).absolute(*count);
     }
 }
 

@@ -3,9 +3,9 @@
 use std::sync::{Arc, Mutex};
 
 use poolside_config::Config;
-use poolside_core::PgPool;
 #[cfg(feature = "redis")]
 use poolside_core::{OnUnavailable, RedisCache, RedisPool};
+use poolside_core::{PgPool, Replicas};
 use poolside_health::Health;
 use poolside_metrics::{Exporter, OperationRecorder};
 use poolside_resilience::overflow::OverflowSwitch;
@@ -112,11 +112,21 @@ impl PoolsideBuilder {
                 .as_ref()
                 .map(|_| OverflowSwitch::from_config(&config.failover)),
         };
-        let stack = stack::build(&config, &shared, &postgres, secondary.as_ref(), false);
-        let idempotent_stack = stack::build(&config, &shared, &postgres, secondary.as_ref(), true);
+        let replicas = match config.postgres.replicas.is_empty() {
+            true => None,
+            false => Some(Replicas::connect_lazy(&config.postgres)?),
+        };
+        let pools = stack::Pools {
+            primary: &postgres,
+            secondary: secondary.as_ref(),
+            replicas: replicas.as_ref(),
+        };
+        let stack = stack::build(&config, &shared, &pools, false);
+        let idempotent_stack = stack::build(&config, &shared, &pools, true);
 
         let mut health = Health::builder(config.health.clone())
             .postgres(postgres.clone())
+            .replicas(replicas.clone())
             .operations(Arc::clone(&shared.recorder))
             .profile(config.profile.name());
         #[cfg(feature = "redis")]
@@ -128,7 +138,7 @@ impl PoolsideBuilder {
         }
         let health = health.build();
         if let Some(exporter) = &exporter {
-            sample_into(exporter, &postgres, &shared);
+            sample_into(exporter, &postgres, &shared, replicas.as_ref());
             #[cfg(feature = "redis")]
             sample_redis_into(exporter, redis.as_ref(), &cache);
         }
@@ -142,6 +152,9 @@ impl PoolsideBuilder {
             None => None,
         };
         tasks.push(health.spawn_monitor());
+        if let Some(replicas) = &replicas {
+            tasks.push(tokio::spawn(replicas.clone().monitor(postgres.clone())));
+        }
         tasks.push(poolside_metrics::spawn_periodic_log(
             config.metrics.log_interval,
             {
@@ -154,6 +167,7 @@ impl PoolsideBuilder {
                 config,
                 postgres,
                 secondary,
+                replicas,
                 #[cfg(feature = "redis")]
                 redis,
                 #[cfg(feature = "redis")]
@@ -207,12 +221,21 @@ async fn serve_metrics(
     })
 }
 
-/// Samples the PostgreSQL pool, the breaker and the switch into the exporter before
-/// each render.
-fn sample_into(exporter: &Exporter, postgres: &PgPool, shared: &Shared) {
+/// Samples the PostgreSQL pool, the breaker, the switch and the replicas into the
+/// exporter before each render.
+fn sample_into(
+    exporter: &Exporter,
+    postgres: &PgPool,
+    shared: &Shared,
+    replicas: Option<&Replicas>,
+) {
     let postgres = postgres.clone();
     let (breaker, switch) = (shared.breaker.clone(), shared.switch.clone());
+    let replicas = replicas.cloned();
     exporter.add_sampler(move || {
+        if let Some(replicas) = &replicas {
+            poolside_metrics::record_replica_stats(&replicas.stats());
+        }
         poolside_metrics::record_pg_stats("postgres", &postgres.stats());
         poolside_metrics::record_breaker("postgres", &breaker);
         if let Some(switch) = &switch {

@@ -14,11 +14,11 @@ mod stack;
 
 pub use builder::PoolsideBuilder;
 pub use error::Error;
-pub use poolside::{Op, Poolside};
+pub use poolside::{Op, Poolside, Session};
 
 pub use poolside_core::tokio_postgres::Row;
 pub use poolside_core::{
-    ErrorKind, Param, PgConnection, PgError, PgPool, TransactionFuture, params,
+    ErrorKind, Lsn, Param, PgConnection, PgError, PgPool, TransactionFuture, params,
 };
 #[cfg(feature = "redis")]
 pub use poolside_core::{OnUnavailable, RedisCache, RedisError, RedisPool};

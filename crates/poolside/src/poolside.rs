@@ -2,13 +2,14 @@
 //! metrics, as one value. Cloning is cheap: clones share everything.
 
 use std::future::Future;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use poolside_config::Config;
 use poolside_core::tokio_postgres::Row;
 use poolside_core::{
-    Param, PgAnswer, PgConnection, PgError, PgPool, PgRequest, TransactionFuture,
+    Lsn, Param, PgAnswer, PgConnection, PgError, PgPool, PgRequest, Replicas, TransactionFuture,
     TransactionOptions,
 };
 #[cfg(feature = "redis")]
@@ -48,6 +49,8 @@ pub(crate) struct Inner {
     pub(crate) config: Config,
     pub(crate) postgres: PgPool,
     pub(crate) secondary: Option<PgPool>,
+    /// The read replicas' pools, when `postgres.replicas` names any.
+    pub(crate) replicas: Option<Replicas>,
     #[cfg(feature = "redis")]
     pub(crate) redis: Option<RedisPool>,
     #[cfg(feature = "redis")]
@@ -78,9 +81,30 @@ pub struct Op<'a> {
     name: &'static str,
     idempotent: bool,
     critical: bool,
+    read_only: bool,
+    after: Option<Lsn>,
+    /// The session whose writes this operation's reads must see, and which learns
+    /// this operation's writes.
+    session: Option<&'a Session>,
 }
 
 impl Op<'_> {
+    /// Only reads: may run on a read replica (`postgres.replicas`) that is up and
+    /// within `postgres.replica_max_lag`, else on the primary. A statement that writes
+    /// must not be marked: a replica refuses it, and it then runs on the primary.
+    pub fn read_only(mut self) -> Self {
+        self.read_only = true;
+        self
+    }
+
+    /// Must see every write up to `position` (a token from [`Poolside::wal_position`]
+    /// after a write, carried by the caller): a replica takes it only once it has
+    /// replayed that far, otherwise the primary does.
+    pub fn after(mut self, position: Lsn) -> Self {
+        self.after = Some(self.after.map_or(position, |a| a.max(position)));
+        self
+    }
+
     /// Safe to run twice: a failure whose outcome is unknown (the connection dropped
     /// after the statement was sent) is retried too. For reads and idempotent writes.
     pub fn idempotent(mut self) -> Self {
@@ -95,18 +119,26 @@ impl Op<'_> {
         self
     }
 
-    async fn run(self, request: PgRequest) -> Result<PgAnswer, PgError> {
-        let request = if self.critical {
-            request.critical()
-        } else {
-            request
-        };
+    async fn run(self, mut request: PgRequest) -> Result<PgAnswer, PgError> {
+        if self.critical {
+            request = request.critical();
+        }
+        if self.read_only {
+            request = request.read_only();
+        }
+        if let Some(after) = self.after.max(self.session.and_then(Session::token)) {
+            request = request.after(after);
+        }
         let stack = if self.idempotent {
             &self.db.inner.idempotent_stack
         } else {
             &self.db.inner.stack
         };
-        stack.clone().oneshot(request).await
+        let answer = stack.clone().oneshot(request).await?;
+        if let (Some(session), false) = (self.session, self.read_only) {
+            session.learn_write(self.db).await;
+        }
+        Ok(answer)
     }
 
     /// Runs `sql` and returns its rows.
@@ -168,7 +200,47 @@ impl Poolside {
             name,
             idempotent: false,
             critical: false,
+            read_only: false,
+            after: None,
+            session: None,
         }
+    }
+
+    /// A read-your-writes session: its read-only operations see every write made
+    /// through it, on a replica that has replayed them or else on the primary.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// # async fn run(db: poolside::Poolside) -> Result<(), poolside::PgError> {
+    /// use poolside::params;
+    /// let session = db.session();
+    /// session.op("rename").execute("UPDATE products SET name = $1 WHERE id = $2", params!["Tea", 7_i64]).await?;
+    /// // Sees "Tea", wherever it runs.
+    /// let row = session.op("get_product").read_only().query_one("SELECT name FROM products WHERE id = $1", params![7_i64]).await?;
+    /// # Ok(()) }
+    /// ```
+    pub fn session(&self) -> Session {
+        Session {
+            db: self.clone(),
+            seen: AtomicU64::new(0),
+        }
+    }
+
+    /// The primary's WAL position now: read after a write is acknowledged, a token
+    /// that later reads carry ([`Op::after`]) to see that write on a replica.
+    ///
+    /// # Errors
+    ///
+    /// When the primary does not answer.
+    pub async fn wal_position(&self) -> Result<Lsn, PgError> {
+        self.inner.postgres.wal_position().await
+    }
+
+    /// The read replicas, when `postgres.replicas` names any: their state and counts
+    /// (`replicas().stats()`).
+    pub fn replicas(&self) -> Option<&Replicas> {
+        self.inner.replicas.as_ref()
     }
 
     /// Runs `sql` through the stack (named `query`) and returns its rows.
@@ -368,6 +440,9 @@ impl Poolside {
                 if let Some(secondary) = &self.inner.secondary {
                     secondary.close(deadline).await;
                 }
+                if let Some(replicas) = &self.inner.replicas {
+                    replicas.close(deadline).await;
+                }
             },
             async {
                 #[cfg(feature = "redis")]
@@ -377,5 +452,56 @@ impl Poolside {
             },
         );
         in_use
+    }
+}
+
+/// Read-your-writes across operations ([`Poolside::session`]): remembers the primary's
+/// WAL position after each write made through it, and its reads carry it.
+#[derive(Debug)]
+pub struct Session {
+    db: Poolside,
+    /// The latest position written through this session; 0 for none.
+    seen: AtomicU64,
+}
+
+impl Session {
+    /// An operation of this session (see [`Poolside::op`]).
+    pub fn op(&self, name: &'static str) -> Op<'_> {
+        Op {
+            session: Some(self),
+            ..self.db.op(name)
+        }
+    }
+
+    /// Runs `f` in a transaction (see [`Poolside::transaction`]); later reads of the
+    /// session see what it committed.
+    ///
+    /// # Errors
+    ///
+    /// As [`Poolside::transaction`].
+    pub async fn transaction<T, F>(&self, name: &'static str, f: F) -> Result<T, PgError>
+    where
+        T: Send,
+        F: for<'c> FnMut(&'c mut PgConnection) -> TransactionFuture<'c, T> + Send,
+    {
+        let value = self.db.transaction(name, f).await?;
+        self.learn_write(&self.db).await;
+        Ok(value)
+    }
+
+    /// The position this session's reads must see: its latest write's; `None` before
+    /// any.
+    pub fn token(&self) -> Option<Lsn> {
+        match self.seen.load(Ordering::Acquire) {
+            0 => None,
+            seen => Some(Lsn(seen)),
+        }
+    }
+
+    /// Remembers the primary's position after a write. When it cannot be read, the
+    /// session's reads go to the primary from then on (the highest position).
+    async fn learn_write(&self, db: &Poolside) {
+        let position = db.wal_position().await.map_or(u64::MAX, |lsn| lsn.0);
+        self.seen.fetch_max(position, Ordering::AcqRel);
     }
 }

@@ -1,11 +1,14 @@
 //! The standard tower stack over the PostgreSQL pool, outermost first: metrics ->
-//! deadline -> retry -> circuit breaker -> failover (overflow to the secondary pool,
-//! when one is configured) -> pool. Wiring only: each layer is its own crate's.
+//! deadline -> read replicas (read-only statements to a fit replica, when replicas are
+//! configured) -> retry -> circuit breaker -> failover (overflow to the secondary pool,
+//! when one is configured) -> pool. Replica reads pass neither the retry layer nor the
+//! primary's breaker: a replica's failure sends the read down to them instead. Wiring
+//! only: each layer is its own crate's.
 
 use std::sync::Arc;
 
 use poolside_config::Config;
-use poolside_core::{PgAnswer, PgError, PgPool, PgRequest};
+use poolside_core::{PgAnswer, PgError, PgPool, PgRequest, ReplicaLayer, Replicas};
 use poolside_metrics::{MetricsLayer, OperationRecorder, retry_observer};
 use poolside_resilience::overflow::{OverflowSwitch, PrimaryLoad};
 use poolside_resilience::{
@@ -26,15 +29,25 @@ pub(crate) struct Shared {
     pub(crate) switch: Option<OverflowSwitch>,
 }
 
-/// The stack over `primary` (and `secondary`), retrying unknown outcomes only when
-/// `idempotent`.
+/// The pools a stack runs on.
+pub(crate) struct Pools<'a> {
+    pub(crate) primary: &'a PgPool,
+    pub(crate) secondary: Option<&'a PgPool>,
+    pub(crate) replicas: Option<&'a Replicas>,
+}
+
+/// The stack over `pools`, retrying unknown outcomes only when `idempotent`.
 pub(crate) fn build(
     config: &Config,
     shared: &Shared,
-    primary: &PgPool,
-    secondary: Option<&PgPool>,
+    pools: &Pools<'_>,
     idempotent: bool,
 ) -> Stack {
+    let Pools {
+        primary,
+        secondary,
+        replicas,
+    } = *pools;
     let policy = RetryPolicy::from_config(&config.retry, shared.budget.clone())
         .idempotent(idempotent)
         .observe(retry_observer("postgres"));
@@ -59,6 +72,7 @@ pub(crate) fn build(
         ServiceBuilder::new()
             .layer(MetricsLayer::new(Arc::clone(&shared.recorder)))
             .layer(DeadlineLayer::new(config.retry.total_deadline))
+            .option_layer(replicas.cloned().map(ReplicaLayer::new))
             .layer(RetryLayer::new(policy))
             .layer(CircuitBreakerLayer::new(shared.breaker.clone()))
             .option_layer(overflow)

@@ -186,21 +186,33 @@ impl Replicas {
     }
 
     /// The replica a read carrying `after` goes to, round robin over the fit ones, or
-    /// why it goes to the primary.
-    fn pick(&self, after: Option<Lsn>) -> Result<&Replica, PrimaryReason> {
+    /// why it goes to the primary. When the only thing against a replica is that its
+    /// last sample had not replayed up to `after`, its replay position is read again
+    /// (one short round trip there) before the read gives up on it.
+    async fn pick(&self, after: Option<Lsn>) -> Result<&Replica, PrimaryReason> {
         let replicas = &self.inner.replicas;
         let start = self.inner.next.fetch_add(1, Ordering::Relaxed);
         let mut worst = PrimaryReason::ReplicasDown;
+        let mut behind = None;
         for i in 0..replicas.len() {
             let replica = &replicas[(start + i) % replicas.len()];
             match replica.verdict(self.inner.max_lag, after) {
                 Ok(()) => return Ok(replica),
                 // The reason closest to fit wins: behind a token, then lagging.
-                Err((Refusal::BehindToken, _)) => worst = PrimaryReason::BehindToken,
+                Err((Refusal::BehindToken, _)) => {
+                    worst = PrimaryReason::BehindToken;
+                    behind.get_or_insert(replica);
+                }
                 Err((Refusal::Lagging, _)) if worst == PrimaryReason::ReplicasDown => {
                     worst = PrimaryReason::ReplicasLagging;
                 }
                 Err(_) => {}
+            }
+        }
+        if let Some(replica) = behind {
+            replica.refresh_replayed(self.inner.check_interval).await;
+            if replica.verdict(self.inner.max_lag, after).is_ok() {
+                return Ok(replica);
             }
         }
         Err(worst)

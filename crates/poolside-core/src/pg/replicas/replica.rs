@@ -10,7 +10,8 @@ use super::Lsn;
 use crate::lock::lock;
 use crate::pg::{PgError, PgPool};
 
-/// What the last sample saw of a replica.
+/// What the last sample saw of a replica (its replay position possibly moved on by a
+/// read that needed a later one).
 #[derive(Debug, Clone, Default)]
 pub(super) struct Sampled {
     /// Whether it answered as a server in recovery (a standby).
@@ -133,6 +134,23 @@ impl Replica {
         after: Option<Lsn>,
     ) -> Result<(), (Refusal, String)> {
         lock(&self.sampled).verdict(max_lag, after)
+    }
+
+    /// Reads its replay position again, within `timeout` (keeping the later of it and
+    /// the sampled one: replay only moves forward). A failure changes nothing: the
+    /// next sample judges the replica.
+    pub(super) async fn refresh_replayed(&self, timeout: Duration) {
+        let query = self
+            .pool
+            .query_one("SELECT pg_last_wal_replay_lsn()::text", &[]);
+        if let Ok(Ok(row)) = tokio::time::timeout(timeout, query).await
+            && let Some(replayed) = row
+                .get::<_, Option<String>>(0)
+                .and_then(|text| text.parse::<Lsn>().ok())
+        {
+            let mut sampled = lock(&self.sampled);
+            sampled.replayed = sampled.replayed.max(Some(replayed));
+        }
     }
 
     /// Marks it down until the next sample says otherwise: a read failed there for

@@ -78,7 +78,7 @@ where
         }
         let replicas = self.replicas.clone();
         Box::pin(async move {
-            let reason = match replicas.pick(request.after_position()) {
+            let reason = match replicas.pick(request.after_position()).await {
                 Ok(replica) => {
                     replica.reads.fetch_add(1, Ordering::Relaxed);
                     match oneshot(replica.pool.clone(), request.clone()).await {
