@@ -58,6 +58,7 @@ pub(crate) async fn list(State(db): State<Poolside>) -> Result<Json<Vec<Product>
     let rows = db
         .op("list_products")
         .idempotent()
+        .read_only()
         .query(LIST_SQL, params![])
         .await?;
     let products: Vec<Product> = rows.iter().map(Product::from_row).collect();
@@ -78,6 +79,7 @@ pub(crate) async fn get(
     let row = db
         .op("get_product")
         .idempotent()
+        .read_only()
         .query_opt(GET_SQL, params![id])
         .await?
         .ok_or_else(|| ApiError::not_found(format!("no product {id}")))?;

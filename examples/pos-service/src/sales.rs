@@ -1,14 +1,17 @@
 //! Sales: create one (lock the items' stock rows in id order, refuse to oversell,
 //! decrement, record the sale and its items, all in one transaction, re-run on a
-//! serialization failure or deadlock), and read one back.
+//! serialization failure or deadlock), and read one back. With read replicas
+//! (`postgres.replicas`), a new sale carries `read_after`, the primary's WAL position
+//! after its commit; `GET /sales/{id}?after=...` reads on a replica only once that
+//! replica has replayed it, so a receipt read right after its sale never misses it.
 
 use std::collections::BTreeMap;
 
 use axum::Json;
-use axum::extract::rejection::{JsonRejection, PathRejection};
-use axum::extract::{Path, State};
+use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
+use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
-use poolside::{Poolside, params};
+use poolside::{Lsn, Poolside, params};
 use serde::{Deserialize, Serialize};
 
 use crate::error::ApiError;
@@ -49,6 +52,17 @@ pub(crate) struct Sale {
     total_cents: i64,
     created_at: String,
     items: Vec<SaleItem>,
+    /// With read replicas: the token a read of this sale carries (`?after=`) to see it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    read_after: Option<String>,
+}
+
+/// The query of `GET /sales/{id}`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ReadAfter {
+    /// The `read_after` of the sale's creation.
+    after: Option<String>,
 }
 
 /// Why a sale was refused without changing anything.
@@ -156,11 +170,12 @@ pub(crate) async fn create(
                     total_cents: total,
                     created_at,
                     items,
+                    read_after: None,
                 }))
             })
         })
         .await?;
-    let sale = match outcome {
+    let mut sale = match outcome {
         Ok(sale) => sale,
         Err(Refused::UnknownProduct(id)) => {
             return Err(ApiError::not_found(format!("no product {id}")));
@@ -179,6 +194,11 @@ pub(crate) async fn create(
     let mut stale: Vec<&str> = keys.iter().map(String::as_str).collect();
     stale.push(LIST_KEY);
     forget(&db, &stale).await;
+    if db.replicas().is_some() {
+        // The sale is committed: a failure here costs only the token, and its reads
+        // then go to the primary.
+        sale.read_after = db.wal_position().await.ok().map(|lsn| lsn.to_string());
+    }
     Ok((StatusCode::CREATED, Json(sale)))
 }
 
@@ -186,11 +206,25 @@ pub(crate) async fn create(
 pub(crate) async fn get(
     State(db): State<Poolside>,
     id: Result<Path<i64>, PathRejection>,
+    query: Result<Query<ReadAfter>, QueryRejection>,
 ) -> Result<Json<Sale>, ApiError> {
     let Path(id) = id?;
-    let sale = db
-        .op("get_sale")
-        .idempotent()
+    let Query(ReadAfter { after }) = query?;
+    let after: Option<Lsn> = match after {
+        Some(text) => Some(
+            text.parse()
+                .map_err(|e| ApiError::invalid(format!("after: {e}")))?,
+        ),
+        None => None,
+    };
+    let op = |name| {
+        let op = db.op(name).idempotent().read_only();
+        match after {
+            Some(after) => op.after(after),
+            None => op,
+        }
+    };
+    let sale = op("get_sale")
         .query_opt(
             "SELECT id, total_cents, \
              to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"') \
@@ -199,9 +233,7 @@ pub(crate) async fn get(
         )
         .await?
         .ok_or_else(|| ApiError::not_found(format!("no sale {id}")))?;
-    let items = db
-        .op("get_sale_items")
-        .idempotent()
+    let items = op("get_sale_items")
         .query(
             "SELECT product_id, quantity, price_cents FROM pos.sale_items \
              WHERE sale_id = $1 ORDER BY product_id",
@@ -220,5 +252,6 @@ pub(crate) async fn get(
         total_cents: sale.get(1),
         created_at: sale.get(2),
         items,
+        read_after: None,
     }))
 }

@@ -290,3 +290,43 @@ fn detailed_endpoints_move_to_the_admin_address_behind_the_token() {
         assert!(!answered.body.contains(TOKEN), "{path} shows the token");
     }
 }
+
+#[test]
+fn with_the_standby_as_replica_a_receipt_read_right_after_its_sale_never_misses_it() {
+    let service = ServiceProcess::start(
+        env!("CARGO_BIN_EXE_poolside-example-pos-service"),
+        &[
+            ("DATABASE_URL", required_env("DATABASE_URL")),
+            (
+                "POOLSIDE_POSTGRES__REPLICAS",
+                required_env("DATABASE_STANDBY_URL"),
+            ),
+            ("POOLSIDE_PROFILE", "test".into()),
+        ],
+        &["REDIS_URL"],
+    );
+    let id = new_product(&service, 1000);
+    for _ in 0..20 {
+        let (status, sale) = service.post(
+            "/sales",
+            &json!({ "items": [{ "product_id": id, "quantity": 1 }] }),
+        );
+        assert_eq!(status, 201, "{sale}");
+        let token = sale["read_after"].as_str().expect("a read_after token");
+        let (status, receipt) =
+            service.call("GET", &format!("/sales/{}?after={token}", sale["id"]), None);
+        assert_eq!((status, &receipt["id"]), (200, &sale["id"]), "{receipt}");
+    }
+    let (status, error) = service.call("GET", "/sales/1?after=yesterday", None);
+    assert_eq!(status, 422, "{error}");
+    assert!(
+        error["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("WAL position")),
+        "{error}"
+    );
+    let (_, detailed) = service.call("GET", "/health/detailed", None);
+    let replica = &detailed["postgres"]["replicas"]["replicas"][0];
+    assert_eq!(replica["name"], "127.0.0.1:55433", "{detailed}");
+    assert!(replica["reads"].as_u64() > Some(0), "receipts read there: {detailed}");
+}
