@@ -37,6 +37,7 @@ use anyhow::{Context, Result, bail};
 
 use crate::services::{self, StartedServices};
 use interrupt::Interrupt;
+use measure::{CpuClock, postmaster_pid};
 use options::Options;
 use report::{Machine, Report};
 use scenarios::{Scenario, Session};
@@ -58,7 +59,26 @@ pub(crate) fn run(args: &[&str]) -> Result<ExitCode> {
         None
     } else {
         println!("== services up");
-        Some(StartedServices::up(services::Set::WithoutStandby)?)
+        // The standby's replay takes CPU from every other measurement: it runs only
+        // for the replicas scenario.
+        let set = if options.scenarios.contains(&Scenario::Replicas)
+            && options.workloads.contains(&Workload::Select)
+        {
+            services::Set::All
+        } else {
+            services::Set::WithoutStandby
+        };
+        Some(StartedServices::up(set)?)
+    };
+    let standby_url = servers
+        .as_ref()
+        .map(|_| format!("{}?sslmode=disable", services::standby_url()));
+    let cpu_clock = match servers {
+        Some(_) => {
+            let (primary, standby) = services::postgres_data_dirs();
+            CpuClock::new(postmaster_pid(&primary), postmaster_pid(&standby))
+        }
+        None => CpuClock::new(None, None),
     };
     let (database_url, redis_url, pgbouncer_url) = match servers {
         // In the clear: the server offers TLS, which libpq (pgbench) and poolside
@@ -80,6 +100,7 @@ pub(crate) fn run(args: &[&str]) -> Result<ExitCode> {
         database_url.is_some(),
         redis_url.is_some(),
         pgbouncer_url.is_some(),
+        standby_url.is_some(),
     )?;
 
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -108,6 +129,7 @@ pub(crate) fn run(args: &[&str]) -> Result<ExitCode> {
         database_url,
         redis_url,
         pgbouncer_url,
+        standby_url,
         pool_size: options.pool_size,
         // The most tasks any scenario starts: a spike's tenfold, stress, oversubscribed.
         max_tasks: options
@@ -124,6 +146,7 @@ pub(crate) fn run(args: &[&str]) -> Result<ExitCode> {
         target: &target,
         interrupt: &interrupt,
         runtime: &runtime,
+        cpu_clock,
         max_connections,
         sale_script,
         results: Vec::new(),
@@ -184,6 +207,7 @@ fn plan(
     postgres: bool,
     redis: bool,
     pgbouncer: bool,
+    standby: bool,
 ) -> Result<Vec<(Scenario, Workload)>> {
     let mut plan = Vec::new();
     let mut skipped = Vec::new();
@@ -195,6 +219,7 @@ fn plan(
             if (workload.is_redis() && !redis)
                 || (!workload.is_redis() && !postgres)
                 || (matches!(scenario, Scenario::Pgbouncer | Scenario::Instances) && !pgbouncer)
+                || (scenario == Scenario::Replicas && !standby)
             {
                 skipped.push(format!("{} / {}", scenario.name(), workload.name()));
                 continue;
@@ -203,13 +228,10 @@ fn plan(
         }
     }
     if !skipped.is_empty() {
-        let needs = match (postgres, redis) {
-            (false, _) => "--database-url",
-            (true, false) => "--redis-url",
-            (true, true) => "--pgbouncer-url",
-        };
         println!(
-            "== skipped (no server for them; pass {needs}): {}",
+            "== skipped (no server for them: pass --database-url, --redis-url or \
+             --pgbouncer-url; the replicas scenario runs on the standby the load test \
+             starts): {}",
             skipped.join(", ")
         );
     }

@@ -312,6 +312,21 @@ pub(crate) fn postgres_log() -> std::path::PathBuf {
     Layout::existing().log(postgres::Postgres.key())
 }
 
+/// The URL of the streaming standby.
+pub(crate) fn standby_url() -> String {
+    url_of("DATABASE_STANDBY_URL")
+}
+
+/// The data directories of the primary and the standby (each holds its
+/// `postmaster.pid`).
+pub(crate) fn postgres_data_dirs() -> (std::path::PathBuf, std::path::PathBuf) {
+    let layout = Layout::existing();
+    (
+        postgres::Postgres::data_dir(&layout),
+        standby::Standby::data_dir(&layout),
+    )
+}
+
 /// The URL of the Redis service.
 pub(crate) fn redis_url() -> String {
     url_of("REDIS_URL")

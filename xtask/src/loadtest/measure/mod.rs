@@ -3,11 +3,13 @@
 
 mod burst;
 mod connections;
+mod cpu;
 mod phases;
 mod sequential;
 
 pub(crate) use burst::burst;
 pub(crate) use connections::{ConnectionSample, ConnectionSampler};
+pub(crate) use cpu::{CpuClock, CpuPerOp, postmaster_pid};
 pub(crate) use phases::{closed_loop, phases};
 pub(crate) use sequential::sequential;
 

@@ -208,6 +208,8 @@ pub(crate) mod test_rows {
             connections_created: Some(0),
             first_error: None,
             soak: None,
+            cpu: None,
+            replica_share: None,
         }
     }
 }

@@ -2,7 +2,7 @@
 
 use serde::Serialize;
 
-use crate::loadtest::measure::Measurement;
+use crate::loadtest::measure::{CpuPerOp, Measurement};
 use crate::loadtest::pgbench::PgbenchResult;
 use crate::loadtest::redis_benchmark::RedisBenchmarkResult;
 use crate::loadtest::systems::PoolCounts;
@@ -65,6 +65,10 @@ pub(crate) struct Row {
     /// Why operations failed, from the first failure (secrets masked).
     pub(crate) first_error: Option<String>,
     pub(crate) soak: Option<SoakFigures>,
+    /// CPU microseconds per operation of the client and each server, where measured.
+    pub(crate) cpu: Option<CpuPerOp>,
+    /// Share of the operations a read replica ran; `null` without replicas.
+    pub(crate) replica_share: Option<f64>,
 }
 
 fn delta(before: Option<u64>, after: Option<u64>) -> Option<u64> {
@@ -100,6 +104,8 @@ impl Row {
             connections_created: delta(before.created, after.created),
             first_error: m.first_error.as_deref().map(poolside_config::redact_text),
             soak: None,
+            cpu: None,
+            replica_share: None,
         }
     }
 
@@ -123,6 +129,8 @@ impl Row {
             connections_created: None,
             first_error: None,
             soak: None,
+            cpu: None,
+            replica_share: None,
         }
     }
 
@@ -145,6 +153,8 @@ impl Row {
             connections_created: None,
             first_error: None,
             soak: None,
+            cpu: None,
+            replica_share: None,
         }
     }
 }

@@ -110,6 +110,15 @@ impl Report {
             }
         }
         out.push_str(
+            "\nread replicas (PostgreSQL past one instance issue; the standby shares the cores):\n",
+        );
+        let mut line = |text: String| {
+            let _ = writeln!(out, "  {text}");
+        };
+        for text in self.replica_split() {
+            line(text);
+        }
+        out.push_str(
             "\nthe drivers alone, no pool (how far the goals are from what the driver does):\n",
         );
         let mut line = |text: String| {
@@ -447,6 +456,46 @@ impl Report {
             soak.server_connections_max,
             row.success_rate * 100.0,
         )
+    }
+
+    /// The `replicas` scenario at each level: throughput, the share the replica ran,
+    /// and CPU per operation of the client and each server, primary alone and with
+    /// the replica (medians). A split, not a goal.
+    fn replica_split(&self) -> Vec<String> {
+        let levels = levels(self, "replicas", "select");
+        if levels.is_empty() {
+            return vec!["not measured: run --scenario replicas".to_owned()];
+        }
+        let us = |v: Option<f64>| v.map_or_else(|| "-".to_owned(), |v| format!("{v:.0} µs"));
+        let describe = |row: &Row| {
+            let cpu = row.cpu.unwrap_or_default();
+            let share = row.replica_share.map_or_else(String::new, |s| {
+                format!(", {:.0}% on the replica", s * 100.0)
+            });
+            format!(
+                "{:.0} ops/s{share}; CPU per op: client {}, primary {}, standby {}",
+                row.ops_per_sec,
+                us(Some(cpu.client_us)),
+                us(cpu.primary_us),
+                us(cpu.standby_us)
+            )
+        };
+        levels
+            .into_iter()
+            .map(|level| {
+                match (
+                    self.find("replicas", "select", "poolside", level),
+                    self.find("replicas", "select", "poolside-replica", level),
+                ) {
+                    (Some(alone), Some(with)) => format!(
+                        "INFO at {level} tasks: primary alone {}; primary + replica {}",
+                        describe(alone),
+                        describe(with)
+                    ),
+                    _ => format!("not measured at {level} tasks: a system failed (see above)"),
+                }
+            })
+            .collect()
     }
 }
 

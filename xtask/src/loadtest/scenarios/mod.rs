@@ -5,6 +5,7 @@ mod burst;
 mod instances;
 mod oversubscribed;
 mod pgbouncer;
+mod replicas;
 mod sequential;
 mod soak;
 mod spike;
@@ -19,7 +20,7 @@ use anyhow::{Result, bail};
 use tokio::runtime::Runtime;
 
 use super::interrupt::Interrupt;
-use super::measure::{Measurement, Operation, closed_loop};
+use super::measure::{CpuClock, CpuPerOp, Measurement, Operation, closed_loop};
 use super::options::Options;
 use super::pgbench::{self, Amount, Mode, Script};
 use super::progress::Progress;
@@ -40,6 +41,8 @@ pub(crate) enum Scenario {
     Pgbouncer,
     /// Eight pos-service processes on one PgBouncer, driven over HTTP.
     Instances,
+    /// The select on the primary alone and on the primary plus its standby.
+    Replicas,
     /// Idle, then many tasks at once.
     Burst,
     /// Steady, ten times the tasks, steady again.
@@ -56,10 +59,11 @@ pub(crate) enum Scenario {
 
 impl Scenario {
     /// Every scenario, in run order.
-    pub(crate) const ALL: [Scenario; 9] = [
+    pub(crate) const ALL: [Scenario; 10] = [
         Scenario::Steady,
         Scenario::Pgbouncer,
         Scenario::Instances,
+        Scenario::Replicas,
         Scenario::Oversubscribed,
         Scenario::Burst,
         Scenario::Spike,
@@ -74,6 +78,7 @@ impl Scenario {
             Scenario::Steady => "steady",
             Scenario::Pgbouncer => "pgbouncer",
             Scenario::Instances => "instances",
+            Scenario::Replicas => "replicas",
             Scenario::Burst => "burst",
             Scenario::Spike => "spike",
             Scenario::Stress => "stress",
@@ -88,7 +93,7 @@ impl Scenario {
         match Self::ALL.into_iter().find(|s| s.name() == name) {
             Some(scenario) => Ok(scenario),
             None => bail!(
-                "unknown scenario {name:?}: choose from steady, pgbouncer, instances, burst, spike, stress, soak, oversubscribed, sequential"
+                "unknown scenario {name:?}: choose from steady, pgbouncer, instances, replicas, burst, spike, stress, soak, oversubscribed, sequential"
             ),
         }
     }
@@ -100,6 +105,7 @@ impl Scenario {
             Scenario::Pgbouncer => &[Workload::Select, Workload::Sale],
             // The pos-service's sales, with its product reads, over HTTP.
             Scenario::Instances => &[Workload::Sale],
+            Scenario::Replicas => &[Workload::Select],
             Scenario::Oversubscribed => &[Workload::Select, Workload::RedisGet],
             Scenario::Burst
             | Scenario::Spike
@@ -115,6 +121,7 @@ impl Scenario {
             Scenario::Steady => steady::run(session, workload),
             Scenario::Pgbouncer => pgbouncer::run(session, workload),
             Scenario::Instances => instances::run(session),
+            Scenario::Replicas => replicas::run(session, session.cpu_clock),
             Scenario::Burst => burst::run(session, workload),
             Scenario::Spike => spike::run(session, workload),
             Scenario::Stress => stress::run(session, workload),
@@ -132,6 +139,10 @@ pub(crate) struct Measured {
     pub(crate) phase: Option<&'static str>,
     pub(crate) measurement: Measurement,
     pub(crate) soak: Option<SoakFigures>,
+    /// CPU per operation, where the scenario measured it.
+    pub(crate) cpu: Option<CpuPerOp>,
+    /// Share of the measured operations a read replica ran, where there is one.
+    pub(crate) replica_share: Option<f64>,
 }
 
 impl Measured {
@@ -141,6 +152,8 @@ impl Measured {
             phase: None,
             measurement,
             soak: None,
+            cpu: None,
+            replica_share: None,
         }
     }
 }
@@ -155,6 +168,8 @@ pub(crate) struct Session<'a> {
     pub(crate) target: &'a Target,
     pub(crate) interrupt: &'a Interrupt,
     pub(crate) runtime: &'a Runtime,
+    /// Reads the CPU time of this process and of the servers this run started.
+    pub(crate) cpu_clock: CpuClock,
     /// The server's `max_connections`: pgbench is skipped at client counts near it.
     pub(crate) max_connections: usize,
     /// The sale workload as a pgbench script.
@@ -212,6 +227,8 @@ impl Session<'_> {
                     };
                     let mut row = Row::measured(key, &m.measurement, before, after);
                     row.soak = m.soak;
+                    row.cpu = m.cpu;
+                    row.replica_share = m.replica_share;
                     progress.line(&summary(&row));
                     self.results.push(row);
                 }

@@ -45,6 +45,8 @@ pub(super) fn run(session: &mut Session<'_>, workload: Workload) {
                     phase: None,
                     measurement: m,
                     soak: figures(&samples),
+                    cpu: None,
+                    replica_share: None,
                 })
                 .into_iter()
                 .collect()

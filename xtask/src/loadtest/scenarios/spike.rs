@@ -44,6 +44,8 @@ pub(super) fn run(session: &mut Session<'_>, workload: Workload) {
                     phase: Some(phase),
                     measurement,
                     soak: None,
+                    cpu: None,
+                    replica_share: None,
                 })
                 .collect()
             },

@@ -9,6 +9,7 @@ mod pgbouncer;
 pub(crate) mod pos_service;
 mod postgres;
 mod redis;
+mod replica;
 
 pub(crate) use pgbouncer::without_pgbouncer_flag;
 
@@ -57,6 +58,8 @@ pub(crate) enum System {
     DeadpoolPgbouncer,
     /// sqlx through PgBouncer, statement cache off, unnamed statements.
     SqlxPgbouncer,
+    /// poolside with one read replica: the select, read-only, through `ReplicaService`.
+    PoolsideReplica,
 }
 
 impl System {
@@ -77,6 +80,7 @@ impl System {
             System::PoolsidePgbouncerFourTrips => "poolside-pgbouncer-4rt",
             System::DeadpoolPgbouncer => "deadpool-pgbouncer",
             System::SqlxPgbouncer => "sqlx-pgbouncer",
+            System::PoolsideReplica => "poolside-replica",
         }
     }
 
@@ -139,6 +143,8 @@ pub(crate) struct Target {
     pub(crate) redis_url: Option<String>,
     /// PgBouncer in transaction mode in front of the database, `pgbouncer=true` in it.
     pub(crate) pgbouncer_url: Option<String>,
+    /// A streaming standby of the database, for the `replicas` scenario.
+    pub(crate) standby_url: Option<String>,
     pub(crate) pool_size: u32,
     /// The most tasks any run starts, so that no queue cap refuses the measured load.
     pub(crate) max_tasks: usize,
@@ -188,6 +194,8 @@ pub(crate) struct PoolCounts {
     pub(crate) open: Option<u64>,
     /// Transactions run again after a serialization failure or deadlock.
     pub(crate) retries: Option<u64>,
+    /// Read-only statements run on a read replica.
+    pub(crate) replica_reads: Option<u64>,
 }
 
 type BoxFuture = Pin<Box<dyn Future<Output = ()> + Send>>;
@@ -234,6 +242,7 @@ pub(crate) async fn prepare(
         }
         System::DeadpoolPgbouncer => pgbouncer::deadpool_pgbouncer(workload, target).await,
         System::SqlxPgbouncer => pgbouncer::sqlx_pgbouncer(workload, target).await,
+        System::PoolsideReplica => replica::poolside_replica(workload, target).await,
     }
 }
 

@@ -125,6 +125,7 @@ pub(super) fn poolside_prepared(
                 created: Some(stats.created),
                 open: Some(u64::from(stats.total)),
                 retries: transaction_retries.then_some(stats.transaction_retries),
+                replica_reads: None,
             }
         }),
         close: Box::new(move || {
@@ -349,6 +350,7 @@ pub(super) async fn raw_bb8(workload: Workload, target: &Target) -> Result<Prepa
                 created: Some(state.statistics.connections_created),
                 open: Some(u64::from(state.connections)),
                 retries: None,
+                replica_reads: None,
             }
         }),
         close: nothing_to_close(),
