@@ -305,6 +305,123 @@ async fn server_fault_restart_immediate_under_load() {
     restart_under_load("immediate").await;
 }
 
+/// Starts the standby again when the replica test ends, passed or not.
+struct StandbyBack;
+
+impl Drop for StandbyBack {
+    fn drop(&mut self) {
+        if let Err(e) = try_xtask_services(&["up"]) {
+            eprintln!("starting the standby again: {e}");
+        }
+    }
+}
+
+/// Reads marked read-only, through the replica layer over the primary and the real
+/// standby, while the standby is stopped (`pg_ctl stop -m fast`) and started again:
+/// no read fails, reads go to the primary within a sample interval, and back to the
+/// standby once it is up.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "stops the shared standby: run by `cargo xtask test` in its faults phase"]
+async fn server_fault_standby_stopped_under_reads() {
+    use poolside_core::{PgRequest, ReplicaLayer, Replicas, params};
+    let config = load_config(&[
+        ("DATABASE_URL", &required_env("DATABASE_URL")),
+        ("POOLSIDE_PROFILE", "test"),
+        (
+            "POOLSIDE_POSTGRES__REPLICAS",
+            &required_env("DATABASE_STANDBY_URL"),
+        ),
+        ("POOLSIDE_POSTGRES__REPLICA_CHECK_INTERVAL", "200ms"),
+    ])
+    .config
+    .postgres;
+    let primary = PgPool::connect(&config).await.expect("the primary");
+    let replicas = Replicas::connect_lazy(&config).expect("the replica URL");
+    let monitor = tokio::spawn(replicas.clone().monitor(primary.clone()));
+    let service = ReplicaLayer::new(replicas.clone()).layer(primary.clone());
+    let fit = |replicas: &Replicas| replicas.stats().replicas[0].fit;
+    let began = Instant::now();
+    while !fit(&replicas) {
+        assert!(
+            began.elapsed() < Duration::from_secs(20),
+            "{:?}",
+            replicas.stats()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let _back = StandbyBack;
+    let (stop_tx, stop) = watch::channel(false);
+    let readers: Vec<_> = (0..TASKS)
+        .map(|_| {
+            let (service, stop) = (service.clone(), stop.clone());
+            tokio::spawn(async move {
+                let (mut on_standby, mut on_primary, mut failed) = (0u32, 0u32, Vec::new());
+                while !*stop.borrow() {
+                    let request =
+                        PgRequest::query("where", "SELECT pg_is_in_recovery()", params![])
+                            .read_only();
+                    match run_bounded(service.clone().oneshot(request)).await {
+                        Ok(answer) => match answer.into_one().map(|row| row.get::<_, bool>(0)) {
+                            Ok(true) => on_standby += 1,
+                            Ok(false) => on_primary += 1,
+                            Err(e) => failed.push(e.to_string()),
+                        },
+                        Err(e) => failed.push(e.to_string()),
+                    }
+                    tokio::time::sleep(Duration::from_millis(2)).await;
+                }
+                (on_standby, on_primary, failed)
+            })
+        })
+        .collect();
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let stopping = Instant::now();
+    tokio::task::spawn_blocking(|| xtask_services(&["stop", "postgres-standby"]))
+        .await
+        .expect("stops the standby");
+    let stopped_in = stopping.elapsed();
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let down = replicas.stats();
+    tokio::task::spawn_blocking(|| xtask_services(&["up"]))
+        .await
+        .expect("starts the standby");
+    let began = Instant::now();
+    while !fit(&replicas) {
+        assert!(
+            began.elapsed() < Duration::from_secs(30),
+            "back: {:?}",
+            replicas.stats()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    stop_tx.send(true).expect("readers listen");
+    let (mut on_standby, mut on_primary, mut failed) = (0, 0, Vec::new());
+    for reader in readers {
+        let (s, p, f) = reader.await.expect("a reader");
+        on_standby += s;
+        on_primary += p;
+        failed.extend(f);
+    }
+    monitor.abort();
+    println!(
+        "standby stopped under reads: stopped in {stopped_in:?}; {on_standby} reads on the \
+         standby, {on_primary} on the primary, {} failed; while down: {down:?}",
+        failed.len()
+    );
+    assert!(
+        failed.is_empty(),
+        "{} reads failed: {:?}",
+        failed.len(),
+        failed.first()
+    );
+    assert!(!down.replicas[0].fit, "left out while down: {down:?}");
+    assert!(
+        on_standby > 0 && on_primary > 0,
+        "{on_standby} / {on_primary}"
+    );
+}
+
 /// Puts the primary back in charge when a failover test ends, passed or not.
 struct Failback;
 
