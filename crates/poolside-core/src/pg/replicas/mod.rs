@@ -17,6 +17,7 @@
 //!   down until the next sample: no read fails because a replica did. Replica failures
 //!   never reach the primary's breaker, which sits below this layer.
 
+mod history;
 mod layer;
 mod lsn;
 mod replica;
@@ -36,6 +37,8 @@ pub use replica::ReplicaStats;
 pub use service::{ReplicaFuture, ReplicaService};
 
 use super::{PgError, PgPool};
+use crate::lock::lock;
+use history::PrimaryHistory;
 use replica::{Refusal, Replica};
 
 /// The read replicas of one primary. Cloning is cheap: clones share the pools.
@@ -70,6 +73,8 @@ struct Inner {
     next: AtomicUsize,
     /// Reads sent to the primary, by why.
     to_primary: [AtomicU64; 4],
+    /// The primary's position at each sample, for the replicas' lag.
+    history: std::sync::Mutex<PrimaryHistory>,
 }
 
 /// Why a read-only statement ran on the primary.
@@ -144,6 +149,7 @@ impl Replicas {
                 check_interval: config.replica_check_interval,
                 next: AtomicUsize::new(0),
                 to_primary: Default::default(),
+                history: std::sync::Mutex::default(),
             }),
         })
     }
@@ -166,11 +172,17 @@ impl Replicas {
             .await
             .ok()
             .and_then(Result::ok);
+        // A copy, so that no lock is held across the samples' round trips.
+        let history = position.map(|position| {
+            let mut history = lock(&self.inner.history);
+            history.record(std::time::Instant::now(), position);
+            history.clone()
+        });
         let samples = self
             .inner
             .replicas
             .iter()
-            .map(|replica| replica.sample(position, timeout));
+            .map(|replica| replica.sample(history.as_ref(), timeout));
         futures_util::future::join_all(samples).await;
     }
 

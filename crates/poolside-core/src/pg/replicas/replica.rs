@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 
 use super::Lsn;
+use super::history::PrimaryHistory;
 use crate::lock::lock;
 use crate::pg::{PgError, PgPool};
 
@@ -20,8 +21,8 @@ pub(super) struct Sampled {
     pub(super) problem: Option<String>,
     /// `pg_last_wal_replay_lsn()`.
     pub(super) replayed: Option<Lsn>,
-    /// How far behind the primary it replays: zero once it has replayed all the
-    /// primary had written when sampled, else the age of its last replayed commit.
+    /// How far behind the primary it replays (see [`PrimaryHistory::lag`]); `None`
+    /// when the primary's position is unknown.
     pub(super) lag: Option<Duration>,
     /// Bytes of WAL the primary had written and it had not replayed.
     pub(super) lag_bytes: Option<u64>,
@@ -65,10 +66,8 @@ pub struct ReplicaStats {
     pub failed_over: u64,
 }
 
-/// The replica's state, its WAL replayed and its last replayed commit's age, in one
-/// round trip.
-const SAMPLE_SQL: &str = "SELECT pg_is_in_recovery(), pg_last_wal_replay_lsn()::text, \
-     EXTRACT(EPOCH FROM now() - pg_last_xact_replay_timestamp())::float8";
+/// The replica's state and the WAL it replayed, in one round trip.
+const SAMPLE_SQL: &str = "SELECT pg_is_in_recovery(), pg_last_wal_replay_lsn()::text";
 
 impl Replica {
     pub(super) fn new(name: String, pool: PgPool) -> Self {
@@ -82,10 +81,10 @@ impl Replica {
         }
     }
 
-    /// Samples the replica, against the primary's WAL position `primary` (when it
-    /// could be read), within `timeout`.
-    pub(super) async fn sample(&self, primary: Option<Lsn>, timeout: Duration) {
-        let sampled = match tokio::time::timeout(timeout, self.read_state(primary)).await {
+    /// Samples the replica within `timeout`, its lag judged against the primary's
+    /// `history` (`None` when the primary's position could not be read).
+    pub(super) async fn sample(&self, history: Option<&PrimaryHistory>, timeout: Duration) {
+        let sampled = match tokio::time::timeout(timeout, self.read_state(history)).await {
             Ok(Ok(sampled)) => sampled,
             Ok(Err(error)) => Sampled::down(error.to_string()),
             Err(_) => Sampled::down(format!("no answer within {timeout:?}")),
@@ -93,7 +92,7 @@ impl Replica {
         *lock(&self.sampled) = sampled;
     }
 
-    async fn read_state(&self, primary: Option<Lsn>) -> Result<Sampled, PgError> {
+    async fn read_state(&self, history: Option<&PrimaryHistory>) -> Result<Sampled, PgError> {
         let row = self.pool.query_one(SAMPLE_SQL, &[]).await?;
         if !row.get::<_, bool>(0) {
             return Ok(Sampled::down(
@@ -105,25 +104,19 @@ impl Replica {
         let replayed = row
             .get::<_, Option<String>>(1)
             .and_then(|text| text.parse::<Lsn>().ok());
-        let commit_age = row
-            .get::<_, Option<f64>>(2)
-            .map(|s| Duration::from_secs_f64(s.max(0.0)));
-        let (lag, lag_bytes) = match (primary, replayed) {
-            // Everything the primary had written is replayed: no lag, however old the
-            // last commit (an idle primary writes none).
-            (Some(primary), Some(replayed)) if replayed >= primary => {
-                (Some(Duration::ZERO), Some(0))
-            }
-            (Some(primary), Some(replayed)) => (commit_age, Some(primary.0 - replayed.0)),
-            _ => (commit_age, None),
-        };
+        let now = Instant::now();
+        let lag = history.zip(replayed).and_then(|(h, r)| h.lag(r, now));
+        let lag_bytes = history
+            .and_then(PrimaryHistory::latest)
+            .zip(replayed)
+            .map(|(primary, replayed)| primary.0.saturating_sub(replayed.0));
         Ok(Sampled {
             up: true,
             problem: None,
             replayed,
             lag,
             lag_bytes,
-            at: Some(Instant::now()),
+            at: Some(now),
         })
     }
 
