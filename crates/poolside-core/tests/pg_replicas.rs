@@ -16,11 +16,7 @@ use poolside_tests::{load_config, required_env};
 use tower::{Layer, Service, ServiceExt};
 
 /// The tests here share the standby, and one pauses its replay: one at a time.
-static STANDBY: std::sync::Mutex<()> = std::sync::Mutex::new(());
-
-fn standby_to_myself() -> std::sync::MutexGuard<'static, ()> {
-    STANDBY.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
-}
+static STANDBY: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 struct Routed {
     primary: PgPool,
@@ -113,7 +109,7 @@ async fn in_recovery(routed: &Routed, read_only: bool) -> bool {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn read_only_statements_spread_to_the_standby_and_writes_stay_on_the_primary() {
-    let _standby = standby_to_myself();
+    let _standby = STANDBY.lock().await;
     let routed = routed(&required_env("DATABASE_STANDBY_URL")).await;
     assert!(
         !in_recovery(&routed, true).await,
@@ -164,7 +160,7 @@ async fn with_replay_paused<F: std::future::Future<Output = ()>>(body: F) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn with_replay_paused_tokens_go_to_the_primary_and_lagging_replicas_get_no_reads() {
-    let _standby = standby_to_myself();
+    let _standby = STANDBY.lock().await;
     let routed = routed(&required_env("DATABASE_STANDBY_URL")).await;
     let primary = &routed.primary;
     primary
@@ -243,7 +239,7 @@ async fn with_replay_paused_tokens_go_to_the_primary_and_lagging_replicas_get_no
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn with_the_replica_unreachable_no_read_fails() {
-    let _standby = standby_to_myself();
+    let _standby = STANDBY.lock().await;
     let standby = required_env("DATABASE_STANDBY_URL");
     let target = "127.0.0.1:55433".parse().expect("the standby's address");
     assert!(standby.contains("127.0.0.1:55433"), "{standby}");
