@@ -176,6 +176,7 @@ impl ConfigLoader {
         }
         check_unknown_keys(&figment, profile, &mut errors, &mut warnings);
         apply_url_params(&mut config, &mut sources, &mut errors, &mut warnings);
+        apply_pgbouncer_defaults(&mut config, &sources);
 
         let findings = validate(&config, &sources);
         errors.extend(findings.errors);
@@ -298,6 +299,19 @@ fn check_unknown_keys(
         }
     }
 }
+
+/// Defaults that differ behind PgBouncer, for keys no layer set: one pipelined
+/// connection. PgBouncer's single thread does less work per statement on one deep
+/// pipeline than on several shallow ones (through the services' PgBouncer, the select
+/// at 50 tasks: about 31,000/s with one, 23,000/s with two, 23,000/s with four).
+fn apply_pgbouncer_defaults(config: &mut Config, sources: &BTreeMap<&'static str, Source>) {
+    if config.postgres.pgbouncer && !sources.contains_key("postgres.pipeline_connections") {
+        config.postgres.pipeline_connections = PGBOUNCER_PIPELINE_CONNECTIONS;
+    }
+}
+
+/// `postgres.pipeline_connections` behind PgBouncer unless set.
+const PGBOUNCER_PIPELINE_CONNECTIONS: u32 = 1;
 
 /// Takes the pool parameters out of `postgres.url` and applies each to its key, unless
 /// that key was set in a higher layer than the URL.

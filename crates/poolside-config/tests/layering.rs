@@ -173,6 +173,7 @@ fn url_parameters_are_applied_and_stripped() {
     assert_eq!(pg.max_size, 3);
     assert_eq!(pg.connection_timeout, Duration::from_secs(12));
     assert!(pg.pgbouncer);
+    assert_eq!(pg.pipeline_connections, 1, "one pipelined connection behind PgBouncer");
     assert_eq!(
         pg.url.expose(),
         "postgres://app:pw@127.0.0.1:6432/app?application_name=x"
@@ -429,4 +430,20 @@ fn several_hosts_without_read_write_are_warned_not_rejected() {
         "postgres://app:s3cret@db1:5432,db2:5433/app?target_session_attrs=read-write"
     ));
     assert!(!warned("postgres://app:s3cret@db1:5432/app"));
+}
+
+#[test]
+fn behind_pgbouncer_a_pipeline_size_that_was_set_is_kept() {
+    let url = "postgres://app:pw@127.0.0.1:6432/app?pgbouncer=true";
+    let loaded = ConfigLoader::from_env(env(&[
+        ("DATABASE_URL", url),
+        ("POOLSIDE_POSTGRES__PIPELINE_CONNECTIONS", "3"),
+    ]))
+    .load()
+    .expect("valid");
+    assert_eq!(loaded.config.postgres.pipeline_connections, 3);
+    let direct = ConfigLoader::from_env(env(&[("DATABASE_URL", "postgres://app@db/app")]))
+        .load()
+        .expect("valid");
+    assert_eq!(direct.config.postgres.pipeline_connections, 2);
 }

@@ -45,7 +45,8 @@ pub struct PostgresConfig {
     /// Connections of the pool shared by the pipelined path (`PgPool::query`), whose
     /// statements are pipelined on the wire; 0 turns the path off. Counted within
     /// `max_size`, and never all of it. Best near the database server's cores; measure.
-    /// Default: 2.
+    /// Default: 2; 1 in PgBouncer mode (`pgbouncer`), where one deep pipeline costs
+    /// PgBouncer's single thread less than several shallow ones.
     pub pipeline_connections: u32,
     /// Checkouts that may wait when every connection is in use; beyond them, new ones
     /// fail at once with `Overloaded` (load shedding). Default: 1000.
