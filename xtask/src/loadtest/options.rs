@@ -63,7 +63,7 @@ usage: cargo xtask loadtest [--quick] [--scenario NAME,...] [--workload NAME,...
              poolside-pgbouncer-4rt, deadpool-pgbouncer, sqlx-pgbouncer, pgbench-extended
              (default: all; raw-pipelined and raw-multiplexed, the drivers with no
              pool, run in steady only)
-  --quick    every scenario and baseline, short runs: about a minute and a half
+  --quick    every scenario and baseline, short runs: about three minutes
   --repeat   runs each steady measurement N times, interleaved; the report shows medians
   --database-url / --redis-url  measure servers of yours instead of starting throwaway
              ones (with only one of them given, the other's workloads are skipped)
