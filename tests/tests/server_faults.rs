@@ -316,6 +316,19 @@ impl Drop for StandbyBack {
     }
 }
 
+/// Waits until the first replica is sampled fit, for up to `limit`.
+async fn until_fit(replicas: &poolside_core::Replicas, limit: Duration) {
+    let began = Instant::now();
+    while !replicas.stats().replicas[0].fit {
+        assert!(
+            began.elapsed() < limit,
+            "not fit within {limit:?}: {:?}",
+            replicas.stats()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
 /// Reads marked read-only, through the replica layer over the primary and the real
 /// standby, while the standby is stopped (`pg_ctl stop -m fast`) and started again:
 /// no read fails, reads go to the primary within a sample interval, and back to the
@@ -339,16 +352,7 @@ async fn server_fault_standby_stopped_under_reads() {
     let replicas = Replicas::connect_lazy(&config).expect("the replica URL");
     let monitor = tokio::spawn(replicas.clone().monitor(primary.clone()));
     let service = ReplicaLayer::new(replicas.clone()).layer(primary.clone());
-    let fit = |replicas: &Replicas| replicas.stats().replicas[0].fit;
-    let began = Instant::now();
-    while !fit(&replicas) {
-        assert!(
-            began.elapsed() < Duration::from_secs(20),
-            "{:?}",
-            replicas.stats()
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    until_fit(&replicas, Duration::from_secs(20)).await;
     let _back = StandbyBack;
     let (stop_tx, stop) = watch::channel(false);
     let readers: Vec<_> = (0..TASKS)
@@ -385,15 +389,7 @@ async fn server_fault_standby_stopped_under_reads() {
     tokio::task::spawn_blocking(|| xtask_services(&["up"]))
         .await
         .expect("starts the standby");
-    let began = Instant::now();
-    while !fit(&replicas) {
-        assert!(
-            began.elapsed() < Duration::from_secs(30),
-            "back: {:?}",
-            replicas.stats()
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    until_fit(&replicas, Duration::from_secs(30)).await;
     tokio::time::sleep(Duration::from_millis(500)).await;
     stop_tx.send(true).expect("readers listen");
     let (mut on_standby, mut on_primary, mut failed) = (0, 0, Vec::new());

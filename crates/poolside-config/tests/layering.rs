@@ -173,7 +173,10 @@ fn url_parameters_are_applied_and_stripped() {
     assert_eq!(pg.max_size, 3);
     assert_eq!(pg.connection_timeout, Duration::from_secs(12));
     assert!(pg.pgbouncer);
-    assert_eq!(pg.pipeline_connections, 1, "one pipelined connection behind PgBouncer");
+    assert_eq!(
+        pg.pipeline_connections, 1,
+        "one pipelined connection behind PgBouncer"
+    );
     assert_eq!(
         pg.url.expose(),
         "postgres://app:pw@127.0.0.1:6432/app?application_name=x"

@@ -101,7 +101,7 @@ impl Op<'_> {
     /// after a write, carried by the caller): a replica takes it only once it has
     /// replayed that far, otherwise the primary does.
     pub fn after(mut self, position: Lsn) -> Self {
-        self.after = Some(self.after.map_or(position, |a| a.max(position)));
+        self.after = self.after.max(Some(position));
         self
     }
 

@@ -110,7 +110,7 @@ impl PgRequest {
     /// [`PgPool::wal_position`] after a write): a replica takes it only once it has
     /// replayed that far. Keeps the latest of several.
     pub fn after(mut self, position: Lsn) -> Self {
-        self.after = Some(self.after.map_or(position, |a| a.max(position)));
+        self.after = self.after.max(Some(position));
         self
     }
 
