@@ -190,6 +190,7 @@ fn the_top_level_holds_what_the_layout_promises() {
         "rust-toolchain.toml",
         "README.md",
         "ARCHITECTURE.md",
+        "BENCHMARKS.md",
         ".ci/run",
         ".cargo/config.toml",
     ] {
@@ -204,7 +205,16 @@ fn the_top_level_holds_what_the_layout_promises() {
 fn no_trailing_whitespace() {
     let root = workspace_root();
     let mut files = workspace_rust_files();
-    files.extend(["README.md", "ARCHITECTURE.md", "Cargo.toml", "deny.toml"].map(|f| root.join(f)));
+    files.extend(
+        [
+            "README.md",
+            "ARCHITECTURE.md",
+            "BENCHMARKS.md",
+            "Cargo.toml",
+            "deny.toml",
+        ]
+        .map(|f| root.join(f)),
+    );
     for file in files {
         let text = std::fs::read_to_string(&file).unwrap_or_default();
         for (n, line) in text.lines().enumerate() {
