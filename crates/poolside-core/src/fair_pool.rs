@@ -19,12 +19,14 @@
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, PoisonError, RwLock};
+use std::sync::{Arc, RwLock};
 use std::task::Poll;
 use std::time::Duration;
 
 use bb8::ManageConnection;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, TryAcquireError, watch};
+
+use crate::lock::{read, write};
 
 /// How long a waiter waits before asking bb8 again (which starts another connect when
 /// none is under way): after a connect failure, and every so often while it waits.
@@ -216,10 +218,7 @@ impl<M: ManageConnection> FairPool<M> {
     }
 
     fn bb8(&self) -> Option<bb8::Pool<M>> {
-        self.pool
-            .read()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clone()
+        read(&self.pool).clone()
     }
 
     /// bb8's state, unless the pool is closed.
@@ -382,12 +381,7 @@ impl<M: ManageConnection> FairPool<M> {
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
         let still_in_use = in_use();
-        drop(
-            self.pool
-                .write()
-                .unwrap_or_else(PoisonError::into_inner)
-                .take(),
-        );
+        drop(write(&self.pool).take());
         still_in_use
     }
 }

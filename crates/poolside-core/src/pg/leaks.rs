@@ -7,10 +7,11 @@
 //! lock), and one sweeper task per pool reports the slots held too long.
 
 use std::panic::Location;
-use std::sync::{Arc, Mutex, PoisonError, Weak};
+use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant};
 
 use super::stats::Counters;
+use crate::lock::lock;
 
 /// One connection out of the pool, watched.
 #[derive(Debug)]
@@ -61,7 +62,7 @@ impl LeakWatch {
     }
 
     fn slots(&self) -> std::sync::MutexGuard<'_, Slots> {
-        self.slots.lock().unwrap_or_else(PoisonError::into_inner)
+        lock(&self.slots)
     }
 
     /// Registers a checkout at `location`; returns its slot.

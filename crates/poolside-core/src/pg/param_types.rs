@@ -21,7 +21,7 @@
 use std::future::Future;
 use std::num::NonZeroUsize;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex};
 
 use lru::LruCache;
 use tokio::sync::OnceCell;
@@ -29,6 +29,7 @@ use tokio_postgres::types::{Type, WrongType};
 
 use super::PgError;
 use super::connection::Params;
+use crate::lock::lock;
 
 /// One statement's types, learnt at most once at a time: callers that miss together
 /// wait for the first one's answer.
@@ -76,9 +77,7 @@ impl ParamTypes {
     }
 
     fn entries(&self) -> Option<std::sync::MutexGuard<'_, LruCache<String, Entry>>> {
-        self.entries
-            .as_ref()
-            .map(|entries| entries.lock().unwrap_or_else(PoisonError::into_inner))
+        self.entries.as_ref().map(|entries| lock(entries))
     }
 
     /// The cached types of `sql`, when they have been learnt.

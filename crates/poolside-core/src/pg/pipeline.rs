@@ -15,7 +15,7 @@
 use std::future::Future;
 use std::panic::Location;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex};
 
 use futures_util::FutureExt as _;
 use tokio_postgres::error::SqlState;
@@ -29,6 +29,7 @@ use super::schema_epoch::{SchemaEpoch, is_stale_plan};
 use super::statement_cache::StatementCache;
 use super::statement_call::{Execute, Query, StatementCall};
 use super::{PgError, PgPool};
+use crate::lock::lock;
 
 /// One leased connection and the statements prepared on it.
 struct Shared {
@@ -46,9 +47,7 @@ impl Shared {
     }
 
     fn statements(&self) -> std::sync::MutexGuard<'_, StatementCache> {
-        self.statements
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
+        lock(&self.statements)
     }
 
     async fn statement(&self, sql: &str) -> Result<(Statement, u64), PgError> {
@@ -134,18 +133,14 @@ impl Pipeline {
     pub(crate) fn leased(&self) -> u32 {
         self.slots
             .iter()
-            .filter(|slot| {
-                slot.lock()
-                    .unwrap_or_else(PoisonError::into_inner)
-                    .is_some()
-            })
+            .filter(|slot| lock(slot).is_some())
             .count() as u32
     }
 
     /// Gives every leased connection back (in-flight statements finish first).
     pub(crate) fn release_all(&self) {
         for slot in &self.slots {
-            slot.lock().unwrap_or_else(PoisonError::into_inner).take();
+            lock(slot).take();
         }
     }
 
@@ -181,7 +176,7 @@ impl Pipeline {
             )),
             preparing: tokio::sync::Mutex::new(()),
         });
-        *slot.lock().unwrap_or_else(PoisonError::into_inner) = Some(Arc::clone(&shared));
+        *lock(slot) = Some(Arc::clone(&shared));
         Ok(shared)
     }
 
@@ -195,7 +190,7 @@ impl Pipeline {
     ) -> Result<T, PgError> {
         if result.is_err() {
             for slot in &self.slots {
-                let mut slot = slot.lock().unwrap_or_else(PoisonError::into_inner);
+                let mut slot = lock(slot);
                 if slot.as_ref().is_some_and(|s| Arc::ptr_eq(s, shared)) {
                     slot.take();
                 }
@@ -338,7 +333,7 @@ async fn learn_on_own_connection(pool: &PgPool, sql: &str) -> Result<Vec<Type>, 
 /// The slot's connection, unless it is empty, closed, retired or timed out (such a one
 /// is dropped, and so given back to the pool, which discards it).
 fn live(slot: &Mutex<Option<Arc<Shared>>>) -> Option<Arc<Shared>> {
-    let mut slot = slot.lock().unwrap_or_else(PoisonError::into_inner);
+    let mut slot = lock(slot);
     match slot.as_ref() {
         Some(shared)
             if !shared.conn.is_closed()

@@ -3,7 +3,7 @@
 
 use std::ops::{Deref, DerefMut};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use poolside_config::RedisConfig;
@@ -16,6 +16,7 @@ use super::reconnect::ReconnectBackoff;
 use super::{RedisError, RedisServerInfo, RedisStats};
 use crate::ErrorKind;
 use crate::fair_pool::{AcquireError, Checkout, FairPool, Sizes};
+use crate::lock::lock;
 
 /// A pool of Redis connections.
 ///
@@ -208,11 +209,7 @@ impl RedisPool {
 
     /// The shared connection leased now, if any.
     fn current_lease(&self) -> Option<Arc<Lease>> {
-        self.inner
-            .shared
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clone()
+        lock(&self.inner.shared).clone()
     }
 
     /// The shared connection, leased when there is none or it has failed.
@@ -244,17 +241,13 @@ impl RedisPool {
             conn: checkout.conn.clone(),
             _checkout: checkout,
         });
-        *inner.shared.lock().unwrap_or_else(PoisonError::into_inner) = Some(Arc::clone(&lease));
+        *lock(&inner.shared) = Some(Arc::clone(&lease));
         Ok(lease)
     }
 
     /// Gives the shared connection back after it failed, unless it was replaced already.
     fn drop_lease(&self, failed: &Arc<Lease>) {
-        let mut shared = self
-            .inner
-            .shared
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
+        let mut shared = lock(&self.inner.shared);
         if shared
             .as_ref()
             .is_some_and(|lease| Arc::ptr_eq(lease, failed))
@@ -355,13 +348,7 @@ impl RedisPool {
             total: sizes.total,
             active: sizes.active,
             idle: sizes.idle,
-            shared: u32::from(
-                inner
-                    .shared
-                    .lock()
-                    .unwrap_or_else(PoisonError::into_inner)
-                    .is_some(),
-            ),
+            shared: u32::from(lock(&inner.shared).is_some()),
             in_flight: load(&inner.in_flight),
             commands: load(&inner.counters.commands),
             errors: load(&inner.counters.errors),
@@ -388,11 +375,7 @@ impl RedisPool {
     /// `deadline` to come back, then every connection is closed. Returns how many were
     /// still in use at the deadline.
     pub async fn close(&self, deadline: Duration) -> u32 {
-        self.inner
-            .shared
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .take();
+        lock(&self.inner.shared).take();
         self.inner.fair.close(deadline).await
     }
 }

@@ -11,13 +11,14 @@
 //! the count.
 
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use poolside_config::RedisConfig;
 
 use super::RedisError;
 use crate::ErrorKind;
+use crate::lock::lock;
 
 /// The failed connects in a row of one pool, and when the next may start.
 #[derive(Debug)]
@@ -88,7 +89,7 @@ impl ReconnectBackoff {
         if !self.failing.load(Ordering::Acquire) {
             return None;
         }
-        let state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        let state = lock(&self.state);
         let next_attempt = state
             .failed_at?
             .checked_add(self.delay_after(state.failures))?;
@@ -106,7 +107,7 @@ impl ReconnectBackoff {
     /// returns how long the next connect is held off. Connects that overlapped (they
     /// started before the latest failure) count as one failure, not several.
     pub(crate) fn failed(&self, started: Instant, now: Instant, error: &RedisError) -> Duration {
-        let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut state = lock(&self.state);
         let overlapped = state.failed_at.is_some_and(|at| started <= at);
         if !overlapped {
             state.failures = state.failures.saturating_add(1);
@@ -123,7 +124,7 @@ impl ReconnectBackoff {
         if !self.failing.load(Ordering::Acquire) {
             return;
         }
-        let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut state = lock(&self.state);
         *state = State::default();
         self.failing.store(false, Ordering::Release);
     }
