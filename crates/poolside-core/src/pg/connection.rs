@@ -14,6 +14,7 @@ use tokio_postgres::{Client, Row, Statement};
 use super::PgError;
 use super::generation::{Generation, READ_ONLY_SQL_TRANSACTION};
 use super::param_types::{self, ParamTypes};
+use super::params::Params;
 use super::rows;
 use super::schema_epoch::{SchemaEpoch, is_stale_plan};
 use super::statement_cache::StatementCache;
@@ -87,9 +88,6 @@ pub struct PgConnection {
     generation: Arc<Generation>,
     born: u64,
 }
-
-/// Parameters of a statement.
-pub type Params<'a> = &'a [&'a (dyn ToSql + Sync)];
 
 impl PgConnection {
     pub(crate) fn new(

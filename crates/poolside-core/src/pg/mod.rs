@@ -8,6 +8,7 @@ mod generation;
 mod leaks;
 mod manager;
 mod param_types;
+mod params;
 mod pipeline;
 mod pool;
 mod pooled;
@@ -22,15 +23,16 @@ mod tls;
 mod transaction;
 
 pub use budget::{ConnectionBudget, PgBouncerBudget};
-pub use connection::{Params, PgConnection};
+pub use connection::PgConnection;
 pub use error::PgError;
+pub use params::{Param, Params};
 pub use pool::{DEFAULT_APPLICATION_NAME, PgPool};
 pub use pooled::PooledPgConnection;
 pub use replicas::{
     Lsn, LsnParseError, PrimaryReason, ReplicaFuture, ReplicaLayer, ReplicaService, ReplicaStats,
     Replicas, ReplicasStats,
 };
-pub use request::{Param, PgAnswer, PgRequest, PgRequestKind};
+pub use request::{PgAnswer, PgRequest, PgRequestKind};
 pub use stats::{ClosedCounts, PoolStats};
 pub use transaction::{IsolationLevel, TransactionFuture, TransactionOptions};
 

@@ -28,7 +28,7 @@ use tokio::sync::OnceCell;
 use tokio_postgres::types::{Type, WrongType};
 
 use super::PgError;
-use super::connection::Params;
+use super::params::Params;
 use crate::lock::lock;
 
 /// One statement's types, learnt at most once at a time: callers that miss together

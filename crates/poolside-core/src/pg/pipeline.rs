@@ -22,8 +22,9 @@ use tokio_postgres::error::SqlState;
 use tokio_postgres::types::Type;
 use tokio_postgres::{Row, Statement};
 
-use super::connection::{Params, QueryTimedOut};
+use super::connection::QueryTimedOut;
 use super::param_types::{self, ParamTypes};
+use super::params::Params;
 use super::pooled::PooledPgConnection;
 use super::schema_epoch::{SchemaEpoch, is_stale_plan};
 use super::statement_cache::StatementCache;

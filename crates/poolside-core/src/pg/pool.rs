@@ -14,10 +14,11 @@ use tokio::sync::watch;
 use tokio_postgres::Row;
 use tokio_postgres::types::Type;
 
-use super::connection::{ConnectionOptions, Params};
+use super::connection::ConnectionOptions;
 use super::leaks::LeakWatch;
 use super::manager::PgManager;
 use super::param_types::ParamTypes;
+use super::params::Params;
 use super::pipeline::Pipeline;
 use super::pooled::PooledPgConnection;
 use super::rows;

@@ -12,25 +12,8 @@ use std::task::{Context, Poll};
 use tokio_postgres::Row;
 use tokio_postgres::types::ToSql;
 
+use super::params::Param;
 use super::{Lsn, PgError, PgPool};
-
-/// One owned statement parameter; build a list with [`params!`](crate::params).
-pub type Param = Arc<dyn ToSql + Send + Sync>;
-
-/// Owned statement parameters: `poolside_core::params![id, "name"]`.
-///
-/// # Examples
-///
-/// ```
-/// let params = poolside_core::params![42_i64, "widget"];
-/// assert_eq!(params.len(), 2);
-/// ```
-#[macro_export]
-macro_rules! params {
-    ($($param:expr),* $(,)?) => {
-        ::std::vec![$(::std::sync::Arc::new($param) as $crate::Param),*]
-    };
-}
 
 /// Whether a request wants rows or a count of changed rows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

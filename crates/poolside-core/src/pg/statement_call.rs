@@ -8,7 +8,7 @@ use std::future::Future;
 use tokio_postgres::types::{ToSql, Type};
 use tokio_postgres::{Client, Row, Statement};
 
-use super::connection::Params;
+use super::params::Params;
 
 /// Runs a prepared statement on a client.
 pub(crate) trait StatementCall {
