@@ -12,8 +12,8 @@
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use poolside_config::Jitter;
 use poolside_core::{ErrorKind, PgError, PgPool};
+use poolside_resilience::Jitter;
 use poolside_resilience::{Backoff, RetryBudget, RetryLayer, RetryPolicy};
 use poolside_tests::{
     load_config, multi_host_url, required_env, try_xtask_services, xtask_services,

@@ -9,7 +9,8 @@ use crate::paths::workspace_root;
 /// Each crate, and the poolside crates it may depend on (lower never imports higher).
 const ALLOWED_INTERNAL: &[(&str, &[&str])] = &[
     ("poolside-config", &[]),
-    ("poolside-resilience", &["poolside-config"]),
+    // Generic layers: built from configuration by the facade, never reading it.
+    ("poolside-resilience", &[]),
     ("poolside-core", &["poolside-config", "poolside-resilience"]),
     (
         "poolside-metrics",
@@ -40,6 +41,7 @@ const ALLOWED_INTERNAL: &[(&str, &[&str])] = &[
 const FORBIDDEN_EXTERNAL: &[(&str, &[&str], &str)] = &[(
     "poolside-resilience",
     &[
+        "figment",
         "tokio-postgres",
         "postgres",
         "redis",

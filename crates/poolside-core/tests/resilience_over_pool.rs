@@ -6,9 +6,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
-use poolside_config::Jitter;
 use poolside_core::{ErrorKind, PgPool};
-use poolside_resilience::breaker::{BreakerConfig, BreakerState};
+use poolside_resilience::Jitter;
+use poolside_resilience::breaker::{BreakerSettings, BreakerState};
 use poolside_resilience::{
     Backoff, CircuitBreaker, CircuitBreakerLayer, DeadlineLayer, LoadShedLayer, RetryBudget,
     RetryLayer, RetryPolicy,
@@ -139,9 +139,9 @@ async fn an_open_breaker_spares_a_down_server_and_fails_at_once() {
             }
         }
     });
-    let breaker = CircuitBreaker::new(BreakerConfig {
+    let breaker = CircuitBreaker::new(BreakerSettings {
         min_calls: 5,
-        ..BreakerConfig::default()
+        ..BreakerSettings::default()
     });
     let guarded = CircuitBreakerLayer::new(breaker.clone()).layer(service);
     let mut slowest_refusal = Duration::ZERO;
@@ -187,8 +187,18 @@ async fn the_layers_compose_in_any_order_over_the_pool() {
         }
     });
     let budget = RetryBudget::new(Duration::from_secs(10), 10, 20.0).expect("valid");
-    let retry = RetryLayer::new(RetryPolicy::from_config(&Default::default(), budget));
-    let breaker = CircuitBreakerLayer::new(CircuitBreaker::new(BreakerConfig::default()));
+    let backoff = Backoff::new(
+        Duration::from_millis(100),
+        Duration::from_secs(2),
+        Jitter::Full,
+    );
+    let retry = RetryLayer::new(RetryPolicy::new(
+        3,
+        backoff,
+        Duration::from_secs(10),
+        budget,
+    ));
+    let breaker = CircuitBreakerLayer::new(CircuitBreaker::new(BreakerSettings::default()));
     let deadline = DeadlineLayer::new(Duration::from_secs(5));
     let shed = LoadShedLayer::new(1000);
     let facade_order = tower::ServiceBuilder::new()

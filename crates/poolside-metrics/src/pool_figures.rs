@@ -129,10 +129,11 @@ pub fn record_overflow(label: &'static str, switch: &OverflowSwitch) {
 ///
 /// ```
 /// use std::time::Duration;
-/// use poolside_resilience::{RetryBudget, RetryPolicy};
+/// use poolside_resilience::{Backoff, Jitter, RetryBudget, RetryPolicy};
 ///
 /// let budget = RetryBudget::new(Duration::from_secs(10), 10, 20.0).expect("valid");
-/// let policy = RetryPolicy::from_config(&poolside_config::RetryConfig::default(), budget)
+/// let backoff = Backoff::new(Duration::from_millis(100), Duration::from_secs(2), Jitter::Full);
+/// let policy = RetryPolicy::new(3, backoff, Duration::from_secs(10), budget)
 ///     .observe(poolside_metrics::retry_observer("postgres"));
 /// # let _ = policy;
 /// ```

@@ -12,7 +12,7 @@ use poolside_metrics::{
     Exporter, MetricsLayer, Operation, OperationRecorder, observe_pg_pool, record_pg_stats,
     retry_observer,
 };
-use poolside_resilience::{RetryBudget, RetryLayer, RetryPolicy};
+use poolside_resilience::{Backoff, Jitter, RetryBudget, RetryLayer, RetryPolicy};
 use poolside_tests::{load_config, required_env};
 use tower::{Service, ServiceExt};
 
@@ -50,7 +50,12 @@ fn stack(
 ) -> impl Service<Statement, Response = (), Error = PgError, Future: Send> + Clone {
     let label = recorder.pool();
     let budget = RetryBudget::new(Duration::from_secs(10), 10, 20.0).expect("valid");
-    let policy = RetryPolicy::from_config(&poolside_config::RetryConfig::default(), budget)
+    let backoff = Backoff::new(
+        Duration::from_millis(100),
+        Duration::from_secs(2),
+        Jitter::Full,
+    );
+    let policy = RetryPolicy::new(3, backoff, Duration::from_secs(10), budget)
         .observe(retry_observer(label));
     let pool = pool.clone();
     tower::ServiceBuilder::new()

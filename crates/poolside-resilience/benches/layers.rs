@@ -6,10 +6,11 @@
 use std::time::Duration;
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use poolside_resilience::breaker::BreakerConfig;
+use poolside_resilience::breaker::BreakerSettings;
 use poolside_resilience::{
-    CircuitBreaker, CircuitBreakerLayer, CircuitOpen, Classify, DeadlineExceeded, DeadlineLayer,
-    Failure, LoadShedLayer, Overloaded, RetryBudget, RetryLayer, RetryPolicy,
+    Backoff, CircuitBreaker, CircuitBreakerLayer, CircuitOpen, Classify, DeadlineExceeded,
+    DeadlineLayer, Failure, Jitter, LoadShedLayer, Overloaded, RetryBudget, RetryLayer,
+    RetryPolicy,
 };
 use tower::{Layer, Service, ServiceBuilder, ServiceExt};
 
@@ -71,11 +72,20 @@ fn layers(c: &mut Criterion) {
         .expect("a runtime");
     let _guard = runtime.enter();
     let retry = || {
-        let config = poolside_config::RetryConfig::default();
-        let budget = RetryBudget::from_config(&config).expect("valid");
-        RetryLayer::new(RetryPolicy::from_config(&config, budget))
+        let budget = RetryBudget::new(Duration::from_secs(10), 10, 20.0).expect("valid");
+        let backoff = Backoff::new(
+            Duration::from_millis(100),
+            Duration::from_secs(2),
+            Jitter::Full,
+        );
+        RetryLayer::new(RetryPolicy::new(
+            3,
+            backoff,
+            Duration::from_secs(10),
+            budget,
+        ))
     };
-    let breaker = || CircuitBreakerLayer::new(CircuitBreaker::new(BreakerConfig::default()));
+    let breaker = || CircuitBreakerLayer::new(CircuitBreaker::new(BreakerSettings::default()));
     let deadline = || DeadlineLayer::new(Duration::from_secs(5));
     let shed = || LoadShedLayer::new(1000);
 

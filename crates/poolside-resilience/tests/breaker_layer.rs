@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::time::Duration;
 
-use poolside_resilience::breaker::{BreakerConfig, BreakerState, CircuitBreaker, CircuitOpen};
+use poolside_resilience::breaker::{BreakerSettings, BreakerState, CircuitBreaker, CircuitOpen};
 use poolside_resilience::{CircuitBreakerLayer, Classify, Failure};
 use tower::{Layer, Service, ServiceExt};
 
@@ -54,8 +54,8 @@ fn backend(
     (service, calls)
 }
 
-fn settings() -> BreakerConfig {
-    BreakerConfig {
+fn settings() -> BreakerSettings {
+    BreakerSettings {
         failure_rate_percent: 50,
         min_calls: 10,
         window: Duration::from_secs(10),
@@ -171,7 +171,7 @@ where
 fn failures_older_than_the_window_no_longer_count() {
     use poolside_resilience::breaker::CallOutcome;
 
-    let breaker = CircuitBreaker::new(BreakerConfig {
+    let breaker = CircuitBreaker::new(BreakerSettings {
         min_calls: 4,
         window: Duration::from_secs(1),
         ..settings()

@@ -5,7 +5,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use poolside_config::Jitter;
+use poolside_resilience::Jitter;
 use poolside_resilience::retry::{Decision, GiveUp, RetryEvent};
 use poolside_resilience::{Backoff, Classify, Failure, RetryBudget, RetryLayer, RetryPolicy};
 use tower::{Layer, Service, ServiceExt};

@@ -8,8 +8,6 @@ use poolside_core::{OnUnavailable, RedisCache, RedisPool};
 use poolside_core::{PgPool, Replicas};
 use poolside_health::Health;
 use poolside_metrics::{Exporter, OperationRecorder};
-use poolside_resilience::overflow::OverflowSwitch;
-use poolside_resilience::{CircuitBreaker, RetryBudget};
 
 use crate::poolside::{Inner, Poolside};
 use crate::stack::{self, Shared};
@@ -106,11 +104,11 @@ impl PoolsideBuilder {
         let cache = RedisCache::new(redis.clone(), OnUnavailable::Miss);
         let shared = Shared {
             recorder: Arc::new(OperationRecorder::from_config("postgres", &config.metrics)),
-            breaker: CircuitBreaker::new(config.breaker.clone()),
-            budget: RetryBudget::from_config(&config.retry)?,
+            breaker: crate::layers::breaker(&config.breaker),
+            budget: crate::layers::retry_budget(&config.retry)?,
             switch: secondary
                 .as_ref()
-                .map(|_| OverflowSwitch::from_config(&config.failover)),
+                .map(|_| crate::layers::overflow_switch(&config.failover)),
         };
         let replicas = match config.postgres.replicas.is_empty() {
             true => None,

@@ -9,6 +9,7 @@
 
 mod builder;
 mod error;
+pub mod layers;
 mod poolside;
 mod stack;
 

@@ -16,7 +16,7 @@ use poolside_core::{
 use poolside_core::{RedisCache, RedisPool};
 use poolside_health::{Health, HealthReport};
 use poolside_metrics::PoolReport;
-use poolside_resilience::{DeadlineLayer, RetryLayer, RetryPolicy};
+use poolside_resilience::{DeadlineLayer, RetryLayer};
 use tower::{Layer, ServiceExt};
 
 use crate::builder::PoolsideBuilder;
@@ -305,7 +305,7 @@ impl Poolside {
         Fut: Future<Output = Result<T, PgError>> + Send + 'static,
     {
         let config = &self.inner.config;
-        let policy = RetryPolicy::from_config(&config.retry, self.inner.shared.budget.clone())
+        let policy = crate::layers::retry_policy(&config.retry, self.inner.shared.budget.clone())
             .idempotent(true)
             .observe(poolside_metrics::retry_observer("postgres"));
         let service = tower::service_fn(move |()| op());

@@ -13,7 +13,6 @@ use poolside_metrics::{MetricsLayer, OperationRecorder, retry_observer};
 use poolside_resilience::overflow::{OverflowSwitch, PrimaryLoad};
 use poolside_resilience::{
     CircuitBreaker, CircuitBreakerLayer, DeadlineLayer, OverflowLayer, RetryBudget, RetryLayer,
-    RetryPolicy,
 };
 use tower::ServiceBuilder;
 use tower::util::BoxCloneSyncService;
@@ -48,7 +47,7 @@ pub(crate) fn build(
         secondary,
         replicas,
     } = *pools;
-    let policy = RetryPolicy::from_config(&config.retry, shared.budget.clone())
+    let policy = crate::layers::retry_policy(&config.retry, shared.budget.clone())
         .idempotent(idempotent)
         .observe(retry_observer("postgres"));
     let overflow = match (secondary, &shared.switch) {

@@ -11,7 +11,7 @@ use super::{CircuitBreaker, CircuitBreakerService};
 ///
 /// ```
 /// use std::time::Duration;
-/// use poolside_resilience::breaker::{BreakerConfig, CircuitBreaker, CircuitBreakerLayer, CircuitOpen};
+/// use poolside_resilience::breaker::{BreakerSettings, CircuitBreaker, CircuitBreakerLayer, CircuitOpen};
 /// use poolside_resilience::{Classify, Failure};
 /// use tower::{Layer, ServiceExt};
 ///
@@ -25,7 +25,7 @@ use super::{CircuitBreaker, CircuitBreakerService};
 /// }
 ///
 /// # tokio::runtime::Runtime::new().expect("runtime").block_on(async {
-/// let breaker = CircuitBreaker::new(BreakerConfig { min_calls: 1, ..Default::default() });
+/// let breaker = CircuitBreaker::new(BreakerSettings { min_calls: 1, ..Default::default() });
 /// let layer = CircuitBreakerLayer::new(breaker.clone());
 /// let down = tower::service_fn(|()| async { Err::<(), _>(Error::Down) });
 /// assert!(matches!(layer.layer(down).oneshot(()).await, Err(Error::Down)));

@@ -13,12 +13,13 @@
 mod future;
 mod layer;
 mod service;
+mod settings;
 mod state;
 
 pub use future::ResponseFuture;
 pub use layer::CircuitBreakerLayer;
-pub use poolside_config::BreakerConfig;
 pub use service::CircuitBreakerService;
+pub use settings::BreakerSettings;
 pub use state::{BreakerState, CallOutcome, CircuitBreaker, Permit};
 
 use std::time::Duration;

@@ -4,7 +4,7 @@ use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
-use poolside_config::BreakerConfig;
+use super::BreakerSettings;
 
 /// Where the breaker stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -136,9 +136,9 @@ pub enum CallOutcome {
 ///
 /// ```
 /// use std::time::Duration;
-/// use poolside_resilience::breaker::{BreakerConfig, BreakerState, CallOutcome, CircuitBreaker};
+/// use poolside_resilience::breaker::{BreakerSettings, BreakerState, CallOutcome, CircuitBreaker};
 ///
-/// let breaker = CircuitBreaker::new(BreakerConfig { min_calls: 2, ..Default::default() });
+/// let breaker = CircuitBreaker::new(BreakerSettings { min_calls: 2, ..Default::default() });
 /// for _ in 0..2 {
 ///     let permit = breaker.admit().expect("closed");
 ///     permit.record(CallOutcome::Failed);
@@ -153,7 +153,7 @@ pub struct CircuitBreaker {
 
 #[derive(Debug)]
 struct Shared {
-    settings: BreakerConfig,
+    settings: BreakerSettings,
     inner: Mutex<Inner>,
     /// Mirrors `State::Closed`, so that calls on a healthy backend take no lock.
     closed: AtomicBool,
@@ -171,11 +171,11 @@ pub struct Permit {
 }
 
 impl CircuitBreaker {
-    /// A closed breaker with the `[breaker]` settings.
-    pub fn new(settings: BreakerConfig) -> Self {
+    /// A closed breaker with these settings.
+    pub fn new(settings: BreakerSettings) -> Self {
         Self {
             shared: Arc::new(Shared {
-                settings: BreakerConfig {
+                settings: BreakerSettings {
                     probes: settings.probes.max(1),
                     min_calls: settings.min_calls.max(1),
                     ..settings

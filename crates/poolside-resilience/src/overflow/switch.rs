@@ -53,12 +53,6 @@ impl OverflowSwitch {
         }
     }
 
-    /// The switch of the `[failover]` section (`utilization_threshold`,
-    /// `hand_back_margin`).
-    pub fn from_config(config: &poolside_config::FailoverConfig) -> Self {
-        Self::new(config.utilization_threshold, config.hand_back_margin)
-    }
-
     /// Takes the primary's load into account; returns whether critical operations
     /// overflow now.
     pub fn update(&self, load: PrimaryLoad) -> bool {

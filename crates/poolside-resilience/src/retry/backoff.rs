@@ -2,7 +2,17 @@
 
 use std::time::Duration;
 
-use poolside_config::{Jitter, RetryConfig};
+/// How a retry's delay is drawn under its ceiling.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Jitter {
+    /// Uniformly from zero to the ceiling: spreads retrying callers the most.
+    #[default]
+    Full,
+    /// Uniformly from half the ceiling to the ceiling.
+    Equal,
+    /// The ceiling itself.
+    None,
+}
 
 /// Exponential backoff: before retry `n` (1 for the first retry) the ceiling is
 /// `min(max_delay, base_delay * 2^(n-1))`, and the delay is drawn under it as the
@@ -15,7 +25,9 @@ use poolside_config::{Jitter, RetryConfig};
 /// use std::time::Duration;
 /// use poolside_resilience::Backoff;
 ///
-/// let backoff = Backoff::from_config(&poolside_config::RetryConfig::default());
+/// use poolside_resilience::retry::Jitter;
+///
+/// let backoff = Backoff::new(Duration::from_millis(100), Duration::from_secs(2), Jitter::Full);
 /// assert_eq!(backoff.ceiling(1), Duration::from_millis(100));
 /// assert_eq!(backoff.ceiling(2), Duration::from_millis(200));
 /// assert_eq!(backoff.ceiling(9), Duration::from_secs(2), "capped at max_delay");
@@ -36,11 +48,6 @@ impl Backoff {
             max_delay,
             jitter,
         }
-    }
-
-    /// The backoff of the `[retry]` section.
-    pub fn from_config(config: &RetryConfig) -> Self {
-        Self::new(config.base_delay, config.max_delay, config.jitter)
     }
 
     /// The longest delay before retry `retry` (1 for the first retry).

@@ -99,16 +99,6 @@ impl RetryBudget {
         f(&mut slots)
     }
 
-    /// The budget of the `[retry]` section (`budget_window`, `budget_min_per_sec`,
-    /// `budget_percent`); validated configuration always builds one.
-    pub fn from_config(config: &poolside_config::RetryConfig) -> Result<Self, BudgetError> {
-        Self::new(
-            config.budget_window,
-            config.budget_min_per_sec,
-            f64::from(config.budget_percent),
-        )
-    }
-
     /// Counts one request (the first try of an operation).
     pub fn deposit(&self) {
         let per_request = self.inner.per_request;

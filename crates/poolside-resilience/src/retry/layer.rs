@@ -13,12 +13,13 @@ use super::{Retry, RetryPolicy};
 ///
 /// ```
 /// use std::time::Duration;
-/// use poolside_resilience::retry::{RetryLayer, RetryPolicy};
-/// use poolside_resilience::RetryBudget;
+/// use poolside_resilience::retry::{Jitter, RetryLayer, RetryPolicy};
+/// use poolside_resilience::{Backoff, RetryBudget};
 /// use tower::Layer;
 ///
 /// let budget = RetryBudget::new(Duration::from_secs(10), 10, 20.0).expect("valid");
-/// let layer = RetryLayer::new(RetryPolicy::from_config(&Default::default(), budget));
+/// let backoff = Backoff::new(Duration::from_millis(100), Duration::from_secs(2), Jitter::Full);
+/// let layer = RetryLayer::new(RetryPolicy::new(3, backoff, Duration::from_secs(10), budget));
 /// let service = layer.layer(tower::service_fn(|n: u32| async move {
 ///     Ok::<u32, std::convert::Infallible>(n + 1)
 /// }));

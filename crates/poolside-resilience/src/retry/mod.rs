@@ -14,7 +14,7 @@ mod layer;
 mod policy;
 mod service;
 
-pub use backoff::Backoff;
+pub use backoff::{Backoff, Jitter};
 pub use budget::{BudgetError, RetryBudget};
 pub use future::ResponseFuture;
 pub use layer::RetryLayer;

@@ -4,8 +4,6 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
-use poolside_config::RetryConfig;
-
 use super::{Backoff, RetryBudget};
 use crate::{Classify, Failure};
 
@@ -64,11 +62,12 @@ type Observer = Arc<dyn Fn(&RetryEvent) + Send + Sync>;
 ///
 /// ```
 /// use std::time::Duration;
-/// use poolside_resilience::retry::RetryPolicy;
-/// use poolside_resilience::RetryBudget;
+/// use poolside_resilience::retry::{Jitter, RetryPolicy};
+/// use poolside_resilience::{Backoff, RetryBudget};
 ///
 /// let budget = RetryBudget::new(Duration::from_secs(10), 10, 20.0).expect("valid");
-/// let policy = RetryPolicy::from_config(&poolside_config::RetryConfig::default(), budget)
+/// let backoff = Backoff::new(Duration::from_millis(100), Duration::from_secs(2), Jitter::Full);
+/// let policy = RetryPolicy::new(3, backoff, Duration::from_secs(10), budget)
 ///     .observe(|event| println!("try {} failed: {:?}", event.attempt, event.decision));
 /// assert_eq!(policy.attempts(), 3);
 /// ```
@@ -110,16 +109,6 @@ impl RetryPolicy {
             idempotent: false,
             observer: None,
         }
-    }
-
-    /// The policy of the `[retry]` section, drawing on `budget`.
-    pub fn from_config(config: &RetryConfig, budget: RetryBudget) -> Self {
-        Self::new(
-            config.attempts,
-            Backoff::from_config(config),
-            config.total_deadline,
-            budget,
-        )
     }
 
     /// Marks every request of this stack as safe to run twice, so that failures whose

@@ -44,12 +44,6 @@ impl LoadShedLayer {
         }
     }
 
-    /// The limit of a PostgreSQL pool: its `max_size` connections plus the
-    /// `max_waiting` operations that may wait for one.
-    pub fn for_postgres(config: &poolside_config::PostgresConfig) -> Self {
-        Self::new(config.max_size as usize + config.max_waiting as usize)
-    }
-
     /// Calls admitted at once.
     pub fn limit(&self) -> usize {
         self.limit

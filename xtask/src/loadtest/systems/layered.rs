@@ -6,10 +6,8 @@
 use std::sync::Arc;
 
 use anyhow::{Result, anyhow};
-use poolside_resilience::{
-    CircuitBreaker, CircuitBreakerLayer, DeadlineLayer, LoadShedLayer, RetryBudget, RetryLayer,
-    RetryPolicy,
-};
+use poolside::layers;
+use poolside_resilience::{CircuitBreakerLayer, DeadlineLayer, RetryLayer};
 use tower::ServiceExt;
 
 use super::{Prepared, Target, postgres};
@@ -24,7 +22,7 @@ pub(super) async fn poolside(workload: Workload, target: &Target) -> Result<Prep
     }
     let config = postgres::poolside_config(target)?;
     let pool = poolside_core::PgPool::connect(&config.postgres).await?;
-    let budget = RetryBudget::from_config(&config.retry)?;
+    let budget = layers::retry_budget(&config.retry)?;
     let accounts = target.data.accounts;
     let query = tower::service_fn({
         let pool = pool.clone();
@@ -35,14 +33,9 @@ pub(super) async fn poolside(workload: Workload, target: &Target) -> Result<Prep
     });
     let stack = tower::ServiceBuilder::new()
         .layer(DeadlineLayer::new(config.retry.total_deadline))
-        .layer(RetryLayer::new(RetryPolicy::from_config(
-            &config.retry,
-            budget,
-        )))
-        .layer(CircuitBreakerLayer::new(CircuitBreaker::new(
-            config.breaker.clone(),
-        )))
-        .layer(LoadShedLayer::for_postgres(&config.postgres))
+        .layer(RetryLayer::new(layers::retry_policy(&config.retry, budget)))
+        .layer(CircuitBreakerLayer::new(layers::breaker(&config.breaker)))
+        .layer(layers::load_shed(&config.postgres))
         .service(query);
     let operation: Operation = Arc::new(move || {
         let stack = stack.clone();
