@@ -64,7 +64,7 @@ fn settings() -> BreakerSettings {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[tokio::test(start_paused = true)]
 async fn opens_fails_fast_probes_and_closes() {
     let down = Arc::new(AtomicBool::new(true));
     let (service, calls) = backend(Arc::clone(&down), Duration::from_millis(1));
@@ -115,7 +115,7 @@ async fn opens_fails_fast_probes_and_closes() {
     assert_eq!(breaker.times_opened(), 1);
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn a_failed_probe_opens_it_again() {
     let down = Arc::new(AtomicBool::new(true));
     let (service, calls) = backend(Arc::clone(&down), Duration::ZERO);
@@ -141,7 +141,7 @@ async fn a_failed_probe_opens_it_again() {
     );
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn answered_errors_never_open_it() {
     let breaker = CircuitBreaker::new(settings());
     let rejecting = tower::service_fn(|()| async { Err::<u32, _>(Error::Rejected) });
@@ -167,8 +167,8 @@ where
     out
 }
 
-#[test]
-fn failures_older_than_the_window_no_longer_count() {
+#[tokio::test(start_paused = true)]
+async fn failures_older_than_the_window_no_longer_count() {
     use poolside_resilience::breaker::CallOutcome;
 
     let breaker = CircuitBreaker::new(BreakerSettings {
@@ -180,7 +180,7 @@ fn failures_older_than_the_window_no_longer_count() {
     for _ in 0..3 {
         fail();
     }
-    std::thread::sleep(Duration::from_millis(1200));
+    tokio::time::advance(Duration::from_millis(1200)).await;
     fail();
     assert_eq!(
         breaker.state(),

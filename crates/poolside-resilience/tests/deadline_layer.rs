@@ -30,7 +30,7 @@ impl Drop for Dropped {
     }
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn in_time_passes_through_and_late_is_cut_off() {
     let deadline = Duration::from_millis(50);
     let layer = DeadlineLayer::new(deadline);

@@ -56,7 +56,7 @@ fn policy(attempts: u32, deadline: Duration, budget: RetryBudget) -> RetryPolicy
     RetryPolicy::new(attempts, backoff, deadline, budget)
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn a_retryable_failure_is_retried_until_it_succeeds_and_each_decision_is_seen() {
     let events: Arc<Mutex<Vec<RetryEvent>>> = Arc::default();
     let seen = Arc::clone(&events);
@@ -78,7 +78,7 @@ async fn a_retryable_failure_is_retried_until_it_succeeds_and_each_decision_is_s
     );
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn permanent_failures_are_never_retried_and_unknown_ones_only_when_idempotent() {
     for (failure, idempotent, expected_calls) in [
         (Failure::Permanent, false, 1),
@@ -97,7 +97,7 @@ async fn permanent_failures_are_never_retried_and_unknown_ones_only_when_idempot
     }
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn it_gives_up_after_the_attempts_and_returns_the_last_error() {
     let last: Arc<Mutex<Option<RetryEvent>>> = Arc::default();
     let seen = Arc::clone(&last);
@@ -114,7 +114,7 @@ async fn it_gives_up_after_the_attempts_and_returns_the_last_error() {
     );
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn no_retry_starts_past_the_total_deadline() {
     // Each try takes 30 ms; the deadline is 100 ms: three or four tries, never ten.
     let calls = Arc::new(AtomicU32::new(0));
@@ -134,7 +134,7 @@ async fn no_retry_starts_past_the_total_deadline() {
     assert!((1..=4).contains(&tries), "{tries} tries");
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn during_an_outage_the_budget_caps_the_extra_load() {
     // 200 requests all fail; 10% of them may be retried, no floor: at most 220 calls
     // reach the service, not 600.

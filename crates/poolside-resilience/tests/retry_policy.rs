@@ -90,11 +90,11 @@ fn a_budget_with_bad_settings_is_an_error_not_a_panic() {
     assert!(RetryBudget::new(Duration::from_secs(10), 1, f64::NAN).is_err());
 }
 
-#[test]
-fn deposits_expire_after_the_window() {
+#[tokio::test(start_paused = true)]
+async fn deposits_expire_after_the_window() {
     let budget = RetryBudget::new(Duration::from_secs(1), 0, 100.0).expect("valid");
     budget.deposit();
-    std::thread::sleep(Duration::from_millis(1100));
+    tokio::time::advance(Duration::from_millis(1100)).await;
     assert!(
         !budget.withdraw(),
         "a request older than the window buys no retry"

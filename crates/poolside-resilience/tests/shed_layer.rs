@@ -19,7 +19,7 @@ impl Overloaded for Error {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[tokio::test(start_paused = true)]
 async fn beyond_the_limit_calls_are_refused_at_once_and_places_come_back() {
     let reached = Arc::new(AtomicU32::new(0));
     let counter = Arc::clone(&reached);

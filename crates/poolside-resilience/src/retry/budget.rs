@@ -3,7 +3,9 @@
 //! rounds 1/percent down, so 30% allows a third and 40% a half).
 
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use tokio::time::Instant;
 
 /// Why a budget could not be built.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
