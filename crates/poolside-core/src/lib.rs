@@ -11,6 +11,8 @@
 
 mod batch;
 mod error_kind;
+// Public only for the checkout bench (`benches/checkout.rs`): not part of the API.
+#[doc(hidden)]
 pub mod fair_pool;
 mod lock;
 mod observer;
@@ -20,8 +22,6 @@ mod redis_pool;
 mod resilience;
 
 pub use batch::batch;
-/// bb8, re-exported for [`fair_pool::FairPool`] users.
-pub use bb8;
 pub use error_kind::ErrorKind;
 pub use observer::PoolObserver;
 pub use pg::{

@@ -1,21 +1,6 @@
 //! Read replicas: read-only pools on streaming standbys, the rules that send a
 //! read-only statement to one of them, and the tower layer that applies the rules in
-//! front of the primary's stack.
-//!
-//! - A statement goes to a replica only when it is marked read-only
-//!   ([`PgRequest::read_only`](crate::PgRequest::read_only)); everything else goes to
-//!   the primary.
-//! - A replica takes reads only when its last sample (every
-//!   `postgres.replica_check_interval`) found it up, in recovery, and replaying at most
-//!   `postgres.replica_max_lag` behind. A replica never sampled takes none.
-//! - A read carrying a token ([`Lsn`], the primary's WAL position after a write) goes
-//!   to a replica only once that replica has replayed past it; otherwise to the
-//!   primary. The sample is older than the replica's real position, never newer, so
-//!   a read never misses a write whose token it carries.
-//! - A read that fails on a replica for want of a connection (down, refused,
-//!   promoted, a recovery conflict) runs on the primary instead and marks the replica
-//!   down until the next sample: no read fails because a replica did. Replica failures
-//!   never reach the primary's breaker, which sits below this layer.
+//! front of the primary's stack. The routing rules are on [`Replicas`].
 
 mod history;
 mod layer;
@@ -42,6 +27,21 @@ use history::PrimaryHistory;
 use replica::{Refusal, Replica};
 
 /// The read replicas of one primary. Cloning is cheap: clones share the pools.
+///
+/// - A statement goes to a replica only when it is marked read-only
+///   ([`PgRequest::read_only`](crate::PgRequest::read_only)); everything else goes to
+///   the primary.
+/// - A replica takes reads only when its last sample (every
+///   `postgres.replica_check_interval`) found it up, in recovery, and replaying at most
+///   `postgres.replica_max_lag` behind. A replica never sampled takes none.
+/// - A read carrying a token ([`Lsn`], the primary's WAL position after a write) goes
+///   to a replica only once that replica has replayed past it; otherwise to the
+///   primary. The sample is older than the replica's real position, never newer, so
+///   a read never misses a write whose token it carries.
+/// - A read that fails on a replica for want of a connection (down, refused,
+///   promoted, a recovery conflict) runs on the primary instead and marks the replica
+///   down until the next sample: no read fails because a replica did. Replica failures
+///   never reach the primary's breaker, which sits below this layer.
 ///
 /// # Examples
 ///

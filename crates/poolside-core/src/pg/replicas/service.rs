@@ -15,8 +15,8 @@ use crate::pg::{PgAnswer, PgError, PgRequest};
 /// The future of a [`ReplicaService`] call.
 pub type ReplicaFuture = Pin<Box<dyn Future<Output = Result<PgAnswer, PgError>> + Send>>;
 
-/// Routes [`PgRequest`]s: read-only ones to a replica when one is fit (see the
-/// [module rules](super)), the rest, and reads no replica can take, to `inner`.
+/// Routes [`PgRequest`]s: read-only ones to a replica when one is fit (the rules are
+/// on [`Replicas`]), the rest, and reads no replica can take, to `inner`.
 #[derive(Debug, Clone)]
 pub struct ReplicaService<S> {
     replicas: Replicas,
