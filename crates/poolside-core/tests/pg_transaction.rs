@@ -112,11 +112,9 @@ async fn a_forced_serialization_failure_reruns_the_whole_closure() {
     let runs = Arc::new(AtomicU32::new(0));
     // Room for re-runs that collide again: on a loaded machine both can re-run within
     // the same few milliseconds and conflict once more (one CI run saw a third 40001).
-    let options = TransactionOptions {
-        isolation: Some(IsolationLevel::Serializable),
-        attempts: 10,
-        ..TransactionOptions::default()
-    };
+    let options = TransactionOptions::default()
+        .isolation(IsolationLevel::Serializable)
+        .attempts(10);
     let tasks: Vec<_> = [(1, 2), (2, 1)]
         .into_iter()
         .map(|(read, write)| {
@@ -195,10 +193,7 @@ async fn a_transaction_past_its_timeout_is_rolled_back() {
     let pool = pool().await;
     let table = Table::create(&pool, "tx_timeout", "id int").await;
     let insert = format!("INSERT INTO {} VALUES (1)", table.name);
-    let options = TransactionOptions {
-        timeout: Duration::from_millis(300),
-        ..TransactionOptions::default()
-    };
+    let options = TransactionOptions::default().timeout(Duration::from_millis(300));
     for slow in ["SELECT pg_sleep(2)", "client"] {
         let err = pool
             .transaction(options.clone(), |tx| {

@@ -276,12 +276,10 @@ impl Poolside {
         F: for<'c> FnMut(&'c mut PgConnection) -> TransactionFuture<'c, T> + Send,
     {
         let config = &self.inner.config;
-        let options = TransactionOptions {
-            max_wait: Some(config.postgres.connection_timeout),
-            timeout: config.retry.total_deadline,
-            attempts: config.retry.attempts,
-            isolation: None,
-        };
+        let options = TransactionOptions::default()
+            .max_wait(config.postgres.connection_timeout)
+            .timeout(config.retry.total_deadline)
+            .attempts(config.retry.attempts);
         let started = std::time::Instant::now();
         let result = self.inner.postgres.transaction(options, f).await;
         self.inner

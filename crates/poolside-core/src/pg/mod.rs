@@ -38,6 +38,7 @@ pub use transaction::{IsolationLevel, TransactionFuture, TransactionOptions};
 
 /// This application's connections as the server sees them.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct ServerView {
     /// The `application_name` counted.
     pub application_name: String,

@@ -43,6 +43,7 @@ impl Counters {
 
 /// The pool at one moment. `total = active + idle <= max_size` always holds.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[non_exhaustive]
 pub struct PoolStats {
     /// Most connections the pool opens.
     pub max_size: u32,
@@ -85,6 +86,7 @@ pub struct PoolStats {
 
 /// Connections closed, by reason.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+#[non_exhaustive]
 pub struct ClosedCounts {
     /// Broken (the server or network closed them) or failing validation.
     pub broken: u64,

@@ -34,8 +34,20 @@ impl IsolationLevel {
     }
 }
 
-/// Settings of one [`PgPool::transaction`] call.
+/// Settings of one [`PgPool::transaction`] call. Build them from the default:
+///
+/// ```
+/// use std::time::Duration;
+/// use poolside_core::{IsolationLevel, TransactionOptions};
+///
+/// let options = TransactionOptions::default()
+///     .isolation(IsolationLevel::Serializable)
+///     .attempts(10)
+///     .timeout(Duration::from_secs(2));
+/// assert_eq!((options.attempts, options.max_wait), (10, None));
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct TransactionOptions {
     /// Longest wait for a connection; default (`None`): the pool's connection timeout.
     pub max_wait: Option<Duration>,
@@ -56,6 +68,32 @@ impl Default for TransactionOptions {
             attempts: 3,
             isolation: None,
         }
+    }
+}
+
+impl TransactionOptions {
+    /// Waits at most `max_wait` for a connection.
+    pub fn max_wait(mut self, max_wait: Duration) -> Self {
+        self.max_wait = Some(max_wait);
+        self
+    }
+
+    /// Gives one run at most `timeout`, BEGIN to COMMIT.
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
+    }
+
+    /// Runs at most `attempts` times in all (at least once).
+    pub fn attempts(mut self, attempts: u32) -> Self {
+        self.attempts = attempts;
+        self
+    }
+
+    /// Runs at `isolation`.
+    pub fn isolation(mut self, isolation: IsolationLevel) -> Self {
+        self.isolation = Some(isolation);
+        self
     }
 }
 

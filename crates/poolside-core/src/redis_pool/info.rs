@@ -2,6 +2,7 @@
 
 /// Version, memory and clients of the Redis server.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[non_exhaustive]
 pub struct RedisServerInfo {
     /// `redis_version`.
     pub version: String,

@@ -2,6 +2,7 @@
 
 /// The Redis pool at one moment. `total = active + idle <= max_size`.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[non_exhaustive]
 pub struct RedisStats {
     /// Most connections the pool opens.
     pub max_size: u32,
@@ -29,6 +30,7 @@ pub struct RedisStats {
 
 /// The cache's counts since start.
 #[derive(Debug, Clone, Copy, PartialEq, Default, serde::Serialize)]
+#[non_exhaustive]
 pub struct CacheStats {
     /// Reads that found a value.
     pub hits: u64,
