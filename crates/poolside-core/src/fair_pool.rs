@@ -26,6 +26,7 @@ use std::time::Duration;
 use bb8::ManageConnection;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, TryAcquireError, watch};
 
+use crate::count_guard::CountGuard;
 use crate::lock::{read, write};
 
 /// How long a waiter waits before asking bb8 again (which starts another connect when
@@ -133,22 +134,6 @@ pub(crate) struct AcquireCounters {
     pub(crate) waiting: AtomicU64,
 }
 
-/// Decrements the waiting count on drop (a cancelled checkout included).
-struct Waiting<'a>(&'a AtomicU64);
-
-impl<'a> Waiting<'a> {
-    fn enter(count: &'a AtomicU64) -> Self {
-        count.fetch_add(1, Ordering::Relaxed);
-        Self(count)
-    }
-}
-
-impl Drop for Waiting<'_> {
-    fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::Relaxed);
-    }
-}
-
 /// A bb8 pool behind a FIFO queue.
 ///
 /// # Examples
@@ -241,7 +226,7 @@ impl<M: ManageConnection> FairPool<M> {
             Ok(permit) => (permit, false),
             Err(TryAcquireError::Closed) => return Err(AcquireError::Closed),
             Err(TryAcquireError::NoPermits) => {
-                waiting = Some(Waiting::enter(&self.counters.waiting));
+                waiting = Some(CountGuard::enter(&self.counters.waiting));
                 // This task counts itself among the waiting.
                 if self.counters.waiting.load(Ordering::Relaxed) > self.max_waiting {
                     self.counters.rejected.fetch_add(1, Ordering::Relaxed);
@@ -266,7 +251,7 @@ impl<M: ManageConnection> FairPool<M> {
             Poll::Ready(result) => self.got(result, timeout, None)?,
             Poll::Pending => {
                 let _waiting =
-                    waiting.get_or_insert_with(|| Waiting::enter(&self.counters.waiting));
+                    waiting.get_or_insert_with(|| CountGuard::enter(&self.counters.waiting));
                 // Boxed: this rare path's state would otherwise make every
                 // checkout's future as large as its own.
                 Box::pin(self.wait_for_connection(

@@ -10,6 +10,7 @@
 #![doc = include_str!("../README.md")]
 
 mod batch;
+mod count_guard;
 mod error_kind;
 // Public only for the checkout bench (`benches/checkout.rs`): not part of the API.
 #[doc(hidden)]

@@ -15,6 +15,7 @@ use super::manager::RedisManager;
 use super::reconnect::ReconnectBackoff;
 use super::{RedisError, RedisServerInfo, RedisStats};
 use crate::ErrorKind;
+use crate::count_guard::CountGuard;
 use crate::fair_pool::{AcquireError, Checkout, FairPool, Sizes};
 use crate::lock::lock;
 
@@ -79,15 +80,6 @@ impl std::fmt::Debug for RedisPool {
             .field("target", &self.inner.target)
             .field("stats", &self.stats())
             .finish()
-    }
-}
-
-/// Decrements the in-flight count on drop.
-struct InFlight<'a>(&'a AtomicU64);
-
-impl Drop for InFlight<'_> {
-    fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::Relaxed);
     }
 }
 
@@ -281,8 +273,8 @@ impl RedisPool {
         Fut: Future<Output = redis::RedisResult<T>>,
     {
         let inner = &*self.inner;
-        let queued = inner.in_flight.fetch_add(1, Ordering::Relaxed) + 1;
-        let _in_flight = InFlight(&inner.in_flight);
+        let in_flight = CountGuard::enter(&inner.in_flight);
+        let queued = in_flight.on_entry();
         if queued > u64::from(inner.config.max_queued_commands) {
             inner.counters.rejected.fetch_add(1, Ordering::Relaxed);
             return Err(RedisError::new(
