@@ -9,6 +9,7 @@
 //!
 #![doc = include_str!("../README.md")]
 
+mod acquire_error;
 mod batch;
 mod count_guard;
 mod error_kind;

@@ -1,7 +1,6 @@
 //! [`PgError`]: every failure of the PostgreSQL pool, with its kind and SQLSTATE.
 
 use std::fmt;
-use std::time::Duration;
 
 use poolside_config::redact_text;
 use tokio_postgres::error::SqlState;
@@ -122,25 +121,6 @@ impl PgError {
         self.sent
     }
 
-    /// No connection became free within `waited`.
-    pub(crate) fn pool_timeout(waited: Duration, max_size: u32) -> Self {
-        Self::new(
-            ErrorKind::PoolTimeout,
-            format!(
-                "no connection free within {waited:?} (all {max_size} in use): raise postgres.max_size or \
-                 postgres.connection_timeout, or shorten what holds connections"
-            ),
-        )
-    }
-
-    /// The pool is closed.
-    pub(crate) fn closed() -> Self {
-        Self::new(
-            ErrorKind::PoolClosed,
-            "the PostgreSQL pool is closed (shutting down): no new work is accepted",
-        )
-    }
-
     /// A failure with no driver error behind it.
     pub(crate) fn new(kind: ErrorKind, message: impl AsRef<str>) -> Self {
         Self {
@@ -188,6 +168,20 @@ impl PgError {
     /// PgBouncer mode, cached parameter types it changed (the pool learns them again).
     pub fn is_transaction_retryable(&self) -> bool {
         matches!(self.kind, ErrorKind::Serialization | ErrorKind::Deadlock) || self.stale_plan
+    }
+}
+
+impl crate::acquire_error::PoolError for PgError {
+    fn with_kind(kind: ErrorKind, message: String) -> Self {
+        Self::new(kind, message)
+    }
+
+    fn kind(&self) -> ErrorKind {
+        self.kind
+    }
+
+    fn duplicate(&self) -> Self {
+        PgError::duplicate(self)
     }
 }
 

@@ -26,6 +26,7 @@ use super::stats::{Counters, PoolStats};
 use super::tls;
 use super::{Lsn, PgError, ServerView};
 use crate::ErrorKind;
+use crate::acquire_error::{PoolTerms, busy, pool_error};
 use crate::fair_pool::{AcquireError, FairPool};
 use tokio_postgres_rustls::MakeRustlsConnect;
 
@@ -319,33 +320,23 @@ impl PgPool {
     }
 
     fn acquire_error(&self, error: AcquireError<PgError>) -> PgError {
-        match error {
-            AcquireError::Closed => PgError::closed(),
-            AcquireError::TimedOut(waited, Some(failure)) => PgError::new(
-                failure.kind(),
-                format!("no connection within {waited:?}; last connect error: {failure}"),
-            ),
-            AcquireError::TimedOut(waited, None) if self.stats().total == 0 => PgError::new(
-                ErrorKind::Connect,
-                format!(
-                    "no connection to {} could be opened within {waited:?}: check that \
-                     postgres.url names a reachable PostgreSQL server",
-                    self.inner.target
-                ),
-            )
-            .unsent(),
-            AcquireError::TimedOut(waited, None) => {
-                PgError::pool_timeout(waited, self.inner.config.max_size)
-            }
-            AcquireError::Failed(failure) => failure.duplicate(),
-            AcquireError::Backend(error) => error,
-            AcquireError::Overloaded(waiting) => PgError::new(
-                ErrorKind::Overloaded,
-                format!(
-                    "every connection is in use and {waiting} requests are waiting for one \
-                     already (postgres.max_waiting): refused rather than queued; retry later"
-                ),
-            ),
+        pool_error(error, &self.terms())
+    }
+
+    /// No connection free within `waited`, every one in use.
+    pub(super) fn busy_error(&self, waited: Duration) -> PgError {
+        busy(waited, &self.terms())
+    }
+
+    /// How this pool's checkout errors name it.
+    fn terms(&self) -> PoolTerms<'_> {
+        PoolTerms {
+            server: "PostgreSQL",
+            section: "postgres",
+            target: &self.inner.target,
+            max_size: self.inner.config.max_size,
+            none_open: self.stats().total == 0,
+            unreachable_fix: "check that postgres.url names a reachable PostgreSQL server",
         }
     }
 

@@ -167,7 +167,7 @@ impl PgPool {
         let mut conn = match options.max_wait {
             Some(max_wait) => tokio::time::timeout(max_wait, acquire)
                 .await
-                .map_err(|_| PgError::pool_timeout(max_wait, self.stats().max_size))??,
+                .map_err(|_| self.busy_error(max_wait))??,
             None => acquire.await?,
         };
         let begin = options.isolation.map_or("BEGIN", IsolationLevel::begin);

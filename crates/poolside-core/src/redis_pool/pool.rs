@@ -15,6 +15,7 @@ use super::manager::RedisManager;
 use super::reconnect::ReconnectBackoff;
 use super::{RedisError, RedisServerInfo, RedisStats};
 use crate::ErrorKind;
+use crate::acquire_error::{PoolTerms, pool_error};
 use crate::count_guard::CountGuard;
 use crate::fair_pool::{AcquireError, Checkout, FairPool, Sizes};
 use crate::lock::lock;
@@ -123,39 +124,15 @@ impl RedisPool {
     }
 
     fn acquire_error(&self, error: AcquireError<RedisError>) -> RedisError {
-        match error {
-            AcquireError::Closed => RedisError::new(
-                ErrorKind::PoolClosed,
-                "the Redis pool is closed (shutting down)",
-            ),
-            AcquireError::TimedOut(waited, Some(failure)) => RedisError::new(
-                failure.kind(),
-                format!("no Redis connection within {waited:?}; last connect error: {failure}"),
-            ),
-            AcquireError::TimedOut(waited, None)
-                if self.inner.fair.state().is_some_and(|s| s.connections == 0) =>
-            {
-                RedisError::new(
-                    ErrorKind::Connect,
-                    format!(
-                        "no Redis connection within {waited:?}: none is open, and connecting to {} has not answered: check that Redis runs and answers",
-                        self.inner.target
-                    ),
-                )
-            }
-            AcquireError::TimedOut(waited, None) => RedisError::new(
-                ErrorKind::PoolTimeout,
-                format!(
-                    "no Redis connection free within {waited:?}: raise redis.max_size or hold exclusive connections shorter"
-                ),
-            ),
-            AcquireError::Failed(failure) => failure.duplicate(),
-            AcquireError::Backend(error) => error,
-            AcquireError::Overloaded(waiting) => RedisError::new(
-                ErrorKind::Overloaded,
-                format!("{waiting} requests are waiting for a Redis connection already"),
-            ),
-        }
+        let terms = PoolTerms {
+            server: "Redis",
+            section: "redis",
+            target: &self.inner.target,
+            max_size: self.inner.config.max_size,
+            none_open: self.inner.fair.state().is_some_and(|s| s.connections == 0),
+            unreachable_fix: "check that Redis runs and answers at redis.url",
+        };
+        pool_error(error, &terms)
     }
 
     /// The error to fail a checkout with at once while reconnects are held off and no
