@@ -488,7 +488,7 @@ impl Session {
     }
 
     /// The position this session's reads must see: its latest write's; `None` before
-    /// any.
+    /// any, and always without replicas.
     pub fn token(&self) -> Option<Lsn> {
         match self.seen.load(Ordering::Acquire) {
             0 => None,
@@ -497,8 +497,12 @@ impl Session {
     }
 
     /// Remembers the primary's position after a write. When it cannot be read, the
-    /// session's reads go to the primary from then on (the highest position).
+    /// session's reads go to the primary from then on (the highest position). Without
+    /// replicas every read is on the primary already: nothing to learn, no round trip.
     async fn learn_write(&self, db: &Poolside) {
+        if db.inner.replicas.is_none() {
+            return;
+        }
         let position = db.wal_position().await.map_or(u64::MAX, |lsn| lsn.0);
         self.seen.fetch_max(position, Ordering::AcqRel);
     }
