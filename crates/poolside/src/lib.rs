@@ -2,8 +2,8 @@
 //! layers, metrics and health, and re-exports them. It holds no logic of its own.
 //!
 //! It may import: every poolside crate, and outside crates.
-//! It must never be imported by: any poolside crate (only by applications, examples
-//! and tests).
+//! It must never be imported by: any poolside crate (only by applications, examples,
+//! tests and xtask's load test, which builds its layered system with `layers`).
 //!
 #![doc = include_str!("../README.md")]
 

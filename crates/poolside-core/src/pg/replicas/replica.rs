@@ -154,10 +154,11 @@ impl Replica {
 
     pub(super) fn stats(&self, max_lag: Duration) -> ReplicaStats {
         let sampled = lock(&self.sampled).clone();
+        let problem = sampled.verdict(max_lag, None).err().map(|(_, why)| why);
         ReplicaStats {
             name: self.name.clone(),
-            fit: sampled.verdict(max_lag, None).is_ok(),
-            problem: sampled.verdict(max_lag, None).err().map(|(_, why)| why),
+            fit: problem.is_none(),
+            problem,
             replayed: sampled.replayed,
             lag_seconds: sampled.lag.map(|lag| lag.as_secs_f64()),
             lag_bytes: sampled.lag_bytes,
