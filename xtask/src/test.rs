@@ -140,7 +140,14 @@ const CHECKS: &[Check] = &[
     },
     Check {
         name: "cargo-deny",
-        args: &["deny", "check", "bans", "licenses", "sources"],
+        args: &[
+            "deny",
+            "check",
+            "--hide-inclusion-graph",
+            "bans",
+            "licenses",
+            "sources",
+        ],
         needs_services: false,
         runs_ignored: false,
         env: &[],
@@ -199,20 +206,34 @@ pub(crate) fn run() -> Result<ExitCode> {
     // Taken now: the test build rebuilds xtask in place, after which this process's
     // executable reads as "(deleted)"; the path then names the rebuilt binary.
     let xtask = std::env::current_exe().context("locating the xtask binary")?;
+    report_disk_space();
     println!("== services up");
     let stop = services::StartedServices::up(services::Set::All)?;
     let mut failed = Vec::new();
     let mut counts = TestCounts::default();
+    let mut results = Vec::new();
     for check in CHECKS {
-        if !run_check(check, &xtask, &mut counts)? {
+        let started = Instant::now();
+        let passed = run_check(check, &xtask, &mut counts)?;
+        results.push((check.name, passed, started.elapsed().as_secs()));
+        if !passed {
             failed.push(check.name);
         }
     }
     drop(stop);
+    // The summary goes to stderr too, after every check's own output: a CI log that
+    // keeps only its tail still says which check failed.
+    eprintln!("== summary");
+    for (name, passed, secs) in results {
+        let verdict = if passed { "passed" } else { "FAILED" };
+        eprintln!("   {name}: {verdict} ({secs}s)");
+    }
+    report_disk_space();
     if failed.is_empty() {
         println!("== all checks passed");
     } else {
         println!("== failed: {}", failed.join(", "));
+        eprintln!("== failed: {}", failed.join(", "));
     }
     println!(
         "tests: {} passed, {} failed, {} skipped",
@@ -265,6 +286,25 @@ fn run_check(check: &Check, xtask: &Path, counts: &mut TestCounts) -> Result<boo
         println!("== {}: FAILED ({status}, {secs}s)", check.name);
     }
     Ok(status.success())
+}
+
+/// Prints the free space where the build writes (`df -h`), to stderr: a build that
+/// runs out of disk fails with errors that do not say so first.
+fn report_disk_space() {
+    let target = paths::workspace_root().join("target");
+    let dir = if target.exists() {
+        target
+    } else {
+        paths::workspace_root()
+    };
+    match std::process::Command::new("df")
+        .arg("-h")
+        .arg(&dir)
+        .output()
+    {
+        Ok(out) => eprint!("== disk space\n{}", String::from_utf8_lossy(&out.stdout)),
+        Err(err) => eprintln!("== disk space: df failed: {err}"),
+    }
 }
 
 /// Programs the tests run, and the Debian packages that ship them.
