@@ -16,6 +16,7 @@ mod error_kind;
 // Public only for the checkout bench (`benches/checkout.rs`): not part of the API.
 #[doc(hidden)]
 pub mod fair_pool;
+mod leases;
 mod lock;
 mod observer;
 mod pg;

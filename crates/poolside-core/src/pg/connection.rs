@@ -1,24 +1,25 @@
 //! [`PgConnection`]: one PostgreSQL connection with its statement cache and expiry.
 
 use std::future::Future;
+use std::ops::DerefMut;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use futures_util::FutureExt as _;
 use futures_util::future::{self, Either};
-use tokio_postgres::error::SqlState;
 use tokio_postgres::types::{ToSql, Type};
 use tokio_postgres::{Client, Row, Statement};
 
 use super::PgError;
 use super::generation::{Generation, READ_ONLY_SQL_TRANSACTION};
-use super::param_types::{self, ParamTypes};
+use super::param_types::ParamTypes;
 use super::params::Params;
 use super::rows;
-use super::schema_epoch::{SchemaEpoch, is_stale_plan};
+use super::schema_epoch::SchemaEpoch;
 use super::statement_cache::StatementCache;
-use super::statement_call::{Execute, Query, StatementCall};
+use super::statement_call::{Execute, Query};
+use super::statement_path::{self, StatementSite};
 
 /// A connection is trusted without a round trip if used this recently.
 const ALIVE_BYPASS: Duration = Duration::from_secs(1);
@@ -32,6 +33,17 @@ pub(crate) struct ConnectionOptions {
     pub(crate) pgbouncer: bool,
     /// Longest one statement may take (`postgres.query_timeout`).
     pub(crate) query_timeout: Duration,
+}
+
+/// Whether a statement's caller has its connection to itself.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Caller {
+    /// A checkout of its own: a statement whose future is dropped mid-flight can be
+    /// cancelled on the server, and its connection discarded.
+    Exclusive,
+    /// The pipeline's shared connection: a cancel would stop another caller's
+    /// statement, so none is sent.
+    Sharing,
 }
 
 /// A statement ran past `postgres.query_timeout`; its connection is discarded.
@@ -153,70 +165,18 @@ impl PgConnection {
     async fn prepare_into_cache(&mut self, sql: &str) -> Result<(Statement, u64), PgError> {
         let epoch = self.statements.epoch();
         let statement = self
-            .tracked(self.client.prepare(sql))
+            .bounded(self.client.prepare(sql), Caller::Exclusive)
             .await?
             .map_err(|e| self.driver_error(e, "preparing a statement"))?;
         self.statements.insert(sql, statement.clone(), epoch);
         Ok((statement, epoch))
     }
 
-    /// Runs `sql`, prepared (or from the cache), through `call`. A cached statement a
-    /// migration made stale is prepared again and run once more (the server refused it
-    /// before running it), unless a transaction of `PgPool::transaction` is open: that
-    /// one is run again whole.
-    async fn run_prepared<C: StatementCall>(
-        &mut self,
-        sql: &str,
-        call: C,
-    ) -> Result<C::Output, PgError> {
-        // The server's refusal of the stale statement, once it is being run again.
-        let mut stale = None;
-        loop {
-            let (statement, epoch) = match self.statement(sql).await {
-                Ok(prepared) => prepared,
-                Err(e) => return Err(self.unless_aborted_by(stale, e, C::CONTEXT)),
-            };
-            match self.tracked(call.call(&self.client, &statement)).await? {
-                Err(e) if is_stale_plan(&e) => {
-                    self.statements.forget_stale(sql, epoch);
-                    if stale.is_none() && !self.is_in_transaction() {
-                        stale = Some(e);
-                        continue;
-                    }
-                    return Err(self.driver_error(e, C::CONTEXT));
-                }
-                result => {
-                    let result = self.after(sql, result, C::CONTEXT);
-                    return result.map_err(|e| self.unless_aborted_by(stale, e, C::CONTEXT));
-                }
-            }
-        }
-    }
-
-    /// `error`, from running a statement again after `stale`, the server's refusal of
-    /// its cached one. In a transaction of the caller's own, which `stale` aborted, the
-    /// second try only meets 25P02: `stale` is then the error to give.
-    fn unless_aborted_by(
-        &self,
-        stale: Option<tokio_postgres::Error>,
-        error: PgError,
-        context: &str,
-    ) -> PgError {
-        match stale {
-            Some(stale) if error.code() == Some(&SqlState::IN_FAILED_SQL_TRANSACTION) => {
-                self.driver_error(stale, context)
-            }
-            _ => error,
-        }
-    }
-
     /// Runs `sql` and returns its rows.
     pub async fn query(&mut self, sql: &str, params: Params<'_>) -> Result<Vec<Row>, PgError> {
         self.last_used = Instant::now();
-        if let Some(types) = self.param_types.clone() {
-            return Box::pin(self.run_unnamed(&types, sql, Query(params))).await;
-        }
-        self.run_prepared(sql, Query(params)).await
+        let types = self.param_types.clone();
+        statement_path::run(self, types.as_deref(), sql, Query(params)).await
     }
 
     /// Runs `sql`, which must return exactly one row.
@@ -236,10 +196,8 @@ impl PgConnection {
     /// Runs `sql` and returns the number of rows it changed.
     pub async fn execute(&mut self, sql: &str, params: Params<'_>) -> Result<u64, PgError> {
         self.last_used = Instant::now();
-        if let Some(types) = self.param_types.clone() {
-            return Box::pin(self.run_unnamed(&types, sql, Execute(params))).await;
-        }
-        self.run_prepared(sql, Execute(params)).await
+        let types = self.param_types.clone();
+        statement_path::run(self, types.as_deref(), sql, Execute(params)).await
     }
 
     /// Runs `sql` as an unnamed statement with explicit parameter types, in one round
@@ -250,7 +208,7 @@ impl PgConnection {
         params: &[(&(dyn ToSql + Sync), Type)],
     ) -> Result<Vec<Row>, PgError> {
         self.last_used = Instant::now();
-        self.tracked(self.client.query_typed(sql, params))
+        self.bounded(self.client.query_typed(sql, params), Caller::Exclusive)
             .await?
             .map_err(|e| self.driver_error(e, "running a query"))
     }
@@ -258,44 +216,9 @@ impl PgConnection {
     /// Runs one or more statements with no parameters (simple protocol).
     pub async fn batch_execute(&mut self, sql: &str) -> Result<(), PgError> {
         self.last_used = Instant::now();
-        self.tracked(self.client.batch_execute(sql))
+        self.bounded(self.client.batch_execute(sql), Caller::Exclusive)
             .await?
             .map_err(|e| self.driver_error(e, "running statements"))
-    }
-
-    /// Runs `sql` unnamed through `call`, in one round trip: the form PgBouncer's
-    /// transaction mode accepts. Its parameter types come from the pool's cache
-    /// (learnt once per pool, see [`ParamTypes`]); types a migration made stale are
-    /// learnt again and the statement sent once more (it never ran), or, inside a
-    /// transaction the server's refusal aborted, the error is marked for
-    /// `PgPool::transaction` to run it again.
-    async fn run_unnamed<C: StatementCall>(
-        &mut self,
-        types: &ParamTypes,
-        sql: &str,
-        call: C,
-    ) -> Result<C::Output, PgError> {
-        let mut learnt_again = false;
-        loop {
-            let learnt = types
-                .of(sql, call.params(), self.learn_param_types(sql))
-                .await?;
-            match self
-                .tracked(call.call_typed(&self.client, sql, &learnt.types))
-                .await?
-            {
-                Err(e) if !learnt.fresh && param_types::may_be_stale(&e) => {
-                    types.forget(sql, &learnt);
-                    let aborted = self.is_in_transaction() && !param_types::is_wrong_type(&e);
-                    if aborted || learnt_again {
-                        let error = self.driver_error(e, C::CONTEXT);
-                        return Err(if aborted { error.stale() } else { error });
-                    }
-                    learnt_again = true;
-                }
-                result => return result.map_err(|e| self.driver_error(e, C::CONTEXT)),
-            }
-        }
     }
 
     /// The parameter types the server gives `sql`: a named prepare inside a
@@ -305,7 +228,10 @@ impl PgConnection {
     pub(crate) async fn learn_param_types(&mut self, sql: &str) -> Result<Vec<Type>, PgError> {
         let own = self.begin_unless_in_transaction().await?;
         let result = self
-            .tracked(async { Ok(self.client.prepare(sql).await?.params().to_vec()) })
+            .bounded(
+                async { Ok(self.client.prepare(sql).await?.params().to_vec()) },
+                Caller::Exclusive,
+            )
             .await?;
         self.end_own_transaction(own, result.is_ok()).await?;
         result.map_err(|e: tokio_postgres::Error| {
@@ -319,7 +245,7 @@ impl PgConnection {
         if self.is_in_transaction() {
             return Ok(false);
         }
-        self.tracked(self.client.batch_execute("BEGIN"))
+        self.bounded(self.client.batch_execute("BEGIN"), Caller::Exclusive)
             .await?
             .map_err(|e| self.driver_error(e, "opening a transaction"))?;
         self.set_in_transaction(true);
@@ -333,27 +259,11 @@ impl PgConnection {
             return Ok(());
         }
         let end = if succeeded { "COMMIT" } else { "ROLLBACK" };
-        self.tracked(self.client.batch_execute(end))
+        self.bounded(self.client.batch_execute(end), Caller::Exclusive)
             .await?
             .map_err(|e| self.driver_error(e, "ending a transaction"))?;
         self.set_in_transaction(false);
         Ok(())
-    }
-
-    /// Maps a driver result, forgetting a cached statement the server no longer has.
-    fn after<T>(
-        &mut self,
-        sql: &str,
-        result: Result<T, tokio_postgres::Error>,
-        context: &str,
-    ) -> Result<T, PgError> {
-        result.map_err(|e| {
-            // invalid_sql_statement_name: the session lost it (DEALLOCATE, DISCARD).
-            if e.code() == Some(&SqlState::INVALID_SQL_STATEMENT_NAME) {
-                self.statements.remove(sql);
-            }
-            self.driver_error(e, context)
-        })
     }
 
     /// Maps a driver error. One that says the server is read-only (25006: a failover
@@ -379,26 +289,33 @@ impl PgConnection {
         self.generation.is_retired(self.born)
     }
 
-    /// Awaits a driver call within `postgres.query_timeout`, marking the connection in
-    /// flight until it completes. If the caller drops the future first, or the timeout
-    /// passes, the mark stays, and the pool cancels the statement on the server and
-    /// discards the connection; after a timeout, further calls fail at once.
+    /// Awaits a driver call within `postgres.query_timeout`; after a timeout, further
+    /// calls fail at once. An [`Caller::Exclusive`] call marks the connection in flight
+    /// until it completes: if the caller drops the future first, or the timeout passes,
+    /// the mark stays, and the pool cancels the statement on the server and discards
+    /// the connection.
     ///
     /// A plain function, not an `async fn`: one would hold `call` twice in its state
     /// (as its argument, and inside the timeout), doubling the size of every
     /// statement's future.
-    fn tracked<'a, T: 'a>(
+    pub(crate) fn bounded<'a, T: 'a>(
         &'a self,
         call: impl Future<Output = T> + 'a,
+        caller: Caller,
     ) -> impl Future<Output = Result<T, QueryTimedOut>> + 'a {
         if self.has_timed_out() {
             return Either::Left(future::ready(Err(QueryTimedOut(self.query_timeout))));
         }
-        self.in_flight.store(true, Ordering::Relaxed);
+        let exclusive = caller == Caller::Exclusive;
+        if exclusive {
+            self.in_flight.store(true, Ordering::Relaxed);
+        }
         Either::Right(tokio::time::timeout(self.query_timeout, call).map(
             move |result| match result {
                 Ok(result) => {
-                    self.in_flight.store(false, Ordering::Relaxed);
+                    if exclusive {
+                        self.in_flight.store(false, Ordering::Relaxed);
+                    }
                     Ok(result)
                 }
                 Err(_) => {
@@ -407,11 +324,6 @@ impl PgConnection {
                 }
             },
         ))
-    }
-
-    /// `postgres.query_timeout`.
-    pub(crate) fn query_timeout(&self) -> Duration {
-        self.query_timeout
     }
 
     /// Marks that a statement ran past the query timeout: no further statement runs
@@ -453,5 +365,35 @@ impl PgConnection {
     /// Whether the driver has seen the connection close.
     pub(crate) fn is_closed(&self) -> bool {
         self.client.is_closed()
+    }
+}
+
+impl StatementSite for PgConnection {
+    const CALLER: Caller = Caller::Exclusive;
+
+    fn connection(&self) -> &PgConnection {
+        self
+    }
+
+    fn statements(&mut self) -> impl DerefMut<Target = StatementCache> + '_ {
+        &mut self.statements
+    }
+
+    fn statement(
+        &mut self,
+        sql: &str,
+    ) -> impl Future<Output = Result<(Statement, u64), PgError>> + Send {
+        PgConnection::statement(self, sql)
+    }
+
+    fn learn_param_types(
+        &mut self,
+        sql: &str,
+    ) -> impl Future<Output = Result<Vec<Type>, PgError>> + Send {
+        PgConnection::learn_param_types(self, sql)
+    }
+
+    fn timed_out(&self, timeout: QueryTimedOut) -> PgError {
+        timeout.into()
     }
 }

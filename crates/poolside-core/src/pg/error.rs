@@ -43,38 +43,43 @@ fn with_causes(error: &tokio_postgres::Error) -> String {
     text
 }
 
-/// Whether the driver refused a statement on this side (a parameter of the wrong
-/// type or count, a column that does not convert): the caller's mistake, not a
-/// connection problem. tokio-postgres does not expose its error kinds, only their text.
-fn is_local_statement_error(error: &tokio_postgres::Error) -> bool {
-    const LOCAL: [&str; 5] = [
-        "error serializing parameter",
-        "error deserializing column",
-        "invalid column",
-        "query returned an unexpected number of",
-        "expected ",
-    ];
-    let text = error.to_string();
-    !error.is_closed() && LOCAL.iter().any(|prefix| text.starts_with(prefix))
+/// The kind of a driver error that carries no SQLSTATE, from what the driver exposes
+/// of its own error kinds (the enum itself is private): a closed connection, or an I/O
+/// cause (a socket, TLS, a message that would not encode or parse), is the
+/// connection's failure. Anything else the driver refused on this side, before the
+/// server saw it (a parameter that does not serialise, a wrong parameter count), is the
+/// statement's own: a query error, not a reason to distrust the server.
+fn kind_without_sqlstate(error: &tokio_postgres::Error) -> ErrorKind {
+    let io_cause =
+        std::error::Error::source(error).is_some_and(|cause| cause.is::<std::io::Error>());
+    if error.is_closed() || io_cause {
+        ErrorKind::Connect
+    } else {
+        ErrorKind::Query
+    }
 }
 
 impl PgError {
-    /// Classifies a driver error. `context` says what was being done, such as
-    /// `connecting to 127.0.0.1:5432`.
+    /// Classifies a driver error of a statement or a check on an open connection, by
+    /// its SQLSTATE, or else by its kind. `context` says what was being done, such as
+    /// `running a query`.
     pub(crate) fn from_driver(error: tokio_postgres::Error, context: &str) -> Self {
+        let kind = error
+            .code()
+            .map_or_else(|| kind_without_sqlstate(&error), classify);
+        Self::classified(error, kind, context)
+    }
+
+    /// Classifies a driver error while connecting, such as `connecting to
+    /// 127.0.0.1:5432`: by its SQLSTATE (bad credentials, an unknown database, too many
+    /// connections), or else a connection failure. It is marked unsent: nothing ran.
+    pub(crate) fn connecting(error: tokio_postgres::Error, context: &str) -> Self {
+        let kind = error.code().map_or(ErrorKind::Connect, classify);
+        Self::classified(error, kind, context).unsent()
+    }
+
+    fn classified(error: tokio_postgres::Error, kind: ErrorKind, context: &str) -> Self {
         let code = error.code().cloned();
-        let kind = code.as_ref().map_or_else(
-            || {
-                if is_local_statement_error(&error) {
-                    ErrorKind::Query
-                } else if error.is_closed() || error.as_db_error().is_none() {
-                    ErrorKind::Connect
-                } else {
-                    ErrorKind::Query
-                }
-            },
-            classify,
-        );
         let detail = match error.as_db_error() {
             Some(db) => format!("{} ({})", db.message(), db.code().code()),
             None => with_causes(&error),

@@ -16,7 +16,7 @@ use crate::lock::lock;
 /// One connection out of the pool, watched.
 #[derive(Debug)]
 struct Entry {
-    acquired_at: Instant,
+    since: Instant,
     location: &'static Location<'static>,
     reported: bool,
 }
@@ -68,7 +68,7 @@ impl LeakWatch {
     /// Registers a checkout at `location`; returns its slot.
     pub(crate) fn enter(&self, location: &'static Location<'static>) -> usize {
         let entry = Some(Entry {
-            acquired_at: Instant::now(),
+            since: Instant::now(),
             location,
             reported: false,
         });
@@ -98,7 +98,7 @@ impl LeakWatch {
     fn sweep(&self) {
         let mut leaks = Vec::new();
         for entry in self.slots().entries.iter_mut().flatten() {
-            let held = entry.acquired_at.elapsed();
+            let held = entry.since.elapsed();
             if !entry.reported && held >= self.threshold {
                 entry.reported = true;
                 leaks.push((entry.location, held));

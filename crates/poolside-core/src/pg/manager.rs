@@ -109,9 +109,8 @@ impl bb8::ManageConnection for PgManager {
         )
         .await;
         let connected = match connected {
-            Ok(result) => result.map_err(|e| {
-                PgError::from_driver(e, &format!("connecting to {}", self.target)).unsent()
-            }),
+            Ok(result) => result
+                .map_err(|e| PgError::connecting(e, &format!("connecting to {}", self.target))),
             Err(_) => Err(PgError::new(
                 crate::ErrorKind::Connect,
                 format!(

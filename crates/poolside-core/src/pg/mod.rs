@@ -18,6 +18,7 @@ mod rows;
 mod schema_epoch;
 mod statement_cache;
 mod statement_call;
+mod statement_path;
 mod stats;
 mod tls;
 mod transaction;

@@ -13,23 +13,22 @@
 //! caller has let go, when no caller's statement is left to hit.
 
 use std::future::Future;
-use std::panic::Location;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::ops::DerefMut;
 use std::sync::{Arc, Mutex};
 
-use futures_util::FutureExt as _;
-use tokio_postgres::error::SqlState;
 use tokio_postgres::types::Type;
 use tokio_postgres::{Row, Statement};
 
-use super::connection::QueryTimedOut;
-use super::param_types::{self, ParamTypes};
+use super::connection::{Caller, QueryTimedOut};
+use super::param_types::ParamTypes;
 use super::params::Params;
 use super::pooled::PooledPgConnection;
-use super::schema_epoch::{SchemaEpoch, is_stale_plan};
+use super::schema_epoch::SchemaEpoch;
 use super::statement_cache::StatementCache;
 use super::statement_call::{Execute, Query, StatementCall};
-use super::{PgError, PgPool};
+use super::statement_path::{self, StatementSite};
+use super::{PgConnection, PgError, PgPool};
+use crate::leases::Leases;
 use crate::lock::lock;
 
 /// One leased connection and the statements prepared on it.
@@ -51,10 +50,8 @@ impl Shared {
         lock(&self.statements)
     }
 
-    async fn statement(&self, sql: &str) -> Result<(Statement, u64), PgError> {
-        if let Some(cached) = self.cached(sql) {
-            return Ok(cached);
-        }
+    /// Prepares `sql`, once for every caller that missed the cache with it.
+    async fn prepare(&self, sql: &str) -> Result<(Statement, u64), PgError> {
         let _preparing = self.preparing.lock().await;
         if let Some(cached) = self.cached(sql) {
             return Ok(cached);
@@ -69,41 +66,58 @@ impl Shared {
         self.statements().insert(sql, statement.clone(), epoch);
         Ok((statement, epoch))
     }
+}
 
-    /// Awaits `call` within `postgres.query_timeout`. Past it, the connection is
-    /// marked: the next caller leases a fresh one, and this one is cancelled and
-    /// discarded once its last caller lets go (a stalled network, or a statement that
-    /// holds up every one pipelined behind it, leaves nothing worth sharing).
-    ///
-    /// A plain function, not an `async fn`, for the reason `PgConnection`'s `tracked`
-    /// gives: an `async fn` would hold `call` twice.
-    fn bounded<'a, T: 'a>(
-        &'a self,
-        call: impl Future<Output = T> + 'a,
-    ) -> impl Future<Output = Result<T, QueryTimedOut>> + 'a {
-        let timeout = self.conn.query_timeout();
-        tokio::time::timeout(timeout, call).map(move |result| {
-            result.map_err(|_| {
-                self.conn.mark_timed_out();
-                QueryTimedOut(timeout)
-            })
-        })
+/// A statement's view of one shared connection: with the pipeline that evicts it after
+/// a timeout, and the pool that lends a connection of its own to learn parameter types
+/// on (a BEGIN on a shared one would take in other callers' statements).
+struct SharedSite<'a> {
+    pipeline: &'a Pipeline,
+    pool: &'a PgPool,
+    shared: Arc<Shared>,
+}
+
+impl StatementSite for SharedSite<'_> {
+    const CALLER: Caller = Caller::Sharing;
+
+    fn connection(&self) -> &PgConnection {
+        &self.shared.conn
     }
 
-    /// Forgets the statement for `sql` when the server says the session lost it.
-    fn forget_if_missing(&self, sql: &str, error: &tokio_postgres::Error) {
-        if error.code() == Some(&SqlState::INVALID_SQL_STATEMENT_NAME) {
-            self.statements().remove(sql);
+    fn statements(&mut self) -> impl DerefMut<Target = StatementCache> + '_ {
+        self.shared.statements()
+    }
+
+    /// From the cache (no timer on this, the usual path), or prepared within the query
+    /// timeout.
+    async fn statement(&mut self, sql: &str) -> Result<(Statement, u64), PgError> {
+        match self.shared.cached(sql) {
+            Some(cached) => Ok(cached),
+            // Boxed, as a lease is in `pick`.
+            None => Box::pin(statement_path::bounded(&*self, self.shared.prepare(sql))).await?,
         }
+    }
+
+    fn learn_param_types(
+        &mut self,
+        sql: &str,
+    ) -> impl Future<Output = Result<Vec<Type>, PgError>> + Send {
+        learn_on_own_connection(self.pool, sql)
+    }
+
+    /// Takes the connection out of sharing: the next caller leases a fresh one, and
+    /// this one is cancelled and discarded once its last caller lets go (a stalled
+    /// network, or a statement that holds up every one pipelined behind it, leaves
+    /// nothing worth sharing).
+    fn timed_out(&self, timeout: QueryTimedOut) -> PgError {
+        self.pipeline.leases.evict(&self.shared);
+        timeout.into()
     }
 }
 
 /// The shared connections of one pool.
 pub(crate) struct Pipeline {
-    slots: Vec<Mutex<Option<Arc<Shared>>>>,
-    /// Serialises leasing, so that a burst of callers leases one connection per slot.
-    leasing: tokio::sync::Mutex<()>,
-    next: AtomicUsize,
+    leases: Leases<Shared>,
     cache_size: usize,
     schema: Arc<SchemaEpoch>,
     /// In PgBouncer mode, the pool's parameter types: statements go unnamed.
@@ -121,120 +135,49 @@ impl Pipeline {
         param_types: Option<Arc<ParamTypes>>,
     ) -> Self {
         Self {
-            param_types,
-            slots: (0..connections.max(1)).map(|_| Mutex::new(None)).collect(),
-            leasing: tokio::sync::Mutex::new(()),
-            next: AtomicUsize::new(0),
+            leases: Leases::new(connections),
             cache_size,
             schema,
+            param_types,
         }
     }
 
     /// Shared connections leased now.
     pub(crate) fn leased(&self) -> u32 {
-        self.slots
-            .iter()
-            .filter(|slot| lock(slot).is_some())
-            .count() as u32
+        self.leases.leased()
     }
 
     /// Gives every leased connection back (in-flight statements finish first).
     pub(crate) fn release_all(&self) {
-        for slot in &self.slots {
-            lock(slot).take();
-        }
+        self.leases.release_all();
     }
 
     /// The shared connection of the next slot, leased from `pool` when the slot is
-    /// empty or its connection has closed.
+    /// empty or its connection closed, retired or timed out (such a one goes back to
+    /// the pool, which discards it).
     async fn pick(&self, pool: &PgPool) -> Result<Arc<Shared>, PgError> {
-        let index = self.next.fetch_add(1, Ordering::Relaxed) % self.slots.len();
-        let slot = &self.slots[index];
-        match live(slot) {
-            Some(shared) => Ok(shared),
-            // Boxed: a checkout's state would otherwise make every statement's future
-            // as large as its own.
-            None => Box::pin(self.lease(pool, slot)).await,
-        }
+        let live = |shared: &Shared| {
+            let conn = &shared.conn;
+            !conn.is_closed() && !conn.is_retired() && !conn.has_timed_out()
+        };
+        let lease = || async {
+            Ok(Shared {
+                conn: pool.acquire(None).await?,
+                statements: Mutex::new(StatementCache::new(
+                    self.cache_size,
+                    Arc::clone(&self.schema),
+                )),
+                preparing: tokio::sync::Mutex::new(()),
+            })
+        };
+        self.leases.pick(live, lease).await
     }
 
-    /// Leases a connection from `pool` for `slot`, unless another caller did first.
-    async fn lease(
-        &self,
-        pool: &PgPool,
-        slot: &Mutex<Option<Arc<Shared>>>,
-    ) -> Result<Arc<Shared>, PgError> {
-        let _leasing = self.leasing.lock().await;
-        if let Some(shared) = live(slot) {
-            return Ok(shared);
-        }
-        let conn = pool.acquire(Location::caller(), false).await?;
-        let shared = Arc::new(Shared {
-            conn,
-            statements: Mutex::new(StatementCache::new(
-                self.cache_size,
-                Arc::clone(&self.schema),
-            )),
-            preparing: tokio::sync::Mutex::new(()),
-        });
-        *lock(slot) = Some(Arc::clone(&shared));
-        Ok(shared)
-    }
-
-    /// After a timeout, takes `shared` out of its slot (unless replaced already), so
-    /// that it goes back to the pool, to be cancelled and discarded, as soon as its
-    /// last caller lets go.
-    fn evict_on_timeout<T>(
-        &self,
-        shared: &Arc<Shared>,
-        result: Result<T, QueryTimedOut>,
-    ) -> Result<T, PgError> {
-        if result.is_err() {
-            for slot in &self.slots {
-                let mut slot = lock(slot);
-                if slot.as_ref().is_some_and(|s| Arc::ptr_eq(s, shared)) {
-                    slot.take();
-                }
-            }
-        }
-        result.map_err(PgError::from)
-    }
-
-    /// The statement for `sql` on `shared`: from its cache (no timer on this, the
-    /// usual path), or prepared within the query timeout.
-    async fn statement_on(
-        &self,
-        shared: &Arc<Shared>,
-        sql: &str,
-    ) -> Result<(Statement, u64), PgError> {
-        match shared.cached(sql) {
-            Some(cached) => Ok(cached),
-            None => {
-                // Boxed, as a lease is in `pick`.
-                let prepared = Box::pin(shared.bounded(shared.statement(sql))).await;
-                self.evict_on_timeout(shared, prepared)?
-            }
-        }
-    }
-
-    /// Maps what a statement on `shared` gave: a timeout evicts the connection, a
-    /// statement the session lost leaves the cache, a driver error says `context`.
-    fn finish<T>(
-        &self,
-        shared: &Arc<Shared>,
-        sql: &str,
-        result: Result<Result<T, tokio_postgres::Error>, QueryTimedOut>,
-        context: &str,
-    ) -> Result<T, PgError> {
-        self.evict_on_timeout(shared, result)?.map_err(|e| {
-            shared.forget_if_missing(sql, &e);
-            shared.conn.driver_error(e, context)
-        })
-    }
-
-    /// Runs `sql` on a shared connection through `call`. A cached statement a migration
-    /// made stale is prepared again on the same connection and run once more: the
-    /// server refused it before running it, and no transaction spans a shared one.
+    /// Runs `sql` on a shared connection through `call`, on the one statement path.
+    /// No transaction spans a shared connection, so a statement a migration made stale
+    /// is always sent once more. In PgBouncer mode it goes unnamed: PgBouncer keeps a
+    /// client's server connection while a Sync it forwarded awaits its ReadyForQuery,
+    /// so pipelined autocommit statements each run whole on one server connection.
     async fn run<C: StatementCall>(
         &self,
         pool: &PgPool,
@@ -242,63 +185,12 @@ impl Pipeline {
         call: C,
     ) -> Result<C::Output, PgError> {
         let shared = self.pick(pool).await?;
-        if let Some(types) = &self.param_types {
-            // Boxed: the prepared path's future would otherwise carry this one's state.
-            return Box::pin(self.run_unnamed(pool, &shared, types, sql, call)).await;
-        }
-        let mut ran_again = false;
-        loop {
-            let (statement, epoch) = self.statement_on(&shared, sql).await?;
-            let result = shared
-                .bounded(call.call(shared.conn.client(), &statement))
-                .await;
-            if let Ok(Err(e)) = &result
-                && is_stale_plan(e)
-            {
-                shared.statements().forget_stale(sql, epoch);
-                if !ran_again {
-                    ran_again = true;
-                    continue;
-                }
-            }
-            return self.finish(&shared, sql, result, C::CONTEXT);
-        }
-    }
-
-    /// Runs `sql` unnamed on `shared` through `call`, in one round trip, with its
-    /// parameter types from the pool's cache (PgBouncer mode). PgBouncer keeps a
-    /// client's server connection while a Sync it forwarded awaits its ReadyForQuery,
-    /// so pipelined autocommit statements each run whole on one server connection.
-    /// Types are learnt on an exclusive connection: a BEGIN on a shared one would take
-    /// in other callers' statements. Types a migration made stale are learnt again and
-    /// the statement sent once more (a type error comes before it runs).
-    async fn run_unnamed<C: StatementCall>(
-        &self,
-        pool: &PgPool,
-        shared: &Arc<Shared>,
-        types: &ParamTypes,
-        sql: &str,
-        call: C,
-    ) -> Result<C::Output, PgError> {
-        let mut learnt_again = false;
-        loop {
-            let learnt = types
-                .of(sql, call.params(), learn_on_own_connection(pool, sql))
-                .await?;
-            let result = shared
-                .bounded(call.call_typed(shared.conn.client(), sql, &learnt.types))
-                .await;
-            if let Ok(Err(e)) = &result
-                && !learnt.fresh
-                && !learnt_again
-                && param_types::may_be_stale(e)
-            {
-                types.forget(sql, &learnt);
-                learnt_again = true;
-                continue;
-            }
-            return self.finish(shared, sql, result, C::CONTEXT);
-        }
+        let mut site = SharedSite {
+            pipeline: self,
+            pool,
+            shared,
+        };
+        statement_path::run(&mut site, self.param_types.as_deref(), sql, call).await
     }
 
     /// Runs `sql` on a shared connection and returns its rows.
@@ -327,26 +219,6 @@ impl Pipeline {
 
 /// The parameter types of `sql`, learnt on a connection of `pool`'s own.
 async fn learn_on_own_connection(pool: &PgPool, sql: &str) -> Result<Vec<Type>, PgError> {
-    let mut conn = pool.acquire(Location::caller(), false).await?;
+    let mut conn = pool.acquire(None).await?;
     conn.learn_param_types(sql).await
-}
-
-/// The slot's connection, unless it is empty, closed, retired or timed out (such a one
-/// is dropped, and so given back to the pool, which discards it).
-fn live(slot: &Mutex<Option<Arc<Shared>>>) -> Option<Arc<Shared>> {
-    let mut slot = lock(slot);
-    match slot.as_ref() {
-        Some(shared)
-            if !shared.conn.is_closed()
-                && !shared.conn.is_retired()
-                && !shared.conn.has_timed_out() =>
-        {
-            Some(Arc::clone(shared))
-        }
-        Some(_) => {
-            slot.take();
-            None
-        }
-        None => None,
-    }
 }

@@ -259,7 +259,7 @@ impl PgPool {
         // Held until all are open, so that each is a distinct connection.
         let mut held = Vec::with_capacity(wanted as usize);
         for _ in 0..wanted {
-            held.push(self.acquire(Location::caller(), false).await?);
+            held.push(self.acquire(None).await?);
         }
         Ok(())
     }
@@ -268,14 +268,15 @@ impl PgPool {
     /// The caller's location is remembered for leak reports.
     #[track_caller]
     pub fn get(&self) -> impl Future<Output = Result<PooledPgConnection, PgError>> + Send + '_ {
-        let location = Location::caller();
-        self.acquire(location, true)
+        self.acquire(Some(Location::caller()))
     }
 
+    /// Checks out a connection for a caller at `location` (watched for leaks, when
+    /// detection is on), or, given `None`, for the pool's own use: the pipeline's
+    /// shared connections, warm-up, learning parameter types.
     pub(super) async fn acquire(
         &self,
-        location: &'static Location<'static>,
-        watch_leaks: bool,
+        location: Option<&'static Location<'static>>,
     ) -> Result<PooledPgConnection, PgError> {
         let inner = &*self.inner;
         let observer = inner.observer.get();
@@ -288,7 +289,7 @@ impl PgPool {
         if let (Some(observer), Some(started)) = (observer, started) {
             observer.acquired(started.elapsed());
         }
-        let leaks = inner.leaks.as_ref().filter(|_| watch_leaks);
+        let leaks = inner.leaks.as_ref().filter(|_| location.is_some());
         Ok(PooledPgConnection::new(
             checkout,
             location,

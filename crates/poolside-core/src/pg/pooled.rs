@@ -17,8 +17,9 @@ pub struct PooledPgConnection {
     checkout: Checkout<PgManager>,
     /// The leak registry and this checkout's slot in it, when leaks are watched.
     leak_slot: Option<(Arc<LeakWatch>, usize)>,
-    acquired_at: Instant,
-    location: &'static Location<'static>,
+    since: Instant,
+    /// Where the caller checked it out; `None` for the pool's own connections.
+    location: Option<&'static Location<'static>>,
     /// Told how long the connection was held, when it comes back.
     observer: Option<Arc<dyn PoolObserver>>,
 }
@@ -26,28 +27,33 @@ pub struct PooledPgConnection {
 impl PooledPgConnection {
     pub(crate) fn new(
         checkout: Checkout<PgManager>,
-        location: &'static Location<'static>,
+        location: Option<&'static Location<'static>>,
         leaks: Option<&Arc<LeakWatch>>,
         observer: Option<Arc<dyn PoolObserver>>,
     ) -> Self {
-        let leak_slot = leaks.map(|watch| (Arc::clone(watch), watch.enter(location)));
+        let leak_slot = leaks
+            .zip(location)
+            .map(|(watch, location)| (Arc::clone(watch), watch.enter(location)));
         Self {
             checkout,
             leak_slot,
-            acquired_at: Instant::now(),
+            since: Instant::now(),
             location,
             observer,
         }
     }
 
-    /// Where in the caller's code this connection was acquired.
-    pub fn acquired_at(&self) -> &'static Location<'static> {
+    /// Where in the caller's code this connection was acquired ([`PgPool::get`]
+    /// records it); `None` only for the pool's own connections, which no caller holds.
+    ///
+    /// [`PgPool::get`]: super::PgPool::get
+    pub fn acquired_at(&self) -> Option<&'static Location<'static>> {
         self.location
     }
 
     /// How long this connection has been held.
     pub fn held_for(&self) -> Duration {
-        self.acquired_at.elapsed()
+        self.since.elapsed()
     }
 }
 
@@ -71,7 +77,7 @@ impl Drop for PooledPgConnection {
             watch.leave(slot);
         }
         if let Some(observer) = &self.observer {
-            observer.released(self.acquired_at.elapsed());
+            observer.released(self.since.elapsed());
         }
     }
 }

@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use lru::LruCache;
 use tokio_postgres::Statement;
+use tokio_postgres::error::SqlState;
 
 use super::schema_epoch::SchemaEpoch;
 
@@ -63,9 +64,13 @@ impl StatementCache {
         }
     }
 
-    /// Forgets the statement for `sql` (after the server said it does not exist).
-    pub(crate) fn remove(&mut self, sql: &str) {
-        if let Some(statements) = &mut self.statements {
+    /// Forgets the statement for `sql` when `error` says the session lost it (26000,
+    /// invalid_sql_statement_name: a DEALLOCATE or DISCARD ran on it), so that the next
+    /// call prepares it again.
+    pub(crate) fn forget_if_lost(&mut self, sql: &str, error: &tokio_postgres::Error) {
+        if error.code() == Some(&SqlState::INVALID_SQL_STATEMENT_NAME)
+            && let Some(statements) = &mut self.statements
+        {
             statements.pop(sql);
         }
     }

@@ -163,7 +163,7 @@ impl PgPool {
     where
         F: for<'c> FnMut(&'c mut PgConnection) -> TransactionFuture<'c, T>,
     {
-        let acquire = self.acquire(location, true);
+        let acquire = self.acquire(Some(location));
         let mut conn = match options.max_wait {
             Some(max_wait) => tokio::time::timeout(max_wait, acquire)
                 .await

@@ -2,8 +2,8 @@
 //! connection when a command needs one.
 
 use std::ops::{Deref, DerefMut};
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use poolside_config::RedisConfig;
@@ -18,7 +18,7 @@ use crate::ErrorKind;
 use crate::acquire_error::{PoolTerms, pool_error};
 use crate::count_guard::CountGuard;
 use crate::fair_pool::{AcquireError, Checkout, FairPool, Sizes};
-use crate::lock::lock;
+use crate::leases::Leases;
 
 /// A pool of Redis connections.
 ///
@@ -50,9 +50,8 @@ struct Inner {
     /// Shared with the manager: while it holds connects off, checkouts that would
     /// need one fail at once.
     backoff: Arc<ReconnectBackoff>,
-    /// The shared connection, leased on first use; `None` also for a pool of one.
-    shared: Mutex<Option<Arc<Lease>>>,
-    leasing: tokio::sync::Mutex<()>,
+    /// The shared connection, leased on first use; never leased in a pool of one.
+    shared: Leases<Lease>,
     in_flight: AtomicU64,
     counters: Counters,
     config: RedisConfig,
@@ -104,8 +103,7 @@ impl RedisPool {
             inner: Arc::new(Inner {
                 fair: FairPool::new(pool, config.max_size, failures, RedisError::is_permanent),
                 backoff,
-                shared: Mutex::new(None),
-                leasing: tokio::sync::Mutex::new(()),
+                shared: Leases::new(1),
                 in_flight: AtomicU64::new(0),
                 counters: Counters::default(),
                 config: config.clone(),
@@ -176,53 +174,24 @@ impl RedisPool {
         }
     }
 
-    /// The shared connection leased now, if any.
-    fn current_lease(&self) -> Option<Arc<Lease>> {
-        lock(&self.inner.shared).clone()
-    }
-
     /// The shared connection, leased when there is none or it has failed.
     async fn shared(&self) -> Result<Arc<Lease>, RedisError> {
-        match self.current_lease() {
-            Some(lease) => Ok(lease),
-            // Boxed: a checkout's state would otherwise make every command's future
-            // as large as its own.
-            None => Box::pin(self.lease()).await,
-        }
-    }
-
-    /// Leases the shared connection, unless another caller did first.
-    async fn lease(&self) -> Result<Arc<Lease>, RedisError> {
         let inner = &*self.inner;
-        let _leasing = inner.leasing.lock().await;
-        if let Some(lease) = self.current_lease() {
-            return Ok(lease);
-        }
-        if let Some(error) = self.held_off() {
-            return Err(error);
-        }
-        let checkout = inner
-            .fair
-            .acquire(inner.config.connection_timeout)
-            .await
-            .map_err(|e| self.acquire_error(e))?;
-        let lease = Arc::new(Lease {
-            conn: checkout.conn.clone(),
-            _checkout: checkout,
-        });
-        *lock(&inner.shared) = Some(Arc::clone(&lease));
-        Ok(lease)
-    }
-
-    /// Gives the shared connection back after it failed, unless it was replaced already.
-    fn drop_lease(&self, failed: &Arc<Lease>) {
-        let mut shared = lock(&self.inner.shared);
-        if shared
-            .as_ref()
-            .is_some_and(|lease| Arc::ptr_eq(lease, failed))
-        {
-            shared.take();
-        }
+        let lease = || async {
+            if let Some(error) = self.held_off() {
+                return Err(error);
+            }
+            let checkout = inner
+                .fair
+                .acquire(inner.config.connection_timeout)
+                .await
+                .map_err(|e| self.acquire_error(e))?;
+            Ok(Lease {
+                conn: checkout.conn.clone(),
+                _checkout: checkout,
+            })
+        };
+        inner.shared.pick(|_| true, lease).await
     }
 
     /// Runs `cmd` on the shared connection (on an exclusive one in a pool of one),
@@ -273,7 +242,7 @@ impl RedisPool {
                 .err()
                 .is_some_and(|e| e.kind() == ErrorKind::Connect)
             {
-                self.drop_lease(&lease);
+                inner.shared.evict(&lease);
             }
             result
         } else {
@@ -317,7 +286,7 @@ impl RedisPool {
             total: sizes.total,
             active: sizes.active,
             idle: sizes.idle,
-            shared: u32::from(lock(&inner.shared).is_some()),
+            shared: inner.shared.leased(),
             in_flight: load(&inner.in_flight),
             commands: load(&inner.counters.commands),
             errors: load(&inner.counters.errors),
@@ -344,7 +313,7 @@ impl RedisPool {
     /// `deadline` to come back, then every connection is closed. Returns how many were
     /// still in use at the deadline.
     pub async fn close(&self, deadline: Duration) -> u32 {
-        lock(&self.inner.shared).take();
+        self.inner.shared.release_all();
         self.inner.fair.close(deadline).await
     }
 }

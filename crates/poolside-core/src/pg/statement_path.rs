@@ -1,0 +1,177 @@
+//! The one path every statement takes, on any connection: prepared and cached (or, in
+//! PgBouncer mode, sent unnamed with the pool's parameter types), bounded by
+//! `postgres.query_timeout`, and sent once more when a migration made its cached
+//! statement or types stale.
+//!
+//! The exclusive connection ([`PgConnection`]) and the pipeline's shared one are each
+//! a [`StatementSite`]. They differ only in how they get a prepared statement, where
+//! they learn parameter types, and what a timeout does to them; the loop is here once.
+
+use std::future::Future;
+use std::ops::DerefMut;
+
+use futures_util::FutureExt as _;
+use futures_util::future::Either;
+
+use tokio_postgres::Statement;
+use tokio_postgres::error::SqlState;
+use tokio_postgres::types::Type;
+
+use super::PgError;
+use super::connection::{Caller, PgConnection, QueryTimedOut};
+use super::param_types::{self, ParamTypes};
+use super::schema_epoch::is_stale_plan;
+use super::statement_cache::StatementCache;
+use super::statement_call::StatementCall;
+
+/// A connection a statement runs on, as the statement path needs it.
+pub(crate) trait StatementSite {
+    /// Whether the caller has the connection to itself, or shares it.
+    const CALLER: Caller;
+
+    /// The connection.
+    fn connection(&self) -> &PgConnection;
+
+    /// The statements prepared on it.
+    fn statements(&mut self) -> impl DerefMut<Target = StatementCache> + '_;
+
+    /// The statement for `sql` and the schema epoch it was prepared in: cached, or
+    /// prepared now within the query timeout.
+    fn statement(
+        &mut self,
+        sql: &str,
+    ) -> impl Future<Output = Result<(Statement, u64), PgError>> + Send;
+
+    /// The parameter types the server gives `sql` (PgBouncer mode).
+    fn learn_param_types(
+        &mut self,
+        sql: &str,
+    ) -> impl Future<Output = Result<Vec<Type>, PgError>> + Send;
+
+    /// The error for a statement past the query timeout, once the site has dealt with
+    /// it (a shared connection leaves sharing).
+    fn timed_out(&self, timeout: QueryTimedOut) -> PgError;
+}
+
+/// Runs `sql` through `call` on `site`: unnamed with types from `param_types` when
+/// given (PgBouncer mode), prepared otherwise.
+///
+/// A plain function, not an `async fn`: one would hold the arguments again beside the
+/// path's own future.
+pub(crate) fn run<'a, S: StatementSite, C: StatementCall + 'a>(
+    site: &'a mut S,
+    param_types: Option<&'a ParamTypes>,
+    sql: &'a str,
+    call: C,
+) -> impl Future<Output = Result<C::Output, PgError>> + 'a {
+    match param_types {
+        // Boxed: the prepared path's future would otherwise carry this one's state.
+        Some(types) => Either::Left(Box::pin(run_unnamed(site, types, sql, call))),
+        None => Either::Right(run_prepared(site, sql, call)),
+    }
+}
+
+/// Awaits `call` on `site` within the query timeout.
+///
+/// A plain function, not an `async fn`: one would hold `call` twice in its state (as
+/// its argument, and inside the timeout), doubling the size of every statement's
+/// future.
+pub(crate) fn bounded<'a, S: StatementSite, T: 'a>(
+    site: &'a S,
+    call: impl Future<Output = T> + 'a,
+) -> impl Future<Output = Result<T, PgError>> + 'a {
+    site.connection()
+        .bounded(call, S::CALLER)
+        .map(move |result| result.map_err(|timeout| site.timed_out(timeout)))
+}
+
+/// Runs `sql`, prepared (or from the cache), through `call`. A cached statement a
+/// migration made stale is prepared again and run once more (the server refused it
+/// before running it), unless a transaction of `PgPool::transaction` is open: that one
+/// is run again whole. A statement the session lost (26000) leaves the cache.
+async fn run_prepared<S: StatementSite, C: StatementCall>(
+    site: &mut S,
+    sql: &str,
+    call: C,
+) -> Result<C::Output, PgError> {
+    // The server's refusal of the stale statement, once it is being run again.
+    let mut stale = None;
+    loop {
+        let (statement, epoch) = match site.statement(sql).await {
+            Ok(prepared) => prepared,
+            Err(e) => return Err(unless_aborted_by(site.connection(), stale, e, C::CONTEXT)),
+        };
+        let error = match bounded(site, call.call(site.connection().client(), &statement)).await? {
+            Ok(output) => return Ok(output),
+            Err(error) => error,
+        };
+        if is_stale_plan(&error) {
+            site.statements().forget_stale(sql, epoch);
+            if stale.is_none() && !site.connection().is_in_transaction() {
+                stale = Some(error);
+                continue;
+            }
+            return Err(site.connection().driver_error(error, C::CONTEXT));
+        }
+        site.statements().forget_if_lost(sql, &error);
+        let error = site.connection().driver_error(error, C::CONTEXT);
+        return Err(unless_aborted_by(
+            site.connection(),
+            stale,
+            error,
+            C::CONTEXT,
+        ));
+    }
+}
+
+/// `error`, from running a statement again after `stale`, the server's refusal of its
+/// cached one. In a transaction of the caller's own, which `stale` aborted, the second
+/// try only meets 25P02: `stale` is then the error to give.
+fn unless_aborted_by(
+    conn: &PgConnection,
+    stale: Option<tokio_postgres::Error>,
+    error: PgError,
+    context: &str,
+) -> PgError {
+    match stale {
+        Some(stale) if error.code() == Some(&SqlState::IN_FAILED_SQL_TRANSACTION) => {
+            conn.driver_error(stale, context)
+        }
+        _ => error,
+    }
+}
+
+/// Runs `sql` unnamed through `call`, in one round trip: the form PgBouncer's
+/// transaction mode accepts. Its parameter types come from the pool's cache (learnt
+/// once per pool, see [`ParamTypes`]). Types a migration made stale are learnt again
+/// and the statement sent once more (a type error comes before it runs); inside a
+/// transaction the server's refusal aborted, the error is marked for
+/// `PgPool::transaction` to run the transaction again.
+async fn run_unnamed<S: StatementSite, C: StatementCall>(
+    site: &mut S,
+    types: &ParamTypes,
+    sql: &str,
+    call: C,
+) -> Result<C::Output, PgError> {
+    let mut learnt_again = false;
+    loop {
+        let learnt = types
+            .of(sql, call.params(), site.learn_param_types(sql))
+            .await?;
+        let ran = call.call_typed(site.connection().client(), sql, &learnt.types);
+        let error = match bounded(site, ran).await? {
+            Ok(output) => return Ok(output),
+            Err(error) => error,
+        };
+        if learnt.fresh || !param_types::may_be_stale(&error) {
+            return Err(site.connection().driver_error(error, C::CONTEXT));
+        }
+        types.forget(sql, &learnt);
+        let aborted = site.connection().is_in_transaction() && !param_types::is_wrong_type(&error);
+        if aborted || learnt_again {
+            let error = site.connection().driver_error(error, C::CONTEXT);
+            return Err(if aborted { error.stale() } else { error });
+        }
+        learnt_again = true;
+    }
+}
