@@ -5,6 +5,7 @@ use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use poolside_core::{Classify, ErrorKind, Failure, IsolationLevel, PgPool, TransactionOptions};
+use poolside_resilience::{Backoff, Jitter};
 use poolside_tests::required_env;
 
 async fn pool() -> PgPool {
@@ -186,6 +187,42 @@ async fn a_unique_violation_is_not_retried() {
     assert_eq!(pool.stats().transaction_retries, 0);
     assert_eq!(table.count().await, 0);
     table.drop_table().await;
+}
+
+#[tokio::test]
+async fn each_run_after_the_first_waits_out_the_backoff() {
+    let pool = pool().await;
+    let runs = AtomicU32::new(0);
+    // The wait is a floor (tokio sleeps at least that long), so the test cannot flake
+    // on a slow machine; with the old fixed backoff it waited at most 10 ms.
+    let backoff = Backoff::new(
+        Duration::from_millis(400),
+        Duration::from_millis(400),
+        Jitter::None,
+    );
+    let started = std::time::Instant::now();
+    let err = pool
+        .transaction(
+            TransactionOptions::default().attempts(2).backoff(backoff),
+            |tx| {
+                runs.fetch_add(1, Ordering::SeqCst);
+                Box::pin(async move {
+                    tx.batch_execute(
+                        "DO $$ BEGIN RAISE EXCEPTION 'conflict' USING ERRCODE = '40001'; END $$",
+                    )
+                    .await
+                })
+            },
+        )
+        .await
+        .expect_err("both runs fail with 40001");
+    assert_eq!(err.kind(), ErrorKind::Serialization, "{err}");
+    assert_eq!(runs.load(Ordering::SeqCst), 2);
+    assert!(
+        started.elapsed() >= Duration::from_millis(400),
+        "the second run waited the backoff: {:?}",
+        started.elapsed()
+    );
 }
 
 #[tokio::test]

@@ -269,24 +269,37 @@ impl Poolside {
 
     /// Runs `f` in a transaction on an exclusive connection: BEGIN/COMMIT, rolled back
     /// on error or after the timeout, the whole of `f` run again on a serialization
-    /// failure or deadlock (up to `retry.attempts`), recorded as operation `name`.
-    pub async fn transaction<T, F>(&self, name: &'static str, f: F) -> Result<T, PgError>
+    /// failure or deadlock (up to `retry.attempts`, after the retry layer's backoff),
+    /// recorded as operation `name`. It passes the stack's circuit breaker: while the
+    /// breaker is open it fails at once, and its outcome counts toward the breaker's.
+    ///
+    /// A plain function, so that a leak report names the caller's line.
+    #[track_caller]
+    pub fn transaction<'a, T, F>(
+        &'a self,
+        name: &'static str,
+        f: F,
+    ) -> impl Future<Output = Result<T, PgError>> + Send + 'a
     where
-        T: Send,
-        F: for<'c> FnMut(&'c mut PgConnection) -> TransactionFuture<'c, T> + Send,
+        T: Send + 'a,
+        F: for<'c> FnMut(&'c mut PgConnection) -> TransactionFuture<'c, T> + Send + 'a,
     {
         let config = &self.inner.config;
         let options = TransactionOptions::default()
             .max_wait(config.postgres.connection_timeout)
             .timeout(config.retry.total_deadline)
-            .attempts(config.retry.attempts);
-        let started = std::time::Instant::now();
-        let result = self.inner.postgres.transaction(options, f).await;
-        self.inner
-            .shared
-            .recorder
-            .record_result(name, None, started.elapsed(), &result);
-        result
+            .attempts(config.retry.attempts)
+            .backoff(crate::layers::backoff(&config.retry));
+        let transaction = self.inner.postgres.transaction(options, f);
+        async move {
+            let started = std::time::Instant::now();
+            let result = self.inner.shared.breaker.call(transaction).await;
+            self.inner
+                .shared
+                .recorder
+                .record_result(name, None, started.elapsed(), &result);
+            result
+        }
     }
 
     /// Runs `op` under the deadline and the retry policy (attempts, backoff, the
@@ -477,14 +490,22 @@ impl Session {
     /// # Errors
     ///
     /// As [`Poolside::transaction`].
-    pub async fn transaction<T, F>(&self, name: &'static str, f: F) -> Result<T, PgError>
+    #[track_caller]
+    pub fn transaction<'a, T, F>(
+        &'a self,
+        name: &'static str,
+        f: F,
+    ) -> impl Future<Output = Result<T, PgError>> + Send + 'a
     where
-        T: Send,
-        F: for<'c> FnMut(&'c mut PgConnection) -> TransactionFuture<'c, T> + Send,
+        T: Send + 'a,
+        F: for<'c> FnMut(&'c mut PgConnection) -> TransactionFuture<'c, T> + Send + 'a,
     {
-        let value = self.db.transaction(name, f).await?;
-        self.learn_write(&self.db).await;
-        Ok(value)
+        let transaction = self.db.transaction(name, f);
+        async move {
+            let value = transaction.await?;
+            self.learn_write(&self.db).await;
+            Ok(value)
+        }
     }
 
     /// The position this session's reads must see: its latest write's; `None` before

@@ -269,3 +269,59 @@ async fn metrics_exporter_addr_serves_metrics_on_a_listener_of_its_own() {
         "the listener stops with the shutdown"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn transactions_pass_the_stacks_circuit_breaker() {
+    let config = load_config(&[
+        ("DATABASE_URL", &required_env("DATABASE_URL")),
+        ("POOLSIDE_PROFILE", "test"),
+        ("POOLSIDE_RETRY__ATTEMPTS", "1"),
+        ("POOLSIDE_RETRY__TOTAL_DEADLINE", "300ms"),
+        ("POOLSIDE_BREAKER__MIN_CALLS", "2"),
+        ("POOLSIDE_BREAKER__FAILURE_RATE_PERCENT", "50"),
+        ("POOLSIDE_BREAKER__OPEN_FOR", "30s"),
+    ])
+    .config;
+    let db = Poolside::builder()
+        .config(config)
+        .build()
+        .await
+        .expect("starts");
+    let runs = AtomicU32::new(0);
+    let slow = || slow_transaction(&runs);
+    for _ in 0..2 {
+        let timed_out = db
+            .transaction("slow", slow())
+            .await
+            .expect_err("past the 300 ms timeout");
+        assert_eq!(timed_out.kind(), ErrorKind::Cancelled, "{timed_out}");
+    }
+    assert_eq!(runs.load(Ordering::Relaxed), 2);
+
+    let refused = db
+        .transaction("slow", slow())
+        .await
+        .expect_err("the breaker opened on two failed transactions");
+    assert_eq!(refused.kind(), ErrorKind::Unavailable, "{refused}");
+    assert!(refused.to_string().contains("circuit breaker"), "{refused}");
+    assert_eq!(runs.load(Ordering::Relaxed), 2, "refused before it ran");
+    let query = db
+        .query_one("SELECT 1", params![])
+        .await
+        .expect_err("the stack's statements meet the same breaker");
+    assert_eq!(query.kind(), ErrorKind::Unavailable, "{query}");
+}
+
+/// A transaction that sleeps 2 s, counting its runs in `runs`.
+fn slow_transaction(
+    runs: &AtomicU32,
+) -> impl for<'c> FnMut(&'c mut poolside::PgConnection) -> poolside::TransactionFuture<'c, ()> + Send + '_
+{
+    move |tx| {
+        runs.fetch_add(1, Ordering::Relaxed);
+        Box::pin(async move {
+            tx.execute("SELECT pg_sleep(2)", &[]).await?;
+            Ok(())
+        })
+    }
+}

@@ -6,6 +6,8 @@ use std::panic::Location;
 use std::pin::Pin;
 use std::time::Duration;
 
+use poolside_resilience::{Backoff, Jitter};
+
 use super::connection::PgConnection;
 use super::{PgError, PgPool};
 use crate::ErrorKind;
@@ -58,6 +60,10 @@ pub struct TransactionOptions {
     pub attempts: u32,
     /// Default (`None`): the server's default, read committed.
     pub isolation: Option<IsolationLevel>,
+    /// The wait before each run after the first, so that transactions that conflicted
+    /// do not meet again at once. Default: full jitter over 10 ms doubling to 640 ms.
+    /// The facade passes the retry layer's backoff (`retry.base_delay` and friends).
+    pub backoff: Backoff,
 }
 
 impl Default for TransactionOptions {
@@ -67,6 +73,11 @@ impl Default for TransactionOptions {
             timeout: Duration::from_secs(10),
             attempts: 3,
             isolation: None,
+            backoff: Backoff::new(
+                Duration::from_millis(10),
+                Duration::from_millis(640),
+                Jitter::Full,
+            ),
         }
     }
 }
@@ -95,13 +106,12 @@ impl TransactionOptions {
         self.isolation = Some(isolation);
         self
     }
-}
 
-/// Backoff before run `attempt` (2, 3, ...): full jitter over 10 ms doubling, so that
-/// transactions that conflicted do not meet again at once.
-fn backoff(attempt: u32) -> Duration {
-    let ceiling = Duration::from_millis(10) * 2u32.saturating_pow(attempt.saturating_sub(2).min(6));
-    ceiling.mul_f64(fastrand::f64())
+    /// Waits `backoff` before each run after the first.
+    pub fn backoff(mut self, backoff: Backoff) -> Self {
+        self.backoff = backoff;
+        self
+    }
 }
 
 impl PgPool {
@@ -146,7 +156,7 @@ impl PgPool {
                         attempt += 1;
                         self.count_transaction_retry();
                         tracing::debug!(target: "poolside::pg", error = %e, attempt, "re-running transaction");
-                        tokio::time::sleep(backoff(attempt)).await;
+                        tokio::time::sleep(options.backoff.delay(attempt - 1)).await;
                     }
                     result => return result,
                 }

@@ -7,7 +7,7 @@ use std::task::{Context, Poll};
 use pin_project_lite::pin_project;
 
 use super::{CallOutcome, Permit};
-use crate::{Classify, Failure};
+use crate::Classify;
 
 pin_project! {
     /// The inner call's response, counted by the breaker as it completes; or the
@@ -52,10 +52,7 @@ where
             Some(inner) => {
                 let result = std::task::ready!(inner.poll(cx));
                 if let Some(permit) = this.permit.take() {
-                    permit.record(match &result {
-                        Err(error) if error.failure() != Failure::Permanent => CallOutcome::Failed,
-                        _ => CallOutcome::Answered,
-                    });
+                    permit.record(CallOutcome::of(&result));
                 }
                 Poll::Ready(result)
             }

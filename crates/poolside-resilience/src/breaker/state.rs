@@ -1,12 +1,14 @@
 //! [`CircuitBreaker`]: the state one pool's callers share: closed, open, half-open.
 
+use std::future::Future;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use tokio::time::Instant;
 
-use super::BreakerSettings;
+use super::{BreakerSettings, CircuitOpen};
+use crate::{Classify, Failure};
 
 /// Where the breaker stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -131,6 +133,17 @@ pub enum CallOutcome {
     Failed,
 }
 
+impl CallOutcome {
+    /// How a call that gave `result` ended: failed when its error is anything but
+    /// permanent (the backend's own answer, such as a constraint violation).
+    pub fn of<T, E: Classify>(result: &Result<T, E>) -> Self {
+        match result {
+            Err(error) if error.failure() != Failure::Permanent => CallOutcome::Failed,
+            _ => CallOutcome::Answered,
+        }
+    }
+}
+
 /// The state shared by every caller of one pool: one probe tells all of them
 /// whether the backend is back, instead of each waiting for its own timeout.
 ///
@@ -163,8 +176,8 @@ struct Shared {
     opened: AtomicU64,
 }
 
-/// Leave to make one call; record how it went. Dropped unrecorded (the call was
-/// cancelled), it counts as nothing.
+/// Permission for one call, from [`CircuitBreaker::admit`]: record how the call went.
+/// Dropped unrecorded (the call was cancelled), it counts as nothing.
 #[derive(Debug)]
 pub struct Permit {
     breaker: CircuitBreaker,
@@ -213,7 +226,20 @@ impl CircuitBreaker {
         self.shared.opened.load(Ordering::Relaxed)
     }
 
-    /// Leave for one call, or how long until the breaker probes again.
+    /// Runs `call` when the breaker admits it, and records how it went; while the
+    /// circuit is open, fails at once with `E`'s open-circuit error. For calls that
+    /// are not a tower service, such as a transaction.
+    pub async fn call<T, E>(&self, call: impl Future<Output = Result<T, E>>) -> Result<T, E>
+    where
+        E: Classify + CircuitOpen,
+    {
+        let permit = self.admit().map_err(E::circuit_open)?;
+        let result = call.await;
+        permit.record(CallOutcome::of(&result));
+        result
+    }
+
+    /// Permission for one call, or how long until the breaker probes again.
     pub fn admit(&self) -> Result<Permit, Duration> {
         if self.shared.closed.load(Ordering::Acquire) {
             return Ok(Permit {
