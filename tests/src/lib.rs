@@ -56,6 +56,22 @@ pub async fn statements_running(marker: &str) -> i64 {
         .get(0)
 }
 
+/// How many named prepared statements the session behind `client` holds, read with
+/// the simple protocol (which prepares nothing itself): to see a statement cache from
+/// the server's side.
+pub async fn named_statements(client: &tokio_postgres::Client) -> i64 {
+    let rows = client
+        .simple_query("SELECT count(*) FROM pg_prepared_statements")
+        .await
+        .expect("pg_prepared_statements");
+    rows.iter()
+        .find_map(|message| match message {
+            tokio_postgres::SimpleQueryMessage::Row(row) => row.get(0)?.parse().ok(),
+            _ => None,
+        })
+        .expect("one count")
+}
+
 /// Collects what a tracing subscriber writes, at every level.
 #[derive(Debug, Clone, Default)]
 pub struct LogCapture(Arc<Mutex<Vec<u8>>>);

@@ -28,15 +28,12 @@ pub use batch::batch;
 pub use error_kind::ErrorKind;
 pub use observer::PoolObserver;
 pub use pg::{
-    ClosedCounts, ConnectionBudget, DEFAULT_APPLICATION_NAME, IsolationLevel, Lsn, LsnParseError,
+    ClosedCounts, ConnectionBudget, IsolationLevel, Lsn, LsnParseError,
     Param, Params, PgAnswer, PgBouncerBudget, PgConnection, PgError, PgPool, PgRequest,
-    PgRequestKind, PoolStats, PooledPgConnection, PrimaryReason, ReplicaFuture, ReplicaLayer,
+    PgRequestKind, PoolStats, PooledPgConnection, PrimaryReason, ReplicaLayer,
     ReplicaService, ReplicaStats, Replicas, ReplicasStats, ServerView, TransactionFuture,
     TransactionOptions,
 };
-/// The retry classes of the errors, re-exported so that `err.failure()` needs no
-/// second dependency.
-pub use poolside_resilience::{Classify, Failure};
 /// The Redis driver, re-exported so users need no second dependency.
 #[cfg(feature = "redis")]
 pub use redis;

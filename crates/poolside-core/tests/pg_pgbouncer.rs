@@ -29,7 +29,7 @@ async fn unnamed_statements_work_and_nothing_is_cached() {
                     .await?;
                 let plain = conn.query_one("SELECT 7::int4", &[]).await?;
                 assert_eq!(
-                    conn.cached_statements(),
+                    poolside_tests::named_statements(conn.client()).await,
                     0,
                     "no statement cache in PgBouncer mode"
                 );

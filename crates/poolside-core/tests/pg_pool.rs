@@ -2,7 +2,8 @@
 
 use std::time::{Duration, Instant};
 
-use poolside_core::{Classify, ErrorKind, Failure, PgPool};
+use poolside_core::{ErrorKind, PgPool};
+use poolside_resilience::{Classify, Failure};
 use poolside_tests::{LogCapture, required_env, statements_running};
 
 /// Pool settings as `POOLSIDE_POSTGRES__*` variables over the services' URL.

@@ -87,7 +87,7 @@ async fn an_exclusive_connection_prepares_a_stale_statement_again() {
         .expect("after the migration");
     assert_eq!(row.len(), 2);
     assert_eq!(
-        conn.cached_statements(),
+        poolside_tests::named_statements(conn.client()).await,
         1,
         "the stale statement was replaced"
     );

@@ -4,8 +4,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
 use std::time::Duration;
 
-use poolside_core::{Classify, ErrorKind, Failure, IsolationLevel, PgPool, TransactionOptions};
-use poolside_resilience::{Backoff, Jitter};
+use poolside_core::{ErrorKind, IsolationLevel, PgPool, TransactionOptions};
+use poolside_resilience::{Backoff, Classify, Failure, Jitter};
 use poolside_tests::required_env;
 
 async fn pool() -> PgPool {
@@ -255,7 +255,8 @@ async fn a_transaction_past_its_timeout_is_rolled_back() {
 
 #[tokio::test]
 async fn a_dropped_transaction_never_returns_its_connection_inside_a_transaction() {
-    let pool = named_pool("poolside-tx-dropped").await;
+    let name = "poolside-tx-dropped";
+    let pool = named_pool(name).await;
     let table = Table::create(&pool, "tx_dropped", "id int").await;
     let insert = format!("INSERT INTO {} VALUES (1)", table.name);
     // The caller gives up between two statements (its future is dropped).
@@ -276,7 +277,7 @@ async fn a_dropped_transaction_never_returns_its_connection_inside_a_transaction
     let open: i64 = conn
         .query_one(
             "SELECT count(*) FROM pg_stat_activity WHERE application_name = $1 AND state LIKE 'idle in transaction%'",
-            &[&pool.application_name()],
+            &[&name],
         )
         .await
         .expect("pg_stat_activity")

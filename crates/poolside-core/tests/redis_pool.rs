@@ -117,7 +117,7 @@ async fn counters_mget_mset() {
     let p = prefix("counters");
     let counter = format!("{p}:n");
     assert_eq!(cache.incr(&counter, 5).await.expect("incr"), 5);
-    assert_eq!(cache.decr(&counter, 2).await.expect("decr"), 3);
+    assert_eq!(cache.incr(&counter, -2).await.expect("incr by -2"), 3);
     let (a, b, missing) = (format!("{p}:a"), format!("{p}:b"), format!("{p}:missing"));
     cache
         .mset(

@@ -216,7 +216,7 @@ impl PgPool {
 
     /// Checks the budget once and logs what does not fit (a warning each) and what
     /// could not be read; never fails. Run by [`connect`](Self::connect).
-    pub async fn check_budget(&self) {
+    pub(crate) async fn check_budget(&self) {
         let timeout = self.config().connection_timeout;
         match tokio::time::timeout(timeout, self.budget()).await {
             Ok(Ok(budget)) => {

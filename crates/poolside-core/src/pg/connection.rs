@@ -141,11 +141,6 @@ impl PgConnection {
         &self.client
     }
 
-    /// How many prepared statements this connection caches now.
-    pub fn cached_statements(&self) -> usize {
-        self.statements.len()
-    }
-
     /// The statement for `sql`, prepared on this connection at most once while cached.
     pub async fn prepare_cached(&mut self, sql: &str) -> Result<Statement, PgError> {
         Ok(self.statement(sql).await?.0)

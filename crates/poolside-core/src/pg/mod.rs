@@ -27,10 +27,10 @@ pub use budget::{ConnectionBudget, PgBouncerBudget};
 pub use connection::PgConnection;
 pub use error::PgError;
 pub use params::{Param, Params};
-pub use pool::{DEFAULT_APPLICATION_NAME, PgPool};
+pub use pool::PgPool;
 pub use pooled::PooledPgConnection;
 pub use replicas::{
-    Lsn, LsnParseError, PrimaryReason, ReplicaFuture, ReplicaLayer, ReplicaService, ReplicaStats,
+    Lsn, LsnParseError, PrimaryReason, ReplicaLayer, ReplicaService, ReplicaStats,
     Replicas, ReplicasStats,
 };
 pub use request::{PgAnswer, PgRequest, PgRequestKind};

@@ -32,7 +32,7 @@ use tokio_postgres_rustls::MakeRustlsConnect;
 
 /// The `application_name` the pool gives its connections unless the URL sets one; the
 /// server-side view counts connections by it.
-pub const DEFAULT_APPLICATION_NAME: &str = "poolside";
+const DEFAULT_APPLICATION_NAME: &str = "poolside";
 
 /// A pool of PostgreSQL connections.
 ///
@@ -112,8 +112,8 @@ impl PgPool {
     /// Builds the pool from validated configuration and warms `min_idle` connections
     /// (at least one, to prove the server answers). Start-up waits for them, bounded by
     /// the connection timeout, and fails with the server's error naming the host. Then
-    /// it checks the connection budget once ([`check_budget`](Self::check_budget)):
-    /// a warning when `expected_instances x max_size` does not fit.
+    /// it checks the connection budget once ([`budget`](Self::budget)), logging
+    /// a warning for each thing that does not fit (`expected_instances x max_size`, say).
     ///
     /// Must run inside a Tokio runtime.
     pub async fn connect(config: &PostgresConfig) -> Result<Self, PgError> {
@@ -231,7 +231,7 @@ impl PgPool {
     /// server, with the pool's credentials and TLS setup, within `timeout`: for
     /// PgBouncer's admin console (`pgbouncer`), say. It closes when the client is
     /// dropped.
-    pub async fn connect_outside(
+    pub(crate) async fn connect_outside(
         &self,
         dbname: &str,
         timeout: Duration,
@@ -428,7 +428,7 @@ impl PgPool {
 
     /// The hosts and ports the pool connects to (`host:port`, several for a
     /// multi-host URL), without credentials.
-    pub fn target(&self) -> &str {
+    pub(crate) fn target(&self) -> &str {
         &self.inner.target
     }
 
@@ -446,7 +446,7 @@ impl PgPool {
     }
 
     /// The `application_name` this pool's connections carry.
-    pub fn application_name(&self) -> &str {
+    pub(crate) fn application_name(&self) -> &str {
         &self.inner.application_name
     }
 

@@ -3,7 +3,7 @@
 use std::ops::{Deref, DerefMut};
 use std::panic::Location;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use super::connection::PgConnection;
 use super::leaks::LeakWatch;
@@ -50,11 +50,6 @@ impl PooledPgConnection {
     pub fn acquired_at(&self) -> Option<&'static Location<'static>> {
         self.location
     }
-
-    /// How long this connection has been held.
-    pub fn held_for(&self) -> Duration {
-        self.since.elapsed()
-    }
 }
 
 impl Deref for PooledPgConnection {
@@ -86,7 +81,7 @@ impl std::fmt::Debug for PooledPgConnection {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("PooledPgConnection")
             .field("acquired_at", &self.location)
-            .field("held_for", &self.held_for())
+            .field("held_for", &self.since.elapsed())
             .finish_non_exhaustive()
     }
 }

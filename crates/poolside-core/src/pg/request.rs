@@ -98,12 +98,12 @@ impl PgRequest {
     }
 
     /// Whether it is marked read-only.
-    pub fn is_read_only(&self) -> bool {
+    pub(crate) fn is_read_only(&self) -> bool {
         self.read_only
     }
 
     /// The WAL position it must see, if any.
-    pub fn after_position(&self) -> Option<Lsn> {
+    pub(crate) fn after_position(&self) -> Option<Lsn> {
         self.after
     }
 
@@ -120,11 +120,6 @@ impl PgRequest {
     /// Whether it wants rows or a count.
     pub fn kind(&self) -> PgRequestKind {
         self.kind
-    }
-
-    /// Whether it may overflow to a secondary pool.
-    pub fn is_critical(&self) -> bool {
-        self.critical
     }
 }
 

@@ -86,9 +86,4 @@ impl StatementCache {
             statements.pop(sql);
         }
     }
-
-    /// How many statements are cached.
-    pub(crate) fn len(&self) -> usize {
-        self.statements.as_ref().map_or(0, LruCache::len)
-    }
 }

@@ -303,14 +303,10 @@ impl RedisCache {
         })
     }
 
-    /// Adds `by` to the integer at `key` (0 when missing); returns the new value.
+    /// Adds `by` (negative to subtract) to the integer at `key` (0 when missing);
+    /// returns the new value.
     pub async fn incr(&self, key: &str, by: i64) -> Result<i64, RedisError> {
         self.counter(redis::cmd("INCRBY").arg(key).arg(by)).await
-    }
-
-    /// Subtracts `by` from the integer at `key` (0 when missing); returns the new value.
-    pub async fn decr(&self, key: &str, by: i64) -> Result<i64, RedisError> {
-        self.counter(redis::cmd("DECRBY").arg(key).arg(by)).await
     }
 
     async fn counter(&self, cmd: &redis::Cmd) -> Result<i64, RedisError> {

@@ -19,7 +19,7 @@ use serde::Serialize;
 pub use layer::ReplicaLayer;
 pub use lsn::{Lsn, LsnParseError};
 pub use replica::ReplicaStats;
-pub use service::{ReplicaFuture, ReplicaService};
+pub use service::ReplicaService;
 
 use super::{PgError, PgPool};
 use crate::lock::lock;
@@ -154,19 +154,9 @@ impl Replicas {
         })
     }
 
-    /// How many replicas there are.
-    pub fn len(&self) -> usize {
-        self.inner.replicas.len()
-    }
-
-    /// Whether there are none.
-    pub fn is_empty(&self) -> bool {
-        self.inner.replicas.is_empty()
-    }
-
     /// Samples every replica once, against `primary`'s WAL position: whether it is up
     /// and in recovery, what it replayed, and how far behind it is.
-    pub async fn sample(&self, primary: &PgPool) {
+    async fn sample(&self, primary: &PgPool) {
         let timeout = self.inner.check_interval.max(Duration::from_secs(1));
         let position = tokio::time::timeout(timeout, primary.wal_position())
             .await

@@ -13,7 +13,7 @@ use crate::ErrorKind;
 use crate::pg::{PgAnswer, PgError, PgRequest};
 
 /// The future of a [`ReplicaService`] call.
-pub type ReplicaFuture = Pin<Box<dyn Future<Output = Result<PgAnswer, PgError>> + Send>>;
+pub(crate) type ReplicaFuture = Pin<Box<dyn Future<Output = Result<PgAnswer, PgError>> + Send>>;
 
 /// Routes [`PgRequest`]s: read-only ones to a replica when one is fit (the rules are
 /// on [`Replicas`]), the rest, and reads no replica can take, to `inner`.
