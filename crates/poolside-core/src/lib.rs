@@ -28,11 +28,10 @@ pub use batch::batch;
 pub use error_kind::ErrorKind;
 pub use observer::PoolObserver;
 pub use pg::{
-    ClosedCounts, ConnectionBudget, IsolationLevel, Lsn, LsnParseError,
-    Param, Params, PgAnswer, PgBouncerBudget, PgConnection, PgError, PgPool, PgRequest,
-    PgRequestKind, PoolStats, PooledPgConnection, PrimaryReason, ReplicaLayer,
-    ReplicaService, ReplicaStats, Replicas, ReplicasStats, ServerView, TransactionFuture,
-    TransactionOptions,
+    ClosedCounts, ConnectionBudget, IsolationLevel, Lsn, LsnParseError, Param, Params, PgAnswer,
+    PgBouncerBudget, PgConnection, PgError, PgPool, PgRequest, PgRequestKind, PoolStats,
+    PooledPgConnection, PrimaryReason, ReplicaLayer, ReplicaService, ReplicaStats, Replicas,
+    ReplicasStats, ServerView, TransactionFuture, TransactionOptions,
 };
 /// The Redis driver, re-exported so users need no second dependency.
 #[cfg(feature = "redis")]

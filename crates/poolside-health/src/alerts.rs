@@ -1,5 +1,5 @@
 //! `/health/alerts`: human-readable lines for what an operator should look at, with
-//! the seeds' rules: pool utilization over the warning threshold, p99 over its limit,
+//! these rules: pool utilization over the warning threshold, p99 over its limit,
 //! error rate over its limit, cache hit rate under its floor, failing checks.
 
 use crate::health::Health;

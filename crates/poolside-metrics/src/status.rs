@@ -1,5 +1,5 @@
 //! [`PoolReport`]: the pools and their recent operations in one value, rendered as the
-//! one-screen `status()` text and as the periodic log line the seeds' operators read.
+//! one-screen `status()` text and as the periodic log line operators read.
 
 use std::fmt::Write as _;
 use std::time::Duration;

@@ -1,4 +1,4 @@
-//! The facade against the real services: every call the seeds' services use, on the
+//! The facade against the real services: every call a service makes, on the
 //! standard stack, with its figures in the metrics and its health in the router.
 
 use std::sync::Arc;

@@ -1,5 +1,5 @@
-//! PgBouncer in transaction mode in front of the PostgreSQL service, as the seeds'
-//! operators run it.
+//! PgBouncer in transaction mode in front of the PostgreSQL service, the way services
+//! that run many instances put it in front of their database.
 
 use std::path::PathBuf;
 use std::process::Command;

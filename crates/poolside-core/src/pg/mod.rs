@@ -30,8 +30,8 @@ pub use params::{Param, Params};
 pub use pool::PgPool;
 pub use pooled::PooledPgConnection;
 pub use replicas::{
-    Lsn, LsnParseError, PrimaryReason, ReplicaLayer, ReplicaService, ReplicaStats,
-    Replicas, ReplicasStats,
+    Lsn, LsnParseError, PrimaryReason, ReplicaLayer, ReplicaService, ReplicaStats, Replicas,
+    ReplicasStats,
 };
 pub use request::{PgAnswer, PgRequest, PgRequestKind};
 pub use stats::{ClosedCounts, PoolStats};

@@ -77,7 +77,7 @@ pub(super) async fn poolside(workload: Workload, target: &Target) -> Result<Prep
     })
 }
 
-/// deadpool-redis, the pool the seeds' services use for Redis.
+/// deadpool-redis, the pool Rust services most often use for Redis.
 pub(super) async fn deadpool(workload: Workload, target: &Target) -> Result<Prepared> {
     let commands = commands(workload)?;
     let mut config = deadpool_redis::Config::from_url(target.redis_url()?);
