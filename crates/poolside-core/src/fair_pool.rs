@@ -248,7 +248,7 @@ impl<M: ManageConnection> FairPool<M> {
         // With a permit, a connection is usually idle and valid: take it without the
         // machinery of waiting for one.
         let conn = match std::future::poll_fn(|cx| Poll::Ready(get.as_mut().poll(cx))).await {
-            Poll::Ready(result) => self.got(result, timeout, None)?,
+            Poll::Ready(result) => self.checkout_result(result, timeout, None)?,
             Poll::Pending => {
                 let _waiting =
                     waiting.get_or_insert_with(|| CountGuard::enter(&self.counters.waiting));
@@ -274,14 +274,14 @@ impl<M: ManageConnection> FairPool<M> {
         })
     }
 
-    /// Waits for `get` (bb8's checkout, which found no connection at once; `again`
+    /// Waits for `get` (bb8's checkout, which found no connection at once; `ask_bb8`
     /// starts another) until `deadline`, failing at once on a connect failure that
     /// waiting will not cure.
     async fn wait_for_connection<F: Future<Output = BackendGet<M>>>(
         &self,
         pool: &bb8::Pool<M>,
         mut get: Pin<&mut F>,
-        again: impl Fn() -> F,
+        ask_bb8: impl Fn() -> F,
         deadline: tokio::time::Instant,
         timeout: Duration,
     ) -> Result<bb8::PooledConnection<'static, M>, AcquireError<M::Error>> {
@@ -296,7 +296,7 @@ impl<M: ManageConnection> FairPool<M> {
         loop {
             tokio::select! {
                 biased;
-                result = &mut get => return self.got(result, timeout, last_failure),
+                result = &mut get => return self.checkout_result(result, timeout, last_failure),
                 changed = failures.changed() => {
                     if changed.is_err() {
                         // The manager is gone: the pool is being dropped.
@@ -322,7 +322,7 @@ impl<M: ManageConnection> FairPool<M> {
                     ask_again
                         .as_mut()
                         .reset(tokio::time::Instant::now() + ASK_AGAIN_AFTER);
-                    get.set(again());
+                    get.set(ask_bb8());
                 },
                 () = tokio::time::sleep_until(deadline) => {
                     return Err(self.timed_out(timeout, last_failure));
@@ -332,7 +332,7 @@ impl<M: ManageConnection> FairPool<M> {
     }
 
     /// What bb8's checkout gave, as this pool reports it.
-    fn got(
+    fn checkout_result(
         &self,
         result: BackendGet<M>,
         timeout: Duration,

@@ -52,7 +52,7 @@ async fn a_redis_command_is_about_the_size_of_the_drivers() {
         url: SecretUrl::new("redis://127.0.0.1:1".to_owned()),
         ..RedisConfig::defaults(Profile::Production)
     };
-    let pool = RedisPool::build(&config).expect("builds without connecting");
+    let pool = RedisPool::connect_lazy(&config).expect("builds without connecting");
     let cmd = redis::cmd("GET");
 
     let driver = future_size_mut(|conn: &mut MultiplexedConnection, cmd: &redis::Cmd| {

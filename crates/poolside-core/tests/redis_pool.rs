@@ -365,7 +365,7 @@ async fn with_redis_down_the_cache_answers_at_once() {
     assert!(err.to_string().contains("127.0.0.1:1"), "{err}");
 
     let cache = RedisCache::new(
-        Some(RedisPool::build(&down).expect("builds")),
+        Some(RedisPool::connect_lazy(&down).expect("builds")),
         OnUnavailable::Miss,
     );
     let started = Instant::now();
@@ -378,7 +378,7 @@ async fn with_redis_down_the_cache_answers_at_once() {
     assert_eq!(cache.stats().errors, 1);
 
     let strict = RedisCache::new(
-        Some(RedisPool::build(&down).expect("builds")),
+        Some(RedisPool::connect_lazy(&down).expect("builds")),
         OnUnavailable::Error,
     );
     assert_eq!(
@@ -501,8 +501,8 @@ async fn proxied_redis() -> (FaultProxy, String) {
 async fn with_redis_hanging_concurrent_commands_fail_within_one_connection_timeout() {
     let (proxy, url) = proxied_redis().await;
     proxy.set_mode(Mode::Stall);
-    let pool =
-        RedisPool::build(&config(&url, &[("REDIS_CONNECTION_TIMEOUT", "1000")])).expect("builds");
+    let pool = RedisPool::connect_lazy(&config(&url, &[("REDIS_CONNECTION_TIMEOUT", "1000")]))
+        .expect("builds");
     let started = Instant::now();
     let tasks: Vec<_> = (0..10)
         .map(|_| {
@@ -533,7 +533,7 @@ async fn with_redis_hanging_concurrent_commands_fail_within_one_connection_timeo
 async fn with_redis_down_reconnects_are_spaced_by_a_doubling_delay() {
     let (proxy, url) = proxied_redis().await;
     proxy.set_mode(Mode::Refuse);
-    let pool = RedisPool::build(&config(
+    let pool = RedisPool::connect_lazy(&config(
         &url,
         &[("REDIS_RETRY_DELAY", "1000"), ("REDIS_MAX_RETRIES", "3")],
     ))

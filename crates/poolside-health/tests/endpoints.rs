@@ -214,7 +214,7 @@ async fn an_optional_redis_that_is_down_warns_and_a_required_one_fails() {
             ("REDIS_URL", "redis://127.0.0.1:1/0"),
         ]);
         let pool = PgPool::connect(&config.postgres).await.expect("connects");
-        let redis = RedisPool::build(config.redis.as_ref().expect("redis")).expect("valid");
+        let redis = RedisPool::connect_lazy(config.redis.as_ref().expect("redis")).expect("valid");
         let health = Health::builder(config.health.clone())
             .postgres(pool)
             .redis(redis, required)

@@ -96,7 +96,7 @@ impl PoolsideBuilder {
         };
         #[cfg(feature = "redis")]
         let redis = match &config.redis {
-            Some(redis_config) => Some(RedisPool::build(redis_config)?),
+            Some(redis_config) => Some(RedisPool::connect_lazy(redis_config)?),
             None => None,
         };
         // Without Redis, or with Redis down, a cache read is a miss.

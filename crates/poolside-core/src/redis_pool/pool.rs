@@ -84,9 +84,11 @@ impl std::fmt::Debug for RedisPool {
 }
 
 impl RedisPool {
-    /// Builds the pool without connecting; fails only on a URL that does not parse.
-    /// Must run inside a Tokio runtime.
-    pub fn build(config: &RedisConfig) -> Result<Self, RedisError> {
+    /// Builds the pool without connecting (as [`PgPool::connect_lazy`] does); fails
+    /// only on a URL that does not parse. Must run inside a Tokio runtime.
+    ///
+    /// [`PgPool::connect_lazy`]: crate::PgPool::connect_lazy
+    pub fn connect_lazy(config: &RedisConfig) -> Result<Self, RedisError> {
         let (failures_tx, failures) = watch::channel(None);
         let backoff = Arc::new(ReconnectBackoff::new(config));
         let manager = RedisManager::new(config, Arc::clone(&backoff), failures_tx)?;
@@ -116,7 +118,7 @@ impl RedisPool {
     /// Builds the pool and checks that Redis answers (`PING`), failing with the real
     /// error (refused, bad password) naming the host.
     pub async fn connect(config: &RedisConfig) -> Result<Self, RedisError> {
-        let pool = Self::build(config)?;
+        let pool = Self::connect_lazy(config)?;
         let _: String = pool.command(&redis::cmd("PING")).await?;
         Ok(pool)
     }

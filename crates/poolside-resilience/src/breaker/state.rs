@@ -35,13 +35,6 @@ impl BreakerState {
 /// Buckets the window is cut into.
 const BUCKETS: usize = 10;
 
-#[derive(Debug)]
-enum State {
-    Closed,
-    Open { since: Instant },
-    HalfOpen { in_flight: u32, succeeded: u32 },
-}
-
 /// Calls of the last window, in buckets counted with atomics: recording an answered
 /// call takes no lock (at 100k calls a second a lock per call cost ~5% here).
 #[derive(Debug)]
@@ -119,9 +112,16 @@ impl Window {
     }
 }
 
+/// What the breaker's lock guards: where it stands, when it last opened, and its
+/// probes while half-open.
 #[derive(Debug)]
-struct Inner {
-    state: State,
+struct Circuit {
+    state: BreakerState,
+    opened_at: Instant,
+    /// Probes admitted and not yet recorded.
+    probes_in_flight: u32,
+    /// Probes the backend answered since the breaker went half-open.
+    probes_answered: u32,
 }
 
 /// How an admitted call ended, as the breaker counts it.
@@ -169,8 +169,8 @@ pub struct CircuitBreaker {
 #[derive(Debug)]
 struct Shared {
     settings: BreakerSettings,
-    inner: Mutex<Inner>,
-    /// Mirrors `State::Closed`, so that calls on a healthy backend take no lock.
+    circuit: Mutex<Circuit>,
+    /// Mirrors `BreakerState::Closed`, so that calls on a healthy backend take no lock.
     closed: AtomicBool,
     window: Window,
     opened: AtomicU64,
@@ -195,8 +195,11 @@ impl CircuitBreaker {
                     min_calls: settings.min_calls.max(1),
                     ..settings
                 },
-                inner: Mutex::new(Inner {
-                    state: State::Closed,
+                circuit: Mutex::new(Circuit {
+                    state: BreakerState::Closed,
+                    opened_at: Instant::now(),
+                    probes_in_flight: 0,
+                    probes_answered: 0,
                 }),
                 closed: AtomicBool::new(true),
                 window: Window::new(settings.window),
@@ -205,20 +208,16 @@ impl CircuitBreaker {
         }
     }
 
-    fn lock(&self) -> MutexGuard<'_, Inner> {
+    fn lock(&self) -> MutexGuard<'_, Circuit> {
         self.shared
-            .inner
+            .circuit
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
     }
 
     /// Where the breaker stands now.
     pub fn state(&self) -> BreakerState {
-        match self.lock().state {
-            State::Closed => BreakerState::Closed,
-            State::Open { .. } => BreakerState::Open,
-            State::HalfOpen { .. } => BreakerState::HalfOpen,
-        }
+        self.lock().state
     }
 
     /// How many times it has opened.
@@ -249,32 +248,28 @@ impl CircuitBreaker {
             });
         }
         let settings = &self.shared.settings;
-        let mut inner = self.lock();
-        let probe = match &mut inner.state {
-            State::Closed => false,
-            State::Open { since } => {
-                let open = since.elapsed();
+        let mut circuit = self.lock();
+        let probe = match circuit.state {
+            BreakerState::Closed => false,
+            BreakerState::Open => {
+                let open = circuit.opened_at.elapsed();
                 if open < settings.open_for {
                     return Err(settings.open_for - open);
                 }
-                inner.state = State::HalfOpen {
-                    in_flight: 1,
-                    succeeded: 0,
-                };
+                circuit.state = BreakerState::HalfOpen;
+                circuit.probes_in_flight = 1;
+                circuit.probes_answered = 0;
                 true
             }
-            State::HalfOpen {
-                in_flight,
-                succeeded,
-            } => {
-                if *in_flight + *succeeded >= settings.probes {
+            BreakerState::HalfOpen => {
+                if circuit.probes_in_flight + circuit.probes_answered >= settings.probes {
                     return Err(settings.open_for);
                 }
-                *in_flight += 1;
+                circuit.probes_in_flight += 1;
                 true
             }
         };
-        drop(inner);
+        drop(circuit);
         Ok(Permit {
             breaker: self.clone(),
             probe,
@@ -282,39 +277,41 @@ impl CircuitBreaker {
         })
     }
 
-    fn open(&self, inner: &mut Inner) {
-        inner.state = State::Open {
-            since: Instant::now(),
-        };
+    fn open(&self, circuit: &mut Circuit) {
+        circuit.state = BreakerState::Open;
+        circuit.opened_at = Instant::now();
         self.shared.closed.store(false, Ordering::Release);
         self.shared.opened.fetch_add(1, Ordering::Relaxed);
     }
 
-    fn finish(&self, probe: bool, outcome: Option<CallOutcome>) {
+    /// Records a half-open probe's outcome (`None`: it was cancelled): enough answered
+    /// probes close the breaker, one failed probe opens it again.
+    fn record_probe(&self, outcome: Option<CallOutcome>) {
         let settings = &self.shared.settings;
-        if probe {
-            let mut inner = self.lock();
-            if let State::HalfOpen {
-                in_flight,
-                succeeded,
-            } = &mut inner.state
-            {
-                *in_flight = in_flight.saturating_sub(1);
-                match outcome {
-                    Some(CallOutcome::Answered) => {
-                        *succeeded += 1;
-                        if *succeeded >= settings.probes {
-                            inner.state = State::Closed;
-                            self.shared.window.clear();
-                            self.shared.closed.store(true, Ordering::Release);
-                        }
-                    }
-                    Some(CallOutcome::Failed) => self.open(&mut inner),
-                    None => {}
-                }
-            }
+        let mut circuit = self.lock();
+        if circuit.state != BreakerState::HalfOpen {
             return;
         }
+        circuit.probes_in_flight = circuit.probes_in_flight.saturating_sub(1);
+        match outcome {
+            Some(CallOutcome::Answered) => {
+                circuit.probes_answered += 1;
+                if circuit.probes_answered >= settings.probes {
+                    circuit.state = BreakerState::Closed;
+                    self.shared.window.clear();
+                    self.shared.closed.store(true, Ordering::Release);
+                }
+            }
+            Some(CallOutcome::Failed) => self.open(&mut circuit),
+            None => {}
+        }
+    }
+
+    /// Records the outcome of a call admitted while closed (`None`: it was
+    /// cancelled), opening the breaker when the window's failure rate reaches the
+    /// threshold.
+    fn record_call(&self, outcome: Option<CallOutcome>) {
+        let settings = &self.shared.settings;
         // Calls admitted before the breaker opened count no more.
         let Some(outcome) = outcome else { return };
         if !self.shared.closed.load(Ordering::Acquire) {
@@ -330,9 +327,9 @@ impl CircuitBreaker {
             && u64::from(failed) * 100
                 >= u64::from(settings.failure_rate_percent) * u64::from(calls)
         {
-            let mut inner = self.lock();
-            if matches!(inner.state, State::Closed) {
-                self.open(&mut inner);
+            let mut circuit = self.lock();
+            if circuit.state == BreakerState::Closed {
+                self.open(&mut circuit);
             }
         }
     }
@@ -341,15 +338,24 @@ impl CircuitBreaker {
 impl Permit {
     /// Records how the call went.
     pub fn record(mut self, outcome: CallOutcome) {
-        self.recorded = true;
-        self.breaker.finish(self.probe, Some(outcome));
+        self.settle(Some(outcome));
+    }
+
+    /// Tells the breaker the call's outcome, once: `None` for a cancelled call.
+    fn settle(&mut self, outcome: Option<CallOutcome>) {
+        if std::mem::replace(&mut self.recorded, true) {
+            return;
+        }
+        if self.probe {
+            self.breaker.record_probe(outcome);
+        } else {
+            self.breaker.record_call(outcome);
+        }
     }
 }
 
 impl Drop for Permit {
     fn drop(&mut self) {
-        if !self.recorded {
-            self.breaker.finish(self.probe, None);
-        }
+        self.settle(None);
     }
 }
