@@ -72,7 +72,6 @@ keys! {
     "postgres.replica_check_interval" => postgres.replica_check_interval: parse::duration, parse::show_duration;
     "postgres.expected_instances" => postgres.expected_instances: parse::count, show_plain;
     "postgres.leak_detection_threshold" => postgres.leak_detection_threshold: parse::optional_duration, parse::show_optional_duration;
-    "postgres.slow_query_threshold" => postgres.slow_query_threshold: parse::duration, parse::show_duration;
     "redis.url" => redis.url: parse::url, crate::SecretUrl::redacted;
     "redis.max_size" => redis.max_size: parse::count, show_plain;
     "redis.connection_timeout" => redis.connection_timeout: parse::duration, parse::show_duration;
@@ -88,11 +87,11 @@ keys! {
     "retry.budget_percent" => retry.budget_percent: parse::count, show_plain;
     "retry.budget_min_per_sec" => retry.budget_min_per_sec: parse::count, show_plain;
     "retry.budget_window" => retry.budget_window: parse::duration, parse::show_duration;
-    "failover.enabled" => failover.enabled: parse::boolean, show_plain;
-    "failover.secondary_url" => failover.secondary_url: parse::optional_url, parse::show_optional_url;
-    "failover.secondary_max_size" => failover.secondary_max_size: parse::count, show_plain;
-    "failover.utilization_threshold" => failover.utilization_threshold: parse::percent, show_plain;
-    "failover.hand_back_margin" => failover.hand_back_margin: parse::percent, show_plain;
+    "overflow.enabled" => overflow.enabled: parse::boolean, show_plain;
+    "overflow.secondary_url" => overflow.secondary_url: parse::optional_url, parse::show_optional_url;
+    "overflow.secondary_max_size" => overflow.secondary_max_size: parse::count, show_plain;
+    "overflow.utilization_threshold" => overflow.utilization_threshold: parse::percent, show_plain;
+    "overflow.hand_back_margin" => overflow.hand_back_margin: parse::percent, show_plain;
     "breaker.failure_rate_percent" => breaker.failure_rate_percent: parse::percent, show_plain;
     "breaker.min_calls" => breaker.min_calls: parse::count, show_plain;
     "breaker.window" => breaker.window: parse::duration, parse::show_duration;
@@ -116,6 +115,18 @@ keys! {
 /// The key at `path`, if there is one.
 pub(crate) fn find(path: &str) -> Option<&'static Key> {
     KEYS.iter().find(|k| k.path == path)
+}
+
+/// The sections, in table order, each once.
+pub(crate) fn sections() -> Vec<&'static str> {
+    let mut sections: Vec<&str> = Vec::new();
+    for path in key_paths() {
+        let section = path.split('.').next().unwrap_or(path);
+        if !sections.contains(&section) {
+            sections.push(section);
+        }
+    }
+    sections
 }
 
 /// Every key's dotted path, in table order.

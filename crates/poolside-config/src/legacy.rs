@@ -71,9 +71,9 @@ const LEGACY_NAMES: &[(&str, Unit, &[&str])] = &[
     ),
     ("retry.attempts", Unit::Plain, &["DB_RETRY_ATTEMPTS"]),
     ("retry.base_delay", Unit::Millis, &["DB_RETRY_DELAY"]),
-    ("failover.enabled", Unit::Plain, &["DB_ENABLE_FAILOVER"]),
+    ("overflow.enabled", Unit::Plain, &["DB_ENABLE_FAILOVER"]),
     (
-        "failover.utilization_threshold",
+        "overflow.utilization_threshold",
         Unit::Plain,
         &["DB_FAILOVER_THRESHOLD"],
     ),

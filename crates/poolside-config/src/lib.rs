@@ -18,6 +18,7 @@ mod parse;
 mod problem;
 mod profile;
 mod redact;
+mod renamed;
 mod report;
 mod secret_token;
 mod secret_url;
@@ -27,7 +28,7 @@ mod url_params;
 mod validate;
 
 pub use config::{
-    BreakerConfig, Config, FailoverConfig, HealthConfig, Jitter, MetricsConfig, PostgresConfig,
+    BreakerConfig, Config, HealthConfig, Jitter, MetricsConfig, OverflowConfig, PostgresConfig,
     RedisConfig, RetryConfig,
 };
 pub use env::EnvSnapshot;

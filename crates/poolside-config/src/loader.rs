@@ -13,6 +13,7 @@ use crate::env::{CODE, EnvLayer, EnvSnapshot, LEGACY_ENV, POOLSIDE_ENV};
 use crate::keys::{self, KEYS};
 use crate::legacy::legacy_layer;
 use crate::problem::Problem;
+use crate::renamed;
 use crate::report::{ConfigReport, Entry};
 use crate::source::Source;
 use crate::url_params::split_pool_params;
@@ -165,10 +166,24 @@ impl ConfigLoader {
         let mut config = Config::defaults(profile);
         let mut sources = BTreeMap::new();
         for key in KEYS {
-            let Ok(value) = figment.find_value(key.path) else {
-                continue;
+            let (value, source) = match figment.find_value(key.path) {
+                Ok(value) => (value, source_of(&figment, key.path, profile)),
+                Err(_) => {
+                    let Some(old) = renamed::old_path(key.path) else {
+                        continue;
+                    };
+                    let Ok(value) = figment.find_value(&old) else {
+                        continue;
+                    };
+                    let source = source_of(&figment, &old, profile);
+                    warnings.push(Problem::new(
+                        &old,
+                        source.clone(),
+                        renamed::renamed_warning(&old, key.path),
+                    ));
+                    (value, source)
+                }
             };
-            let source = source_of(&figment, key.path, profile);
             if let Err(message) = (key.set)(&mut config, &value) {
                 errors.push(Problem::new(key.path, source.clone(), message));
             }
@@ -267,10 +282,20 @@ fn check_unknown_keys(
     };
     let mut stack: Vec<(String, Value)> = root.into_iter().collect();
     while let Some((path, value)) = stack.pop() {
-        if keys::find(&path).is_some() {
+        let read_as_new = renamed::new_path(&path).is_some_and(|new| keys::find(&new).is_some());
+        if keys::find(&path).is_some() || read_as_new {
             continue;
         }
-        let is_section = keys::key_paths().any(|k| k.starts_with(&format!("{path}.")));
+        if let Some(instead) = renamed::replacement(&path) {
+            warnings.push(Problem::new(
+                &path,
+                source_of(figment, &path, profile),
+                format!("is no longer read: set {instead}"),
+            ));
+            continue;
+        }
+        let is_section = keys::key_paths().any(|k| k.starts_with(&format!("{path}.")))
+            || renamed::is_old_section(&path);
         match (value, is_section) {
             (Value::Dict(_, dict), true) => {
                 stack.extend(dict.into_iter().map(|(k, v)| (format!("{path}.{k}"), v)));
@@ -286,7 +311,7 @@ fn check_unknown_keys(
                     .filter(|k| k.split('.').next() == Some(section))
                     .collect();
                 let hint = if known.is_empty() {
-                    "known sections: postgres, redis, retry, failover, health, metrics".to_owned()
+                    format!("known sections: {}", keys::sections().join(", "))
                 } else {
                     format!("known keys here: {}", known.join(", "))
                 };

@@ -143,7 +143,7 @@ pub(crate) fn validate(config: &Config, sources: &BTreeMap<&'static str, Source>
     check_postgres(&mut c);
     check_redis(&mut c);
     check_retry(&mut c);
-    check_failover(&mut c);
+    check_overflow(&mut c);
     check_breaker(&mut c);
     check_health_and_metrics(&mut c);
     c.found
@@ -181,7 +181,6 @@ fn check_postgres(c: &mut Checker<'_>) {
         ("postgres.idle_timeout", pg.idle_timeout),
         ("postgres.max_lifetime", pg.max_lifetime),
         ("postgres.query_timeout", pg.query_timeout),
-        ("postgres.slow_query_threshold", pg.slow_query_threshold),
         ("postgres.replica_max_lag", pg.replica_max_lag),
         ("postgres.replica_check_interval", pg.replica_check_interval),
     ] {
@@ -384,29 +383,29 @@ fn check_breaker(c: &mut Checker<'_>) {
     c.positive_duration("breaker.open_for", breaker.open_for);
 }
 
-fn check_failover(c: &mut Checker<'_>) {
-    let failover = &c.config.failover;
+fn check_overflow(c: &mut Checker<'_>) {
+    let overflow = &c.config.overflow;
     c.percentage(
-        "failover.utilization_threshold",
-        failover.utilization_threshold,
+        "overflow.utilization_threshold",
+        overflow.utilization_threshold,
     );
-    c.positive_count("failover.secondary_max_size", failover.secondary_max_size);
-    c.percentage("failover.hand_back_margin", failover.hand_back_margin);
-    if failover.hand_back_margin > failover.utilization_threshold {
+    c.positive_count("overflow.secondary_max_size", overflow.secondary_max_size);
+    c.percentage("overflow.hand_back_margin", overflow.hand_back_margin);
+    if overflow.hand_back_margin > overflow.utilization_threshold {
         let other = c.named(
-            "failover.utilization_threshold",
-            failover.utilization_threshold,
+            "overflow.utilization_threshold",
+            overflow.utilization_threshold,
         );
         c.error(
-            "failover.hand_back_margin",
+            "overflow.hand_back_margin",
             format!(
                 "{} is greater than {other}: the primary could never be that far below the threshold",
-                failover.hand_back_margin
+                overflow.hand_back_margin
             ),
         );
     }
-    if let Some(url) = &failover.secondary_url {
-        c.postgres_url("failover.secondary_url", url);
+    if let Some(url) = &overflow.secondary_url {
+        c.postgres_url("overflow.secondary_url", url);
     }
 }
 

@@ -149,8 +149,8 @@ fn legacy_units_and_shadowing() {
     assert_eq!(c.postgres.idle_timeout, Duration::from_secs(600));
     assert_eq!(c.postgres.max_lifetime, Duration::from_secs(3600));
     assert_eq!(c.retry.base_delay, Duration::from_millis(250));
-    assert!(c.failover.enabled);
-    assert_eq!(c.failover.utilization_threshold, 75);
+    assert!(c.overflow.enabled);
+    assert_eq!(c.overflow.utilization_threshold, 75);
     assert_eq!(c.postgres.statement_cache_size, 1000);
     assert_eq!(c.postgres.max_size, 30, "the first-listed legacy name wins");
     let redis = c.redis.as_ref().expect("REDIS_URL configures redis");
@@ -243,7 +243,7 @@ fn every_problem_is_reported_at_once_with_its_source() {
         "postgres.max_size (from URL parameter connection_limit of postgres.url (env DATABASE_URL))",
         "postgres.connection_timeout (from env DB_POOL_TIMEOUT)",
         "postgres.idle_timeout (from env DB_IDLE_TIMEOUT)",
-        "failover.utilization_threshold (from env DB_FAILOVER_THRESHOLD)",
+        "overflow.utilization_threshold (from env DB_FAILOVER_THRESHOLD)",
         "postgres.leak_detection_threshold (from env POOLSIDE_POSTGRES__LEAK_DETECTION_THRESHOLD)",
         "retry.base_delay (from file",
         "health.warning_utilization (from file",
@@ -319,6 +319,59 @@ fn unknown_keys_are_warned_and_sections_must_be_tables() {
         err.to_string()
             .contains("retry (from set in code): is a section"),
         "{err}"
+    );
+}
+
+#[test]
+fn the_old_failover_section_is_read_as_overflow_and_a_retired_key_names_its_successor() {
+    let file = toml_file(
+        "[failover]\nenabled = true\nutilization_threshold = 70\n\n\
+         [postgres]\nslow_query_threshold = \"50ms\"\n",
+    );
+    let report = ConfigLoader::from_env(env(&[
+        ("DATABASE_URL", URL),
+        ("POOLSIDE_FAILOVER__HAND_BACK_MARGIN", "5"),
+        ("POOLSIDE_BREAKR__PROBES", "2"),
+    ]))
+    .file(&file.0)
+    .check();
+    assert!(report.is_valid(), "{report}");
+    let loaded = report.clone().into_result().expect("valid");
+    let c = &loaded.config;
+    assert!(c.overflow.enabled);
+    assert_eq!(
+        (
+            c.overflow.utilization_threshold,
+            c.overflow.hand_back_margin
+        ),
+        (70, 5)
+    );
+    let warning = |key: &str| {
+        report
+            .warnings
+            .iter()
+            .find(|w| w.key() == key)
+            .map(ToString::to_string)
+            .unwrap_or_else(|| panic!("no warning for {key}: {report}"))
+    };
+    let renamed = warning("failover.enabled");
+    assert!(
+        renamed.contains("[overflow]") && renamed.contains("POOLSIDE_OVERFLOW__ENABLED"),
+        "{renamed}"
+    );
+    assert!(
+        warning("failover.hand_back_margin").contains("POOLSIDE_FAILOVER__HAND_BACK_MARGIN"),
+        "the warning names where the old key was set"
+    );
+    let retired = warning("postgres.slow_query_threshold");
+    assert!(
+        retired.contains("metrics.slow_query_threshold"),
+        "{retired}"
+    );
+    let unknown = warning("breakr");
+    assert!(
+        unknown.contains("breaker") && unknown.contains("overflow"),
+        "the known sections come from the key table: {unknown}"
     );
 }
 

@@ -119,7 +119,7 @@ impl bb8::ManageConnection for NeverConnects {
 fn build(config: &Config, runtime: &tokio::runtime::Runtime) {
     let pg = &config.postgres;
     tokio_postgres::Config::from_str(pg.url.expose()).expect("accepted postgres.url parses");
-    for url in [&pg.direct_url, &config.failover.secondary_url]
+    for url in [&pg.direct_url, &config.overflow.secondary_url]
         .into_iter()
         .flatten()
     {
@@ -134,7 +134,7 @@ fn build(config: &Config, runtime: &tokio::runtime::Runtime) {
         .max_lifetime(Some(pg.max_lifetime))
         .build_unchecked(NeverConnects);
     let _overflow = bb8::Pool::builder()
-        .max_size(config.failover.secondary_max_size)
+        .max_size(config.overflow.secondary_max_size)
         .connection_timeout(pg.connection_timeout)
         .build_unchecked(NeverConnects);
     if let Some(redis) = &config.redis {

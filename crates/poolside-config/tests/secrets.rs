@@ -35,7 +35,7 @@ fn no_output_contains_the_password() {
                 format!("postgres://u:{SECRET}@h:notaport/db"),
             ),
             (
-                "POOLSIDE_FAILOVER__SECONDARY_URL".into(),
+                "POOLSIDE_OVERFLOW__SECONDARY_URL".into(),
                 format!("postgres://u:{SECRET}@[::1/db"),
             ),
             ("DATABASE_POOL_MIN".into(), "99".into()),

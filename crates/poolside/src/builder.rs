@@ -53,7 +53,7 @@ impl PoolsideBuilder {
     }
 
     /// Validates, builds the PostgreSQL pool (warming `min_idle`), the secondary pool
-    /// when `[failover]` names one, Redis when configured (lazily: a Redis that is
+    /// when `[overflow]` names one, Redis when configured (lazily: a Redis that is
     /// down does not stop the start, it is optional), the standard stack, the health
     /// monitor and the periodic status log; installs the Prometheus recorder unless
     /// told not to, or unless the application installed one first; with
@@ -83,11 +83,11 @@ impl PoolsideBuilder {
         };
         let postgres = PgPool::connect(&config.postgres).await?;
         poolside_metrics::observe_pg_pool("postgres", &postgres);
-        let secondary = match (&config.failover.enabled, &config.failover.secondary_url) {
+        let secondary = match (&config.overflow.enabled, &config.overflow.secondary_url) {
             (true, Some(url)) => {
                 let mut secondary_config = config.postgres.clone();
                 secondary_config.url = url.clone();
-                secondary_config.max_size = config.failover.secondary_max_size;
+                secondary_config.max_size = config.overflow.secondary_max_size;
                 secondary_config.min_idle =
                     secondary_config.min_idle.min(secondary_config.max_size);
                 Some(PgPool::connect(&secondary_config).await?)
@@ -108,7 +108,7 @@ impl PoolsideBuilder {
             budget: crate::layers::retry_budget(&config.retry)?,
             switch: secondary
                 .as_ref()
-                .map(|_| crate::layers::overflow_switch(&config.failover)),
+                .map(|_| crate::layers::overflow_switch(&config.overflow)),
         };
         let replicas = match config.postgres.replicas.is_empty() {
             true => None,

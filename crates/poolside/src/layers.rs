@@ -21,7 +21,7 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
-use poolside_config::{BreakerConfig, FailoverConfig, PostgresConfig, RetryConfig};
+use poolside_config::{BreakerConfig, OverflowConfig, PostgresConfig, RetryConfig};
 use poolside_resilience::breaker::BreakerSettings;
 use poolside_resilience::overflow::OverflowSwitch;
 use poolside_resilience::{
@@ -74,8 +74,8 @@ pub fn breaker(config: &BreakerConfig) -> CircuitBreaker {
     })
 }
 
-/// The overflow switch of `[failover]` (`utilization_threshold`, `hand_back_margin`).
-pub fn overflow_switch(config: &FailoverConfig) -> OverflowSwitch {
+/// The overflow switch of `[overflow]` (`utilization_threshold`, `hand_back_margin`).
+pub fn overflow_switch(config: &OverflowConfig) -> OverflowSwitch {
     OverflowSwitch::new(config.utilization_threshold, config.hand_back_margin)
 }
 

@@ -113,7 +113,7 @@ impl Op<'_> {
     }
 
     /// May overflow to the secondary pool while the primary is busy
-    /// (`[failover]`, when a secondary is configured).
+    /// (`[overflow]`, when a secondary is configured).
     pub fn critical(mut self) -> Self {
         self.critical = true;
         self

@@ -1,6 +1,6 @@
 //! The standard tower stack over the PostgreSQL pool, outermost first: metrics ->
 //! deadline -> read replicas (read-only statements to a fit replica, when replicas are
-//! configured) -> retry -> circuit breaker -> failover (overflow to the secondary pool,
+//! configured) -> retry -> circuit breaker -> overflow (to the secondary pool,
 //! when one is configured) -> pool. Replica reads pass neither the retry layer nor the
 //! primary's breaker: a replica's failure sends the read down to them instead. Wiring
 //! only: each layer is its own crate's.

@@ -24,8 +24,8 @@ fn the_configuration_builds_every_layer() {
     let config = load(&[
         ("POOLSIDE_POSTGRES__MAX_SIZE", "20"),
         ("POOLSIDE_POSTGRES__MAX_WAITING", "80"),
-        ("POOLSIDE_FAILOVER__UTILIZATION_THRESHOLD", "60"),
-        ("POOLSIDE_FAILOVER__HAND_BACK_MARGIN", "20"),
+        ("POOLSIDE_OVERFLOW__UTILIZATION_THRESHOLD", "60"),
+        ("POOLSIDE_OVERFLOW__HAND_BACK_MARGIN", "20"),
         ("POOLSIDE_BREAKER__MIN_CALLS", "7"),
     ])
     .expect("valid");
@@ -41,7 +41,7 @@ fn the_configuration_builds_every_layer() {
     );
     let breaker = layers::breaker(&config.breaker);
     assert_eq!(breaker.state(), BreakerState::Closed);
-    let switch = layers::overflow_switch(&config.failover);
+    let switch = layers::overflow_switch(&config.overflow);
     let load = |percent| PrimaryLoad {
         utilization_percent: percent,
         healthy: true,
@@ -58,10 +58,10 @@ fn settings_no_layer_could_use_are_rejected_naming_their_key() {
     for (vars, key) in [
         (
             &[
-                ("POOLSIDE_FAILOVER__UTILIZATION_THRESHOLD", "50"),
-                ("POOLSIDE_FAILOVER__HAND_BACK_MARGIN", "60"),
+                ("POOLSIDE_OVERFLOW__UTILIZATION_THRESHOLD", "50"),
+                ("POOLSIDE_OVERFLOW__HAND_BACK_MARGIN", "60"),
             ][..],
-            "failover.hand_back_margin",
+            "overflow.hand_back_margin",
         ),
         (
             &[("POOLSIDE_BREAKER__FAILURE_RATE_PERCENT", "0")],

@@ -62,7 +62,7 @@ fn a_running_service_never_shows_the_password_or_the_token() {
         .expect("REDIS_URL names user and host");
     let dir = workdir(
         "running",
-        &format!("[postgres]\nurl = \"{url}\"\n\n[failover]\nsecondary_url = \"{url}\"\n"),
+        &format!("[postgres]\nurl = \"{url}\"\n\n[overflow]\nsecondary_url = \"{url}\"\n"),
     );
     let mut service = ServiceProcess::start_logged(
         PROGRAM,

@@ -1,17 +1,17 @@
 //! [`Config`]: the whole validated configuration, one struct per section.
 
 mod breaker;
-mod failover;
 mod health;
 mod metrics;
+mod overflow;
 mod postgres;
 mod redis;
 mod retry;
 
 pub use breaker::BreakerConfig;
-pub use failover::FailoverConfig;
 pub use health::HealthConfig;
 pub use metrics::MetricsConfig;
+pub use overflow::OverflowConfig;
 pub use postgres::PostgresConfig;
 pub use redis::RedisConfig;
 pub use retry::{Jitter, RetryConfig};
@@ -33,7 +33,7 @@ pub struct Config {
     /// Retry policy.
     pub retry: RetryConfig,
     /// The overflow pool.
-    pub failover: FailoverConfig,
+    pub overflow: OverflowConfig,
     /// The circuit breaker.
     pub breaker: BreakerConfig,
     /// The health monitor.
@@ -50,7 +50,7 @@ impl Config {
             postgres: PostgresConfig::defaults(profile),
             redis: None,
             retry: RetryConfig::default(),
-            failover: FailoverConfig::default(),
+            overflow: OverflowConfig::default(),
             breaker: BreakerConfig::default(),
             health: HealthConfig::default(),
             metrics: MetricsConfig::default(),

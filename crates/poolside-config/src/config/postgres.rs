@@ -75,8 +75,6 @@ pub struct PostgresConfig {
     /// A connection held longer than this is reported as a possible leak; `off` or 0
     /// turns detection off. Default: 60 s.
     pub leak_detection_threshold: Option<Duration>,
-    /// Queries slower than this are counted and logged as slow. Default: 100 ms.
-    pub slow_query_threshold: Duration,
 }
 
 impl PostgresConfig {
@@ -121,7 +119,6 @@ impl PostgresConfig {
             replica_check_interval: Duration::from_secs(1),
             expected_instances: 1,
             leak_detection_threshold: Some(Duration::from_secs(60)),
-            slow_query_threshold: Duration::from_millis(100),
         }
     }
 

@@ -1,11 +1,12 @@
-//! [`FailoverConfig`]: the `failover` section.
+//! [`OverflowConfig`]: the `overflow` section (read from `failover` too, its old name).
 
 use crate::SecretUrl;
 
 /// The overflow pool that takes critical operations while the primary pool is busy
-/// (`[failover]`, `POOLSIDE_FAILOVER__<KEY>`).
+/// (`[overflow]`, `POOLSIDE_OVERFLOW__<KEY>`). `[failover]`, its old name, is still
+/// read, with a warning: host failover is `postgres.url`'s list of hosts.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct FailoverConfig {
+pub struct OverflowConfig {
     /// Whether the overflow pool is used. Default: false. Legacy: `DB_ENABLE_FAILOVER`.
     pub enabled: bool,
     /// Where the overflow pool connects; default: the primary's URL.
@@ -20,7 +21,7 @@ pub struct FailoverConfig {
     pub hand_back_margin: u32,
 }
 
-impl Default for FailoverConfig {
+impl Default for OverflowConfig {
     fn default() -> Self {
         Self {
             enabled: false,
