@@ -2,8 +2,8 @@
 //! runs every check (each one, even after a failure, so one run shows all that is
 //! wrong), then stops the services this run started, whatever happened.
 //!
-//! The fault tests (`tests/tests/server_faults.rs`) restart and fail over the shared
-//! servers, and the overload test (`tests/tests/overload.rs`) takes both cores for a
+//! The fault tests (`tests/suite/tests/server_faults.rs`) restart and fail over the shared
+//! servers, and the overload test (`tests/suite/tests/overload.rs`) takes both cores for a
 //! minute, so the ordinary test run ignores them; the `faults` check runs them
 //! afterwards, alone and one at a time, with this binary in `POOLSIDE_XTASK` for them
 //! to drive `services restart|failover|failback`. They count as run, not skipped.
@@ -90,7 +90,7 @@ const CHECKS: &[Check] = &[
         args: &[
             "test",
             "-p",
-            "poolside-tests",
+            "poolside-test-suite",
             "--test",
             "server_faults",
             "--test",

@@ -2,18 +2,13 @@
 
 use poolside_core::tokio_postgres::types::Type;
 use poolside_core::{PgPool, TransactionOptions};
-use poolside_tests::{load_config, required_env};
+use poolside_tests::{pg_pool, required_env};
 
+/// A pool through PgBouncer (`?pgbouncer=true` in `PGBOUNCER_URL`).
 async fn pool() -> PgPool {
-    let url = required_env("PGBOUNCER_URL");
-    let config = load_config(&[("DATABASE_URL", &url), ("POOLSIDE_PROFILE", "test")]);
-    assert!(
-        config.config.postgres.pgbouncer,
-        "pgbouncer=true in the URL"
-    );
-    PgPool::connect(&config.config.postgres)
-        .await
-        .expect("connects through PgBouncer")
+    let pool = pg_pool(&[("DATABASE_URL", &required_env("PGBOUNCER_URL"))]).await;
+    assert!(pool.config().pgbouncer, "pgbouncer=true in the URL");
+    pool
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

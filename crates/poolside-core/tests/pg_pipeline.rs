@@ -3,24 +3,15 @@
 use std::time::Duration;
 
 use poolside_core::PgPool;
-use poolside_tests::{load_config, required_env};
-
-async fn pool(max_size: &str) -> PgPool {
-    let url = required_env("DATABASE_URL");
-    let config = load_config(&[
-        ("DATABASE_URL", &url),
-        ("POOLSIDE_PROFILE", "test"),
-        ("POOLSIDE_POSTGRES__MAX_SIZE", max_size),
-        ("POOLSIDE_POSTGRES__CONNECTION_TIMEOUT", "10s"),
-    ]);
-    PgPool::connect(&config.config.postgres)
-        .await
-        .expect("connects")
-}
+use poolside_tests::pg_pool;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_thousand_callers_share_a_few_connections() {
-    let pool = pool("20").await;
+    let pool = pg_pool(&[
+        ("POOLSIDE_POSTGRES__MAX_SIZE", "20"),
+        ("POOLSIDE_POSTGRES__CONNECTION_TIMEOUT", "10s"),
+    ])
+    .await;
     let tasks: Vec<_> = (0..1000i32)
         .map(|i| {
             let pool = pool.clone();
@@ -49,7 +40,11 @@ async fn a_thousand_callers_share_a_few_connections() {
 #[tokio::test]
 async fn the_pipeline_never_takes_what_get_needs() {
     // max_size 3: the pipeline shares at most two connections; one stays for get().
-    let pool = pool("3").await;
+    let pool = pg_pool(&[
+        ("POOLSIDE_POSTGRES__MAX_SIZE", "3"),
+        ("POOLSIDE_POSTGRES__CONNECTION_TIMEOUT", "10s"),
+    ])
+    .await;
     for _ in 0..10 {
         pool.execute("SELECT 1", &[]).await.expect("pipelined");
     }
@@ -76,7 +71,11 @@ async fn hold_exclusive(pool: &PgPool, n: usize) -> Vec<poolside_core::PooledPgC
 
 #[tokio::test]
 async fn a_repeated_statement_is_prepared_once_on_the_shared_connection() {
-    let pool = pool("4").await;
+    let pool = pg_pool(&[
+        ("POOLSIDE_POSTGRES__MAX_SIZE", "4"),
+        ("POOLSIDE_POSTGRES__CONNECTION_TIMEOUT", "10s"),
+    ])
+    .await;
     let sql = "SELECT 'prepared-once-check'::text";
     for _ in 0..200 {
         pool.query_one(sql, &[]).await.expect("query");
@@ -94,7 +93,11 @@ async fn a_repeated_statement_is_prepared_once_on_the_shared_connection() {
 
 #[tokio::test]
 async fn close_gives_the_shared_connections_back() {
-    let pool = pool("8").await;
+    let pool = pg_pool(&[
+        ("POOLSIDE_POSTGRES__MAX_SIZE", "8"),
+        ("POOLSIDE_POSTGRES__CONNECTION_TIMEOUT", "10s"),
+    ])
+    .await;
     pool.query("SELECT 1", &[]).await.expect("query");
     assert!(pool.stats().pipelined >= 1);
     assert_eq!(
@@ -108,7 +111,11 @@ async fn close_gives_the_shared_connections_back() {
 
 #[tokio::test]
 async fn a_pool_of_one_serves_both_paths() {
-    let pool = pool("1").await;
+    let pool = pg_pool(&[
+        ("POOLSIDE_POSTGRES__MAX_SIZE", "1"),
+        ("POOLSIDE_POSTGRES__CONNECTION_TIMEOUT", "10s"),
+    ])
+    .await;
     assert_eq!(
         pool.query_one("SELECT 5::int4", &[])
             .await

@@ -4,22 +4,19 @@ use std::time::{Duration, Instant};
 
 use poolside_core::{ErrorKind, PgPool};
 use poolside_resilience::{Classify, Failure};
-use poolside_tests::{LogCapture, required_env, statements_running};
+use poolside_tests::{LogCapture, pg_pool, required_env, statements_running};
 
 /// Pool settings as `POOLSIDE_POSTGRES__*` variables over the services' URL.
 fn config(extra: &[(&str, &str)]) -> poolside_config::PostgresConfig {
-    let url = required_env("DATABASE_URL");
-    let mut vars = vec![("DATABASE_URL", url.as_str()), ("POOLSIDE_PROFILE", "test")];
-    vars.extend_from_slice(extra);
-    poolside_tests::load_config(&vars).config.postgres
+    poolside_tests::services_config(extra).postgres
 }
 
 async fn pool(max_size: &str) -> PgPool {
-    let cfg = config(&[
+    pg_pool(&[
         ("POOLSIDE_POSTGRES__MAX_SIZE", max_size),
         ("POOLSIDE_POSTGRES__CONNECTION_TIMEOUT", "10s"),
-    ]);
-    PgPool::connect(&cfg).await.expect("pool connects")
+    ])
+    .await
 }
 
 #[tokio::test]

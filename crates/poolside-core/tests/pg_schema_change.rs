@@ -4,23 +4,19 @@
 //! every path, so a deploy's migration does not become a burst of errors.
 
 use poolside_core::{PgPool, PooledPgConnection, TransactionOptions};
-use poolside_tests::{load_config, required_env};
+use poolside_tests::pg_pool;
 
+/// A fresh table `name` with one row of one column.
+/// Six connections, all warmed, so that every statement meets a cached one.
 async fn pool() -> PgPool {
-    let url = required_env("DATABASE_URL");
-    let config = load_config(&[
-        ("DATABASE_URL", &url),
-        ("POOLSIDE_PROFILE", "test"),
+    pg_pool(&[
         ("POOLSIDE_POSTGRES__MAX_SIZE", "6"),
         ("POOLSIDE_POSTGRES__MIN_IDLE", "6"),
         ("POOLSIDE_POSTGRES__CONNECTION_TIMEOUT", "10s"),
-    ]);
-    PgPool::connect(&config.config.postgres)
-        .await
-        .expect("connects")
+    ])
+    .await
 }
 
-/// A fresh table `name` with one row of one column.
 async fn table(pool: &PgPool, name: &str) {
     let mut conn = pool.get().await.expect("a connection");
     conn.batch_execute(&format!(

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use poolside_core::{ErrorKind, IsolationLevel, PgPool, TransactionOptions};
 use poolside_resilience::{Backoff, Classify, Failure, Jitter};
-use poolside_tests::required_env;
+use poolside_tests::{pg_pool, required_env};
 
 async fn pool() -> PgPool {
     named_pool("poolside").await
@@ -18,14 +18,11 @@ async fn named_pool(application_name: &str) -> PgPool {
         "{}?application_name={application_name}",
         required_env("DATABASE_URL")
     );
-    let config = poolside_tests::load_config(&[
+    pg_pool(&[
         ("DATABASE_URL", &url),
-        ("POOLSIDE_PROFILE", "test"),
         ("POOLSIDE_POSTGRES__MAX_SIZE", "10"),
-    ]);
-    PgPool::connect(&config.config.postgres)
-        .await
-        .expect("pool connects")
+    ])
+    .await
 }
 
 /// A table of this test's own, dropped at the end.

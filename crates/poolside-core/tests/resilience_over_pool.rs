@@ -13,16 +13,8 @@ use poolside_resilience::{
     Backoff, CircuitBreaker, CircuitBreakerLayer, DeadlineLayer, LoadShedLayer, RetryBudget,
     RetryLayer, RetryPolicy,
 };
-use poolside_tests::{load_config, required_env, statements_running};
+use poolside_tests::{load_config, pg_pool, required_env, statements_running};
 use tower::{Layer, ServiceExt};
-
-async fn pool() -> PgPool {
-    let url = required_env("DATABASE_URL");
-    let config = load_config(&[("DATABASE_URL", &url), ("POOLSIDE_PROFILE", "test")]);
-    PgPool::connect(&config.config.postgres)
-        .await
-        .expect("connects")
-}
 
 /// Runs a statement that fails on the server with `sqlstate`, through a retry layer
 /// of three attempts; returns the error kind and how many times it ran.
@@ -58,7 +50,7 @@ async fn run_failing_with(pool: &PgPool, sqlstate: &'static str) -> (ErrorKind, 
 
 #[tokio::test]
 async fn the_servers_sqlstate_decides_what_is_retried() {
-    let pool = pool().await;
+    let pool = pg_pool(&[]).await;
     for (sqlstate, kind, runs) in [
         ("40001", ErrorKind::Serialization, 3),
         ("40P01", ErrorKind::Deadlock, 3),
@@ -76,7 +68,7 @@ async fn the_servers_sqlstate_decides_what_is_retried() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_deadline_cancels_the_statement_on_the_server() {
-    let pool = pool().await;
+    let pool = pg_pool(&[]).await;
     let marker = "deadline-cancel-check";
     let service = tower::service_fn({
         let pool = pool.clone();
@@ -174,7 +166,7 @@ async fn an_open_breaker_spares_a_down_server_and_fails_at_once() {
 /// order both serve real queries.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_layers_compose_in_any_order_over_the_pool() {
-    let pool = pool().await;
+    let pool = pg_pool(&[]).await;
     let query = tower::service_fn({
         let pool = pool.clone();
         move |n: i32| {

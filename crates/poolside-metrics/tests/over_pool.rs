@@ -13,7 +13,7 @@ use poolside_metrics::{
     retry_observer,
 };
 use poolside_resilience::{Backoff, Jitter, RetryBudget, RetryLayer, RetryPolicy};
-use poolside_tests::{load_config, required_env};
+use poolside_tests::pg_pool;
 use tower::{Service, ServiceExt};
 
 /// A statement with its name and one parameter, as the facade will send them.
@@ -32,14 +32,6 @@ impl Operation for Statement {
     fn statement(&self) -> Option<&'static str> {
         Some(self.sql)
     }
-}
-
-async fn pool() -> PgPool {
-    let url = required_env("DATABASE_URL");
-    let config = load_config(&[("DATABASE_URL", &url), ("POOLSIDE_PROFILE", "test")]);
-    PgPool::connect(&config.config.postgres)
-        .await
-        .expect("connects")
 }
 
 /// The pool under a metrics layer and a retry layer that reports its decisions, both
@@ -74,7 +66,7 @@ fn stack(
 #[tokio::test]
 async fn the_exporter_output_passes_promtool_and_holds_no_sql() {
     let exporter = Exporter::global().expect("no other recorder in this test binary");
-    let pool = pool().await;
+    let pool = pg_pool(&[]).await;
     assert!(
         observe_pg_pool("postgres", &pool),
         "the pool had no observer"
@@ -162,7 +154,7 @@ async fn the_exporter_output_passes_promtool_and_holds_no_sql() {
 
 #[tokio::test]
 async fn slow_operations_are_listed_by_shape_and_dropped_calls_count_as_cancelled() {
-    let pool = pool().await;
+    let pool = pg_pool(&[]).await;
     // Wide margins on both sides of the slow threshold: the dropped call ends 250 ms
     // under it even when a loaded machine runs its 50 ms timeout late (CI saw 114 ms),
     // and the nap lasts 100 ms past it.

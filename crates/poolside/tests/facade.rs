@@ -8,21 +8,21 @@ use std::time::Duration;
 use axum::body::Body;
 use axum::http::Request;
 use poolside::{ErrorKind, Poolside, Status, params};
-use poolside_tests::{load_config, required_env};
+use poolside_tests::{required_env, services_config};
 use tower::ServiceExt;
 
-async fn db() -> Poolside {
-    let config = load_config(&[
-        ("DATABASE_URL", &required_env("DATABASE_URL")),
-        ("REDIS_URL", &required_env("REDIS_URL")),
-        ("POOLSIDE_PROFILE", "test"),
-    ])
-    .config;
+/// poolside on the services' database with `overrides`.
+async fn db_with(overrides: &[(&str, &str)]) -> Poolside {
     Poolside::builder()
-        .config(config)
+        .config(services_config(overrides))
         .build()
         .await
         .expect("starts")
+}
+
+/// poolside on the services' database and Redis.
+async fn db() -> Poolside {
+    db_with(&[("REDIS_URL", &required_env("REDIS_URL"))]).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -188,13 +188,11 @@ async fn a_bad_configuration_names_its_key_and_an_unreachable_database_its_host(
     .expect_err("DB_POOL_MAX is not a number");
     assert!(bad.to_string().contains("DB_POOL_MAX"), "{bad}");
 
-    let config = load_config(&[
-        ("DATABASE_URL", "postgres://app:pw@127.0.0.1:1/app"),
-        ("POOLSIDE_PROFILE", "test"),
-    ])
-    .config;
     let error = Poolside::builder()
-        .config(config)
+        .config(services_config(&[(
+            "DATABASE_URL",
+            "postgres://app:pw@127.0.0.1:1/app",
+        )]))
         .build()
         .await
         .expect_err("nothing listens on port 1");
@@ -206,13 +204,10 @@ async fn a_bad_configuration_names_its_key_and_an_unreachable_database_its_host(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn metrics_exporter_addr_serves_metrics_on_a_listener_of_its_own() {
     let token = "a-token-for-the-scraper-only";
-    let config = load_config(&[
-        ("DATABASE_URL", &required_env("DATABASE_URL")),
-        ("POOLSIDE_PROFILE", "test"),
+    let config = services_config(&[
         ("POOLSIDE_METRICS__EXPORTER_ADDR", "127.0.0.1:0"),
         ("POOLSIDE_HEALTH__ADMIN_TOKEN", token),
-    ])
-    .config;
+    ]);
     let db = Poolside::builder()
         .config(config.clone())
         .build()
@@ -272,21 +267,14 @@ async fn metrics_exporter_addr_serves_metrics_on_a_listener_of_its_own() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn transactions_pass_the_stacks_circuit_breaker() {
-    let config = load_config(&[
-        ("DATABASE_URL", &required_env("DATABASE_URL")),
-        ("POOLSIDE_PROFILE", "test"),
+    let db = db_with(&[
         ("POOLSIDE_RETRY__ATTEMPTS", "1"),
         ("POOLSIDE_RETRY__TOTAL_DEADLINE", "300ms"),
         ("POOLSIDE_BREAKER__MIN_CALLS", "2"),
         ("POOLSIDE_BREAKER__FAILURE_RATE_PERCENT", "50"),
         ("POOLSIDE_BREAKER__OPEN_FOR", "30s"),
     ])
-    .config;
-    let db = Poolside::builder()
-        .config(config)
-        .build()
-        .await
-        .expect("starts");
+    .await;
     let runs = AtomicU32::new(0);
     let slow = || slow_transaction(&runs);
     for _ in 0..2 {

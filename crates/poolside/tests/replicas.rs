@@ -5,21 +5,11 @@
 use std::time::{Duration, Instant};
 
 use poolside::{Poolside, params};
-use poolside_tests::{load_config, required_env};
+use poolside_tests::replica_config;
 
 async fn db() -> Poolside {
-    let config = load_config(&[
-        ("DATABASE_URL", &required_env("DATABASE_URL")),
-        ("POOLSIDE_PROFILE", "test"),
-        (
-            "POOLSIDE_POSTGRES__REPLICAS",
-            &required_env("DATABASE_STANDBY_URL"),
-        ),
-        ("POOLSIDE_POSTGRES__REPLICA_CHECK_INTERVAL", "200ms"),
-    ])
-    .config;
     let db = Poolside::builder()
-        .config(config)
+        .config(replica_config(&[]))
         .build()
         .await
         .expect("starts");

@@ -8,8 +8,7 @@ use std::time::{Duration, Instant};
 use poolside_tests::required_env;
 use tokio::io::AsyncWriteExt;
 
-mod support;
-use support::PosService;
+use poolside_test_suite::PosService;
 
 const REQUESTS: usize = 10_000;
 const AT_ONCE: usize = 50;

@@ -9,7 +9,8 @@ pub mod http;
 
 use std::sync::{Arc, Mutex, PoisonError};
 
-use poolside_config::{ConfigLoader, EnvSnapshot, LoadedConfig};
+use poolside_config::{Config, ConfigLoader, EnvSnapshot, LoadedConfig};
+use poolside_core::PgPool;
 
 /// The value of `name` (a server URL), or a failure that says how to set it.
 ///
@@ -36,6 +37,45 @@ pub fn load_config(vars: &[(&str, &str)]) -> LoadedConfig {
     ConfigLoader::from_env(env)
         .load()
         .unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// The configuration the tests run on: the services' database (`DATABASE_URL`) in the
+/// test profile, then `overrides` (`POOLSIDE_*` variables, or `DATABASE_URL` again to
+/// point elsewhere: a variable given again replaces the first).
+///
+/// # Panics
+///
+/// When `DATABASE_URL` is not set, or the configuration is invalid.
+pub fn services_config(overrides: &[(&str, &str)]) -> Config {
+    let url = required_env("DATABASE_URL");
+    let mut vars = vec![("DATABASE_URL", url.as_str()), ("POOLSIDE_PROFILE", "test")];
+    vars.extend_from_slice(overrides);
+    load_config(&vars).config
+}
+
+/// [`services_config`] with the services' standby (`DATABASE_STANDBY_URL`) as a read
+/// replica, sampled every 200 ms.
+pub fn replica_config(overrides: &[(&str, &str)]) -> Config {
+    let standby = required_env("DATABASE_STANDBY_URL");
+    let mut vars = vec![
+        ("POOLSIDE_POSTGRES__REPLICAS", standby.as_str()),
+        ("POOLSIDE_POSTGRES__REPLICA_CHECK_INTERVAL", "200ms"),
+    ];
+    vars.extend_from_slice(overrides);
+    services_config(&vars)
+}
+
+/// A PostgreSQL pool on [`services_config`]`(overrides)`, connected (its `min_idle`
+/// warmed).
+///
+/// # Panics
+///
+/// When the configuration is invalid or the pool cannot connect.
+pub async fn pg_pool(overrides: &[(&str, &str)]) -> PgPool {
+    let config = services_config(overrides).postgres;
+    PgPool::connect(&config)
+        .await
+        .unwrap_or_else(|e| panic!("the pool connects to {}: {e}", config.url))
 }
 
 /// Statements whose text contains `marker` still active on the services' PostgreSQL,
@@ -158,7 +198,7 @@ pub fn try_xtask_services(args: &[&str]) -> Result<String, String> {
     let xtask = std::env::var("POOLSIDE_XTASK").map_err(|_| {
         "POOLSIDE_XTASK is not set: this test stops and starts the services. Run it with \
          `cargo xtask test`, or `POOLSIDE_XTASK=$PWD/target/debug/xtask cargo test -p \
-         poolside-tests --test server_faults -- --ignored --test-threads=1` after \
+         poolside-test-suite --test server_faults -- --ignored --test-threads=1` after \
          `cargo xtask services up`."
             .to_owned()
     })?;

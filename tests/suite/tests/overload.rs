@@ -5,15 +5,13 @@
 //! the load drops. Run alone by `cargo xtask test` (its `faults` check): it takes both
 //! cores for a minute.
 
-mod support;
-
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
+use poolside_test_suite::PosService;
 use poolside_tests::http::Client;
 use poolside_tests::required_env;
-use support::PosService;
 
 const CLIENTS: usize = 100;
 const POOL_SIZE: u32 = 10;

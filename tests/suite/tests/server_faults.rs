@@ -16,12 +16,11 @@ use poolside_core::{ErrorKind, PgError, PgPool};
 use poolside_resilience::Jitter;
 use poolside_resilience::{Backoff, RetryBudget, RetryLayer, RetryPolicy};
 use poolside_tests::{
-    load_config, multi_host_url, required_env, try_xtask_services, xtask_services,
+    load_config, multi_host_url, replica_config, required_env, try_xtask_services, xtask_services,
 };
 use tokio::sync::watch;
 
-mod support;
-use support::PosService;
+use poolside_test_suite::PosService;
 use tower::{Layer, Service, ServiceExt};
 
 /// Tasks sending statements while the fault happens.
@@ -337,17 +336,7 @@ async fn until_fit(replicas: &poolside_core::Replicas, limit: Duration) {
 #[ignore = "stops the shared standby: run by `cargo xtask test` in its faults phase"]
 async fn server_fault_standby_stopped_under_reads() {
     use poolside_core::{PgRequest, ReplicaLayer, Replicas, params};
-    let config = load_config(&[
-        ("DATABASE_URL", &required_env("DATABASE_URL")),
-        ("POOLSIDE_PROFILE", "test"),
-        (
-            "POOLSIDE_POSTGRES__REPLICAS",
-            &required_env("DATABASE_STANDBY_URL"),
-        ),
-        ("POOLSIDE_POSTGRES__REPLICA_CHECK_INTERVAL", "200ms"),
-    ])
-    .config
-    .postgres;
+    let config = replica_config(&[]).postgres;
     let primary = PgPool::connect(&config).await.expect("the primary");
     let replicas = Replicas::connect_lazy(&config).expect("the replica URL");
     let monitor = tokio::spawn(replicas.clone().monitor(primary.clone()));

@@ -1,5 +1,6 @@
-//! The point-of-sale service served in-process, on its real router, for the tests
-//! that inject faults or cancellations under it.
+//! poolside's cross-crate test suite (its tests are in `tests/`); this library holds
+//! what several of them share: the point-of-sale service served in-process, on its
+//! real router, for the tests that inject faults or cancellations under it.
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -8,18 +9,19 @@ use poolside::Poolside;
 use poolside_tests::load_config;
 
 /// The service, serving on a free port of 127.0.0.1.
-pub(crate) struct PosService {
+#[derive(Debug)]
+pub struct PosService {
     /// Its pools and stack.
-    pub(crate) db: Poolside,
+    pub db: Poolside,
     /// Where it listens.
-    pub(crate) addr: SocketAddr,
+    pub addr: SocketAddr,
     server: tokio::task::JoinHandle<std::io::Result<()>>,
 }
 
 impl PosService {
     /// Migrates the schema on `migration_url`, starts poolside from exactly `vars`,
     /// and serves the pos-service's router.
-    pub(crate) async fn start(vars: &[(&str, &str)], migration_url: &str) -> Self {
+    pub async fn start(vars: &[(&str, &str)], migration_url: &str) -> Self {
         poolside_example_pos_service::migrate(migration_url)
             .await
             .expect("migrates");
@@ -39,12 +41,12 @@ impl PosService {
     }
 
     /// `http://ADDR`.
-    pub(crate) fn base(&self) -> String {
+    pub fn base(&self) -> String {
         format!("http://{}", self.addr)
     }
 
     /// How many of the sales `ids` are in the database.
-    pub(crate) async fn sales_found(&self, ids: &[i64]) -> i64 {
+    pub async fn sales_found(&self, ids: &[i64]) -> i64 {
         self.db
             .query_one(
                 "SELECT count(*) FROM pos.sales WHERE id = ANY($1)",
@@ -57,7 +59,7 @@ impl PosService {
 
     /// How many of `products` have a stock other than `initial` minus what was sold
     /// of them.
-    pub(crate) async fn stock_out_of_step(&self, products: &[i64], initial: i64) -> i64 {
+    pub async fn stock_out_of_step(&self, products: &[i64], initial: i64) -> i64 {
         self.db
             .query_one(
                 "SELECT count(*) FROM pos.inventory i WHERE i.product_id = ANY($1) \
@@ -71,12 +73,12 @@ impl PosService {
     }
 
     /// Whether it still serves (it stopped only if serving failed).
-    pub(crate) fn is_serving(&self) -> bool {
+    pub fn is_serving(&self) -> bool {
         !self.server.is_finished()
     }
 
     /// Stops serving and closes the pools.
-    pub(crate) async fn stop(self) {
+    pub async fn stop(self) {
         self.server.abort();
         self.db.shutdown(Duration::from_secs(5)).await;
     }
