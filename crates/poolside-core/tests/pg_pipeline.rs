@@ -3,15 +3,11 @@
 use std::time::Duration;
 
 use poolside_core::PgPool;
-use poolside_tests::pg_pool;
+use poolside_tests::{PATIENT_CHECKOUT, pg_pool};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_thousand_callers_share_a_few_connections() {
-    let pool = pg_pool(&[
-        ("POOLSIDE_POSTGRES__MAX_SIZE", "20"),
-        ("POOLSIDE_POSTGRES__CONNECTION_TIMEOUT", "10s"),
-    ])
-    .await;
+    let pool = pg_pool(&[("POOLSIDE_POSTGRES__MAX_SIZE", "20"), PATIENT_CHECKOUT]).await;
     let tasks: Vec<_> = (0..1000i32)
         .map(|i| {
             let pool = pool.clone();
@@ -40,11 +36,7 @@ async fn a_thousand_callers_share_a_few_connections() {
 #[tokio::test]
 async fn the_pipeline_never_takes_what_get_needs() {
     // max_size 3: the pipeline shares at most two connections; one stays for get().
-    let pool = pg_pool(&[
-        ("POOLSIDE_POSTGRES__MAX_SIZE", "3"),
-        ("POOLSIDE_POSTGRES__CONNECTION_TIMEOUT", "10s"),
-    ])
-    .await;
+    let pool = pg_pool(&[("POOLSIDE_POSTGRES__MAX_SIZE", "3"), PATIENT_CHECKOUT]).await;
     for _ in 0..10 {
         pool.execute("SELECT 1", &[]).await.expect("pipelined");
     }
@@ -71,11 +63,7 @@ async fn hold_exclusive(pool: &PgPool, n: usize) -> Vec<poolside_core::PooledPgC
 
 #[tokio::test]
 async fn a_repeated_statement_is_prepared_once_on_the_shared_connection() {
-    let pool = pg_pool(&[
-        ("POOLSIDE_POSTGRES__MAX_SIZE", "4"),
-        ("POOLSIDE_POSTGRES__CONNECTION_TIMEOUT", "10s"),
-    ])
-    .await;
+    let pool = pg_pool(&[("POOLSIDE_POSTGRES__MAX_SIZE", "4"), PATIENT_CHECKOUT]).await;
     let sql = "SELECT 'prepared-once-check'::text";
     for _ in 0..200 {
         pool.query_one(sql, &[]).await.expect("query");
@@ -93,11 +81,7 @@ async fn a_repeated_statement_is_prepared_once_on_the_shared_connection() {
 
 #[tokio::test]
 async fn close_gives_the_shared_connections_back() {
-    let pool = pg_pool(&[
-        ("POOLSIDE_POSTGRES__MAX_SIZE", "8"),
-        ("POOLSIDE_POSTGRES__CONNECTION_TIMEOUT", "10s"),
-    ])
-    .await;
+    let pool = pg_pool(&[("POOLSIDE_POSTGRES__MAX_SIZE", "8"), PATIENT_CHECKOUT]).await;
     pool.query("SELECT 1", &[]).await.expect("query");
     assert!(pool.stats().pipelined >= 1);
     assert_eq!(
@@ -111,11 +95,7 @@ async fn close_gives_the_shared_connections_back() {
 
 #[tokio::test]
 async fn a_pool_of_one_serves_both_paths() {
-    let pool = pg_pool(&[
-        ("POOLSIDE_POSTGRES__MAX_SIZE", "1"),
-        ("POOLSIDE_POSTGRES__CONNECTION_TIMEOUT", "10s"),
-    ])
-    .await;
+    let pool = pg_pool(&[("POOLSIDE_POSTGRES__MAX_SIZE", "1"), PATIENT_CHECKOUT]).await;
     assert_eq!(
         pool.query_one("SELECT 5::int4", &[])
             .await

@@ -4,7 +4,7 @@ use std::time::{Duration, Instant};
 
 use poolside_core::{ErrorKind, PgPool};
 use poolside_resilience::{Classify, Failure};
-use poolside_tests::{LogCapture, pg_pool, required_env, statements_running};
+use poolside_tests::{LogCapture, PATIENT_CHECKOUT, pg_pool, required_env, statements_running};
 
 /// Pool settings as `POOLSIDE_POSTGRES__*` variables over the services' URL.
 fn config(extra: &[(&str, &str)]) -> poolside_config::PostgresConfig {
@@ -12,11 +12,7 @@ fn config(extra: &[(&str, &str)]) -> poolside_config::PostgresConfig {
 }
 
 async fn pool(max_size: &str) -> PgPool {
-    pg_pool(&[
-        ("POOLSIDE_POSTGRES__MAX_SIZE", max_size),
-        ("POOLSIDE_POSTGRES__CONNECTION_TIMEOUT", "10s"),
-    ])
-    .await
+    pg_pool(&[("POOLSIDE_POSTGRES__MAX_SIZE", max_size), PATIENT_CHECKOUT]).await
 }
 
 #[tokio::test]

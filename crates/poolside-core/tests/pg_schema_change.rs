@@ -4,7 +4,7 @@
 //! every path, so a deploy's migration does not become a burst of errors.
 
 use poolside_core::{PgPool, PooledPgConnection, TransactionOptions};
-use poolside_tests::pg_pool;
+use poolside_tests::{PATIENT_CHECKOUT, pg_pool};
 
 /// A fresh table `name` with one row of one column.
 /// Six connections, all warmed, so that every statement meets a cached one.
@@ -12,7 +12,7 @@ async fn pool() -> PgPool {
     pg_pool(&[
         ("POOLSIDE_POSTGRES__MAX_SIZE", "6"),
         ("POOLSIDE_POSTGRES__MIN_IDLE", "6"),
-        ("POOLSIDE_POSTGRES__CONNECTION_TIMEOUT", "10s"),
+        PATIENT_CHECKOUT,
     ])
     .await
 }

@@ -65,6 +65,11 @@ pub fn replica_config(overrides: &[(&str, &str)]) -> Config {
     services_config(&vars)
 }
 
+/// A checkout timeout of 10 s, as an override: for tests that load the shared 2-core
+/// machine, where the test profile's 3 s is too tight to tell a slow checkout from a
+/// lost one.
+pub const PATIENT_CHECKOUT: (&str, &str) = ("POOLSIDE_POSTGRES__CONNECTION_TIMEOUT", "10s");
+
 /// A PostgreSQL pool on [`services_config`]`(overrides)`, connected (its `min_idle`
 /// warmed).
 ///
