@@ -105,12 +105,15 @@ async fn healthy_dependencies_answer_200_and_no_output_holds_the_password() {
     let redis = RedisPool::connect(config.redis.as_ref().expect("redis configured"))
         .await
         .expect("connects");
-    let recorder = Arc::new(OperationRecorder::from_config("postgres", &config.metrics));
+    let recorder = Arc::new(OperationRecorder::from_config(
+        poolside_metrics::PoolLabel::Postgres,
+        &config.metrics,
+    ));
     recorder.record(
         "get_product",
         Some("SELECT $1"),
         Duration::from_millis(3),
-        "ok",
+        poolside_metrics::Outcome::Ok,
     );
     let health = Health::builder(config.health.clone())
         .postgres(pool)

@@ -9,18 +9,18 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use poolside_metrics::{Exporter, MetricsLayer, OperationRecorder};
+use poolside_metrics::{Exporter, MetricsLayer, OperationRecorder, Outcome};
 use tower::{Layer, ServiceExt};
 
 fn record(c: &mut Criterion) {
     let _exporter = Exporter::global().expect("no other recorder in this process");
     let recorder = Arc::new(OperationRecorder::new(
-        "postgres",
+        poolside_metrics::PoolLabel::Postgres,
         Duration::from_millis(100),
         Duration::from_secs(60),
     ));
     c.bench_function("record one operation", |b| {
-        b.iter(|| recorder.record("get_product", None, Duration::from_micros(420), "ok"));
+        b.iter(|| recorder.record("get_product", None, Duration::from_micros(420), Outcome::Ok));
     });
 
     let runtime = tokio::runtime::Builder::new_current_thread()

@@ -9,6 +9,7 @@
 #![doc = include_str!("../README.md")]
 
 mod exporter;
+mod labels;
 pub mod names;
 mod operation;
 mod pool_figures;
@@ -19,6 +20,7 @@ mod status;
 mod window;
 
 pub use exporter::{Exporter, ExporterError};
+pub use labels::{Outcome, PoolLabel};
 pub use operation::{Operation, OutcomeLabel};
 #[cfg(feature = "redis")]
 pub use pool_figures::record_redis_stats;

@@ -6,6 +6,8 @@
 use poolside_core::RedisError;
 use poolside_core::{PgError, PgRequest};
 
+use crate::labels::Outcome;
+
 /// A request the [`MetricsLayer`](crate::MetricsLayer) can name.
 ///
 /// The name becomes a label: keep it to a fixed set (`"get_product"`, `"create_sale"`),
@@ -53,27 +55,27 @@ impl Operation for &'static str {
     }
 }
 
-/// An error's `outcome` label: a fixed, small set of words.
+/// An error's `outcome` label.
 pub trait OutcomeLabel {
-    /// The label, such as `pool_timeout` or `serialization`.
-    fn outcome(&self) -> &'static str;
+    /// The outcome, such as [`Outcome::Failed`] with the error's kind.
+    fn outcome(&self) -> Outcome;
 }
 
 impl OutcomeLabel for PgError {
-    fn outcome(&self) -> &'static str {
-        self.kind().as_str()
+    fn outcome(&self) -> Outcome {
+        Outcome::Failed(self.kind())
     }
 }
 
 #[cfg(feature = "redis")]
 impl OutcomeLabel for RedisError {
-    fn outcome(&self) -> &'static str {
-        self.kind().as_str()
+    fn outcome(&self) -> Outcome {
+        Outcome::Failed(self.kind())
     }
 }
 
 impl OutcomeLabel for std::convert::Infallible {
-    fn outcome(&self) -> &'static str {
+    fn outcome(&self) -> Outcome {
         match *self {}
     }
 }

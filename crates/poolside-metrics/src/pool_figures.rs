@@ -14,6 +14,7 @@ use poolside_resilience::breaker::{BreakerState, CircuitBreaker};
 use poolside_resilience::overflow::OverflowSwitch;
 use poolside_resilience::retry::{Decision, RetryEvent};
 
+use crate::labels::PoolLabel;
 use crate::names;
 
 /// A pool's acquire, usage and creation histograms, fed by the pool as it works.
@@ -41,25 +42,25 @@ impl PoolObserver for Timings {
 /// `poolside_connections_{acquire,usage,creation}_seconds` histograms labelled `label`.
 /// Install the recorder (the [`Exporter`](crate::Exporter)) first: the histograms
 /// are bound to the recorder installed now. False when the pool had an observer.
-pub fn observe_pg_pool(label: &'static str, pool: &PgPool) -> bool {
+pub fn observe_pg_pool(label: PoolLabel, pool: &PgPool) -> bool {
     pool.set_observer(Arc::new(Timings {
-        acquire: histogram!(names::CONNECTIONS_ACQUIRE_SECONDS, "pool" => label),
-        usage: histogram!(names::CONNECTIONS_USAGE_SECONDS, "pool" => label),
-        creation: histogram!(names::CONNECTIONS_CREATION_SECONDS, "pool" => label),
+        acquire: histogram!(names::CONNECTIONS_ACQUIRE_SECONDS, "pool" => label.as_str()),
+        usage: histogram!(names::CONNECTIONS_USAGE_SECONDS, "pool" => label.as_str()),
+        creation: histogram!(names::CONNECTIONS_CREATION_SECONDS, "pool" => label.as_str()),
     }))
 }
 
 /// Sets the connection gauges and counters of a PostgreSQL pool from `stats`.
-pub fn record_pg_stats(label: &'static str, stats: &PoolStats) {
-    gauge!(names::CONNECTIONS_ACTIVE, "pool" => label).set(f64::from(stats.active));
-    gauge!(names::CONNECTIONS_IDLE, "pool" => label).set(f64::from(stats.idle));
-    gauge!(names::CONNECTIONS_PENDING, "pool" => label).set(stats.waiting as f64);
-    gauge!(names::CONNECTIONS_MAX, "pool" => label).set(f64::from(stats.max_size));
-    gauge!(names::CONNECTIONS_MIN, "pool" => label).set(f64::from(stats.min_idle));
-    counter!(names::CONNECTIONS_TIMEOUT, "pool" => label).absolute(stats.timed_out);
-    counter!(names::CONNECTIONS_REJECTED, "pool" => label).absolute(stats.rejected);
-    counter!(names::CONNECTIONS_CREATED, "pool" => label).absolute(stats.created);
-    counter!(names::CONNECTIONS_LEAKED, "pool" => label).absolute(stats.leaks);
+pub fn record_pg_stats(label: PoolLabel, stats: &PoolStats) {
+    gauge!(names::CONNECTIONS_ACTIVE, "pool" => label.as_str()).set(f64::from(stats.active));
+    gauge!(names::CONNECTIONS_IDLE, "pool" => label.as_str()).set(f64::from(stats.idle));
+    gauge!(names::CONNECTIONS_PENDING, "pool" => label.as_str()).set(stats.waiting as f64);
+    gauge!(names::CONNECTIONS_MAX, "pool" => label.as_str()).set(f64::from(stats.max_size));
+    gauge!(names::CONNECTIONS_MIN, "pool" => label.as_str()).set(f64::from(stats.min_idle));
+    counter!(names::CONNECTIONS_TIMEOUT, "pool" => label.as_str()).absolute(stats.timed_out);
+    counter!(names::CONNECTIONS_REJECTED, "pool" => label.as_str()).absolute(stats.rejected);
+    counter!(names::CONNECTIONS_CREATED, "pool" => label.as_str()).absolute(stats.created);
+    counter!(names::CONNECTIONS_LEAKED, "pool" => label.as_str()).absolute(stats.leaks);
     let closed = &stats.closed;
     for (reason, count) in [
         ("broken", closed.broken),
@@ -68,22 +69,24 @@ pub fn record_pg_stats(label: &'static str, stats: &PoolStats) {
         ("interrupted", closed.interrupted),
         ("retired", closed.retired),
     ] {
-        counter!(names::CONNECTIONS_CLOSED, "pool" => label, "reason" => reason).absolute(count);
+        counter!(names::CONNECTIONS_CLOSED, "pool" => label.as_str(), "reason" => reason)
+            .absolute(count);
     }
 }
 
 /// Sets the connection gauges of a Redis pool, and its cache counters when given.
 #[cfg(feature = "redis")]
-pub fn record_redis_stats(label: &'static str, stats: &RedisStats, cache: Option<&CacheStats>) {
-    gauge!(names::CONNECTIONS_ACTIVE, "pool" => label).set(f64::from(stats.active));
-    gauge!(names::CONNECTIONS_IDLE, "pool" => label).set(f64::from(stats.idle));
-    gauge!(names::CONNECTIONS_PENDING, "pool" => label).set(stats.in_flight as f64);
-    gauge!(names::CONNECTIONS_MAX, "pool" => label).set(f64::from(stats.max_size));
-    counter!(names::CONNECTIONS_TIMEOUT, "pool" => label).absolute(stats.timed_out_checkouts);
+pub fn record_redis_stats(label: PoolLabel, stats: &RedisStats, cache: Option<&CacheStats>) {
+    gauge!(names::CONNECTIONS_ACTIVE, "pool" => label.as_str()).set(f64::from(stats.active));
+    gauge!(names::CONNECTIONS_IDLE, "pool" => label.as_str()).set(f64::from(stats.idle));
+    gauge!(names::CONNECTIONS_PENDING, "pool" => label.as_str()).set(stats.in_flight as f64);
+    gauge!(names::CONNECTIONS_MAX, "pool" => label.as_str()).set(f64::from(stats.max_size));
+    counter!(names::CONNECTIONS_TIMEOUT, "pool" => label.as_str())
+        .absolute(stats.timed_out_checkouts);
     if let Some(cache) = cache {
-        counter!(names::CACHE_HITS, "pool" => label).absolute(cache.hits);
-        counter!(names::CACHE_MISSES, "pool" => label).absolute(cache.misses);
-        counter!(names::CACHE_ERRORS, "pool" => label).absolute(cache.errors);
+        counter!(names::CACHE_HITS, "pool" => label.as_str()).absolute(cache.hits);
+        counter!(names::CACHE_MISSES, "pool" => label.as_str()).absolute(cache.misses);
+        counter!(names::CACHE_ERRORS, "pool" => label.as_str()).absolute(cache.errors);
     }
 }
 
@@ -108,18 +111,18 @@ pub fn record_replica_stats(stats: &ReplicasStats) {
 }
 
 /// Sets `poolside_breaker_state` (0 closed, 1 half-open, 2 open).
-pub fn record_breaker(label: &'static str, breaker: &CircuitBreaker) {
+pub fn record_breaker(label: PoolLabel, breaker: &CircuitBreaker) {
     let state = match breaker.state() {
         BreakerState::Closed => 0.0,
         BreakerState::HalfOpen => 1.0,
         BreakerState::Open => 2.0,
     };
-    gauge!(names::BREAKER_STATE, "pool" => label).set(state);
+    gauge!(names::BREAKER_STATE, "pool" => label.as_str()).set(state);
 }
 
 /// Sets `poolside_failover_activations_total` from the switch's count.
-pub fn record_overflow(label: &'static str, switch: &OverflowSwitch) {
-    counter!(names::FAILOVER_ACTIVATIONS, "pool" => label).absolute(switch.activations());
+pub fn record_overflow(label: PoolLabel, switch: &OverflowSwitch) {
+    counter!(names::FAILOVER_ACTIVATIONS, "pool" => label.as_str()).absolute(switch.activations());
 }
 
 /// A retry observer (for `RetryPolicy::observe`) counting each decision in
@@ -134,15 +137,15 @@ pub fn record_overflow(label: &'static str, switch: &OverflowSwitch) {
 /// let budget = RetryBudget::new(Duration::from_secs(10), 10, 20.0).expect("valid");
 /// let backoff = Backoff::new(Duration::from_millis(100), Duration::from_secs(2), Jitter::Full);
 /// let policy = RetryPolicy::new(3, backoff, Duration::from_secs(10), budget)
-///     .observe(poolside_metrics::retry_observer("postgres"));
+///     .observe(poolside_metrics::retry_observer(poolside_metrics::PoolLabel::Postgres));
 /// # let _ = policy;
 /// ```
-pub fn retry_observer(label: &'static str) -> impl Fn(&RetryEvent) + Send + Sync + 'static {
+pub fn retry_observer(label: PoolLabel) -> impl Fn(&RetryEvent) + Send + Sync + 'static {
     move |event: &RetryEvent| {
         let decision = match event.decision {
             Decision::Retry(_) => "retry",
             Decision::GiveUp(why) => why.as_str(),
         };
-        counter!(names::RETRIES, "pool" => label, "decision" => decision).increment(1);
+        counter!(names::RETRIES, "pool" => label.as_str(), "decision" => decision).increment(1);
     }
 }

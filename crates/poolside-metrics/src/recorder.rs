@@ -6,6 +6,7 @@ use std::time::{Duration, SystemTime};
 
 use metrics::{counter, histogram};
 
+use crate::labels::{Outcome, PoolLabel};
 use crate::names;
 use crate::operation::OutcomeLabel;
 use crate::snapshot::{SlowOperation, Snapshot};
@@ -14,15 +15,15 @@ use crate::window::Window;
 /// Records the operations of one pool; shared by every service its layer wraps.
 #[derive(Debug)]
 pub struct OperationRecorder {
-    pool: &'static str,
+    pool: PoolLabel,
     slow_threshold: Duration,
     window: Window,
 }
 
 impl OperationRecorder {
-    /// Records for the pool labelled `pool` (such as `postgres`), counting operations
-    /// of at least `slow_threshold` as slow, with a snapshot over `window`.
-    pub fn new(pool: &'static str, slow_threshold: Duration, window: Duration) -> Self {
+    /// Records for the pool labelled `pool`, counting operations of at least
+    /// `slow_threshold` as slow, with a snapshot over `window`.
+    pub fn new(pool: PoolLabel, slow_threshold: Duration, window: Duration) -> Self {
         Self {
             pool,
             slow_threshold,
@@ -31,56 +32,56 @@ impl OperationRecorder {
     }
 
     /// From the `[metrics]` section: its slow query threshold and window.
-    pub fn from_config(pool: &'static str, config: &poolside_config::MetricsConfig) -> Self {
+    pub fn from_config(pool: PoolLabel, config: &poolside_config::MetricsConfig) -> Self {
         Self::new(pool, config.slow_query_threshold, config.window)
     }
 
     /// The pool label.
-    pub fn pool(&self) -> &'static str {
+    pub fn pool(&self) -> PoolLabel {
         self.pool
     }
 
-    /// Records one finished operation; `outcome` is `ok` or the error's label.
+    /// Records one finished operation and how it ended.
     pub fn record(
         &self,
         operation: &'static str,
         statement: Option<&'static str>,
         took: Duration,
-        outcome: &'static str,
+        outcome: Outcome,
     ) {
+        let pool = self.pool.as_str();
         let labels = [
-            ("pool", self.pool),
+            ("pool", pool),
             ("operation", operation),
-            ("outcome", outcome),
+            ("outcome", outcome.as_str()),
         ];
         histogram!(names::OPERATION_SECONDS, &labels).record(took.as_secs_f64());
         counter!(names::OPERATIONS, &labels).increment(1);
         let slow = took >= self.slow_threshold;
         let slow = slow.then(|| {
-            counter!(names::SLOW_OPERATIONS, "pool" => self.pool, "operation" => operation)
-                .increment(1);
+            counter!(names::SLOW_OPERATIONS, "pool" => pool, "operation" => operation).increment(1);
             tracing::warn!(
                 target: "poolside::metrics",
-                pool = self.pool,
+                pool,
                 operation,
                 statement = statement.unwrap_or(""),
                 took_ms = took.as_secs_f64() * 1000.0,
-                outcome,
+                outcome = outcome.as_str(),
                 "slow operation"
             );
             SlowOperation {
                 operation,
                 statement,
                 duration_ms: took.as_secs_f64() * 1000.0,
-                outcome,
+                outcome: outcome.as_str(),
                 finished_at: SystemTime::now(),
             }
         });
-        self.window.record(took, outcome == "ok", slow);
+        self.window.record(took, outcome == Outcome::Ok, slow);
     }
 
-    /// Records one finished operation by its result: `ok`, or the error's outcome
-    /// label.
+    /// Records one finished operation by its result: [`Outcome::Ok`], or the error's
+    /// outcome.
     pub fn record_result<T, E: OutcomeLabel>(
         &self,
         operation: &'static str,
@@ -89,7 +90,7 @@ impl OperationRecorder {
         result: &Result<T, E>,
     ) {
         let outcome = match result {
-            Ok(_) => "ok",
+            Ok(_) => Outcome::Ok,
             Err(e) => e.outcome(),
         };
         self.record(operation, statement, took, outcome);

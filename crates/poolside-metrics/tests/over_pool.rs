@@ -9,8 +9,8 @@ use std::time::Duration;
 
 use poolside_core::{PgError, PgPool};
 use poolside_metrics::{
-    Exporter, MetricsLayer, Operation, OperationRecorder, observe_pg_pool, record_pg_stats,
-    retry_observer,
+    Exporter, MetricsLayer, Operation, OperationRecorder, PoolLabel, observe_pg_pool,
+    record_pg_stats, retry_observer,
 };
 use poolside_resilience::{Backoff, Jitter, RetryBudget, RetryLayer, RetryPolicy};
 use poolside_tests::pg_pool;
@@ -68,15 +68,15 @@ async fn the_exporter_output_passes_promtool_and_holds_no_sql() {
     let exporter = Exporter::global().expect("no other recorder in this test binary");
     let pool = pg_pool(&[]).await;
     assert!(
-        observe_pg_pool("postgres", &pool),
+        observe_pg_pool(poolside_metrics::PoolLabel::Postgres, &pool),
         "the pool had no observer"
     );
     exporter.add_sampler({
         let pool = pool.clone();
-        move || record_pg_stats("postgres", &pool.stats())
+        move || record_pg_stats(poolside_metrics::PoolLabel::Postgres, &pool.stats())
     });
     let recorder = Arc::new(OperationRecorder::new(
-        "postgres",
+        poolside_metrics::PoolLabel::Postgres,
         Duration::from_millis(100),
         Duration::from_secs(60),
     ));
@@ -159,7 +159,8 @@ async fn slow_operations_are_listed_by_shape_and_dropped_calls_count_as_cancelle
     // under it even when a loaded machine runs its 50 ms timeout late (CI saw 114 ms),
     // and the nap lasts 100 ms past it.
     let recorder = Arc::new(OperationRecorder::new(
-        "postgres-slow",
+        // A label of its own: the other test records under PoolLabel::Postgres.
+        PoolLabel::Secondary,
         Duration::from_millis(300),
         Duration::from_secs(60),
     ));

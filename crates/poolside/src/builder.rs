@@ -10,7 +10,7 @@ use poolside_health::Health;
 use poolside_metrics::{Exporter, OperationRecorder};
 
 use crate::poolside::{Inner, Poolside};
-use crate::stack::{self, Shared};
+use crate::stack::{self, Pools, Shared};
 
 /// Builds a [`Poolside`] from code, or from the environment by default.
 ///
@@ -82,7 +82,7 @@ impl PoolsideBuilder {
             }
         };
         let postgres = PgPool::connect(&config.postgres).await?;
-        poolside_metrics::observe_pg_pool("postgres", &postgres);
+        poolside_metrics::observe_pg_pool(poolside_metrics::PoolLabel::Postgres, &postgres);
         let secondary = match (&config.overflow.enabled, &config.overflow.secondary_url) {
             (true, Some(url)) => {
                 let mut secondary_config = config.postgres.clone();
@@ -90,7 +90,12 @@ impl PoolsideBuilder {
                 secondary_config.max_size = config.overflow.secondary_max_size;
                 secondary_config.min_idle =
                     secondary_config.min_idle.min(secondary_config.max_size);
-                Some(PgPool::connect(&secondary_config).await?)
+                let secondary = PgPool::connect(&secondary_config).await?;
+                poolside_metrics::observe_pg_pool(
+                    poolside_metrics::PoolLabel::Secondary,
+                    &secondary,
+                );
+                Some(secondary)
             }
             _ => None,
         };
@@ -103,7 +108,10 @@ impl PoolsideBuilder {
         #[cfg(feature = "redis")]
         let cache = RedisCache::new(redis.clone(), OnUnavailable::Miss);
         let shared = Shared {
-            recorder: Arc::new(OperationRecorder::from_config("postgres", &config.metrics)),
+            recorder: Arc::new(OperationRecorder::from_config(
+                poolside_metrics::PoolLabel::Postgres,
+                &config.metrics,
+            )),
             breaker: crate::layers::breaker(&config.breaker),
             budget: crate::layers::retry_budget(&config.retry)?,
             switch: secondary
@@ -136,7 +144,7 @@ impl PoolsideBuilder {
         }
         let health = health.build();
         if let Some(exporter) = &exporter {
-            sample_into(exporter, &postgres, &shared, replicas.as_ref());
+            sample_into(exporter, &pools, &shared);
             #[cfg(feature = "redis")]
             sample_redis_into(exporter, redis.as_ref(), &cache);
         }
@@ -219,25 +227,25 @@ async fn serve_metrics(
     })
 }
 
-/// Samples the PostgreSQL pool, the breaker, the switch and the replicas into the
-/// exporter before each render.
-fn sample_into(
-    exporter: &Exporter,
-    postgres: &PgPool,
-    shared: &Shared,
-    replicas: Option<&Replicas>,
-) {
-    let postgres = postgres.clone();
+/// Samples the PostgreSQL pools (the secondary under a label of its own), the breaker,
+/// the switch and the replicas into the exporter before each render.
+fn sample_into(exporter: &Exporter, pools: &Pools<'_>, shared: &Shared) {
+    let postgres = pools.primary.clone();
+    let secondary = pools.secondary.cloned();
     let (breaker, switch) = (shared.breaker.clone(), shared.switch.clone());
-    let replicas = replicas.cloned();
+    let replicas = pools.replicas.cloned();
     exporter.add_sampler(move || {
         if let Some(replicas) = &replicas {
             poolside_metrics::record_replica_stats(&replicas.stats());
         }
-        poolside_metrics::record_pg_stats("postgres", &postgres.stats());
-        poolside_metrics::record_breaker("postgres", &breaker);
+        poolside_metrics::record_pg_stats(poolside_metrics::PoolLabel::Postgres, &postgres.stats());
+        if let Some(secondary) = &secondary {
+            let stats = secondary.stats();
+            poolside_metrics::record_pg_stats(poolside_metrics::PoolLabel::Secondary, &stats);
+        }
+        poolside_metrics::record_breaker(poolside_metrics::PoolLabel::Postgres, &breaker);
         if let Some(switch) = &switch {
-            poolside_metrics::record_overflow("postgres", switch);
+            poolside_metrics::record_overflow(poolside_metrics::PoolLabel::Postgres, switch);
         }
     });
 }
@@ -249,6 +257,10 @@ fn sample_redis_into(exporter: &Exporter, redis: Option<&RedisPool>, cache: &Red
         return;
     };
     exporter.add_sampler(move || {
-        poolside_metrics::record_redis_stats("redis", &redis.stats(), Some(&cache.stats()));
+        poolside_metrics::record_redis_stats(
+            poolside_metrics::PoolLabel::Redis,
+            &redis.stats(),
+            Some(&cache.stats()),
+        );
     });
 }

@@ -318,7 +318,9 @@ impl Poolside {
         let config = &self.inner.config;
         let policy = crate::layers::retry_policy(&config.retry, self.inner.shared.budget.clone())
             .idempotent(true)
-            .observe(poolside_metrics::retry_observer("postgres"));
+            .observe(poolside_metrics::retry_observer(
+                poolside_metrics::PoolLabel::Postgres,
+            ));
         let service = tower::service_fn(move |()| op());
         let stack = DeadlineLayer::new(config.retry.total_deadline)
             .layer(RetryLayer::new(policy).layer(service));

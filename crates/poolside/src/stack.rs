@@ -49,7 +49,7 @@ pub(crate) fn build(
     } = *pools;
     let policy = crate::layers::retry_policy(&config.retry, shared.budget.clone())
         .idempotent(idempotent)
-        .observe(retry_observer("postgres"));
+        .observe(retry_observer(poolside_metrics::PoolLabel::Postgres));
     let overflow = match (secondary, &shared.switch) {
         (Some(secondary), Some(switch)) => {
             let primary = primary.clone();

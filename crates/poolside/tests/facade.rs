@@ -313,3 +313,21 @@ fn slow_transaction(
         })
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_overflow_pool_has_a_pool_label_of_its_own() {
+    let url = required_env("DATABASE_URL");
+    let db = db_with(&[
+        ("POOLSIDE_OVERFLOW__ENABLED", "true"),
+        ("POOLSIDE_OVERFLOW__SECONDARY_URL", &url),
+        ("POOLSIDE_OVERFLOW__SECONDARY_MAX_SIZE", "3"),
+    ])
+    .await;
+    let metrics = db.metrics_text().expect("poolside's recorder is installed");
+    for line in [
+        r#"poolside_connections_max{pool="postgres_secondary"} 3"#,
+        r#"poolside_connections_max{pool="postgres"} "#,
+    ] {
+        assert!(metrics.contains(line), "{line} in:\n{metrics}");
+    }
+}

@@ -9,7 +9,7 @@ use std::time::Instant;
 
 use pin_project_lite::pin_project;
 
-use crate::{OperationRecorder, OutcomeLabel};
+use crate::{OperationRecorder, Outcome, OutcomeLabel};
 
 pin_project! {
     /// The future of [`Metrics`](super::Metrics).
@@ -28,7 +28,7 @@ pin_project! {
         fn drop(this: Pin<&mut Self>) {
             let this = this.project();
             if let Some(recorder) = this.recorder.take() {
-                recorder.record(this.operation, *this.statement, this.started.elapsed(), "cancelled");
+                recorder.record(this.operation, *this.statement, this.started.elapsed(), Outcome::Dropped);
             }
         }
     }

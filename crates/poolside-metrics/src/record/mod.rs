@@ -11,12 +11,12 @@
 //! ```
 //! use std::sync::Arc;
 //! use std::time::Duration;
-//! use poolside_metrics::{MetricsLayer, OperationRecorder};
+//! use poolside_metrics::{MetricsLayer, OperationRecorder, PoolLabel};
 //! use tower::{Layer, ServiceExt};
 //!
 //! # tokio::runtime::Runtime::new().unwrap().block_on(async {
 //! let recorder = Arc::new(OperationRecorder::new(
-//!     "postgres",
+//!     PoolLabel::Postgres,
 //!     Duration::from_millis(100),
 //!     Duration::from_secs(60),
 //! ));

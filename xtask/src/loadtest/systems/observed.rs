@@ -34,12 +34,17 @@ pub(super) async fn poolside(workload: Workload, target: &Target) -> Result<Prep
     let exporter = Exporter::global()?;
     let config = postgres::poolside_config(target)?;
     let pool = poolside_core::PgPool::connect(&config.postgres).await?;
-    observe_pg_pool("postgres", &pool);
+    observe_pg_pool(poolside_metrics::PoolLabel::Postgres, &pool);
     exporter.add_sampler({
         let pool = pool.clone();
-        move || poolside_metrics::record_pg_stats("postgres", &pool.stats())
+        move || {
+            poolside_metrics::record_pg_stats(poolside_metrics::PoolLabel::Postgres, &pool.stats())
+        }
     });
-    let recorder = Arc::new(OperationRecorder::from_config("postgres", &config.metrics));
+    let recorder = Arc::new(OperationRecorder::from_config(
+        poolside_metrics::PoolLabel::Postgres,
+        &config.metrics,
+    ));
     let accounts = target.data.accounts;
     let query = tower::service_fn({
         let pool = pool.clone();
