@@ -2,6 +2,7 @@
 //! these rules: pool utilization over the warning threshold, p99 over its limit,
 //! error rate over its limit, cache hit rate under its floor, failing checks.
 
+use crate::component::Component;
 use crate::health::Health;
 use crate::model::Status;
 use crate::utilization::Utilization;
@@ -22,12 +23,13 @@ impl Health {
     pub fn alerts(&self) -> Vec<String> {
         let config = &self.inner.config;
         let mut alerts = Vec::new();
-        for name in ["postgres", "redis"] {
-            if let Some(result) = self.last_result(name)
+        for component in Component::ALL {
+            if let Some(result) = self.last_result(component)
                 && result.status == Status::Fail
             {
                 alerts.push(format!(
-                    "{name} check failing: {}",
+                    "{} check failing: {}",
+                    component.as_str(),
                     result.output.unwrap_or_default()
                 ));
             }

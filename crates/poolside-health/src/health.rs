@@ -14,6 +14,7 @@ use poolside_metrics::{Exporter, OperationRecorder, PoolReport, names};
 use serde_json::json;
 
 use crate::checks::{CheckResult, check_postgres};
+use crate::component::Component;
 use crate::model::{Check, HealthReport, Status};
 use crate::utilization::Utilization;
 
@@ -50,7 +51,7 @@ pub(crate) struct Inner {
     pub(crate) operations: Option<Arc<OperationRecorder>>,
     pub(crate) exporter: Option<Exporter>,
     pub(crate) started_at: Instant,
-    pub(crate) results: RwLock<BTreeMap<&'static str, CheckResult>>,
+    pub(crate) results: RwLock<BTreeMap<Component, CheckResult>>,
     pub(crate) started: AtomicBool,
 }
 
@@ -192,14 +193,14 @@ impl Health {
         #[cfg(not(feature = "redis"))]
         let redis = async { None::<CheckResult> };
         let (postgres, redis) = tokio::join!(postgres, redis);
-        for (name, result) in [("postgres", &postgres), ("redis", &redis)] {
+        for (component, result) in [(Component::Postgres, &postgres), (Component::Redis, &redis)] {
             if let Some(result) = result {
                 let level = match result.status {
                     Status::Pass => 0.0,
                     Status::Warn => 1.0,
                     Status::Fail => 2.0,
                 };
-                metrics::gauge!(names::HEALTH_STATUS, "component" => name).set(level);
+                metrics::gauge!(names::HEALTH_STATUS, "component" => component.as_str()).set(level);
             }
         }
         let mut results = inner
@@ -207,14 +208,14 @@ impl Health {
             .write()
             .unwrap_or_else(PoisonError::into_inner);
         if let Some(result) = postgres {
-            results.insert("postgres", result);
+            results.insert(Component::Postgres, result);
         }
         if let Some(result) = redis {
-            results.insert("redis", result);
+            results.insert(Component::Redis, result);
         }
         let required_pass = results
             .iter()
-            .filter(|(name, _)| self.is_required(name))
+            .filter(|(component, _)| self.is_required(**component))
             .all(|(_, r)| r.status == Status::Pass);
         if required_pass {
             inner.started.store(true, Ordering::Relaxed);
@@ -235,29 +236,31 @@ impl Health {
         })
     }
 
-    fn is_required(&self, name: &str) -> bool {
-        #[cfg(feature = "redis")]
-        let redis_required = name == "redis" && self.inner.redis_required;
-        #[cfg(not(feature = "redis"))]
-        let redis_required = false;
-        name == "postgres" || redis_required
+    fn is_required(&self, component: Component) -> bool {
+        match component {
+            Component::Postgres => true,
+            #[cfg(feature = "redis")]
+            Component::Redis => self.inner.redis_required,
+            #[cfg(not(feature = "redis"))]
+            Component::Redis => false,
+        }
     }
 
-    /// The last result of dependency `name` (`postgres` or `redis`).
-    pub fn last_result(&self, name: &str) -> Option<CheckResult> {
+    /// The last check result of `component`.
+    pub fn last_result(&self, component: Component) -> Option<CheckResult> {
         self.inner
             .results
             .read()
             .unwrap_or_else(PoisonError::into_inner)
-            .get(name)
+            .get(&component)
             .cloned()
     }
 
-    /// The check entry of dependency `name`: its last result, or `fail` ("not checked
-    /// yet") when it has none. An optional dependency's failure is a warning.
-    pub(crate) fn dependency_check(&self, name: &'static str) -> Check {
-        let required = self.is_required(name);
-        match self.last_result(name) {
+    /// The check entry of `component`: its last result, or `fail` ("not checked yet")
+    /// when it has none. An optional dependency's failure is a warning.
+    pub(crate) fn dependency_check(&self, component: Component) -> Check {
+        let required = self.is_required(component);
+        match self.last_result(component) {
             Some(result) => Check {
                 component_type: "datastore",
                 observed_value: Some(json!(crate::process::seconds(result.latency) * 1000.0)),
@@ -292,14 +295,14 @@ impl Health {
         if self.inner.postgres.is_some() {
             checks.insert(
                 "postgres:responseTime".into(),
-                vec![self.dependency_check("postgres")],
+                vec![self.dependency_check(Component::Postgres)],
             );
         }
         #[cfg(feature = "redis")]
         if self.inner.redis.is_some() {
             checks.insert(
                 "redis:responseTime".into(),
-                vec![self.dependency_check("redis")],
+                vec![self.dependency_check(Component::Redis)],
             );
         }
         checks

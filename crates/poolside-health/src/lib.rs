@@ -11,6 +11,7 @@
 mod admin_token;
 mod alerts;
 mod checks;
+mod component;
 mod detailed;
 mod health;
 mod model;
@@ -20,6 +21,7 @@ mod router;
 mod utilization;
 
 pub use checks::CheckResult;
+pub use component::Component;
 pub use health::{Health, HealthBuilder};
 pub use model::{Check, HEALTH_JSON, HealthReport, Status};
 pub use utilization::Utilization;

@@ -13,6 +13,7 @@ use axum::routing::get;
 use serde::Serialize;
 use serde_json::json;
 
+use crate::component::Component;
 use crate::health::Health;
 use crate::model::{Check, HEALTH_JSON, HealthReport, Status};
 
@@ -59,7 +60,7 @@ async fn db(State(health): State<Health>) -> Response {
     let Some(pool) = &health.inner.postgres else {
         return not_configured("PostgreSQL");
     };
-    let check = health.dependency_check("postgres");
+    let check = health.dependency_check(Component::Postgres);
     let status = check.status;
     let mut checks = BTreeMap::new();
     checks.insert("postgres:responseTime".to_owned(), vec![check]);
@@ -79,7 +80,7 @@ async fn redis(State(health): State<Health>) -> Response {
     let Some(pool) = &health.inner.redis else {
         return not_configured("Redis");
     };
-    let check = health.dependency_check("redis");
+    let check = health.dependency_check(Component::Redis);
     let status = check.status;
     let mut checks = BTreeMap::new();
     checks.insert("redis:responseTime".to_owned(), vec![check]);
