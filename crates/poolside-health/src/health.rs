@@ -10,7 +10,7 @@ use poolside_config::HealthConfig;
 use poolside_core::{PgPool, Replicas};
 #[cfg(feature = "redis")]
 use poolside_core::{RedisCache, RedisPool};
-use poolside_metrics::{Exporter, OperationRecorder, PoolReport, names};
+use poolside_metrics::{Exporter, OperationRecorder, names};
 use serde_json::json;
 
 use crate::checks::{CheckResult, check_postgres};
@@ -390,27 +390,5 @@ impl Health {
             checks.insert("postgres:utilization".into(), vec![check]);
         }
         HealthReport::new("poolside service health", checks)
-    }
-
-    /// The exporter's Prometheus text (`None` without an exporter).
-    pub fn metrics_text(&self) -> Option<String> {
-        self.inner.exporter.as_ref().map(Exporter::render)
-    }
-
-    /// The pools and their recent operations, for the status screen and logs.
-    pub fn pool_report(&self) -> PoolReport {
-        let inner = &*self.inner;
-        PoolReport {
-            postgres: inner.postgres.as_ref().map(PgPool::stats),
-            #[cfg(feature = "redis")]
-            redis: inner.redis.as_ref().map(RedisPool::stats),
-            #[cfg(feature = "redis")]
-            cache: inner.cache.as_ref().map(RedisCache::stats),
-            operations: inner
-                .operations
-                .as_ref()
-                .map(|r| r.snapshot())
-                .unwrap_or_default(),
-        }
     }
 }

@@ -13,6 +13,7 @@ mod alerts;
 mod checks;
 mod component;
 mod detailed;
+mod exporter;
 mod health;
 mod model;
 mod process;

@@ -4,10 +4,11 @@
 use std::fmt::Write as _;
 use std::time::Duration;
 
-use poolside_core::PoolStats;
 #[cfg(feature = "redis")]
-use poolside_core::{CacheStats, RedisStats};
+use poolside_core::{CacheStats, RedisCache, RedisPool, RedisStats};
+use poolside_core::{PgPool, PoolStats};
 
+use crate::recorder::OperationRecorder;
 use crate::snapshot::Snapshot;
 
 /// What the status screen and the periodic log line show.
@@ -26,6 +27,25 @@ pub struct PoolReport {
 }
 
 impl PoolReport {
+    /// The report read now from the pools there are and the recorder's window.
+    pub fn read(
+        postgres: Option<&PgPool>,
+        #[cfg(feature = "redis")] redis: Option<&RedisPool>,
+        #[cfg(feature = "redis")] cache: Option<&RedisCache>,
+        operations: Option<&OperationRecorder>,
+    ) -> Self {
+        Self {
+            postgres: postgres.map(PgPool::stats),
+            #[cfg(feature = "redis")]
+            redis: redis.map(RedisPool::stats),
+            #[cfg(feature = "redis")]
+            cache: cache.map(RedisCache::stats),
+            operations: operations
+                .map(OperationRecorder::snapshot)
+                .unwrap_or_default(),
+        }
+    }
+
     /// The report as a one-screen text status.
     ///
     /// # Examples

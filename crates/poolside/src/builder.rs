@@ -1,15 +1,15 @@
 //! [`PoolsideBuilder`]: from a validated configuration to a running [`Poolside`].
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use poolside_config::Config;
 #[cfg(feature = "redis")]
 use poolside_core::{OnUnavailable, RedisCache, RedisPool};
 use poolside_core::{PgPool, Replicas};
 use poolside_health::Health;
-use poolside_metrics::{Exporter, OperationRecorder};
+use poolside_metrics::{Exporter, OperationRecorder, PoolLabel};
 
-use crate::poolside::{Inner, Poolside};
+use crate::poolside::{Connected, Poolside, Running, Wiring};
 use crate::stack::{self, Pools, Shared};
 
 /// Builds a [`Poolside`] from code, or from the environment by default.
@@ -70,123 +70,161 @@ impl PoolsideBuilder {
             Some(config) => config,
             None => Config::load()?.config,
         };
-        let exporter = if self.no_recorder {
+        let exporter = (!self.no_recorder).then(recorder).flatten();
+        let pools = connect(&config).await?;
+        let wiring = wire(&config, &pools)?;
+        let health = health(&config, &pools, &wiring.shared, exporter.as_ref());
+        if let Some(exporter) = &exporter {
+            sample_into(exporter, &pools.stack_pools(), &wiring.shared);
+            #[cfg(feature = "redis")]
+            sample_redis_into(exporter, pools.redis.as_ref(), &pools.cache);
+        }
+        let running = start(&config, &pools, health).await?;
+        Ok(Poolside::new(config, pools, wiring, running))
+    }
+}
+
+impl Poolside {
+    /// A builder, for code-first setups.
+    pub fn builder() -> PoolsideBuilder {
+        PoolsideBuilder::default()
+    }
+}
+
+/// poolside's Prometheus recorder, installed now; `None` when the application
+/// installed a recorder of its own first (which then receives poolside's figures).
+fn recorder() -> Option<Exporter> {
+    match Exporter::global() {
+        Ok(exporter) => Some(exporter),
+        Err(e) => {
+            tracing::info!(target: "poolside", reason = %e, "using the application's metrics recorder");
             None
-        } else {
-            match Exporter::global() {
-                Ok(exporter) => Some(exporter),
-                Err(e) => {
-                    tracing::info!(target: "poolside", reason = %e, "using the application's metrics recorder");
-                    None
-                }
-            }
-        };
-        let postgres = PgPool::connect(&config.postgres).await?;
-        poolside_metrics::observe_pg_pool(poolside_metrics::PoolLabel::Postgres, &postgres);
-        let secondary = match (&config.overflow.enabled, &config.overflow.secondary_url) {
-            (true, Some(url)) => {
-                let mut secondary_config = config.postgres.clone();
-                secondary_config.url = url.clone();
-                secondary_config.max_size = config.overflow.secondary_max_size;
-                secondary_config.min_idle =
-                    secondary_config.min_idle.min(secondary_config.max_size);
-                let secondary = PgPool::connect(&secondary_config).await?;
-                poolside_metrics::observe_pg_pool(
-                    poolside_metrics::PoolLabel::Secondary,
-                    &secondary,
-                );
-                Some(secondary)
-            }
-            _ => None,
-        };
-        #[cfg(feature = "redis")]
-        let redis = match &config.redis {
-            Some(redis_config) => Some(RedisPool::connect_lazy(redis_config)?),
-            None => None,
-        };
+        }
+    }
+}
+
+/// Connects the PostgreSQL pool (warming `min_idle`) and the overflow pool when
+/// `[overflow]` names one; builds the replicas' pools and Redis's lazily (a Redis that
+/// is down does not stop the start: it is optional).
+async fn connect(config: &Config) -> Result<Connected, crate::Error> {
+    let postgres = PgPool::connect(&config.postgres).await?;
+    poolside_metrics::observe_pg_pool(PoolLabel::Postgres, &postgres);
+    let secondary = match (&config.overflow.enabled, &config.overflow.secondary_url) {
+        (true, Some(url)) => {
+            let mut secondary_config = config.postgres.clone();
+            secondary_config.url = url.clone();
+            secondary_config.max_size = config.overflow.secondary_max_size;
+            secondary_config.min_idle = secondary_config.min_idle.min(secondary_config.max_size);
+            let secondary = PgPool::connect(&secondary_config).await?;
+            poolside_metrics::observe_pg_pool(PoolLabel::Secondary, &secondary);
+            Some(secondary)
+        }
+        _ => None,
+    };
+    let replicas = match config.postgres.replicas.is_empty() {
+        true => None,
+        false => Some(Replicas::connect_lazy(&config.postgres)?),
+    };
+    #[cfg(feature = "redis")]
+    let redis = match &config.redis {
+        Some(redis_config) => Some(RedisPool::connect_lazy(redis_config)?),
+        None => None,
+    };
+    Ok(Connected {
+        postgres,
+        secondary,
+        replicas,
         // Without Redis, or with Redis down, a cache read is a miss.
         #[cfg(feature = "redis")]
-        let cache = RedisCache::new(redis.clone(), OnUnavailable::Miss);
-        let shared = Shared {
-            recorder: Arc::new(OperationRecorder::from_config(
-                poolside_metrics::PoolLabel::Postgres,
-                &config.metrics,
-            )),
-            breaker: crate::layers::breaker(&config.breaker),
-            budget: crate::layers::retry_budget(&config.retry)?,
-            switch: secondary
-                .as_ref()
-                .map(|_| crate::layers::overflow_switch(&config.overflow)),
-        };
-        let replicas = match config.postgres.replicas.is_empty() {
-            true => None,
-            false => Some(Replicas::connect_lazy(&config.postgres)?),
-        };
-        let pools = stack::Pools {
-            primary: &postgres,
-            secondary: secondary.as_ref(),
-            replicas: replicas.as_ref(),
-        };
-        let stack = stack::build(&config, &shared, &pools, false);
-        let idempotent_stack = stack::build(&config, &shared, &pools, true);
-
-        let mut health = Health::builder(config.health.clone())
-            .postgres(postgres.clone())
-            .replicas(replicas.clone())
-            .operations(Arc::clone(&shared.recorder))
-            .profile(config.profile.name());
+        cache: RedisCache::new(redis.clone(), OnUnavailable::Miss),
         #[cfg(feature = "redis")]
-        if let Some(redis) = &redis {
-            health = health.redis(redis.clone(), false).cache(cache.clone());
-        }
-        if let Some(exporter) = &exporter {
-            health = health.exporter(exporter.clone());
-        }
-        let health = health.build();
-        if let Some(exporter) = &exporter {
-            sample_into(exporter, &pools, &shared);
-            #[cfg(feature = "redis")]
-            sample_redis_into(exporter, redis.as_ref(), &cache);
-        }
-        let mut tasks = Vec::new();
-        let exporter_addr = match config.metrics.exporter_addr {
-            Some(addr) => {
-                let (listener, local) = serve_metrics(&health, addr).await?;
-                tasks.push(listener);
-                Some(local)
-            }
-            None => None,
-        };
-        tasks.push(health.spawn_monitor());
-        if let Some(replicas) = &replicas {
-            tasks.push(tokio::spawn(replicas.clone().monitor(postgres.clone())));
-        }
-        tasks.push(poolside_metrics::spawn_periodic_log(
-            config.metrics.log_interval,
-            {
-                let health = health.clone();
-                move || health.pool_report()
-            },
-        ));
-        Ok(Poolside {
-            inner: Arc::new(Inner {
-                config,
-                postgres,
-                secondary,
-                replicas,
-                #[cfg(feature = "redis")]
-                redis,
-                #[cfg(feature = "redis")]
-                cache,
-                shared,
-                stack,
-                idempotent_stack,
-                health,
-                exporter_addr,
-                tasks: Mutex::new(tasks),
-            }),
-        })
+        redis,
+    })
+}
+
+/// The standard stacks over `pools`, with the recorder, breaker, retry budget and
+/// overflow switch they share.
+fn wire(config: &Config, pools: &Connected) -> Result<Wiring, crate::Error> {
+    let shared = Shared {
+        recorder: Arc::new(OperationRecorder::from_config(
+            PoolLabel::Postgres,
+            &config.metrics,
+        )),
+        breaker: crate::layers::breaker(&config.breaker),
+        budget: crate::layers::retry_budget(&config.retry)?,
+        switch: pools
+            .secondary
+            .as_ref()
+            .map(|_| crate::layers::overflow_switch(&config.overflow)),
+    };
+    let stack_pools = pools.stack_pools();
+    Ok(Wiring {
+        stack: stack::build(config, &shared, &stack_pools, false),
+        idempotent_stack: stack::build(config, &shared, &stack_pools, true),
+        shared,
+    })
+}
+
+/// The health state over `pools`, with the recorder's operations and the exporter's
+/// text.
+fn health(
+    config: &Config,
+    pools: &Connected,
+    shared: &Shared,
+    exporter: Option<&Exporter>,
+) -> Health {
+    let mut health = Health::builder(config.health.clone())
+        .postgres(pools.postgres.clone())
+        .replicas(pools.replicas.clone())
+        .operations(Arc::clone(&shared.recorder))
+        .profile(config.profile.name());
+    #[cfg(feature = "redis")]
+    if let Some(redis) = &pools.redis {
+        health = health
+            .redis(redis.clone(), false)
+            .cache(pools.cache.clone());
     }
+    if let Some(exporter) = exporter {
+        health = health.exporter(exporter.clone());
+    }
+    health.build()
+}
+
+/// Starts the background tasks: the `/metrics` listener (with
+/// `metrics.exporter_addr`), the health monitor, the replicas' monitor and the
+/// periodic status log.
+async fn start(
+    config: &Config,
+    pools: &Connected,
+    health: Health,
+) -> Result<Running, crate::Error> {
+    let mut tasks = Vec::new();
+    let exporter_addr = match config.metrics.exporter_addr {
+        Some(addr) => {
+            let (listener, local) = serve_metrics(&health, addr).await?;
+            tasks.push(listener);
+            Some(local)
+        }
+        None => None,
+    };
+    tasks.push(health.spawn_monitor());
+    if let Some(replicas) = &pools.replicas {
+        tasks.push(tokio::spawn(
+            replicas.clone().monitor(pools.postgres.clone()),
+        ));
+    }
+    tasks.push(poolside_metrics::spawn_periodic_log(
+        config.metrics.log_interval,
+        {
+            let health = health.clone();
+            move || health.pool_report()
+        },
+    ));
+    Ok(Running {
+        health,
+        tasks,
+        exporter_addr,
+    })
 }
 
 /// Serves `health`'s `/metrics` on `addr` until aborted: the listener task, and the
@@ -238,14 +276,14 @@ fn sample_into(exporter: &Exporter, pools: &Pools<'_>, shared: &Shared) {
         if let Some(replicas) = &replicas {
             poolside_metrics::record_replica_stats(&replicas.stats());
         }
-        poolside_metrics::record_pg_stats(poolside_metrics::PoolLabel::Postgres, &postgres.stats());
+        poolside_metrics::record_pg_stats(PoolLabel::Postgres, &postgres.stats());
         if let Some(secondary) = &secondary {
             let stats = secondary.stats();
-            poolside_metrics::record_pg_stats(poolside_metrics::PoolLabel::Secondary, &stats);
+            poolside_metrics::record_pg_stats(PoolLabel::Secondary, &stats);
         }
-        poolside_metrics::record_breaker(poolside_metrics::PoolLabel::Postgres, &breaker);
+        poolside_metrics::record_breaker(PoolLabel::Postgres, &breaker);
         if let Some(switch) = &switch {
-            poolside_metrics::record_overflow(poolside_metrics::PoolLabel::Postgres, switch);
+            poolside_metrics::record_overflow(PoolLabel::Postgres, switch);
         }
     });
 }
@@ -258,7 +296,7 @@ fn sample_redis_into(exporter: &Exporter, redis: Option<&RedisPool>, cache: &Red
     };
     exporter.add_sampler(move || {
         poolside_metrics::record_redis_stats(
-            poolside_metrics::PoolLabel::Redis,
+            PoolLabel::Redis,
             &redis.stats(),
             Some(&cache.stats()),
         );

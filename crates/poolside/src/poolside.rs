@@ -19,7 +19,6 @@ use poolside_metrics::PoolReport;
 use poolside_resilience::{DeadlineLayer, RetryLayer};
 use tower::{Layer, ServiceExt};
 
-use crate::builder::PoolsideBuilder;
 use crate::stack::{Shared, Stack};
 
 /// PostgreSQL (and Redis, when configured) behind poolside's standard stack, with
@@ -42,28 +41,89 @@ use crate::stack::{Shared, Stack};
 /// ```
 #[derive(Clone)]
 pub struct Poolside {
-    pub(crate) inner: Arc<Inner>,
+    inner: Arc<Inner>,
 }
 
-pub(crate) struct Inner {
-    pub(crate) config: Config,
+struct Inner {
+    config: Config,
+    postgres: PgPool,
+    secondary: Option<PgPool>,
+    /// The read replicas' pools, when `postgres.replicas` names any.
+    replicas: Option<Replicas>,
+    #[cfg(feature = "redis")]
+    redis: Option<RedisPool>,
+    #[cfg(feature = "redis")]
+    cache: RedisCache,
+    shared: Shared,
+    /// The stack for requests whose outcome may be unknown after a failure (retried
+    /// only when nothing was sent), and the one for idempotent requests.
+    stack: Stack,
+    idempotent_stack: Stack,
+    health: Health,
+    /// Where the stand-alone Prometheus listener listens, when one runs.
+    exporter_addr: Option<std::net::SocketAddr>,
+    tasks: Mutex<Vec<tokio::task::JoinHandle<()>>>,
+}
+
+/// The pools a [`Poolside`] runs on, connected by the builder.
+pub(crate) struct Connected {
     pub(crate) postgres: PgPool,
     pub(crate) secondary: Option<PgPool>,
-    /// The read replicas' pools, when `postgres.replicas` names any.
     pub(crate) replicas: Option<Replicas>,
     #[cfg(feature = "redis")]
     pub(crate) redis: Option<RedisPool>,
     #[cfg(feature = "redis")]
     pub(crate) cache: RedisCache,
+}
+
+impl Connected {
+    /// The PostgreSQL pools, as the stack runs on them.
+    pub(crate) fn stack_pools(&self) -> crate::stack::Pools<'_> {
+        crate::stack::Pools {
+            primary: &self.postgres,
+            secondary: self.secondary.as_ref(),
+            replicas: self.replicas.as_ref(),
+        }
+    }
+}
+
+/// The stacks over the pools and what they share.
+pub(crate) struct Wiring {
     pub(crate) shared: Shared,
-    /// The stack for requests whose outcome may be unknown after a failure (retried
-    /// only when nothing was sent), and the one for idempotent requests.
     pub(crate) stack: Stack,
     pub(crate) idempotent_stack: Stack,
+}
+
+/// What runs beside the pools: the health state, the background tasks, and where the
+/// stand-alone `/metrics` listener listens, when one runs.
+pub(crate) struct Running {
     pub(crate) health: Health,
-    /// Where the stand-alone Prometheus listener listens, when one runs.
+    pub(crate) tasks: Vec<tokio::task::JoinHandle<()>>,
     pub(crate) exporter_addr: Option<std::net::SocketAddr>,
-    pub(crate) tasks: Mutex<Vec<tokio::task::JoinHandle<()>>>,
+}
+
+impl Poolside {
+    /// Assembles a started service from its parts (the builder's last step).
+    pub(crate) fn new(config: Config, pools: Connected, wiring: Wiring, running: Running) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                config,
+                postgres: pools.postgres,
+                secondary: pools.secondary,
+                replicas: pools.replicas,
+                #[cfg(feature = "redis")]
+                redis: pools.redis,
+                #[cfg(feature = "redis")]
+                cache: pools.cache,
+                shared: wiring.shared,
+                stack: wiring.stack,
+                idempotent_stack: wiring.idempotent_stack,
+                health: running.health,
+                exporter_addr: running.exporter_addr,
+                tasks: Mutex::new(running.tasks),
+            }),
+        }
+    }
 }
 
 impl std::fmt::Debug for Poolside {
@@ -177,7 +237,7 @@ impl Op<'_> {
 impl Poolside {
     /// Loads the layered configuration (profile defaults, `poolside.toml`,
     /// `POOLSIDE_*` and legacy variables), validates it, and starts everything
-    /// [`PoolsideBuilder::build`] starts.
+    /// [`PoolsideBuilder::build`](crate::PoolsideBuilder::build) starts.
     ///
     /// # Errors
     ///
@@ -185,11 +245,6 @@ impl Poolside {
     /// server that cannot be reached (its error, naming the host).
     pub async fn from_env() -> Result<Self, crate::Error> {
         Self::builder().build().await
-    }
-
-    /// A builder, for code-first setups.
-    pub fn builder() -> PoolsideBuilder {
-        PoolsideBuilder::default()
     }
 
     /// An operation named `name` (the `operation` label of its metrics: keep it to a
@@ -382,7 +437,15 @@ impl Poolside {
 
     /// The pools and the operations of the last window.
     pub fn stats(&self) -> PoolReport {
-        self.inner.health.pool_report()
+        let inner = &*self.inner;
+        PoolReport::read(
+            Some(&inner.postgres),
+            #[cfg(feature = "redis")]
+            inner.redis.as_ref(),
+            #[cfg(feature = "redis")]
+            inner.redis.as_ref().map(|_| &inner.cache),
+            Some(&inner.shared.recorder),
+        )
     }
 
     /// A one-screen text status.
