@@ -39,8 +39,11 @@ impl<T> Leases<T> {
     where
         Fut: Future<Output = Result<T, E>>,
     {
-        let index = self.next.fetch_add(1, Ordering::Relaxed) % self.slots.len();
-        let slot = &self.slots[index];
+        // One slot (the Redis pool's) takes no turn: no shared counter to contend on.
+        let slot = match self.slots.len() {
+            1 => &self.slots[0],
+            n => &self.slots[self.next.fetch_add(1, Ordering::Relaxed) % n],
+        };
         match live_in(slot, &live) {
             Some(leased) => Ok(leased),
             // Boxed: a checkout's state would otherwise make every caller's future as
