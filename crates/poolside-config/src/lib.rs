@@ -20,6 +20,7 @@ mod profile;
 mod redact;
 mod renamed;
 mod report;
+mod rules;
 mod secret_token;
 mod secret_url;
 mod source;

@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use std::str::FromStr;
 use std::time::Duration;
 
+use crate::keys::KEYS;
 use crate::parse::show_duration;
 use crate::problem::Problem;
 use crate::source::Source;
@@ -54,24 +55,6 @@ impl Checker<'_> {
     fn warn(&mut self, key: &str, message: impl AsRef<str>) {
         let problem = Problem::new(key, self.source(key), message);
         self.found.warnings.push(problem);
-    }
-
-    fn positive_count(&mut self, key: &str, value: u32) {
-        if value == 0 {
-            self.error(key, "must be at least 1");
-        }
-    }
-
-    fn positive_duration(&mut self, key: &str, value: Duration) {
-        if value.is_zero() {
-            self.error(key, "must be longer than zero");
-        }
-    }
-
-    fn percentage(&mut self, key: &str, value: u32) {
-        if value > 100 {
-            self.error(key, format!("{value} is outside 0..=100 percent"));
-        }
     }
 
     fn postgres_url(&mut self, key: &str, url: &SecretUrl) {
@@ -140,12 +123,17 @@ pub(crate) fn validate(config: &Config, sources: &BTreeMap<&'static str, Source>
         sources,
         found: Findings::default(),
     };
+    for key in KEYS {
+        if let Some(problem) = (key.check)(config) {
+            c.error(key.path, problem);
+        }
+    }
     check_postgres(&mut c);
     check_redis(&mut c);
     check_retry(&mut c);
     check_overflow(&mut c);
     check_breaker(&mut c);
-    check_health_and_metrics(&mut c);
+    check_health(&mut c);
     c.found
 }
 
@@ -165,7 +153,6 @@ fn check_postgres(c: &mut Checker<'_>) {
     for replica in &pg.replicas {
         c.postgres_url("postgres.replicas", replica);
     }
-    c.positive_count("postgres.max_size", pg.max_size);
     if pg.min_idle > pg.max_size {
         let other = c.named("postgres.max_size", pg.max_size);
         c.error(
@@ -175,16 +162,6 @@ fn check_postgres(c: &mut Checker<'_>) {
                 pg.min_idle
             ),
         );
-    }
-    for (key, value) in [
-        ("postgres.connection_timeout", pg.connection_timeout),
-        ("postgres.idle_timeout", pg.idle_timeout),
-        ("postgres.max_lifetime", pg.max_lifetime),
-        ("postgres.query_timeout", pg.query_timeout),
-        ("postgres.replica_max_lag", pg.replica_max_lag),
-        ("postgres.replica_check_interval", pg.replica_check_interval),
-    ] {
-        c.positive_duration(key, value);
     }
     if !pg.connection_timeout.is_zero() && pg.connection_timeout < MIN_POOL_TIMEOUT {
         c.error(
@@ -254,7 +231,6 @@ fn check_postgres(c: &mut Checker<'_>) {
             ),
         );
     }
-    c.positive_count("postgres.expected_instances", pg.expected_instances);
     check_sizing(c);
 }
 
@@ -299,15 +275,6 @@ fn check_redis(c: &mut Checker<'_>) {
     } else {
         c.redis_url("redis.url", &redis.url);
     }
-    c.positive_count("redis.max_size", redis.max_size);
-    c.positive_count("redis.max_queued_commands", redis.max_queued_commands);
-    for (key, value) in [
-        ("redis.connection_timeout", redis.connection_timeout),
-        ("redis.command_timeout", redis.command_timeout),
-        ("redis.retry_delay", redis.retry_delay),
-    ] {
-        c.positive_duration(key, value);
-    }
     let longest = redis.reconnect_delay(u32::MAX);
     if longest > MAX_RECONNECT_DELAY {
         let retry_delay = c.named("redis.retry_delay", show_duration(&redis.retry_delay));
@@ -333,14 +300,6 @@ fn check_redis(c: &mut Checker<'_>) {
 
 fn check_retry(c: &mut Checker<'_>) {
     let retry = &c.config.retry;
-    c.positive_count("retry.attempts", retry.attempts);
-    for (key, value) in [
-        ("retry.base_delay", retry.base_delay),
-        ("retry.max_delay", retry.max_delay),
-        ("retry.total_deadline", retry.total_deadline),
-    ] {
-        c.positive_duration(key, value);
-    }
     if retry.budget_percent > 1000 {
         c.error(
             "retry.budget_percent",
@@ -370,27 +329,16 @@ fn check_retry(c: &mut Checker<'_>) {
 
 fn check_breaker(c: &mut Checker<'_>) {
     let breaker = &c.config.breaker;
-    c.percentage("breaker.failure_rate_percent", breaker.failure_rate_percent);
     if breaker.failure_rate_percent == 0 {
         c.error(
             "breaker.failure_rate_percent",
             "0 would open the breaker on every call: use 1..=100",
         );
     }
-    c.positive_count("breaker.min_calls", breaker.min_calls);
-    c.positive_count("breaker.probes", breaker.probes);
-    c.positive_duration("breaker.window", breaker.window);
-    c.positive_duration("breaker.open_for", breaker.open_for);
 }
 
 fn check_overflow(c: &mut Checker<'_>) {
     let overflow = &c.config.overflow;
-    c.percentage(
-        "overflow.utilization_threshold",
-        overflow.utilization_threshold,
-    );
-    c.positive_count("overflow.secondary_max_size", overflow.secondary_max_size);
-    c.percentage("overflow.hand_back_margin", overflow.hand_back_margin);
     if overflow.hand_back_margin > overflow.utilization_threshold {
         let other = c.named(
             "overflow.utilization_threshold",
@@ -409,12 +357,8 @@ fn check_overflow(c: &mut Checker<'_>) {
     }
 }
 
-fn check_health_and_metrics(c: &mut Checker<'_>) {
+fn check_health(c: &mut Checker<'_>) {
     let health = &c.config.health;
-    c.positive_duration("health.check_interval", health.check_interval);
-    c.positive_duration("health.check_timeout", health.check_timeout);
-    c.percentage("health.warning_utilization", health.warning_utilization);
-    c.percentage("health.critical_utilization", health.critical_utilization);
     if health.warning_utilization >= health.critical_utilization {
         let other = c.named("health.critical_utilization", health.critical_utilization);
         c.error(
@@ -438,14 +382,4 @@ fn check_health_and_metrics(c: &mut Checker<'_>) {
             ),
         );
     }
-    c.positive_duration("health.p99_limit", health.p99_limit);
-    c.percentage("health.error_rate_percent", health.error_rate_percent);
-    c.percentage(
-        "health.cache_hit_rate_percent",
-        health.cache_hit_rate_percent,
-    );
-    let metrics = &c.config.metrics;
-    c.positive_duration("metrics.log_interval", metrics.log_interval);
-    c.positive_duration("metrics.slow_query_threshold", metrics.slow_query_threshold);
-    c.positive_duration("metrics.window", metrics.window);
 }

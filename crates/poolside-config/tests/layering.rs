@@ -376,6 +376,31 @@ fn the_old_failover_section_is_read_as_overflow_and_a_retired_key_names_its_succ
 }
 
 #[test]
+fn each_keys_own_rule_is_checked_and_every_breach_named_at_once() {
+    let err = ConfigLoader::from_env(env(&[
+        ("DATABASE_URL", URL),
+        ("REDIS_URL", "redis://127.0.0.1:6379/0"),
+        ("POOLSIDE_POSTGRES__MAX_SIZE", "0"),
+        ("POOLSIDE_REDIS__COMMAND_TIMEOUT", "0s"),
+        ("POOLSIDE_BREAKER__PROBES", "0"),
+        ("POOLSIDE_HEALTH__ERROR_RATE_PERCENT", "101"),
+        ("POOLSIDE_METRICS__WINDOW", "0s"),
+    ]))
+    .load()
+    .expect_err("five keys break their rule");
+    let text = err.to_string();
+    for expected in [
+        "postgres.max_size (from env POOLSIDE_POSTGRES__MAX_SIZE): must be at least 1",
+        "redis.command_timeout (from env POOLSIDE_REDIS__COMMAND_TIMEOUT): must be longer than zero",
+        "breaker.probes (from env POOLSIDE_BREAKER__PROBES): must be at least 1",
+        "health.error_rate_percent (from env POOLSIDE_HEALTH__ERROR_RATE_PERCENT): 101 is outside 0..=100 percent",
+        "metrics.window (from env POOLSIDE_METRICS__WINDOW): must be longer than zero",
+    ] {
+        assert!(text.contains(expected), "{expected} in:\n{text}");
+    }
+}
+
+#[test]
 fn blank_variables_count_as_unset() {
     let loaded = ConfigLoader::from_env(env(&[
         ("DATABASE_URL", URL),
