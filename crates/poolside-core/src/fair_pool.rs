@@ -18,8 +18,10 @@
 
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, RwLock};
+
+use parking_lot::RwLock;
 use std::task::Poll;
 use std::time::Duration;
 
@@ -27,7 +29,6 @@ use bb8::ManageConnection;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, TryAcquireError, watch};
 
 use crate::count_guard::CountGuard;
-use crate::lock::{read, write};
 
 /// How long a waiter waits before asking bb8 again (which starts another connect when
 /// none is under way): after a connect failure, and every so often while it waits.
@@ -203,7 +204,7 @@ impl<M: ManageConnection> FairPool<M> {
     }
 
     fn bb8(&self) -> Option<bb8::Pool<M>> {
-        read(&self.pool).clone()
+        self.pool.read().clone()
     }
 
     /// bb8's state, unless the pool is closed.
@@ -366,7 +367,7 @@ impl<M: ManageConnection> FairPool<M> {
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
         let still_in_use = in_use();
-        drop(write(&self.pool).take());
+        drop(self.pool.write().take());
         still_in_use
     }
 }

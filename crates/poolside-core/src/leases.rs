@@ -3,10 +3,10 @@
 //! connection are both built on it.
 
 use std::future::Future;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
 
-use crate::lock::lock;
+use parking_lot::Mutex;
 
 /// Slots, each empty or holding one leased connection (`T` holds the pool's checkout,
 /// so dropping the last handle gives it back).
@@ -67,7 +67,7 @@ impl<T> Leases<T> {
             return Ok(leased);
         }
         let leased = Arc::new(lease().await?);
-        *lock(slot) = Some(Arc::clone(&leased));
+        *slot.lock() = Some(Arc::clone(&leased));
         Ok(leased)
     }
 
@@ -75,7 +75,7 @@ impl<T> Leases<T> {
     /// another, and it goes back to the pool once its last caller lets go.
     pub(crate) fn evict(&self, leased: &Arc<T>) {
         for slot in &self.slots {
-            let mut slot = lock(slot);
+            let mut slot = slot.lock();
             if slot.as_ref().is_some_and(|held| Arc::ptr_eq(held, leased)) {
                 slot.take();
             }
@@ -84,21 +84,21 @@ impl<T> Leases<T> {
 
     /// How many slots hold a connection now.
     pub(crate) fn leased(&self) -> u32 {
-        let held = self.slots.iter().filter(|slot| lock(slot).is_some());
+        let held = self.slots.iter().filter(|slot| slot.lock().is_some());
         held.count() as u32
     }
 
     /// Empties every slot: each connection goes back once its callers finish.
     pub(crate) fn release_all(&self) {
         for slot in &self.slots {
-            lock(slot).take();
+            slot.lock().take();
         }
     }
 }
 
 /// The slot's connection when `live` says it serves; a dead one is dropped from it.
 fn live_in<T>(slot: &Mutex<Option<Arc<T>>>, live: &impl Fn(&T) -> bool) -> Option<Arc<T>> {
-    let mut slot = lock(slot);
+    let mut slot = slot.lock();
     match slot.as_ref() {
         Some(leased) if live(leased) => Some(Arc::clone(leased)),
         Some(_) => {

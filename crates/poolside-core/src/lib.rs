@@ -17,7 +17,6 @@ mod error_kind;
 #[doc(hidden)]
 pub mod fair_pool;
 mod leases;
-mod lock;
 mod observer;
 mod pg;
 #[cfg(feature = "redis")]

@@ -2,8 +2,10 @@
 //! them. Cloning is cheap: clones share one state.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, PoisonError, RwLock};
+
+use parking_lot::RwLock;
 use std::time::{Instant, SystemTime};
 
 use poolside_config::HealthConfig;
@@ -203,10 +205,7 @@ impl Health {
                 metrics::gauge!(names::HEALTH_STATUS, "component" => component.as_str()).set(level);
             }
         }
-        let mut results = inner
-            .results
-            .write()
-            .unwrap_or_else(PoisonError::into_inner);
+        let mut results = inner.results.write();
         if let Some(result) = postgres {
             results.insert(Component::Postgres, result);
         }
@@ -248,12 +247,7 @@ impl Health {
 
     /// The last check result of `component`.
     pub fn last_result(&self, component: Component) -> Option<CheckResult> {
-        self.inner
-            .results
-            .read()
-            .unwrap_or_else(PoisonError::into_inner)
-            .get(&component)
-            .cloned()
+        self.inner.results.read().get(&component).cloned()
     }
 
     /// The check entry of `component`: its last result, or `fail` ("not checked yet")

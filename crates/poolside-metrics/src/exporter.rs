@@ -2,7 +2,9 @@
 //! renders for `/metrics`, with samplers run before each render so that pool gauges
 //! are fresh at every scrape.
 
-use std::sync::{Arc, Mutex, OnceLock, PoisonError};
+use std::sync::{Arc, OnceLock};
+
+use parking_lot::Mutex;
 
 use metrics_exporter_prometheus::{BuildError, Matcher, PrometheusBuilder, PrometheusHandle};
 
@@ -81,20 +83,12 @@ impl Exporter {
 
     /// Runs `sample` before every render (to set pool gauges from fresh statistics).
     pub fn add_sampler(&self, sample: impl Fn() + Send + Sync + 'static) {
-        self.samplers
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .push(Box::new(sample));
+        self.samplers.lock().push(Box::new(sample));
     }
 
     /// Every metric in the Prometheus text format, samplers run first.
     pub fn render(&self) -> String {
-        for sample in self
-            .samplers
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .iter()
-        {
+        for sample in self.samplers.lock().iter() {
             sample();
         }
         self.handle.run_upkeep();

@@ -2,8 +2,8 @@
 //! slots (each a fraction of the window with its own HDR histogram), and the slowest
 //! recent operations.
 
+use parking_lot::Mutex;
 use std::collections::VecDeque;
-use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use hdrhistogram::Histogram;
@@ -80,7 +80,7 @@ impl Window {
     pub fn record(&self, took: Duration, ok: bool, slow: Option<SlowOperation>) {
         let tick = self.tick(Instant::now());
         let micros = u64::try_from(took.as_micros()).unwrap_or(u64::MAX);
-        let mut inner = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut inner = self.inner.lock();
         let slot = &mut inner.slots[(tick % SLOTS) as usize];
         if slot.tick != tick {
             slot.tick = tick;
@@ -104,7 +104,7 @@ impl Window {
     pub fn snapshot(&self) -> Snapshot {
         let now = Instant::now();
         let tick = self.tick(now);
-        let inner = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
+        let inner = self.inner.lock();
         let mut latency: Histogram<u64> =
             Histogram::new_with_bounds(1, HIGHEST_MICROS, 3).expect("constant bounds are valid");
         let (mut errors, mut slow) = (0, 0);

@@ -2,8 +2,10 @@
 //! metrics, as one value. Cloning is cheap: clones share everything.
 
 use std::future::Future;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
+
+use parking_lot::Mutex;
 use std::time::Duration;
 
 use poolside_config::Config;
@@ -501,13 +503,7 @@ impl Poolside {
     /// `deadline` for work in flight, then closes every connection. Returns how many
     /// PostgreSQL connections were still in use at the deadline.
     pub async fn shutdown(&self, deadline: Duration) -> u32 {
-        for task in self
-            .inner
-            .tasks
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .drain(..)
-        {
+        for task in self.inner.tasks.lock().drain(..) {
             task.abort();
         }
         let (in_use, _, _) = tokio::join!(

@@ -3,8 +3,10 @@
 //! connections, or drop every connection; it counts the connections it accepted.
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
+
+use parking_lot::Mutex;
 use std::time::Duration;
 
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
@@ -66,7 +68,7 @@ impl FaultProxy {
                     let _ = (client.set_nodelay(true), server.set_nodelay(true));
                     let (client_read, client_write) = client.into_split();
                     let (server_read, server_write) = server.into_split();
-                    let mut handles = connections.lock().unwrap_or_else(PoisonError::into_inner);
+                    let mut handles = connections.lock();
                     handles.retain(|h: &AbortHandle| !h.is_finished());
                     for (from, to) in [
                         (
@@ -108,10 +110,7 @@ impl FaultProxy {
     /// Closes every open connection, both sides, at once (new ones are still
     /// accepted). Returns how many there were.
     pub fn drop_connections(&self) -> usize {
-        let mut handles = self
-            .connections
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
+        let mut handles = self.connections.lock();
         let open = handles.iter().filter(|h| !h.is_finished()).count() / 2;
         for handle in handles.drain(..) {
             handle.abort();

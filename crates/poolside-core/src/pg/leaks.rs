@@ -7,11 +7,12 @@
 //! lock), and one sweeper task per pool reports the slots held too long.
 
 use std::panic::Location;
-use std::sync::{Arc, Mutex, Weak};
+use std::sync::{Arc, Weak};
+
+use parking_lot::Mutex;
 use std::time::{Duration, Instant};
 
 use super::stats::Counters;
-use crate::lock::lock;
 
 /// One connection out of the pool, watched.
 #[derive(Debug)]
@@ -61,8 +62,8 @@ impl LeakWatch {
         watch
     }
 
-    fn slots(&self) -> std::sync::MutexGuard<'_, Slots> {
-        lock(&self.slots)
+    fn slots(&self) -> parking_lot::MutexGuard<'_, Slots> {
+        self.slots.lock()
     }
 
     /// Registers a checkout at `location`; returns its slot.

@@ -20,8 +20,10 @@
 
 use std::future::Future;
 use std::num::NonZeroUsize;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+
+use parking_lot::Mutex;
 
 use lru::LruCache;
 use tokio::sync::OnceCell;
@@ -29,7 +31,6 @@ use tokio_postgres::types::{Type, WrongType};
 
 use super::PgError;
 use super::params::Params;
-use crate::lock::lock;
 
 /// One statement's types, learnt at most once at a time: callers that miss together
 /// wait for the first one's answer.
@@ -76,8 +77,8 @@ impl ParamTypes {
         }
     }
 
-    fn entries(&self) -> Option<std::sync::MutexGuard<'_, LruCache<String, Entry>>> {
-        self.entries.as_ref().map(|entries| lock(entries))
+    fn entries(&self) -> Option<parking_lot::MutexGuard<'_, LruCache<String, Entry>>> {
+        self.entries.as_ref().map(|entries| entries.lock())
     }
 
     /// The cached types of `sql`, when they have been learnt.

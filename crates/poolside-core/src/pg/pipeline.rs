@@ -14,7 +14,9 @@
 
 use std::future::Future;
 use std::ops::DerefMut;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
+
+use parking_lot::Mutex;
 
 use tokio_postgres::types::Type;
 use tokio_postgres::{Row, Statement};
@@ -29,7 +31,6 @@ use super::statement_call::{Execute, Query, StatementCall};
 use super::statement_path::{self, StatementSite};
 use super::{PgConnection, PgError, PgPool};
 use crate::leases::Leases;
-use crate::lock::lock;
 
 /// One leased connection and the statements prepared on it.
 struct Shared {
@@ -46,8 +47,8 @@ impl Shared {
         self.statements().get(sql)
     }
 
-    fn statements(&self) -> std::sync::MutexGuard<'_, StatementCache> {
-        lock(&self.statements)
+    fn statements(&self) -> parking_lot::MutexGuard<'_, StatementCache> {
+        self.statements.lock()
     }
 
     /// Prepares `sql`, once for every caller that missed the cache with it.

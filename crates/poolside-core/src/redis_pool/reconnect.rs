@@ -10,15 +10,16 @@
 //! trying at the longest of them and never gives up. A connect that succeeds resets
 //! the count.
 
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+
+use parking_lot::Mutex;
 use std::time::{Duration, Instant};
 
 use poolside_config::RedisConfig;
 
 use super::RedisError;
 use crate::ErrorKind;
-use crate::lock::lock;
 
 /// The failed connects in a row of one pool, and when the next may start.
 #[derive(Debug)]
@@ -89,7 +90,7 @@ impl ReconnectBackoff {
         if !self.failing.load(Ordering::Acquire) {
             return None;
         }
-        let state = lock(&self.state);
+        let state = self.state.lock();
         let next_attempt = state
             .failed_at?
             .checked_add(self.delay_after(state.failures))?;
@@ -107,7 +108,7 @@ impl ReconnectBackoff {
     /// returns how long the next connect is held off. Connects that overlapped (they
     /// started before the latest failure) count as one failure, not several.
     pub(crate) fn failed(&self, started: Instant, now: Instant, error: &RedisError) -> Duration {
-        let mut state = lock(&self.state);
+        let mut state = self.state.lock();
         let overlapped = state.failed_at.is_some_and(|at| started <= at);
         if !overlapped {
             state.failures = state.failures.saturating_add(1);
@@ -124,7 +125,7 @@ impl ReconnectBackoff {
         if !self.failing.load(Ordering::Acquire) {
             return;
         }
-        let mut state = lock(&self.state);
+        let mut state = self.state.lock();
         *state = State::default();
         self.failing.store(false, Ordering::Release);
     }

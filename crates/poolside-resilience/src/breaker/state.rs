@@ -1,8 +1,10 @@
 //! [`CircuitBreaker`]: the state one pool's callers share: closed, open, half-open.
 
 use std::future::Future;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+
+use parking_lot::{Mutex, MutexGuard};
 use std::time::Duration;
 
 use tokio::time::Instant;
@@ -209,10 +211,7 @@ impl CircuitBreaker {
     }
 
     fn lock(&self) -> MutexGuard<'_, Circuit> {
-        self.shared
-            .circuit
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
+        self.shared.circuit.lock()
     }
 
     /// Where the breaker stands now.

@@ -2,7 +2,9 @@
 //! caller of one pool (Finagle's design, as tower's `TpsBudget`, but exact: tower's
 //! rounds 1/percent down, so 30% allows a third and 40% a half).
 
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::Arc;
+
+use parking_lot::Mutex;
 use std::time::Duration;
 
 use tokio::time::Instant;
@@ -92,11 +94,7 @@ impl RetryBudget {
     }
 
     fn with_slots<T>(&self, f: impl FnOnce(&mut Slots) -> T) -> T {
-        let mut slots = self
-            .inner
-            .slots
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
+        let mut slots = self.inner.slots.lock();
         slots.expire(self.inner.slot);
         f(&mut slots)
     }

@@ -4,7 +4,9 @@
 //! their own.
 
 use std::str::FromStr;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::Arc;
+
+use parking_lot::Mutex;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
@@ -63,9 +65,7 @@ impl ConnectionSampler {
                 ticks.tick().await;
                 if let Ok(mut sample) = read(&admin, &server, &database).await {
                     sample.at_s = began.elapsed().as_secs_f64();
-                    kept.lock()
-                        .unwrap_or_else(PoisonError::into_inner)
-                        .push(sample);
+                    kept.lock().push(sample);
                 }
             }
         });
@@ -75,7 +75,7 @@ impl ConnectionSampler {
     /// Stops sampling and returns the samples.
     pub(crate) fn finish(self) -> Vec<ConnectionSample> {
         self.task.abort();
-        std::mem::take(&mut *self.samples.lock().unwrap_or_else(PoisonError::into_inner))
+        std::mem::take(&mut *self.samples.lock())
     }
 }
 

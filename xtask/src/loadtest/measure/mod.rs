@@ -15,7 +15,9 @@ pub(crate) use sequential::sequential;
 
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::Arc;
+
+use parking_lot::Mutex;
 use std::time::{Duration, Instant};
 
 use hdrhistogram::Histogram;
@@ -161,10 +163,7 @@ impl Recorders {
 
     /// Records one operation of task `task`.
     fn record(&self, task: usize, latency: Duration, outcome: Option<Outcome>) {
-        self.0[task % Self::SHARDS]
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .record(latency, outcome);
+        self.0[task % Self::SHARDS].lock().record(latency, outcome);
     }
 
     /// Everything recorded, as one measurement over `elapsed`.
@@ -173,7 +172,7 @@ impl Recorders {
         let mut acquire = histogram();
         let (mut errors, mut timeouts, mut first_error) = (0, 0, None);
         for r in self.0 {
-            let r = r.into_inner().unwrap_or_else(PoisonError::into_inner);
+            let r = r.into_inner();
             let _ = latency.add(&r.latency);
             let _ = acquire.add(&r.acquire);
             errors += r.errors;

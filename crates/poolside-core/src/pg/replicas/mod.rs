@@ -22,7 +22,6 @@ pub use replica::ReplicaStats;
 pub use service::ReplicaService;
 
 use super::{PgError, PgPool};
-use crate::lock::lock;
 use history::PrimaryHistory;
 use replica::{Refusal, Replica};
 
@@ -74,7 +73,7 @@ struct Inner {
     /// Reads sent to the primary, by why.
     to_primary: [AtomicU64; 4],
     /// The primary's position at each sample, for the replicas' lag.
-    history: std::sync::Mutex<PrimaryHistory>,
+    history: parking_lot::Mutex<PrimaryHistory>,
 }
 
 /// Why a read-only statement ran on the primary.
@@ -149,7 +148,7 @@ impl Replicas {
                 check_interval: config.replica_check_interval,
                 next: AtomicUsize::new(0),
                 to_primary: Default::default(),
-                history: std::sync::Mutex::default(),
+                history: parking_lot::Mutex::default(),
             }),
         })
     }
@@ -164,7 +163,7 @@ impl Replicas {
             .and_then(Result::ok);
         // A copy, so that no lock is held across the samples' round trips.
         let history = position.map(|position| {
-            let mut history = lock(&self.inner.history);
+            let mut history = self.inner.history.lock();
             history.record(std::time::Instant::now(), position);
             history.clone()
         });

@@ -1,6 +1,6 @@
 //! One read replica: its pool, what the last sample saw of it, and its counts.
 
-use std::sync::Mutex;
+use parking_lot::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
@@ -8,7 +8,6 @@ use serde::Serialize;
 
 use super::Lsn;
 use super::history::PrimaryHistory;
-use crate::lock::lock;
 use crate::pg::{PgError, PgPool};
 
 /// What the last sample saw of a replica (its replay position possibly moved on by a
@@ -89,7 +88,7 @@ impl Replica {
             Ok(Err(error)) => Sampled::down(error.to_string()),
             Err(_) => Sampled::down(format!("no answer within {timeout:?}")),
         };
-        *lock(&self.sampled) = sampled;
+        *self.sampled.lock() = sampled;
     }
 
     async fn read_state(&self, history: Option<&PrimaryHistory>) -> Result<Sampled, PgError> {
@@ -126,7 +125,7 @@ impl Replica {
         max_lag: Duration,
         after: Option<Lsn>,
     ) -> Result<(), (Refusal, String)> {
-        lock(&self.sampled).verdict(max_lag, after)
+        self.sampled.lock().verdict(max_lag, after)
     }
 
     /// Reads its replay position again, within `timeout` (keeping the later of it and
@@ -141,7 +140,7 @@ impl Replica {
                 .get::<_, Option<String>>(0)
                 .and_then(|text| text.parse::<Lsn>().ok())
         {
-            let mut sampled = lock(&self.sampled);
+            let mut sampled = self.sampled.lock();
             sampled.replayed = sampled.replayed.max(Some(replayed));
         }
     }
@@ -149,11 +148,11 @@ impl Replica {
     /// Marks it down until the next sample says otherwise: a read failed there for
     /// want of a connection.
     pub(super) fn mark_down(&self, why: &PgError) {
-        *lock(&self.sampled) = Sampled::down(format!("a read failed: {why}"));
+        *self.sampled.lock() = Sampled::down(format!("a read failed: {why}"));
     }
 
     pub(super) fn stats(&self, max_lag: Duration) -> ReplicaStats {
-        let sampled = lock(&self.sampled).clone();
+        let sampled = self.sampled.lock().clone();
         let problem = sampled.verdict(max_lag, None).err().map(|(_, why)| why);
         ReplicaStats {
             name: self.name.clone(),
