@@ -10,7 +10,6 @@ pub mod http;
 use std::sync::Arc;
 
 use parking_lot::Mutex;
-
 use poolside_config::{Config, ConfigLoader, EnvSnapshot, LoadedConfig};
 use poolside_core::PgPool;
 

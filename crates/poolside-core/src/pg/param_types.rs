@@ -23,9 +23,8 @@ use std::num::NonZeroUsize;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use parking_lot::Mutex;
-
 use lru::LruCache;
+use parking_lot::Mutex;
 use tokio::sync::OnceCell;
 use tokio_postgres::types::{Type, WrongType};
 

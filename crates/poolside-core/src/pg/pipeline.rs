@@ -17,7 +17,6 @@ use std::ops::DerefMut;
 use std::sync::Arc;
 
 use parking_lot::Mutex;
-
 use tokio_postgres::types::Type;
 use tokio_postgres::{Row, Statement};
 
