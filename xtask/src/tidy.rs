@@ -204,6 +204,28 @@ fn the_top_level_holds_what_the_layout_promises() {
 }
 
 #[test]
+fn locks_are_parking_lots() {
+    // No poisoning, so no poison handling at any call: a std lock would bring it back
+    // at each one, or a panic on a poisoned lock. (This file names what it looks for.)
+    for file in workspace_rust_files()
+        .into_iter()
+        .filter(|f| !f.ends_with("xtask/src/tidy.rs"))
+    {
+        let text = std::fs::read_to_string(&file).unwrap_or_default();
+        for (n, line) in text.lines().enumerate() {
+            let std_lock = line.trim_start().starts_with("use std::sync::")
+                && (line.contains("Mutex") || line.contains("RwLock"));
+            assert!(
+                !std_lock && !line.contains("std::sync::Mutex<") && !line.contains("PoisonError"),
+                "{}:{} uses a std lock: use parking_lot's Mutex or RwLock",
+                file.display(),
+                n + 1
+            );
+        }
+    }
+}
+
+#[test]
 fn no_trailing_whitespace() {
     let root = workspace_root();
     let mut files = workspace_rust_files();

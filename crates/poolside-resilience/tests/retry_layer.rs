@@ -1,10 +1,11 @@
 //! `RetryLayer` on a plain `tower::Service` whose failures are scripted: what is
 //! retried, how often, within which deadline and budget, and what the observer sees.
 
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use parking_lot::Mutex;
 use poolside_resilience::Jitter;
 use poolside_resilience::retry::{Decision, GiveUp, RetryEvent};
 use poolside_resilience::{Backoff, Classify, Failure, RetryBudget, RetryLayer, RetryPolicy};
@@ -61,12 +62,12 @@ async fn a_retryable_failure_is_retried_until_it_succeeds_and_each_decision_is_s
     let events: Arc<Mutex<Vec<RetryEvent>>> = Arc::default();
     let seen = Arc::clone(&events);
     let policy = policy(3, Duration::from_secs(5), generous_budget())
-        .observe(move |event| seen.lock().expect("events").push(*event));
+        .observe(move |event| seen.lock().push(*event));
     let (service, calls) = flaky(2, Failure::Retryable);
     let answer = RetryLayer::new(policy).layer(service).oneshot(()).await;
     assert_eq!(answer, Ok(3), "succeeded on the third try");
     assert_eq!(calls.load(Ordering::SeqCst), 3);
-    let events = events.lock().expect("events");
+    let events = events.lock();
     assert_eq!(
         events.iter().map(|e| e.attempt).collect::<Vec<_>>(),
         vec![1, 2]
@@ -102,12 +103,12 @@ async fn it_gives_up_after_the_attempts_and_returns_the_last_error() {
     let last: Arc<Mutex<Option<RetryEvent>>> = Arc::default();
     let seen = Arc::clone(&last);
     let policy = policy(3, Duration::from_secs(5), generous_budget())
-        .observe(move |e| *seen.lock().expect("last") = Some(*e));
+        .observe(move |e| *seen.lock() = Some(*e));
     let (service, calls) = flaky(u32::MAX, Failure::Retryable);
     let answer = RetryLayer::new(policy).layer(service).oneshot(()).await;
     assert_eq!(answer, Err(Scripted(Failure::Retryable)));
     assert_eq!(calls.load(Ordering::SeqCst), 3);
-    let last = last.lock().expect("last").expect("an event");
+    let last = last.lock().expect("an event");
     assert_eq!(
         (last.attempt, last.decision),
         (3, Decision::GiveUp(GiveUp::AttemptsExhausted))

@@ -9,9 +9,10 @@
 //! hand, after `cargo xtask services up`:
 //! `POOLSIDE_XTASK=$PWD/target/debug/xtask cargo test -p poolside-tests --test server_faults -- --ignored --test-threads=1`
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use parking_lot::Mutex;
 use poolside_core::{ErrorKind, PgError, PgPool};
 use poolside_resilience::Jitter;
 use poolside_resilience::{Backoff, RetryBudget, RetryLayer, RetryPolicy};
@@ -139,7 +140,7 @@ async fn run_bounded<T>(call: impl Future<Output = Result<T, PgError>>) -> Resul
 
 /// Records one operation; true when it succeeded.
 fn record(seen: &Mutex<Seen>, write: bool, result: Result<Option<i64>, PgError>) -> bool {
-    let mut seen = seen.lock().expect("not poisoned");
+    let mut seen = seen.lock();
     let outcome = Outcome {
         finished: Instant::now(),
         write,
@@ -226,7 +227,7 @@ async fn restart_under_load(mode: &'static str) {
         task.await.expect("no load task panicked");
     }
 
-    let seen = std::mem::take(&mut *seen.lock().expect("not poisoned"));
+    let seen = std::mem::take(&mut *seen.lock());
     let accepting = accepting.expect("the watcher saw the server go down and come back");
     let first = first_success_after(&seen, accepting.max(restart_began), false)
         .expect("an operation succeeded after the restart");
@@ -475,7 +476,7 @@ async fn failover_under_load(read_only: bool) {
         task.await.expect("no load task panicked");
     }
 
-    let seen = std::mem::take(&mut *seen.lock().expect("not poisoned"));
+    let seen = std::mem::take(&mut *seen.lock());
     let last_before = seen
         .outcomes
         .iter()
