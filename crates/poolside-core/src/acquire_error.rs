@@ -17,6 +17,30 @@ pub(crate) trait PoolError: Sized + Display {
     fn duplicate(&self) -> Self;
 }
 
+/// [`PoolError`] for each pool's error type, from its own constructor, kind and
+/// duplicate (as `layer_errors!` in `resilience.rs` does for the layers' traits).
+macro_rules! pool_errors {
+    ($($error:ty),*) => {$(
+        impl PoolError for $error {
+            fn with_kind(kind: ErrorKind, message: String) -> Self {
+                <$error>::new(kind, message)
+            }
+
+            fn kind(&self) -> ErrorKind {
+                <$error>::kind(self)
+            }
+
+            fn duplicate(&self) -> Self {
+                <$error>::duplicate(self)
+            }
+        }
+    )*};
+}
+
+pool_errors!(crate::PgError);
+#[cfg(feature = "redis")]
+pool_errors!(crate::RedisError);
+
 /// The words a pool's checkout errors name it with.
 #[derive(Debug)]
 pub(crate) struct PoolTerms<'a> {

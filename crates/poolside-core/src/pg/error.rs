@@ -176,20 +176,6 @@ impl PgError {
     }
 }
 
-impl crate::acquire_error::PoolError for PgError {
-    fn with_kind(kind: ErrorKind, message: String) -> Self {
-        Self::new(kind, message)
-    }
-
-    fn kind(&self) -> ErrorKind {
-        self.kind
-    }
-
-    fn duplicate(&self) -> Self {
-        PgError::duplicate(self)
-    }
-}
-
 impl fmt::Display for PgError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.message)

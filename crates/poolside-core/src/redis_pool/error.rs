@@ -122,20 +122,6 @@ impl RedisError {
     }
 }
 
-impl crate::acquire_error::PoolError for RedisError {
-    fn with_kind(kind: ErrorKind, message: String) -> Self {
-        Self::new(kind, message)
-    }
-
-    fn kind(&self) -> ErrorKind {
-        self.kind
-    }
-
-    fn duplicate(&self) -> Self {
-        RedisError::duplicate(self)
-    }
-}
-
 impl fmt::Display for RedisError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.message)
