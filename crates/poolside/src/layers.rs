@@ -65,13 +65,18 @@ pub fn retry_budget(config: &RetryConfig) -> Result<RetryBudget, BudgetError> {
 
 /// A closed circuit breaker with the thresholds of `[breaker]`.
 pub fn breaker(config: &BreakerConfig) -> CircuitBreaker {
-    CircuitBreaker::new(BreakerSettings {
+    CircuitBreaker::new(breaker_settings(config))
+}
+
+/// The breaker's settings from `[breaker]`.
+fn breaker_settings(config: &BreakerConfig) -> BreakerSettings {
+    BreakerSettings {
         failure_rate_percent: config.failure_rate_percent,
         min_calls: config.min_calls,
         window: config.window,
         open_for: config.open_for,
         probes: config.probes,
-    })
+    }
 }
 
 /// The overflow switch of `[overflow]` (`utilization_threshold`, `hand_back_margin`).
@@ -83,4 +88,19 @@ pub fn overflow_switch(config: &OverflowConfig) -> OverflowSwitch {
 /// `max_waiting` operations that may wait for one.
 pub fn load_shed(config: &PostgresConfig) -> LoadShedLayer {
     LoadShedLayer::new(config.max_size as usize + config.max_waiting as usize)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// poolside-config and poolside-resilience may not import each other, so each
+    /// writes the breaker's defaults: this keeps the two the same.
+    #[test]
+    fn the_breakers_defaults_agree_in_both_crates() {
+        assert_eq!(
+            breaker_settings(&BreakerConfig::default()),
+            BreakerSettings::default()
+        );
+    }
 }
