@@ -209,26 +209,26 @@ pub(crate) fn run() -> Result<ExitCode> {
     report_disk_space();
     println!("== services up");
     let stop = services::StartedServices::up(services::Set::All)?;
-    let mut failed = Vec::new();
     let mut counts = TestCounts::default();
     let mut results = Vec::new();
     for check in CHECKS {
-        let started = Instant::now();
-        let passed = run_check(check, &xtask, &mut counts)?;
-        results.push((check.name, passed, started.elapsed().as_secs()));
-        if !passed {
-            failed.push(check.name);
-        }
+        let (passed, secs) = run_check(check, &xtask, &mut counts)?;
+        results.push((check.name, passed, secs));
     }
     drop(stop);
-    // The summary goes to stderr too, after every check's own output: a CI log that
-    // keeps only its tail still says which check failed.
+    // The summary goes to stderr, after every check's own output: a CI log that keeps
+    // only its tail still says which check failed.
     eprintln!("== summary");
-    for (name, passed, secs) in results {
+    for &(name, passed, secs) in &results {
         let verdict = if passed { "passed" } else { "FAILED" };
         eprintln!("   {name}: {verdict} ({secs}s)");
     }
     report_disk_space();
+    let failed: Vec<&str> = results
+        .iter()
+        .filter(|(_, passed, _)| !passed)
+        .map(|(name, _, _)| *name)
+        .collect();
     if failed.is_empty() {
         println!("== all checks passed");
     } else {
@@ -248,8 +248,9 @@ pub(crate) fn run() -> Result<ExitCode> {
     })
 }
 
-/// Runs one check, echoing its output and counting tests; true when it passed.
-fn run_check(check: &Check, xtask: &Path, counts: &mut TestCounts) -> Result<bool> {
+/// Runs one check, echoing its output and counting tests: whether it passed, and how
+/// many seconds it took.
+fn run_check(check: &Check, xtask: &Path, counts: &mut TestCounts) -> Result<(bool, u64)> {
     println!("== {}: cargo {}", check.name, check.args.join(" "));
     let started = Instant::now();
     let mut command = cargo();
@@ -285,7 +286,7 @@ fn run_check(check: &Check, xtask: &Path, counts: &mut TestCounts) -> Result<boo
     } else {
         println!("== {}: FAILED ({status}, {secs}s)", check.name);
     }
-    Ok(status.success())
+    Ok((status.success(), secs))
 }
 
 /// Prints the free space where the build writes (`df -h`), to stderr: a build that
