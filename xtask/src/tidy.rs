@@ -12,9 +12,15 @@ const ALLOWED_INTERNAL: &[(&str, &[&str])] = &[
     // Generic layers: built from configuration by the facade, never reading it.
     ("poolside-resilience", &[]),
     ("poolside-core", &["poolside-config", "poolside-resilience"]),
+    ("poolside-cache", &["poolside-config", "poolside-core"]),
     (
         "poolside-metrics",
-        &["poolside-config", "poolside-resilience", "poolside-core"],
+        &[
+            "poolside-config",
+            "poolside-resilience",
+            "poolside-core",
+            "poolside-cache",
+        ],
     ),
     (
         "poolside-health",
@@ -22,6 +28,7 @@ const ALLOWED_INTERNAL: &[(&str, &[&str])] = &[
             "poolside-config",
             "poolside-resilience",
             "poolside-core",
+            "poolside-cache",
             "poolside-metrics",
         ],
     ),
@@ -31,6 +38,7 @@ const ALLOWED_INTERNAL: &[(&str, &[&str])] = &[
             "poolside-config",
             "poolside-resilience",
             "poolside-core",
+            "poolside-cache",
             "poolside-metrics",
             "poolside-health",
         ],

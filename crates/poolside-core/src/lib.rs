@@ -10,7 +10,6 @@
 #![doc = include_str!("../README.md")]
 
 mod acquire_error;
-mod batch;
 mod count_guard;
 mod error_kind;
 // Public only for the checkout bench (`benches/checkout.rs`): not part of the API.
@@ -23,22 +22,20 @@ mod pg;
 mod redis_pool;
 mod resilience;
 
-pub use batch::batch;
 pub use error_kind::ErrorKind;
 pub use observer::PoolObserver;
 pub use pg::{
     ClosedCounts, ConnectionBudget, IsolationLevel, Lsn, LsnParseError, Param, Params, PgAnswer,
-    PgBouncerBudget, PgConnection, PgError, PgPool, PgRequest, PgRequestKind, PoolStats,
-    PooledPgConnection, PrimaryReason, ReplicaLayer, ReplicaService, ReplicaStats, Replicas,
-    ReplicasStats, ServerView, TransactionFuture, TransactionOptions,
+    PgBouncerBudget, PgConnection, PgError, PgPool, PgRequest, PoolStats, PooledPgConnection,
+    PrimaryReason, ReplicaLayer, ReplicaService, ReplicaStats, Replicas, ReplicasStats, ServerView,
+    TransactionFuture, TransactionOptions,
 };
 /// The Redis driver, re-exported so users need no second dependency.
 #[cfg(feature = "redis")]
 pub use redis;
 #[cfg(feature = "redis")]
 pub use redis_pool::{
-    CacheStats, ExclusiveRedisConnection, KeyTtl, OnUnavailable, RedisCache, RedisError, RedisPool,
-    RedisServerInfo, RedisStats,
+    ExclusiveRedisConnection, RedisError, RedisPool, RedisServerInfo, RedisStats,
 };
 /// The PostgreSQL driver, re-exported so users need no second dependency.
 pub use tokio_postgres;

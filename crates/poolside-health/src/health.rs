@@ -8,10 +8,12 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use parking_lot::RwLock;
 use std::time::{Instant, SystemTime};
 
-use poolside_config::HealthConfig;
-use poolside_core::{PgPool, Replicas};
 #[cfg(feature = "redis")]
-use poolside_core::{RedisCache, RedisPool};
+use poolside_cache::RedisCache;
+use poolside_config::HealthConfig;
+#[cfg(feature = "redis")]
+use poolside_core::RedisPool;
+use poolside_core::{PgPool, Replicas};
 use poolside_metrics::{Exporter, OperationRecorder, names};
 use serde_json::json;
 

@@ -8,7 +8,9 @@ use std::time::Duration;
 
 use metrics::{Histogram, counter, gauge, histogram};
 #[cfg(feature = "redis")]
-use poolside_core::{CacheStats, RedisStats};
+use poolside_cache::CacheStats;
+#[cfg(feature = "redis")]
+use poolside_core::RedisStats;
 use poolside_core::{PgPool, PoolObserver, PoolStats, ReplicasStats};
 use poolside_resilience::breaker::{BreakerState, CircuitBreaker};
 use poolside_resilience::overflow::OverflowSwitch;

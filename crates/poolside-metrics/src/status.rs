@@ -5,8 +5,10 @@ use std::fmt::Write as _;
 use std::time::Duration;
 
 #[cfg(feature = "redis")]
-use poolside_core::{CacheStats, RedisCache, RedisPool, RedisStats};
+use poolside_cache::{CacheStats, RedisCache};
 use poolside_core::{PgPool, PoolStats};
+#[cfg(feature = "redis")]
+use poolside_core::{RedisPool, RedisStats};
 
 use crate::recorder::OperationRecorder;
 use crate::snapshot::Snapshot;

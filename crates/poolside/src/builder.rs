@@ -2,9 +2,11 @@
 
 use std::sync::Arc;
 
+#[cfg(feature = "redis")]
+use poolside_cache::{OnUnavailable, RedisCache};
 use poolside_config::Config;
 #[cfg(feature = "redis")]
-use poolside_core::{OnUnavailable, RedisCache, RedisPool};
+use poolside_core::RedisPool;
 use poolside_core::{PgPool, Replicas};
 use poolside_health::Health;
 use poolside_metrics::{Exporter, OperationRecorder, PoolLabel};

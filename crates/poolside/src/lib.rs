@@ -17,12 +17,14 @@ pub use builder::PoolsideBuilder;
 pub use error::Error;
 pub use poolside::{Op, Poolside, Session};
 
+#[cfg(feature = "redis")]
+pub use poolside_cache::{OnUnavailable, RedisCache};
 pub use poolside_core::tokio_postgres::Row;
 pub use poolside_core::{
     ErrorKind, Lsn, Param, PgConnection, PgError, PgPool, TransactionFuture, params,
 };
 #[cfg(feature = "redis")]
-pub use poolside_core::{OnUnavailable, RedisCache, RedisError, RedisPool};
+pub use poolside_core::{RedisError, RedisPool};
 pub use poolside_health::{Health, HealthReport, Status};
 pub use poolside_metrics::{PoolReport, Snapshot};
 

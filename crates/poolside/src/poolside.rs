@@ -4,18 +4,21 @@
 use std::future::Future;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-
-use parking_lot::Mutex;
 use std::time::Duration;
 
+use futures_util::StreamExt;
+use parking_lot::Mutex;
+
+#[cfg(feature = "redis")]
+use poolside_cache::RedisCache;
 use poolside_config::Config;
+#[cfg(feature = "redis")]
+use poolside_core::RedisPool;
 use poolside_core::tokio_postgres::Row;
 use poolside_core::{
     Lsn, Param, PgAnswer, PgConnection, PgError, PgPool, PgRequest, Replicas, TransactionFuture,
     TransactionOptions,
 };
-#[cfg(feature = "redis")]
-use poolside_core::{RedisCache, RedisPool};
 use poolside_health::{Health, HealthReport};
 use poolside_metrics::PoolReport;
 use poolside_resilience::{DeadlineLayer, RetryLayer};
@@ -390,15 +393,19 @@ impl Poolside {
         result
     }
 
-    /// Runs `ops` with at most `concurrency` at once; results in input order, each its
-    /// own `Result`.
+    /// Runs `ops` with at most `concurrency` at once (at least one); results in input
+    /// order, each its own `Result`.
     pub async fn batch<I, F, Fut, T>(&self, ops: I, concurrency: usize) -> Vec<Result<T, PgError>>
     where
         I: IntoIterator<Item = F>,
         F: FnOnce() -> Fut,
         Fut: Future<Output = Result<T, PgError>>,
     {
-        poolside_core::batch(ops, concurrency).await
+        futures_util::stream::iter(ops)
+            .map(|op| op())
+            .buffered(concurrency.max(1))
+            .collect()
+            .await
     }
 
     /// Opens `min_idle` PostgreSQL connections now, and checks every dependency.

@@ -2,7 +2,7 @@
 //! standard stack, with its figures in the metrics and its health in the router.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use axum::body::Body;
@@ -330,4 +330,46 @@ async fn the_overflow_pool_has_a_pool_label_of_its_own() {
     ] {
         assert!(metrics.contains(line), "{line} in:\n{metrics}");
     }
+}
+
+#[tokio::test]
+async fn batch_keeps_input_order_and_its_concurrency_limit() {
+    let db = db().await;
+    let pool = db.pool().clone();
+    let in_flight = Arc::new(AtomicUsize::new(0));
+    let most = Arc::new(AtomicUsize::new(0));
+    let ops = (0..40i32).map(|i| {
+        let (pool, in_flight, most) = (pool.clone(), Arc::clone(&in_flight), Arc::clone(&most));
+        move || async move {
+            let now = in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+            most.fetch_max(now, Ordering::SeqCst);
+            let mut conn = pool.get().await?;
+            // Later operations finish sooner, so completion order is not input order.
+            let sleep = f64::from(40 - i) / 4000.0;
+            let result = if i % 7 == 3 {
+                conn.query_one("SELECT 1/0", &[]).await.map(|_| 0)
+            } else {
+                conn.query_one("SELECT $1::int4, pg_sleep($2)", &[&i, &sleep])
+                    .await
+                    .map(|r| r.get::<_, i32>(0))
+            };
+            in_flight.fetch_sub(1, Ordering::SeqCst);
+            result
+        }
+    });
+    let results = db.batch(ops, 5).await;
+    assert_eq!(results.len(), 40);
+    for (i, result) in results.into_iter().enumerate() {
+        match result {
+            Ok(value) => assert_eq!(value, i as i32),
+            Err(e) => assert!(
+                i % 7 == 3 && e.code().map(|c| c.code()) == Some("22012"),
+                "{i}: {e}"
+            ),
+        }
+    }
+    assert!(
+        most.load(Ordering::SeqCst) <= 5,
+        "concurrency limit exceeded"
+    );
 }

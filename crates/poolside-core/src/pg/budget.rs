@@ -70,7 +70,7 @@ pub struct PgBouncerBudget {
 
 impl PgBouncerBudget {
     /// The most server connections PgBouncer opens for one database and user.
-    pub fn server_connections_per_pool(&self) -> u32 {
+    pub(crate) fn server_connections_per_pool(&self) -> u32 {
         let pool = self.default_pool_size + self.reserve_pool_size;
         match self.max_db_connections {
             0 => pool,
@@ -79,7 +79,7 @@ impl PgBouncerBudget {
     }
 
     /// Server connections PgBouncer holds now, over all its pools.
-    pub fn server_connections(&self) -> u32 {
+    pub(crate) fn server_connections(&self) -> u32 {
         const SERVER_STATES: [&str; 5] =
             ["sv_active", "sv_idle", "sv_used", "sv_tested", "sv_login"];
         self.pools

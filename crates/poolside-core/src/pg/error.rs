@@ -171,7 +171,7 @@ impl PgError {
     /// (40001), a deadlock (40P01), or a cached statement a migration made stale (0A000
     /// "cached plan must not change result type"; the pool prepares it again), or, in
     /// PgBouncer mode, cached parameter types it changed (the pool learns them again).
-    pub fn is_transaction_retryable(&self) -> bool {
+    pub(crate) fn is_transaction_retryable(&self) -> bool {
         matches!(self.kind, ErrorKind::Serialization | ErrorKind::Deadlock) || self.stale_plan
     }
 }

@@ -33,7 +33,7 @@ pub use replicas::{
     Lsn, LsnParseError, PrimaryReason, ReplicaLayer, ReplicaService, ReplicaStats, Replicas,
     ReplicasStats,
 };
-pub use request::{PgAnswer, PgRequest, PgRequestKind};
+pub use request::{PgAnswer, PgRequest};
 pub use stats::{ClosedCounts, PoolStats};
 pub use transaction::{IsolationLevel, TransactionFuture, TransactionOptions};
 

@@ -17,7 +17,7 @@ use super::{Lsn, PgError, PgPool};
 
 /// Whether a request wants rows or a count of changed rows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum PgRequestKind {
+enum PgRequestKind {
     /// `query`: the rows.
     Rows,
     /// `execute`: how many rows changed.
@@ -115,11 +115,6 @@ impl PgRequest {
     /// The statement, with its placeholders.
     pub fn sql(&self) -> &'static str {
         self.sql
-    }
-
-    /// Whether it wants rows or a count.
-    pub fn kind(&self) -> PgRequestKind {
-        self.kind
     }
 }
 

@@ -70,22 +70,25 @@ impl RedisError {
         self.sent
     }
 
-    /// A failure with no driver error behind it.
-    pub(crate) fn new(kind: ErrorKind, message: impl AsRef<str>) -> Self {
+    /// A failure with no driver error behind it, for code built over the pool (such
+    /// as a cache that cannot decode a value). The message is redacted like every
+    /// other.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use poolside_core::{ErrorKind, RedisError};
+    ///
+    /// let error = RedisError::new(ErrorKind::Unavailable, "no Redis is configured: set REDIS_URL");
+    /// assert_eq!(error.kind(), ErrorKind::Unavailable);
+    /// ```
+    pub fn new(kind: ErrorKind, message: impl AsRef<str>) -> Self {
         Self {
             kind,
             message: redact_text(message.as_ref()),
             sent: false,
             source: None,
         }
-    }
-
-    /// No Redis is configured.
-    pub(crate) fn not_configured() -> Self {
-        Self::new(
-            ErrorKind::Unavailable,
-            "no Redis is configured: set REDIS_URL (or redis.url) to use the cache",
-        )
     }
 
     /// The same failure, for a second waiter (the driver's error stays with the first).

@@ -9,30 +9,11 @@ use std::time::Duration;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use super::{CacheStats, RedisError, RedisPool};
-use crate::ErrorKind;
+use poolside_core::{ErrorKind, RedisError, RedisPool, redis};
 
-/// What the cache does when Redis is not configured or cannot be reached.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum OnUnavailable {
-    /// Reads return a miss, writes do nothing: the application carries on without its
-    /// cache. The failure is counted as an error.
-    #[default]
-    Miss,
-    /// Every call returns the error ([`ErrorKind::Unavailable`] when not configured).
-    Error,
-}
-
-/// How long a key has left.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum KeyTtl {
-    /// No such key.
-    Missing,
-    /// The key never expires.
-    Persistent,
-    /// The key expires after this long.
-    ExpiresIn(Duration),
-}
+use crate::codec::{decode, encode};
+use crate::ttl::ttl_millis;
+use crate::{CacheStats, KeyTtl, OnUnavailable};
 
 /// Cache operations on Redis: values as JSON (any serde type) or raw bytes.
 ///
@@ -44,7 +25,7 @@ pub enum KeyTtl {
 /// ```no_run
 /// # async fn run(pool: Option<poolside_core::RedisPool>) -> Result<(), poolside_core::RedisError> {
 /// use std::time::Duration;
-/// use poolside_core::{OnUnavailable, RedisCache};
+/// use poolside_cache::{OnUnavailable, RedisCache};
 ///
 /// let cache = RedisCache::new(pool, OnUnavailable::Miss);
 /// cache.set("product:1", &("Cola", 250), Some(Duration::from_secs(60))).await?;
@@ -124,7 +105,7 @@ impl RedisCache {
     {
         let result = match &self.pool {
             Some(pool) => call(pool).await,
-            None => Err(RedisError::not_configured()),
+            None => Err(not_configured()),
         };
         match result {
             Ok(value) => Ok(value),
@@ -313,7 +294,7 @@ impl RedisCache {
         // A counter has no meaningful stand-in value: unavailability is an error here.
         let result = match &self.pool {
             Some(pool) => pool.command(cmd).await,
-            None => Err(RedisError::not_configured()),
+            None => Err(not_configured()),
         };
         if result.is_err() {
             add(&self.counters.errors, 1);
@@ -322,30 +303,10 @@ impl RedisCache {
     }
 }
 
-fn ttl_millis(ttl: Duration) -> Result<u64, RedisError> {
-    match u64::try_from(ttl.as_millis()) {
-        Ok(ms) if ms > 0 => Ok(ms),
-        _ => Err(RedisError::new(
-            ErrorKind::Query,
-            format!("a TTL must be from 1 ms up, not {ttl:?}"),
-        )),
-    }
-}
-
-fn encode<T: Serialize + ?Sized>(key: &str, value: &T) -> Result<Vec<u8>, RedisError> {
-    serde_json::to_vec(value).map_err(|e| {
-        RedisError::new(
-            ErrorKind::Query,
-            format!("the value for {key:?} cannot be written as JSON: {e}"),
-        )
-    })
-}
-
-fn decode<T: DeserializeOwned>(key: &str, bytes: &[u8]) -> Result<T, RedisError> {
-    serde_json::from_slice(bytes).map_err(|e| {
-        RedisError::new(
-            ErrorKind::Query,
-            format!("the value at {key:?} is not the JSON of the type asked for ({e}): delete the key or read it as bytes"),
-        )
-    })
+/// No Redis is configured.
+fn not_configured() -> RedisError {
+    RedisError::new(
+        ErrorKind::Unavailable,
+        "no Redis is configured: set REDIS_URL (or redis.url) to use the cache",
+    )
 }
