@@ -25,7 +25,7 @@ mod resilience;
 pub use error_kind::ErrorKind;
 pub use observer::PoolObserver;
 pub use pg::{
-    ClosedCounts, ConnectionBudget, IsolationLevel, Lsn, LsnParseError, Param, Params, PgAnswer,
+    ClosedCounts, ConnectionBudget, IsolationLevel, Lsn, LsnParseError, Params, PgAnswer,
     PgBouncerBudget, PgConnection, PgError, PgPool, PgRequest, PoolStats, PooledPgConnection,
     PrimaryReason, ReplicaLayer, ReplicaService, ReplicaStats, Replicas, ReplicasStats, ServerView,
     TransactionFuture, TransactionOptions,

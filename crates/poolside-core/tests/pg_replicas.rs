@@ -7,10 +7,9 @@ use std::panic::AssertUnwindSafe;
 use std::time::{Duration, Instant};
 
 use futures_util::FutureExt as _;
+use poolside_core::tokio_postgres::types::ToSql;
 use poolside_core::tokio_postgres::{self, NoTls};
-use poolside_core::{
-    PgAnswer, PgError, PgPool, PgRequest, ReplicaLayer, ReplicaService, Replicas, params,
-};
+use poolside_core::{PgAnswer, PgError, PgPool, PgRequest, ReplicaLayer, ReplicaService, Replicas};
 use poolside_tests::fault_proxy::{FaultProxy, Mode};
 use poolside_tests::{load_config, required_env};
 use tower::{Layer, Service, ServiceExt};
@@ -54,7 +53,7 @@ async fn routed(replica_url: &str) -> Routed {
 }
 
 impl Routed {
-    async fn call(&self, request: PgRequest) -> Result<PgAnswer, PgError> {
+    async fn call(&self, request: PgRequest<'_>) -> Result<PgAnswer, PgError> {
         self.service.clone().oneshot(request).await
     }
 
@@ -62,7 +61,8 @@ impl Routed {
     async fn probe(&self, id: i32, token: Option<poolside_core::Lsn>) -> (bool, bool) {
         const PROBE: &str =
             "SELECT pg_is_in_recovery(), EXISTS (SELECT 1 FROM replica_probe_paused WHERE id = $1)";
-        let mut request = PgRequest::query("probe", PROBE, params![id]).read_only();
+        let params: [&(dyn ToSql + Sync); 1] = [&id];
+        let mut request = PgRequest::query("probe", PROBE, &params).read_only();
         if let Some(token) = token {
             request = request.after(token);
         }
@@ -92,7 +92,7 @@ impl Routed {
 }
 
 async fn in_recovery(routed: &Routed, read_only: bool) -> bool {
-    let request = PgRequest::query("where", "SELECT pg_is_in_recovery()", params![]);
+    let request = PgRequest::query("where", "SELECT pg_is_in_recovery()", &[]);
     let request = if read_only {
         request.read_only()
     } else {
@@ -257,8 +257,7 @@ async fn with_the_replica_unreachable_no_read_fails() {
                 let began = Instant::now();
                 while began.elapsed() < Duration::from_secs(3) {
                     let request =
-                        PgRequest::query("where", "SELECT pg_is_in_recovery()", params![])
-                            .read_only();
+                        PgRequest::query("where", "SELECT pg_is_in_recovery()", &[]).read_only();
                     std::future::poll_fn(|cx| service.poll_ready(cx))
                         .await
                         .expect("ready");

@@ -39,7 +39,7 @@ impl<T> Operation for (&'static str, T) {
     }
 }
 
-impl Operation for PgRequest {
+impl Operation for PgRequest<'_> {
     fn operation(&self) -> &'static str {
         self.name()
     }

@@ -20,9 +20,7 @@ pub use poolside::{Op, Poolside, Session};
 #[cfg(feature = "redis")]
 pub use poolside_cache::{OnUnavailable, RedisCache};
 pub use poolside_core::tokio_postgres::Row;
-pub use poolside_core::{
-    ErrorKind, Lsn, Param, PgConnection, PgError, PgPool, TransactionFuture, params,
-};
+pub use poolside_core::{ErrorKind, Lsn, Params, PgConnection, PgError, PgPool, TransactionFuture};
 #[cfg(feature = "redis")]
 pub use poolside_core::{RedisError, RedisPool};
 pub use poolside_health::{Health, HealthReport, Status};

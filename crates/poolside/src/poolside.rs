@@ -16,7 +16,7 @@ use poolside_config::Config;
 use poolside_core::RedisPool;
 use poolside_core::tokio_postgres::Row;
 use poolside_core::{
-    Lsn, Param, PgAnswer, PgConnection, PgError, PgPool, PgRequest, Replicas, TransactionFuture,
+    Lsn, Params, PgAnswer, PgConnection, PgError, PgPool, PgRequest, Replicas, TransactionFuture,
     TransactionOptions,
 };
 use poolside_health::{Health, HealthReport};
@@ -34,11 +34,11 @@ use crate::stack::{Shared, Stack};
 /// With `DATABASE_URL` naming a PostgreSQL (as `cargo xtask test` sets it):
 ///
 /// ```
-/// use poolside::{Poolside, params};
+/// use poolside::Poolside;
 ///
 /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
 /// let db = Poolside::from_env().await.expect("DATABASE_URL names a PostgreSQL");
-/// let row = db.query_one("SELECT $1::int4 + 1", params![41_i32]).await.unwrap();
+/// let row = db.query_one("SELECT $1::int4 + 1", &[&41_i32]).await.unwrap();
 /// assert_eq!(row.get::<_, i32>(0), 42);
 /// println!("{}", db.status());
 /// db.shutdown(std::time::Duration::from_secs(5)).await;
@@ -184,7 +184,7 @@ impl Op<'_> {
         self
     }
 
-    async fn run(self, mut request: PgRequest) -> Result<PgAnswer, PgError> {
+    async fn run(self, mut request: PgRequest<'_>) -> Result<PgAnswer, PgError> {
         if self.critical {
             request = request.critical();
         }
@@ -207,14 +207,14 @@ impl Op<'_> {
     }
 
     /// Runs `sql` and returns its rows.
-    pub async fn query(self, sql: &'static str, params: Vec<Param>) -> Result<Vec<Row>, PgError> {
+    pub async fn query(self, sql: &'static str, params: Params<'_>) -> Result<Vec<Row>, PgError> {
         self.run(PgRequest::query(self.name, sql, params))
             .await
             .map(PgAnswer::into_rows)
     }
 
     /// Runs `sql`, which must return exactly one row.
-    pub async fn query_one(self, sql: &'static str, params: Vec<Param>) -> Result<Row, PgError> {
+    pub async fn query_one(self, sql: &'static str, params: Params<'_>) -> Result<Row, PgError> {
         self.run(PgRequest::query(self.name, sql, params))
             .await?
             .into_one()
@@ -224,7 +224,7 @@ impl Op<'_> {
     pub async fn query_opt(
         self,
         sql: &'static str,
-        params: Vec<Param>,
+        params: Params<'_>,
     ) -> Result<Option<Row>, PgError> {
         self.run(PgRequest::query(self.name, sql, params))
             .await?
@@ -232,7 +232,7 @@ impl Op<'_> {
     }
 
     /// Runs `sql` and returns how many rows it changed.
-    pub async fn execute(self, sql: &'static str, params: Vec<Param>) -> Result<u64, PgError> {
+    pub async fn execute(self, sql: &'static str, params: Params<'_>) -> Result<u64, PgError> {
         self.run(PgRequest::execute(self.name, sql, params))
             .await
             .map(|answer| answer.changed())
@@ -273,11 +273,10 @@ impl Poolside {
     ///
     /// ```no_run
     /// # async fn run(db: poolside::Poolside) -> Result<(), poolside::PgError> {
-    /// use poolside::params;
     /// let session = db.session();
-    /// session.op("rename").execute("UPDATE products SET name = $1 WHERE id = $2", params!["Tea", 7_i64]).await?;
+    /// session.op("rename").execute("UPDATE products SET name = $1 WHERE id = $2", &[&"Tea", &7_i64]).await?;
     /// // Sees "Tea", wherever it runs.
-    /// let row = session.op("get_product").read_only().query_one("SELECT name FROM products WHERE id = $1", params![7_i64]).await?;
+    /// let row = session.op("get_product").read_only().query_one("SELECT name FROM products WHERE id = $1", &[&7_i64]).await?;
     /// # Ok(()) }
     /// ```
     pub fn session(&self) -> Session {
@@ -304,12 +303,12 @@ impl Poolside {
     }
 
     /// Runs `sql` through the stack (named `query`) and returns its rows.
-    pub async fn query(&self, sql: &'static str, params: Vec<Param>) -> Result<Vec<Row>, PgError> {
+    pub async fn query(&self, sql: &'static str, params: Params<'_>) -> Result<Vec<Row>, PgError> {
         self.op("query").query(sql, params).await
     }
 
     /// Runs `sql` through the stack (named `query_one`); it must return one row.
-    pub async fn query_one(&self, sql: &'static str, params: Vec<Param>) -> Result<Row, PgError> {
+    pub async fn query_one(&self, sql: &'static str, params: Params<'_>) -> Result<Row, PgError> {
         self.op("query_one").query_one(sql, params).await
     }
 
@@ -317,13 +316,13 @@ impl Poolside {
     pub async fn query_opt(
         &self,
         sql: &'static str,
-        params: Vec<Param>,
+        params: Params<'_>,
     ) -> Result<Option<Row>, PgError> {
         self.op("query_opt").query_opt(sql, params).await
     }
 
     /// Runs `sql` through the stack (named `execute`) and returns the rows changed.
-    pub async fn execute(&self, sql: &'static str, params: Vec<Param>) -> Result<u64, PgError> {
+    pub async fn execute(&self, sql: &'static str, params: Params<'_>) -> Result<u64, PgError> {
         self.op("execute").execute(sql, params).await
     }
 

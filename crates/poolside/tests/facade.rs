@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use axum::body::Body;
 use axum::http::Request;
-use poolside::{ErrorKind, Poolside, Status, params};
+use poolside::{ErrorKind, Poolside, Status};
 use poolside_tests::{required_env, services_config};
 use tower::ServiceExt;
 
@@ -30,11 +30,11 @@ async fn the_calls_run_on_the_stack_and_show_in_metrics_and_health() {
     let db = db().await;
     db.execute(
         "CREATE TABLE IF NOT EXISTS facade_items (id bigint PRIMARY KEY, name text NOT NULL)",
-        params![],
+        &[],
     )
     .await
     .expect("creates the table");
-    db.execute("DELETE FROM facade_items", params![])
+    db.execute("DELETE FROM facade_items", &[])
         .await
         .expect("empties it");
 
@@ -42,7 +42,7 @@ async fn the_calls_run_on_the_stack_and_show_in_metrics_and_health() {
         .op("insert_item")
         .execute(
             "INSERT INTO facade_items (id, name) VALUES ($1, $2)",
-            params![1_i64, "widget".to_owned()],
+            &[&1_i64, &"widget".to_owned()],
         )
         .await
         .expect("inserts");
@@ -50,18 +50,12 @@ async fn the_calls_run_on_the_stack_and_show_in_metrics_and_health() {
     let row = db
         .op("get_item")
         .idempotent()
-        .query_one(
-            "SELECT name FROM facade_items WHERE id = $1",
-            params![1_i64],
-        )
+        .query_one("SELECT name FROM facade_items WHERE id = $1", &[&1_i64])
         .await
         .expect("reads");
     assert_eq!(row.get::<_, String>(0), "widget");
     let none = db
-        .query_opt(
-            "SELECT name FROM facade_items WHERE id = $1",
-            params![2_i64],
-        )
+        .query_opt("SELECT name FROM facade_items WHERE id = $1", &[&2_i64])
         .await
         .expect("reads");
     assert!(none.is_none());
@@ -69,7 +63,7 @@ async fn the_calls_run_on_the_stack_and_show_in_metrics_and_health() {
         .op("insert_item")
         .execute(
             "INSERT INTO facade_items (id, name) VALUES ($1, $2)",
-            params![1_i64, "again".to_owned()],
+            &[&1_i64, &"again".to_owned()],
         )
         .await
         .expect_err("a duplicate key");
@@ -116,7 +110,7 @@ async fn the_calls_run_on_the_stack_and_show_in_metrics_and_health() {
             (1..=5_i32).map(|n| {
                 let db = db.clone();
                 move || async move {
-                    db.query_one("SELECT $1::int4 * 2", params![n])
+                    db.query_one("SELECT $1::int4 * 2", &[&n])
                         .await
                         .map(|row| row.get::<_, i32>(0))
                 }
@@ -167,10 +161,7 @@ async fn the_calls_run_on_the_stack_and_show_in_metrics_and_health() {
     assert!(db.status().contains("postgres"));
 
     assert_eq!(db.shutdown(Duration::from_secs(5)).await, 0);
-    let refused = db
-        .query_one("SELECT 1", params![])
-        .await
-        .expect_err("closed");
+    let refused = db.query_one("SELECT 1", &[]).await.expect_err("closed");
     assert_eq!(refused.kind(), ErrorKind::PoolClosed, "{refused}");
 }
 
@@ -215,7 +206,7 @@ async fn metrics_exporter_addr_serves_metrics_on_a_listener_of_its_own() {
         .expect("starts");
     let addr = db.exporter_addr().expect("a listener runs");
     assert_ne!(addr.port(), 0, "the port the system chose");
-    db.query_one("SELECT 1", params![]).await.expect("runs");
+    db.query_one("SELECT 1", &[]).await.expect("runs");
 
     let url = format!("http://{addr}/metrics");
     let scrape = |headers: Vec<(&'static str, String)>| {
@@ -294,7 +285,7 @@ async fn transactions_pass_the_stacks_circuit_breaker() {
     assert!(refused.to_string().contains("circuit breaker"), "{refused}");
     assert_eq!(runs.load(Ordering::Relaxed), 2, "refused before it ran");
     let query = db
-        .query_one("SELECT 1", params![])
+        .query_one("SELECT 1", &[])
         .await
         .expect_err("the stack's statements meet the same breaker");
     assert_eq!(query.kind(), ErrorKind::Unavailable, "{query}");

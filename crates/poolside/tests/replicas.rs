@@ -4,7 +4,7 @@
 
 use std::time::{Duration, Instant};
 
-use poolside::{Poolside, params};
+use poolside::Poolside;
 use poolside_tests::replica_config;
 
 async fn db() -> Poolside {
@@ -28,7 +28,7 @@ async fn db() -> Poolside {
 async fn on_standby(db: &Poolside, read_only: bool) -> bool {
     let op = db.op("where_am_i");
     let op = if read_only { op.read_only() } else { op };
-    op.query_one("SELECT pg_is_in_recovery()", params![])
+    op.query_one("SELECT pg_is_in_recovery()", &[])
         .await
         .expect("runs")
         .get(0)
@@ -42,7 +42,7 @@ async fn read_only_operations_go_to_the_standby_and_sessions_read_their_writes()
 
     db.execute(
         "CREATE TABLE IF NOT EXISTS facade_receipts (id bigserial PRIMARY KEY, note text NOT NULL)",
-        params![],
+        &[],
     )
     .await
     .expect("the table");
@@ -54,7 +54,7 @@ async fn read_only_operations_go_to_the_standby_and_sessions_read_their_writes()
             .op("insert_receipt")
             .query_one(
                 "INSERT INTO facade_receipts (note) VALUES ($1) RETURNING id",
-                params![format!("receipt {i}")],
+                &[&format!("receipt {i}")],
             )
             .await
             .expect("inserts")
@@ -65,7 +65,7 @@ async fn read_only_operations_go_to_the_standby_and_sessions_read_their_writes()
             .read_only()
             .query_opt(
                 "SELECT pg_is_in_recovery(), note FROM facade_receipts WHERE id = $1",
-                params![id],
+                &[&id],
             )
             .await
             .expect("reads");

@@ -5,7 +5,7 @@
 use std::process::ExitCode;
 use std::time::Duration;
 
-use poolside::{Poolside, params};
+use poolside::Poolside;
 
 #[tokio::main]
 async fn main() -> ExitCode {
@@ -19,7 +19,7 @@ async fn main() -> ExitCode {
     let answer = db
         .op("add_one")
         .idempotent()
-        .query_one("SELECT $1::int4 + 1", params![41_i32])
+        .query_one("SELECT $1::int4 + 1", &[&41_i32])
         .await;
     let code = match answer {
         Ok(row) => {

@@ -7,7 +7,7 @@ use axum::Json;
 use axum::extract::rejection::{JsonRejection, PathRejection};
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use poolside::{Poolside, Row, params};
+use poolside::{Poolside, Row};
 use serde::{Deserialize, Serialize};
 
 use crate::error::ApiError;
@@ -59,7 +59,7 @@ pub(crate) async fn list(State(db): State<Poolside>) -> Result<Json<Vec<Product>
         .op("list_products")
         .idempotent()
         .read_only()
-        .query(LIST_SQL, params![])
+        .query(LIST_SQL, &[])
         .await?;
     let products: Vec<Product> = rows.iter().map(Product::from_row).collect();
     cache_quietly(&db, LIST_KEY, &products, LIST_TTL).await;
@@ -80,7 +80,7 @@ pub(crate) async fn get(
         .op("get_product")
         .idempotent()
         .read_only()
-        .query_opt(GET_SQL, params![id])
+        .query_opt(GET_SQL, &[&id])
         .await?
         .ok_or_else(|| ApiError::not_found(format!("no product {id}")))?;
     let product = Product::from_row(&row);

@@ -11,7 +11,7 @@ use axum::Json;
 use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
-use poolside::{Lsn, Poolside, params};
+use poolside::{Lsn, Poolside};
 use serde::{Deserialize, Serialize};
 
 use crate::error::ApiError;
@@ -229,7 +229,7 @@ pub(crate) async fn get(
             "SELECT id, total_cents, \
              to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"') \
              FROM pos.sales WHERE id = $1",
-            params![id],
+            &[&id],
         )
         .await?
         .ok_or_else(|| ApiError::not_found(format!("no sale {id}")))?;
@@ -237,7 +237,7 @@ pub(crate) async fn get(
         .query(
             "SELECT product_id, quantity, price_cents FROM pos.sale_items \
              WHERE sale_id = $1 ORDER BY product_id",
-            params![id],
+            &[&id],
         )
         .await?
         .iter()

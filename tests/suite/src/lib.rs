@@ -50,7 +50,7 @@ impl PosService {
         self.db
             .query_one(
                 "SELECT count(*) FROM pos.sales WHERE id = ANY($1)",
-                poolside::params![ids.to_vec()],
+                &[&ids.to_vec()],
             )
             .await
             .expect("counts the sales")
@@ -65,7 +65,7 @@ impl PosService {
                 "SELECT count(*) FROM pos.inventory i WHERE i.product_id = ANY($1) \
                  AND i.quantity <> $2::bigint - (SELECT COALESCE(sum(si.quantity), 0)::bigint \
                  FROM pos.sale_items si WHERE si.product_id = i.product_id)",
-                poolside::params![products.to_vec(), initial],
+                &[&products.to_vec(), &initial],
             )
             .await
             .expect("checks the stock")

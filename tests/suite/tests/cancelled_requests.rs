@@ -127,7 +127,7 @@ async fn clients_that_disconnect_mid_request_leave_no_trace() {
     let committed: i64 = db
         .query_one(
             "SELECT count(*) FROM pos.sale_items WHERE product_id = $1",
-            poolside::params![product],
+            &[&product],
         )
         .await
         .expect("counts")
@@ -151,7 +151,7 @@ async fn clients_that_disconnect_mid_request_leave_no_trace() {
         let row = db
             .query_one(
                 "SELECT sum(quantity)::bigint, count(*) FROM pos.sale_items WHERE sale_id = $1",
-                poolside::params![id],
+                &[&id],
             )
             .await
             .expect("reads the sale");

@@ -336,7 +336,7 @@ async fn until_fit(replicas: &poolside_core::Replicas, limit: Duration) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "stops the shared standby: run by `cargo xtask test` in its faults phase"]
 async fn server_fault_standby_stopped_under_reads() {
-    use poolside_core::{PgRequest, ReplicaLayer, Replicas, params};
+    use poolside_core::{PgRequest, ReplicaLayer, Replicas};
     let config = replica_config(&[]).postgres;
     let primary = PgPool::connect(&config).await.expect("the primary");
     let replicas = Replicas::connect_lazy(&config).expect("the replica URL");
@@ -352,8 +352,7 @@ async fn server_fault_standby_stopped_under_reads() {
                 let (mut on_standby, mut on_primary, mut failed) = (0u32, 0u32, Vec::new());
                 while !*stop.borrow() {
                     let request =
-                        PgRequest::query("where", "SELECT pg_is_in_recovery()", params![])
-                            .read_only();
+                        PgRequest::query("where", "SELECT pg_is_in_recovery()", &[]).read_only();
                     match run_bounded(service.clone().oneshot(request)).await {
                         Ok(answer) => match answer.into_one().map(|row| row.get::<_, bool>(0)) {
                             Ok(true) => on_standby += 1,
@@ -671,7 +670,7 @@ async fn server_fault_redis_killed_while_selling() {
     let stock: i64 = db
         .query_one(
             "SELECT quantity FROM pos.inventory WHERE product_id = $1",
-            poolside::params![product],
+            &[&product],
         )
         .await
         .expect("reads the stock")

@@ -26,7 +26,7 @@ mod transaction;
 pub use budget::{ConnectionBudget, PgBouncerBudget};
 pub use connection::PgConnection;
 pub use error::PgError;
-pub use params::{Param, Params};
+pub use params::Params;
 pub use pool::PgPool;
 pub use pooled::PooledPgConnection;
 pub use replicas::{

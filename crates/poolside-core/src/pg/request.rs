@@ -1,18 +1,17 @@
-//! [`PgRequest`]: one statement as a value that a tower stack can carry, clone and
+//! [`PgRequest`]: one statement as a value that a tower stack can carry, copy and
 //! retry, and `PgPool` as the `tower::Service` that runs it on the pipelined path.
 //!
-//! The parameters are owned (`Arc`), so the request is `'static` and cheap to clone:
-//! a retry layer sends the same request again.
+//! The parameters are borrowed, as every other call takes them (`&[&id, &name]`): the
+//! request is `Copy`, so a retry layer sends the same request again, and it lives no
+//! longer than the call that made it.
 
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use tokio_postgres::Row;
-use tokio_postgres::types::ToSql;
 
-use super::params::Param;
+use super::params::Params;
 use super::{Lsn, PgError, PgPool};
 
 /// Whether a request wants rows or a count of changed rows.
@@ -24,19 +23,24 @@ enum PgRequestKind {
     Changed,
 }
 
-/// One autocommit statement, named for metrics (a fixed, low-cardinality name).
-#[derive(Clone)]
-pub struct PgRequest {
+/// One autocommit statement, named for metrics (a fixed, low-cardinality name), with
+/// parameters it borrows.
+///
+/// The parameters are borrowed for as long as the request lives: pass `&[&id]` straight
+/// into the call that sends it, or bind the array first
+/// (`let params: [&(dyn ToSql + Sync); 1] = [&id];`) to keep the request in a variable.
+#[derive(Clone, Copy)]
+pub struct PgRequest<'a> {
     name: &'static str,
     sql: &'static str,
-    params: Arc<[Param]>,
+    params: Params<'a>,
     kind: PgRequestKind,
     critical: bool,
     read_only: bool,
     after: Option<Lsn>,
 }
 
-impl std::fmt::Debug for PgRequest {
+impl std::fmt::Debug for PgRequest<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         // The parameters are left out: they may hold personal data or secrets.
         f.debug_struct("PgRequest")
@@ -51,22 +55,22 @@ impl std::fmt::Debug for PgRequest {
     }
 }
 
-impl PgRequest {
+impl<'a> PgRequest<'a> {
     /// A statement whose rows are wanted.
-    pub fn query(name: &'static str, sql: &'static str, params: Vec<Param>) -> Self {
+    pub fn query(name: &'static str, sql: &'static str, params: Params<'a>) -> Self {
         Self::new(name, sql, params, PgRequestKind::Rows)
     }
 
     /// A statement whose count of changed rows is wanted.
-    pub fn execute(name: &'static str, sql: &'static str, params: Vec<Param>) -> Self {
+    pub fn execute(name: &'static str, sql: &'static str, params: Params<'a>) -> Self {
         Self::new(name, sql, params, PgRequestKind::Changed)
     }
 
-    fn new(name: &'static str, sql: &'static str, params: Vec<Param>, kind: PgRequestKind) -> Self {
+    fn new(name: &'static str, sql: &'static str, params: Params<'a>, kind: PgRequestKind) -> Self {
         Self {
             name,
             sql,
-            params: params.into(),
+            params,
             kind,
             critical: false,
             read_only: false,
@@ -118,7 +122,7 @@ impl PgRequest {
     }
 }
 
-impl poolside_resilience::Critical for PgRequest {
+impl poolside_resilience::Critical for PgRequest<'_> {
     fn is_critical(&self) -> bool {
         self.critical
     }
@@ -175,36 +179,34 @@ impl PgAnswer {
 /// # Examples
 ///
 /// ```no_run
-/// use poolside_core::{PgAnswer, PgRequest, params};
+/// use poolside_core::{PgAnswer, PgRequest};
 /// use tower::ServiceExt;
 ///
 /// # async fn run(pool: poolside_core::PgPool) -> Result<(), poolside_core::PgError> {
-/// let request = PgRequest::query("get_product", "SELECT name FROM products WHERE id = $1", params![7_i64]);
+/// let request = PgRequest::query("get_product", "SELECT name FROM products WHERE id = $1", &[&7_i64]);
 /// let rows = pool.oneshot(request).await?.into_rows();
 /// # Ok(()) }
 /// ```
-impl tower::Service<PgRequest> for PgPool {
+impl<'a> tower::Service<PgRequest<'a>> for PgPool {
     type Response = PgAnswer;
     type Error = PgError;
-    type Future = Pin<Box<dyn Future<Output = Result<PgAnswer, PgError>> + Send>>;
+    type Future = Pin<Box<dyn Future<Output = Result<PgAnswer, PgError>> + Send + 'a>>;
 
     fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), PgError>> {
         // The pool queues in `call`: waiting there is bounded by the connection timeout.
         Poll::Ready(Ok(()))
     }
 
-    fn call(&mut self, request: PgRequest) -> Self::Future {
+    fn call(&mut self, request: PgRequest<'a>) -> Self::Future {
         let pool = self.clone();
         Box::pin(async move {
-            let params: Vec<&(dyn ToSql + Sync)> = request
-                .params
-                .iter()
-                .map(|p| p.as_ref() as &(dyn ToSql + Sync))
-                .collect();
             match request.kind {
-                PgRequestKind::Rows => pool.query(request.sql, &params).await.map(PgAnswer::Rows),
+                PgRequestKind::Rows => pool
+                    .query(request.sql, request.params)
+                    .await
+                    .map(PgAnswer::Rows),
                 PgRequestKind::Changed => pool
-                    .execute(request.sql, &params)
+                    .execute(request.sql, request.params)
                     .await
                     .map(PgAnswer::Changed),
             }

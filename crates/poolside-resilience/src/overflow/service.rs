@@ -46,17 +46,13 @@ impl<S, T> Overflow<S, T> {
 
 impl<S, T, Req> Service<Req> for Overflow<S, T>
 where
-    Req: Critical + Send + 'static,
-    S: Service<Req> + Clone + Send + 'static,
-    S::Future: Send,
-    T: Service<Req, Response = S::Response, Error = S::Error> + Clone + Send + 'static,
-    T::Future: Send,
-    S::Response: Send + 'static,
-    S::Error: Send + 'static,
+    Req: Critical,
+    S: Service<Req> + Clone,
+    T: Service<Req, Response = S::Response, Error = S::Error> + Clone,
 {
     type Response = S::Response;
     type Error = S::Error;
-    type Future = ResponseFuture<S::Response, S::Error>;
+    type Future = ResponseFuture<S, T, Req>;
 
     /// Always ready: each call waits for the service it is routed to.
     fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
@@ -66,18 +62,9 @@ where
     fn call(&mut self, request: Req) -> Self::Future {
         let overflow = request.is_critical() && self.switch.update((self.load)());
         if overflow {
-            Box::pin(oneshot(self.secondary.clone(), request))
+            ResponseFuture::secondary(self.secondary.clone(), request)
         } else {
-            Box::pin(oneshot(self.primary.clone(), request))
+            ResponseFuture::primary(self.primary.clone(), request)
         }
     }
-}
-
-/// Waits until `service` is ready, then calls it.
-async fn oneshot<S: Service<Req>, Req>(
-    mut service: S,
-    request: Req,
-) -> Result<S::Response, S::Error> {
-    std::future::poll_fn(|cx| service.poll_ready(cx)).await?;
-    service.call(request).await
 }

@@ -2,11 +2,9 @@
 
 use std::sync::Arc;
 use std::task::{Context, Poll};
-use tokio::time::Instant;
 
 use tower::Service;
 
-use super::policy::Decision;
 use super::{ResponseFuture, RetryPolicy};
 use crate::Classify;
 
@@ -27,15 +25,13 @@ impl<S> Retry<S> {
 
 impl<S, Req> Service<Req> for Retry<S>
 where
-    S: Service<Req> + Clone + Send + 'static,
-    S::Future: Send,
-    S::Response: Send + 'static,
-    S::Error: Classify + Send + 'static,
-    Req: Clone + Send + 'static,
+    S: Service<Req> + Clone,
+    S::Error: Classify,
+    Req: Clone,
 {
     type Response = S::Response;
     type Error = S::Error;
-    type Future = ResponseFuture<S::Response, S::Error>;
+    type Future = ResponseFuture<S, Req>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         self.inner.poll_ready(cx)
@@ -44,29 +40,7 @@ where
     fn call(&mut self, request: Req) -> Self::Future {
         // The service that was polled ready goes with this call; a clone stays.
         let clone = self.inner.clone();
-        let mut inner = std::mem::replace(&mut self.inner, clone);
-        let policy = Arc::clone(&self.policy);
-        policy.started();
-        let started = Instant::now();
-        let first = inner.call(request.clone());
-        Box::pin(async move {
-            let mut result = first.await;
-            let mut attempt = 1;
-            loop {
-                let error = match result {
-                    Ok(response) => return Ok(response),
-                    Err(error) => error,
-                };
-                match policy.decide(attempt, &error, started.elapsed()) {
-                    Decision::GiveUp(_) => return Err(error),
-                    Decision::Retry(delay) => {
-                        tokio::time::sleep(delay).await;
-                        attempt += 1;
-                        std::future::poll_fn(|cx| inner.poll_ready(cx)).await?;
-                        result = inner.call(request.clone()).await;
-                    }
-                }
-            }
-        })
+        let inner = std::mem::replace(&mut self.inner, clone);
+        ResponseFuture::new(request, inner, Arc::clone(&self.policy))
     }
 }

@@ -6,7 +6,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, anyhow, bail};
-use poolside_core::{PgRequest, ReplicaLayer, Replicas, params};
+use poolside_core::tokio_postgres::types::ToSql;
+use poolside_core::{PgRequest, ReplicaLayer, Replicas};
 use tower::{Layer, ServiceExt};
 
 use super::{PoolCounts, Prepared, Target, postgres};
@@ -47,8 +48,9 @@ pub(super) async fn poolside_replica(workload: Workload, target: &Target) -> Res
     let operation: Operation = Arc::new(move || {
         let service = service.clone();
         Box::pin(async move {
-            let request =
-                PgRequest::query("select", SELECT, params![select::account(accounts)]).read_only();
+            let account = select::account(accounts);
+            let params: [&(dyn ToSql + Sync); 1] = [&account];
+            let request = PgRequest::query("select", SELECT, &params).read_only();
             Outcome::of(service.oneshot(request).await.map(drop))
         })
     });

@@ -46,7 +46,7 @@ use replica::{Refusal, Replica};
 ///
 /// ```no_run
 /// # async fn run(config: poolside_config::PostgresConfig) -> Result<(), poolside_core::PgError> {
-/// use poolside_core::{PgPool, PgRequest, ReplicaLayer, Replicas, params};
+/// use poolside_core::{PgPool, PgRequest, ReplicaLayer, Replicas};
 /// use tower::{Layer, ServiceExt};
 ///
 /// let primary = PgPool::connect(&config).await?;
@@ -54,7 +54,7 @@ use replica::{Refusal, Replica};
 /// // Samples every replica each `postgres.replica_check_interval`.
 /// tokio::spawn(replicas.clone().monitor(primary.clone()));
 /// let service = ReplicaLayer::new(replicas).layer(primary);
-/// let request = PgRequest::query("get_product", "SELECT 1", params![]).read_only();
+/// let request = PgRequest::query("get_product", "SELECT 1", &[]).read_only();
 /// let rows = service.oneshot(request).await?.into_rows();
 /// # Ok(()) }
 /// ```

@@ -6,14 +6,18 @@ use std::pin::Pin;
 use std::sync::atomic::Ordering;
 use std::task::{Context, Poll};
 
+use futures_util::FutureExt as _;
+use futures_util::future::{self, Either};
 use tower::Service;
+use tower::util::Oneshot;
 
 use super::{PrimaryReason, Replicas};
 use crate::ErrorKind;
 use crate::pg::{PgAnswer, PgError, PgRequest};
 
 /// The future of a [`ReplicaService`] call.
-pub(crate) type ReplicaFuture = Pin<Box<dyn Future<Output = Result<PgAnswer, PgError>> + Send>>;
+pub(crate) type ReplicaFuture<'a> =
+    Pin<Box<dyn Future<Output = Result<PgAnswer, PgError>> + Send + 'a>>;
 
 /// Routes [`PgRequest`]s: read-only ones to a replica when one is fit (the rules are
 /// on [`Replicas`]), the rest, and reads no replica can take, to `inner`.
@@ -47,61 +51,57 @@ fn is_replica_failure(error: &PgError) -> bool {
     ) || error.code().is_some_and(|code| code.code() == "25006")
 }
 
-/// Waits until `service` is ready, then calls it (tower's `ServiceExt::oneshot`,
-/// without its `util` feature).
-async fn oneshot<S>(mut service: S, request: PgRequest) -> Result<PgAnswer, PgError>
+impl<'a, S> Service<PgRequest<'a>> for ReplicaService<S>
 where
-    S: Service<PgRequest, Response = PgAnswer, Error = PgError>,
-{
-    std::future::poll_fn(|cx| service.poll_ready(cx)).await?;
-    service.call(request).await
-}
-
-impl<S> Service<PgRequest> for ReplicaService<S>
-where
-    S: Service<PgRequest, Response = PgAnswer, Error = PgError> + Clone + Send + 'static,
+    S: Service<PgRequest<'a>, Response = PgAnswer, Error = PgError> + Clone + Send + 'a,
     S::Future: Send,
 {
     type Response = PgAnswer;
     type Error = PgError;
-    type Future = ReplicaFuture;
+    type Future = ReplicaFuture<'a>;
 
     fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), PgError>> {
         // Readiness is the primary's, awaited per call: a read may not need it.
         Poll::Ready(Ok(()))
     }
 
-    fn call(&mut self, request: PgRequest) -> Self::Future {
+    fn call(&mut self, request: PgRequest<'a>) -> Self::Future {
         let primary = self.inner.clone();
         if !request.is_read_only() {
-            return Box::pin(oneshot(primary, request));
+            return Box::pin(Oneshot::new(primary, request));
         }
         let replicas = self.replicas.clone();
-        Box::pin(async move {
-            let reason = match replicas.pick(request.after_position()).await {
-                Ok(replica) => {
-                    replica.reads.fetch_add(1, Ordering::Relaxed);
-                    match oneshot(replica.pool.clone(), request.clone()).await {
-                        Err(error) if is_replica_failure(&error) => {
-                            if !matches!(error.kind(), ErrorKind::Serialization) {
-                                replica.mark_down(&error);
-                            }
-                            replica.failed_over.fetch_add(1, Ordering::Relaxed);
-                            tracing::debug!(
-                                target: "poolside::pg",
-                                replica = %replica.name,
-                                %error,
-                                "read failed on a replica: running it on the primary"
-                            );
-                            PrimaryReason::ReplicaFailed
+        // The replica's attempt is an async block over `PgPool` alone; the primary's
+        // call is chained after it, so the block holds no future of `S`.
+        let on_replica = {
+            let replicas = replicas.clone();
+            async move {
+                let replica = replicas.pick(request.after_position()).await?;
+                replica.reads.fetch_add(1, Ordering::Relaxed);
+                match Oneshot::new(replica.pool.clone(), request).await {
+                    Err(error) if is_replica_failure(&error) => {
+                        if !matches!(error.kind(), ErrorKind::Serialization) {
+                            replica.mark_down(&error);
                         }
-                        answer => return answer,
+                        replica.failed_over.fetch_add(1, Ordering::Relaxed);
+                        tracing::debug!(
+                            target: "poolside::pg",
+                            replica = %replica.name,
+                            %error,
+                            "read failed on a replica: running it on the primary"
+                        );
+                        Err(PrimaryReason::ReplicaFailed)
                     }
+                    answer => Ok(answer),
                 }
-                Err(reason) => reason,
-            };
-            replicas.count_primary(reason);
-            oneshot(primary, request).await
-        })
+            }
+        };
+        Box::pin(on_replica.then(move |outcome| match outcome {
+            Ok(answer) => Either::Left(future::ready(answer)),
+            Err(reason) => {
+                replicas.count_primary(reason);
+                Either::Right(Oneshot::new(primary, request))
+            }
+        }))
     }
 }
