@@ -5,21 +5,11 @@ use std::time::{Duration, Instant};
 
 use poolside_cache::{KeyTtl, OnUnavailable, RedisCache};
 use poolside_core::{ErrorKind, RedisPool};
-use poolside_tests::{load_config, required_env};
+use poolside_tests::{redis_config, required_env};
 use serde::{Deserialize, Serialize};
 
-fn config(url: &str, extra: &[(&str, &str)]) -> poolside_config::RedisConfig {
-    let pg = required_env("DATABASE_URL");
-    let mut vars = vec![("DATABASE_URL", pg.as_str()), ("REDIS_URL", url)];
-    vars.extend_from_slice(extra);
-    load_config(&vars)
-        .config
-        .redis
-        .expect("REDIS_URL configures redis")
-}
-
 async fn cache() -> RedisCache {
-    let pool = RedisPool::connect(&config(&required_env("REDIS_URL"), &[]))
+    let pool = RedisPool::connect(&redis_config(&required_env("REDIS_URL"), &[]))
         .await
         .expect("connects");
     RedisCache::new(Some(pool), OnUnavailable::Error)
@@ -179,7 +169,7 @@ async fn without_redis_the_cache_misses_or_says_unavailable_as_asked() {
 
 #[tokio::test]
 async fn with_redis_down_the_cache_answers_at_once() {
-    let down = config("redis://127.0.0.1:1/0", &[]);
+    let down = redis_config("redis://127.0.0.1:1/0", &[]);
     let err = RedisPool::connect(&down)
         .await
         .expect_err("nothing listens on port 1");

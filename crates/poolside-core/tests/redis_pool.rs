@@ -5,17 +5,7 @@ use std::time::{Duration, Instant};
 
 use poolside_core::{ErrorKind, RedisPool};
 use poolside_tests::fault_proxy::{FaultProxy, Mode};
-use poolside_tests::{load_config, required_env};
-
-fn config(url: &str, extra: &[(&str, &str)]) -> poolside_config::RedisConfig {
-    let pg = required_env("DATABASE_URL");
-    let mut vars = vec![("DATABASE_URL", pg.as_str()), ("REDIS_URL", url)];
-    vars.extend_from_slice(extra);
-    load_config(&vars)
-        .config
-        .redis
-        .expect("REDIS_URL configures redis")
-}
+use poolside_tests::{redis_config, required_env};
 
 /// A key prefix of this test run's own.
 fn prefix(test: &str) -> String {
@@ -24,7 +14,7 @@ fn prefix(test: &str) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_commands_share_one_connection() {
-    let pool = RedisPool::connect(&config(&required_env("REDIS_URL"), &[]))
+    let pool = RedisPool::connect(&redis_config(&required_env("REDIS_URL"), &[]))
         .await
         .expect("connects");
     let key = format!("{}:shared", prefix("shared"));
@@ -55,7 +45,7 @@ async fn concurrent_commands_share_one_connection() {
 
 #[tokio::test]
 async fn an_exclusive_connection_runs_watch_multi_exec() {
-    let pool = RedisPool::connect(&config(&required_env("REDIS_URL"), &[]))
+    let pool = RedisPool::connect(&redis_config(&required_env("REDIS_URL"), &[]))
         .await
         .expect("connects");
     let key = format!("{}:watched", prefix("exclusive"));
@@ -88,7 +78,7 @@ async fn an_exclusive_connection_runs_watch_multi_exec() {
 /// not the driver's own 500 ms response timeout.
 #[tokio::test]
 async fn a_blocking_pop_waits_up_to_the_command_timeout() {
-    let pool = RedisPool::connect(&config(&required_env("REDIS_URL"), &[]))
+    let pool = RedisPool::connect(&redis_config(&required_env("REDIS_URL"), &[]))
         .await
         .expect("connects");
     let key = format!("{}:empty-list", prefix("blocking"));
@@ -108,7 +98,7 @@ async fn a_blocking_pop_waits_up_to_the_command_timeout() {
 /// the shared connection serves the next command.
 #[tokio::test]
 async fn a_command_past_the_command_timeout_is_cancelled_and_named() {
-    let pool = RedisPool::connect(&config(
+    let pool = RedisPool::connect(&redis_config(
         &required_env("REDIS_URL"),
         &[("POOLSIDE_REDIS__COMMAND_TIMEOUT", "100ms")],
     ))
@@ -136,7 +126,7 @@ async fn a_command_past_the_command_timeout_is_cancelled_and_named() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn commands_past_the_queue_cap_fail_fast() {
-    let pool = RedisPool::connect(&config(
+    let pool = RedisPool::connect(&redis_config(
         &required_env("REDIS_URL"),
         &[("POOLSIDE_REDIS__MAX_QUEUED_COMMANDS", "5")],
     ))
@@ -188,7 +178,7 @@ async fn commands_past_the_queue_cap_fail_fast() {
 
 #[tokio::test]
 async fn server_info_reports_version_memory_and_clients() {
-    let pool = RedisPool::connect(&config(&required_env("REDIS_URL"), &[]))
+    let pool = RedisPool::connect(&redis_config(&required_env("REDIS_URL"), &[]))
         .await
         .expect("connects");
     let info = pool.server_info().await.expect("info");
@@ -203,7 +193,7 @@ async fn server_info_reports_version_memory_and_clients() {
 async fn a_subscriber_gets_messages_published_through_the_pool() {
     use futures_util::StreamExt;
 
-    let pool = RedisPool::connect(&config(&required_env("REDIS_URL"), &[]))
+    let pool = RedisPool::connect(&redis_config(&required_env("REDIS_URL"), &[]))
         .await
         .expect("connects");
     let channel = format!("{}:events", prefix("pubsub"));
@@ -247,7 +237,7 @@ async fn a_password_and_an_acl_user_are_required_and_enforced() {
         ),
     ] {
         let started = Instant::now();
-        let result = match RedisPool::connect(&config(&bad, &[])).await {
+        let result = match RedisPool::connect(&redis_config(&bad, &[])).await {
             Ok(pool) => pool.command::<String>(&redis::cmd("PING")).await.map(drop),
             Err(e) => Err(e),
         };
@@ -265,7 +255,7 @@ async fn a_password_and_an_acl_user_are_required_and_enforced() {
         );
     }
 
-    let pool = RedisPool::connect(&config(&acl_url, &[]))
+    let pool = RedisPool::connect(&redis_config(&acl_url, &[]))
         .await
         .expect("the ACL user connects");
     let key = format!("acl:{}", prefix("acl"));
@@ -313,8 +303,9 @@ async fn proxied_redis() -> (FaultProxy, String) {
 async fn with_redis_hanging_concurrent_commands_fail_within_one_connection_timeout() {
     let (proxy, url) = proxied_redis().await;
     proxy.set_mode(Mode::Stall);
-    let pool = RedisPool::connect_lazy(&config(&url, &[("REDIS_CONNECTION_TIMEOUT", "1000")]))
-        .expect("builds");
+    let pool =
+        RedisPool::connect_lazy(&redis_config(&url, &[("REDIS_CONNECTION_TIMEOUT", "1000")]))
+            .expect("builds");
     let started = Instant::now();
     let tasks: Vec<_> = (0..10)
         .map(|_| {
@@ -345,7 +336,7 @@ async fn with_redis_hanging_concurrent_commands_fail_within_one_connection_timeo
 async fn with_redis_down_reconnects_are_spaced_by_a_doubling_delay() {
     let (proxy, url) = proxied_redis().await;
     proxy.set_mode(Mode::Refuse);
-    let pool = RedisPool::connect_lazy(&config(
+    let pool = RedisPool::connect_lazy(&redis_config(
         &url,
         &[("REDIS_RETRY_DELAY", "1000"), ("REDIS_MAX_RETRIES", "3")],
     ))

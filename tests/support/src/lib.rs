@@ -66,6 +66,22 @@ pub fn replica_config(overrides: &[(&str, &str)]) -> Config {
     services_config(&vars)
 }
 
+/// The `[redis]` section for Redis at `url` (with the services' `DATABASE_URL`, which
+/// every configuration needs), then `extra` variables; the default profile's values.
+///
+/// # Panics
+///
+/// When `DATABASE_URL` is not set, or the configuration is invalid.
+pub fn redis_config(url: &str, extra: &[(&str, &str)]) -> poolside_config::RedisConfig {
+    let pg = required_env("DATABASE_URL");
+    let mut vars = vec![("DATABASE_URL", pg.as_str()), ("REDIS_URL", url)];
+    vars.extend_from_slice(extra);
+    load_config(&vars)
+        .config
+        .redis
+        .expect("REDIS_URL configures redis")
+}
+
 /// A checkout timeout of 10 s, as an override: for tests that load the shared 2-core
 /// machine, where the test profile's 3 s is too tight to tell a slow checkout from a
 /// lost one.
