@@ -102,7 +102,7 @@ fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
 fn workspace_rust_files() -> Vec<PathBuf> {
     let root = workspace_root();
     let mut files = Vec::new();
-    for dir in ["crates", "xtask", "tests", "examples"] {
+    for dir in ["crates", "xtask", "loadtest", "tests", "examples"] {
         rust_files(&root.join(dir), &mut files);
     }
     files
@@ -194,6 +194,7 @@ fn the_top_level_holds_what_the_layout_promises() {
         "Cargo.toml",
         "crates",
         "xtask",
+        "loadtest",
         "examples",
         "tests",
         "deny.toml",

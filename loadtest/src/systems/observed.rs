@@ -1,0 +1,64 @@
+//! poolside's default path under the metrics layer, with the Prometheus recorder
+//! installed, the pool's timings observed and its statistics sampled at each render:
+//! nothing else differs from `poolside`, so the difference is what recording costs.
+
+use std::sync::Arc;
+
+use anyhow::{Result, anyhow};
+use poolside_metrics::{Exporter, MetricsLayer, OperationRecorder, observe_pg_pool};
+use tower::{Layer, ServiceExt};
+
+use super::{Prepared, Target, postgres};
+use crate::measure::{Operation, Outcome};
+use crate::workload::Workload;
+use crate::workload::select::{self, SELECT};
+
+/// The request: an account to read.
+struct Select(i32);
+
+impl poolside_metrics::Operation for Select {
+    fn operation(&self) -> &'static str {
+        "select"
+    }
+
+    fn statement(&self) -> Option<&'static str> {
+        Some(SELECT)
+    }
+}
+
+/// The select, recorded.
+pub(super) async fn poolside(workload: Workload, target: &Target) -> Result<Prepared> {
+    if workload != Workload::Select {
+        return Err(anyhow!("poolside-metrics runs the select workload only"));
+    }
+    let exporter = Exporter::global()?;
+    let config = postgres::poolside_config(target)?;
+    let pool = poolside_core::PgPool::connect(&config.postgres).await?;
+    observe_pg_pool(poolside_metrics::PoolLabel::Postgres, &pool);
+    exporter.add_sampler({
+        let pool = pool.clone();
+        move || {
+            poolside_metrics::record_pg_stats(poolside_metrics::PoolLabel::Postgres, &pool.stats())
+        }
+    });
+    let recorder = Arc::new(OperationRecorder::from_config(
+        poolside_metrics::PoolLabel::Postgres,
+        &config.metrics,
+    ));
+    let accounts = target.data.accounts;
+    let query = tower::service_fn({
+        let pool = pool.clone();
+        move |request: Select| {
+            let pool = pool.clone();
+            async move { pool.query_one(SELECT, &[&request.0]).await.map(drop) }
+        }
+    });
+    let service = MetricsLayer::new(recorder).layer(query);
+    let operation: Operation = Arc::new(move || {
+        let service = service.clone();
+        Box::pin(
+            async move { Outcome::of(service.oneshot(Select(select::account(accounts))).await) },
+        )
+    });
+    Ok(postgres::poolside_prepared(pool, operation, false))
+}

@@ -1,0 +1,142 @@
+//! The Redis systems: poolside's `RedisPool` (commands on a shared multiplexed
+//! connection), deadpool-redis (one connection checked out per command), and the
+//! redis crate's multiplexed connection alone.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Result, anyhow};
+
+use super::{CONNECTION_TIMEOUT, PoolCounts, Prepared, Target, checkout_then, deadpool_prepared};
+use crate::measure::{Operation, Outcome};
+use crate::workload::{Workload, redis as data};
+
+/// Every command of `workload`, one per key, built before measuring so that the
+/// operations measure the pools, not the building of commands.
+fn commands(workload: Workload) -> Result<Arc<Vec<redis::Cmd>>> {
+    let name = match workload {
+        Workload::RedisGet => "GET",
+        Workload::RedisSet => "SET",
+        other => return Err(anyhow!("{} is not a Redis workload", other.name())),
+    };
+    let commands = (0..data::KEYS)
+        .map(|n| {
+            let mut cmd = redis::cmd(name);
+            cmd.arg(data::key_name(n));
+            if workload == Workload::RedisSet {
+                cmd.arg(data::value());
+            }
+            cmd
+        })
+        .collect();
+    Ok(Arc::new(commands))
+}
+
+/// A random command of `commands`.
+fn pick(commands: &[redis::Cmd]) -> &redis::Cmd {
+    &commands[fastrand::usize(..commands.len())]
+}
+
+/// poolside's `RedisPool::command`.
+pub(super) async fn poolside(workload: Workload, target: &Target) -> Result<Prepared> {
+    let commands = commands(workload)?;
+    // Built directly rather than through the loader, which would also want PostgreSQL.
+    let config = poolside_config::RedisConfig {
+        url: poolside_config::SecretUrl::new(target.redis_url()?),
+        max_size: target.pool_size,
+        connection_timeout: CONNECTION_TIMEOUT,
+        max_queued_commands: u32::try_from(target.max_tasks * 2).unwrap_or(u32::MAX),
+        ..poolside_config::RedisConfig::defaults(poolside_config::Profile::Production)
+    };
+    let pool = poolside_core::RedisPool::connect(&config).await?;
+    let operation: Operation = {
+        let pool = pool.clone();
+        Arc::new(move || {
+            let (pool, commands) = (pool.clone(), Arc::clone(&commands));
+            Box::pin(async move {
+                Outcome::of(
+                    pool.command::<redis::Value>(pick(&commands))
+                        .await
+                        .map(drop),
+                )
+            })
+        })
+    };
+    let counted = pool.clone();
+    Ok(Prepared {
+        operation,
+        counts: Box::new(move || PoolCounts {
+            open: Some(u64::from(counted.stats().total)),
+            ..PoolCounts::default()
+        }),
+        close: Box::new(move || {
+            Box::pin(async move {
+                pool.close(Duration::from_secs(5)).await;
+            })
+        }),
+    })
+}
+
+/// deadpool-redis, the pool Rust services most often use for Redis.
+pub(super) async fn deadpool(workload: Workload, target: &Target) -> Result<Prepared> {
+    let commands = commands(workload)?;
+    let mut config = deadpool_redis::Config::from_url(target.redis_url()?);
+    let mut pool_config = deadpool_redis::PoolConfig::new(target.pool_size as usize);
+    pool_config.timeouts.wait = Some(CONNECTION_TIMEOUT);
+    config.pool = Some(pool_config);
+    let pool = config.create_pool(Some(deadpool_redis::Runtime::Tokio1))?;
+    // Open every connection before measuring.
+    let mut warm = Vec::new();
+    for _ in 0..target.pool_size {
+        warm.push(
+            pool.get()
+                .await
+                .map_err(|e| anyhow!("connecting deadpool-redis: {e}"))?,
+        );
+    }
+    drop(warm);
+    let operation: Operation = {
+        let pool = pool.clone();
+        Arc::new(move || {
+            let (pool, commands) = (pool.clone(), Arc::clone(&commands));
+            Box::pin(async move {
+                checkout_then(pool.get(), |mut conn| async move {
+                    pick(&commands)
+                        .query_async::<redis::Value>(&mut *conn)
+                        .await
+                        .map(drop)
+                })
+                .await
+            })
+        })
+    };
+    Ok(deadpool_prepared(pool, operation))
+}
+
+/// The redis crate alone: one multiplexed connection shared by every task, no pool.
+/// The ceiling of the driver poolside's Redis path runs on.
+pub(super) async fn raw_multiplexed(workload: Workload, target: &Target) -> Result<Prepared> {
+    let commands = commands(workload)?;
+    let conn = redis::Client::open(target.redis_url()?)?
+        .get_multiplexed_async_connection()
+        .await?;
+    let operation: Operation = Arc::new(move || {
+        let (mut conn, commands) = (conn.clone(), Arc::clone(&commands));
+        Box::pin(async move {
+            Outcome::of(
+                pick(&commands)
+                    .query_async::<redis::Value>(&mut conn)
+                    .await
+                    .map(drop),
+            )
+        })
+    });
+    Ok(Prepared {
+        operation,
+        counts: Box::new(|| PoolCounts {
+            open: Some(1),
+            ..PoolCounts::default()
+        }),
+        close: super::nothing_to_close(),
+    })
+}

@@ -1,0 +1,62 @@
+//! The Redis workloads: `GET` of keys that exist and `SET` of 100-byte values, on the
+//! same keys redis-benchmark uses with `-r 10000 -d 100` (`key:000000001234`).
+
+use anyhow::{Context, Result};
+
+/// Distinct keys.
+pub(crate) const KEYS: u32 = 10_000;
+/// Bytes per value.
+pub(crate) const VALUE_SIZE: usize = 100;
+
+/// Key `n`, spelled as redis-benchmark spells it.
+pub(crate) fn key_name(n: u32) -> String {
+    format!("key:{n:012}")
+}
+
+/// The value every key holds.
+pub(crate) fn value() -> &'static [u8] {
+    &[b'x'; VALUE_SIZE]
+}
+
+/// Writes every key, so that `GET` finds a value; returns the server's pid when it runs
+/// on this machine (`INFO server`'s `process_id`, checked in `/proc`), for its CPU time.
+pub(crate) async fn prepare(url: &str) -> Result<Option<u32>> {
+    let client = redis::Client::open(url).context("the Redis URL")?;
+    let mut conn = client
+        .get_multiplexed_async_connection()
+        .await
+        .context("connecting to Redis")?;
+    let mut pipe = redis::pipe();
+    for n in 0..KEYS {
+        pipe.cmd("SET")
+            .arg(format!("key:{n:012}"))
+            .arg(value())
+            .ignore();
+    }
+    pipe.query_async::<()>(&mut conn)
+        .await
+        .context("writing the keys of the Redis workloads")?;
+    let local = match client.get_connection_info().addr() {
+        redis::ConnectionAddr::Tcp(host, _) => {
+            matches!(host.as_str(), "127.0.0.1" | "localhost" | "::1")
+        }
+        redis::ConnectionAddr::Unix(_) => true,
+        _ => false,
+    };
+    if !local {
+        return Ok(None);
+    }
+    let info: String = redis::cmd("INFO")
+        .arg("server")
+        .query_async(&mut conn)
+        .await
+        .context("reading Redis's INFO server")?;
+    Ok(info
+        .lines()
+        .find_map(|line| line.strip_prefix("process_id:"))
+        .and_then(|pid| pid.trim().parse::<u32>().ok())
+        .filter(|pid| {
+            std::fs::read_to_string(format!("/proc/{pid}/comm"))
+                .is_ok_and(|name| name.starts_with("redis"))
+        }))
+}
