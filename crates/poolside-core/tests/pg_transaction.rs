@@ -2,10 +2,11 @@
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use poolside_core::{ErrorKind, IsolationLevel, PgPool, TransactionOptions};
 use poolside_resilience::{Backoff, Classify, Failure, Jitter};
+use poolside_tests::fault_proxy::{FaultProxy, Mode};
 use poolside_tests::{pg_pool, required_env};
 
 async fn pool() -> PgPool {
@@ -284,4 +285,42 @@ async fn a_dropped_transaction_never_returns_its_connection_inside_a_transaction
     assert_eq!(table.count().await, 0, "the server rolled it back");
     assert!(pool.stats().closed.interrupted >= 1);
     table.drop_table().await;
+}
+
+/// Round trips, counted on a slow network: every chunk the proxy forwards waits
+/// `DELAY`, so one round trip costs two of them, and a transaction of one statement
+/// costs two round trips (BEGIN with the statement, then COMMIT), not three.
+#[tokio::test]
+async fn begin_shares_its_round_trip_with_the_first_statement() {
+    const DELAY: Duration = Duration::from_millis(100);
+    let url = required_env("DATABASE_URL");
+    let target = "127.0.0.1:55432".parse().expect("the services' address");
+    assert!(url.contains("127.0.0.1:55432"), "{url}");
+    let proxy = FaultProxy::start(target).await;
+    let pool = pg_pool(&[
+        (
+            "DATABASE_URL",
+            &url.replace("127.0.0.1:55432", &proxy.addr().to_string()),
+        ),
+        ("POOLSIDE_POSTGRES__MAX_SIZE", "1"),
+        ("POOLSIDE_POSTGRES__MIN_IDLE", "1"),
+    ])
+    .await;
+    let once = || {
+        pool.transaction(TransactionOptions::default(), |tx| {
+            Box::pin(async move { tx.batch_execute("SELECT 1").await })
+        })
+    };
+    // Untimed, fast: the connection is open and used just now (no liveness check).
+    once().await.expect("runs");
+    proxy.set_mode(Mode::Delay(DELAY));
+    let started = Instant::now();
+    once().await.expect("runs");
+    let took = started.elapsed();
+    let round_trip = DELAY * 2;
+    assert!(
+        took >= round_trip * 2 && took < round_trip * 5 / 2,
+        "took {took:?}: two round trips of {round_trip:?} expected, three would be {:?}",
+        round_trip * 3
+    );
 }

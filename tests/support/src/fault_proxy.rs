@@ -11,8 +11,9 @@ use std::time::Duration;
 
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::watch;
+use tokio::sync::{mpsc, watch};
 use tokio::task::{AbortHandle, JoinHandle};
+use tokio::time::Instant;
 
 /// What the proxy does with the bytes of every connection, open or new.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -22,7 +23,8 @@ pub enum Mode {
     /// Holds every byte read, in both directions, until the mode changes; sockets stay
     /// open, so neither side sees an error (a network that silently stops).
     Stall,
-    /// Forwards each chunk read after this delay (a slow network).
+    /// Forwards each chunk this long after it was read, chunks in flight together: a
+    /// network with this one-way latency, on which pipelined requests share it.
     Delay(Duration),
     /// Closes each new connection as soon as it is accepted, and each open one at its
     /// next chunk (a server that is down).
@@ -127,31 +129,46 @@ impl Drop for FaultProxy {
 }
 
 /// Copies `from` to `to` chunk by chunk, as `mode` says, until either side closes.
+/// Reading goes on while a chunk waits, so that a delay is latency, not a queue.
 async fn forward(
     mut from: Box<dyn AsyncRead + Send + Unpin>,
     mut to: Box<dyn AsyncWrite + Send + Unpin>,
     mut mode: watch::Receiver<Mode>,
 ) {
-    let mut buffer = vec![0u8; 16 * 1024];
-    loop {
-        let read = match from.read(&mut buffer).await {
-            Ok(0) | Err(_) => break,
-            Ok(n) => n,
-        };
-        let current = *mode.borrow_and_update();
-        match current {
-            Mode::Pass => {}
-            Mode::Refuse => break,
-            Mode::Delay(delay) => tokio::time::sleep(delay).await,
-            Mode::Stall => {
-                if mode.wait_for(|m| *m != Mode::Stall).await.is_err() {
-                    break;
-                }
+    let (chunks, mut arriving) = mpsc::unbounded_channel::<(Instant, Vec<u8>)>();
+    let reading = async move {
+        let mut buffer = vec![0u8; 16 * 1024];
+        loop {
+            let read = match from.read(&mut buffer).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => n,
+            };
+            if chunks
+                .send((Instant::now(), buffer[..read].to_vec()))
+                .is_err()
+            {
+                break;
             }
         }
-        if to.write_all(&buffer[..read]).await.is_err() {
-            break;
+    };
+    let writing = async move {
+        while let Some((read_at, chunk)) = arriving.recv().await {
+            let current = *mode.borrow_and_update();
+            match current {
+                Mode::Pass => {}
+                Mode::Refuse => break,
+                Mode::Delay(delay) => tokio::time::sleep_until(read_at + delay).await,
+                Mode::Stall => {
+                    if mode.wait_for(|m| *m != Mode::Stall).await.is_err() {
+                        break;
+                    }
+                }
+            }
+            if to.write_all(&chunk).await.is_err() {
+                break;
+            }
         }
-    }
-    let _ = to.shutdown().await;
+        let _ = to.shutdown().await;
+    };
+    tokio::join!(reading, writing);
 }

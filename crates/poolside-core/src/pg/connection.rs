@@ -15,6 +15,7 @@ use super::PgError;
 use super::generation::{Generation, READ_ONLY_SQL_TRANSACTION};
 use super::param_types::ParamTypes;
 use super::params::Params;
+use super::pending_begin::PendingBegin;
 use super::rows;
 use super::schema_epoch::SchemaEpoch;
 use super::statement_cache::StatementCache;
@@ -79,7 +80,10 @@ impl From<QueryTimedOut> for PgError {
 /// [`client`](Self::client) directly are not bounded.
 #[derive(Debug)]
 pub struct PgConnection {
-    client: Client,
+    /// Shared with a [`PendingBegin`], which holds it until BEGIN's answer is read.
+    client: Arc<Client>,
+    /// The transaction's BEGIN, sent with its first statement and read after it.
+    pending_begin: Option<PendingBegin>,
     statements: StatementCache,
     /// The pool's parameter types, in PgBouncer mode: every statement goes unnamed.
     param_types: Option<Arc<ParamTypes>>,
@@ -119,7 +123,8 @@ impl PgConnection {
             ..
         } = options;
         Self {
-            client,
+            client: Arc::new(client),
+            pending_begin: None,
             statements: StatementCache::new(
                 if param_types.is_some() { 0 } else { cache_size },
                 schema,
@@ -143,7 +148,36 @@ impl PgConnection {
 
     /// The statement for `sql`, prepared on this connection at most once while cached.
     pub async fn prepare_cached(&mut self, sql: &str) -> Result<Statement, PgError> {
-        Ok(self.statement(sql).await?.0)
+        let statement = self.statement(sql).await;
+        self.settle_begin(statement)
+            .await
+            .map(|(statement, _)| statement)
+    }
+
+    /// Opens a transaction of `PgPool::transaction` without waiting: BEGIN is sent now
+    /// and its answer read with the first statement's, one round trip for both.
+    pub(crate) async fn begin_with_next_statement(
+        &mut self,
+        begin: &'static str,
+    ) -> Result<(), PgError> {
+        self.set_in_transaction(true);
+        self.pending_begin = PendingBegin::send(Arc::clone(&self.client), begin)
+            .map_err(|e| self.driver_error(e, "opening a transaction"))?;
+        Ok(())
+    }
+
+    /// `result`, once BEGIN's answer is read when one is pending. BEGIN's error comes
+    /// first. A BEGIN on an idle connection fails only when the connection does, and
+    /// then the statement queued after it failed too.
+    async fn settle_begin<T>(&mut self, result: Result<T, PgError>) -> Result<T, PgError> {
+        let Some(begin) = self.pending_begin.take() else {
+            return result;
+        };
+        begin
+            .answer()
+            .await
+            .map_err(|e| self.driver_error(e, "opening a transaction"))?;
+        result
     }
 
     /// The statement for `sql` and the schema epoch it was prepared in.
@@ -171,7 +205,8 @@ impl PgConnection {
     pub async fn query(&mut self, sql: &str, params: Params<'_>) -> Result<Vec<Row>, PgError> {
         self.last_used = Instant::now();
         let types = self.param_types.clone();
-        statement_path::run(self, types.as_deref(), sql, Query(params)).await
+        let rows = statement_path::run(self, types.as_deref(), sql, Query(params)).await;
+        self.settle_begin(rows).await
     }
 
     /// Runs `sql`, which must return exactly one row.
@@ -192,7 +227,8 @@ impl PgConnection {
     pub async fn execute(&mut self, sql: &str, params: Params<'_>) -> Result<u64, PgError> {
         self.last_used = Instant::now();
         let types = self.param_types.clone();
-        statement_path::run(self, types.as_deref(), sql, Execute(params)).await
+        let changed = statement_path::run(self, types.as_deref(), sql, Execute(params)).await;
+        self.settle_begin(changed).await
     }
 
     /// Runs `sql` as an unnamed statement with explicit parameter types, in one round
@@ -203,17 +239,25 @@ impl PgConnection {
         params: &[(&(dyn ToSql + Sync), Type)],
     ) -> Result<Vec<Row>, PgError> {
         self.last_used = Instant::now();
-        self.bounded(self.client.query_typed(sql, params), Caller::Exclusive)
-            .await?
-            .map_err(|e| self.driver_error(e, "running a query"))
+        let rows = async {
+            self.bounded(self.client.query_typed(sql, params), Caller::Exclusive)
+                .await?
+                .map_err(|e| self.driver_error(e, "running a query"))
+        }
+        .await;
+        self.settle_begin(rows).await
     }
 
     /// Runs one or more statements with no parameters (simple protocol).
     pub async fn batch_execute(&mut self, sql: &str) -> Result<(), PgError> {
         self.last_used = Instant::now();
-        self.bounded(self.client.batch_execute(sql), Caller::Exclusive)
-            .await?
-            .map_err(|e| self.driver_error(e, "running statements"))
+        let done = async {
+            self.bounded(self.client.batch_execute(sql), Caller::Exclusive)
+                .await?
+                .map_err(|e| self.driver_error(e, "running statements"))
+        }
+        .await;
+        self.settle_begin(done).await
     }
 
     /// The parameter types the server gives `sql`: a named prepare inside a

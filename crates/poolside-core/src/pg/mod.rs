@@ -9,6 +9,7 @@ mod leaks;
 mod manager;
 mod param_types;
 mod params;
+mod pending_begin;
 mod pipeline;
 mod pool;
 mod pooled;

@@ -181,8 +181,8 @@ impl PgPool {
             None => acquire.await?,
         };
         let begin = options.isolation.map_or("BEGIN", IsolationLevel::begin);
-        conn.batch_execute(begin).await?;
-        conn.set_in_transaction(true);
+        // BEGIN shares its round trip with the first statement of `f` (or with COMMIT).
+        conn.begin_with_next_statement(begin).await?;
         let outcome = tokio::time::timeout(options.timeout, f(&mut conn)).await;
         let result = match outcome {
             Ok(Ok(value)) => match conn.batch_execute("COMMIT").await {
