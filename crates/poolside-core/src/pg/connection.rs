@@ -156,28 +156,28 @@ impl PgConnection {
 
     /// Opens a transaction of `PgPool::transaction` without waiting: BEGIN is sent now
     /// and its answer read with the first statement's, one round trip for both.
-    pub(crate) async fn begin_with_next_statement(
-        &mut self,
-        begin: &'static str,
-    ) -> Result<(), PgError> {
+    pub(crate) fn begin_with_next_statement(&mut self, begin: &'static str) -> Result<(), PgError> {
         self.set_in_transaction(true);
         self.pending_begin = PendingBegin::send(Arc::clone(&self.client), begin)
             .map_err(|e| self.driver_error(e, "opening a transaction"))?;
         Ok(())
     }
 
-    /// `result`, once BEGIN's answer is read when one is pending. BEGIN's error comes
-    /// first. A BEGIN on an idle connection fails only when the connection does, and
-    /// then the statement queued after it failed too.
+    /// `result`, once BEGIN's answer is read when one is pending. After a success that
+    /// answer is in (the driver answers in order), and a BEGIN error comes first. After
+    /// a failure it is not awaited: a statement that timed out on a stalled network
+    /// must not wait on BEGIN's answer, and the transaction rolls back or its
+    /// connection is discarded either way.
     async fn settle_begin<T>(&mut self, result: Result<T, PgError>) -> Result<T, PgError> {
         let Some(begin) = self.pending_begin.take() else {
             return result;
         };
+        let value = result?;
         begin
             .answer()
             .await
             .map_err(|e| self.driver_error(e, "opening a transaction"))?;
-        result
+        Ok(value)
     }
 
     /// The statement for `sql` and the schema epoch it was prepared in.

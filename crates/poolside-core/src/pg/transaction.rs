@@ -182,7 +182,7 @@ impl PgPool {
         };
         let begin = options.isolation.map_or("BEGIN", IsolationLevel::begin);
         // BEGIN shares its round trip with the first statement of `f` (or with COMMIT).
-        conn.begin_with_next_statement(begin).await?;
+        conn.begin_with_next_statement(begin)?;
         let outcome = tokio::time::timeout(options.timeout, f(&mut conn)).await;
         let result = match outcome {
             Ok(Ok(value)) => match conn.batch_execute("COMMIT").await {
