@@ -77,6 +77,33 @@ impl Report {
             "redis-benchmark",
             3.0,
         ));
+        out.push_str("\nreads at the wire's limit (batched reads issue):\n");
+        let mut line = |text: String| {
+            let _ = writeln!(out, "  {text}");
+        };
+        for (level, goal) in [(50, 3.0), (16, 2.0)] {
+            line(self.ratio_goal_at(
+                "poolside-read vs pgbench -M prepared",
+                ("poolside-read", "pgbench-prepared"),
+                level,
+                goal,
+            ));
+        }
+        line(self.ratio_goal_at(
+            "poolside-read vs pgbench-pipeline",
+            ("poolside-read", "pgbench-pipeline"),
+            50,
+            0.6,
+        ));
+        line(self.client_cpu_goal("poolside-read", "poolside", 50));
+        line(self.ratio_goal(
+            "steady",
+            "sale",
+            "sale: poolside vs deadpool",
+            "poolside",
+            "deadpool",
+            1.15,
+        ));
         out.push_str("\nthrough PgBouncer (PostgreSQL past one instance issue):\n");
         let mut line = |text: String| {
             let _ = writeln!(out, "  {text}");
@@ -169,6 +196,52 @@ impl Report {
             format!("not measured: {name} ({scenario} / {workload} with both did not run)")
         } else {
             lines.join("\n  ")
+        }
+    }
+
+    /// `systems.0` against `systems.1` on `steady / select` at `level` tasks only.
+    fn ratio_goal_at(&self, name: &str, systems: (&str, &str), level: usize, goal: f64) -> String {
+        let (system, base) = systems;
+        match (
+            self.find("steady", "select", system, level),
+            self.find("steady", "select", base, level),
+        ) {
+            (Some(a), Some(b)) => {
+                let ratio = a.ops_per_sec / b.ops_per_sec;
+                format!(
+                    "{} {name} at {level} tasks: {ratio:.2}x ({:.0} vs {:.0} ops/s; goal {goal}x)",
+                    verdict(ratio >= goal),
+                    a.ops_per_sec,
+                    b.ops_per_sec
+                )
+            }
+            _ => format!(
+                "not measured: {name} at {level} tasks (steady / select with both did not run)"
+            ),
+        }
+    }
+
+    /// `system`'s client CPU per operation at most `base`'s, on `steady / select` at
+    /// `level` tasks (medians over the repetitions).
+    fn client_cpu_goal(&self, system: &str, base: &str, level: usize) -> String {
+        let name = format!("{system} client CPU per operation vs {base}'s");
+        let group = self
+            .groups()
+            .into_iter()
+            .find(|g| g.is("steady", "select", level));
+        let cpu = |s: &str| {
+            group
+                .as_ref()
+                .and_then(|g| self.median_of(g, s, |r| r.client_cpu_us_per_op))
+        };
+        match (cpu(system), cpu(base)) {
+            (Some(a), Some(b)) => format!(
+                "{} {name} at {level} tasks: {a:.1} vs {b:.1} µs (goal: at most)",
+                verdict(a <= b)
+            ),
+            _ => format!(
+                "not measured: {name} at {level} tasks (steady / select with both, CPU read, did not run)"
+            ),
         }
     }
 
@@ -501,7 +574,7 @@ impl Report {
 
 #[cfg(test)]
 mod tests {
-    use super::super::test_rows::report;
+    use super::super::test_rows::{report, report_of, row};
 
     #[test]
     fn verdicts_follow_the_figures_and_say_what_was_not_measured() {
@@ -630,6 +703,41 @@ mod tests {
             );
         }
         assert!(json["machine"]["cores"].as_u64().is_some_and(|c| c >= 1));
+    }
+
+    #[test]
+    fn the_batched_read_goals_compare_rates_and_client_cpu() {
+        let mut results: Vec<_> = [
+            ("poolside-read", 50, 180_000.0),
+            ("poolside", 50, 60_000.0),
+            ("pgbench-prepared", 50, 50_000.0),
+            ("pgbench-pipeline", 50, 250_000.0),
+            ("poolside-read", 16, 90_000.0),
+            ("pgbench-prepared", 16, 50_000.0),
+        ]
+        .into_iter()
+        .map(|(system, tasks, ops)| row("steady", "select", system, tasks, ops, None, None))
+        .collect();
+        for r in &mut results {
+            r.client_cpu_us_per_op = match (r.key.system, r.key.concurrency) {
+                ("poolside-read", 50) => Some(4.0),
+                ("poolside", 50) => Some(11.0),
+                _ => None,
+            };
+        }
+        let verdicts = report_of(results).verdicts();
+        for expected in [
+            "PASS poolside-read vs pgbench -M prepared at 50 tasks: 3.60x",
+            "FAIL poolside-read vs pgbench -M prepared at 16 tasks: 1.80x",
+            "PASS poolside-read vs pgbench-pipeline at 50 tasks: 0.72x",
+            "PASS poolside-read client CPU per operation vs poolside's at 50 tasks: 4.0 vs 11.0 µs",
+            "not measured: sale: poolside vs deadpool",
+        ] {
+            assert!(
+                verdicts.contains(expected),
+                "{expected:?} missing from:\n{verdicts}"
+            );
+        }
     }
 
     #[test]
