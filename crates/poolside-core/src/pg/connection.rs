@@ -15,7 +15,6 @@ use super::PgError;
 use super::generation::{Generation, READ_ONLY_SQL_TRANSACTION};
 use super::param_types::ParamTypes;
 use super::params::Params;
-use super::pending_begin::PendingBegin;
 use super::rows;
 use super::schema_epoch::SchemaEpoch;
 use super::statement_cache::StatementCache;
@@ -80,10 +79,8 @@ impl From<QueryTimedOut> for PgError {
 /// [`client`](Self::client) directly are not bounded.
 #[derive(Debug)]
 pub struct PgConnection {
-    /// Shared with a [`PendingBegin`], which holds it until BEGIN's answer is read.
+    /// Shared with a transaction's unawaited BEGIN (`PendingBegin`).
     client: Arc<Client>,
-    /// The transaction's BEGIN, sent with its first statement and read after it.
-    pending_begin: Option<PendingBegin>,
     statements: StatementCache,
     /// The pool's parameter types, in PgBouncer mode: every statement goes unnamed.
     param_types: Option<Arc<ParamTypes>>,
@@ -124,7 +121,6 @@ impl PgConnection {
         } = options;
         Self {
             client: Arc::new(client),
-            pending_begin: None,
             statements: StatementCache::new(
                 if param_types.is_some() { 0 } else { cache_size },
                 schema,
@@ -146,38 +142,15 @@ impl PgConnection {
         &self.client
     }
 
+    /// The driver's client, shared: for a request whose answer outlives a borrow of
+    /// this connection (a transaction's BEGIN, read after later statements).
+    pub(crate) fn shared_client(&self) -> Arc<Client> {
+        Arc::clone(&self.client)
+    }
+
     /// The statement for `sql`, prepared on this connection at most once while cached.
     pub async fn prepare_cached(&mut self, sql: &str) -> Result<Statement, PgError> {
-        let statement = self.statement(sql).await;
-        self.settle_begin(statement)
-            .await
-            .map(|(statement, _)| statement)
-    }
-
-    /// Opens a transaction of `PgPool::transaction` without waiting: BEGIN is sent now
-    /// and its answer read with the first statement's, one round trip for both.
-    pub(crate) fn begin_with_next_statement(&mut self, begin: &'static str) -> Result<(), PgError> {
-        self.set_in_transaction(true);
-        self.pending_begin = PendingBegin::send(Arc::clone(&self.client), begin)
-            .map_err(|e| self.driver_error(e, "opening a transaction"))?;
-        Ok(())
-    }
-
-    /// `result`, once BEGIN's answer is read when one is pending. After a success that
-    /// answer is in (the driver answers in order), and a BEGIN error comes first. After
-    /// a failure it is not awaited: a statement that timed out on a stalled network
-    /// must not wait on BEGIN's answer, and the transaction rolls back or its
-    /// connection is discarded either way.
-    async fn settle_begin<T>(&mut self, result: Result<T, PgError>) -> Result<T, PgError> {
-        let Some(begin) = self.pending_begin.take() else {
-            return result;
-        };
-        let value = result?;
-        begin
-            .answer()
-            .await
-            .map_err(|e| self.driver_error(e, "opening a transaction"))?;
-        Ok(value)
+        Ok(self.statement(sql).await?.0)
     }
 
     /// The statement for `sql` and the schema epoch it was prepared in.
@@ -205,8 +178,7 @@ impl PgConnection {
     pub async fn query(&mut self, sql: &str, params: Params<'_>) -> Result<Vec<Row>, PgError> {
         self.last_used = Instant::now();
         let types = self.param_types.clone();
-        let rows = statement_path::run(self, types.as_deref(), sql, Query(params)).await;
-        self.settle_begin(rows).await
+        statement_path::run(self, types.as_deref(), sql, Query(params)).await
     }
 
     /// Runs `sql`, which must return exactly one row.
@@ -227,8 +199,7 @@ impl PgConnection {
     pub async fn execute(&mut self, sql: &str, params: Params<'_>) -> Result<u64, PgError> {
         self.last_used = Instant::now();
         let types = self.param_types.clone();
-        let changed = statement_path::run(self, types.as_deref(), sql, Execute(params)).await;
-        self.settle_begin(changed).await
+        statement_path::run(self, types.as_deref(), sql, Execute(params)).await
     }
 
     /// Runs `sql` as an unnamed statement with explicit parameter types, in one round
@@ -239,25 +210,17 @@ impl PgConnection {
         params: &[(&(dyn ToSql + Sync), Type)],
     ) -> Result<Vec<Row>, PgError> {
         self.last_used = Instant::now();
-        let rows = async {
-            self.bounded(self.client.query_typed(sql, params), Caller::Exclusive)
-                .await?
-                .map_err(|e| self.driver_error(e, "running a query"))
-        }
-        .await;
-        self.settle_begin(rows).await
+        self.bounded(self.client.query_typed(sql, params), Caller::Exclusive)
+            .await?
+            .map_err(|e| self.driver_error(e, "running a query"))
     }
 
     /// Runs one or more statements with no parameters (simple protocol).
     pub async fn batch_execute(&mut self, sql: &str) -> Result<(), PgError> {
         self.last_used = Instant::now();
-        let done = async {
-            self.bounded(self.client.batch_execute(sql), Caller::Exclusive)
-                .await?
-                .map_err(|e| self.driver_error(e, "running statements"))
-        }
-        .await;
-        self.settle_begin(done).await
+        self.bounded(self.client.batch_execute(sql), Caller::Exclusive)
+            .await?
+            .map_err(|e| self.driver_error(e, "running statements"))
     }
 
     /// The parameter types the server gives `sql`: a named prepare inside a

@@ -3,8 +3,8 @@
 //!
 //! The driver queues a request on its future's first poll and answers requests in the
 //! order they were queued. So once BEGIN is queued, every statement sent after it on
-//! the same connection runs inside the transaction, and by the time that statement's
-//! answer is in, BEGIN's is too: awaiting it then costs no round trip.
+//! the same connection runs inside the transaction, and once COMMIT's answer is in,
+//! BEGIN's is too: reading it then costs no round trip.
 
 use std::fmt;
 use std::future::Future;

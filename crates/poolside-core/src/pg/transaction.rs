@@ -9,6 +9,7 @@ use std::time::Duration;
 use poolside_resilience::{Backoff, Jitter};
 
 use super::connection::PgConnection;
+use super::pending_begin::PendingBegin;
 use super::{PgError, PgPool};
 use crate::ErrorKind;
 
@@ -181,12 +182,24 @@ impl PgPool {
             None => acquire.await?,
         };
         let begin = options.isolation.map_or("BEGIN", IsolationLevel::begin);
-        // BEGIN shares its round trip with the first statement of `f` (or with COMMIT).
-        conn.begin_with_next_statement(begin)?;
+        // Sent without waiting: BEGIN shares its round trip with the first statement of
+        // `f` (or with COMMIT), and its answer is read once COMMIT's is in.
+        conn.set_in_transaction(true);
+        let begun = PendingBegin::send(conn.shared_client(), begin)
+            .map_err(|e| conn.driver_error(e, "opening a transaction"))?;
         let outcome = tokio::time::timeout(options.timeout, f(&mut conn)).await;
         let result = match outcome {
             Ok(Ok(value)) => match conn.batch_execute("COMMIT").await {
                 Ok(()) => {
+                    // The driver answers in order: BEGIN's answer is in, reading it is
+                    // free. A BEGIN on an idle connection fails only when the
+                    // connection does (the connection is then discarded).
+                    if let Some(begun) = begun {
+                        begun
+                            .answer()
+                            .await
+                            .map_err(|e| conn.driver_error(e, "opening a transaction"))?;
+                    }
                     conn.set_in_transaction(false);
                     return Ok(value);
                 }
