@@ -174,24 +174,12 @@ impl Report {
         base: &str,
         goal: f64,
     ) -> String {
-        let mut lines = Vec::new();
-        for level in levels(self, scenario, workload) {
-            if let (Some(a), Some(b)) = (
-                self.find(scenario, workload, system, level),
-                self.find(scenario, workload, base, level),
-            ) {
-                let ratio = a.ops_per_sec / b.ops_per_sec;
-                let spread = self
-                    .spread(scenario, workload, system, base, level, goal)
-                    .unwrap_or_default();
-                lines.push(format!(
-                    "{} {name} at {level} tasks: {ratio:.2}x ({:.0} vs {:.0} ops/s; goal {goal}x){spread}",
-                    verdict(ratio >= goal),
-                    a.ops_per_sec,
-                    b.ops_per_sec
-                ));
-            }
-        }
+        let lines: Vec<String> = levels(self, scenario, workload)
+            .into_iter()
+            .filter_map(|level| {
+                self.ratio_at(scenario, workload, name, (system, base), level, goal)
+            })
+            .collect();
         if lines.is_empty() {
             format!("not measured: {name} ({scenario} / {workload} with both did not run)")
         } else {
@@ -199,26 +187,38 @@ impl Report {
         }
     }
 
+    /// The verdict of `systems.0` against `systems.1` at `level` tasks, when both ran.
+    fn ratio_at(
+        &self,
+        scenario: &str,
+        workload: &str,
+        name: &str,
+        (system, base): (&str, &str),
+        level: usize,
+        goal: f64,
+    ) -> Option<String> {
+        let a = self.find(scenario, workload, system, level)?;
+        let b = self.find(scenario, workload, base, level)?;
+        let ratio = a.ops_per_sec / b.ops_per_sec;
+        let spread = self
+            .spread(scenario, workload, system, base, level, goal)
+            .unwrap_or_default();
+        Some(format!(
+            "{} {name} at {level} tasks: {ratio:.2}x ({:.0} vs {:.0} ops/s; goal {goal}x){spread}",
+            verdict(ratio >= goal),
+            a.ops_per_sec,
+            b.ops_per_sec
+        ))
+    }
+
     /// `systems.0` against `systems.1` on `steady / select` at `level` tasks only.
     fn ratio_goal_at(&self, name: &str, systems: (&str, &str), level: usize, goal: f64) -> String {
-        let (system, base) = systems;
-        match (
-            self.find("steady", "select", system, level),
-            self.find("steady", "select", base, level),
-        ) {
-            (Some(a), Some(b)) => {
-                let ratio = a.ops_per_sec / b.ops_per_sec;
+        self.ratio_at("steady", "select", name, systems, level, goal)
+            .unwrap_or_else(|| {
                 format!(
-                    "{} {name} at {level} tasks: {ratio:.2}x ({:.0} vs {:.0} ops/s; goal {goal}x)",
-                    verdict(ratio >= goal),
-                    a.ops_per_sec,
-                    b.ops_per_sec
+                    "not measured: {name} at {level} tasks (steady / select with both did not run)"
                 )
-            }
-            _ => format!(
-                "not measured: {name} at {level} tasks (steady / select with both did not run)"
-            ),
-        }
+            })
     }
 
     /// `system`'s client CPU per operation at most `base`'s, on `steady / select` at
