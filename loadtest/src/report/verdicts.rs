@@ -28,13 +28,25 @@ fn levels(report: &Report, scenario: &str, workload: &str) -> Vec<usize> {
         .collect()
 }
 
+/// The verdict text as it is written: headings as given, each verdict indented.
+struct Lines(String);
+
+impl Lines {
+    fn heading(&mut self, heading: &str) {
+        self.0.push_str(heading);
+    }
+
+    fn line(&mut self, text: String) {
+        let _ = writeln!(self.0, "  {text}");
+    }
+}
+
 impl Report {
     /// The verdict lines.
     pub(crate) fn verdicts(&self) -> String {
-        let mut out = String::from("\ngoals (pool core issue), from this run's medians:\n");
-        let mut line = |text: String| {
-            let _ = writeln!(out, "  {text}");
-        };
+        let mut out = Lines(String::from(
+            "\ngoals (pool core issue), from this run's medians:\n",
+        ));
         for (name, system, base, goal) in [
             (
                 "poolside vs pgbench -M prepared",
@@ -50,10 +62,10 @@ impl Report {
                 1.0,
             ),
         ] {
-            line(self.ratio_goal("steady", "select", name, system, base, goal));
+            out.line(self.ratio_goal("steady", "select", name, system, base, goal));
         }
-        line(self.fairness_goal());
-        line(self.ratio_goal(
+        out.line(self.fairness_goal());
+        out.line(self.ratio_goal(
             "steady",
             "select",
             "every resilience layer on vs the bare pool (resilience issue)",
@@ -61,7 +73,7 @@ impl Report {
             "poolside",
             0.97,
         ));
-        line(self.ratio_goal(
+        out.line(self.ratio_goal(
             "steady",
             "select",
             "metrics on vs off (metrics and health issue)",
@@ -69,7 +81,7 @@ impl Report {
             "poolside",
             0.97,
         ));
-        line(self.ratio_goal(
+        out.line(self.ratio_goal(
             "steady",
             "redis-get",
             "Redis GET: poolside vs redis-benchmark",
@@ -77,26 +89,23 @@ impl Report {
             "redis-benchmark",
             3.0,
         ));
-        out.push_str("\nreads at the wire's limit (batched reads issue):\n");
-        let mut line = |text: String| {
-            let _ = writeln!(out, "  {text}");
-        };
+        out.heading("\nreads at the wire's limit (batched reads issue):\n");
         for (level, goal) in [(50, 3.0), (16, 2.0)] {
-            line(self.ratio_goal_at(
+            out.line(self.ratio_goal_at(
                 "poolside-read vs pgbench -M prepared",
                 ("poolside-read", "pgbench-prepared"),
                 level,
                 goal,
             ));
         }
-        line(self.ratio_goal_at(
+        out.line(self.ratio_goal_at(
             "poolside-read vs pgbench-pipeline",
             ("poolside-read", "pgbench-pipeline"),
             50,
             0.6,
         ));
-        line(self.client_cpu_goal("poolside-read", "poolside", 50));
-        line(self.ratio_goal(
+        out.line(self.client_cpu_goal("poolside-read", "poolside", 50));
+        out.line(self.ratio_goal(
             "steady",
             "sale",
             "sale: poolside vs deadpool",
@@ -104,11 +113,8 @@ impl Report {
             "deadpool",
             1.15,
         ));
-        out.push_str("\nthrough PgBouncer (PostgreSQL past one instance issue):\n");
-        let mut line = |text: String| {
-            let _ = writeln!(out, "  {text}");
-        };
-        line(self.best_peer_goal(
+        out.heading("\nthrough PgBouncer (PostgreSQL past one instance issue):\n");
+        out.line(self.best_peer_goal(
             "pgbouncer",
             "select",
             "poolside-pgbouncer vs the best peer",
@@ -116,7 +122,7 @@ impl Report {
             &["deadpool-pgbouncer", "sqlx-pgbouncer", "pgbench-extended"],
             1.3,
         ));
-        line(self.ratio_goal(
+        out.line(self.ratio_goal(
             "pgbouncer",
             "select",
             "poolside-pgbouncer vs its four-round-trip path",
@@ -124,45 +130,33 @@ impl Report {
             "poolside-pgbouncer-4rt",
             2.5,
         ));
-        out.push_str("\nmany instances on one PgBouncer (PostgreSQL past one instance issue):\n");
-        let mut line = |text: String| {
-            let _ = writeln!(out, "  {text}");
-        };
+        out.heading("\nmany instances on one PgBouncer (PostgreSQL past one instance issue):\n");
         if self.instances.is_empty() {
-            line("not measured: run --scenario instances".to_owned());
+            out.line("not measured: run --scenario instances".to_owned());
         }
         for figures in &self.instances {
             for text in figures.verdicts() {
-                line(text);
+                out.line(text);
             }
         }
-        out.push_str(
+        out.heading(
             "\nread replicas (PostgreSQL past one instance issue; the standby shares the cores):\n",
         );
-        let mut line = |text: String| {
-            let _ = writeln!(out, "  {text}");
-        };
         for text in self.replica_split() {
-            line(text);
+            out.line(text);
         }
-        out.push_str(
+        out.heading(
             "\nthe drivers alone, no pool (how far the goals are from what the driver does):\n",
         );
-        let mut line = |text: String| {
-            let _ = writeln!(out, "  {text}");
-        };
-        line(self.driver_ceiling("select", "raw-pipelined"));
-        line(self.driver_ceiling("redis-get", "raw-multiplexed"));
-        out.push_str("\nscenarios:\n");
-        let mut line = |text: String| {
-            let _ = writeln!(out, "  {text}");
-        };
-        line(self.sequential_check());
-        line(self.burst_check());
-        line(self.spike_check());
-        line(self.stress_check());
-        line(self.soak_check());
-        out
+        out.line(self.driver_ceiling("select", "raw-pipelined"));
+        out.line(self.driver_ceiling("redis-get", "raw-multiplexed"));
+        out.heading("\nscenarios:\n");
+        out.line(self.sequential_check());
+        out.line(self.burst_check());
+        out.line(self.spike_check());
+        out.line(self.stress_check());
+        out.line(self.soak_check());
+        out.0
     }
 
     fn ratio_goal(
