@@ -75,6 +75,8 @@ keys! {
     "postgres.max_lifetime" => postgres.max_lifetime: parse::duration, parse::show_duration, rules::positive_duration;
     "postgres.query_timeout" => postgres.query_timeout: parse::duration, parse::show_duration, rules::positive_duration;
     "postgres.pipeline_connections" => postgres.pipeline_connections: parse::count, show_plain;
+    "postgres.read_connections" => postgres.read_connections: parse::count, show_plain;
+    "postgres.read_batch_size" => postgres.read_batch_size: parse::count, show_plain, rules::positive_count;
     "postgres.max_waiting" => postgres.max_waiting: parse::count, show_plain;
     "postgres.statement_cache_size" => postgres.statement_cache_size: parse::count, show_plain;
     "postgres.pgbouncer" => postgres.pgbouncer: parse::boolean, show_plain;

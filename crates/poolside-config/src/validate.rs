@@ -231,7 +231,39 @@ fn check_postgres(c: &mut Checker<'_>) {
             ),
         );
     }
+    check_read_connections(c);
     check_sizing(c);
+}
+
+/// The batched read path's connections are reserved within `max_size`, and need
+/// statements prepared per connection, which PgBouncer's transaction mode cannot keep.
+fn check_read_connections(c: &mut Checker<'_>) {
+    let pg = &c.config.postgres;
+    if pg.read_connections == 0 {
+        return;
+    }
+    if pg.pgbouncer {
+        let other = c.named("postgres.pgbouncer", true);
+        c.error(
+            "postgres.read_connections",
+            format!(
+                "{} with {other}: the batched read path prepares statements per server \
+                 connection, which PgBouncer's transaction mode does not keep; set it to 0",
+                pg.read_connections
+            ),
+        );
+    } else if pg.read_connections + pg.shared_pipeline_connections() >= pg.max_size {
+        let other = c.named("postgres.max_size", pg.max_size);
+        c.error(
+            "postgres.read_connections",
+            format!(
+                "{} plus the pipelined path's {} is not below {other}: nothing would be left \
+                 for transactions; lower one, or raise max_size",
+                pg.read_connections,
+                pg.shared_pipeline_connections()
+            ),
+        );
+    }
 }
 
 fn check_sizing(c: &mut Checker<'_>) {

@@ -19,8 +19,9 @@ pub use poolside::{Op, Poolside, Session};
 
 #[cfg(feature = "redis")]
 pub use poolside_cache::{OnUnavailable, RedisCache};
-pub use poolside_core::tokio_postgres::Row;
-pub use poolside_core::{ErrorKind, Lsn, Params, PgConnection, PgError, PgPool, TransactionFuture};
+pub use poolside_core::{
+    ErrorKind, Lsn, Params, PgConnection, PgError, PgPool, Row, TransactionFuture,
+};
 #[cfg(feature = "redis")]
 pub use poolside_core::{RedisError, RedisPool};
 pub use poolside_health::{Health, HealthReport, Status};

@@ -14,7 +14,7 @@ use poolside_cache::RedisCache;
 use poolside_config::Config;
 #[cfg(feature = "redis")]
 use poolside_core::RedisPool;
-use poolside_core::tokio_postgres::Row;
+use poolside_core::Row;
 use poolside_core::{
     Lsn, Params, PgAnswer, PgConnection, PgError, PgPool, PgRequest, Replicas, TransactionFuture,
     TransactionOptions,

@@ -48,6 +48,13 @@ pub struct PostgresConfig {
     /// Default: 2; 1 in PgBouncer mode (`pgbouncer`), where one deep pipeline costs
     /// PgBouncer's single thread less than several shallow ones.
     pub pipeline_connections: u32,
+    /// Connections of the batched read path (statements marked read-only: concurrent
+    /// ones go out together, under one Sync), opened read-only on first use; 0 turns
+    /// the path off. Reserved within `max_size`: exclusive checkouts and the pipelined
+    /// path get `max_size - read_connections`. Not in PgBouncer mode. Default: 0.
+    pub read_connections: u32,
+    /// Most statements one batch of the read path carries. Default: 64.
+    pub read_batch_size: u32,
     /// Checkouts that may wait when every connection is in use; beyond them, new ones
     /// fail at once with `Overloaded` (load shedding). Default: 1000.
     pub max_waiting: u32,
@@ -93,6 +100,26 @@ impl PostgresConfig {
             .min(self.max_size.saturating_sub(1))
     }
 
+    /// How many connections the batched read path opens: `read_connections`, or 0 in
+    /// PgBouncer mode (its statements are prepared per connection) or when it would
+    /// leave fewer than one connection for everything else.
+    ///
+    /// ```
+    /// let mut config = poolside_config::PostgresConfig::defaults(poolside_config::Profile::Production);
+    /// assert_eq!(config.batched_read_connections(), 0);
+    /// config.read_connections = 2;
+    /// assert_eq!(config.batched_read_connections(), 2);
+    /// config.pgbouncer = true;
+    /// assert_eq!(config.batched_read_connections(), 0);
+    /// ```
+    pub fn batched_read_connections(&self) -> u32 {
+        if self.pgbouncer || self.read_connections >= self.max_size {
+            0
+        } else {
+            self.read_connections
+        }
+    }
+
     /// The built-in defaults of `profile` (with no URL).
     pub fn defaults(profile: Profile) -> Self {
         let (min_idle, max_size, idle_secs, timeout_secs) = match profile {
@@ -111,6 +138,8 @@ impl PostgresConfig {
             max_lifetime: Duration::from_secs(30 * 60),
             query_timeout: Duration::from_secs(30),
             pipeline_connections: 2,
+            read_connections: 0,
+            read_batch_size: 64,
             max_waiting: 1000,
             statement_cache_size: 256,
             pgbouncer: false,

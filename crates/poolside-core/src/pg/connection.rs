@@ -9,9 +9,9 @@ use std::time::{Duration, Instant};
 use futures_util::FutureExt as _;
 use futures_util::future::{self, Either};
 use tokio_postgres::types::{ToSql, Type};
-use tokio_postgres::{Client, Row, Statement};
+use tokio_postgres::{Client, Statement};
 
-use super::PgError;
+use super::{PgError, Row};
 use super::generation::{Generation, READ_ONLY_SQL_TRANSACTION};
 use super::param_types::ParamTypes;
 use super::params::Params;
@@ -178,7 +178,8 @@ impl PgConnection {
     pub async fn query(&mut self, sql: &str, params: Params<'_>) -> Result<Vec<Row>, PgError> {
         self.last_used = Instant::now();
         let types = self.param_types.clone();
-        statement_path::run(self, types.as_deref(), sql, Query(params)).await
+        let rows = statement_path::run(self, types.as_deref(), sql, Query(params)).await?;
+        Ok(rows.into_iter().map(Row::from).collect())
     }
 
     /// Runs `sql`, which must return exactly one row.
@@ -210,9 +211,11 @@ impl PgConnection {
         params: &[(&(dyn ToSql + Sync), Type)],
     ) -> Result<Vec<Row>, PgError> {
         self.last_used = Instant::now();
-        self.bounded(self.client.query_typed(sql, params), Caller::Exclusive)
+        let rows = self
+            .bounded(self.client.query_typed(sql, params), Caller::Exclusive)
             .await?
-            .map_err(|e| self.driver_error(e, "running a query"))
+            .map_err(|e| self.driver_error(e, "running a query"))?;
+        Ok(rows.into_iter().map(Row::from).collect())
     }
 
     /// Runs one or more statements with no parameters (simple protocol).

@@ -85,23 +85,41 @@ impl PgError {
             None => with_causes(&error),
         };
         let stale_plan = is_stale_plan(&error);
-        let advice = match kind {
-            _ if stale_plan => {
-                ": a migration changed this statement's result since it was prepared; run it \
-                 again (roll back first inside a transaction): the pool prepares it anew"
-            }
-            ErrorKind::Auth => ": check the user, password and database in postgres.url",
-            ErrorKind::Connect => ": check that the server runs and postgres.url names it",
-            ErrorKind::Serialization | ErrorKind::Deadlock => ": re-run the transaction",
-            _ => "",
-        };
         Self {
             kind,
             code,
-            message: redact_text(&format!("{context}: {detail}{advice}")),
+            message: redact_text(&format!("{context}: {detail}{}", advice(kind, stale_plan))),
             sent: true,
             stale_plan,
             source: Some(error),
+        }
+    }
+
+    /// An error the server sent on a connection poolside reads itself (the batched
+    /// read path): its SQLSTATE `code` and `message`, classified as the driver's are.
+    /// `stale_plan` says the server refused a cached statement whose result changed
+    /// shape.
+    pub(crate) fn from_server(
+        code: SqlState,
+        message: &str,
+        stale_plan: bool,
+        context: &str,
+    ) -> Self {
+        let kind = classify(&code);
+        let advice = match code.code() {
+            "25006" => {
+                ": the statement writes, and the batched read path runs on read-only \
+                 connections; send it without read_only()"
+            }
+            _ => advice(kind, stale_plan),
+        };
+        Self {
+            kind,
+            message: redact_text(&format!("{context}: {message} ({}){advice}", code.code())),
+            code: Some(code),
+            sent: true,
+            stale_plan,
+            source: None,
         }
     }
 
@@ -118,6 +136,11 @@ impl PgError {
     pub(crate) fn stale(mut self) -> Self {
         self.stale_plan = true;
         self
+    }
+
+    /// Whether the server refused a statement cached before a migration changed it.
+    pub(crate) fn is_stale(&self) -> bool {
+        self.stale_plan
     }
 
     /// Whether the request had left for the server when this failed; `false` for
@@ -179,6 +202,20 @@ impl PgError {
 impl fmt::Display for PgError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.message)
+    }
+}
+
+/// What to do about an error of `kind`.
+fn advice(kind: ErrorKind, stale_plan: bool) -> &'static str {
+    match kind {
+        _ if stale_plan => {
+            ": a migration changed this statement's result since it was prepared; run it \
+             again (roll back first inside a transaction): the pool prepares it anew"
+        }
+        ErrorKind::Auth => ": check the user, password and database in postgres.url",
+        ErrorKind::Connect => ": check that the server runs and postgres.url names it",
+        ErrorKind::Serialization | ErrorKind::Deadlock => ": re-run the transaction",
+        _ => "",
     }
 }
 

@@ -13,8 +13,10 @@ mod pending_begin;
 mod pipeline;
 mod pool;
 mod pooled;
+mod read;
 mod replicas;
 mod request;
+mod row;
 mod rows;
 mod schema_epoch;
 mod statement_cache;
@@ -35,6 +37,7 @@ pub use replicas::{
     ReplicasStats,
 };
 pub use request::{PgAnswer, PgRequest};
+pub use row::Row;
 pub use stats::{ClosedCounts, PoolStats};
 pub use transaction::{IsolationLevel, TransactionFuture, TransactionOptions};
 

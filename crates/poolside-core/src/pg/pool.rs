@@ -11,7 +11,6 @@ use std::time::Duration;
 
 use poolside_config::PostgresConfig;
 use tokio::sync::watch;
-use tokio_postgres::Row;
 use tokio_postgres::types::Type;
 
 use super::connection::ConnectionOptions;
@@ -21,10 +20,11 @@ use super::param_types::ParamTypes;
 use super::params::Params;
 use super::pipeline::Pipeline;
 use super::pooled::PooledPgConnection;
+use super::read::{ReadPath, ReadSettings};
 use super::rows;
 use super::stats::{Counters, PoolStats};
 use super::tls;
-use super::{Lsn, PgError, ServerView};
+use super::{Lsn, PgError, Row, ServerView};
 use crate::ErrorKind;
 use crate::acquire_error::{PoolTerms, busy, pool_error};
 use crate::fair_pool::{AcquireError, FairPool};
@@ -88,6 +88,9 @@ struct Inner {
     target: String,
     /// Shared connections for `query` and friends; `None` for a pool of one.
     pipeline: Option<Pipeline>,
+    /// Read-only connections batching `read_query` and friends; `None` when
+    /// `postgres.read_connections` is 0 or the URL is one it cannot serve.
+    read: Option<ReadPath>,
     /// In PgBouncer mode, the parameter types of the statements run, learnt once.
     param_types: Option<Arc<ParamTypes>>,
     /// The driver's settings and TLS setup, for connections outside the pool.
@@ -173,8 +176,11 @@ impl PgPool {
         let generation = Arc::clone(&manager.generation);
         let schema = Arc::clone(&manager.schema);
         let param_types = manager.param_types.clone();
+        // The read path's connections are reserved within max_size.
+        let reserved = config.batched_read_connections();
+        let pool_size = config.max_size - reserved;
         let pool = bb8::Pool::builder()
-            .max_size(config.max_size)
+            .max_size(pool_size)
             .min_idle(Some(config.min_idle))
             .connection_timeout(config.connection_timeout)
             // bb8 closes every connection idle past idle_timeout, min_idle ones
@@ -198,9 +204,10 @@ impl PgPool {
             // checkout, or the retry layer's backoff, tries again.
             .retry_connection(false)
             .build_unchecked(manager);
+        let read = read_path(config, &driver, &tls, &target, Arc::clone(&schema), &generation);
         Ok(Self {
             inner: Arc::new(Inner {
-                fair: FairPool::new(pool, config.max_size, failures, PgError::is_permanent)
+                fair: FairPool::new(pool, pool_size, failures, PgError::is_permanent)
                     .with_max_waiting(config.max_waiting),
                 leaks: config
                     .leak_detection_threshold
@@ -216,10 +223,11 @@ impl PgPool {
                     n => Some(Pipeline::new(
                         n as usize,
                         config.statement_cache_size as usize,
-                        schema,
+                        Arc::clone(&schema),
                         param_types.clone(),
                     )),
                 },
+                read,
                 param_types,
                 driver,
                 tls,
@@ -306,6 +314,9 @@ impl PgPool {
         if let Some(pipeline) = &self.inner.pipeline {
             pipeline.release_all();
         }
+        if let Some(read) = &self.inner.read {
+            read.release_all();
+        }
     }
 
     /// Sends this pool's timings (checkout waits, holding times, connect times) to
@@ -353,6 +364,7 @@ impl PgPool {
             inner.config.min_idle,
         );
         stats.pipelined = inner.pipeline.as_ref().map_or(0, Pipeline::leased);
+        stats.add_read_connections(inner.read.as_ref().map_or(0, ReadPath::open));
         stats.param_types_learnt = inner
             .param_types
             .as_deref()
@@ -368,7 +380,10 @@ impl PgPool {
     /// each in one round trip, with parameter types the pool learnt once.
     pub async fn query(&self, sql: &str, params: Params<'_>) -> Result<Vec<Row>, PgError> {
         match &self.inner.pipeline {
-            Some(pipeline) => pipeline.query(self, sql, params).await,
+            Some(pipeline) => {
+                let rows = pipeline.query(self, sql, params).await?;
+                Ok(rows.into_iter().map(Row::from).collect())
+            }
             // Boxed, so that the pipelined path's future does not carry a checkout's.
             None => Box::pin(async { self.get().await?.query(sql, params).await }).await,
         }
@@ -394,6 +409,45 @@ impl PgPool {
         }
     }
 
+    /// Runs `sql`, which must only read, on the batched read path: statements that
+    /// callers send at the same time go out together under one Sync, on read-only
+    /// connections reserved within `max_size` (`postgres.read_connections`). A
+    /// statement that writes fails with SQLSTATE 25006 and changes nothing. With the
+    /// path off (`read_connections = 0`, PgBouncer mode, a multi-host URL), and for
+    /// statements of types not built into PostgreSQL, it runs as
+    /// [`query`](Self::query) does.
+    ///
+    /// ```no_run
+    /// # async fn run(pool: poolside_core::PgPool) -> Result<(), poolside_core::PgError> {
+    /// let row = pool.read_query_one("SELECT name FROM products WHERE id = $1", &[&7_i64]).await?;
+    /// let name: &str = row.get("name");
+    /// # Ok(()) }
+    /// ```
+    pub async fn read_query(&self, sql: &str, params: Params<'_>) -> Result<Vec<Row>, PgError> {
+        if let Some(read) = &self.inner.read
+            && let Some(answer) = read.run(sql, params).await?
+        {
+            return Ok(answer.rows.into_iter().map(Row::from).collect());
+        }
+        self.query(sql, params).await
+    }
+
+    /// Runs `sql`, which must only read and return exactly one row, on the batched
+    /// read path (as [`read_query`](Self::read_query)).
+    pub async fn read_query_one(&self, sql: &str, params: Params<'_>) -> Result<Row, PgError> {
+        rows::exactly_one(self.read_query(sql, params).await?)
+    }
+
+    /// Runs `sql`, which must only read and return at most one row, on the batched
+    /// read path (as [`read_query`](Self::read_query)).
+    pub async fn read_query_opt(
+        &self,
+        sql: &str,
+        params: Params<'_>,
+    ) -> Result<Option<Row>, PgError> {
+        rows::at_most_one(self.read_query(sql, params).await?)
+    }
+
     /// Whether `close()` has been called.
     pub fn is_closed(&self) -> bool {
         self.inner.fair.is_closed()
@@ -409,6 +463,9 @@ impl PgPool {
     pub async fn close(&self, deadline: Duration) -> u32 {
         if let Some(pipeline) = &self.inner.pipeline {
             pipeline.release_all();
+        }
+        if let Some(read) = &self.inner.read {
+            read.release_all();
         }
         let still_in_use = self.inner.fair.close(deadline).await;
         if still_in_use > 0 {
@@ -473,4 +530,49 @@ impl PgPool {
             max_connections: count(2),
         })
     }
+}
+
+/// The pool's batched read path, when `config` turns it on and its URL is one the
+/// path can serve (else a warning says why reads take the pipelined path).
+fn read_path(
+    config: &PostgresConfig,
+    driver: &tokio_postgres::Config,
+    tls: &MakeRustlsConnect,
+    target: &str,
+    schema: Arc<super::schema_epoch::SchemaEpoch>,
+    generation: &Arc<Generation>,
+) -> Option<ReadPath> {
+    let connections = config.batched_read_connections();
+    if connections == 0 {
+        return None;
+    }
+    let settings = std::num::NonZeroUsize::new(config.statement_cache_size as usize).map(
+        |statement_cache_size| ReadSettings {
+            connections,
+            batch_size: config.read_batch_size,
+            statement_cache_size,
+            query_timeout: config.query_timeout,
+            max_lifetime: config.max_lifetime,
+        },
+    );
+    let read = match settings {
+        None => Err("postgres.statement_cache_size is 0 and the path prepares its statements"),
+        Some(settings) => ReadPath::new(
+            driver,
+            tls.clone(),
+            target,
+            config.effective_connect_timeout(),
+            settings,
+            schema,
+            Arc::clone(generation),
+        ),
+    };
+    read.inspect_err(|why| {
+        tracing::warn!(
+            target: "poolside::pg",
+            "postgres.read_connections is set, but {why}: statements marked read-only run \
+             on the pipelined path"
+        );
+    })
+    .ok()
 }

@@ -9,10 +9,8 @@ use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
-use tokio_postgres::Row;
-
 use super::params::Params;
-use super::{Lsn, PgError, PgPool};
+use super::{Lsn, PgError, PgPool, Row};
 
 /// Whether a request wants rows or a count of changed rows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -201,6 +199,10 @@ impl<'a> tower::Service<PgRequest<'a>> for PgPool {
         let pool = self.clone();
         Box::pin(async move {
             match request.kind {
+                PgRequestKind::Rows if request.read_only => pool
+                    .read_query(request.sql, request.params)
+                    .await
+                    .map(PgAnswer::Rows),
                 PgRequestKind::Rows => pool
                     .query(request.sql, request.params)
                     .await

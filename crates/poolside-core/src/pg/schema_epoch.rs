@@ -15,8 +15,8 @@ use tokio_postgres::error::SqlState;
 
 /// The function of the server that refuses a stale plan, as its error names it
 /// (routine names are never translated; messages may be).
-const REVALIDATE_ROUTINE: &str = "RevalidateCachedQuery";
-const STALE_PLAN_MESSAGE: &str = "cached plan must not change result type";
+pub(crate) const REVALIDATE_ROUTINE: &str = "RevalidateCachedQuery";
+pub(crate) const STALE_PLAN_MESSAGE: &str = "cached plan must not change result type";
 
 /// The pool's schema epoch: statements cached in an older one are prepared again.
 #[derive(Debug, Default)]

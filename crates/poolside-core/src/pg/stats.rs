@@ -57,6 +57,9 @@ pub struct PoolStats {
     pub idle: u32,
     /// Tasks waiting for a connection.
     pub waiting: u64,
+    /// Of the open connections, those of the batched read path (reserved within
+    /// `max_size`, counted as active).
+    pub read_connections: u32,
     /// Of the active connections, those leased by the pipelined path (`PgPool::query`
     /// and friends), shared by its callers.
     pub pipelined: u32,
@@ -104,6 +107,14 @@ pub struct ClosedCounts {
 }
 
 impl PoolStats {
+    /// Counts the batched read path's `open` connections in: open and active.
+    pub(crate) fn add_read_connections(&mut self, open: u32) {
+        self.read_connections = open;
+        self.total += open;
+        self.active += open;
+        self.utilization_percent = f64::from(self.active) * 100.0 / f64::from(self.max_size.max(1));
+    }
+
     /// From bb8's state (`None` once the pool is closed) and poolside's counters.
     pub(crate) fn new(
         state: Option<&bb8::State>,
@@ -132,6 +143,7 @@ impl PoolStats {
             idle,
             waiting: load(&checkouts.waiting),
             pipelined: 0,
+            read_connections: 0,
             utilization_percent: f64::from(active) * 100.0 / f64::from(max_size.max(1)),
             acquired: load(&checkouts.acquired),
             waited: load(&checkouts.waited),

@@ -1,0 +1,148 @@
+//! [`Work`]: what a caller queues on a read connection, and how its statement is
+//! encoded before it is queued.
+
+use bytes::{Bytes, BytesMut};
+use postgres_protocol::message::frontend;
+use tokio::sync::oneshot;
+use tokio_postgres::types::IsNull;
+
+use super::statements::{Described, Description, statement_name};
+use crate::ErrorKind;
+use crate::pg::row::WireRow;
+use crate::pg::{Params, PgError};
+use std::sync::Arc;
+
+/// A statement's result: its rows and the count its command tag gives.
+#[derive(Default)]
+pub(crate) struct Answer {
+    pub(crate) rows: Vec<WireRow>,
+    pub(crate) changed: u64,
+}
+
+/// One caller's statement, encoded, with where its answer goes.
+pub(crate) struct Run {
+    pub(crate) statement: Arc<Described>,
+    /// Its Bind and Execute messages.
+    pub(crate) bind: Bytes,
+    pub(crate) reply: oneshot::Sender<Result<Answer, PgError>>,
+    /// A batch skipped it after another statement's error: it goes alone next time.
+    pub(crate) skipped: bool,
+}
+
+/// A statement to describe (and prepare, on the connection that describes it).
+pub(crate) struct Describe {
+    pub(crate) id: u64,
+    pub(crate) sql: Arc<str>,
+    pub(crate) reply: oneshot::Sender<Result<Description, PgError>>,
+    /// As [`Run::skipped`].
+    pub(crate) skipped: bool,
+}
+
+/// What a caller queues on a read connection.
+pub(crate) enum Work {
+    Run(Run),
+    Describe(Describe),
+}
+
+impl Work {
+    /// Whether its caller has gone (dropped its future): its answer would be
+    /// discarded, so it need not be sent.
+    pub(crate) fn is_abandoned(&self) -> bool {
+        match self {
+            Work::Run(run) => run.reply.is_closed(),
+            Work::Describe(describe) => describe.reply.is_closed(),
+        }
+    }
+
+    /// The statement id it prepares or runs.
+    pub(crate) fn statement_id(&self) -> u64 {
+        match self {
+            Work::Run(run) => run.statement.id,
+            Work::Describe(describe) => describe.id,
+        }
+    }
+
+    /// Marks it skipped after another statement's error.
+    pub(crate) fn skip(&mut self) {
+        match self {
+            Work::Run(run) => run.skipped = true,
+            Work::Describe(describe) => describe.skipped = true,
+        }
+    }
+
+    /// Whether a batch skipped it: it is then sent with a Sync of its own, so that no
+    /// other statement's error can skip it again.
+    pub(crate) fn goes_alone(&self) -> bool {
+        match self {
+            Work::Run(run) => run.skipped,
+            Work::Describe(describe) => describe.skipped,
+        }
+    }
+
+    /// Gives its caller `error`.
+    pub(crate) fn fail(self, error: PgError) {
+        // A caller that has gone gets nothing; that is fine.
+        match self {
+            Work::Run(run) => drop(run.reply.send(Err(error))),
+            Work::Describe(describe) => drop(describe.reply.send(Err(error))),
+        }
+    }
+}
+
+/// The Bind (unnamed portal, binary results) and Execute messages that run
+/// `statement` with `params`. Fails, before anything is sent, when the count or a
+/// type of the parameters does not fit.
+pub(crate) fn encode(statement: &Described, params: Params<'_>) -> Result<Bytes, PgError> {
+    let types = &statement.param_types;
+    if params.len() != types.len() {
+        return Err(PgError::new(
+            ErrorKind::Query,
+            format!(
+                "the statement takes {} parameters and {} were given",
+                types.len(),
+                params.len()
+            ),
+        ));
+    }
+    let mut buf = BytesMut::new();
+    let formats = params
+        .iter()
+        .zip(types)
+        .map(|(param, ty)| param.encode_format(ty) as i16);
+    let mut failed_at = 0;
+    let bound = frontend::bind(
+        "",
+        &statement_name(statement.id),
+        formats,
+        params.iter().zip(types).enumerate(),
+        |(i, (param, ty)), buf| {
+            failed_at = i;
+            match param.to_sql_checked(ty, buf) {
+                Ok(IsNull::No) => Ok(postgres_protocol::IsNull::No),
+                Ok(IsNull::Yes) => Ok(postgres_protocol::IsNull::Yes),
+                Err(e) => Err(e),
+            }
+        },
+        Some(1),
+        &mut buf,
+    );
+    match bound {
+        Ok(()) => {}
+        Err(frontend::BindError::Conversion(e)) => {
+            return Err(PgError::new(
+                ErrorKind::Query,
+                format!("parameter ${} does not convert: {e}", failed_at + 1),
+            ));
+        }
+        Err(frontend::BindError::Serialization(e)) => {
+            return Err(PgError::new(
+                ErrorKind::Query,
+                format!("the parameters do not encode: {e}"),
+            ));
+        }
+    }
+    frontend::execute("", 0, &mut buf).map_err(|e| {
+        PgError::new(ErrorKind::Query, format!("the statement does not encode: {e}"))
+    })?;
+    Ok(buf.freeze())
+}
