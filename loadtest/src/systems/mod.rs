@@ -30,6 +30,9 @@ pub(crate) enum System {
     Poolside,
     /// `PgPool::get` then `query_one`: one checkout per operation.
     PoolsideExclusive,
+    /// The batched read path: `PgPool::read_query_one` on read-only connections that
+    /// send concurrent statements together under one Sync.
+    PoolsideRead,
     /// The default path under every resilience layer (deadline, retry, breaker,
     /// shedding), nothing failing: what the layers cost.
     PoolsideLayered,
@@ -68,6 +71,7 @@ impl System {
         match self {
             System::Poolside => "poolside",
             System::PoolsideExclusive => "poolside-exclusive",
+            System::PoolsideRead => "poolside-read",
             System::PoolsideLayered => "poolside-layered",
             System::PoolsideMetrics => "poolside-metrics",
             System::Deadpool => "deadpool",
@@ -90,6 +94,7 @@ impl System {
         match workload {
             Workload::Select => &[
                 System::Poolside,
+                System::PoolsideRead,
                 System::PoolsideExclusive,
                 System::Deadpool,
                 System::Sqlx,
@@ -225,8 +230,8 @@ pub(crate) async fn prepare(
 ) -> Result<Prepared> {
     match system {
         System::Poolside if workload.is_redis() => redis::poolside(workload, target).await,
-        System::Poolside | System::PoolsideExclusive => {
-            postgres::poolside(system == System::Poolside, workload, target).await
+        System::Poolside | System::PoolsideExclusive | System::PoolsideRead => {
+            postgres::poolside(system, workload, target).await
         }
         System::PoolsideLayered => layered::poolside(workload, target).await,
         System::PoolsideMetrics => observed::poolside(workload, target).await,

@@ -9,7 +9,7 @@ use anyhow::{Context, Result};
 use poolside_core::{PgConnection, PgError, TransactionOptions};
 
 use super::{
-    CONNECTION_TIMEOUT, PoolCounts, Prepared, Target, checkout_then, deadpool_prepared,
+    CONNECTION_TIMEOUT, PoolCounts, Prepared, System, Target, checkout_then, deadpool_prepared,
     nothing_to_close,
 };
 use crate::measure::{Operation, Outcome};
@@ -21,18 +21,39 @@ fn unsupported(system: &str, workload: Workload) -> anyhow::Error {
     anyhow::anyhow!("{system} does not run the {} workload", workload.name())
 }
 
-/// poolside's `PgPool`: `pipelined` picks `query_one` (the default path) over a
-/// checkout per operation; sales run in `PgPool::transaction`.
-pub(super) async fn poolside(
-    pipelined: bool,
-    workload: Workload,
-    target: &Target,
-) -> Result<Prepared> {
-    let config = poolside_config(target)?.postgres;
+/// The batched read path's connections in the load test: as many as the pipelined
+/// path shares by default.
+const READ_CONNECTIONS: &str = "2";
+
+/// poolside's `PgPool`: `query_one` (the default path, [`System::Poolside`]), a
+/// checkout per operation, or `read_query_one` (the batched read path); sales run in
+/// `PgPool::transaction`.
+pub(super) async fn poolside(system: System, workload: Workload, target: &Target) -> Result<Prepared> {
+    let config = match system {
+        System::PoolsideRead => {
+            let n = std::env::var("XX_READ").unwrap_or(READ_CONNECTIONS.into());
+            poolside_config_with(target, &[("POOLSIDE_POSTGRES__READ_CONNECTIONS", n.as_str())])?
+        }
+        _ => poolside_config(target)?,
+    }
+    .postgres;
     let pool = poolside_core::PgPool::connect(&config).await?;
     let accounts = target.data.accounts;
-    let operation: Operation = match (workload, pipelined) {
-        (Workload::Select, true) => {
+    let operation: Operation = match (workload, system) {
+        (Workload::Select, System::PoolsideRead) => {
+            let pool = pool.clone();
+            Arc::new(move || {
+                let pool = pool.clone();
+                Box::pin(async move {
+                    Outcome::of(
+                        pool.read_query_one(SELECT, &[&select::account(accounts)])
+                            .await
+                            .map(drop),
+                    )
+                })
+            })
+        }
+        (Workload::Select, System::Poolside) => {
             let pool = pool.clone();
             Arc::new(move || {
                 let pool = pool.clone();
@@ -45,7 +66,7 @@ pub(super) async fn poolside(
                 })
             })
         }
-        (Workload::Select, false) => {
+        (Workload::Select, System::PoolsideExclusive) => {
             let pool = pool.clone();
             Arc::new(move || {
                 let pool = pool.clone();
@@ -59,7 +80,7 @@ pub(super) async fn poolside(
                 })
             })
         }
-        (Workload::Sale, true) => {
+        (Workload::Sale, System::Poolside) => {
             let pool = pool.clone();
             Arc::new(move || {
                 let pool = pool.clone();
@@ -73,16 +94,7 @@ pub(super) async fn poolside(
                 })
             })
         }
-        _ => {
-            return Err(unsupported(
-                if pipelined {
-                    "poolside"
-                } else {
-                    "poolside-exclusive"
-                },
-                workload,
-            ));
-        }
+        _ => return Err(unsupported(system.name(), workload)),
     };
     Ok(poolside_prepared(pool, operation, true))
 }
@@ -90,6 +102,14 @@ pub(super) async fn poolside(
 /// The configuration of poolside's pools in the load test: the target's URL and pool
 /// size, every connection open from the start, and room for every task to wait.
 pub(super) fn poolside_config(target: &Target) -> Result<poolside_config::Config> {
+    poolside_config_with(target, &[])
+}
+
+/// [`poolside_config`], then `extra` variables.
+fn poolside_config_with(
+    target: &Target,
+    extra: &[(&str, &str)],
+) -> Result<poolside_config::Config> {
     let url = target.poolside_database_url()?;
     let size = target.pool_size.to_string();
     let waiting = target.max_tasks.to_string();
@@ -101,6 +121,7 @@ pub(super) fn poolside_config(target: &Target) -> Result<poolside_config::Config
         ("POOLSIDE_POSTGRES__MAX_WAITING", waiting.as_str()),
     ]
     .into_iter()
+    .chain(extra.iter().copied())
     .collect();
     Ok(poolside_config::ConfigLoader::from_env(env)
         .load()

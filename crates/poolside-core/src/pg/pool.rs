@@ -179,15 +179,16 @@ impl PgPool {
         // The read path's connections are reserved within max_size.
         let reserved = config.batched_read_connections();
         let pool_size = config.max_size - reserved;
+        let min_idle = config.min_idle.min(pool_size);
         let pool = bb8::Pool::builder()
             .max_size(pool_size)
-            .min_idle(Some(config.min_idle))
+            .min_idle(Some(min_idle))
             .connection_timeout(config.connection_timeout)
             // bb8 closes every connection idle past idle_timeout, min_idle ones
             // included, then opens min_idle anew: a pool with min_idle == max_size
             // would reopen its idle connections every reaper cycle. It has no excess
             // to trim, so no idle timeout.
-            .idle_timeout((config.min_idle < config.max_size).then_some(config.idle_timeout))
+            .idle_timeout((min_idle < pool_size).then_some(config.idle_timeout))
             .reaper_rate(
                 config
                     .idle_timeout
@@ -263,7 +264,11 @@ impl PgPool {
     /// Opens connections until `min_idle` (at least one) are idle, failing with the
     /// server's error when one cannot be opened.
     pub async fn warm_up(&self) -> Result<(), PgError> {
-        let wanted = self.inner.config.min_idle.max(1);
+        let config = &self.inner.config;
+        let wanted = config
+            .min_idle
+            .min(config.max_size - config.batched_read_connections())
+            .max(1);
         // Held until all are open, so that each is a distinct connection.
         let mut held = Vec::with_capacity(wanted as usize);
         for _ in 0..wanted {
