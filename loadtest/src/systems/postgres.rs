@@ -31,8 +31,7 @@ const READ_CONNECTIONS: &str = "2";
 pub(super) async fn poolside(system: System, workload: Workload, target: &Target) -> Result<Prepared> {
     let config = match system {
         System::PoolsideRead => {
-            let n = std::env::var("XX_READ").unwrap_or(READ_CONNECTIONS.into());
-            poolside_config_with(target, &[("POOLSIDE_POSTGRES__READ_CONNECTIONS", n.as_str())])?
+            poolside_config_with(target, &[("POOLSIDE_POSTGRES__READ_CONNECTIONS", READ_CONNECTIONS)])?
         }
         _ => poolside_config(target)?,
     }

@@ -205,7 +205,15 @@ impl PgPool {
             // checkout, or the retry layer's backoff, tries again.
             .retry_connection(false)
             .build_unchecked(manager);
-        let read = read_path(config, &driver, &tls, &target, Arc::clone(&schema), &generation);
+        let read = read_path(
+            config,
+            &driver,
+            &tls,
+            &target,
+            Arc::clone(&schema),
+            &generation,
+            &counters,
+        );
         Ok(Self {
             inner: Arc::new(Inner {
                 fair: FairPool::new(pool, pool_size, failures, PgError::is_permanent)
@@ -432,7 +440,7 @@ impl PgPool {
         if let Some(read) = &self.inner.read
             && let Some(answer) = read.run(sql, params).await?
         {
-            return Ok(answer.rows.into_iter().map(Row::from).collect());
+            return Ok(answer.rows);
         }
         self.query(sql, params).await
     }
@@ -546,6 +554,7 @@ fn read_path(
     target: &str,
     schema: Arc<super::schema_epoch::SchemaEpoch>,
     generation: &Arc<Generation>,
+    counters: &Arc<Counters>,
 ) -> Option<ReadPath> {
     let connections = config.batched_read_connections();
     if connections == 0 {
@@ -570,6 +579,7 @@ fn read_path(
             settings,
             schema,
             Arc::clone(generation),
+            Arc::clone(counters),
         ),
     };
     read.inspect_err(|why| {

@@ -43,12 +43,13 @@ enum Source {
     Wire(WireRow),
 }
 
-/// A DataRow as the server sent it, with the columns of its statement.
+/// A DataRow as the server sent it, with the columns of its statement. Values are
+/// found when read (a walk over the lengths before them), so that a row costs no
+/// allocation of its own.
 #[derive(Clone)]
 pub(crate) struct WireRow {
     columns: Arc<Columns>,
     body: DataRowBody,
-    ranges: Vec<Option<Range<usize>>>,
 }
 
 /// The names and types of a statement's result columns.
@@ -62,32 +63,32 @@ impl WireRow {
     /// The row in `body`, which must hold one value per column.
     pub(crate) fn new(columns: Arc<Columns>, body: DataRowBody) -> std::io::Result<Self> {
         use fallible_iterator::FallibleIterator as _;
-        let ranges: Vec<_> = body.ranges().collect()?;
-        if ranges.len() != columns.names.len() {
+        // The count the message declares (its values are checked as they are read).
+        let (values, _) = body.ranges().size_hint();
+        if values != columns.names.len() {
             return Err(std::io::Error::new(
                 std::io::ErrorKind::InvalidData,
                 format!(
-                    "the server sent a row of {} values for a statement of {} columns",
-                    ranges.len(),
+                    "the server sent a row of {values} values for a statement of {} columns",
                     columns.names.len()
                 ),
             ));
         }
-        Ok(Self {
-            columns,
-            body,
-            ranges,
-        })
+        Ok(Self { columns, body })
     }
 
     fn value<'a, T: FromSql<'a>>(&'a self, index: usize) -> Result<T, String> {
+        use fallible_iterator::FallibleIterator as _;
         let ty = &self.columns.types[index];
         if !T::accepts(ty) {
             return Err(WrongType::new::<T>(ty.clone()).to_string());
         }
-        let raw = self.ranges[index]
-            .clone()
-            .map(|range| &self.body.buffer()[range]);
+        let range: Option<Range<usize>> = match self.body.ranges().nth(index) {
+            Ok(Some(range)) => range,
+            Ok(None) => return Err("the row ends before this column".to_owned()),
+            Err(e) => return Err(format!("the row does not parse: {e}")),
+        };
+        let raw = range.map(|range| &self.body.buffer()[range]);
         T::from_sql_nullable(ty, raw).map_err(|e| e.to_string())
     }
 }
@@ -151,7 +152,7 @@ impl Row {
     pub fn len(&self) -> usize {
         match &self.0 {
             Source::Driver(row) => row.len(),
-            Source::Wire(row) => row.ranges.len(),
+            Source::Wire(row) => row.columns.names.len(),
         }
     }
 

@@ -13,6 +13,8 @@ pub(crate) struct Counters {
     retired: AtomicU64,
     leaks: AtomicU64,
     transaction_retries: AtomicU64,
+    read_batches: AtomicU64,
+    read_statements: AtomicU64,
 }
 
 impl Counters {
@@ -34,6 +36,13 @@ impl Counters {
 
     pub(crate) fn leaked(&self) {
         self.leaks.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// The batched read path sent a batch of `statements`.
+    pub(crate) fn read_batch(&self, statements: usize) {
+        self.read_batches.fetch_add(1, Ordering::Relaxed);
+        self.read_statements
+            .fetch_add(statements as u64, Ordering::Relaxed);
     }
 
     pub(crate) fn transaction_retried(&self) {
@@ -82,6 +91,11 @@ pub struct PoolStats {
     /// Transactions run again after a serialization failure, a deadlock or a stale
     /// statement.
     pub transaction_retries: u64,
+    /// Batches the batched read path sent.
+    pub read_batches: u64,
+    /// Statements in those batches (`read_statements / read_batches` is the mean
+    /// batch size).
+    pub read_statements: u64,
     /// In PgBouncer mode, statements whose parameter types the pool learnt (once per
     /// statement, and again after a migration changed them); 0 otherwise.
     pub param_types_learnt: u64,
@@ -161,6 +175,8 @@ impl PoolStats {
             },
             leaks: load(&counters.leaks),
             transaction_retries: load(&counters.transaction_retries),
+            read_batches: load(&counters.read_batches),
+            read_statements: load(&counters.read_statements),
             param_types_learnt: 0,
         }
     }

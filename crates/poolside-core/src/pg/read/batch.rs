@@ -1,5 +1,5 @@
-//! One batch on the wire: every statement's messages, one Sync, and the answers read
-//! back in order.
+//! One batch on the wire: every statement's messages and a Sync ([`write`]), and the
+//! answers read back in order and handed to their callers ([`answer`]).
 //!
 //! Invariants:
 //! - A statement is prepared on the connection before its first Bind, in the same
@@ -9,31 +9,49 @@
 //! - The server skips everything after an error until the Sync. The statement that
 //!   failed gets the error; the ones it skipped never ran, and go first into the next
 //!   batch, each followed by a Sync of its own, so that no error skips them again.
-//!   Statements that go alone come before the ones that share the batch's last Sync.
+//!   A statement whose prepared form a skipped Parse left missing (26000; it never
+//!   ran either) goes again the same way.
 //! - Each answer goes to its caller as soon as it is read; a caller that has gone
 //!   is skipped over, its rows read and dropped, so the stream stays in step.
 //! - Anything the protocol does not allow here ends the connection: no caller gets
 //!   a row that may belong to another.
 
-use std::collections::VecDeque;
 use std::io;
+use std::sync::Arc;
 
+use bytes::BytesMut;
 use lru::LruCache;
+use parking_lot::Mutex;
 use postgres_protocol::message::backend::Message;
 use postgres_protocol::message::frontend;
+use tokio::io::AsyncRead;
 
 use super::server_error::ServerError;
 use super::statements::{Description, statement_name};
-use super::wire::Wire;
+use super::wire::WireReader;
 use super::work::{Answer, Work};
 use crate::ErrorKind;
 use crate::pg::PgError;
-use crate::pg::row::WireRow;
+use crate::pg::row::{Columns, WireRow};
 
-/// How a batch ended.
+/// The statements prepared on one connection, by id, most recently used last.
+pub(crate) type Prepared = Mutex<LruCache<u64, ()>>;
+
+/// A batch written to the wire, in the order its answers come back.
+pub(crate) struct Sent {
+    /// Close messages for evicted statements, first in the batch.
+    closes: usize,
+    /// Each statement, and whether it is prepared (Close, Parse) in this batch.
+    works: Vec<(Work, bool)>,
+    /// Whether statements share the last Sync (besides those that go alone).
+    shared_sync: bool,
+}
+
+/// How the answers to a batch ended.
 pub(crate) enum BatchEnd {
-    /// The server answered up to its ReadyForQuery; `skipped` are to be sent again.
-    Done { skipped: Vec<Work> },
+    /// The server answered up to the batch's last ReadyForQuery; `again` are to be
+    /// sent again, alone.
+    Done { again: Vec<Work> },
     /// The connection failed: `error`, for `unanswered` and for the connection.
     Broken {
         error: PgError,
@@ -41,128 +59,42 @@ pub(crate) enum BatchEnd {
     },
 }
 
-/// Sends `batch` on `wire` and gives every caller its answer.
-pub(crate) async fn exchange(
-    wire: &mut Wire,
-    prepared: &mut LruCache<u64, ()>,
-    batch: &mut Vec<Work>,
-) -> BatchEnd {
-    // Those that go alone first (a stable sort: each group keeps its order).
+/// Encodes `batch` into `out`, preparing what the connection lacks, and returns it in
+/// the order of its answers: those that go alone first, each with its own Sync, then
+/// the rest under one Sync.
+pub(crate) fn write(out: &mut BytesMut, prepared: &Prepared, mut batch: Vec<Work>) -> io::Result<Sent> {
+    // A stable sort: each group keeps its order.
     batch.sort_by_key(|work| !work.goes_alone());
-    let planned = match write(wire, prepared, batch) {
-        Ok(planned) => planned,
-        Err(e) => return broken(e, batch.drain(..).collect()),
-    };
-    if let Err(e) = wire.flush().await {
-        return broken(e, batch.drain(..).collect());
-    }
-    let mut pending: VecDeque<(Work, bool)> = batch.drain(..).zip(planned.parses).collect();
-    let unanswered = |pending: VecDeque<(Work, bool)>| pending.into_iter().map(|(w, _)| w).collect();
-    for _ in 0..planned.closes {
-        // Closing a statement never fails: an error here is the connection's.
-        let closed = match expect(wire, |m| matches!(m, Message::CloseComplete)).await {
-            Ok(()) => Ok(()),
-            Err(Refused::Io(e)) => Err(e),
-            Err(Refused::Server(error)) => Err(io::Error::other(error.message)),
-        };
-        if let Err(e) = closed {
-            return broken(e, unanswered(pending));
-        }
-    }
-    // Whether an error in the shared segment (the statements under the last Sync)
-    // made the server skip the rest of it.
-    let mut skipping = false;
-    let mut skipped = Vec::new();
-    while let Some((mut work, parse)) = pending.pop_front() {
-        let alone = work.goes_alone();
-        if skipping && !alone {
-            // Never ran: first in the next batch, alone.
-            if parse {
-                prepared.pop(&work.statement_id());
-            }
-            work.skip();
-            skipped.push(work);
-            continue;
-        }
-        match answer(wire, work, parse).await {
-            Ok(None) => {}
-            Ok(Some(failed)) => {
-                if failed.unparsed || failed.error.code.code() == "26000" {
-                    prepared.pop(&failed.id);
-                }
-                skipping |= !alone;
-            }
-            Err((e, work)) => {
-                let mut unanswered: Vec<Work> = unanswered(pending);
-                unanswered.insert(0, work);
-                unanswered.extend(skipped);
-                return broken(e, unanswered);
-            }
-        }
-        if alone && let Err(e) = ready_for_query(wire).await {
-            let mut unanswered: Vec<Work> = unanswered(pending);
-            unanswered.extend(skipped);
-            return broken(e, unanswered);
-        }
-    }
-    if planned.shared_sync && let Err(e) = ready_for_query(wire).await {
-        return broken(e, skipped);
-    }
-    BatchEnd::Done { skipped }
-}
-
-fn broken(error: io::Error, unanswered: Vec<Work>) -> BatchEnd {
-    BatchEnd::Broken {
-        error: PgError::new(
-            ErrorKind::Connect,
-            format!(
-                "the read connection failed: {error}; its statements may not have run, \
-                 and only read, so they may be sent again"
-            ),
-        ),
-        unanswered,
-    }
-}
-
-/// What was written for a batch.
-struct Planned {
-    /// Close messages for evicted statements, first in the batch.
-    closes: usize,
-    /// For each statement, whether it is prepared (Close, Parse) in this batch.
-    parses: Vec<bool>,
-    /// Whether statements share the last Sync (besides those that go alone).
-    shared_sync: bool,
-}
-
-/// Encodes `batch` into the wire's output, preparing what the connection lacks.
-fn write(wire: &mut Wire, prepared: &mut LruCache<u64, ()>, batch: &[Work]) -> io::Result<Planned> {
     let mut evicted = Vec::new();
     let mut parses = Vec::with_capacity(batch.len());
-    for work in batch {
-        let id = work.statement_id();
-        let parse = prepared.get(&id).is_none();
-        if parse && let Some((old, ())) = prepared.push(id, ()) {
-            evicted.push(old);
+    {
+        let mut prepared = prepared.lock();
+        for work in &batch {
+            let id = work.statement_id();
+            let parse = prepared.get(&id).is_none();
+            if parse && let Some((old, ())) = prepared.push(id, ()) {
+                evicted.push(old);
+            }
+            parses.push(parse);
         }
-        parses.push(parse);
     }
-    let out = &mut wire.out;
     for old in &evicted {
         frontend::close(b'S', &statement_name(*old), out)?;
     }
     let mut shared_sync = false;
     for (work, &parse) in batch.iter().zip(&parses) {
-        let name = parse.then(|| statement_name(work.statement_id()));
-        match (work, &name) {
-            (Work::Run(run), Some(name)) => {
-                frontend::close(b'S', name, out)?;
-                let types = run.statement.param_types.iter().map(|ty| ty.oid());
-                frontend::parse(name, &run.statement.sql, types, out)?;
+        match work {
+            Work::Run(run) => {
+                if parse {
+                    let name = &run.statement.name;
+                    frontend::close(b'S', name, out)?;
+                    let types = run.statement.param_types.iter().map(|ty| ty.oid());
+                    frontend::parse(name, &run.statement.sql, types, out)?;
+                }
                 out.extend_from_slice(&run.bind);
             }
-            (Work::Run(run), None) => out.extend_from_slice(&run.bind),
-            (Work::Describe(describe), name) => {
-                let name = name.clone().unwrap_or_else(|| statement_name(describe.id));
+            Work::Describe(describe) => {
+                let name = statement_name(describe.id);
                 frontend::close(b'S', &name, out)?;
                 frontend::parse(&name, &describe.sql, std::iter::empty(), out)?;
                 frontend::describe(b'S', &name, out)?;
@@ -177,25 +109,113 @@ fn write(wire: &mut Wire, prepared: &mut LruCache<u64, ()>, batch: &[Work]) -> i
     if shared_sync {
         frontend::sync(out);
     }
-    Ok(Planned {
+    Ok(Sent {
         closes: evicted.len(),
-        parses,
+        works: batch.into_iter().zip(parses).collect(),
         shared_sync,
     })
 }
 
-/// A statement the server refused.
-struct Failed {
-    id: u64,
-    error: ServerError,
-    /// It was to be prepared in this batch, and was not.
-    unparsed: bool,
+impl Sent {
+    /// Its statements, unanswered (the connection failed before they were sent).
+    pub(crate) fn into_works(self) -> Vec<Work> {
+        self.works.into_iter().map(|(work, _)| work).collect()
+    }
 }
 
-/// Reads the answer to `work` and gives it to its caller. `Some` when the server
-/// refused it (its caller has the error); `Err` when the connection failed (the work
-/// comes back unanswered).
-async fn answer(wire: &mut Wire, work: Work, parse: bool) -> Result<Option<Failed>, (io::Error, Work)> {
+/// Reads the answers to `sent` and gives every caller its own.
+pub(crate) async fn answer<R: AsyncRead + Unpin>(
+    wire: &mut WireReader<R>,
+    prepared: &Prepared,
+    sent: Sent,
+) -> BatchEnd {
+    for _ in 0..sent.closes {
+        // Closing a statement never fails: an error here is the connection's.
+        let closed = match expect(wire, |m| matches!(m, Message::CloseComplete)).await {
+            Ok(()) => Ok(()),
+            Err(Refused::Io(e)) => Err(e),
+            Err(Refused::Server(error)) => Err(io::Error::other(error.message)),
+        };
+        if let Err(e) = closed {
+            return broken(e, sent.into_works());
+        }
+    }
+    // Whether an error under the shared Sync made the server skip the rest of it.
+    let mut skipping = false;
+    let mut again = Vec::new();
+    let mut works = sent.works.into_iter();
+    while let Some((mut work, parse)) = works.next() {
+        let alone = work.goes_alone();
+        if skipping && !alone {
+            // Never ran: first in the next batch, alone.
+            if parse {
+                prepared.lock().pop(&work.statement_id());
+            }
+            work.skip();
+            again.push(work);
+            continue;
+        }
+        match answer_one(wire, work, parse).await {
+            Ok(Answered::Delivered) => {}
+            Ok(Answered::Refused { id, forget, again: retry }) => {
+                if forget {
+                    prepared.lock().pop(&id);
+                }
+                again.extend(retry);
+                skipping |= !alone;
+            }
+            Err((e, work)) => {
+                let mut unanswered = vec![work];
+                unanswered.extend(works.map(|(work, _)| work));
+                unanswered.extend(again);
+                return broken(e, unanswered);
+            }
+        }
+        if alone && let Err(e) = ready_for_query(wire).await {
+            let mut unanswered: Vec<Work> = works.map(|(work, _)| work).collect();
+            unanswered.extend(again);
+            return broken(e, unanswered);
+        }
+    }
+    if sent.shared_sync && let Err(e) = ready_for_query(wire).await {
+        return broken(e, again);
+    }
+    BatchEnd::Done { again }
+}
+
+pub(crate) fn broken(error: io::Error, unanswered: Vec<Work>) -> BatchEnd {
+    BatchEnd::Broken {
+        error: PgError::new(
+            ErrorKind::Connect,
+            format!(
+                "the read connection failed: {error}; its statements may not have run, \
+                 and only read, so they may be sent again"
+            ),
+        ),
+        unanswered,
+    }
+}
+
+/// What became of one statement the server answered.
+enum Answered {
+    /// Its caller has its answer.
+    Delivered,
+    /// The server refused it. `forget`: it is not prepared on the connection (its
+    /// Parse failed or never ran). `again`: it never ran, and goes again.
+    Refused {
+        id: u64,
+        forget: bool,
+        again: Option<Work>,
+    },
+}
+
+/// Reads the answer to `work` and gives it to its caller; `Err` when the connection
+/// failed (the work comes back unanswered).
+async fn answer_one<R: AsyncRead + Unpin>(
+    wire: &mut WireReader<R>,
+    mut work: Work,
+    parse: bool,
+) -> Result<Answered, (io::Error, Work)> {
     let id = work.statement_id();
     let mut parsed = !parse;
     let read = async {
@@ -205,21 +225,30 @@ async fn answer(wire: &mut Wire, work: Work, parse: bool) -> Result<Option<Faile
             parsed = true;
         }
         match &work {
-            Work::Run(run) => read_rows(wire, run.statement.columns.clone()).await,
+            Work::Run(run) => read_rows(wire, &run.statement.columns).await,
             Work::Describe(_) => read_description(wire).await,
         }
     };
     let outcome = match read.await {
         Ok(outcome) => outcome,
         Err(Refused::Server(error)) => {
-            let failed = Failed {
+            let missing = error.code.code() == "26000";
+            if missing && !work.goes_alone() {
+                // Prepared in a batch whose Parse the server skipped: it never ran.
+                work.skip();
+                return Ok(Answered::Refused {
+                    id,
+                    forget: true,
+                    again: Some(work),
+                });
+            }
+            let pg_error = error.to_pg_error(context(&work));
+            work.fail(pg_error);
+            return Ok(Answered::Refused {
                 id,
-                unparsed: !parsed,
-                error,
-            };
-            let error = failed.error.to_pg_error(context(&work));
-            work.fail(error);
-            return Ok(Some(failed));
+                forget: !parsed || missing,
+                again: None,
+            });
         }
         Err(Refused::Io(e)) => return Err((e, work)),
     };
@@ -228,14 +257,9 @@ async fn answer(wire: &mut Wire, work: Work, parse: bool) -> Result<Option<Faile
         (Work::Describe(describe), Outcome::Description(description)) => {
             drop(describe.reply.send(Ok(description)));
         }
-        (work, _) => {
-            return Err((
-                io::Error::new(io::ErrorKind::InvalidData, "answer of the wrong kind"),
-                work,
-            ));
-        }
+        (work, _) => return Err((unexpected("an answer of the statement's kind"), work)),
     }
-    Ok(None)
+    Ok(Answered::Delivered)
 }
 
 fn context(work: &Work) -> &'static str {
@@ -263,15 +287,18 @@ enum Outcome {
 }
 
 /// Binding's confirmation, the rows, and the command tag.
-async fn read_rows(
-    wire: &mut Wire,
-    columns: std::sync::Arc<crate::pg::row::Columns>,
+async fn read_rows<R: AsyncRead + Unpin>(
+    wire: &mut WireReader<R>,
+    columns: &Arc<Columns>,
 ) -> Result<Outcome, Refused> {
     expect(wire, |m| matches!(m, Message::BindComplete)).await?;
     let mut answer = Answer::default();
     loop {
         match next(wire).await? {
-            Message::DataRow(body) => answer.rows.push(WireRow::new(columns.clone(), body)?),
+            Message::DataRow(body) => {
+                let row = WireRow::new(Arc::clone(columns), body)?;
+                answer.rows.push(row.into());
+            }
             Message::CommandComplete(body) => {
                 answer.changed = body
                     .tag()?
@@ -289,7 +316,9 @@ async fn read_rows(
 }
 
 /// The parameter types and result columns of a statement just parsed.
-async fn read_description(wire: &mut Wire) -> Result<Outcome, Refused> {
+async fn read_description<R: AsyncRead + Unpin>(
+    wire: &mut WireReader<R>,
+) -> Result<Outcome, Refused> {
     use fallible_iterator::FallibleIterator as _;
     let params = match next(wire).await? {
         Message::ParameterDescription(body) => body.parameters().collect()?,
@@ -309,7 +338,10 @@ async fn read_description(wire: &mut Wire) -> Result<Outcome, Refused> {
 }
 
 /// Reads the message `wanted` accepts, or the server's error in its place.
-async fn expect(wire: &mut Wire, wanted: impl Fn(&Message) -> bool) -> Result<(), Refused> {
+async fn expect<R: AsyncRead + Unpin>(
+    wire: &mut WireReader<R>,
+    wanted: impl Fn(&Message) -> bool,
+) -> Result<(), Refused> {
     match next(wire).await? {
         message if wanted(&message) => Ok(()),
         Message::ErrorResponse(body) => Err(Refused::Server(ServerError::parse(&body)?)),
@@ -317,8 +349,8 @@ async fn expect(wire: &mut Wire, wanted: impl Fn(&Message) -> bool) -> Result<()
     }
 }
 
-/// Reads up to the batch's ReadyForQuery, past what an error made the server skip.
-async fn ready_for_query(wire: &mut Wire) -> io::Result<()> {
+/// Reads up to a ReadyForQuery, past what an error made the server skip.
+async fn ready_for_query<R: AsyncRead + Unpin>(wire: &mut WireReader<R>) -> io::Result<()> {
     loop {
         if let Message::ReadyForQuery(_) = next(wire).await? {
             return Ok(());
@@ -328,7 +360,7 @@ async fn ready_for_query(wire: &mut Wire) -> io::Result<()> {
 
 /// The next message that answers a statement: notices and parameter changes, which
 /// may come at any time, are passed over.
-async fn next(wire: &mut Wire) -> io::Result<Message> {
+async fn next<R: AsyncRead + Unpin>(wire: &mut WireReader<R>) -> io::Result<Message> {
     loop {
         match wire.next().await? {
             Message::NoticeResponse(_)

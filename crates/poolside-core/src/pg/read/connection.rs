@@ -1,29 +1,33 @@
-//! [`ReadConnection`]: one read-only connection and the task that batches its
+//! [`ReadConnection`]: one read-only connection and the two tasks that batch its
 //! callers' statements.
 //!
-//! The task sends a batch, reads its answers, and sends the next: what queued while a
-//! batch was on the wire (up to `postgres.read_batch_size`) is the next batch, so a
-//! lone caller goes out at once and a crowd goes out together, with no timer. The
-//! batch itself is written and read in [`batch`](super::batch).
+//! The writing task sends what queued since its last batch (up to
+//! `postgres.read_batch_size`) as one batch; the reading task reads the answers and
+//! hands them out. At most two batches are on the wire: while the server works
+//! through one, the next waits behind it, and the answers to the one before are being
+//! read. A lone caller goes out at once and a crowd goes out together, with no timer.
+//! The batches themselves are written and read in [`batch`](super::batch).
 
-use std::collections::VecDeque;
 use std::num::NonZeroUsize;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use lru::LruCache;
+use parking_lot::Mutex;
 use postgres_protocol::message::frontend;
+use tokio::io::ReadHalf;
 use tokio::sync::{Notify, mpsc};
 
-use super::batch::{self, BatchEnd};
+use super::batch::{self, BatchEnd, Prepared, Sent};
 use super::connect::{BackendKey, Connector};
-use super::wire::Wire;
+use super::wire::{Transport, WireReader, WireWriter};
 use super::work::Work;
 use crate::ErrorKind;
 use crate::pg::PgError;
+use crate::pg::stats::Counters;
 
-/// How the task runs its batches.
+/// How the tasks run their batches.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct BatchSettings {
     /// Most statements in one batch.
@@ -42,40 +46,77 @@ pub(crate) struct ReadConnection {
     generation: u64,
 }
 
-/// What callers and the task share.
+/// What callers and the tasks share.
 #[derive(Debug, Default)]
 struct State {
-    /// The task has stopped: nothing queued now will be answered.
+    /// The tasks have stopped: nothing queued now will be answered.
     closed: AtomicBool,
-    /// A statement ran past the query timeout: no new work, and the running batch is
-    /// cancelled on the server.
+    /// A statement ran past the query timeout: no new work, and the batch being
+    /// answered is cancelled on the server.
     timed_out: AtomicBool,
     cancel: Notify,
 }
 
+impl State {
+    fn close(&self) {
+        self.closed.store(true, Ordering::Release);
+    }
+}
+
+/// An error for work queued on a connection that stopped before sending it.
+fn never_sent() -> PgError {
+    PgError::new(
+        ErrorKind::Connect,
+        "the read connection closed before sending the statement; it never ran: send it \
+         again",
+    )
+    .unsent()
+}
+
 impl ReadConnection {
-    /// Opens a connection and starts its task. It retires after `lifetime`, or when
+    /// Opens a connection and starts its tasks. It retires after `lifetime`, or when
     /// the pool's generation moves past `generation`.
     pub(crate) async fn open(
         connector: &Connector,
         settings: BatchSettings,
+        counters: &Arc<Counters>,
         lifetime: Duration,
         generation: u64,
     ) -> Result<Self, PgError> {
         let (wire, key) = connector.open().await?;
+        counters.created();
+        let (reader, writer) = wire.split();
         let (work, queue) = mpsc::unbounded_channel();
+        let (again_tx, again) = mpsc::unbounded_channel();
+        // One batch waiting here, one being answered: two on the wire at most.
+        let (sent_tx, sent) = mpsc::channel(1);
         let state = Arc::new(State::default());
-        let task = Task {
-            wire,
-            queue,
-            state: Arc::clone(&state),
-            prepared: LruCache::new(settings.prepared),
-            carried: VecDeque::new(),
-            settings,
-            connector: connector.clone(),
-            key,
-        };
-        tokio::spawn(task.run());
+        let prepared = Arc::new(Mutex::new(LruCache::new(settings.prepared)));
+        tokio::spawn(
+            Writing {
+                wire: writer,
+                queue,
+                again,
+                sent: sent_tx,
+                prepared: Arc::clone(&prepared),
+                state: Arc::clone(&state),
+                max_statements: settings.max_statements,
+                counters: Arc::clone(counters),
+            }
+            .run(),
+        );
+        tokio::spawn(
+            Reading {
+                wire: reader,
+                sent,
+                again: again_tx,
+                prepared,
+                state: Arc::clone(&state),
+                connector: connector.clone(),
+                key,
+            }
+            .run(),
+        );
         Ok(Self {
             work,
             state,
@@ -103,87 +144,84 @@ impl ReadConnection {
     }
 
     /// A statement on it ran past the query timeout: it takes no new work, and the
-    /// batch on the wire is cancelled on the server.
+    /// batch being answered is cancelled on the server.
     pub(crate) fn time_out(&self) {
         self.state.timed_out.store(true, Ordering::Relaxed);
         self.state.cancel.notify_waiters();
     }
 }
 
-/// The task that owns the socket.
-struct Task {
-    wire: Wire,
+/// The task that writes batches.
+struct Writing {
+    wire: WireWriter,
     queue: mpsc::UnboundedReceiver<Work>,
+    /// Work a batch skipped, from the reading task: first in the next batch.
+    again: mpsc::UnboundedReceiver<Work>,
+    sent: mpsc::Sender<Sent>,
+    prepared: Arc<Prepared>,
     state: Arc<State>,
-    /// Ids of the statements prepared on this connection, most recently used last.
-    prepared: LruCache<u64, ()>,
-    /// Work a batch skipped after an earlier statement's error: first in the next.
-    carried: VecDeque<Work>,
-    settings: BatchSettings,
-    connector: Connector,
-    key: BackendKey,
+    max_statements: usize,
+    counters: Arc<Counters>,
 }
 
-impl Task {
+impl Writing {
     async fn run(mut self) {
-        let error = loop {
-            let Some(mut batch) = self.next_batch().await else {
-                // Every handle is gone and the queue is empty: close politely.
+        loop {
+            // Room for another batch on the wire, or the reading task has stopped.
+            let Ok(room) = self.sent.clone().reserve_owned().await else {
+                break;
+            };
+            let Some(batch) = self.next_batch().await else {
+                // Every handle is gone and nothing is left: close politely, after
+                // the batches still being answered.
                 frontend::terminate(&mut self.wire.out);
                 let _ = self.wire.flush().await;
-                break None;
+                break;
             };
-            let cancel = self.state.cancel.notified();
-            let exchange = batch::exchange(&mut self.wire, &mut self.prepared, &mut batch);
-            tokio::pin!(exchange);
-            let end = tokio::select! {
-                end = &mut exchange => end,
-                () = cancel => {
-                    // A caller timed out while this batch was on the wire: cancel
-                    // what runs, then read the batch to its end (the cancelled
-                    // statement ends in 57014; the rest are sent again).
-                    let connector = self.connector.clone();
-                    let key = self.key;
-                    tokio::spawn(async move { connector.cancel(key).await });
-                    exchange.await
+            self.counters.read_batch(batch.len());
+            let written = batch::write(&mut self.wire.out, &self.prepared, batch);
+            let sent = match written {
+                Ok(sent) => sent,
+                Err(e) => {
+                    // Only a statement too large for the protocol fails to encode.
+                    tracing::warn!(target: "poolside::pg", error = %e, "a read batch did not encode");
+                    self.wire.out.clear();
+                    continue;
                 }
             };
-            match end {
-                BatchEnd::Done { skipped } => self.carried.extend(skipped),
-                BatchEnd::Broken { error, unanswered } => {
+            if let Err(e) = self.wire.flush().await {
+                if let BatchEnd::Broken { error, unanswered } = batch::broken(e, sent.into_works()) {
                     for work in unanswered {
                         work.fail(error.duplicate());
                     }
-                    break Some(error);
                 }
+                break;
             }
-        };
-        self.state.closed.store(true, Ordering::Release);
+            room.send(sent);
+        }
+        self.state.close();
         self.queue.close();
-        let error = error.unwrap_or_else(|| {
-            PgError::new(ErrorKind::Connect, "the read connection was closed")
-        });
-        for work in self.carried.drain(..) {
-            work.fail(error.duplicate().unsent());
+        while let Ok(work) = self.again.try_recv() {
+            work.fail(never_sent());
         }
         while let Ok(work) = self.queue.try_recv() {
-            work.fail(error.duplicate().unsent());
+            work.fail(never_sent());
         }
     }
 
-    /// The work carried over from the last batch and what queued since, up to the
-    /// batch size, without the work of callers who have gone; waits for the first
-    /// when there is none. `None` once every handle is dropped and nothing is left.
+    /// The work to send again, then what queued, up to the batch size, without the
+    /// work of callers who have gone; waits for the first when there is none. `None`
+    /// once every handle is dropped and the queue is empty, or the reading task has
+    /// stopped.
     async fn next_batch(&mut self) -> Option<Vec<Work>> {
-        let max = self.settings.max_statements;
+        let max = self.max_statements;
         let mut batch = Vec::with_capacity(max.min(64));
         loop {
             while batch.len() < max {
-                let Some(work) = self.carried.pop_front() else {
-                    break;
-                };
-                if !work.is_abandoned() {
-                    batch.push(work);
+                match self.again.try_recv() {
+                    Ok(work) if !work.is_abandoned() => batch.push(work),
+                    Ok(_) => {}
+                    Err(_) => break,
                 }
             }
             while batch.len() < max {
@@ -196,10 +234,77 @@ impl Task {
             if !batch.is_empty() {
                 return Some(batch);
             }
-            let work = self.queue.recv().await?;
-            if !work.is_abandoned() {
+            let work = tokio::select! {
+                biased;
+                work = self.again.recv() => work,
+                work = self.queue.recv() => Some(work?),
+                () = self.sent.closed() => return None,
+            };
+            if let Some(work) = work
+                && !work.is_abandoned()
+            {
                 batch.push(work);
             }
         }
+    }
+}
+
+/// The task that reads answers.
+struct Reading {
+    wire: WireReader<ReadHalf<Box<dyn Transport>>>,
+    sent: mpsc::Receiver<Sent>,
+    again: mpsc::UnboundedSender<Work>,
+    prepared: Arc<Prepared>,
+    state: Arc<State>,
+    connector: Connector,
+    key: BackendKey,
+}
+
+impl Reading {
+    async fn run(mut self) {
+        while let Some(sent) = self.sent.recv().await {
+            let cancel = self.state.cancel.notified();
+            let answering = batch::answer(&mut self.wire, &self.prepared, sent);
+            tokio::pin!(answering);
+            let end = tokio::select! {
+                end = &mut answering => end,
+                () = cancel => {
+                    // A caller timed out while this batch was on the wire: cancel
+                    // what runs, then read the batch to its end (the cancelled
+                    // statement ends in 57014).
+                    let connector = self.connector.clone();
+                    let key = self.key;
+                    tokio::spawn(async move { connector.cancel(key).await });
+                    answering.await
+                }
+            };
+            match end {
+                BatchEnd::Done { again } => {
+                    for work in again {
+                        if let Err(back) = self.again.send(work) {
+                            back.0.fail(never_sent());
+                        }
+                    }
+                    // Let the callers just answered run before the writing task gets
+                    // room for another batch: most send their next statement at
+                    // once, and it should go in that batch, not the one after.
+                    tokio::task::yield_now().await;
+                }
+                BatchEnd::Broken { error, unanswered } => {
+                    self.state.close();
+                    for work in unanswered {
+                        work.fail(error.duplicate());
+                    }
+                    self.sent.close();
+                    while let Ok(sent) = self.sent.try_recv() {
+                        for work in sent.into_works() {
+                            work.fail(error.duplicate());
+                        }
+                    }
+                    return;
+                }
+            }
+        }
+        self.state.close();
     }
 }

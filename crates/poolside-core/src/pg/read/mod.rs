@@ -52,6 +52,7 @@ pub(crate) use self::work::Answer;
 use self::work::{Describe, Run, Work};
 use super::generation::Generation;
 use super::schema_epoch::SchemaEpoch;
+use super::stats::Counters;
 use super::{Params, PgError};
 use crate::ErrorKind;
 use crate::leases::Leases;
@@ -74,6 +75,7 @@ pub(crate) struct ReadPath {
     batches: BatchSettings,
     settings: ReadSettings,
     generation: Arc<Generation>,
+    counters: Arc<Counters>,
 }
 
 impl std::fmt::Debug for ReadPath {
@@ -96,6 +98,7 @@ impl ReadPath {
         settings: ReadSettings,
         schema: Arc<SchemaEpoch>,
         generation: Arc<Generation>,
+        counters: Arc<Counters>,
     ) -> Result<Self, &'static str> {
         Ok(Self {
             connections: Leases::new(settings.connections as usize),
@@ -107,6 +110,7 @@ impl ReadPath {
             },
             settings,
             generation,
+            counters,
         })
     }
 
@@ -229,7 +233,13 @@ impl ReadPath {
                 |connection| connection.is_live(generation),
                 || {
                     let lifetime = self.settings.max_lifetime;
-                    ReadConnection::open(&self.connector, self.batches, lifetime, generation)
+                    ReadConnection::open(
+                        &self.connector,
+                        self.batches,
+                        &self.counters,
+                        lifetime,
+                        generation,
+                    )
                 },
             )
             .await

@@ -24,6 +24,8 @@ use crate::pg::schema_epoch::SchemaEpoch;
 #[derive(Debug)]
 pub(crate) struct Described {
     pub(crate) id: u64,
+    /// The name it is prepared under: [`statement_name`]`(id)`.
+    pub(crate) name: String,
     pub(crate) sql: Arc<str>,
     pub(crate) param_types: Vec<Type>,
     pub(crate) columns: Arc<Columns>,
@@ -105,6 +107,7 @@ impl Statements {
         let known = match (param_types, column_types) {
             (Some(param_types), Some(types)) => Known::Described(Arc::new(Described {
                 id,
+                name: statement_name(id),
                 sql: Arc::from(sql),
                 param_types,
                 columns: Arc::new(Columns {

@@ -1,11 +1,13 @@
 //! [`Wire`]: one connection's socket framed into PostgreSQL messages, with
 //! postgres-protocol's parser and encoders (the ones tokio-postgres frames with).
+//! Once the connection is open it splits into a [`WireReader`] and a [`WireWriter`],
+//! so that one batch is written while the answers to the last are read.
 
 use std::io;
 
 use bytes::BytesMut;
 use postgres_protocol::message::backend::Message;
-use tokio::io::{AsyncRead, AsyncReadExt as _, AsyncWrite, AsyncWriteExt as _};
+use tokio::io::{AsyncRead, AsyncReadExt as _, AsyncWrite, AsyncWriteExt as _, ReadHalf, WriteHalf};
 
 /// A byte stream a connection runs on: TCP, a Unix socket, or TLS over TCP.
 pub(crate) trait Transport: AsyncRead + AsyncWrite + Unpin + Send {}
@@ -17,8 +19,20 @@ const READ_CHUNK: usize = 64 * 1024;
 
 /// A socket, what was read from it but not yet parsed, and the messages to send next.
 pub(crate) struct Wire {
-    socket: Box<dyn Transport>,
+    reader: WireReader<Box<dyn Transport>>,
+    /// Messages encoded for the next [`flush`](Self::flush).
+    pub(crate) out: BytesMut,
+}
+
+/// The reading side: the socket's bytes parsed into messages.
+pub(crate) struct WireReader<R> {
+    socket: R,
     read: BytesMut,
+}
+
+/// The writing side: messages encoded into `out`, then flushed.
+pub(crate) struct WireWriter {
+    socket: WriteHalf<Box<dyn Transport>>,
     /// Messages encoded for the next [`flush`](Self::flush).
     pub(crate) out: BytesMut,
 }
@@ -26,20 +40,54 @@ pub(crate) struct Wire {
 impl Wire {
     pub(crate) fn new(socket: Box<dyn Transport>) -> Self {
         Self {
-            socket,
-            read: BytesMut::with_capacity(READ_CHUNK),
+            reader: WireReader {
+                socket,
+                read: BytesMut::with_capacity(READ_CHUNK),
+            },
             out: BytesMut::with_capacity(READ_CHUNK),
         }
     }
 
     /// Sends everything in [`out`](Self::out).
     pub(crate) async fn flush(&mut self) -> io::Result<()> {
-        self.socket.write_all(&self.out).await?;
-        self.socket.flush().await?;
-        self.out.clear();
-        Ok(())
+        flush(&mut self.reader.socket, &mut self.out).await
     }
 
+    /// The next message from the server.
+    pub(crate) async fn next(&mut self) -> io::Result<Message> {
+        self.reader.next().await
+    }
+
+    /// The two sides, for the connection's reading and writing tasks.
+    pub(crate) fn split(self) -> (WireReader<ReadHalf<Box<dyn Transport>>>, WireWriter) {
+        let (read, write) = tokio::io::split(self.reader.socket);
+        let reader = WireReader {
+            socket: read,
+            read: self.reader.read,
+        };
+        let writer = WireWriter {
+            socket: write,
+            out: self.out,
+        };
+        (reader, writer)
+    }
+}
+
+impl WireWriter {
+    /// Sends everything in [`out`](Self::out).
+    pub(crate) async fn flush(&mut self) -> io::Result<()> {
+        flush(&mut self.socket, &mut self.out).await
+    }
+}
+
+async fn flush<W: AsyncWrite + Unpin>(socket: &mut W, out: &mut BytesMut) -> io::Result<()> {
+    socket.write_all(out).await?;
+    socket.flush().await?;
+    out.clear();
+    Ok(())
+}
+
+impl<R: AsyncRead + Unpin> WireReader<R> {
     /// The next message from the server. Cancel-safe: a message is taken out of the
     /// buffer only once it is whole.
     pub(crate) async fn next(&mut self) -> io::Result<Message> {

@@ -6,16 +6,15 @@ use postgres_protocol::message::frontend;
 use tokio::sync::oneshot;
 use tokio_postgres::types::IsNull;
 
-use super::statements::{Described, Description, statement_name};
+use super::statements::{Described, Description};
 use crate::ErrorKind;
-use crate::pg::row::WireRow;
-use crate::pg::{Params, PgError};
+use crate::pg::{Params, PgError, Row};
 use std::sync::Arc;
 
 /// A statement's result: its rows and the count its command tag gives.
 #[derive(Default)]
 pub(crate) struct Answer {
-    pub(crate) rows: Vec<WireRow>,
+    pub(crate) rows: Vec<Row>,
     pub(crate) changed: u64,
 }
 
@@ -112,7 +111,7 @@ pub(crate) fn encode(statement: &Described, params: Params<'_>) -> Result<Bytes,
     let mut failed_at = 0;
     let bound = frontend::bind(
         "",
-        &statement_name(statement.id),
+        &statement.name,
         formats,
         params.iter().zip(types).enumerate(),
         |(i, (param, ty)), buf| {
