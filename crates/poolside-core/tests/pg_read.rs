@@ -110,3 +110,202 @@ async fn a_statement_past_the_query_timeout_fails_and_its_connection_is_replaced
     let row = pool.read_query_one("SELECT 1::int4", &[]).await.expect("read");
     assert_eq!(row.get::<_, i32>(0), 1);
 }
+
+/// A table of `rows` rows whose `v` is `id * 7`, for checking that every answer is its
+/// own caller's.
+async fn sevens(pool: &PgPool, table: &str, rows: i64) {
+    pool.execute(&format!("DROP TABLE IF EXISTS {table}"), &[])
+        .await
+        .expect("drop");
+    pool.execute(
+        &format!("CREATE TABLE {table} (id int8 PRIMARY KEY, v int8 NOT NULL)"),
+        &[],
+    )
+    .await
+    .expect("create");
+    pool.execute(
+        &format!("INSERT INTO {table} SELECT i, i * 7 FROM generate_series(1, $1::int8) i"),
+        &[&rows],
+    )
+    .await
+    .expect("fill");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ten_thousand_callers_dropped_at_random_leave_every_other_answer_right() {
+    let pool = read_pool(&[]).await;
+    sevens(&pool, "read_path_dropped", 1000).await;
+    let sql = "SELECT v FROM read_path_dropped WHERE id = $1";
+    let dropped: Vec<_> = (0..10_000i64)
+        .map(|i| {
+            let pool = pool.clone();
+            tokio::spawn(async move {
+                // Gone before queuing, while queued, on the wire, or never.
+                let patience = std::time::Duration::from_micros(fastrand::u64(0..400_000));
+                let id = i % 1000 + 1;
+                match tokio::time::timeout(patience, pool.read_query_one(sql, &[&id])).await {
+                    Ok(answer) => Some((id, answer.expect("read").get::<_, i64>(0))),
+                    Err(_) => None,
+                }
+            })
+        })
+        .collect();
+    let checked: Vec<_> = (0..2_000i64)
+        .map(|i| {
+            let pool = pool.clone();
+            tokio::spawn(async move {
+                let id = i % 1000 + 1;
+                let row = pool.read_query_one(sql, &[&id]).await.expect("read");
+                (id, row.get::<_, i64>(0))
+            })
+        })
+        .collect();
+    let mut finished = 0;
+    for task in dropped {
+        if let Some((id, v)) = task.await.expect("task") {
+            assert_eq!(v, id * 7, "a caller got another's row");
+            finished += 1;
+        }
+    }
+    for task in checked {
+        let (id, v) = task.await.expect("task");
+        assert_eq!(v, id * 7, "a caller got another's row");
+    }
+    println!("of 10,000 impatient callers, {finished} finished");
+    assert!(
+        finished > 0 && finished < 10_000,
+        "callers went at every stage, some finished"
+    );
+    // Nothing left out of step: every connection answers right.
+    for id in 1..=200i64 {
+        let row = pool.read_query_one(sql, &[&id]).await.expect("read");
+        assert_eq!(row.get::<_, i64>(0), id * 7);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn terminated_backends_mid_batch_end_in_errors_never_a_wrong_row() {
+    let pool = read_pool(&[]).await;
+    sevens(&pool, "read_path_terminated", 500).await;
+    let sql = "SELECT v, pg_backend_pid() FROM read_path_terminated WHERE id = $1";
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let readers: Vec<_> = (0..16i64)
+        .map(|t| {
+            let (pool, stop) = (pool.clone(), stop.clone());
+            tokio::spawn(async move {
+                let (mut answered, mut failed) = (0u32, 0u32);
+                let mut i = t;
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    i += 16;
+                    let id = i % 500 + 1;
+                    match pool.read_query_one(sql, &[&id]).await {
+                        Ok(row) => {
+                            assert_eq!(row.get::<_, i64>(0), id * 7, "a wrong row");
+                            answered += 1;
+                        }
+                        Err(e) => {
+                            assert!(
+                                matches!(e.kind(), ErrorKind::Connect),
+                                "a lost connection is a connection error: {e}"
+                            );
+                            failed += 1;
+                        }
+                    }
+                }
+                (answered, failed)
+            })
+        })
+        .collect();
+    // Terminate the read connections' backends three times under the load.
+    let killer = pool_for_killing().await;
+    for _ in 0..3 {
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        killer
+            .execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+                 WHERE query LIKE '%read_path_terminated%' AND pid <> pg_backend_pid() \
+                 AND backend_type = 'client backend'",
+                &[],
+            )
+            .await
+            .expect("terminate");
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let (mut answered, mut failed) = (0, 0);
+    for reader in readers {
+        let (a, f) = reader.await.expect("no reader panicked");
+        answered += a;
+        failed += f;
+    }
+    println!("answered {answered}, failed {failed}");
+    assert!(answered > 100, "reads went on around the terminations");
+    let row = pool.read_query_one(sql, &[&9i64]).await.expect("the path recovers");
+    assert_eq!(row.get::<_, i64>(0), 63);
+}
+
+/// A pool without the read path, to terminate the read path's backends from.
+async fn pool_for_killing() -> PgPool {
+    pg_pool(&[PATIENT_CHECKOUT]).await
+}
+
+#[tokio::test]
+async fn a_migration_that_changes_a_result_is_described_again() {
+    let pool = read_pool(&[]).await;
+    pool.execute("DROP TABLE IF EXISTS read_path_migrated", &[])
+        .await
+        .expect("drop");
+    pool.execute("CREATE TABLE read_path_migrated (id int8, name text)", &[])
+        .await
+        .expect("create");
+    pool.execute("INSERT INTO read_path_migrated VALUES (1, 'tea')", &[])
+        .await
+        .expect("insert");
+    let sql = "SELECT * FROM read_path_migrated WHERE id = $1";
+    let before = pool.read_query_one(sql, &[&1i64]).await.expect("read");
+    assert_eq!(before.len(), 2);
+    pool.execute(
+        "ALTER TABLE read_path_migrated ADD COLUMN price int4 DEFAULT 3",
+        &[],
+    )
+    .await
+    .expect("migrate");
+    let after = pool
+        .read_query_one(sql, &[&1i64])
+        .await
+        .expect("the stale statement is described again and sent once more");
+    assert_eq!(after.len(), 3);
+    assert_eq!(after.get::<_, i32>("price"), 3);
+}
+
+#[tokio::test]
+async fn statements_of_types_the_path_does_not_know_run_on_the_pipelined_path() {
+    let pool = read_pool(&[]).await;
+    pool.execute("DROP TYPE IF EXISTS read_path_mood CASCADE", &[])
+        .await
+        .expect("drop");
+    pool.execute("CREATE TYPE read_path_mood AS ENUM ('calm', 'busy')", &[])
+        .await
+        .expect("create");
+    let row = pool
+        .read_query_one("SELECT 'busy'::read_path_mood::text AS mood, 'calm'::read_path_mood AS raw", &[])
+        .await
+        .expect("an enum column falls back");
+    assert_eq!(row.get::<_, &str>("mood"), "busy");
+}
+
+#[tokio::test]
+async fn a_lone_caller_goes_out_at_once_and_nothing_leaks_between_callers() {
+    let pool = read_pool(&[]).await;
+    for i in 0..50i32 {
+        let row = pool.read_query_one("SELECT $1::int4", &[&i]).await.expect("read");
+        assert_eq!(row.get::<_, i32>(0), i);
+    }
+    let stats = pool.stats();
+    assert!(stats.read_batches >= 50, "one batch each: {stats:?}");
+    assert_eq!(stats.read_statements, stats.read_batches, "{stats:?}");
+    let wrong = pool.read_query("SELECT $1::int4", &[&"text"]).await;
+    assert!(wrong.is_err(), "a parameter of the wrong type fails before it is sent");
+    let count = pool.read_query("SELECT $1::int4", &[]).await;
+    assert!(count.is_err(), "so does a wrong count");
+}
