@@ -1,5 +1,6 @@
 //! Faults injected into the real servers under a steady load: PostgreSQL restarted
-//! (`pg_ctl stop -m fast` and `-m immediate`, then started), the primary lost to its
+//! (`pg_ctl stop -m fast` and `-m immediate`, then started; under writes, and under
+//! the batched read path's reads), the primary lost to its
 //! streaming standby (stopped, or turned read-only), with a multi-host URL, and Redis
 //! killed under the point-of-sale service.
 //!
@@ -303,6 +304,104 @@ async fn server_fault_restart_fast_under_load() {
 #[ignore = "restarts the shared PostgreSQL: run by `cargo xtask test` in its faults phase"]
 async fn server_fault_restart_immediate_under_load() {
     restart_under_load("immediate").await;
+}
+
+/// Restarts PostgreSQL (`pg_ctl stop -m immediate`) under reads on the batched read
+/// path, each checked against its own key: batches on the wire when the server dies
+/// end in errors the retry layer sends again, never in another caller's row.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "restarts the shared PostgreSQL: run by `cargo xtask test` in its faults phase"]
+async fn server_fault_restart_under_batched_reads() {
+    let url = required_env("DATABASE_URL");
+    let client = direct_client(&url).await.expect("connects");
+    client
+        .batch_execute(
+            "DROP TABLE IF EXISTS fault_batched_reads; \
+             CREATE TABLE fault_batched_reads (id int8 PRIMARY KEY, v int8 NOT NULL); \
+             INSERT INTO fault_batched_reads SELECT i, i * 7 FROM generate_series(1, 1000) i",
+        )
+        .await
+        .expect("creates the table");
+    drop(client);
+    let config = load_config(&[
+        ("DATABASE_URL", url.as_str()),
+        ("POOLSIDE_PROFILE", "test"),
+        ("POOLSIDE_POSTGRES__MAX_SIZE", "10"),
+        ("POOLSIDE_POSTGRES__READ_CONNECTIONS", "2"),
+        ("POOLSIDE_POSTGRES__CONNECTION_TIMEOUT", "10s"),
+    ]);
+    let pool = PgPool::connect(&config.config.postgres)
+        .await
+        .expect("connects");
+    let (stop_tx, stop) = watch::channel(false);
+    let seen = Arc::new(Mutex::new(Seen::default()));
+    // Four readers per task slot: enough callers to fill batches.
+    let tasks: Vec<_> = (0..TASKS * 4)
+        .map(|task| {
+            let (pool, seen, stop) = (pool.clone(), Arc::clone(&seen), stop.clone());
+            tokio::spawn(async move {
+                let mut read = RetryLayer::new(retry_policy(true)).layer(tower::service_fn(
+                    move |id: i64| {
+                        let pool = pool.clone();
+                        async move {
+                            let row = pool
+                                .read_query_one(
+                                    "SELECT v FROM fault_batched_reads WHERE id = $1",
+                                    &[&id],
+                                )
+                                .await?;
+                            Ok::<_, PgError>((id, row.get::<_, i64>(0)))
+                        }
+                    },
+                ));
+                let mut id = task as i64;
+                while !*stop.borrow() {
+                    id = id % 1000 + 1;
+                    let result = run_bounded(read.ready().await.expect("ready").call(id)).await;
+                    if let Ok((id, v)) = &result {
+                        assert_eq!(*v, id * 7, "a caller got another caller's row");
+                    }
+                    let ok = record(&seen, false, result.map(|_| None));
+                    if !ok {
+                        tokio::time::sleep(Duration::from_millis(2)).await;
+                    }
+                }
+            })
+        })
+        .collect();
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let restart_began = Instant::now();
+    tokio::task::spawn_blocking(|| xtask_services(&["restart", "postgres", "immediate"]))
+        .await
+        .expect("the restart ran");
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    stop_tx.send(true).expect("tasks listen");
+    for task in tasks {
+        task.await.expect("no reader panicked: every answer was its caller's");
+    }
+    let seen = std::mem::take(&mut *seen.lock());
+    let during: Vec<_> = seen
+        .outcomes
+        .iter()
+        .filter(|o| o.finished >= restart_began)
+        .collect();
+    let failed: Vec<_> = during.iter().filter(|o| o.result.is_err()).collect();
+    println!(
+        "restart under batched reads: {} reads during and after, {} failed after retries",
+        during.len(),
+        failed.len()
+    );
+    assert!(
+        first_success_after(&seen, restart_began, false).is_some(),
+        "reads succeed again after the restart"
+    );
+    assert!(
+        failed.is_empty(),
+        "reads are safe to retry and must all succeed: {:?}",
+        failed.first()
+    );
+    let stats = pool.stats();
+    assert!(stats.total <= stats.max_size, "{stats:?}");
 }
 
 /// Starts the standby again when the replica test ends, passed or not.
