@@ -2,7 +2,7 @@
 //! `cargo xtask services` makes), with rustls, for every libpq `sslmode`: the session is
 //! encrypted when asked (`pg_stat_ssl`), a certificate from an untrusted CA or for
 //! another host is refused at once where the mode checks it, and cancel requests travel
-//! the same way.
+//! the same way. The batched read path's own connections are checked alike.
 
 use std::time::{Duration, Instant};
 
@@ -35,7 +35,8 @@ fn key_value_with(host: &str, params: &str) -> String {
 async fn pool(url: &str) -> Result<PgPool, PgError> {
     let config = load_config(&[
         ("DATABASE_URL", url),
-        ("POOLSIDE_POSTGRES__MAX_SIZE", "3"),
+        ("POOLSIDE_POSTGRES__MAX_SIZE", "4"),
+        ("POOLSIDE_POSTGRES__READ_CONNECTIONS", "1"),
         ("POOLSIDE_POSTGRES__MIN_IDLE", "1"),
         ("POOLSIDE_POSTGRES__CONNECTION_TIMEOUT", "5s"),
     ])
@@ -44,13 +45,15 @@ async fn pool(url: &str) -> Result<PgPool, PgError> {
     PgPool::connect(&config).await
 }
 
-/// Whether the pool's sessions are encrypted, asked on both paths.
+/// Whether the pool's sessions are encrypted, asked on every path (the batched read
+/// path opens its connections itself).
 async fn encrypted(pool: &PgPool) -> bool {
     let sql = "SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()";
     let pipelined: bool = pool.query_one(sql, &[]).await.expect("pipelined").get(0);
+    let batched: bool = pool.read_query_one(sql, &[]).await.expect("batched").get(0);
     let mut conn = pool.get().await.expect("exclusive");
     let exclusive: bool = conn.query_one(sql, &[]).await.expect("exclusive").get(0);
-    assert_eq!(pipelined, exclusive);
+    assert_eq!((pipelined, batched), (exclusive, exclusive));
     exclusive
 }
 
@@ -141,10 +144,24 @@ async fn a_statement_over_tls_is_cancelled_on_the_server() {
             &url_with(&format!("sslmode=verify-full&sslrootcert={ca}")),
         ),
         ("POOLSIDE_POSTGRES__QUERY_TIMEOUT", "300ms"),
+        ("POOLSIDE_POSTGRES__READ_CONNECTIONS", "1"),
     ])
     .config
     .postgres;
     let pool = PgPool::connect(&config).await.expect("connects");
+    // The batched read path cancels a batch past the timeout with its own request.
+    let marker = "poolside_tls_read_cancel_test";
+    let error = pool
+        .read_query(&format!("SELECT pg_sleep(5), '{marker}'"), &[])
+        .await
+        .expect_err("past the query timeout");
+    assert_eq!(error.kind(), ErrorKind::Cancelled, "{error}");
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(
+        statements_running(marker).await,
+        0,
+        "the read path's cancel request reached the server over TLS"
+    );
     let marker = "poolside_tls_cancel_test";
     let mut conn = pool.get().await.expect("exclusive");
     let error = conn

@@ -155,8 +155,10 @@ pub struct Op<'a> {
 
 impl Op<'_> {
     /// Only reads: may run on a read replica (`postgres.replicas`) that is up and
-    /// within `postgres.replica_max_lag`, else on the primary. A statement that writes
-    /// must not be marked: a replica refuses it, and it then runs on the primary.
+    /// within `postgres.replica_max_lag`, else on the primary; on either, on the
+    /// batched read path when `postgres.read_connections` is set (statements sent at
+    /// the same time go out together under one Sync). A statement that writes must not
+    /// be marked: the read path and replicas refuse it (SQLSTATE 25006).
     pub fn read_only(mut self) -> Self {
         self.read_only = true;
         self

@@ -25,7 +25,11 @@ pub(super) fn run(session: &mut Session<'_>, workload: Workload) {
         levels.last().copied().unwrap_or(first),
         SUCCESS_LIMIT * 100.0
     );
-    let systems = [System::Poolside, System::Deadpool];
+    let mut systems = vec![System::Poolside, System::Deadpool];
+    if workload == Workload::Select {
+        // The batched read path's knee, beside the pipelined path's.
+        systems.insert(1, System::PoolsideRead);
+    }
     let progress = Progress::start(&title, systems.len() as u64);
     for system in systems {
         let levels = &levels;

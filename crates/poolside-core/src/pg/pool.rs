@@ -41,9 +41,11 @@ const DEFAULT_APPLICATION_NAME: &str = "poolside";
 ///   waiters starve for seconds under oversubscription.
 /// - **Honest errors**: a wrong password, an unknown database or a refused port fail at
 ///   once with the server's error, not with a pool timeout after the full wait.
-/// - **Two paths, one budget**: [`query`](Self::query) and friends pipeline short
-///   autocommit statements over a few shared connections; [`get`](Self::get) and
-///   [`transaction`](Self::transaction) take an exclusive one. Both draw on `max_size`.
+/// - **Three paths, one budget**: [`query`](Self::query) and friends pipeline short
+///   autocommit statements over a few shared connections; [`read_query`](Self::read_query)
+///   and friends batch statements that only read under one Sync, on read-only
+///   connections (`postgres.read_connections`); [`get`](Self::get) and
+///   [`transaction`](Self::transaction) take an exclusive one. All draw on `max_size`.
 /// - Connections are checked on checkout (skipped when used within the last second),
 ///   cache their prepared statements, and retire after a jittered `max_lifetime`.
 /// - **Host failover**: given a multi-host URL with `target_session_attrs=read-write`

@@ -84,8 +84,9 @@ impl<'a> PgRequest<'a> {
     }
 
     /// Marks the statement read-only: a [`ReplicaService`](crate::ReplicaService) may
-    /// run it on a replica. Only for statements that write nothing: a replica refuses
-    /// writes (25006), and such a statement then runs on the primary.
+    /// run it on a replica, and `PgPool` runs it on its batched read path
+    /// ([`PgPool::read_query`]) when `postgres.read_connections` is set. Only for
+    /// statements that write nothing: both refuse writes (25006).
     pub fn read_only(mut self) -> Self {
         self.read_only = true;
         self
