@@ -27,8 +27,8 @@ pub use observer::PoolObserver;
 pub use pg::{
     ClosedCounts, ConnectionBudget, IsolationLevel, Lsn, LsnParseError, Params, PgAnswer,
     PgBouncerBudget, PgConnection, PgError, PgPool, PgRequest, PoolStats, PooledPgConnection,
-    PrimaryReason, ReplicaLayer, ReplicaService, ReplicaStats, Replicas, ReplicasStats, Row, ServerView,
-    TransactionFuture, TransactionOptions,
+    PrimaryReason, ReplicaLayer, ReplicaService, ReplicaStats, Replicas, ReplicasStats, Row,
+    ServerView, TransactionFuture, TransactionOptions,
 };
 /// The Redis driver, re-exported so users need no second dependency.
 #[cfg(feature = "redis")]

@@ -26,7 +26,10 @@ async fn a_thousand_callers_read_in_batches_on_two_connections() {
             let pool = pool.clone();
             tokio::spawn(async move {
                 let row = pool
-                    .read_query_one("SELECT $1::int4 + 1 AS n, $2::text AS label", &[&i, &format!("#{i}")])
+                    .read_query_one(
+                        "SELECT $1::int4 + 1 AS n, $2::text AS label",
+                        &[&i, &format!("#{i}")],
+                    )
                     .await?;
                 Ok::<_, poolside_core::PgError>((row.get::<_, i32>("n"), row.get::<_, String>(1)))
             })
@@ -55,7 +58,10 @@ async fn a_write_on_the_read_path_fails_with_25006_and_writes_nothing() {
         .await
         .expect_err("the read path refuses writes");
     assert_eq!(error.code().map(|c| c.code()), Some("25006"), "{error}");
-    assert!(error.to_string().contains("read_only()"), "says what to do: {error}");
+    assert!(
+        error.to_string().contains("read_only()"),
+        "says what to do: {error}"
+    );
     let count: i64 = pool
         .query_one("SELECT count(*) FROM read_path_writes", &[])
         .await
@@ -63,7 +69,10 @@ async fn a_write_on_the_read_path_fails_with_25006_and_writes_nothing() {
         .get(0);
     assert_eq!(count, 0, "nothing was written");
     // The connection serves the next caller.
-    let row = pool.read_query_one("SELECT 5::int4", &[]).await.expect("read");
+    let row = pool
+        .read_query_one("SELECT 5::int4", &[])
+        .await
+        .expect("read");
     assert_eq!(row.get::<_, i32>(0), 5);
 }
 
@@ -107,7 +116,10 @@ async fn a_statement_past_the_query_timeout_fails_and_its_connection_is_replaced
         0,
         "cancelled on the server"
     );
-    let row = pool.read_query_one("SELECT 1::int4", &[]).await.expect("read");
+    let row = pool
+        .read_query_one("SELECT 1::int4", &[])
+        .await
+        .expect("read");
     assert_eq!(row.get::<_, i32>(0), 1);
 }
 
@@ -240,7 +252,10 @@ async fn terminated_backends_mid_batch_end_in_errors_never_a_wrong_row() {
     }
     println!("answered {answered}, failed {failed}");
     assert!(answered > 100, "reads went on around the terminations");
-    let row = pool.read_query_one(sql, &[&9i64]).await.expect("the path recovers");
+    let row = pool
+        .read_query_one(sql, &[&9i64])
+        .await
+        .expect("the path recovers");
     assert_eq!(row.get::<_, i64>(0), 63);
 }
 
@@ -288,7 +303,10 @@ async fn statements_of_types_the_path_does_not_know_run_on_the_pipelined_path() 
         .await
         .expect("create");
     let row = pool
-        .read_query_one("SELECT 'busy'::read_path_mood::text AS mood, 'calm'::read_path_mood AS raw", &[])
+        .read_query_one(
+            "SELECT 'busy'::read_path_mood::text AS mood, 'calm'::read_path_mood AS raw",
+            &[],
+        )
         .await
         .expect("an enum column falls back");
     assert_eq!(row.get::<_, &str>("mood"), "busy");
@@ -298,14 +316,20 @@ async fn statements_of_types_the_path_does_not_know_run_on_the_pipelined_path() 
 async fn a_lone_caller_goes_out_at_once_and_nothing_leaks_between_callers() {
     let pool = read_pool(&[]).await;
     for i in 0..50i32 {
-        let row = pool.read_query_one("SELECT $1::int4", &[&i]).await.expect("read");
+        let row = pool
+            .read_query_one("SELECT $1::int4", &[&i])
+            .await
+            .expect("read");
         assert_eq!(row.get::<_, i32>(0), i);
     }
     let stats = pool.stats();
     assert!(stats.read_batches >= 50, "one batch each: {stats:?}");
     assert_eq!(stats.read_statements, stats.read_batches, "{stats:?}");
     let wrong = pool.read_query("SELECT $1::int4", &[&"text"]).await;
-    assert!(wrong.is_err(), "a parameter of the wrong type fails before it is sent");
+    assert!(
+        wrong.is_err(),
+        "a parameter of the wrong type fails before it is sent"
+    );
     let count = pool.read_query("SELECT $1::int4", &[]).await;
     assert!(count.is_err(), "so does a wrong count");
 }

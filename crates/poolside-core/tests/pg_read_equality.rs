@@ -50,7 +50,11 @@ impl Statement {
     /// the rows, or the error's SQLSTATE.
     async fn run(&self, pool: &PgPool, read: bool) -> Result<Vec<String>, String> {
         let at = |secs: &u32| SystemTime::UNIX_EPOCH + Duration::from_secs(u64::from(*secs));
-        let (a, b, c): (&(dyn ToSql + Sync), &(dyn ToSql + Sync), &(dyn ToSql + Sync));
+        let (a, b, c): (
+            &(dyn ToSql + Sync),
+            &(dyn ToSql + Sync),
+            &(dyn ToSql + Sync),
+        );
         let time;
         let params: Vec<&(dyn ToSql + Sync)> = match self {
             Statement::Integers(x, y, z) => {
@@ -104,14 +108,18 @@ impl Statement {
                 row.get::<_, Option<bool>>(0),
                 row.get::<_, Option<bool>>(1)
             ),
-            Statement::Bytes(_) => format!("{:?} {:?}", row.get::<_, Vec<u8>>(0), row.get::<_, i32>(1)),
+            Statement::Bytes(_) => {
+                format!("{:?} {:?}", row.get::<_, Vec<u8>>(0), row.get::<_, i32>(1))
+            }
             Statement::Timestamp(_) => format!("{:?}", row.get::<_, SystemTime>(0)),
             Statement::Array(_) => format!(
                 "{:?} {:?}",
                 row.get::<_, Vec<Option<i32>>>(0),
                 row.get::<_, i32>(1)
             ),
-            Statement::Series(_) => format!("{} {}", row.get::<_, i32>(0), row.get::<_, String>("s")),
+            Statement::Series(_) => {
+                format!("{} {}", row.get::<_, i32>(0), row.get::<_, String>("s"))
+            }
             Statement::Divide(_) => format!("{}", row.get::<_, i32>(0)),
             Statement::Parse(_) => format!("{}", row.get::<_, i32>(0)),
         }

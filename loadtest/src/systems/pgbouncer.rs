@@ -55,7 +55,12 @@ pub(crate) fn without_pgbouncer_flag(url: &str) -> String {
 /// poolside in PgBouncer mode, on its default path: pipelined `query_one`, sales in
 /// `PgPool::transaction`.
 pub(super) async fn poolside_pgbouncer(workload: Workload, target: &Target) -> Result<Prepared> {
-    poolside(super::System::Poolside, workload, &through_pgbouncer(target, true)?).await
+    poolside(
+        super::System::Poolside,
+        workload,
+        &through_pgbouncer(target, true)?,
+    )
+    .await
 }
 
 /// poolside's PgBouncer path before the types were learnt once per pool, as it ran: a

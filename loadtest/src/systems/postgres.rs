@@ -28,11 +28,16 @@ const READ_CONNECTIONS: &str = "2";
 /// poolside's `PgPool`: `query_one` (the default path, [`System::Poolside`]), a
 /// checkout per operation, or `read_query_one` (the batched read path); sales run in
 /// `PgPool::transaction`.
-pub(super) async fn poolside(system: System, workload: Workload, target: &Target) -> Result<Prepared> {
+pub(super) async fn poolside(
+    system: System,
+    workload: Workload,
+    target: &Target,
+) -> Result<Prepared> {
     let config = match system {
-        System::PoolsideRead => {
-            poolside_config_with(target, &[("POOLSIDE_POSTGRES__READ_CONNECTIONS", READ_CONNECTIONS)])?
-        }
+        System::PoolsideRead => poolside_config_with(
+            target,
+            &[("POOLSIDE_POSTGRES__READ_CONNECTIONS", READ_CONNECTIONS)],
+        )?,
         _ => poolside_config(target)?,
     }
     .postgres;

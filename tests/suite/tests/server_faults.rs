@@ -340,8 +340,8 @@ async fn server_fault_restart_under_batched_reads() {
         .map(|task| {
             let (pool, seen, stop) = (pool.clone(), Arc::clone(&seen), stop.clone());
             tokio::spawn(async move {
-                let mut read = RetryLayer::new(retry_policy(true)).layer(tower::service_fn(
-                    move |id: i64| {
+                let mut read =
+                    RetryLayer::new(retry_policy(true)).layer(tower::service_fn(move |id: i64| {
                         let pool = pool.clone();
                         async move {
                             let row = pool
@@ -352,8 +352,7 @@ async fn server_fault_restart_under_batched_reads() {
                                 .await?;
                             Ok::<_, PgError>((id, row.get::<_, i64>(0)))
                         }
-                    },
-                ));
+                    }));
                 let mut id = task as i64;
                 while !*stop.borrow() {
                     id = id % 1000 + 1;
@@ -377,7 +376,8 @@ async fn server_fault_restart_under_batched_reads() {
     tokio::time::sleep(Duration::from_secs(2)).await;
     stop_tx.send(true).expect("tasks listen");
     for task in tasks {
-        task.await.expect("no reader panicked: every answer was its caller's");
+        task.await
+            .expect("no reader panicked: every answer was its caller's");
     }
     let seen = std::mem::take(&mut *seen.lock());
     let during: Vec<_> = seen

@@ -11,7 +11,6 @@ use futures_util::future::{self, Either};
 use tokio_postgres::types::{ToSql, Type};
 use tokio_postgres::{Client, Statement};
 
-use super::{PgError, Row};
 use super::generation::{Generation, READ_ONLY_SQL_TRANSACTION};
 use super::param_types::ParamTypes;
 use super::params::Params;
@@ -20,6 +19,7 @@ use super::schema_epoch::SchemaEpoch;
 use super::statement_cache::StatementCache;
 use super::statement_call::{Execute, Query};
 use super::statement_path::{self, StatementSite};
+use super::{PgError, Row};
 
 /// A connection is trusted without a round trip if used this recently.
 const ALIVE_BYPASS: Duration = Duration::from_secs(1);

@@ -569,6 +569,7 @@ fn read_path(
             statement_cache_size,
             query_timeout: config.query_timeout,
             max_lifetime: config.max_lifetime,
+            connect_timeout: config.effective_connect_timeout(),
         },
     );
     let read = match settings {
@@ -577,7 +578,6 @@ fn read_path(
             driver,
             tls.clone(),
             target,
-            config.effective_connect_timeout(),
             settings,
             schema,
             Arc::clone(generation),

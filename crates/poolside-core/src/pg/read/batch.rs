@@ -62,7 +62,11 @@ pub(crate) enum BatchEnd {
 /// Encodes `batch` into `out`, preparing what the connection lacks, and returns it in
 /// the order of its answers: those that go alone first, each with its own Sync, then
 /// the rest under one Sync.
-pub(crate) fn write(out: &mut BytesMut, prepared: &Prepared, mut batch: Vec<Work>) -> io::Result<Sent> {
+pub(crate) fn write(
+    out: &mut BytesMut,
+    prepared: &Prepared,
+    mut batch: Vec<Work>,
+) -> io::Result<Sent> {
     // A stable sort: each group keeps its order.
     batch.sort_by_key(|work| !work.goes_alone());
     let mut evicted = Vec::new();
@@ -157,7 +161,11 @@ pub(crate) async fn answer<R: AsyncRead + Unpin>(
         }
         match answer_one(wire, work, parse).await {
             Ok(Answered::Delivered) => {}
-            Ok(Answered::Refused { id, forget, again: retry }) => {
+            Ok(Answered::Refused {
+                id,
+                forget,
+                again: retry,
+            }) => {
                 if forget {
                     prepared.lock().pop(&id);
                 }
@@ -177,7 +185,9 @@ pub(crate) async fn answer<R: AsyncRead + Unpin>(
             return broken(e, unanswered);
         }
     }
-    if sent.shared_sync && let Err(e) = ready_for_query(wire).await {
+    if sent.shared_sync
+        && let Err(e) = ready_for_query(wire).await
+    {
         return broken(e, again);
     }
     BatchEnd::Done { again }
@@ -309,7 +319,9 @@ async fn read_rows<R: AsyncRead + Unpin>(
                 return Ok(Outcome::Rows(answer));
             }
             Message::EmptyQueryResponse => return Ok(Outcome::Rows(answer)),
-            Message::ErrorResponse(body) => return Err(Refused::Server(ServerError::parse(&body)?)),
+            Message::ErrorResponse(body) => {
+                return Err(Refused::Server(ServerError::parse(&body)?));
+            }
             _ => return Err(unexpected("a row or a command tag").into()),
         }
     }

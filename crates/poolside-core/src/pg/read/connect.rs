@@ -106,9 +106,10 @@ impl Connector {
             frontend::cancel_request(key.process_id, key.secret_key, &mut wire.out);
             wire.flush().await
         };
-        if let Err(e) = tokio::time::timeout(self.timeout, sent).await.unwrap_or_else(|_| {
-            Err(io::Error::new(io::ErrorKind::TimedOut, "no answer"))
-        }) {
+        if let Err(e) = tokio::time::timeout(self.timeout, sent)
+            .await
+            .unwrap_or_else(|_| Err(io::Error::new(io::ErrorKind::TimedOut, "no answer")))
+        {
             tracing::debug!(target: "poolside::pg", error = %e, "cancel request failed");
         }
     }
@@ -221,7 +222,11 @@ impl Connector {
                 return self.scram(wire, password()?, context).await;
             }
             Message::ErrorResponse(body) => return Err(server_error(&body, context)),
-            _ => return Err(auth_error("the server asks for an unsupported authentication")),
+            _ => {
+                return Err(auth_error(
+                    "the server asks for an unsupported authentication",
+                ));
+            }
         }
         wire.flush().await.map_err(io_error)?;
         self.authenticated(wire, context).await

@@ -190,7 +190,8 @@ impl Writing {
                 }
             };
             if let Err(e) = self.wire.flush().await {
-                if let BatchEnd::Broken { error, unanswered } = batch::broken(e, sent.into_works()) {
+                if let BatchEnd::Broken { error, unanswered } = batch::broken(e, sent.into_works())
+                {
                     for work in unanswered {
                         work.fail(error.duplicate());
                     }

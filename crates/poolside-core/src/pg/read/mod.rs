@@ -65,6 +65,7 @@ pub(crate) struct ReadSettings {
     pub(crate) statement_cache_size: NonZeroUsize,
     pub(crate) query_timeout: Duration,
     pub(crate) max_lifetime: Duration,
+    pub(crate) connect_timeout: Duration,
 }
 
 /// The read path of one pool.
@@ -94,7 +95,6 @@ impl ReadPath {
         driver: &tokio_postgres::Config,
         tls: tokio_postgres_rustls::MakeRustlsConnect,
         target: &str,
-        connect_timeout: Duration,
         settings: ReadSettings,
         schema: Arc<SchemaEpoch>,
         generation: Arc<Generation>,
@@ -102,7 +102,7 @@ impl ReadPath {
     ) -> Result<Self, &'static str> {
         Ok(Self {
             connections: Leases::new(settings.connections as usize),
-            connector: Connector::new(driver, tls, connect_timeout, target)?,
+            connector: Connector::new(driver, tls, settings.connect_timeout, target)?,
             statements: Statements::new(settings.statement_cache_size, schema),
             batches: BatchSettings {
                 max_statements: settings.batch_size.max(1) as usize,
@@ -126,7 +126,11 @@ impl ReadPath {
 
     /// Runs `sql` in a batch. `None` when it cannot run here (types the path does not
     /// know): the caller runs it on the pipelined path instead.
-    pub(crate) async fn run(&self, sql: &str, params: Params<'_>) -> Result<Option<Answer>, PgError> {
+    pub(crate) async fn run(
+        &self,
+        sql: &str,
+        params: Params<'_>,
+    ) -> Result<Option<Answer>, PgError> {
         let mut stale_seen = false;
         loop {
             let statement = match self.statements.get(sql) {

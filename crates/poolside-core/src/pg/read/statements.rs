@@ -97,8 +97,11 @@ impl Statements {
 
     /// Records the server's `description` of `sql`, described under `id` in `epoch`.
     pub(crate) fn learn(&self, sql: &str, id: u64, epoch: u64, description: Description) -> Known {
-        let param_types: Option<Vec<Type>> =
-            description.params.iter().map(|&oid| Type::from_oid(oid)).collect();
+        let param_types: Option<Vec<Type>> = description
+            .params
+            .iter()
+            .map(|&oid| Type::from_oid(oid))
+            .collect();
         let column_types: Option<Vec<Type>> = description
             .columns
             .iter()
@@ -111,7 +114,11 @@ impl Statements {
                 sql: Arc::from(sql),
                 param_types,
                 columns: Arc::new(Columns {
-                    names: description.columns.into_iter().map(|(name, _)| name).collect(),
+                    names: description
+                        .columns
+                        .into_iter()
+                        .map(|(name, _)| name)
+                        .collect(),
                     types,
                 }),
                 epoch,

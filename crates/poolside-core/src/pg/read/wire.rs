@@ -7,7 +7,9 @@ use std::io;
 
 use bytes::BytesMut;
 use postgres_protocol::message::backend::Message;
-use tokio::io::{AsyncRead, AsyncReadExt as _, AsyncWrite, AsyncWriteExt as _, ReadHalf, WriteHalf};
+use tokio::io::{
+    AsyncRead, AsyncReadExt as _, AsyncWrite, AsyncWriteExt as _, ReadHalf, WriteHalf,
+};
 
 /// A byte stream a connection runs on: TCP, a Unix socket, or TLS over TCP.
 pub(crate) trait Transport: AsyncRead + AsyncWrite + Unpin + Send {}

@@ -141,7 +141,10 @@ pub(crate) fn encode(statement: &Described, params: Params<'_>) -> Result<Bytes,
         }
     }
     frontend::execute("", 0, &mut buf).map_err(|e| {
-        PgError::new(ErrorKind::Query, format!("the statement does not encode: {e}"))
+        PgError::new(
+            ErrorKind::Query,
+            format!("the statement does not encode: {e}"),
+        )
     })?;
     Ok(buf.freeze())
 }
