@@ -333,3 +333,22 @@ async fn a_lone_caller_goes_out_at_once_and_nothing_leaks_between_callers() {
     let count = pool.read_query("SELECT $1::int4", &[]).await;
     assert!(count.is_err(), "so does a wrong count");
 }
+
+#[tokio::test]
+async fn an_idle_read_connection_the_server_ended_is_replaced_before_a_caller_meets_it() {
+    let pool = read_pool(&[("POOLSIDE_POSTGRES__READ_CONNECTIONS", "1")]).await;
+    let sql = "SELECT pg_backend_pid(), 'read_path_idle_end'";
+    let first: i32 = pool.read_query_one(sql, &[]).await.expect("read").get(0);
+    let killer = pool_for_killing().await;
+    killer
+        .execute("SELECT pg_terminate_backend($1)", &[&first])
+        .await
+        .expect("terminate");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let second: i32 = pool
+        .read_query_one(sql, &[])
+        .await
+        .expect("no caller meets the ended connection")
+        .get(0);
+    assert_ne!(first, second, "a new connection serves");
+}

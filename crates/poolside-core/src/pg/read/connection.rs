@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 
 use lru::LruCache;
 use parking_lot::Mutex;
+use postgres_protocol::message::backend::Message;
 use postgres_protocol::message::frontend;
 use tokio::io::ReadHalf;
 use tokio::sync::{Notify, mpsc};
@@ -189,16 +190,13 @@ impl Writing {
                     continue;
                 }
             };
+            // The reading task learns of the batch before its answers can arrive.
+            room.send(sent);
             if let Err(e) = self.wire.flush().await {
-                if let BatchEnd::Broken { error, unanswered } = batch::broken(e, sent.into_works())
-                {
-                    for work in unanswered {
-                        work.fail(error.duplicate());
-                    }
-                }
+                // The reading task meets the broken socket too, and fails the batch.
+                tracing::debug!(target: "poolside::pg", error = %e, "a read batch was not sent");
                 break;
             }
-            room.send(sent);
         }
         self.state.close();
         self.queue.close();
@@ -263,7 +261,7 @@ struct Reading {
 
 impl Reading {
     async fn run(mut self) {
-        while let Some(sent) = self.sent.recv().await {
+        while let Some(sent) = self.next_sent().await {
             let cancel = self.state.cancel.notified();
             let answering = batch::answer(&mut self.wire, &self.prepared, sent);
             tokio::pin!(answering);
@@ -307,5 +305,42 @@ impl Reading {
             }
         }
         self.state.close();
+    }
+
+    /// The next batch sent; `None` once the writing task has stopped, or when the
+    /// server spoke while no batch was on the wire: an error, such as the FATAL of a
+    /// server shutting down, or the end of the connection. The connection then stops,
+    /// before a caller's statement meets it.
+    async fn next_sent(&mut self) -> Option<Sent> {
+        loop {
+            let unprompted = tokio::select! {
+                biased;
+                sent = self.sent.recv() => return sent,
+                message = self.wire.next() => message,
+            };
+            match unprompted {
+                Ok(
+                    Message::NoticeResponse(_)
+                    | Message::ParameterStatus(_)
+                    | Message::NotificationResponse(_),
+                ) => {}
+                Ok(_) | Err(_) => {
+                    tracing::debug!(target: "poolside::pg", "an idle read connection ended");
+                    self.state.close();
+                    self.sent.close();
+                    // A batch sent meanwhile never gets its answers here.
+                    while let Ok(sent) = self.sent.try_recv() {
+                        for work in sent.into_works() {
+                            work.fail(PgError::new(
+                                ErrorKind::Connect,
+                                "the read connection ended while idle; the statement may \
+                                 not have run, and only reads: send it again",
+                            ));
+                        }
+                    }
+                    return None;
+                }
+            }
+        }
     }
 }
