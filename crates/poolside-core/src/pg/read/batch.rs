@@ -193,7 +193,7 @@ pub(crate) async fn answer<R: AsyncRead + Unpin>(
     BatchEnd::Done { again }
 }
 
-pub(crate) fn broken(error: io::Error, unanswered: Vec<Work>) -> BatchEnd {
+fn broken(error: io::Error, unanswered: Vec<Work>) -> BatchEnd {
     BatchEnd::Broken {
         error: PgError::new(
             ErrorKind::Connect,
@@ -296,7 +296,7 @@ enum Outcome {
     Description(Description),
 }
 
-/// Binding's confirmation, the rows, and the command tag.
+/// Binding's confirmation, the rows, and the end of the command.
 async fn read_rows<R: AsyncRead + Unpin>(
     wire: &mut WireReader<R>,
     columns: &Arc<Columns>,
@@ -309,16 +309,9 @@ async fn read_rows<R: AsyncRead + Unpin>(
                 let row = WireRow::new(Arc::clone(columns), body)?;
                 answer.rows.push(row.into());
             }
-            Message::CommandComplete(body) => {
-                answer.changed = body
-                    .tag()?
-                    .rsplit(' ')
-                    .next()
-                    .and_then(|n| n.parse().ok())
-                    .unwrap_or(0);
+            Message::CommandComplete(_) | Message::EmptyQueryResponse => {
                 return Ok(Outcome::Rows(answer));
             }
-            Message::EmptyQueryResponse => return Ok(Outcome::Rows(answer)),
             Message::ErrorResponse(body) => {
                 return Err(Refused::Server(ServerError::parse(&body)?));
             }

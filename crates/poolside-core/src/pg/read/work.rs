@@ -11,11 +11,10 @@ use crate::ErrorKind;
 use crate::pg::{Params, PgError, Row};
 use std::sync::Arc;
 
-/// A statement's result: its rows and the count its command tag gives.
+/// A statement's result: its rows.
 #[derive(Default)]
 pub(crate) struct Answer {
     pub(crate) rows: Vec<Row>,
-    pub(crate) changed: u64,
 }
 
 /// One caller's statement, encoded, with where its answer goes.
