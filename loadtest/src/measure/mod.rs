@@ -51,6 +51,16 @@ impl Outcome {
 pub(crate) type Operation =
     Arc<dyn Fn() -> Pin<Box<dyn Future<Output = Outcome> + Send>> + Send + Sync>;
 
+/// The operation that runs `call` on a clone of `shared` (a pool, a client) each time.
+pub(crate) fn per_call<S, F, Fut>(shared: S, call: F) -> Operation
+where
+    S: Clone + Send + Sync + 'static,
+    F: Fn(S) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Outcome> + Send + 'static,
+{
+    Arc::new(move || Box::pin(call(shared.clone())))
+}
+
 /// What one measured stretch of load recorded.
 #[derive(Debug)]
 pub(crate) struct Measurement {

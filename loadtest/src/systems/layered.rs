@@ -3,15 +3,13 @@
 //! configuration: nothing fails, so the difference to `poolside` is what the layers
 //! cost.
 
-use std::sync::Arc;
-
 use anyhow::{Result, anyhow};
 use poolside::layers;
 use poolside_resilience::{CircuitBreakerLayer, DeadlineLayer, RetryLayer};
 use tower::ServiceExt;
 
 use super::{Prepared, Target, postgres};
-use crate::measure::{Operation, Outcome};
+use crate::measure::{Operation, Outcome, per_call};
 use crate::workload::Workload;
 use crate::workload::select::{self, SELECT};
 
@@ -37,9 +35,8 @@ pub(super) async fn poolside(workload: Workload, target: &Target) -> Result<Prep
         .layer(CircuitBreakerLayer::new(layers::breaker(&config.breaker)))
         .layer(layers::load_shed(&config.postgres))
         .service(query);
-    let operation: Operation = Arc::new(move || {
-        let stack = stack.clone();
-        Box::pin(async move { Outcome::of(stack.oneshot(select::account(accounts)).await) })
+    let operation: Operation = per_call(stack, move |stack| async move {
+        Outcome::of(stack.oneshot(select::account(accounts)).await)
     });
     Ok(postgres::poolside_prepared(pool, operation, false))
 }

@@ -9,7 +9,7 @@ use poolside_metrics::{Exporter, MetricsLayer, OperationRecorder, observe_pg_poo
 use tower::{Layer, ServiceExt};
 
 use super::{Prepared, Target, postgres};
-use crate::measure::{Operation, Outcome};
+use crate::measure::{Operation, Outcome, per_call};
 use crate::workload::Workload;
 use crate::workload::select::{self, SELECT};
 
@@ -54,11 +54,8 @@ pub(super) async fn poolside(workload: Workload, target: &Target) -> Result<Prep
         }
     });
     let service = MetricsLayer::new(recorder).layer(query);
-    let operation: Operation = Arc::new(move || {
-        let service = service.clone();
-        Box::pin(
-            async move { Outcome::of(service.oneshot(Select(select::account(accounts))).await) },
-        )
+    let operation: Operation = per_call(service, move |service| async move {
+        Outcome::of(service.oneshot(Select(select::account(accounts))).await)
     });
     Ok(postgres::poolside_prepared(pool, operation, false))
 }

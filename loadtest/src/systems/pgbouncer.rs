@@ -5,14 +5,12 @@
 //! off and unnamed statements. pgbench `-M extended` runs beside them (see
 //! `scenarios/pgbouncer.rs`).
 
-use std::sync::Arc;
-
 use anyhow::{Context, Result};
 use tokio_postgres::types::Type;
 
 use super::postgres::{deadpool_pool, poolside, poolside_config, poolside_prepared, sqlx_sale};
 use super::{CONNECTION_TIMEOUT, Prepared, Target, checkout_then, deadpool_prepared};
-use crate::measure::{Operation, Outcome};
+use crate::measure::{Operation, Outcome, per_call};
 use crate::workload::Workload;
 use crate::workload::sale::{self, INSERT_ITEMS, INSERT_SALE, TAKE_STOCK, TOTAL_CENTS};
 use crate::workload::select::{self, SELECT};
@@ -79,22 +77,18 @@ pub(super) async fn poolside_four_round_trips(
     let pool = poolside_core::PgPool::connect(&config).await?;
     let accounts = target.data.accounts;
     let operation: Operation = {
-        let pool = pool.clone();
-        Arc::new(move || {
-            let pool = pool.clone();
-            Box::pin(async move {
-                checkout_then(pool.get(), |conn| async move {
-                    let client = conn.client();
-                    client.batch_execute("BEGIN").await?;
-                    let types = client.prepare(SELECT).await?.params().to_vec();
-                    let aid = select::account(accounts);
-                    client
-                        .query_typed(SELECT, &[(&aid, types[0].clone())])
-                        .await?;
-                    client.batch_execute("COMMIT").await
-                })
-                .await
+        per_call(pool.clone(), move |pool| async move {
+            checkout_then(pool.get(), |conn| async move {
+                let client = conn.client();
+                client.batch_execute("BEGIN").await?;
+                let types = client.prepare(SELECT).await?.params().to_vec();
+                let aid = select::account(accounts);
+                client
+                    .query_typed(SELECT, &[(&aid, types[0].clone())])
+                    .await?;
+                client.batch_execute("COMMIT").await
             })
+            .await
         })
     };
     Ok(poolside_prepared(pool, operation, true))
@@ -108,52 +102,40 @@ pub(super) async fn deadpool_pgbouncer(workload: Workload, target: &Target) -> R
     let pool = deadpool_pool(&target).await?;
     let accounts = target.data.accounts;
     let operation: Operation = match workload {
-        Workload::Select => {
-            let pool = pool.clone();
-            Arc::new(move || {
-                let pool = pool.clone();
-                Box::pin(async move {
-                    checkout_then(pool.get(), |conn| async move {
-                        let aid = select::account(accounts);
-                        conn.query_typed(SELECT, &[(&aid, Type::INT4)])
-                            .await
-                            .map(drop)
-                    })
+        Workload::Select => per_call(pool.clone(), move |pool| async move {
+            checkout_then(pool.get(), |conn| async move {
+                let aid = select::account(accounts);
+                conn.query_typed(SELECT, &[(&aid, Type::INT4)])
                     .await
-                })
+                    .map(drop)
             })
-        }
-        Workload::Sale => {
-            let pool = pool.clone();
-            Arc::new(move || {
-                let pool = pool.clone();
-                Box::pin(async move {
-                    checkout_then(pool.get(), |mut conn| async move {
-                        let (first, second) = sale::products();
-                        let tx = conn.transaction().await?;
-                        let id: i64 = tx
-                            .query_typed(INSERT_SALE, &[(&TOTAL_CENTS, Type::INT8)])
-                            .await?[0]
-                            .get(0);
-                        tx.execute_typed(
-                            INSERT_ITEMS,
-                            &[
-                                (&id, Type::INT8),
-                                (&first, Type::INT4),
-                                (&second, Type::INT4),
-                            ],
-                        )
+            .await
+        }),
+        Workload::Sale => per_call(pool.clone(), move |pool| async move {
+            checkout_then(pool.get(), |mut conn| async move {
+                let (first, second) = sale::products();
+                let tx = conn.transaction().await?;
+                let id: i64 = tx
+                    .query_typed(INSERT_SALE, &[(&TOTAL_CENTS, Type::INT8)])
+                    .await?[0]
+                    .get(0);
+                tx.execute_typed(
+                    INSERT_ITEMS,
+                    &[
+                        (&id, Type::INT8),
+                        (&first, Type::INT4),
+                        (&second, Type::INT4),
+                    ],
+                )
+                .await?;
+                for product in [first, second] {
+                    tx.execute_typed(TAKE_STOCK, &[(&product, Type::INT4)])
                         .await?;
-                        for product in [first, second] {
-                            tx.execute_typed(TAKE_STOCK, &[(&product, Type::INT4)])
-                                .await?;
-                        }
-                        tx.commit().await
-                    })
-                    .await
-                })
+                }
+                tx.commit().await
             })
-        }
+            .await
+        }),
         _ => anyhow::bail!(
             "deadpool-pgbouncer does not run the {} workload",
             workload.name()
@@ -185,27 +167,17 @@ pub(super) async fn sqlx_pgbouncer(workload: Workload, target: &Target) -> Resul
         .map_err(|e| anyhow::anyhow!("{}", poolside_config::redact_text(&e.to_string())))?;
     let accounts = target.data.accounts;
     let operation: Operation = match workload {
-        Workload::Select => {
-            let pool = pool.clone();
-            Arc::new(move || {
-                let pool = pool.clone();
-                Box::pin(async move {
-                    let result: Result<(i32,), _> = sqlx::query_as(SELECT)
-                        .bind(select::account(accounts))
-                        .persistent(false)
-                        .fetch_one(&pool)
-                        .await;
-                    Outcome::of(result.map(drop))
-                })
-            })
-        }
-        Workload::Sale => {
-            let pool = pool.clone();
-            Arc::new(move || {
-                let pool = pool.clone();
-                Box::pin(async move { Outcome::of(sqlx_sale(&pool, false).await) })
-            })
-        }
+        Workload::Select => per_call(pool.clone(), move |pool| async move {
+            let result: Result<(i32,), _> = sqlx::query_as(SELECT)
+                .bind(select::account(accounts))
+                .persistent(false)
+                .fetch_one(&pool)
+                .await;
+            Outcome::of(result.map(drop))
+        }),
+        Workload::Sale => per_call(pool.clone(), move |pool| async move {
+            Outcome::of(sqlx_sale(&pool, false).await)
+        }),
         _ => anyhow::bail!(
             "sqlx-pgbouncer does not run the {} workload",
             workload.name()

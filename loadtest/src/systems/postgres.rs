@@ -12,7 +12,7 @@ use super::{
     CONNECTION_TIMEOUT, PoolCounts, Prepared, System, Target, checkout_then, deadpool_prepared,
     nothing_to_close,
 };
-use crate::measure::{Operation, Outcome};
+use crate::measure::{Operation, Outcome, per_call};
 use crate::workload::Workload;
 use crate::workload::sale::{self, INSERT_ITEMS, INSERT_SALE, TAKE_STOCK, TOTAL_CENTS};
 use crate::workload::select::{self, SELECT};
@@ -45,59 +45,39 @@ pub(super) async fn poolside(
     let accounts = target.data.accounts;
     let operation: Operation = match (workload, system) {
         (Workload::Select, System::PoolsideRead) => {
-            let pool = pool.clone();
-            Arc::new(move || {
-                let pool = pool.clone();
-                Box::pin(async move {
-                    Outcome::of(
-                        pool.read_query_one(SELECT, &[&select::account(accounts)])
-                            .await
-                            .map(drop),
-                    )
-                })
+            per_call(pool.clone(), move |pool| async move {
+                Outcome::of(
+                    pool.read_query_one(SELECT, &[&select::account(accounts)])
+                        .await
+                        .map(drop),
+                )
             })
         }
-        (Workload::Select, System::Poolside) => {
-            let pool = pool.clone();
-            Arc::new(move || {
-                let pool = pool.clone();
-                Box::pin(async move {
-                    Outcome::of(
-                        pool.query_one(SELECT, &[&select::account(accounts)])
-                            .await
-                            .map(drop),
-                    )
-                })
-            })
-        }
-        (Workload::Select, System::PoolsideExclusive) => {
-            let pool = pool.clone();
-            Arc::new(move || {
-                let pool = pool.clone();
-                Box::pin(async move {
-                    checkout_then(pool.get(), |mut conn| async move {
-                        conn.query_one(SELECT, &[&select::account(accounts)])
-                            .await
-                            .map(drop)
-                    })
+        (Workload::Select, System::Poolside) => per_call(pool.clone(), move |pool| async move {
+            Outcome::of(
+                pool.query_one(SELECT, &[&select::account(accounts)])
                     .await
+                    .map(drop),
+            )
+        }),
+        (Workload::Select, System::PoolsideExclusive) => {
+            per_call(pool.clone(), move |pool| async move {
+                checkout_then(pool.get(), |mut conn| async move {
+                    conn.query_one(SELECT, &[&select::account(accounts)])
+                        .await
+                        .map(drop)
                 })
+                .await
             })
         }
-        (Workload::Sale, System::Poolside) => {
-            let pool = pool.clone();
-            Arc::new(move || {
-                let pool = pool.clone();
-                Box::pin(async move {
-                    let sold = pool
-                        .transaction(TransactionOptions::default(), |tx| {
-                            Box::pin(poolside_sale(tx))
-                        })
-                        .await;
-                    Outcome::of(sold)
+        (Workload::Sale, System::Poolside) => per_call(pool.clone(), move |pool| async move {
+            let sold = pool
+                .transaction(TransactionOptions::default(), |tx| {
+                    Box::pin(poolside_sale(tx))
                 })
-            })
-        }
+                .await;
+            Outcome::of(sold)
+        }),
         _ => return Err(unsupported(system.name(), workload)),
     };
     Ok(poolside_prepared(pool, operation, true))
@@ -208,42 +188,30 @@ pub(super) async fn deadpool(workload: Workload, target: &Target) -> Result<Prep
     let pool = deadpool_pool(target).await?;
     let accounts = target.data.accounts;
     let operation: Operation = match workload {
-        Workload::Select => {
-            let pool = pool.clone();
-            Arc::new(move || {
-                let pool = pool.clone();
-                Box::pin(async move {
-                    checkout_then(pool.get(), |conn| async move {
-                        let statement = conn.prepare_cached(SELECT).await?;
-                        conn.query_one(&statement, &[&select::account(accounts)])
-                            .await
-                            .map(drop)
-                    })
+        Workload::Select => per_call(pool.clone(), move |pool| async move {
+            checkout_then(pool.get(), |conn| async move {
+                let statement = conn.prepare_cached(SELECT).await?;
+                conn.query_one(&statement, &[&select::account(accounts)])
                     .await
-                })
+                    .map(drop)
             })
-        }
-        Workload::Sale => {
-            let pool = pool.clone();
-            Arc::new(move || {
-                let pool = pool.clone();
-                Box::pin(async move {
-                    checkout_then(pool.get(), |mut conn| async move {
-                        let (first, second) = sale::products();
-                        let tx = conn.transaction().await?;
-                        let insert_sale = tx.prepare_cached(INSERT_SALE).await?;
-                        let insert_items = tx.prepare_cached(INSERT_ITEMS).await?;
-                        let take_stock = tx.prepare_cached(TAKE_STOCK).await?;
-                        let id: i64 = tx.query_one(&insert_sale, &[&TOTAL_CENTS]).await?.get(0);
-                        tx.execute(&insert_items, &[&id, &first, &second]).await?;
-                        tx.execute(&take_stock, &[&first]).await?;
-                        tx.execute(&take_stock, &[&second]).await?;
-                        tx.commit().await
-                    })
-                    .await
-                })
+            .await
+        }),
+        Workload::Sale => per_call(pool.clone(), move |pool| async move {
+            checkout_then(pool.get(), |mut conn| async move {
+                let (first, second) = sale::products();
+                let tx = conn.transaction().await?;
+                let insert_sale = tx.prepare_cached(INSERT_SALE).await?;
+                let insert_items = tx.prepare_cached(INSERT_ITEMS).await?;
+                let take_stock = tx.prepare_cached(TAKE_STOCK).await?;
+                let id: i64 = tx.query_one(&insert_sale, &[&TOTAL_CENTS]).await?.get(0);
+                tx.execute(&insert_items, &[&id, &first, &second]).await?;
+                tx.execute(&take_stock, &[&first]).await?;
+                tx.execute(&take_stock, &[&second]).await?;
+                tx.commit().await
             })
-        }
+            .await
+        }),
         _ => return Err(unsupported("deadpool", workload)),
     };
     Ok(deadpool_prepared(pool, operation))
@@ -260,26 +228,16 @@ pub(super) async fn sqlx(workload: Workload, target: &Target) -> Result<Prepared
         .map_err(|e| anyhow::anyhow!("{}", poolside_config::redact_text(&e.to_string())))?;
     let accounts = target.data.accounts;
     let operation: Operation = match workload {
-        Workload::Select => {
-            let pool = pool.clone();
-            Arc::new(move || {
-                let pool = pool.clone();
-                Box::pin(async move {
-                    let result: Result<(i32,), _> = sqlx::query_as(SELECT)
-                        .bind(select::account(accounts))
-                        .fetch_one(&pool)
-                        .await;
-                    Outcome::of(result.map(drop))
-                })
-            })
-        }
-        Workload::Sale => {
-            let pool = pool.clone();
-            Arc::new(move || {
-                let pool = pool.clone();
-                Box::pin(async move { Outcome::of(sqlx_sale(&pool, true).await) })
-            })
-        }
+        Workload::Select => per_call(pool.clone(), move |pool| async move {
+            let result: Result<(i32,), _> = sqlx::query_as(SELECT)
+                .bind(select::account(accounts))
+                .fetch_one(&pool)
+                .await;
+            Outcome::of(result.map(drop))
+        }),
+        Workload::Sale => per_call(pool.clone(), move |pool| async move {
+            Outcome::of(sqlx_sale(&pool, true).await)
+        }),
         _ => return Err(unsupported("sqlx", workload)),
     };
     let counted = pool.clone();
@@ -332,38 +290,26 @@ pub(super) async fn raw_bb8(workload: Workload, target: &Target) -> Result<Prepa
         .await?;
     let accounts = target.data.accounts;
     let operation: Operation = match workload {
-        Workload::Select => {
-            let pool = pool.clone();
-            Arc::new(move || {
-                let pool = pool.clone();
-                Box::pin(async move {
-                    checkout_then(pool.get_owned(), |conn| async move {
-                        conn.query_one(SELECT, &[&select::account(accounts)])
-                            .await
-                            .map(drop)
-                    })
+        Workload::Select => per_call(pool.clone(), move |pool| async move {
+            checkout_then(pool.get_owned(), |conn| async move {
+                conn.query_one(SELECT, &[&select::account(accounts)])
                     .await
-                })
+                    .map(drop)
             })
-        }
-        Workload::Sale => {
-            let pool = pool.clone();
-            Arc::new(move || {
-                let pool = pool.clone();
-                Box::pin(async move {
-                    checkout_then(pool.get_owned(), |mut conn| async move {
-                        let (first, second) = sale::products();
-                        let tx = conn.transaction().await?;
-                        let id: i64 = tx.query_one(INSERT_SALE, &[&TOTAL_CENTS]).await?.get(0);
-                        tx.execute(INSERT_ITEMS, &[&id, &first, &second]).await?;
-                        tx.execute(TAKE_STOCK, &[&first]).await?;
-                        tx.execute(TAKE_STOCK, &[&second]).await?;
-                        tx.commit().await
-                    })
-                    .await
-                })
+            .await
+        }),
+        Workload::Sale => per_call(pool.clone(), move |pool| async move {
+            checkout_then(pool.get_owned(), |mut conn| async move {
+                let (first, second) = sale::products();
+                let tx = conn.transaction().await?;
+                let id: i64 = tx.query_one(INSERT_SALE, &[&TOTAL_CENTS]).await?.get(0);
+                tx.execute(INSERT_ITEMS, &[&id, &first, &second]).await?;
+                tx.execute(TAKE_STOCK, &[&first]).await?;
+                tx.execute(TAKE_STOCK, &[&second]).await?;
+                tx.commit().await
             })
-        }
+            .await
+        }),
         _ => return Err(unsupported("raw-bb8", workload)),
     };
     let counted = pool.clone();
@@ -405,22 +351,19 @@ pub(super) async fn raw_pipelined(workload: Workload, target: &Target) -> Result
     let clients = Arc::new(clients);
     let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let accounts = target.data.accounts;
-    let operation: Operation = {
-        let clients = Arc::clone(&clients);
-        Arc::new(move || {
-            let (clients, next) = (Arc::clone(&clients), Arc::clone(&next));
-            Box::pin(async move {
-                let turn = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                let (client, statement) = &clients[turn % clients.len()];
-                Outcome::of(
-                    client
-                        .query_one(statement, &[&select::account(accounts)])
-                        .await
-                        .map(drop),
-                )
-            })
-        })
-    };
+    let operation: Operation = per_call(
+        (Arc::clone(&clients), next),
+        move |(clients, next)| async move {
+            let turn = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let (client, statement) = &clients[turn % clients.len()];
+            Outcome::of(
+                client
+                    .query_one(statement, &[&select::account(accounts)])
+                    .await
+                    .map(drop),
+            )
+        },
+    );
     Ok(Prepared {
         operation,
         counts: Box::new(move || PoolCounts {

@@ -8,7 +8,7 @@ use std::time::Duration;
 use anyhow::{Result, anyhow};
 
 use super::{CONNECTION_TIMEOUT, PoolCounts, Prepared, Target, checkout_then, deadpool_prepared};
-use crate::measure::{Operation, Outcome};
+use crate::measure::{Operation, Outcome, per_call};
 use crate::workload::{Workload, redis as data};
 
 /// Every command of `workload`, one per key, built before measuring so that the
@@ -49,19 +49,13 @@ pub(super) async fn poolside(workload: Workload, target: &Target) -> Result<Prep
         ..poolside_config::RedisConfig::defaults(poolside_config::Profile::Production)
     };
     let pool = poolside_core::RedisPool::connect(&config).await?;
-    let operation: Operation = {
-        let pool = pool.clone();
-        Arc::new(move || {
-            let (pool, commands) = (pool.clone(), Arc::clone(&commands));
-            Box::pin(async move {
-                Outcome::of(
-                    pool.command::<redis::Value>(pick(&commands))
-                        .await
-                        .map(drop),
-                )
-            })
-        })
-    };
+    let operation: Operation = per_call((pool.clone(), commands), |(pool, commands)| async move {
+        Outcome::of(
+            pool.command::<redis::Value>(pick(&commands))
+                .await
+                .map(drop),
+        )
+    });
     let counted = pool.clone();
     Ok(Prepared {
         operation,
@@ -95,21 +89,15 @@ pub(super) async fn deadpool(workload: Workload, target: &Target) -> Result<Prep
         );
     }
     drop(warm);
-    let operation: Operation = {
-        let pool = pool.clone();
-        Arc::new(move || {
-            let (pool, commands) = (pool.clone(), Arc::clone(&commands));
-            Box::pin(async move {
-                checkout_then(pool.get(), |mut conn| async move {
-                    pick(&commands)
-                        .query_async::<redis::Value>(&mut *conn)
-                        .await
-                        .map(drop)
-                })
+    let operation: Operation = per_call((pool.clone(), commands), |(pool, commands)| async move {
+        checkout_then(pool.get(), |mut conn| async move {
+            pick(&commands)
+                .query_async::<redis::Value>(&mut *conn)
                 .await
-            })
+                .map(drop)
         })
-    };
+        .await
+    });
     Ok(deadpool_prepared(pool, operation))
 }
 
@@ -120,16 +108,13 @@ pub(super) async fn raw_multiplexed(workload: Workload, target: &Target) -> Resu
     let conn = redis::Client::open(target.redis_url()?)?
         .get_multiplexed_async_connection()
         .await?;
-    let operation: Operation = Arc::new(move || {
-        let (mut conn, commands) = (conn.clone(), Arc::clone(&commands));
-        Box::pin(async move {
-            Outcome::of(
-                pick(&commands)
-                    .query_async::<redis::Value>(&mut conn)
-                    .await
-                    .map(drop),
-            )
-        })
+    let operation: Operation = per_call((conn, commands), |(mut conn, commands)| async move {
+        Outcome::of(
+            pick(&commands)
+                .query_async::<redis::Value>(&mut conn)
+                .await
+                .map(drop),
+        )
     });
     Ok(Prepared {
         operation,

@@ -2,7 +2,6 @@
 //! `ReplicaService` over the primary and the streaming standby (the `replicas`
 //! scenario), with the reads the replica ran in its counts.
 
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, anyhow, bail};
@@ -11,7 +10,7 @@ use poolside_core::{PgRequest, ReplicaLayer, Replicas};
 use tower::{Layer, ServiceExt};
 
 use super::{PoolCounts, Prepared, Target, postgres};
-use crate::measure::{Operation, Outcome};
+use crate::measure::{Operation, Outcome, per_call};
 use crate::workload::Workload;
 use crate::workload::select::{self, SELECT};
 
@@ -45,14 +44,11 @@ pub(super) async fn poolside_replica(workload: Workload, target: &Target) -> Res
     }
     let service = ReplicaLayer::new(replicas.clone()).layer(primary.clone());
     let accounts = target.data.accounts;
-    let operation: Operation = Arc::new(move || {
-        let service = service.clone();
-        Box::pin(async move {
-            let account = select::account(accounts);
-            let params: [&(dyn ToSql + Sync); 1] = [&account];
-            let request = PgRequest::query("select", SELECT, &params).read_only();
-            Outcome::of(service.oneshot(request).await.map(drop))
-        })
+    let operation: Operation = per_call(service, move |service| async move {
+        let account = select::account(accounts);
+        let params: [&(dyn ToSql + Sync); 1] = [&account];
+        let request = PgRequest::query("select", SELECT, &params).read_only();
+        Outcome::of(service.oneshot(request).await.map(drop))
     });
     let counted = (primary.clone(), replicas.clone());
     Ok(Prepared {
