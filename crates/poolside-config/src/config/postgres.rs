@@ -120,6 +120,18 @@ impl PostgresConfig {
         }
     }
 
+    /// The connections left for exclusive checkouts and the pipelined path: `max_size`
+    /// less the batched read path's ([`batched_read_connections`](Self::batched_read_connections)).
+    ///
+    /// ```
+    /// let mut config = poolside_config::PostgresConfig::defaults(poolside_config::Profile::Production);
+    /// config.read_connections = 2;
+    /// assert_eq!(config.pooled_connections(), config.max_size - 2);
+    /// ```
+    pub fn pooled_connections(&self) -> u32 {
+        self.max_size - self.batched_read_connections()
+    }
+
     /// The built-in defaults of `profile` (with no URL).
     pub fn defaults(profile: Profile) -> Self {
         let (min_idle, max_size, idle_secs, timeout_secs) = match profile {

@@ -179,8 +179,7 @@ impl PgPool {
         let schema = Arc::clone(&manager.schema);
         let param_types = manager.param_types.clone();
         // The read path's connections are reserved within max_size.
-        let reserved = config.batched_read_connections();
-        let pool_size = config.max_size - reserved;
+        let pool_size = config.pooled_connections();
         let min_idle = config.min_idle.min(pool_size);
         let pool = bb8::Pool::builder()
             .max_size(pool_size)
@@ -275,10 +274,7 @@ impl PgPool {
     /// server's error when one cannot be opened.
     pub async fn warm_up(&self) -> Result<(), PgError> {
         let config = &self.inner.config;
-        let wanted = config
-            .min_idle
-            .min(config.max_size - config.batched_read_connections())
-            .max(1);
+        let wanted = config.min_idle.min(config.pooled_connections()).max(1);
         // Held until all are open, so that each is a distinct connection.
         let mut held = Vec::with_capacity(wanted as usize);
         for _ in 0..wanted {

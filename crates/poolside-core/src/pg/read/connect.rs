@@ -115,7 +115,7 @@ impl Connector {
     }
 
     async fn handshake(&self, context: &str) -> Result<(Wire, BackendKey), PgError> {
-        let io_error = |e: io::Error| PgError::new(ErrorKind::Connect, format!("{context}: {e}"));
+        let io_error = connect_error(context);
         let mut wire = Wire::new(self.transport().await.map_err(io_error)?);
         let mut params = vec![
             ("client_encoding", "UTF8"),
@@ -189,7 +189,7 @@ impl Connector {
     }
 
     async fn authenticate(&self, wire: &mut Wire, context: &str) -> Result<(), PgError> {
-        let io_error = |e: io::Error| PgError::new(ErrorKind::Connect, format!("{context}: {e}"));
+        let io_error = connect_error(context);
         let auth_error = |detail: &str| {
             PgError::new(
                 ErrorKind::Auth,
@@ -236,7 +236,7 @@ impl Connector {
     /// driver's choice too when its TLS gives no certificate digest; the path cannot
     /// read rustls's through the driver's TLS types).
     async fn scram(&self, wire: &mut Wire, password: &[u8], context: &str) -> Result<(), PgError> {
-        let io_error = |e: io::Error| PgError::new(ErrorKind::Connect, format!("{context}: {e}"));
+        let io_error = connect_error(context);
         let auth_error =
             |e: io::Error| PgError::new(ErrorKind::Auth, format!("{context}: SCRAM: {e}"));
         let mut scram = sasl::ScramSha256::new(password, sasl::ChannelBinding::unsupported());
@@ -267,11 +267,8 @@ impl Connector {
         match wire.next().await {
             Ok(Message::AuthenticationOk) => Ok(()),
             Ok(Message::ErrorResponse(body)) => Err(server_error(&body, context)),
-            Ok(_) => Err(PgError::new(
-                ErrorKind::Connect,
-                format!("{context}: {}", unexpected()),
-            )),
-            Err(e) => Err(PgError::new(ErrorKind::Connect, format!("{context}: {e}"))),
+            Ok(_) => Err(connect_error(context)(unexpected())),
+            Err(e) => Err(connect_error(context)(e)),
         }
     }
 }
@@ -289,6 +286,11 @@ fn server_error(
 ) -> PgError {
     match ServerError::parse(body) {
         Ok(error) => error.to_pg_error(context),
-        Err(e) => PgError::new(ErrorKind::Connect, format!("{context}: {e}")),
+        Err(e) => connect_error(context)(e),
     }
+}
+
+/// The error for a connection that failed while `context`.
+fn connect_error(context: &str) -> impl Fn(io::Error) -> PgError + Copy + '_ {
+    move |e| PgError::new(ErrorKind::Connect, format!("{context}: {e}"))
 }
