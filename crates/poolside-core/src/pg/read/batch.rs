@@ -29,7 +29,7 @@ use tokio::io::AsyncRead;
 use super::server_error::ServerError;
 use super::statements::{Description, statement_name};
 use super::wire::WireReader;
-use super::work::{Answer, Work};
+use super::work::{Answer, Job, Work};
 use crate::ErrorKind;
 use crate::pg::PgError;
 use crate::pg::row::{Columns, WireRow};
@@ -87,8 +87,8 @@ pub(crate) fn write(
     }
     let mut shared_sync = false;
     for (work, &parse) in batch.iter().zip(&parses) {
-        match work {
-            Work::Run(run) => {
+        match &work.job {
+            Job::Run(run) => {
                 if parse {
                     let name = &run.statement.name;
                     frontend::close(b'S', name, out)?;
@@ -97,7 +97,7 @@ pub(crate) fn write(
                 }
                 out.extend_from_slice(&run.bind);
             }
-            Work::Describe(describe) => {
+            Job::Describe(describe) => {
                 let name = statement_name(describe.id);
                 frontend::close(b'S', &name, out)?;
                 frontend::parse(&name, &describe.sql, std::iter::empty(), out)?;
@@ -234,9 +234,9 @@ async fn answer_one<R: AsyncRead + Unpin>(
             expect(wire, |m| matches!(m, Message::ParseComplete)).await?;
             parsed = true;
         }
-        match &work {
-            Work::Run(run) => read_rows(wire, &run.statement.columns).await,
-            Work::Describe(_) => read_description(wire).await,
+        match &work.job {
+            Job::Run(run) => read_rows(wire, &run.statement.columns).await,
+            Job::Describe(_) => read_description(wire).await,
         }
     };
     let outcome = match read.await {
@@ -262,20 +262,24 @@ async fn answer_one<R: AsyncRead + Unpin>(
         }
         Err(Refused::Io(e)) => return Err((e, work)),
     };
-    match (work, outcome) {
-        (Work::Run(run), Outcome::Rows(answer)) => drop(run.reply.send(Ok(answer))),
-        (Work::Describe(describe), Outcome::Description(description)) => {
+    let skipped = work.skipped;
+    match (work.job, outcome) {
+        (Job::Run(run), Outcome::Rows(answer)) => drop(run.reply.send(Ok(answer))),
+        (Job::Describe(describe), Outcome::Description(description)) => {
             drop(describe.reply.send(Ok(description)));
         }
-        (work, _) => return Err((unexpected("an answer of the statement's kind"), work)),
+        (job, _) => {
+            let work = Work { job, skipped };
+            return Err((unexpected("an answer of the statement's kind"), work));
+        }
     }
     Ok(Answered::Delivered)
 }
 
 fn context(work: &Work) -> &'static str {
-    match work {
-        Work::Run(_) => "running a statement on the batched read path",
-        Work::Describe(_) => "preparing a statement on the batched read path",
+    match work.job {
+        Job::Run(_) => "running a statement on the batched read path",
+        Job::Describe(_) => "preparing a statement on the batched read path",
     }
 }
 

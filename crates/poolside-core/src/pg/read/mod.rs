@@ -49,7 +49,7 @@ use self::connect::Connector;
 use self::connection::{BatchSettings, ReadConnection};
 use self::statements::{Known, Statements};
 pub(crate) use self::work::Answer;
-use self::work::{Describe, Run, Work};
+use self::work::{Describe, Job, Run, Work};
 use super::generation::Generation;
 use super::schema_epoch::SchemaEpoch;
 use super::stats::Counters;
@@ -142,12 +142,11 @@ impl ReadPath {
             };
             let bind = work::encode(&statement, params)?;
             let (reply, answer) = oneshot::channel();
-            let run = Work::Run(Run {
+            let run = Work::from(Job::Run(Run {
                 statement: Arc::clone(&statement),
                 bind,
                 reply,
-                skipped: false,
-            });
+            }));
             match self.send(run, answer).await {
                 Err(error) if error.is_stale() && !stale_seen => {
                     // The server refused it before running it: describe it anew and
@@ -170,12 +169,11 @@ impl ReadPath {
         let epoch = self.statements.epoch();
         let id = self.statements.next_id();
         let (reply, answer) = oneshot::channel();
-        let describe = Work::Describe(Describe {
+        let describe = Work::from(Job::Describe(Describe {
             id,
             sql: Arc::from(sql),
             reply,
-            skipped: false,
-        });
+        }));
         let description = self.send(describe, answer).await?;
         Ok(self.statements.learn(sql, id, epoch, description))
     }

@@ -23,8 +23,6 @@ pub(crate) struct Run {
     /// Its Bind and Execute messages.
     pub(crate) bind: Bytes,
     pub(crate) reply: oneshot::Sender<Result<Answer, PgError>>,
-    /// A batch skipped it after another statement's error: it goes alone next time.
-    pub(crate) skipped: bool,
 }
 
 /// A statement to describe (and prepare, on the connection that describes it).
@@ -32,57 +30,65 @@ pub(crate) struct Describe {
     pub(crate) id: u64,
     pub(crate) sql: Arc<str>,
     pub(crate) reply: oneshot::Sender<Result<Description, PgError>>,
-    /// As [`Run::skipped`].
+}
+
+/// What a caller asks of a read connection.
+pub(crate) enum Job {
+    Run(Run),
+    Describe(Describe),
+}
+
+/// A job as queued on a read connection.
+pub(crate) struct Work {
+    pub(crate) job: Job,
+    /// A batch skipped it after another statement's error: it goes alone next time.
     pub(crate) skipped: bool,
 }
 
-/// What a caller queues on a read connection.
-pub(crate) enum Work {
-    Run(Run),
-    Describe(Describe),
+impl From<Job> for Work {
+    fn from(job: Job) -> Self {
+        Self {
+            job,
+            skipped: false,
+        }
+    }
 }
 
 impl Work {
     /// Whether its caller has gone (dropped its future): its answer would be
     /// discarded, so it need not be sent.
     pub(crate) fn is_abandoned(&self) -> bool {
-        match self {
-            Work::Run(run) => run.reply.is_closed(),
-            Work::Describe(describe) => describe.reply.is_closed(),
+        match &self.job {
+            Job::Run(run) => run.reply.is_closed(),
+            Job::Describe(describe) => describe.reply.is_closed(),
         }
     }
 
     /// The statement id it prepares or runs.
     pub(crate) fn statement_id(&self) -> u64 {
-        match self {
-            Work::Run(run) => run.statement.id,
-            Work::Describe(describe) => describe.id,
+        match &self.job {
+            Job::Run(run) => run.statement.id,
+            Job::Describe(describe) => describe.id,
         }
     }
 
     /// Marks it skipped after another statement's error.
     pub(crate) fn skip(&mut self) {
-        match self {
-            Work::Run(run) => run.skipped = true,
-            Work::Describe(describe) => describe.skipped = true,
-        }
+        self.skipped = true;
     }
 
     /// Whether a batch skipped it: it is then sent with a Sync of its own, so that no
     /// other statement's error can skip it again.
     pub(crate) fn goes_alone(&self) -> bool {
-        match self {
-            Work::Run(run) => run.skipped,
-            Work::Describe(describe) => describe.skipped,
-        }
+        self.skipped
     }
 
     /// Gives its caller `error`.
     pub(crate) fn fail(self, error: PgError) {
         // A caller that has gone gets nothing; that is fine.
-        match self {
-            Work::Run(run) => drop(run.reply.send(Err(error))),
-            Work::Describe(describe) => drop(describe.reply.send(Err(error))),
+        match self.job {
+            Job::Run(run) => drop(run.reply.send(Err(error))),
+            Job::Describe(describe) => drop(describe.reply.send(Err(error))),
         }
     }
 }
