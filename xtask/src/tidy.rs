@@ -11,7 +11,12 @@ const ALLOWED_INTERNAL: &[(&str, &[&str])] = &[
     ("poolside-config", &[]),
     // Generic layers: built from configuration by the facade, never reading it.
     ("poolside-resilience", &[]),
-    ("poolside-core", &["poolside-config", "poolside-resilience"]),
+    // A proc-macro crate: it names the trait by path, and imports nothing of ours.
+    ("poolside-macros", &[]),
+    (
+        "poolside-core",
+        &["poolside-config", "poolside-resilience", "poolside-macros"],
+    ),
     ("poolside-cache", &["poolside-config", "poolside-core"]),
     (
         "poolside-metrics",
@@ -35,6 +40,7 @@ const ALLOWED_INTERNAL: &[(&str, &[&str])] = &[
     (
         "poolside",
         &[
+            "poolside-macros",
             "poolside-config",
             "poolside-resilience",
             "poolside-core",

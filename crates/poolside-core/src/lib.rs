@@ -3,7 +3,8 @@
 //! leak detection, shutdown and statistics. Its errors carry a stable [`ErrorKind`],
 //! which maps to the resilience layers' retry classes ([`poolside_resilience::Classify`]).
 //!
-//! It may import: `poolside-config`, `poolside-resilience`, and outside crates.
+//! It may import: `poolside-config`, `poolside-resilience`, `poolside-macros` (the
+//! `FromRow` derive), and outside crates.
 //! It must never import: `poolside-metrics`, `poolside-health`, `poolside`. Metrics and
 //! health read the pools' statistics; the pools never call them.
 //!
@@ -25,11 +26,14 @@ mod resilience;
 pub use error_kind::ErrorKind;
 pub use observer::PoolObserver;
 pub use pg::{
-    ClosedCounts, ConnectionBudget, IsolationLevel, Lsn, LsnParseError, Params, PgAnswer,
+    ClosedCounts, ConnectionBudget, FromRow, IsolationLevel, Lsn, LsnParseError, Params, PgAnswer,
     PgBouncerBudget, PgConnection, PgError, PgPool, PgRequest, PoolStats, PooledPgConnection,
     PrimaryReason, ReplicaLayer, ReplicaService, ReplicaStats, Replicas, ReplicasStats, Row,
-    ServerView, TransactionFuture, TransactionOptions,
+    ServerView, TransactionBody, TransactionFuture, TransactionOptions,
 };
+/// `#[derive(FromRow)]` (feature `derive`): see [`FromRow`](trait@FromRow).
+#[cfg(feature = "derive")]
+pub use poolside_macros::FromRow;
 /// The Redis driver, re-exported so users need no second dependency.
 #[cfg(feature = "redis")]
 pub use redis;

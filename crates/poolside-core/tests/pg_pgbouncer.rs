@@ -85,13 +85,10 @@ async fn transactions_work_in_transaction_mode() {
     let insert = format!("INSERT INTO {table} SELECT generate_series(1, 3)");
     let count = format!("SELECT count(*) FROM {table}");
     let seen: i64 = pool
-        .transaction(TransactionOptions::default(), |tx| {
-            let (insert, count) = (insert.clone(), count.clone());
-            Box::pin(async move {
-                tx.execute(&insert, &[]).await?;
-                // Same server connection for the whole transaction: the rows are seen.
-                Ok(tx.query_typed(&count, &[]).await?[0].get(0))
-            })
+        .transaction(TransactionOptions::default(), async |tx| {
+            tx.execute(&insert, &[]).await?;
+            // Same server connection for the whole transaction: the rows are seen.
+            Ok(tx.query_typed(&count, &[]).await?[0].get(0))
         })
         .await
         .expect("commits");
@@ -189,11 +186,9 @@ async fn a_migration_that_changes_parameter_types_is_learnt_again() {
 
     migrate(format!("ALTER TABLE {table} ALTER COLUMN v TYPE text")).await;
     // Inside a transaction, the driver's refusal sent nothing: learnt again in place.
-    let select_in_tx = select.clone();
     let id: i32 = pool
-        .transaction(TransactionOptions::default(), move |tx| {
-            let select = select_in_tx.clone();
-            Box::pin(async move { Ok(tx.query_one(&select, &[&"20"]).await?.get(0)) })
+        .transaction(TransactionOptions::default(), async |tx| {
+            Ok(tx.query_one(&select, &[&"20"]).await?.get(0))
         })
         .await
         .expect("transaction after the migration");
@@ -207,11 +202,9 @@ async fn a_migration_that_changes_parameter_types_is_learnt_again() {
     // A &str fits the cached text, and the server refuses `bigint = text` (42883),
     // which aborts the transaction: it runs again, learns int8, and the caller's &str
     // is then refused as the caller's own mistake, naming the type.
-    let select_in_tx = select.clone();
     let error = pool
-        .transaction(TransactionOptions::default(), move |tx| {
-            let select = select_in_tx.clone();
-            Box::pin(async move { Ok(tx.query_one(&select, &[&"20"]).await?.get::<_, i32>(0)) })
+        .transaction(TransactionOptions::default(), async |tx| {
+            Ok(tx.query_one(&select, &[&"20"]).await?.get::<_, i32>(0))
         })
         .await
         .expect_err("a &str for an int8");

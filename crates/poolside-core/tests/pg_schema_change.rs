@@ -113,12 +113,9 @@ async fn a_transaction_that_meets_a_stale_statement_runs_again_and_no_other_does
     let retries_before = pool.stats().transaction_retries;
     for _ in 0..6 {
         let columns = pool
-            .transaction(TransactionOptions::default(), |tx| {
-                let (sql, insert) = (sql.clone(), insert.clone());
-                Box::pin(async move {
-                    tx.execute(&insert, &[]).await?;
-                    Ok(tx.query(&sql, &[]).await?[0].len())
-                })
+            .transaction(TransactionOptions::default(), async |tx| {
+                tx.execute(&insert, &[]).await?;
+                Ok(tx.query(&sql, &[]).await?[0].len())
             })
             .await
             .expect("commits");

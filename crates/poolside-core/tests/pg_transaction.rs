@@ -1,7 +1,7 @@
 //! `PgPool::transaction` against the real PostgreSQL.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
 use poolside_core::{ErrorKind, IsolationLevel, PgPool, TransactionOptions};
@@ -69,21 +69,17 @@ async fn commits_on_ok_and_rolls_back_on_error() {
     let table = Table::create(&pool, "tx_commit", "id int PRIMARY KEY").await;
     let insert = format!("INSERT INTO {} VALUES ($1)", table.name);
     let n: u64 = pool
-        .transaction(TransactionOptions::default(), |tx| {
-            let insert = insert.clone();
-            Box::pin(async move { tx.execute(&insert, &[&1i32]).await })
+        .transaction(TransactionOptions::default(), async |tx| {
+            tx.execute(&insert, &[&1i32]).await
         })
         .await
         .expect("commits");
     assert_eq!((n, table.count().await), (1, 1));
 
     let err = pool
-        .transaction(TransactionOptions::default(), |tx| {
-            let insert = insert.clone();
-            Box::pin(async move {
-                tx.execute(&insert, &[&2i32]).await?;
-                tx.query_one("SELECT 1/0", &[]).await.map(drop)
-            })
+        .transaction(TransactionOptions::default(), async |tx| {
+            tx.execute(&insert, &[&2i32]).await?;
+            tx.query_one("SELECT 1/0", &[]).await.map(drop)
         })
         .await
         .expect_err("division by zero");
@@ -120,22 +116,28 @@ async fn a_forced_serialization_failure_reruns_the_whole_closure() {
             let (pool, options, name) = (pool.clone(), options.clone(), table.name.clone());
             let (both_read, runs) = (Arc::clone(&both_read), Arc::clone(&runs));
             tokio::spawn(async move {
-                let mut first_run = true;
-                pool.transaction(options, move |tx| {
-                    let (name, both_read) = (name.clone(), Arc::clone(&both_read));
-                    let wait = std::mem::take(&mut first_run);
+                // State the runs share lives outside the closure, which borrows it.
+                let first_run = AtomicBool::new(true);
+                pool.transaction(options, async |tx| {
+                    let wait = first_run.swap(false, Ordering::SeqCst);
                     runs.fetch_add(1, Ordering::SeqCst);
-                    Box::pin(async move {
-                        let sum: i64 = tx
-                            .query_one(&format!("SELECT coalesce(sum(value), 0)::int8 FROM {name} WHERE class = $1"), &[&read])
-                            .await?
-                            .get(0);
-                        if wait {
-                            both_read.wait().await;
-                        }
-                        tx.execute(&format!("INSERT INTO {name} VALUES ($1, $2)"), &[&write, &(sum as i32 + 1)])
-                            .await
-                    })
+                    let sum: i64 = tx
+                        .query_one(
+                            &format!(
+                                "SELECT coalesce(sum(value), 0)::int8 FROM {name} WHERE class = $1"
+                            ),
+                            &[&read],
+                        )
+                        .await?
+                        .get(0);
+                    if wait {
+                        both_read.wait().await;
+                    }
+                    tx.execute(
+                        &format!("INSERT INTO {name} VALUES ($1, $2)"),
+                        &[&write, &(sum as i32 + 1)],
+                    )
+                    .await
                 })
                 .await
             })
@@ -164,13 +166,10 @@ async fn a_unique_violation_is_not_retried() {
     let runs = AtomicU32::new(0);
     let insert = format!("INSERT INTO {} VALUES (1)", table.name);
     let err = pool
-        .transaction(TransactionOptions::default(), |tx| {
+        .transaction(TransactionOptions::default(), async |tx| {
             runs.fetch_add(1, Ordering::SeqCst);
-            let insert = insert.clone();
-            Box::pin(async move {
-                tx.execute(&insert, &[]).await?;
-                tx.execute(&insert, &[]).await
-            })
+            tx.execute(&insert, &[]).await?;
+            tx.execute(&insert, &[]).await
         })
         .await
         .expect_err("duplicate key");
@@ -202,14 +201,12 @@ async fn each_run_after_the_first_waits_out_the_backoff() {
     let err = pool
         .transaction(
             TransactionOptions::default().attempts(2).backoff(backoff),
-            |tx| {
+            async |tx| {
                 runs.fetch_add(1, Ordering::SeqCst);
-                Box::pin(async move {
-                    tx.batch_execute(
-                        "DO $$ BEGIN RAISE EXCEPTION 'conflict' USING ERRCODE = '40001'; END $$",
-                    )
-                    .await
-                })
+                tx.batch_execute(
+                    "DO $$ BEGIN RAISE EXCEPTION 'conflict' USING ERRCODE = '40001'; END $$",
+                )
+                .await
             },
         )
         .await
@@ -231,17 +228,14 @@ async fn a_transaction_past_its_timeout_is_rolled_back() {
     let options = TransactionOptions::default().timeout(Duration::from_millis(300));
     for slow in ["SELECT pg_sleep(2)", "client"] {
         let err = pool
-            .transaction(options.clone(), |tx| {
-                let insert = insert.clone();
-                Box::pin(async move {
-                    tx.execute(&insert, &[]).await?;
-                    if slow == "client" {
-                        tokio::time::sleep(Duration::from_secs(2)).await;
-                    } else {
-                        tx.query(slow, &[]).await?;
-                    }
-                    Ok(())
-                })
+            .transaction(options.clone(), async |tx| {
+                tx.execute(&insert, &[]).await?;
+                if slow == "client" {
+                    tokio::time::sleep(Duration::from_secs(2)).await;
+                } else {
+                    tx.query(slow, &[]).await?;
+                }
+                Ok(())
             })
             .await
             .expect_err("times out");
@@ -260,13 +254,10 @@ async fn a_dropped_transaction_never_returns_its_connection_inside_a_transaction
     // The caller gives up between two statements (its future is dropped).
     let _ = tokio::time::timeout(
         Duration::from_millis(300),
-        pool.transaction(TransactionOptions::default(), |tx| {
-            let insert = insert.clone();
-            Box::pin(async move {
-                tx.execute(&insert, &[]).await?;
-                tokio::time::sleep(Duration::from_secs(5)).await;
-                Ok(())
-            })
+        pool.transaction(TransactionOptions::default(), async |tx| {
+            tx.execute(&insert, &[]).await?;
+            tokio::time::sleep(Duration::from_secs(5)).await;
+            Ok(())
         }),
     )
     .await;
@@ -307,8 +298,8 @@ async fn begin_shares_its_round_trip_with_the_first_statement() {
     ])
     .await;
     let once = || {
-        pool.transaction(TransactionOptions::default(), |tx| {
-            Box::pin(async move { tx.batch_execute("SELECT 1").await })
+        pool.transaction(TransactionOptions::default(), async |tx| {
+            tx.batch_execute("SELECT 1").await
         })
     };
     // Untimed, fast: the connection is open and used just now (no liveness check).

@@ -2,6 +2,8 @@
 //! (given by the caller, low-cardinality), its statement's shape for the slow list,
 //! and the outcome label of an error.
 
+use std::borrow::Cow;
+
 #[cfg(feature = "redis")]
 use poolside_core::RedisError;
 use poolside_core::{PgError, PgRequest};
@@ -28,7 +30,7 @@ pub trait Operation {
 
     /// The statement's text with its placeholders (`SELECT ... WHERE id = $1`), never
     /// its parameter values; kept for slow operations. Default: none.
-    fn statement(&self) -> Option<&'static str> {
+    fn statement(&self) -> Option<Cow<'static, str>> {
         None
     }
 }
@@ -44,8 +46,8 @@ impl Operation for PgRequest<'_> {
         self.name()
     }
 
-    fn statement(&self) -> Option<&'static str> {
-        Some(self.sql())
+    fn statement(&self) -> Option<Cow<'static, str>> {
+        Some(PgRequest::statement(self))
     }
 }
 

@@ -45,7 +45,7 @@ impl OperationRecorder {
     pub fn record(
         &self,
         operation: &'static str,
-        statement: Option<&'static str>,
+        statement: Option<&str>,
         took: Duration,
         outcome: Outcome,
     ) {
@@ -71,7 +71,7 @@ impl OperationRecorder {
             );
             SlowOperation {
                 operation,
-                statement,
+                statement: statement.map(str::to_owned),
                 duration_ms: took.as_secs_f64() * 1000.0,
                 outcome: outcome.as_str(),
                 finished_at: SystemTime::now(),
@@ -85,7 +85,7 @@ impl OperationRecorder {
     pub fn record_result<T, E: OutcomeLabel>(
         &self,
         operation: &'static str,
-        statement: Option<&'static str>,
+        statement: Option<&str>,
         took: Duration,
         result: &Result<T, E>,
     ) {

@@ -40,7 +40,7 @@ pub struct SlowOperation {
     /// The caller's operation name.
     pub operation: &'static str,
     /// The statement with its placeholders, when the request gave one.
-    pub statement: Option<&'static str>,
+    pub statement: Option<String>,
     /// How long it took, milliseconds.
     pub duration_ms: f64,
     /// `ok` or the error's outcome label.

@@ -125,7 +125,10 @@ impl PoolReport {
                 slow.duration_ms,
                 slow.operation,
                 slow.outcome,
-                slow.statement.map(|s| format!(": {s}")).unwrap_or_default()
+                slow.statement
+                    .as_ref()
+                    .map(|s| format!(": {s}"))
+                    .unwrap_or_default()
             );
         }
         out

@@ -202,7 +202,7 @@ mod tests {
                 true,
                 Some(SlowOperation {
                     operation: "op",
-                    statement: Some("SELECT $1"),
+                    statement: Some("SELECT $1".to_owned()),
                     duration_ms: f64::from(ms),
                     outcome: "ok",
                     finished_at: SystemTime::now(),

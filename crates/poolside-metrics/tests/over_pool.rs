@@ -29,8 +29,8 @@ impl Operation for Statement {
         self.name
     }
 
-    fn statement(&self) -> Option<&'static str> {
-        Some(self.sql)
+    fn statement(&self) -> Option<std::borrow::Cow<'static, str>> {
+        Some(self.sql.into())
     }
 }
 
@@ -190,7 +190,10 @@ async fn slow_operations_are_listed_by_shape_and_dropped_calls_count_as_cancelle
     assert_eq!(snapshot.slow, 1, "{snapshot:?}");
     let slow = &snapshot.slowest[0];
     assert_eq!(slow.operation, "nap");
-    assert_eq!(slow.statement, Some("SELECT pg_sleep($1::text::float8)"));
+    assert_eq!(
+        slow.statement.as_deref(),
+        Some("SELECT pg_sleep($1::text::float8)")
+    );
     assert!(slow.duration_ms >= 400.0, "{slow:?}");
     let json = serde_json::to_string(&snapshot).expect("serializes");
     assert!(!json.contains("4000271"), "a parameter value in {json}");

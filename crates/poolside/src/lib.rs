@@ -10,17 +10,22 @@
 mod builder;
 mod error;
 pub mod layers;
+mod op;
 mod poolside;
+mod session;
 mod stack;
 
 pub use builder::PoolsideBuilder;
 pub use error::Error;
-pub use poolside::{Op, Poolside, Session};
+pub use op::Op;
+pub use poolside::Poolside;
+pub use session::Session;
 
 #[cfg(feature = "redis")]
 pub use poolside_cache::{OnUnavailable, RedisCache};
 pub use poolside_core::{
-    ErrorKind, Lsn, Params, PgConnection, PgError, PgPool, Row, TransactionFuture,
+    ErrorKind, FromRow, Lsn, Params, PgConnection, PgError, PgPool, Row, TransactionBody,
+    TransactionFuture,
 };
 #[cfg(feature = "redis")]
 pub use poolside_core::{RedisError, RedisPool};

@@ -1,9 +1,9 @@
 //! [`Poolside`]: the pools behind the standard stack, the health monitor and the
 //! metrics, as one value. Cloning is cheap: clones share everything.
 
+use std::borrow::Cow;
 use std::future::Future;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use futures_util::StreamExt;
@@ -15,16 +15,14 @@ use poolside_config::Config;
 #[cfg(feature = "redis")]
 use poolside_core::RedisPool;
 use poolside_core::Row;
-use poolside_core::{
-    Lsn, Params, PgAnswer, PgConnection, PgError, PgPool, PgRequest, Replicas, TransactionFuture,
-    TransactionOptions,
-};
+use poolside_core::{Lsn, Params, PgError, PgPool, Replicas, TransactionBody, TransactionOptions};
 use poolside_health::{Health, HealthReport};
 use poolside_metrics::PoolReport;
 use poolside_resilience::{DeadlineLayer, RetryLayer};
 use tower::{Layer, ServiceExt};
 
 use crate::stack::{Shared, Stack};
+use crate::{Op, Session};
 
 /// PostgreSQL (and Redis, when configured) behind poolside's standard stack, with
 /// health checks and metrics.
@@ -139,108 +137,6 @@ impl std::fmt::Debug for Poolside {
     }
 }
 
-/// One operation, named for metrics: `db.op("get_product").idempotent().query_one(...)`.
-#[derive(Debug, Clone, Copy)]
-pub struct Op<'a> {
-    db: &'a Poolside,
-    name: &'static str,
-    idempotent: bool,
-    critical: bool,
-    read_only: bool,
-    after: Option<Lsn>,
-    /// The session whose writes this operation's reads must see, and which learns
-    /// this operation's writes.
-    session: Option<&'a Session>,
-}
-
-impl Op<'_> {
-    /// Only reads: may run on a read replica (`postgres.replicas`) that is up and
-    /// within `postgres.replica_max_lag`, else on the primary; on either, on the
-    /// batched read path when `postgres.read_connections` is set (statements sent at
-    /// the same time go out together under one Sync). A statement that writes must not
-    /// be marked: the read path and replicas refuse it (SQLSTATE 25006).
-    pub fn read_only(mut self) -> Self {
-        self.read_only = true;
-        self
-    }
-
-    /// Must see every write up to `position` (a token from [`Poolside::wal_position`]
-    /// after a write, carried by the caller): a replica takes it only once it has
-    /// replayed that far, otherwise the primary does.
-    pub fn after(mut self, position: Lsn) -> Self {
-        self.after = self.after.max(Some(position));
-        self
-    }
-
-    /// Safe to run twice: a failure whose outcome is unknown (the connection dropped
-    /// after the statement was sent) is retried too. For reads and idempotent writes.
-    pub fn idempotent(mut self) -> Self {
-        self.idempotent = true;
-        self
-    }
-
-    /// May overflow to the secondary pool while the primary is busy
-    /// (`[overflow]`, when a secondary is configured).
-    pub fn critical(mut self) -> Self {
-        self.critical = true;
-        self
-    }
-
-    async fn run(self, mut request: PgRequest<'_>) -> Result<PgAnswer, PgError> {
-        if self.critical {
-            request = request.critical();
-        }
-        if self.read_only {
-            request = request.read_only();
-        }
-        if let Some(after) = self.after.max(self.session.and_then(Session::token)) {
-            request = request.after(after);
-        }
-        let stack = if self.idempotent {
-            &self.db.inner.idempotent_stack
-        } else {
-            &self.db.inner.stack
-        };
-        let answer = stack.clone().oneshot(request).await?;
-        if let (Some(session), false) = (self.session, self.read_only) {
-            session.learn_write(self.db).await;
-        }
-        Ok(answer)
-    }
-
-    /// Runs `sql` and returns its rows.
-    pub async fn query(self, sql: &'static str, params: Params<'_>) -> Result<Vec<Row>, PgError> {
-        self.run(PgRequest::query(self.name, sql, params))
-            .await
-            .map(PgAnswer::into_rows)
-    }
-
-    /// Runs `sql`, which must return exactly one row.
-    pub async fn query_one(self, sql: &'static str, params: Params<'_>) -> Result<Row, PgError> {
-        self.run(PgRequest::query(self.name, sql, params))
-            .await?
-            .into_one()
-    }
-
-    /// Runs `sql`, which must return at most one row.
-    pub async fn query_opt(
-        self,
-        sql: &'static str,
-        params: Params<'_>,
-    ) -> Result<Option<Row>, PgError> {
-        self.run(PgRequest::query(self.name, sql, params))
-            .await?
-            .into_opt()
-    }
-
-    /// Runs `sql` and returns how many rows it changed.
-    pub async fn execute(self, sql: &'static str, params: Params<'_>) -> Result<u64, PgError> {
-        self.run(PgRequest::execute(self.name, sql, params))
-            .await
-            .map(|answer| answer.changed())
-    }
-}
-
 impl Poolside {
     /// Loads the layered configuration (profile defaults, `poolside.toml`,
     /// `POOLSIDE_*` and legacy variables), validates it, and starts everything
@@ -257,15 +153,7 @@ impl Poolside {
     /// An operation named `name` (the `operation` label of its metrics: keep it to a
     /// fixed set, never SQL or values).
     pub fn op(&self, name: &'static str) -> Op<'_> {
-        Op {
-            db: self,
-            name,
-            idempotent: false,
-            critical: false,
-            read_only: false,
-            after: None,
-            session: None,
-        }
+        Op::new(self, name, None)
     }
 
     /// A read-your-writes session: its read-only operations see every write made
@@ -282,10 +170,7 @@ impl Poolside {
     /// # Ok(()) }
     /// ```
     pub fn session(&self) -> Session {
-        Session {
-            db: self.clone(),
-            seen: AtomicU64::new(0),
-        }
+        Session::new(self.clone())
     }
 
     /// The primary's WAL position now: read after a write is acknowledged, a token
@@ -305,26 +190,38 @@ impl Poolside {
     }
 
     /// Runs `sql` through the stack (named `query`) and returns its rows.
-    pub async fn query(&self, sql: &'static str, params: Params<'_>) -> Result<Vec<Row>, PgError> {
+    pub async fn query(
+        &self,
+        sql: impl Into<Cow<'static, str>>,
+        params: Params<'_>,
+    ) -> Result<Vec<Row>, PgError> {
         self.op("query").query(sql, params).await
     }
 
     /// Runs `sql` through the stack (named `query_one`); it must return one row.
-    pub async fn query_one(&self, sql: &'static str, params: Params<'_>) -> Result<Row, PgError> {
+    pub async fn query_one(
+        &self,
+        sql: impl Into<Cow<'static, str>>,
+        params: Params<'_>,
+    ) -> Result<Row, PgError> {
         self.op("query_one").query_one(sql, params).await
     }
 
     /// Runs `sql` through the stack (named `query_opt`); it returns at most one row.
     pub async fn query_opt(
         &self,
-        sql: &'static str,
+        sql: impl Into<Cow<'static, str>>,
         params: Params<'_>,
     ) -> Result<Option<Row>, PgError> {
         self.op("query_opt").query_opt(sql, params).await
     }
 
     /// Runs `sql` through the stack (named `execute`) and returns the rows changed.
-    pub async fn execute(&self, sql: &'static str, params: Params<'_>) -> Result<u64, PgError> {
+    pub async fn execute(
+        &self,
+        sql: impl Into<Cow<'static, str>>,
+        params: Params<'_>,
+    ) -> Result<u64, PgError> {
         self.op("execute").execute(sql, params).await
     }
 
@@ -343,7 +240,7 @@ impl Poolside {
     ) -> impl Future<Output = Result<T, PgError>> + Send + 'a
     where
         T: Send + 'a,
-        F: for<'c> FnMut(&'c mut PgConnection) -> TransactionFuture<'c, T> + Send + 'a,
+        F: for<'c> TransactionBody<'c, T> + Send + 'a,
     {
         let config = &self.inner.config;
         let options = TransactionOptions::default()
@@ -418,6 +315,16 @@ impl Poolside {
         self.inner.postgres.warm_up().await?;
         self.inner.health.check_now().await;
         Ok(())
+    }
+
+    /// The stack an operation runs through: the one that retries unknown outcomes
+    /// when `idempotent`.
+    pub(crate) fn stack(&self, idempotent: bool) -> &Stack {
+        if idempotent {
+            &self.inner.idempotent_stack
+        } else {
+            &self.inner.stack
+        }
     }
 
     /// The PostgreSQL pool, for exclusive connections (`get()`) and anything the
@@ -532,68 +439,5 @@ impl Poolside {
             },
         );
         in_use
-    }
-}
-
-/// Read-your-writes across operations ([`Poolside::session`]): remembers the primary's
-/// WAL position after each write made through it, and its reads carry it.
-#[derive(Debug)]
-pub struct Session {
-    db: Poolside,
-    /// The latest position written through this session; 0 for none.
-    seen: AtomicU64,
-}
-
-impl Session {
-    /// An operation of this session (see [`Poolside::op`]).
-    pub fn op(&self, name: &'static str) -> Op<'_> {
-        Op {
-            session: Some(self),
-            ..self.db.op(name)
-        }
-    }
-
-    /// Runs `f` in a transaction (see [`Poolside::transaction`]); later reads of the
-    /// session see what it committed.
-    ///
-    /// # Errors
-    ///
-    /// As [`Poolside::transaction`].
-    #[track_caller]
-    pub fn transaction<'a, T, F>(
-        &'a self,
-        name: &'static str,
-        f: F,
-    ) -> impl Future<Output = Result<T, PgError>> + Send + 'a
-    where
-        T: Send + 'a,
-        F: for<'c> FnMut(&'c mut PgConnection) -> TransactionFuture<'c, T> + Send + 'a,
-    {
-        let transaction = self.db.transaction(name, f);
-        async move {
-            let value = transaction.await?;
-            self.learn_write(&self.db).await;
-            Ok(value)
-        }
-    }
-
-    /// The position this session's reads must see: its latest write's; `None` before
-    /// any, and always without replicas.
-    pub fn token(&self) -> Option<Lsn> {
-        match self.seen.load(Ordering::Acquire) {
-            0 => None,
-            seen => Some(Lsn(seen)),
-        }
-    }
-
-    /// Remembers the primary's position after a write. When it cannot be read, the
-    /// session's reads go to the primary from then on (the highest position). Without
-    /// replicas every read is on the primary already: nothing to learn, no round trip.
-    async fn learn_write(&self, db: &Poolside) {
-        if db.inner.replicas.is_none() {
-            return;
-        }
-        let position = db.wal_position().await.map_or(u64::MAX, |lsn| lsn.0);
-        self.seen.fetch_max(position, Ordering::AcqRel);
     }
 }

@@ -70,14 +70,12 @@ async fn the_calls_run_on_the_stack_and_show_in_metrics_and_health() {
     assert_eq!(duplicate.kind(), ErrorKind::UniqueViolation);
 
     let renamed = db
-        .transaction("rename_item", |tx| {
-            Box::pin(async move {
-                tx.execute(
-                    "UPDATE facade_items SET name = $1 WHERE id = $2",
-                    &[&"gadget", &1_i64],
-                )
-                .await
-            })
+        .transaction("rename_item", async |tx| {
+            tx.execute(
+                "UPDATE facade_items SET name = $1 WHERE id = $2",
+                &[&"gadget", &1_i64],
+            )
+            .await
         })
         .await
         .expect("commits");
@@ -267,10 +265,15 @@ async fn transactions_pass_the_stacks_circuit_breaker() {
     ])
     .await;
     let runs = AtomicU32::new(0);
-    let slow = || slow_transaction(&runs);
+    // Sleeps 2 s, counting its runs. It only borrows, so it is `Copy`.
+    let slow = async |tx: &mut poolside::PgConnection| {
+        runs.fetch_add(1, Ordering::Relaxed);
+        tx.execute("SELECT pg_sleep(2)", &[]).await?;
+        Ok(())
+    };
     for _ in 0..2 {
         let timed_out = db
-            .transaction("slow", slow())
+            .transaction("slow", slow)
             .await
             .expect_err("past the 300 ms timeout");
         assert_eq!(timed_out.kind(), ErrorKind::Cancelled, "{timed_out}");
@@ -278,7 +281,7 @@ async fn transactions_pass_the_stacks_circuit_breaker() {
     assert_eq!(runs.load(Ordering::Relaxed), 2);
 
     let refused = db
-        .transaction("slow", slow())
+        .transaction("slow", slow)
         .await
         .expect_err("the breaker opened on two failed transactions");
     assert_eq!(refused.kind(), ErrorKind::Unavailable, "{refused}");
@@ -289,20 +292,6 @@ async fn transactions_pass_the_stacks_circuit_breaker() {
         .await
         .expect_err("the stack's statements meet the same breaker");
     assert_eq!(query.kind(), ErrorKind::Unavailable, "{query}");
-}
-
-/// A transaction that sleeps 2 s, counting its runs in `runs`.
-fn slow_transaction(
-    runs: &AtomicU32,
-) -> impl for<'c> FnMut(&'c mut poolside::PgConnection) -> poolside::TransactionFuture<'c, ()> + Send + '_
-{
-    move |tx| {
-        runs.fetch_add(1, Ordering::Relaxed);
-        Box::pin(async move {
-            tx.execute("SELECT pg_sleep(2)", &[]).await?;
-            Ok(())
-        })
-    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -362,5 +351,56 @@ async fn batch_keeps_input_order_and_its_concurrency_limit() {
     assert!(
         most.load(Ordering::SeqCst) <= 5,
         "concurrency limit exceeded"
+    );
+}
+
+#[derive(Debug, PartialEq, poolside::FromRow)]
+struct Item {
+    id: i64,
+    label: String,
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sql_built_at_run_time_runs_through_the_stack_labelled_by_its_name() {
+    let db = db_with(&[("POOLSIDE_METRICS__SLOW_QUERY_THRESHOLD", "1ms")]).await;
+    // The shape varies with the caller's choice; the values stay parameters.
+    for order in ["id", "label DESC"] {
+        let sql = format!(
+            "SELECT n::int8 AS id, 'item ' || n AS label, pg_sleep(0.005) \
+             FROM generate_series(1, 3) n WHERE n >= $1 ORDER BY {order}"
+        );
+        let items: Vec<Item> = db
+            .op("list_items_sorted")
+            .idempotent()
+            .query_as(sql, &[&2_i32])
+            .await
+            .expect("reads");
+        let ids: Vec<i64> = items.iter().map(|item| item.id).collect();
+        assert_eq!(ids, if order == "id" { [2, 3] } else { [3, 2] });
+    }
+    let one: Option<Item> = db
+        .op("find_item")
+        .query_opt_as(String::from("SELECT 9::int8 AS id, 'nine' AS label"), &[])
+        .await
+        .expect("reads");
+    assert_eq!(one.map(|item| item.label).as_deref(), Some("nine"));
+
+    let metrics = db.metrics_text().expect("poolside's recorder is installed");
+    assert!(
+        metrics.contains(r#"operation="list_items_sorted",outcome="ok""#),
+        "{metrics}"
+    );
+    assert!(!metrics.contains("generate_series"), "no SQL in labels");
+    // The slow list keeps the run-time text it was given.
+    let slowest = db.stats().operations.slowest;
+    assert!(
+        slowest
+            .iter()
+            .any(|slow| slow.operation == "list_items_sorted"
+                && slow
+                    .statement
+                    .as_deref()
+                    .is_some_and(|sql| sql.contains("label DESC"))),
+        "{slowest:?}"
     );
 }

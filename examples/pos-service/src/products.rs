@@ -7,7 +7,7 @@ use axum::Json;
 use axum::extract::rejection::{JsonRejection, PathRejection};
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use poolside::{Poolside, Row};
+use poolside::{FromRow, Poolside};
 use serde::{Deserialize, Serialize};
 
 use crate::error::ApiError;
@@ -23,24 +23,13 @@ pub(crate) fn product_key(id: i64) -> String {
     format!("pos:product:{id}")
 }
 
-/// A product with its stock.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+/// A product with its stock: a row of [`LIST_SQL`] or [`GET_SQL`], read by column name.
+#[derive(Debug, Clone, Serialize, Deserialize, FromRow)]
 pub(crate) struct Product {
     pub(crate) id: i64,
     pub(crate) name: String,
     pub(crate) price_cents: i64,
     pub(crate) stock: i64,
-}
-
-impl Product {
-    fn from_row(row: &Row) -> Self {
-        Self {
-            id: row.get("id"),
-            name: row.get("name"),
-            price_cents: row.get("price_cents"),
-            stock: row.get("stock"),
-        }
-    }
 }
 
 /// Products with their stock, the first 1000 by id.
@@ -55,13 +44,12 @@ pub(crate) async fn list(State(db): State<Poolside>) -> Result<Json<Vec<Product>
     if let Ok(Some(products)) = db.cache().get::<Vec<Product>>(LIST_KEY).await {
         return Ok(Json(products));
     }
-    let rows = db
+    let products: Vec<Product> = db
         .op("list_products")
         .idempotent()
         .read_only()
-        .query(LIST_SQL, &[])
+        .query_as(LIST_SQL, &[])
         .await?;
-    let products: Vec<Product> = rows.iter().map(Product::from_row).collect();
     cache_quietly(&db, LIST_KEY, &products, LIST_TTL).await;
     Ok(Json(products))
 }
@@ -76,14 +64,13 @@ pub(crate) async fn get(
     if let Ok(Some(product)) = db.cache().get::<Product>(&key).await {
         return Ok(Json(product));
     }
-    let row = db
+    let product: Product = db
         .op("get_product")
         .idempotent()
         .read_only()
-        .query_opt(GET_SQL, &[&id])
+        .query_opt_as(GET_SQL, &[&id])
         .await?
         .ok_or_else(|| ApiError::not_found(format!("no product {id}")))?;
-    let product = Product::from_row(&row);
     cache_quietly(&db, &key, &product, PRODUCT_TTL).await;
     Ok(Json(product))
 }
@@ -116,23 +103,20 @@ pub(crate) async fn create(
     }
     let (price, stock) = (new.price_cents, new.stock);
     let id = db
-        .transaction("create_product", |tx| {
-            let name = name.clone();
-            Box::pin(async move {
-                let row = tx
-                    .query_one(
-                        "INSERT INTO pos.products (name, price_cents) VALUES ($1, $2) RETURNING id",
-                        &[&name, &price],
-                    )
-                    .await?;
-                let id: i64 = row.get(0);
-                tx.execute(
-                    "INSERT INTO pos.inventory (product_id, quantity) VALUES ($1, $2)",
-                    &[&id, &stock],
+        .transaction("create_product", async |tx| {
+            let row = tx
+                .query_one(
+                    "INSERT INTO pos.products (name, price_cents) VALUES ($1, $2) RETURNING id",
+                    &[&name, &price],
                 )
                 .await?;
-                Ok(id)
-            })
+            let id: i64 = row.get(0);
+            tx.execute(
+                "INSERT INTO pos.inventory (product_id, quantity) VALUES ($1, $2)",
+                &[&id, &stock],
+            )
+            .await?;
+            Ok(id)
         })
         .await?;
     forget(&db, &[LIST_KEY]).await;

@@ -4,7 +4,7 @@
 use axum::Json;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
-use poolside::Poolside;
+use poolside::{FromRow, Poolside};
 use serde::{Deserialize, Serialize};
 
 use crate::error::ApiError;
@@ -16,8 +16,8 @@ pub(crate) struct Range {
     to: Option<String>,
 }
 
-/// One product's sales in the range.
-#[derive(Debug, Serialize)]
+/// One product's sales in the range: a row of the report's query, by column name.
+#[derive(Debug, Serialize, FromRow)]
 pub(crate) struct ProductSales {
     product_id: i64,
     name: String,
@@ -75,47 +75,35 @@ pub(crate) async fn report(
     // a client that leaves mid-report gets its query cancelled on the server (a
     // pipelined one would run to its end). One read-only snapshot for both figures.
     let (totals, products) = db
-        .transaction("sales_report", |tx| {
-            let (from, to) = (from.clone(), to.clone());
-            Box::pin(async move {
-                tx.batch_execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
-                    .await?;
-                let totals = tx
-                    .query_one(
-                        "SELECT count(*), COALESCE(sum(total_cents), 0)::bigint FROM pos.sales \
-                         WHERE created_at >= $1::text::date AND created_at < $2::text::date + 1",
-                        &[&from, &to],
-                    )
-                    .await?;
-                let products = tx
-                    .query(
-                        "SELECT si.product_id, p.name, sum(si.quantity)::bigint, \
-                         sum(si.quantity * si.price_cents)::bigint \
-                         FROM pos.sale_items si JOIN pos.sales s ON s.id = si.sale_id \
-                         JOIN pos.products p ON p.id = si.product_id \
-                         WHERE s.created_at >= $1::text::date AND s.created_at < $2::text::date + 1 \
-                         GROUP BY si.product_id, p.name ORDER BY si.product_id",
-                        &[&from, &to],
-                    )
-                    .await?;
-                Ok((totals, products))
-            })
+        .transaction("sales_report", async |tx| {
+            tx.batch_execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+                .await?;
+            let totals: (i64, i64) = tx
+                .query_one_as(
+                    "SELECT count(*), COALESCE(sum(total_cents), 0)::bigint FROM pos.sales \
+                     WHERE created_at >= $1::text::date AND created_at < $2::text::date + 1",
+                    &[&from, &to],
+                )
+                .await?;
+            let products: Vec<ProductSales> = tx
+                .query_as(
+                    "SELECT si.product_id, p.name, sum(si.quantity)::bigint AS quantity, \
+                     sum(si.quantity * si.price_cents)::bigint AS revenue_cents \
+                     FROM pos.sale_items si JOIN pos.sales s ON s.id = si.sale_id \
+                     JOIN pos.products p ON p.id = si.product_id \
+                     WHERE s.created_at >= $1::text::date AND s.created_at < $2::text::date + 1 \
+                     GROUP BY si.product_id, p.name ORDER BY si.product_id",
+                    &[&from, &to],
+                )
+                .await?;
+            Ok((totals, products))
         })
         .await?;
-    let products = products
-        .iter()
-        .map(|row| ProductSales {
-            product_id: row.get(0),
-            name: row.get(1),
-            quantity: row.get(2),
-            revenue_cents: row.get(3),
-        })
-        .collect();
     Ok(Json(Report {
         from,
         to,
-        sales: totals.get(0),
-        total_cents: totals.get(1),
+        sales: totals.0,
+        total_cents: totals.1,
         products,
     }))
 }

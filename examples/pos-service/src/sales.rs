@@ -11,7 +11,7 @@ use axum::Json;
 use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
-use poolside::{Lsn, Poolside};
+use poolside::{FromRow, Lsn, Poolside};
 use serde::{Deserialize, Serialize};
 
 use crate::error::ApiError;
@@ -38,7 +38,7 @@ pub(crate) struct NewSale {
 }
 
 /// One line of a recorded sale.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, FromRow)]
 pub(crate) struct SaleItem {
     product_id: i64,
     quantity: i64,
@@ -110,69 +110,65 @@ pub(crate) async fn create(
     let lines = validate(&sale)?;
     let ids: Vec<i64> = lines.keys().copied().collect();
     let outcome = db
-        .transaction("create_sale", |tx| {
-            let (lines, ids) = (lines.clone(), ids.clone());
-            Box::pin(async move {
-                let stock = tx
-                    .query(
-                        "SELECT p.id, p.price_cents, i.quantity FROM pos.products p \
-                         JOIN pos.inventory i ON i.product_id = p.id \
-                         WHERE p.id = ANY($1) ORDER BY p.id FOR UPDATE OF i",
-                        &[&ids],
-                    )
-                    .await?;
-                let found: BTreeMap<i64, (i64, i64)> = stock
-                    .iter()
-                    .map(|row| (row.get(0), (row.get(1), row.get(2))))
-                    .collect();
-                let mut items = Vec::with_capacity(lines.len());
-                for (&product, &wanted) in &lines {
-                    let Some(&(price, available)) = found.get(&product) else {
-                        return Ok(Err(Refused::UnknownProduct(product)));
-                    };
-                    if available < wanted {
-                        return Ok(Err(Refused::OutOfStock {
-                            product,
-                            available,
-                            wanted,
-                        }));
-                    }
-                    items.push(SaleItem {
-                        product_id: product,
-                        quantity: wanted,
-                        price_cents: price,
-                    });
+        .transaction("create_sale", async |tx| {
+            let stock: Vec<(i64, i64, i64)> = tx
+                .query_as(
+                    "SELECT p.id, p.price_cents, i.quantity FROM pos.products p \
+                     JOIN pos.inventory i ON i.product_id = p.id \
+                     WHERE p.id = ANY($1) ORDER BY p.id FOR UPDATE OF i",
+                    &[&ids],
+                )
+                .await?;
+            let found: BTreeMap<i64, (i64, i64)> = stock
+                .into_iter()
+                .map(|(id, price, quantity)| (id, (price, quantity)))
+                .collect();
+            let mut items = Vec::with_capacity(lines.len());
+            for (&product, &wanted) in &lines {
+                let Some(&(price, available)) = found.get(&product) else {
+                    return Ok(Err(Refused::UnknownProduct(product)));
+                };
+                if available < wanted {
+                    return Ok(Err(Refused::OutOfStock {
+                        product,
+                        available,
+                        wanted,
+                    }));
                 }
-                let total: i64 = items.iter().map(|i| i.quantity * i.price_cents).sum();
-                let row = tx
-                    .query_one(
-                        "INSERT INTO pos.sales (total_cents) VALUES ($1) \
-                         RETURNING id, to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')",
-                        &[&total],
-                    )
-                    .await?;
-                let (id, created_at): (i64, String) = (row.get(0), row.get(1));
-                for item in &items {
-                    tx.execute(
-                        "UPDATE pos.inventory SET quantity = quantity - $2 WHERE product_id = $1",
-                        &[&item.product_id, &item.quantity],
-                    )
-                    .await?;
-                    tx.execute(
-                        "INSERT INTO pos.sale_items (sale_id, product_id, quantity, price_cents) \
-                         VALUES ($1, $2, $3, $4)",
-                        &[&id, &item.product_id, &item.quantity, &item.price_cents],
-                    )
-                    .await?;
-                }
-                Ok(Ok(Sale {
-                    id,
-                    total_cents: total,
-                    created_at,
-                    items,
-                    read_after: None,
-                }))
-            })
+                items.push(SaleItem {
+                    product_id: product,
+                    quantity: wanted,
+                    price_cents: price,
+                });
+            }
+            let total: i64 = items.iter().map(|i| i.quantity * i.price_cents).sum();
+            let (id, created_at): (i64, String) = tx
+                .query_one_as(
+                    "INSERT INTO pos.sales (total_cents) VALUES ($1) \
+                     RETURNING id, to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')",
+                    &[&total],
+                )
+                .await?;
+            for item in &items {
+                tx.execute(
+                    "UPDATE pos.inventory SET quantity = quantity - $2 WHERE product_id = $1",
+                    &[&item.product_id, &item.quantity],
+                )
+                .await?;
+                tx.execute(
+                    "INSERT INTO pos.sale_items (sale_id, product_id, quantity, price_cents) \
+                     VALUES ($1, $2, $3, $4)",
+                    &[&id, &item.product_id, &item.quantity, &item.price_cents],
+                )
+                .await?;
+            }
+            Ok(Ok(Sale {
+                id,
+                total_cents: total,
+                created_at,
+                items,
+                read_after: None,
+            }))
         })
         .await?;
     let mut sale = match outcome {
@@ -224,8 +220,8 @@ pub(crate) async fn get(
             None => op,
         }
     };
-    let sale = op("get_sale")
-        .query_opt(
+    let (id, total_cents, created_at): (i64, i64, String) = op("get_sale")
+        .query_opt_as(
             "SELECT id, total_cents, \
              to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"') \
              FROM pos.sales WHERE id = $1",
@@ -234,23 +230,16 @@ pub(crate) async fn get(
         .await?
         .ok_or_else(|| ApiError::not_found(format!("no sale {id}")))?;
     let items = op("get_sale_items")
-        .query(
+        .query_as(
             "SELECT product_id, quantity, price_cents FROM pos.sale_items \
              WHERE sale_id = $1 ORDER BY product_id",
             &[&id],
         )
-        .await?
-        .iter()
-        .map(|row| SaleItem {
-            product_id: row.get(0),
-            quantity: row.get(1),
-            price_cents: row.get(2),
-        })
-        .collect();
+        .await?;
     Ok(Json(Sale {
-        id: sale.get(0),
-        total_cents: sale.get(1),
-        created_at: sale.get(2),
+        id,
+        total_cents,
+        created_at,
         items,
         read_after: None,
     }))

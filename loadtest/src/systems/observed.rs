@@ -21,8 +21,8 @@ impl poolside_metrics::Operation for Select {
         "select"
     }
 
-    fn statement(&self) -> Option<&'static str> {
-        Some(SELECT)
+    fn statement(&self) -> Option<std::borrow::Cow<'static, str>> {
+        Some(SELECT.into())
     }
 }
 

@@ -72,8 +72,8 @@ pub(super) async fn poolside(
         }
         (Workload::Sale, System::Poolside) => per_call(pool.clone(), move |pool| async move {
             let sold = pool
-                .transaction(TransactionOptions::default(), |tx| {
-                    Box::pin(poolside_sale(tx))
+                .transaction(TransactionOptions::default(), async |tx| {
+                    poolside_sale(tx).await
                 })
                 .await;
             Outcome::of(sold)

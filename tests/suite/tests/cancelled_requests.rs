@@ -42,22 +42,20 @@ async fn clients_that_disconnect_mid_request_leave_no_trace() {
     .await;
     let (db, addr, base) = (service.db.clone(), service.addr, service.base());
     let product: i64 = db
-        .transaction("test_product", |tx| {
-            Box::pin(async move {
-                let id: i64 = tx
-                    .query_one(
-                        "INSERT INTO pos.products (name, price_cents) VALUES ('Pretzel', 90) RETURNING id",
-                        &[],
-                    )
-                    .await?
-                    .get(0);
-                tx.execute(
-                    "INSERT INTO pos.inventory (product_id, quantity) VALUES ($1, 1000000)",
-                    &[&id],
+        .transaction("test_product", async |tx| {
+            let id: i64 = tx
+                .query_one(
+                    "INSERT INTO pos.products (name, price_cents) VALUES ('Pretzel', 90) RETURNING id",
+                    &[],
                 )
-                .await?;
-                Ok(id)
-            })
+                .await?
+                .get(0);
+            tx.execute(
+                "INSERT INTO pos.inventory (product_id, quantity) VALUES ($1, 1000000)",
+                &[&id],
+            )
+            .await?;
+            Ok(id)
         })
         .await
         .expect("a product");

@@ -19,7 +19,7 @@ use super::schema_epoch::SchemaEpoch;
 use super::statement_cache::StatementCache;
 use super::statement_call::{Execute, Query};
 use super::statement_path::{self, StatementSite};
-use super::{PgError, Row};
+use super::{FromRow, PgError, Row};
 
 /// A connection is trusted without a round trip if used this recently.
 const ALIVE_BYPASS: Duration = Duration::from_secs(1);
@@ -194,6 +194,54 @@ impl PgConnection {
         params: Params<'_>,
     ) -> Result<Option<Row>, PgError> {
         rows::at_most_one(self.query(sql, params).await?)
+    }
+
+    /// Runs `sql` and builds a `T` from each row ([`FromRow`]).
+    ///
+    /// # Errors
+    ///
+    /// As [`query`](Self::query), and `Query` when a row does not fit `T`, naming the
+    /// column.
+    pub async fn query_as<T: FromRow>(
+        &mut self,
+        sql: &str,
+        params: Params<'_>,
+    ) -> Result<Vec<T>, PgError> {
+        self.query(sql, params)
+            .await?
+            .iter()
+            .map(T::from_row)
+            .collect()
+    }
+
+    /// Runs `sql`, which must return exactly one row, and builds a `T` from it.
+    ///
+    /// # Errors
+    ///
+    /// As [`query_one`](Self::query_one) and [`query_as`](Self::query_as).
+    pub async fn query_one_as<T: FromRow>(
+        &mut self,
+        sql: &str,
+        params: Params<'_>,
+    ) -> Result<T, PgError> {
+        T::from_row(&self.query_one(sql, params).await?)
+    }
+
+    /// Runs `sql`, which must return at most one row, and builds a `T` from it.
+    ///
+    /// # Errors
+    ///
+    /// As [`query_opt`](Self::query_opt) and [`query_as`](Self::query_as).
+    pub async fn query_opt_as<T: FromRow>(
+        &mut self,
+        sql: &str,
+        params: Params<'_>,
+    ) -> Result<Option<T>, PgError> {
+        self.query_opt(sql, params)
+            .await?
+            .as_ref()
+            .map(T::from_row)
+            .transpose()
     }
 
     /// Runs `sql` and returns the number of rows it changed.

@@ -4,6 +4,7 @@
 mod budget;
 mod connection;
 mod error;
+mod from_row;
 mod generation;
 mod leaks;
 mod manager;
@@ -29,6 +30,7 @@ mod transaction;
 pub use budget::{ConnectionBudget, PgBouncerBudget};
 pub use connection::PgConnection;
 pub use error::PgError;
+pub use from_row::FromRow;
 pub use params::Params;
 pub use pool::PgPool;
 pub use pooled::PooledPgConnection;
@@ -39,7 +41,7 @@ pub use replicas::{
 pub use request::{PgAnswer, PgRequest};
 pub use row::Row;
 pub use stats::{ClosedCounts, PoolStats};
-pub use transaction::{IsolationLevel, TransactionFuture, TransactionOptions};
+pub use transaction::{IsolationLevel, TransactionBody, TransactionFuture, TransactionOptions};
 
 /// This application's connections as the server sees them.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -1,10 +1,13 @@
 //! [`PgRequest`]: one statement as a value that a tower stack can carry, copy and
 //! retry, and `PgPool` as the `tower::Service` that runs it on the pipelined path.
 //!
-//! The parameters are borrowed, as every other call takes them (`&[&id, &name]`): the
-//! request is `Copy`, so a retry layer sends the same request again, and it lives no
-//! longer than the call that made it.
+//! The parameters are borrowed, as every other call takes them (`&[&id, &name]`), so
+//! the request lives no longer than the call that made it. The SQL is a
+//! `Cow<'static, str>`: a literal costs nothing to carry, and SQL built at run time
+//! travels the whole stack too. Cloning a request (a retry layer sends it again)
+//! copies the SQL only when it was built at run time.
 
+use std::borrow::Cow;
 use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
@@ -24,13 +27,16 @@ enum PgRequestKind {
 /// One autocommit statement, named for metrics (a fixed, low-cardinality name), with
 /// parameters it borrows.
 ///
+/// The SQL may be a literal or built at run time (`format!(..)`): metrics and the
+/// breaker see the operation's name, never the text.
+///
 /// The parameters are borrowed for as long as the request lives: pass `&[&id]` straight
 /// into the call that sends it, or bind the array first
 /// (`let params: [&(dyn ToSql + Sync); 1] = [&id];`) to keep the request in a variable.
-#[derive(Clone, Copy)]
+#[derive(Clone)]
 pub struct PgRequest<'a> {
     name: &'static str,
-    sql: &'static str,
+    sql: Cow<'static, str>,
     params: Params<'a>,
     kind: PgRequestKind,
     critical: bool,
@@ -55,16 +61,29 @@ impl std::fmt::Debug for PgRequest<'_> {
 
 impl<'a> PgRequest<'a> {
     /// A statement whose rows are wanted.
-    pub fn query(name: &'static str, sql: &'static str, params: Params<'a>) -> Self {
-        Self::new(name, sql, params, PgRequestKind::Rows)
+    pub fn query(
+        name: &'static str,
+        sql: impl Into<Cow<'static, str>>,
+        params: Params<'a>,
+    ) -> Self {
+        Self::new(name, sql.into(), params, PgRequestKind::Rows)
     }
 
     /// A statement whose count of changed rows is wanted.
-    pub fn execute(name: &'static str, sql: &'static str, params: Params<'a>) -> Self {
-        Self::new(name, sql, params, PgRequestKind::Changed)
+    pub fn execute(
+        name: &'static str,
+        sql: impl Into<Cow<'static, str>>,
+        params: Params<'a>,
+    ) -> Self {
+        Self::new(name, sql.into(), params, PgRequestKind::Changed)
     }
 
-    fn new(name: &'static str, sql: &'static str, params: Params<'a>, kind: PgRequestKind) -> Self {
+    fn new(
+        name: &'static str,
+        sql: Cow<'static, str>,
+        params: Params<'a>,
+        kind: PgRequestKind,
+    ) -> Self {
         Self {
             name,
             sql,
@@ -116,8 +135,14 @@ impl<'a> PgRequest<'a> {
     }
 
     /// The statement, with its placeholders.
-    pub fn sql(&self) -> &'static str {
-        self.sql
+    pub fn sql(&self) -> &str {
+        &self.sql
+    }
+
+    /// The statement to keep beyond the request (a slow-operation report): a literal
+    /// is not copied.
+    pub fn statement(&self) -> Cow<'static, str> {
+        self.sql.clone()
     }
 }
 
@@ -201,15 +226,15 @@ impl<'a> tower::Service<PgRequest<'a>> for PgPool {
         Box::pin(async move {
             match request.kind {
                 PgRequestKind::Rows if request.read_only => pool
-                    .read_query(request.sql, request.params)
+                    .read_query(&request.sql, request.params)
                     .await
                     .map(PgAnswer::Rows),
                 PgRequestKind::Rows => pool
-                    .query(request.sql, request.params)
+                    .query(&request.sql, request.params)
                     .await
                     .map(PgAnswer::Rows),
                 PgRequestKind::Changed => pool
-                    .execute(request.sql, request.params)
+                    .execute(&request.sql, request.params)
                     .await
                     .map(PgAnswer::Changed),
             }

@@ -136,9 +136,12 @@ impl Row {
         T: FromSql<'a>,
     {
         match &self.0 {
-            Source::Driver(row) => row
-                .try_get(&index)
-                .map_err(|e| PgError::from_driver(e, "reading a column")),
+            // The driver's error names the position; name the column as asked.
+            Source::Driver(row) => row.try_get(&index).map_err(|e| {
+                let detail = std::error::Error::source(&e)
+                    .map_or_else(|| e.to_string(), ToString::to_string);
+                column_error(&index, detail)
+            }),
             Source::Wire(row) => {
                 let position = index
                     .__idx(&row.columns.names)

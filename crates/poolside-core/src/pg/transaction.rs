@@ -13,8 +13,35 @@ use super::pending_begin::PendingBegin;
 use super::{PgError, PgPool};
 use crate::ErrorKind;
 
-/// The future a transaction closure returns: `|conn| Box::pin(async move { ... })`.
+/// A boxed transaction body's future, for a body written as a function:
+/// `fn body(tx: &mut PgConnection) -> TransactionFuture<'_, T>`.
 pub type TransactionFuture<'c, T> = Pin<Box<dyn Future<Output = Result<T, PgError>> + Send + 'c>>;
+
+/// What [`PgPool::transaction`] runs: an async closure `async |tx| { ... }` over the
+/// transaction's connection, or a function returning a [`TransactionFuture`].
+///
+/// Implemented for every such body whose future is `Send`. Write the closure without
+/// `move`, borrowing what it uses, and keep state that outlives one run (a counter)
+/// outside it, in an atomic or a `Mutex`: the body may run more than once, and
+/// today's Rust can state that a closure's future is `Send` only when the closure
+/// keeps no state of its own (rust-lang/rust#110338). The compiler says so when one
+/// does: "async closure does not implement `FnMut` because it captures state from its
+/// environment".
+pub trait TransactionBody<'c, T>:
+    AsyncFnMut(&'c mut PgConnection) -> Result<T, PgError>
+    + FnMut(&'c mut PgConnection) -> <Self as TransactionBody<'c, T>>::Future
+{
+    /// The future one run of the body returns.
+    type Future: Future<Output = Result<T, PgError>> + Send;
+}
+
+impl<'c, T, F, Fut> TransactionBody<'c, T> for F
+where
+    F: AsyncFnMut(&'c mut PgConnection) -> Result<T, PgError> + FnMut(&'c mut PgConnection) -> Fut,
+    Fut: Future<Output = Result<T, PgError>> + Send,
+{
+    type Future = Fut;
+}
 
 /// The isolation level of a transaction.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -128,12 +155,13 @@ impl PgPool {
     /// # async fn run(pool: poolside_core::PgPool) -> Result<(), poolside_core::PgError> {
     /// use poolside_core::TransactionOptions;
     ///
+    /// let product_id = 1_i64;
     /// let sale_id: i64 = pool
-    ///     .transaction(TransactionOptions::default(), |tx| Box::pin(async move {
+    ///     .transaction(TransactionOptions::default(), async |tx| {
     ///         let row = tx.query_one("INSERT INTO sales DEFAULT VALUES RETURNING id", &[]).await?;
-    ///         tx.execute("UPDATE stock SET quantity = quantity - 1 WHERE product_id = 1", &[]).await?;
+    ///         tx.execute("UPDATE stock SET quantity = quantity - 1 WHERE product_id = $1", &[&product_id]).await?;
     ///         Ok(row.get(0))
-    ///     }))
+    ///     })
     ///     .await?;
     /// # Ok(()) }
     /// ```
@@ -145,7 +173,7 @@ impl PgPool {
     ) -> impl Future<Output = Result<T, PgError>> + Send + 'p
     where
         T: Send + 'p,
-        F: for<'c> FnMut(&'c mut PgConnection) -> TransactionFuture<'c, T> + Send + 'p,
+        F: for<'c> TransactionBody<'c, T> + Send + 'p,
     {
         let location = Location::caller();
         async move {
@@ -172,7 +200,7 @@ impl PgPool {
         f: &mut F,
     ) -> Result<T, PgError>
     where
-        F: for<'c> FnMut(&'c mut PgConnection) -> TransactionFuture<'c, T>,
+        F: for<'c> TransactionBody<'c, T>,
     {
         let acquire = self.acquire(Some(location));
         let mut conn = match options.max_wait {

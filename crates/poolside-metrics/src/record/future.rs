@@ -1,6 +1,7 @@
 //! [`ResponseFuture`]: records the operation when the inner future finishes. A call
 //! dropped before it finishes is recorded as `cancelled`.
 
+use std::borrow::Cow;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -20,7 +21,7 @@ pin_project! {
         // `None` once recorded.
         recorder: Option<Arc<OperationRecorder>>,
         operation: &'static str,
-        statement: Option<&'static str>,
+        statement: Option<Cow<'static, str>>,
         started: Instant,
     }
 
@@ -28,7 +29,7 @@ pin_project! {
         fn drop(this: Pin<&mut Self>) {
             let this = this.project();
             if let Some(recorder) = this.recorder.take() {
-                recorder.record(this.operation, *this.statement, this.started.elapsed(), Outcome::Dropped);
+                recorder.record(this.operation, this.statement.as_deref(), this.started.elapsed(), Outcome::Dropped);
             }
         }
     }
@@ -39,7 +40,7 @@ impl<F> ResponseFuture<F> {
         inner: F,
         recorder: Arc<OperationRecorder>,
         operation: &'static str,
-        statement: Option<&'static str>,
+        statement: Option<Cow<'static, str>>,
         started: Instant,
     ) -> Self {
         Self {
@@ -65,7 +66,7 @@ where
         if let Some(recorder) = this.recorder.take() {
             recorder.record_result(
                 this.operation,
-                *this.statement,
+                this.statement.as_deref(),
                 this.started.elapsed(),
                 &result,
             );

@@ -75,6 +75,7 @@ where
         // call is chained after it, so the block holds no future of `S`.
         let on_replica = {
             let replicas = replicas.clone();
+            let request = request.clone();
             async move {
                 let replica = replicas.pick(request.after_position()).await?;
                 replica.reads.fetch_add(1, Ordering::Relaxed);
