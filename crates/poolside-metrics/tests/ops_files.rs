@@ -1,5 +1,7 @@
-//! The operator files shipped in `ops/`: the alert rules pass `promtool check rules`,
-//! and the rules and the Grafana dashboard name only metrics poolside exports.
+//! The operator files shipped in `ops/`: the alert rules pass `promtool check rules`
+//! and their unit tests (`promtool test rules`, every alert firing at its threshold
+//! after its `for` and quiet below it), and the rules and the Grafana dashboard name
+//! only metrics poolside exports.
 
 use std::path::PathBuf;
 use std::process::Command;
@@ -45,6 +47,49 @@ fn the_alert_rules_pass_promtool() {
         String::from_utf8_lossy(&output.stdout),
         String::from_utf8_lossy(&output.stderr)
     );
+}
+
+/// The values after `key: ` on the lines of `text` that have it (YAML, one per line).
+fn values_of<'a>(text: &'a str, key: &str) -> Vec<&'a str> {
+    text.lines()
+        .filter_map(|line| line.trim().trim_start_matches("- ").strip_prefix(key))
+        .map(str::trim)
+        .collect()
+}
+
+#[test]
+fn every_alert_fires_at_its_threshold_and_stays_quiet_below_it() {
+    let output = Command::new(poolside_tests::promtool())
+        .args(["test", "rules"])
+        .arg(ops("prometheus/alerts.test.yml"))
+        .output()
+        .expect("promtool runs");
+    assert!(
+        output.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    // promtool passes a file that tests no alert: each alert must have its cases, one
+    // that fires and one that stays quiet.
+    let rules = read("prometheus/alerts.yml");
+    let tests = read("prometheus/alerts.test.yml");
+    let alerts = values_of(&rules, "alert:");
+    assert_eq!(alerts.len(), 7, "{alerts:?}");
+    for alert in alerts {
+        let cases = tests
+            .split("  - name: ")
+            .find(|group| group.starts_with(&format!("{alert}\n")))
+            .unwrap_or_else(|| panic!("alerts.test.yml has no test group named {alert}"));
+        assert!(
+            cases.contains("exp_alerts: []") && cases.contains("exp_labels:"),
+            "{alert}: test both a quiet and a firing evaluation"
+        );
+        assert!(
+            values_of(cases, "alertname:").iter().all(|name| *name == alert),
+            "{alert}'s group evaluates another alert"
+        );
+    }
 }
 
 #[test]
