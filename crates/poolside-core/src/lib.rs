@@ -22,6 +22,7 @@ mod pg;
 #[cfg(feature = "redis")]
 mod redis_pool;
 mod resilience;
+pub mod span_fields;
 
 pub use error_kind::ErrorKind;
 pub use observer::PoolObserver;

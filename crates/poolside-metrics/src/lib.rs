@@ -17,6 +17,7 @@ mod record;
 mod recorder;
 mod snapshot;
 mod status;
+pub mod trace;
 mod window;
 
 pub use exporter::{Exporter, ExporterError};
@@ -32,4 +33,5 @@ pub use record::{Metrics, MetricsLayer, ResponseFuture};
 pub use recorder::OperationRecorder;
 pub use snapshot::{SlowOperation, Snapshot};
 pub use status::{PoolReport, spawn_periodic_log};
+pub use trace::{DbTarget, TraceLayer, Traced};
 pub use window::Window;

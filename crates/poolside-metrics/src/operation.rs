@@ -61,11 +61,21 @@ impl Operation for &'static str {
 pub trait OutcomeLabel {
     /// The outcome, such as [`Outcome::Failed`] with the error's kind.
     fn outcome(&self) -> Outcome;
+
+    /// The server's own code for the failure (PostgreSQL's SQLSTATE), for a span's
+    /// `db.response.status_code`. Default: none.
+    fn status_code(&self) -> Option<&str> {
+        None
+    }
 }
 
 impl OutcomeLabel for PgError {
     fn outcome(&self) -> Outcome {
         Outcome::Failed(self.kind())
+    }
+
+    fn status_code(&self) -> Option<&str> {
+        self.code().map(|code| code.code())
     }
 }
 

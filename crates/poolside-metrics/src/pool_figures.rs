@@ -149,5 +149,9 @@ pub fn retry_observer(label: PoolLabel) -> impl Fn(&RetryEvent) + Send + Sync + 
             Decision::GiveUp(why) => why.as_str(),
         };
         counter!(names::RETRIES, "pool" => label.as_str(), "decision" => decision).increment(1);
+        if let Decision::Retry(_) = event.decision {
+            // The operation's span (a `TraceLayer` above the retry layer), if any.
+            tracing::Span::current().record(crate::trace::fields::RETRY_ATTEMPT, event.attempt + 1);
+        }
     }
 }

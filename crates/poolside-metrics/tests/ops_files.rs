@@ -86,7 +86,9 @@ fn every_alert_fires_at_its_threshold_and_stays_quiet_below_it() {
             "{alert}: test both a quiet and a firing evaluation"
         );
         assert!(
-            values_of(cases, "alertname:").iter().all(|name| *name == alert),
+            values_of(cases, "alertname:")
+                .iter()
+                .all(|name| *name == alert),
             "{alert}'s group evaluates another alert"
         );
     }

@@ -158,6 +158,10 @@ fn wire(config: &Config, pools: &Connected) -> Result<Wiring, crate::Error> {
             .secondary
             .as_ref()
             .map(|_| crate::layers::overflow_switch(&config.overflow)),
+        target: poolside_metrics::DbTarget::postgres_url(
+            PoolLabel::Postgres.as_str(),
+            config.postgres.url.expose(),
+        ),
     };
     let stack_pools = pools.stack_pools();
     Ok(Wiring {

@@ -249,6 +249,7 @@ impl Poolside {
             .attempts(config.retry.attempts)
             .backoff(crate::layers::backoff(&config.retry));
         let transaction = self.inner.postgres.transaction(options, f);
+        let transaction = self.inner.shared.target.trace(name, transaction);
         async move {
             let started = std::time::Instant::now();
             let result = self.inner.shared.breaker.call(transaction).await;

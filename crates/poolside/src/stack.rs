@@ -1,4 +1,5 @@
-//! The standard tower stack over the PostgreSQL pool, outermost first: metrics ->
+//! The standard tower stack over the PostgreSQL pool, outermost first: the operation's
+//! span (OpenTelemetry database conventions) -> metrics ->
 //! deadline -> read replicas (read-only statements to a fit replica, when replicas are
 //! configured) -> retry -> circuit breaker -> overflow (to the secondary pool,
 //! when one is configured) -> pool. Replica reads pass neither the retry layer nor the
@@ -10,7 +11,9 @@ use std::sync::Arc;
 use poolside_config::Config;
 use poolside_core::{PgPool, ReplicaLayer, ReplicaService, Replicas};
 use poolside_metrics::Metrics;
-use poolside_metrics::{MetricsLayer, OperationRecorder, retry_observer};
+use poolside_metrics::{
+    DbTarget, MetricsLayer, OperationRecorder, TraceLayer, Traced, retry_observer,
+};
 use poolside_resilience::breaker::CircuitBreakerService;
 use poolside_resilience::deadline::Deadline;
 use poolside_resilience::overflow::Overflow;
@@ -27,7 +30,7 @@ type Guarded = Retry<CircuitBreakerService<Either<Overflow<PgPool, PgPool>, PgPo
 
 /// The stack's type, named rather than boxed: it serves every `PgRequest<'a>`, whose
 /// parameters the caller lends for the call, and a call costs no allocation for it.
-pub(crate) type Stack = Metrics<Deadline<Either<ReplicaService<Guarded>, Guarded>>>;
+pub(crate) type Stack = Traced<Metrics<Deadline<Either<ReplicaService<Guarded>, Guarded>>>>;
 
 /// What the stacks share: one recorder, one breaker, one retry budget, one switch.
 pub(crate) struct Shared {
@@ -35,6 +38,8 @@ pub(crate) struct Shared {
     pub(crate) breaker: CircuitBreaker,
     pub(crate) budget: RetryBudget,
     pub(crate) switch: Option<OverflowSwitch>,
+    /// What operation spans say about the primary.
+    pub(crate) target: DbTarget,
 }
 
 /// The pools a stack runs on.
@@ -77,6 +82,7 @@ pub(crate) fn build(
         _ => None,
     };
     ServiceBuilder::new()
+        .layer(TraceLayer::new(shared.target.clone()))
         .layer(MetricsLayer::new(Arc::clone(&shared.recorder)))
         .layer(DeadlineLayer::new(config.retry.total_deadline))
         .option_layer(replicas.cloned().map(ReplicaLayer::new))

@@ -97,11 +97,9 @@ impl PgManager {
     }
 }
 
-impl bb8::ManageConnection for PgManager {
-    type Connection = PgConnection;
-    type Error = PgError;
-
-    async fn connect(&self) -> Result<PgConnection, PgError> {
+impl PgManager {
+    /// Opens one connection (the body of `connect`, run in its span).
+    async fn open(&self) -> Result<PgConnection, PgError> {
         let started = self.observer.get().map(|_| std::time::Instant::now());
         let connected = tokio::time::timeout(
             self.connect_timeout,
@@ -143,6 +141,18 @@ impl bb8::ManageConnection for PgManager {
                 Err(error)
             }
         }
+    }
+}
+
+impl bb8::ManageConnection for PgManager {
+    type Connection = PgConnection;
+    type Error = PgError;
+
+    async fn connect(&self) -> Result<PgConnection, PgError> {
+        use tracing::Instrument as _;
+        self.open()
+            .instrument(tracing::info_span!(target: "poolside::db", "poolside.connect"))
+            .await
     }
 
     async fn is_valid(&self, conn: &mut PgConnection) -> Result<(), PgError> {

@@ -1,6 +1,8 @@
 //! [`PgPool`]: the PostgreSQL pool: bb8 underneath, a FIFO queue in front, real
 //! connect errors instead of timeouts.
 
+use tracing::Instrument as _;
+
 use super::generation::Generation;
 use crate::observer::{ObserverSlot, PoolObserver};
 use std::future::Future;
@@ -28,6 +30,7 @@ use super::{Lsn, PgError, Row, ServerView};
 use crate::ErrorKind;
 use crate::acquire_error::{PoolTerms, busy, pool_error};
 use crate::fair_pool::{AcquireError, FairPool};
+use crate::span_fields;
 use tokio_postgres_rustls::MakeRustlsConnect;
 
 /// The `application_name` the pool gives its connections unless the URL sets one; the
@@ -303,6 +306,7 @@ impl PgPool {
         let checkout = inner
             .fair
             .acquire(inner.config.connection_timeout)
+            .instrument(tracing::info_span!(target: "poolside::db", "poolside.checkout"))
             .await
             .map_err(|e| self.acquire_error(e))?;
         if let (Some(observer), Some(started)) = (observer, started) {
@@ -392,11 +396,15 @@ impl PgPool {
     pub async fn query(&self, sql: &str, params: Params<'_>) -> Result<Vec<Row>, PgError> {
         match &self.inner.pipeline {
             Some(pipeline) => {
+                span_fields::record_path("pipelined");
                 let rows = pipeline.query(self, sql, params).await?;
                 Ok(rows.into_iter().map(Row::from).collect())
             }
             // Boxed, so that the pipelined path's future does not carry a checkout's.
-            None => Box::pin(async { self.get().await?.query(sql, params).await }).await,
+            None => {
+                span_fields::record_path("exclusive");
+                Box::pin(async { self.get().await?.query(sql, params).await }).await
+            }
         }
     }
 
@@ -414,9 +422,15 @@ impl PgPool {
     /// [`query`](Self::query)).
     pub async fn execute(&self, sql: &str, params: Params<'_>) -> Result<u64, PgError> {
         match &self.inner.pipeline {
-            Some(pipeline) => pipeline.execute(self, sql, params).await,
+            Some(pipeline) => {
+                span_fields::record_path("pipelined");
+                pipeline.execute(self, sql, params).await
+            }
             // Boxed, as in `query`.
-            None => Box::pin(async { self.get().await?.execute(sql, params).await }).await,
+            None => {
+                span_fields::record_path("exclusive");
+                Box::pin(async { self.get().await?.execute(sql, params).await }).await
+            }
         }
     }
 
@@ -438,6 +452,7 @@ impl PgPool {
         if let Some(read) = &self.inner.read
             && let Some(answer) = read.run(sql, params).await?
         {
+            span_fields::record_path("batched_read");
             return Ok(answer.rows);
         }
         self.query(sql, params).await

@@ -177,6 +177,7 @@ impl PgPool {
     {
         let location = Location::caller();
         async move {
+            crate::span_fields::record_path("transaction");
             let attempts = options.attempts.max(1);
             let mut attempt = 1;
             loop {

@@ -79,6 +79,7 @@ where
             async move {
                 let replica = replicas.pick(request.after_position()).await?;
                 replica.reads.fetch_add(1, Ordering::Relaxed);
+                tracing::Span::current().record(crate::span_fields::REPLICA, &*replica.name);
                 match Oneshot::new(replica.pool.clone(), request).await {
                     Err(error) if is_replica_failure(&error) => {
                         if !matches!(error.kind(), ErrorKind::Serialization) {

@@ -1,0 +1,16 @@
+//! The fields of an operation's span that the pools record into, by name, whoever
+//! made the span (`poolside_metrics::TraceLayer` declares them). Recording into a span
+//! that lacks a field, or when there is no span, does nothing.
+
+/// How the pool ran the statement: `pipelined`, `batched_read`, `exclusive` or
+/// `transaction`.
+pub const PATH: &str = "poolside.path";
+/// The replica that ran a read.
+pub const REPLICA: &str = "poolside.replica";
+/// The attempt that is running, from 2 (absent on the first).
+pub const RETRY_ATTEMPT: &str = "poolside.retry.attempt";
+
+/// Records the path the pool took on the current span.
+pub(crate) fn record_path(path: &'static str) {
+    tracing::Span::current().record(PATH, path);
+}
