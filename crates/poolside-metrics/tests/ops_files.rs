@@ -34,19 +34,24 @@ fn metric_names(text: &str) -> Vec<String> {
     names
 }
 
-#[test]
-fn the_alert_rules_pass_promtool() {
+/// Runs `promtool <command> <subcommand> ops/<file>`, which must succeed.
+fn promtool_passes(command: &str, subcommand: &str, file: &str) {
     let output = Command::new(poolside_tests::promtool())
-        .args(["check", "rules"])
-        .arg(ops("prometheus/alerts.yml"))
+        .args([command, subcommand])
+        .arg(ops(file))
         .output()
         .expect("promtool runs");
     assert!(
         output.status.success(),
-        "{}{}",
+        "promtool {command} {subcommand} {file}:\n{}{}",
         String::from_utf8_lossy(&output.stdout),
         String::from_utf8_lossy(&output.stderr)
     );
+}
+
+#[test]
+fn the_alert_rules_pass_promtool() {
+    promtool_passes("check", "rules", "prometheus/alerts.yml");
 }
 
 /// The values after `key: ` on the lines of `text` that have it (YAML, one per line).
@@ -59,17 +64,7 @@ fn values_of<'a>(text: &'a str, key: &str) -> Vec<&'a str> {
 
 #[test]
 fn every_alert_fires_at_its_threshold_and_stays_quiet_below_it() {
-    let output = Command::new(poolside_tests::promtool())
-        .args(["test", "rules"])
-        .arg(ops("prometheus/alerts.test.yml"))
-        .output()
-        .expect("promtool runs");
-    assert!(
-        output.status.success(),
-        "{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
+    promtool_passes("test", "rules", "prometheus/alerts.test.yml");
     // promtool passes a file that tests no alert: each alert must have its cases, one
     // that fires and one that stays quiet.
     let rules = read("prometheus/alerts.yml");
