@@ -29,8 +29,8 @@ mod url_params;
 mod validate;
 
 pub use config::{
-    BreakerConfig, Config, HealthConfig, Jitter, MetricsConfig, OverflowConfig, PostgresConfig,
-    RedisConfig, RetryConfig,
+    BreakerConfig, Config, HealthConfig, Jitter, MetricNaming, MetricsConfig, OverflowConfig,
+    PostgresConfig, RedisConfig, RetryConfig,
 };
 pub use env::EnvSnapshot;
 pub use keys::key_paths;

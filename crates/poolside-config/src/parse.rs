@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use figment::value::Value;
 
-use crate::config::Jitter;
+use crate::config::{Jitter, MetricNaming};
 use crate::{SecretToken, SecretUrl};
 
 /// The value's text, for strings and numbers alike; `None` for dicts and arrays.
@@ -208,6 +208,18 @@ pub(crate) fn jitter(value: &Value) -> Result<Jitter, String> {
         .ok_or_else(|| {
             format!(
                 "{} is not a jitter: expected full, equal or none",
+                describe(value)
+            )
+        })?
+        .parse()
+}
+
+/// A metric naming.
+pub(crate) fn metric_naming(value: &Value) -> Result<MetricNaming, String> {
+    text(value)
+        .ok_or_else(|| {
+            format!(
+                "{} is not a metric naming: expected poolside or otel",
                 describe(value)
             )
         })?

@@ -528,3 +528,28 @@ fn behind_pgbouncer_a_pipeline_size_that_was_set_is_kept() {
         .expect("valid");
     assert_eq!(direct.config.postgres.pipeline_connections, 2);
 }
+
+#[test]
+fn metric_naming_reads_poolside_or_otel_and_names_anything_else() {
+    let naming = |value: &str| {
+        ConfigLoader::from_env(env(&[
+            ("DATABASE_URL", URL),
+            ("POOLSIDE_METRICS__NAMING", value),
+        ]))
+        .load()
+    };
+    let loaded = naming("OTel").expect("valid");
+    assert_eq!(
+        loaded.config.metrics.naming,
+        poolside_config::MetricNaming::Otel
+    );
+    assert_eq!(
+        poolside_config::MetricsConfig::default().naming,
+        poolside_config::MetricNaming::Poolside
+    );
+    let text = naming("prometheus").expect_err("not a naming").to_string();
+    assert!(
+        text.contains("metrics.naming") && text.contains("expected poolside or otel"),
+        "{text}"
+    );
+}

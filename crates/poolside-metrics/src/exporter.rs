@@ -74,6 +74,7 @@ impl Exporter {
             .set_buckets_for_metric(Matcher::Suffix("_seconds".into()), SECONDS_BUCKETS)?
             .install_recorder()?;
         names::describe();
+        crate::otel_names::describe();
         Ok(Self {
             handle,
             samplers: Arc::default(),

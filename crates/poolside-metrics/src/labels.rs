@@ -29,6 +29,15 @@ impl PoolLabel {
             PoolLabel::Redis => "redis",
         }
     }
+
+    /// The pool's `db.system.name` in the OpenTelemetry conventions: `postgresql` or
+    /// `redis`.
+    pub fn db_system(self) -> &'static str {
+        match self {
+            PoolLabel::Postgres | PoolLabel::Secondary => "postgresql",
+            PoolLabel::Redis => "redis",
+        }
+    }
 }
 
 /// The `outcome` label of an operation.

@@ -12,6 +12,7 @@ mod exporter;
 mod labels;
 pub mod names;
 mod operation;
+pub mod otel_names;
 mod pool_figures;
 mod record;
 mod recorder;
@@ -26,8 +27,8 @@ pub use operation::{Operation, OutcomeLabel};
 #[cfg(feature = "redis")]
 pub use pool_figures::record_redis_stats;
 pub use pool_figures::{
-    observe_pg_pool, record_breaker, record_overflow, record_pg_stats, record_replica_stats,
-    retry_observer,
+    PoolFigures, observe_pg_pool, record_breaker, record_overflow, record_pg_stats,
+    record_replica_stats, retry_observer,
 };
 pub use record::{Metrics, MetricsLayer, ResponseFuture};
 pub use recorder::OperationRecorder;

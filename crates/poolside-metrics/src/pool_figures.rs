@@ -9,6 +9,7 @@ use std::time::Duration;
 use metrics::{Histogram, counter, gauge, histogram};
 #[cfg(feature = "redis")]
 use poolside_cache::CacheStats;
+use poolside_config::MetricNaming;
 #[cfg(feature = "redis")]
 use poolside_core::RedisStats;
 use poolside_core::{PgPool, PoolObserver, PoolStats, ReplicasStats};
@@ -17,7 +18,7 @@ use poolside_resilience::overflow::OverflowSwitch;
 use poolside_resilience::retry::{Decision, RetryEvent};
 
 use crate::labels::PoolLabel;
-use crate::names;
+use crate::{names, otel_names};
 
 /// A pool's acquire, usage and creation histograms, fed by the pool as it works.
 struct Timings {
@@ -40,56 +41,147 @@ impl PoolObserver for Timings {
     }
 }
 
-/// Makes `pool` report its checkout waits, holding times and connect times into the
-/// `poolside_connections_{acquire,usage,creation}_seconds` histograms labelled `label`.
-/// Install the recorder (the [`Exporter`](crate::Exporter)) first: the histograms
-/// are bound to the recorder installed now. False when the pool had an observer.
-pub fn observe_pg_pool(label: PoolLabel, pool: &PgPool) -> bool {
-    pool.set_observer(Arc::new(Timings {
-        acquire: histogram!(names::CONNECTIONS_ACQUIRE_SECONDS, "pool" => label.as_str()),
-        usage: histogram!(names::CONNECTIONS_USAGE_SECONDS, "pool" => label.as_str()),
-        creation: histogram!(names::CONNECTIONS_CREATION_SECONDS, "pool" => label.as_str()),
-    }))
+/// One pool's figures under one naming: the timings it reports as it works and the
+/// statistics sampled from it. `metrics.naming` picks the names:
+/// `PoolFigures::new(label, config.metrics.naming)`.
+#[derive(Debug, Clone, Copy)]
+pub struct PoolFigures {
+    label: PoolLabel,
+    naming: MetricNaming,
 }
 
-/// Sets the connection gauges and counters of a PostgreSQL pool from `stats`.
-pub fn record_pg_stats(label: PoolLabel, stats: &PoolStats) {
-    gauge!(names::CONNECTIONS_ACTIVE, "pool" => label.as_str()).set(f64::from(stats.active));
-    gauge!(names::CONNECTIONS_IDLE, "pool" => label.as_str()).set(f64::from(stats.idle));
-    gauge!(names::CONNECTIONS_PENDING, "pool" => label.as_str()).set(stats.waiting as f64);
-    gauge!(names::CONNECTIONS_MAX, "pool" => label.as_str()).set(f64::from(stats.max_size));
-    gauge!(names::CONNECTIONS_MIN, "pool" => label.as_str()).set(f64::from(stats.min_idle));
-    counter!(names::CONNECTIONS_TIMEOUT, "pool" => label.as_str()).absolute(stats.timed_out);
-    counter!(names::CONNECTIONS_REJECTED, "pool" => label.as_str()).absolute(stats.rejected);
-    counter!(names::CONNECTIONS_CREATED, "pool" => label.as_str()).absolute(stats.created);
-    counter!(names::CONNECTIONS_LEAKED, "pool" => label.as_str()).absolute(stats.leaks);
-    let closed = &stats.closed;
-    for (reason, count) in [
-        ("broken", closed.broken),
-        ("max_lifetime", closed.max_lifetime),
-        ("idle_timeout", closed.idle_timeout),
-        ("interrupted", closed.interrupted),
-        ("retired", closed.retired),
-    ] {
-        counter!(names::CONNECTIONS_CLOSED, "pool" => label.as_str(), "reason" => reason)
-            .absolute(count);
+impl PoolFigures {
+    /// The figures of the pool labelled `label`, exported under `naming`.
+    pub fn new(label: PoolLabel, naming: MetricNaming) -> Self {
+        Self { label, naming }
+    }
+
+    /// Makes `pool` report its checkout waits, holding times and connect times into
+    /// histograms (`poolside_connections_{acquire,usage,creation}_seconds`, or
+    /// `db_client_connection_{wait,use,create}_time_seconds`). Install the recorder
+    /// (the [`Exporter`](crate::Exporter)) first: the histograms are bound to the
+    /// recorder installed now. False when the pool had an observer.
+    pub fn observe_pg_pool(self, pool: &PgPool) -> bool {
+        let pool_label = self.label.as_str();
+        let timings = match self.naming {
+            MetricNaming::Poolside => Timings {
+                acquire: histogram!(names::CONNECTIONS_ACQUIRE_SECONDS, "pool" => pool_label),
+                usage: histogram!(names::CONNECTIONS_USAGE_SECONDS, "pool" => pool_label),
+                creation: histogram!(names::CONNECTIONS_CREATION_SECONDS, "pool" => pool_label),
+            },
+            MetricNaming::Otel => Timings {
+                acquire: histogram!(otel_names::CONNECTION_WAIT_TIME, otel_names::POOL_NAME => pool_label),
+                usage: histogram!(otel_names::CONNECTION_USE_TIME, otel_names::POOL_NAME => pool_label),
+                creation: histogram!(otel_names::CONNECTION_CREATE_TIME, otel_names::POOL_NAME => pool_label),
+            },
+        };
+        pool.set_observer(Arc::new(timings))
+    }
+
+    /// Sets the connection gauges and counters of a PostgreSQL pool from `stats`.
+    pub fn record_pg_stats(self, stats: &PoolStats) {
+        let label = self.label.as_str();
+        self.record_connections(Connections {
+            active: stats.active,
+            idle: stats.idle,
+            pending: stats.waiting as f64,
+            max: stats.max_size,
+            min_idle: Some(stats.min_idle),
+            timed_out: stats.timed_out,
+        });
+        counter!(names::CONNECTIONS_REJECTED, "pool" => label).absolute(stats.rejected);
+        counter!(names::CONNECTIONS_CREATED, "pool" => label).absolute(stats.created);
+        counter!(names::CONNECTIONS_LEAKED, "pool" => label).absolute(stats.leaks);
+        let closed = &stats.closed;
+        for (reason, count) in [
+            ("broken", closed.broken),
+            ("max_lifetime", closed.max_lifetime),
+            ("idle_timeout", closed.idle_timeout),
+            ("interrupted", closed.interrupted),
+            ("retired", closed.retired),
+        ] {
+            counter!(names::CONNECTIONS_CLOSED, "pool" => label, "reason" => reason)
+                .absolute(count);
+        }
+    }
+
+    /// Sets the connection gauges of a Redis pool, and its cache counters when given.
+    #[cfg(feature = "redis")]
+    pub fn record_redis_stats(self, stats: &RedisStats, cache: Option<&CacheStats>) {
+        let label = self.label.as_str();
+        self.record_connections(Connections {
+            active: stats.active,
+            idle: stats.idle,
+            pending: stats.in_flight as f64,
+            max: stats.max_size,
+            min_idle: None,
+            timed_out: stats.timed_out_checkouts,
+        });
+        if let Some(cache) = cache {
+            counter!(names::CACHE_HITS, "pool" => label).absolute(cache.hits);
+            counter!(names::CACHE_MISSES, "pool" => label).absolute(cache.misses);
+            counter!(names::CACHE_ERRORS, "pool" => label).absolute(cache.errors);
+        }
+    }
+
+    /// The figures both namings have, under this naming.
+    fn record_connections(self, c: Connections) {
+        let label = self.label.as_str();
+        match self.naming {
+            MetricNaming::Poolside => {
+                gauge!(names::CONNECTIONS_ACTIVE, "pool" => label).set(f64::from(c.active));
+                gauge!(names::CONNECTIONS_IDLE, "pool" => label).set(f64::from(c.idle));
+                gauge!(names::CONNECTIONS_PENDING, "pool" => label).set(c.pending);
+                gauge!(names::CONNECTIONS_MAX, "pool" => label).set(f64::from(c.max));
+                if let Some(min_idle) = c.min_idle {
+                    gauge!(names::CONNECTIONS_MIN, "pool" => label).set(f64::from(min_idle));
+                }
+                counter!(names::CONNECTIONS_TIMEOUT, "pool" => label).absolute(c.timed_out);
+            }
+            MetricNaming::Otel => {
+                let pool = otel_names::POOL_NAME;
+                let state = otel_names::CONNECTION_STATE;
+                gauge!(otel_names::CONNECTION_COUNT, pool => label, state => "used")
+                    .set(f64::from(c.active));
+                gauge!(otel_names::CONNECTION_COUNT, pool => label, state => "idle")
+                    .set(f64::from(c.idle));
+                gauge!(otel_names::CONNECTION_PENDING_REQUESTS, pool => label).set(c.pending);
+                gauge!(otel_names::CONNECTION_MAX, pool => label).set(f64::from(c.max));
+                // bb8 keeps up to max_size connections idle.
+                gauge!(otel_names::CONNECTION_IDLE_MAX, pool => label).set(f64::from(c.max));
+                if let Some(min_idle) = c.min_idle {
+                    gauge!(otel_names::CONNECTION_IDLE_MIN, pool => label).set(f64::from(min_idle));
+                }
+                counter!(otel_names::CONNECTION_TIMEOUTS, pool => label).absolute(c.timed_out);
+            }
+        }
     }
 }
 
-/// Sets the connection gauges of a Redis pool, and its cache counters when given.
+/// The connection figures both namings export.
+struct Connections {
+    active: u32,
+    idle: u32,
+    pending: f64,
+    max: u32,
+    min_idle: Option<u32>,
+    timed_out: u64,
+}
+
+/// [`PoolFigures::observe_pg_pool`] under poolside's names.
+pub fn observe_pg_pool(label: PoolLabel, pool: &PgPool) -> bool {
+    PoolFigures::new(label, MetricNaming::Poolside).observe_pg_pool(pool)
+}
+
+/// [`PoolFigures::record_pg_stats`] under poolside's names.
+pub fn record_pg_stats(label: PoolLabel, stats: &PoolStats) {
+    PoolFigures::new(label, MetricNaming::Poolside).record_pg_stats(stats);
+}
+
+/// [`PoolFigures::record_redis_stats`] under poolside's names.
 #[cfg(feature = "redis")]
 pub fn record_redis_stats(label: PoolLabel, stats: &RedisStats, cache: Option<&CacheStats>) {
-    gauge!(names::CONNECTIONS_ACTIVE, "pool" => label.as_str()).set(f64::from(stats.active));
-    gauge!(names::CONNECTIONS_IDLE, "pool" => label.as_str()).set(f64::from(stats.idle));
-    gauge!(names::CONNECTIONS_PENDING, "pool" => label.as_str()).set(stats.in_flight as f64);
-    gauge!(names::CONNECTIONS_MAX, "pool" => label.as_str()).set(f64::from(stats.max_size));
-    counter!(names::CONNECTIONS_TIMEOUT, "pool" => label.as_str())
-        .absolute(stats.timed_out_checkouts);
-    if let Some(cache) = cache {
-        counter!(names::CACHE_HITS, "pool" => label.as_str()).absolute(cache.hits);
-        counter!(names::CACHE_MISSES, "pool" => label.as_str()).absolute(cache.misses);
-        counter!(names::CACHE_ERRORS, "pool" => label.as_str()).absolute(cache.errors);
-    }
+    PoolFigures::new(label, MetricNaming::Poolside).record_redis_stats(stats, cache);
 }
 
 /// Sets the read replicas' gauges and counters from `stats`, labelled by each

@@ -5,12 +5,13 @@
 use std::time::{Duration, SystemTime};
 
 use metrics::{counter, histogram};
+use poolside_config::MetricNaming;
 
 use crate::labels::{Outcome, PoolLabel};
-use crate::names;
 use crate::operation::OutcomeLabel;
 use crate::snapshot::{SlowOperation, Snapshot};
 use crate::window::Window;
+use crate::{names, otel_names};
 
 /// Records the operations of one pool; shared by every service its layer wraps.
 #[derive(Debug)]
@@ -18,6 +19,7 @@ pub struct OperationRecorder {
     pool: PoolLabel,
     slow_threshold: Duration,
     window: Window,
+    naming: MetricNaming,
 }
 
 impl OperationRecorder {
@@ -28,12 +30,21 @@ impl OperationRecorder {
             pool,
             slow_threshold,
             window: Window::new(window),
+            naming: MetricNaming::Poolside,
         }
     }
 
-    /// From the `[metrics]` section: its slow query threshold and window.
+    /// From the `[metrics]` section: its slow query threshold, window and naming.
     pub fn from_config(pool: PoolLabel, config: &poolside_config::MetricsConfig) -> Self {
-        Self::new(pool, config.slow_query_threshold, config.window)
+        Self::new(pool, config.slow_query_threshold, config.window).with_naming(config.naming)
+    }
+
+    /// Exports under `naming`: `poolside_operation_duration_seconds` and
+    /// `poolside_operations_total`, or the OpenTelemetry
+    /// `db_client_operation_duration_seconds` (whose `_count` counts operations).
+    pub fn with_naming(mut self, naming: MetricNaming) -> Self {
+        self.naming = naming;
+        self
     }
 
     /// The pool label.
@@ -50,13 +61,29 @@ impl OperationRecorder {
         outcome: Outcome,
     ) {
         let pool = self.pool.as_str();
-        let labels = [
-            ("pool", pool),
-            ("operation", operation),
-            ("outcome", outcome.as_str()),
-        ];
-        histogram!(names::OPERATION_SECONDS, &labels).record(took.as_secs_f64());
-        counter!(names::OPERATIONS, &labels).increment(1);
+        match self.naming {
+            MetricNaming::Poolside => {
+                let labels = [
+                    ("pool", pool),
+                    ("operation", operation),
+                    ("outcome", outcome.as_str()),
+                ];
+                histogram!(names::OPERATION_SECONDS, &labels).record(took.as_secs_f64());
+                counter!(names::OPERATIONS, &labels).increment(1);
+            }
+            MetricNaming::Otel => {
+                let system = ("db_system_name", self.pool.db_system());
+                let name = ("db_operation_name", operation);
+                let histogram = match outcome {
+                    Outcome::Ok => histogram!(otel_names::OPERATION_DURATION, &[system, name]),
+                    failed => histogram!(
+                        otel_names::OPERATION_DURATION,
+                        &[system, name, ("error_type", failed.as_str())]
+                    ),
+                };
+                histogram.record(took.as_secs_f64());
+            }
+        }
         let slow = took >= self.slow_threshold;
         let slow = slow.then(|| {
             counter!(names::SLOW_OPERATIONS, "pool" => pool, "operation" => operation).increment(1);

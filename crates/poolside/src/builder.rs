@@ -4,12 +4,12 @@ use std::sync::Arc;
 
 #[cfg(feature = "redis")]
 use poolside_cache::{OnUnavailable, RedisCache};
-use poolside_config::Config;
+use poolside_config::{Config, MetricNaming};
 #[cfg(feature = "redis")]
 use poolside_core::RedisPool;
 use poolside_core::{PgPool, Replicas};
 use poolside_health::Health;
-use poolside_metrics::{Exporter, OperationRecorder, PoolLabel};
+use poolside_metrics::{Exporter, OperationRecorder, PoolFigures, PoolLabel};
 
 use crate::poolside::{Connected, Poolside, Running, Wiring};
 use crate::stack::{self, Pools, Shared};
@@ -77,9 +77,10 @@ impl PoolsideBuilder {
         let wiring = wire(&config, &pools)?;
         let health = health(&config, &pools, &wiring.shared, exporter.as_ref());
         if let Some(exporter) = &exporter {
-            sample_into(exporter, &pools.stack_pools(), &wiring.shared);
+            let naming = config.metrics.naming;
+            sample_into(exporter, naming, &pools.stack_pools(), &wiring.shared);
             #[cfg(feature = "redis")]
-            sample_redis_into(exporter, pools.redis.as_ref(), &pools.cache);
+            sample_redis_into(exporter, naming, pools.redis.as_ref(), &pools.cache);
         }
         let running = start(&config, &pools, health).await?;
         Ok(Poolside::new(config, pools, wiring, running))
@@ -110,7 +111,8 @@ fn recorder() -> Option<Exporter> {
 /// is down does not stop the start: it is optional).
 async fn connect(config: &Config) -> Result<Connected, crate::Error> {
     let postgres = PgPool::connect(&config.postgres).await?;
-    poolside_metrics::observe_pg_pool(PoolLabel::Postgres, &postgres);
+    let naming = config.metrics.naming;
+    PoolFigures::new(PoolLabel::Postgres, naming).observe_pg_pool(&postgres);
     let secondary = match (&config.overflow.enabled, &config.overflow.secondary_url) {
         (true, Some(url)) => {
             let mut secondary_config = config.postgres.clone();
@@ -118,7 +120,7 @@ async fn connect(config: &Config) -> Result<Connected, crate::Error> {
             secondary_config.max_size = config.overflow.secondary_max_size;
             secondary_config.min_idle = secondary_config.min_idle.min(secondary_config.max_size);
             let secondary = PgPool::connect(&secondary_config).await?;
-            poolside_metrics::observe_pg_pool(PoolLabel::Secondary, &secondary);
+            PoolFigures::new(PoolLabel::Secondary, naming).observe_pg_pool(&secondary);
             Some(secondary)
         }
         _ => None,
@@ -273,7 +275,7 @@ async fn serve_metrics(
 
 /// Samples the PostgreSQL pools (the secondary under a label of its own), the breaker,
 /// the switch and the replicas into the exporter before each render.
-fn sample_into(exporter: &Exporter, pools: &Pools<'_>, shared: &Shared) {
+fn sample_into(exporter: &Exporter, naming: MetricNaming, pools: &Pools<'_>, shared: &Shared) {
     let postgres = pools.primary.clone();
     let secondary = pools.secondary.cloned();
     let (breaker, switch) = (shared.breaker.clone(), shared.switch.clone());
@@ -282,10 +284,9 @@ fn sample_into(exporter: &Exporter, pools: &Pools<'_>, shared: &Shared) {
         if let Some(replicas) = &replicas {
             poolside_metrics::record_replica_stats(&replicas.stats());
         }
-        poolside_metrics::record_pg_stats(PoolLabel::Postgres, &postgres.stats());
+        PoolFigures::new(PoolLabel::Postgres, naming).record_pg_stats(&postgres.stats());
         if let Some(secondary) = &secondary {
-            let stats = secondary.stats();
-            poolside_metrics::record_pg_stats(PoolLabel::Secondary, &stats);
+            PoolFigures::new(PoolLabel::Secondary, naming).record_pg_stats(&secondary.stats());
         }
         poolside_metrics::record_breaker(PoolLabel::Postgres, &breaker);
         if let Some(switch) = &switch {
@@ -296,15 +297,17 @@ fn sample_into(exporter: &Exporter, pools: &Pools<'_>, shared: &Shared) {
 
 /// Samples the Redis pool and the cache into the exporter before each render.
 #[cfg(feature = "redis")]
-fn sample_redis_into(exporter: &Exporter, redis: Option<&RedisPool>, cache: &RedisCache) {
+fn sample_redis_into(
+    exporter: &Exporter,
+    naming: MetricNaming,
+    redis: Option<&RedisPool>,
+    cache: &RedisCache,
+) {
     let (Some(redis), cache) = (redis.cloned(), cache.clone()) else {
         return;
     };
     exporter.add_sampler(move || {
-        poolside_metrics::record_redis_stats(
-            PoolLabel::Redis,
-            &redis.stats(),
-            Some(&cache.stats()),
-        );
+        PoolFigures::new(PoolLabel::Redis, naming)
+            .record_redis_stats(&redis.stats(), Some(&cache.stats()));
     });
 }

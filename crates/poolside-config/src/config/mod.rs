@@ -10,7 +10,7 @@ mod retry;
 
 pub use breaker::BreakerConfig;
 pub use health::HealthConfig;
-pub use metrics::MetricsConfig;
+pub use metrics::{MetricNaming, MetricsConfig};
 pub use overflow::OverflowConfig;
 pub use postgres::PostgresConfig;
 pub use redis::RedisConfig;

@@ -1,4 +1,4 @@
-//! [`PgRequest`]: one statement as a value that a tower stack can carry, copy and
+//! [`PgRequest`]: one statement as a value that a tower stack can carry, clone and
 //! retry, and `PgPool` as the `tower::Service` that runs it on the pipelined path.
 //!
 //! The parameters are borrowed, as every other call takes them (`&[&id, &name]`), so
