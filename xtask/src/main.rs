@@ -37,8 +37,9 @@ commands:
   services failback the primary back in charge, the standby copied from it anew
   services kill redis
                     SIGKILL to Redis (`services up` starts it again)
-  services stop postgres-standby
-                    stop the streaming standby (`services up` starts it again)
+  services stop postgres|postgres-standby
+                    stop the primary or the streaming standby (`services up` starts
+                    it again)
   test              services up, fmt, clippy, the crates without default features,
                     tests, fault and overload tests, a million configuration
                     property cases, a minute of cargo fuzz, cargo-deny,
@@ -61,8 +62,8 @@ fn main() -> ExitCode {
         }
         ["services", "failback"] => services::failback().map(|()| ExitCode::SUCCESS),
         ["services", "kill", "redis"] => services::kill_redis().map(|()| ExitCode::SUCCESS),
-        ["services", "stop", "postgres-standby"] => {
-            services::stop_keys(&["postgres-standby"]);
+        ["services", "stop", key @ ("postgres" | "postgres-standby")] => {
+            services::stop_keys(&[key]);
             Ok(ExitCode::SUCCESS)
         }
         ["services", "down"] => services::down().map(|()| ExitCode::SUCCESS),

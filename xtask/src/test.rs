@@ -4,7 +4,9 @@
 //!
 //! The fault tests (`tests/suite/tests/server_faults.rs`) restart and fail over the shared
 //! servers, and the overload test (`tests/suite/tests/overload.rs`) takes both cores for a
-//! minute, so the ordinary test run ignores them; the `faults` check runs them
+//! minute, and the operations test (`tests/suite/tests/prometheus.rs`) stops
+//! PostgreSQL under a real Prometheus, so the ordinary test run ignores them; the
+//! `faults` check runs them
 //! afterwards, alone and one at a time, with this binary in `POOLSIDE_XTASK` for them
 //! to drive `services restart|failover|failback`. They count as run, not skipped.
 
@@ -95,6 +97,8 @@ const CHECKS: &[Check] = &[
             "server_faults",
             "--test",
             "overload",
+            "--test",
+            "prometheus",
             "--",
             "--ignored",
             "--test-threads=1",
@@ -309,10 +313,16 @@ fn report_disk_space() {
 }
 
 /// Programs the tests run, and the Debian packages that ship them.
-const TOOLS: &[Requirement] = &[Requirement {
-    program: "promtool",
-    package: "prometheus",
-}];
+const TOOLS: &[Requirement] = &[
+    Requirement {
+        program: "promtool",
+        package: "prometheus",
+    },
+    Requirement {
+        program: "prometheus",
+        package: "prometheus",
+    },
+];
 
 /// Installs the tools the tests run (`promtool` checks the exporter's output and the
 /// alert rules) when they are missing.

@@ -186,14 +186,29 @@ impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for LogCapture {
 ///
 /// When it is not installed: `cargo xtask test` installs it.
 pub fn promtool() -> String {
-    ["/usr/bin/promtool", "/usr/local/bin/promtool"]
+    prometheus_program("promtool")
+}
+
+/// The path of the `prometheus` server (Debian package `prometheus`), which the
+/// end-to-end test of the operations files runs.
+///
+/// # Panics
+///
+/// When it is not installed: `cargo xtask test` installs it.
+pub fn prometheus() -> String {
+    prometheus_program("prometheus")
+}
+
+fn prometheus_program(name: &str) -> String {
+    [format!("/usr/bin/{name}"), format!("/usr/local/bin/{name}")]
         .into_iter()
         .find(|p| std::path::Path::new(p).is_file())
-        .map(str::to_owned)
-        .expect(
-            "promtool is missing: `cargo xtask test` installs it (Debian package prometheus), \
-             or `apt-get install prometheus`",
-        )
+        .unwrap_or_else(|| {
+            panic!(
+                "{name} is missing: `cargo xtask test` installs it (Debian package \
+                 prometheus), or `apt-get install prometheus`"
+            )
+        })
 }
 
 /// Runs `cargo xtask services <args>` (a restart, a failover) through the xtask binary
