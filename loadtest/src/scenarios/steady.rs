@@ -11,10 +11,11 @@ pub(super) fn run(session: &mut Session<'_>, workload: Workload) {
     let options = session.options;
     let mut systems = System::for_workload(workload).to_vec();
     if workload == Workload::Select {
-        // What the resilience layers and the metrics cost, beside the bare default
-        // path.
+        // What the resilience layers, the metrics and the spans cost, beside the bare
+        // default path.
         systems.insert(1, System::PoolsideLayered);
         systems.insert(2, System::PoolsideMetrics);
+        systems.insert(3, System::PoolsideTraced);
     }
     // The driver alone: how far any pool on it could go here.
     systems.extend(System::driver_alone(workload));

@@ -10,6 +10,7 @@ pub(crate) mod pos_service;
 mod postgres;
 mod redis;
 mod replica;
+mod traced;
 
 pub(crate) use pgbouncer::without_pgbouncer_flag;
 
@@ -39,6 +40,9 @@ pub(crate) enum System {
     /// The default path under the metrics layer, with the Prometheus recorder
     /// installed and the pool's timings observed: what recording costs.
     PoolsideMetrics,
+    /// The default path under the trace layer, its spans recorded by
+    /// tracing-opentelemetry into the OpenTelemetry SDK: what spans cost.
+    PoolsideTraced,
     /// deadpool-postgres with `prepare_cached`.
     Deadpool,
     /// sqlx's `PgPool` (statements cached per connection).
@@ -74,6 +78,7 @@ impl System {
             System::PoolsideRead => "poolside-read",
             System::PoolsideLayered => "poolside-layered",
             System::PoolsideMetrics => "poolside-metrics",
+            System::PoolsideTraced => "poolside-traced",
             System::Deadpool => "deadpool",
             System::Sqlx => "sqlx",
             System::RawBb8 => "raw-bb8",
@@ -235,6 +240,7 @@ pub(crate) async fn prepare(
         }
         System::PoolsideLayered => layered::poolside(workload, target).await,
         System::PoolsideMetrics => observed::poolside(workload, target).await,
+        System::PoolsideTraced => traced::poolside(workload, target).await,
         System::Deadpool => postgres::deadpool(workload, target).await,
         System::Sqlx => postgres::sqlx(workload, target).await,
         System::RawBb8 => postgres::raw_bb8(workload, target).await,
