@@ -9,6 +9,9 @@ pub const PATH: &str = "poolside.path";
 pub const REPLICA: &str = "poolside.replica";
 /// The attempt that is running, from 2 (absent on the first).
 pub const RETRY_ATTEMPT: &str = "poolside.retry.attempt";
+/// `true` when the overflow layer sent the request to the secondary pool (recorded
+/// by poolside-resilience, which names it `overflow::SPAN_FIELD`).
+pub const OVERFLOW: &str = poolside_resilience::overflow::SPAN_FIELD;
 
 /// Records the path the pool took on the current span.
 pub(crate) fn record_path(path: &'static str) {

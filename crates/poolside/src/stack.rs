@@ -82,7 +82,9 @@ pub(crate) fn build(
         _ => None,
     };
     ServiceBuilder::new()
-        .layer(TraceLayer::new(shared.target.clone()))
+        .layer(
+            TraceLayer::new(shared.target.clone()).with_query_text(config.metrics.trace_query_text),
+        )
         .layer(MetricsLayer::new(Arc::clone(&shared.recorder)))
         .layer(DeadlineLayer::new(config.retry.total_deadline))
         .option_layer(replicas.cloned().map(ReplicaLayer::new))

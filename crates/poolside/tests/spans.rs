@@ -174,4 +174,36 @@ async fn operations_export_as_client_spans_with_the_database_conventions() {
         names(&spans)
     );
     db.shutdown(std::time::Duration::from_secs(5)).await;
+
+    // With the query text on, and a secondary that takes every critical operation.
+    let url = poolside_tests::required_env("DATABASE_URL");
+    let db = Poolside::builder()
+        .config(services_config(&[
+            ("POOLSIDE_METRICS__TRACE_QUERY_TEXT", "true"),
+            ("POOLSIDE_OVERFLOW__ENABLED", "true"),
+            ("POOLSIDE_OVERFLOW__SECONDARY_URL", &url),
+            ("POOLSIDE_OVERFLOW__UTILIZATION_THRESHOLD", "0"),
+            ("POOLSIDE_OVERFLOW__HAND_BACK_MARGIN", "0"),
+        ]))
+        .build()
+        .await
+        .expect("starts");
+    exporter.reset();
+    db.op("critical_read")
+        .critical()
+        .query_one("SELECT $1::int4", &[&5_i32])
+        .await
+        .expect("runs on the secondary");
+    provider.force_flush().expect("flushes");
+    let spans = exporter.get_finished_spans().expect("spans");
+    let critical = span(&spans, "critical_read");
+    assert_eq!(
+        attribute(critical, "db.query.text").as_deref(),
+        Some("SELECT $1::int4")
+    );
+    assert_eq!(
+        attribute(critical, "poolside.overflow").as_deref(),
+        Some("true")
+    );
+    db.shutdown(std::time::Duration::from_secs(5)).await;
 }

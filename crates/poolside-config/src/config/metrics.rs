@@ -25,6 +25,10 @@ pub struct MetricsConfig {
     /// (`db_client_connection_count{db_client_connection_state="used"}`, ...).
     /// Default: `poolside`.
     pub naming: MetricNaming,
+    /// Whether an operation's span carries its statement (`db.query.text`), with its
+    /// placeholders and never its parameter values. Off by default: SQL built at run
+    /// time may hold values. Default: false.
+    pub trace_query_text: bool,
 }
 
 /// The names metrics are exported under (`metrics.naming`).
@@ -75,6 +79,7 @@ impl Default for MetricsConfig {
             slow_query_threshold: Duration::from_millis(100),
             window: Duration::from_secs(60),
             naming: MetricNaming::Poolside,
+            trace_query_text: false,
         }
     }
 }

@@ -12,7 +12,9 @@
 //! `otel.status_code = "ERROR"`. The query text (`db.query.text`) is recorded only
 //! when asked for ([`TraceLayer::with_query_text`]), and only as the statement with
 //! its placeholders: parameter values are never recorded. Checkouts and connects run
-//! in child spans of their own (`poolside.checkout`, `poolside.connect`).
+//! in child spans of their own (`poolside.checkout`, `poolside.connect`). The
+//! overflow layer sets `poolside.overflow = true` on a request it sends to the
+//! secondary pool.
 //!
 //! Without a subscriber that wants the span (level INFO, target `poolside::db`), it
 //! costs one check of a cached flag.

@@ -92,6 +92,7 @@ impl DbTarget {
             poolside.path = tracing::field::Empty,
             poolside.replica = tracing::field::Empty,
             poolside.retry.attempt = tracing::field::Empty,
+            poolside.overflow = tracing::field::Empty,
         )
     }
 }

@@ -14,6 +14,11 @@ pub use layer::OverflowLayer;
 pub use service::Overflow;
 pub use switch::{OverflowSwitch, PrimaryLoad};
 
+/// The field of the current `tracing` span set to `true` when a request goes to the
+/// secondary (an operation span that declares it, such as poolside-metrics'
+/// `TraceLayer`'s; recording into any other span does nothing).
+pub const SPAN_FIELD: &str = "poolside.overflow";
+
 /// A request that says whether it is critical (may overflow to the secondary).
 pub trait Critical {
     /// Whether this operation may use the secondary when the primary is busy.

@@ -62,6 +62,8 @@ where
     fn call(&mut self, request: Req) -> Self::Future {
         let overflow = request.is_critical() && self.switch.update((self.load)());
         if overflow {
+            // The operation's span, when a tracing layer above made one.
+            tracing::Span::current().record(super::SPAN_FIELD, true);
             ResponseFuture::secondary(self.secondary.clone(), request)
         } else {
             ResponseFuture::primary(self.primary.clone(), request)
