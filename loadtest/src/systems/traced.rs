@@ -55,11 +55,14 @@ fn install() -> Result<()> {
             let provider = SdkTracerProvider::builder()
                 .with_batch_exporter(Discard)
                 .build();
-            // As the README sets it up: no per-poll timing (busy/idle), no thread or
-            // source location on every span.
+            // As the README sets it up: no per-poll timing (busy/idle), no OpenTelemetry
+            // context attached on each poll (only code that reads
+            // `opentelemetry::Context::current()` needs it), no thread or source
+            // location on every span.
             let layer = tracing_opentelemetry::layer()
                 .with_tracer(provider.tracer("poolside-loadtest"))
                 .with_tracked_inactivity(false)
+                .with_context_activation(false)
                 .with_threads(false)
                 .with_location(false)
                 .with_target(false)
