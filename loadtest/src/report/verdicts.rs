@@ -81,7 +81,7 @@ impl Report {
             "poolside",
             0.97,
         ));
-        out.line(self.client_cpu_within_goal("poolside-traced", "poolside", 50, 1.05));
+        out.line(self.client_cpu_goal(("poolside-traced", "poolside"), 50, 1.05, " (spans issue)"));
         out.line(self.ratio_goal(
             "steady",
             "redis-get",
@@ -105,7 +105,7 @@ impl Report {
             50,
             0.6,
         ));
-        out.line(self.client_cpu_goal("poolside-read", "poolside", 50));
+        out.line(self.client_cpu_goal(("poolside-read", "poolside"), 50, 1.0, ""));
         out.line(self.ratio_goal(
             "steady",
             "sale",
@@ -216,40 +216,17 @@ impl Report {
             })
     }
 
-    /// `system`'s client CPU per operation at most `base`'s, on `steady / select` at
-    /// `level` tasks (medians over the repetitions).
-    fn client_cpu_goal(&self, system: &str, base: &str, level: usize) -> String {
-        let name = format!("{system} client CPU per operation vs {base}'s");
-        let group = self
-            .groups()
-            .into_iter()
-            .find(|g| g.is("steady", "select", level));
-        let cpu = |s: &str| {
-            group
-                .as_ref()
-                .and_then(|g| self.median_of(g, s, |r| r.client_cpu_us_per_op))
-        };
-        match (cpu(system), cpu(base)) {
-            (Some(a), Some(b)) => format!(
-                "{} {name} at {level} tasks: {a:.1} vs {b:.1} µs (goal: at most)",
-                verdict(a <= b)
-            ),
-            _ => format!(
-                "not measured: {name} at {level} tasks (steady / select with both, CPU read, did not run)"
-            ),
-        }
-    }
-
-    /// `system`'s client CPU per operation within `factor` of `base`'s, on
-    /// `steady / select` at `level` tasks (medians over the repetitions).
-    fn client_cpu_within_goal(
+    /// `system`'s client CPU per operation at most `factor` times `base`'s, on
+    /// `steady / select` at `level` tasks (medians over the repetitions); `issue`
+    /// names the goal's issue, when the heading does not.
+    fn client_cpu_goal(
         &self,
-        system: &str,
-        base: &str,
+        (system, base): (&str, &str),
         level: usize,
         factor: f64,
+        issue: &str,
     ) -> String {
-        let name = format!("{system} client CPU per operation vs {base}'s (spans issue)");
+        let name = format!("{system} client CPU per operation vs {base}'s{issue}");
         let group = self
             .groups()
             .into_iter()
