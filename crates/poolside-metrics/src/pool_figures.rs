@@ -44,6 +44,21 @@ impl PoolObserver for Timings {
 /// One pool's figures under one naming: the timings it reports as it works and the
 /// statistics sampled from it. `metrics.naming` picks the names:
 /// `PoolFigures::new(label, config.metrics.naming)`.
+///
+/// # Examples
+///
+/// ```no_run
+/// use poolside_config::MetricNaming;
+/// use poolside_metrics::{Exporter, PoolFigures, PoolLabel};
+///
+/// # async fn run(pool: poolside_core::PgPool) -> Result<(), Box<dyn std::error::Error>> {
+/// let exporter = Exporter::global()?;
+/// let figures = PoolFigures::new(PoolLabel::Postgres, MetricNaming::Otel);
+/// figures.observe_pg_pool(&pool);
+/// exporter.add_sampler(move || figures.record_pg_stats(&pool.stats()));
+/// assert!(exporter.render().contains("db_client_connection_max"));
+/// # Ok(()) }
+/// ```
 #[derive(Debug, Clone, Copy)]
 pub struct PoolFigures {
     label: PoolLabel,

@@ -4,6 +4,20 @@ use std::sync::Arc;
 
 /// The server and pool an operation's span names (`db.system.name`, `db.namespace`,
 /// `server.address`, `server.port`, `poolside.pool`). Cheap to clone.
+///
+/// # Examples
+///
+/// ```
+/// use poolside_metrics::DbTarget;
+///
+/// // From the pool's URL: its host, port and database, never its password.
+/// let target = DbTarget::postgres_url("postgres", "postgres://app:secret@db.internal:6432/shop");
+/// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+/// // Any future in an operation's span, as the facade runs a transaction.
+/// let answer = target.trace("nightly_report", async { Ok::<_, poolside_core::PgError>(42) }).await;
+/// assert_eq!(answer.unwrap(), 42);
+/// # });
+/// ```
 #[derive(Debug, Clone)]
 pub struct DbTarget(Arc<Target>);
 
