@@ -9,7 +9,8 @@ use std::time::Duration;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use poolside_core::{ErrorKind, RedisError, RedisPool, redis};
+use poolside_core::{DbTarget, ErrorKind, RedisError, RedisPool, redis};
+use tracing::Instrument as _;
 
 use crate::codec::{decode, encode};
 use crate::ttl::ttl_millis;
@@ -38,6 +39,8 @@ pub struct RedisCache {
     pool: Option<RedisPool>,
     on_unavailable: OnUnavailable,
     counters: Arc<Counters>,
+    /// What each command's span names, when spans are on.
+    target: Option<DbTarget>,
 }
 
 #[derive(Debug, Default)]
@@ -63,7 +66,16 @@ impl RedisCache {
             pool,
             on_unavailable,
             counters: Arc::default(),
+            target: None,
         }
+    }
+
+    /// Runs each command in a `tracing` span against `target` (the OpenTelemetry
+    /// database conventions, as poolside-metrics' `TraceLayer` makes them for
+    /// PostgreSQL), named after the command (`GET`, `MGET`, `SET`, ...).
+    pub fn with_spans(mut self, target: DbTarget) -> Self {
+        self.target = Some(target);
+        self
     }
 
     /// The pool underneath, if any.
@@ -90,23 +102,36 @@ impl RedisCache {
         cmd: &redis::Cmd,
         fallback: impl FnOnce() -> T,
     ) -> Result<T, RedisError> {
-        self.run_with(|pool| pool.command(cmd), fallback).await
+        let name = match cmd.args_iter().next() {
+            Some(redis::Arg::Simple(name)) => std::str::from_utf8(name).unwrap_or("command"),
+            _ => "command",
+        };
+        self.run_with(name, |pool| pool.command(cmd), fallback)
+            .await
     }
 
-    /// Makes `call` on the pool; when Redis is absent or unreachable, gives `fallback`
-    /// in miss mode.
+    /// Makes `call` (the command `name`) on the pool, in its span when spans are on;
+    /// when Redis is absent or unreachable, gives `fallback` in miss mode.
     async fn run_with<'a, T, Fut>(
         &'a self,
+        name: &str,
         call: impl FnOnce(&'a RedisPool) -> Fut,
         fallback: impl FnOnce() -> T,
     ) -> Result<T, RedisError>
     where
         Fut: Future<Output = Result<T, RedisError>>,
     {
+        let span = self
+            .target
+            .as_ref()
+            .map_or_else(tracing::Span::none, |target| target.span(name));
         let result = match &self.pool {
-            Some(pool) => call(pool).await,
+            Some(pool) => call(pool).instrument(span.clone()).await,
             None => Err(not_configured()),
         };
+        if let Err(e) = &result {
+            DbTarget::record_failure(&span, e.kind().as_str(), None);
+        }
         match result {
             Ok(value) => Ok(value),
             Err(e) => {
@@ -222,7 +247,8 @@ impl RedisCache {
                 mset.ignore();
             }
         }
-        self.run_with(|pool| pool.pipeline::<()>(&pipeline), || ())
+        let name = if ttl.is_some() { "SET" } else { "MSET" };
+        self.run_with(name, |pool| pool.pipeline::<()>(&pipeline), || ())
             .await?;
         add(&self.counters.sets, items.len() as u64);
         Ok(())

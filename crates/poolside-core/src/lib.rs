@@ -12,6 +12,7 @@
 
 mod acquire_error;
 mod count_guard;
+mod db_target;
 mod error_kind;
 // Public only for the checkout bench (`benches/checkout.rs`): not part of the API.
 #[doc(hidden)]
@@ -24,6 +25,7 @@ mod redis_pool;
 mod resilience;
 pub mod span_fields;
 
+pub use db_target::DbTarget;
 pub use error_kind::ErrorKind;
 pub use observer::PoolObserver;
 pub use pg::{

@@ -140,7 +140,16 @@ async fn connect(config: &Config) -> Result<Connected, crate::Error> {
         replicas,
         // Without Redis, or with Redis down, a cache read is a miss.
         #[cfg(feature = "redis")]
-        cache: RedisCache::new(redis.clone(), OnUnavailable::Miss),
+        cache: {
+            let cache = RedisCache::new(redis.clone(), OnUnavailable::Miss);
+            match &config.redis {
+                Some(redis) => cache.with_spans(poolside_core::DbTarget::redis_url(
+                    PoolLabel::Redis.as_str(),
+                    redis.url.expose(),
+                )),
+                None => cache,
+            }
+        },
         #[cfg(feature = "redis")]
         redis,
     })

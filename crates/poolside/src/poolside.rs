@@ -249,7 +249,10 @@ impl Poolside {
             .attempts(config.retry.attempts)
             .backoff(crate::layers::backoff(&config.retry));
         let transaction = self.inner.postgres.transaction(options, f);
-        let transaction = self.inner.shared.target.trace(name, transaction);
+        let transaction = poolside_metrics::trace::TraceFuture::new(
+            transaction,
+            self.inner.shared.target.span(name),
+        );
         async move {
             let started = std::time::Instant::now();
             let result = self.inner.shared.breaker.call(transaction).await;

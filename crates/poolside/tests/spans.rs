@@ -1,7 +1,7 @@
 //! The operation spans as an OpenTelemetry collector receives them: tracing's spans
 //! through `tracing-opentelemetry` into opentelemetry_sdk's in-memory exporter, for a
-//! query, a failed one, a retried one and a transaction, with their attributes and
-//! parents.
+//! query, a failed one, a retried one, a transaction and cache commands, with their
+//! attributes and parents.
 
 use opentelemetry::trace::{SpanKind, Status, TracerProvider as _};
 use opentelemetry::{Key, Value};
@@ -50,6 +50,7 @@ async fn operations_export_as_client_spans_with_the_database_conventions() {
 
     let db = Poolside::builder()
         .config(services_config(&[
+            ("REDIS_URL", &poolside_tests::required_env("REDIS_URL")),
             ("POOLSIDE_RETRY__ATTEMPTS", "3"),
             ("POOLSIDE_RETRY__BASE_DELAY", "10ms"),
         ]))
@@ -93,6 +94,12 @@ async fn operations_export_as_client_spans_with_the_database_conventions() {
         .await
         .expect("commits");
     assert_eq!(sale, 7);
+    db.cache()
+        .set("spans:answer", &42, None)
+        .await
+        .expect("Redis takes it");
+    let cached: Option<i32> = db.cache().get("spans:answer").await.expect("Redis answers");
+    assert_eq!(cached, Some(42));
     provider.force_flush().expect("flushes");
     let spans = exporter.get_finished_spans().expect("spans");
 
@@ -156,6 +163,29 @@ async fn operations_export_as_client_spans_with_the_database_conventions() {
         None,
         "it succeeded in the end"
     );
+
+    let redis_url = poolside_tests::required_env("REDIS_URL");
+    let redis_port = redis_url
+        .rsplit_once(':')
+        .and_then(|(_, rest)| rest.split('/').next())
+        .expect("a port in REDIS_URL")
+        .to_owned();
+    for command in ["SET", "GET"] {
+        let cache = span(&spans, command);
+        assert_eq!(cache.span_kind, SpanKind::Client);
+        for (key, value) in [
+            ("db.system.name", "redis"),
+            ("db.operation.name", command),
+            ("server.port", redis_port.as_str()),
+            ("poolside.pool", "redis"),
+        ] {
+            assert_eq!(
+                attribute(cache, key).as_deref(),
+                Some(value),
+                "{key} of {cache:?}"
+            );
+        }
+    }
 
     let transaction = span(&spans, "record_sale");
     assert_eq!(

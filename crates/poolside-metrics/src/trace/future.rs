@@ -20,7 +20,10 @@ pin_project! {
 }
 
 impl<F> TraceFuture<F> {
-    pub(super) fn new(inner: F, span: tracing::Span) -> Self {
+    /// Runs `inner` in `span` (from [`DbTarget::span`](super::DbTarget::span)), and
+    /// records a failure on it: for an operation that is not a request through a
+    /// stack, such as a transaction.
+    pub fn new(inner: F, span: tracing::Span) -> Self {
         Self { inner, span }
     }
 }
@@ -36,14 +39,12 @@ where
         let this = self.project();
         let _entered = this.span.enter();
         let result = std::task::ready!(this.inner.poll(cx));
-        if let Err(error) = &result
-            && !this.span.is_disabled()
-        {
-            this.span.record("otel.status_code", "ERROR");
-            this.span.record("error.type", error.outcome().as_str());
-            if let Some(code) = error.status_code() {
-                this.span.record("db.response.status_code", code);
-            }
+        if let Err(error) = &result {
+            super::DbTarget::record_failure(
+                this.span,
+                error.outcome().as_str(),
+                error.status_code(),
+            );
         }
         Poll::Ready(result)
     }

@@ -37,12 +37,11 @@
 mod future;
 mod layer;
 mod service;
-mod target;
 
 pub use future::TraceFuture;
 pub use layer::TraceLayer;
+pub use poolside_core::DbTarget;
 pub use service::Traced;
-pub use target::DbTarget;
 
 /// The span fields the layers and pools below record into, by name.
 pub use poolside_core::span_fields as fields;

@@ -1,4 +1,7 @@
-//! [`DbTarget`]: what an operation's span says about the server it runs against.
+//! [`DbTarget`]: an operation's span, named and attributed after the OpenTelemetry
+//! database conventions, with what it says about the server it runs against. The
+//! layers above the pools make the spans (poolside-metrics' `TraceLayer`, the cache);
+//! the pools only record into the current one ([`span_fields`](crate::span_fields)).
 
 use std::sync::Arc;
 
@@ -8,15 +11,12 @@ use std::sync::Arc;
 /// # Examples
 ///
 /// ```
-/// use poolside_metrics::DbTarget;
+/// use poolside_core::DbTarget;
 ///
 /// // From the pool's URL: its host, port and database, never its password.
 /// let target = DbTarget::postgres_url("postgres", "postgres://app:secret@db.internal:6432/shop");
-/// # tokio::runtime::Runtime::new().unwrap().block_on(async {
-/// // Any future in an operation's span, as the facade runs a transaction.
-/// let answer = target.trace("nightly_report", async { Ok::<_, poolside_core::PgError>(42) }).await;
-/// assert_eq!(answer.unwrap(), 42);
-/// # });
+/// let span = target.span("nightly_report");
+/// span.in_scope(|| { /* the operation */ });
 /// ```
 #[derive(Debug, Clone)]
 pub struct DbTarget(Arc<Target>);
@@ -40,7 +40,7 @@ impl DbTarget {
     /// key-value string): its database, host and port (default 5432), never its
     /// password. An unreadable URL names no server (`unknown`).
     pub fn postgres_url(pool: &'static str, url: &str) -> Self {
-        use poolside_core::tokio_postgres::config::{Config, Host};
+        use tokio_postgres::config::{Config, Host};
         let Ok(config) = url.parse::<Config>() else {
             return Self::postgres(pool, "", "unknown", 5432);
         };
@@ -61,6 +61,36 @@ impl DbTarget {
         Self::new("redis", pool, namespace, address, port)
     }
 
+    /// A Redis pool named `pool` on the server of `url` (`redis://` or `rediss://`):
+    /// its host, port (default 6379) and database index (default 0), never its
+    /// password. An unreadable URL names no server (`unknown`).
+    pub fn redis_url(pool: &'static str, url: &str) -> Self {
+        let Ok(url) = url::Url::parse(url) else {
+            return Self::redis(pool, "0", "unknown", 6379);
+        };
+        let database = url.path().trim_start_matches('/');
+        let database = if database.is_empty() { "0" } else { database };
+        Self::redis(
+            pool,
+            database,
+            url.host_str().unwrap_or("unknown"),
+            url.port().unwrap_or(6379),
+        )
+    }
+
+    /// Marks `span` failed: `otel.status_code = ERROR`, `error.type` and, when the
+    /// server gave one, `db.response.status_code`.
+    pub fn record_failure(span: &tracing::Span, error_type: &str, status_code: Option<&str>) {
+        if span.is_disabled() {
+            return;
+        }
+        span.record("otel.status_code", "ERROR");
+        span.record("error.type", error_type);
+        if let Some(code) = status_code {
+            span.record("db.response.status_code", code);
+        }
+    }
+
     fn new(
         system: &'static str,
         pool: &'static str,
@@ -77,16 +107,9 @@ impl DbTarget {
         }))
     }
 
-    /// Runs `future`, operation `name`, in its span against this target (what
-    /// [`Traced`](super::Traced) does for a service's calls), for an operation that
-    /// is not a request through a stack, such as a transaction.
-    pub fn trace<F>(&self, name: &'static str, future: F) -> super::TraceFuture<F> {
-        super::TraceFuture::new(future, self.span(name))
-    }
-
     /// A span for operation `name` against this target, with every field the layers
     /// below may record declared (empty until recorded).
-    pub(crate) fn span(&self, name: &'static str) -> tracing::Span {
+    pub fn span(&self, name: &str) -> tracing::Span {
         let target = &*self.0;
         tracing::info_span!(
             target: "poolside::db",
