@@ -120,6 +120,7 @@ keys! {
     "metrics.window" => metrics.window: parse::duration, parse::show_duration, rules::positive_duration;
     "metrics.naming" => metrics.naming: parse::metric_naming, show_plain;
     "metrics.trace_query_text" => metrics.trace_query_text: parse::boolean, show_plain;
+    "metrics.trace_sample_percent" => metrics.trace_sample_percent: parse::percent, show_plain, rules::percent;
     "health.p99_limit" => health.p99_limit: parse::duration, parse::show_duration, rules::positive_duration;
     "health.error_rate_percent" => health.error_rate_percent: parse::percent, show_plain, rules::percent;
     "health.cache_hit_rate_percent" => health.cache_hit_rate_percent: parse::percent, show_plain, rules::percent;

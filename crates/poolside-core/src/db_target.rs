@@ -21,13 +21,15 @@ use std::sync::Arc;
 #[derive(Debug, Clone)]
 pub struct DbTarget(Arc<Target>);
 
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 struct Target {
     system: &'static str,
     pool: &'static str,
     namespace: String,
     address: String,
     port: u16,
+    /// The share of operations that get a span, in percent.
+    sample_percent: u32,
 }
 
 impl DbTarget {
@@ -104,12 +106,31 @@ impl DbTarget {
             namespace: namespace.to_owned(),
             address: address.to_owned(),
             port,
+            sample_percent: 100,
         }))
     }
 
+    /// Makes a span for `percent` of the operations, chosen at random (head
+    /// sampling, `metrics.trace_sample_percent`): [`span`](Self::span) gives the
+    /// others `Span::none()`, and the pools make no child span under it. Default: 100.
+    pub fn with_sample_percent(mut self, percent: u32) -> Self {
+        Arc::make_mut(&mut self.0).sample_percent = percent.min(100);
+        self
+    }
+
+    /// Whether the next operation gets a span.
+    fn sampled(&self) -> bool {
+        let percent = self.0.sample_percent;
+        percent >= 100 || percent > 0 && fastrand::u32(0..100) < percent
+    }
+
     /// A span for operation `name` against this target, with every field the layers
-    /// below may record declared (empty until recorded).
+    /// below may record declared (empty until recorded); `Span::none()` for an
+    /// operation the sampling left out.
     pub fn span(&self, name: &str) -> tracing::Span {
+        if !self.sampled() {
+            return tracing::Span::none();
+        }
         let target = &*self.0;
         tracing::info_span!(
             target: "poolside::db",

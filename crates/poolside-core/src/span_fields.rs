@@ -13,6 +13,16 @@ pub const RETRY_ATTEMPT: &str = "poolside.retry.attempt";
 /// by poolside-resilience, which names it `overflow::SPAN_FIELD`).
 pub const OVERFLOW: &str = poolside_resilience::overflow::SPAN_FIELD;
 
+/// A checkout's span, a child of the current operation's; none when there is no
+/// current span (an operation its sampling left out, or no tracing at all), so that
+/// no orphan appears as a trace of its own.
+pub(crate) fn checkout_span() -> tracing::Span {
+    if tracing::Span::current().is_none() {
+        return tracing::Span::none();
+    }
+    tracing::info_span!(target: "poolside::db", "poolside.checkout")
+}
+
 /// Records the path the pool took on the current span.
 pub(crate) fn record_path(path: &'static str) {
     tracing::Span::current().record(PATH, path);

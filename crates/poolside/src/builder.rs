@@ -143,10 +143,13 @@ async fn connect(config: &Config) -> Result<Connected, crate::Error> {
         cache: {
             let cache = RedisCache::new(redis.clone(), OnUnavailable::Miss);
             match &config.redis {
-                Some(redis) => cache.with_spans(poolside_core::DbTarget::redis_url(
-                    PoolLabel::Redis.as_str(),
-                    redis.url.expose(),
-                )),
+                Some(redis) => cache.with_spans(
+                    poolside_core::DbTarget::redis_url(
+                        PoolLabel::Redis.as_str(),
+                        redis.url.expose(),
+                    )
+                    .with_sample_percent(config.metrics.trace_sample_percent),
+                ),
                 None => cache,
             }
         },
@@ -172,7 +175,8 @@ fn wire(config: &Config, pools: &Connected) -> Result<Wiring, crate::Error> {
         target: poolside_metrics::DbTarget::postgres_url(
             PoolLabel::Postgres.as_str(),
             config.postgres.url.expose(),
-        ),
+        )
+        .with_sample_percent(config.metrics.trace_sample_percent),
     };
     let stack_pools = pools.stack_pools();
     Ok(Wiring {

@@ -236,4 +236,35 @@ async fn operations_export_as_client_spans_with_the_database_conventions() {
         Some("true")
     );
     db.shutdown(std::time::Duration::from_secs(5)).await;
+
+    // Sampling at 0%: no operation, transaction or checkout makes a span.
+    let db = Poolside::builder()
+        .config(services_config(&[(
+            "POOLSIDE_METRICS__TRACE_SAMPLE_PERCENT",
+            "0",
+        )]))
+        .build()
+        .await
+        .expect("starts");
+    exporter.reset();
+    for _ in 0..20 {
+        db.op("unsampled")
+            .query_one("SELECT 1", &[])
+            .await
+            .expect("runs");
+    }
+    db.transaction("unsampled_sale", async |tx| {
+        tx.batch_execute("SELECT 1").await
+    })
+    .await
+    .expect("commits");
+    provider.force_flush().expect("flushes");
+    let spans = exporter.get_finished_spans().expect("spans");
+    let unsampled = ["unsampled", "unsampled_sale", "poolside.checkout"];
+    assert!(
+        spans.iter().all(|s| !unsampled.contains(&&*s.name)),
+        "{:?}",
+        names(&spans)
+    );
+    db.shutdown(std::time::Duration::from_secs(5)).await;
 }

@@ -29,6 +29,11 @@ pub struct MetricsConfig {
     /// placeholders and never its parameter values. Off by default: SQL built at run
     /// time may hold values. Default: false.
     pub trace_query_text: bool,
+    /// The share of operations that get a span, in percent: 100 traces every one, a
+    /// lower figure makes spans for that share at random (head sampling; an unsampled
+    /// operation makes no span and no child span, and costs nothing of the exporter).
+    /// Default: 100.
+    pub trace_sample_percent: u32,
 }
 
 /// The names metrics are exported under (`metrics.naming`).
@@ -80,6 +85,7 @@ impl Default for MetricsConfig {
             window: Duration::from_secs(60),
             naming: MetricNaming::Poolside,
             trace_query_text: false,
+            trace_sample_percent: 100,
         }
     }
 }

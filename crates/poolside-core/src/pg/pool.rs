@@ -306,7 +306,7 @@ impl PgPool {
         let checkout = inner
             .fair
             .acquire(inner.config.connection_timeout)
-            .instrument(tracing::info_span!(target: "poolside::db", "poolside.checkout"))
+            .instrument(span_fields::checkout_span())
             .await
             .map_err(|e| self.acquire_error(e))?;
         if let (Some(observer), Some(started)) = (observer, started) {
