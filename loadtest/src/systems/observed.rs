@@ -5,16 +5,18 @@
 use std::sync::Arc;
 
 use anyhow::{Result, anyhow};
+use poolside_core::PgError;
 use poolside_metrics::{Exporter, MetricsLayer, OperationRecorder, observe_pg_pool};
-use tower::{Layer, ServiceExt};
+use tower::{Layer, Service, ServiceExt};
 
 use super::{Prepared, Target, postgres};
 use crate::measure::{Operation, Outcome, per_call};
 use crate::workload::Workload;
 use crate::workload::select::{self, SELECT};
 
-/// The request: an account to read.
-struct Select(i32);
+/// The request: an account to read. The select as a tower request, for the systems
+/// that measure a layer over it (this one, and `poolside-traced`).
+pub(super) struct Select(i32);
 
 impl poolside_metrics::Operation for Select {
     fn operation(&self) -> &'static str {
@@ -45,17 +47,30 @@ pub(super) async fn poolside(workload: Workload, target: &Target) -> Result<Prep
         poolside_metrics::PoolLabel::Postgres,
         &config.metrics,
     ));
-    let accounts = target.data.accounts;
-    let query = tower::service_fn({
-        let pool = pool.clone();
-        move |request: Select| {
-            let pool = pool.clone();
-            async move { pool.query_one(SELECT, &[&request.0]).await.map(drop) }
-        }
-    });
-    let service = MetricsLayer::new(recorder).layer(query);
-    let operation: Operation = per_call(service, move |service| async move {
-        Outcome::of(service.oneshot(Select(select::account(accounts))).await)
-    });
+    let service = MetricsLayer::new(recorder).layer(select_service(&pool));
+    let operation = select_operation(service, target.data.accounts);
     Ok(postgres::poolside_prepared(pool, operation, false))
+}
+
+/// The select on `pool`, as a tower service taking [`Select`]s.
+pub(super) fn select_service(
+    pool: &poolside_core::PgPool,
+) -> impl Service<Select, Response = (), Error = PgError, Future: Send> + Clone + Send + Sync + 'static
+{
+    let pool = pool.clone();
+    tower::service_fn(move |request: Select| {
+        let pool = pool.clone();
+        async move { pool.query_one(SELECT, &[&request.0]).await.map(drop) }
+    })
+}
+
+/// The load test's operation: one [`Select`] of a random account through `service`.
+pub(super) fn select_operation<S>(service: S, accounts: i32) -> Operation
+where
+    S: Service<Select, Response = (), Error = PgError> + Clone + Send + Sync + 'static,
+    S::Future: Send,
+{
+    per_call(service, move |service| async move {
+        Outcome::of(service.oneshot(Select(select::account(accounts))).await)
+    })
 }

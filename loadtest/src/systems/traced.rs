@@ -14,23 +14,12 @@ use opentelemetry::trace::TracerProvider as _;
 use opentelemetry_sdk::error::OTelSdkResult;
 use opentelemetry_sdk::trace::{SdkTracerProvider, SpanData, SpanExporter};
 use poolside_metrics::{DbTarget, TraceLayer};
-use tower::{Layer, ServiceExt};
+use tower::Layer;
 use tracing_subscriber::layer::SubscriberExt as _;
 use tracing_subscriber::{Layer as _, filter};
 
-use super::{Prepared, Target, postgres};
-use crate::measure::{Operation, Outcome, per_call};
+use super::{Prepared, Target, observed, postgres};
 use crate::workload::Workload;
-use crate::workload::select::{self, SELECT};
-
-/// The request: an account to read.
-struct Select(i32);
-
-impl poolside_metrics::Operation for Select {
-    fn operation(&self) -> &'static str {
-        "select"
-    }
-}
 
 /// Whether the OpenTelemetry layer records: only while `poolside-traced` runs.
 static RECORDING: AtomicBool = AtomicBool::new(false);
@@ -82,19 +71,9 @@ pub(super) async fn poolside(workload: Workload, target: &Target) -> Result<Prep
     install()?;
     let config = postgres::poolside_config(target)?;
     let pool = poolside_core::PgPool::connect(&config.postgres).await?;
-    let accounts = target.data.accounts;
-    let query = tower::service_fn({
-        let pool = pool.clone();
-        move |request: Select| {
-            let pool = pool.clone();
-            async move { pool.query_one(SELECT, &[&request.0]).await.map(drop) }
-        }
-    });
-    let target = DbTarget::postgres_url("postgres", config.postgres.url.expose());
-    let service = TraceLayer::new(target).layer(query);
-    let operation: Operation = per_call(service, move |service| async move {
-        Outcome::of(service.oneshot(Select(select::account(accounts))).await)
-    });
+    let spans = DbTarget::postgres_url("postgres", config.postgres.url.expose());
+    let service = TraceLayer::new(spans).layer(observed::select_service(&pool));
+    let operation = observed::select_operation(service, target.data.accounts);
     RECORDING.store(true, Ordering::Relaxed);
     let mut prepared = postgres::poolside_prepared(pool, operation, false);
     let close = prepared.close;
