@@ -102,19 +102,23 @@ impl RedisCache {
         cmd: &redis::Cmd,
         fallback: impl FnOnce() -> T,
     ) -> Result<T, RedisError> {
-        let name = match cmd.args_iter().next() {
-            Some(redis::Arg::Simple(name)) => std::str::from_utf8(name).unwrap_or("command"),
-            _ => "command",
-        };
-        self.run_with(name, |pool| pool.command(cmd), fallback)
-            .await
+        self.run_with(
+            || match cmd.args_iter().next() {
+                Some(redis::Arg::Simple(name)) => std::str::from_utf8(name).unwrap_or("command"),
+                _ => "command",
+            },
+            |pool| pool.command(cmd),
+            fallback,
+        )
+        .await
     }
 
-    /// Makes `call` (the command `name`) on the pool, in its span when spans are on;
-    /// when Redis is absent or unreachable, gives `fallback` in miss mode.
-    async fn run_with<'a, T, Fut>(
+    /// Makes `call` on the pool, in a span named `name()` when spans are on (the name
+    /// is found only then); when Redis is absent or unreachable, gives `fallback` in
+    /// miss mode.
+    async fn run_with<'a, 'n, T, Fut>(
         &'a self,
-        name: &str,
+        name: impl FnOnce() -> &'n str,
         call: impl FnOnce(&'a RedisPool) -> Fut,
         fallback: impl FnOnce() -> T,
     ) -> Result<T, RedisError>
@@ -124,7 +128,7 @@ impl RedisCache {
         let span = self
             .target
             .as_ref()
-            .map_or_else(tracing::Span::none, |target| target.span(name));
+            .map_or_else(tracing::Span::none, |target| target.span(name()));
         let result = match &self.pool {
             Some(pool) => call(pool).instrument(span.clone()).await,
             None => Err(not_configured()),
@@ -247,7 +251,7 @@ impl RedisCache {
                 mset.ignore();
             }
         }
-        let name = if ttl.is_some() { "SET" } else { "MSET" };
+        let name = || if ttl.is_some() { "SET" } else { "MSET" };
         self.run_with(name, |pool| pool.pipeline::<()>(&pipeline), || ())
             .await?;
         add(&self.counters.sets, items.len() as u64);
