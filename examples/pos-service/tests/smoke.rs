@@ -2,7 +2,7 @@
 //! client, checks answers and status codes (bad input gets a 4xx with a reason; the
 //! last item is never sold twice), then sends SIGTERM and checks a clean exit.
 
-use poolside_tests::http::{ServiceProcess, send_with_headers};
+use poolside_tests::http::{ServiceProcess, free_port, send_with_headers};
 use poolside_tests::required_env;
 use serde_json::json;
 
@@ -225,10 +225,7 @@ fn bad_input_gets_a_4xx_with_a_reason_and_the_last_item_is_sold_once() {
 #[test]
 fn detailed_endpoints_move_to_the_admin_address_behind_the_token() {
     const TOKEN: &str = "ops-only-token-7f3a9c";
-    let admin_port = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("a free port")
-        .port();
+    let admin_port = free_port();
     let service = ServiceProcess::start(
         env!("CARGO_BIN_EXE_poolside-example-pos-service"),
         &[

@@ -10,13 +10,12 @@
 //! `POOLSIDE_XTASK=$PWD/target/debug/xtask cargo test -p poolside-test-suite --test
 //! prometheus -- --ignored`).
 
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use poolside_test_suite::PosService;
-use poolside_tests::http::{Client, send};
+use poolside_tests::http::{Client, free_port, send};
 use poolside_tests::{required_env, try_xtask_services, xtask_services};
 use serde_json::Value;
 
@@ -41,10 +40,7 @@ impl Prometheus {
     /// Starts Prometheus in `dir`, scraping `target` (`host:port`) and evaluating
     /// `rules`, and waits until it is ready.
     fn start(dir: &Path, target: &str, rules: &Path) -> Self {
-        let port = TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .expect("a free port")
-            .port();
+        let port = free_port();
         let config = dir.join("prometheus.yml");
         std::fs::write(
             &config,
@@ -98,7 +94,7 @@ impl Prometheus {
 
     /// The result of the instant query `expr`.
     fn query(&self, expr: &str) -> Vec<Value> {
-        let encoded: String = url_encode(expr);
+        let encoded: String = url::form_urlencoded::byte_serialize(expr.as_bytes()).collect();
         self.api(&format!("query?query={encoded}"))["result"]
             .as_array()
             .cloned()
@@ -146,18 +142,6 @@ impl Drop for Prometheus {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
-}
-
-/// Percent-encodes `text` for a query string.
-fn url_encode(text: &str) -> String {
-    text.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
 }
 
 /// The alert rules with every `for:` cut to 2 s.

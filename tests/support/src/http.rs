@@ -147,6 +147,18 @@ fn request(
     Ok(Answer { status, body })
 }
 
+/// A loopback port free now, for a process the test starts to listen on.
+///
+/// # Panics
+///
+/// When the system has none to give.
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port()
+}
+
 /// A service binary started for a test, listening on a free port of 127.0.0.1 given
 /// to it as `POOLSIDE_HTTP_ADDR`. Killed by its pid when dropped, if still running.
 #[derive(Debug)]
@@ -190,10 +202,7 @@ impl ServiceProcess {
         removed: &[&str],
         dir: Option<&Path>,
     ) -> Self {
-        let port = TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .expect("a free port")
-            .port();
+        let port = free_port();
         let mut command = Command::new(program);
         command
             .envs(env.iter().map(|(k, v)| (k, v)))
