@@ -21,6 +21,15 @@ fn attribute(span: &SpanData, key: &str) -> Option<String> {
         })
 }
 
+/// The port of the URL in the environment variable `name` (`scheme://...:PORT/...`).
+fn port_of(name: &str) -> String {
+    let url = poolside_tests::required_env(name);
+    url.rsplit_once(':')
+        .and_then(|(_, rest)| rest.split('/').next())
+        .unwrap_or_else(|| panic!("a port in {name}"))
+        .to_owned()
+}
+
 /// The one finished span named `name`.
 fn span<'a>(spans: &'a [SpanData], name: &str) -> &'a SpanData {
     let named: Vec<&SpanData> = spans.iter().filter(|s| s.name == name).collect();
@@ -103,12 +112,7 @@ async fn operations_export_as_client_spans_with_the_database_conventions() {
     provider.force_flush().expect("flushes");
     let spans = exporter.get_finished_spans().expect("spans");
 
-    let url = poolside_tests::required_env("DATABASE_URL");
-    let port = url
-        .rsplit_once(':')
-        .and_then(|(_, rest)| rest.split('/').next())
-        .expect("a port in DATABASE_URL")
-        .to_owned();
+    let port = port_of("DATABASE_URL");
     let query = span(&spans, "get_answer");
     assert_eq!(query.span_kind, SpanKind::Client);
     assert_eq!(
@@ -164,12 +168,7 @@ async fn operations_export_as_client_spans_with_the_database_conventions() {
         "it succeeded in the end"
     );
 
-    let redis_url = poolside_tests::required_env("REDIS_URL");
-    let redis_port = redis_url
-        .rsplit_once(':')
-        .and_then(|(_, rest)| rest.split('/').next())
-        .expect("a port in REDIS_URL")
-        .to_owned();
+    let redis_port = port_of("REDIS_URL");
     for command in ["SET", "GET"] {
         let cache = span(&spans, command);
         assert_eq!(cache.span_kind, SpanKind::Client);
