@@ -90,7 +90,8 @@ usage: cargo xtask loadtest [--quick] [--scenario NAME,...] [--workload NAME,...
              and sales over HTTP, at each --concurrency (up to 400) spread over them
   workloads: select, sale, redis-get, redis-set (default: all)
   systems:   poolside, poolside-read (select only: the batched read path), poolside-layered,
-             poolside-metrics, poolside-exclusive, deadpool,
+             poolside-metrics, poolside-traced (select only: spans exported through
+             OpenTelemetry), poolside-exclusive, deadpool,
              sqlx, raw-bb8, raw-pipelined, deadpool-redis, raw-multiplexed,
              pgbench-simple, pgbench-prepared, pgbench-connect, pgbench-pipeline
              (select only: 20 selects per Sync over 4 connections, the wire's

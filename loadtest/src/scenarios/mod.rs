@@ -424,7 +424,11 @@ fn summary(row: &Row) -> String {
         .map_or_else(String::new, |p| format!(", p99 {p:.2} ms"));
     let failed = row.errors + row.timeouts;
     let failed = if failed > 0 {
-        format!(", {failed} failed")
+        let first = row
+            .first_error
+            .as_deref()
+            .map_or_else(String::new, |e| format!(" (first: {e})"));
+        format!(", {failed} failed{first}")
     } else {
         String::new()
     };

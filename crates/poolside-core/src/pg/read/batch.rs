@@ -121,6 +121,16 @@ pub(crate) fn write(
 }
 
 impl Sent {
+    /// A batch of nothing, for tests of what carries batches.
+    #[cfg(test)]
+    pub(crate) fn empty() -> Self {
+        Self {
+            closes: 0,
+            works: Vec::new(),
+            shared_sync: false,
+        }
+    }
+
     /// Its statements, unanswered (the connection failed before they were sent).
     pub(crate) fn into_works(self) -> Vec<Work> {
         self.works.into_iter().map(|(work, _)| work).collect()

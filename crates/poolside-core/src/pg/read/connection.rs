@@ -17,7 +17,9 @@ use lru::LruCache;
 use parking_lot::Mutex;
 use postgres_protocol::message::backend::Message;
 use postgres_protocol::message::frontend;
+use tokio::io::AsyncRead;
 use tokio::io::ReadHalf;
+use tokio::sync::mpsc::error::TryRecvError;
 use tokio::sync::{Notify, mpsc};
 
 use super::batch::{self, BatchEnd, Prepared, Sent};
@@ -312,35 +314,181 @@ impl Reading {
     /// server shutting down, or the end of the connection. The connection then stops,
     /// before a caller's statement meets it.
     async fn next_sent(&mut self) -> Option<Sent> {
-        loop {
-            let unprompted = tokio::select! {
-                biased;
-                sent = self.sent.recv() => return sent,
-                message = self.wire.next() => message,
-            };
-            match unprompted {
-                Ok(
-                    Message::NoticeResponse(_)
-                    | Message::ParameterStatus(_)
-                    | Message::NotificationResponse(_),
-                ) => {}
-                Ok(_) | Err(_) => {
-                    tracing::debug!(target: "poolside::pg", "an idle read connection ended");
-                    self.state.close();
-                    self.sent.close();
-                    // A batch sent meanwhile never gets its answers here.
-                    while let Ok(sent) = self.sent.try_recv() {
-                        for work in sent.into_works() {
-                            work.fail(PgError::new(
-                                ErrorKind::Connect,
-                                "the read connection ended while idle; the statement may \
-                                 not have run, and only reads: send it again",
-                            ));
-                        }
-                    }
-                    return None;
+        let what = match await_batch(&mut self.wire, &mut self.sent).await {
+            Idle::Batch(sent) => return Some(sent),
+            Idle::Stopped => return None,
+            Idle::Ended(what) => what,
+        };
+        tracing::debug!(target: "poolside::pg", %what, "an idle read connection ended");
+        self.state.close();
+        self.sent.close();
+        // A batch sent meanwhile never gets its answers here.
+        while let Ok(sent) = self.sent.try_recv() {
+            for work in sent.into_works() {
+                work.fail(PgError::new(
+                    ErrorKind::Connect,
+                    format!(
+                        "the read connection ended while idle ({what}); the statement may \
+                         not have run, and only reads: send it again"
+                    ),
+                ));
+            }
+        }
+        None
+    }
+}
+
+/// What the reading task found while it had no batch to answer.
+enum Idle {
+    /// A batch was sent: its answers come next (some may be read already).
+    Batch(Sent),
+    /// The writing task has stopped.
+    Stopped,
+    /// The server spoke unprompted, or the connection ended: what happened.
+    Ended(String),
+}
+
+/// Waits for the next batch sent, watching the socket meanwhile.
+///
+/// Bytes are read as unprompted only after the queue of sent batches is looked at
+/// again. The writing task queues a batch before it sends it, so an answer cannot
+/// arrive before its batch is queued; but a `select` that polls the queue and then
+/// parses a message from the socket can see the queue empty, be preempted while the
+/// batch is queued, sent and answered, and take the batch's first answer for the
+/// server speaking while idle.
+async fn await_batch<R: AsyncRead + Unpin>(
+    wire: &mut WireReader<R>,
+    sent: &mut mpsc::Receiver<Sent>,
+) -> Idle {
+    loop {
+        match sent.try_recv() {
+            Ok(batch) => return Idle::Batch(batch),
+            Err(TryRecvError::Disconnected) => return Idle::Stopped,
+            Err(TryRecvError::Empty) => {}
+        }
+        match wire.buffered() {
+            Ok(Some(
+                Message::NoticeResponse(_)
+                | Message::ParameterStatus(_)
+                | Message::NotificationResponse(_),
+            )) => continue,
+            Ok(Some(message)) => {
+                return Idle::Ended(format!("the server sent {}", message_name(&message)));
+            }
+            Ok(None) => {}
+            Err(e) => return Idle::Ended(e.to_string()),
+        }
+        tokio::select! {
+            biased;
+            batch = sent.recv() => return batch.map_or(Idle::Stopped, Idle::Batch),
+            filled = wire.fill() => {
+                if let Err(e) = filled {
+                    // A batch queued meanwhile meets the error when it is answered.
+                    return match sent.try_recv() {
+                        Ok(batch) => Idle::Batch(batch),
+                        Err(_) => Idle::Ended(e.to_string()),
+                    };
                 }
             }
+        }
+    }
+}
+
+/// A backend message's name, for errors.
+fn message_name(message: &Message) -> &'static str {
+    match message {
+        Message::AuthenticationOk => "AuthenticationOk",
+        Message::BackendKeyData(_) => "BackendKeyData",
+        Message::BindComplete => "BindComplete",
+        Message::CloseComplete => "CloseComplete",
+        Message::CommandComplete(_) => "CommandComplete",
+        Message::DataRow(_) => "DataRow",
+        Message::EmptyQueryResponse => "EmptyQueryResponse",
+        Message::ErrorResponse(_) => "ErrorResponse",
+        Message::NoData => "NoData",
+        Message::ParameterDescription(_) => "ParameterDescription",
+        Message::ParseComplete => "ParseComplete",
+        Message::PortalSuspended => "PortalSuspended",
+        Message::ReadyForQuery(_) => "ReadyForQuery",
+        Message::RowDescription(_) => "RowDescription",
+        _ => "another message",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io;
+    use std::pin::Pin;
+    use std::task::{Context, Poll};
+
+    use tokio::io::ReadBuf;
+
+    use super::*;
+
+    /// BindComplete ('2', length 4) and an ErrorResponse with no fields.
+    const BIND_COMPLETE: &[u8] = &[b'2', 0, 0, 0, 4];
+    const ERROR_RESPONSE: &[u8] = &[b'E', 0, 0, 0, 5, 0];
+    /// A NoticeResponse with no fields.
+    const NOTICE: &[u8] = &[b'N', 0, 0, 0, 5, 0];
+
+    /// A socket whose first read queues `batch` (if any) and returns `bytes`, as when
+    /// the writing task, on another thread, queues and sends a batch and its answer
+    /// arrives while the reading task is between the queue and the socket. Later
+    /// reads wait forever.
+    struct Socket {
+        batch: mpsc::Sender<Sent>,
+        queue_a_batch: bool,
+        bytes: Option<Vec<u8>>,
+    }
+
+    impl AsyncRead for Socket {
+        fn poll_read(
+            mut self: Pin<&mut Self>,
+            _: &mut Context<'_>,
+            buf: &mut ReadBuf<'_>,
+        ) -> Poll<io::Result<()>> {
+            let Some(bytes) = self.bytes.take() else {
+                return Poll::Pending;
+            };
+            if self.queue_a_batch {
+                self.batch
+                    .try_send(Sent::empty())
+                    .expect("room for the batch");
+            }
+            buf.put_slice(&bytes);
+            Poll::Ready(Ok(()))
+        }
+    }
+
+    async fn idle_with(bytes: &[u8], queue_a_batch: bool) -> (Idle, Option<Message>) {
+        let (batch, mut sent) = mpsc::channel(1);
+        let mut wire = WireReader::new(Socket {
+            batch,
+            queue_a_batch,
+            bytes: Some(bytes.to_vec()),
+        });
+        let idle = await_batch(&mut wire, &mut sent).await;
+        (idle, wire.buffered().expect("parses"))
+    }
+
+    #[tokio::test]
+    async fn an_answer_that_arrives_with_its_batch_is_left_for_the_batch() {
+        let (idle, left) = idle_with(BIND_COMPLETE, true).await;
+        match idle {
+            Idle::Batch(_) => {}
+            Idle::Ended(what) => panic!("ended: {what}"),
+            Idle::Stopped => panic!("stopped"),
+        }
+        assert!(matches!(left, Some(Message::BindComplete)));
+    }
+
+    #[tokio::test]
+    async fn the_server_speaking_with_no_batch_sent_ends_the_connection_and_says_what_it_sent() {
+        let (idle, _) = idle_with(&[NOTICE, ERROR_RESPONSE].concat(), false).await;
+        match idle {
+            Idle::Ended(what) => assert_eq!(what, "the server sent ErrorResponse"),
+            Idle::Batch(_) => panic!("a batch"),
+            Idle::Stopped => panic!("stopped"),
         }
     }
 }

@@ -42,10 +42,7 @@ pub(crate) struct WireWriter {
 impl Wire {
     pub(crate) fn new(socket: Box<dyn Transport>) -> Self {
         Self {
-            reader: WireReader {
-                socket,
-                read: BytesMut::with_capacity(READ_CHUNK),
-            },
+            reader: WireReader::new(socket),
             out: BytesMut::with_capacity(READ_CHUNK),
         }
     }
@@ -90,22 +87,42 @@ async fn flush<W: AsyncWrite + Unpin>(socket: &mut W, out: &mut BytesMut) -> io:
 }
 
 impl<R: AsyncRead + Unpin> WireReader<R> {
+    /// Reads `socket`, with nothing read yet.
+    pub(crate) fn new(socket: R) -> Self {
+        Self {
+            socket,
+            read: BytesMut::with_capacity(READ_CHUNK),
+        }
+    }
+
     /// The next message from the server. Cancel-safe: a message is taken out of the
     /// buffer only once it is whole.
     pub(crate) async fn next(&mut self) -> io::Result<Message> {
         loop {
-            if let Some(message) = Message::parse(&mut self.read)? {
+            if let Some(message) = self.buffered()? {
                 return Ok(message);
             }
-            if self.read.capacity() - self.read.len() < READ_CHUNK / 4 {
-                self.read.reserve(READ_CHUNK);
-            }
-            if self.socket.read_buf(&mut self.read).await? == 0 {
-                return Err(io::Error::new(
-                    io::ErrorKind::UnexpectedEof,
-                    "the server closed the connection",
-                ));
-            }
+            self.fill().await?;
         }
+    }
+
+    /// The next message already read whole, if there is one.
+    pub(crate) fn buffered(&mut self) -> io::Result<Option<Message>> {
+        Message::parse(&mut self.read)
+    }
+
+    /// Reads more bytes into the buffer, parsing none. Cancel-safe. The end of the
+    /// stream is an error.
+    pub(crate) async fn fill(&mut self) -> io::Result<()> {
+        if self.read.capacity() - self.read.len() < READ_CHUNK / 4 {
+            self.read.reserve(READ_CHUNK);
+        }
+        if self.socket.read_buf(&mut self.read).await? == 0 {
+            return Err(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                "the server closed the connection",
+            ));
+        }
+        Ok(())
     }
 }
