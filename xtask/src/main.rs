@@ -25,18 +25,26 @@ usage: cargo xtask <command>
 commands:
   services up       start throwaway PostgreSQL 15 (and a streaming standby), Redis 7
                     and PgBouncer on loopback
+  services up redis-sentinel|redis-cluster|everything
+                    on demand: a Redis Sentinel group (primary :56380, replica
+                    :56381, sentinels :56390-56392), a Redis Cluster (three
+                    primaries and three replicas, :56400-56405), or all of it
   services down     stop exactly what `services up` started
   services status   say what runs, and where
   services env      print `export` lines for DATABASE_URL, DATABASE_STANDBY_URL,
-                    DATABASE_SECRET_URL, REDIS_URL, PGBOUNCER_URL
+                    DATABASE_SECRET_URL, REDIS_URL, REDIS_SENTINELS,
+                    REDIS_MASTER_NAME, REDIS_CLUSTER_NODES, PGBOUNCER_URL
   services restart postgres [fast|immediate|kill]
                     stop PostgreSQL as `pg_ctl stop -m fast|immediate` does (or kill -9
                     its postmaster), then start it again
   services failover [--read-only]
                     stop the primary (or turn it read-only), promote the standby
   services failback the primary back in charge, the standby copied from it anew
-  services kill redis
-                    SIGKILL to Redis (`services up` starts it again)
+  services failover redis
+                    SENTINEL FAILOVER on the Sentinel group, waiting for the new primary
+  services kill redis|redis-primary|redis-node N
+                    SIGKILL to Redis, to the Sentinel group's primary, or to node N
+                    (1-6) of the cluster (`services up [group]` starts it again)
   services stop postgres|postgres-standby
                     stop the primary or the streaming standby (`services up` starts
                     it again)
@@ -53,15 +61,24 @@ fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let result = match args.as_slice() {
-        ["services", "up"] => services::up(services::Set::All).map(|_| ExitCode::SUCCESS),
+        ["services", "up", set @ ..] => services::Set::parse(set)
+            .and_then(services::up)
+            .map(|_| ExitCode::SUCCESS),
         ["services", "restart", "postgres", mode @ ..] => services::RestartMode::parse(mode)
             .and_then(services::restart_postgres)
             .map(|()| ExitCode::SUCCESS),
+        ["services", "failover", "redis"] => services::failover_redis().map(|()| ExitCode::SUCCESS),
         ["services", "failover", rest @ ..] => {
             services::failover(rest == ["--read-only"]).map(|()| ExitCode::SUCCESS)
         }
         ["services", "failback"] => services::failback().map(|()| ExitCode::SUCCESS),
         ["services", "kill", "redis"] => services::kill_redis().map(|()| ExitCode::SUCCESS),
+        ["services", "kill", "redis-primary"] => {
+            services::kill_redis_primary().map(|()| ExitCode::SUCCESS)
+        }
+        ["services", "kill", "redis-node", n] => {
+            services::kill_redis_cluster_node(n).map(|()| ExitCode::SUCCESS)
+        }
         ["services", "stop", key @ ("postgres" | "postgres-standby")] => {
             services::stop_keys(&[key]);
             Ok(ExitCode::SUCCESS)

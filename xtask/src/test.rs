@@ -212,7 +212,7 @@ pub(crate) fn run() -> Result<ExitCode> {
     let xtask = std::env::current_exe().context("locating the xtask binary")?;
     report_disk_space();
     println!("== services up");
-    let stop = services::StartedServices::up(services::Set::All)?;
+    let stop = services::StartedServices::up(services::Set::Everything)?;
     let mut counts = TestCounts::default();
     let mut results = Vec::new();
     for check in CHECKS {

@@ -16,6 +16,7 @@ use super::process::{self, ServerUser, run};
 use super::redis::Redis;
 use super::standby::Standby;
 use super::{Service, running_pid, start, stop};
+use super::{redis_cluster, redis_sentinel};
 
 /// How long a restarted server may take before its old processes are gone and it
 /// starts (after `kill -9`, its backends may hold the shared memory a moment longer).
@@ -125,13 +126,50 @@ pub(crate) fn restart_postgres(mode: RestartMode) -> Result<()> {
 /// `services kill redis`: SIGKILL to Redis, a crash (its data is gone: the services
 /// keep none on disk). `services up` starts it again.
 pub(crate) fn kill_redis() -> Result<()> {
+    kill(&Redis, "cargo xtask services up")
+}
+
+/// `services kill redis-primary`: SIGKILL to the Sentinel group's primary now; the
+/// sentinels promote the replica. `services up redis-sentinel` starts the node again,
+/// and the sentinels make it a replica.
+pub(crate) fn kill_redis_primary() -> Result<()> {
+    kill(
+        redis_sentinel::primary_node()?,
+        "cargo xtask services up redis-sentinel",
+    )
+}
+
+/// `services kill redis-node N`: SIGKILL to node N (from 1) of the Redis Cluster; a
+/// primary's replica takes its slots. `services up redis-cluster` starts it again.
+pub(crate) fn kill_redis_cluster_node(n: &str) -> Result<()> {
+    kill(
+        redis_cluster::node(n)?,
+        "cargo xtask services up redis-cluster",
+    )
+}
+
+/// `services failover redis`: `SENTINEL FAILOVER` on the Sentinel group, waiting until
+/// the replica is the primary and the group has settled.
+pub(crate) fn failover_redis() -> Result<()> {
+    redis_sentinel::failover()
+}
+
+/// SIGKILL to `service`, by the pid `up` recorded; its pid file goes with it.
+fn kill(service: &dyn Service, starts_again: &str) -> Result<()> {
     let layout = layout()?;
-    let pid = running_pid(&Redis, &layout)
-        .context("Redis is not running: run `cargo xtask services up` first")?;
+    let pid = running_pid(service, &layout).with_context(|| {
+        format!(
+            "{} is not running: run `{starts_again}` first",
+            service.name()
+        )
+    })?;
     process::signal(pid, "KILL")?;
     process::wait_for_exit(pid, RESTART_TIMEOUT);
-    let _ = std::fs::remove_file(layout.pid_file(Redis.key()));
-    println!("services: Redis killed (pid {pid}); `cargo xtask services up` starts it again");
+    let _ = std::fs::remove_file(layout.pid_file(service.key()));
+    println!(
+        "services: {} killed (pid {pid}); `{starts_again}` starts it again",
+        service.name()
+    );
     Ok(())
 }
 

@@ -1,7 +1,8 @@
 //! `cargo xtask services up|down|status|env`: throwaway PostgreSQL 15 with a
 //! streaming standby, Redis 7 and PgBouncer (transaction mode, in front of
 //! PostgreSQL) on loopback, with data, logs, sockets and pid files under
-//! `target/poolside-services/`.
+//! `target/poolside-services/`; on demand (`up redis-sentinel`, `up redis-cluster`)
+//! a Redis Sentinel group and a Redis Cluster.
 //!
 //! `up` is idempotent, waits until each server answers, and installs missing Debian
 //! packages when run as root. `down` stops exactly the processes `up` started: by the
@@ -15,6 +16,9 @@ mod pgbouncer;
 mod postgres;
 mod process;
 mod redis;
+mod redis_cluster;
+mod redis_node;
+mod redis_sentinel;
 mod standby;
 mod tls;
 
@@ -23,7 +27,10 @@ use std::process::{Child, Command, ExitCode};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
-pub(crate) use faults::{RestartMode, failback, failover, kill_redis, restart_postgres};
+pub(crate) use faults::{
+    RestartMode, failback, failover, failover_redis, kill_redis, kill_redis_cluster_node,
+    kill_redis_primary, restart_postgres,
+};
 
 use install::Requirement;
 use layout::Layout;
@@ -77,28 +84,73 @@ pub(crate) trait Service {
     fn stop_signal(&self) -> &'static str;
 }
 
-/// Every service, in start order (the standby and PgBouncer need PostgreSQL).
-fn all() -> [&'static dyn Service; 4] {
-    [
+/// Every service, in start order (the standby and PgBouncer need PostgreSQL; in the
+/// Sentinel group the data nodes come before the sentinels).
+fn all() -> Vec<&'static dyn Service> {
+    let default: [&'static dyn Service; 4] = [
         &postgres::Postgres,
         &standby::Standby,
         &redis::Redis,
         &pgbouncer::PgBouncer,
-    ]
+    ];
+    default
+        .into_iter()
+        .chain(redis_sentinel::NODES.iter().map(|n| n as &dyn Service))
+        .chain(redis_cluster::NODES.iter().map(|n| n as &dyn Service))
+        .collect()
+}
+
+/// The group an on-demand service belongs to, if it is one.
+fn group(service: &dyn Service) -> Option<Set> {
+    let key = service.key();
+    if key.starts_with("redis-sentinel") {
+        Some(Set::RedisSentinel)
+    } else if key.starts_with("redis-cluster") {
+        Some(Set::RedisCluster)
+    } else {
+        None
+    }
 }
 
 /// Which services `up` starts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Set {
-    /// All of them.
+    /// PostgreSQL, its standby, Redis and PgBouncer: what `services up` starts.
     All,
     /// All but the standby, whose WAL replay would take CPU from a measurement.
     WithoutStandby,
+    /// The Redis Sentinel group alone (`services up redis-sentinel`).
+    RedisSentinel,
+    /// The Redis Cluster alone (`services up redis-cluster`).
+    RedisCluster,
+    /// `All` and both Redis groups: what `cargo xtask test` starts.
+    Everything,
 }
 
 impl Set {
+    /// From the word after `services up` (none: `All`).
+    pub(crate) fn parse(args: &[&str]) -> Result<Self> {
+        match args {
+            [] => Ok(Self::All),
+            ["redis-sentinel"] => Ok(Self::RedisSentinel),
+            ["redis-cluster"] => Ok(Self::RedisCluster),
+            ["everything"] => Ok(Self::Everything),
+            _ => bail!(
+                "unknown service set {:?}: use redis-sentinel, redis-cluster or everything \
+                 (nothing: PostgreSQL, its standby, Redis and PgBouncer)",
+                args.join(" ")
+            ),
+        }
+    }
+
     fn includes(self, service: &dyn Service) -> bool {
-        self == Self::All || service.key() != standby::Standby.key()
+        match (self, group(service)) {
+            (Self::Everything, _) => true,
+            (Self::All, None) => true,
+            (Self::WithoutStandby, None) => service.key() != standby::Standby.key(),
+            (set, Some(group)) => set == group,
+            _ => false,
+        }
     }
 }
 
@@ -146,6 +198,9 @@ pub(crate) fn env_vars() -> Vec<(&'static str, String)> {
                 redis::PORT
             ),
         ),
+        ("REDIS_SENTINELS", redis_sentinel::sentinel_urls()),
+        ("REDIS_MASTER_NAME", redis_sentinel::MASTER_NAME.to_owned()),
+        ("REDIS_CLUSTER_NODES", redis_cluster::node_urls()),
         (
             "PGBOUNCER_URL",
             format!(
@@ -202,6 +257,27 @@ pub(crate) fn up(set: Set) -> Result<Vec<&'static str>> {
                 )));
             }
         }
+    }
+    let grouped = |group: Set| {
+        all()
+            .into_iter()
+            .any(|s| set.includes(s) && self::group(s) == Some(group))
+    };
+    let settled = if grouped(Set::RedisSentinel) {
+        redis_sentinel::settle()
+    } else {
+        Ok(())
+    }
+    .and_then(|()| {
+        if grouped(Set::RedisCluster) {
+            redis_cluster::form()
+        } else {
+            Ok(())
+        }
+    });
+    if let Err(e) = settled {
+        stop_keys(&started);
+        return Err(e);
     }
     println!("services: up. For a shell: eval \"$(cargo xtask services env)\"");
     Ok(started)
@@ -342,7 +418,8 @@ fn url_of(variable: &str) -> String {
 
 /// `services down`: stops every service this tree started.
 pub(crate) fn down() -> Result<()> {
-    stop_keys(&all().map(|s| s.key()));
+    let keys: Vec<&str> = all().iter().map(|s| s.key()).collect();
+    stop_keys(&keys);
     Ok(())
 }
 
@@ -387,7 +464,8 @@ fn stop(service: &dyn Service, layout: &Layout) -> Result<()> {
     Ok(())
 }
 
-/// `services status`: what runs, and where. Exit 0 when all run, 3 otherwise.
+/// `services status`: what runs, and where. Exit 0 when all that `services up`
+/// starts run (the on-demand Redis groups aside), 3 otherwise.
 pub(crate) fn status() -> Result<ExitCode> {
     let layout = Layout::existing();
     let mut all_up = true;
@@ -401,15 +479,18 @@ pub(crate) fn status() -> Result<ExitCode> {
                     "NOT answering"
                 };
                 println!(
-                    "{:<18} running, pid {pid}, 127.0.0.1:{}, {answer}; log {}",
+                    "{:<22} running, pid {pid}, 127.0.0.1:{}, {answer}; log {}",
                     service.name(),
                     service.port(),
                     log.display()
                 );
             }
+            None if group(service).is_some() => {
+                println!("{:<22} stopped (on demand)", service.name());
+            }
             None => {
                 all_up = false;
-                println!("{:<18} stopped", service.name());
+                println!("{:<22} stopped", service.name());
             }
         }
     }

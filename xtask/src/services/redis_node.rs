@@ -1,0 +1,185 @@
+//! [`RedisNode`]: one Redis process of the Sentinel group or the cluster, on
+//! 127.0.0.1, with the same password as the single Redis (`requirepass`, and
+//! `masterauth` so that a node can follow a primary), and [`cli`] to ask any of them
+//! something through `redis-cli`.
+
+use std::path::PathBuf;
+use std::process::Command;
+
+use anyhow::{Context, Result, bail};
+
+use super::install::{self, Requirement};
+use super::layout::Layout;
+use super::{REDIS_PASSWORD, Service};
+
+/// What a node is.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Role {
+    /// A data node of the Sentinel group, replicating from the node on port `follows`
+    /// when it starts (`None`: the first primary).
+    Data { follows: Option<u16> },
+    /// A sentinel watching the group's primary, named `master` to clients.
+    Sentinel { primary: u16, master: &'static str },
+    /// A node of the cluster, with its cluster bus on `bus_port`.
+    Cluster { bus_port: u16 },
+}
+
+/// One Redis process.
+#[derive(Debug)]
+pub(crate) struct RedisNode {
+    pub(crate) name: &'static str,
+    pub(crate) key: &'static str,
+    pub(crate) port: u16,
+    pub(crate) role: Role,
+}
+
+impl RedisNode {
+    fn config_file(&self, layout: &Layout) -> PathBuf {
+        layout.dir(self.key).join("redis.conf")
+    }
+
+    /// The configuration file's text.
+    fn config(&self, dir: &std::path::Path) -> String {
+        let port = self.port;
+        // The process title keeps the config path, so that `down` can tell this node
+        // from any other Redis.
+        let mut config = format!(
+            "bind 127.0.0.1\nport {port}\ndir {}\ndaemonize no\nprotected-mode yes\n\
+             proc-title-template \"{{title}} {{listen-addr}} {{config-file}}\"\n\
+             requirepass {REDIS_PASSWORD}\n",
+            dir.display()
+        );
+        match self.role {
+            Role::Data { follows } => {
+                config.push_str(&format!(
+                    "save \"\"\nappendonly no\nmasterauth {REDIS_PASSWORD}\n\
+                     replica-announce-ip 127.0.0.1\n"
+                ));
+                if let Some(primary) = follows {
+                    config.push_str(&format!("replicaof 127.0.0.1 {primary}\n"));
+                }
+            }
+            Role::Sentinel { primary, master } => {
+                // A sentinel rewrites this file as it learns the group; it is written
+                // anew at each start, so each start begins from the same primary.
+                config.push_str(&format!(
+                    "sentinel resolve-hostnames no\nsentinel announce-ip 127.0.0.1\n\
+                     sentinel monitor {master} 127.0.0.1 {primary} 2\n\
+                     sentinel auth-pass {master} {REDIS_PASSWORD}\n\
+                     sentinel down-after-milliseconds {master} 1000\n\
+                     sentinel failover-timeout {master} 10000\n\
+                     sentinel parallel-syncs {master} 1\n"
+                ));
+            }
+            Role::Cluster { bus_port } => {
+                // Keys are a cache here: no persistence. The node's view of the
+                // cluster (nodes.conf) is kept, so a node killed and started again
+                // rejoins as what it was.
+                config.push_str(&format!(
+                    "save \"\"\nappendonly no\nmasterauth {REDIS_PASSWORD}\n\
+                     cluster-enabled yes\ncluster-config-file nodes.conf\n\
+                     cluster-port {bus_port}\ncluster-node-timeout 2000\n\
+                     cluster-announce-ip 127.0.0.1\n"
+                ));
+            }
+        }
+        config
+    }
+}
+
+impl Service for RedisNode {
+    fn name(&self) -> &'static str {
+        self.name
+    }
+
+    fn key(&self) -> &'static str {
+        self.key
+    }
+
+    fn port(&self) -> u16 {
+        self.port
+    }
+
+    fn missing(&self) -> Option<Requirement> {
+        if install::find_program("redis-server").is_none() {
+            return Some(Requirement {
+                program: "redis-server",
+                package: "redis-server",
+            });
+        }
+        install::find_program("redis-cli")
+            .is_none()
+            .then_some(Requirement {
+                program: "redis-cli",
+                package: "redis-tools",
+            })
+    }
+
+    fn refuses_root(&self) -> bool {
+        false
+    }
+
+    fn prepare(&self, layout: &Layout) -> Result<()> {
+        let dir = layout.service_dir(self.key, false)?;
+        std::fs::write(self.config_file(layout), self.config(&dir))
+            .with_context(|| format!("writing {}'s redis.conf", self.name))
+    }
+
+    fn command(&self, layout: &Layout) -> Result<Command> {
+        let program =
+            install::find_program("redis-server").context("redis-server is not installed")?;
+        let mut command = Command::new(program);
+        command.arg(self.config_file(layout));
+        if matches!(self.role, Role::Sentinel { .. }) {
+            command.arg("--sentinel");
+        }
+        Ok(command)
+    }
+
+    fn marker(&self, layout: &Layout) -> String {
+        self.config_file(layout).display().to_string()
+    }
+
+    fn is_ready(&self, _layout: &Layout) -> bool {
+        cli(self.port, &["PING"]).is_ok_and(|reply| reply == "PONG")
+    }
+
+    fn stop_signal(&self) -> &'static str {
+        "TERM"
+    }
+}
+
+/// `redis-cli` against the node on `port`, authenticated; its output, trimmed.
+pub(crate) fn cli(port: u16, args: &[&str]) -> Result<String> {
+    let program = install::find_program("redis-cli").context("redis-cli is not installed")?;
+    let output = Command::new(program)
+        .args([
+            "-h",
+            "127.0.0.1",
+            "-p",
+            &port.to_string(),
+            "--no-auth-warning",
+        ])
+        .args(["-a", REDIS_PASSWORD])
+        .args(args)
+        .output()
+        .context("running redis-cli")?;
+    let text = String::from_utf8_lossy(&output.stdout).trim().to_owned();
+    if !output.status.success() || text.starts_with("ERR") || text.starts_with("Could not") {
+        bail!(
+            "redis-cli -p {port} {}: {text}{}",
+            args.join(" "),
+            String::from_utf8_lossy(&output.stderr).trim()
+        );
+    }
+    Ok(text)
+}
+
+/// The value of `field` in an `INFO`-style reply (`field:value` lines).
+pub(crate) fn info_field<'a>(info: &'a str, field: &str) -> Option<&'a str> {
+    info.lines().find_map(|line| {
+        line.trim()
+            .strip_prefix(field)
+            .and_then(|rest| rest.strip_prefix(':'))
+    })
+}
