@@ -85,7 +85,11 @@ keys! {
     "postgres.replica_check_interval" => postgres.replica_check_interval: parse::duration, parse::show_duration, rules::positive_duration;
     "postgres.expected_instances" => postgres.expected_instances: parse::count, show_plain, rules::positive_count;
     "postgres.leak_detection_threshold" => postgres.leak_detection_threshold: parse::optional_duration, parse::show_optional_duration;
+    "redis.mode" => redis.mode: parse::redis_mode, show_plain;
     "redis.url" => redis.url: parse::url, crate::SecretUrl::redacted;
+    "redis.sentinels" => redis.sentinels: parse::url_list, parse::show_url_list;
+    "redis.master_name" => redis.master_name: parse::name, show_plain;
+    "redis.cluster_nodes" => redis.cluster_nodes: parse::url_list, parse::show_url_list;
     "redis.max_size" => redis.max_size: parse::count, show_plain, rules::positive_count;
     "redis.connection_timeout" => redis.connection_timeout: parse::duration, parse::show_duration, rules::positive_duration;
     "redis.command_timeout" => redis.command_timeout: parse::duration, parse::show_duration, rules::positive_duration;

@@ -30,7 +30,7 @@ mod validate;
 
 pub use config::{
     BreakerConfig, Config, HealthConfig, Jitter, MetricNaming, MetricsConfig, OverflowConfig,
-    PostgresConfig, RedisConfig, RetryConfig,
+    PostgresConfig, RedisConfig, RedisMode, RetryConfig,
 };
 pub use env::EnvSnapshot;
 pub use keys::key_paths;

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use figment::value::Value;
 
-use crate::config::{Jitter, MetricNaming};
+use crate::config::{Jitter, MetricNaming, RedisMode};
 use crate::{SecretToken, SecretUrl};
 
 /// The value's text, for strings and numbers alike; `None` for dicts and arrays.
@@ -113,7 +113,11 @@ pub(crate) fn url_list(value: &Value) -> Result<Vec<SecretUrl>, String> {
             .filter(|u| u.as_ref().map_or(true, |u| !u.is_empty()))
             .collect(),
         Value::String(_, s) => Ok(split_urls(s).into_iter().map(SecretUrl::new).collect()),
-        _ => Err("is not a list of connection URLs: write [\"postgres://...\", ...]".to_owned()),
+        _ => Err(
+            "is not a list of connection URLs: write [\"scheme://...\", ...], or the URLs \
+             separated by commas"
+                .to_owned(),
+        ),
     }
 }
 
@@ -122,7 +126,14 @@ fn split_urls(text: &str) -> Vec<&str> {
     let mut urls = Vec::new();
     for part in text.split_whitespace() {
         // Commas are one byte: every cut below is on a character boundary.
-        let mut cuts: Vec<usize> = [",postgres://", ",postgresql://"]
+        let mut cuts: Vec<usize> = [
+            ",postgres://",
+            ",postgresql://",
+            ",redis://",
+            ",rediss://",
+            ",redis+unix://",
+            ",unix://",
+        ]
             .iter()
             .flat_map(|start| part.match_indices(start).map(|(at, _)| at))
             .collect();
@@ -215,6 +226,22 @@ pub(crate) fn jitter(value: &Value) -> Result<Jitter, String> {
 }
 
 /// A metric naming.
+pub(crate) fn redis_mode(value: &Value) -> Result<RedisMode, String> {
+    text(value)
+        .ok_or_else(|| {
+            format!(
+                "{} is not a Redis mode: expected single, sentinel or cluster",
+                describe(value)
+            )
+        })?
+        .parse()
+}
+
+/// A name, such as a Sentinel group's master name.
+pub(crate) fn name(value: &Value) -> Result<String, String> {
+    text(value).ok_or_else(|| format!("{} is not a name", describe(value)))
+}
+
 pub(crate) fn metric_naming(value: &Value) -> Result<MetricNaming, String> {
     text(value)
         .ok_or_else(|| {

@@ -299,14 +299,7 @@ fn check_sizing(c: &mut Checker<'_>) {
 
 fn check_redis(c: &mut Checker<'_>) {
     let Some(redis) = &c.config.redis else { return };
-    if redis.url.is_empty() {
-        c.error(
-            "redis.url",
-            "is not set, but other redis keys are: set REDIS_URL or POOLSIDE_REDIS__URL",
-        );
-    } else {
-        c.redis_url("redis.url", &redis.url);
-    }
+    check_redis_mode(c, redis);
     let longest = redis.reconnect_delay(u32::MAX);
     if longest > MAX_RECONNECT_DELAY {
         let retry_delay = c.named("redis.retry_delay", show_duration(&redis.retry_delay));
@@ -327,6 +320,68 @@ fn check_redis(c: &mut Checker<'_>) {
                 show_duration(&redis.connection_timeout)
             ),
         );
+    }
+}
+
+/// What `redis.mode` needs is set, each URL is a Redis URL, and no key of another
+/// mode is set (each such key is named, all at once).
+fn check_redis_mode(c: &mut Checker<'_>, redis: &crate::RedisConfig) {
+    use crate::RedisMode;
+    let mode = c.named("redis.mode", redis.mode);
+    let needs = |key: &str, what: &str| {
+        format!("is not set, but {mode} needs it: set {key} to {what}")
+    };
+    let other_mode = format!(
+        "is set, but {mode} does not use it: remove it, or set redis.mode to the mode it \
+         belongs to"
+    );
+    match redis.mode {
+        RedisMode::Single if redis.url.is_empty() => c.error(
+            "redis.url",
+            "is not set, but other redis keys are: set REDIS_URL or POOLSIDE_REDIS__URL \
+             (or redis.mode = sentinel or cluster, with their keys)",
+        ),
+        RedisMode::Sentinel if redis.sentinels.is_empty() => c.error(
+            "redis.sentinels",
+            needs("POOLSIDE_REDIS__SENTINELS", "the sentinels' URLs, separated by commas"),
+        ),
+        RedisMode::Cluster if redis.cluster_nodes.is_empty() => c.error(
+            "redis.cluster_nodes",
+            needs("POOLSIDE_REDIS__CLUSTER_NODES", "some nodes' URLs, separated by commas"),
+        ),
+        _ => {}
+    }
+    if redis.mode == RedisMode::Sentinel && redis.master_name.is_empty() {
+        c.error(
+            "redis.master_name",
+            needs(
+                "POOLSIDE_REDIS__MASTER_NAME",
+                "the name the sentinels monitor the primary under",
+            ),
+        );
+    }
+    if redis.mode != RedisMode::Single && !redis.url.is_empty() {
+        c.error("redis.url", &other_mode);
+    }
+    if redis.mode != RedisMode::Sentinel {
+        if !redis.sentinels.is_empty() {
+            c.error("redis.sentinels", &other_mode);
+        }
+        if !redis.master_name.is_empty() {
+            c.error("redis.master_name", &other_mode);
+        }
+    }
+    if redis.mode != RedisMode::Cluster && !redis.cluster_nodes.is_empty() {
+        c.error("redis.cluster_nodes", &other_mode);
+    }
+    if !redis.url.is_empty() {
+        c.redis_url("redis.url", &redis.url);
+    }
+    for url in &redis.sentinels {
+        c.redis_url("redis.sentinels", url);
+    }
+    for url in &redis.cluster_nodes {
+        c.redis_url("redis.cluster_nodes", url);
     }
 }
 

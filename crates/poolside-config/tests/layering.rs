@@ -553,3 +553,86 @@ fn metric_naming_reads_poolside_or_otel_and_names_anything_else() {
         "{text}"
     );
 }
+
+#[test]
+fn redis_sentinel_and_cluster_modes_read_their_own_keys() {
+    let loaded = ConfigLoader::from_env(env(&[
+        ("DATABASE_URL", URL),
+        ("POOLSIDE_REDIS__MODE", "Sentinel"),
+        (
+            "POOLSIDE_REDIS__SENTINELS",
+            "redis://:s3cret@10.0.0.1:26379,redis://:s3cret@10.0.0.2:26379",
+        ),
+        ("POOLSIDE_REDIS__MASTER_NAME", "cache"),
+    ]))
+    .load()
+    .expect("valid");
+    let redis = loaded.config.redis.expect("a redis section");
+    assert_eq!(redis.mode, poolside_config::RedisMode::Sentinel);
+    assert_eq!(redis.sentinels.len(), 2);
+    assert_eq!(redis.master_name, "cache");
+    let shown = format!("{:?}", redis.sentinels);
+    assert!(!shown.contains("s3cret"), "{shown}");
+
+    let loaded = ConfigLoader::from_env(env(&[
+        ("DATABASE_URL", URL),
+        ("POOLSIDE_REDIS__MODE", "cluster"),
+        (
+            "POOLSIDE_REDIS__CLUSTER_NODES",
+            "redis://10.0.0.1:6379 redis://10.0.0.2:6379,rediss://10.0.0.3:6380",
+        ),
+    ]))
+    .load()
+    .expect("valid");
+    let redis = loaded.config.redis.expect("a redis section");
+    assert_eq!(redis.mode, poolside_config::RedisMode::Cluster);
+    assert_eq!(redis.cluster_nodes.len(), 3);
+
+    // The legacy REDIS_URL still means one server.
+    let loaded = ConfigLoader::from_env(env(&[
+        ("DATABASE_URL", URL),
+        ("REDIS_URL", "redis://127.0.0.1:6379/0"),
+    ]))
+    .load()
+    .expect("valid");
+    let redis = loaded.config.redis.expect("a redis section");
+    assert_eq!(redis.mode, poolside_config::RedisMode::Single);
+}
+
+#[test]
+fn redis_modes_name_every_missing_or_contradictory_key_at_once() {
+    let text = ConfigLoader::from_env(env(&[
+        ("DATABASE_URL", URL),
+        ("REDIS_URL", "redis://:s3cret@127.0.0.1:6379/0"),
+        ("POOLSIDE_REDIS__MODE", "sentinel"),
+        (
+            "POOLSIDE_REDIS__CLUSTER_NODES",
+            "redis://:s3cret@10.0.0.1:6379 http://10.0.0.2:6379",
+        ),
+    ]))
+    .load()
+    .expect_err("sentinels and master name missing, url and cluster nodes contradict")
+    .to_string();
+    for expected in [
+        "redis.sentinels (from default of the development profile): is not set, but redis.mode = sentinel (from env POOLSIDE_REDIS__MODE) needs it",
+        "redis.master_name (from default of the development profile): is not set, but redis.mode = sentinel",
+        "redis.url (from env REDIS_URL): is set, but redis.mode = sentinel (from env POOLSIDE_REDIS__MODE) does not use it",
+        "redis.cluster_nodes (from env POOLSIDE_REDIS__CLUSTER_NODES): is set, but redis.mode = sentinel",
+        "has scheme \"http\": expected redis://, rediss:// or unix://",
+    ] {
+        assert!(text.contains(expected), "missing {expected:?} in:\n{text}");
+    }
+    assert!(!text.contains("s3cret"), "{text}");
+
+    let text = ConfigLoader::from_env(env(&[
+        ("DATABASE_URL", URL),
+        ("POOLSIDE_REDIS__MODE", "sharded"),
+    ]))
+    .load()
+    .expect_err("not a mode")
+    .to_string();
+    assert!(
+        text.contains("redis.mode") && text.contains("expected single, sentinel or cluster"),
+        "{text}"
+    );
+}

@@ -13,7 +13,7 @@ pub use health::HealthConfig;
 pub use metrics::{MetricNaming, MetricsConfig};
 pub use overflow::OverflowConfig;
 pub use postgres::PostgresConfig;
-pub use redis::RedisConfig;
+pub use redis::{RedisConfig, RedisMode};
 pub use retry::{Jitter, RetryConfig};
 
 use crate::Profile;

@@ -1,15 +1,31 @@
-//! [`RedisConfig`]: the optional `redis` section.
+//! [`RedisConfig`]: the optional `redis` section, and [`RedisMode`]: one server, a
+//! Sentinel group or a cluster.
 
+use std::fmt;
+use std::str::FromStr;
 use std::time::Duration;
 
 use crate::{Profile, SecretUrl};
 
 /// Settings of the Redis pool (`[redis]`, `POOLSIDE_REDIS__<KEY>`). The section exists
-/// only when one of its keys is set; then `url` is required.
+/// only when one of its keys is set; then what [`mode`](Self::mode) needs is required:
+/// `url` for one server, `sentinels` and `master_name` for a Sentinel group,
+/// `cluster_nodes` for a cluster.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RedisConfig {
-    /// `redis://`, `rediss://` or `unix://` URL. Required. Legacy: `REDIS_URL`.
+    /// How Redis is deployed. Default: `single`.
+    pub mode: RedisMode,
+    /// `redis://`, `rediss://` or `unix://` URL of the one server (`single` mode).
+    /// Legacy: `REDIS_URL`.
     pub url: SecretUrl,
+    /// The sentinels' URLs (`sentinel` mode). Their credentials and database are used
+    /// for the sentinels and the data nodes alike.
+    pub sentinels: Vec<SecretUrl>,
+    /// The name the sentinels monitor the primary under (`sentinel` mode).
+    pub master_name: String,
+    /// URLs of some of the cluster's nodes (`cluster` mode): the client learns the
+    /// rest, and which node holds which slots, from them.
+    pub cluster_nodes: Vec<SecretUrl>,
     /// Most connections the pool opens. Default: 10.
     pub max_size: u32,
     /// Longest wait to get a connection. Default: 5 s. Legacy: `REDIS_CONNECTION_TIMEOUT` (ms).
@@ -52,7 +68,11 @@ impl RedisConfig {
     /// The built-in defaults (the same in every profile), with no URL.
     pub fn defaults(_profile: Profile) -> Self {
         Self {
+            mode: RedisMode::Single,
             url: SecretUrl::default(),
+            sentinels: Vec::new(),
+            master_name: String::new(),
+            cluster_nodes: Vec::new(),
             max_size: 10,
             connection_timeout: Duration::from_secs(5),
             command_timeout: Duration::from_secs(3),
@@ -60,5 +80,49 @@ impl RedisConfig {
             retry_delay: Duration::from_secs(1),
             max_queued_commands: 1000,
         }
+    }
+}
+
+/// How Redis is deployed (`redis.mode`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum RedisMode {
+    /// One server at `redis.url`.
+    #[default]
+    Single,
+    /// A primary with replicas, found and failed over by Redis Sentinel
+    /// (`redis.sentinels`, `redis.master_name`).
+    Sentinel,
+    /// Redis Cluster: keys sharded over primaries by slot (`redis.cluster_nodes`).
+    Cluster,
+}
+
+impl RedisMode {
+    /// Every mode, in the order configuration lists them.
+    pub const ALL: [RedisMode; 3] = [RedisMode::Single, RedisMode::Sentinel, RedisMode::Cluster];
+
+    /// The name as configuration spells it.
+    pub fn name(self) -> &'static str {
+        match self {
+            RedisMode::Single => "single",
+            RedisMode::Sentinel => "sentinel",
+            RedisMode::Cluster => "cluster",
+        }
+    }
+}
+
+impl fmt::Display for RedisMode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl FromStr for RedisMode {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        RedisMode::ALL
+            .into_iter()
+            .find(|m| m.name().eq_ignore_ascii_case(s.trim()))
+            .ok_or_else(|| format!("{s:?} is not a Redis mode: expected single, sentinel or cluster"))
     }
 }
