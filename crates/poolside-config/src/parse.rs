@@ -134,9 +134,9 @@ fn split_urls(text: &str) -> Vec<&str> {
             ",redis+unix://",
             ",unix://",
         ]
-            .iter()
-            .flat_map(|start| part.match_indices(start).map(|(at, _)| at))
-            .collect();
+        .iter()
+        .flat_map(|start| part.match_indices(start).map(|(at, _)| at))
+        .collect();
         cuts.sort_unstable();
         let mut from = 0;
         for cut in cuts {

@@ -328,9 +328,8 @@ fn check_redis(c: &mut Checker<'_>) {
 fn check_redis_mode(c: &mut Checker<'_>, redis: &crate::RedisConfig) {
     use crate::RedisMode;
     let mode = c.named("redis.mode", redis.mode);
-    let needs = |key: &str, what: &str| {
-        format!("is not set, but {mode} needs it: set {key} to {what}")
-    };
+    let needs =
+        |key: &str, what: &str| format!("is not set, but {mode} needs it: set {key} to {what}");
     let other_mode = format!(
         "is set, but {mode} does not use it: remove it, or set redis.mode to the mode it \
          belongs to"
@@ -343,11 +342,17 @@ fn check_redis_mode(c: &mut Checker<'_>, redis: &crate::RedisConfig) {
         ),
         RedisMode::Sentinel if redis.sentinels.is_empty() => c.error(
             "redis.sentinels",
-            needs("POOLSIDE_REDIS__SENTINELS", "the sentinels' URLs, separated by commas"),
+            needs(
+                "POOLSIDE_REDIS__SENTINELS",
+                "the sentinels' URLs, separated by commas",
+            ),
         ),
         RedisMode::Cluster if redis.cluster_nodes.is_empty() => c.error(
             "redis.cluster_nodes",
-            needs("POOLSIDE_REDIS__CLUSTER_NODES", "some nodes' URLs, separated by commas"),
+            needs(
+                "POOLSIDE_REDIS__CLUSTER_NODES",
+                "some nodes' URLs, separated by commas",
+            ),
         ),
         _ => {}
     }

@@ -42,7 +42,7 @@ pub use poolside_macros::FromRow;
 pub use redis;
 #[cfg(feature = "redis")]
 pub use redis_pool::{
-    ExclusiveRedisConnection, RedisError, RedisPool, RedisServerInfo, RedisStats,
+    ExclusiveRedisConnection, RedisConnection, RedisError, RedisPool, RedisServerInfo, RedisStats,
 };
 /// The PostgreSQL driver, re-exported so users need no second dependency.
 pub use tokio_postgres;

@@ -28,7 +28,7 @@ pub use poolside_core::{
     TransactionFuture,
 };
 #[cfg(feature = "redis")]
-pub use poolside_core::{RedisError, RedisPool};
+pub use poolside_core::{RedisConnection, RedisError, RedisPool};
 pub use poolside_health::{Health, HealthReport, Status};
 pub use poolside_metrics::{PoolReport, Snapshot};
 

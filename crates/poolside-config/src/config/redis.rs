@@ -123,6 +123,8 @@ impl FromStr for RedisMode {
         RedisMode::ALL
             .into_iter()
             .find(|m| m.name().eq_ignore_ascii_case(s.trim()))
-            .ok_or_else(|| format!("{s:?} is not a Redis mode: expected single, sentinel or cluster"))
+            .ok_or_else(|| {
+                format!("{s:?} is not a Redis mode: expected single, sentinel or cluster")
+            })
     }
 }

@@ -25,8 +25,13 @@ impl RedisError {
         // password is wrong (the driver reports only the latter at connect).
         let auth_refused = error.kind() == redis::ErrorKind::AuthenticationFailed
             || matches!(error.code(), Some("NOAUTH" | "WRONGPASS"));
+        // READONLY: the server is a replica now (a Sentinel failover demoted it); it
+        // refused the command without running it.
+        let demoted = error.code() == Some("READONLY");
         let kind = if auth_refused {
             ErrorKind::Auth
+        } else if demoted {
+            ErrorKind::Connect
         } else if error.is_timeout() {
             ErrorKind::Cancelled
         } else if error.is_io_error()
@@ -38,6 +43,10 @@ impl RedisError {
             ErrorKind::Query
         };
         let advice = match kind {
+            _ if demoted => {
+                ": the server is no longer the primary and did not run the command; the \
+                 pool connects to the primary the sentinels name"
+            }
             ErrorKind::Auth => ": check the user and password in redis.url",
             ErrorKind::Connect => ": check that Redis runs and redis.url names it",
             _ if error.code() == Some("NOPERM") => {
@@ -48,8 +57,9 @@ impl RedisError {
         Self {
             kind,
             message: redact_text(&format!("{context}: {error}{advice}")),
-            // A refused connection never carried a command.
-            sent: !error.is_connection_refusal(),
+            // A refused connection never carried a command, and a replica refuses a
+            // write before running it.
+            sent: !error.is_connection_refusal() && !demoted,
             source: Some(error),
         }
     }

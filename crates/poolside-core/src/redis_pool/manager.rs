@@ -1,29 +1,27 @@
-//! [`RedisManager`]: bb8-redis's connection manager, opening connections with the
-//! pool's own timeouts (`redis.connection_timeout` to connect, `redis.command_timeout`
-//! for each command, in place of the driver's 1 s and 500 ms), spacing reconnects after
-//! failures ([`ReconnectBackoff`]), and publishing connect failures to waiters.
+//! [`RedisManager`]: bb8's connection manager for Redis, opening connections through
+//! the [`Deployment`] of `redis.mode` with the pool's own timeouts
+//! (`redis.connection_timeout` to connect, `redis.command_timeout` for each command, in
+//! place of the driver's 1 s and 500 ms), spacing reconnects after failures
+//! ([`ReconnectBackoff`]), and publishing connect failures to waiters.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use bb8_redis::RedisConnectionManager;
 use poolside_config::RedisConfig;
 use redis::AsyncConnectionConfig;
-use redis::aio::MultiplexedConnection;
 
-use super::RedisError;
+use super::deployment::Deployment;
 use super::reconnect::ReconnectBackoff;
+use super::{RedisConnection, RedisError};
 use crate::ErrorKind;
 use crate::fair_pool::FailureSender;
 
 /// Opens and checks Redis connections for bb8.
 pub(crate) struct RedisManager {
-    /// bb8-redis's manager, which checks connections (`PING`).
-    inner: RedisConnectionManager,
-    /// Opens connections, with `connection`'s timeouts (and the pool's pub/sub ones).
-    pub(crate) client: redis::Client,
+    /// Where connections go: one server, a Sentinel group's primary, a cluster.
+    pub(crate) deployment: Arc<Deployment>,
     connection: AsyncConnectionConfig,
-    /// `host:port`, for messages (no credentials).
+    /// Where connections go, for messages (no credentials).
     pub(crate) target: String,
     connect_timeout: Duration,
     backoff: Arc<ReconnectBackoff>,
@@ -44,23 +42,9 @@ impl RedisManager {
         backoff: Arc<ReconnectBackoff>,
         failures: FailureSender<RedisError>,
     ) -> Result<Self, RedisError> {
-        let url = config.url.expose();
-        let invalid = |e| RedisError::from_driver(e, "redis.url is not a valid Redis URL");
-        let inner = RedisConnectionManager::new(url).map_err(invalid)?;
-        let client = redis::Client::open(url).map_err(invalid)?;
-        let target = url::Url::parse(url)
-            .ok()
-            .map(|u| {
-                format!(
-                    "{}:{}",
-                    u.host_str().unwrap_or("?"),
-                    u.port().unwrap_or(6379)
-                )
-            })
-            .unwrap_or_else(|| "redis".to_owned());
+        let (deployment, target) = Deployment::new(config)?;
         Ok(Self {
-            inner,
-            client,
+            deployment: Arc::new(deployment),
             connection: AsyncConnectionConfig::new()
                 .set_connection_timeout(Some(config.connection_timeout))
                 .set_response_timeout(Some(config.command_timeout)),
@@ -72,18 +56,15 @@ impl RedisManager {
     }
 
     /// Opens a connection and checks that Redis takes it, within the connect timeout.
-    async fn open(&self) -> Result<MultiplexedConnection, RedisError> {
+    async fn open(&self) -> Result<RedisConnection, RedisError> {
         let context = format!("connecting to {}", self.target);
         // A PING right away: the driver opens a connection without checking that the
         // server takes it (no password given where one is required, NOAUTH), and a
         // connection refused only by its first command would pass for open, fail
         // validation, and leave waiters to the full connection timeout.
         let opened = async {
-            let mut conn = self
-                .client
-                .get_multiplexed_async_connection_with_config(&self.connection)
-                .await?;
-            let _: String = redis::cmd("PING").query_async(&mut conn).await?;
+            let mut conn = self.deployment.open(&self.connection).await?;
+            self.check(&mut conn).await?;
             Ok::<_, redis::RedisError>(conn)
         };
         match tokio::time::timeout(self.connect_timeout, opened).await {
@@ -98,10 +79,10 @@ impl RedisManager {
 }
 
 impl bb8::ManageConnection for RedisManager {
-    type Connection = MultiplexedConnection;
+    type Connection = RedisConnection;
     type Error = RedisError;
 
-    async fn connect(&self) -> Result<MultiplexedConnection, RedisError> {
+    async fn connect(&self) -> Result<RedisConnection, RedisError> {
         let started = Instant::now();
         if let Some(held) = self.backoff.held_off(started) {
             let error = held.error(&self.target);
@@ -131,14 +112,33 @@ impl bb8::ManageConnection for RedisManager {
         }
     }
 
-    async fn is_valid(&self, conn: &mut MultiplexedConnection) -> Result<(), RedisError> {
-        self.inner
-            .is_valid(conn)
+    async fn is_valid(&self, conn: &mut RedisConnection) -> Result<(), RedisError> {
+        self.check(conn)
             .await
             .map_err(|e| RedisError::from_driver(e, "checking a connection"))
     }
 
-    fn has_broken(&self, _: &mut MultiplexedConnection) -> bool {
+    fn has_broken(&self, _: &mut RedisConnection) -> bool {
         false
+    }
+}
+
+impl RedisManager {
+    /// `PING`; in a Sentinel group `ROLE`, which fails a connection to a server that
+    /// is no longer the primary (after a failover it answers as a replica), so that
+    /// bb8 drops it and opens one to the new primary.
+    async fn check(&self, conn: &mut RedisConnection) -> redis::RedisResult<()> {
+        if !self.deployment.follows_a_primary() {
+            let _: String = redis::cmd("PING").query_async(conn).await?;
+            return Ok(());
+        }
+        let role: Vec<redis::Value> = redis::cmd("ROLE").query_async(conn).await?;
+        match role.first() {
+            Some(redis::Value::BulkString(role)) if role == b"master" => Ok(()),
+            _ => Err(redis::RedisError::from((
+                redis::ErrorKind::Server(redis::ServerErrorKind::ReadOnly),
+                "the server the sentinels named is no longer the primary",
+            ))),
+        }
     }
 }

@@ -1,5 +1,8 @@
-//! The Redis pool: [`RedisPool`], its statistics and errors.
+//! The Redis pool: [`RedisPool`] over one server, a Sentinel group or a cluster, its
+//! connections, statistics and errors.
 
+mod connection;
+mod deployment;
 mod error;
 mod info;
 mod manager;
@@ -7,6 +10,7 @@ mod pool;
 mod reconnect;
 mod stats;
 
+pub use connection::RedisConnection;
 pub use error::RedisError;
 pub use info::RedisServerInfo;
 pub use pool::{ExclusiveRedisConnection, RedisPool};

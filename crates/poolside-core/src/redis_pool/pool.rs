@@ -1,19 +1,20 @@
 //! [`RedisPool`]: commands over a shared multiplexed connection, an exclusive
-//! connection when a command needs one.
+//! connection when a command needs one; to one server, a Sentinel group's primary or a
+//! cluster.
 
 use std::ops::{Deref, DerefMut};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use poolside_config::RedisConfig;
+use poolside_config::{RedisConfig, RedisMode};
 use redis::FromRedisValue;
-use redis::aio::MultiplexedConnection;
 use tokio::sync::watch;
 
+use super::deployment::Deployment;
 use super::manager::RedisManager;
 use super::reconnect::ReconnectBackoff;
-use super::{RedisError, RedisServerInfo, RedisStats};
+use super::{RedisConnection, RedisError, RedisServerInfo, RedisStats};
 use crate::ErrorKind;
 use crate::acquire_error::{PoolTerms, pool_error};
 use crate::count_guard::CountGuard;
@@ -56,13 +57,13 @@ struct Inner {
     counters: Counters,
     config: RedisConfig,
     target: String,
-    /// Opens the dedicated connections pub/sub needs.
-    client: redis::Client,
+    /// Where connections go; the pub/sub connections are opened here.
+    deployment: Arc<Deployment>,
 }
 
 /// A connection leased for sharing; callers use clones of `conn`.
 struct Lease {
-    conn: MultiplexedConnection,
+    conn: RedisConnection,
     _checkout: Checkout<RedisManager>,
 }
 
@@ -92,7 +93,7 @@ impl RedisPool {
         let (failures_tx, failures) = watch::channel(None);
         let backoff = Arc::new(ReconnectBackoff::new(config));
         let manager = RedisManager::new(config, Arc::clone(&backoff), failures_tx)?;
-        let (target, client) = (manager.target.clone(), manager.client.clone());
+        let (target, deployment) = (manager.target.clone(), Arc::clone(&manager.deployment));
         let pool = bb8::Pool::builder()
             .max_size(config.max_size)
             .connection_timeout(config.connection_timeout)
@@ -110,7 +111,7 @@ impl RedisPool {
                 counters: Counters::default(),
                 config: config.clone(),
                 target,
-                client,
+                deployment,
             }),
         })
     }
@@ -130,7 +131,17 @@ impl RedisPool {
             target: &self.inner.target,
             max_size: self.inner.config.max_size,
             none_open: self.inner.fair.state().is_some_and(|s| s.connections == 0),
-            unreachable_fix: "check that Redis runs and answers at redis.url",
+            unreachable_fix: match self.inner.config.mode {
+                RedisMode::Single => "check that Redis runs and answers at redis.url",
+                RedisMode::Sentinel => {
+                    "check that the sentinels in redis.sentinels run and name a primary for \
+                     redis.master_name, and that it answers"
+                }
+                RedisMode::Cluster => {
+                    "check that the nodes in redis.cluster_nodes run and the cluster serves \
+                     every slot (CLUSTER INFO)"
+                }
+            },
         };
         pool_error(error, &terms)
     }
@@ -163,11 +174,13 @@ impl RedisPool {
 
     /// A connection for pub/sub (`SUBSCRIBE` takes a connection over), opened within
     /// the connection timeout. It is outside the pool's `max_size`: a subscriber
-    /// holds it for as long as it listens.
+    /// holds it for as long as it listens. In a Sentinel group it goes to the primary
+    /// of the moment (a subscriber must subscribe again after a failover); in a
+    /// cluster to the first node, which hears every `PUBLISH` of the cluster.
     pub async fn pubsub(&self) -> Result<redis::aio::PubSub, RedisError> {
         let timeout = self.inner.config.connection_timeout;
         let context = format!("opening a pub/sub connection to {}", self.inner.target);
-        match tokio::time::timeout(timeout, self.inner.client.get_async_pubsub()).await {
+        match tokio::time::timeout(timeout, self.inner.deployment.pubsub()).await {
             Ok(result) => result.map_err(|e| RedisError::from_driver(e, &context)),
             Err(_) => Err(RedisError::new(
                 ErrorKind::Connect,
@@ -214,10 +227,12 @@ impl RedisPool {
     }
 
     /// Sends one request (`call` on a handle of the connection), counted against
-    /// `redis.max_queued_commands` and bounded by `redis.command_timeout`.
+    /// `redis.max_queued_commands` and bounded by `redis.command_timeout`. A request
+    /// that a connection failed before it ran (a replica's READONLY after a failover)
+    /// is sent once more, on another connection.
     async fn send<T, F, Fut>(&self, call: F) -> Result<T, RedisError>
     where
-        F: FnOnce(MultiplexedConnection) -> Fut,
+        F: Fn(RedisConnection) -> Fut,
         Fut: Future<Output = redis::RedisResult<T>>,
     {
         let inner = &*self.inner;
@@ -234,7 +249,28 @@ impl RedisPool {
             ));
         }
         inner.counters.commands.fetch_add(1, Ordering::Relaxed);
-        let result = if inner.config.max_size > 1 {
+        let mut result = self.send_once(&call).await;
+        if result
+            .as_ref()
+            .err()
+            .is_some_and(|e| e.kind() == ErrorKind::Connect && !e.was_sent())
+        {
+            result = self.send_once(&call).await;
+        }
+        if result.is_err() {
+            inner.counters.errors.fetch_add(1, Ordering::Relaxed);
+        }
+        result
+    }
+
+    /// `call` on the shared connection (on an exclusive one in a pool of one); a
+    /// shared connection that failed is let go.
+    async fn send_once<T, F, Fut>(&self, call: &F) -> Result<T, RedisError>
+    where
+        F: Fn(RedisConnection) -> Fut,
+        Fut: Future<Output = redis::RedisResult<T>>,
+    {
+        if self.inner.config.max_size > 1 {
             let lease = self.shared().await?;
             let result = call(lease.conn.clone())
                 .await
@@ -244,7 +280,7 @@ impl RedisPool {
                 .err()
                 .is_some_and(|e| e.kind() == ErrorKind::Connect)
             {
-                inner.shared.evict(&lease);
+                self.inner.shared.evict(&lease);
             }
             result
         } else {
@@ -254,11 +290,7 @@ impl RedisPool {
             call((*conn).clone())
                 .await
                 .map_err(|e| self.command_error(e))
-        };
-        if result.is_err() {
-            inner.counters.errors.fetch_add(1, Ordering::Relaxed);
         }
-        result
     }
 
     /// The error of a command. The connection bounds each by `redis.command_timeout`
@@ -327,15 +359,15 @@ pub struct ExclusiveRedisConnection {
 }
 
 impl Deref for ExclusiveRedisConnection {
-    type Target = MultiplexedConnection;
+    type Target = RedisConnection;
 
-    fn deref(&self) -> &MultiplexedConnection {
+    fn deref(&self) -> &RedisConnection {
         &self.checkout.conn
     }
 }
 
 impl DerefMut for ExclusiveRedisConnection {
-    fn deref_mut(&mut self) -> &mut MultiplexedConnection {
+    fn deref_mut(&mut self) -> &mut RedisConnection {
         &mut self.checkout.conn
     }
 }

@@ -1,0 +1,166 @@
+//! [`Deployment`]: where the pool's connections go, by `redis.mode`: one server, the
+//! primary a Sentinel group names now, or a cluster. Each is the redis crate's own
+//! client for it (`Client`, `SentinelClient`, `ClusterClient`), opened with the pool's
+//! timeouts.
+
+use poolside_config::{RedisConfig, RedisMode};
+use redis::cluster::{ClusterClient, ClusterClientBuilder};
+use redis::sentinel::{SentinelClient, SentinelClientBuilder, SentinelServerType};
+use redis::{AsyncConnectionConfig, ConnectionInfo, IntoConnectionInfo, RedisResult};
+use tokio::sync::Mutex;
+
+use super::{RedisConnection, RedisError};
+
+/// The redis crate's client for the configured mode.
+pub(crate) enum Deployment {
+    Single(redis::Client),
+    /// A lock, as the sentinel client asks the sentinels through `&mut self`; a
+    /// lookup per connect, so that each new connection goes to the primary of now.
+    Sentinel(Mutex<SentinelClient>),
+    Cluster {
+        client: Box<ClusterClient>,
+        /// Where a pub/sub connection goes: a cluster forwards every `PUBLISH` to
+        /// every node, so any one node hears every channel.
+        first: redis::Client,
+    },
+}
+
+impl Deployment {
+    /// The client for `config.mode`, and a description of where it connects for
+    /// messages (hosts and ports, never credentials).
+    pub(crate) fn new(config: &RedisConfig) -> Result<(Self, String), RedisError> {
+        fn invalid(key: &'static str) -> impl Fn(redis::RedisError) -> RedisError {
+            move |e| RedisError::from_driver(e, &format!("{key} is not a valid Redis URL"))
+        }
+        match config.mode {
+            RedisMode::Single => {
+                let url = config.url.expose();
+                let client = redis::Client::open(url).map_err(invalid("redis.url"))?;
+                let target = address(client.get_connection_info());
+                Ok((Deployment::Single(client), target))
+            }
+            RedisMode::Sentinel => {
+                let sentinels = infos(&config.sentinels).map_err(invalid("redis.sentinels"))?;
+                let first = sentinels
+                    .first()
+                    .ok_or_else(|| no_nodes("redis.sentinels"))?;
+                let settings = first.redis_settings();
+                let mut builder = SentinelClientBuilder::new(
+                    sentinels.iter().map(|info| info.addr().clone()),
+                    &config.master_name,
+                    SentinelServerType::Master,
+                )
+                .map_err(invalid("redis.sentinels"))?
+                .set_client_to_redis_db(settings.db());
+                if let Some(username) = settings.username() {
+                    builder = builder
+                        .set_client_to_redis_username(username)
+                        .set_client_to_sentinel_username(username);
+                }
+                if let Some(password) = settings.password() {
+                    builder = builder
+                        .set_client_to_redis_password(password)
+                        .set_client_to_sentinel_password(password);
+                }
+                let client = builder.build().map_err(invalid("redis.sentinels"))?;
+                let target = format!(
+                    "the primary of {:?} by the sentinels at {}",
+                    config.master_name,
+                    addresses(&sentinels)
+                );
+                Ok((Deployment::Sentinel(Mutex::new(client)), target))
+            }
+            RedisMode::Cluster => {
+                let nodes = infos(&config.cluster_nodes).map_err(invalid("redis.cluster_nodes"))?;
+                let first = nodes
+                    .first()
+                    .ok_or_else(|| no_nodes("redis.cluster_nodes"))?;
+                let settings = first.redis_settings();
+                let mut builder = ClusterClientBuilder::new(nodes.iter().cloned())
+                    .connection_timeout(config.connection_timeout)
+                    .response_timeout(config.command_timeout);
+                if let Some(username) = settings.username() {
+                    builder = builder.username(username);
+                }
+                if let Some(password) = settings.password() {
+                    builder = builder.password(password);
+                }
+                let client = builder.build().map_err(invalid("redis.cluster_nodes"))?;
+                let first =
+                    redis::Client::open(first.clone()).map_err(invalid("redis.cluster_nodes"))?;
+                let target = format!("the cluster at {}", addresses(&nodes));
+                Ok((
+                    Deployment::Cluster {
+                        client: Box::new(client),
+                        first,
+                    },
+                    target,
+                ))
+            }
+        }
+    }
+
+    /// Opens a connection with `config`'s timeouts (a cluster connection takes the
+    /// timeouts it was built with).
+    pub(crate) async fn open(
+        &self,
+        config: &AsyncConnectionConfig,
+    ) -> RedisResult<RedisConnection> {
+        match self {
+            Deployment::Single(client) => client
+                .get_multiplexed_async_connection_with_config(config)
+                .await
+                .map(RedisConnection::Server),
+            Deployment::Sentinel(client) => client
+                .lock()
+                .await
+                .get_async_connection_with_config(config)
+                .await
+                .map(RedisConnection::Server),
+            Deployment::Cluster { client, .. } => client
+                .get_async_connection()
+                .await
+                .map(RedisConnection::Cluster),
+        }
+    }
+
+    /// A connection for pub/sub.
+    pub(crate) async fn pubsub(&self) -> RedisResult<redis::aio::PubSub> {
+        match self {
+            Deployment::Single(client) => client.get_async_pubsub().await,
+            Deployment::Sentinel(client) => {
+                let primary = client.lock().await.async_get_client().await?;
+                primary.get_async_pubsub().await
+            }
+            Deployment::Cluster { first, .. } => first.get_async_pubsub().await,
+        }
+    }
+
+    /// Whether a connection must be checked to still be on a primary: a Sentinel
+    /// group's old primary keeps its connections after a failover, as a replica.
+    pub(crate) fn follows_a_primary(&self) -> bool {
+        matches!(self, Deployment::Sentinel(_))
+    }
+}
+
+fn infos(urls: &[poolside_config::SecretUrl]) -> RedisResult<Vec<ConnectionInfo>> {
+    urls.iter()
+        .map(|url| url.expose().into_connection_info())
+        .collect()
+}
+
+fn no_nodes(key: &str) -> RedisError {
+    RedisError::new(
+        crate::ErrorKind::Connect,
+        format!("{key} is empty: give at least one URL"),
+    )
+}
+
+/// `host:port` of a connection, or the socket's path.
+fn address(info: &ConnectionInfo) -> String {
+    info.addr().to_string()
+}
+
+fn addresses(infos: &[ConnectionInfo]) -> String {
+    infos.iter().map(address).collect::<Vec<_>>().join(", ")
+}

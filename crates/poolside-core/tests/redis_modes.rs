@@ -1,0 +1,138 @@
+//! `RedisPool` in `sentinel` and `cluster` mode, against the real Sentinel group and
+//! cluster that `cargo xtask services up redis-sentinel|redis-cluster` start: the
+//! shared path, exclusive checkouts, pipelines, multi-key commands across slots, and
+//! pub/sub. (The failovers are in the fault tests: they change what other tests see.)
+
+use std::time::Duration;
+
+use poolside_config::{RedisConfig, RedisMode};
+use poolside_core::{RedisConnection, RedisPool};
+use poolside_tests::{load_config, required_env};
+
+fn config(vars: &[(&str, &str)]) -> RedisConfig {
+    let pg = required_env("DATABASE_URL");
+    let mut all = vec![("DATABASE_URL", pg.as_str())];
+    all.extend_from_slice(vars);
+    load_config(&all).config.redis.expect("a redis section")
+}
+
+fn sentinel_config() -> RedisConfig {
+    let sentinels = required_env("REDIS_SENTINELS");
+    let master = required_env("REDIS_MASTER_NAME");
+    config(&[
+        ("POOLSIDE_REDIS__MODE", "sentinel"),
+        ("POOLSIDE_REDIS__SENTINELS", &sentinels),
+        ("POOLSIDE_REDIS__MASTER_NAME", &master),
+    ])
+}
+
+fn cluster_config() -> RedisConfig {
+    let nodes = required_env("REDIS_CLUSTER_NODES");
+    // One node is enough to find the rest.
+    let first = nodes.split(',').next().expect("a node").to_owned();
+    config(&[
+        ("POOLSIDE_REDIS__MODE", "cluster"),
+        ("POOLSIDE_REDIS__CLUSTER_NODES", &first),
+    ])
+}
+
+/// A key unique to this run, with `i` in it.
+fn key(prefix: &str, i: usize) -> String {
+    format!("modes:{prefix}:{}:{i}", std::process::id())
+}
+
+#[tokio::test]
+async fn sentinel_mode_runs_commands_on_the_primary_the_sentinels_name() {
+    let config = sentinel_config();
+    assert_eq!(config.mode, RedisMode::Sentinel);
+    let pool = RedisPool::connect(&config).await.expect("connects");
+    let role: Vec<redis::Value> = pool.command(&redis::cmd("ROLE")).await.expect("ROLE");
+    assert_eq!(
+        role.first(),
+        Some(&redis::Value::BulkString(b"master".to_vec())),
+        "the pool talks to the primary"
+    );
+    let k = key("sentinel", 0);
+    let () = pool
+        .command(redis::cmd("SET").arg(&k).arg("v").arg("PX").arg(60_000))
+        .await
+        .expect("SET");
+    let got: String = pool.command(redis::cmd("GET").arg(&k)).await.expect("GET");
+    assert_eq!(got, "v");
+
+    let mut conn = pool.exclusive().await.expect("an exclusive connection");
+    assert!(matches!(&*conn, RedisConnection::Server(_)));
+    let n: i64 = redis::cmd("INCR")
+        .arg(key("sentinel", 1))
+        .query_async(&mut *conn)
+        .await
+        .expect("INCR on the exclusive connection");
+    assert_eq!(n, 1);
+    drop(conn);
+    assert!(
+        pool.stats().errors == 0,
+        "no command failed: {:?}",
+        pool.stats()
+    );
+}
+
+#[tokio::test]
+async fn cluster_mode_spreads_keys_over_slots_and_splits_multi_key_commands() {
+    let config = cluster_config();
+    let pool = RedisPool::connect(&config).await.expect("connects");
+    let keys: Vec<String> = (0..200).map(|i| key("cluster", i)).collect();
+    let slots: std::collections::HashSet<_> = keys
+        .iter()
+        .map(redis::cluster_routing::Slot::for_key)
+        .collect();
+    assert!(slots.len() > 100, "the keys fall in many slots");
+
+    for (i, k) in keys.iter().enumerate() {
+        let () = pool
+            .command(redis::cmd("SET").arg(k).arg(i).arg("PX").arg(60_000))
+            .await
+            .expect("SET on the node holding the key");
+    }
+    // One MGET over every slot: split by slot, answered in order.
+    let got: Vec<Option<usize>> = pool
+        .command(redis::cmd("MGET").arg(&keys))
+        .await
+        .expect("MGET across slots");
+    assert_eq!(got, (0..200).map(Some).collect::<Vec<_>>());
+    let deleted: u64 = pool
+        .command(redis::cmd("UNLINK").arg(&keys[..100]))
+        .await
+        .expect("UNLINK across slots");
+    assert_eq!(deleted, 100);
+
+    let mut conn = pool.exclusive().await.expect("an exclusive connection");
+    assert!(matches!(&*conn, RedisConnection::Cluster(_)));
+    let exists: u64 = redis::cmd("EXISTS")
+        .arg(&keys)
+        .query_async(&mut *conn)
+        .await
+        .expect("EXISTS across slots");
+    assert_eq!(exists, 100);
+}
+
+#[tokio::test]
+async fn pubsub_hears_what_the_pool_publishes_in_each_mode() {
+    use futures_util::StreamExt as _;
+    for config in [sentinel_config(), cluster_config()] {
+        let pool = RedisPool::connect(&config).await.expect("connects");
+        let channel = key(config.mode.name(), 99);
+        let mut pubsub = pool.pubsub().await.expect("a pub/sub connection");
+        pubsub.subscribe(&channel).await.expect("subscribes");
+        let mut messages = pubsub.on_message();
+        let _: i64 = pool
+            .command(redis::cmd("PUBLISH").arg(&channel).arg("hello"))
+            .await
+            .expect("PUBLISH");
+        let message = tokio::time::timeout(Duration::from_secs(5), messages.next())
+            .await
+            .unwrap_or_else(|_| panic!("no message in {} mode", config.mode))
+            .expect("a message");
+        let payload: String = message.get_payload().expect("a text payload");
+        assert_eq!(payload, "hello", "{} mode", config.mode);
+    }
+}
