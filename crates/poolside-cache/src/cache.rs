@@ -1,6 +1,7 @@
 //! [`RedisCache`]: cache operations over the Redis pool, with hit and miss counts,
 //! working (as misses, or as clear errors) when Redis is absent or down.
 
+use std::collections::HashMap;
 use std::future::Future;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -9,7 +10,9 @@ use std::time::Duration;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use poolside_core::{DbTarget, ErrorKind, RedisError, RedisPool, redis};
+use poolside_config::RedisMode;
+use poolside_core::redis::cluster_routing::Slot;
+use poolside_core::{DbTarget, ErrorKind, RedisError, RedisPool, RedisPrimary, redis};
 use tracing::Instrument as _;
 
 use crate::codec::{decode, encode};
@@ -54,6 +57,36 @@ struct Counters {
 
 fn add(counter: &AtomicU64, n: u64) {
     counter.fetch_add(n, Ordering::Relaxed);
+}
+
+/// One round trip that stores `items`: with a TTL of `millis`, one `SET ... PX` per key,
+/// so each value is written with its expiry at once; without, one `MSET`.
+fn pipeline_of<T: Serialize>(
+    items: &[&(&str, T)],
+    millis: Option<u64>,
+) -> Result<redis::Pipeline, RedisError> {
+    let mut pipeline = redis::pipe();
+    match millis {
+        Some(millis) => {
+            for (key, value) in items {
+                pipeline
+                    .cmd("SET")
+                    .arg(*key)
+                    .arg(encode(key, value)?)
+                    .arg("PX")
+                    .arg(millis)
+                    .ignore();
+            }
+        }
+        None => {
+            let mset = pipeline.cmd("MSET");
+            for (key, value) in items {
+                mset.arg(*key).arg(encode(key, value)?);
+            }
+            mset.ignore();
+        }
+    }
+    Ok(pipeline)
 }
 
 /// Keys deleted per `UNLINK` by [`RedisCache::delete_pattern`].
@@ -218,7 +251,8 @@ impl RedisCache {
         self.set_bytes(key, &encode(key, value)?, ttl).await
     }
 
-    /// Stores every `(key, value)` as JSON, each expiring after `ttl` when given.
+    /// Stores every `(key, value)` as JSON, each expiring after `ttl` when given. In a
+    /// cluster the items are sent in one pipeline per slot, all at once.
     pub async fn mset<T: Serialize>(
         &self,
         items: &[(&str, T)],
@@ -227,35 +261,48 @@ impl RedisCache {
         if items.is_empty() {
             return Ok(());
         }
-        // With a TTL, one SET ... PX per key, so each value is written with its expiry at
-        // once; all of them in one round trip.
-        let mut pipeline = redis::pipe();
-        match ttl {
-            Some(ttl) => {
-                let millis = ttl_millis(ttl)?;
-                for (key, value) in items {
-                    pipeline
-                        .cmd("SET")
-                        .arg(*key)
-                        .arg(encode(key, value)?)
-                        .arg("PX")
-                        .arg(millis)
-                        .ignore();
-                }
-            }
-            None => {
-                let mset = pipeline.cmd("MSET");
-                for (key, value) in items {
-                    mset.arg(*key).arg(encode(key, value)?);
-                }
-                mset.ignore();
-            }
-        }
+        let millis = ttl.map(ttl_millis).transpose()?;
+        let pipelines = self
+            .by_slot(items, |(key, _)| key)
+            .into_iter()
+            .map(|group| pipeline_of(&group, millis))
+            .collect::<Result<Vec<_>, _>>()?;
         let name = || if ttl.is_some() { "SET" } else { "MSET" };
-        self.run_with(name, |pool| pool.pipeline::<()>(&pipeline), || ())
-            .await?;
+        self.run_with(
+            name,
+            |pool| async move {
+                futures_util::future::try_join_all(
+                    pipelines
+                        .iter()
+                        .map(|pipeline| pool.pipeline::<()>(pipeline)),
+                )
+                .await
+                .map(drop)
+            },
+            || (),
+        )
+        .await?;
         add(&self.counters.sets, items.len() as u64);
         Ok(())
+    }
+
+    /// `items` in one group, or in a cluster one group per slot of `key(item)`.
+    fn by_slot<'i, I>(&self, items: &'i [I], key: impl Fn(&I) -> &str) -> Vec<Vec<&'i I>> {
+        let cluster = self
+            .pool
+            .as_ref()
+            .is_some_and(|pool| pool.mode() == RedisMode::Cluster);
+        if !cluster {
+            return vec![items.iter().collect()];
+        }
+        let mut groups: HashMap<Slot, Vec<&I>> = HashMap::new();
+        for item in items {
+            groups
+                .entry(Slot::for_key(key(item)))
+                .or_default()
+                .push(item);
+        }
+        groups.into_values().collect()
     }
 
     /// Deletes `keys`; returns how many existed.
@@ -269,31 +316,45 @@ impl RedisCache {
     }
 
     /// Deletes every key matching the glob `pattern` (such as `products:*`), found with
-    /// `SCAN` (never `KEYS`, which blocks the server); returns how many were deleted.
+    /// `SCAN` (never `KEYS`, which blocks the server) on every primary of a cluster, or
+    /// on the one server; returns how many were deleted.
     pub async fn delete_pattern(&self, pattern: &str) -> Result<u64, RedisError> {
-        let mut cursor: u64 = 0;
+        let nodes = match &self.pool {
+            Some(pool) if pool.mode() == RedisMode::Cluster => {
+                self.run_with(|| "CLUSTER", |pool| pool.primaries(), Vec::new)
+                    .await?
+            }
+            _ => vec![RedisPrimary::Server],
+        };
         let mut deleted = 0;
-        loop {
-            let (next, keys): (u64, Vec<String>) = self
-                .run(
-                    redis::cmd("SCAN")
-                        .arg(cursor)
-                        .arg("MATCH")
-                        .arg(pattern)
-                        .arg("COUNT")
-                        .arg(SCAN_BATCH),
-                    || (0, Vec::new()),
-                )
-                .await?;
-            if !keys.is_empty() {
-                let refs: Vec<&str> = keys.iter().map(String::as_str).collect();
-                deleted += self.del(&refs).await?;
+        for node in &nodes {
+            let mut cursor: u64 = 0;
+            loop {
+                let scan = redis::cmd("SCAN")
+                    .arg(cursor)
+                    .arg("MATCH")
+                    .arg(pattern)
+                    .arg("COUNT")
+                    .arg(SCAN_BATCH)
+                    .to_owned();
+                let (next, keys): (u64, Vec<String>) = self
+                    .run_with(
+                        || "SCAN",
+                        |pool| pool.command_on(node, &scan),
+                        || (0, Vec::new()),
+                    )
+                    .await?;
+                if !keys.is_empty() {
+                    let refs: Vec<&str> = keys.iter().map(String::as_str).collect();
+                    deleted += self.del(&refs).await?;
+                }
+                if next == 0 {
+                    break;
+                }
+                cursor = next;
             }
-            if next == 0 {
-                return Ok(deleted);
-            }
-            cursor = next;
         }
+        Ok(deleted)
     }
 
     /// Makes `key` expire after `ttl`; false when there is no such key.

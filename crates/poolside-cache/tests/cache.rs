@@ -198,3 +198,50 @@ async fn with_redis_down_the_cache_answers_at_once() {
         ErrorKind::Connect
     );
 }
+
+/// A cache on the real Redis Cluster (`cargo xtask services up redis-cluster`),
+/// reached through one of its nodes.
+async fn cluster_cache() -> RedisCache {
+    let nodes = required_env("REDIS_CLUSTER_NODES");
+    let first = nodes.split(',').next().expect("a node");
+    let pg = required_env("DATABASE_URL");
+    let config = poolside_tests::load_config(&[
+        ("DATABASE_URL", pg.as_str()),
+        ("POOLSIDE_REDIS__MODE", "cluster"),
+        ("POOLSIDE_REDIS__CLUSTER_NODES", first),
+    ])
+    .config
+    .redis
+    .expect("a redis section");
+    let pool = RedisPool::connect(&config).await.expect("connects");
+    RedisCache::new(Some(pool), OnUnavailable::Error)
+}
+
+#[tokio::test]
+async fn in_a_cluster_multi_key_calls_and_pattern_deletes_span_every_slot() {
+    let cache = cluster_cache().await;
+    let base = prefix("cluster");
+    let keys: Vec<String> = (0..300).map(|i| format!("{base}:{i}")).collect();
+    let items: Vec<(&str, u32)> = keys.iter().map(String::as_str).zip(0..).collect();
+    // With a TTL (one SET per key) and without (MSET): across slots, no CROSSSLOT.
+    cache
+        .mset(&items[..150], Some(Duration::from_secs(60)))
+        .await
+        .expect("mset with a TTL across slots");
+    cache
+        .mset(&items[150..], None)
+        .await
+        .expect("mset across slots");
+    let refs: Vec<&str> = keys.iter().map(String::as_str).collect();
+    let got: Vec<Option<u32>> = cache.mget(&refs).await.expect("mget across slots");
+    assert_eq!(got, (0..300).map(Some).collect::<Vec<_>>());
+
+    // The keys sit on every primary; SCAN on each finds them all.
+    let deleted = cache
+        .delete_pattern(&format!("{base}:*"))
+        .await
+        .expect("pattern delete");
+    assert_eq!(deleted, 300);
+    let got: Vec<Option<u32>> = cache.mget(&refs).await.expect("mget");
+    assert!(got.iter().all(Option::is_none), "{got:?}");
+}

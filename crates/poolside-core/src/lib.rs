@@ -42,7 +42,8 @@ pub use poolside_macros::FromRow;
 pub use redis;
 #[cfg(feature = "redis")]
 pub use redis_pool::{
-    ExclusiveRedisConnection, RedisConnection, RedisError, RedisPool, RedisServerInfo, RedisStats,
+    ExclusiveRedisConnection, RedisConnection, RedisError, RedisPool, RedisPrimary,
+    RedisServerInfo, RedisStats,
 };
 /// The PostgreSQL driver, re-exported so users need no second dependency.
 pub use tokio_postgres;

@@ -7,6 +7,7 @@ mod error;
 mod info;
 mod manager;
 mod pool;
+mod primary;
 mod reconnect;
 mod stats;
 
@@ -14,4 +15,5 @@ pub use connection::RedisConnection;
 pub use error::RedisError;
 pub use info::RedisServerInfo;
 pub use pool::{ExclusiveRedisConnection, RedisPool};
+pub use primary::RedisPrimary;
 pub use stats::RedisStats;

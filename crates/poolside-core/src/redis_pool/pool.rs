@@ -9,12 +9,13 @@ use std::time::{Duration, Instant};
 
 use poolside_config::{RedisConfig, RedisMode};
 use redis::FromRedisValue;
+use redis::cluster_routing::{RoutingInfo, SingleNodeRoutingInfo};
 use tokio::sync::watch;
 
 use super::deployment::Deployment;
 use super::manager::RedisManager;
 use super::reconnect::ReconnectBackoff;
-use super::{RedisConnection, RedisError, RedisServerInfo, RedisStats};
+use super::{RedisConnection, RedisError, RedisPrimary, RedisServerInfo, RedisStats};
 use crate::ErrorKind;
 use crate::acquire_error::{PoolTerms, pool_error};
 use crate::count_guard::CountGuard;
@@ -291,6 +292,59 @@ impl RedisPool {
                 .await
                 .map_err(|e| self.command_error(e))
         }
+    }
+
+    /// How the pool's Redis is deployed (`redis.mode`).
+    pub fn mode(&self) -> RedisMode {
+        self.inner.config.mode
+    }
+
+    /// The nodes that hold keys: the one server (or the Sentinel group's primary), or
+    /// each primary of a cluster, as `CLUSTER NODES` lists them now. For commands
+    /// that each node must answer for its own keys, such as `SCAN`, with
+    /// [`command_on`](Self::command_on).
+    ///
+    /// ```no_run
+    /// # async fn run(pool: poolside_core::RedisPool) -> Result<(), poolside_core::RedisError> {
+    /// for node in pool.primaries().await? {
+    ///     let (_cursor, keys): (u64, Vec<String>) =
+    ///         pool.command_on(&node, redis::cmd("SCAN").arg(0).arg("MATCH").arg("user:*")).await?;
+    ///     println!("{node}: {keys:?}");
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub async fn primaries(&self) -> Result<Vec<RedisPrimary>, RedisError> {
+        if self.inner.config.mode != RedisMode::Cluster {
+            return Ok(vec![RedisPrimary::Server]);
+        }
+        let nodes: String = self.command(redis::cmd("CLUSTER").arg("NODES")).await?;
+        Ok(RedisPrimary::of_cluster_nodes(&nodes))
+    }
+
+    /// Runs `cmd` on `node` (one of [`primaries`](Self::primaries)), as
+    /// [`command`](Self::command) runs it.
+    pub async fn command_on<T: FromRedisValue>(
+        &self,
+        node: &RedisPrimary,
+        cmd: &redis::Cmd,
+    ) -> Result<T, RedisError> {
+        let RedisPrimary::ClusterNode { host, port } = node else {
+            return self.command(cmd).await;
+        };
+        self.send(|conn| async move {
+            match conn {
+                RedisConnection::Cluster(mut cluster) => {
+                    let routing = RoutingInfo::SingleNode(SingleNodeRoutingInfo::ByAddress {
+                        host: host.clone(),
+                        port: *port,
+                    });
+                    let value = cluster.route_command(cmd.clone(), routing).await?;
+                    Ok(redis::from_redis_value(value)?)
+                }
+                RedisConnection::Server(mut server) => cmd.query_async(&mut server).await,
+            }
+        })
+        .await
     }
 
     /// The error of a command. The connection bounds each by `redis.command_timeout`
