@@ -45,6 +45,9 @@ commands:
   services kill redis|redis-primary|redis-node N
                     SIGKILL to Redis, to the Sentinel group's primary, or to node N
                     (1-6) of the cluster (`services up [group]` starts it again)
+  services reshard redis N
+                    move N slots between two primaries of the Redis Cluster
+                    (`redis-cli --cluster reshard`)
   services stop postgres|postgres-standby
                     stop the primary or the streaming standby (`services up` starts
                     it again)
@@ -75,6 +78,9 @@ fn main() -> ExitCode {
         ["services", "kill", "redis"] => services::kill_redis().map(|()| ExitCode::SUCCESS),
         ["services", "kill", "redis-primary"] => {
             services::kill_redis_primary().map(|()| ExitCode::SUCCESS)
+        }
+        ["services", "reshard", "redis", slots] => {
+            services::reshard_redis(slots).map(|()| ExitCode::SUCCESS)
         }
         ["services", "kill", "redis-node", n] => {
             services::kill_redis_cluster_node(n).map(|()| ExitCode::SUCCESS)

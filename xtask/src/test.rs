@@ -99,6 +99,8 @@ const CHECKS: &[Check] = &[
             "overload",
             "--test",
             "prometheus",
+            "--test",
+            "redis_failover",
             "--",
             "--ignored",
             "--test-threads=1",

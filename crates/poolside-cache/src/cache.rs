@@ -59,6 +59,14 @@ fn add(counter: &AtomicU64, n: u64) {
     counter.fetch_add(n, Ordering::Relaxed);
 }
 
+/// The command's name (its first argument), for its span.
+fn command_name(cmd: &redis::Cmd) -> &str {
+    match cmd.args_iter().next() {
+        Some(redis::Arg::Simple(name)) => std::str::from_utf8(name).unwrap_or("command"),
+        _ => "command",
+    }
+}
+
 /// One round trip that stores `items`: with a TTL of `millis`, one `SET ... PX` per key,
 /// so each value is written with its expiry at once; without, one `MSET`.
 fn pipeline_of<T: Serialize>(
@@ -135,15 +143,20 @@ impl RedisCache {
         cmd: &redis::Cmd,
         fallback: impl FnOnce() -> T,
     ) -> Result<T, RedisError> {
-        self.run_with(
-            || match cmd.args_iter().next() {
-                Some(redis::Arg::Simple(name)) => std::str::from_utf8(name).unwrap_or("command"),
-                _ => "command",
-            },
-            |pool| pool.command(cmd),
-            fallback,
-        )
-        .await
+        self.run_with(|| command_name(cmd), |pool| pool.command(cmd), fallback)
+            .await
+    }
+
+    /// Runs the write `cmd`, acknowledged once `redis.wait_replicas` replicas have it
+    /// ([`RedisPool::write`]); when Redis is absent or unreachable, gives `fallback` in
+    /// miss mode.
+    async fn write<T: redis::FromRedisValue>(
+        &self,
+        cmd: &redis::Cmd,
+        fallback: impl FnOnce() -> T,
+    ) -> Result<T, RedisError> {
+        self.run_with(|| command_name(cmd), |pool| pool.write(cmd), fallback)
+            .await
     }
 
     /// Makes `call` on the pool, in a span named `name()` when spans are on (the name
@@ -236,7 +249,7 @@ impl RedisCache {
         if let Some(ttl) = ttl {
             cmd.arg("PX").arg(ttl_millis(ttl)?);
         }
-        self.run::<()>(&cmd, || ()).await?;
+        self.write::<()>(&cmd, || ()).await?;
         add(&self.counters.sets, 1);
         Ok(())
     }
@@ -274,7 +287,7 @@ impl RedisCache {
                 futures_util::future::try_join_all(
                     pipelines
                         .iter()
-                        .map(|pipeline| pool.pipeline::<()>(pipeline)),
+                        .map(|pipeline| pool.write_pipeline::<()>(pipeline)),
                 )
                 .await
                 .map(drop)
@@ -310,7 +323,7 @@ impl RedisCache {
         if keys.is_empty() {
             return Ok(0);
         }
-        let deleted: u64 = self.run(redis::cmd("UNLINK").arg(keys), || 0).await?;
+        let deleted: u64 = self.write(redis::cmd("UNLINK").arg(keys), || 0).await?;
         add(&self.counters.deletes, deleted);
         Ok(deleted)
     }
@@ -359,7 +372,7 @@ impl RedisCache {
 
     /// Makes `key` expire after `ttl`; false when there is no such key.
     pub async fn expire(&self, key: &str, ttl: Duration) -> Result<bool, RedisError> {
-        self.run(redis::cmd("PEXPIRE").arg(key).arg(ttl_millis(ttl)?), || {
+        self.write(redis::cmd("PEXPIRE").arg(key).arg(ttl_millis(ttl)?), || {
             false
         })
         .await
@@ -384,7 +397,7 @@ impl RedisCache {
     async fn counter(&self, cmd: &redis::Cmd) -> Result<i64, RedisError> {
         // A counter has no meaningful stand-in value: unavailability is an error here.
         let result = match &self.pool {
-            Some(pool) => pool.command(cmd).await,
+            Some(pool) => pool.write(cmd).await,
             None => Err(not_configured()),
         };
         if result.is_err() {

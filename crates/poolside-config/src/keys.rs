@@ -58,6 +58,10 @@ fn show_plain<T: ToString>(value: &T) -> String {
     value.to_string()
 }
 
+fn show_wait_replicas(value: &Option<u32>) -> String {
+    value.map_or_else(|| "by redis.mode".to_owned(), |n| n.to_string())
+}
+
 fn show_connect_timeout(value: &Option<std::time::Duration>) -> String {
     value
         .as_ref()
@@ -96,6 +100,8 @@ keys! {
     "redis.max_retries" => redis.max_retries: parse::count, show_plain;
     "redis.retry_delay" => redis.retry_delay: parse::duration, parse::show_duration, rules::positive_duration;
     "redis.max_queued_commands" => redis.max_queued_commands: parse::count, show_plain, rules::positive_count;
+    "redis.wait_replicas" => redis.wait_replicas: parse::optional_count, show_wait_replicas;
+    "redis.wait_timeout" => redis.wait_timeout: parse::duration, parse::show_duration, rules::positive_duration;
     "retry.attempts" => retry.attempts: parse::count, show_plain, rules::positive_count;
     "retry.base_delay" => retry.base_delay: parse::duration, parse::show_duration, rules::positive_duration;
     "retry.max_delay" => retry.max_delay: parse::duration, parse::show_duration, rules::positive_duration;

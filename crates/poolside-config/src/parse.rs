@@ -50,6 +50,11 @@ pub(crate) fn count(value: &Value) -> Result<u32, String> {
 }
 
 /// A percentage, parsed as a whole number (the range is checked by validation).
+/// A count that may be left unset.
+pub(crate) fn optional_count(value: &Value) -> Result<Option<u32>, String> {
+    count(value).map(Some)
+}
+
 pub(crate) fn percent(value: &Value) -> Result<u32, String> {
     count(value).map_err(|_| format!("{} is not a whole percentage such as 80", describe(value)))
 }

@@ -312,6 +312,20 @@ fn check_redis(c: &mut Checker<'_>) {
             ),
         );
     }
+    if redis.replicas_to_wait_for() > 0 && redis.wait_timeout >= redis.command_timeout {
+        let command_timeout = c.named(
+            "redis.command_timeout",
+            show_duration(&redis.command_timeout),
+        );
+        c.error(
+            "redis.wait_timeout",
+            format!(
+                "{} is not under {command_timeout}: a write's WAIT would time out as a \
+                 command before it could say how many replicas have the write; lower it",
+                show_duration(&redis.wait_timeout)
+            ),
+        );
+    }
     if !redis.connection_timeout.is_zero() && redis.connection_timeout < MIN_POOL_TIMEOUT {
         c.error(
             "redis.connection_timeout",

@@ -129,23 +129,30 @@ pub(crate) fn kill_redis() -> Result<()> {
     kill(&Redis, "cargo xtask services up")
 }
 
-/// `services kill redis-primary`: SIGKILL to the Sentinel group's primary now; the
-/// sentinels promote the replica. `services up redis-sentinel` starts the node again,
-/// and the sentinels make it a replica.
+/// `services kill redis-primary`: SIGKILL to the Sentinel group's primary now, then
+/// waits until the sentinels have promoted the replica. `services up redis-sentinel`
+/// starts the node again, and the sentinels make it a replica.
 pub(crate) fn kill_redis_primary() -> Result<()> {
-    kill(
-        redis_sentinel::primary_node()?,
-        "cargo xtask services up redis-sentinel",
-    )
+    let primary = redis_sentinel::primary_node()?;
+    let killed = Instant::now();
+    kill(primary, "cargo xtask services up redis-sentinel")?;
+    redis_sentinel::await_new_primary(primary.port(), killed)
 }
 
 /// `services kill redis-node N`: SIGKILL to node N (from 1) of the Redis Cluster; a
-/// primary's replica takes its slots. `services up redis-cluster` starts it again.
+/// primary's replica takes its slots, which this waits for. `services up
+/// redis-cluster` starts it again, as a replica.
 pub(crate) fn kill_redis_cluster_node(n: &str) -> Result<()> {
-    kill(
-        redis_cluster::node(n)?,
-        "cargo xtask services up redis-cluster",
-    )
+    let node = redis_cluster::node(n)?;
+    let was_primary = redis_cluster::is_primary(node)?;
+    let killed = Instant::now();
+    kill(node, "cargo xtask services up redis-cluster")?;
+    redis_cluster::await_promotion(node, was_primary, killed)
+}
+
+/// `services reshard redis N`: N slots moved between two primaries of the cluster.
+pub(crate) fn reshard_redis(slots: &str) -> Result<()> {
+    redis_cluster::reshard(slots)
 }
 
 /// `services failover redis`: `SENTINEL FAILOVER` on the Sentinel group, waiting until

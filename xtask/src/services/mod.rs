@@ -29,7 +29,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, bail};
 pub(crate) use faults::{
     RestartMode, failback, failover, failover_redis, kill_redis, kill_redis_cluster_node,
-    kill_redis_primary, restart_postgres,
+    kill_redis_primary, reshard_redis, restart_postgres,
 };
 
 use install::Requirement;

@@ -116,3 +116,120 @@ fn ready() -> Result<()> {
     }
     Ok(())
 }
+
+/// The cluster's view from the first node that answers: one line per node.
+fn cluster_nodes() -> Result<String> {
+    NODES
+        .iter()
+        .find_map(|node| cli(node.port(), &["CLUSTER", "NODES"]).ok())
+        .context("no Redis cluster node answers: run `cargo xtask services up redis-cluster`")
+}
+
+/// The node on `port` serves slots as a primary that is not failed, as `nodes`
+/// (`CLUSTER NODES`) says.
+fn serves_slots(nodes: &str, port: u16) -> bool {
+    nodes.lines().any(|line| {
+        let fields: Vec<&str> = line.split_whitespace().collect();
+        let address = format!("127.0.0.1:{port}@");
+        fields.len() > 8
+            && fields[1].starts_with(&address)
+            && fields[2].split(',').any(|f| f == "master")
+            && !fields[2].split(',').any(|f| f.starts_with("fail"))
+    })
+}
+
+/// After node `killed` went down: if it was a primary, waits until another node
+/// serves its slots and every live node says the cluster is ok; says how long that
+/// took from `began`.
+pub(crate) fn await_promotion(killed: &RedisNode, was_primary: bool, began: Instant) -> Result<()> {
+    if !was_primary {
+        println!("services: {} was a replica; no slots moved", killed.name());
+        return Ok(());
+    }
+    loop {
+        let ok = NODES
+            .iter()
+            .filter(|node| node.port() != killed.port())
+            .filter_map(|node| cli(node.port(), &["CLUSTER", "INFO"]).ok())
+            .all(|info| info_field(&info, "cluster_state") == Some("ok"));
+        if ok && !serves_slots(&cluster_nodes()?, killed.port()) {
+            println!(
+                "services: Redis failed over from :{} to its replica in {} ms",
+                killed.port(),
+                began.elapsed().as_millis()
+            );
+            return Ok(());
+        }
+        if began.elapsed() > FORM_TIMEOUT {
+            bail!(
+                "no replica took the slots of :{} within {}s",
+                killed.port(),
+                FORM_TIMEOUT.as_secs()
+            );
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// Whether node `node` serves slots as a primary now.
+pub(crate) fn is_primary(node: &RedisNode) -> Result<bool> {
+    Ok(serves_slots(&cluster_nodes()?, node.port()))
+}
+
+/// `services reshard redis N`: moves `slots` slots from the first primary that
+/// serves slots to the next, with `redis-cli --cluster reshard`, and waits until
+/// every node says the cluster is ok.
+pub(crate) fn reshard(slots: &str) -> Result<()> {
+    let slots: u32 = slots
+        .parse()
+        .ok()
+        .filter(|&n| n > 0)
+        .with_context(|| format!("{slots:?} is not a number of slots"))?;
+    let nodes = cluster_nodes()?;
+    let primaries: Vec<(String, String)> = nodes
+        .lines()
+        .filter_map(|line| {
+            let fields: Vec<&str> = line.split_whitespace().collect();
+            let serving = fields.len() > 8
+                && fields[2].split(',').any(|f| f == "master")
+                && !fields[2].split(',').any(|f| f.starts_with("fail"));
+            serving.then(|| {
+                (
+                    fields[0].to_owned(),
+                    fields[1].split('@').next().unwrap_or("").to_owned(),
+                )
+            })
+        })
+        .collect();
+    let [(from, from_addr), (to, to_addr), ..] = primaries.as_slice() else {
+        bail!("fewer than two primaries serve slots: {nodes}");
+    };
+    let began = Instant::now();
+    let slots_text = slots.to_string();
+    let port = to_addr
+        .rsplit_once(':')
+        .and_then(|(_, p)| p.parse().ok())
+        .context("a primary's port")?;
+    cli(
+        port,
+        &[
+            "--cluster",
+            "reshard",
+            to_addr,
+            "--cluster-from",
+            from,
+            "--cluster-to",
+            to,
+            "--cluster-slots",
+            &slots_text,
+            "--cluster-yes",
+        ],
+    )
+    .context("resharding")?;
+    serving()?;
+    println!(
+        "services: moved {slots} slots from {from_addr} to {to_addr} in {} ms",
+        began.elapsed().as_millis()
+    );
+    Ok(())
+}

@@ -43,6 +43,16 @@ pub struct RedisConfig {
     pub retry_delay: Duration,
     /// Commands that may wait for a connection before new ones are refused. Default: 1000.
     pub max_queued_commands: u32,
+    /// Replicas that must have a write before the pool acknowledges it (`WAIT`
+    /// after each write of `RedisPool::write`, and so of every `RedisCache` write): a
+    /// write the primary took but no replica did is lost when a replica is promoted,
+    /// and is reported as failed instead. Default (unset): 1 in `sentinel` and
+    /// `cluster` mode, 0 (no wait) in `single` mode; see
+    /// [`replicas_to_wait_for`](Self::replicas_to_wait_for).
+    pub wait_replicas: Option<u32>,
+    /// Longest a write waits for `wait_replicas` replicas before it is reported as
+    /// failed. Default: 1 s.
+    pub wait_timeout: Duration,
 }
 
 impl RedisConfig {
@@ -65,6 +75,26 @@ impl RedisConfig {
         self.retry_delay.saturating_mul(1 << doublings)
     }
 
+    /// How many replicas a write must reach before the pool acknowledges it:
+    /// `wait_replicas`, or by mode when unset (1 where a replica may be promoted,
+    /// `sentinel` and `cluster`; 0 for one server).
+    ///
+    /// ```
+    /// use poolside_config::{Profile, RedisConfig, RedisMode};
+    /// let mut config = RedisConfig::defaults(Profile::Production);
+    /// assert_eq!(config.replicas_to_wait_for(), 0);
+    /// config.mode = RedisMode::Sentinel;
+    /// assert_eq!(config.replicas_to_wait_for(), 1);
+    /// config.wait_replicas = Some(0);
+    /// assert_eq!(config.replicas_to_wait_for(), 0);
+    /// ```
+    pub fn replicas_to_wait_for(&self) -> u32 {
+        self.wait_replicas.unwrap_or(match self.mode {
+            RedisMode::Single => 0,
+            RedisMode::Sentinel | RedisMode::Cluster => 1,
+        })
+    }
+
     /// The built-in defaults (the same in every profile), with no URL.
     pub fn defaults(_profile: Profile) -> Self {
         Self {
@@ -79,6 +109,8 @@ impl RedisConfig {
             max_retries: 3,
             retry_delay: Duration::from_secs(1),
             max_queued_commands: 1000,
+            wait_replicas: None,
+            wait_timeout: Duration::from_secs(1),
         }
     }
 }

@@ -9,6 +9,7 @@ use redis::sentinel::{SentinelClient, SentinelClientBuilder, SentinelServerType}
 use redis::{AsyncConnectionConfig, ConnectionInfo, IntoConnectionInfo, RedisResult};
 use tokio::sync::Mutex;
 
+use super::failovers::Failovers;
 use super::{RedisConnection, RedisError};
 
 /// The redis crate's client for the configured mode.
@@ -16,7 +17,11 @@ pub(crate) enum Deployment {
     Single(redis::Client),
     /// A lock, as the sentinel client asks the sentinels through `&mut self`; a
     /// lookup per connect, so that each new connection goes to the primary of now.
-    Sentinel(Mutex<SentinelClient>),
+    /// The failovers the sentinels announce break older connections.
+    Sentinel {
+        client: Mutex<SentinelClient>,
+        failovers: Failovers,
+    },
     Cluster {
         client: Box<ClusterClient>,
         /// Where a pub/sub connection goes: a cluster forwards every `PUBLISH` to
@@ -68,7 +73,14 @@ impl Deployment {
                     config.master_name,
                     addresses(&sentinels)
                 );
-                Ok((Deployment::Sentinel(Mutex::new(client)), target))
+                let failovers = Failovers::watch(sentinels, config.master_name.clone());
+                Ok((
+                    Deployment::Sentinel {
+                        client: Mutex::new(client),
+                        failovers,
+                    },
+                    target,
+                ))
             }
             RedisMode::Cluster => {
                 let nodes = infos(&config.cluster_nodes).map_err(invalid("redis.cluster_nodes"))?;
@@ -111,7 +123,7 @@ impl Deployment {
                 .get_multiplexed_async_connection_with_config(config)
                 .await
                 .map(RedisConnection::Server),
-            Deployment::Sentinel(client) => client
+            Deployment::Sentinel { client, .. } => client
                 .lock()
                 .await
                 .get_async_connection_with_config(config)
@@ -128,7 +140,7 @@ impl Deployment {
     pub(crate) async fn pubsub(&self) -> RedisResult<redis::aio::PubSub> {
         match self {
             Deployment::Single(client) => client.get_async_pubsub().await,
-            Deployment::Sentinel(client) => {
+            Deployment::Sentinel { client, .. } => {
                 let primary = client.lock().await.async_get_client().await?;
                 primary.get_async_pubsub().await
             }
@@ -139,7 +151,16 @@ impl Deployment {
     /// Whether a connection must be checked to still be on a primary: a Sentinel
     /// group's old primary keeps its connections after a failover, as a replica.
     pub(crate) fn follows_a_primary(&self) -> bool {
-        matches!(self, Deployment::Sentinel(_))
+        matches!(self, Deployment::Sentinel { .. })
+    }
+
+    /// The failovers seen so far (always 0 but in a Sentinel group): a connection
+    /// opened under a lower count goes to a server that may no longer be the primary.
+    pub(crate) fn failovers(&self) -> u64 {
+        match self {
+            Deployment::Sentinel { failovers, .. } => failovers.seen(),
+            _ => 0,
+        }
     }
 }
 

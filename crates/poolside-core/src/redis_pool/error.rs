@@ -76,6 +76,12 @@ impl RedisError {
     }
 
     /// Whether the command had left for Redis when this failed.
+    /// Marks it as the error of a command the server received (and may have run).
+    pub(crate) fn after_sending(mut self) -> Self {
+        self.sent = true;
+        self
+    }
+
     pub(crate) fn was_sent(&self) -> bool {
         self.sent
     }

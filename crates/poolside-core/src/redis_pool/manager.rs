@@ -16,6 +16,13 @@ use super::{RedisConnection, RedisError};
 use crate::ErrorKind;
 use crate::fair_pool::FailureSender;
 
+/// A connection as bb8 holds it: the connection, and how many failovers the
+/// sentinels had announced when it opened.
+pub(crate) struct Managed {
+    pub(crate) conn: RedisConnection,
+    pub(crate) failovers: u64,
+}
+
 /// Opens and checks Redis connections for bb8.
 pub(crate) struct RedisManager {
     /// Where connections go: one server, a Sentinel group's primary, a cluster.
@@ -79,10 +86,10 @@ impl RedisManager {
 }
 
 impl bb8::ManageConnection for RedisManager {
-    type Connection = RedisConnection;
+    type Connection = Managed;
     type Error = RedisError;
 
-    async fn connect(&self) -> Result<RedisConnection, RedisError> {
+    async fn connect(&self) -> Result<Managed, RedisError> {
         let started = Instant::now();
         if let Some(held) = self.backoff.held_off(started) {
             let error = held.error(&self.target);
@@ -92,10 +99,12 @@ impl bb8::ManageConnection for RedisManager {
                 .send_replace(Some(Arc::new(error.duplicate())));
             return Err(error);
         }
+        // Counted before the lookup: a failover announced meanwhile breaks it.
+        let failovers = self.deployment.failovers();
         match self.open().await {
             Ok(conn) => {
                 self.backoff.succeeded();
-                Ok(conn)
+                Ok(Managed { conn, failovers })
             }
             Err(error) => {
                 let delay = self.backoff.failed(started, Instant::now(), &error);
@@ -112,14 +121,21 @@ impl bb8::ManageConnection for RedisManager {
         }
     }
 
-    async fn is_valid(&self, conn: &mut RedisConnection) -> Result<(), RedisError> {
-        self.check(conn)
+    async fn is_valid(&self, managed: &mut Managed) -> Result<(), RedisError> {
+        if self.has_broken(managed) {
+            return Err(RedisError::new(
+                ErrorKind::Connect,
+                "the connection was opened before the sentinels' last failover",
+            ));
+        }
+        self.check(&mut managed.conn)
             .await
             .map_err(|e| RedisError::from_driver(e, "checking a connection"))
     }
 
-    fn has_broken(&self, _: &mut RedisConnection) -> bool {
-        false
+    /// Opened before the sentinels' last failover: it may go to the old primary.
+    fn has_broken(&self, managed: &mut Managed) -> bool {
+        managed.failovers != self.deployment.failovers()
     }
 }
 

@@ -4,6 +4,7 @@
 mod connection;
 mod deployment;
 mod error;
+mod failovers;
 mod info;
 mod manager;
 mod pool;

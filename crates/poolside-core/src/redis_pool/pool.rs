@@ -62,9 +62,20 @@ struct Inner {
     deployment: Arc<Deployment>,
 }
 
+/// Where a request goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Path {
+    /// The shared multiplexed connection.
+    Shared,
+    /// A connection of its own, for a request that holds the connection (`WAIT`).
+    Exclusive,
+}
+
 /// A connection leased for sharing; callers use clones of `conn`.
 struct Lease {
     conn: RedisConnection,
+    /// The failovers seen when it opened: after another, it is let go.
+    failovers: u64,
     _checkout: Checkout<RedisManager>,
 }
 
@@ -203,18 +214,25 @@ impl RedisPool {
                 .await
                 .map_err(|e| self.acquire_error(e))?;
             Ok(Lease {
-                conn: checkout.conn.clone(),
+                conn: checkout.conn.conn.clone(),
+                failovers: checkout.failovers,
                 _checkout: checkout,
             })
         };
-        inner.shared.pick(|_| true, lease).await
+        let failovers = inner.deployment.failovers();
+        inner
+            .shared
+            .pick(|lease| lease.failovers == failovers, lease)
+            .await
     }
 
     /// Runs `cmd` on the shared connection (on an exclusive one in a pool of one),
     /// within `redis.command_timeout`.
     pub async fn command<T: FromRedisValue>(&self, cmd: &redis::Cmd) -> Result<T, RedisError> {
-        self.send(|mut conn| async move { cmd.query_async(&mut conn).await })
-            .await
+        self.send(Path::Shared, |mut conn| async move {
+            cmd.query_async(&mut conn).await
+        })
+        .await
     }
 
     /// Sends `pipeline` (its commands in one round trip; atomic when built with
@@ -223,15 +241,101 @@ impl RedisPool {
         &self,
         pipeline: &redis::Pipeline,
     ) -> Result<T, RedisError> {
-        self.send(|mut conn| async move { pipeline.query_async(&mut conn).await })
-            .await
+        self.send(Path::Shared, |mut conn| async move {
+            pipeline.query_async(&mut conn).await
+        })
+        .await
+    }
+
+    /// Runs the write `cmd` as [`command`](Self::command) does, and acknowledges it
+    /// only once `redis.wait_replicas` replicas have it (by default one in `sentinel`
+    /// and `cluster` mode, none for one server): `WAIT` goes in the same round trip.
+    /// A write the primary took but the replicas did not within `redis.wait_timeout`
+    /// fails with [`ErrorKind::Unavailable`]: a failover could lose it.
+    ///
+    /// ```no_run
+    /// # async fn run(pool: poolside_core::RedisPool) -> Result<(), poolside_core::RedisError> {
+    /// let () = pool.write(redis::cmd("SET").arg("order:7").arg("paid")).await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn write<T: FromRedisValue>(&self, cmd: &redis::Cmd) -> Result<T, RedisError> {
+        if self.inner.config.replicas_to_wait_for() == 0 {
+            return self.command(cmd).await;
+        }
+        let mut pipeline = redis::pipe();
+        pipeline.add_command(cmd.clone());
+        let mut answers = self.replicated(&pipeline).await?;
+        let value = answers.pop().unwrap_or(redis::Value::Nil);
+        redis::from_redis_value(value)
+            .map_err(|e| RedisError::from_driver(e.into(), "reading a Redis write's answer"))
+    }
+
+    /// Sends the writes of `pipeline` (not `.atomic()`: `WAIT` cannot run inside a
+    /// transaction) as [`write`](Self::write) sends one.
+    pub async fn write_pipeline<T: FromRedisValue>(
+        &self,
+        pipeline: &redis::Pipeline,
+    ) -> Result<T, RedisError> {
+        if self.inner.config.replicas_to_wait_for() == 0 {
+            return self.pipeline(pipeline).await;
+        }
+        if pipeline.is_transaction() {
+            return Err(RedisError::new(
+                ErrorKind::Query,
+                "write_pipeline takes a pipeline without .atomic(): WAIT cannot run inside \
+                 MULTI; send the transaction with pipeline(), then write() a WAIT",
+            ));
+        }
+        let answers = self.replicated(pipeline).await?;
+        redis::from_redis_value(redis::Value::Array(answers))
+            .map_err(|e| RedisError::from_driver(e.into(), "reading a Redis pipeline's answers"))
+    }
+
+    /// `pipeline` then `WAIT`, in one round trip to the node of its keys; its answers
+    /// (without the WAIT's), or the error of too few replicas.
+    async fn replicated(
+        &self,
+        pipeline: &redis::Pipeline,
+    ) -> Result<Vec<redis::Value>, RedisError> {
+        let config = &self.inner.config;
+        let wanted = config.replicas_to_wait_for();
+        let timeout = u64::try_from(config.wait_timeout.as_millis()).unwrap_or(u64::MAX);
+        let mut pipeline = pipeline.clone();
+        pipeline.cmd("WAIT").arg(wanted).arg(timeout.max(1));
+        // On a connection of its own: WAIT holds the connection until the replicas
+        // answer, and would hold up every command queued behind it on a shared one.
+        let pipeline = &pipeline;
+        let mut answers: Vec<redis::Value> = self
+            .send(Path::Exclusive, |mut conn| async move {
+                pipeline.query_async(&mut conn).await
+            })
+            .await?;
+        let reached = match answers.pop() {
+            Some(redis::Value::Int(n)) => u64::try_from(n).unwrap_or(0),
+            _ => 0,
+        };
+        if reached < u64::from(wanted) {
+            self.inner.counters.errors.fetch_add(1, Ordering::Relaxed);
+            return Err(RedisError::new(
+                ErrorKind::Unavailable,
+                format!(
+                    "a Redis write reached the primary but {reached} of the {wanted} replica(s) \
+                     redis.wait_replicas asks for within redis.wait_timeout ({:?}): a failover \
+                     could lose it, so it is not acknowledged; write it again once the \
+                     primary has its replicas",
+                    config.wait_timeout
+                ),
+            )
+            .after_sending());
+        }
+        Ok(answers)
     }
 
     /// Sends one request (`call` on a handle of the connection), counted against
     /// `redis.max_queued_commands` and bounded by `redis.command_timeout`. A request
     /// that a connection failed before it ran (a replica's READONLY after a failover)
     /// is sent once more, on another connection.
-    async fn send<T, F, Fut>(&self, call: F) -> Result<T, RedisError>
+    async fn send<T, F, Fut>(&self, path: Path, call: F) -> Result<T, RedisError>
     where
         F: Fn(RedisConnection) -> Fut,
         Fut: Future<Output = redis::RedisResult<T>>,
@@ -250,13 +354,13 @@ impl RedisPool {
             ));
         }
         inner.counters.commands.fetch_add(1, Ordering::Relaxed);
-        let mut result = self.send_once(&call).await;
+        let mut result = self.send_once(path, &call).await;
         if result
             .as_ref()
             .err()
             .is_some_and(|e| e.kind() == ErrorKind::Connect && !e.was_sent())
         {
-            result = self.send_once(&call).await;
+            result = self.send_once(path, &call).await;
         }
         if result.is_err() {
             inner.counters.errors.fetch_add(1, Ordering::Relaxed);
@@ -264,22 +368,25 @@ impl RedisPool {
         result
     }
 
-    /// `call` on the shared connection (on an exclusive one in a pool of one); a
-    /// shared connection that failed is let go.
-    async fn send_once<T, F, Fut>(&self, call: &F) -> Result<T, RedisError>
+    /// `call` on the shared connection (on an exclusive one for `Path::Exclusive`, or
+    /// in a pool of one); a shared connection that failed or timed out is let go.
+    async fn send_once<T, F, Fut>(&self, path: Path, call: &F) -> Result<T, RedisError>
     where
         F: Fn(RedisConnection) -> Fut,
         Fut: Future<Output = redis::RedisResult<T>>,
     {
-        if self.inner.config.max_size > 1 {
+        if path == Path::Shared && self.inner.config.max_size > 1 {
             let lease = self.shared().await?;
             let result = call(lease.conn.clone())
                 .await
                 .map_err(|e| self.command_error(e));
+            // A command that timed out leaves the shared connection suspect (a server
+            // stalled, or commands stuck behind one that blocks): the next go on a new
+            // one.
             if result
                 .as_ref()
                 .err()
-                .is_some_and(|e| e.kind() == ErrorKind::Connect)
+                .is_some_and(|e| matches!(e.kind(), ErrorKind::Connect | ErrorKind::Cancelled))
             {
                 self.inner.shared.evict(&lease);
             }
@@ -288,9 +395,7 @@ impl RedisPool {
             // Held until the request completes; `call` gets a handle on it. Boxed, as
             // the lease in `shared` is.
             let conn = Box::pin(self.exclusive()).await?;
-            call((*conn).clone())
-                .await
-                .map_err(|e| self.command_error(e))
+            call(conn.clone()).await.map_err(|e| self.command_error(e))
         }
     }
 
@@ -331,7 +436,7 @@ impl RedisPool {
         let RedisPrimary::ClusterNode { host, port } = node else {
             return self.command(cmd).await;
         };
-        self.send(|conn| async move {
+        self.send(Path::Shared, |conn| async move {
             match conn {
                 RedisConnection::Cluster(mut cluster) => {
                     let routing = RoutingInfo::SingleNode(SingleNodeRoutingInfo::ByAddress {
@@ -416,13 +521,13 @@ impl Deref for ExclusiveRedisConnection {
     type Target = RedisConnection;
 
     fn deref(&self) -> &RedisConnection {
-        &self.checkout.conn
+        &self.checkout.conn.conn
     }
 }
 
 impl DerefMut for ExclusiveRedisConnection {
     fn deref_mut(&mut self) -> &mut RedisConnection {
-        &mut self.checkout.conn
+        &mut self.checkout.conn.conn
     }
 }
 

@@ -1,0 +1,316 @@
+//! Redis past one server, under a steady stream of cache calls: a Sentinel failover
+//! (`SENTINEL FAILOVER`, and the primary killed) and a cluster primary killed (its
+//! replica promoted). Every write the pool acknowledged must be readable afterwards,
+//! the pool must be on the new primary soon after the failover, and PostgreSQL,
+//! beside it, must not notice.
+//!
+//! They change the shared Redis groups, so they are ignored in the ordinary run and
+//! run alone by the faults phase of `cargo xtask test`. By hand, after
+//! `cargo xtask services up everything`:
+//! `POOLSIDE_XTASK=$PWD/target/debug/xtask cargo test -p poolside-test-suite --test redis_failover -- --ignored --test-threads=1 --nocapture`
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use parking_lot::Mutex;
+use poolside_cache::{OnUnavailable, RedisCache};
+use poolside_config::RedisConfig;
+use poolside_core::{PgPool, RedisPool};
+use poolside_tests::{load_config, required_env, services_config, xtask_services};
+
+/// Tasks writing and reading while the fault happens.
+const TASKS: usize = 8;
+/// The delay before reconnecting after a failed connect, for these pools.
+const RETRY_DELAY: Duration = Duration::from_millis(500);
+
+fn redis_config(vars: &[(&str, &str)]) -> RedisConfig {
+    let pg = required_env("DATABASE_URL");
+    let retry_delay = format!("{}ms", RETRY_DELAY.as_millis());
+    let mut all = vec![
+        ("DATABASE_URL", pg.as_str()),
+        ("POOLSIDE_REDIS__RETRY_DELAY", retry_delay.as_str()),
+        ("POOLSIDE_REDIS__COMMAND_TIMEOUT", "2s"),
+    ];
+    all.extend_from_slice(vars);
+    load_config(&all).config.redis.expect("a redis section")
+}
+
+fn sentinel_config() -> RedisConfig {
+    let sentinels = required_env("REDIS_SENTINELS");
+    let master = required_env("REDIS_MASTER_NAME");
+    redis_config(&[
+        ("POOLSIDE_REDIS__MODE", "sentinel"),
+        ("POOLSIDE_REDIS__SENTINELS", &sentinels),
+        ("POOLSIDE_REDIS__MASTER_NAME", &master),
+    ])
+}
+
+fn cluster_config() -> RedisConfig {
+    let nodes = required_env("REDIS_CLUSTER_NODES");
+    redis_config(&[
+        ("POOLSIDE_REDIS__MODE", "cluster"),
+        ("POOLSIDE_REDIS__CLUSTER_NODES", &nodes),
+    ])
+}
+
+/// What the load saw.
+#[derive(Debug, Default)]
+struct Seen {
+    /// Keys whose SET the pool acknowledged, with their values.
+    acknowledged: Vec<(String, u64)>,
+    /// When each call failed, and why.
+    failures: Vec<(Instant, String)>,
+    calls: u64,
+}
+
+/// Cache writes (each to a key of its own) and reads, from `TASKS` tasks, until
+/// `stop`; and PostgreSQL queries beside them, whose failures are counted apart.
+struct Load {
+    seen: Arc<Mutex<Seen>>,
+    postgres_failures: Arc<Mutex<Vec<String>>>,
+    stop: Arc<AtomicBool>,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl Load {
+    fn start(cache: &RedisCache, pg: &PgPool, prefix: &str) -> Self {
+        let seen = Arc::new(Mutex::new(Seen::default()));
+        let postgres_failures = Arc::new(Mutex::new(Vec::new()));
+        let stop = Arc::new(AtomicBool::new(false));
+        let mut tasks = Vec::new();
+        for task in 0..TASKS {
+            let (cache, seen, stop) = (cache.clone(), Arc::clone(&seen), Arc::clone(&stop));
+            let prefix = format!("{prefix}:{task}");
+            tasks.push(tokio::spawn(async move {
+                let mut i: u64 = 0;
+                while !stop.load(Ordering::Relaxed) {
+                    let key = format!("{prefix}:{i}");
+                    let result = cache.set(&key, &i, Some(Duration::from_secs(600))).await;
+                    let read = match &result {
+                        Ok(()) => cache.get::<u64>(&key).await.map(drop),
+                        Err(_) => Ok(()),
+                    };
+                    {
+                        let mut seen = seen.lock();
+                        seen.calls += 2;
+                        match result {
+                            Ok(()) => seen.acknowledged.push((key, i)),
+                            Err(e) => seen.failures.push((Instant::now(), e.to_string())),
+                        }
+                        if let Err(e) = read {
+                            seen.failures.push((Instant::now(), e.to_string()));
+                        }
+                    }
+                    i += 1;
+                    tokio::time::sleep(Duration::from_millis(2)).await;
+                }
+            }));
+        }
+        {
+            let (pg, failures, stop) = (
+                pg.clone(),
+                Arc::clone(&postgres_failures),
+                Arc::clone(&stop),
+            );
+            tasks.push(tokio::spawn(async move {
+                while !stop.load(Ordering::Relaxed) {
+                    if let Err(e) = pg.query_one("SELECT 1", &[]).await {
+                        failures.lock().push(e.to_string());
+                    }
+                    tokio::time::sleep(Duration::from_millis(5)).await;
+                }
+            }));
+        }
+        Self {
+            seen,
+            postgres_failures,
+            stop,
+            tasks,
+        }
+    }
+
+    async fn stop(self) -> (Seen, Vec<String>) {
+        self.stop.store(true, Ordering::Relaxed);
+        for task in self.tasks {
+            task.await.expect("a load task");
+        }
+        let seen = std::mem::take(&mut *self.seen.lock());
+        let pg = std::mem::take(&mut *self.postgres_failures.lock());
+        (seen, pg)
+    }
+}
+
+/// Runs the load, `fault` (`xtask services` commands, one after another) on another
+/// thread, and the load for `after` more; then checks that no acknowledged write was
+/// lost, that calls work again one reconnect delay after the promotion, and that
+/// PostgreSQL did not notice.
+async fn under_load(config: RedisConfig, fault: &[&[&str]], after: Duration) -> Seen {
+    let fault: Vec<Vec<String>> = fault
+        .iter()
+        .map(|command| command.iter().map(|&word| word.to_owned()).collect())
+        .collect();
+    let pool = RedisPool::connect(&config).await.expect("connects");
+    let cache = RedisCache::new(Some(pool.clone()), OnUnavailable::Error);
+    let pg = PgPool::connect(&services_config(&[]).postgres)
+        .await
+        .expect("PostgreSQL connects");
+    let name = fault
+        .iter()
+        .map(|c| c.join(" "))
+        .collect::<Vec<_>>()
+        .join(", then ");
+    let prefix = format!("failover:{}:{}", std::process::id(), fault[0].join("-"));
+    let load = Load::start(&cache, &pg, &prefix);
+    tokio::time::sleep(Duration::from_secs(1)).await;
+
+    let began = Instant::now();
+    let said = tokio::task::spawn_blocking(move || {
+        fault
+            .iter()
+            .map(|command| xtask_services(&command.iter().map(String::as_str).collect::<Vec<_>>()))
+            .collect::<String>()
+    })
+    .await
+    .expect("the fault's thread");
+    let fault_done = Instant::now();
+    println!("{name}: {}", said.trim());
+    tokio::time::sleep(after).await;
+    let (seen, postgres_failures) = load.stop().await;
+
+    // Every acknowledged write is there, with its value.
+    let mut lost = Vec::new();
+    for chunk in seen.acknowledged.chunks(500) {
+        let keys: Vec<&str> = chunk.iter().map(|(k, _)| k.as_str()).collect();
+        let values: Vec<Option<u64>> = cache.mget(&keys).await.expect("reads back");
+        for ((key, value), got) in chunk.iter().zip(values) {
+            if got != Some(*value) {
+                lost.push(format!("{key}: wrote {value}, read {got:?}"));
+            }
+        }
+    }
+    // The new primary's promotion, as the fault command saw it.
+    let promoted_in = said
+        .lines()
+        .find_map(|line| line.split(" in ").nth(1)?.strip_suffix(" ms")?.parse().ok())
+        .map(Duration::from_millis)
+        .expect("the fault command says how long it took");
+    // A write is not acknowledged while the primary has no replica to take it:
+    // after the failover, until the old primary (or the killed one, started again)
+    // follows the new one. Everything else must work again one reconnect delay
+    // after the promotion.
+    let unreplicated = |e: &str| e.contains("redis.wait_replicas");
+    let last = |replicated: bool| {
+        seen.failures
+            .iter()
+            .filter(|(_, e)| unreplicated(e) == replicated)
+            .map(|(at, _)| at.saturating_duration_since(began))
+            .max()
+    };
+    let (last_other, last_unreplicated) = (last(false), last(true));
+    println!(
+        "{}: {} calls, {} writes acknowledged, {} failed (first: {:?}); new primary after \
+         {promoted_in:?}; last failure {last_other:?} after the fault began, last write not \
+         replicated {last_unreplicated:?} (the fault command took {:?}); {} acknowledged \
+         writes lost; PostgreSQL failures {}",
+        name,
+        seen.calls,
+        seen.acknowledged.len(),
+        seen.failures.len(),
+        seen.failures.first().map(|(_, e)| e),
+        fault_done - began,
+        lost.len(),
+        postgres_failures.len()
+    );
+    assert!(
+        lost.is_empty(),
+        "{} acknowledged writes lost, such as {:?}",
+        lost.len(),
+        &lost[..lost.len().min(5)]
+    );
+    assert!(
+        postgres_failures.is_empty(),
+        "PostgreSQL noticed: {postgres_failures:?}"
+    );
+    // Slack for this shared machine: the promotion's time is read by polling the
+    // servers through redis-cli.
+    let bound = promoted_in + RETRY_DELAY + Duration::from_millis(1500);
+    if let Some(last) = last_other {
+        assert!(
+            last <= bound,
+            "calls failed {last:?} after the fault began, the new primary took over after \
+             {promoted_in:?}: {:?}",
+            seen.failures.iter().rev().find(|(_, e)| !unreplicated(e))
+        );
+    }
+    assert!(!seen.acknowledged.is_empty(), "the load ran");
+    pool.close(Duration::from_secs(2)).await;
+    seen
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "fails over the shared Sentinel group: run by `cargo xtask test` in its faults phase"]
+async fn redis_fault_sentinel_failover_under_cache_calls() {
+    under_load(
+        sentinel_config(),
+        &[&["failover", "redis"]],
+        Duration::from_secs(3),
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "kills the shared Sentinel group's primary: run by `cargo xtask test` in its faults phase"]
+async fn redis_fault_sentinel_primary_killed_under_cache_calls() {
+    // The killed node is started again after the promotion, and follows the new
+    // primary: writes are acknowledged again once it has caught up.
+    under_load(
+        sentinel_config(),
+        &[&["kill", "redis-primary"], &["up", "redis-sentinel"]],
+        Duration::from_secs(3),
+    )
+    .await;
+}
+
+/// The number (`services kill redis-node N`) of a node that is a primary now.
+async fn a_primary(pool: &RedisPool) -> String {
+    let primaries = pool.primaries().await.expect("CLUSTER NODES");
+    match primaries.first() {
+        Some(poolside_core::RedisPrimary::ClusterNode { port, .. }) => (port - 56399).to_string(),
+        other => panic!("no cluster primary: {other:?}"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "kills a node of the shared cluster: run by `cargo xtask test` in its faults phase"]
+async fn redis_fault_cluster_primary_killed_under_cache_calls() {
+    let config = cluster_config();
+    let probe = RedisPool::connect(&config).await.expect("connects");
+    let node = a_primary(&probe).await;
+    // The node is started again after its replica took over, and follows it.
+    under_load(
+        config,
+        &[&["kill", "redis-node", &node], &["up", "redis-cluster"]],
+        Duration::from_secs(3),
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "moves slots of the shared cluster: run by `cargo xtask test` in its faults phase"]
+async fn redis_fault_cluster_slots_moved_under_cache_calls() {
+    // The keys written before and during the move must all be readable where they
+    // went, and no MOVED or ASK may reach a caller: every call must succeed.
+    let seen = under_load(
+        cluster_config(),
+        &[&["reshard", "redis", "2000"]],
+        Duration::from_secs(2),
+    )
+    .await;
+    assert!(
+        seen.failures.is_empty(),
+        "{} calls failed while slots moved, such as {:?}",
+        seen.failures.len(),
+        seen.failures.first()
+    );
+}
