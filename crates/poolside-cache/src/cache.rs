@@ -67,14 +67,26 @@ fn command_name(cmd: &redis::Cmd) -> &str {
     }
 }
 
-/// One round trip that stores `items`: with a TTL of `millis`, one `SET ... PX` per key,
-/// so each value is written with its expiry at once; without, one `MSET`.
+/// One round trip that stores `items`: one `SET` per key (with `PX millis` when given,
+/// so each value is written with its expiry at once), or one `MSET` outside a cluster
+/// when there is no TTL. (A cluster routes a pipeline by its first command with one
+/// slot; `MSET` has none to the router, even for keys of one slot.)
 fn pipeline_of<T: Serialize>(
     items: &[&(&str, T)],
     millis: Option<u64>,
+    cluster: bool,
 ) -> Result<redis::Pipeline, RedisError> {
     let mut pipeline = redis::pipe();
     match millis {
+        None if cluster => {
+            for (key, value) in items {
+                pipeline
+                    .cmd("SET")
+                    .arg(*key)
+                    .arg(encode(key, value)?)
+                    .ignore();
+            }
+        }
         Some(millis) => {
             for (key, value) in items {
                 pipeline
@@ -275,10 +287,11 @@ impl RedisCache {
             return Ok(());
         }
         let millis = ttl.map(ttl_millis).transpose()?;
+        let cluster = self.is_cluster();
         let pipelines = self
             .by_slot(items, |(key, _)| key)
             .into_iter()
-            .map(|group| pipeline_of(&group, millis))
+            .map(|group| pipeline_of(&group, millis, cluster))
             .collect::<Result<Vec<_>, _>>()?;
         let name = || if ttl.is_some() { "SET" } else { "MSET" };
         self.run_with(
@@ -299,13 +312,16 @@ impl RedisCache {
         Ok(())
     }
 
+    /// Whether the pool is on a Redis Cluster.
+    fn is_cluster(&self) -> bool {
+        self.pool
+            .as_ref()
+            .is_some_and(|pool| pool.mode() == RedisMode::Cluster)
+    }
+
     /// `items` in one group, or in a cluster one group per slot of `key(item)`.
     fn by_slot<'i, I>(&self, items: &'i [I], key: impl Fn(&I) -> &str) -> Vec<Vec<&'i I>> {
-        let cluster = self
-            .pool
-            .as_ref()
-            .is_some_and(|pool| pool.mode() == RedisMode::Cluster);
-        if !cluster {
+        if !self.is_cluster() {
             return vec![items.iter().collect()];
         }
         let mut groups: HashMap<Slot, Vec<&I>> = HashMap::new();

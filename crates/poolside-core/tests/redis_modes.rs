@@ -136,3 +136,39 @@ async fn pubsub_hears_what_the_pool_publishes_in_each_mode() {
         assert_eq!(payload, "hello", "{} mode", config.mode);
     }
 }
+
+#[tokio::test]
+async fn a_write_is_acknowledged_only_once_the_replicas_have_it() {
+    for config in [sentinel_config(), cluster_config()] {
+        assert_eq!(config.replicas_to_wait_for(), 1, "{} mode", config.mode);
+        let pool = RedisPool::connect(&config).await.expect("connects");
+        let keys: Vec<String> = (0..20).map(|i| key("durable", i)).collect();
+        for k in &keys {
+            let () = pool
+                .write(redis::cmd("SET").arg(k).arg(1).arg("PX").arg(60_000))
+                .await
+                .unwrap_or_else(|e| panic!("{} mode: {e}", config.mode));
+        }
+        // Split over the cluster's nodes, then WAIT on each.
+        let deleted: u64 = pool
+            .write(redis::cmd("UNLINK").arg(&keys))
+            .await
+            .expect("UNLINK across slots");
+        assert_eq!(deleted, 20, "{} mode", config.mode);
+
+        // Two replicas are asked for where each primary has one: not acknowledged.
+        let mut strict = config.clone();
+        strict.wait_replicas = Some(2);
+        strict.wait_timeout = Duration::from_millis(200);
+        let pool = RedisPool::connect(&strict).await.expect("connects");
+        let error = pool
+            .write::<()>(redis::cmd("SET").arg(key("durable", 99)).arg(1))
+            .await
+            .expect_err("one replica is not two");
+        assert_eq!(error.kind(), poolside_core::ErrorKind::Unavailable);
+        assert!(
+            error.to_string().contains("1 of the 2 replica(s)"),
+            "{error}"
+        );
+    }
+}

@@ -66,7 +66,7 @@ impl RedisNode {
                     "sentinel resolve-hostnames no\nsentinel announce-ip 127.0.0.1\n\
                      sentinel monitor {master} 127.0.0.1 {primary} 2\n\
                      sentinel auth-pass {master} {REDIS_PASSWORD}\n\
-                     sentinel down-after-milliseconds {master} 1000\n\
+                     sentinel down-after-milliseconds {master} 3000\n\
                      sentinel failover-timeout {master} 10000\n\
                      sentinel parallel-syncs {master} 1\n"
                 ));
@@ -121,6 +121,11 @@ impl Service for RedisNode {
 
     fn prepare(&self, layout: &Layout) -> Result<()> {
         let dir = layout.service_dir(self.key, false)?;
+        // A data node starts empty and takes its data from the primary it follows:
+        // the RDB a replica kept of an older sync would be stale.
+        if matches!(self.role, Role::Data { .. }) {
+            let _ = std::fs::remove_file(dir.join("dump.rdb"));
+        }
         std::fs::write(self.config_file(layout), self.config(&dir))
             .with_context(|| format!("writing {}'s redis.conf", self.name))
     }

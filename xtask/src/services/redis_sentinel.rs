@@ -1,6 +1,6 @@
 //! The Redis Sentinel group, started on demand (`services up redis-sentinel`): a
 //! primary (:56380), a replica (:56381) and three sentinels (:56390-56392) watching
-//! them as `poolside`, each quorum two, a primary judged down after 1 s. The faults:
+//! them as `poolside`, each quorum two, a primary judged down after 3 s. The faults:
 //! `services failover redis` (`SENTINEL FAILOVER`) and `services kill redis-primary`.
 
 use std::time::{Duration, Instant};

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use poolside_config::{RedisConfig, RedisMode};
 use redis::FromRedisValue;
-use redis::cluster_routing::{RoutingInfo, SingleNodeRoutingInfo};
+use redis::cluster_routing::{RoutingInfo, SingleNodeRoutingInfo, Slot};
 use tokio::sync::watch;
 
 use super::deployment::Deployment;
@@ -262,12 +262,63 @@ impl RedisPool {
         if self.inner.config.replicas_to_wait_for() == 0 {
             return self.command(cmd).await;
         }
-        let mut pipeline = redis::pipe();
-        pipeline.add_command(cmd.clone());
-        let mut answers = self.replicated(&pipeline).await?;
-        let value = answers.pop().unwrap_or(redis::Value::Nil);
+        let value = if self.spans_slots(cmd) {
+            self.replicated_across_slots(cmd).await?
+        } else {
+            let mut pipeline = redis::pipe();
+            pipeline.add_command(cmd.clone());
+            let mut answers = self.replicated(&pipeline).await?;
+            answers.pop().unwrap_or(redis::Value::Nil)
+        };
         redis::from_redis_value(value)
             .map_err(|e| RedisError::from_driver(e.into(), "reading a Redis write's answer"))
+    }
+
+    /// Whether `cmd` is split over several nodes of a cluster (`DEL`, `UNLINK` and
+    /// `MSET` of keys in several slots).
+    fn spans_slots(&self, cmd: &redis::Cmd) -> bool {
+        if self.inner.config.mode != RedisMode::Cluster {
+            return false;
+        }
+        let mut args = cmd.args_iter().map(|arg| match arg {
+            redis::Arg::Simple(bytes) => bytes,
+            _ => &[][..],
+        });
+        let name = args.next().unwrap_or_default().to_ascii_uppercase();
+        let keys: Vec<&[u8]> = match name.as_slice() {
+            b"DEL" | b"UNLINK" | b"EXISTS" | b"TOUCH" => args.collect(),
+            b"MSET" => args.step_by(2).collect(),
+            _ => return false,
+        };
+        let mut slots = keys.iter().map(Slot::for_key);
+        let first = slots.next();
+        slots.any(|slot| Some(slot) != first)
+    }
+
+    /// A write split over several nodes of a cluster, then `WAIT` on every primary
+    /// (answered with the least count), on the same connection of its own, so each
+    /// node's WAIT follows its part of the write: two round trips.
+    async fn replicated_across_slots(&self, cmd: &redis::Cmd) -> Result<redis::Value, RedisError> {
+        let wait = self.wait_command();
+        let wait = &wait;
+        let (value, reached): (redis::Value, i64) = self
+            .send(Path::Exclusive, |mut conn| async move {
+                let value: redis::Value = cmd.query_async(&mut conn).await?;
+                let reached: i64 = wait.query_async(&mut conn).await?;
+                Ok((value, reached))
+            })
+            .await?;
+        self.check_replicas(u64::try_from(reached).unwrap_or(0))?;
+        Ok(value)
+    }
+
+    /// `WAIT redis.wait_replicas redis.wait_timeout`.
+    fn wait_command(&self) -> redis::Cmd {
+        let config = &self.inner.config;
+        let timeout = u64::try_from(config.wait_timeout.as_millis()).unwrap_or(u64::MAX);
+        let mut wait = redis::cmd("WAIT");
+        wait.arg(config.replicas_to_wait_for()).arg(timeout.max(1));
+        wait
     }
 
     /// Sends the writes of `pipeline` (not `.atomic()`: `WAIT` cannot run inside a
@@ -297,11 +348,8 @@ impl RedisPool {
         &self,
         pipeline: &redis::Pipeline,
     ) -> Result<Vec<redis::Value>, RedisError> {
-        let config = &self.inner.config;
-        let wanted = config.replicas_to_wait_for();
-        let timeout = u64::try_from(config.wait_timeout.as_millis()).unwrap_or(u64::MAX);
         let mut pipeline = pipeline.clone();
-        pipeline.cmd("WAIT").arg(wanted).arg(timeout.max(1));
+        pipeline.add_command(self.wait_command());
         // On a connection of its own: WAIT holds the connection until the replicas
         // answer, and would hold up every command queued behind it on a shared one.
         let pipeline = &pipeline;
@@ -314,21 +362,29 @@ impl RedisPool {
             Some(redis::Value::Int(n)) => u64::try_from(n).unwrap_or(0),
             _ => 0,
         };
-        if reached < u64::from(wanted) {
-            self.inner.counters.errors.fetch_add(1, Ordering::Relaxed);
-            return Err(RedisError::new(
-                ErrorKind::Unavailable,
-                format!(
-                    "a Redis write reached the primary but {reached} of the {wanted} replica(s) \
-                     redis.wait_replicas asks for within redis.wait_timeout ({:?}): a failover \
-                     could lose it, so it is not acknowledged; write it again once the \
-                     primary has its replicas",
-                    config.wait_timeout
-                ),
-            )
-            .after_sending());
-        }
+        self.check_replicas(reached)?;
         Ok(answers)
+    }
+
+    /// The error of a write that `reached` replicas took, when that is too few.
+    fn check_replicas(&self, reached: u64) -> Result<(), RedisError> {
+        let config = &self.inner.config;
+        let wanted = config.replicas_to_wait_for();
+        if reached >= u64::from(wanted) {
+            return Ok(());
+        }
+        self.inner.counters.errors.fetch_add(1, Ordering::Relaxed);
+        Err(RedisError::new(
+            ErrorKind::Unavailable,
+            format!(
+                "a Redis write reached the primary but {reached} of the {wanted} replica(s) \
+                 redis.wait_replicas asks for within redis.wait_timeout ({:?}): a failover \
+                 could lose it, so it is not acknowledged; write it again once the primary \
+                 has its replicas",
+                config.wait_timeout
+            ),
+        )
+        .after_sending())
     }
 
     /// Sends one request (`call` on a handle of the connection), counted against
