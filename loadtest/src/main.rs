@@ -105,6 +105,11 @@ fn run(args: &[&str]) -> Result<ExitCode> {
         .as_deref()
         .filter(|_| plan.iter().any(|(_, w)| w.is_redis()))
     {
+        Some(url) if options.redis_mode == poolside_config::RedisMode::Cluster => {
+            // The server's CPU would be six processes': not read.
+            runtime.block_on(workload::redis::prepare_cluster(url))?;
+            None
+        }
         Some(url) => runtime.block_on(workload::redis::prepare(url))?,
         None => None,
     };
@@ -125,6 +130,7 @@ fn run(args: &[&str]) -> Result<ExitCode> {
     let target = Target {
         database_url,
         redis_url,
+        redis_mode: options.redis_mode,
         pgbouncer_url,
         standby_url,
         pool_size: options.pool_size,

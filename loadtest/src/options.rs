@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
+use poolside_config::RedisMode;
 
 use super::scenarios::Scenario;
 use super::workload::Workload;
@@ -35,8 +36,11 @@ pub(crate) struct Options {
     pub(crate) stress_max_tasks: usize,
     /// A PostgreSQL server of the caller's instead of the embedded one.
     pub(crate) database_url: Option<String>,
-    /// A Redis server of the caller's instead of the embedded one.
+    /// A Redis server of the caller's instead of the embedded one; in cluster mode,
+    /// the cluster's node URLs, comma-separated.
     pub(crate) redis_url: Option<String>,
+    /// `--redis-mode`: one server, or a Redis Cluster.
+    pub(crate) redis_mode: RedisMode,
     /// A PgBouncer of the caller's (transaction mode, in front of `database_url`).
     pub(crate) pgbouncer_url: Option<String>,
     /// Where to write the JSON results.
@@ -104,6 +108,9 @@ usage: cargo xtask loadtest [--quick] [--scenario NAME,...] [--workload NAME,...
   --repeat   runs each steady measurement N times, interleaved; the report shows medians
   --database-url / --redis-url  measure servers of yours instead of starting throwaway
              ones (with only one of them given, the other's workloads are skipped)
+  --redis-mode single|cluster  the Redis workloads on one server (default) or on a Redis
+             Cluster: poolside-cluster against redis-benchmark --cluster with the same
+             clients (with --redis-url, the cluster's node URLs, comma-separated)
   --pgbouncer-url  your PgBouncer, in transaction mode in front of --database-url
              (the pgbouncer and instances scenarios are skipped without it)
 
@@ -129,6 +136,7 @@ impl Options {
             stress_max_tasks: 6400,
             database_url: None,
             redis_url: None,
+            redis_mode: RedisMode::Single,
             pgbouncer_url: None,
             json: None,
             plot: None,
@@ -197,6 +205,17 @@ impl Options {
                     options.database_url = Some(value("--database-url")?.to_owned())
                 }
                 "--redis-url" => options.redis_url = Some(value("--redis-url")?.to_owned()),
+                "--redis-mode" => {
+                    options.redis_mode = match value("--redis-mode")?.parse() {
+                        Ok(mode @ (RedisMode::Single | RedisMode::Cluster)) => mode,
+                        Ok(RedisMode::Sentinel) => bail!(
+                            "--redis-mode sentinel: a Sentinel group's commands take the \
+                             single server's path once the primary is found; measure single \
+                             or cluster"
+                        ),
+                        Err(e) => bail!("--redis-mode: {e}"),
+                    };
+                }
                 "--pgbouncer-url" => {
                     options.pgbouncer_url = Some(value("--pgbouncer-url")?.to_owned())
                 }

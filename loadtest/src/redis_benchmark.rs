@@ -1,5 +1,6 @@
 //! redis-benchmark as a baseline: `GET` or `SET` of 100-byte values on 10,000 keys
-//! (`-r 10000 -d 100`), the same client count as the tasks of the systems under test.
+//! (`-r 10000 -d 100`), the same client count as the tasks of the systems under test;
+//! on a cluster with `--cluster`, each request sent to the node of its key.
 
 use std::process::Command;
 
@@ -20,13 +21,16 @@ pub(crate) struct RedisBenchmarkResult {
     pub(crate) command: String,
 }
 
-/// Runs `requests` requests of `workload` from `clients` clients.
+/// Runs `requests` requests of `workload` from `clients` clients; with `cluster`, on
+/// the cluster that the first of `url`'s comma-separated nodes belongs to.
 pub(crate) fn run(
     url: &str,
     workload: Workload,
     clients: usize,
     requests: u64,
+    cluster: bool,
 ) -> Result<RedisBenchmarkResult> {
+    let url = url.split(',').next().unwrap_or(url).trim();
     let test = match workload {
         Workload::RedisGet => "get",
         Workload::RedisSet => "set",
@@ -34,7 +38,7 @@ pub(crate) fn run(
     };
     let program = crate::workspace::find_program("redis-benchmark")
         .context("redis-benchmark is not installed (Debian package redis-tools)")?;
-    let args = [
+    let mut args = vec![
         "-u".to_owned(),
         url.to_owned(),
         "-c".into(),
@@ -49,6 +53,9 @@ pub(crate) fn run(
         test.into(),
         "--csv".into(),
     ];
+    if cluster {
+        args.push("--cluster".into());
+    }
     let shown = poolside_config::redact_text(&format!("redis-benchmark {}", args.join(" ")));
     let output = Command::new(program)
         .args(&args)

@@ -44,8 +44,16 @@ pub(crate) fn run(args: &[&str]) -> Result<ExitCode> {
     let Some(set) = set else {
         return exit_code(wait_through_ctrl_c(load_test(args)));
     };
+    let cluster = args
+        .windows(2)
+        .any(|pair| pair == ["--redis-mode", "cluster"]);
     println!("== services up");
     let servers = StartedServices::up(set)?;
+    let cluster_servers = if cluster {
+        Some(StartedServices::up(Set::RedisCluster)?)
+    } else {
+        None
+    };
     let mut command = load_test(args);
     // In the clear: the server offers TLS, which libpq (pgbench) and poolside would
     // take by default and the other drivers (NoTls) would not; one rule for all keeps
@@ -54,7 +62,11 @@ pub(crate) fn run(args: &[&str]) -> Result<ExitCode> {
         .arg("--database-url")
         .arg(format!("{}?sslmode=disable", services::database_url()))
         .arg("--redis-url")
-        .arg(services::redis_url())
+        .arg(if cluster {
+            services::redis_cluster_nodes()
+        } else {
+            services::redis_url()
+        })
         .arg("--pgbouncer-url")
         .arg(format!("{}&sslmode=disable", services::pgbouncer_url()))
         .arg("--postgres-log")
@@ -69,6 +81,7 @@ pub(crate) fn run(args: &[&str]) -> Result<ExitCode> {
             .arg(standby_data);
     }
     let status = wait_through_ctrl_c(command);
+    drop(cluster_servers);
     drop(servers);
     exit_code(status)
 }

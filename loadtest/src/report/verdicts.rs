@@ -90,6 +90,24 @@ impl Report {
             "redis-benchmark",
             3.0,
         ));
+        out.heading("\nRedis past one server (Sentinel and Cluster issue):\n");
+        let cluster = "Redis Cluster GET: poolside-cluster vs redis-benchmark --cluster";
+        out.line(
+            self.ratio_at(
+                "steady",
+                "redis-get",
+                cluster,
+                ("poolside-cluster", "redis-benchmark-cluster"),
+                50,
+                2.0,
+            )
+            .unwrap_or_else(|| {
+                format!(
+                    "not measured: {cluster} at 50 tasks (run --workload redis-get --redis-mode \
+                     cluster)"
+                )
+            }),
+        );
         out.heading("\nreads at the wire's limit (batched reads issue):\n");
         for (level, goal) in [(50, 3.0), (16, 2.0)] {
             out.line(self.ratio_goal_at(

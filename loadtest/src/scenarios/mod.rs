@@ -378,12 +378,18 @@ impl Session<'_> {
         // About one run's worth of requests at redis-benchmark's usual rate.
         let requests = (self.options.duration.as_secs_f64() * 80_000.0).max(10_000.0) as u64;
         let cpu_before = cpu_sample();
-        match redis_benchmark::run(url, workload, clients, requests) {
+        let cluster = self.target.redis_mode == poolside_config::RedisMode::Cluster;
+        let system = if cluster {
+            "redis-benchmark-cluster"
+        } else {
+            "redis-benchmark"
+        };
+        match redis_benchmark::run(url, workload, clients, requests, cluster) {
             Ok(result) => {
                 let key = RunKey {
                     scenario: scenario.name(),
                     workload: workload.name(),
-                    system: "redis-benchmark",
+                    system,
                     concurrency: clients,
                     pool_size: None,
                     phase: None,
@@ -392,7 +398,7 @@ impl Session<'_> {
                 let row = Row::redis_benchmark(key, &result, requests, CpuSpan::since(cpu_before));
                 self.record_baseline(progress, row, result.command);
             }
-            Err(e) => progress.line(&format!("   {:<20} failed: {e:#}", "redis-benchmark")),
+            Err(e) => progress.line(&format!("   {system:<20} failed: {e:#}")),
         }
         progress.step();
     }

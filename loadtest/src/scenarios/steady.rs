@@ -1,6 +1,8 @@
 //! `steady`: a fixed number of tasks for a duration, at each `--concurrency`, against
 //! every system and the external baselines; repeated and interleaved with `--repeat`.
 
+use poolside_config::RedisMode;
+
 use super::{Scenario, Session};
 use crate::pgbench::{Amount, Mode};
 use crate::progress::Progress;
@@ -9,7 +11,14 @@ use crate::workload::Workload;
 
 pub(super) fn run(session: &mut Session<'_>, workload: Workload) {
     let options = session.options;
-    let mut systems = System::for_workload(workload).to_vec();
+    let cluster = workload.is_redis() && session.target.redis_mode == RedisMode::Cluster;
+    let mut systems = if cluster {
+        // deadpool-redis and the redis crate's multiplexed connection talk to one
+        // server; the driver alone is its cluster connection.
+        vec![System::PoolsideCluster, System::RawCluster]
+    } else {
+        System::for_workload(workload).to_vec()
+    };
     if workload == Workload::Select {
         // What the resilience layers, the metrics and the spans cost, beside the bare
         // default path.
@@ -18,7 +27,9 @@ pub(super) fn run(session: &mut Session<'_>, workload: Workload) {
         systems.insert(3, System::PoolsideTraced);
     }
     // The driver alone: how far any pool on it could go here.
-    systems.extend(System::driver_alone(workload));
+    if !cluster {
+        systems.extend(System::driver_alone(workload));
+    }
     let baselines = if workload.is_redis() {
         1
     } else {

@@ -56,6 +56,11 @@ pub(crate) enum System {
     DeadpoolRedis,
     /// The redis crate alone, no pool: one multiplexed connection shared by every task.
     RawMultiplexed,
+    /// poolside's `RedisPool::command` in cluster mode (`--redis-mode cluster`), on a
+    /// Redis Cluster.
+    PoolsideCluster,
+    /// The redis crate's cluster connection alone, no pool, shared by every task.
+    RawCluster,
     /// poolside in PgBouncer mode (`pgbouncer=true`), through PgBouncer.
     PoolsidePgbouncer,
     /// poolside's PgBouncer path before parameter types were learnt once per pool:
@@ -85,6 +90,8 @@ impl System {
             System::RawPipelined => "raw-pipelined",
             System::DeadpoolRedis => "deadpool-redis",
             System::RawMultiplexed => "raw-multiplexed",
+            System::PoolsideCluster => "poolside-cluster",
+            System::RawCluster => "raw-cluster",
             System::PoolsidePgbouncer => "poolside-pgbouncer",
             System::PoolsidePgbouncerFourTrips => "poolside-pgbouncer-4rt",
             System::DeadpoolPgbouncer => "deadpool-pgbouncer",
@@ -151,6 +158,8 @@ impl System {
 pub(crate) struct Target {
     pub(crate) database_url: Option<String>,
     pub(crate) redis_url: Option<String>,
+    /// One Redis server, or a cluster whose node URLs `redis_url` lists.
+    pub(crate) redis_mode: poolside_config::RedisMode,
     /// PgBouncer in transaction mode in front of the database, `pgbouncer=true` in it.
     pub(crate) pgbouncer_url: Option<String>,
     /// A streaming standby of the database, for the `replicas` scenario.
@@ -247,6 +256,8 @@ pub(crate) async fn prepare(
         System::RawPipelined => postgres::raw_pipelined(workload, target).await,
         System::DeadpoolRedis => redis::deadpool(workload, target).await,
         System::RawMultiplexed => redis::raw_multiplexed(workload, target).await,
+        System::PoolsideCluster => redis::poolside(workload, target).await,
+        System::RawCluster => redis::raw_cluster(workload, target).await,
         System::PoolsidePgbouncer => pgbouncer::poolside_pgbouncer(workload, target).await,
         System::PoolsidePgbouncerFourTrips => {
             pgbouncer::poolside_four_round_trips(workload, target).await

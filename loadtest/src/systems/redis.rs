@@ -1,6 +1,6 @@
 //! The Redis systems: poolside's `RedisPool` (commands on a shared multiplexed
-//! connection), deadpool-redis (one connection checked out per command), and the
-//! redis crate's multiplexed connection alone.
+//! connection, on one server or a cluster), deadpool-redis (one connection checked out
+//! per command), and the redis crate's multiplexed and cluster connections alone.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -37,12 +37,24 @@ fn pick(commands: &[redis::Cmd]) -> &redis::Cmd {
     &commands[fastrand::usize(..commands.len())]
 }
 
-/// poolside's `RedisPool::command`.
+/// poolside's `RedisPool::command`, on one server or (`poolside-cluster`) a cluster.
 pub(super) async fn poolside(workload: Workload, target: &Target) -> Result<Prepared> {
     let commands = commands(workload)?;
     // Built directly rather than through the loader, which would also want PostgreSQL.
+    let url = target.redis_url()?;
+    let (url, cluster_nodes) = match target.redis_mode {
+        poolside_config::RedisMode::Cluster => (
+            poolside_config::SecretUrl::default(),
+            url.split(',')
+                .map(|node| poolside_config::SecretUrl::new(node.trim()))
+                .collect(),
+        ),
+        _ => (poolside_config::SecretUrl::new(url), Vec::new()),
+    };
     let config = poolside_config::RedisConfig {
-        url: poolside_config::SecretUrl::new(target.redis_url()?),
+        mode: target.redis_mode,
+        url,
+        cluster_nodes,
         max_size: target.pool_size,
         connection_timeout: CONNECTION_TIMEOUT,
         max_queued_commands: u32::try_from(target.max_tasks * 2).unwrap_or(u32::MAX),
@@ -122,6 +134,29 @@ pub(super) async fn raw_multiplexed(workload: Workload, target: &Target) -> Resu
             open: Some(1),
             ..PoolCounts::default()
         }),
+        close: super::nothing_to_close(),
+    })
+}
+
+/// The redis crate's cluster connection alone, no pool: one `ClusterConnection` shared
+/// by every task. The ceiling of the driver poolside's cluster mode runs on.
+pub(super) async fn raw_cluster(workload: Workload, target: &Target) -> Result<Prepared> {
+    let commands = commands(workload)?;
+    let nodes: Vec<&str> = target.redis_url()?.split(',').map(str::trim).collect();
+    let conn = redis::cluster::ClusterClient::new(nodes)?
+        .get_async_connection()
+        .await?;
+    let operation: Operation = per_call((conn, commands), |(mut conn, commands)| async move {
+        Outcome::of(
+            pick(&commands)
+                .query_async::<redis::Value>(&mut conn)
+                .await
+                .map(drop),
+        )
+    });
+    Ok(Prepared {
+        operation,
+        counts: Box::new(PoolCounts::default),
         close: super::nothing_to_close(),
     })
 }

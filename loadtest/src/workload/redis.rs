@@ -60,3 +60,31 @@ pub(crate) async fn prepare(url: &str) -> Result<Option<u32>> {
                 .is_ok_and(|name| name.starts_with("redis"))
         }))
 }
+
+/// Writes every key into the Redis Cluster at `nodes` (comma-separated URLs), each to
+/// the primary of its slot.
+pub(crate) async fn prepare_cluster(nodes: &str) -> Result<()> {
+    let client =
+        redis::cluster::ClusterClient::new(nodes.split(',').map(str::trim).collect::<Vec<_>>())
+            .context("the Redis Cluster URLs")?;
+    let conn = client
+        .get_async_connection()
+        .await
+        .context("connecting to the Redis Cluster")?;
+    let mut writes = Vec::with_capacity(KEYS as usize);
+    for n in 0..KEYS {
+        let mut set = redis::cmd("SET");
+        set.arg(key_name(n)).arg(value());
+        writes.push(set);
+    }
+    for chunk in writes.chunks(500) {
+        let sent = chunk.iter().map(|set| {
+            let mut conn = conn.clone();
+            async move { set.query_async::<()>(&mut conn).await }
+        });
+        futures_util::future::try_join_all(sent)
+            .await
+            .context("writing the keys of the Redis workloads into the cluster")?;
+    }
+    Ok(())
+}

@@ -408,6 +408,11 @@ pub(crate) fn redis_url() -> String {
     url_of("REDIS_URL")
 }
 
+/// The URLs of the Redis Cluster's nodes, comma-separated.
+pub(crate) fn redis_cluster_nodes() -> String {
+    url_of("REDIS_CLUSTER_NODES")
+}
+
 fn url_of(variable: &str) -> String {
     env_vars()
         .into_iter()
