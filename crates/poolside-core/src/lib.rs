@@ -42,8 +42,8 @@ pub use poolside_macros::FromRow;
 pub use redis;
 #[cfg(feature = "redis")]
 pub use redis_pool::{
-    ExclusiveRedisConnection, RedisConnection, RedisError, RedisPool, RedisPrimary,
-    RedisServerInfo, RedisStats,
+    ExclusiveRedisConnection, RedisConnection, RedisError, RedisNodeState, RedisPool, RedisPrimary,
+    RedisServerInfo, RedisStats, RedisTopology,
 };
 /// The PostgreSQL driver, re-exported so users need no second dependency.
 pub use tokio_postgres;

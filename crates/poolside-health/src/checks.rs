@@ -59,17 +59,53 @@ pub(crate) async fn check_postgres(pool: &PgPool, timeout: Duration) -> CheckRes
     CheckResult::of(started, result)
 }
 
-/// `PING` within `timeout`.
+/// `PING` within `timeout`; then, past one server, the topology
+/// ([`RedisPool::topology`](poolside_core::RedisPool::topology)): a replica that is
+/// not in step, a cluster node down or a slot unserved is a warning (commands still
+/// run), not a failure.
 #[cfg(feature = "redis")]
 pub(crate) async fn check_redis(pool: &poolside_core::RedisPool, timeout: Duration) -> CheckResult {
     let started = Instant::now();
     let command = poolside_core::redis::cmd("PING");
-    let ping = pool.command::<String>(&command);
-    let result = match tokio::time::timeout(timeout, ping).await {
-        Ok(Ok(answer)) if answer == "PONG" => Ok(()),
-        Ok(Ok(answer)) => Err(format!("PING answered {answer:?}")),
-        Ok(Err(error)) => Err(error.to_string()),
-        Err(_) => Err(timed_out(timeout)),
+    let check = async {
+        let answer = pool
+            .command::<String>(&command)
+            .await
+            .map_err(|e| e.to_string())?;
+        if answer != "PONG" {
+            return Err(format!("PING answered {answer:?}"));
+        }
+        if pool.mode() == poolside_config::RedisMode::Single {
+            return Ok(None);
+        }
+        // The topology is best effort: PING passed, so Redis serves.
+        Ok(pool
+            .topology()
+            .await
+            .ok()
+            .filter(|t| !t.is_healthy())
+            .map(|t| {
+                let down: Vec<String> = t
+                    .nodes
+                    .iter()
+                    .filter(|node| !node.up)
+                    .map(|node| format!("{} {} down", node.role, node.address))
+                    .collect();
+                match t.cluster_state.as_deref() {
+                    Some(state) if state != "ok" => {
+                        format!("cluster_state {state}; {}", down.join(", "))
+                    }
+                    _ => down.join(", "),
+                }
+            }))
     };
-    CheckResult::of(started, result)
+    match tokio::time::timeout(timeout, check).await {
+        Ok(Ok(None)) => CheckResult::of(started, Ok(())),
+        Ok(Ok(Some(warning))) => CheckResult {
+            status: Status::Warn,
+            ..CheckResult::of(started, Err(warning))
+        },
+        Ok(Err(error)) => CheckResult::of(started, Err(error)),
+        Err(_) => CheckResult::of(started, Err(timed_out(timeout))),
+    }
 }

@@ -116,10 +116,17 @@ async fn redis_json(health: &Health) -> (Value, Value) {
                 Ok(Err(error)) => error_json(error),
                 Err(_) => error_json(format!("no answer within {timeout:?}")),
             };
+            let topology = match tokio::time::timeout(timeout, pool.topology()).await {
+                Ok(Ok(topology)) => json!(topology),
+                Ok(Err(error)) => error_json(error),
+                Err(_) => error_json(format!("no answer within {timeout:?}")),
+            };
             json!({
                 "required": inner.redis_required,
+                "mode": pool.mode().name(),
                 "pool": pool.stats(),
                 "server": server,
+                "topology": topology,
             })
         }
         None => Value::Null,

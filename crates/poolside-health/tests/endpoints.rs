@@ -289,3 +289,74 @@ async fn behind_pgbouncer_the_detailed_view_shows_its_pools_and_the_budget() {
     assert_eq!(budget["max_connections"], 300, "{budget}");
     assert_eq!(budget["problems"], serde_json::json!([]), "{budget}");
 }
+
+#[tokio::test]
+async fn past_one_redis_server_the_detailed_view_shows_every_node() {
+    let database_url = required_env("DATABASE_URL");
+    let sentinels = required_env("REDIS_SENTINELS");
+    let master = required_env("REDIS_MASTER_NAME");
+    let nodes = required_env("REDIS_CLUSTER_NODES");
+    let modes = [
+        vec![
+            ("POOLSIDE_REDIS__MODE", "sentinel"),
+            ("POOLSIDE_REDIS__SENTINELS", sentinels.as_str()),
+            ("POOLSIDE_REDIS__MASTER_NAME", master.as_str()),
+        ],
+        vec![
+            ("POOLSIDE_REDIS__MODE", "cluster"),
+            ("POOLSIDE_REDIS__CLUSTER_NODES", nodes.as_str()),
+        ],
+    ];
+    for vars in modes {
+        let mut all = vec![("DATABASE_URL", database_url.as_str())];
+        all.extend(vars);
+        let config = config(&all);
+        let redis_config = config.redis.as_ref().expect("redis");
+        let mode = redis_config.mode;
+        let redis = RedisPool::connect(redis_config).await.expect("connects");
+        let pool = PgPool::connect(&config.postgres).await.expect("connects");
+        let health = Health::builder(config.health.clone())
+            .postgres(pool)
+            .redis(redis.clone(), true)
+            .build();
+        health.check_now().await;
+        let (status, _, body) = get(&health, "/health/ready").await;
+        assert_eq!(status.as_u16(), 200, "{mode}: {body}");
+
+        let (_, _, body) = get(&health, "/health/detailed").await;
+        let detailed: serde_json::Value = serde_json::from_str(&body).expect("JSON");
+        let topology = &detailed["redis"]["topology"];
+        assert_eq!(detailed["redis"]["mode"], mode.name(), "{topology}");
+        let roles: Vec<(&str, bool)> = topology["nodes"]
+            .as_array()
+            .expect("nodes")
+            .iter()
+            .map(|n| (n["role"].as_str().unwrap_or(""), n["up"] == true))
+            .collect();
+        let (primaries, replicas) = match mode {
+            poolside_config::RedisMode::Cluster => (3, 3),
+            _ => (1, 1),
+        };
+        assert_eq!(
+            roles
+                .iter()
+                .filter(|(r, up)| *r == "primary" && *up)
+                .count(),
+            primaries,
+            "{mode}: {topology}"
+        );
+        assert_eq!(
+            roles
+                .iter()
+                .filter(|(r, up)| *r == "replica" && *up)
+                .count(),
+            replicas,
+            "{mode}: {topology}"
+        );
+        if mode == poolside_config::RedisMode::Cluster {
+            assert_eq!(topology["cluster_state"], "ok", "{topology}");
+        }
+        // The health check read the topology too; the metrics sampler uses it.
+        assert!(redis.last_topology().is_some_and(|t| t.is_healthy()));
+    }
+}

@@ -24,12 +24,12 @@ mod window;
 pub use exporter::{Exporter, ExporterError};
 pub use labels::{Outcome, PoolLabel};
 pub use operation::{Operation, OutcomeLabel};
-#[cfg(feature = "redis")]
-pub use pool_figures::record_redis_stats;
 pub use pool_figures::{
     PoolFigures, observe_pg_pool, record_breaker, record_overflow, record_pg_stats,
     record_replica_stats, retry_observer,
 };
+#[cfg(feature = "redis")]
+pub use pool_figures::{record_redis_stats, record_redis_topology};
 pub use record::{Metrics, MetricsLayer, ResponseFuture};
 pub use recorder::OperationRecorder;
 pub use snapshot::{SlowOperation, Snapshot};

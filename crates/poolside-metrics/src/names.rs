@@ -58,6 +58,13 @@ pub const REPLICA_LAG_SECONDS: &str = "poolside_replica_lag_seconds";
 pub const REPLICA_READS: &str = "poolside_replica_reads_total";
 /// Read-only statements that ran on the primary, by `reason`.
 pub const REPLICA_PRIMARY_READS: &str = "poolside_replica_primary_reads_total";
+/// Whether each Redis node was up (1) or not (0) when last read, by `node` and `role`
+/// (`primary`, `replica`); past one server only.
+pub const REDIS_NODE_UP: &str = "poolside_redis_node_up";
+/// Whether the Redis Cluster served every slot (1) or not (0) when last read.
+pub const REDIS_CLUSTER_OK: &str = "poolside_redis_cluster_ok";
+/// Failovers the Redis sentinels announced since the pool started.
+pub const REDIS_FAILOVERS: &str = "poolside_redis_failovers_total";
 
 /// Every name above.
 pub const ALL: &[&str] = &[
@@ -88,6 +95,9 @@ pub const ALL: &[&str] = &[
     REPLICA_LAG_SECONDS,
     REPLICA_READS,
     REPLICA_PRIMARY_READS,
+    REDIS_NODE_UP,
+    REDIS_CLUSTER_OK,
+    REDIS_FAILOVERS,
 ];
 
 /// Registers the help text and unit of every metric above with the installed recorder,
@@ -203,5 +213,20 @@ pub fn describe() {
         REPLICA_PRIMARY_READS,
         Unit::Count,
         "Read-only statements that ran on the primary, by reason."
+    );
+    describe_gauge!(
+        REDIS_NODE_UP,
+        Unit::Count,
+        "Whether each Redis node was up when last read: 1 yes, 0 no."
+    );
+    describe_gauge!(
+        REDIS_CLUSTER_OK,
+        Unit::Count,
+        "Whether the Redis Cluster served every slot when last read: 1 yes, 0 no."
+    );
+    describe_counter!(
+        REDIS_FAILOVERS,
+        Unit::Count,
+        "Failovers the Redis sentinels announced since the pool started."
     );
 }

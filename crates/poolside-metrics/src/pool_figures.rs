@@ -10,9 +10,9 @@ use metrics::{Histogram, counter, gauge, histogram};
 #[cfg(feature = "redis")]
 use poolside_cache::CacheStats;
 use poolside_config::MetricNaming;
-#[cfg(feature = "redis")]
-use poolside_core::RedisStats;
 use poolside_core::{PgPool, PoolObserver, PoolStats, ReplicasStats};
+#[cfg(feature = "redis")]
+use poolside_core::{RedisStats, RedisTopology};
 use poolside_resilience::breaker::{BreakerState, CircuitBreaker};
 use poolside_resilience::overflow::OverflowSwitch;
 use poolside_resilience::retry::{Decision, RetryEvent};
@@ -216,6 +216,24 @@ pub fn record_replica_stats(stats: &ReplicasStats) {
     }
     for (reason, count) in &stats.to_primary {
         counter!(names::REPLICA_PRIMARY_READS, "reason" => *reason).absolute(*count);
+    }
+}
+
+/// Sets each Redis node's `poolside_redis_node_up` (by `node` and `role`), and in a
+/// cluster `poolside_redis_cluster_ok`, from the topology the pool last read
+/// ([`RedisPool::topology`](poolside_core::RedisPool::topology), which the health
+/// checks read past one server); the sentinels' failovers as a counter.
+#[cfg(feature = "redis")]
+pub fn record_redis_topology(topology: &RedisTopology) {
+    for node in &topology.nodes {
+        gauge!(names::REDIS_NODE_UP, "node" => node.address.clone(), "role" => node.role)
+            .set(if node.up { 1.0 } else { 0.0 });
+    }
+    if let Some(state) = &topology.cluster_state {
+        gauge!(names::REDIS_CLUSTER_OK).set(if state == "ok" { 1.0 } else { 0.0 });
+    }
+    if topology.mode == "sentinel" {
+        counter!(names::REDIS_FAILOVERS).absolute(topology.failovers);
     }
 }
 

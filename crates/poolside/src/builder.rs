@@ -322,5 +322,8 @@ fn sample_redis_into(
     exporter.add_sampler(move || {
         PoolFigures::new(PoolLabel::Redis, naming)
             .record_redis_stats(&redis.stats(), Some(&cache.stats()));
+        if let Some(topology) = redis.last_topology() {
+            poolside_metrics::record_redis_topology(&topology);
+        }
     });
 }

@@ -404,3 +404,36 @@ async fn sql_built_at_run_time_runs_through_the_stack_labelled_by_its_name() {
         "{slowest:?}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_a_redis_cluster_the_cache_health_and_metrics_work_unchanged() {
+    let nodes = required_env("REDIS_CLUSTER_NODES");
+    let db = db_with(&[
+        ("POOLSIDE_REDIS__MODE", "cluster"),
+        ("POOLSIDE_REDIS__CLUSTER_NODES", &nodes),
+    ])
+    .await;
+    let keys: Vec<String> = (0..50).map(|i| format!("facade:cluster:{i}")).collect();
+    let items: Vec<(&str, i32)> = keys.iter().map(String::as_str).zip(0..).collect();
+    db.cache()
+        .mset(&items, Some(Duration::from_secs(30)))
+        .await
+        .expect("caches across slots");
+    let refs: Vec<&str> = keys.iter().map(String::as_str).collect();
+    let got: Vec<Option<i32>> = db.cache().mget(&refs).await.expect("reads across slots");
+    assert_eq!(got, (0..50).map(Some).collect::<Vec<_>>());
+
+    db.warm_up().await.expect("warms up");
+    assert_eq!(db.health().status, Status::Pass, "{:?}", db.health());
+    let metrics = db.metrics_text().expect("poolside's recorder is installed");
+    for expected in [
+        r#"poolside_redis_node_up{node="127.0.0.1:"#,
+        r#"role="replica"} 1"#,
+        "poolside_redis_cluster_ok 1",
+    ] {
+        assert!(
+            metrics.contains(expected),
+            "missing {expected} in:\n{metrics}"
+        );
+    }
+}

@@ -11,6 +11,7 @@ mod pool;
 mod primary;
 mod reconnect;
 mod stats;
+mod topology;
 
 pub use connection::RedisConnection;
 pub use error::RedisError;
@@ -18,3 +19,4 @@ pub use info::RedisServerInfo;
 pub use pool::{ExclusiveRedisConnection, RedisPool};
 pub use primary::RedisPrimary;
 pub use stats::RedisStats;
+pub use topology::{RedisNodeState, RedisTopology};

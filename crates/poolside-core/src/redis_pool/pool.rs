@@ -15,7 +15,9 @@ use tokio::sync::watch;
 use super::deployment::Deployment;
 use super::manager::RedisManager;
 use super::reconnect::ReconnectBackoff;
-use super::{RedisConnection, RedisError, RedisPrimary, RedisServerInfo, RedisStats};
+use super::{
+    RedisConnection, RedisError, RedisPrimary, RedisServerInfo, RedisStats, RedisTopology,
+};
 use crate::ErrorKind;
 use crate::acquire_error::{PoolTerms, pool_error};
 use crate::count_guard::CountGuard;
@@ -60,6 +62,8 @@ struct Inner {
     target: String,
     /// Where connections go; the pub/sub connections are opened here.
     deployment: Arc<Deployment>,
+    /// The last topology read.
+    topology: parking_lot::Mutex<Option<RedisTopology>>,
 }
 
 /// Where a request goes.
@@ -124,6 +128,7 @@ impl RedisPool {
                 config: config.clone(),
                 target,
                 deployment,
+                topology: parking_lot::Mutex::new(None),
             }),
         })
     }
@@ -543,6 +548,50 @@ impl RedisPool {
             rejected: load(&inner.counters.rejected),
             timed_out_checkouts: load(&inner.fair.counters.timed_out),
         }
+    }
+
+    /// Reads which node is primary, its replicas' state and, in a cluster, the
+    /// cluster's state (`CLUSTER INFO`, `CLUSTER NODES`; elsewhere `INFO replication`
+    /// on the primary). The reading is kept for [`last_topology`](Self::last_topology).
+    ///
+    /// ```no_run
+    /// # async fn run(pool: poolside_core::RedisPool) -> Result<(), poolside_core::RedisError> {
+    /// let topology = pool.topology().await?;
+    /// for node in &topology.nodes {
+    ///     println!("{} {} up={}", node.address, node.role, node.up);
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub async fn topology(&self) -> Result<RedisTopology, RedisError> {
+        let mut topology = match self.inner.config.mode {
+            RedisMode::Cluster => {
+                let info: String = self.command(redis::cmd("CLUSTER").arg("INFO")).await?;
+                let nodes: String = self.command(redis::cmd("CLUSTER").arg("NODES")).await?;
+                RedisTopology::of_cluster(&info, &nodes)
+            }
+            mode => {
+                let mut both = redis::pipe();
+                both.cmd("CLIENT")
+                    .arg("INFO")
+                    .cmd("INFO")
+                    .arg("replication");
+                let (client, info): (String, String) = self.pipeline(&both).await?;
+                // The primary's own address: the local end of this connection.
+                let address = client
+                    .split_whitespace()
+                    .find_map(|field| field.strip_prefix("laddr="))
+                    .unwrap_or("primary");
+                RedisTopology::of_replication(mode.name(), address, &info)
+            }
+        };
+        topology.failovers = self.inner.deployment.failovers();
+        *self.inner.topology.lock() = Some(topology.clone());
+        Ok(topology)
+    }
+
+    /// The last [`topology`](Self::topology) read, if one was.
+    pub fn last_topology(&self) -> Option<RedisTopology> {
+        self.inner.topology.lock().clone()
     }
 
     /// Version, used memory and connected clients, from `INFO`.
