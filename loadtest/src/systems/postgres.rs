@@ -89,7 +89,7 @@ pub(super) fn poolside_config(target: &Target) -> Result<poolside_config::Config
     poolside_config_with(target, &[])
 }
 
-/// [`poolside_config`], then `extra` variables.
+/// [`poolside_config()`], then `extra` variables.
 fn poolside_config_with(
     target: &Target,
     extra: &[(&str, &str)],
