@@ -202,17 +202,7 @@ async fn with_redis_down_the_cache_answers_at_once() {
 /// A cache on the real Redis Cluster (`cargo xtask services up redis-cluster`),
 /// reached through one of its nodes.
 async fn cluster_cache() -> RedisCache {
-    let nodes = required_env("REDIS_CLUSTER_NODES");
-    let first = nodes.split(',').next().expect("a node");
-    let pg = required_env("DATABASE_URL");
-    let config = poolside_tests::load_config(&[
-        ("DATABASE_URL", pg.as_str()),
-        ("POOLSIDE_REDIS__MODE", "cluster"),
-        ("POOLSIDE_REDIS__CLUSTER_NODES", first),
-    ])
-    .config
-    .redis
-    .expect("a redis section");
+    let config = poolside_tests::redis_cluster_config(&[]);
     let pool = RedisPool::connect(&config).await.expect("connects");
     RedisCache::new(Some(pool), OnUnavailable::Error)
 }

@@ -7,33 +7,14 @@ use std::time::Duration;
 
 use poolside_config::{RedisConfig, RedisMode};
 use poolside_core::{RedisConnection, RedisPool};
-use poolside_tests::{load_config, required_env};
-
-fn config(vars: &[(&str, &str)]) -> RedisConfig {
-    let pg = required_env("DATABASE_URL");
-    let mut all = vec![("DATABASE_URL", pg.as_str())];
-    all.extend_from_slice(vars);
-    load_config(&all).config.redis.expect("a redis section")
-}
+use poolside_tests::{redis_cluster_config, redis_sentinel_config};
 
 fn sentinel_config() -> RedisConfig {
-    let sentinels = required_env("REDIS_SENTINELS");
-    let master = required_env("REDIS_MASTER_NAME");
-    config(&[
-        ("POOLSIDE_REDIS__MODE", "sentinel"),
-        ("POOLSIDE_REDIS__SENTINELS", &sentinels),
-        ("POOLSIDE_REDIS__MASTER_NAME", &master),
-    ])
+    redis_sentinel_config(&[])
 }
 
 fn cluster_config() -> RedisConfig {
-    let nodes = required_env("REDIS_CLUSTER_NODES");
-    // One node is enough to find the rest.
-    let first = nodes.split(',').next().expect("a node").to_owned();
-    config(&[
-        ("POOLSIDE_REDIS__MODE", "cluster"),
-        ("POOLSIDE_REDIS__CLUSTER_NODES", &first),
-    ])
+    redis_cluster_config(&[])
 }
 
 /// A key unique to this run, with `i` in it.

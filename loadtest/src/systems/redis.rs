@@ -116,10 +116,28 @@ pub(super) async fn deadpool(workload: Workload, target: &Target) -> Result<Prep
 /// The redis crate alone: one multiplexed connection shared by every task, no pool.
 /// The ceiling of the driver poolside's Redis path runs on.
 pub(super) async fn raw_multiplexed(workload: Workload, target: &Target) -> Result<Prepared> {
-    let commands = commands(workload)?;
     let conn = redis::Client::open(target.redis_url()?)?
         .get_multiplexed_async_connection()
         .await?;
+    shared_by_every_task(conn, workload)
+}
+
+/// The redis crate's cluster connection alone, no pool: one `ClusterConnection` shared
+/// by every task. The ceiling of the driver poolside's cluster mode runs on.
+pub(super) async fn raw_cluster(workload: Workload, target: &Target) -> Result<Prepared> {
+    let nodes: Vec<&str> = target.redis_url()?.split(',').map(str::trim).collect();
+    let conn = redis::cluster::ClusterClient::new(nodes)?
+        .get_async_connection()
+        .await?;
+    shared_by_every_task(conn, workload)
+}
+
+/// `workload`'s commands on clones of `conn`, one connection for every task.
+fn shared_by_every_task<C>(conn: C, workload: Workload) -> Result<Prepared>
+where
+    C: redis::aio::ConnectionLike + Clone + Send + Sync + 'static,
+{
+    let commands = commands(workload)?;
     let operation: Operation = per_call((conn, commands), |(mut conn, commands)| async move {
         Outcome::of(
             pick(&commands)
@@ -134,29 +152,6 @@ pub(super) async fn raw_multiplexed(workload: Workload, target: &Target) -> Resu
             open: Some(1),
             ..PoolCounts::default()
         }),
-        close: super::nothing_to_close(),
-    })
-}
-
-/// The redis crate's cluster connection alone, no pool: one `ClusterConnection` shared
-/// by every task. The ceiling of the driver poolside's cluster mode runs on.
-pub(super) async fn raw_cluster(workload: Workload, target: &Target) -> Result<Prepared> {
-    let commands = commands(workload)?;
-    let nodes: Vec<&str> = target.redis_url()?.split(',').map(str::trim).collect();
-    let conn = redis::cluster::ClusterClient::new(nodes)?
-        .get_async_connection()
-        .await?;
-    let operation: Operation = per_call((conn, commands), |(mut conn, commands)| async move {
-        Outcome::of(
-            pick(&commands)
-                .query_async::<redis::Value>(&mut conn)
-                .await
-                .map(drop),
-        )
-    });
-    Ok(Prepared {
-        operation,
-        counts: Box::new(PoolCounts::default),
         close: super::nothing_to_close(),
     })
 }

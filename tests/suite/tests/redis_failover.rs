@@ -17,41 +17,34 @@ use parking_lot::Mutex;
 use poolside_cache::{OnUnavailable, RedisCache};
 use poolside_config::RedisConfig;
 use poolside_core::{PgPool, RedisPool};
-use poolside_tests::{load_config, required_env, services_config, xtask_services};
+use poolside_tests::{
+    redis_cluster_config, redis_sentinel_config, services_config, xtask_services,
+};
 
 /// Tasks writing and reading while the fault happens.
 const TASKS: usize = 8;
 /// The delay before reconnecting after a failed connect, for these pools.
 const RETRY_DELAY: Duration = Duration::from_millis(500);
 
-fn redis_config(vars: &[(&str, &str)]) -> RedisConfig {
-    let pg = required_env("DATABASE_URL");
-    let retry_delay = format!("{}ms", RETRY_DELAY.as_millis());
-    let mut all = vec![
-        ("DATABASE_URL", pg.as_str()),
-        ("POOLSIDE_REDIS__RETRY_DELAY", retry_delay.as_str()),
-        ("POOLSIDE_REDIS__COMMAND_TIMEOUT", "2s"),
-    ];
-    all.extend_from_slice(vars);
-    load_config(&all).config.redis.expect("a redis section")
+/// The pools' settings: a short reconnect delay and command timeout.
+fn settings() -> [(&'static str, String); 2] {
+    [
+        (
+            "POOLSIDE_REDIS__RETRY_DELAY",
+            format!("{}ms", RETRY_DELAY.as_millis()),
+        ),
+        ("POOLSIDE_REDIS__COMMAND_TIMEOUT", "2s".to_owned()),
+    ]
 }
 
 fn sentinel_config() -> RedisConfig {
-    let sentinels = required_env("REDIS_SENTINELS");
-    let master = required_env("REDIS_MASTER_NAME");
-    redis_config(&[
-        ("POOLSIDE_REDIS__MODE", "sentinel"),
-        ("POOLSIDE_REDIS__SENTINELS", &sentinels),
-        ("POOLSIDE_REDIS__MASTER_NAME", &master),
-    ])
+    let settings = settings();
+    redis_sentinel_config(&settings.each_ref().map(|(k, v)| (*k, v.as_str())))
 }
 
 fn cluster_config() -> RedisConfig {
-    let nodes = required_env("REDIS_CLUSTER_NODES");
-    redis_config(&[
-        ("POOLSIDE_REDIS__MODE", "cluster"),
-        ("POOLSIDE_REDIS__CLUSTER_NODES", &nodes),
-    ])
+    let settings = settings();
+    redis_cluster_config(&settings.each_ref().map(|(k, v)| (*k, v.as_str())))
 }
 
 /// What the load saw.

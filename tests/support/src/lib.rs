@@ -82,6 +82,50 @@ pub fn redis_config(url: &str, extra: &[(&str, &str)]) -> poolside_config::Redis
         .expect("REDIS_URL configures redis")
 }
 
+/// The `[redis]` section for the Sentinel group `cargo xtask services up
+/// redis-sentinel` starts (`REDIS_SENTINELS`, `REDIS_MASTER_NAME`), then `extra`
+/// variables.
+///
+/// # Panics
+///
+/// When a variable is not set, or the configuration is invalid.
+pub fn redis_sentinel_config(extra: &[(&str, &str)]) -> poolside_config::RedisConfig {
+    let sentinels = required_env("REDIS_SENTINELS");
+    let master = required_env("REDIS_MASTER_NAME");
+    let mut vars = vec![
+        ("POOLSIDE_REDIS__MODE", "sentinel"),
+        ("POOLSIDE_REDIS__SENTINELS", sentinels.as_str()),
+        ("POOLSIDE_REDIS__MASTER_NAME", master.as_str()),
+    ];
+    vars.extend_from_slice(extra);
+    redis_section(&vars)
+}
+
+/// The `[redis]` section for the cluster `cargo xtask services up redis-cluster`
+/// starts, every node named (`REDIS_CLUSTER_NODES`: a new connection needs one of them
+/// up), then `extra` variables.
+///
+/// # Panics
+///
+/// When a variable is not set, or the configuration is invalid.
+pub fn redis_cluster_config(extra: &[(&str, &str)]) -> poolside_config::RedisConfig {
+    let nodes = required_env("REDIS_CLUSTER_NODES");
+    let mut vars = vec![
+        ("POOLSIDE_REDIS__MODE", "cluster"),
+        ("POOLSIDE_REDIS__CLUSTER_NODES", nodes.as_str()),
+    ];
+    vars.extend_from_slice(extra);
+    redis_section(&vars)
+}
+
+/// The `[redis]` section of `vars` with the services' `DATABASE_URL`.
+fn redis_section(vars: &[(&str, &str)]) -> poolside_config::RedisConfig {
+    let pg = required_env("DATABASE_URL");
+    let mut all = vec![("DATABASE_URL", pg.as_str())];
+    all.extend_from_slice(vars);
+    load_config(&all).config.redis.expect("a redis section")
+}
+
 /// A checkout timeout of 10 s, as an override: for tests that load the shared 2-core
 /// machine, where the test profile's 3 s is too tight to tell a slow checkout from a
 /// lost one.

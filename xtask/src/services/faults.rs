@@ -144,10 +144,16 @@ pub(crate) fn kill_redis_primary() -> Result<()> {
 /// redis-cluster` starts it again, as a replica.
 pub(crate) fn kill_redis_cluster_node(n: &str) -> Result<()> {
     let node = redis_cluster::node(n)?;
-    let was_primary = redis_cluster::is_primary(node)?;
+    let replicas = redis_cluster::replicas_of_primary(node)?;
     let killed = Instant::now();
     kill(node, "cargo xtask services up redis-cluster")?;
-    redis_cluster::await_promotion(node, was_primary, killed)
+    match replicas {
+        Some(replicas) => redis_cluster::await_promotion(node, &replicas, killed),
+        None => {
+            println!("services: {} was a replica; no slots moved", node.name());
+            Ok(())
+        }
+    }
 }
 
 /// `services reshard redis N`: N slots moved between two primaries of the cluster.

@@ -138,23 +138,57 @@ fn serves_slots(nodes: &str, port: u16) -> bool {
     })
 }
 
-/// After node `killed` went down: if it was a primary, waits until another node
-/// serves its slots and every live node says the cluster is ok; says how long that
-/// took from `began`.
-pub(crate) fn await_promotion(killed: &RedisNode, was_primary: bool, began: Instant) -> Result<()> {
-    if !was_primary {
-        println!("services: {} was a replica; no slots moved", killed.name());
-        return Ok(());
+/// Node `node`'s replicas' ports, when it serves slots as a primary now; `None` when
+/// it does not.
+pub(crate) fn replicas_of_primary(node: &RedisNode) -> Result<Option<Vec<u16>>> {
+    let nodes = cluster_nodes()?;
+    if !serves_slots(&nodes, node.port()) {
+        return Ok(None);
     }
+    let address = format!("127.0.0.1:{}@", node.port());
+    let id = nodes
+        .lines()
+        .find(|line| {
+            line.split_whitespace()
+                .nth(1)
+                .is_some_and(|a| a.starts_with(&address))
+        })
+        .and_then(|line| line.split_whitespace().next())
+        .context("the node is not in CLUSTER NODES")?;
+    let replicas = nodes
+        .lines()
+        .filter_map(|line| {
+            let fields: Vec<&str> = line.split_whitespace().collect();
+            let replica = fields.get(2)?.split(',').any(|f| f == "slave");
+            (replica && fields.get(3) == Some(&id)).then(|| port_of(fields.get(1)?))?
+        })
+        .collect();
+    Ok(Some(replicas))
+}
+
+/// The port of `ip:port@cport`.
+fn port_of(address: &str) -> Option<u16> {
+    address.split('@').next()?.rsplit_once(':')?.1.parse().ok()
+}
+
+/// After primary `killed` went down: waits until one of its `replicas` serves slots as
+/// a primary and every live node says the cluster is ok; says how long that took from
+/// `began`. (Until then the old primary must not start again: with no persistence
+/// it would come back empty, as the primary of its slots, and its replica would copy
+/// the emptiness.)
+pub(crate) fn await_promotion(killed: &RedisNode, replicas: &[u16], began: Instant) -> Result<()> {
     loop {
         let ok = NODES
             .iter()
             .filter(|node| node.port() != killed.port())
             .filter_map(|node| cli(node.port(), &["CLUSTER", "INFO"]).ok())
             .all(|info| info_field(&info, "cluster_state") == Some("ok"));
-        if ok && !serves_slots(&cluster_nodes()?, killed.port()) {
+        let nodes = cluster_nodes()?;
+        if let Some(promoted) = replicas.iter().find(|&&port| serves_slots(&nodes, port))
+            && ok
+        {
             println!(
-                "services: Redis failed over from :{} to its replica in {} ms",
+                "services: Redis failed over from :{} to :{promoted} in {} ms",
                 killed.port(),
                 began.elapsed().as_millis()
             );
@@ -162,18 +196,13 @@ pub(crate) fn await_promotion(killed: &RedisNode, was_primary: bool, began: Inst
         }
         if began.elapsed() > FORM_TIMEOUT {
             bail!(
-                "no replica took the slots of :{} within {}s",
+                "no replica of :{} took its slots within {}s",
                 killed.port(),
                 FORM_TIMEOUT.as_secs()
             );
         }
         std::thread::sleep(Duration::from_millis(50));
     }
-}
-
-/// Whether node `node` serves slots as a primary now.
-pub(crate) fn is_primary(node: &RedisNode) -> Result<bool> {
-    Ok(serves_slots(&cluster_nodes()?, node.port()))
 }
 
 /// `services reshard redis N`: moves `slots` slots from the first primary that

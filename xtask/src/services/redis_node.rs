@@ -15,8 +15,9 @@ use super::{REDIS_PASSWORD, Service};
 /// What a node is.
 #[derive(Debug, Clone, Copy)]
 pub(crate) enum Role {
-    /// A data node of the Sentinel group, replicating from the node on port `follows`
-    /// when it starts (`None`: the first primary).
+    /// A data node of the Sentinel group, replicating from the primary the sentinels
+    /// name when they run, else from the node on port `follows` (`None`: the first
+    /// primary).
     Data { follows: Option<u16> },
     /// A sentinel watching the group's primary, named `master` to clients.
     Sentinel { primary: u16, master: &'static str },
@@ -55,7 +56,12 @@ impl RedisNode {
                     "save \"\"\nappendonly no\nmasterauth {REDIS_PASSWORD}\n\
                      replica-announce-ip 127.0.0.1\n"
                 ));
-                if let Some(primary) = follows {
+                // Started again after a failover, it follows the primary the
+                // sentinels name now, never coming back as a second, empty primary.
+                let now = super::redis_sentinel::primary_port()
+                    .ok()
+                    .filter(|&primary| primary != port);
+                if let Some(primary) = now.or(follows) {
                     config.push_str(&format!("replicaof 127.0.0.1 {primary}\n"));
                 }
             }
