@@ -10,6 +10,7 @@ mod manager;
 mod pool;
 mod primary;
 mod reconnect;
+mod replicated;
 mod stats;
 mod topology;
 

@@ -1,6 +1,7 @@
 //! [`RedisPool`]: commands over a shared multiplexed connection, an exclusive
 //! connection when a command needs one; to one server, a Sentinel group's primary or a
-//! cluster.
+//! cluster. Replicated writes are in `replicated.rs`, the commands per primary in
+//! `primary.rs`, the topology in `topology.rs`.
 
 use std::ops::{Deref, DerefMut};
 use std::sync::Arc;
@@ -9,15 +10,12 @@ use std::time::{Duration, Instant};
 
 use poolside_config::{RedisConfig, RedisMode};
 use redis::FromRedisValue;
-use redis::cluster_routing::{RoutingInfo, SingleNodeRoutingInfo, Slot};
 use tokio::sync::watch;
 
 use super::deployment::Deployment;
 use super::manager::RedisManager;
 use super::reconnect::ReconnectBackoff;
-use super::{
-    RedisConnection, RedisError, RedisPrimary, RedisServerInfo, RedisStats, RedisTopology,
-};
+use super::{RedisConnection, RedisError, RedisServerInfo, RedisStats, RedisTopology};
 use crate::ErrorKind;
 use crate::acquire_error::{PoolTerms, pool_error};
 use crate::count_guard::CountGuard;
@@ -35,6 +33,10 @@ use crate::leases::Leases;
 /// checkout is first come, first served. Beyond `redis.max_queued_commands` commands in
 /// flight, new ones fail at once with [`ErrorKind::Overloaded`].
 ///
+/// The same calls work on one server, a Sentinel group or a Redis Cluster
+/// (`redis.mode`), through the redis crate's own clients. A write that must survive a
+/// failover goes through [`write`](Self::write), acknowledged once a replica has it.
+///
 /// # Examples
 ///
 /// ```no_run
@@ -46,10 +48,10 @@ use crate::leases::Leases;
 /// ```
 #[derive(Clone)]
 pub struct RedisPool {
-    inner: Arc<Inner>,
+    pub(super) inner: Arc<Inner>,
 }
 
-struct Inner {
+pub(super) struct Inner {
     fair: FairPool<RedisManager>,
     /// Shared with the manager: while it holds connects off, checkouts that would
     /// need one fail at once.
@@ -57,18 +59,18 @@ struct Inner {
     /// The shared connection, leased on first use; never leased in a pool of one.
     shared: Leases<Lease>,
     in_flight: AtomicU64,
-    counters: Counters,
-    config: RedisConfig,
+    pub(super) counters: Counters,
+    pub(super) config: RedisConfig,
     target: String,
     /// Where connections go; the pub/sub connections are opened here.
-    deployment: Arc<Deployment>,
+    pub(super) deployment: Arc<Deployment>,
     /// The last topology read.
-    topology: parking_lot::Mutex<Option<RedisTopology>>,
+    pub(super) topology: parking_lot::Mutex<Option<RedisTopology>>,
 }
 
 /// Where a request goes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Path {
+pub(super) enum Path {
     /// The shared multiplexed connection.
     Shared,
     /// A connection of its own, for a request that holds the connection (`WAIT`).
@@ -84,9 +86,9 @@ struct Lease {
 }
 
 #[derive(Debug, Default)]
-struct Counters {
+pub(super) struct Counters {
     commands: AtomicU64,
-    errors: AtomicU64,
+    pub(super) errors: AtomicU64,
     timeouts: AtomicU64,
     rejected: AtomicU64,
 }
@@ -252,151 +254,11 @@ impl RedisPool {
         .await
     }
 
-    /// Runs the write `cmd` as [`command`](Self::command) does, and acknowledges it
-    /// only once `redis.wait_replicas` replicas have it (by default one in `sentinel`
-    /// and `cluster` mode, none for one server): `WAIT` goes in the same round trip.
-    /// A write the primary took but the replicas did not within `redis.wait_timeout`
-    /// fails with [`ErrorKind::Unavailable`]: a failover could lose it.
-    ///
-    /// ```no_run
-    /// # async fn run(pool: poolside_core::RedisPool) -> Result<(), poolside_core::RedisError> {
-    /// let () = pool.write(redis::cmd("SET").arg("order:7").arg("paid")).await?;
-    /// # Ok(()) }
-    /// ```
-    pub async fn write<T: FromRedisValue>(&self, cmd: &redis::Cmd) -> Result<T, RedisError> {
-        if self.inner.config.replicas_to_wait_for() == 0 {
-            return self.command(cmd).await;
-        }
-        let value = if self.spans_slots(cmd) {
-            self.replicated_across_slots(cmd).await?
-        } else {
-            let mut pipeline = redis::pipe();
-            pipeline.add_command(cmd.clone());
-            let mut answers = self.replicated(&pipeline).await?;
-            answers.pop().unwrap_or(redis::Value::Nil)
-        };
-        redis::from_redis_value(value)
-            .map_err(|e| RedisError::from_driver(e.into(), "reading a Redis write's answer"))
-    }
-
-    /// Whether `cmd` is split over several nodes of a cluster (`DEL`, `UNLINK` and
-    /// `MSET` of keys in several slots).
-    fn spans_slots(&self, cmd: &redis::Cmd) -> bool {
-        if self.inner.config.mode != RedisMode::Cluster {
-            return false;
-        }
-        let mut args = cmd.args_iter().map(|arg| match arg {
-            redis::Arg::Simple(bytes) => bytes,
-            _ => &[][..],
-        });
-        let name = args.next().unwrap_or_default().to_ascii_uppercase();
-        let keys: Vec<&[u8]> = match name.as_slice() {
-            b"DEL" | b"UNLINK" | b"EXISTS" | b"TOUCH" => args.collect(),
-            b"MSET" => args.step_by(2).collect(),
-            _ => return false,
-        };
-        let mut slots = keys.iter().map(Slot::for_key);
-        let first = slots.next();
-        slots.any(|slot| Some(slot) != first)
-    }
-
-    /// A write split over several nodes of a cluster, then `WAIT` on every primary
-    /// (answered with the least count), on the same connection of its own, so each
-    /// node's WAIT follows its part of the write: two round trips.
-    async fn replicated_across_slots(&self, cmd: &redis::Cmd) -> Result<redis::Value, RedisError> {
-        let wait = self.wait_command();
-        let wait = &wait;
-        let (value, reached): (redis::Value, i64) = self
-            .send(Path::Exclusive, |mut conn| async move {
-                let value: redis::Value = cmd.query_async(&mut conn).await?;
-                let reached: i64 = wait.query_async(&mut conn).await?;
-                Ok((value, reached))
-            })
-            .await?;
-        self.check_replicas(u64::try_from(reached).unwrap_or(0))?;
-        Ok(value)
-    }
-
-    /// `WAIT redis.wait_replicas redis.wait_timeout`.
-    fn wait_command(&self) -> redis::Cmd {
-        let config = &self.inner.config;
-        let timeout = u64::try_from(config.wait_timeout.as_millis()).unwrap_or(u64::MAX);
-        let mut wait = redis::cmd("WAIT");
-        wait.arg(config.replicas_to_wait_for()).arg(timeout.max(1));
-        wait
-    }
-
-    /// Sends the writes of `pipeline` (not `.atomic()`: `WAIT` cannot run inside a
-    /// transaction) as [`write`](Self::write) sends one.
-    pub async fn write_pipeline<T: FromRedisValue>(
-        &self,
-        pipeline: &redis::Pipeline,
-    ) -> Result<T, RedisError> {
-        if self.inner.config.replicas_to_wait_for() == 0 {
-            return self.pipeline(pipeline).await;
-        }
-        if pipeline.is_transaction() {
-            return Err(RedisError::new(
-                ErrorKind::Query,
-                "write_pipeline takes a pipeline without .atomic(): WAIT cannot run inside \
-                 MULTI; send the transaction with pipeline(), then write() a WAIT",
-            ));
-        }
-        let answers = self.replicated(pipeline).await?;
-        redis::from_redis_value(redis::Value::Array(answers))
-            .map_err(|e| RedisError::from_driver(e.into(), "reading a Redis pipeline's answers"))
-    }
-
-    /// `pipeline` then `WAIT`, in one round trip to the node of its keys; its answers
-    /// (without the WAIT's), or the error of too few replicas.
-    async fn replicated(
-        &self,
-        pipeline: &redis::Pipeline,
-    ) -> Result<Vec<redis::Value>, RedisError> {
-        let mut pipeline = pipeline.clone();
-        pipeline.add_command(self.wait_command());
-        // On a connection of its own: WAIT holds the connection until the replicas
-        // answer, and would hold up every command queued behind it on a shared one.
-        let pipeline = &pipeline;
-        let mut answers: Vec<redis::Value> = self
-            .send(Path::Exclusive, |mut conn| async move {
-                pipeline.query_async(&mut conn).await
-            })
-            .await?;
-        let reached = match answers.pop() {
-            Some(redis::Value::Int(n)) => u64::try_from(n).unwrap_or(0),
-            _ => 0,
-        };
-        self.check_replicas(reached)?;
-        Ok(answers)
-    }
-
-    /// The error of a write that `reached` replicas took, when that is too few.
-    fn check_replicas(&self, reached: u64) -> Result<(), RedisError> {
-        let config = &self.inner.config;
-        let wanted = config.replicas_to_wait_for();
-        if reached >= u64::from(wanted) {
-            return Ok(());
-        }
-        self.inner.counters.errors.fetch_add(1, Ordering::Relaxed);
-        Err(RedisError::new(
-            ErrorKind::Unavailable,
-            format!(
-                "a Redis write reached the primary but {reached} of the {wanted} replica(s) \
-                 redis.wait_replicas asks for within redis.wait_timeout ({:?}): a failover \
-                 could lose it, so it is not acknowledged; write it again once the primary \
-                 has its replicas",
-                config.wait_timeout
-            ),
-        )
-        .after_sending())
-    }
-
     /// Sends one request (`call` on a handle of the connection), counted against
     /// `redis.max_queued_commands` and bounded by `redis.command_timeout`. A request
     /// that a connection failed before it ran (a replica's READONLY after a failover)
     /// is sent once more, on another connection.
-    async fn send<T, F, Fut>(&self, path: Path, call: F) -> Result<T, RedisError>
+    pub(super) async fn send<T, F, Fut>(&self, path: Path, call: F) -> Result<T, RedisError>
     where
         F: Fn(RedisConnection) -> Fut,
         Fut: Future<Output = redis::RedisResult<T>>,
@@ -465,54 +327,6 @@ impl RedisPool {
         self.inner.config.mode
     }
 
-    /// The nodes that hold keys: the one server (or the Sentinel group's primary), or
-    /// each primary of a cluster, as `CLUSTER NODES` lists them now. For commands
-    /// that each node must answer for its own keys, such as `SCAN`, with
-    /// [`command_on`](Self::command_on).
-    ///
-    /// ```no_run
-    /// # async fn run(pool: poolside_core::RedisPool) -> Result<(), poolside_core::RedisError> {
-    /// for node in pool.primaries().await? {
-    ///     let (_cursor, keys): (u64, Vec<String>) =
-    ///         pool.command_on(&node, redis::cmd("SCAN").arg(0).arg("MATCH").arg("user:*")).await?;
-    ///     println!("{node}: {keys:?}");
-    /// }
-    /// # Ok(()) }
-    /// ```
-    pub async fn primaries(&self) -> Result<Vec<RedisPrimary>, RedisError> {
-        if self.inner.config.mode != RedisMode::Cluster {
-            return Ok(vec![RedisPrimary::Server]);
-        }
-        let nodes: String = self.command(redis::cmd("CLUSTER").arg("NODES")).await?;
-        Ok(RedisPrimary::of_cluster_nodes(&nodes))
-    }
-
-    /// Runs `cmd` on `node` (one of [`primaries`](Self::primaries)), as
-    /// [`command`](Self::command) runs it.
-    pub async fn command_on<T: FromRedisValue>(
-        &self,
-        node: &RedisPrimary,
-        cmd: &redis::Cmd,
-    ) -> Result<T, RedisError> {
-        let RedisPrimary::ClusterNode { host, port } = node else {
-            return self.command(cmd).await;
-        };
-        self.send(Path::Shared, |conn| async move {
-            match conn {
-                RedisConnection::Cluster(mut cluster) => {
-                    let routing = RoutingInfo::SingleNode(SingleNodeRoutingInfo::ByAddress {
-                        host: host.clone(),
-                        port: *port,
-                    });
-                    let value = cluster.route_command(cmd.clone(), routing).await?;
-                    Ok(redis::from_redis_value(value)?)
-                }
-                RedisConnection::Server(mut server) => cmd.query_async(&mut server).await,
-            }
-        })
-        .await
-    }
-
     /// The error of a command. The connection bounds each by `redis.command_timeout`
     /// (its response timeout, set by the manager): a timeout is counted and named so.
     fn command_error(&self, error: redis::RedisError) -> RedisError {
@@ -548,50 +362,6 @@ impl RedisPool {
             rejected: load(&inner.counters.rejected),
             timed_out_checkouts: load(&inner.fair.counters.timed_out),
         }
-    }
-
-    /// Reads which node is primary, its replicas' state and, in a cluster, the
-    /// cluster's state (`CLUSTER INFO`, `CLUSTER NODES`; elsewhere `INFO replication`
-    /// on the primary). The reading is kept for [`last_topology`](Self::last_topology).
-    ///
-    /// ```no_run
-    /// # async fn run(pool: poolside_core::RedisPool) -> Result<(), poolside_core::RedisError> {
-    /// let topology = pool.topology().await?;
-    /// for node in &topology.nodes {
-    ///     println!("{} {} up={}", node.address, node.role, node.up);
-    /// }
-    /// # Ok(()) }
-    /// ```
-    pub async fn topology(&self) -> Result<RedisTopology, RedisError> {
-        let mut topology = match self.inner.config.mode {
-            RedisMode::Cluster => {
-                let info: String = self.command(redis::cmd("CLUSTER").arg("INFO")).await?;
-                let nodes: String = self.command(redis::cmd("CLUSTER").arg("NODES")).await?;
-                RedisTopology::of_cluster(&info, &nodes)
-            }
-            mode => {
-                let mut both = redis::pipe();
-                both.cmd("CLIENT")
-                    .arg("INFO")
-                    .cmd("INFO")
-                    .arg("replication");
-                let (client, info): (String, String) = self.pipeline(&both).await?;
-                // The primary's own address: the local end of this connection.
-                let address = client
-                    .split_whitespace()
-                    .find_map(|field| field.strip_prefix("laddr="))
-                    .unwrap_or("primary");
-                RedisTopology::of_replication(mode.name(), address, &info)
-            }
-        };
-        topology.failovers = self.inner.deployment.failovers();
-        *self.inner.topology.lock() = Some(topology.clone());
-        Ok(topology)
-    }
-
-    /// The last [`topology`](Self::topology) read, if one was.
-    pub fn last_topology(&self) -> Option<RedisTopology> {
-        self.inner.topology.lock().clone()
     }
 
     /// Version, used memory and connected clients, from `INFO`.

@@ -1,7 +1,15 @@
-//! [`RedisPrimary`]: a node that holds keys, for commands each such node answers for
-//! its own keys (`SCAN`).
+//! [`RedisPrimary`]: a node that holds keys, and [`RedisPool::primaries`] and
+//! [`RedisPool::command_on`], for commands each such node answers for its own keys
+//! (`SCAN`).
 
 use std::fmt;
+
+use poolside_config::RedisMode;
+use redis::FromRedisValue;
+use redis::cluster_routing::{RoutingInfo, SingleNodeRoutingInfo};
+
+use super::pool::{Path, RedisPool};
+use super::{RedisConnection, RedisError};
 
 /// A node that holds keys, as [`RedisPool::primaries`](super::RedisPool::primaries)
 /// lists them.
@@ -50,6 +58,56 @@ impl fmt::Display for RedisPrimary {
             RedisPrimary::Server => f.write_str("the server"),
             RedisPrimary::ClusterNode { host, port } => write!(f, "{host}:{port}"),
         }
+    }
+}
+
+impl RedisPool {
+    /// The nodes that hold keys: the one server (or the Sentinel group's primary), or
+    /// each primary of a cluster, as `CLUSTER NODES` lists them now. For commands
+    /// that each node must answer for its own keys, such as `SCAN`, with
+    /// [`command_on`](Self::command_on).
+    ///
+    /// ```no_run
+    /// # async fn run(pool: poolside_core::RedisPool) -> Result<(), poolside_core::RedisError> {
+    /// for node in pool.primaries().await? {
+    ///     let (_cursor, keys): (u64, Vec<String>) =
+    ///         pool.command_on(&node, redis::cmd("SCAN").arg(0).arg("MATCH").arg("user:*")).await?;
+    ///     println!("{node}: {keys:?}");
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub async fn primaries(&self) -> Result<Vec<RedisPrimary>, RedisError> {
+        if self.inner.config.mode != RedisMode::Cluster {
+            return Ok(vec![RedisPrimary::Server]);
+        }
+        let nodes: String = self.command(redis::cmd("CLUSTER").arg("NODES")).await?;
+        Ok(RedisPrimary::of_cluster_nodes(&nodes))
+    }
+
+    /// Runs `cmd` on `node` (one of [`primaries`](Self::primaries)), as
+    /// [`command`](Self::command) runs it.
+    pub async fn command_on<T: FromRedisValue>(
+        &self,
+        node: &RedisPrimary,
+        cmd: &redis::Cmd,
+    ) -> Result<T, RedisError> {
+        let RedisPrimary::ClusterNode { host, port } = node else {
+            return self.command(cmd).await;
+        };
+        self.send(Path::Shared, |conn| async move {
+            match conn {
+                RedisConnection::Cluster(mut cluster) => {
+                    let routing = RoutingInfo::SingleNode(SingleNodeRoutingInfo::ByAddress {
+                        host: host.clone(),
+                        port: *port,
+                    });
+                    let value = cluster.route_command(cmd.clone(), routing).await?;
+                    Ok(redis::from_redis_value(value)?)
+                }
+                RedisConnection::Server(mut server) => cmd.query_async(&mut server).await,
+            }
+        })
+        .await
     }
 }
 

@@ -2,7 +2,11 @@
 //! the cluster's state, as the servers report them (`INFO replication`,
 //! `CLUSTER INFO`, `CLUSTER NODES`).
 
+use poolside_config::RedisMode;
 use serde::Serialize;
+
+use super::RedisError;
+use super::pool::RedisPool;
 
 /// The Redis nodes as the pool last read them.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
@@ -133,6 +137,52 @@ impl RedisTopology {
             cluster_state,
             failovers: 0,
         }
+    }
+}
+
+impl RedisPool {
+    /// Reads which node is primary, its replicas' state and, in a cluster, the
+    /// cluster's state (`CLUSTER INFO`, `CLUSTER NODES`; elsewhere `INFO replication`
+    /// on the primary). The reading is kept for [`last_topology`](Self::last_topology).
+    ///
+    /// ```no_run
+    /// # async fn run(pool: poolside_core::RedisPool) -> Result<(), poolside_core::RedisError> {
+    /// let topology = pool.topology().await?;
+    /// for node in &topology.nodes {
+    ///     println!("{} {} up={}", node.address, node.role, node.up);
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub async fn topology(&self) -> Result<RedisTopology, RedisError> {
+        let mut topology = match self.inner.config.mode {
+            RedisMode::Cluster => {
+                let info: String = self.command(redis::cmd("CLUSTER").arg("INFO")).await?;
+                let nodes: String = self.command(redis::cmd("CLUSTER").arg("NODES")).await?;
+                RedisTopology::of_cluster(&info, &nodes)
+            }
+            mode => {
+                let mut both = redis::pipe();
+                both.cmd("CLIENT")
+                    .arg("INFO")
+                    .cmd("INFO")
+                    .arg("replication");
+                let (client, info): (String, String) = self.pipeline(&both).await?;
+                // The primary's own address: the local end of this connection.
+                let address = client
+                    .split_whitespace()
+                    .find_map(|field| field.strip_prefix("laddr="))
+                    .unwrap_or("primary");
+                RedisTopology::of_replication(mode.name(), address, &info)
+            }
+        };
+        topology.failovers = self.inner.deployment.failovers();
+        *self.inner.topology.lock() = Some(topology.clone());
+        Ok(topology)
+    }
+
+    /// The last [`topology`](Self::topology) read, if one was.
+    pub fn last_topology(&self) -> Option<RedisTopology> {
+        self.inner.topology.lock().clone()
     }
 }
 

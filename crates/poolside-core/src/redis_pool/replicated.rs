@@ -1,0 +1,155 @@
+//! [`RedisPool::write`] and [`RedisPool::write_pipeline`]: writes acknowledged only
+//! once `redis.wait_replicas` replicas have them (`WAIT`), so that a failover never
+//! loses a write its caller was told succeeded.
+
+use std::sync::atomic::Ordering;
+
+use poolside_config::RedisMode;
+use redis::FromRedisValue;
+use redis::cluster_routing::Slot;
+
+use super::RedisError;
+use super::pool::{Path, RedisPool};
+use crate::ErrorKind;
+
+impl RedisPool {
+    /// Runs the write `cmd` as [`command`](Self::command) does, and acknowledges it
+    /// only once `redis.wait_replicas` replicas have it (by default one in `sentinel`
+    /// and `cluster` mode, none for one server): `WAIT` goes in the same round trip.
+    /// A write the primary took but the replicas did not within `redis.wait_timeout`
+    /// fails with [`ErrorKind::Unavailable`]: a failover could lose it.
+    ///
+    /// ```no_run
+    /// # async fn run(pool: poolside_core::RedisPool) -> Result<(), poolside_core::RedisError> {
+    /// let () = pool.write(redis::cmd("SET").arg("order:7").arg("paid")).await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn write<T: FromRedisValue>(&self, cmd: &redis::Cmd) -> Result<T, RedisError> {
+        if self.inner.config.replicas_to_wait_for() == 0 {
+            return self.command(cmd).await;
+        }
+        let value = if self.spans_slots(cmd) {
+            self.replicated_across_slots(cmd).await?
+        } else {
+            let mut pipeline = redis::pipe();
+            pipeline.add_command(cmd.clone());
+            let mut answers = self.replicated(&pipeline).await?;
+            answers.pop().unwrap_or(redis::Value::Nil)
+        };
+        redis::from_redis_value(value)
+            .map_err(|e| RedisError::from_driver(e.into(), "reading a Redis write's answer"))
+    }
+
+    /// Whether `cmd` is split over several nodes of a cluster (`DEL`, `UNLINK` and
+    /// `MSET` of keys in several slots).
+    fn spans_slots(&self, cmd: &redis::Cmd) -> bool {
+        if self.inner.config.mode != RedisMode::Cluster {
+            return false;
+        }
+        let mut args = cmd.args_iter().map(|arg| match arg {
+            redis::Arg::Simple(bytes) => bytes,
+            _ => &[][..],
+        });
+        let name = args.next().unwrap_or_default().to_ascii_uppercase();
+        let keys: Vec<&[u8]> = match name.as_slice() {
+            b"DEL" | b"UNLINK" | b"EXISTS" | b"TOUCH" => args.collect(),
+            b"MSET" => args.step_by(2).collect(),
+            _ => return false,
+        };
+        let mut slots = keys.iter().map(Slot::for_key);
+        let first = slots.next();
+        slots.any(|slot| Some(slot) != first)
+    }
+
+    /// A write split over several nodes of a cluster, then `WAIT` on every primary
+    /// (answered with the least count), on the same connection of its own, so each
+    /// node's WAIT follows its part of the write: two round trips.
+    async fn replicated_across_slots(&self, cmd: &redis::Cmd) -> Result<redis::Value, RedisError> {
+        let wait = self.wait_command();
+        let wait = &wait;
+        let (value, reached): (redis::Value, i64) = self
+            .send(Path::Exclusive, |mut conn| async move {
+                let value: redis::Value = cmd.query_async(&mut conn).await?;
+                let reached: i64 = wait.query_async(&mut conn).await?;
+                Ok((value, reached))
+            })
+            .await?;
+        self.check_replicas(u64::try_from(reached).unwrap_or(0))?;
+        Ok(value)
+    }
+
+    /// `WAIT redis.wait_replicas redis.wait_timeout`.
+    fn wait_command(&self) -> redis::Cmd {
+        let config = &self.inner.config;
+        let timeout = u64::try_from(config.wait_timeout.as_millis()).unwrap_or(u64::MAX);
+        let mut wait = redis::cmd("WAIT");
+        wait.arg(config.replicas_to_wait_for()).arg(timeout.max(1));
+        wait
+    }
+
+    /// Sends the writes of `pipeline` (not `.atomic()`: `WAIT` cannot run inside a
+    /// transaction) as [`write`](Self::write) sends one.
+    pub async fn write_pipeline<T: FromRedisValue>(
+        &self,
+        pipeline: &redis::Pipeline,
+    ) -> Result<T, RedisError> {
+        if self.inner.config.replicas_to_wait_for() == 0 {
+            return self.pipeline(pipeline).await;
+        }
+        if pipeline.is_transaction() {
+            return Err(RedisError::new(
+                ErrorKind::Query,
+                "write_pipeline takes a pipeline without .atomic(): WAIT cannot run inside \
+                 MULTI; send the transaction with pipeline(), then write() a WAIT",
+            ));
+        }
+        let answers = self.replicated(pipeline).await?;
+        redis::from_redis_value(redis::Value::Array(answers))
+            .map_err(|e| RedisError::from_driver(e.into(), "reading a Redis pipeline's answers"))
+    }
+
+    /// `pipeline` then `WAIT`, in one round trip to the node of its keys; its answers
+    /// (without the WAIT's), or the error of too few replicas.
+    async fn replicated(
+        &self,
+        pipeline: &redis::Pipeline,
+    ) -> Result<Vec<redis::Value>, RedisError> {
+        let mut pipeline = pipeline.clone();
+        pipeline.add_command(self.wait_command());
+        // On a connection of its own: WAIT holds the connection until the replicas
+        // answer, and would hold up every command queued behind it on a shared one.
+        let pipeline = &pipeline;
+        let mut answers: Vec<redis::Value> = self
+            .send(Path::Exclusive, |mut conn| async move {
+                pipeline.query_async(&mut conn).await
+            })
+            .await?;
+        let reached = match answers.pop() {
+            Some(redis::Value::Int(n)) => u64::try_from(n).unwrap_or(0),
+            _ => 0,
+        };
+        self.check_replicas(reached)?;
+        Ok(answers)
+    }
+
+    /// The error of a write that `reached` replicas took, when that is too few.
+    fn check_replicas(&self, reached: u64) -> Result<(), RedisError> {
+        let config = &self.inner.config;
+        let wanted = config.replicas_to_wait_for();
+        if reached >= u64::from(wanted) {
+            return Ok(());
+        }
+        self.inner.counters.errors.fetch_add(1, Ordering::Relaxed);
+        Err(RedisError::new(
+            ErrorKind::Unavailable,
+            format!(
+                "a Redis write reached the primary but {reached} of the {wanted} replica(s) \
+                 redis.wait_replicas asks for within redis.wait_timeout ({:?}): a failover \
+                 could lose it, so it is not acknowledged; write it again once the primary \
+                 has its replicas",
+                config.wait_timeout
+            ),
+        )
+        .after_sending())
+    }
+}
