@@ -77,34 +77,20 @@ fn pipeline_of<T: Serialize>(
     cluster: bool,
 ) -> Result<redis::Pipeline, RedisError> {
     let mut pipeline = redis::pipe();
-    match millis {
-        None if cluster => {
-            for (key, value) in items {
-                pipeline
-                    .cmd("SET")
-                    .arg(*key)
-                    .arg(encode(key, value)?)
-                    .ignore();
-            }
+    if millis.is_none() && !cluster {
+        let mset = pipeline.cmd("MSET");
+        for (key, value) in items {
+            mset.arg(*key).arg(encode(key, value)?);
         }
-        Some(millis) => {
-            for (key, value) in items {
-                pipeline
-                    .cmd("SET")
-                    .arg(*key)
-                    .arg(encode(key, value)?)
-                    .arg("PX")
-                    .arg(millis)
-                    .ignore();
-            }
+        mset.ignore();
+        return Ok(pipeline);
+    }
+    for (key, value) in items {
+        let set = pipeline.cmd("SET").arg(*key).arg(encode(key, value)?);
+        if let Some(millis) = millis {
+            set.arg("PX").arg(millis);
         }
-        None => {
-            let mset = pipeline.cmd("MSET");
-            for (key, value) in items {
-                mset.arg(*key).arg(encode(key, value)?);
-            }
-            mset.ignore();
-        }
+        set.ignore();
     }
     Ok(pipeline)
 }

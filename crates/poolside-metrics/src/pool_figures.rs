@@ -232,7 +232,7 @@ pub fn record_redis_topology(topology: &RedisTopology) {
     if let Some(state) = &topology.cluster_state {
         gauge!(names::REDIS_CLUSTER_OK).set(if state == "ok" { 1.0 } else { 0.0 });
     }
-    if topology.mode == "sentinel" {
+    if topology.mode == poolside_config::RedisMode::Sentinel {
         counter!(names::REDIS_FAILOVERS).absolute(topology.failovers);
     }
 }

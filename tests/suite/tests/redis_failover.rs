@@ -26,25 +26,21 @@ const TASKS: usize = 8;
 /// The delay before reconnecting after a failed connect, for these pools.
 const RETRY_DELAY: Duration = Duration::from_millis(500);
 
-/// The pools' settings: a short reconnect delay and command timeout.
-fn settings() -> [(&'static str, String); 2] {
-    [
-        (
-            "POOLSIDE_REDIS__RETRY_DELAY",
-            format!("{}ms", RETRY_DELAY.as_millis()),
-        ),
-        ("POOLSIDE_REDIS__COMMAND_TIMEOUT", "2s".to_owned()),
-    ]
-}
-
 fn sentinel_config() -> RedisConfig {
-    let settings = settings();
-    redis_sentinel_config(&settings.each_ref().map(|(k, v)| (*k, v.as_str())))
+    with_settings(redis_sentinel_config)
 }
 
 fn cluster_config() -> RedisConfig {
-    let settings = settings();
-    redis_cluster_config(&settings.each_ref().map(|(k, v)| (*k, v.as_str())))
+    with_settings(redis_cluster_config)
+}
+
+/// `config` with the pools' settings: a short reconnect delay and command timeout.
+fn with_settings(config: impl FnOnce(&[(&str, &str)]) -> RedisConfig) -> RedisConfig {
+    let retry_delay = format!("{}ms", RETRY_DELAY.as_millis());
+    config(&[
+        ("POOLSIDE_REDIS__RETRY_DELAY", &retry_delay),
+        ("POOLSIDE_REDIS__COMMAND_TIMEOUT", "2s"),
+    ])
 }
 
 /// What the load saw.

@@ -144,13 +144,19 @@ impl Set {
     }
 
     fn includes(self, service: &dyn Service) -> bool {
-        match (self, group(service)) {
-            (Self::Everything, _) => true,
-            (Self::All, None) => true,
-            (Self::WithoutStandby, None) => service.key() != standby::Standby.key(),
-            (set, Some(group)) => set == group,
-            _ => false,
+        match group(service) {
+            Some(group) => self.has_group(group),
+            None => match self {
+                Self::All | Self::Everything => true,
+                Self::WithoutStandby => service.key() != standby::Standby.key(),
+                Self::RedisSentinel | Self::RedisCluster => false,
+            },
         }
+    }
+
+    /// Whether it takes in the Redis group `group` (`RedisSentinel`, `RedisCluster`).
+    fn has_group(self, group: Set) -> bool {
+        self == Self::Everything || self == group
     }
 }
 
@@ -258,29 +264,25 @@ pub(crate) fn up(set: Set) -> Result<Vec<&'static str>> {
             }
         }
     }
-    let grouped = |group: Set| {
-        all()
-            .into_iter()
-            .any(|s| set.includes(s) && self::group(s) == Some(group))
-    };
-    let settled = if grouped(Set::RedisSentinel) {
-        redis_sentinel::settle()
-    } else {
-        Ok(())
-    }
-    .and_then(|()| {
-        if grouped(Set::RedisCluster) {
-            redis_cluster::form()
-        } else {
-            Ok(())
-        }
-    });
+    let settled = settle_groups(set);
     if let Err(e) = settled {
         stop_keys(&started);
         return Err(e);
     }
     println!("services: up. For a shell: eval \"$(cargo xtask services env)\"");
     Ok(started)
+}
+
+/// Waits until the Redis groups of `set` serve: the Sentinel group settled, the
+/// cluster formed.
+fn settle_groups(set: Set) -> Result<()> {
+    if set.has_group(Set::RedisSentinel) {
+        redis_sentinel::settle()?;
+    }
+    if set.has_group(Set::RedisCluster) {
+        redis_cluster::form()?;
+    }
+    Ok(())
 }
 
 /// Starts `service` unless it runs already; true when this call started it.

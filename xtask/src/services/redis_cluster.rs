@@ -125,50 +125,59 @@ fn cluster_nodes() -> Result<String> {
         .context("no Redis cluster node answers: run `cargo xtask services up redis-cluster`")
 }
 
+/// One line of `CLUSTER NODES`: `id ip:port@cport flags primary-id ... slot...`.
+struct NodeLine<'a> {
+    id: &'a str,
+    /// `ip:port`.
+    address: &'a str,
+    port: u16,
+    /// Flagged `master`, not `fail` or `fail?`, and listing slots.
+    serves_slots: bool,
+    /// A replica's primary (its node id).
+    replica_of: Option<&'a str>,
+}
+
+/// Every well-formed line of `CLUSTER NODES` output.
+fn node_lines(nodes: &str) -> impl Iterator<Item = NodeLine<'_>> {
+    nodes.lines().filter_map(|line| {
+        let fields: Vec<&str> = line.split_whitespace().collect();
+        let flags = fields.get(2)?;
+        let flag = |test: &dyn Fn(&str) -> bool| flags.split(',').any(test);
+        let address = fields.get(1)?.split('@').next()?;
+        Some(NodeLine {
+            id: fields.first()?,
+            address,
+            port: address.rsplit_once(':')?.1.parse().ok()?,
+            serves_slots: fields.len() > 8
+                && flag(&|f| f == "master")
+                && !flag(&|f| f.starts_with("fail")),
+            replica_of: flag(&|f| f == "slave")
+                .then(|| fields.get(3).copied())
+                .flatten(),
+        })
+    })
+}
+
 /// The node on `port` serves slots as a primary that is not failed, as `nodes`
 /// (`CLUSTER NODES`) says.
 fn serves_slots(nodes: &str, port: u16) -> bool {
-    nodes.lines().any(|line| {
-        let fields: Vec<&str> = line.split_whitespace().collect();
-        let address = format!("127.0.0.1:{port}@");
-        fields.len() > 8
-            && fields[1].starts_with(&address)
-            && fields[2].split(',').any(|f| f == "master")
-            && !fields[2].split(',').any(|f| f.starts_with("fail"))
-    })
+    node_lines(nodes).any(|node| node.port == port && node.serves_slots)
 }
 
 /// Node `node`'s replicas' ports, when it serves slots as a primary now; `None` when
 /// it does not.
 pub(crate) fn replicas_of_primary(node: &RedisNode) -> Result<Option<Vec<u16>>> {
     let nodes = cluster_nodes()?;
-    if !serves_slots(&nodes, node.port()) {
+    let Some(primary) =
+        node_lines(&nodes).find(|line| line.port == node.port() && line.serves_slots)
+    else {
         return Ok(None);
-    }
-    let address = format!("127.0.0.1:{}@", node.port());
-    let id = nodes
-        .lines()
-        .find(|line| {
-            line.split_whitespace()
-                .nth(1)
-                .is_some_and(|a| a.starts_with(&address))
-        })
-        .and_then(|line| line.split_whitespace().next())
-        .context("the node is not in CLUSTER NODES")?;
-    let replicas = nodes
-        .lines()
-        .filter_map(|line| {
-            let fields: Vec<&str> = line.split_whitespace().collect();
-            let replica = fields.get(2)?.split(',').any(|f| f == "slave");
-            (replica && fields.get(3) == Some(&id)).then(|| port_of(fields.get(1)?))?
-        })
+    };
+    let replicas = node_lines(&nodes)
+        .filter(|line| line.replica_of == Some(primary.id))
+        .map(|line| line.port)
         .collect();
     Ok(Some(replicas))
-}
-
-/// The port of `ip:port@cport`.
-fn port_of(address: &str) -> Option<u16> {
-    address.split('@').next()?.rsplit_once(':')?.1.parse().ok()
 }
 
 /// After primary `killed` went down: waits until one of its `replicas` serves slots as
@@ -215,40 +224,22 @@ pub(crate) fn reshard(slots: &str) -> Result<()> {
         .filter(|&n| n > 0)
         .with_context(|| format!("{slots:?} is not a number of slots"))?;
     let nodes = cluster_nodes()?;
-    let primaries: Vec<(String, String)> = nodes
-        .lines()
-        .filter_map(|line| {
-            let fields: Vec<&str> = line.split_whitespace().collect();
-            let serving = fields.len() > 8
-                && fields[2].split(',').any(|f| f == "master")
-                && !fields[2].split(',').any(|f| f.starts_with("fail"));
-            serving.then(|| {
-                (
-                    fields[0].to_owned(),
-                    fields[1].split('@').next().unwrap_or("").to_owned(),
-                )
-            })
-        })
-        .collect();
-    let [(from, from_addr), (to, to_addr), ..] = primaries.as_slice() else {
+    let primaries: Vec<NodeLine<'_>> = node_lines(&nodes).filter(|n| n.serves_slots).collect();
+    let [from, to, ..] = primaries.as_slice() else {
         bail!("fewer than two primaries serve slots: {nodes}");
     };
     let began = Instant::now();
     let slots_text = slots.to_string();
-    let port = to_addr
-        .rsplit_once(':')
-        .and_then(|(_, p)| p.parse().ok())
-        .context("a primary's port")?;
     cli(
-        port,
+        to.port,
         &[
             "--cluster",
             "reshard",
-            to_addr,
+            to.address,
             "--cluster-from",
-            from,
+            from.id,
             "--cluster-to",
-            to,
+            to.id,
             "--cluster-slots",
             &slots_text,
             "--cluster-yes",
@@ -257,7 +248,9 @@ pub(crate) fn reshard(slots: &str) -> Result<()> {
     .context("resharding")?;
     serving()?;
     println!(
-        "services: moved {slots} slots from {from_addr} to {to_addr} in {} ms",
+        "services: moved {slots} slots from {} to {} in {} ms",
+        from.address,
+        to.address,
         began.elapsed().as_millis()
     );
     Ok(())

@@ -115,8 +115,9 @@ impl RedisConfig {
     }
 }
 
-/// How Redis is deployed (`redis.mode`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+/// How Redis is deployed (`redis.mode`); serialized as configuration spells it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
 pub enum RedisMode {
     /// One server at `redis.url`.
     #[default]

@@ -34,82 +34,74 @@ impl Deployment {
     /// The client for `config.mode`, and a description of where it connects for
     /// messages (hosts and ports, never credentials).
     pub(crate) fn new(config: &RedisConfig) -> Result<(Self, String), RedisError> {
-        fn invalid(key: &'static str) -> impl Fn(redis::RedisError) -> RedisError {
-            move |e| RedisError::from_driver(e, &format!("{key} is not a valid Redis URL"))
-        }
         match config.mode {
-            RedisMode::Single => {
-                let url = config.url.expose();
-                let client = redis::Client::open(url).map_err(invalid("redis.url"))?;
-                let target = address(client.get_connection_info());
-                Ok((Deployment::Single(client), target))
-            }
-            RedisMode::Sentinel => {
-                let sentinels = infos(&config.sentinels).map_err(invalid("redis.sentinels"))?;
-                let first = sentinels
-                    .first()
-                    .ok_or_else(|| no_nodes("redis.sentinels"))?;
-                let settings = first.redis_settings();
-                let mut builder = SentinelClientBuilder::new(
-                    sentinels.iter().map(|info| info.addr().clone()),
-                    &config.master_name,
-                    SentinelServerType::Master,
-                )
-                .map_err(invalid("redis.sentinels"))?
-                .set_client_to_redis_db(settings.db());
-                if let Some(username) = settings.username() {
-                    builder = builder
-                        .set_client_to_redis_username(username)
-                        .set_client_to_sentinel_username(username);
-                }
-                if let Some(password) = settings.password() {
-                    builder = builder
-                        .set_client_to_redis_password(password)
-                        .set_client_to_sentinel_password(password);
-                }
-                let client = builder.build().map_err(invalid("redis.sentinels"))?;
-                let target = format!(
-                    "the primary of {:?} by the sentinels at {}",
-                    config.master_name,
-                    addresses(&sentinels)
-                );
-                let failovers = Failovers::watch(sentinels, config.master_name.clone());
-                Ok((
-                    Deployment::Sentinel {
-                        client: Mutex::new(client),
-                        failovers,
-                    },
-                    target,
-                ))
-            }
-            RedisMode::Cluster => {
-                let nodes = infos(&config.cluster_nodes).map_err(invalid("redis.cluster_nodes"))?;
-                let first = nodes
-                    .first()
-                    .ok_or_else(|| no_nodes("redis.cluster_nodes"))?;
-                let settings = first.redis_settings();
-                let mut builder = ClusterClientBuilder::new(nodes.iter().cloned())
-                    .connection_timeout(config.connection_timeout)
-                    .response_timeout(config.command_timeout);
-                if let Some(username) = settings.username() {
-                    builder = builder.username(username);
-                }
-                if let Some(password) = settings.password() {
-                    builder = builder.password(password);
-                }
-                let client = builder.build().map_err(invalid("redis.cluster_nodes"))?;
-                let first =
-                    redis::Client::open(first.clone()).map_err(invalid("redis.cluster_nodes"))?;
-                let target = format!("the cluster at {}", addresses(&nodes));
-                Ok((
-                    Deployment::Cluster {
-                        client: Box::new(client),
-                        first,
-                    },
-                    target,
-                ))
-            }
+            RedisMode::Single => Self::single(config),
+            RedisMode::Sentinel => Self::sentinel(config),
+            RedisMode::Cluster => Self::cluster(config),
         }
+    }
+
+    fn single(config: &RedisConfig) -> Result<(Self, String), RedisError> {
+        let client = redis::Client::open(config.url.expose()).map_err(invalid("redis.url"))?;
+        let target = address(client.get_connection_info());
+        Ok((Deployment::Single(client), target))
+    }
+
+    fn sentinel(config: &RedisConfig) -> Result<(Self, String), RedisError> {
+        let sentinels = infos(&config.sentinels).map_err(invalid("redis.sentinels"))?;
+        let settings = first(&sentinels, "redis.sentinels")?.redis_settings();
+        let mut builder = SentinelClientBuilder::new(
+            sentinels.iter().map(|info| info.addr().clone()),
+            &config.master_name,
+            SentinelServerType::Master,
+        )
+        .map_err(invalid("redis.sentinels"))?
+        .set_client_to_redis_db(settings.db());
+        if let Some(username) = settings.username() {
+            builder = builder
+                .set_client_to_redis_username(username)
+                .set_client_to_sentinel_username(username);
+        }
+        if let Some(password) = settings.password() {
+            builder = builder
+                .set_client_to_redis_password(password)
+                .set_client_to_sentinel_password(password);
+        }
+        let client = builder.build().map_err(invalid("redis.sentinels"))?;
+        let target = format!(
+            "the primary of {:?} by the sentinels at {}",
+            config.master_name,
+            addresses(&sentinels)
+        );
+        let failovers = Failovers::watch(sentinels, config.master_name.clone());
+        let deployment = Deployment::Sentinel {
+            client: Mutex::new(client),
+            failovers,
+        };
+        Ok((deployment, target))
+    }
+
+    fn cluster(config: &RedisConfig) -> Result<(Self, String), RedisError> {
+        let nodes = infos(&config.cluster_nodes).map_err(invalid("redis.cluster_nodes"))?;
+        let first = first(&nodes, "redis.cluster_nodes")?;
+        let settings = first.redis_settings();
+        let mut builder = ClusterClientBuilder::new(nodes.iter().cloned())
+            .connection_timeout(config.connection_timeout)
+            .response_timeout(config.command_timeout);
+        if let Some(username) = settings.username() {
+            builder = builder.username(username);
+        }
+        if let Some(password) = settings.password() {
+            builder = builder.password(password);
+        }
+        let client = builder.build().map_err(invalid("redis.cluster_nodes"))?;
+        let first = redis::Client::open(first.clone()).map_err(invalid("redis.cluster_nodes"))?;
+        let target = format!("the cluster at {}", addresses(&nodes));
+        let deployment = Deployment::Cluster {
+            client: Box::new(client),
+            first,
+        };
+        Ok((deployment, target))
     }
 
     /// Opens a connection with `config`'s timeouts (a cluster connection takes the
@@ -170,11 +162,19 @@ fn infos(urls: &[poolside_config::SecretUrl]) -> RedisResult<Vec<ConnectionInfo>
         .collect()
 }
 
-fn no_nodes(key: &str) -> RedisError {
-    RedisError::new(
-        crate::ErrorKind::Connect,
-        format!("{key} is empty: give at least one URL"),
-    )
+/// The error for a URL of `key` that does not parse.
+fn invalid(key: &'static str) -> impl Fn(redis::RedisError) -> RedisError {
+    move |e| RedisError::from_driver(e, &format!("{key} is not a valid Redis URL"))
+}
+
+/// The first of `infos`, the URLs of `key`, which must give one.
+fn first<'a>(infos: &'a [ConnectionInfo], key: &str) -> Result<&'a ConnectionInfo, RedisError> {
+    infos.first().ok_or_else(|| {
+        RedisError::new(
+            crate::ErrorKind::Connect,
+            format!("{key} is empty: give at least one URL"),
+        )
+    })
 }
 
 /// `host:port` of a connection, or the socket's path.

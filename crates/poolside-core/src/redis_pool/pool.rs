@@ -80,9 +80,9 @@ pub(super) enum Path {
 /// A connection leased for sharing; callers use clones of `conn`.
 struct Lease {
     conn: RedisConnection,
-    /// The failovers seen when it opened: after another, it is let go.
-    failovers: u64,
-    _checkout: Checkout<RedisManager>,
+    /// Holds the connection out of the pool; it knows the failovers seen when it
+    /// opened (after another, the lease is let go).
+    checkout: Checkout<RedisManager>,
 }
 
 #[derive(Debug, Default)]
@@ -222,14 +222,13 @@ impl RedisPool {
                 .map_err(|e| self.acquire_error(e))?;
             Ok(Lease {
                 conn: checkout.conn.conn.clone(),
-                failovers: checkout.failovers,
-                _checkout: checkout,
+                checkout,
             })
         };
         let failovers = inner.deployment.failovers();
         inner
             .shared
-            .pick(|lease| lease.failovers == failovers, lease)
+            .pick(|lease| lease.checkout.failovers == failovers, lease)
             .await
     }
 

@@ -8,6 +8,7 @@ use poolside_config::RedisMode;
 use redis::FromRedisValue;
 use redis::cluster_routing::{RoutingInfo, SingleNodeRoutingInfo};
 
+use super::cluster_nodes;
 use super::pool::{Path, RedisPool};
 use super::{RedisConnection, RedisError};
 
@@ -29,20 +30,10 @@ pub enum RedisPrimary {
 impl RedisPrimary {
     /// The primaries in `CLUSTER NODES` output that serve slots and are not failed.
     pub(crate) fn of_cluster_nodes(nodes: &str) -> Vec<Self> {
-        nodes
-            .lines()
-            .filter_map(|line| {
-                let fields: Vec<&str> = line.split_whitespace().collect();
-                let flags = fields.get(2)?;
-                let serving = flags.split(',').any(|f| f == "master")
-                    && !flags.split(',').any(|f| f == "fail" || f == "fail?")
-                    && fields.len() > 8;
-                if !serving {
-                    return None;
-                }
-                // ip:port@cport[,hostname]
-                let address = fields.get(1)?.split('@').next()?;
-                let (host, port) = address.rsplit_once(':')?;
+        cluster_nodes::parse(nodes)
+            .filter(|node| node.primary && !node.failed && node.lists_slots)
+            .filter_map(|node| {
+                let (host, port) = node.address.rsplit_once(':')?;
                 Some(RedisPrimary::ClusterNode {
                     host: host.to_owned(),
                     port: port.parse().ok()?,

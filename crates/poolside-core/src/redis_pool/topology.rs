@@ -6,14 +6,15 @@ use poolside_config::RedisMode;
 use serde::Serialize;
 
 use super::RedisError;
+use super::cluster_nodes;
 use super::pool::RedisPool;
 
 /// The Redis nodes as the pool last read them.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[non_exhaustive]
 pub struct RedisTopology {
-    /// `single`, `sentinel` or `cluster`.
-    pub mode: &'static str,
+    /// How Redis is deployed.
+    pub mode: RedisMode,
     /// Every node known: the primary (or each cluster primary) and its replicas.
     pub nodes: Vec<RedisNodeState>,
     /// `CLUSTER INFO`'s `cluster_state` (`ok` when every slot is served); `None`
@@ -52,7 +53,7 @@ impl RedisTopology {
 
     /// From a primary's `INFO replication`: it, and each replica it lists
     /// (`slave0:ip=..,port=..,state=online,...`).
-    pub(crate) fn of_replication(mode: &'static str, primary: &str, info: &str) -> Self {
+    pub(crate) fn of_replication(mode: RedisMode, primary: &str, info: &str) -> Self {
         let mut nodes = vec![RedisNodeState {
             address: primary.to_owned(),
             role: "primary",
@@ -99,40 +100,17 @@ impl RedisTopology {
                 .strip_prefix("cluster_state:")
                 .map(str::to_owned)
         });
-        let nodes = nodes
-            .lines()
-            .filter_map(|line| {
-                let fields: Vec<&str> = line.split_whitespace().collect();
-                let (flags, link) = (fields.get(2)?, fields.get(7)?);
-                let flag = |name: &str| flags.split(',').any(|f| f == name);
-                let failed = flag("fail") || flag("fail?");
-                let address = fields.get(1)?.split('@').next()?.to_owned();
-                let slots = fields[8.min(fields.len())..]
-                    .iter()
-                    .filter(|range| !range.starts_with('['))
-                    .map(|range| match range.split_once('-') {
-                        Some((from, to)) => {
-                            let (from, to): (u32, u32) =
-                                (from.parse().unwrap_or(0), to.parse().unwrap_or(0));
-                            to.saturating_sub(from) + 1
-                        }
-                        None => 1,
-                    })
-                    .sum();
-                let primary = flag("master");
-                Some(RedisNodeState {
-                    address,
-                    role: if primary { "primary" } else { "replica" },
-                    up: *link == "connected" && !failed,
-                    primary: (!primary)
-                        .then(|| fields.get(3).map(|id| (*id).to_owned()))
-                        .flatten(),
-                    slots: primary.then_some(slots),
-                })
+        let nodes = cluster_nodes::parse(nodes)
+            .map(|node| RedisNodeState {
+                address: node.address.to_owned(),
+                role: if node.primary { "primary" } else { "replica" },
+                up: node.connected && !node.failed,
+                primary: node.primary_id.map(str::to_owned),
+                slots: node.primary.then_some(node.slots),
             })
             .collect();
         Self {
-            mode: "cluster",
+            mode: RedisMode::Cluster,
             nodes,
             cluster_state,
             failovers: 0,
@@ -172,7 +150,7 @@ impl RedisPool {
                     .split_whitespace()
                     .find_map(|field| field.strip_prefix("laddr="))
                     .unwrap_or("primary");
-                RedisTopology::of_replication(mode.name(), address, &info)
+                RedisTopology::of_replication(mode, address, &info)
             }
         };
         topology.failovers = self.inner.deployment.failovers();
@@ -196,7 +174,7 @@ mod tests {
                     slave0:ip=127.0.0.1,port=56381,state=online,offset=10,lag=0\r\n\
                     slave1:ip=127.0.0.1,port=56382,state=wait_bgsave,offset=0,lag=1\r\n\
                     slave_read_repl_offset:10\r\n";
-        let topology = RedisTopology::of_replication("sentinel", "127.0.0.1:56380", info);
+        let topology = RedisTopology::of_replication(RedisMode::Sentinel, "127.0.0.1:56380", info);
         let states: Vec<(&str, &str, bool)> = topology
             .nodes
             .iter()
