@@ -1,9 +1,11 @@
-//! [`ReadConnection`]: one read-only connection and the two tasks that batch its
+//! [`ReadConnection`]: one read-only connection and the task that batches its
 //! callers' statements.
 //!
-//! The writing task sends what queued since its last batch (up to
-//! `postgres.read_batch_size`) as one batch; the reading task reads the answers and
-//! hands them out. At most two batches are on the wire: while the server works
+//! The task has two halves, joined: the writing half sends what queued since its last
+//! batch (up to `postgres.read_batch_size`) as one batch; the reading half reads the
+//! answers and hands them out. Joined in one task, they never run at once on two
+//! threads: a batch handed from one half to the other wakes no thread, and the
+//! socket's two halves never contend for its lock. At most two batches are on the wire: while the server works
 //! through one, the next waits behind it, and the answers to the one before are being
 //! read. A lone caller goes out at once and a crowd goes out together, with no timer.
 //! The batches themselves are written and read in [`batch`](super::batch).
@@ -30,7 +32,7 @@ use crate::ErrorKind;
 use crate::pg::PgError;
 use crate::pg::stats::Counters;
 
-/// How the tasks run their batches.
+/// How the task runs its batches.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct BatchSettings {
     /// Most statements in one batch.
@@ -49,10 +51,10 @@ pub(crate) struct ReadConnection {
     generation: u64,
 }
 
-/// What callers and the tasks share.
+/// What callers and the task share.
 #[derive(Debug, Default)]
 struct State {
-    /// The tasks have stopped: nothing queued now will be answered.
+    /// The task has stopped: nothing queued now will be answered.
     closed: AtomicBool,
     /// A statement ran past the query timeout: no new work, and the batch being
     /// answered is cancelled on the server.
@@ -77,7 +79,7 @@ fn never_sent() -> PgError {
 }
 
 impl ReadConnection {
-    /// Opens a connection and starts its tasks. It retires after `lifetime`, or when
+    /// Opens a connection and starts its task. It retires after `lifetime`, or when
     /// the pool's generation moves past `generation`.
     pub(crate) async fn open(
         connector: &Connector,
@@ -95,31 +97,29 @@ impl ReadConnection {
         let (sent_tx, sent) = mpsc::channel(1);
         let state = Arc::new(State::default());
         let prepared = Arc::new(Mutex::new(LruCache::new(settings.prepared)));
-        tokio::spawn(
-            Writing {
-                wire: writer,
-                queue,
-                again,
-                sent: sent_tx,
-                prepared: Arc::clone(&prepared),
-                state: Arc::clone(&state),
-                max_statements: settings.max_statements,
-                counters: Arc::clone(counters),
-            }
-            .run(),
-        );
-        tokio::spawn(
-            Reading {
-                wire: reader,
-                sent,
-                again: again_tx,
-                prepared,
-                state: Arc::clone(&state),
-                connector: connector.clone(),
-                key,
-            }
-            .run(),
-        );
+        let writing = Writing {
+            wire: writer,
+            queue,
+            again,
+            sent: sent_tx,
+            prepared: Arc::clone(&prepared),
+            state: Arc::clone(&state),
+            max_statements: settings.max_statements,
+            counters: Arc::clone(counters),
+        };
+        let reading = Reading {
+            wire: reader,
+            sent,
+            again: again_tx,
+            prepared,
+            state: Arc::clone(&state),
+            connector: connector.clone(),
+            key,
+        };
+        // One task, so that the halves hand batches over on one thread.
+        tokio::spawn(async move {
+            tokio::join!(writing.run(), reading.run());
+        });
         Ok(Self {
             work,
             state,
@@ -154,11 +154,11 @@ impl ReadConnection {
     }
 }
 
-/// The task that writes batches.
+/// The half of the task that writes batches.
 struct Writing {
     wire: WireWriter,
     queue: mpsc::UnboundedReceiver<Work>,
-    /// Work a batch skipped, from the reading task: first in the next batch.
+    /// Work a batch skipped, from the reading half: first in the next batch.
     again: mpsc::UnboundedReceiver<Work>,
     sent: mpsc::Sender<Sent>,
     prepared: Arc<Prepared>,
@@ -170,7 +170,7 @@ struct Writing {
 impl Writing {
     async fn run(mut self) {
         loop {
-            // Room for another batch on the wire, or the reading task has stopped.
+            // Room for another batch on the wire, or the reading half has stopped.
             let Ok(room) = self.sent.clone().reserve_owned().await else {
                 break;
             };
@@ -192,10 +192,10 @@ impl Writing {
                     continue;
                 }
             };
-            // The reading task learns of the batch before its answers can arrive.
+            // The reading half learns of the batch before its answers can arrive.
             room.send(sent);
             if let Err(e) = self.wire.flush().await {
-                // The reading task meets the broken socket too, and fails the batch.
+                // The reading half meets the broken socket too, and fails the batch.
                 tracing::debug!(target: "poolside::pg", error = %e, "a read batch was not sent");
                 break;
             }
@@ -212,7 +212,7 @@ impl Writing {
 
     /// The work to send again, then what queued, up to the batch size, without the
     /// work of callers who have gone; waits for the first when there is none. `None`
-    /// once every handle is dropped and the queue is empty, or the reading task has
+    /// once every handle is dropped and the queue is empty, or the reading half has
     /// stopped.
     async fn next_batch(&mut self) -> Option<Vec<Work>> {
         let max = self.max_statements;
@@ -250,7 +250,7 @@ impl Writing {
     }
 }
 
-/// The task that reads answers.
+/// The half of the task that reads answers.
 struct Reading {
     wire: WireReader<ReadHalf<Box<dyn Transport>>>,
     sent: mpsc::Receiver<Sent>,
@@ -286,7 +286,7 @@ impl Reading {
                             back.0.fail(never_sent());
                         }
                     }
-                    // Let the callers just answered run before the writing task gets
+                    // Let the callers just answered run before the writing half gets
                     // room for another batch: most send their next statement at
                     // once, and it should go in that batch, not the one after.
                     tokio::task::yield_now().await;
@@ -309,7 +309,7 @@ impl Reading {
         self.state.close();
     }
 
-    /// The next batch sent; `None` once the writing task has stopped, or when the
+    /// The next batch sent; `None` once the writing half has stopped, or when the
     /// server spoke while no batch was on the wire: an error, such as the FATAL of a
     /// server shutting down, or the end of the connection. The connection then stops,
     /// before a caller's statement meets it.
@@ -338,11 +338,11 @@ impl Reading {
     }
 }
 
-/// What the reading task found while it had no batch to answer.
+/// What the reading half found while it had no batch to answer.
 enum Idle {
     /// A batch was sent: its answers come next (some may be read already).
     Batch(Sent),
-    /// The writing task has stopped.
+    /// The writing half has stopped.
     Stopped,
     /// The server spoke unprompted, or the connection ended: what happened.
     Ended(String),
@@ -351,11 +351,12 @@ enum Idle {
 /// Waits for the next batch sent, watching the socket meanwhile.
 ///
 /// Bytes are read as unprompted only after the queue of sent batches is looked at
-/// again. The writing task queues a batch before it sends it, so an answer cannot
+/// again. The writing half queues a batch before it sends it, so an answer cannot
 /// arrive before its batch is queued; but a `select` that polls the queue and then
-/// parses a message from the socket can see the queue empty, be preempted while the
-/// batch is queued, sent and answered, and take the batch's first answer for the
-/// server speaking while idle.
+/// parses a message from the socket would take the batch's first answer for the
+/// server speaking while idle, were the batch queued, sent and answered between its
+/// two looks. Joined in one task the halves cannot do that; as two tasks on two
+/// threads they did, and this wait stays right however the halves are run.
 async fn await_batch<R: AsyncRead + Unpin>(
     wire: &mut WireReader<R>,
     sent: &mut mpsc::Receiver<Sent>,
@@ -432,8 +433,8 @@ mod tests {
     const NOTICE: &[u8] = &[b'N', 0, 0, 0, 5, 0];
 
     /// A socket whose first read queues `batch` (if any) and returns `bytes`, as when
-    /// the writing task, on another thread, queues and sends a batch and its answer
-    /// arrives while the reading task is between the queue and the socket. Later
+    /// the writing half, run elsewhere, queues and sends a batch and its answer
+    /// arrives while the reading half is between the queue and the socket. Later
     /// reads wait forever.
     struct Socket {
         batch: mpsc::Sender<Sent>,

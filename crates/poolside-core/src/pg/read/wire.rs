@@ -57,7 +57,7 @@ impl Wire {
         self.reader.next().await
     }
 
-    /// The two sides, for the connection's reading and writing tasks.
+    /// The two sides, for the reading and writing halves of the connection's task.
     pub(crate) fn split(self) -> (WireReader<ReadHalf<Box<dyn Transport>>>, WireWriter) {
         let (read, write) = tokio::io::split(self.reader.socket);
         let reader = WireReader {
