@@ -59,34 +59,36 @@ pub(crate) enum BatchEnd {
     },
 }
 
-/// Encodes `batch` into `out`, preparing what the connection lacks, and returns it in
-/// the order of its answers: those that go alone first, each with its own Sync, then
-/// the rest under one Sync.
+/// Encodes the work in `batch` into `out`, preparing what the connection lacks, and
+/// returns it in the order of its answers: those that go alone first, each with its
+/// own Sync, then the rest under one Sync. `batch` is left empty, its capacity kept
+/// for the next batch.
 pub(crate) fn write(
     out: &mut BytesMut,
     prepared: &Prepared,
-    mut batch: Vec<Work>,
+    batch: &mut Vec<Work>,
 ) -> io::Result<Sent> {
     // A stable sort: each group keeps its order.
     batch.sort_by_key(|work| !work.goes_alone());
     let mut evicted = Vec::new();
-    let mut parses = Vec::with_capacity(batch.len());
+    let mut works = Vec::with_capacity(batch.len());
     {
         let mut prepared = prepared.lock();
-        for work in &batch {
+        for work in batch.drain(..) {
             let id = work.statement_id();
             let parse = prepared.get(&id).is_none();
             if parse && let Some((old, ())) = prepared.push(id, ()) {
                 evicted.push(old);
             }
-            parses.push(parse);
+            works.push((work, parse));
         }
     }
     for old in &evicted {
         frontend::close(b'S', &statement_name(*old), out)?;
     }
     let mut shared_sync = false;
-    for (work, &parse) in batch.iter().zip(&parses) {
+    for (work, parse) in &works {
+        let parse = *parse;
         match &work.job {
             Job::Run(run) => {
                 if parse {
@@ -115,7 +117,7 @@ pub(crate) fn write(
     }
     Ok(Sent {
         closes: evicted.len(),
-        works: batch.into_iter().zip(parses).collect(),
+        works,
         shared_sync,
     })
 }

@@ -106,6 +106,7 @@ impl ReadConnection {
             state: Arc::clone(&state),
             max_statements: settings.max_statements,
             counters: Arc::clone(counters),
+            batch: Vec::new(),
         };
         let reading = Reading {
             wire: reader,
@@ -165,6 +166,8 @@ struct Writing {
     state: Arc<State>,
     max_statements: usize,
     counters: Arc<Counters>,
+    /// The batch being gathered; empty between batches, its capacity kept.
+    batch: Vec<Work>,
 }
 
 impl Writing {
@@ -174,15 +177,15 @@ impl Writing {
             let Ok(room) = self.sent.clone().reserve_owned().await else {
                 break;
             };
-            let Some(batch) = self.next_batch().await else {
+            if !self.next_batch().await {
                 // Every handle is gone and nothing is left: close politely, after
                 // the batches still being answered.
                 frontend::terminate(&mut self.wire.out);
                 let _ = self.wire.flush().await;
                 break;
-            };
-            self.counters.read_batch(batch.len());
-            let written = batch::write(&mut self.wire.out, &self.prepared, batch);
+            }
+            self.counters.read_batch(self.batch.len());
+            let written = batch::write(&mut self.wire.out, &self.prepared, &mut self.batch);
             let sent = match written {
                 Ok(sent) => sent,
                 Err(e) => {
@@ -210,13 +213,13 @@ impl Writing {
         }
     }
 
-    /// The work to send again, then what queued, up to the batch size, without the
-    /// work of callers who have gone; waits for the first when there is none. `None`
-    /// once every handle is dropped and the queue is empty, or the reading half has
-    /// stopped.
-    async fn next_batch(&mut self) -> Option<Vec<Work>> {
+    /// Takes into [`batch`](Self::batch) the work to send again, then what queued, up
+    /// to the batch size, without the work of callers who have gone; waits for the
+    /// first when there is none. `false` once every handle is dropped and the queue is
+    /// empty, or the reading half has stopped.
+    async fn next_batch(&mut self) -> bool {
         let max = self.max_statements;
-        let mut batch = Vec::with_capacity(max.min(64));
+        let batch = &mut self.batch;
         loop {
             while batch.len() < max {
                 match self.again.try_recv() {
@@ -233,13 +236,16 @@ impl Writing {
                 }
             }
             if !batch.is_empty() {
-                return Some(batch);
+                return true;
             }
             let work = tokio::select! {
                 biased;
                 work = self.again.recv() => work,
-                work = self.queue.recv() => Some(work?),
-                () = self.sent.closed() => return None,
+                work = self.queue.recv() => match work {
+                    Some(work) => Some(work),
+                    None => return false,
+                },
+                () = self.sent.closed() => return false,
             };
             if let Some(work) = work
                 && !work.is_abandoned()

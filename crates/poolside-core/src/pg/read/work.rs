@@ -108,7 +108,8 @@ pub(crate) fn encode(statement: &Described, params: Params<'_>) -> Result<Bytes,
             ),
         ));
     }
-    let mut buf = BytesMut::new();
+    // Bind and Execute with small parameters fit this, in one allocation.
+    let mut buf = BytesMut::with_capacity(32 + statement.name.len() + 16 * params.len());
     let formats = params
         .iter()
         .zip(types)
