@@ -5,9 +5,12 @@
 //! batch (up to `postgres.read_batch_size`) as one batch; the reading half reads the
 //! answers and hands them out. Joined in one task, they never run at once on two
 //! threads: a batch handed from one half to the other wakes no thread, and the
-//! socket's two halves never contend for its lock. At most two batches are on the wire: while the server works
-//! through one, the next waits behind it, and the answers to the one before are being
-//! read. A lone caller goes out at once and a crowd goes out together, with no timer.
+//! socket's two halves never contend for its lock.
+//!
+//! One batch is on the wire at a time: the next is gathered once the last is answered
+//! and its callers have run, so it holds what they sent next. The pool's read
+//! connections overlap, one answered while the server works through another's batch.
+//! A lone caller goes out at once and a crowd goes out together, with no timer.
 //! The batches themselves are written and read in [`batch`](super::batch).
 
 use std::num::NonZeroUsize;
@@ -22,7 +25,7 @@ use postgres_protocol::message::frontend;
 use tokio::io::AsyncRead;
 use tokio::io::ReadHalf;
 use tokio::sync::mpsc::error::TryRecvError;
-use tokio::sync::{Notify, mpsc};
+use tokio::sync::{Notify, Semaphore, mpsc};
 
 use super::batch::{self, BatchEnd, Prepared, Sent};
 use super::connect::{BackendKey, Connector};
@@ -93,8 +96,10 @@ impl ReadConnection {
         let (reader, writer) = wire.split();
         let (work, queue) = mpsc::unbounded_channel();
         let (again_tx, again) = mpsc::unbounded_channel();
-        // One batch waiting here, one being answered: two on the wire at most.
+        // The batch on the wire, handed to the reading half; `turn` lets the writing
+        // half gather the next once it is answered.
         let (sent_tx, sent) = mpsc::channel(1);
+        let turn = Arc::new(Semaphore::new(1));
         let state = Arc::new(State::default());
         let prepared = Arc::new(Mutex::new(LruCache::new(settings.prepared)));
         let writing = Writing {
@@ -106,6 +111,7 @@ impl ReadConnection {
             state: Arc::clone(&state),
             max_statements: settings.max_statements,
             counters: Arc::clone(counters),
+            turn: Arc::clone(&turn),
             batch: Vec::new(),
         };
         let reading = Reading {
@@ -116,6 +122,7 @@ impl ReadConnection {
             state: Arc::clone(&state),
             connector: connector.clone(),
             key,
+            turn,
         };
         // One task, so that the halves hand batches over on one thread.
         tokio::spawn(async move {
@@ -166,6 +173,9 @@ struct Writing {
     state: Arc<State>,
     max_statements: usize,
     counters: Arc<Counters>,
+    /// Its turn to send: one permit, given back once the batch on the wire is
+    /// answered; closed when the reading half stops.
+    turn: Arc<Semaphore>,
     /// The batch being gathered; empty between batches, its capacity kept.
     batch: Vec<Work>,
 }
@@ -173,7 +183,11 @@ struct Writing {
 impl Writing {
     async fn run(mut self) {
         loop {
-            // Room for another batch on the wire, or the reading half has stopped.
+            // The last batch answered, or the reading half has stopped.
+            let Ok(turn) = self.turn.acquire().await else {
+                break;
+            };
+            turn.forget();
             let Ok(room) = self.sent.clone().reserve_owned().await else {
                 break;
             };
@@ -265,10 +279,18 @@ struct Reading {
     state: Arc<State>,
     connector: Connector,
     key: BackendKey,
+    /// The writing half's turn, given back after each batch answered.
+    turn: Arc<Semaphore>,
 }
 
 impl Reading {
     async fn run(mut self) {
+        self.answer_batches().await;
+        self.turn.close();
+    }
+
+    /// Answers each batch sent, until the connection or the writing half stops.
+    async fn answer_batches(&mut self) {
         while let Some(sent) = self.next_sent().await {
             let cancel = self.state.cancel.notified();
             let answering = batch::answer(&mut self.wire, &self.prepared, sent);
@@ -292,10 +314,11 @@ impl Reading {
                             back.0.fail(never_sent());
                         }
                     }
-                    // Let the callers just answered run before the writing half gets
-                    // room for another batch: most send their next statement at
-                    // once, and it should go in that batch, not the one after.
+                    // Let the callers just answered run before the writing half
+                    // gathers another batch: most send their next statement at once,
+                    // and it should go in that batch, not the one after.
                     tokio::task::yield_now().await;
+                    self.turn.add_permits(1);
                 }
                 BatchEnd::Broken { error, unanswered } => {
                     self.state.close();
