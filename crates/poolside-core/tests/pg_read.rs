@@ -352,3 +352,24 @@ async fn an_idle_read_connection_the_server_ended_is_replaced_before_a_caller_me
         .get(0);
     assert_ne!(first, second, "a new connection serves");
 }
+
+#[tokio::test]
+async fn a_batch_that_does_not_encode_leaves_its_connection_serving() {
+    // A NUL byte cannot go into a protocol string: the batch describing this fails to
+    // encode, and nothing of it is sent.
+    let pool = read_pool(&[("POOLSIDE_POSTGRES__QUERY_TIMEOUT", "5s")]).await;
+    pool.read_query("SELECT 1 AS n -- \0", &[])
+        .await
+        .expect_err("a statement with a NUL byte does not encode");
+    // Enough calls to meet both read connections, each within the query timeout.
+    for i in 0..8i32 {
+        let row = tokio::time::timeout(
+            Duration::from_secs(5),
+            pool.read_query_one("SELECT $1::int4 AS n", &[&i]),
+        )
+        .await
+        .expect("answered within the query timeout")
+        .expect("read");
+        assert_eq!(row.get::<_, i32>("n"), i);
+    }
+}

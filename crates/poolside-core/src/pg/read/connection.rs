@@ -173,8 +173,8 @@ struct Writing {
     state: Arc<State>,
     max_statements: usize,
     counters: Arc<Counters>,
-    /// Its turn to send: one permit, given back once the batch on the wire is
-    /// answered; closed when the reading half stops.
+    /// Its turn to send: one permit, taken for each batch sent and given back once
+    /// the batch is answered; closed when the reading half stops.
     turn: Arc<Semaphore>,
     /// The batch being gathered; empty between batches, its capacity kept.
     batch: Vec<Work>,
@@ -182,18 +182,15 @@ struct Writing {
 
 impl Writing {
     async fn run(mut self) {
+        let turns = Arc::clone(&self.turn);
         loop {
             // The last batch answered, or the reading half has stopped.
-            let Ok(turn) = self.turn.acquire().await else {
-                break;
-            };
-            turn.forget();
-            let Ok(room) = self.sent.clone().reserve_owned().await else {
+            let Ok(turn) = turns.acquire().await else {
                 break;
             };
             if !self.next_batch().await {
                 // Every handle is gone and nothing is left: close politely, after
-                // the batches still being answered.
+                // the batch still being answered.
                 frontend::terminate(&mut self.wire.out);
                 let _ = self.wire.flush().await;
                 break;
@@ -204,13 +201,23 @@ impl Writing {
                 Ok(sent) => sent,
                 Err(e) => {
                     // Only a statement too large for the protocol fails to encode.
+                    // Nothing goes on the wire, and the turn goes back as it drops.
                     tracing::warn!(target: "poolside::pg", error = %e, "a read batch did not encode");
                     self.wire.out.clear();
                     continue;
                 }
             };
-            // The reading half learns of the batch before its answers can arrive.
-            room.send(sent);
+            // The turn comes back once the reading half has answered this batch.
+            turn.forget();
+            // The reading half learns of the batch before its answers can arrive. There
+            // is room: it took the last batch before giving the turn back.
+            if let Err(unsent) = self.sent.try_send(sent) {
+                // The reading half has stopped.
+                for work in unsent.into_inner().into_works() {
+                    work.fail(never_sent());
+                }
+                break;
+            }
             if let Err(e) = self.wire.flush().await {
                 // The reading half meets the broken socket too, and fails the batch.
                 tracing::debug!(target: "poolside::pg", error = %e, "a read batch was not sent");
