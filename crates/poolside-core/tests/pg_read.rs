@@ -373,3 +373,49 @@ async fn a_batch_that_does_not_encode_leaves_its_connection_serving() {
         assert_eq!(row.get::<_, i32>("n"), i);
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_first_half_of_a_large_batch_is_answered_before_the_server_runs_the_rest() {
+    use std::time::Instant;
+
+    const FAST: &str = "SELECT 1::int4";
+    const SLOW: &str = "SELECT 1::int4 FROM pg_sleep(0.4)";
+    let pool = read_pool(&[("POOLSIDE_POSTGRES__READ_CONNECTIONS", "1")]).await;
+    for sql in [FAST, SLOW] {
+        pool.read_query_one(sql, &[]).await.expect("prepared");
+    }
+    let before = pool.stats();
+    // While one slow statement is on the wire, four fast and four slow queue: they go
+    // as one batch of eight, the fast ones first.
+    let blocker = pool.read_query_one(SLOW, &[]);
+    let queued = async {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let pool = &pool;
+        let timed = |sql| async move {
+            pool.read_query_one(sql, &[]).await.expect("read");
+            Instant::now()
+        };
+        futures_util::future::join_all([FAST, FAST, FAST, FAST, SLOW, SLOW, SLOW, SLOW].map(timed))
+            .await
+    };
+    let (blocker, done) = tokio::join!(blocker, queued);
+    blocker.expect("read");
+    let fast_done = done[..4].iter().max().expect("four");
+    let slow_done = done[4..].iter().min().expect("four");
+    // Without the Flush every answer would come at the batch's Sync, 1.6 s of sleep
+    // after the fast ones ran.
+    assert!(
+        slow_done.duration_since(*fast_done) >= Duration::from_secs(1),
+        "the fast half answered {:?} before the slow half",
+        slow_done.duration_since(*fast_done)
+    );
+    let after = pool.stats();
+    assert_eq!(
+        (
+            after.read_batches - before.read_batches,
+            after.read_statements - before.read_statements
+        ),
+        (2, 9),
+        "the blocker alone, then one batch of eight: {after:?}"
+    );
+}

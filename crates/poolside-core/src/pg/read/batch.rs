@@ -13,6 +13,10 @@
 //!   ran either) goes again the same way.
 //! - Each answer goes to its caller as soon as it is read; a caller that has gone
 //!   is skipped over, its rows read and dropped, so the stream stays in step.
+//! - Statements that share a Sync, [`SPLIT_FROM`] or more, have a Flush after the
+//!   first half: the server sends those answers before it runs the second half, so
+//!   their callers run (and queue their next statements) while it does. A Flush
+//!   adds no answer, and after an error the server skips it with the rest.
 //! - Anything the protocol does not allow here ends the connection: no caller gets
 //!   a row that may belong to another.
 
@@ -33,6 +37,10 @@ use super::work::{Answer, Job, Work};
 use crate::ErrorKind;
 use crate::pg::PgError;
 use crate::pg::row::{Columns, WireRow};
+
+/// The fewest statements under one Sync that get a Flush after their first half.
+/// Below it the half's answers are too few to be worth the server's extra send.
+pub(crate) const SPLIT_FROM: usize = 8;
 
 /// The statements prepared on one connection, by id, most recently used last.
 pub(crate) type Prepared = Mutex<LruCache<u64, ()>>;
@@ -86,7 +94,10 @@ pub(crate) fn write(
     for old in &evicted {
         frontend::close(b'S', &statement_name(*old), out)?;
     }
+    let shared = works.iter().filter(|(work, _)| !work.goes_alone()).count();
+    let flush_after = (shared >= SPLIT_FROM).then_some(shared / 2);
     let mut shared_sync = false;
+    let mut shared_written = 0;
     for (work, parse) in &works {
         let parse = *parse;
         match &work.job {
@@ -110,6 +121,10 @@ pub(crate) fn write(
             frontend::sync(out);
         } else {
             shared_sync = true;
+            shared_written += 1;
+            if flush_after == Some(shared_written) {
+                frontend::flush(out);
+            }
         }
     }
     if shared_sync {
