@@ -9,7 +9,9 @@
 //!
 //! One batch is on the wire at a time: the next is gathered once the last is answered
 //! and its callers have run, so it holds what they sent next. The pool's read
-//! connections overlap, one answered while the server works through another's batch.
+//! connections overlap, one answered while the server works through another's batch,
+//! and a large batch overlaps itself: its first half is answered while the server
+//! runs the second ([`batch::SPLIT_FROM`](super::batch::SPLIT_FROM)).
 //! A lone caller goes out at once and a crowd goes out together, with no timer.
 //! The batches themselves are written and read in [`batch`](super::batch).
 
