@@ -40,7 +40,7 @@ use crate::pg::row::{Columns, WireRow};
 
 /// The fewest statements under one Sync that get a Flush after their first half.
 /// Below it the half's answers are too few to be worth the server's extra send.
-pub(crate) const SPLIT_FROM: usize = 8;
+pub(crate) const SPLIT_FROM: usize = 6;
 
 /// The statements prepared on one connection, by id, most recently used last.
 pub(crate) type Prepared = Mutex<LruCache<u64, ()>>;

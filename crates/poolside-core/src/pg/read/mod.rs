@@ -18,7 +18,7 @@
 //!   write acknowledged before it called.
 //! - **No timer.** A batch is what queued while the last one was on the wire; a lone
 //!   caller goes out at once. At most `postgres.read_batch_size` statements each;
-//!   one of eight or more is answered in two halves (a Flush after the first).
+//!   one of six or more is answered in two halves (a Flush after the first).
 //! - **One caller's error is its own.** The statements the server skipped after it
 //!   never ran: they go first in the next batch, each with a Sync of its own, so no
 //!   error can skip them twice.
