@@ -148,6 +148,14 @@ async fn ten_thousand_callers_dropped_at_random_leave_every_other_answer_right()
     let pool = read_pool(&[]).await;
     sevens(&pool, "read_path_dropped", 1000).await;
     let sql = "SELECT v FROM read_path_dropped WHERE id = $1";
+    // Described and the read connections open first: on a slow machine (a debug
+    // build beside other tests) connecting took longer than any caller's patience,
+    // and none finished.
+    let pool_ref = &pool;
+    let warm = (1..=16i64).map(|id| async move { pool_ref.read_query_one(sql, &[&id]).await });
+    for row in futures_util::future::join_all(warm).await {
+        row.expect("read");
+    }
     let dropped: Vec<_> = (0..10_000i64)
         .map(|i| {
             let pool = pool.clone();
