@@ -95,8 +95,8 @@ pub(crate) fn write(
         frontend::close(b'S', &statement_name(*old), out)?;
     }
     let shared = works.iter().filter(|(work, _)| !work.goes_alone()).count();
+    let shared_sync = shared > 0;
     let flush_after = (shared >= SPLIT_FROM).then_some(shared / 2);
-    let mut shared_sync = false;
     let mut shared_written = 0;
     for (work, parse) in &works {
         let parse = *parse;
@@ -120,7 +120,6 @@ pub(crate) fn write(
         if work.goes_alone() {
             frontend::sync(out);
         } else {
-            shared_sync = true;
             shared_written += 1;
             if flush_after == Some(shared_written) {
                 frontend::flush(out);
