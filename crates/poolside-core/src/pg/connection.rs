@@ -12,10 +12,12 @@ use tokio_postgres::types::{ToSql, Type};
 use tokio_postgres::{Client, Statement};
 
 use super::generation::{Generation, READ_ONLY_SQL_TRANSACTION};
+use super::owned_params;
 use super::param_types::ParamTypes;
 use super::params::Params;
+use super::pipelined::{Pipelined, Settled};
 use super::rows;
-use super::schema_epoch::SchemaEpoch;
+use super::schema_epoch::{SchemaEpoch, is_stale_plan};
 use super::statement_cache::StatementCache;
 use super::statement_call::{Execute, Query};
 use super::statement_path::{self, StatementSite};
@@ -96,6 +98,8 @@ pub struct PgConnection {
     /// Set between BEGIN and COMMIT/ROLLBACK of `PgPool::transaction`; still set when
     /// its future was dropped, which means the connection is inside a transaction.
     in_transaction: AtomicBool,
+    /// Statements sent with `execute_pipelined` whose answers are unread.
+    pipelined: Pipelined,
     /// The pool's generation, and the one this connection was born in: a connection
     /// that finds its server read-only retires every connection of its generation.
     generation: Arc<Generation>,
@@ -132,6 +136,7 @@ impl PgConnection {
             last_used: now,
             in_flight: AtomicBool::new(false),
             in_transaction: AtomicBool::new(false),
+            pipelined: Pipelined::default(),
             generation,
             born,
         }
@@ -150,7 +155,9 @@ impl PgConnection {
 
     /// The statement for `sql`, prepared on this connection at most once while cached.
     pub async fn prepare_cached(&mut self, sql: &str) -> Result<Statement, PgError> {
-        Ok(self.statement(sql).await?.0)
+        let earlier = self.pipelined.take();
+        let settled = earlier.settle(self.statement(sql)).await;
+        Ok(self.after_pipelined(settled)?.0)
     }
 
     /// The statement for `sql` and the schema epoch it was prepared in.
@@ -178,7 +185,10 @@ impl PgConnection {
     pub async fn query(&mut self, sql: &str, params: Params<'_>) -> Result<Vec<Row>, PgError> {
         self.last_used = Instant::now();
         let types = self.param_types.clone();
-        let rows = statement_path::run(self, types.as_deref(), sql, Query(params)).await?;
+        let earlier = self.pipelined.take();
+        let run = statement_path::run(self, types.as_deref(), sql, Query(params));
+        let settled = earlier.settle(run).await;
+        let rows = self.after_pipelined(settled)?;
         Ok(rows.into_iter().map(Row::from).collect())
     }
 
@@ -248,7 +258,107 @@ impl PgConnection {
     pub async fn execute(&mut self, sql: &str, params: Params<'_>) -> Result<u64, PgError> {
         self.last_used = Instant::now();
         let types = self.param_types.clone();
-        statement_path::run(self, types.as_deref(), sql, Execute(params)).await
+        let earlier = self.pipelined.take();
+        let run = statement_path::run(self, types.as_deref(), sql, Execute(params));
+        let settled = earlier.settle(run).await;
+        self.after_pipelined(settled)
+    }
+
+    /// Sends `sql` without waiting for its answer, inside
+    /// [`PgPool::transaction`](super::PgPool::transaction): the answer is read with the
+    /// next statement's, or with COMMIT's, and shares its round trip (libpq calls this
+    /// pipeline mode). Statements whose results the transaction does not need cost no
+    /// round trip of their own; the last of them goes out with COMMIT.
+    ///
+    /// The number of rows changed is not returned: use [`execute`](Self::execute) to
+    /// check it. When a pipelined statement fails, the server ignores what follows it
+    /// in the transaction, and the next statement, or COMMIT, fails with its error:
+    /// the transaction is rolled back, and run again for a serialization failure or a
+    /// deadlock, as for any statement. A wrong parameter count or type fails at once,
+    /// before anything is sent. Outside a transaction it fails at once; in PgBouncer
+    /// mode it runs as [`execute`](Self::execute) does, and waits.
+    ///
+    /// ```no_run
+    /// # async fn run(pool: poolside_core::PgPool, sale: i64) -> Result<(), poolside_core::PgError> {
+    /// use poolside_core::TransactionOptions;
+    ///
+    /// pool.transaction(TransactionOptions::default(), async |tx| {
+    ///     for product in [3_i64, 7] {
+    ///         tx.execute_pipelined("INSERT INTO sale_items (sale_id, product_id) VALUES ($1, $2)", &[&sale, &product]).await?;
+    ///         tx.execute_pipelined("UPDATE stock SET quantity = quantity - 1 WHERE product_id = $1", &[&product]).await?;
+    ///     }
+    ///     Ok(())
+    /// })
+    /// .await?; // one round trip for the four statements and COMMIT
+    /// # Ok(()) }
+    /// ```
+    pub async fn execute_pipelined(
+        &mut self,
+        sql: &str,
+        params: Params<'_>,
+    ) -> Result<(), PgError> {
+        if !self.is_in_transaction() {
+            return Err(PgError::new(
+                crate::ErrorKind::Query,
+                "execute_pipelined runs only inside PgPool::transaction, whose COMMIT reads \
+                 its answer: use execute outside a transaction",
+            ));
+        }
+        if self.param_types.is_some() {
+            // PgBouncer mode: unnamed statements, whose types may need learning first.
+            return self.execute(sql, params).await.map(drop);
+        }
+        if self.has_timed_out() {
+            return Err(QueryTimedOut(self.query_timeout).into());
+        }
+        self.last_used = Instant::now();
+        let (statement, epoch) = match self.statements.get(sql) {
+            Some(cached) => cached,
+            None => {
+                let earlier = self.pipelined.take();
+                let settled = earlier.settle(self.statement(sql)).await;
+                self.after_pipelined(settled)?
+            }
+        };
+        let params = owned_params::encode(&statement, params)?;
+        let client = self.shared_client();
+        self.pipelined
+            .send(client, statement, params, sql, epoch)
+            .map_err(|e| self.driver_error(e, "sending a pipelined statement"))
+    }
+
+    /// The output of a call that ran while the answers of pipelined statements sent
+    /// before it were read. When one of those failed, the call met a transaction the
+    /// server had aborted (or, for COMMIT, rolled back): that statement's error is the
+    /// one to give.
+    fn after_pipelined<T>(&mut self, settled: Settled<Result<T, PgError>>) -> Result<T, PgError> {
+        let Settled {
+            output,
+            refused,
+            unread,
+        } = settled;
+        // Answers that did not come: the call ended without its own (a timeout, a closed
+        // connection), and the connection is discarded.
+        self.pipelined = unread;
+        let Some(refused) = refused else {
+            return output;
+        };
+        if is_stale_plan(&refused.error) {
+            self.statements.forget_stale(&refused.sql, refused.epoch);
+        }
+        self.statements.forget_if_lost(&refused.sql, &refused.error);
+        Err(self.driver_error(refused.error, "running a pipelined statement"))
+    }
+
+    /// Whether pipelined statements were sent and their answers not read: the
+    /// transaction's future was dropped, and the server may still be running them.
+    pub(crate) fn has_unread_pipelined(&self) -> bool {
+        !self.pipelined.is_empty()
+    }
+
+    /// Drops the unread answers of pipelined statements, before a ROLLBACK.
+    pub(crate) fn forget_pipelined(&mut self) {
+        self.pipelined.forget();
     }
 
     /// Runs `sql` as an unnamed statement with explicit parameter types, in one round
@@ -259,19 +369,28 @@ impl PgConnection {
         params: &[(&(dyn ToSql + Sync), Type)],
     ) -> Result<Vec<Row>, PgError> {
         self.last_used = Instant::now();
-        let rows = self
+        let earlier = self.pipelined.take();
+        let run = self
             .bounded(self.client.query_typed(sql, params), Caller::Exclusive)
-            .await?
-            .map_err(|e| self.driver_error(e, "running a query"))?;
+            .map(|ran| match ran {
+                Ok(rows) => rows.map_err(|e| self.driver_error(e, "running a query")),
+                Err(timeout) => Err(timeout.into()),
+            });
+        let rows = self.after_pipelined(earlier.settle(run).await)?;
         Ok(rows.into_iter().map(Row::from).collect())
     }
 
     /// Runs one or more statements with no parameters (simple protocol).
     pub async fn batch_execute(&mut self, sql: &str) -> Result<(), PgError> {
         self.last_used = Instant::now();
-        self.bounded(self.client.batch_execute(sql), Caller::Exclusive)
-            .await?
-            .map_err(|e| self.driver_error(e, "running statements"))
+        let earlier = self.pipelined.take();
+        let run = self
+            .bounded(self.client.batch_execute(sql), Caller::Exclusive)
+            .map(|ran| match ran {
+                Ok(done) => done.map_err(|e| self.driver_error(e, "running statements")),
+                Err(timeout) => Err(timeout.into()),
+            });
+        self.after_pipelined(earlier.settle(run).await)
     }
 
     /// The parameter types the server gives `sql`: a named prepare inside a

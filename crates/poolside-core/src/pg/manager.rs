@@ -181,16 +181,18 @@ impl bb8::ManageConnection for PgManager {
     }
 
     fn has_broken(&self, conn: &mut PgConnection) -> bool {
-        if conn.is_in_transaction() && !conn.was_interrupted() {
+        if conn.is_in_transaction() && !conn.was_interrupted() && !conn.has_unread_pipelined() {
             // A transaction's future was dropped between statements: closing the
             // connection makes the server roll it back.
             self.counters.interrupted();
             return true;
         }
-        if conn.was_interrupted() || conn.has_timed_out() {
-            // A statement's future was dropped mid-flight, or it ran past the query
-            // timeout (on this connection or, pipelined, on one it shared): the server
-            // may still be running it, or the network under it may be stalled. Cancel it there, and never hand this connection out again
+        if conn.was_interrupted() || conn.has_timed_out() || conn.has_unread_pipelined() {
+            // A statement's future was dropped mid-flight (or a transaction's, with
+            // pipelined statements unread), or it ran past the query timeout (on this
+            // connection or, pipelined, on one it shared): the server may still be
+            // running it, or the network under it may be stalled. Cancel it there, and
+            // never hand this connection out again
             // (a cancel racing the next statement could hit that one instead).
             self.counters.interrupted();
             let token = conn.client().cancel_token();

@@ -245,6 +245,8 @@ impl PgPool {
         };
         // A statement cut off by the timeout is cancelled and its connection discarded
         // on return; otherwise roll back and keep the connection.
+        // Pipelined statements not yet answered ran inside what is rolled back.
+        conn.forget_pipelined();
         if !conn.was_interrupted() && conn.batch_execute("ROLLBACK").await.is_ok() {
             conn.set_in_transaction(false);
         }

@@ -8,6 +8,7 @@ use tokio_postgres::types::IsNull;
 
 use super::statements::{Described, Description};
 use crate::ErrorKind;
+use crate::pg::params::{check_count, does_not_convert};
 use crate::pg::{Params, PgError, Row};
 use std::sync::Arc;
 
@@ -98,16 +99,7 @@ impl Work {
 /// type of the parameters does not fit.
 pub(crate) fn encode(statement: &Described, params: Params<'_>) -> Result<Bytes, PgError> {
     let types = &statement.param_types;
-    if params.len() != types.len() {
-        return Err(PgError::new(
-            ErrorKind::Query,
-            format!(
-                "the statement takes {} parameters and {} were given",
-                types.len(),
-                params.len()
-            ),
-        ));
-    }
+    check_count(types.len(), params.len())?;
     // Bind and Execute with small parameters fit this, in one allocation.
     let mut buf = BytesMut::with_capacity(32 + statement.name.len() + 16 * params.len());
     let formats = params
@@ -134,10 +126,7 @@ pub(crate) fn encode(statement: &Described, params: Params<'_>) -> Result<Bytes,
     match bound {
         Ok(()) => {}
         Err(frontend::BindError::Conversion(e)) => {
-            return Err(PgError::new(
-                ErrorKind::Query,
-                format!("parameter ${} does not convert: {e}", failed_at + 1),
-            ));
+            return Err(does_not_convert(failed_at, e));
         }
         Err(frontend::BindError::Serialization(e)) => {
             return Err(PgError::new(
