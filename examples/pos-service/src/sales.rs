@@ -149,13 +149,14 @@ pub(crate) async fn create(
                     &[&total],
                 )
                 .await?;
+            // Pipelined: their answers come with COMMIT's, in the same round trip.
             for item in &items {
-                tx.execute(
+                tx.execute_pipelined(
                     "UPDATE pos.inventory SET quantity = quantity - $2 WHERE product_id = $1",
                     &[&item.product_id, &item.quantity],
                 )
                 .await?;
-                tx.execute(
+                tx.execute_pipelined(
                     "INSERT INTO pos.sale_items (sale_id, product_id, quantity, price_cents) \
                      VALUES ($1, $2, $3, $4)",
                     &[&id, &item.product_id, &item.quantity, &item.price_cents],

@@ -27,7 +27,7 @@ const READ_CONNECTIONS: &str = "2";
 
 /// poolside's `PgPool`: `query_one` (the default path, [`System::Poolside`]), a
 /// checkout per operation, or `read_query_one` (the batched read path); sales run in
-/// `PgPool::transaction`.
+/// `PgPool::transaction`, the statements after the first pipelined.
 pub(super) async fn poolside(
     system: System,
     workload: Workload,

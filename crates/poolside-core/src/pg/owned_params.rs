@@ -84,7 +84,9 @@ mod tests {
     #[test]
     fn a_value_is_written_as_it_was_encoded_and_none_as_null() {
         let mut buf = BytesMut::new();
-        42_i64.to_sql_checked(&Type::INT8, &mut buf).expect("encodes");
+        42_i64
+            .to_sql_checked(&Type::INT8, &mut buf)
+            .expect("encodes");
         let value = OwnedParam {
             value: Some(buf.freeze()),
             format: Format::Binary,
