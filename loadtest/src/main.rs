@@ -164,7 +164,7 @@ fn run(args: &[&str]) -> Result<ExitCode> {
     }
 
     let report = Report {
-        machine: Machine::this_one(session.commands),
+        machine: Machine::this_one(runtime.metrics().num_workers(), session.commands),
         results: session.results,
         instances: session.instances,
         stress_p99_limit_ms: scenarios::STRESS_P99_LIMIT_MS,

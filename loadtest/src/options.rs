@@ -106,6 +106,8 @@ usage: cargo xtask loadtest [--quick] [--scenario NAME,...] [--workload NAME,...
              pool, run in steady only)
   --quick    every scenario and baseline, short runs: about three minutes
   --repeat   runs each steady measurement N times, interleaved; the report shows medians
+  TOKIO_WORKER_THREADS=N  the Rust systems' runtime threads (default: one per core;
+             pgbench runs -j 2, redis-benchmark one thread)
   --database-url / --redis-url  measure servers of yours instead of starting throwaway
              ones (with only one of them given, the other's workloads are skipped)
   --redis-mode single|cluster  the Redis workloads on one server (default) or on a Redis

@@ -84,15 +84,18 @@ async fn transactions_work_in_transaction_mode() {
     drop(conn);
     let insert = format!("INSERT INTO {table} SELECT generate_series(1, 3)");
     let count = format!("SELECT count(*) FROM {table}");
+    let insert_one = format!("INSERT INTO {table} VALUES ($1)");
     let seen: i64 = pool
         .transaction(TransactionOptions::default(), async |tx| {
             tx.execute(&insert, &[]).await?;
+            // Runs as `execute` does here (unnamed, its types learnt first), awaited.
+            tx.execute_pipelined(&insert_one, &[&4_i32]).await?;
             // Same server connection for the whole transaction: the rows are seen.
             Ok(tx.query_typed(&count, &[]).await?[0].get(0))
         })
         .await
         .expect("commits");
-    assert_eq!(seen, 3);
+    assert_eq!(seen, 4);
     let mut conn = pool.get().await.expect("get");
     conn.batch_execute(&format!("DROP TABLE {table}"))
         .await

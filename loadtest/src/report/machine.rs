@@ -6,6 +6,8 @@ use serde::Serialize;
 #[derive(Debug, Serialize)]
 pub(crate) struct Machine {
     pub(crate) cores: usize,
+    /// Worker threads of the runtime the Rust systems ran on (`TOKIO_WORKER_THREADS`).
+    pub(crate) client_threads: usize,
     pub(crate) memory_bytes: u64,
     pub(crate) kernel: String,
     /// Each baseline command as run (passwords masked).
@@ -13,8 +15,9 @@ pub(crate) struct Machine {
 }
 
 impl Machine {
-    /// This machine, with the baseline commands that ran.
-    pub(crate) fn this_one(baseline_commands: Vec<String>) -> Self {
+    /// This machine, with the runtime's worker threads and the baseline commands that
+    /// ran.
+    pub(crate) fn this_one(client_threads: usize, baseline_commands: Vec<String>) -> Self {
         let memory_kb = std::fs::read_to_string("/proc/meminfo")
             .ok()
             .and_then(|info| {
@@ -27,6 +30,7 @@ impl Machine {
             .unwrap_or(0);
         Self {
             cores: std::thread::available_parallelism().map_or(1, |n| n.get()),
+            client_threads,
             memory_bytes: memory_kb * 1024,
             kernel: std::fs::read_to_string("/proc/sys/kernel/osrelease")
                 .unwrap_or_default()

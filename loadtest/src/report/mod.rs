@@ -182,7 +182,7 @@ pub(crate) mod test_rows {
     /// A report of `results`.
     pub(crate) fn report_of(results: Vec<Row>) -> Report {
         Report {
-            machine: Machine::this_one(vec![]),
+            machine: Machine::this_one(1, vec![]),
             results,
             stress_p99_limit_ms: 100.0,
             instances: Vec::new(),

@@ -724,6 +724,7 @@ mod tests {
             );
         }
         assert!(json["machine"]["cores"].as_u64().is_some_and(|c| c >= 1));
+        assert_eq!(json["machine"]["client_threads"].as_u64(), Some(1));
     }
 
     #[test]
