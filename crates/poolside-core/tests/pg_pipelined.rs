@@ -5,7 +5,9 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
 use poolside_core::{ErrorKind, PgPool, TransactionOptions};
-use poolside_tests::fault_proxy::{FaultProxy, Mode};
+use poolside_tests::fault_proxy::Mode;
+use poolside_tests::pg_table::TestTable;
+use poolside_tests::round_trips::{assert_round_trips, one_connection_through_proxy};
 use poolside_tests::{pg_pool, required_env};
 
 /// A pool of `size` connections whose connections carry `application_name`.
@@ -19,45 +21,6 @@ async fn pool(application_name: &str, size: &str) -> PgPool {
         ("POOLSIDE_POSTGRES__MAX_SIZE", size),
     ])
     .await
-}
-
-/// A table of this test's own, dropped at the end.
-struct Table {
-    pool: PgPool,
-    name: String,
-}
-
-impl Table {
-    async fn create(pool: &PgPool, name: &str, columns: &str) -> Self {
-        let name = format!("{name}_{}", std::process::id());
-        pool.get()
-            .await
-            .expect("get")
-            .batch_execute(&format!(
-                "DROP TABLE IF EXISTS {name}; CREATE TABLE {name} ({columns})"
-            ))
-            .await
-            .expect("create table");
-        Self {
-            pool: pool.clone(),
-            name,
-        }
-    }
-
-    async fn count(&self) -> i64 {
-        let mut conn = self.pool.get().await.expect("get");
-        conn.query_one(&format!("SELECT count(*) FROM {}", self.name), &[])
-            .await
-            .expect("count")
-            .get(0)
-    }
-
-    async fn drop_table(self) {
-        let mut conn = self.pool.get().await.expect("get");
-        conn.batch_execute(&format!("DROP TABLE {}", self.name))
-            .await
-            .expect("drop");
-    }
 }
 
 /// Connections of `application_name` the server sees inside a transaction or running
@@ -77,7 +40,7 @@ async fn busy_sessions(pool: &PgPool, application_name: &str) -> i64 {
 #[tokio::test]
 async fn pipelined_statements_commit_with_the_transaction() {
     let pool = pool("poolside-pipelined-commit", "2").await;
-    let table = Table::create(&pool, "pipelined_commit", "id int PRIMARY KEY, note text").await;
+    let table = TestTable::create(&pool, "pipelined_commit", "id int PRIMARY KEY, note text").await;
     let insert = format!("INSERT INTO {} VALUES ($1, $2)", table.name);
     let changed = pool
         .transaction(TransactionOptions::default(), async |tx| {
@@ -122,7 +85,7 @@ async fn pipelined_statements_commit_with_the_transaction() {
 async fn a_failed_pipelined_statement_fails_the_transaction_with_its_own_error() {
     let name = "poolside-pipelined-fails";
     let pool = pool(name, "1").await;
-    let table = Table::create(&pool, "pipelined_fails", "id int PRIMARY KEY").await;
+    let table = TestTable::create(&pool, "pipelined_fails", "id int PRIMARY KEY").await;
     let insert = format!("INSERT INTO {} VALUES ($1)", table.name);
     let runs = AtomicU32::new(0);
 
@@ -183,7 +146,7 @@ async fn a_failed_pipelined_statement_fails_the_transaction_with_its_own_error()
 #[tokio::test]
 async fn it_fails_at_once_outside_a_transaction_and_on_parameters_that_do_not_fit() {
     let pool = pool("poolside-pipelined-refused", "1").await;
-    let table = Table::create(&pool, "pipelined_refused", "id int").await;
+    let table = TestTable::create(&pool, "pipelined_refused", "id int").await;
     let insert = format!("INSERT INTO {} VALUES ($1)", table.name);
 
     let mut conn = pool.get().await.expect("get");
@@ -237,7 +200,7 @@ async fn a_pipelined_statement_returning_many_rows_does_not_stall_the_connection
         ("POOLSIDE_POSTGRES__QUERY_TIMEOUT", "5s"),
     ])
     .await;
-    let table = Table::create(&pool, "pipelined_rows", "id int, value int").await;
+    let table = TestTable::create(&pool, "pipelined_rows", "id int, value int").await;
     pool.get()
         .await
         .expect("get")
@@ -276,7 +239,7 @@ async fn a_dropped_transaction_with_pipelined_statements_is_cancelled_and_discar
     // Its own name: sessions of another run of this test are not counted.
     let name = &format!("poolside-pipelined-dropped-{}", std::process::id());
     let pool = pool(name, "2").await;
-    let table = Table::create(&pool, "pipelined_dropped", "id int").await;
+    let table = TestTable::create(&pool, "pipelined_dropped", "id int").await;
     let insert = format!("INSERT INTO {} VALUES (1)", table.name);
     let _ = tokio::time::timeout(
         Duration::from_millis(300),
@@ -307,7 +270,7 @@ async fn a_dropped_transaction_with_pipelined_statements_is_cancelled_and_discar
 #[tokio::test]
 async fn a_pipelined_statement_made_stale_by_a_migration_reruns_the_transaction() {
     let pool = pool("poolside-pipelined-stale", "1").await;
-    let table = Table::create(&pool, "pipelined_stale", "id int").await;
+    let table = TestTable::create(&pool, "pipelined_stale", "id int").await;
     let select = format!("SELECT * FROM {}", table.name);
     // Prepared and cached on the pool's one connection.
     pool.get()
@@ -346,19 +309,7 @@ async fn a_pipelined_statement_made_stale_by_a_migration_reruns_the_transaction(
 #[tokio::test]
 async fn pipelined_statements_share_commits_round_trip() {
     const DELAY: Duration = Duration::from_millis(100);
-    let url = required_env("DATABASE_URL");
-    let target = "127.0.0.1:55432".parse().expect("the services' address");
-    assert!(url.contains("127.0.0.1:55432"), "{url}");
-    let proxy = FaultProxy::start(target).await;
-    let pool = pg_pool(&[
-        (
-            "DATABASE_URL",
-            &url.replace("127.0.0.1:55432", &proxy.addr().to_string()),
-        ),
-        ("POOLSIDE_POSTGRES__MAX_SIZE", "1"),
-        ("POOLSIDE_POSTGRES__MIN_IDLE", "1"),
-    ])
-    .await;
+    let (proxy, pool) = one_connection_through_proxy().await;
     let once = || {
         pool.transaction(TransactionOptions::default(), async |tx| {
             let one: i32 = tx.query_one("SELECT 1", &[]).await?.get(0);
@@ -374,11 +325,5 @@ async fn pipelined_statements_share_commits_round_trip() {
     proxy.set_mode(Mode::Delay(DELAY));
     let started = Instant::now();
     once().await.expect("runs");
-    let took = started.elapsed();
-    let round_trip = DELAY * 2;
-    assert!(
-        took >= round_trip * 2 && took < round_trip * 5 / 2,
-        "took {took:?}: two round trips of {round_trip:?} expected, three would be {:?}",
-        round_trip * 3
-    );
+    assert_round_trips(started.elapsed(), DELAY, 2);
 }

@@ -6,7 +6,9 @@ use std::time::{Duration, Instant};
 
 use poolside_core::{ErrorKind, IsolationLevel, PgPool, TransactionOptions};
 use poolside_resilience::{Backoff, Classify, Failure, Jitter};
-use poolside_tests::fault_proxy::{FaultProxy, Mode};
+use poolside_tests::fault_proxy::Mode;
+use poolside_tests::pg_table::TestTable;
+use poolside_tests::round_trips::{assert_round_trips, one_connection_through_proxy};
 use poolside_tests::{pg_pool, required_env};
 
 async fn pool() -> PgPool {
@@ -26,47 +28,10 @@ async fn named_pool(application_name: &str) -> PgPool {
     .await
 }
 
-/// A table of this test's own, dropped at the end.
-struct Table {
-    pool: PgPool,
-    name: String,
-}
-
-impl Table {
-    async fn create(pool: &PgPool, name: &str, columns: &str) -> Self {
-        let name = format!("{name}_{}", std::process::id());
-        let mut conn = pool.get().await.expect("get");
-        conn.batch_execute(&format!(
-            "DROP TABLE IF EXISTS {name}; CREATE TABLE {name} ({columns})"
-        ))
-        .await
-        .expect("create table");
-        Self {
-            pool: pool.clone(),
-            name,
-        }
-    }
-
-    async fn count(&self) -> i64 {
-        let mut conn = self.pool.get().await.expect("get");
-        conn.query_one(&format!("SELECT count(*) FROM {}", self.name), &[])
-            .await
-            .expect("count")
-            .get(0)
-    }
-
-    async fn drop_table(self) {
-        let mut conn = self.pool.get().await.expect("get");
-        conn.batch_execute(&format!("DROP TABLE {}", self.name))
-            .await
-            .expect("drop");
-    }
-}
-
 #[tokio::test]
 async fn commits_on_ok_and_rolls_back_on_error() {
     let pool = pool().await;
-    let table = Table::create(&pool, "tx_commit", "id int PRIMARY KEY").await;
+    let table = TestTable::create(&pool, "tx_commit", "id int PRIMARY KEY").await;
     let insert = format!("INSERT INTO {} VALUES ($1)", table.name);
     let n: u64 = pool
         .transaction(TransactionOptions::default(), async |tx| {
@@ -100,7 +65,7 @@ async fn commits_on_ok_and_rolls_back_on_error() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_forced_serialization_failure_reruns_the_whole_closure() {
     let pool = pool().await;
-    let table = Table::create(&pool, "tx_serial", "class int, value int").await;
+    let table = TestTable::create(&pool, "tx_serial", "class int, value int").await;
     // Each transaction reads one class and writes the other: under SERIALIZABLE, when
     // both read before either writes, one must fail with 40001 and run again.
     let both_read = Arc::new(tokio::sync::Barrier::new(2));
@@ -162,7 +127,7 @@ async fn a_forced_serialization_failure_reruns_the_whole_closure() {
 #[tokio::test]
 async fn a_unique_violation_is_not_retried() {
     let pool = pool().await;
-    let table = Table::create(&pool, "tx_unique", "id int PRIMARY KEY").await;
+    let table = TestTable::create(&pool, "tx_unique", "id int PRIMARY KEY").await;
     let runs = AtomicU32::new(0);
     let insert = format!("INSERT INTO {} VALUES (1)", table.name);
     let err = pool
@@ -223,7 +188,7 @@ async fn each_run_after_the_first_waits_out_the_backoff() {
 #[tokio::test]
 async fn a_transaction_past_its_timeout_is_rolled_back() {
     let pool = pool().await;
-    let table = Table::create(&pool, "tx_timeout", "id int").await;
+    let table = TestTable::create(&pool, "tx_timeout", "id int").await;
     let insert = format!("INSERT INTO {} VALUES (1)", table.name);
     let options = TransactionOptions::default().timeout(Duration::from_millis(300));
     for slow in ["SELECT pg_sleep(2)", "client"] {
@@ -249,7 +214,7 @@ async fn a_transaction_past_its_timeout_is_rolled_back() {
 async fn a_dropped_transaction_never_returns_its_connection_inside_a_transaction() {
     let name = "poolside-tx-dropped";
     let pool = named_pool(name).await;
-    let table = Table::create(&pool, "tx_dropped", "id int").await;
+    let table = TestTable::create(&pool, "tx_dropped", "id int").await;
     let insert = format!("INSERT INTO {} VALUES (1)", table.name);
     // The caller gives up between two statements (its future is dropped).
     let _ = tokio::time::timeout(
@@ -284,19 +249,7 @@ async fn a_dropped_transaction_never_returns_its_connection_inside_a_transaction
 #[tokio::test]
 async fn begin_shares_its_round_trip_with_the_first_statement() {
     const DELAY: Duration = Duration::from_millis(100);
-    let url = required_env("DATABASE_URL");
-    let target = "127.0.0.1:55432".parse().expect("the services' address");
-    assert!(url.contains("127.0.0.1:55432"), "{url}");
-    let proxy = FaultProxy::start(target).await;
-    let pool = pg_pool(&[
-        (
-            "DATABASE_URL",
-            &url.replace("127.0.0.1:55432", &proxy.addr().to_string()),
-        ),
-        ("POOLSIDE_POSTGRES__MAX_SIZE", "1"),
-        ("POOLSIDE_POSTGRES__MIN_IDLE", "1"),
-    ])
-    .await;
+    let (proxy, pool) = one_connection_through_proxy().await;
     let once = || {
         pool.transaction(TransactionOptions::default(), async |tx| {
             tx.batch_execute("SELECT 1").await
@@ -307,11 +260,5 @@ async fn begin_shares_its_round_trip_with_the_first_statement() {
     proxy.set_mode(Mode::Delay(DELAY));
     let started = Instant::now();
     once().await.expect("runs");
-    let took = started.elapsed();
-    let round_trip = DELAY * 2;
-    assert!(
-        took >= round_trip * 2 && took < round_trip * 5 / 2,
-        "took {took:?}: two round trips of {round_trip:?} expected, three would be {:?}",
-        round_trip * 3
-    );
+    assert_round_trips(started.elapsed(), DELAY, 2);
 }

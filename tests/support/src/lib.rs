@@ -6,6 +6,8 @@
 
 pub mod fault_proxy;
 pub mod http;
+pub mod pg_table;
+pub mod round_trips;
 
 use std::sync::Arc;
 
