@@ -109,7 +109,9 @@ usage: cargo xtask loadtest [--quick] [--scenario NAME,...] [--workload NAME,...
   TOKIO_WORKER_THREADS=N  the Rust systems' runtime threads (default: one per core;
              pgbench runs -j 2, redis-benchmark one thread)
   --database-url / --redis-url  measure servers of yours instead of starting throwaway
-             ones (with only one of them given, the other's workloads are skipped)
+             ones (with only one of them given, the other's workloads are skipped); a
+             PostgreSQL URL without sslmode gets sslmode=disable, as the Rust peers
+             connect without TLS
   --redis-mode single|cluster  the Redis workloads on one server (default) or on a Redis
              Cluster: poolside-cluster against redis-benchmark --cluster with the same
              clients (with --redis-url, the cluster's node URLs, comma-separated)
@@ -204,7 +206,7 @@ impl Options {
                 "--pool-size" => options.pool_size = number("--pool-size", value("--pool-size")?)?,
                 "--repeat" => options.repeat = number("--repeat", value("--repeat")?)?,
                 "--database-url" => {
-                    options.database_url = Some(value("--database-url")?.to_owned())
+                    options.database_url = Some(plain_unless_told(value("--database-url")?))
                 }
                 "--redis-url" => options.redis_url = Some(value("--redis-url")?.to_owned()),
                 "--redis-mode" => {
@@ -219,7 +221,7 @@ impl Options {
                     };
                 }
                 "--pgbouncer-url" => {
-                    options.pgbouncer_url = Some(value("--pgbouncer-url")?.to_owned())
+                    options.pgbouncer_url = Some(plain_unless_told(value("--pgbouncer-url")?))
                 }
                 "--json" => options.json = Some(PathBuf::from(value("--json")?)),
                 "--plot" => {
@@ -232,7 +234,9 @@ impl Options {
                     }
                     options.plot = Some(path);
                 }
-                "--standby-url" => options.standby_url = Some(value("--standby-url")?.to_owned()),
+                "--standby-url" => {
+                    options.standby_url = Some(plain_unless_told(value("--standby-url")?))
+                }
                 "--postgres-data" => {
                     options.postgres_data = Some(PathBuf::from(value("--postgres-data")?));
                 }
@@ -289,9 +293,50 @@ fn number<T: std::str::FromStr + PartialOrd + From<u8>>(flag: &str, text: &str) 
         .with_context(|| format!("{flag} {text:?}: write a whole number from 1"))
 }
 
+/// `url` with `sslmode=disable` added when it names no `sslmode`: the peers measured
+/// beside poolside (deadpool, raw bb8, tokio-postgres alone) connect without TLS, and
+/// poolside and pgbench would otherwise encrypt (libpq's default, `prefer`), paying
+/// for it on both sides of every statement.
+fn plain_unless_told(url: &str) -> String {
+    if url.contains("sslmode=") {
+        return url.to_owned();
+    }
+    if !url.contains("://") {
+        // The key=value form.
+        return format!("{url} sslmode=disable");
+    }
+    let separator = if url.contains('?') { '&' } else { '?' };
+    format!("{url}{separator}sslmode=disable")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn server_urls_go_without_tls_unless_they_say_otherwise() {
+        assert_eq!(
+            plain_unless_told("postgres://u@h/db"),
+            "postgres://u@h/db?sslmode=disable"
+        );
+        assert_eq!(
+            plain_unless_told("postgres://u@h/db?pgbouncer=true"),
+            "postgres://u@h/db?pgbouncer=true&sslmode=disable"
+        );
+        assert_eq!(
+            plain_unless_told("postgres://u@h/db?sslmode=require"),
+            "postgres://u@h/db?sslmode=require"
+        );
+        assert_eq!(
+            plain_unless_told("host=h user=u"),
+            "host=h user=u sslmode=disable"
+        );
+        let o = Options::parse(&["--database-url", "postgres://u@h/db"]).expect("valid");
+        assert_eq!(
+            o.database_url.as_deref(),
+            Some("postgres://u@h/db?sslmode=disable")
+        );
+    }
 
     #[test]
     fn parses_flags_and_rejects_bad_values() {

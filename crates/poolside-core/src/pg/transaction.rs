@@ -148,6 +148,9 @@ impl PgPool {
     /// `options.attempts` runs) when the server reports a serialization failure, a
     /// deadlock, or a cached statement that a migration made stale (the pool prepares
     /// it anew). Errors keep their SQLSTATE; a unique violation is never retried.
+    /// Statements whose answers `f` does not need can go with
+    /// [`execute_pipelined`](PgConnection::execute_pipelined), without a round trip
+    /// of their own.
     ///
     /// # Examples
     ///
