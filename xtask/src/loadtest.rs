@@ -55,12 +55,10 @@ pub(crate) fn run(args: &[&str]) -> Result<ExitCode> {
         None
     };
     let mut command = load_test(args);
-    // In the clear: the server offers TLS, which libpq (pgbench) and poolside would
-    // take by default and the other drivers (NoTls) would not; one rule for all keeps
-    // the comparison about the pools.
+    // The load test connects in the clear to URLs that name no sslmode.
     command
         .arg("--database-url")
-        .arg(format!("{}?sslmode=disable", services::database_url()))
+        .arg(services::database_url())
         .arg("--redis-url")
         .arg(if cluster {
             services::redis_cluster_nodes()
@@ -68,7 +66,7 @@ pub(crate) fn run(args: &[&str]) -> Result<ExitCode> {
             services::redis_url()
         })
         .arg("--pgbouncer-url")
-        .arg(format!("{}&sslmode=disable", services::pgbouncer_url()))
+        .arg(services::pgbouncer_url())
         .arg("--postgres-log")
         .arg(services::postgres_log());
     let (primary_data, standby_data) = services::postgres_data_dirs();
@@ -76,7 +74,7 @@ pub(crate) fn run(args: &[&str]) -> Result<ExitCode> {
     if set == Set::All {
         command
             .arg("--standby-url")
-            .arg(format!("{}?sslmode=disable", services::standby_url()))
+            .arg(services::standby_url())
             .arg("--standby-data")
             .arg(standby_data);
     }

@@ -155,9 +155,18 @@ impl PgConnection {
 
     /// The statement for `sql`, prepared on this connection at most once while cached.
     pub async fn prepare_cached(&mut self, sql: &str) -> Result<Statement, PgError> {
+        Ok(self.statement_after_pipelined(sql).await?.0)
+    }
+
+    /// [`statement`](Self::statement), for a call that pipelined statements may
+    /// precede: a prepare on a cache miss reads their answers while it runs.
+    async fn statement_after_pipelined(&mut self, sql: &str) -> Result<(Statement, u64), PgError> {
+        if let Some(cached) = self.statements.get(sql) {
+            return Ok(cached);
+        }
         let earlier = self.pipelined.take();
         let settled = earlier.settle(self.statement(sql)).await;
-        Ok(self.after_pipelined(settled)?.0)
+        self.after_pipelined(settled)
     }
 
     /// The statement for `sql` and the schema epoch it was prepared in.
@@ -312,14 +321,7 @@ impl PgConnection {
             return Err(QueryTimedOut(self.query_timeout).into());
         }
         self.last_used = Instant::now();
-        let (statement, epoch) = match self.statements.get(sql) {
-            Some(cached) => cached,
-            None => {
-                let earlier = self.pipelined.take();
-                let settled = earlier.settle(self.statement(sql)).await;
-                self.after_pipelined(settled)?
-            }
-        };
+        let (statement, epoch) = self.statement_after_pipelined(sql).await?;
         let params = owned_params::encode(&statement, params)?;
         let client = self.shared_client();
         self.pipelined
@@ -350,12 +352,6 @@ impl PgConnection {
         Err(self.driver_error(refused.error, "running a pipelined statement"))
     }
 
-    /// Whether pipelined statements were sent and their answers not read: the
-    /// transaction's future was dropped, and the server may still be running them.
-    pub(crate) fn has_unread_pipelined(&self) -> bool {
-        !self.pipelined.is_empty()
-    }
-
     /// Drops the unread answers of pipelined statements, before a ROLLBACK.
     pub(crate) fn forget_pipelined(&mut self) {
         self.pipelined.forget();
@@ -370,12 +366,11 @@ impl PgConnection {
     ) -> Result<Vec<Row>, PgError> {
         self.last_used = Instant::now();
         let earlier = self.pipelined.take();
-        let run = self
-            .bounded(self.client.query_typed(sql, params), Caller::Exclusive)
-            .map(|ran| match ran {
-                Ok(rows) => rows.map_err(|e| self.driver_error(e, "running a query")),
-                Err(timeout) => Err(timeout.into()),
-            });
+        let run = async {
+            self.bounded(self.client.query_typed(sql, params), Caller::Exclusive)
+                .await?
+                .map_err(|e| self.driver_error(e, "running a query"))
+        };
         let rows = self.after_pipelined(earlier.settle(run).await)?;
         Ok(rows.into_iter().map(Row::from).collect())
     }
@@ -384,12 +379,11 @@ impl PgConnection {
     pub async fn batch_execute(&mut self, sql: &str) -> Result<(), PgError> {
         self.last_used = Instant::now();
         let earlier = self.pipelined.take();
-        let run = self
-            .bounded(self.client.batch_execute(sql), Caller::Exclusive)
-            .map(|ran| match ran {
-                Ok(done) => done.map_err(|e| self.driver_error(e, "running statements")),
-                Err(timeout) => Err(timeout.into()),
-            });
+        let run = async {
+            self.bounded(self.client.batch_execute(sql), Caller::Exclusive)
+                .await?
+                .map_err(|e| self.driver_error(e, "running statements"))
+        };
         self.after_pipelined(earlier.settle(run).await)
     }
 
@@ -509,9 +503,11 @@ impl PgConnection {
         self.timed_out.load(Ordering::Relaxed)
     }
 
-    /// Whether a statement's future was dropped before it completed.
+    /// Whether a statement's future was dropped before it completed, or pipelined
+    /// statements' answers are unread (their transaction's future was dropped): the
+    /// server may still be running them.
     pub(crate) fn was_interrupted(&self) -> bool {
-        self.in_flight.load(Ordering::Relaxed)
+        self.in_flight.load(Ordering::Relaxed) || !self.pipelined.is_empty()
     }
 
     pub(crate) fn set_in_transaction(&self, open: bool) {

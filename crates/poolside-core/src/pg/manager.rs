@@ -181,13 +181,13 @@ impl bb8::ManageConnection for PgManager {
     }
 
     fn has_broken(&self, conn: &mut PgConnection) -> bool {
-        if conn.is_in_transaction() && !conn.was_interrupted() && !conn.has_unread_pipelined() {
+        if conn.is_in_transaction() && !conn.was_interrupted() {
             // A transaction's future was dropped between statements: closing the
             // connection makes the server roll it back.
             self.counters.interrupted();
             return true;
         }
-        if conn.was_interrupted() || conn.has_timed_out() || conn.has_unread_pipelined() {
+        if conn.was_interrupted() || conn.has_timed_out() {
             // A statement's future was dropped mid-flight (or a transaction's, with
             // pipelined statements unread), or it ran past the query timeout (on this
             // connection or, pipelined, on one it shared): the server may still be
