@@ -93,7 +93,9 @@ usage: cargo xtask loadtest [--quick] [--scenario NAME,...] [--workload NAME,...
              8 release-built pos-service processes on one PgBouncer, their product reads
              and sales over HTTP, at each --concurrency (up to 400) spread over them
   workloads: select, sale, redis-get, redis-set (default: all)
-  systems:   poolside, poolside-read (select only: the batched read path), poolside-layered,
+  systems:   poolside, poolside-read (select only: the batched read path),
+             poolside-read-per-core (select, steady only: the same on one single-threaded
+             runtime per core, a pool each, as pgbench's -j threads), poolside-layered,
              poolside-metrics, poolside-traced (select only: spans exported through
              OpenTelemetry), poolside-exclusive, deadpool,
              sqlx, raw-bb8, raw-pipelined, deadpool-redis, raw-multiplexed,

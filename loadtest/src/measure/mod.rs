@@ -5,6 +5,7 @@ mod burst;
 mod connections;
 mod cpu;
 mod phases;
+mod placement;
 mod sequential;
 
 pub(crate) use burst::burst;
@@ -14,6 +15,7 @@ pub(crate) use cpu::{
     postmaster_pid, sample as cpu_sample,
 };
 pub(crate) use phases::{closed_loop, phases};
+pub(crate) use placement::placed_on;
 pub(crate) use sequential::sequential;
 
 use std::future::Future;

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use super::{CpuSpan, Measurement, Operation, Recorder, Recorders, cpu_sample};
+use super::{CpuSpan, Measurement, Operation, Recorder, Recorders, cpu_sample, placement};
 use crate::interrupt::Interrupt;
 
 /// The phase index while nothing is measured (warm-up, and after the last phase).
@@ -52,11 +52,10 @@ pub(crate) async fn phases(
     let mut handles = Vec::new();
     let mut spawn = |range: std::ops::Range<usize>| {
         for index in range {
-            handles.push(tokio::spawn(task(
+            handles.push(placement::spawn(
                 index,
-                Arc::clone(&operation),
-                Arc::clone(&shared),
-            )));
+                task(index, Arc::clone(&operation), Arc::clone(&shared)),
+            ));
         }
     };
     spawn(0..first);

@@ -20,7 +20,9 @@ use anyhow::{Result, bail};
 use tokio::runtime::Runtime;
 
 use super::interrupt::Interrupt;
-use super::measure::{CpuPerOp, CpuSpan, Measurement, Operation, closed_loop, cpu_sample};
+use super::measure::{
+    CpuPerOp, CpuSpan, Measurement, Operation, closed_loop, cpu_sample, placed_on,
+};
 use super::options::Options;
 use super::pgbench::{self, Amount, Mode, Script};
 use super::progress::Progress;
@@ -208,7 +210,11 @@ impl Session<'_> {
             let prepared = systems::prepare(system, workload, target).await?;
             let counts: Counts = Arc::from(prepared.counts);
             let before = counts();
-            let measured = measure(prepared.operation, Arc::clone(&counts)).await;
+            let measured = placed_on(
+                prepared.runtimes,
+                measure(prepared.operation, Arc::clone(&counts)),
+            )
+            .await;
             let after = counts();
             (prepared.close)().await;
             anyhow::Ok((measured, before, after))

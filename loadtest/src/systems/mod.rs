@@ -5,6 +5,7 @@
 
 mod layered;
 mod observed;
+mod per_core;
 mod pgbouncer;
 pub(crate) mod pos_service;
 mod postgres;
@@ -16,7 +17,10 @@ pub(crate) use pgbouncer::without_pgbouncer_flag;
 
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
+
+use tokio::runtime::Handle;
 
 use anyhow::{Result, bail};
 
@@ -34,6 +38,9 @@ pub(crate) enum System {
     /// The batched read path: `PgPool::read_query_one` on read-only connections that
     /// send concurrent statements together under one Sync.
     PoolsideRead,
+    /// The batched read path on one single-threaded runtime per core, each with a
+    /// pool of its own, as pgbench runs its clients on `-j` threads.
+    PoolsideReadPerCore,
     /// The default path under every resilience layer (deadline, retry, breaker,
     /// shedding), nothing failing: what the layers cost.
     PoolsideLayered,
@@ -81,6 +88,7 @@ impl System {
             System::Poolside => "poolside",
             System::PoolsideExclusive => "poolside-exclusive",
             System::PoolsideRead => "poolside-read",
+            System::PoolsideReadPerCore => "poolside-read-per-core",
             System::PoolsideLayered => "poolside-layered",
             System::PoolsideMetrics => "poolside-metrics",
             System::PoolsideTraced => "poolside-traced",
@@ -223,6 +231,9 @@ type BoxFuture = Pin<Box<dyn Future<Output = ()> + Send>>;
 /// counts and close it.
 pub(crate) struct Prepared {
     pub(crate) operation: Operation,
+    /// The runtimes its tasks run on, when it brings its own (one per core); `None`:
+    /// the load test's runtime.
+    pub(crate) runtimes: Option<Arc<[Handle]>>,
     pub(crate) counts: Box<dyn Fn() -> PoolCounts + Send + Sync>,
     pub(crate) close: Box<dyn FnOnce() -> BoxFuture + Send>,
 }
@@ -250,6 +261,7 @@ pub(crate) async fn prepare(
         System::PoolsideLayered => layered::poolside(workload, target).await,
         System::PoolsideMetrics => observed::poolside(workload, target).await,
         System::PoolsideTraced => traced::poolside(workload, target).await,
+        System::PoolsideReadPerCore => per_core::poolside(workload, target).await,
         System::Deadpool => postgres::deadpool(workload, target).await,
         System::Sqlx => postgres::sqlx(workload, target).await,
         System::RawBb8 => postgres::raw_bb8(workload, target).await,
@@ -300,6 +312,7 @@ where
     let counted = pool.clone();
     Prepared {
         operation,
+        runtimes: None,
         counts: Box::new(move || PoolCounts {
             open: Some(counted.status().size as u64),
             ..PoolCounts::default()

@@ -186,6 +186,7 @@ pub(super) async fn sqlx_pgbouncer(workload: Workload, target: &Target) -> Resul
     let counted = pool.clone();
     Ok(Prepared {
         operation,
+        runtimes: None,
         counts: Box::new(move || super::PoolCounts {
             open: Some(u64::from(counted.size())),
             ..super::PoolCounts::default()

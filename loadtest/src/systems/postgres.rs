@@ -23,7 +23,7 @@ fn unsupported(system: &str, workload: Workload) -> anyhow::Error {
 
 /// The batched read path's connections in the load test: as many as the pipelined
 /// path shares by default.
-const READ_CONNECTIONS: &str = "2";
+pub(super) const READ_CONNECTIONS: &str = "2";
 
 /// poolside's `PgPool`: `query_one` (the default path, [`System::Poolside`]), a
 /// checkout per operation, or `read_query_one` (the batched read path); sales run in
@@ -94,8 +94,17 @@ fn poolside_config_with(
     target: &Target,
     extra: &[(&str, &str)],
 ) -> Result<poolside_config::Config> {
+    poolside_config_sized(target, target.pool_size, extra)
+}
+
+/// [`poolside_config_with`] for a pool of `size` connections.
+pub(super) fn poolside_config_sized(
+    target: &Target,
+    size: u32,
+    extra: &[(&str, &str)],
+) -> Result<poolside_config::Config> {
     let url = target.poolside_database_url()?;
-    let size = target.pool_size.to_string();
+    let size = size.to_string();
     let waiting = target.max_tasks.to_string();
     let env: poolside_config::EnvSnapshot = [
         ("DATABASE_URL", url.as_str()),
@@ -124,6 +133,7 @@ pub(super) fn poolside_prepared(
     let counted = pool.clone();
     Prepared {
         operation,
+        runtimes: None,
         counts: Box::new(move || {
             let stats = counted.stats();
             PoolCounts {
@@ -246,6 +256,7 @@ pub(super) async fn sqlx(workload: Workload, target: &Target) -> Result<Prepared
     let counted = pool.clone();
     Ok(Prepared {
         operation,
+        runtimes: None,
         counts: Box::new(move || PoolCounts {
             open: Some(u64::from(counted.size())),
             ..PoolCounts::default()
@@ -318,6 +329,7 @@ pub(super) async fn raw_bb8(workload: Workload, target: &Target) -> Result<Prepa
     let counted = pool.clone();
     Ok(Prepared {
         operation,
+        runtimes: None,
         counts: Box::new(move || {
             let state = counted.state();
             PoolCounts {
@@ -369,6 +381,7 @@ pub(super) async fn raw_pipelined(workload: Workload, target: &Target) -> Result
     );
     Ok(Prepared {
         operation,
+        runtimes: None,
         counts: Box::new(move || PoolCounts {
             open: Some(clients.len() as u64),
             ..PoolCounts::default()

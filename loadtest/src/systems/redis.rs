@@ -71,6 +71,7 @@ pub(super) async fn poolside(workload: Workload, target: &Target) -> Result<Prep
     let counted = pool.clone();
     Ok(Prepared {
         operation,
+        runtimes: None,
         counts: Box::new(move || PoolCounts {
             open: Some(u64::from(counted.stats().total)),
             ..PoolCounts::default()
@@ -148,6 +149,7 @@ where
     });
     Ok(Prepared {
         operation,
+        runtimes: None,
         counts: Box::new(|| PoolCounts {
             open: Some(1),
             ..PoolCounts::default()

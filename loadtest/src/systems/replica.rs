@@ -53,6 +53,7 @@ pub(super) async fn poolside_replica(workload: Workload, target: &Target) -> Res
     let counted = (primary.clone(), replicas.clone());
     Ok(Prepared {
         operation,
+        runtimes: None,
         counts: Box::new(move || {
             let stats = counted.0.stats();
             PoolCounts {
