@@ -1,0 +1,177 @@
+//! Reads at the wire's limit, laid out as pgbench lays out its clients: one
+//! single-threaded Tokio runtime per core, each with a [`PgPool`] of its own and a
+//! listener of its own on the shared port (`SO_REUSEPORT`: the kernel spreads the
+//! connections over them). No request, statement or answer crosses threads, so the
+//! batched read path spends a third of the client CPU per statement it spends on one
+//! multi-threaded runtime (BENCHMARKS.md, "One runtime per core").
+//!
+//! `GET /settings/{name}` answers a server setting through the batched read path;
+//! `GET /stats` says how many statements and batches the answering core's pool sent
+//! on it; `GET /health/ready` answers once the answering core's pool is open. SIGTERM
+//! stops every core's server, lets its requests finish, and closes its pool.
+//!
+//! Environment: `DATABASE_URL` and `POOLSIDE_*` as for any poolside program (the
+//! configured `postgres.max_size` is split between the runtimes, each with one
+//! batched-read connection); `POOLSIDE_HTTP_ADDR` (default `127.0.0.1:8080`; port 0
+//! picks one, printed); `PER_CORE_RUNTIMES` (default: one per core).
+
+use std::net::SocketAddr;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use poolside::PgPool;
+use poolside::config::{Config, ConfigLoader, PostgresConfig};
+use tokio::net::{TcpListener, TcpSocket};
+use tokio::runtime::Runtime;
+use tokio::signal::unix::{SignalKind, signal};
+
+/// The read each request makes.
+const SETTING: &str = "SELECT setting FROM pg_settings WHERE name = $1";
+
+fn main() -> ExitCode {
+    match run() {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run() -> Result<(), String> {
+    let runtimes = match std::env::var("PER_CORE_RUNTIMES") {
+        Ok(n) => n.parse::<u32>().ok().filter(|&n| n > 0).ok_or_else(|| {
+            format!("PER_CORE_RUNTIMES must be a whole number above 0, not {n:?}")
+        })?,
+        Err(_) => std::thread::available_parallelism().map_or(1, |n| n.get() as u32),
+    };
+    let addr: SocketAddr = std::env::var("POOLSIDE_HTTP_ADDR")
+        .unwrap_or_else(|_| "127.0.0.1:8080".to_owned())
+        .parse()
+        .map_err(|e| format!("POOLSIDE_HTTP_ADDR is not an address such as 127.0.0.1:8080: {e}"))?;
+    let postgres = per_runtime_config(runtimes)?;
+    // The first listener binds the address (and picks the port, when it is 0); the
+    // others share its port.
+    let mut addr = addr;
+    let mut cores = Vec::new();
+    for _ in 0..runtimes {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| format!("cannot build a runtime: {e}"))?;
+        let listener = {
+            let _entered = runtime.enter();
+            listen(addr).map_err(|e| format!("cannot listen on {addr}: {e}"))?
+        };
+        addr = listener
+            .local_addr()
+            .map_err(|e| format!("cannot read the listening address: {e}"))?;
+        cores.push((runtime, listener));
+    }
+    println!("listening on {addr} ({runtimes} runtimes)");
+    let threads = cores
+        .into_iter()
+        .enumerate()
+        .map(|(core, (runtime, listener))| {
+            let postgres = postgres.clone();
+            std::thread::Builder::new()
+                .name(format!("core-{core}"))
+                .spawn(move || serve(&runtime, listener, &postgres))
+                .map_err(|e| format!("cannot start a runtime's thread: {e}"))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    for thread in threads {
+        thread
+            .join()
+            .map_err(|_| "a runtime's thread panicked".to_owned())??;
+    }
+    Ok(())
+}
+
+/// The configuration with `postgres.max_size` split between `runtimes` pools (each
+/// at least big enough for its paths), each with one batched-read connection;
+/// validated as any poolside configuration is.
+fn per_runtime_config(runtimes: u32) -> Result<PostgresConfig, String> {
+    let whole = Config::load().map_err(|e| e.to_string())?.config.postgres;
+    // Room for the pipelined path's connections, the read connection and one more
+    // for transactions, the least a pool with a read path is allowed.
+    let max_size = whole
+        .max_size
+        .div_ceil(runtimes)
+        .max(whole.pipeline_connections + 2);
+    let loaded = ConfigLoader::from_process_env()
+        .set("postgres.max_size", max_size)
+        .set("postgres.min_idle", whole.min_idle.min(max_size))
+        .set("postgres.read_connections", 1)
+        .load()
+        .map_err(|e| e.to_string())?;
+    Ok(loaded.config.postgres)
+}
+
+/// A listener on `addr` that shares its port with the others (`SO_REUSEPORT`).
+fn listen(addr: SocketAddr) -> std::io::Result<TcpListener> {
+    let socket = match addr {
+        SocketAddr::V4(_) => TcpSocket::new_v4()?,
+        SocketAddr::V6(_) => TcpSocket::new_v6()?,
+    };
+    socket.set_reuseaddr(true)?;
+    socket.set_reuseport(true)?;
+    socket.bind(addr)?;
+    socket.listen(1024)
+}
+
+/// Runs one core's pool and HTTP server on its runtime, until SIGTERM; then lets the
+/// requests in flight finish and closes the pool.
+fn serve(
+    runtime: &Runtime,
+    listener: TcpListener,
+    postgres: &PostgresConfig,
+) -> Result<(), String> {
+    runtime.block_on(async {
+        // Listened for before the pool opens, so that no SIGTERM goes unseen.
+        let mut terminate = signal(SignalKind::terminate())
+            .map_err(|e| format!("cannot listen for SIGTERM: {e}"))?;
+        let pool = PgPool::connect(postgres).await.map_err(|e| e.to_string())?;
+        let app = Router::new()
+            .route("/settings/{name}", get(setting))
+            .route("/stats", get(stats))
+            .route("/health/ready", get(|| async { "ready\n" }))
+            .with_state(pool.clone());
+        let served = axum::serve(listener, app)
+            .with_graceful_shutdown(async move {
+                terminate.recv().await;
+            })
+            .await
+            .map_err(|e| format!("the HTTP server stopped: {e}"));
+        pool.close(Duration::from_secs(5)).await;
+        served
+    })
+}
+
+/// `GET /settings/{name}`: the setting's value, read on the batched read path.
+async fn setting(State(pool): State<PgPool>, Path(name): Path<String>) -> Response {
+    match pool.read_query_opt(SETTING, &[&name]).await {
+        Ok(Some(row)) => format!("{}\n", row.get::<_, String>(0)).into_response(),
+        Ok(None) => (
+            StatusCode::NOT_FOUND,
+            format!("no setting named {name:?}\n"),
+        )
+            .into_response(),
+        Err(error) => (StatusCode::SERVICE_UNAVAILABLE, format!("{error}\n")).into_response(),
+    }
+}
+
+/// `GET /stats`: this core's pool's batched reads, as `read_statements N` and
+/// `read_batches N` lines.
+async fn stats(State(pool): State<PgPool>) -> String {
+    let stats = pool.stats();
+    format!(
+        "read_statements {}\nread_batches {}\n",
+        stats.read_statements, stats.read_batches
+    )
+}

@@ -1,0 +1,64 @@
+//! Runs the example against the real server: two runtimes share one port, answer
+//! settings read on the batched read path, say 404 for a setting that does not exist,
+//! and stop cleanly on SIGTERM; without a database it fails with a clear message.
+
+use std::process::Command;
+
+use poolside_tests::http::ServiceProcess;
+
+#[test]
+fn two_runtimes_share_the_port_answer_reads_and_stop_on_sigterm() {
+    let mut service = ServiceProcess::start(
+        env!("CARGO_BIN_EXE_poolside-example-per-core"),
+        &[
+            ("DATABASE_URL", poolside_tests::required_env("DATABASE_URL")),
+            ("POOLSIDE_PROFILE", "test".to_owned()),
+            ("PER_CORE_RUNTIMES", "2".to_owned()),
+        ],
+        &["REDIS_URL"],
+    );
+    // Each request opens a connection of its own, which the kernel hands to either
+    // runtime; both have opened their pools before answering.
+    for _ in 0..40 {
+        let answer = service
+            .answer("GET", "/settings/max_connections", None)
+            .expect("an answer");
+        assert_eq!(answer.status, 200, "{}", answer.body);
+        assert!(
+            answer.body.trim().parse::<u32>().is_ok_and(|n| n > 0),
+            "{:?}",
+            answer.body
+        );
+    }
+    // Whichever core answers has sent its reads on the batched path.
+    let stats = service.answer("GET", "/stats", None).expect("an answer");
+    assert_eq!(stats.status, 200, "{}", stats.body);
+    let sent = stats
+        .body
+        .lines()
+        .find_map(|line| line.strip_prefix("read_statements "))
+        .and_then(|n| n.parse::<u64>().ok());
+    assert!(sent.is_some_and(|n| n > 0), "{}", stats.body);
+    let missing = service
+        .answer("GET", "/settings/no_such_setting", None)
+        .expect("an answer");
+    assert_eq!(missing.status, 404, "{}", missing.body);
+    assert!(missing.body.contains("no_such_setting"), "{}", missing.body);
+    let exit = service.terminate();
+    assert!(exit.success(), "{exit:?}");
+}
+
+#[test]
+fn without_a_database_it_says_why_and_exits_1() {
+    let output = Command::new(env!("CARGO_BIN_EXE_poolside-example-per-core"))
+        .env("DATABASE_URL", "postgres://app:pw@127.0.0.1:1/app")
+        .env("POOLSIDE_PROFILE", "test")
+        .env("POOLSIDE_HTTP_ADDR", "127.0.0.1:0")
+        .env_remove("REDIS_URL")
+        .output()
+        .expect("the example runs");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("127.0.0.1:1"), "{stderr}");
+    assert!(!stderr.contains("pw@"), "{stderr}");
+}
