@@ -88,7 +88,9 @@ pub(super) async fn poolside(workload: Workload, target: &Target) -> Result<Prep
     }
     let cores = std::thread::available_parallelism().map_or(1, usize::from);
     let runtimes = Runtimes::start(cores)?;
-    let size = (target.pool_size as usize).div_ceil(cores).max(2) as u32;
+    // At least the pipelined path's two connections, the read connection and one for
+    // transactions: the least a pool with a read path may have.
+    let size = (target.pool_size as usize).div_ceil(cores).max(4) as u32;
     let mut pools = Vec::with_capacity(cores);
     for handle in runtimes.handles.iter() {
         let config = poolside_config_sized(
