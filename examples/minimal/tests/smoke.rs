@@ -26,14 +26,8 @@ fn the_example_runs_and_exits_cleanly() {
 
 #[test]
 fn without_a_database_it_says_why_and_exits_1() {
-    let output = Command::new(env!("CARGO_BIN_EXE_poolside-example-minimal"))
-        .env("DATABASE_URL", "postgres://app:pw@127.0.0.1:1/app")
-        .env("POOLSIDE_PROFILE", "test")
-        .env_remove("REDIS_URL")
-        .output()
-        .expect("the example runs");
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert_eq!(output.status.code(), Some(1), "{stderr}");
-    assert!(stderr.contains("127.0.0.1:1"), "{stderr}");
-    assert!(!stderr.contains("pw@"), "{stderr}");
+    poolside_tests::no_database::assert_exits_1_naming_the_server(
+        env!("CARGO_BIN_EXE_poolside-example-minimal"),
+        &[],
+    );
 }

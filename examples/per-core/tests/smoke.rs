@@ -2,8 +2,6 @@
 //! settings read on the batched read path, say 404 for a setting that does not exist,
 //! and stop cleanly on SIGTERM; without a database it fails with a clear message.
 
-use std::process::Command;
-
 use poolside_tests::http::ServiceProcess;
 
 #[test]
@@ -50,15 +48,8 @@ fn two_runtimes_share_the_port_answer_reads_and_stop_on_sigterm() {
 
 #[test]
 fn without_a_database_it_says_why_and_exits_1() {
-    let output = Command::new(env!("CARGO_BIN_EXE_poolside-example-per-core"))
-        .env("DATABASE_URL", "postgres://app:pw@127.0.0.1:1/app")
-        .env("POOLSIDE_PROFILE", "test")
-        .env("POOLSIDE_HTTP_ADDR", "127.0.0.1:0")
-        .env_remove("REDIS_URL")
-        .output()
-        .expect("the example runs");
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert_eq!(output.status.code(), Some(1), "{stderr}");
-    assert!(stderr.contains("127.0.0.1:1"), "{stderr}");
-    assert!(!stderr.contains("pw@"), "{stderr}");
+    poolside_tests::no_database::assert_exits_1_naming_the_server(
+        env!("CARGO_BIN_EXE_poolside-example-per-core"),
+        &[("POOLSIDE_HTTP_ADDR", "127.0.0.1:0")],
+    );
 }

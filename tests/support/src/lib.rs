@@ -6,6 +6,7 @@
 
 pub mod fault_proxy;
 pub mod http;
+pub mod no_database;
 pub mod pg_table;
 pub mod round_trips;
 
