@@ -16,6 +16,7 @@
 //! picks one, printed); `PER_CORE_RUNTIMES` (default: one per core).
 
 use std::net::SocketAddr;
+use std::panic::AssertUnwindSafe;
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -74,21 +75,28 @@ fn run() -> Result<(), String> {
         cores.push((runtime, listener));
     }
     println!("listening on {addr} ({runtimes} runtimes)");
-    let threads = cores
-        .into_iter()
-        .enumerate()
-        .map(|(core, (runtime, listener))| {
-            let postgres = postgres.clone();
-            std::thread::Builder::new()
-                .name(format!("core-{core}"))
-                .spawn(move || serve(&runtime, listener, &postgres))
-                .map_err(|e| format!("cannot start a runtime's thread: {e}"))
-        })
-        .collect::<Result<Vec<_>, _>>()?;
-    for thread in threads {
-        thread
-            .join()
-            .map_err(|_| "a runtime's thread panicked".to_owned())??;
+    // Each core's thread reports how its server ended; the first failure ends the
+    // process, whichever core it came from.
+    let (ended, endings) = std::sync::mpsc::channel();
+    for (core, (runtime, listener)) in cores.into_iter().enumerate() {
+        let postgres = postgres.clone();
+        let ended = ended.clone();
+        std::thread::Builder::new()
+            .name(format!("core-{core}"))
+            .spawn(move || {
+                let served = std::panic::catch_unwind(AssertUnwindSafe(|| {
+                    serve(&runtime, listener, &postgres)
+                }))
+                .unwrap_or_else(|_| Err(format!("core {core}'s runtime panicked")));
+                let _ = ended.send(served);
+            })
+            .map_err(|e| format!("cannot start a runtime's thread: {e}"))?;
+    }
+    drop(ended);
+    for _ in 0..runtimes {
+        endings
+            .recv()
+            .map_err(|_| "every runtime's thread has gone".to_owned())??;
     }
     Ok(())
 }
