@@ -17,11 +17,10 @@ use poolside_core::PgPool;
 use tokio::runtime::Handle;
 use tokio::sync::oneshot;
 
-use super::postgres::poolside_config_sized;
+use super::postgres::{poolside_config_sized, read_select};
 use super::{PoolCounts, Prepared, Target};
-use crate::measure::{Operation, Outcome};
+use crate::measure::Operation;
 use crate::workload::Workload;
-use crate::workload::select::{self, SELECT};
 
 /// Read connections of each core's pool. One per core, as many in all as
 /// `poolside-read` keeps on two cores; each batch is then larger, and no batch waits
@@ -114,13 +113,7 @@ pub(super) async fn poolside(workload: Workload, target: &Target) -> Result<Prep
         let pools = Arc::clone(&pools);
         Arc::new(move || {
             let pool = pools[CORE.with(Cell::get) % pools.len()].clone();
-            Box::pin(async move {
-                Outcome::of(
-                    pool.read_query_one(SELECT, &[&select::account(accounts)])
-                        .await
-                        .map(drop),
-                )
-            })
+            Box::pin(read_select(pool, accounts))
         })
     };
     let handles = Arc::clone(&runtimes.handles);

@@ -45,13 +45,7 @@ pub(super) async fn poolside(
     let accounts = target.data.accounts;
     let operation: Operation = match (workload, system) {
         (Workload::Select, System::PoolsideRead) => {
-            per_call(pool.clone(), move |pool| async move {
-                Outcome::of(
-                    pool.read_query_one(SELECT, &[&select::account(accounts)])
-                        .await
-                        .map(drop),
-                )
-            })
+            per_call(pool.clone(), move |pool| read_select(pool, accounts))
         }
         (Workload::Select, System::Poolside) => per_call(pool.clone(), move |pool| async move {
             Outcome::of(
@@ -87,6 +81,15 @@ pub(super) async fn poolside(
 /// size, every connection open from the start, and room for every task to wait.
 pub(super) fn poolside_config(target: &Target) -> Result<poolside_config::Config> {
     poolside_config_with(target, &[])
+}
+
+/// The select of a random one of `accounts` on `pool`'s batched read path.
+pub(super) async fn read_select(pool: poolside_core::PgPool, accounts: i32) -> Outcome {
+    Outcome::of(
+        pool.read_query_one(SELECT, &[&select::account(accounts)])
+            .await
+            .map(drop),
+    )
 }
 
 /// [`poolside_config()`], then `extra` variables.
