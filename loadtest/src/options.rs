@@ -115,8 +115,10 @@ usage: cargo xtask loadtest [--quick] [--scenario NAME,...] [--workload NAME,...
              PostgreSQL URL without sslmode gets sslmode=disable, as the Rust peers
              connect without TLS
   --redis-mode single|cluster  the Redis workloads on one server (default) or on a Redis
-             Cluster: poolside-cluster against redis-benchmark --cluster with the same
-             clients (with --redis-url, the cluster's node URLs, comma-separated)
+             Cluster: poolside-cluster, poolside-cluster-per-core (one single-threaded
+             runtime per core, a pool each) and raw-cluster against redis-benchmark
+             --cluster with the same clients (with --redis-url, the cluster's node
+             URLs, comma-separated)
   --pgbouncer-url  your PgBouncer, in transaction mode in front of --database-url
              (the pgbouncer and instances scenarios are skipped without it)
 

@@ -45,7 +45,7 @@ impl Report {
             let _ = writeln!(out, "\n{}", heading(&group));
             let _ = writeln!(
                 out,
-                "  {:<23} {:>10} {:>8} {:>8} {:>8} {:>9} {:>8} {:>8} {:>7} {:>7} {:>7} {:>9} {:>9}",
+                "  {:<25} {:>10} {:>8} {:>8} {:>8} {:>9} {:>8} {:>8} {:>7} {:>7} {:>7} {:>9} {:>9}",
                 "system",
                 "ops/s",
                 "p50 ms",
@@ -76,7 +76,7 @@ impl Report {
                 };
                 let _ = writeln!(
                     out,
-                    "  {:<23} {:>10.0} {:>8} {:>8} {:>8} {:>9} {:>8} {:>7.2}% {:>7} {:>7} {:>7} {:>9} {:>9}",
+                    "  {:<25} {:>10.0} {:>8} {:>8} {:>8} {:>9} {:>8} {:>7.2}% {:>7} {:>7} {:>7} {:>9} {:>9}",
                     system,
                     row.ops_per_sec,
                     ms(row.p50_ms.or(row.latency_avg_ms)),
@@ -114,7 +114,7 @@ fn details(out: &mut String, row: &Row) {
     if let Some(soak) = &row.soak {
         let _ = writeln!(
             out,
-            "  {:<23} memory {:.1} -> {:.1} MB (max {:.1}); pool connections {}..{}; server connections {}..{}",
+            "  {:<25} memory {:.1} -> {:.1} MB (max {:.1}); pool connections {}..{}; server connections {}..{}",
             "",
             soak.rss_start_mb,
             soak.rss_end_mb,
@@ -126,10 +126,10 @@ fn details(out: &mut String, row: &Row) {
         );
     }
     if let Some(retries) = row.retries.filter(|r| *r > 0) {
-        let _ = writeln!(out, "  {:<23} {retries} transactions run again", "");
+        let _ = writeln!(out, "  {:<25} {retries} transactions run again", "");
     }
     if let Some(error) = &row.first_error {
         let failed = row.errors + row.timeouts;
-        let _ = writeln!(out, "  {:<23} {failed} failed; first error: {error}", "");
+        let _ = writeln!(out, "  {:<25} {failed} failed; first error: {error}", "");
     }
 }

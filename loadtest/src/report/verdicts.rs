@@ -91,23 +91,27 @@ impl Report {
             3.0,
         ));
         out.heading("\nRedis past one server (Sentinel and Cluster issue):\n");
-        let cluster = "Redis Cluster GET: poolside-cluster vs redis-benchmark --cluster";
-        out.line(
-            self.ratio_at(
-                "steady",
-                "redis-get",
-                cluster,
-                ("poolside-cluster", "redis-benchmark-cluster"),
-                50,
-                2.0,
-            )
-            .unwrap_or_else(|| {
-                format!(
-                    "not measured: {cluster} at 50 tasks (run --workload redis-get --redis-mode \
-                     cluster)"
+        // The cluster client on the default multi-threaded runtime, then on a
+        // single-threaded runtime per core, a pool each.
+        for system in ["poolside-cluster", "poolside-cluster-per-core"] {
+            let cluster = format!("Redis Cluster GET: {system} vs redis-benchmark --cluster");
+            out.line(
+                self.ratio_at(
+                    "steady",
+                    "redis-get",
+                    &cluster,
+                    (system, "redis-benchmark-cluster"),
+                    50,
+                    2.0,
                 )
-            }),
-        );
+                .unwrap_or_else(|| {
+                    format!(
+                        "not measured: {cluster} at 50 tasks (run --workload redis-get \
+                         --redis-mode cluster)"
+                    )
+                }),
+            );
+        }
         out.heading("\nreads at the wire's limit (batched reads issue):\n");
         // The path on the default multi-threaded runtime, then laid out as pgbench
         // runs its clients: a single-threaded runtime per core, a pool each.
@@ -761,6 +765,30 @@ mod tests {
             "PASS poolside-read-per-core vs pgbench -M prepared at 50 tasks: 4.00x",
             "not measured: poolside-read-per-core vs pgbench -M prepared at 16 tasks",
             "not measured: sale: poolside vs deadpool",
+        ] {
+            assert!(
+                verdicts.contains(expected),
+                "{expected:?} missing from:\n{verdicts}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_cluster_goal_prints_for_both_layouts() {
+        let verdicts = report_of(
+            [
+                ("poolside-cluster", 120_000.0),
+                ("poolside-cluster-per-core", 250_000.0),
+                ("redis-benchmark-cluster", 100_000.0),
+            ]
+            .into_iter()
+            .map(|(system, ops)| row("steady", "redis-get", system, 50, ops, None, None))
+            .collect(),
+        )
+        .verdicts();
+        for expected in [
+            "FAIL Redis Cluster GET: poolside-cluster vs redis-benchmark --cluster at 50 tasks: 1.20x",
+            "PASS Redis Cluster GET: poolside-cluster-per-core vs redis-benchmark --cluster at 50 tasks: 2.50x",
         ] {
             assert!(
                 verdicts.contains(expected),

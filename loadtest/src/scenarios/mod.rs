@@ -240,7 +240,7 @@ impl Session<'_> {
                 }
             }
             Err(e) => progress.line(&format!(
-                "   {:<23} failed: {}",
+                "   {:<25} failed: {}",
                 system.name(),
                 poolside_config::redact_text(&format!("{e:#}"))
             )),
@@ -326,7 +326,7 @@ impl Session<'_> {
         };
         let (Some(url), true) = (url, fits) else {
             progress.line(&format!(
-                "   {:<23} skipped at {clients} clients: the server allows {} connections",
+                "   {:<25} skipped at {clients} clients: the server allows {} connections",
                 mode.system(),
                 self.max_connections
             ));
@@ -359,7 +359,7 @@ impl Session<'_> {
                 );
                 self.record_baseline(progress, row, result.command);
             }
-            Err(e) => progress.line(&format!("   {:<23} failed: {e:#}", mode.system())),
+            Err(e) => progress.line(&format!("   {:<25} failed: {e:#}", mode.system())),
         }
         progress.step();
     }
@@ -445,7 +445,7 @@ fn summary(row: &Row) -> String {
         String::new()
     };
     format!(
-        "   {:<23} {:>5} tasks{phase}: {:>9.0} ops/s{p99}{failed}",
+        "   {:<25} {:>5} tasks{phase}: {:>9.0} ops/s{p99}{failed}",
         row.key.system, row.key.concurrency, row.ops_per_sec
     )
 }

@@ -15,7 +15,11 @@ pub(super) fn run(session: &mut Session<'_>, workload: Workload) {
     let mut systems = if cluster {
         // deadpool-redis and the redis crate's multiplexed connection talk to one
         // server; the driver alone is its cluster connection.
-        vec![System::PoolsideCluster, System::RawCluster]
+        vec![
+            System::PoolsideCluster,
+            System::PoolsideClusterPerCore,
+            System::RawCluster,
+        ]
     } else {
         System::for_workload(workload).to_vec()
     };

@@ -66,6 +66,9 @@ pub(crate) enum System {
     /// poolside's `RedisPool::command` in cluster mode (`--redis-mode cluster`), on a
     /// Redis Cluster.
     PoolsideCluster,
+    /// poolside's cluster mode on one single-threaded runtime per core, each with a
+    /// `RedisPool` of its own, as `redis-benchmark --threads` runs its clients.
+    PoolsideClusterPerCore,
     /// The redis crate's cluster connection alone, no pool, shared by every task.
     RawCluster,
     /// poolside in PgBouncer mode (`pgbouncer=true`), through PgBouncer.
@@ -99,6 +102,7 @@ impl System {
             System::DeadpoolRedis => "deadpool-redis",
             System::RawMultiplexed => "raw-multiplexed",
             System::PoolsideCluster => "poolside-cluster",
+            System::PoolsideClusterPerCore => "poolside-cluster-per-core",
             System::RawCluster => "raw-cluster",
             System::PoolsidePgbouncer => "poolside-pgbouncer",
             System::PoolsidePgbouncerFourTrips => "poolside-pgbouncer-4rt",
@@ -225,6 +229,25 @@ pub(crate) struct PoolCounts {
     pub(crate) replica_reads: Option<u64>,
 }
 
+impl PoolCounts {
+    /// Both counts added, where either reports them: the counts of pools run side by
+    /// side as one system.
+    fn plus(self, other: PoolCounts) -> PoolCounts {
+        fn add(a: Option<u64>, b: Option<u64>) -> Option<u64> {
+            match (a, b) {
+                (None, None) => None,
+                (a, b) => Some(a.unwrap_or(0) + b.unwrap_or(0)),
+            }
+        }
+        PoolCounts {
+            created: add(self.created, other.created),
+            open: add(self.open, other.open),
+            retries: add(self.retries, other.retries),
+            replica_reads: add(self.replica_reads, other.replica_reads),
+        }
+    }
+}
+
 type BoxFuture = Pin<Box<dyn Future<Output = ()> + Send>>;
 
 /// An open pool of one system, its operation for one workload, and how to read its
@@ -261,7 +284,8 @@ pub(crate) async fn prepare(
         System::PoolsideLayered => layered::poolside(workload, target).await,
         System::PoolsideMetrics => observed::poolside(workload, target).await,
         System::PoolsideTraced => traced::poolside(workload, target).await,
-        System::PoolsideReadPerCore => per_core::poolside(workload, target).await,
+        System::PoolsideReadPerCore => per_core::poolside_read(workload, target).await,
+        System::PoolsideClusterPerCore => per_core::poolside_cluster(workload, target).await,
         System::Deadpool => postgres::deadpool(workload, target).await,
         System::Sqlx => postgres::sqlx(workload, target).await,
         System::RawBb8 => postgres::raw_bb8(workload, target).await,

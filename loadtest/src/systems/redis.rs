@@ -13,7 +13,7 @@ use crate::workload::{Workload, redis as data};
 
 /// Every command of `workload`, one per key, built before measuring so that the
 /// operations measure the pools, not the building of commands.
-fn commands(workload: Workload) -> Result<Arc<Vec<redis::Cmd>>> {
+pub(super) fn commands(workload: Workload) -> Result<Arc<Vec<redis::Cmd>>> {
     let name = match workload {
         Workload::RedisGet => "GET",
         Workload::RedisSet => "SET",
@@ -40,6 +40,25 @@ fn pick(commands: &[redis::Cmd]) -> &redis::Cmd {
 /// poolside's `RedisPool::command`, on one server or (`poolside-cluster`) a cluster.
 pub(super) async fn poolside(workload: Workload, target: &Target) -> Result<Prepared> {
     let commands = commands(workload)?;
+    let pool = poolside_pool(target).await?;
+    let operation: Operation = per_call((pool.clone(), commands), |(pool, commands)| {
+        run_command(pool, commands)
+    });
+    let counted = pool.clone();
+    Ok(Prepared {
+        operation,
+        runtimes: None,
+        counts: Box::new(move || poolside_counts(&counted)),
+        close: Box::new(move || {
+            Box::pin(async move {
+                pool.close(Duration::from_secs(5)).await;
+            })
+        }),
+    })
+}
+
+/// A `RedisPool` on the target's server or cluster, in its Redis mode.
+pub(super) async fn poolside_pool(target: &Target) -> Result<poolside_core::RedisPool> {
     // Built directly rather than through the loader, which would also want PostgreSQL.
     let url = target.redis_url()?;
     let (url, cluster_nodes) = match target.redis_mode {
@@ -60,28 +79,27 @@ pub(super) async fn poolside(workload: Workload, target: &Target) -> Result<Prep
         max_queued_commands: u32::try_from(target.max_tasks * 2).unwrap_or(u32::MAX),
         ..poolside_config::RedisConfig::defaults(poolside_config::Profile::Production)
     };
-    let pool = poolside_core::RedisPool::connect(&config).await?;
-    let operation: Operation = per_call((pool.clone(), commands), |(pool, commands)| async move {
-        Outcome::of(
-            pool.command::<redis::Value>(pick(&commands))
-                .await
-                .map(drop),
-        )
-    });
-    let counted = pool.clone();
-    Ok(Prepared {
-        operation,
-        runtimes: None,
-        counts: Box::new(move || PoolCounts {
-            open: Some(u64::from(counted.stats().total)),
-            ..PoolCounts::default()
-        }),
-        close: Box::new(move || {
-            Box::pin(async move {
-                pool.close(Duration::from_secs(5)).await;
-            })
-        }),
-    })
+    Ok(poolside_core::RedisPool::connect(&config).await?)
+}
+
+/// One of `commands`, picked at random, through `pool`.
+pub(super) async fn run_command(
+    pool: poolside_core::RedisPool,
+    commands: Arc<Vec<redis::Cmd>>,
+) -> Outcome {
+    Outcome::of(
+        pool.command::<redis::Value>(pick(&commands))
+            .await
+            .map(drop),
+    )
+}
+
+/// What a `RedisPool` reports of itself: its open connections.
+pub(super) fn poolside_counts(pool: &poolside_core::RedisPool) -> PoolCounts {
+    PoolCounts {
+        open: Some(u64::from(pool.stats().total)),
+        ..PoolCounts::default()
+    }
 }
 
 /// deadpool-redis, the pool Rust services most often use for Redis.
