@@ -55,7 +55,11 @@ fn install() -> Result<()> {
                 .with_threads(false)
                 .with_location(false)
                 .with_target(false)
-                .with_filter(filter::filter_fn(|_| RECORDING.load(Ordering::Relaxed)));
+                // Asked at every span: `filter_fn` would cache its first answer for
+                // each callsite, and the flag would then switch nothing.
+                .with_filter(filter::dynamic_filter_fn(|_, _| {
+                    RECORDING.load(Ordering::Relaxed)
+                }));
             tracing::subscriber::set_global_default(tracing_subscriber::registry().with(layer))
                 .map_err(|e| format!("another tracing subscriber is installed: {e}"))
         })
