@@ -101,17 +101,18 @@ fn run(args: &[&str]) -> Result<ExitCode> {
         }
         _ => (Data { accounts: 1 }, 0, None),
     };
-    let redis_pid = match redis_url
+    let redis_pids = match redis_url
         .as_deref()
         .filter(|_| plan.iter().any(|(_, w)| w.is_redis()))
     {
         Some(url) if options.redis_mode == poolside_config::RedisMode::Cluster => {
-            // The server's CPU would be six processes': not read.
-            runtime.block_on(workload::redis::prepare_cluster(url))?;
-            None
+            runtime.block_on(workload::redis::prepare_cluster(url))?
         }
-        Some(url) => runtime.block_on(workload::redis::prepare(url))?,
-        None => None,
+        Some(url) => runtime
+            .block_on(workload::redis::prepare(url))?
+            .into_iter()
+            .collect(),
+        None => Vec::new(),
     };
     measure::install_cpu_clock(CpuClock::new(
         options
@@ -120,7 +121,7 @@ fn run(args: &[&str]) -> Result<ExitCode> {
             .and_then(postmaster_pid)
             .or(postmaster),
         options.standby_data.as_deref().and_then(postmaster_pid),
-        redis_pid,
+        redis_pids,
     ));
     let sale_script = write_script("sale.pgbench", workload::sale::PGBENCH_SCRIPT)?;
     let pipeline_script = write_script(

@@ -1,7 +1,8 @@
 //! CPU time spent while a run goes on: this process's (the client and the pools in
 //! it), its finished children's (pgbench, redis-benchmark), each PostgreSQL server's
 //! (its postmaster and every process it started: backends, WAL sender and receiver,
-//! the startup process replaying WAL) and Redis's, read from `/proc`. Over a run,
+//! the startup process replaying WAL) and Redis's (every node's, on a cluster), read
+//! from `/proc`. Over a run,
 //! divided by its operations: CPU per operation, which stays meaningful where a rate on
 //! two shared cores swings.
 //!
@@ -75,18 +76,19 @@ pub(crate) struct CpuPerOp {
 }
 
 /// Reads the CPU times of this process and of the servers whose postmasters are
-/// `primary` and `standby`, and of Redis (pids).
-#[derive(Debug, Clone, Copy)]
+/// `primary` and `standby`, and of Redis (the pids of its servers: one, or a cluster's
+/// nodes).
+#[derive(Debug, Clone)]
 pub(crate) struct CpuClock {
     ticks_per_second: f64,
     primary: Option<u32>,
     standby: Option<u32>,
-    redis: Option<u32>,
+    redis: Vec<u32>,
 }
 
 impl CpuClock {
-    /// A clock over this process, the given postmasters and Redis.
-    pub(crate) fn new(primary: Option<u32>, standby: Option<u32>, redis: Option<u32>) -> Self {
+    /// A clock over this process, the given postmasters and Redis's servers.
+    pub(crate) fn new(primary: Option<u32>, standby: Option<u32>, redis: Vec<u32>) -> Self {
         let ticks = Command::new("getconf")
             .arg("CLK_TCK")
             .output()
@@ -132,7 +134,8 @@ impl CpuClock {
             children: own.map_or(0.0, |p| seconds(p.children_ticks)),
             primary: tree(self.primary),
             standby: tree(self.standby),
-            redis: tree(self.redis),
+            redis: (!self.redis.is_empty())
+                .then(|| self.redis.iter().filter_map(|&root| tree(Some(root))).sum()),
         }
     }
 }

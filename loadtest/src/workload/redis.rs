@@ -36,6 +36,15 @@ pub(crate) async fn prepare(url: &str) -> Result<Option<u32>> {
     pipe.query_async::<()>(&mut conn)
         .await
         .context("writing the keys of the Redis workloads")?;
+    local_pid(&client, &mut conn).await
+}
+
+/// The pid of the Redis server `client` talks to, when it runs on this machine
+/// (`INFO server`'s `process_id`, checked in `/proc`).
+async fn local_pid(
+    client: &redis::Client,
+    conn: &mut redis::aio::MultiplexedConnection,
+) -> Result<Option<u32>> {
     let local = match client.get_connection_info().addr() {
         redis::ConnectionAddr::Tcp(host, _) => {
             matches!(host.as_str(), "127.0.0.1" | "localhost" | "::1")
@@ -48,7 +57,7 @@ pub(crate) async fn prepare(url: &str) -> Result<Option<u32>> {
     }
     let info: String = redis::cmd("INFO")
         .arg("server")
-        .query_async(&mut conn)
+        .query_async(conn)
         .await
         .context("reading Redis's INFO server")?;
     Ok(info
@@ -62,8 +71,9 @@ pub(crate) async fn prepare(url: &str) -> Result<Option<u32>> {
 }
 
 /// Writes every key into the Redis Cluster at `nodes` (comma-separated URLs), each to
-/// the primary of its slot.
-pub(crate) async fn prepare_cluster(nodes: &str) -> Result<()> {
+/// the primary of its slot; returns the pids of the nodes among `nodes` that run on
+/// this machine, for their CPU time.
+pub(crate) async fn prepare_cluster(nodes: &str) -> Result<Vec<u32>> {
     let client =
         redis::cluster::ClusterClient::new(nodes.split(',').map(str::trim).collect::<Vec<_>>())
             .context("the Redis Cluster URLs")?;
@@ -86,5 +96,14 @@ pub(crate) async fn prepare_cluster(nodes: &str) -> Result<()> {
             .await
             .context("writing the keys of the Redis workloads into the cluster")?;
     }
-    Ok(())
+    let mut pids = Vec::new();
+    for node in nodes.split(',').map(str::trim) {
+        let client = redis::Client::open(node).context("a Redis Cluster node's URL")?;
+        let mut conn = client
+            .get_multiplexed_async_connection()
+            .await
+            .context("connecting to a Redis Cluster node")?;
+        pids.extend(local_pid(&client, &mut conn).await?);
+    }
+    Ok(pids)
 }
