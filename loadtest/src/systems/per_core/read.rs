@@ -9,7 +9,7 @@ use std::time::Duration;
 use anyhow::{Result, anyhow};
 use poolside_core::PgPool;
 
-use super::super::postgres::{poolside_config_sized, read_select};
+use super::super::postgres::{poolside_config, poolside_config_sized, read_select};
 use super::super::{PoolCounts, Prepared, Target};
 use super::{PerCore, cores};
 use crate::workload::Workload;
@@ -26,9 +26,10 @@ pub(in super::super) async fn poolside(workload: Workload, target: &Target) -> R
             "poolside-read-per-core runs the select workload only"
         ));
     }
-    // At least the pipelined path's two connections, the read connection and one for
+    // At least the pipelined path's connections, the read connection and one for
     // transactions: the least a pool with a read path may have.
-    let size = (target.pool_size as usize).div_ceil(cores()).max(4) as u32;
+    let least = poolside_config(target)?.postgres.pipeline_connections + 2;
+    let size = target.pool_size.div_ceil(cores() as u32).max(least);
     let config = poolside_config_sized(
         target,
         size,
