@@ -27,6 +27,12 @@ use crate::{Op, Session};
 /// PostgreSQL (and Redis, when configured) behind poolside's standard stack, with
 /// health checks and metrics.
 ///
+/// One per process: its figures go to the process's one `metrics` recorder, labelled
+/// by pool role (`pool="postgres"`, `"postgres_secondary"`, `"redis"`), so a second
+/// `Poolside` (another database, or one per core) would report under the same labels
+/// as the first. For several pools in one process, use `PgPool` and `RedisPool`
+/// directly, as `examples/per-core` does.
+///
 /// # Examples
 ///
 /// With `DATABASE_URL` naming a PostgreSQL (as `cargo xtask test` sets it):
