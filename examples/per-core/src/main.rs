@@ -7,8 +7,11 @@
 //!
 //! `GET /settings/{name}` answers a server setting through the batched read path;
 //! `GET /stats` says how many statements and batches the answering core's pool sent
-//! on it; `GET /health/ready` answers once the answering core's pool is open. SIGTERM
-//! stops every core's server, lets its requests finish, and closes its pool.
+//! on it; `GET /health/ready` answers once the answering core's pool is open;
+//! `GET /metrics` gives poolside's pool figures in Prometheus's format, the cores'
+//! pools summed under `pool="postgres"` (their checkout and connect histograms
+//! merged), as for one pool. SIGTERM stops every core's server, lets its requests
+//! finish, and closes its pool.
 //!
 //! Environment: `DATABASE_URL` and `POOLSIDE_*` as for any poolside program (the
 //! configured `postgres.max_size` is split between the runtimes, each with one
@@ -18,6 +21,7 @@
 use std::net::SocketAddr;
 use std::panic::AssertUnwindSafe;
 use std::process::ExitCode;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use axum::Router;
@@ -27,6 +31,8 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use poolside::PgPool;
 use poolside::config::{Config, ConfigLoader, PostgresConfig};
+use poolside::core::PoolStats;
+use poolside::metrics::{Exporter, PoolLabel};
 use tokio::net::{TcpListener, TcpSocket};
 use tokio::runtime::Runtime;
 use tokio::signal::unix::{SignalKind, signal};
@@ -56,6 +62,7 @@ fn run() -> Result<(), String> {
         .parse()
         .map_err(|e| format!("POOLSIDE_HTTP_ADDR is not an address such as 127.0.0.1:8080: {e}"))?;
     let postgres = per_runtime_config(runtimes)?;
+    let figures = Figures::install()?;
     // The first listener binds the address (and picks the port, when it is 0); the
     // others share its port.
     let mut addr = addr;
@@ -80,12 +87,13 @@ fn run() -> Result<(), String> {
     let (ended, endings) = std::sync::mpsc::channel();
     for (core, (runtime, listener)) in cores.into_iter().enumerate() {
         let postgres = postgres.clone();
+        let figures = figures.clone();
         let ended = ended.clone();
         std::thread::Builder::new()
             .name(format!("core-{core}"))
             .spawn(move || {
                 let served = std::panic::catch_unwind(AssertUnwindSafe(|| {
-                    serve(&runtime, listener, &postgres)
+                    serve(&runtime, listener, &postgres, &figures)
                 }))
                 .unwrap_or_else(|_| Err(format!("core {core}'s runtime panicked")));
                 let _ = ended.send(served);
@@ -121,6 +129,46 @@ fn per_runtime_config(runtimes: u32) -> Result<PostgresConfig, String> {
     Ok(loaded.config.postgres)
 }
 
+/// The process's Prometheus figures: every core's pool, summed as one.
+#[derive(Clone)]
+struct Figures {
+    exporter: Exporter,
+    pools: Arc<Mutex<Vec<PgPool>>>,
+}
+
+impl Figures {
+    /// Installs the Prometheus recorder, with a sampler that sets the pool figures
+    /// from the sum of the cores' pools before each render.
+    fn install() -> Result<Self, String> {
+        let exporter = Exporter::global().map_err(|e| e.to_string())?;
+        let pools = Arc::new(Mutex::new(Vec::<PgPool>::new()));
+        let sampled = Arc::clone(&pools);
+        exporter.add_sampler(move || {
+            let pools = sampled.lock().unwrap_or_else(|e| e.into_inner());
+            let sum: PoolStats = pools.iter().map(PgPool::stats).sum();
+            poolside::metrics::record_pg_stats(PoolLabel::Postgres, &sum);
+        });
+        Ok(Self { exporter, pools })
+    }
+
+    /// Counts `pool` in, and has it report its checkout and connect times into the
+    /// histograms every core's pool shares.
+    fn add(&self, pool: &PgPool) {
+        poolside::metrics::observe_pg_pool(PoolLabel::Postgres, pool);
+        self.pools
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(pool.clone());
+    }
+}
+
+/// What each core's handlers share: its pool, and the process's figures.
+#[derive(Clone)]
+struct Core {
+    pool: PgPool,
+    exporter: Exporter,
+}
+
 /// A listener on `addr` that shares its port with the others (`SO_REUSEPORT`).
 fn listen(addr: SocketAddr) -> std::io::Result<TcpListener> {
     let socket = match addr {
@@ -139,17 +187,23 @@ fn serve(
     runtime: &Runtime,
     listener: TcpListener,
     postgres: &PostgresConfig,
+    figures: &Figures,
 ) -> Result<(), String> {
     runtime.block_on(async {
         // Listened for before the pool opens, so that no SIGTERM goes unseen.
         let mut terminate = signal(SignalKind::terminate())
             .map_err(|e| format!("cannot listen for SIGTERM: {e}"))?;
         let pool = PgPool::connect(postgres).await.map_err(|e| e.to_string())?;
+        figures.add(&pool);
         let app = Router::new()
             .route("/settings/{name}", get(setting))
             .route("/stats", get(stats))
             .route("/health/ready", get(|| async { "ready\n" }))
-            .with_state(pool.clone());
+            .route("/metrics", get(metrics))
+            .with_state(Core {
+                pool: pool.clone(),
+                exporter: figures.exporter.clone(),
+            });
         let served = axum::serve(listener, app)
             .with_graceful_shutdown(async move {
                 terminate.recv().await;
@@ -162,8 +216,8 @@ fn serve(
 }
 
 /// `GET /settings/{name}`: the setting's value, read on the batched read path.
-async fn setting(State(pool): State<PgPool>, Path(name): Path<String>) -> Response {
-    match pool.read_query_opt(SETTING, &[&name]).await {
+async fn setting(State(core): State<Core>, Path(name): Path<String>) -> Response {
+    match core.pool.read_query_opt(SETTING, &[&name]).await {
         Ok(Some(row)) => format!("{}\n", row.get::<_, String>(0)).into_response(),
         Ok(None) => (
             StatusCode::NOT_FOUND,
@@ -174,12 +228,18 @@ async fn setting(State(pool): State<PgPool>, Path(name): Path<String>) -> Respon
     }
 }
 
-/// `GET /stats`: this core's pool's batched reads, as `read_statements N` and
-/// `read_batches N` lines.
-async fn stats(State(pool): State<PgPool>) -> String {
-    let stats = pool.stats();
+/// `GET /stats`: this core's pool's batched reads and size, as `read_statements N`,
+/// `read_batches N` and `max_size N` lines.
+async fn stats(State(core): State<Core>) -> String {
+    let stats = core.pool.stats();
     format!(
-        "read_statements {}\nread_batches {}\n",
-        stats.read_statements, stats.read_batches
+        "read_statements {}\nread_batches {}\nmax_size {}\n",
+        stats.read_statements, stats.read_batches, stats.max_size
     )
+}
+
+/// `GET /metrics`: poolside's figures in Prometheus's text format, every core's pool
+/// summed under `pool="postgres"`.
+async fn metrics(State(core): State<Core>) -> String {
+    core.exporter.render()
 }

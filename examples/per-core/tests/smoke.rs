@@ -1,6 +1,7 @@
 //! Runs the example against the real server: two runtimes share one port, answer
 //! settings read on the batched read path, say 404 for a setting that does not exist,
-//! and stop cleanly on SIGTERM; without a database it fails with a clear message.
+//! export both cores' pools summed as one, and stop cleanly on SIGTERM; without a
+//! database it fails with a clear message.
 
 use poolside_tests::http::ServiceProcess;
 
@@ -37,6 +38,26 @@ fn two_runtimes_share_the_port_answer_reads_and_stop_on_sigterm() {
         .find_map(|line| line.strip_prefix("read_statements "))
         .and_then(|n| n.parse::<u64>().ok());
     assert!(sent.is_some_and(|n| n > 0), "{}", stats.body);
+    // Both cores' pools are configured alike: the exported size is twice one core's.
+    let core_max = line_value(&stats.body, "max_size ").expect("a max_size line");
+    let metrics = service.answer("GET", "/metrics", None).expect("an answer");
+    assert_eq!(metrics.status, 200, "{}", metrics.body);
+    assert_eq!(
+        line_value(
+            &metrics.body,
+            "poolside_connections_max{pool=\"postgres\"} "
+        ),
+        Some(2 * core_max),
+        "{}",
+        metrics.body
+    );
+    assert!(
+        metrics
+            .body
+            .contains("poolside_connections_acquire_seconds_count{pool=\"postgres\"}"),
+        "{}",
+        metrics.body
+    );
     let missing = service
         .answer("GET", "/settings/no_such_setting", None)
         .expect("an answer");
@@ -44,6 +65,13 @@ fn two_runtimes_share_the_port_answer_reads_and_stop_on_sigterm() {
     assert!(missing.body.contains("no_such_setting"), "{}", missing.body);
     let exit = service.terminate();
     assert!(exit.success(), "{exit:?}");
+}
+
+/// The number after `prefix` on the line that starts with it.
+fn line_value(text: &str, prefix: &str) -> Option<u64> {
+    text.lines()
+        .find_map(|line| line.strip_prefix(prefix))
+        .and_then(|n| n.trim().parse().ok())
 }
 
 #[test]

@@ -120,6 +120,95 @@ pub struct ClosedCounts {
     pub retired: u64,
 }
 
+/// Pools run side by side as one, such as one pool per core: every size and count
+/// added, `utilization_percent` worked out again from the sums. Their figures can
+/// then go out under one pool label.
+///
+/// # Examples
+///
+/// With `DATABASE_URL` naming a PostgreSQL (as `cargo xtask test` sets it):
+///
+/// ```
+/// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+/// use poolside_core::{PgPool, PoolStats};
+///
+/// let config = poolside_config::Config::load().expect("a valid configuration").config;
+/// let a = PgPool::connect(&config.postgres).await.expect("PostgreSQL answers");
+/// let b = PgPool::connect(&config.postgres).await.expect("PostgreSQL answers");
+/// let both: PoolStats = [a.stats(), b.stats()].into_iter().sum();
+/// assert_eq!(both.max_size, 2 * config.postgres.max_size);
+/// assert_eq!(both.total, a.stats().total + b.stats().total);
+/// # });
+/// ```
+impl std::iter::Sum for PoolStats {
+    fn sum<I: Iterator<Item = PoolStats>>(pools: I) -> Self {
+        let mut sum = pools.fold(PoolStats::empty(), |sum, pool| sum.plus(&pool));
+        sum.utilization_percent = f64::from(sum.active) * 100.0 / f64::from(sum.max_size.max(1));
+        sum
+    }
+}
+
+impl PoolStats {
+    /// No pool: every size and count 0.
+    fn empty() -> Self {
+        Self {
+            max_size: 0,
+            min_idle: 0,
+            total: 0,
+            active: 0,
+            idle: 0,
+            waiting: 0,
+            read_connections: 0,
+            pipelined: 0,
+            utilization_percent: 0.0,
+            acquired: 0,
+            waited: 0,
+            timed_out: 0,
+            rejected: 0,
+            created: 0,
+            closed: ClosedCounts::default(),
+            leaks: 0,
+            transaction_retries: 0,
+            read_batches: 0,
+            read_statements: 0,
+            param_types_learnt: 0,
+        }
+    }
+
+    /// Both pools' sizes and counts added; `utilization_percent` left to the caller.
+    fn plus(self, other: &PoolStats) -> Self {
+        let closed = &other.closed;
+        Self {
+            max_size: self.max_size + other.max_size,
+            min_idle: self.min_idle + other.min_idle,
+            total: self.total + other.total,
+            active: self.active + other.active,
+            idle: self.idle + other.idle,
+            waiting: self.waiting + other.waiting,
+            read_connections: self.read_connections + other.read_connections,
+            pipelined: self.pipelined + other.pipelined,
+            utilization_percent: 0.0,
+            acquired: self.acquired + other.acquired,
+            waited: self.waited + other.waited,
+            timed_out: self.timed_out + other.timed_out,
+            rejected: self.rejected + other.rejected,
+            created: self.created + other.created,
+            closed: ClosedCounts {
+                broken: self.closed.broken + closed.broken,
+                max_lifetime: self.closed.max_lifetime + closed.max_lifetime,
+                idle_timeout: self.closed.idle_timeout + closed.idle_timeout,
+                interrupted: self.closed.interrupted + closed.interrupted,
+                retired: self.closed.retired + closed.retired,
+            },
+            leaks: self.leaks + other.leaks,
+            transaction_retries: self.transaction_retries + other.transaction_retries,
+            read_batches: self.read_batches + other.read_batches,
+            read_statements: self.read_statements + other.read_statements,
+            param_types_learnt: self.param_types_learnt + other.param_types_learnt,
+        }
+    }
+}
+
 impl PoolStats {
     /// Counts the batched read path's `open` connections in: open and active.
     pub(crate) fn add_read_connections(&mut self, open: u32) {
@@ -179,5 +268,43 @@ impl PoolStats {
             read_statements: load(&counters.read_statements),
             param_types_learnt: 0,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pool(max_size: u32, active: u32, idle: u32, broken: u64) -> PoolStats {
+        PoolStats {
+            max_size,
+            total: active + idle,
+            active,
+            idle,
+            created: u64::from(active + idle),
+            closed: ClosedCounts {
+                broken,
+                ..ClosedCounts::default()
+            },
+            ..PoolStats::empty()
+        }
+    }
+
+    #[test]
+    fn pools_side_by_side_add_up_and_their_utilization_is_of_the_sums() {
+        let both: PoolStats = [pool(10, 10, 0, 1), pool(30, 0, 5, 2)].into_iter().sum();
+        assert_eq!(
+            (both.max_size, both.total, both.active, both.idle),
+            (40, 15, 10, 5)
+        );
+        assert_eq!(both.created, 15);
+        assert_eq!(both.closed.broken, 3);
+        assert_eq!(both.utilization_percent, 25.0);
+    }
+
+    #[test]
+    fn no_pool_sums_to_zero() {
+        let none: PoolStats = std::iter::empty().sum();
+        assert_eq!(none, PoolStats::empty());
     }
 }
