@@ -7,7 +7,9 @@
 //!
 //! `GET /settings/{name}` answers a server setting through the batched read path;
 //! `GET /stats` says how many statements and batches the answering core's pool sent
-//! on it; `GET /health/ready` answers once the answering core's pool is open;
+//! on it; `GET /health/ready` answers 200 once every core's pool is open (a probe
+//! lands on any core's listener, and each core's requests wait for its pool), 503
+//! before;
 //! `GET /metrics` gives poolside's pool figures in Prometheus's format, the cores'
 //! pools summed under `pool="postgres"` (their checkout and connect histograms
 //! merged), as for one pool. SIGTERM stops every core's server, lets its requests
@@ -62,7 +64,7 @@ fn run() -> Result<(), String> {
         .parse()
         .map_err(|e| format!("POOLSIDE_HTTP_ADDR is not an address such as 127.0.0.1:8080: {e}"))?;
     let postgres = per_runtime_config(runtimes)?;
-    let figures = Figures::install()?;
+    let pools = Pools::install(runtimes as usize)?;
     // The first listener binds the address (and picks the port, when it is 0); the
     // others share its port.
     let mut addr = addr;
@@ -87,13 +89,13 @@ fn run() -> Result<(), String> {
     let (ended, endings) = std::sync::mpsc::channel();
     for (core, (runtime, listener)) in cores.into_iter().enumerate() {
         let postgres = postgres.clone();
-        let figures = figures.clone();
+        let pools = pools.clone();
         let ended = ended.clone();
         std::thread::Builder::new()
             .name(format!("core-{core}"))
             .spawn(move || {
                 let served = std::panic::catch_unwind(AssertUnwindSafe(|| {
-                    serve(&runtime, listener, &postgres, &figures)
+                    serve(&runtime, listener, &postgres, &pools)
                 }))
                 .unwrap_or_else(|_| Err(format!("core {core}'s runtime panicked")));
                 let _ = ended.send(served);
@@ -129,44 +131,56 @@ fn per_runtime_config(runtimes: u32) -> Result<PostgresConfig, String> {
     Ok(loaded.config.postgres)
 }
 
-/// The process's Prometheus figures: every core's pool, summed as one.
+/// Every core's pool, as the process sees them: whether all are open, and their
+/// Prometheus figures summed as one pool's.
 #[derive(Clone)]
-struct Figures {
+struct Pools {
     exporter: Exporter,
-    pools: Arc<Mutex<Vec<PgPool>>>,
+    open: Arc<Mutex<Vec<PgPool>>>,
+    cores: usize,
 }
 
-impl Figures {
-    /// Installs the Prometheus recorder, with a sampler that sets the pool figures
-    /// from the sum of the cores' pools before each render.
-    fn install() -> Result<Self, String> {
+impl Pools {
+    /// For `cores` pools, none open yet. Installs the Prometheus recorder, with a
+    /// sampler that sets the pool figures from the sum of the open pools before each
+    /// render.
+    fn install(cores: usize) -> Result<Self, String> {
         let exporter = Exporter::global().map_err(|e| e.to_string())?;
-        let pools = Arc::new(Mutex::new(Vec::<PgPool>::new()));
-        let sampled = Arc::clone(&pools);
+        let open = Arc::new(Mutex::new(Vec::<PgPool>::new()));
+        let sampled = Arc::clone(&open);
         exporter.add_sampler(move || {
             let pools = sampled.lock().unwrap_or_else(|e| e.into_inner());
             let sum: PoolStats = pools.iter().map(PgPool::stats).sum();
             poolside::metrics::record_pg_stats(PoolLabel::Postgres, &sum);
         });
-        Ok(Self { exporter, pools })
+        Ok(Self {
+            exporter,
+            open,
+            cores,
+        })
     }
 
-    /// Counts `pool` in, and has it report its checkout and connect times into the
-    /// histograms every core's pool shares.
+    /// Counts `pool` in as open, and has it report its checkout and connect times
+    /// into the histograms every core's pool shares.
     fn add(&self, pool: &PgPool) {
         poolside::metrics::observe_pg_pool(PoolLabel::Postgres, pool);
-        self.pools
+        self.open
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .push(pool.clone());
     }
+
+    /// How many of the cores' pools are open.
+    fn opened(&self) -> usize {
+        self.open.lock().unwrap_or_else(|e| e.into_inner()).len()
+    }
 }
 
-/// What each core's handlers share: its pool, and the process's figures.
+/// What each core's handlers share: its pool, and every core's.
 #[derive(Clone)]
 struct Core {
     pool: PgPool,
-    exporter: Exporter,
+    pools: Pools,
 }
 
 /// A listener on `addr` that shares its port with the others (`SO_REUSEPORT`).
@@ -187,22 +201,22 @@ fn serve(
     runtime: &Runtime,
     listener: TcpListener,
     postgres: &PostgresConfig,
-    figures: &Figures,
+    pools: &Pools,
 ) -> Result<(), String> {
     runtime.block_on(async {
         // Listened for before the pool opens, so that no SIGTERM goes unseen.
         let mut terminate = signal(SignalKind::terminate())
             .map_err(|e| format!("cannot listen for SIGTERM: {e}"))?;
         let pool = PgPool::connect(postgres).await.map_err(|e| e.to_string())?;
-        figures.add(&pool);
+        pools.add(&pool);
         let app = Router::new()
             .route("/settings/{name}", get(setting))
             .route("/stats", get(stats))
-            .route("/health/ready", get(|| async { "ready\n" }))
+            .route("/health/ready", get(ready))
             .route("/metrics", get(metrics))
             .with_state(Core {
                 pool: pool.clone(),
-                exporter: figures.exporter.clone(),
+                pools: pools.clone(),
             });
         let served = axum::serve(listener, app)
             .with_graceful_shutdown(async move {
@@ -241,5 +255,19 @@ async fn stats(State(core): State<Core>) -> String {
 /// `GET /metrics`: poolside's figures in Prometheus's text format, every core's pool
 /// summed under `pool="postgres"`.
 async fn metrics(State(core): State<Core>) -> String {
-    core.exporter.render()
+    core.pools.exporter.render()
+}
+
+/// `GET /health/ready`: 200 once every core's pool is open, 503 before.
+async fn ready(State(core): State<Core>) -> Response {
+    let (opened, cores) = (core.pools.opened(), core.pools.cores);
+    if opened == cores {
+        "ready\n".into_response()
+    } else {
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("{opened} of {cores} cores' pools open\n"),
+        )
+            .into_response()
+    }
 }
