@@ -1,5 +1,7 @@
-//! `poolside-cluster-per-core`: `RedisPool` in cluster mode, one pool (one cluster
-//! connection) per core's runtime, as `redis-benchmark --threads` runs its clients.
+//! `poolside-cluster-per-core`: `RedisPool` in cluster mode, one pool per core's
+//! runtime, as `redis-benchmark --threads` runs its clients. Each pool's commands share
+//! its one cluster connection (no command checks one out), so the nodes see one
+//! cluster connection per core.
 
 use std::sync::Arc;
 use std::time::Duration;
