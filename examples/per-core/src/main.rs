@@ -23,7 +23,7 @@
 use std::net::SocketAddr;
 use std::panic::AssertUnwindSafe;
 use std::process::ExitCode;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
@@ -31,6 +31,7 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
+use parking_lot::Mutex;
 use poolside::PgPool;
 use poolside::config::{Config, ConfigLoader, PostgresConfig};
 use poolside::core::PoolStats;
@@ -149,7 +150,7 @@ impl Pools {
         let open = Arc::new(Mutex::new(Vec::<PgPool>::new()));
         let sampled = Arc::clone(&open);
         exporter.add_sampler(move || {
-            let pools = sampled.lock().unwrap_or_else(|e| e.into_inner());
+            let pools = sampled.lock();
             let sum: PoolStats = pools.iter().map(PgPool::stats).sum();
             poolside::metrics::record_pg_stats(PoolLabel::Postgres, &sum);
         });
@@ -164,15 +165,12 @@ impl Pools {
     /// into the histograms every core's pool shares.
     fn add(&self, pool: &PgPool) {
         poolside::metrics::observe_pg_pool(PoolLabel::Postgres, pool);
-        self.open
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .push(pool.clone());
+        self.open.lock().push(pool.clone());
     }
 
     /// How many of the cores' pools are open.
     fn opened(&self) -> usize {
-        self.open.lock().unwrap_or_else(|e| e.into_inner()).len()
+        self.open.lock().len()
     }
 }
 
