@@ -9,9 +9,8 @@
 //! `GET /stats` says how many statements and batches the answering core's pool sent
 //! on it; `GET /health/ready` answers 200 once every core's pool is open (a probe
 //! lands on any core's listener, and each core's requests wait for its pool), 503
-//! before;
-//! `GET /metrics` gives poolside's pool figures in Prometheus's format, the cores'
-//! pools summed under `pool="postgres"` (their checkout and connect histograms
+//! before; `GET /metrics` gives poolside's pool figures in Prometheus's format, the
+//! cores' pools summed under `pool="postgres"` (their checkout and connect histograms
 //! merged), as for one pool. SIGTERM stops every core's server, lets its requests
 //! finish, and closes its pool.
 //!
