@@ -7,20 +7,31 @@
 use std::collections::BTreeMap;
 use std::process::Command;
 
-/// Runs the load test with `args` and `--json`, and returns each system's
-/// (operations, success rate) from the report.
-fn run(args: &[&str]) -> BTreeMap<String, (Option<u64>, f64)> {
-    let workload = args
-        .iter()
-        .skip_while(|a| **a != "--workload")
-        .nth(1)
-        .expect("a --workload");
+/// Runs `steady` of `workload` briefly for `systems` against the server that
+/// `url_flag` names, and returns each system's (operations, success rate) from the
+/// JSON report.
+fn run(
+    workload: &str,
+    systems: &[&str],
+    url_flag: &str,
+    url: &str,
+) -> BTreeMap<String, (Option<u64>, f64)> {
     let json = std::env::temp_dir().join(format!(
         "poolside-loadtest-smoke-{}-{workload}.json",
         std::process::id()
     ));
     let output = Command::new(env!("CARGO_BIN_EXE_poolside-loadtest"))
-        .args(args)
+        .args(["--scenario", "steady", "--workload", workload])
+        .args(["--system", &systems.join(",")])
+        .args([
+            "--concurrency",
+            "8",
+            "--duration",
+            "300ms",
+            "--pool-size",
+            "8",
+        ])
+        .args([url_flag, url])
         .args(["--json", json.to_str().expect("a UTF-8 temporary path")])
         .output()
         .expect("the load test starts");
@@ -83,22 +94,7 @@ fn every_select_system_runs_against_the_real_server() {
         "raw-pipelined",
         "pgbench-prepared",
     ];
-    let results = run(&[
-        "--scenario",
-        "steady",
-        "--workload",
-        "select",
-        "--system",
-        &systems.join(","),
-        "--concurrency",
-        "8",
-        "--duration",
-        "300ms",
-        "--pool-size",
-        "8",
-        "--database-url",
-        &url,
-    ]);
+    let results = run("select", &systems, "--database-url", &url);
     assert_ran(&results, &systems);
 }
 
@@ -111,21 +107,6 @@ fn every_redis_system_runs_against_the_real_server() {
         "raw-multiplexed",
         "redis-benchmark",
     ];
-    let results = run(&[
-        "--scenario",
-        "steady",
-        "--workload",
-        "redis-get",
-        "--system",
-        &systems.join(","),
-        "--concurrency",
-        "8",
-        "--duration",
-        "300ms",
-        "--pool-size",
-        "8",
-        "--redis-url",
-        &url,
-    ]);
+    let results = run("redis-get", &systems, "--redis-url", &url);
     assert_ran(&results, &systems);
 }
