@@ -120,6 +120,11 @@ pub struct ClosedCounts {
     pub retired: u64,
 }
 
+/// `active` of `max_size` connections, in percent (0 for a pool of none).
+fn utilization(active: u32, max_size: u32) -> f64 {
+    f64::from(active) * 100.0 / f64::from(max_size.max(1))
+}
+
 /// Pools run side by side as one, such as one pool per core: every size and count
 /// added, `utilization_percent` worked out again from the sums. Their figures can
 /// then go out under one pool label.
@@ -143,7 +148,7 @@ pub struct ClosedCounts {
 impl std::iter::Sum for PoolStats {
     fn sum<I: Iterator<Item = PoolStats>>(pools: I) -> Self {
         let mut sum = pools.fold(PoolStats::empty(), |sum, pool| sum.plus(&pool));
-        sum.utilization_percent = f64::from(sum.active) * 100.0 / f64::from(sum.max_size.max(1));
+        sum.utilization_percent = utilization(sum.active, sum.max_size);
         sum
     }
 }
@@ -215,7 +220,7 @@ impl PoolStats {
         self.read_connections = open;
         self.total += open;
         self.active += open;
-        self.utilization_percent = f64::from(self.active) * 100.0 / f64::from(self.max_size.max(1));
+        self.utilization_percent = utilization(self.active, self.max_size);
     }
 
     /// From bb8's state (`None` once the pool is closed) and poolside's counters.
@@ -247,7 +252,7 @@ impl PoolStats {
             waiting: load(&checkouts.waiting),
             pipelined: 0,
             read_connections: 0,
-            utilization_percent: f64::from(active) * 100.0 / f64::from(max_size.max(1)),
+            utilization_percent: utilization(active, max_size),
             acquired: load(&checkouts.acquired),
             waited: load(&checkouts.waited),
             timed_out: load(&checkouts.timed_out),
