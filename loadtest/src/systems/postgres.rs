@@ -137,20 +137,27 @@ pub(super) fn poolside_prepared(
     Prepared {
         operation,
         runtimes: None,
-        counts: Box::new(move || {
-            let stats = counted.stats();
-            PoolCounts {
-                created: Some(stats.created),
-                open: Some(u64::from(stats.total)),
-                retries: transaction_retries.then_some(stats.transaction_retries),
-                replica_reads: None,
-            }
-        }),
+        counts: Box::new(move || poolside_counts(&counted, transaction_retries)),
         close: Box::new(move || {
             Box::pin(async move {
                 pool.close(Duration::from_secs(5)).await;
             })
         }),
+    }
+}
+
+/// What a `PgPool` reports of itself: connections opened and open, and, with
+/// `transaction_retries`, its transactions run again.
+pub(super) fn poolside_counts(
+    pool: &poolside_core::PgPool,
+    transaction_retries: bool,
+) -> PoolCounts {
+    let stats = pool.stats();
+    PoolCounts {
+        created: Some(stats.created),
+        open: Some(u64::from(stats.total)),
+        retries: transaction_retries.then_some(stats.transaction_retries),
+        replica_reads: None,
     }
 }
 

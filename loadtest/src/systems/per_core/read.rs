@@ -9,8 +9,10 @@ use std::time::Duration;
 use anyhow::{Result, anyhow};
 use poolside_core::PgPool;
 
-use super::super::postgres::{poolside_config, poolside_config_sized, read_select};
-use super::super::{PoolCounts, Prepared, Target};
+use super::super::postgres::{
+    poolside_config, poolside_config_sized, poolside_counts, read_select,
+};
+use super::super::{Prepared, Target};
 use super::{PerCore, cores};
 use crate::workload::Workload;
 
@@ -48,14 +50,7 @@ pub(in super::super) async fn poolside(workload: Workload, target: &Target) -> R
     let operation = pools.operation(move |pool| read_select(pool, accounts));
     Ok(pools.prepared(
         operation,
-        |pool| {
-            let stats = pool.stats();
-            PoolCounts {
-                created: Some(stats.created),
-                open: Some(u64::from(stats.total)),
-                ..PoolCounts::default()
-            }
-        },
+        |pool| poolside_counts(pool, false),
         |pool| async move {
             pool.close(Duration::from_secs(5)).await;
         },
