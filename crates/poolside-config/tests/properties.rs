@@ -7,6 +7,7 @@
 //! count. `cargo xtask test` runs them in release with 250,000 each: a million cases
 //! in all (its `fuzz` check).
 
+use std::num::NonZeroU32;
 use std::str::FromStr;
 use std::time::Duration;
 
@@ -194,6 +195,37 @@ proptest! {
         if let Ok(loaded) = load(&pairs).into_result() {
             build(&loaded.config, &runtime);
         }
+    }
+
+    #[test]
+    fn every_accepted_config_splits_into_valid_shares(pairs in settings(), runtimes in 1..=16_u32) {
+        let Ok(loaded) = load(&pairs).into_result() else {
+            return Ok(());
+        };
+        let whole = &loaded.config.postgres;
+        let share = whole.per_runtime(NonZeroU32::new(runtimes).expect("1 or more"));
+        // Together the shares open at least what the whole would, and each keeps every
+        // path the whole has.
+        prop_assert!(share.max_size * runtimes >= whole.max_size);
+        prop_assert!(share.read_connections * runtimes >= whole.read_connections);
+        prop_assert_eq!(share.read_connections > 0, whole.read_connections > 0);
+        prop_assert_eq!(share.pipeline_connections > 0, whole.pipeline_connections > 0);
+        // A share passes the rules the whole passed, each of its sizes set explicitly.
+        let mut env: Vec<(String, String)> = vec![(
+            "DATABASE_URL".into(),
+            "postgres://app:pw@127.0.0.1:5432/app".into(),
+        )];
+        env.extend(pairs.iter().cloned());
+        let report = ConfigLoader::from_env(env.into_iter().collect())
+            .set("postgres.max_size", share.max_size)
+            .set("postgres.min_idle", share.min_idle)
+            .set("postgres.max_waiting", share.max_waiting)
+            .set("postgres.pipeline_connections", share.pipeline_connections)
+            .set("postgres.read_connections", share.read_connections)
+            .set("postgres.expected_instances", share.expected_instances)
+            .check();
+        prop_assert!(report.is_valid(), "{share:?} of {whole:?} in {runtimes}:\n{report}");
+        prop_assert_eq!(&report.into_result().expect("valid").config.postgres, &share);
     }
 
     #[test]

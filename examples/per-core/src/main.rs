@@ -15,11 +15,13 @@
 //! finish, and closes its pool.
 //!
 //! Environment: `DATABASE_URL` and `POOLSIDE_*` as for any poolside program (the
-//! configured `postgres.max_size` is split between the runtimes, each with one
-//! batched-read connection); `POOLSIDE_HTTP_ADDR` (default `127.0.0.1:8080`; port 0
+//! configured sizes are divided between the runtimes' pools by
+//! `PostgresConfig::per_runtime`, one batched-read connection each unless
+//! `postgres.read_connections` says otherwise); `POOLSIDE_HTTP_ADDR` (default `127.0.0.1:8080`; port 0
 //! picks one, printed); `PER_CORE_RUNTIMES` (default: one per core).
 
 use std::net::SocketAddr;
+use std::num::NonZeroU32;
 use std::panic::AssertUnwindSafe;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -32,7 +34,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use parking_lot::Mutex;
 use poolside::PgPool;
-use poolside::config::{Config, ConfigLoader, PostgresConfig};
+use poolside::config::{Config, PostgresConfig};
 use poolside::core::PoolStats;
 use poolside::metrics::{Exporter, PoolLabel};
 use tokio::net::{TcpListener, TcpSocket};
@@ -54,22 +56,25 @@ fn main() -> ExitCode {
 
 fn run() -> Result<(), String> {
     let runtimes = match std::env::var("PER_CORE_RUNTIMES") {
-        Ok(n) => n.parse::<u32>().ok().filter(|&n| n > 0).ok_or_else(|| {
-            format!("PER_CORE_RUNTIMES must be a whole number above 0, not {n:?}")
-        })?,
-        Err(_) => std::thread::available_parallelism().map_or(1, |n| n.get() as u32),
+        Ok(n) => n
+            .parse::<NonZeroU32>()
+            .map_err(|_| format!("PER_CORE_RUNTIMES must be a whole number above 0, not {n:?}"))?,
+        Err(_) => std::thread::available_parallelism()
+            .ok()
+            .and_then(|n| NonZeroU32::try_from(n).ok())
+            .unwrap_or(NonZeroU32::MIN),
     };
     let addr: SocketAddr = std::env::var("POOLSIDE_HTTP_ADDR")
         .unwrap_or_else(|_| "127.0.0.1:8080".to_owned())
         .parse()
         .map_err(|e| format!("POOLSIDE_HTTP_ADDR is not an address such as 127.0.0.1:8080: {e}"))?;
     let postgres = per_runtime_config(runtimes)?;
-    let pools = Pools::install(runtimes as usize)?;
+    let pools = Pools::install(runtimes.get() as usize)?;
     // The first listener binds the address (and picks the port, when it is 0); the
     // others share its port.
     let mut addr = addr;
     let mut cores = Vec::new();
-    for _ in 0..runtimes {
+    for _ in 0..runtimes.get() {
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
@@ -103,7 +108,7 @@ fn run() -> Result<(), String> {
             .map_err(|e| format!("cannot start a runtime's thread: {e}"))?;
     }
     drop(ended);
-    for _ in 0..runtimes {
+    for _ in 0..runtimes.get() {
         endings
             .recv()
             .map_err(|_| "every runtime's thread has gone".to_owned())??;
@@ -111,24 +116,24 @@ fn run() -> Result<(), String> {
     Ok(())
 }
 
-/// The configuration with `postgres.max_size` split between `runtimes` pools (each
-/// at least big enough for its paths), each with one batched-read connection;
-/// validated as any poolside configuration is.
-fn per_runtime_config(runtimes: u32) -> Result<PostgresConfig, String> {
-    let whole = Config::load().map_err(|e| e.to_string())?.config.postgres;
-    // Room for the pipelined path's connections, the read connection and one more
-    // for transactions, the least a pool with a read path is allowed.
-    let max_size = whole
-        .max_size
-        .div_ceil(runtimes)
-        .max(whole.pipeline_connections + 2);
-    let loaded = ConfigLoader::from_process_env()
-        .set("postgres.max_size", max_size)
-        .set("postgres.min_idle", whole.min_idle.min(max_size))
-        .set("postgres.read_connections", 1)
-        .load()
-        .map_err(|e| e.to_string())?;
-    Ok(loaded.config.postgres)
+/// Each runtime's share of the configuration ([`PostgresConfig::per_runtime`]: the
+/// sizes divided between the pools); one batched-read connection per runtime unless
+/// `postgres.read_connections` says otherwise. Not through PgBouncer, where the read
+/// path cannot run.
+fn per_runtime_config(runtimes: NonZeroU32) -> Result<PostgresConfig, String> {
+    let mut whole = Config::load().map_err(|e| e.to_string())?.config.postgres;
+    if whole.pgbouncer {
+        return Err(
+            "postgres.pgbouncer is set: the batched read path prepares statements per \
+             server connection, which PgBouncer's transaction mode does not keep; point \
+             DATABASE_URL at PostgreSQL itself"
+                .to_owned(),
+        );
+    }
+    if whole.read_connections == 0 {
+        whole.read_connections = runtimes.get();
+    }
+    Ok(whole.per_runtime(runtimes))
 }
 
 /// Every core's pool, as the process sees them: whether all are open, and their

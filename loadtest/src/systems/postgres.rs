@@ -93,21 +93,12 @@ pub(super) async fn read_select(pool: poolside_core::PgPool, accounts: i32) -> O
 }
 
 /// [`poolside_config()`], then `extra` variables.
-fn poolside_config_with(
+pub(super) fn poolside_config_with(
     target: &Target,
-    extra: &[(&str, &str)],
-) -> Result<poolside_config::Config> {
-    poolside_config_sized(target, target.pool_size, extra)
-}
-
-/// [`poolside_config_with`] for a pool of `size` connections.
-pub(super) fn poolside_config_sized(
-    target: &Target,
-    size: u32,
     extra: &[(&str, &str)],
 ) -> Result<poolside_config::Config> {
     let url = target.poolside_database_url()?;
-    let size = size.to_string();
+    let size = target.pool_size.to_string();
     let waiting = target.max_tasks.to_string();
     let env: poolside_config::EnvSnapshot = [
         ("DATABASE_URL", url.as_str()),

@@ -1,5 +1,6 @@
 //! [`PostgresConfig`]: the `postgres` section.
 
+use std::num::NonZeroU32;
 use std::time::Duration;
 
 use crate::{Profile, SecretUrl};
@@ -130,6 +131,47 @@ impl PostgresConfig {
     /// ```
     pub fn pooled_connections(&self) -> u32 {
         self.max_size - self.batched_read_connections()
+    }
+
+    /// This configuration's share for one of `runtimes` pools that together stand in
+    /// for it, one per single-threaded runtime (one runtime per core, as
+    /// `examples/per-core` runs): `max_size`, `min_idle`, `max_waiting`,
+    /// `pipeline_connections` and `read_connections` divided between them, rounded up, so
+    /// that the pools together open about as many connections as the one would. Each
+    /// share keeps at least one connection of every path the whole has, and one more for
+    /// transactions (raising `max_size` where the division leaves too few), so a valid
+    /// configuration's share is valid too. `expected_instances` is multiplied, as each
+    /// pool is one more client of the server for the start-up fit check.
+    ///
+    /// ```
+    /// use std::num::NonZeroU32;
+    ///
+    /// let mut whole = poolside_config::PostgresConfig::defaults(poolside_config::Profile::Production);
+    /// whole.read_connections = 2;
+    /// let share = whole.per_runtime(NonZeroU32::new(2).unwrap());
+    /// assert_eq!((share.max_size, share.min_idle), (10, 3));
+    /// assert_eq!((share.pipeline_connections, share.read_connections), (1, 1));
+    /// assert_eq!(share.expected_instances, 2);
+    /// ```
+    #[must_use]
+    pub fn per_runtime(&self, runtimes: NonZeroU32) -> Self {
+        let n = runtimes.get();
+        let share = |count: u32| count.div_ceil(n);
+        let pipeline_connections = share(self.pipeline_connections);
+        let read_connections = share(self.read_connections);
+        // Every path's connections, and one for transactions: the least that passes
+        // validation (`read_connections` and the pipelined path below `max_size`).
+        let least = pipeline_connections + read_connections + 1;
+        let max_size = share(self.max_size).max(least);
+        Self {
+            max_size,
+            min_idle: share(self.min_idle).min(max_size),
+            max_waiting: share(self.max_waiting),
+            pipeline_connections,
+            read_connections,
+            expected_instances: self.expected_instances.saturating_mul(n),
+            ..self.clone()
+        }
     }
 
     /// The built-in defaults of `profile` (with no URL).

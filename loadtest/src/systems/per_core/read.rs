@@ -1,25 +1,25 @@
 //! `poolside-read-per-core`: the batched read path, one pool per core's runtime.
 //!
-//! The pools split the load test's pool size between them, and each keeps one read
-//! connection ([`READ_CONNECTIONS_PER_CORE`]), so the server sees as many connections
-//! as from `poolside-read` on two cores.
+//! The pools divide the load test's pool between them (`PostgresConfig::per_runtime`),
+//! each with one read connection, so the server sees as many connections as from
+//! `poolside-read` on two cores.
 
+use std::num::NonZeroU32;
 use std::time::Duration;
 
 use anyhow::{Result, anyhow};
 use poolside_core::PgPool;
 
-use super::super::postgres::{
-    poolside_config, poolside_config_sized, poolside_counts, read_select,
-};
+use super::super::postgres::{poolside_config_with, poolside_counts, read_select};
 use super::super::{Prepared, Target};
 use super::{PerCore, cores};
 use crate::workload::Workload;
 
-/// Read connections of each core's pool. One per core, as many in all as
-/// `poolside-read` keeps on two cores; each batch is then larger, and no batch waits
-/// behind another's on its core.
-const READ_CONNECTIONS_PER_CORE: &str = "1";
+/// Read connections in all: one per core, as many as `poolside-read` keeps on two
+/// cores; each batch is then larger, and no batch waits behind another's on its core.
+fn read_connections(runtimes: NonZeroU32) -> String {
+    runtimes.to_string()
+}
 
 /// One pool per core; the select through the pool of the core its task runs on.
 pub(in super::super) async fn poolside(workload: Workload, target: &Target) -> Result<Prepared> {
@@ -28,19 +28,16 @@ pub(in super::super) async fn poolside(workload: Workload, target: &Target) -> R
             "poolside-read-per-core runs the select workload only"
         ));
     }
-    // At least the pipelined path's connections, the read connection and one for
-    // transactions: the least a pool with a read path may have.
-    let least = poolside_config(target)?.postgres.pipeline_connections + 2;
-    let size = target.pool_size.div_ceil(cores() as u32).max(least);
-    let config = poolside_config_sized(
+    // The load test's pool, with a read connection per core, divided between the
+    // cores' pools.
+    let runtimes = NonZeroU32::try_from(cores() as u32)?;
+    let per_core = read_connections(runtimes);
+    let config = poolside_config_with(
         target,
-        size,
-        &[(
-            "POOLSIDE_POSTGRES__READ_CONNECTIONS",
-            READ_CONNECTIONS_PER_CORE,
-        )],
+        &[("POOLSIDE_POSTGRES__READ_CONNECTIONS", &per_core)],
     )?
-    .postgres;
+    .postgres
+    .per_runtime(runtimes);
     let pools = PerCore::open(|| {
         let config = config.clone();
         async move { Ok(PgPool::connect(&config).await?) }
