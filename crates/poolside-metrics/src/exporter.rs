@@ -1,6 +1,6 @@
 //! [`Exporter`]: the Prometheus recorder behind the `metrics` macros, and the text it
-//! renders for `/metrics`, with samplers run before each render so that pool gauges
-//! are fresh at every scrape.
+//! renders for `/metrics`, with samplers run and registered pools summed before each
+//! render so that pool gauges are fresh at every scrape.
 
 use std::sync::{Arc, OnceLock};
 
@@ -8,6 +8,7 @@ use metrics_exporter_prometheus::{BuildError, Matcher, PrometheusBuilder, Promet
 use parking_lot::Mutex;
 
 use crate::names;
+use crate::pool_sources::PoolSources;
 
 /// Latency buckets, in seconds, of every `_seconds` histogram: 0.5 ms to 10 s.
 const SECONDS_BUCKETS: &[f64] = &[
@@ -48,6 +49,39 @@ impl From<BuildError> for ExporterError {
 pub struct Exporter {
     handle: PrometheusHandle,
     samplers: Arc<Mutex<Vec<Sampler>>>,
+    reports: Arc<Mutex<Reports>>,
+}
+
+/// The pool sources registered with [`Exporter::report`], each with its number.
+#[derive(Default)]
+struct Reports {
+    next: u64,
+    sources: Vec<(u64, PoolSources)>,
+}
+
+/// A registration of [`PoolSources`] with the exporter: they are reported until it is
+/// dropped (when their owner shuts down or goes away).
+#[must_use = "the sources are reported only while this is held"]
+pub struct Reported {
+    number: u64,
+    reports: Arc<Mutex<Reports>>,
+}
+
+impl std::fmt::Debug for Reported {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Reported")
+            .field("number", &self.number)
+            .finish()
+    }
+}
+
+impl Drop for Reported {
+    fn drop(&mut self) {
+        self.reports
+            .lock()
+            .sources
+            .retain(|(number, _)| *number != self.number);
+    }
 }
 
 impl std::fmt::Debug for Exporter {
@@ -78,7 +112,22 @@ impl Exporter {
         Ok(Self {
             handle,
             samplers: Arc::default(),
+            reports: Arc::default(),
         })
+    }
+
+    /// Reports `sources` at every render until the returned [`Reported`] is dropped,
+    /// summed with every other set registered in the process under the same labels
+    /// (see [`PoolSources`]).
+    pub fn report(&self, sources: PoolSources) -> Reported {
+        let mut reports = self.reports.lock();
+        reports.next += 1;
+        let number = reports.next;
+        reports.sources.push((number, sources));
+        Reported {
+            number,
+            reports: Arc::clone(&self.reports),
+        }
     }
 
     /// Runs `sample` before every render (to set pool gauges from fresh statistics).
@@ -91,6 +140,11 @@ impl Exporter {
         for sample in self.samplers.lock().iter() {
             sample();
         }
+        let sources: Vec<PoolSources> = {
+            let reports = self.reports.lock();
+            reports.sources.iter().map(|(_, s)| s.clone()).collect()
+        };
+        crate::pool_sources::record_sum(&sources);
         self.handle.run_upkeep();
         self.handle.render()
     }

@@ -14,6 +14,7 @@ pub mod names;
 mod operation;
 pub mod otel_names;
 mod pool_figures;
+mod pool_sources;
 mod record;
 mod recorder;
 mod snapshot;
@@ -21,7 +22,7 @@ mod status;
 pub mod trace;
 mod window;
 
-pub use exporter::{Exporter, ExporterError};
+pub use exporter::{Exporter, ExporterError, Reported};
 pub use labels::{Outcome, PoolLabel};
 pub use operation::{Operation, OutcomeLabel};
 pub use pool_figures::{
@@ -30,6 +31,7 @@ pub use pool_figures::{
 };
 #[cfg(feature = "redis")]
 pub use pool_figures::{record_redis_stats, record_redis_topology};
+pub use pool_sources::PoolSources;
 pub use record::{Metrics, MetricsLayer, ResponseFuture};
 pub use recorder::OperationRecorder;
 pub use snapshot::{SlowOperation, Snapshot};

@@ -239,17 +239,27 @@ pub fn record_redis_topology(topology: &RedisTopology) {
 
 /// Sets `poolside_breaker_state` (0 closed, 1 half-open, 2 open).
 pub fn record_breaker(label: PoolLabel, breaker: &CircuitBreaker) {
-    let state = match breaker.state() {
+    record_breaker_state(label, breaker.state());
+}
+
+/// Sets `poolside_breaker_state` to `state`.
+pub(crate) fn record_breaker_state(label: PoolLabel, state: BreakerState) {
+    let code = match state {
         BreakerState::Closed => 0.0,
         BreakerState::HalfOpen => 1.0,
         BreakerState::Open => 2.0,
     };
-    gauge!(names::BREAKER_STATE, "pool" => label.as_str()).set(state);
+    gauge!(names::BREAKER_STATE, "pool" => label.as_str()).set(code);
 }
 
 /// Sets `poolside_failover_activations_total` from the switch's count.
 pub fn record_overflow(label: PoolLabel, switch: &OverflowSwitch) {
-    counter!(names::FAILOVER_ACTIVATIONS, "pool" => label.as_str()).absolute(switch.activations());
+    record_overflow_activations(label, switch.activations());
+}
+
+/// Sets `poolside_failover_activations_total` to `activations`.
+pub(crate) fn record_overflow_activations(label: PoolLabel, activations: u64) {
+    counter!(names::FAILOVER_ACTIVATIONS, "pool" => label.as_str()).absolute(activations);
 }
 
 /// A retry observer (for `RetryPolicy::observe`) counting each decision in

@@ -4,15 +4,17 @@ use std::sync::Arc;
 
 #[cfg(feature = "redis")]
 use poolside_cache::{OnUnavailable, RedisCache};
-use poolside_config::{Config, MetricNaming};
+use poolside_config::Config;
 #[cfg(feature = "redis")]
 use poolside_core::RedisPool;
 use poolside_core::{PgPool, Replicas};
 use poolside_health::Health;
-use poolside_metrics::{Exporter, OperationRecorder, PoolFigures, PoolLabel};
+use poolside_metrics::{
+    Exporter, OperationRecorder, PoolFigures, PoolLabel, PoolSources, Reported,
+};
 
 use crate::poolside::{Connected, Poolside, Running, Wiring};
-use crate::stack::{self, Pools, Shared};
+use crate::stack::{self, Shared};
 
 /// Builds a [`Poolside`] from code, or from the environment by default.
 ///
@@ -76,13 +78,10 @@ impl PoolsideBuilder {
         let pools = connect(&config).await?;
         let wiring = wire(&config, &pools)?;
         let health = health(&config, &pools, &wiring.shared, exporter.as_ref());
-        if let Some(exporter) = &exporter {
-            let naming = config.metrics.naming;
-            sample_into(exporter, naming, &pools.stack_pools(), &wiring.shared);
-            #[cfg(feature = "redis")]
-            sample_redis_into(exporter, naming, pools.redis.as_ref(), &pools.cache);
-        }
-        let running = start(&config, &pools, health).await?;
+        let reported = exporter
+            .as_ref()
+            .map(|exporter| exporter.report(sources(&config, &pools, &wiring.shared)));
+        let running = start(&config, &pools, health, reported).await?;
         Ok(Poolside::new(config, pools, wiring, running))
     }
 }
@@ -218,6 +217,7 @@ async fn start(
     config: &Config,
     pools: &Connected,
     health: Health,
+    reported: Option<Reported>,
 ) -> Result<Running, crate::Error> {
     let mut tasks = Vec::new();
     let exporter_addr = match config.metrics.exporter_addr {
@@ -245,6 +245,7 @@ async fn start(
         health,
         tasks,
         exporter_addr,
+        reported,
     })
 }
 
@@ -286,44 +287,25 @@ async fn serve_metrics(
     })
 }
 
-/// Samples the PostgreSQL pools (the secondary under a label of its own), the breaker,
-/// the switch and the replicas into the exporter before each render.
-fn sample_into(exporter: &Exporter, naming: MetricNaming, pools: &Pools<'_>, shared: &Shared) {
-    let postgres = pools.primary.clone();
-    let secondary = pools.secondary.cloned();
-    let (breaker, switch) = (shared.breaker.clone(), shared.switch.clone());
-    let replicas = pools.replicas.cloned();
-    exporter.add_sampler(move || {
-        if let Some(replicas) = &replicas {
-            poolside_metrics::record_replica_stats(&replicas.stats());
-        }
-        PoolFigures::new(PoolLabel::Postgres, naming).record_pg_stats(&postgres.stats());
-        if let Some(secondary) = &secondary {
-            PoolFigures::new(PoolLabel::Secondary, naming).record_pg_stats(&secondary.stats());
-        }
-        poolside_metrics::record_breaker(PoolLabel::Postgres, &breaker);
-        if let Some(switch) = &switch {
-            poolside_metrics::record_overflow(PoolLabel::Postgres, switch);
-        }
-    });
-}
-
-/// Samples the Redis pool and the cache into the exporter before each render.
-#[cfg(feature = "redis")]
-fn sample_redis_into(
-    exporter: &Exporter,
-    naming: MetricNaming,
-    redis: Option<&RedisPool>,
-    cache: &RedisCache,
-) {
-    let (Some(redis), cache) = (redis.cloned(), cache.clone()) else {
-        return;
-    };
-    exporter.add_sampler(move || {
-        PoolFigures::new(PoolLabel::Redis, naming)
-            .record_redis_stats(&redis.stats(), Some(&cache.stats()));
-        if let Some(topology) = redis.last_topology() {
-            poolside_metrics::record_redis_topology(&topology);
-        }
-    });
+/// What the Prometheus exporter reports for this service, summed with any other
+/// `Poolside` of the process: the PostgreSQL pools (the secondary under a label of its
+/// own), the breaker, the switch, the replicas, and Redis with the cache.
+fn sources(config: &Config, pools: &Connected, shared: &Shared) -> PoolSources {
+    let mut sources = PoolSources::new(config.metrics.naming)
+        .postgres(pools.postgres.clone())
+        .breaker(shared.breaker.clone());
+    if let Some(secondary) = &pools.secondary {
+        sources = sources.secondary(secondary.clone());
+    }
+    if let Some(replicas) = &pools.replicas {
+        sources = sources.replicas(replicas.clone());
+    }
+    if let Some(switch) = &shared.switch {
+        sources = sources.overflow(switch.clone());
+    }
+    #[cfg(feature = "redis")]
+    if let Some(redis) = &pools.redis {
+        sources = sources.redis(redis.clone(), Some(pools.cache.clone()));
+    }
+    sources
 }

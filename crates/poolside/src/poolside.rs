@@ -17,7 +17,7 @@ use poolside_core::RedisPool;
 use poolside_core::Row;
 use poolside_core::{Lsn, Params, PgError, PgPool, Replicas, TransactionBody, TransactionOptions};
 use poolside_health::{Health, HealthReport};
-use poolside_metrics::PoolReport;
+use poolside_metrics::{PoolReport, Reported};
 use poolside_resilience::{DeadlineLayer, RetryLayer};
 use tower::{Layer, ServiceExt};
 
@@ -27,11 +27,13 @@ use crate::{Op, Session};
 /// PostgreSQL (and Redis, when configured) behind poolside's standard stack, with
 /// health checks and metrics.
 ///
-/// One per process: its figures go to the process's one `metrics` recorder, labelled
-/// by pool role (`pool="postgres"`, `"postgres_secondary"`, `"redis"`), so a second
-/// `Poolside` (another database, or one per core) would report under the same labels
-/// as the first. For several pools in one process, use `PgPool` and `RedisPool`
-/// directly, as `examples/per-core` does.
+/// Its figures go to the process's one `metrics` recorder, labelled by pool role
+/// (`pool="postgres"`, `"postgres_secondary"`, `"redis"`). Several in one process (one
+/// per core's single-threaded runtime, each configured with
+/// [`PostgresConfig::per_runtime`](poolside_config::PostgresConfig::per_runtime)'s
+/// share) report as one: their pools' statistics are summed under each label at every
+/// render, as `examples/per-core` shows. Only one of them can serve
+/// `metrics.exporter_addr`; give it to one.
 ///
 /// # Examples
 ///
@@ -72,6 +74,8 @@ struct Inner {
     /// Where the stand-alone Prometheus listener listens, when one runs.
     exporter_addr: Option<std::net::SocketAddr>,
     tasks: Mutex<Vec<tokio::task::JoinHandle<()>>>,
+    /// Its pools' place in the exporter's figures, given up at shutdown.
+    reported: Mutex<Option<Reported>>,
 }
 
 /// The pools a [`Poolside`] runs on, connected by the builder.
@@ -109,6 +113,8 @@ pub(crate) struct Running {
     pub(crate) health: Health,
     pub(crate) tasks: Vec<tokio::task::JoinHandle<()>>,
     pub(crate) exporter_addr: Option<std::net::SocketAddr>,
+    /// The pools' registration with the Prometheus exporter, when poolside's runs.
+    pub(crate) reported: Option<Reported>,
 }
 
 impl Poolside {
@@ -130,6 +136,7 @@ impl Poolside {
                 health: running.health,
                 exporter_addr: running.exporter_addr,
                 tasks: Mutex::new(running.tasks),
+                reported: Mutex::new(running.reported),
             }),
         }
     }
@@ -431,6 +438,8 @@ impl Poolside {
         for task in self.inner.tasks.lock().drain(..) {
             task.abort();
         }
+        // Its pools leave the exporter's figures (any other `Poolside`'s stay).
+        drop(self.inner.reported.lock().take());
         let (in_use, _, _) = tokio::join!(
             self.inner.postgres.close(deadline),
             async {

@@ -1,30 +1,30 @@
 //! Reads at the wire's limit, laid out as pgbench lays out its clients: one
-//! single-threaded Tokio runtime per core, each with a [`PgPool`] of its own and a
+//! single-threaded Tokio runtime per core, each with a [`Poolside`] of its own and a
 //! listener of its own on the shared port (`SO_REUSEPORT`: the kernel spreads the
 //! connections over them). No request, statement or answer crosses threads, so the
 //! batched read path spends a third of the client CPU per statement it spends on one
 //! multi-threaded runtime (BENCHMARKS.md, "One runtime per core").
 //!
-//! `GET /settings/{name}` answers a server setting through the batched read path;
-//! `GET /stats` says how many statements and batches the answering core's pool sent
-//! on it; `GET /health/ready` answers 200 once every core's pool is open (a probe
-//! lands on any core's listener, and each core's requests wait for its pool), 503
-//! before; `GET /metrics` gives poolside's pool figures in Prometheus's format, the
-//! cores' pools summed under `pool="postgres"` (their checkout and connect histograms
-//! merged), as for one pool. SIGTERM stops every core's server, lets its requests
-//! finish, and closes its pool.
+//! `GET /settings/{name}` answers a server setting through the facade's read-only
+//! operation, on the batched read path; `GET /stats` says how many statements and
+//! batches the answering core's pool sent on it; the facade's endpoints answer the
+//! rest (`/health/live`, `/health/ready`, `/metrics`, ...), each core's for its own
+//! pool, and `/metrics` with every core's pool summed under `pool="postgres"`, as for
+//! one pool. A core starts serving once its pool is open; until then the connections
+//! the kernel hands it wait. SIGTERM stops every core's server, lets its requests
+//! finish, and shuts its `Poolside` down.
 //!
 //! Environment: `DATABASE_URL` and `POOLSIDE_*` as for any poolside program (the
 //! configured sizes are divided between the runtimes' pools by
 //! `PostgresConfig::per_runtime`, one batched-read connection each unless
-//! `postgres.read_connections` says otherwise); `POOLSIDE_HTTP_ADDR` (default `127.0.0.1:8080`; port 0
-//! picks one, printed); `PER_CORE_RUNTIMES` (default: one per core).
+//! `postgres.read_connections` says otherwise; `metrics.exporter_addr`, when set, is
+//! served by the first runtime); `POOLSIDE_HTTP_ADDR` (default `127.0.0.1:8080`; port
+//! 0 picks one, printed); `PER_CORE_RUNTIMES` (default: one per core).
 
 use std::net::SocketAddr;
 use std::num::NonZeroU32;
 use std::panic::AssertUnwindSafe;
 use std::process::ExitCode;
-use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
@@ -32,11 +32,8 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use parking_lot::Mutex;
-use poolside::PgPool;
-use poolside::config::{Config, PostgresConfig};
-use poolside::core::PoolStats;
-use poolside::metrics::{Exporter, PoolLabel};
+use poolside::Poolside;
+use poolside::config::Config;
 use tokio::net::{TcpListener, TcpSocket};
 use tokio::runtime::Runtime;
 use tokio::signal::unix::{SignalKind, signal};
@@ -68,8 +65,7 @@ fn run() -> Result<(), String> {
         .unwrap_or_else(|_| "127.0.0.1:8080".to_owned())
         .parse()
         .map_err(|e| format!("POOLSIDE_HTTP_ADDR is not an address such as 127.0.0.1:8080: {e}"))?;
-    let postgres = per_runtime_config(runtimes)?;
-    let pools = Pools::install(runtimes.get() as usize)?;
+    let config = per_runtime_config(runtimes)?;
     // The first listener binds the address (and picks the port, when it is 0); the
     // others share its port.
     let mut addr = addr;
@@ -93,14 +89,17 @@ fn run() -> Result<(), String> {
     // process, whichever core it came from.
     let (ended, endings) = std::sync::mpsc::channel();
     for (core, (runtime, listener)) in cores.into_iter().enumerate() {
-        let postgres = postgres.clone();
-        let pools = pools.clone();
+        let mut config = config.clone();
+        // One stand-alone `/metrics` listener serves the process's figures.
+        if core > 0 {
+            config.metrics.exporter_addr = None;
+        }
         let ended = ended.clone();
         std::thread::Builder::new()
             .name(format!("core-{core}"))
             .spawn(move || {
                 let served = std::panic::catch_unwind(AssertUnwindSafe(|| {
-                    serve(&runtime, listener, &postgres, &pools)
+                    serve(&runtime, listener, config)
                 }))
                 .unwrap_or_else(|_| Err(format!("core {core}'s runtime panicked")));
                 let _ = ended.send(served);
@@ -120,9 +119,11 @@ fn run() -> Result<(), String> {
 /// sizes divided between the pools); one batched-read connection per runtime unless
 /// `postgres.read_connections` says otherwise. Not through PgBouncer, where the read
 /// path cannot run.
-fn per_runtime_config(runtimes: NonZeroU32) -> Result<PostgresConfig, String> {
-    let mut whole = Config::load().map_err(|e| e.to_string())?.config.postgres;
-    if whole.pgbouncer {
+///
+/// [`PostgresConfig::per_runtime`]: poolside::config::PostgresConfig::per_runtime
+fn per_runtime_config(runtimes: NonZeroU32) -> Result<Config, String> {
+    let mut config = Config::load().map_err(|e| e.to_string())?.config;
+    if config.postgres.pgbouncer {
         return Err(
             "postgres.pgbouncer is set: the batched read path prepares statements per \
              server connection, which PgBouncer's transaction mode does not keep; point \
@@ -130,59 +131,11 @@ fn per_runtime_config(runtimes: NonZeroU32) -> Result<PostgresConfig, String> {
                 .to_owned(),
         );
     }
-    if whole.read_connections == 0 {
-        whole.read_connections = runtimes.get();
+    if config.postgres.read_connections == 0 {
+        config.postgres.read_connections = runtimes.get();
     }
-    Ok(whole.per_runtime(runtimes))
-}
-
-/// Every core's pool, as the process sees them: whether all are open, and their
-/// Prometheus figures summed as one pool's.
-#[derive(Clone)]
-struct Pools {
-    exporter: Exporter,
-    open: Arc<Mutex<Vec<PgPool>>>,
-    cores: usize,
-}
-
-impl Pools {
-    /// For `cores` pools, none open yet. Installs the Prometheus recorder, with a
-    /// sampler that sets the pool figures from the sum of the open pools before each
-    /// render.
-    fn install(cores: usize) -> Result<Self, String> {
-        let exporter = Exporter::global().map_err(|e| e.to_string())?;
-        let open = Arc::new(Mutex::new(Vec::<PgPool>::new()));
-        let sampled = Arc::clone(&open);
-        exporter.add_sampler(move || {
-            let pools = sampled.lock();
-            let sum: PoolStats = pools.iter().map(PgPool::stats).sum();
-            poolside::metrics::record_pg_stats(PoolLabel::Postgres, &sum);
-        });
-        Ok(Self {
-            exporter,
-            open,
-            cores,
-        })
-    }
-
-    /// Counts `pool` in as open, and has it report its checkout and connect times
-    /// into the histograms every core's pool shares.
-    fn add(&self, pool: &PgPool) {
-        poolside::metrics::observe_pg_pool(PoolLabel::Postgres, pool);
-        self.open.lock().push(pool.clone());
-    }
-
-    /// How many of the cores' pools are open.
-    fn opened(&self) -> usize {
-        self.open.lock().len()
-    }
-}
-
-/// What each core's handlers share: its pool, and every core's.
-#[derive(Clone)]
-struct Core {
-    pool: PgPool,
-    pools: Pools,
+    config.postgres = config.postgres.per_runtime(runtimes);
+    Ok(config)
 }
 
 /// A listener on `addr` that shares its port with the others (`SO_REUSEPORT`).
@@ -197,43 +150,43 @@ fn listen(addr: SocketAddr) -> std::io::Result<TcpListener> {
     socket.listen(1024)
 }
 
-/// Runs one core's pool and HTTP server on its runtime, until SIGTERM; then lets the
-/// requests in flight finish and closes the pool.
-fn serve(
-    runtime: &Runtime,
-    listener: TcpListener,
-    postgres: &PostgresConfig,
-    pools: &Pools,
-) -> Result<(), String> {
+/// Runs one core's `Poolside` and HTTP server on its runtime, until SIGTERM; then
+/// lets the requests in flight finish and shuts the `Poolside` down.
+fn serve(runtime: &Runtime, listener: TcpListener, config: Config) -> Result<(), String> {
     runtime.block_on(async {
         // Listened for before the pool opens, so that no SIGTERM goes unseen.
         let mut terminate = signal(SignalKind::terminate())
             .map_err(|e| format!("cannot listen for SIGTERM: {e}"))?;
-        let pool = PgPool::connect(postgres).await.map_err(|e| e.to_string())?;
-        pools.add(&pool);
+        let db = Poolside::builder()
+            .config(config)
+            .build()
+            .await
+            .map_err(|e| e.to_string())?;
         let app = Router::new()
             .route("/settings/{name}", get(setting))
             .route("/stats", get(stats))
-            .route("/health/ready", get(ready))
-            .route("/metrics", get(metrics))
-            .with_state(Core {
-                pool: pool.clone(),
-                pools: pools.clone(),
-            });
+            .with_state(db.clone())
+            .merge(db.router());
         let served = axum::serve(listener, app)
             .with_graceful_shutdown(async move {
                 terminate.recv().await;
             })
             .await
             .map_err(|e| format!("the HTTP server stopped: {e}"));
-        pool.close(Duration::from_secs(5)).await;
+        db.shutdown(Duration::from_secs(5)).await;
         served
     })
 }
 
-/// `GET /settings/{name}`: the setting's value, read on the batched read path.
-async fn setting(State(core): State<Core>, Path(name): Path<String>) -> Response {
-    match core.pool.read_query_opt(SETTING, &[&name]).await {
+/// `GET /settings/{name}`: the setting's value, read through the facade's read-only
+/// operation on the batched read path.
+async fn setting(State(db): State<Poolside>, Path(name): Path<String>) -> Response {
+    match db
+        .op("get_setting")
+        .read_only()
+        .query_opt(SETTING, &[&name])
+        .await
+    {
         Ok(Some(row)) => format!("{}\n", row.get::<_, String>(0)).into_response(),
         Ok(None) => (
             StatusCode::NOT_FOUND,
@@ -246,30 +199,10 @@ async fn setting(State(core): State<Core>, Path(name): Path<String>) -> Response
 
 /// `GET /stats`: this core's pool's batched reads and size, as `read_statements N`,
 /// `read_batches N` and `max_size N` lines.
-async fn stats(State(core): State<Core>) -> String {
-    let stats = core.pool.stats();
+async fn stats(State(db): State<Poolside>) -> String {
+    let stats = db.pool().stats();
     format!(
         "read_statements {}\nread_batches {}\nmax_size {}\n",
         stats.read_statements, stats.read_batches, stats.max_size
     )
-}
-
-/// `GET /metrics`: poolside's figures in Prometheus's text format, every core's pool
-/// summed under `pool="postgres"`.
-async fn metrics(State(core): State<Core>) -> String {
-    core.pools.exporter.render()
-}
-
-/// `GET /health/ready`: 200 once every core's pool is open, 503 before.
-async fn ready(State(core): State<Core>) -> Response {
-    let (opened, cores) = (core.pools.opened(), core.pools.cores);
-    if opened == cores {
-        "ready\n".into_response()
-    } else {
-        (
-            StatusCode::SERVICE_UNAVAILABLE,
-            format!("{opened} of {cores} cores' pools open\n"),
-        )
-            .into_response()
-    }
 }

@@ -1,7 +1,7 @@
-//! Runs the example against the real server: two runtimes share one port, answer
-//! settings read on the batched read path, say 404 for a setting that does not exist,
-//! export both cores' pools summed as one, and stop cleanly on SIGTERM; without a
-//! database it fails with a clear message.
+//! Runs the example against the real server: two runtimes, a `Poolside` each, share
+//! one port, answer settings read on the batched read path, say 404 for a setting that
+//! does not exist, export both cores' pools summed as one, answer the facade's probes,
+//! and stop cleanly on SIGTERM; without a database it fails with a clear message.
 
 use poolside_tests::http::ServiceProcess;
 
@@ -58,6 +58,11 @@ fn two_runtimes_share_the_port_answer_reads_and_stop_on_sigterm() {
         "{}",
         metrics.body
     );
+    // The facade's probes, each core's for its own pool.
+    for probe in ["/health/live", "/health/ready"] {
+        let answer = service.answer("GET", probe, None).expect("an answer");
+        assert_eq!(answer.status, 200, "{probe}: {}", answer.body);
+    }
     let missing = service
         .answer("GET", "/settings/no_such_setting", None)
         .expect("an answer");

@@ -7,6 +7,7 @@ mod layer;
 mod lsn;
 mod replica;
 mod service;
+mod summed;
 
 use std::collections::HashMap;
 use std::sync::Arc;

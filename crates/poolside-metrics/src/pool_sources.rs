@@ -1,0 +1,197 @@
+//! [`PoolSources`]: the pools, and what guards them, that one owner (a `Poolside`, or
+//! one core's pool) reports to `/metrics`. Every registered set is summed at each
+//! render under the same labels, so that several pools per role in one process (one
+//! per core's runtime) read as one pool.
+
+use poolside_config::MetricNaming;
+use poolside_core::{PgPool, PoolStats, Replicas, ReplicasStats};
+#[cfg(feature = "redis")]
+use poolside_core::{RedisPool, RedisStats};
+use poolside_resilience::breaker::{BreakerState, CircuitBreaker};
+use poolside_resilience::overflow::OverflowSwitch;
+
+#[cfg(feature = "redis")]
+use poolside_cache::{CacheStats, RedisCache};
+
+use crate::PoolFigures;
+use crate::labels::PoolLabel;
+use crate::pool_figures::{record_breaker_state, record_overflow_activations};
+
+/// What one owner reports: its PostgreSQL pool (`pool="postgres"`), the overflow pool
+/// (`"postgres_secondary"`), the read replicas, the breaker and overflow switch in
+/// front of them, and its Redis pool and cache (`"redis"`). Register it with
+/// [`Exporter::report`](crate::Exporter::report).
+///
+/// At each render, the sets registered in the process are summed per label: sizes and
+/// counts added (the sums' utilization worked out again), the same replicas merged
+/// by name, the worst breaker state shown. Sets of the same naming
+/// (`metrics.naming`) are summed together.
+///
+/// # Examples
+///
+/// ```
+/// use poolside_config::MetricNaming;
+/// use poolside_metrics::{Exporter, PoolSources};
+///
+/// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+/// let config = poolside_config::Config::load().expect("DATABASE_URL is set").config;
+/// let exporter = Exporter::global().expect("no other recorder");
+/// // Two pools, as two cores' runtimes would each have one.
+/// let mut reports = Vec::new();
+/// for _ in 0..2 {
+///     let pool = poolside_core::PgPool::connect(&config.postgres).await.expect("PostgreSQL answers");
+///     reports.push(exporter.report(PoolSources::new(MetricNaming::Poolside).postgres(pool)));
+/// }
+/// let max = 2 * config.postgres.max_size;
+/// assert!(exporter.render().contains(&format!("poolside_connections_max{{pool=\"postgres\"}} {max}")));
+/// # });
+/// ```
+#[derive(Clone, Default)]
+pub struct PoolSources {
+    naming: MetricNaming,
+    postgres: Option<PgPool>,
+    secondary: Option<PgPool>,
+    replicas: Option<Replicas>,
+    breaker: Option<CircuitBreaker>,
+    overflow: Option<OverflowSwitch>,
+    #[cfg(feature = "redis")]
+    redis: Option<RedisPool>,
+    #[cfg(feature = "redis")]
+    cache: Option<RedisCache>,
+}
+
+impl std::fmt::Debug for PoolSources {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PoolSources")
+            .field("naming", &self.naming)
+            .field("postgres", &self.postgres.is_some())
+            .field("secondary", &self.secondary.is_some())
+            .field("replicas", &self.replicas.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+impl PoolSources {
+    /// Nothing yet, reported under `naming`'s names.
+    pub fn new(naming: MetricNaming) -> Self {
+        Self {
+            naming,
+            ..Self::default()
+        }
+    }
+
+    /// The PostgreSQL pool, under `pool="postgres"`.
+    pub fn postgres(mut self, pool: PgPool) -> Self {
+        self.postgres = Some(pool);
+        self
+    }
+
+    /// The overflow pool, under `pool="postgres_secondary"`.
+    pub fn secondary(mut self, pool: PgPool) -> Self {
+        self.secondary = Some(pool);
+        self
+    }
+
+    /// The read replicas, labelled by each replica's `host:port`.
+    pub fn replicas(mut self, replicas: Replicas) -> Self {
+        self.replicas = Some(replicas);
+        self
+    }
+
+    /// The breaker in front of the PostgreSQL pool (`poolside_breaker_state`).
+    pub fn breaker(mut self, breaker: CircuitBreaker) -> Self {
+        self.breaker = Some(breaker);
+        self
+    }
+
+    /// The overflow switch (`poolside_failover_activations_total`).
+    pub fn overflow(mut self, switch: OverflowSwitch) -> Self {
+        self.overflow = Some(switch);
+        self
+    }
+
+    /// The Redis pool, and the cache over it, under `pool="redis"`; the topology the
+    /// pool last read, past one server.
+    #[cfg(feature = "redis")]
+    pub fn redis(mut self, pool: RedisPool, cache: Option<RedisCache>) -> Self {
+        self.redis = Some(pool);
+        self.cache = cache;
+        self
+    }
+}
+
+/// Records the sum of `sets`: the pools' statistics under each naming the sets use,
+/// then the figures every naming shares.
+pub(crate) fn record_sum(sets: &[PoolSources]) {
+    for naming in [MetricNaming::Poolside, MetricNaming::Otel] {
+        let named: Vec<&PoolSources> = sets.iter().filter(|s| s.naming == naming).collect();
+        record_pools(&named, naming);
+    }
+    let replicas: Vec<ReplicasStats> = sets
+        .iter()
+        .filter_map(|s| s.replicas.as_ref().map(Replicas::stats))
+        .collect();
+    if !replicas.is_empty() {
+        crate::record_replica_stats(&replicas.into_iter().sum());
+    }
+    if let Some(worst) = sets
+        .iter()
+        .filter_map(|s| s.breaker.as_ref().map(CircuitBreaker::state))
+        .max_by_key(|state| severity(*state))
+    {
+        record_breaker_state(PoolLabel::Postgres, worst);
+    }
+    let switches: Vec<&OverflowSwitch> = sets.iter().filter_map(|s| s.overflow.as_ref()).collect();
+    if !switches.is_empty() {
+        let activations = switches.iter().map(|s| s.activations()).sum();
+        record_overflow_activations(PoolLabel::Postgres, activations);
+    }
+    #[cfg(feature = "redis")]
+    if let Some(topology) = sets
+        .iter()
+        .filter_map(|s| s.redis.as_ref()?.last_topology())
+        .next()
+    {
+        crate::record_redis_topology(&topology);
+    }
+}
+
+/// The pools' statistics of `sets`, all of one naming, summed per label.
+fn record_pools(sets: &[&PoolSources], naming: MetricNaming) {
+    let summed = |pools: &mut dyn Iterator<Item = &PgPool>| -> Option<PoolStats> {
+        let stats: Vec<PoolStats> = pools.map(PgPool::stats).collect();
+        (!stats.is_empty()).then(|| stats.into_iter().sum())
+    };
+    if let Some(sum) = summed(&mut sets.iter().filter_map(|s| s.postgres.as_ref())) {
+        PoolFigures::new(PoolLabel::Postgres, naming).record_pg_stats(&sum);
+    }
+    if let Some(sum) = summed(&mut sets.iter().filter_map(|s| s.secondary.as_ref())) {
+        PoolFigures::new(PoolLabel::Secondary, naming).record_pg_stats(&sum);
+    }
+    #[cfg(feature = "redis")]
+    {
+        let redis: Vec<RedisStats> = sets
+            .iter()
+            .filter_map(|s| s.redis.as_ref().map(RedisPool::stats))
+            .collect();
+        if !redis.is_empty() {
+            let caches: Vec<CacheStats> = sets
+                .iter()
+                .filter_map(|s| s.cache.as_ref().map(RedisCache::stats))
+                .collect();
+            let cache = (!caches.is_empty()).then(|| caches.into_iter().sum::<CacheStats>());
+            PoolFigures::new(PoolLabel::Redis, naming)
+                .record_redis_stats(&redis.into_iter().sum(), cache.as_ref());
+        }
+    }
+}
+
+/// How bad a breaker state is, for showing the worst of several: open, then
+/// half-open, then closed.
+fn severity(state: BreakerState) -> u8 {
+    match state {
+        BreakerState::Closed => 0,
+        BreakerState::HalfOpen => 1,
+        BreakerState::Open => 2,
+    }
+}
