@@ -95,7 +95,9 @@ usage: cargo xtask loadtest [--quick] [--scenario NAME,...] [--workload NAME,...
   workloads: select, sale, redis-get, redis-set (default: all)
   systems:   poolside, poolside-read (select only: the batched read path),
              poolside-read-per-core (select, steady only: the same on one single-threaded
-             runtime per core, a pool each, as pgbench's -j threads), poolside-layered,
+             runtime per core, a pool each, as pgbench's -j threads),
+             poolside-facade-per-core (the same through a Poolside per core, the select a
+             read-only operation), poolside-layered,
              poolside-metrics, poolside-traced (select only: spans exported through
              OpenTelemetry), poolside-exclusive, deadpool,
              sqlx, raw-bb8, raw-pipelined, deadpool-redis, raw-multiplexed,

@@ -84,6 +84,7 @@ fn every_select_system_runs_against_the_real_server() {
         "poolside",
         "poolside-read",
         "poolside-read-per-core",
+        "poolside-facade-per-core",
         "poolside-layered",
         "poolside-metrics",
         "poolside-traced",

@@ -114,8 +114,13 @@ impl Report {
         }
         out.heading("\nreads at the wire's limit (batched reads issue):\n");
         // The path on the default multi-threaded runtime, then laid out as pgbench
-        // runs its clients: a single-threaded runtime per core, a pool each.
-        for system in ["poolside-read", "poolside-read-per-core"] {
+        // runs its clients: a single-threaded runtime per core, a pool each, bare and
+        // through a `Poolside` each.
+        for system in [
+            "poolside-read",
+            "poolside-read-per-core",
+            "poolside-facade-per-core",
+        ] {
             for (level, goal) in [(50, 3.0), (16, 2.0)] {
                 out.line(self.ratio_goal_at(
                     &format!("{system} vs pgbench -M prepared"),

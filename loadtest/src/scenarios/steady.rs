@@ -29,8 +29,10 @@ pub(super) fn run(session: &mut Session<'_>, workload: Workload) {
         systems.insert(1, System::PoolsideLayered);
         systems.insert(2, System::PoolsideMetrics);
         systems.insert(3, System::PoolsideTraced);
-        // The batched read path as pgbench runs: a runtime per core.
+        // The batched read path as pgbench runs: a runtime per core, bare and
+        // through the facade.
         systems.insert(4, System::PoolsideReadPerCore);
+        systems.insert(5, System::PoolsideFacadePerCore);
     }
     // The driver alone: how far any pool on it could go here.
     if !cluster {

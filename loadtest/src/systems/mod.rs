@@ -41,6 +41,9 @@ pub(crate) enum System {
     /// The batched read path on one single-threaded runtime per core, each with a
     /// pool of its own, as pgbench runs its clients on `-j` threads.
     PoolsideReadPerCore,
+    /// The facade on the per-core layout: a `Poolside` per core's runtime, the select
+    /// as a read-only operation (its layers, then the batched read path).
+    PoolsideFacadePerCore,
     /// The default path under every resilience layer (deadline, retry, breaker,
     /// shedding), nothing failing: what the layers cost.
     PoolsideLayered,
@@ -92,6 +95,7 @@ impl System {
             System::PoolsideExclusive => "poolside-exclusive",
             System::PoolsideRead => "poolside-read",
             System::PoolsideReadPerCore => "poolside-read-per-core",
+            System::PoolsideFacadePerCore => "poolside-facade-per-core",
             System::PoolsideLayered => "poolside-layered",
             System::PoolsideMetrics => "poolside-metrics",
             System::PoolsideTraced => "poolside-traced",
@@ -285,6 +289,7 @@ pub(crate) async fn prepare(
         System::PoolsideMetrics => observed::poolside(workload, target).await,
         System::PoolsideTraced => traced::poolside(workload, target).await,
         System::PoolsideReadPerCore => per_core::poolside_read(workload, target).await,
+        System::PoolsideFacadePerCore => per_core::poolside_facade(workload, target).await,
         System::PoolsideClusterPerCore => per_core::poolside_cluster(workload, target).await,
         System::Deadpool => postgres::deadpool(workload, target).await,
         System::Sqlx => postgres::sqlx(workload, target).await,

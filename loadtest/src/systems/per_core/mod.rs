@@ -5,12 +5,15 @@
 //! client CPU as the statements themselves (BENCHMARKS.md).
 //!
 //! [`PerCore`] starts the runtimes and holds the pools; one file per system
-//! (`read.rs`: the batched read path; `cluster.rs`: Redis Cluster) opens them.
+//! (`read.rs`: the batched read path; `facade.rs`: the same through a `Poolside` per
+//! core; `cluster.rs`: Redis Cluster) opens them.
 
 mod cluster;
+mod facade;
 mod read;
 
 pub(super) use cluster::poolside as poolside_cluster;
+pub(super) use facade::poolside as poolside_facade;
 pub(super) use read::poolside as poolside_read;
 
 use std::cell::Cell;

@@ -15,10 +15,18 @@ use super::super::{Prepared, Target};
 use super::{PerCore, cores};
 use crate::workload::Workload;
 
-/// Read connections in all: one per core, as many as `poolside-read` keeps on two
-/// cores; each batch is then larger, and no batch waits behind another's on its core.
-fn read_connections(runtimes: NonZeroU32) -> String {
-    runtimes.to_string()
+/// The load test's pool, with one read connection per core (as many in all as
+/// `poolside-read` keeps on two cores; each batch is then larger, and no batch waits
+/// behind another's on its core), divided between the cores' pools.
+pub(super) fn per_core_config(target: &Target) -> Result<poolside_config::Config> {
+    let runtimes = NonZeroU32::try_from(cores() as u32)?;
+    let read_connections = runtimes.to_string();
+    let mut config = poolside_config_with(
+        target,
+        &[("POOLSIDE_POSTGRES__READ_CONNECTIONS", &read_connections)],
+    )?;
+    config.postgres = config.postgres.per_runtime(runtimes);
+    Ok(config)
 }
 
 /// One pool per core; the select through the pool of the core its task runs on.
@@ -28,16 +36,7 @@ pub(in super::super) async fn poolside(workload: Workload, target: &Target) -> R
             "poolside-read-per-core runs the select workload only"
         ));
     }
-    // The load test's pool, with a read connection per core, divided between the
-    // cores' pools.
-    let runtimes = NonZeroU32::try_from(cores() as u32)?;
-    let per_core = read_connections(runtimes);
-    let config = poolside_config_with(
-        target,
-        &[("POOLSIDE_POSTGRES__READ_CONNECTIONS", &per_core)],
-    )?
-    .postgres
-    .per_runtime(runtimes);
+    let config = per_core_config(target)?.postgres;
     let pools = PerCore::open(|| {
         let config = config.clone();
         async move { Ok(PgPool::connect(&config).await?) }
