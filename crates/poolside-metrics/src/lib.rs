@@ -12,6 +12,7 @@ mod exporter;
 mod labels;
 pub mod names;
 mod operation;
+mod operation_handles;
 pub mod otel_names;
 mod pool_figures;
 mod pool_sources;

@@ -9,6 +9,7 @@ use poolside_config::MetricNaming;
 
 use crate::labels::{Outcome, PoolLabel};
 use crate::operation::OutcomeLabel;
+use crate::operation_handles::{Figures, OperationHandles};
 use crate::snapshot::{SlowOperation, Snapshot};
 use crate::window::Window;
 use crate::{names, otel_names};
@@ -20,6 +21,7 @@ pub struct OperationRecorder {
     slow_threshold: Duration,
     window: Window,
     naming: MetricNaming,
+    handles: OperationHandles,
 }
 
 impl OperationRecorder {
@@ -31,6 +33,7 @@ impl OperationRecorder {
             slow_threshold,
             window: Window::new(window),
             naming: MetricNaming::Poolside,
+            handles: OperationHandles::default(),
         }
     }
 
@@ -61,29 +64,9 @@ impl OperationRecorder {
         outcome: Outcome,
     ) {
         let pool = self.pool.as_str();
-        match self.naming {
-            MetricNaming::Poolside => {
-                let labels = [
-                    ("pool", pool),
-                    ("operation", operation),
-                    ("outcome", outcome.as_str()),
-                ];
-                histogram!(names::OPERATION_SECONDS, &labels).record(took.as_secs_f64());
-                counter!(names::OPERATIONS, &labels).increment(1);
-            }
-            MetricNaming::Otel => {
-                let system = ("db_system_name", self.pool.db_system());
-                let name = ("db_operation_name", operation);
-                let histogram = match outcome {
-                    Outcome::Ok => histogram!(otel_names::OPERATION_DURATION, &[system, name]),
-                    failed => histogram!(
-                        otel_names::OPERATION_DURATION,
-                        &[system, name, ("error_type", failed.as_str())]
-                    ),
-                };
-                histogram.record(took.as_secs_f64());
-            }
-        }
+        self.handles.record(operation, outcome, took, || {
+            self.register(operation, outcome)
+        });
         let slow = took >= self.slow_threshold;
         let slow = slow.then(|| {
             counter!(names::SLOW_OPERATIONS, "pool" => pool, "operation" => operation).increment(1);
@@ -105,6 +88,41 @@ impl OperationRecorder {
             }
         });
         self.window.record(took, outcome == Outcome::Ok, slow);
+    }
+
+    /// The figures one operation's finishes with `outcome` go to, from the recorder in
+    /// effect (looked up once per operation and outcome, then kept).
+    fn register(&self, operation: &'static str, outcome: Outcome) -> Figures {
+        let pool = self.pool.as_str();
+        match self.naming {
+            MetricNaming::Poolside => {
+                let labels = [
+                    ("pool", pool),
+                    ("operation", operation),
+                    ("outcome", outcome.as_str()),
+                ];
+                Figures {
+                    duration: histogram!(names::OPERATION_SECONDS, &labels),
+                    count: Some(counter!(names::OPERATIONS, &labels)),
+                }
+            }
+            MetricNaming::Otel => {
+                let system = ("db_system_name", self.pool.db_system());
+                let name = ("db_operation_name", operation);
+                // The histogram's `_count` counts the operations.
+                let duration = match outcome {
+                    Outcome::Ok => histogram!(otel_names::OPERATION_DURATION, &[system, name]),
+                    failed => histogram!(
+                        otel_names::OPERATION_DURATION,
+                        &[system, name, ("error_type", failed.as_str())]
+                    ),
+                };
+                Figures {
+                    duration,
+                    count: None,
+                }
+            }
+        }
     }
 
     /// Records one finished operation by its result: [`Outcome::Ok`], or the error's
