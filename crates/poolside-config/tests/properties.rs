@@ -202,30 +202,41 @@ proptest! {
         let Ok(loaded) = load(&pairs).into_result() else {
             return Ok(());
         };
-        let whole = &loaded.config.postgres;
+        let whole = &loaded.config;
         let share = whole.per_runtime(NonZeroU32::new(runtimes).expect("1 or more"));
         // Together the shares open at least what the whole would, and each keeps every
         // path the whole has.
-        prop_assert!(share.max_size * runtimes >= whole.max_size);
-        prop_assert!(share.read_connections * runtimes >= whole.read_connections);
-        prop_assert_eq!(share.read_connections > 0, whole.read_connections > 0);
-        prop_assert_eq!(share.pipeline_connections > 0, whole.pipeline_connections > 0);
+        let (pg, whole_pg) = (&share.postgres, &whole.postgres);
+        prop_assert!(pg.max_size * runtimes >= whole_pg.max_size);
+        prop_assert!(pg.read_connections * runtimes >= whole_pg.read_connections);
+        prop_assert_eq!(pg.read_connections > 0, whole_pg.read_connections > 0);
+        prop_assert_eq!(pg.pipeline_connections > 0, whole_pg.pipeline_connections > 0);
+        if let (Some(redis), Some(whole_redis)) = (&share.redis, &whole.redis) {
+            prop_assert!(redis.max_size * runtimes >= whole_redis.max_size);
+            prop_assert!(redis.max_size >= whole_redis.max_size.min(2));
+        }
         // A share passes the rules the whole passed, each of its sizes set explicitly.
         let mut env: Vec<(String, String)> = vec![(
             "DATABASE_URL".into(),
             "postgres://app:pw@127.0.0.1:5432/app".into(),
         )];
         env.extend(pairs.iter().cloned());
-        let report = ConfigLoader::from_env(env.into_iter().collect())
-            .set("postgres.max_size", share.max_size)
-            .set("postgres.min_idle", share.min_idle)
-            .set("postgres.max_waiting", share.max_waiting)
-            .set("postgres.pipeline_connections", share.pipeline_connections)
-            .set("postgres.read_connections", share.read_connections)
-            .set("postgres.expected_instances", share.expected_instances)
-            .check();
+        let mut loader = ConfigLoader::from_env(env.into_iter().collect())
+            .set("postgres.max_size", pg.max_size)
+            .set("postgres.min_idle", pg.min_idle)
+            .set("postgres.max_waiting", pg.max_waiting)
+            .set("postgres.pipeline_connections", pg.pipeline_connections)
+            .set("postgres.read_connections", pg.read_connections)
+            .set("postgres.expected_instances", pg.expected_instances)
+            .set("overflow.secondary_max_size", share.overflow.secondary_max_size);
+        if let Some(redis) = &share.redis {
+            loader = loader
+                .set("redis.max_size", redis.max_size)
+                .set("redis.max_queued_commands", redis.max_queued_commands);
+        }
+        let report = loader.check();
         prop_assert!(report.is_valid(), "{share:?} of {whole:?} in {runtimes}:\n{report}");
-        prop_assert_eq!(&report.into_result().expect("valid").config.postgres, &share);
+        prop_assert_eq!(&report.into_result().expect("valid").config, &share);
     }
 
     #[test]

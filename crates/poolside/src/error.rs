@@ -15,7 +15,7 @@ pub enum Error {
     Redis(#[from] poolside_core::RedisError),
     /// `metrics.exporter_addr` could not be listened on.
     #[error(
-        "cannot listen on metrics.exporter_addr {addr}: {source}: choose a free address, or unset it to serve /metrics on the application's router"
+        "cannot listen on metrics.exporter_addr {addr}: {source}: choose a free address (of several `Poolside`s in one process, give it to one), or unset it to serve /metrics on the application's router"
     )]
     Exporter {
         /// The address configured.

@@ -30,8 +30,8 @@ use crate::{Op, Session};
 /// Its figures go to the process's one `metrics` recorder, labelled by pool role
 /// (`pool="postgres"`, `"postgres_secondary"`, `"redis"`). Several in one process (one
 /// per core's single-threaded runtime, each configured with
-/// [`PostgresConfig::per_runtime`](poolside_config::PostgresConfig::per_runtime)'s
-/// share) report as one: their pools' statistics are summed under each label at every
+/// [`Config::per_runtime`](poolside_config::Config::per_runtime)'s share) report as
+/// one: their pools' statistics are summed under each label at every
 /// render, as `examples/per-core` shows. Only one of them can serve
 /// `metrics.exporter_addr`; give it to one.
 ///

@@ -1,5 +1,5 @@
 //! One `Poolside` per single-threaded runtime in one process (one per core), each with
-//! its share of the configuration (`PostgresConfig::per_runtime`): their figures in
+//! its share of the configuration (`Config::per_runtime`): their figures in
 //! `/metrics` read as one pool's, and one that shuts down leaves the sum. A test binary
 //! of its own, so that no other test's `Poolside` adds to the sums.
 
@@ -26,9 +26,9 @@ fn sample(metrics: &str, series: &str) -> Option<f64> {
 
 #[test]
 fn poolsides_on_two_runtimes_report_as_one_pool() {
-    let mut config = Config::load().expect("a valid configuration").config;
-    config.postgres = config
-        .postgres
+    let config = Config::load()
+        .expect("a valid configuration")
+        .config
         .per_runtime(NonZeroU32::new(2).expect("two"));
     let share = config.postgres.max_size;
     let runtimes = [runtime(), runtime()];

@@ -15,8 +15,8 @@
 //! finish, and shuts its `Poolside` down.
 //!
 //! Environment: `DATABASE_URL` and `POOLSIDE_*` as for any poolside program (the
-//! configured sizes are divided between the runtimes' pools by
-//! `PostgresConfig::per_runtime`, one batched-read connection each unless
+//! configured pool sizes are divided between the runtimes by `Config::per_runtime`,
+//! one batched-read connection each unless
 //! `postgres.read_connections` says otherwise; `metrics.exporter_addr`, when set, is
 //! served by the first runtime); `POOLSIDE_HTTP_ADDR` (default `127.0.0.1:8080`; port
 //! 0 picks one, printed); `PER_CORE_RUNTIMES` (default: one per core).
@@ -115,12 +115,10 @@ fn run() -> Result<(), String> {
     Ok(())
 }
 
-/// Each runtime's share of the configuration ([`PostgresConfig::per_runtime`]: the
-/// sizes divided between the pools); one batched-read connection per runtime unless
-/// `postgres.read_connections` says otherwise. Not through PgBouncer, where the read
-/// path cannot run.
-///
-/// [`PostgresConfig::per_runtime`]: poolside::config::PostgresConfig::per_runtime
+/// Each runtime's share of the configuration ([`Config::per_runtime`]: the pools'
+/// sizes divided between the runtimes); one batched-read connection per runtime
+/// unless `postgres.read_connections` says otherwise. Not through PgBouncer, where the
+/// read path cannot run.
 fn per_runtime_config(runtimes: NonZeroU32) -> Result<Config, String> {
     let mut config = Config::load().map_err(|e| e.to_string())?.config;
     if config.postgres.pgbouncer {
@@ -134,8 +132,7 @@ fn per_runtime_config(runtimes: NonZeroU32) -> Result<Config, String> {
     if config.postgres.read_connections == 0 {
         config.postgres.read_connections = runtimes.get();
     }
-    config.postgres = config.postgres.per_runtime(runtimes);
-    Ok(config)
+    Ok(config.per_runtime(runtimes))
 }
 
 /// A listener on `addr` that shares its port with the others (`SO_REUSEPORT`).

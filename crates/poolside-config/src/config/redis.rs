@@ -2,6 +2,7 @@
 //! Sentinel group or a cluster.
 
 use std::fmt;
+use std::num::NonZeroU32;
 use std::str::FromStr;
 use std::time::Duration;
 
@@ -56,6 +57,29 @@ pub struct RedisConfig {
 }
 
 impl RedisConfig {
+    /// This configuration's share for one of `runtimes` pools that together stand in
+    /// for it (one per core's runtime): `max_size` and `max_queued_commands` divided
+    /// between them, rounded up. A share keeps two connections where the whole has
+    /// two or more, so that each pool keeps its shared multiplexed connection beside
+    /// exclusive checkouts.
+    ///
+    /// ```
+    /// use std::num::NonZeroU32;
+    ///
+    /// let whole = poolside_config::RedisConfig::defaults(poolside_config::Profile::Production);
+    /// let share = whole.per_runtime(NonZeroU32::new(8).unwrap());
+    /// assert_eq!((share.max_size, share.max_queued_commands), (2, 125));
+    /// ```
+    #[must_use]
+    pub fn per_runtime(&self, runtimes: NonZeroU32) -> Self {
+        let share = |count: u32| count.div_ceil(runtimes.get());
+        Self {
+            max_size: share(self.max_size).max(self.max_size.min(2)),
+            max_queued_commands: share(self.max_queued_commands),
+            ..self.clone()
+        }
+    }
+
     /// How long the pool waits before reconnecting after `failures` failed connects in a
     /// row (at least one): `retry_delay`, doubled per failure for the first
     /// `max_retries` of them (1 s, 2 s, 4 s with the defaults), then the longest of

@@ -1,6 +1,6 @@
 //! `poolside-read-per-core`: the batched read path, one pool per core's runtime.
 //!
-//! The pools divide the load test's pool between them (`PostgresConfig::per_runtime`),
+//! The pools divide the load test's pool between them (`Config::per_runtime`),
 //! each with one read connection, so the server sees as many connections as from
 //! `poolside-read` on two cores.
 
@@ -21,12 +21,11 @@ use crate::workload::Workload;
 pub(super) fn per_core_config(target: &Target) -> Result<poolside_config::Config> {
     let runtimes = NonZeroU32::try_from(cores() as u32)?;
     let read_connections = runtimes.to_string();
-    let mut config = poolside_config_with(
+    let config = poolside_config_with(
         target,
         &[("POOLSIDE_POSTGRES__READ_CONNECTIONS", &read_connections)],
     )?;
-    config.postgres = config.postgres.per_runtime(runtimes);
-    Ok(config)
+    Ok(config.per_runtime(runtimes))
 }
 
 /// One pool per core; the select through the pool of the core its task runs on.
