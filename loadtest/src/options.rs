@@ -108,7 +108,7 @@ usage: cargo xtask loadtest [--quick] [--scenario NAME,...] [--workload NAME,...
              poolside-pgbouncer-4rt, deadpool-pgbouncer, sqlx-pgbouncer, pgbench-extended
              (default: all; raw-pipelined and raw-multiplexed, the drivers with no
              pool, run in steady only)
-  --quick    every scenario and baseline, short runs: about five minutes
+  --quick    every scenario and baseline, short runs: about four minutes
   --repeat   runs each steady measurement N times, interleaved; the report shows medians
   TOKIO_WORKER_THREADS=N  the Rust systems' runtime threads (default: one per core;
              pgbench runs -j 2, redis-benchmark one thread)

@@ -244,12 +244,17 @@ pub fn record_breaker(label: PoolLabel, breaker: &CircuitBreaker) {
 
 /// Sets `poolside_breaker_state` to `state`.
 pub(crate) fn record_breaker_state(label: PoolLabel, state: BreakerState) {
-    let code = match state {
-        BreakerState::Closed => 0.0,
-        BreakerState::HalfOpen => 1.0,
-        BreakerState::Open => 2.0,
-    };
-    gauge!(names::BREAKER_STATE, "pool" => label.as_str()).set(code);
+    gauge!(names::BREAKER_STATE, "pool" => label.as_str()).set(f64::from(breaker_code(state)));
+}
+
+/// `poolside_breaker_state`'s value for `state`: 0 closed, 1 half-open, 2 open, so
+/// that the larger is the worse.
+pub(crate) fn breaker_code(state: BreakerState) -> u8 {
+    match state {
+        BreakerState::Closed => 0,
+        BreakerState::HalfOpen => 1,
+        BreakerState::Open => 2,
+    }
 }
 
 /// Sets `poolside_failover_activations_total` from the switch's count.

@@ -4,10 +4,10 @@
 //! per core's runtime) read as one pool.
 
 use poolside_config::MetricNaming;
-use poolside_core::{PgPool, PoolStats, Replicas, ReplicasStats};
 #[cfg(feature = "redis")]
-use poolside_core::{RedisPool, RedisStats};
-use poolside_resilience::breaker::{BreakerState, CircuitBreaker};
+use poolside_core::RedisPool;
+use poolside_core::{PgPool, Replicas};
+use poolside_resilience::breaker::CircuitBreaker;
 use poolside_resilience::overflow::OverflowSwitch;
 
 #[cfg(feature = "redis")]
@@ -15,7 +15,7 @@ use poolside_cache::{CacheStats, RedisCache};
 
 use crate::PoolFigures;
 use crate::labels::PoolLabel;
-use crate::pool_figures::{record_breaker_state, record_overflow_activations};
+use crate::pool_figures::{breaker_code, record_breaker_state, record_overflow_activations};
 
 /// What one owner reports: its PostgreSQL pool (`pool="postgres"`), the overflow pool
 /// (`"postgres_secondary"`), the read replicas, the breaker and overflow switch in
@@ -127,23 +127,19 @@ pub(crate) fn record_sum(sets: &[PoolSources]) {
         let named: Vec<&PoolSources> = sets.iter().filter(|s| s.naming == naming).collect();
         record_pools(&named, naming);
     }
-    let replicas: Vec<ReplicasStats> = sets
-        .iter()
-        .filter_map(|s| s.replicas.as_ref().map(Replicas::stats))
-        .collect();
-    if !replicas.is_empty() {
-        crate::record_replica_stats(&replicas.into_iter().sum());
+    let replicas = sets.iter().filter_map(|s| s.replicas.as_ref());
+    if let Some(sum) = sum_of_any(replicas.map(Replicas::stats)) {
+        crate::record_replica_stats(&sum);
     }
     if let Some(worst) = sets
         .iter()
         .filter_map(|s| s.breaker.as_ref().map(CircuitBreaker::state))
-        .max_by_key(|state| severity(*state))
+        .max_by_key(|state| breaker_code(*state))
     {
         record_breaker_state(PoolLabel::Postgres, worst);
     }
-    let switches: Vec<&OverflowSwitch> = sets.iter().filter_map(|s| s.overflow.as_ref()).collect();
-    if !switches.is_empty() {
-        let activations = switches.iter().map(|s| s.activations()).sum();
+    let switches = sets.iter().filter_map(|s| s.overflow.as_ref());
+    if let Some(activations) = sum_of_any(switches.map(OverflowSwitch::activations)) {
         record_overflow_activations(PoolLabel::Postgres, activations);
     }
     #[cfg(feature = "redis")]
@@ -158,40 +154,28 @@ pub(crate) fn record_sum(sets: &[PoolSources]) {
 
 /// The pools' statistics of `sets`, all of one naming, summed per label.
 fn record_pools(sets: &[&PoolSources], naming: MetricNaming) {
-    let summed = |pools: &mut dyn Iterator<Item = &PgPool>| -> Option<PoolStats> {
-        let stats: Vec<PoolStats> = pools.map(PgPool::stats).collect();
-        (!stats.is_empty()).then(|| stats.into_iter().sum())
-    };
-    if let Some(sum) = summed(&mut sets.iter().filter_map(|s| s.postgres.as_ref())) {
+    let postgres = sets.iter().filter_map(|s| s.postgres.as_ref());
+    if let Some(sum) = sum_of_any(postgres.map(PgPool::stats)) {
         PoolFigures::new(PoolLabel::Postgres, naming).record_pg_stats(&sum);
     }
-    if let Some(sum) = summed(&mut sets.iter().filter_map(|s| s.secondary.as_ref())) {
+    let secondary = sets.iter().filter_map(|s| s.secondary.as_ref());
+    if let Some(sum) = sum_of_any(secondary.map(PgPool::stats)) {
         PoolFigures::new(PoolLabel::Secondary, naming).record_pg_stats(&sum);
     }
     #[cfg(feature = "redis")]
     {
-        let redis: Vec<RedisStats> = sets
-            .iter()
-            .filter_map(|s| s.redis.as_ref().map(RedisPool::stats))
-            .collect();
-        if !redis.is_empty() {
-            let caches: Vec<CacheStats> = sets
-                .iter()
-                .filter_map(|s| s.cache.as_ref().map(RedisCache::stats))
-                .collect();
-            let cache = (!caches.is_empty()).then(|| caches.into_iter().sum::<CacheStats>());
-            PoolFigures::new(PoolLabel::Redis, naming)
-                .record_redis_stats(&redis.into_iter().sum(), cache.as_ref());
+        let redis = sets.iter().filter_map(|s| s.redis.as_ref());
+        if let Some(sum) = sum_of_any(redis.map(RedisPool::stats)) {
+            let caches = sets.iter().filter_map(|s| s.cache.as_ref());
+            let cache: Option<CacheStats> = sum_of_any(caches.map(RedisCache::stats));
+            PoolFigures::new(PoolLabel::Redis, naming).record_redis_stats(&sum, cache.as_ref());
         }
     }
 }
 
-/// How bad a breaker state is, for showing the worst of several: open, then
-/// half-open, then closed.
-fn severity(state: BreakerState) -> u8 {
-    match state {
-        BreakerState::Closed => 0,
-        BreakerState::HalfOpen => 1,
-        BreakerState::Open => 2,
-    }
+/// The sum of `items`, or `None` when there are none (no owner has that kind of
+/// source, so nothing is recorded for it).
+fn sum_of_any<T: std::iter::Sum>(items: impl Iterator<Item = T>) -> Option<T> {
+    let mut items = items.peekable();
+    items.peek().is_some().then(|| items.sum())
 }
