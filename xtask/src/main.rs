@@ -26,9 +26,9 @@ commands:
   services up       start throwaway PostgreSQL 15 (and a streaming standby), Redis 7
                     and PgBouncer on loopback
   services up redis-sentinel|redis-cluster|everything
-                    on demand: a Redis Sentinel group (primary :56380, replica
-                    :56381, sentinels :56390-56392), a Redis Cluster (three
-                    primaries and three replicas, :56400-56405), or all of it
+                    on demand: a Redis Sentinel group (primary :16380, replica
+                    :16381, sentinels :16390-16392), a Redis Cluster (three
+                    primaries and three replicas, :16400-16405), or all of it
   services down     stop exactly what `services up` started
   services status   say what runs, and where
   services env      print `export` lines for DATABASE_URL, DATABASE_STANDBY_URL,

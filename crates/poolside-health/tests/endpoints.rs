@@ -173,8 +173,8 @@ async fn healthy_dependencies_answer_200_and_no_output_holds_the_password() {
 async fn a_database_outage_fails_readiness_and_startup_but_never_liveness() {
     let (log, _subscriber) = LogCapture::install();
     let password = secret_password();
-    let down = required_env("DATABASE_SECRET_URL").replace(":55432/", ":1/");
-    assert!(down.contains(":1/"), "the URL names port 55432: {down}");
+    let down = required_env("DATABASE_SECRET_URL").replace(":15432/", ":1/");
+    assert!(down.contains(":1/"), "the URL names port 15432: {down}");
     let config = config(&[
         ("DATABASE_URL", &down),
         ("POOLSIDE_HEALTH__CHECK_TIMEOUT", "2s"),

@@ -79,16 +79,16 @@ async fn read_only_operations_go_to_the_standby_and_sessions_read_their_writes()
     assert!(stats.replicas[0].reads >= 1, "{stats:?}");
     let metrics = db.metrics_text().expect("poolside's recorder is installed");
     assert!(
-        metrics.contains("poolside_replica_reads_total{replica=\"127.0.0.1:55433\"}"),
+        metrics.contains("poolside_replica_reads_total{replica=\"127.0.0.1:15433\"}"),
         "{metrics}"
     );
     assert!(
-        metrics.contains("poolside_replica_fit{replica=\"127.0.0.1:55433\"} 1"),
+        metrics.contains("poolside_replica_fit{replica=\"127.0.0.1:15433\"} 1"),
         "{metrics}"
     );
     let detailed = db.health_state().detailed().await;
     assert_eq!(
-        detailed["postgres"]["replicas"]["replicas"][0]["name"], "127.0.0.1:55433",
+        detailed["postgres"]["replicas"]["replicas"][0]["name"], "127.0.0.1:15433",
         "{detailed}"
     );
     db.shutdown(Duration::from_secs(5)).await;

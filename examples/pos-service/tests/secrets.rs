@@ -148,8 +148,8 @@ fn a_running_service_never_shows_the_password_or_the_token() {
 fn a_service_that_cannot_start_never_shows_the_password() {
     let (url, password) = secret();
     let wrong_password = url.replace(&password, &format!("{password}-but-wrong"));
-    let unreachable = url.replace(":55432/", ":1/");
-    assert_ne!(unreachable, url, "the URL names port 55432: {url}");
+    let unreachable = url.replace(":15432/", ":1/");
+    assert_ne!(unreachable, url, "the URL names port 15432: {url}");
     // (name, poolside.toml, environment, what the error must say)
     type Case<'a> = (&'a str, String, Vec<(&'a str, String)>, &'a str);
     let cases: [Case<'_>; 4] = [
@@ -178,7 +178,7 @@ fn a_service_that_cannot_start_never_shows_the_password() {
         (
             "malformed-url",
             String::new(),
-            vec![("DATABASE_URL", url.replace(":55432/", ":notaport/"))],
+            vec![("DATABASE_URL", url.replace(":15432/", ":notaport/"))],
             "postgres.url",
         ),
     ];
@@ -241,7 +241,7 @@ async fn a_panic_on_poolside_errors_never_shows_the_password() {
         .expect_err("a wrong password");
     errors.push(panic_message(pool_error));
     let config_error =
-        poolside::config::ConfigLoader::from_env(env(&url.replace(":55432/", ":notaport/")))
+        poolside::config::ConfigLoader::from_env(env(&url.replace(":15432/", ":notaport/")))
             .load()
             .expect_err("a malformed URL");
     errors.push(panic_message(config_error));

@@ -324,7 +324,7 @@ fn with_the_standby_as_replica_a_receipt_read_right_after_its_sale_never_misses_
     );
     let (_, detailed) = service.call("GET", "/health/detailed", None);
     let replica = &detailed["postgres"]["replicas"]["replicas"][0];
-    assert_eq!(replica["name"], "127.0.0.1:55433", "{detailed}");
+    assert_eq!(replica["name"], "127.0.0.1:15433", "{detailed}");
     assert!(
         replica["reads"].as_u64() > Some(0),
         "receipts read there: {detailed}"

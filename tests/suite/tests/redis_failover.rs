@@ -268,7 +268,7 @@ async fn redis_fault_sentinel_primary_killed_under_cache_calls() {
 async fn a_primary(pool: &RedisPool) -> String {
     let primaries = pool.primaries().await.expect("CLUSTER NODES");
     match primaries.first() {
-        Some(poolside_core::RedisPrimary::ClusterNode { port, .. }) => (port - 56399).to_string(),
+        Some(poolside_core::RedisPrimary::ClusterNode { port, .. }) => (port - 16399).to_string(),
         other => panic!("no cluster primary: {other:?}"),
     }
 }

@@ -10,7 +10,7 @@ use crate::fault_proxy::FaultProxy;
 use crate::{pg_pool, required_env};
 
 /// The services' PostgreSQL address, which `DATABASE_URL` names.
-const SERVICES_POSTGRES: &str = "127.0.0.1:55432";
+const SERVICES_POSTGRES: &str = "127.0.0.1:15432";
 
 /// A proxy in front of the services' PostgreSQL (passing bytes until told otherwise),
 /// and a pool of one connection, open, through it.

@@ -12,7 +12,7 @@ use super::process::run;
 use super::{DB_NAME, DB_PASSWORD, DB_USER, Service, postgres};
 
 /// The TCP port.
-pub(crate) const PORT: u16 = 56432;
+pub(crate) const PORT: u16 = 16432;
 
 /// The PgBouncer server.
 #[derive(Debug)]

@@ -15,7 +15,7 @@ use super::tls::{self, TlsFiles};
 use super::{DB_NAME, DB_PASSWORD, DB_USER, SECRET_PASSWORD, SECRET_USER, Service};
 
 /// The TCP port.
-pub(crate) const PORT: u16 = 55432;
+pub(crate) const PORT: u16 = 15432;
 /// The bootstrap superuser (trusted on the Unix socket only).
 pub(super) const SUPERUSER: &str = "postgres";
 

@@ -14,7 +14,7 @@ use super::layout::Layout;
 use super::{REDIS_ACL_PASSWORD, REDIS_ACL_USER, REDIS_PASSWORD, Service};
 
 /// The TCP port.
-pub(crate) const PORT: u16 = 56379;
+pub(crate) const PORT: u16 = 16379;
 
 /// The Redis server.
 #[derive(Debug)]

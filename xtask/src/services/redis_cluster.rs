@@ -1,5 +1,5 @@
 //! The Redis Cluster, started on demand (`services up redis-cluster`): six nodes on
-//! :56400-56405 (cluster bus on :46400-46405), formed by `redis-cli --cluster create`
+//! :16400-16405 (cluster bus on :16500-16505), formed by `redis-cli --cluster create`
 //! into three primaries with a replica each. The fault: `services kill redis-node N`
 //! (N from 1), after which the node's replica takes its slots.
 
@@ -18,9 +18,9 @@ macro_rules! node {
         RedisNode {
             name: concat!("Redis cluster node ", $n),
             key: concat!("redis-cluster-", $n),
-            port: 56399 + $n,
+            port: 16399 + $n,
             role: Role::Cluster {
-                bus_port: 46399 + $n,
+                bus_port: 16499 + $n,
             },
         }
     };

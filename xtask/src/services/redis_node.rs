@@ -132,6 +132,21 @@ impl Service for RedisNode {
         if matches!(self.role, Role::Data { .. }) {
             let _ = std::fs::remove_file(dir.join("dump.rdb"));
         }
+        // A cluster node's view kept from other ports (a tree whose services ran
+        // before the ports moved) names peers that are gone: it starts afresh and
+        // empty, as `--cluster create` wants it.
+        if let Role::Cluster { bus_port } = self.role {
+            let view = dir.join("nodes.conf");
+            let myself = format!("127.0.0.1:{}@{bus_port}", self.port);
+            if std::fs::read_to_string(&view).is_ok_and(|text| !text.contains(&myself)) {
+                for stale in [view, dir.join("dump.rdb")] {
+                    if stale.exists() {
+                        std::fs::remove_file(&stale)
+                            .with_context(|| format!("removing the stale {}", stale.display()))?;
+                    }
+                }
+            }
+        }
         std::fs::write(self.config_file(layout), self.config(&dir))
             .with_context(|| format!("writing {}'s redis.conf", self.name))
     }

@@ -1,5 +1,5 @@
 //! The Redis Sentinel group, started on demand (`services up redis-sentinel`): a
-//! primary (:56380), a replica (:56381) and three sentinels (:56390-56392) watching
+//! primary (:16380), a replica (:16381) and three sentinels (:16390-16392) watching
 //! them as `poolside`, each quorum two, a primary judged down after 3 s. The faults:
 //! `services failover redis` (`SENTINEL FAILOVER`) and `services kill redis-primary`.
 
@@ -13,11 +13,11 @@ use super::{REDIS_PASSWORD, Service};
 /// The name the sentinels give the group's primary.
 pub(crate) const MASTER_NAME: &str = "poolside";
 /// The first primary's port.
-const PRIMARY_PORT: u16 = 56380;
+const PRIMARY_PORT: u16 = 16380;
 /// The data nodes' ports.
-pub(crate) const DATA_PORTS: [u16; 2] = [PRIMARY_PORT, 56381];
+pub(crate) const DATA_PORTS: [u16; 2] = [PRIMARY_PORT, 16381];
 /// The sentinels' ports.
-pub(crate) const SENTINEL_PORTS: [u16; 3] = [56390, 56391, 56392];
+pub(crate) const SENTINEL_PORTS: [u16; 3] = [16390, 16391, 16392];
 /// How long the group may take to settle after it starts or fails over.
 const SETTLE_TIMEOUT: Duration = Duration::from_secs(30);
 

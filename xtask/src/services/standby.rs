@@ -14,7 +14,7 @@ use super::postgres::{self, Postgres};
 use super::process::run;
 
 /// The TCP port.
-pub(crate) const PORT: u16 = 55433;
+pub(crate) const PORT: u16 = 15433;
 
 /// The standby server.
 #[derive(Debug)]
