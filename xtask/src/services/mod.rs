@@ -518,10 +518,12 @@ mod tests {
     /// a fault test has its server stopped, can be taken and keep the server down.
     #[test]
     fn every_port_is_below_the_ephemeral_range() {
-        let bus_ports = redis_cluster::NODES.iter().filter_map(|node| match node.role {
-            Role::Cluster { bus_port } => Some(bus_port),
-            _ => None,
-        });
+        let bus_ports = redis_cluster::NODES
+            .iter()
+            .filter_map(|node| match node.role {
+                Role::Cluster { bus_port } => Some(bus_port),
+                _ => None,
+            });
         let ports: Vec<u16> = all().iter().map(|s| s.port()).chain(bus_ports).collect();
         assert_eq!(ports.len(), all().len() + redis_cluster::NODES.len());
         for port in ports {
