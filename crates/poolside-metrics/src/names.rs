@@ -58,8 +58,9 @@ pub const REPLICA_LAG_SECONDS: &str = "poolside_replica_lag_seconds";
 pub const REPLICA_READS: &str = "poolside_replica_reads_total";
 /// Read-only statements that ran on the primary, by `reason`.
 pub const REPLICA_PRIMARY_READS: &str = "poolside_replica_primary_reads_total";
-/// Whether each Redis node was up (1) or not (0) when last read, by `node` and `role`
-/// (`primary`, `replica`); past one server only.
+/// Whether each Redis node was up in `role` (1) or not (0) when last read, by `node`
+/// and `role` (`primary`, `replica`: every node has both series, 1 only for the role
+/// it has); past one server only.
 pub const REDIS_NODE_UP: &str = "poolside_redis_node_up";
 /// Whether the Redis Cluster served every slot (1) or not (0) when last read.
 pub const REDIS_CLUSTER_OK: &str = "poolside_redis_cluster_ok";
@@ -217,7 +218,7 @@ pub fn describe() {
     describe_gauge!(
         REDIS_NODE_UP,
         Unit::Count,
-        "Whether each Redis node was up when last read: 1 yes, 0 no."
+        "Whether each Redis node was up in this role when last read: 1 yes, 0 no."
     );
     describe_gauge!(
         REDIS_CLUSTER_OK,

@@ -223,11 +223,18 @@ pub fn record_replica_stats(stats: &ReplicasStats) {
 /// cluster `poolside_redis_cluster_ok`, from the topology the pool last read
 /// ([`RedisPool::topology`](poolside_core::RedisPool::topology), which the health
 /// checks read past one server); the sentinels' failovers as a counter.
+///
+/// Every node has a series for each role, 1 only for the role it has now and only
+/// while it is up: after a failover the old primary's `role="primary"` series reads
+/// 0, so `poolside_redis_node_up{role="primary"} == 1` counts the primaries.
 #[cfg(feature = "redis")]
 pub fn record_redis_topology(topology: &RedisTopology) {
-    for node in &topology.nodes {
-        gauge!(names::REDIS_NODE_UP, "node" => node.address.clone(), "role" => node.role)
-            .set(if node.up { 1.0 } else { 0.0 });
+    let nodes = topology
+        .nodes
+        .iter()
+        .map(|node| (node.address.as_str(), node.role, node.up));
+    for (node, role, value) in node_up_values(nodes) {
+        gauge!(names::REDIS_NODE_UP, "node" => node.to_owned(), "role" => role).set(value);
     }
     if let Some(state) = &topology.cluster_state {
         gauge!(names::REDIS_CLUSTER_OK).set(if state == "ok" { 1.0 } else { 0.0 });
@@ -235,6 +242,28 @@ pub fn record_redis_topology(topology: &RedisTopology) {
     if topology.mode == poolside_config::RedisMode::Sentinel {
         counter!(names::REDIS_FAILOVERS).absolute(topology.failovers);
     }
+}
+
+/// The roles a Redis node can have, each given a `poolside_redis_node_up` series.
+#[cfg(feature = "redis")]
+const REDIS_ROLES: [&str; 2] = ["primary", "replica"];
+
+/// `poolside_redis_node_up`'s series for `(address, role, up)` nodes: per node, one
+/// for each of [`REDIS_ROLES`] (and its own role, were it another), 1 for the role it
+/// has while it is up, else 0.
+#[cfg(feature = "redis")]
+fn node_up_values<'a>(
+    nodes: impl Iterator<Item = (&'a str, &'static str, bool)>,
+) -> Vec<(&'a str, &'static str, f64)> {
+    nodes
+        .flat_map(|(address, role, up)| {
+            let other = (!REDIS_ROLES.contains(&role)).then_some(role);
+            REDIS_ROLES.into_iter().chain(other).map(move |series| {
+                let value = if up && series == role { 1.0 } else { 0.0 };
+                (address, series, value)
+            })
+        })
+        .collect()
 }
 
 /// Sets `poolside_breaker_state` (0 closed, 1 half-open, 2 open).
@@ -293,5 +322,46 @@ pub fn retry_observer(label: PoolLabel) -> impl Fn(&RetryEvent) + Send + Sync + 
             // The operation's span (a `TraceLayer` above the retry layer), if any.
             tracing::Span::current().record(crate::trace::fields::RETRY_ATTEMPT, event.attempt + 1);
         }
+    }
+}
+
+#[cfg(all(test, feature = "redis"))]
+mod tests {
+    use super::node_up_values;
+
+    #[test]
+    fn a_failover_leaves_one_primary_series_at_one() {
+        let after = [("a:1", "replica", true), ("b:2", "primary", true)];
+        assert_eq!(
+            node_up_values(after.into_iter()),
+            [
+                ("a:1", "primary", 0.0),
+                ("a:1", "replica", 1.0),
+                ("b:2", "primary", 1.0),
+                ("b:2", "replica", 0.0),
+            ]
+        );
+    }
+
+    #[test]
+    fn a_node_down_reads_zero_in_every_role() {
+        let nodes = [("a:1", "primary", false)];
+        assert_eq!(
+            node_up_values(nodes.into_iter()),
+            [("a:1", "primary", 0.0), ("a:1", "replica", 0.0)]
+        );
+    }
+
+    #[test]
+    fn a_role_of_another_name_gets_its_own_series() {
+        let nodes = [("a:1", "arbiter", true)];
+        assert_eq!(
+            node_up_values(nodes.into_iter()),
+            [
+                ("a:1", "primary", 0.0),
+                ("a:1", "replica", 0.0),
+                ("a:1", "arbiter", 1.0),
+            ]
+        );
     }
 }
