@@ -57,6 +57,8 @@ pub struct Exporter {
 struct Reports {
     next: u64,
     sources: Vec<(u64, PoolSources)>,
+    /// What the last render wrote of them.
+    written: crate::pool_sources::Written,
 }
 
 /// A registration of [`PoolSources`] with the exporter: they are reported until it is
@@ -140,11 +142,11 @@ impl Exporter {
         for sample in self.samplers.lock().iter() {
             sample();
         }
-        let sources: Vec<PoolSources> = {
-            let reports = self.reports.lock();
-            reports.sources.iter().map(|(_, s)| s.clone()).collect()
-        };
-        crate::pool_sources::record_sum(&sources);
+        // Held while recording, so that two renders close a pool in order.
+        let mut reports = self.reports.lock();
+        let sources: Vec<PoolSources> = reports.sources.iter().map(|(_, s)| s.clone()).collect();
+        crate::pool_sources::record_sum(&sources, &mut reports.written);
+        drop(reports);
         self.handle.run_upkeep();
         self.handle.render()
     }

@@ -139,6 +139,20 @@ impl PoolFigures {
         }
     }
 
+    /// Sets the connection gauges of a pool no longer reported (every owner shut
+    /// down) to 0: no connections, no capacity.
+    pub(crate) fn record_closed(self) {
+        let min_idle = (self.label != PoolLabel::Redis).then_some(0);
+        self.record_connections(Connections {
+            active: 0,
+            idle: 0,
+            pending: 0.0,
+            max: 0,
+            min_idle,
+            timed_out: 0,
+        });
+    }
+
     /// The figures both namings have, under this naming.
     fn record_connections(self, c: Connections) {
         let label = self.label.as_str();

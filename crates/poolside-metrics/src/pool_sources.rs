@@ -7,7 +7,7 @@ use poolside_config::MetricNaming;
 #[cfg(feature = "redis")]
 use poolside_core::RedisPool;
 use poolside_core::{PgPool, Replicas};
-use poolside_resilience::breaker::CircuitBreaker;
+use poolside_resilience::breaker::{BreakerState, CircuitBreaker};
 use poolside_resilience::overflow::OverflowSwitch;
 
 #[cfg(feature = "redis")]
@@ -25,7 +25,8 @@ use crate::pool_figures::{breaker_code, record_breaker_state, record_overflow_ac
 /// At each render, the sets registered in the process are summed per label: sizes and
 /// counts added (the sums' utilization worked out again), the same replicas merged
 /// by name, the worst breaker state shown. Sets of the same naming
-/// (`metrics.naming`) are summed together.
+/// (`metrics.naming`) are summed together. Once no set reports a label, its
+/// connection gauges read 0 and the breaker closed.
 ///
 /// # Examples
 ///
@@ -120,12 +121,26 @@ impl PoolSources {
     }
 }
 
+/// The pools and the breaker one render wrote, so that the next one can close those
+/// no set reports any more.
+#[derive(Debug, Default)]
+pub(crate) struct Written {
+    pools: Vec<(MetricNaming, PoolLabel)>,
+    breaker: bool,
+}
+
 /// Records the sum of `sets`: the pools' statistics under each naming the sets use,
-/// then the figures every naming shares.
-pub(crate) fn record_sum(sets: &[PoolSources]) {
+/// then the figures every naming shares. A pool or breaker that `written` (the last
+/// render) has and `sets` no longer report (its owners all shut down) reads as closed:
+/// its connection gauges 0, the breaker closed, rather than frozen at their last values
+/// (an alert on them would never resolve). `written` becomes what this render wrote.
+pub(crate) fn record_sum(sets: &[PoolSources], written: &mut Written) {
+    let mut now = Written::default();
     for naming in [MetricNaming::Poolside, MetricNaming::Otel] {
         let named: Vec<&PoolSources> = sets.iter().filter(|s| s.naming == naming).collect();
-        record_pools(&named, naming);
+        let labels = record_pools(&named, naming);
+        now.pools
+            .extend(labels.into_iter().map(|label| (naming, label)));
     }
     let replicas = sets.iter().filter_map(|s| s.replicas.as_ref());
     if let Some(sum) = sum_of_any(replicas.map(Replicas::stats)) {
@@ -137,6 +152,7 @@ pub(crate) fn record_sum(sets: &[PoolSources]) {
         .max_by_key(|state| breaker_code(*state))
     {
         record_breaker_state(PoolLabel::Postgres, worst);
+        now.breaker = true;
     }
     let switches = sets.iter().filter_map(|s| s.overflow.as_ref());
     if let Some(activations) = sum_of_any(switches.map(OverflowSwitch::activations)) {
@@ -150,17 +166,30 @@ pub(crate) fn record_sum(sets: &[PoolSources]) {
     {
         crate::record_redis_topology(&topology);
     }
+    for &(naming, label) in &written.pools {
+        if !now.pools.contains(&(naming, label)) {
+            PoolFigures::new(label, naming).record_closed();
+        }
+    }
+    if written.breaker && !now.breaker {
+        record_breaker_state(PoolLabel::Postgres, BreakerState::Closed);
+    }
+    *written = now;
 }
 
-/// The pools' statistics of `sets`, all of one naming, summed per label.
-fn record_pools(sets: &[&PoolSources], naming: MetricNaming) {
+/// The pools' statistics of `sets`, all of one naming, summed per label; the labels
+/// written.
+fn record_pools(sets: &[&PoolSources], naming: MetricNaming) -> Vec<PoolLabel> {
+    let mut labels = Vec::new();
     let postgres = sets.iter().filter_map(|s| s.postgres.as_ref());
     if let Some(sum) = sum_of_any(postgres.map(PgPool::stats)) {
         PoolFigures::new(PoolLabel::Postgres, naming).record_pg_stats(&sum);
+        labels.push(PoolLabel::Postgres);
     }
     let secondary = sets.iter().filter_map(|s| s.secondary.as_ref());
     if let Some(sum) = sum_of_any(secondary.map(PgPool::stats)) {
         PoolFigures::new(PoolLabel::Secondary, naming).record_pg_stats(&sum);
+        labels.push(PoolLabel::Secondary);
     }
     #[cfg(feature = "redis")]
     {
@@ -169,8 +198,10 @@ fn record_pools(sets: &[&PoolSources], naming: MetricNaming) {
             let caches = sets.iter().filter_map(|s| s.cache.as_ref());
             let cache: Option<CacheStats> = sum_of_any(caches.map(RedisCache::stats));
             PoolFigures::new(PoolLabel::Redis, naming).record_redis_stats(&sum, cache.as_ref());
+            labels.push(PoolLabel::Redis);
         }
     }
+    labels
 }
 
 /// The sum of `items`, or `None` when there are none (no owner has that kind of

@@ -1,6 +1,7 @@
 //! One `Poolside` per single-threaded runtime in one process (one per core), each with
 //! its share of the configuration (`Config::per_runtime`): their figures in
-//! `/metrics` read as one pool's, and one that shuts down leaves the sum. A test binary
+//! `/metrics` read as one pool's, one that shuts down leaves the sum, and when the last
+//! one shuts down the pool reads as closed. A test binary
 //! of its own, so that no other test's `Poolside` adds to the sums.
 
 use std::num::NonZeroU32;
@@ -75,5 +76,14 @@ fn poolsides_on_two_runtimes_report_as_one_pool() {
         .metrics_text()
         .expect("poolside's recorder is installed");
     assert_eq!(sample(&metrics, max), Some(f64::from(share)), "{metrics}");
+    // The last one shuts down: the pool reads as closed, not frozen at its last
+    // figures (a utilization alert on them would never resolve).
     runtimes[1].block_on(dbs[1].shutdown(Duration::from_secs(5)));
+    let metrics = dbs[1]
+        .metrics_text()
+        .expect("poolside's recorder is installed");
+    for gauge in ["max", "idle", "active", "min"] {
+        let series = format!(r#"poolside_connections_{gauge}{{pool="postgres"}}"#);
+        assert_eq!(sample(&metrics, &series), Some(0.0), "{series}: {metrics}");
+    }
 }
