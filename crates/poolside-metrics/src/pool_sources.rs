@@ -158,11 +158,12 @@ pub(crate) fn record_sum(sets: &[PoolSources], written: &mut Written) {
     if let Some(activations) = sum_of_any(switches.map(OverflowSwitch::activations)) {
         record_overflow_activations(PoolLabel::Postgres, activations);
     }
+    // Past one server only: `/health/detailed` reads one server's topology too.
     #[cfg(feature = "redis")]
     if let Some(topology) = sets
         .iter()
         .filter_map(|s| s.redis.as_ref()?.last_topology())
-        .next()
+        .find(|topology| topology.mode != poolside_config::RedisMode::Single)
     {
         crate::record_redis_topology(&topology);
     }

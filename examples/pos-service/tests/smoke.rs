@@ -77,7 +77,13 @@ fn every_route_answers_and_sigterm_exits_cleanly() {
 
     let (status, warm) = service.call("POST", "/admin/warmup", None);
     assert_eq!((status, &warm["warmed"]), (200, &json!(true)), "{warm}");
-    for path in ["/health", "/health/live", "/health/ready", "/health/pool"] {
+    for path in [
+        "/health",
+        "/health/live",
+        "/health/ready",
+        "/health/pool",
+        "/health/detailed",
+    ] {
         assert_eq!(service.call("GET", path, None).0, 200, "{path}");
     }
     let metrics = service
@@ -88,6 +94,9 @@ fn every_route_answers_and_sigterm_exits_cleanly() {
         metrics.contains(r#"operation="create_sale",outcome="ok""#),
         "{metrics}"
     );
+    // One Redis server: the detailed view read its topology, but the node figures
+    // are for Sentinel and Cluster only.
+    assert!(!metrics.contains("poolside_redis_node_up{"), "{metrics}");
 
     let status = service.terminate();
     assert!(status.success(), "exit after SIGTERM: {status}");
