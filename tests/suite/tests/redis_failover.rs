@@ -173,13 +173,13 @@ async fn under_load(config: RedisConfig, fault: &[&[&str]], after: Duration) -> 
     let mut lost = Vec::new();
     for chunk in seen.acknowledged.chunks(500) {
         let keys: Vec<&str> = chunk.iter().map(|(k, _)| k.as_str()).collect();
-        let began = Instant::now();
+        let read_at = Instant::now();
         let values: Vec<Option<u64>> = match cache.mget(&keys).await {
             Ok(values) => values,
             Err(e) => {
                 // Once seen in CI (a timeout after a reshard), never here: say whether
                 // the same read then works, to tell a stall from a lasting fault.
-                let failed_after = began.elapsed();
+                let failed_after = read_at.elapsed();
                 let again = Instant::now();
                 let retried = cache.mget::<u64>(&keys).await.map(|v| v.len());
                 panic!(
