@@ -1,12 +1,13 @@
 //! poolside's default path under the metrics layer, with the Prometheus recorder
-//! installed, the pool's timings observed and its statistics sampled at each render:
-//! nothing else differs from `poolside`, so the difference is what recording costs.
+//! installed, the pool's timings observed and its statistics reported at each render
+//! (`Exporter::report`, as the facade registers its pools): nothing else differs from
+//! `poolside`, so the difference is what recording costs.
 
 use std::sync::Arc;
 
 use anyhow::{Result, anyhow};
 use poolside_core::PgError;
-use poolside_metrics::{Exporter, MetricsLayer, OperationRecorder, observe_pg_pool};
+use poolside_metrics::{Exporter, MetricsLayer, OperationRecorder, PoolSources, observe_pg_pool};
 use tower::{Layer, Service, ServiceExt};
 
 use super::{Prepared, Target, postgres};
@@ -37,19 +38,21 @@ pub(super) async fn poolside(workload: Workload, target: &Target) -> Result<Prep
     let config = postgres::poolside_config(target)?;
     let pool = poolside_core::PgPool::connect(&config.postgres).await?;
     observe_pg_pool(poolside_metrics::PoolLabel::Postgres, &pool);
-    exporter.add_sampler({
-        let pool = pool.clone();
-        move || {
-            poolside_metrics::record_pg_stats(poolside_metrics::PoolLabel::Postgres, &pool.stats())
-        }
-    });
+    // Held until the system closes, so that its pool leaves the exporter's figures.
+    let reported = exporter.report(PoolSources::new(config.metrics.naming).postgres(pool.clone()));
     let recorder = Arc::new(OperationRecorder::from_config(
         poolside_metrics::PoolLabel::Postgres,
         &config.metrics,
     ));
     let service = MetricsLayer::new(recorder).layer(select_service(&pool));
     let operation = select_operation(service, target.data.accounts);
-    Ok(postgres::poolside_prepared(pool, operation, false))
+    let mut prepared = postgres::poolside_prepared(pool, operation, false);
+    let close = prepared.close;
+    prepared.close = Box::new(move || {
+        drop(reported);
+        close()
+    });
+    Ok(prepared)
 }
 
 /// The select on `pool`, as a tower service taking [`Select`]s.
