@@ -1,6 +1,7 @@
 //! The connection budget read from the real server and the real PgBouncer: what
 //! `expected_instances x max_size` needs against what they leave free, and the
-//! start-up warning when it does not fit.
+//! start-up warning when it does not fit; and PgBouncer's `server_login_retry`, which
+//! decides how long a PostgreSQL restart keeps the service down behind it.
 
 use poolside_core::PgPool;
 use poolside_tests::{LogCapture, load_config, required_env};
@@ -101,4 +102,62 @@ async fn behind_pgbouncer_its_limits_are_read_over_the_admin_console() {
         "{}",
         logs.text()
     );
+}
+
+/// PgBouncer's admin console, as the pool's user (one of its `admin_users` here).
+async fn pgbouncer_admin() -> tokio_postgres::Client {
+    let mut url = url::Url::parse(&required_env("PGBOUNCER_URL")).expect("a URL");
+    url.set_query(None);
+    url.set_path("/pgbouncer");
+    let (client, connection) = tokio_postgres::connect(url.as_str(), tokio_postgres::NoTls)
+        .await
+        .expect("PgBouncer's admin console answers");
+    tokio::spawn(connection);
+    client
+}
+
+#[tokio::test]
+async fn a_slow_server_login_retry_is_warned_about_at_start_up() {
+    let admin = pgbouncer_admin().await;
+    let read = async || {
+        let (logs, _guard) = LogCapture::install();
+        let pool = PgPool::connect(&config("PGBOUNCER_URL", "1")).await;
+        let budget = match &pool {
+            Ok(pool) => Some(pool.budget().await),
+            Err(_) => None,
+        };
+        (pool.map(drop), budget, logs.text())
+    };
+    // The services' PgBouncer: a second.
+    let (pool, budget, logs) = read().await;
+    pool.expect("connects through PgBouncer");
+    let budget = budget.expect("read").expect("the limits");
+    let bouncer = budget.pgbouncer.as_ref().expect("PgBouncer's side read");
+    assert_eq!(bouncer.server_login_retry_ms, Some(1_000), "{budget:?}");
+    assert_eq!(bouncer.slow_recovery(), None);
+    assert!(!logs.contains("server_login_retry"), "{logs}");
+    // PgBouncer's default, 15 s, set for this test alone, then set back whatever
+    // the outcome.
+    admin
+        .simple_query("SET server_login_retry = 15")
+        .await
+        .expect("sets it");
+    let (pool, budget, logs) = read().await;
+    admin
+        .simple_query("SET server_login_retry = 1")
+        .await
+        .expect("sets it back");
+    pool.expect("connects through PgBouncer");
+    let budget = budget.expect("read").expect("the limits");
+    let bouncer = budget.pgbouncer.as_ref().expect("PgBouncer's side read");
+    assert_eq!(bouncer.server_login_retry_ms, Some(15_000), "{budget:?}");
+    for part in [
+        "server_login_retry is 15.0 s",
+        "set server_login_retry = 1 in pgbouncer.ini",
+    ] {
+        assert!(
+            logs.contains(part),
+            "{part:?} missing from the logs: {logs}"
+        );
+    }
 }

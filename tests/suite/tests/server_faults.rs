@@ -1,6 +1,7 @@
 //! Faults injected into the real servers under a steady load: PostgreSQL restarted
-//! (`pg_ctl stop -m fast` and `-m immediate`, then started; under writes, and under
-//! the batched read path's reads), the primary lost to its
+//! (`pg_ctl stop -m fast` and `-m immediate`, then started; under writes, under
+//! the same writes through PgBouncer, and under the batched read path's reads), the
+//! primary lost to its
 //! streaming standby (stopped, or turned read-only), with a multi-host URL, and Redis
 //! killed under the point-of-sale service.
 //!
@@ -8,7 +9,7 @@
 //! run alone, one at a time, by the faults phase of `cargo xtask test`, which names
 //! its own binary in `POOLSIDE_XTASK` for them to drive `cargo xtask services`. By
 //! hand, after `cargo xtask services up`:
-//! `POOLSIDE_XTASK=$PWD/target/debug/xtask cargo test -p poolside-tests --test server_faults -- --ignored --test-threads=1`
+//! `POOLSIDE_XTASK=$PWD/target/debug/xtask cargo test -p poolside-test-suite --test server_faults -- --ignored --test-threads=1`
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -199,17 +200,41 @@ async fn present(url: &str, table: &str, ids: &[i64]) -> usize {
     usize::try_from(row.get::<_, i64>(0)).expect("a count")
 }
 
-/// Restarts PostgreSQL (`mode` as `pg_ctl stop -m`) after a second of load, and
-/// checks recovery.
-async fn restart_under_load(mode: &'static str) {
+/// How the pool reaches PostgreSQL in a restart test.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Route {
+    /// `DATABASE_URL`: the server itself.
+    Direct,
+    /// `PGBOUNCER_URL`: PgBouncer in transaction mode, which stays up while the server
+    /// behind it restarts.
+    PgBouncer,
+}
+
+impl Route {
+    /// How soon after the server accepts connections the pool must serve again: at
+    /// once when it connects itself; behind PgBouncer, once PgBouncer has tried the
+    /// server again (`server_login_retry`, 1 s in the services' PgBouncer) and the
+    /// retry layer's next try has come (at most 500 ms apart).
+    fn recovery_bound(self) -> Duration {
+        match self {
+            Route::Direct => Duration::from_secs(1),
+            Route::PgBouncer => Duration::from_secs(2),
+        }
+    }
+}
+
+/// Restarts PostgreSQL (`mode` as `pg_ctl stop -m`) after a second of load through
+/// `route`, and checks recovery.
+async fn restart_under_load(mode: &'static str, route: Route) {
     let url = required_env("DATABASE_URL");
-    let table = if mode == "fast" {
-        "fault_restart_fast"
-    } else {
-        "fault_restart_immediate"
+    let (table, pool_url) = match (route, mode) {
+        (Route::Direct, "fast") => ("fault_restart_fast", url.clone()),
+        (Route::Direct, _) => ("fault_restart_immediate", url.clone()),
+        (Route::PgBouncer, "fast") => ("fault_pgbouncer_fast", required_env("PGBOUNCER_URL")),
+        (Route::PgBouncer, _) => ("fault_pgbouncer_immediate", required_env("PGBOUNCER_URL")),
     };
     fresh_table(&url, table).await;
-    let pool = pool_for(&url).await;
+    let pool = pool_for(&pool_url).await;
     let (stop_tx, stop) = watch::channel(false);
     let (seen, tasks) = start_load(&pool, table, &stop);
     tokio::time::sleep(Duration::from_secs(1)).await;
@@ -221,7 +246,7 @@ async fn restart_under_load(mode: &'static str) {
             .await
             .expect("the restart ran");
     let restarted = Instant::now();
-    tokio::time::sleep(Duration::from_secs(2)).await;
+    tokio::time::sleep(route.recovery_bound() + Duration::from_secs(1)).await;
     stop_tx.send(true).expect("tasks listen");
     let accepting = outage.await.expect("the watcher ran");
     for task in tasks {
@@ -230,9 +255,8 @@ async fn restart_under_load(mode: &'static str) {
 
     let seen = std::mem::take(&mut *seen.lock());
     let accepting = accepting.expect("the watcher saw the server go down and come back");
-    let first = first_success_after(&seen, accepting.max(restart_began), false)
-        .expect("an operation succeeded after the restart");
-    let recovery = first.saturating_duration_since(accepting);
+    let recovery = first_success_after(&seen, accepting.max(restart_began), false)
+        .map(|first| first.saturating_duration_since(accepting));
     let during: Vec<Outcome> = seen
         .outcomes
         .iter()
@@ -250,22 +274,30 @@ async fn restart_under_load(mode: &'static str) {
         .collect();
     let acknowledged = seen.acknowledged.clone();
     println!(
-        "restart -m {mode}: {} (xtask {} ms); operations during and after: {}, failed reads {}, \
-         failed writes {}; first success {} ms after the server accepted connections",
+        "restart -m {mode} ({route:?}): {} (xtask {} ms); operations during and after: {}, failed reads {}, \
+         failed writes {}; first success {:?} after the server accepted connections",
         printed.trim(),
         restarted.duration_since(restart_began).as_millis(),
         during.len(),
         failed_reads.len(),
         failed_writes.len(),
-        recovery.as_millis()
+        recovery
     );
     for (kind, message) in failed_writes.iter().take(3) {
         println!("  a write failed: {kind:?}: {message}");
     }
+    for outcome in failed_reads.iter().take(3) {
+        if let Err((kind, message)) = &outcome.result {
+            println!("  a read failed: {kind:?}: {message}");
+        }
+    }
 
+    let recovery = recovery.expect("an operation succeeded after the restart");
     assert!(
-        recovery <= Duration::from_secs(1),
-        "the pool took {recovery:?} after the server accepted connections"
+        recovery <= route.recovery_bound(),
+        "the pool took {recovery:?} after the server accepted connections (through \
+         {route:?}; at most {:?})",
+        route.recovery_bound()
     );
     assert!(
         failed_reads.is_empty(),
@@ -297,13 +329,25 @@ async fn restart_under_load(mode: &'static str) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "restarts the shared PostgreSQL: run by `cargo xtask test` in its faults phase"]
 async fn server_fault_restart_fast_under_load() {
-    restart_under_load("fast").await;
+    restart_under_load("fast", Route::Direct).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "restarts the shared PostgreSQL: run by `cargo xtask test` in its faults phase"]
 async fn server_fault_restart_immediate_under_load() {
-    restart_under_load("immediate").await;
+    restart_under_load("immediate", Route::Direct).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "restarts the shared PostgreSQL: run by `cargo xtask test` in its faults phase"]
+async fn server_fault_restart_fast_behind_pgbouncer() {
+    restart_under_load("fast", Route::PgBouncer).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "restarts the shared PostgreSQL: run by `cargo xtask test` in its faults phase"]
+async fn server_fault_restart_immediate_behind_pgbouncer() {
+    restart_under_load("immediate", Route::PgBouncer).await;
 }
 
 /// Restarts PostgreSQL (`pg_ctl stop -m immediate`) under reads on the batched read

@@ -55,6 +55,9 @@ impl Service for PgBouncer {
         std::fs::create_dir_all(&dir)?;
         let userlist = dir.join("userlist.txt");
         std::fs::write(&userlist, format!("\"{DB_USER}\" \"{DB_PASSWORD}\"\n"))?;
+        // `server_login_retry = 1`: after PostgreSQL restarts, PgBouncer tries it
+        // again within a second; its default, 15 s, keeps clients refused and queued
+        // that long (the fault tests behind PgBouncer measure this).
         let ini = format!(
             "[databases]\n\
              {DB_NAME} = host=127.0.0.1 port={pg} dbname={DB_NAME}\n\
@@ -70,7 +73,8 @@ impl Service for PgBouncer {
              pool_mode = transaction\n\
              default_pool_size = 20\n\
              max_client_conn = 2000\n\
-             ignore_startup_parameters = extra_float_digits,options\n",
+             ignore_startup_parameters = extra_float_digits,options\n\
+             server_login_retry = 1\n",
             pg = postgres::PORT,
             run = layout.run_dir().display(),
             userlist = userlist.display(),

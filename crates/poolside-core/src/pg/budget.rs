@@ -64,11 +64,36 @@ pub struct PgBouncerBudget {
     pub reserve_pool_size: u32,
     /// `max_db_connections`: server connections per database; 0 for no limit.
     pub max_db_connections: u32,
+    /// `server_login_retry`, in milliseconds: after a failed login to PostgreSQL,
+    /// how long PgBouncer refuses clients before it tries again. `None` when
+    /// `SHOW CONFIG` did not list it.
+    pub server_login_retry_ms: Option<u64>,
     /// `SHOW POOLS`, one row per database and user, column -> value.
     pub pools: Vec<BTreeMap<String, String>>,
 }
 
+/// The `server_login_retry` above which PgBouncer holds a service down well after
+/// PostgreSQL restarted.
+const SLOW_LOGIN_RETRY_MS: u64 = 2_000;
+
 impl PgBouncerBudget {
+    /// What keeps the service down after PostgreSQL restarts, with what to change;
+    /// `None` when nothing does. During a restart PgBouncer's logins to the server
+    /// fail, and for `server_login_retry` after the last failure PgBouncer refuses
+    /// new statements (`08P01`) and holds those queued, the server back or not.
+    pub fn slow_recovery(&self) -> Option<String> {
+        let retry = self.server_login_retry_ms?;
+        (retry > SLOW_LOGIN_RETRY_MS).then(|| {
+            format!(
+                "PgBouncer's server_login_retry is {:.1} s: after PostgreSQL restarts, \
+                 PgBouncer refuses this service's statements, and holds those queued, for \
+                 up to that long once the server is back; set server_login_retry = 1 in \
+                 pgbouncer.ini",
+                retry as f64 / 1000.0
+            )
+        })
+    }
+
     /// The most server connections PgBouncer opens for one database and user.
     pub(crate) fn server_connections_per_pool(&self) -> u32 {
         let pool = self.default_pool_size + self.reserve_pool_size;
@@ -223,6 +248,9 @@ impl PgPool {
                 for problem in budget.problems() {
                     tracing::warn!(target: "poolside::pg", "connection budget: {problem}");
                 }
+                if let Some(slow) = budget.pgbouncer.as_ref().and_then(|b| b.slow_recovery()) {
+                    tracing::warn!(target: "poolside::pg", "{slow}");
+                }
                 for unread in &budget.unread {
                     tracing::info!(target: "poolside::pg", "connection budget: {unread}");
                 }
@@ -274,6 +302,11 @@ impl PgPool {
             default_pool_size: setting("default_pool_size")?,
             reserve_pool_size: setting("reserve_pool_size")?,
             max_db_connections: setting("max_db_connections")?,
+            server_login_retry_ms: settings
+                .get("server_login_retry")
+                .and_then(|v| v.parse::<f64>().ok())
+                .filter(|secs| secs.is_finite() && *secs >= 0.0)
+                .map(|secs| (secs * 1000.0).round() as u64),
             pools: read("SHOW POOLS").await?,
         })
     }
@@ -340,6 +373,7 @@ mod tests {
             default_pool_size: 20,
             reserve_pool_size: 5,
             max_db_connections: 0,
+            server_login_retry_ms: Some(1_000),
             pools: vec![BTreeMap::from([
                 ("sv_active".to_owned(), "3".to_owned()),
                 ("sv_idle".to_owned(), "4".to_owned()),
@@ -367,6 +401,28 @@ mod tests {
         );
         budget.pgbouncer.as_mut().expect("set").max_db_connections = 98;
         assert!(budget.problems()[1].contains("may open 98"));
+    }
+
+    #[test]
+    fn a_slow_server_login_retry_is_named_with_its_fix() {
+        let mut bouncer = PgBouncerBudget {
+            max_client_conn: 1000,
+            default_pool_size: 20,
+            reserve_pool_size: 0,
+            max_db_connections: 0,
+            server_login_retry_ms: Some(1_000),
+            pools: Vec::new(),
+        };
+        assert_eq!(bouncer.slow_recovery(), None, "1 s is quick enough");
+        bouncer.server_login_retry_ms = None;
+        assert_eq!(bouncer.slow_recovery(), None, "not listed: nothing to say");
+        bouncer.server_login_retry_ms = Some(15_000);
+        let slow = bouncer
+            .slow_recovery()
+            .expect("15 s, PgBouncer's default, is slow");
+        for part in ["server_login_retry is 15.0 s", "set server_login_retry = 1"] {
+            assert!(slow.contains(part), "{part:?} missing from {slow}");
+        }
     }
 
     #[test]

@@ -88,7 +88,10 @@ impl PgError {
         Self {
             kind,
             code,
-            message: redact_text(&format!("{context}: {detail}{}", advice(kind, stale_plan))),
+            message: redact_text(&format!(
+                "{context}: {detail}{}",
+                advice(kind, stale_plan, &detail)
+            )),
             sent: true,
             stale_plan,
             source: Some(error),
@@ -111,7 +114,7 @@ impl PgError {
                 ": the statement writes, and the batched read path runs on read-only \
                  connections; send it without read_only()"
             }
-            _ => advice(kind, stale_plan),
+            _ => advice(kind, stale_plan, message),
         };
         Self {
             kind,
@@ -205,9 +208,16 @@ impl fmt::Display for PgError {
     }
 }
 
-/// What to do about an error of `kind`.
-fn advice(kind: ErrorKind, stale_plan: bool) -> &'static str {
+/// What to do about an error of `kind` that says `detail`.
+fn advice(kind: ErrorKind, stale_plan: bool, detail: &str) -> &'static str {
     match kind {
+        // PgBouncer's refusal while its `server_login_retry` runs (08P01).
+        ErrorKind::Connect if detail.contains("(server_login_retry)") => {
+            ": PgBouncer could not log in to PostgreSQL and refuses clients until its \
+             server_login_retry has passed; check that PostgreSQL runs, and set \
+             server_login_retry = 1 in pgbouncer.ini so that it tries again within a \
+             second (its default is 15 s)"
+        }
         _ if stale_plan => {
             ": a migration changed this statement's result since it was prepared; run it \
              again (roll back first inside a transaction): the pool prepares it anew"
@@ -258,5 +268,18 @@ mod tests {
         ] {
             assert_eq!(classify(&SqlState::from_code(code)), kind, "{code}");
         }
+    }
+
+    #[test]
+    fn pgbouncers_login_retry_refusal_says_what_to_set() {
+        // PgBouncer 1.18's words, as the driver renders them.
+        let refused = "server login has been failing, try again later (server_login_retry) (08P01)";
+        let refusal = advice(ErrorKind::Connect, false, refused);
+        assert!(
+            refusal.contains("set server_login_retry = 1 in pgbouncer.ini"),
+            "{refusal}"
+        );
+        let closed = advice(ErrorKind::Connect, false, "connection closed");
+        assert!(closed.contains("postgres.url names it"), "{closed}");
     }
 }
