@@ -69,9 +69,12 @@ fn failure(kind: ErrorKind, sent: bool, sqlstate: Option<&str>) -> Failure {
         }
         ErrorKind::Connect => match sqlstate {
             // The server refused the session or shut it down (08xxx, too many
-            // connections, admin shutdown, starting up): the request did not run, or
-            // was rolled back with its session.
-            Some(code) if code.starts_with("08") || matches!(code, "53300" | "57P01" | "57P03") => {
+            // connections, admin shutdown, starting up, the session idle too long):
+            // the request did not run, or was rolled back with its session.
+            Some(code)
+                if code.starts_with("08")
+                    || matches!(code, "53300" | "57P01" | "57P03" | "57P05") =>
+            {
                 Failure::Retryable
             }
             // No connection, or it broke before the request went out.
@@ -118,6 +121,7 @@ mod tests {
             (Connect, true, Some("53300"), Retryable),
             (Connect, true, Some("57P01"), Retryable),
             (Connect, true, Some("57P03"), Retryable),
+            (Connect, true, Some("57P05"), Retryable),
             (Connect, true, Some("08006"), Retryable),
             (Connect, true, Some("08001"), Retryable),
             (Connect, true, Some("57P02"), Unknown),

@@ -239,8 +239,11 @@ fn classify(code: &SqlState) -> ErrorKind {
         // invalid_authorization_specification, invalid_password, invalid_catalog_name
         // (unknown database), insufficient privilege to connect.
         "28000" | "28P01" | "3D000" | "42501" => ErrorKind::Auth,
-        // too_many_connections, admin_shutdown, crash_shutdown, cannot_connect_now.
-        c if c.starts_with("08") || matches!(c, "53300" | "57P01" | "57P02" | "57P03") => {
+        // too_many_connections, admin_shutdown, crash_shutdown, cannot_connect_now,
+        // idle_session_timeout (the server ended a session idle too long).
+        c if c.starts_with("08")
+            || matches!(c, "53300" | "57P01" | "57P02" | "57P03" | "57P05") =>
+        {
             ErrorKind::Connect
         }
         _ => ErrorKind::Query,
@@ -262,6 +265,7 @@ mod tests {
             ("3D000", ErrorKind::Auth),
             ("08006", ErrorKind::Connect),
             ("57P01", ErrorKind::Connect),
+            ("57P05", ErrorKind::Connect),
             ("53300", ErrorKind::Connect),
             ("57014", ErrorKind::Cancelled),
             ("42601", ErrorKind::Query),
