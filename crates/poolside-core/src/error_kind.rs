@@ -28,7 +28,8 @@ pub enum ErrorKind {
     Cancelled,
     /// The backend is not configured or not reachable (Redis optional).
     Unavailable,
-    /// Too much work is queued already: refused at once rather than queued.
+    /// Refused at once for want of room: too much work is queued already, or Redis is
+    /// at `maxmemory` and refuses writes (`OOM`).
     Overloaded,
 }
 

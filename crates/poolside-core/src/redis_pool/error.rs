@@ -14,6 +14,9 @@ pub struct RedisError {
     message: String,
     /// Whether the command had left for Redis when this failed.
     sent: bool,
+    /// The server answered, refusing for now (LOADING, BUSY, OOM, ...): the
+    /// connection itself is sound.
+    refused_for_now: bool,
     #[source]
     source: Option<redis::RedisError>,
 }
@@ -28,10 +31,22 @@ impl RedisError {
         // READONLY: the server is a replica now (a Sentinel failover demoted it); it
         // refused the command without running it.
         let demoted = error.code() == Some("READONLY");
+        // The server is up but cannot serve for now, and refused the command without
+        // running it: loading its dataset after a restart, a script past
+        // busy-reply-threshold, a replica cut off from its primary, a cluster with
+        // slots unserved or in the middle of moving them.
+        let not_serving_now = matches!(
+            error.code(),
+            Some("LOADING" | "BUSY" | "MASTERDOWN" | "CLUSTERDOWN" | "TRYAGAIN")
+        );
+        // At maxmemory with no eviction: it refuses writes (and runs nothing).
+        let full = error.code() == Some("OOM");
         let kind = if auth_refused {
             ErrorKind::Auth
-        } else if demoted {
+        } else if demoted || not_serving_now {
             ErrorKind::Connect
+        } else if full {
+            ErrorKind::Overloaded
         } else if error.is_timeout() {
             ErrorKind::Cancelled
         } else if error.is_io_error()
@@ -47,6 +62,14 @@ impl RedisError {
                 ": the server is no longer the primary and did not run the command; the \
                  pool connects to the primary the sentinels name"
             }
+            _ if not_serving_now => {
+                ": the server cannot serve for now and did not run the command; send it \
+                 again shortly"
+            }
+            _ if full => {
+                ": Redis is at maxmemory and refuses writes; raise maxmemory, or give a \
+                 cache an eviction policy (maxmemory-policy allkeys-lru)"
+            }
             ErrorKind::Auth => ": check the user and password in redis.url",
             ErrorKind::Connect => ": check that Redis runs and redis.url names it",
             _ if error.code() == Some("NOPERM") => {
@@ -58,8 +81,9 @@ impl RedisError {
             kind,
             message: redact_text(&format!("{context}: {error}{advice}")),
             // A refused connection never carried a command, and a replica refuses a
-            // write before running it.
-            sent: !error.is_connection_refusal() && !demoted,
+            // write before running it, as a server refuses what it cannot serve now.
+            sent: !error.is_connection_refusal() && !demoted && !not_serving_now && !full,
+            refused_for_now: not_serving_now || full,
             source: Some(error),
         }
     }
@@ -86,6 +110,13 @@ impl RedisError {
         self.sent
     }
 
+    /// Whether the server answered on a sound connection, refusing for now (loading
+    /// its dataset, busy with a script, full, ...): keep the connection, and do not
+    /// send the command again at once.
+    pub(crate) fn refused_for_now(&self) -> bool {
+        self.refused_for_now
+    }
+
     /// A failure with no driver error behind it, for code built over the pool (such
     /// as a cache that cannot decode a value). The message is redacted like every
     /// other.
@@ -103,6 +134,7 @@ impl RedisError {
             kind,
             message: redact_text(message.as_ref()),
             sent: false,
+            refused_for_now: false,
             source: None,
         }
     }
@@ -111,6 +143,7 @@ impl RedisError {
     pub(crate) fn duplicate(&self) -> Self {
         Self {
             sent: self.sent,
+            refused_for_now: self.refused_for_now,
             ..Self::new(self.kind, &self.message)
         }
     }
@@ -144,5 +177,69 @@ impl RedisError {
 impl fmt::Display for RedisError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.message)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The driver's error for the error reply `line`, as Redis sends it.
+    fn server_error(line: &str) -> redis::RedisError {
+        let reply = format!("-{line}\r\n");
+        match redis::parse_redis_value(reply.as_bytes()).and_then(redis::Value::extract_error) {
+            Err(error) => error,
+            Ok(value) => panic!("{line:?} parsed as {value:?}, not an error"),
+        }
+    }
+
+    #[test]
+    fn a_server_that_cannot_serve_now_is_unavailable_and_safe_to_retry() {
+        for line in [
+            "LOADING Redis is loading the dataset in memory",
+            "BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE.",
+            "MASTERDOWN Link with MASTER is down and replica-serve-stale-data is set to 'no'.",
+            "CLUSTERDOWN The cluster is down",
+            "TRYAGAIN Multiple keys request during rehashing of slot",
+        ] {
+            let error = RedisError::from_driver(server_error(line), "GET");
+            assert_eq!(error.kind(), ErrorKind::Connect, "{line}");
+            assert!(!error.was_sent(), "{line}: refused before it ran");
+            assert!(error.refused_for_now(), "{line}: on a sound connection");
+            assert!(
+                error.is_unavailable(),
+                "{line}: a cache carries on without it"
+            );
+            assert!(
+                error.to_string().contains("send it again shortly"),
+                "{error}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_full_server_refuses_writes_and_says_what_to_change() {
+        let error = RedisError::from_driver(
+            server_error("OOM command not allowed when used memory > 'maxmemory'."),
+            "SET",
+        );
+        assert_eq!(error.kind(), ErrorKind::Overloaded);
+        assert!(!error.was_sent());
+        assert!(
+            error.is_unavailable(),
+            "a cache carries on without its write"
+        );
+        assert!(error.to_string().contains("maxmemory-policy"), "{error}");
+    }
+
+    #[test]
+    fn other_server_errors_stay_query_errors() {
+        let error = RedisError::from_driver(
+            server_error("WRONGTYPE Operation against a key holding the wrong kind of value"),
+            "GET",
+        );
+        assert_eq!(error.kind(), ErrorKind::Query);
+        assert!(error.was_sent());
+        assert!(!error.is_unavailable());
     }
 }

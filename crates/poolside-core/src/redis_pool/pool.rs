@@ -277,11 +277,9 @@ impl RedisPool {
         }
         inner.counters.commands.fetch_add(1, Ordering::Relaxed);
         let mut result = self.send_once(path, &call).await;
-        if result
-            .as_ref()
-            .err()
-            .is_some_and(|e| e.kind() == ErrorKind::Connect && !e.was_sent())
-        {
+        if result.as_ref().err().is_some_and(|e| {
+            e.kind() == ErrorKind::Connect && !e.was_sent() && !e.refused_for_now()
+        }) {
             result = self.send_once(path, &call).await;
         }
         if result.is_err() {
@@ -304,12 +302,11 @@ impl RedisPool {
                 .map_err(|e| self.command_error(e));
             // A command that timed out leaves the shared connection suspect (a server
             // stalled, or commands stuck behind one that blocks): the next go on a new
-            // one.
-            if result
-                .as_ref()
-                .err()
-                .is_some_and(|e| matches!(e.kind(), ErrorKind::Connect | ErrorKind::Cancelled))
-            {
+            // one. A server that answered, refusing for now, leaves it sound.
+            if result.as_ref().err().is_some_and(|e| {
+                matches!(e.kind(), ErrorKind::Connect | ErrorKind::Cancelled)
+                    && !e.refused_for_now()
+            }) {
                 self.inner.shared.evict(&lease);
             }
             result
