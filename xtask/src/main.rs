@@ -42,9 +42,10 @@ commands:
   services failback the primary back in charge, the standby copied from it anew
   services failover redis
                     SENTINEL FAILOVER on the Sentinel group, waiting for the new primary
-  services kill redis|redis-primary|redis-node N
-                    SIGKILL to Redis, to the Sentinel group's primary, or to node N
-                    (1-6) of the cluster (`services up [group]` starts it again)
+  services kill redis|redis-primary|redis-node N|pgbouncer
+                    SIGKILL to Redis, to the Sentinel group's primary, to node N
+                    (1-6) of the cluster, or to PgBouncer (`services up [group]`
+                    starts it again)
   services reshard redis N
                     move N slots between two primaries of the Redis Cluster
                     (`redis-cli --cluster reshard`)
@@ -76,6 +77,7 @@ fn main() -> ExitCode {
         }
         ["services", "failback"] => services::failback().map(|()| ExitCode::SUCCESS),
         ["services", "kill", "redis"] => services::kill_redis().map(|()| ExitCode::SUCCESS),
+        ["services", "kill", "pgbouncer"] => services::kill_pgbouncer().map(|()| ExitCode::SUCCESS),
         ["services", "kill", "redis-primary"] => {
             services::kill_redis_primary().map(|()| ExitCode::SUCCESS)
         }

@@ -1,7 +1,7 @@
 //! Faults injected into the real servers under a steady load: PostgreSQL restarted
 //! (`pg_ctl stop -m fast` and `-m immediate`, then started; under writes, under
-//! the same writes through PgBouncer, and under the batched read path's reads), the
-//! primary lost to its
+//! the same writes through PgBouncer, and under the batched read path's reads),
+//! PgBouncer killed under those writes and started again, the primary lost to its
 //! streaming standby (stopped, or turned read-only), with a multi-host URL, and Redis
 //! killed under the point-of-sale service.
 //!
@@ -205,48 +205,102 @@ async fn present(url: &str, table: &str, ids: &[i64]) -> usize {
 enum Route {
     /// `DATABASE_URL`: the server itself.
     Direct,
-    /// `PGBOUNCER_URL`: PgBouncer in transaction mode, which stays up while the server
-    /// behind it restarts.
+    /// `PGBOUNCER_URL`: PgBouncer in transaction mode.
     PgBouncer,
 }
 
-impl Route {
-    /// How soon after the server accepts connections the pool must serve again: at
-    /// once when it connects itself; behind PgBouncer, once PgBouncer has tried the
-    /// server again (`server_login_retry`, 1 s in the services' PgBouncer) and the
-    /// retry layer's next try has come (at most 500 ms apart).
+/// A fault injected under load, and what recovering from it means.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Fault {
+    /// PostgreSQL restarted (`pg_ctl stop -m` this mode), the pool reaching it by
+    /// `Route`; PgBouncer stays up while the server behind it restarts.
+    Restart(&'static str, Route),
+    /// PgBouncer killed (SIGKILL) and started again half a second later, every
+    /// connection through it cut at once; PostgreSQL stays up behind it.
+    PgBouncerKilled,
+}
+
+impl Fault {
+    fn route(self) -> Route {
+        match self {
+            Fault::Restart(_, route) => route,
+            Fault::PgBouncerKilled => Route::PgBouncer,
+        }
+    }
+
+    /// The table the load writes to: one per fault.
+    fn table(self) -> &'static str {
+        match self {
+            Fault::Restart("fast", Route::Direct) => "fault_restart_fast",
+            Fault::Restart(_, Route::Direct) => "fault_restart_immediate",
+            Fault::Restart("fast", Route::PgBouncer) => "fault_pgbouncer_fast",
+            Fault::Restart(_, Route::PgBouncer) => "fault_pgbouncer_immediate",
+            Fault::PgBouncerKilled => "fault_pgbouncer_killed",
+        }
+    }
+
+    /// The URL the pool is given.
+    fn pool_url(self) -> String {
+        match self.route() {
+            Route::Direct => required_env("DATABASE_URL"),
+            Route::PgBouncer => required_env("PGBOUNCER_URL"),
+        }
+    }
+
+    /// The URL of what goes down, for the outage watcher (PgBouncer's without
+    /// poolside's `pgbouncer=true`, which the driver does not know).
+    fn watched_url(self) -> String {
+        match self {
+            Fault::Restart(..) => required_env("DATABASE_URL"),
+            Fault::PgBouncerKilled => {
+                let url = required_env("PGBOUNCER_URL");
+                url.split('?').next().unwrap_or(&url).to_owned()
+            }
+        }
+    }
+
+    /// Injects the fault through `cargo xtask services`; what it printed.
+    fn inject(self) -> String {
+        match self {
+            Fault::Restart(mode, _) => xtask_services(&["restart", "postgres", mode]),
+            Fault::PgBouncerKilled => {
+                let killed = xtask_services(&["kill", "pgbouncer"]);
+                std::thread::sleep(Duration::from_millis(500));
+                killed + &xtask_services(&["up"])
+            }
+        }
+    }
+
+    /// How soon after what went down accepts connections the pool must serve again:
+    /// at once when the pool connects to it; after a PostgreSQL restart behind
+    /// PgBouncer, once PgBouncer has tried the server again (`server_login_retry`, 1 s
+    /// in the services' PgBouncer) and the retry layer's next try has come (at most
+    /// 500 ms apart).
     fn recovery_bound(self) -> Duration {
         match self {
-            Route::Direct => Duration::from_secs(1),
-            Route::PgBouncer => Duration::from_secs(2),
+            Fault::Restart(_, Route::PgBouncer) => Duration::from_secs(2),
+            Fault::Restart(_, Route::Direct) | Fault::PgBouncerKilled => Duration::from_secs(1),
         }
     }
 }
 
-/// Restarts PostgreSQL (`mode` as `pg_ctl stop -m`) after a second of load through
-/// `route`, and checks recovery.
-async fn restart_under_load(mode: &'static str, route: Route) {
+/// Injects `fault` after a second of load, and checks recovery.
+async fn recover_under_load(fault: Fault) {
     let url = required_env("DATABASE_URL");
-    let (table, pool_url) = match (route, mode) {
-        (Route::Direct, "fast") => ("fault_restart_fast", url.clone()),
-        (Route::Direct, _) => ("fault_restart_immediate", url.clone()),
-        (Route::PgBouncer, "fast") => ("fault_pgbouncer_fast", required_env("PGBOUNCER_URL")),
-        (Route::PgBouncer, _) => ("fault_pgbouncer_immediate", required_env("PGBOUNCER_URL")),
-    };
+    let table = fault.table();
     fresh_table(&url, table).await;
-    let pool = pool_for(&pool_url).await;
+    let pool = pool_for(&fault.pool_url()).await;
     let (stop_tx, stop) = watch::channel(false);
     let (seen, tasks) = start_load(&pool, table, &stop);
     tokio::time::sleep(Duration::from_secs(1)).await;
 
-    let outage = tokio::spawn(watch_outage(url.clone(), stop.clone()));
-    let restart_began = Instant::now();
-    let printed =
-        tokio::task::spawn_blocking(move || xtask_services(&["restart", "postgres", mode]))
-            .await
-            .expect("the restart ran");
-    let restarted = Instant::now();
-    tokio::time::sleep(route.recovery_bound() + Duration::from_secs(1)).await;
+    let outage = tokio::spawn(watch_outage(fault.watched_url(), stop.clone()));
+    let fault_began = Instant::now();
+    let printed = tokio::task::spawn_blocking(move || fault.inject())
+        .await
+        .expect("the fault ran");
+    let injected = Instant::now();
+    tokio::time::sleep(fault.recovery_bound() + Duration::from_secs(1)).await;
     stop_tx.send(true).expect("tasks listen");
     let accepting = outage.await.expect("the watcher ran");
     for task in tasks {
@@ -255,12 +309,12 @@ async fn restart_under_load(mode: &'static str, route: Route) {
 
     let seen = std::mem::take(&mut *seen.lock());
     let accepting = accepting.expect("the watcher saw the server go down and come back");
-    let recovery = first_success_after(&seen, accepting.max(restart_began), false)
+    let recovery = first_success_after(&seen, accepting.max(fault_began), false)
         .map(|first| first.saturating_duration_since(accepting));
     let during: Vec<Outcome> = seen
         .outcomes
         .iter()
-        .filter(|o| o.finished >= restart_began)
+        .filter(|o| o.finished >= fault_began)
         .cloned()
         .collect();
     let failed_reads: Vec<_> = during
@@ -274,10 +328,10 @@ async fn restart_under_load(mode: &'static str, route: Route) {
         .collect();
     let acknowledged = seen.acknowledged.clone();
     println!(
-        "restart -m {mode} ({route:?}): {} (xtask {} ms); operations during and after: {}, failed reads {}, \
-         failed writes {}; first success {:?} after the server accepted connections",
+        "{fault:?}: {} (xtask {} ms); operations during and after: {}, failed reads {}, \
+         failed writes {}; first success {:?} after it accepted connections again",
         printed.trim(),
-        restarted.duration_since(restart_began).as_millis(),
+        injected.duration_since(fault_began).as_millis(),
         during.len(),
         failed_reads.len(),
         failed_writes.len(),
@@ -292,12 +346,12 @@ async fn restart_under_load(mode: &'static str, route: Route) {
         }
     }
 
-    let recovery = recovery.expect("an operation succeeded after the restart");
+    let recovery = recovery.expect("an operation succeeded after the fault");
     assert!(
-        recovery <= route.recovery_bound(),
-        "the pool took {recovery:?} after the server accepted connections (through \
-         {route:?}; at most {:?})",
-        route.recovery_bound()
+        recovery <= fault.recovery_bound(),
+        "the pool took {recovery:?} after it accepted connections again ({fault:?}; at \
+         most {:?})",
+        fault.recovery_bound()
     );
     assert!(
         failed_reads.is_empty(),
@@ -321,7 +375,7 @@ async fn restart_under_load(mode: &'static str, route: Route) {
     );
     pool.query_one("SELECT 1", &[])
         .await
-        .expect("the pool serves after the restart");
+        .expect("the pool serves after the fault");
     let stats = pool.stats();
     assert!(stats.total <= stats.max_size && stats.active + stats.idle == stats.total);
 }
@@ -329,25 +383,31 @@ async fn restart_under_load(mode: &'static str, route: Route) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "restarts the shared PostgreSQL: run by `cargo xtask test` in its faults phase"]
 async fn server_fault_restart_fast_under_load() {
-    restart_under_load("fast", Route::Direct).await;
+    recover_under_load(Fault::Restart("fast", Route::Direct)).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "restarts the shared PostgreSQL: run by `cargo xtask test` in its faults phase"]
 async fn server_fault_restart_immediate_under_load() {
-    restart_under_load("immediate", Route::Direct).await;
+    recover_under_load(Fault::Restart("immediate", Route::Direct)).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "restarts the shared PostgreSQL: run by `cargo xtask test` in its faults phase"]
 async fn server_fault_restart_fast_behind_pgbouncer() {
-    restart_under_load("fast", Route::PgBouncer).await;
+    recover_under_load(Fault::Restart("fast", Route::PgBouncer)).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "restarts the shared PostgreSQL: run by `cargo xtask test` in its faults phase"]
 async fn server_fault_restart_immediate_behind_pgbouncer() {
-    restart_under_load("immediate", Route::PgBouncer).await;
+    recover_under_load(Fault::Restart("immediate", Route::PgBouncer)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "kills the shared PgBouncer: run by `cargo xtask test` in its faults phase"]
+async fn server_fault_pgbouncer_killed_under_load() {
+    recover_under_load(Fault::PgBouncerKilled).await;
 }
 
 /// Restarts PostgreSQL (`pg_ctl stop -m immediate`) under reads on the batched read

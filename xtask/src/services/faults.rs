@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, bail};
 
 use super::layout::Layout;
+use super::pgbouncer::PgBouncer;
 use super::postgres::Postgres;
 use super::process::{self, ServerUser, run};
 use super::redis::Redis;
@@ -127,6 +128,12 @@ pub(crate) fn restart_postgres(mode: RestartMode) -> Result<()> {
 /// keep none on disk). `services up` starts it again.
 pub(crate) fn kill_redis() -> Result<()> {
     kill(&Redis, "cargo xtask services up")
+}
+
+/// `services kill pgbouncer`: SIGKILL to PgBouncer, every client connection through
+/// it cut at once, PostgreSQL left running. `services up` starts it again.
+pub(crate) fn kill_pgbouncer() -> Result<()> {
+    kill(&PgBouncer, "cargo xtask services up")
 }
 
 /// `services kill redis-primary`: SIGKILL to the Sentinel group's primary now, then

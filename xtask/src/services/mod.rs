@@ -28,8 +28,8 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 pub(crate) use faults::{
-    RestartMode, failback, failover, failover_redis, kill_redis, kill_redis_cluster_node,
-    kill_redis_primary, reshard_redis, restart_postgres,
+    RestartMode, failback, failover, failover_redis, kill_pgbouncer, kill_redis,
+    kill_redis_cluster_node, kill_redis_primary, reshard_redis, restart_postgres,
 };
 
 use install::Requirement;
