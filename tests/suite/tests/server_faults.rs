@@ -1,7 +1,8 @@
 //! Faults injected into the real servers under a steady load: PostgreSQL restarted
 //! (`pg_ctl stop -m fast` and `-m immediate`, then started; under writes, under
 //! the same writes through PgBouncer, and under the batched read path's reads),
-//! PgBouncer killed under those writes and started again, the primary lost to its
+//! PgBouncer killed under those writes and started again, every free connection
+//! slot of the server taken by another client under checkouts, the primary lost to its
 //! streaming standby (stopped, or turned read-only), with a multi-host URL, and Redis
 //! killed under the point-of-sale service.
 //!
@@ -408,6 +409,109 @@ async fn server_fault_restart_immediate_behind_pgbouncer() {
 #[ignore = "kills the shared PgBouncer: run by `cargo xtask test` in its faults phase"]
 async fn server_fault_pgbouncer_killed_under_load() {
     recover_under_load(Fault::PgBouncerKilled).await;
+}
+
+/// Opens connections to `url` until the server refuses one for want of slots
+/// (53300, "sorry, too many clients already"); returns them, held open.
+async fn take_every_free_slot(url: &str) -> Vec<tokio_postgres::Client> {
+    let mut held = Vec::new();
+    loop {
+        match direct_client(url).await {
+            Ok(client) => held.push(client),
+            Err(error)
+                if error.code() == Some(&tokio_postgres::error::SqlState::TOO_MANY_CONNECTIONS) =>
+            {
+                return held;
+            }
+            Err(error) => panic!("after {} connections: {error}", held.len()),
+        }
+        assert!(
+            held.len() < 1000,
+            "the server took 1000 connections and refused none"
+        );
+    }
+}
+
+/// Another client takes every free connection slot of the server while the pool
+/// holds one connection and is asked for six: the pool cannot grow (each connect
+/// fails with 53300), and its callers wait for the connection it has instead of
+/// failing; once the slots are free again, it grows.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "fills the shared PostgreSQL's connection slots: run by `cargo xtask test` in its faults phase"]
+async fn server_fault_no_connection_slots_left_under_load() {
+    let url = required_env("DATABASE_URL");
+    let config = load_config(&[
+        ("DATABASE_URL", url.as_str()),
+        ("POOLSIDE_PROFILE", "test"),
+        ("POOLSIDE_POSTGRES__MAX_SIZE", "6"),
+        ("POOLSIDE_POSTGRES__MIN_IDLE", "1"),
+        ("POOLSIDE_POSTGRES__CONNECTION_TIMEOUT", "10s"),
+    ]);
+    let pool = PgPool::connect(&config.config.postgres)
+        .await
+        .expect("connects");
+    let before = pool.stats();
+    let held = take_every_free_slot(&url).await;
+    // Twelve callers, each holding a connection of its own for 10 ms at a time: the
+    // pool would open six, and can open none.
+    let (stop_tx, stop) = watch::channel(false);
+    let outcomes = Arc::new(Mutex::new(Vec::new()));
+    let tasks: Vec<_> = (0..12)
+        .map(|_| {
+            let (pool, outcomes, stop) = (pool.clone(), Arc::clone(&outcomes), stop.clone());
+            tokio::spawn(async move {
+                while !*stop.borrow() {
+                    let result = run_bounded(async {
+                        let mut conn = pool.get().await?;
+                        conn.execute("SELECT pg_sleep(0.01)", &[]).await
+                    })
+                    .await;
+                    outcomes
+                        .lock()
+                        .push(result.map(drop).map_err(|e| e.to_string()));
+                }
+            })
+        })
+        .collect();
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let starved = pool.stats();
+    let held_count = held.len();
+    drop(held);
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    stop_tx.send(true).expect("tasks listen");
+    for task in tasks {
+        task.await.expect("no caller panicked");
+    }
+    let grown = pool.stats();
+    let outcomes = std::mem::take(&mut *outcomes.lock());
+    let failed: Vec<_> = outcomes.iter().filter_map(|o| o.as_ref().err()).collect();
+    println!(
+        "no free slots: another client held {held_count}; {} calls, {} failed; the pool \
+         had {} connection(s) before, {} while starved, {} after the slots were freed \
+         (created {} -> {} -> {})",
+        outcomes.len(),
+        failed.len(),
+        before.total,
+        starved.total,
+        grown.total,
+        before.created,
+        starved.created,
+        grown.created
+    );
+    assert!(held_count > 0, "the other client took some slots");
+    assert!(
+        failed.is_empty(),
+        "the pool had a connection: its callers wait for it rather than fail: {:?}",
+        failed.first()
+    );
+    assert!(
+        starved.total < starved.max_size && starved.waiting > 0,
+        "the pool could not grow while the slots were full, and callers waited: {starved:?}"
+    );
+    assert!(
+        grown.total > starved.total,
+        "the pool grows once slots are free: {starved:?} -> {grown:?}"
+    );
 }
 
 /// Restarts PostgreSQL (`pg_ctl stop -m immediate`) under reads on the batched read
