@@ -104,12 +104,14 @@ async fn behind_pgbouncer_its_limits_are_read_over_the_admin_console() {
     );
 }
 
-/// PgBouncer's admin console, as the pool's user (one of its `admin_users` here).
+/// PgBouncer's admin console, as the pool's user (one of its `admin_users` here), on
+/// the URL poolside-config made of `PGBOUNCER_URL` (`pgbouncer=true` read and stripped).
 async fn pgbouncer_admin() -> tokio_postgres::Client {
-    let mut url = url::Url::parse(&required_env("PGBOUNCER_URL")).expect("a URL");
-    url.set_query(None);
-    url.set_path("/pgbouncer");
-    let (client, connection) = tokio_postgres::connect(url.as_str(), tokio_postgres::NoTls)
+    let url = config("PGBOUNCER_URL", "1").url;
+    let mut admin: tokio_postgres::Config = url.expose().parse().expect("the driver parses it");
+    admin.dbname("pgbouncer");
+    let (client, connection) = admin
+        .connect(tokio_postgres::NoTls)
         .await
         .expect("PgBouncer's admin console answers");
     tokio::spawn(connection);

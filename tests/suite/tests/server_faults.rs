@@ -248,14 +248,16 @@ impl Fault {
         }
     }
 
-    /// The URL of what goes down, for the outage watcher (PgBouncer's without
-    /// poolside's `pgbouncer=true`, which the driver does not know).
+    /// The URL of what goes down, for the outage watcher (PgBouncer's as
+    /// poolside-config leaves it, without `pgbouncer=true`, which the driver does not
+    /// know).
     fn watched_url(self) -> String {
         match self {
             Fault::Restart(..) => required_env("DATABASE_URL"),
             Fault::PgBouncerKilled => {
                 let url = required_env("PGBOUNCER_URL");
-                url.split('?').next().unwrap_or(&url).to_owned()
+                let loaded = load_config(&[("DATABASE_URL", url.as_str())]);
+                loaded.config.postgres.url.expose().to_owned()
             }
         }
     }

@@ -41,6 +41,7 @@ impl RedisError {
         );
         // At maxmemory with no eviction: it refuses writes (and runs nothing).
         let full = error.code() == Some("OOM");
+        let refused_for_now = not_serving_now || full;
         let kind = if auth_refused {
             ErrorKind::Auth
         } else if demoted || not_serving_now {
@@ -82,8 +83,8 @@ impl RedisError {
             message: redact_text(&format!("{context}: {error}{advice}")),
             // A refused connection never carried a command, and a replica refuses a
             // write before running it, as a server refuses what it cannot serve now.
-            sent: !error.is_connection_refusal() && !demoted && !not_serving_now && !full,
-            refused_for_now: not_serving_now || full,
+            sent: !error.is_connection_refusal() && !demoted && !refused_for_now,
+            refused_for_now,
             source: Some(error),
         }
     }
