@@ -7,82 +7,13 @@
 //! directory of its own), since both states would stall every other test on the
 //! shared one; it stops that server, by its pid, when it ends.
 
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use poolside_cache::{OnUnavailable, RedisCache};
 use poolside_core::{ErrorKind, RedisPool};
+use poolside_tests::private_redis::PrivateRedis;
 use poolside_tests::redis_config;
-
-/// A `redis-server` of this test's own, stopped (and its directory removed) on drop.
-struct PrivateRedis {
-    server: Child,
-    dir: PathBuf,
-}
-
-impl PrivateRedis {
-    fn start() -> Self {
-        let dir =
-            std::env::temp_dir().join(format!("poolside-redis-refusals-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).expect("creates the server's directory");
-        let server = Command::new("redis-server")
-            .args(["--port", "0", "--save", "", "--appendonly", "no"])
-            .args(["--busy-reply-threshold", "100"])
-            .arg("--unixsocket")
-            .arg(dir.join("redis.sock"))
-            .arg("--dir")
-            .arg(&dir)
-            .stdout(Stdio::null())
-            .spawn()
-            .expect("redis-server runs (cargo xtask test installs it)");
-        let redis = Self { server, dir };
-        let began = Instant::now();
-        while !redis.cli(&["PING"]).is_ok_and(|out| out == "PONG") {
-            assert!(
-                began.elapsed() < Duration::from_secs(10),
-                "the private redis-server did not answer within 10 s"
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        redis
-    }
-
-    fn socket(&self) -> PathBuf {
-        self.dir.join("redis.sock")
-    }
-
-    fn url(&self) -> String {
-        format!("unix://{}", self.socket().display())
-    }
-
-    /// `redis-cli` on the server: its answer, trimmed.
-    fn cli(&self, args: &[&str]) -> Result<String, String> {
-        let out = cli_command(&self.socket(), args)
-            .output()
-            .map_err(|e| e.to_string())?;
-        let text = String::from_utf8_lossy(&out.stdout).trim().to_owned();
-        if out.status.success() {
-            Ok(text)
-        } else {
-            Err(format!("{text} {}", String::from_utf8_lossy(&out.stderr)))
-        }
-    }
-}
-
-impl Drop for PrivateRedis {
-    fn drop(&mut self) {
-        let _ = self.server.kill();
-        let _ = self.server.wait();
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
-
-fn cli_command(socket: &Path, args: &[&str]) -> Command {
-    let mut command = Command::new("redis-cli");
-    command.arg("-s").arg(socket).args(args);
-    command
-}
 
 /// A cache in each mode over one pool on `redis`.
 async fn caches(redis: &PrivateRedis) -> (RedisCache, RedisCache) {
@@ -97,7 +28,7 @@ async fn caches(redis: &PrivateRedis) -> (RedisCache, RedisCache) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_redis_that_refuses_to_serve_leaves_a_miss_mode_cache_working() {
-    let redis = PrivateRedis::start();
+    let redis = PrivateRedis::start("refusals", &["--busy-reply-threshold", "100"]);
     let (lenient, strict) = caches(&redis).await;
     lenient
         .set("before", &1_u32, None)
@@ -141,7 +72,8 @@ async fn a_redis_that_refuses_to_serve_leaves_a_miss_mode_cache_working() {
 
     // A script that never ends: past busy-reply-threshold (100 ms here) Redis answers
     // every other command with BUSY, until SCRIPT KILL.
-    let mut script = cli_command(&redis.socket(), &["EVAL", "while true do end", "0"])
+    let mut script = redis
+        .cli_command(&["EVAL", "while true do end", "0"])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()

@@ -9,6 +9,7 @@ use redis::sentinel::{SentinelClient, SentinelClientBuilder, SentinelServerType}
 use redis::{AsyncConnectionConfig, ConnectionInfo, IntoConnectionInfo, RedisResult};
 use tokio::sync::Mutex;
 
+use super::driver::{self, Driver};
 use super::failovers::Failovers;
 use super::{RedisConnection, RedisError};
 
@@ -109,23 +110,19 @@ impl Deployment {
     pub(crate) async fn open(
         &self,
         config: &AsyncConnectionConfig,
-    ) -> RedisResult<RedisConnection> {
-        match self {
-            Deployment::Single(client) => client
-                .get_multiplexed_async_connection_with_config(config)
-                .await
-                .map(RedisConnection::Server),
-            Deployment::Sentinel { client, .. } => client
-                .lock()
-                .await
-                .get_async_connection_with_config(config)
-                .await
-                .map(RedisConnection::Server),
-            Deployment::Cluster { client, .. } => client
-                .get_async_connection()
-                .await
-                .map(RedisConnection::Cluster),
-        }
+    ) -> RedisResult<(RedisConnection, Driver)> {
+        let (conn, driver) = match self {
+            Deployment::Single(client) => driver::open(client, config).await?,
+            Deployment::Sentinel { client, .. } => {
+                let primary = client.lock().await.async_get_client().await?;
+                driver::open(&primary, config).await?
+            }
+            Deployment::Cluster { client, .. } => {
+                let conn = client.get_async_connection().await?;
+                return Ok((RedisConnection::Cluster(conn), Driver::external()));
+            }
+        };
+        Ok((RedisConnection::Server(conn), driver))
     }
 
     /// A connection for pub/sub.

@@ -11,16 +11,26 @@ use poolside_config::RedisConfig;
 use redis::AsyncConnectionConfig;
 
 use super::deployment::Deployment;
+use super::driver::Driver;
 use super::reconnect::ReconnectBackoff;
 use super::{RedisConnection, RedisError};
 use crate::ErrorKind;
 use crate::fair_pool::FailureSender;
 
-/// A connection as bb8 holds it: the connection, and how many failovers the
-/// sentinels had announced when it opened.
+/// A connection as bb8 holds it: the connection, its driver, and how many failovers
+/// the sentinels had announced when it opened.
 pub(crate) struct Managed {
     pub(crate) conn: RedisConnection,
+    pub(crate) driver: Driver,
     pub(crate) failovers: u64,
+}
+
+impl Managed {
+    /// Whether the server has closed the connection (its driver ended): nothing sent
+    /// on it would go out.
+    pub(crate) fn closed(&self) -> bool {
+        self.driver.ended()
+    }
 }
 
 /// Opens and checks Redis connections for bb8.
@@ -63,19 +73,19 @@ impl RedisManager {
     }
 
     /// Opens a connection and checks that Redis takes it, within the connect timeout.
-    async fn open(&self) -> Result<RedisConnection, RedisError> {
+    async fn open(&self) -> Result<(RedisConnection, Driver), RedisError> {
         let context = format!("connecting to {}", self.target);
         // A PING right away: the driver opens a connection without checking that the
         // server takes it (no password given where one is required, NOAUTH), and a
         // connection refused only by its first command would pass for open, fail
         // validation, and leave waiters to the full connection timeout.
         let opened = async {
-            let mut conn = self.deployment.open(&self.connection).await?;
+            let (mut conn, driver) = self.deployment.open(&self.connection).await?;
             self.check(&mut conn).await?;
-            Ok::<_, redis::RedisError>(conn)
+            Ok::<_, redis::RedisError>((conn, driver))
         };
         match tokio::time::timeout(self.connect_timeout, opened).await {
-            Ok(Ok(conn)) => Ok(conn),
+            Ok(Ok(opened)) => Ok(opened),
             Ok(Err(e)) => Err(RedisError::from_driver(e, &context).while_connecting()),
             Err(_) => Err(RedisError::new(
                 ErrorKind::Connect,
@@ -102,9 +112,13 @@ impl bb8::ManageConnection for RedisManager {
         // Counted before the lookup: a failover announced meanwhile breaks it.
         let failovers = self.deployment.failovers();
         match self.open().await {
-            Ok(conn) => {
+            Ok((conn, driver)) => {
                 self.backoff.succeeded();
-                Ok(Managed { conn, failovers })
+                Ok(Managed {
+                    conn,
+                    driver,
+                    failovers,
+                })
             }
             Err(error) => {
                 let delay = self.backoff.failed(started, Instant::now(), &error);
@@ -122,6 +136,12 @@ impl bb8::ManageConnection for RedisManager {
     }
 
     async fn is_valid(&self, managed: &mut Managed) -> Result<(), RedisError> {
+        if managed.closed() {
+            return Err(RedisError::new(
+                ErrorKind::Connect,
+                "the server closed the connection",
+            ));
+        }
         if self.has_broken(managed) {
             return Err(RedisError::new(
                 ErrorKind::Connect,
@@ -133,9 +153,10 @@ impl bb8::ManageConnection for RedisManager {
             .map_err(|e| RedisError::from_driver(e, "checking a connection"))
     }
 
-    /// Opened before the sentinels' last failover: it may go to the old primary.
+    /// Closed by the server, or opened before the sentinels' last failover (it may
+    /// go to the old primary).
     fn has_broken(&self, managed: &mut Managed) -> bool {
-        managed.failovers != self.deployment.failovers()
+        managed.closed() || managed.failovers != self.deployment.failovers()
     }
 }
 

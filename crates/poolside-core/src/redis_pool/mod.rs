@@ -4,6 +4,7 @@
 mod cluster_nodes;
 mod connection;
 mod deployment;
+mod driver;
 mod error;
 mod failovers;
 mod info;

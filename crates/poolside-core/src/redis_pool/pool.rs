@@ -81,7 +81,8 @@ pub(super) enum Path {
 struct Lease {
     conn: RedisConnection,
     /// Holds the connection out of the pool; it knows the failovers seen when it
-    /// opened (after another, the lease is let go).
+    /// opened, and whether the server has closed it (after either, the lease is let
+    /// go).
     checkout: Checkout<RedisManager>,
 }
 
@@ -228,7 +229,10 @@ impl RedisPool {
         let failovers = inner.deployment.failovers();
         inner
             .shared
-            .pick(|lease| lease.checkout.failovers == failovers, lease)
+            .pick(
+                |lease| lease.checkout.failovers == failovers && !lease.checkout.closed(),
+                lease,
+            )
             .await
     }
 

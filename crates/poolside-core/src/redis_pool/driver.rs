@@ -1,0 +1,134 @@
+//! [`Driver`]: the task that runs a connection to one server (writes its commands,
+//! reads its replies), spawned by the pool rather than by the redis crate, so that the
+//! pool knows when it has ended.
+//!
+//! It ends when the server closes the connection: Redis's `timeout` closing an idle
+//! client, a restart, `CLIENT KILL`, a proxy's idle timeout. The redis crate then fails
+//! every later command on the connection with "broken pipe", which says nothing of
+//! whether the command went out, so the pool could not send it again. Knowing that
+//! the driver ended first, the pool leases another connection before it sends.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use redis::aio::MultiplexedConnection;
+use redis::io::tcp::{TcpSettings, socket2::SockRef};
+use redis::{AsyncConnectionConfig, ConnectionAddr, RedisResult};
+use tokio::net::{TcpStream, UnixStream};
+use tokio::task::AbortHandle;
+
+/// The driver of one connection: whether it has ended, and its task, aborted when the
+/// pool drops the connection (as the redis crate aborts the drivers it spawns).
+#[derive(Debug)]
+pub(crate) struct Driver {
+    ended: Arc<AtomicBool>,
+    task: Option<AbortHandle>,
+}
+
+impl Driver {
+    /// The driver of a connection that manages its own (a cluster's): never ended.
+    pub(crate) fn external() -> Self {
+        Self {
+            ended: Arc::default(),
+            task: None,
+        }
+    }
+
+    /// Whether the driver has ended: nothing sent on the connection would go out.
+    pub(crate) fn ended(&self) -> bool {
+        self.ended.load(Ordering::Acquire)
+    }
+
+    /// Spawns `driver`, marking it ended when it returns. The mark comes before the
+    /// driver is dropped, and so before commands fail for want of it.
+    fn spawn(driver: impl Future<Output = ()> + Send + 'static) -> Self {
+        let ended = Arc::new(AtomicBool::new(false));
+        let mark = Arc::clone(&ended);
+        let task = tokio::spawn(async move {
+            driver.await;
+            mark.store(true, Ordering::Release);
+        });
+        Self {
+            ended,
+            task: Some(task.abort_handle()),
+        }
+    }
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        if let Some(task) = &self.task {
+            task.abort();
+        }
+    }
+}
+
+/// Opens a multiplexed connection to `client`'s server, as the redis crate's
+/// `get_multiplexed_async_connection_with_config` does, with the driver spawned here.
+pub(crate) async fn open(
+    client: &redis::Client,
+    config: &AsyncConnectionConfig,
+) -> RedisResult<(MultiplexedConnection, Driver)> {
+    let info = client.get_connection_info();
+    let (conn, driver) = match info.addr() {
+        ConnectionAddr::Tcp(host, port) => {
+            let stream = connect_tcp(host, *port, info.tcp_settings()).await?;
+            let (conn, driver) = MultiplexedConnection::new_with_config(
+                info.redis_settings(),
+                stream,
+                config.clone(),
+            )
+            .await?;
+            (conn, Driver::spawn(driver))
+        }
+        ConnectionAddr::Unix(path) => {
+            let stream = connect_unix(path).await?;
+            let (conn, driver) = MultiplexedConnection::new_with_config(
+                info.redis_settings(),
+                stream,
+                config.clone(),
+            )
+            .await?;
+            (conn, Driver::spawn(driver))
+        }
+        other => {
+            return Err(redis::RedisError::from((
+                redis::ErrorKind::InvalidClientConfig,
+                "poolside connects to Redis over plain TCP (redis://) or a Unix socket \
+                 (unix://); TLS (rediss://) is not supported",
+                other.to_string(),
+            )));
+        }
+    };
+    Ok((conn, driver))
+}
+
+/// A TCP connection to the first of `host`'s addresses that takes one, with the URL's
+/// TCP settings (the redis crate's defaults unless the caller set them).
+async fn connect_tcp(host: &str, port: u16, settings: &TcpSettings) -> RedisResult<TcpStream> {
+    let mut last = None;
+    for addr in tokio::net::lookup_host((host, port)).await? {
+        match TcpStream::connect(addr).await {
+            Ok(stream) => {
+                stream.set_nodelay(settings.nodelay())?;
+                let socket = SockRef::from(&stream);
+                if let Some(keepalive) = settings.keepalive() {
+                    socket.set_tcp_keepalive(keepalive)?;
+                }
+                if let Some(timeout) = settings.user_timeout() {
+                    socket.set_tcp_user_timeout(Some(timeout))?;
+                }
+                return Ok(stream);
+            }
+            Err(e) => last = Some(e),
+        }
+    }
+    Err(last
+        .unwrap_or_else(|| std::io::Error::other(format!("{host} resolves to no address")))
+        .into())
+}
+
+async fn connect_unix(path: &Path) -> RedisResult<UnixStream> {
+    Ok(UnixStream::connect(path).await?)
+}
