@@ -101,13 +101,21 @@ impl Checker<'_> {
     }
 
     fn redis_url(&mut self, key: &str, url: &SecretUrl) {
-        const SCHEMES: [&str; 4] = ["redis", "rediss", "unix", "redis+unix"];
+        const SCHEMES: [&str; 3] = ["redis", "unix", "redis+unix"];
         match url::Url::parse(url.expose()) {
             Ok(parsed) if SCHEMES.contains(&parsed.scheme()) => {}
+            Ok(parsed) if parsed.scheme() == "rediss" => self.error(
+                key,
+                format!(
+                    "{url} asks for TLS (rediss://), which poolside's Redis connections do \
+                     not support: use redis:// or unix://, or point it at a local proxy that \
+                     speaks TLS to Redis (such as stunnel)"
+                ),
+            ),
             Ok(parsed) => self.error(
                 key,
                 format!(
-                    "{url} has scheme {:?}: expected redis://, rediss:// or unix://",
+                    "{url} has scheme {:?}: expected redis:// or unix://",
                     parsed.scheme()
                 ),
             ),

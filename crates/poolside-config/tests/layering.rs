@@ -579,7 +579,7 @@ fn redis_sentinel_and_cluster_modes_read_their_own_keys() {
         ("POOLSIDE_REDIS__MODE", "cluster"),
         (
             "POOLSIDE_REDIS__CLUSTER_NODES",
-            "redis://10.0.0.1:6379 redis://10.0.0.2:6379,rediss://10.0.0.3:6380",
+            "redis://10.0.0.1:6379 redis://10.0.0.2:6379,redis://10.0.0.3:6380",
         ),
     ]))
     .load()
@@ -618,10 +618,24 @@ fn redis_modes_name_every_missing_or_contradictory_key_at_once() {
         "redis.master_name (from default of the development profile): is not set, but redis.mode = sentinel",
         "redis.url (from env REDIS_URL): is set, but redis.mode = sentinel (from env POOLSIDE_REDIS__MODE) does not use it",
         "redis.cluster_nodes (from env POOLSIDE_REDIS__CLUSTER_NODES): is set, but redis.mode = sentinel",
-        "has scheme \"http\": expected redis://, rediss:// or unix://",
+        "has scheme \"http\": expected redis:// or unix://",
     ] {
         assert!(text.contains(expected), "missing {expected:?} in:\n{text}");
     }
+    assert!(!text.contains("s3cret"), "{text}");
+
+    // TLS is refused by name, with what to do, rather than by the driver at connect.
+    let text = ConfigLoader::from_env(env(&[
+        ("DATABASE_URL", URL),
+        ("REDIS_URL", "rediss://:s3cret@10.0.0.1:6380/0"),
+    ]))
+    .load()
+    .expect_err("rediss:// is not supported")
+    .to_string();
+    assert!(
+        text.contains("asks for TLS (rediss://)") && text.contains("stunnel"),
+        "{text}"
+    );
     assert!(!text.contains("s3cret"), "{text}");
 
     let text = ConfigLoader::from_env(env(&[

@@ -16,7 +16,8 @@ use crate::{Profile, SecretUrl};
 pub struct RedisConfig {
     /// How Redis is deployed. Default: `single`.
     pub mode: RedisMode,
-    /// `redis://`, `rediss://` or `unix://` URL of the one server (`single` mode).
+    /// `redis://` or `unix://` URL of the one server (`single` mode). TLS
+    /// (`rediss://`) is refused: poolside's Redis connections do not speak it.
     /// Legacy: `REDIS_URL`.
     pub url: SecretUrl,
     /// The sentinels' URLs (`sentinel` mode). Their credentials and database are used
