@@ -1,7 +1,8 @@
 //! `RedisPool` when Redis closes its connections while they sit idle: Redis's own
 //! `timeout` (which managed services set), and `CLIENT KILL` (an operator, a restart's
 //! effect on clients). The next command goes out on a new connection and succeeds: it
-//! does not meet the closed one's "broken pipe".
+//! does not meet the closed one's "broken pipe". And when Redis closes new
+//! connections at once (at `maxclients`), the error says so.
 //!
 //! The test runs a Redis of its own (on a Unix socket), as `timeout` would close the
 //! connections of every other test on the shared one; it stops it, by its pid, at the
@@ -9,7 +10,7 @@
 
 use std::time::{Duration, Instant};
 
-use poolside_core::RedisPool;
+use poolside_core::{ErrorKind, RedisPool};
 use poolside_tests::private_redis::PrivateRedis;
 use poolside_tests::redis_config;
 
@@ -85,4 +86,33 @@ async fn commands_after_redis_closed_idle_connections_go_out_on_new_ones() {
             "after {close}, the pool opened a shared and an exclusive connection"
         );
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_redis_at_maxclients_is_named_in_the_connect_error() {
+    let redis = PrivateRedis::start("maxclients", &[]);
+    let pool = RedisPool::connect(&redis_config(
+        &redis.url(),
+        &[("REDIS_CONNECTION_TIMEOUT", "1000")],
+    ))
+    .await
+    .expect("connects to the private Redis");
+    // The shared connection is the one client Redis takes.
+    let _: String = pool.command(&redis::cmd("PING")).await.expect("ping");
+    redis
+        .cli(&["CONFIG", "SET", "maxclients", "1"])
+        .expect("sets maxclients");
+    let refused = pool
+        .exclusive()
+        .await
+        .expect_err("Redis takes no second client");
+    assert_eq!(refused.kind(), ErrorKind::Connect, "{refused}");
+    assert!(
+        refused.to_string().contains("maxclients"),
+        "the error names the likely cause: {refused}"
+    );
+    let _: String = pool
+        .command(&redis::cmd("PING"))
+        .await
+        .expect("the shared connection still serves");
 }

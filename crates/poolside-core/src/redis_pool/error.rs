@@ -24,6 +24,22 @@ pub struct RedisError {
 impl RedisError {
     /// Classifies a driver error; `context` says what was being done.
     pub(crate) fn from_driver(error: redis::RedisError, context: &str) -> Self {
+        Self::classify(error, context, false)
+    }
+
+    /// Classifies a driver error met while opening a connection: nothing was sent, so
+    /// retrying is safe, and a driver timeout here means no connection (`Connect`),
+    /// not a cancelled command.
+    pub(crate) fn from_driver_connecting(error: redis::RedisError, context: &str) -> Self {
+        let mut this = Self::classify(error, context, true);
+        this.sent = false;
+        if this.kind == ErrorKind::Cancelled {
+            this.kind = ErrorKind::Connect;
+        }
+        this
+    }
+
+    fn classify(error: redis::RedisError, context: &str, connecting: bool) -> Self {
         // NOAUTH: a password is required and none was given; WRONGPASS: the user or
         // password is wrong (the driver reports only the latter at connect).
         let auth_refused = error.kind() == redis::ErrorKind::AuthenticationFailed
@@ -58,7 +74,17 @@ impl RedisError {
         } else {
             ErrorKind::Query
         };
+        // Redis accepted the connection, then closed it before answering: at
+        // maxclients it writes its refusal and closes at once, and the reply is lost
+        // to the reset that the client's first command meets.
+        let closed_on_accept =
+            connecting && error.is_connection_dropped() && !error.is_connection_refusal();
         let advice = match kind {
+            _ if closed_on_accept => {
+                ": Redis accepted the connection and closed it before answering; it does \
+                 so at maxclients (compare connected_clients in INFO with CONFIG GET \
+                 maxclients), and a proxy in front of it may refuse this client"
+            }
             _ if demoted => {
                 ": the server is no longer the primary and did not run the command; the \
                  pool connects to the primary the sentinels name"
@@ -89,18 +115,6 @@ impl RedisError {
         }
     }
 
-    /// The same error as a failure to connect: nothing was sent, so retrying is safe,
-    /// and a driver timeout here means no connection (`Connect`), not a cancelled
-    /// command.
-    pub(crate) fn while_connecting(mut self) -> Self {
-        self.sent = false;
-        if self.kind == ErrorKind::Cancelled {
-            self.kind = ErrorKind::Connect;
-        }
-        self
-    }
-
-    /// Whether the command had left for Redis when this failed.
     /// Marks it as the error of a command the server received (and may have run).
     pub(crate) fn after_sending(mut self) -> Self {
         self.sent = true;
@@ -231,6 +245,32 @@ mod tests {
             "a cache carries on without its write"
         );
         assert!(error.to_string().contains("maxmemory-policy"), "{error}");
+    }
+
+    #[test]
+    fn a_connection_closed_while_opening_names_maxclients_and_a_refused_one_does_not() {
+        let closed = RedisError::from_driver_connecting(
+            std::io::Error::from(std::io::ErrorKind::BrokenPipe).into(),
+            "connecting to 127.0.0.1:6379",
+        );
+        assert_eq!(closed.kind(), ErrorKind::Connect);
+        assert!(!closed.was_sent());
+        assert!(closed.to_string().contains("maxclients"), "{closed}");
+
+        let refused = RedisError::from_driver_connecting(
+            std::io::Error::from(std::io::ErrorKind::ConnectionRefused).into(),
+            "connecting to 127.0.0.1:6379",
+        );
+        assert!(
+            refused.to_string().contains("check that Redis runs"),
+            "{refused}"
+        );
+        // On an open connection, a broken pipe is the connection lost, not a refusal.
+        let lost = RedisError::from_driver(
+            std::io::Error::from(std::io::ErrorKind::BrokenPipe).into(),
+            "running a Redis command",
+        );
+        assert!(!lost.to_string().contains("maxclients"), "{lost}");
     }
 
     #[test]

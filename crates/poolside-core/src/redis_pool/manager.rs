@@ -86,7 +86,7 @@ impl RedisManager {
         };
         match tokio::time::timeout(self.connect_timeout, opened).await {
             Ok(Ok(opened)) => Ok(opened),
-            Ok(Err(e)) => Err(RedisError::from_driver(e, &context).while_connecting()),
+            Ok(Err(e)) => Err(RedisError::from_driver_connecting(e, &context)),
             Err(_) => Err(RedisError::new(
                 ErrorKind::Connect,
                 format!("{context}: no answer within {:?}", self.connect_timeout),
