@@ -4,6 +4,7 @@
 //! decides how long a PostgreSQL restart keeps the service down behind it.
 
 use poolside_core::PgPool;
+use poolside_tests::pgbouncer::pgbouncer_admin;
 use poolside_tests::{LogCapture, load_config, required_env};
 
 fn config(url_var: &str, instances: &str) -> poolside_config::PostgresConfig {
@@ -102,20 +103,6 @@ async fn behind_pgbouncer_its_limits_are_read_over_the_admin_console() {
         "{}",
         logs.text()
     );
-}
-
-/// PgBouncer's admin console, as the pool's user (one of its `admin_users` here), on
-/// the URL poolside-config made of `PGBOUNCER_URL` (`pgbouncer=true` read and stripped).
-async fn pgbouncer_admin() -> tokio_postgres::Client {
-    let url = config("PGBOUNCER_URL", "1").url;
-    let mut admin: tokio_postgres::Config = url.expose().parse().expect("the driver parses it");
-    admin.dbname("pgbouncer");
-    let (client, connection) = admin
-        .connect(tokio_postgres::NoTls)
-        .await
-        .expect("PgBouncer's admin console answers");
-    tokio::spawn(connection);
-    client
 }
 
 #[tokio::test]

@@ -8,6 +8,7 @@ pub mod fault_proxy;
 pub mod http;
 pub mod no_database;
 pub mod pg_table;
+pub mod pgbouncer;
 pub mod private_redis;
 pub mod round_trips;
 

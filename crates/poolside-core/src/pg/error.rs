@@ -85,6 +85,11 @@ impl PgError {
             None => with_causes(&error),
         };
         let stale_plan = is_stale_plan(&error);
+        // PgBouncer ends a client that waited past its query_wait_timeout for a server
+        // connection: its statement never reached PostgreSQL.
+        let waited_for_a_server = error.as_db_error().is_some_and(|db| {
+            db.code() == &SqlState::PROTOCOL_VIOLATION && db.message() == "query_wait_timeout"
+        });
         Self {
             kind,
             code,
@@ -92,7 +97,7 @@ impl PgError {
                 "{context}: {detail}{}",
                 advice(kind, stale_plan, &detail)
             )),
-            sent: true,
+            sent: !waited_for_a_server,
             stale_plan,
             source: Some(error),
         }
@@ -218,6 +223,20 @@ fn advice(kind: ErrorKind, stale_plan: bool, detail: &str) -> &'static str {
              server_login_retry = 1 in pgbouncer.ini so that it tries again within a \
              second (its default is 15 s)"
         }
+        // PgBouncer's client waited past query_wait_timeout for a server connection
+        // (08P01): the statement never ran.
+        ErrorKind::Connect if detail.starts_with("query_wait_timeout") => {
+            ": PgBouncer found no free PostgreSQL connection for this client within its \
+             query_wait_timeout, and the statement did not run; its pool for the database \
+             (default_pool_size) is held by other clients: look for long transactions \
+             (SHOW POOLS: cl_waiting, maxwait), raise the pool size, or lower the \
+             instances' postgres.max_size"
+        }
+        // PgBouncer refuses a client past max_client_conn (08P01).
+        ErrorKind::Connect if detail.contains("(max_client_conn)") => {
+            ": PgBouncer is at max_client_conn; raise it in pgbouncer.ini above the sum \
+             of postgres.max_size over every instance behind it, or lower max_size"
+        }
         _ if stale_plan => {
             ": a migration changed this statement's result since it was prepared; run it \
              again (roll back first inside a transaction): the pool prepares it anew"
@@ -275,7 +294,7 @@ mod tests {
     }
 
     #[test]
-    fn pgbouncers_login_retry_refusal_says_what_to_set() {
+    fn pgbouncers_refusals_say_what_to_set() {
         // PgBouncer 1.18's words, as the driver renders them.
         let refused = "server login has been failing, try again later (server_login_retry) (08P01)";
         let refusal = advice(ErrorKind::Connect, false, refused);
@@ -283,6 +302,14 @@ mod tests {
             refusal.contains("set server_login_retry = 1 in pgbouncer.ini"),
             "{refusal}"
         );
+        let waited = advice(ErrorKind::Connect, false, "query_wait_timeout (08P01)");
+        assert!(waited.contains("did not run"), "{waited}");
+        let full = advice(
+            ErrorKind::Connect,
+            false,
+            "no more connections allowed (max_client_conn) (08P01)",
+        );
+        assert!(full.contains("raise it in pgbouncer.ini"), "{full}");
         let closed = advice(ErrorKind::Connect, false, "connection closed");
         assert!(closed.contains("postgres.url names it"), "{closed}");
     }

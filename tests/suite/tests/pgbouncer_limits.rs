@@ -1,0 +1,144 @@
+//! PgBouncer's own limits met by the pool: `query_wait_timeout` (a client waited too
+//! long for a PostgreSQL connection) and `client_idle_timeout` (PgBouncer closes a
+//! client connection idle too long). The first must reach the caller named, with
+//! what to do, and as safe to retry (the statement never ran); the second must fail
+//! no statement.
+//!
+//! They change the shared PgBouncer's settings over its admin console (and set them
+//! back), and the first holds every server connection of its pool, so they are
+//! ignored in the ordinary parallel run and run alone by the faults phase of
+//! `cargo xtask test`. By hand, after `cargo xtask services up`:
+//! `cargo test -p poolside-test-suite --test pgbouncer_limits -- --ignored --test-threads=1`
+
+use std::time::Duration;
+
+use poolside_core::{ErrorKind, PgPool, TransactionOptions};
+use poolside_resilience::{Classify, Failure};
+use poolside_tests::pgbouncer::{pgbouncer_admin, pgbouncer_setting, pgbouncer_url};
+use poolside_tests::{required_env, services_config};
+
+async fn pool() -> PgPool {
+    let url = required_env("PGBOUNCER_URL");
+    let config = services_config(&[
+        ("DATABASE_URL", url.as_str()),
+        ("POOLSIDE_POSTGRES__MAX_SIZE", "4"),
+        ("POOLSIDE_POSTGRES__MIN_IDLE", "2"),
+    ]);
+    PgPool::connect(&config.postgres)
+        .await
+        .expect("connects through PgBouncer")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "holds every server connection of the shared PgBouncer: run by `cargo xtask test` in its faults phase"]
+async fn pgbouncer_query_wait_timeout_is_named_and_safe_to_retry() {
+    let admin = pgbouncer_admin().await;
+    let pool = pool().await;
+    let pool_size: usize = pgbouncer_setting(&admin, "default_pool_size")
+        .await
+        .parse()
+        .expect("a number");
+    let wait_before = pgbouncer_setting(&admin, "query_wait_timeout").await;
+    admin
+        .simple_query("SET query_wait_timeout = 1")
+        .await
+        .expect("sets it");
+
+    // Other clients, connected first, then hold every server connection of the pool
+    // for 5 s at once: well past a wait of one query_wait_timeout and PgBouncer's
+    // next check of it, a second later.
+    let mut clients = Vec::new();
+    for _ in 0..pool_size {
+        let config: tokio_postgres::Config = pgbouncer_url().expose().parse().expect("parses");
+        let (client, connection) = config
+            .connect(tokio_postgres::NoTls)
+            .await
+            .expect("a client connects");
+        tokio::spawn(connection);
+        clients.push(client);
+    }
+    let holders: Vec<_> = clients
+        .into_iter()
+        .map(|client| {
+            tokio::spawn(async move { client.simple_query("SELECT pg_sleep(5)").await.map(drop) })
+        })
+        .collect();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let waited = pool.query_one("SELECT 1::int4", &[]).await;
+    for holder in holders {
+        let _ = holder.await;
+    }
+    let after = pool.query_one("SELECT 1::int4", &[]).await;
+    admin
+        .simple_query(&format!("SET query_wait_timeout = {wait_before}"))
+        .await
+        .expect("sets it back");
+
+    let error = waited.expect_err("no server connection within query_wait_timeout");
+    assert_eq!(error.kind(), ErrorKind::Connect, "{error}");
+    for part in ["query_wait_timeout", "did not run", "SHOW POOLS"] {
+        assert!(error.to_string().contains(part), "{part:?} in: {error}");
+    }
+    assert_eq!(error.failure(), Failure::Retryable, "{error}");
+    assert_eq!(
+        after
+            .expect("served once the server connections are free")
+            .get::<_, i32>(0),
+        1
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "makes the shared PgBouncer close idle clients: run by `cargo xtask test` in its faults phase"]
+async fn pgbouncer_client_idle_timeout_fails_no_statement() {
+    let admin = pgbouncer_admin().await;
+    let pool = pool().await;
+    let idle_before = pgbouncer_setting(&admin, "client_idle_timeout").await;
+    admin
+        .simple_query("SET client_idle_timeout = 1")
+        .await
+        .expect("sets it");
+    let mut rounds = Vec::new();
+    for _ in 0..3 {
+        let created = pool.stats().created;
+        // PgBouncer closes every client connection idle past a second meanwhile.
+        tokio::time::sleep(Duration::from_millis(2500)).await;
+        let pipelined = pool
+            .query_one("SELECT 1::int4", &[])
+            .await
+            .map(|row| row.get::<_, i32>(0));
+        let exclusive = async {
+            let mut conn = pool.get().await?;
+            conn.query_one("SELECT 2::int4", &[]).await
+        }
+        .await
+        .map(|row| row.get::<_, i32>(0));
+        let transaction = pool
+            .transaction(TransactionOptions::default(), async |tx| {
+                tx.query_one("SELECT 3::int4", &[])
+                    .await
+                    .map(|row| row.get::<_, i32>(0))
+            })
+            .await;
+        rounds.push((
+            pipelined.ok(),
+            exclusive.ok(),
+            transaction.ok(),
+            pool.stats().created - created,
+        ));
+    }
+    admin
+        .simple_query(&format!("SET client_idle_timeout = {idle_before}"))
+        .await
+        .expect("sets it back");
+    for (round, (pipelined, exclusive, transaction, opened)) in rounds.into_iter().enumerate() {
+        println!("round {round}: {opened} connections opened anew");
+        assert_eq!(
+            (pipelined, exclusive, transaction),
+            (Some(1), Some(2), Some(3)),
+            "round {round}"
+        );
+        // PgBouncer really closed them: the statements ran on connections opened since.
+        assert!(opened >= 2, "round {round}: only {opened} opened anew");
+    }
+}
