@@ -8,13 +8,13 @@
 //! whether the command went out, so the pool could not send it again. Knowing that
 //! the driver ended first, the pool leases another connection before it sends.
 
-use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use redis::aio::MultiplexedConnection;
 use redis::io::tcp::{TcpSettings, socket2::SockRef};
-use redis::{AsyncConnectionConfig, ConnectionAddr, RedisResult};
+use redis::{AsyncConnectionConfig, ConnectionAddr, RedisConnectionInfo, RedisResult};
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::{TcpStream, UnixStream};
 use tokio::task::AbortHandle;
 
@@ -71,37 +71,36 @@ pub(crate) async fn open(
     config: &AsyncConnectionConfig,
 ) -> RedisResult<(MultiplexedConnection, Driver)> {
     let info = client.get_connection_info();
-    let (conn, driver) = match info.addr() {
+    match info.addr() {
         ConnectionAddr::Tcp(host, port) => {
             let stream = connect_tcp(host, *port, info.tcp_settings()).await?;
-            let (conn, driver) = MultiplexedConnection::new_with_config(
-                info.redis_settings(),
-                stream,
-                config.clone(),
-            )
-            .await?;
-            (conn, Driver::spawn(driver))
+            over(stream, info.redis_settings(), config).await
         }
         ConnectionAddr::Unix(path) => {
-            let stream = connect_unix(path).await?;
-            let (conn, driver) = MultiplexedConnection::new_with_config(
-                info.redis_settings(),
-                stream,
-                config.clone(),
-            )
-            .await?;
-            (conn, Driver::spawn(driver))
+            let stream = UnixStream::connect(path).await?;
+            over(stream, info.redis_settings(), config).await
         }
-        other => {
-            return Err(redis::RedisError::from((
-                redis::ErrorKind::InvalidClientConfig,
-                "poolside connects to Redis over plain TCP (redis://) or a Unix socket \
-                 (unix://); TLS (rediss://) is not supported",
-                other.to_string(),
-            )));
-        }
-    };
-    Ok((conn, driver))
+        other => Err(redis::RedisError::from((
+            redis::ErrorKind::InvalidClientConfig,
+            "poolside connects to Redis over plain TCP (redis://) or a Unix socket \
+             (unix://); TLS (rediss://) is not supported",
+            other.to_string(),
+        ))),
+    }
+}
+
+/// The connection's handshake (password, database) over `stream`, then its driver.
+async fn over<S>(
+    stream: S,
+    settings: &RedisConnectionInfo,
+    config: &AsyncConnectionConfig,
+) -> RedisResult<(MultiplexedConnection, Driver)>
+where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let (conn, driver) =
+        MultiplexedConnection::new_with_config(settings, stream, config.clone()).await?;
+    Ok((conn, Driver::spawn(driver)))
 }
 
 /// A TCP connection to the first of `host`'s addresses that takes one, with the URL's
@@ -127,8 +126,4 @@ async fn connect_tcp(host: &str, port: u16, settings: &TcpSettings) -> RedisResu
     Err(last
         .unwrap_or_else(|| std::io::Error::other(format!("{host} resolves to no address")))
         .into())
-}
-
-async fn connect_unix(path: &Path) -> RedisResult<UnixStream> {
-    Ok(UnixStream::connect(path).await?)
 }
