@@ -100,22 +100,50 @@ impl Checker<'_> {
         }
     }
 
+    /// A Redis URL of `key`: `redis://` or `unix://`, or `rediss://` (TLS) for the one
+    /// server of `redis.url`, whose `sslrootcert` must be a file.
     fn redis_url(&mut self, key: &str, url: &SecretUrl) {
         const SCHEMES: [&str; 3] = ["redis", "unix", "redis+unix"];
         match url::Url::parse(url.expose()) {
             Ok(parsed) if SCHEMES.contains(&parsed.scheme()) => {}
-            Ok(parsed) if parsed.scheme() == "rediss" => self.error(
+            Ok(parsed) if parsed.scheme() == "rediss" && key != "redis.url" => self.error(
                 key,
                 format!(
-                    "{url} asks for TLS (rediss://), which poolside's Redis connections do \
-                     not support: use redis:// or unix://, or point it at a local proxy that \
-                     speaks TLS to Redis (such as stunnel)"
+                    "{url} asks for TLS (rediss://), which poolside speaks to one server \
+                     (redis.mode = single) only: use redis:// here, or point it at a local \
+                     proxy that speaks TLS to Redis (such as stunnel)"
                 ),
             ),
+            Ok(parsed) if parsed.scheme() == "rediss" => {
+                if parsed.fragment().is_some() {
+                    self.error(
+                        key,
+                        format!(
+                            "{url} has a #fragment (such as #insecure): poolside always checks \
+                             the server's certificate; give sslrootcert=<CA PEM file> for a \
+                             private CA"
+                        ),
+                    );
+                }
+                let root_cert = parsed
+                    .query_pairs()
+                    .find(|(name, _)| name == "sslrootcert")
+                    .map(|(_, path)| std::path::PathBuf::from(path.into_owned()));
+                if let Some(root_cert) = root_cert.filter(|path| !path.is_file()) {
+                    self.error(
+                        key,
+                        format!(
+                            "{url}: sslrootcert {} is not a file: give the PEM file of the CA \
+                             that signed the server's certificate",
+                            root_cert.display()
+                        ),
+                    );
+                }
+            }
             Ok(parsed) => self.error(
                 key,
                 format!(
-                    "{url} has scheme {:?}: expected redis:// or unix://",
+                    "{url} has scheme {:?}: expected redis://, rediss:// or unix://",
                     parsed.scheme()
                 ),
             ),

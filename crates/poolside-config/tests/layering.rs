@@ -618,25 +618,58 @@ fn redis_modes_name_every_missing_or_contradictory_key_at_once() {
         "redis.master_name (from default of the development profile): is not set, but redis.mode = sentinel",
         "redis.url (from env REDIS_URL): is set, but redis.mode = sentinel (from env POOLSIDE_REDIS__MODE) does not use it",
         "redis.cluster_nodes (from env POOLSIDE_REDIS__CLUSTER_NODES): is set, but redis.mode = sentinel",
-        "has scheme \"http\": expected redis:// or unix://",
+        "has scheme \"http\": expected redis://, rediss:// or unix://",
     ] {
         assert!(text.contains(expected), "missing {expected:?} in:\n{text}");
     }
     assert!(!text.contains("s3cret"), "{text}");
 
-    // TLS is refused by name, with what to do, rather than by the driver at connect.
+    // TLS: to one server, with its CA file checked; not to sentinels or cluster nodes,
+    // and never without checking the certificate.
     let text = ConfigLoader::from_env(env(&[
+        ("DATABASE_URL", URL),
+        (
+            "REDIS_URL",
+            "rediss://:s3cret@10.0.0.1:6380/0?sslrootcert=/nonexistent/ca.pem",
+        ),
+    ]))
+    .load()
+    .expect_err("the CA file is missing")
+    .to_string();
+    assert!(
+        text.contains("sslrootcert /nonexistent/ca.pem is not a file"),
+        "{text}"
+    );
+    assert!(!text.contains("s3cret"), "{text}");
+    ConfigLoader::from_env(env(&[
         ("DATABASE_URL", URL),
         ("REDIS_URL", "rediss://:s3cret@10.0.0.1:6380/0"),
     ]))
     .load()
-    .expect_err("rediss:// is not supported")
+    .expect("TLS to one server, with the system's CAs");
+    let text = ConfigLoader::from_env(env(&[
+        ("DATABASE_URL", URL),
+        ("REDIS_URL", "rediss://10.0.0.1:6380/0#insecure"),
+    ]))
+    .load()
+    .expect_err("#insecure is refused")
+    .to_string();
+    assert!(text.contains("always checks"), "{text}");
+    let text = ConfigLoader::from_env(env(&[
+        ("DATABASE_URL", URL),
+        ("POOLSIDE_REDIS__MODE", "cluster"),
+        (
+            "POOLSIDE_REDIS__CLUSTER_NODES",
+            "rediss://10.0.0.1:6380 rediss://10.0.0.2:6380",
+        ),
+    ]))
+    .load()
+    .expect_err("no TLS to cluster nodes")
     .to_string();
     assert!(
-        text.contains("asks for TLS (rediss://)") && text.contains("stunnel"),
+        text.contains("to one server (redis.mode = single) only"),
         "{text}"
     );
-    assert!(!text.contains("s3cret"), "{text}");
 
     let text = ConfigLoader::from_env(env(&[
         ("DATABASE_URL", URL),

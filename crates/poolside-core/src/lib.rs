@@ -24,6 +24,7 @@ mod pg;
 mod redis_pool;
 mod resilience;
 pub mod span_fields;
+mod trusted_roots;
 
 pub use db_target::DbTarget;
 pub use error_kind::ErrorKind;

@@ -198,6 +198,13 @@ pub(crate) fn env_vars() -> Vec<(&'static str, String)> {
             ),
         ),
         (
+            "REDIS_TLS_URL",
+            format!(
+                "rediss://default:{REDIS_PASSWORD}@127.0.0.1:{}/0",
+                redis::TLS_PORT
+            ),
+        ),
+        (
             "REDIS_ACL_URL",
             format!(
                 "redis://{REDIS_ACL_USER}:{REDIS_ACL_PASSWORD}@127.0.0.1:{}/0",
@@ -524,8 +531,13 @@ mod tests {
                 Role::Cluster { bus_port } => Some(bus_port),
                 _ => None,
             });
-        let ports: Vec<u16> = all().iter().map(|s| s.port()).chain(bus_ports).collect();
-        assert_eq!(ports.len(), all().len() + redis_cluster::NODES.len());
+        let ports: Vec<u16> = all()
+            .iter()
+            .map(|s| s.port())
+            .chain(bus_ports)
+            .chain([redis::TLS_PORT])
+            .collect();
+        assert_eq!(ports.len(), all().len() + redis_cluster::NODES.len() + 1);
         for port in ports {
             assert!(port < 32768, "port {port} is in the ephemeral range");
         }

@@ -1,5 +1,6 @@
 //! Redis 7 on 127.0.0.1, no persistence: a cache for tests, with a password
-//! (`requirepass`) and an ACL user limited to `acl:*` keys.
+//! (`requirepass`) and an ACL user limited to `acl:*` keys; plain on one port, TLS
+//! (the test CA's server certificate, as PostgreSQL's) on another.
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
@@ -11,10 +12,13 @@ use anyhow::{Context, Result};
 
 use super::install::{self, Requirement};
 use super::layout::Layout;
+use super::tls;
 use super::{REDIS_ACL_PASSWORD, REDIS_ACL_USER, REDIS_PASSWORD, Service};
 
 /// The TCP port.
 pub(crate) const PORT: u16 = 16379;
+/// The TLS port (`rediss://`).
+pub(crate) const TLS_PORT: u16 = 16389;
 
 /// The Redis server.
 #[derive(Debug)]
@@ -53,6 +57,10 @@ impl Service for Redis {
     }
 
     fn prepare(&self, layout: &Layout) -> Result<()> {
+        if install::find_program(tls::OPENSSL.program).is_none() {
+            install::install(&[tls::OPENSSL])?;
+        }
+        let tls = tls::ensure(layout)?;
         let dir = layout.service_dir(self.key(), false)?;
         // Redis rewrites its process title; the template keeps the config path in it so
         // that `down` can tell this server from any other.
@@ -60,8 +68,13 @@ impl Service for Redis {
             "bind 127.0.0.1\nport {PORT}\ndir {}\nsave \"\"\nappendonly no\ndaemonize no\n\
              protected-mode yes\nproc-title-template \"{{title}} {{listen-addr}} {{config-file}}\"\n\
              requirepass {REDIS_PASSWORD}\n\
-             user {REDIS_ACL_USER} on >{REDIS_ACL_PASSWORD} ~acl:* &* +@all -@dangerous\n",
-            dir.display()
+             user {REDIS_ACL_USER} on >{REDIS_ACL_PASSWORD} ~acl:* &* +@all -@dangerous\n\
+             tls-port {TLS_PORT}\ntls-cert-file {}\ntls-key-file {}\ntls-ca-cert-file {}\n\
+             tls-auth-clients no\n",
+            dir.display(),
+            tls.server_cert.display(),
+            tls.server_key.display(),
+            tls.ca.display(),
         );
         std::fs::write(Self::config_file(layout), config).context("writing redis.conf")
     }

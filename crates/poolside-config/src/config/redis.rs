@@ -16,8 +16,9 @@ use crate::{Profile, SecretUrl};
 pub struct RedisConfig {
     /// How Redis is deployed. Default: `single`.
     pub mode: RedisMode,
-    /// `redis://` or `unix://` URL of the one server (`single` mode). TLS
-    /// (`rediss://`) is refused: poolside's Redis connections do not speak it.
+    /// `redis://`, `rediss://` (TLS; the certificate checked against the CA file of
+    /// `?sslrootcert=`, else the system's) or `unix://` URL of the one server
+    /// (`single` mode).
     /// Legacy: `REDIS_URL`.
     pub url: SecretUrl,
     /// The sentinels' URLs (`sentinel` mode). Their credentials and database are used

@@ -13,7 +13,6 @@ use poolside_config::tls_params::{SslMode, TlsParams};
 use rustls::client::WebPkiServerVerifier;
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::crypto::{CryptoProvider, verify_tls12_signature, verify_tls13_signature};
-use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::{CertificateError, DigitallySignedStruct, RootCertStore, SignatureScheme};
 use tokio_postgres_rustls::MakeRustlsConnect;
@@ -58,37 +57,7 @@ fn config_error(message: String) -> PgError {
 
 /// The CAs to trust: the `sslrootcert` file, or the system's.
 fn roots(params: &TlsParams) -> Result<RootCertStore, PgError> {
-    let mut roots = RootCertStore::empty();
-    match &params.root_cert {
-        Some(path) => {
-            let certs = CertificateDer::pem_file_iter(path)
-                .and_then(|certs| certs.collect::<Result<Vec<_>, _>>())
-                .map_err(|e| {
-                    config_error(format!(
-                        "sslrootcert {} holds no readable PEM certificate ({e})",
-                        path.display()
-                    ))
-                })?;
-            let (added, _) = roots.add_parsable_certificates(certs);
-            if added == 0 {
-                return Err(config_error(format!(
-                    "sslrootcert {} holds no CA certificate rustls can use",
-                    path.display()
-                )));
-            }
-        }
-        None => {
-            let found = rustls_native_certs::load_native_certs();
-            let (added, _) = roots.add_parsable_certificates(found.certs);
-            if added == 0 {
-                return Err(config_error(
-                    "no system CA certificates found: give sslrootcert=<PEM file> in the URL"
-                        .to_owned(),
-                ));
-            }
-        }
-    }
-    Ok(roots)
+    crate::trusted_roots::trusted_roots(params.root_cert.as_deref()).map_err(config_error)
 }
 
 /// What a server's certificate must pass. With `chain`, it must be signed by a trusted

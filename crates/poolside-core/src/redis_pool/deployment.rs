@@ -11,11 +11,16 @@ use tokio::sync::Mutex;
 
 use super::driver::{self, Driver};
 use super::failovers::Failovers;
+use super::tls::{RedisTls, plain_url};
 use super::{RedisConnection, RedisError};
 
 /// The redis crate's client for the configured mode.
 pub(crate) enum Deployment {
-    Single(redis::Client),
+    /// One server; over TLS for a `rediss://` URL.
+    Single {
+        client: redis::Client,
+        tls: Option<RedisTls>,
+    },
     /// A lock, as the sentinel client asks the sentinels through `&mut self`; a
     /// lookup per connect, so that each new connection goes to the primary of now.
     /// The failovers the sentinels announce break older connections.
@@ -43,9 +48,14 @@ impl Deployment {
     }
 
     fn single(config: &RedisConfig) -> Result<(Self, String), RedisError> {
-        let client = redis::Client::open(config.url.expose()).map_err(invalid("redis.url"))?;
-        let target = address(client.get_connection_info());
-        Ok((Deployment::Single(client), target))
+        let url = config.url.expose();
+        let tls = RedisTls::for_url(url)?;
+        let client = redis::Client::open(plain_url(url)).map_err(invalid("redis.url"))?;
+        let mut target = address(client.get_connection_info());
+        if tls.is_some() {
+            target.push_str(" over TLS");
+        }
+        Ok((Deployment::Single { client, tls }, target))
     }
 
     fn sentinel(config: &RedisConfig) -> Result<(Self, String), RedisError> {
@@ -112,10 +122,12 @@ impl Deployment {
         config: &AsyncConnectionConfig,
     ) -> RedisResult<(RedisConnection, Driver)> {
         let (conn, driver) = match self {
-            Deployment::Single(client) => driver::open(client, config).await?,
+            Deployment::Single { client, tls } => {
+                driver::open(client, tls.as_ref(), config).await?
+            }
             Deployment::Sentinel { client, .. } => {
                 let primary = client.lock().await.async_get_client().await?;
-                driver::open(&primary, config).await?
+                driver::open(&primary, None, config).await?
             }
             Deployment::Cluster { client, .. } => {
                 let conn = client.get_async_connection().await?;
@@ -128,7 +140,11 @@ impl Deployment {
     /// A connection for pub/sub.
     pub(crate) async fn pubsub(&self) -> RedisResult<redis::aio::PubSub> {
         match self {
-            Deployment::Single(client) => client.get_async_pubsub().await,
+            Deployment::Single {
+                client,
+                tls: Some(tls),
+            } => driver::open_pubsub_over_tls(client, tls).await,
+            Deployment::Single { client, tls: None } => client.get_async_pubsub().await,
             Deployment::Sentinel { client, .. } => {
                 let primary = client.lock().await.async_get_client().await?;
                 primary.get_async_pubsub().await

@@ -18,6 +18,8 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::{TcpStream, UnixStream};
 use tokio::task::AbortHandle;
 
+use super::tls::RedisTls;
+
 /// The driver of one connection: whether it has ended, and its task, aborted when the
 /// pool drops the connection (as the redis crate aborts the drivers it spawns).
 #[derive(Debug)]
@@ -64,29 +66,57 @@ impl Drop for Driver {
     }
 }
 
-/// Opens a multiplexed connection to `client`'s server, as the redis crate's
-/// `get_multiplexed_async_connection_with_config` does, with the driver spawned here.
+/// Opens a multiplexed connection to `client`'s server (over TLS with `tls`), as the
+/// redis crate's `get_multiplexed_async_connection_with_config` does, with the driver
+/// spawned here.
 pub(crate) async fn open(
     client: &redis::Client,
+    tls: Option<&RedisTls>,
     config: &AsyncConnectionConfig,
 ) -> RedisResult<(MultiplexedConnection, Driver)> {
+    let info = client.get_connection_info();
+    match (info.addr(), tls) {
+        (ConnectionAddr::Tcp(host, port), None) => {
+            let stream = connect_tcp(host, *port, info.tcp_settings()).await?;
+            over(stream, info.redis_settings(), config).await
+        }
+        (ConnectionAddr::Tcp(host, port), Some(tls)) => {
+            let stream = connect_tcp(host, *port, info.tcp_settings()).await?;
+            let stream = tls.handshake(stream).await?;
+            over(stream, info.redis_settings(), config).await
+        }
+        (ConnectionAddr::Unix(path), None) => {
+            let stream = UnixStream::connect(path).await?;
+            over(stream, info.redis_settings(), config).await
+        }
+        (other, _) => Err(unsupported(other)),
+    }
+}
+
+/// A subscriber's connection to `client`'s server over TLS (without TLS, the redis
+/// crate's own `get_async_pubsub` opens it).
+pub(crate) async fn open_pubsub_over_tls(
+    client: &redis::Client,
+    tls: &RedisTls,
+) -> RedisResult<redis::aio::PubSub> {
     let info = client.get_connection_info();
     match info.addr() {
         ConnectionAddr::Tcp(host, port) => {
             let stream = connect_tcp(host, *port, info.tcp_settings()).await?;
-            over(stream, info.redis_settings(), config).await
+            let stream = tls.handshake(stream).await?;
+            redis::aio::PubSub::new(info.redis_settings(), stream).await
         }
-        ConnectionAddr::Unix(path) => {
-            let stream = UnixStream::connect(path).await?;
-            over(stream, info.redis_settings(), config).await
-        }
-        other => Err(redis::RedisError::from((
-            redis::ErrorKind::InvalidClientConfig,
-            "poolside connects to Redis over plain TCP (redis://) or a Unix socket \
-             (unix://); TLS (rediss://) is not supported",
-            other.to_string(),
-        ))),
+        other => Err(unsupported(other)),
     }
+}
+
+fn unsupported(addr: &ConnectionAddr) -> redis::RedisError {
+    redis::RedisError::from((
+        redis::ErrorKind::InvalidClientConfig,
+        "poolside connects to Redis over TCP (redis://, or rediss:// with TLS to one \
+         server) or a Unix socket (unix://)",
+        addr.to_string(),
+    ))
 }
 
 /// The connection's handshake (password, database) over `stream`, then its driver.

@@ -14,6 +14,7 @@ mod primary;
 mod reconnect;
 mod replicated;
 mod stats;
+mod tls;
 mod topology;
 
 pub use connection::RedisConnection;

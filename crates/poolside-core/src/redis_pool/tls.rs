@@ -1,0 +1,123 @@
+//! [`RedisTls`]: TLS for the connections to one Redis server (`rediss://`, in
+//! `single` mode), with rustls over the TCP stream poolside opens itself, so that the
+//! pool still knows when a connection has ended (see `driver.rs`).
+//!
+//! The server's certificate must be signed by a trusted CA (the URL's `sslrootcert`
+//! file, else the system's) and be for the host the URL names, as libpq's
+//! `verify-full`. There is no mode that skips the check (`#insecure` is refused).
+
+use std::sync::Arc;
+
+use redis::RedisResult;
+use rustls::pki_types::ServerName;
+use tokio::net::TcpStream;
+use tokio_rustls::TlsConnector;
+use tokio_rustls::client::TlsStream;
+
+use super::RedisError;
+use crate::ErrorKind;
+
+/// How an error of the TLS handshake begins, for [`RedisError`]'s advice.
+pub(crate) const HANDSHAKE_FAILED: &str = "the TLS handshake with Redis failed";
+
+/// How the pool's connections to one server speak TLS.
+pub(crate) struct RedisTls {
+    connector: TlsConnector,
+    server_name: ServerName<'static>,
+}
+
+impl RedisTls {
+    /// TLS for `url` when it is a `rediss://` URL, else `None`.
+    pub(crate) fn for_url(url: &str) -> Result<Option<Self>, RedisError> {
+        let parsed = url::Url::parse(url).map_err(|e| config_error(e.to_string()))?;
+        if parsed.scheme() != "rediss" {
+            return Ok(None);
+        }
+        if parsed.fragment().is_some() {
+            return Err(config_error(
+                "a #fragment (such as #insecure) is not supported: the certificate is \
+                 always checked; give sslrootcert=<CA PEM file> for a private CA"
+                    .to_owned(),
+            ));
+        }
+        let root_cert = parsed
+            .query_pairs()
+            .find(|(key, _)| key == "sslrootcert")
+            .map(|(_, path)| std::path::PathBuf::from(path.into_owned()));
+        let roots =
+            crate::trusted_roots::trusted_roots(root_cert.as_deref()).map_err(config_error)?;
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let config = rustls::ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .map_err(|e| config_error(format!("no TLS version to offer: {e}")))?
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+        let host = parsed
+            .host_str()
+            .ok_or_else(|| config_error("the URL names no host".to_owned()))?
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .to_owned();
+        let server_name = ServerName::try_from(host)
+            .map_err(|e| config_error(format!("the host is not a name TLS can check ({e})")))?;
+        Ok(Some(Self {
+            connector: TlsConnector::from(Arc::new(config)),
+            server_name,
+        }))
+    }
+
+    /// The TLS handshake over `tcp`, checking the server's certificate. A failure
+    /// says it was the handshake's (see [`HANDSHAKE_FAILED`]).
+    pub(crate) async fn handshake(&self, tcp: TcpStream) -> RedisResult<TlsStream<TcpStream>> {
+        self.connector
+            .connect(self.server_name.clone(), tcp)
+            .await
+            .map_err(|e| std::io::Error::new(e.kind(), format!("{HANDSHAKE_FAILED}: {e}")).into())
+    }
+}
+
+/// The URL the redis crate parses: a `rediss://` one as `redis://`, since poolside does
+/// the TLS (the redis crate is built without it).
+pub(crate) fn plain_url(url: &str) -> String {
+    match url.strip_prefix("rediss://") {
+        Some(rest) => format!("redis://{rest}"),
+        None => url.to_owned(),
+    }
+}
+
+fn config_error(message: String) -> RedisError {
+    RedisError::new(ErrorKind::Connect, format!("redis.url TLS: {message}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_rediss_urls_get_tls_and_the_driver_sees_them_plain() {
+        assert!(
+            RedisTls::for_url("redis://127.0.0.1:6379/0")
+                .expect("plain")
+                .is_none()
+        );
+        let insecure = RedisTls::for_url("rediss://h:6380/0#insecure")
+            .err()
+            .expect("refused");
+        assert!(
+            insecure.to_string().contains("always checked"),
+            "{insecure}"
+        );
+        let missing = RedisTls::for_url("rediss://h:6380/0?sslrootcert=/nonexistent.pem")
+            .err()
+            .expect("refused");
+        assert!(
+            missing.to_string().contains("no readable PEM certificate"),
+            "{missing}"
+        );
+        assert_eq!(
+            plain_url("rediss://u:p@h:6380/0?sslrootcert=/ca.pem"),
+            "redis://u:p@h:6380/0?sslrootcert=/ca.pem"
+        );
+        assert_eq!(plain_url("unix:///tmp/r.sock"), "unix:///tmp/r.sock");
+    }
+}
