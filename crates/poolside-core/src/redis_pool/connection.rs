@@ -6,9 +6,10 @@ use redis::cluster_async::ClusterConnection;
 use redis::{Cmd, Pipeline, RedisFuture, Value};
 
 /// A connection of [`RedisPool`](super::RedisPool). Both kinds multiplex: clones share
-/// one connection, and concurrent commands pipeline on it. Clones work while the pool
-/// holds the connection; once the pool closes it (broken, idle past its time, or the
-/// pool closed), commands on a clone kept since fail.
+/// one connection, and concurrent commands pipeline on it. A clone of a `Server`
+/// connection works while the pool holds the connection: once the pool closes it
+/// (broken, idle past its time, or the pool closed), commands on a clone kept since
+/// fail.
 ///
 /// Any command or pipeline runs on it through the driver's
 /// [`ConnectionLike`](redis::aio::ConnectionLike), whatever the mode:
