@@ -57,19 +57,24 @@ impl Checker<'_> {
         self.found.warnings.push(problem);
     }
 
+    /// The `sslrootcert` of `url`, when it names one, must be a file.
+    fn root_cert(&mut self, key: &str, url: &SecretUrl, root_cert: Option<&std::path::Path>) {
+        if let Some(root_cert) = root_cert.filter(|path| !path.is_file()) {
+            self.error(
+                key,
+                format!(
+                    "{url}: sslrootcert {} is not a file: give the PEM file of the CA \
+                     that signed the server's certificate",
+                    root_cert.display()
+                ),
+            );
+        }
+    }
+
     fn postgres_url(&mut self, key: &str, url: &SecretUrl) {
         let driver_url = match crate::tls_params::split_tls_params(url.expose()) {
             Ok((driver_url, tls)) => {
-                if let Some(root_cert) = tls.root_cert.filter(|path| !path.is_file()) {
-                    self.error(
-                        key,
-                        format!(
-                            "{url}: sslrootcert {} is not a file: give the PEM file of the CA \
-                             that signed the server's certificate",
-                            root_cert.display()
-                        ),
-                    );
-                }
+                self.root_cert(key, url, tls.root_cert.as_deref());
                 driver_url
             }
             Err(e) => {
@@ -129,16 +134,7 @@ impl Checker<'_> {
                     .query_pairs()
                     .find(|(name, _)| name == "sslrootcert")
                     .map(|(_, path)| std::path::PathBuf::from(path.into_owned()));
-                if let Some(root_cert) = root_cert.filter(|path| !path.is_file()) {
-                    self.error(
-                        key,
-                        format!(
-                            "{url}: sslrootcert {} is not a file: give the PEM file of the CA \
-                             that signed the server's certificate",
-                            root_cert.display()
-                        ),
-                    );
-                }
+                self.root_cert(key, url, root_cert.as_deref());
             }
             Ok(parsed) => self.error(
                 key,
