@@ -133,27 +133,25 @@ where
     Ok((conn, Driver::spawn(driver)))
 }
 
-/// A TCP connection to the first of `host`'s addresses that takes one, with the URL's
-/// TCP settings (the redis crate's defaults unless the caller set them).
+/// A TCP connection to whichever of `host`'s addresses takes one first (all tried at
+/// once, as the redis crate does), with the URL's TCP settings (the redis crate's
+/// defaults unless the caller set them).
 async fn connect_tcp(host: &str, port: u16, settings: &TcpSettings) -> RedisResult<TcpStream> {
-    let mut last = None;
-    for addr in tokio::net::lookup_host((host, port)).await? {
-        match TcpStream::connect(addr).await {
-            Ok(stream) => {
-                stream.set_nodelay(settings.nodelay())?;
-                let socket = SockRef::from(&stream);
-                if let Some(keepalive) = settings.keepalive() {
-                    socket.set_tcp_keepalive(keepalive)?;
-                }
-                if let Some(timeout) = settings.user_timeout() {
-                    socket.set_tcp_user_timeout(Some(timeout))?;
-                }
-                return Ok(stream);
-            }
-            Err(e) => last = Some(e),
-        }
+    let attempts: Vec<_> = tokio::net::lookup_host((host, port))
+        .await?
+        .map(|addr| Box::pin(TcpStream::connect(addr)))
+        .collect();
+    if attempts.is_empty() {
+        return Err(std::io::Error::other(format!("{host} resolves to no address")).into());
     }
-    Err(last
-        .unwrap_or_else(|| std::io::Error::other(format!("{host} resolves to no address")))
-        .into())
+    let (stream, _) = futures_util::future::select_ok(attempts).await?;
+    stream.set_nodelay(settings.nodelay())?;
+    let socket = SockRef::from(&stream);
+    if let Some(keepalive) = settings.keepalive() {
+        socket.set_tcp_keepalive(keepalive)?;
+    }
+    if let Some(timeout) = settings.user_timeout() {
+        socket.set_tcp_user_timeout(Some(timeout))?;
+    }
+    Ok(stream)
 }
