@@ -135,6 +135,21 @@ pub fn split_tls_params(conn: &str) -> Result<(String, TlsParams), String> {
     Ok((driver, tls))
 }
 
+/// The `sslrootcert` a URL's query names (a Redis `rediss://` URL's CA file), if any.
+///
+/// ```
+/// let url = url::Url::parse("rediss://cache:6380/0?sslrootcert=/etc/ca.pem").unwrap();
+/// assert_eq!(
+///     poolside_config::tls_params::root_cert_param(&url).as_deref(),
+///     Some(std::path::Path::new("/etc/ca.pem"))
+/// );
+/// ```
+pub fn root_cert_param(url: &url::Url) -> Option<PathBuf> {
+    url.query_pairs()
+        .find(|(name, _)| name == "sslrootcert")
+        .map(|(_, path)| PathBuf::from(path.into_owned()))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -130,10 +130,7 @@ impl Checker<'_> {
                         ),
                     );
                 }
-                let root_cert = parsed
-                    .query_pairs()
-                    .find(|(name, _)| name == "sslrootcert")
-                    .map(|(_, path)| std::path::PathBuf::from(path.into_owned()));
+                let root_cert = crate::tls_params::root_cert_param(&parsed);
                 self.root_cert(key, url, root_cert.as_deref());
             }
             Ok(parsed) => self.error(

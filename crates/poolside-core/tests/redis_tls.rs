@@ -24,21 +24,25 @@ fn prefix(test: &str) -> String {
     format!("poolside-test:{}:{test}", std::process::id())
 }
 
+/// The `host:port` of `REDIS_TLS_URL`, as `CLIENT LIST` shows it in `laddr`.
+fn tls_addr() -> String {
+    let url = required_env("REDIS_TLS_URL");
+    let url = url::Url::parse(&url).expect("REDIS_TLS_URL parses");
+    format!(
+        "{}:{}",
+        url.host_str().expect("a host"),
+        url.port().expect("a port")
+    )
+}
+
 /// Clients connected to the TLS port now, by `CLIENT LIST` over the plain one.
 async fn tls_clients(plain: &RedisPool) -> usize {
-    let port = required_env("REDIS_TLS_URL")
-        .rsplit(':')
-        .next()
-        .and_then(|tail| tail.split('/').next())
-        .expect("REDIS_TLS_URL names a port")
-        .to_owned();
     let list: String = plain
         .command(redis::cmd("CLIENT").arg("LIST"))
         .await
         .expect("CLIENT LIST");
-    list.lines()
-        .filter(|line| line.contains(&format!("laddr=127.0.0.1:{port} ")))
-        .count()
+    let laddr = format!("laddr={} ", tls_addr());
+    list.lines().filter(|line| line.contains(&laddr)).count()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -85,13 +89,10 @@ async fn commands_exclusive_connections_and_subscribers_go_over_tls() {
     // The server closes every TLS connection; the next commands go out on new ones.
     let _: i64 = plain
         .command(
-            redis::cmd("CLIENT").arg("KILL").arg("LADDR").arg(
-                required_env("REDIS_TLS_URL")
-                    .rsplit('@')
-                    .next()
-                    .and_then(|a| a.split('/').next())
-                    .expect("host:port"),
-            ),
+            redis::cmd("CLIENT")
+                .arg("KILL")
+                .arg("LADDR")
+                .arg(tls_addr()),
         )
         .await
         .expect("kills the TLS clients");

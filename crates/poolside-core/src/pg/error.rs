@@ -87,9 +87,7 @@ impl PgError {
         let stale_plan = is_stale_plan(&error);
         // PgBouncer ends a client that waited past its query_wait_timeout for a server
         // connection: its statement never reached PostgreSQL.
-        let waited_for_a_server = error.as_db_error().is_some_and(|db| {
-            db.code() == &SqlState::PROTOCOL_VIOLATION && db.message() == "query_wait_timeout"
-        });
+        let waited_for_a_server = kind == ErrorKind::Connect && waited_for_a_server(&detail);
         Self {
             kind,
             code,
@@ -213,6 +211,12 @@ impl fmt::Display for PgError {
     }
 }
 
+/// Whether `detail` is PgBouncer's for a client that waited past its
+/// `query_wait_timeout` for a server connection (08P01): the statement never ran.
+fn waited_for_a_server(detail: &str) -> bool {
+    detail.starts_with("query_wait_timeout")
+}
+
 /// What to do about an error of `kind` that says `detail`.
 fn advice(kind: ErrorKind, stale_plan: bool, detail: &str) -> &'static str {
     match kind {
@@ -223,9 +227,7 @@ fn advice(kind: ErrorKind, stale_plan: bool, detail: &str) -> &'static str {
              server_login_retry = 1 in pgbouncer.ini so that it tries again within a \
              second (its default is 15 s)"
         }
-        // PgBouncer's client waited past query_wait_timeout for a server connection
-        // (08P01): the statement never ran.
-        ErrorKind::Connect if detail.starts_with("query_wait_timeout") => {
+        ErrorKind::Connect if waited_for_a_server(detail) => {
             ": PgBouncer found no free PostgreSQL connection for this client within its \
              query_wait_timeout, and the statement did not run; its pool for the database \
              (default_pool_size) is held by other clients: look for long transactions \

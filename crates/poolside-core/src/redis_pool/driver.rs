@@ -17,6 +17,7 @@ use redis::{AsyncConnectionConfig, ConnectionAddr, RedisConnectionInfo, RedisRes
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::{TcpStream, UnixStream};
 use tokio::task::AbortHandle;
+use tokio_rustls::client::TlsStream;
 
 use super::tls::RedisTls;
 
@@ -81,8 +82,7 @@ pub(crate) async fn open(
             over(stream, info.redis_settings(), config).await
         }
         (ConnectionAddr::Tcp(host, port), Some(tls)) => {
-            let stream = connect_tcp(host, *port, info.tcp_settings()).await?;
-            let stream = tls.handshake(stream).await?;
+            let stream = connect_tls(host, *port, info.tcp_settings(), tls).await?;
             over(stream, info.redis_settings(), config).await
         }
         (ConnectionAddr::Unix(path), None) => {
@@ -102,8 +102,7 @@ pub(crate) async fn open_pubsub_over_tls(
     let info = client.get_connection_info();
     match info.addr() {
         ConnectionAddr::Tcp(host, port) => {
-            let stream = connect_tcp(host, *port, info.tcp_settings()).await?;
-            let stream = tls.handshake(stream).await?;
+            let stream = connect_tls(host, *port, info.tcp_settings(), tls).await?;
             redis::aio::PubSub::new(info.redis_settings(), stream).await
         }
         other => Err(unsupported(other)),
@@ -131,6 +130,17 @@ where
     let (conn, driver) =
         MultiplexedConnection::new_with_config(settings, stream, config.clone()).await?;
     Ok((conn, Driver::spawn(driver)))
+}
+
+/// A TCP connection to `host` ([`connect_tcp`]), then `tls`'s handshake over it.
+async fn connect_tls(
+    host: &str,
+    port: u16,
+    settings: &TcpSettings,
+    tls: &RedisTls,
+) -> RedisResult<TlsStream<TcpStream>> {
+    tls.handshake(connect_tcp(host, port, settings).await?)
+        .await
 }
 
 /// A TCP connection to whichever of `host`'s addresses takes one first (all tried at

@@ -40,10 +40,7 @@ impl RedisTls {
                     .to_owned(),
             ));
         }
-        let root_cert = parsed
-            .query_pairs()
-            .find(|(key, _)| key == "sslrootcert")
-            .map(|(_, path)| std::path::PathBuf::from(path.into_owned()));
+        let root_cert = poolside_config::tls_params::root_cert_param(&parsed);
         let roots =
             crate::trusted_roots::trusted_roots(root_cert.as_deref()).map_err(config_error)?;
         let provider = Arc::new(rustls::crypto::ring::default_provider());
