@@ -6,8 +6,8 @@
 //! servers, and the overload test (`tests/suite/tests/overload.rs`) takes both cores for a
 //! minute, and the operations test (`tests/suite/tests/prometheus.rs`) stops
 //! PostgreSQL under a real Prometheus, and the PgBouncer limits test
-//! (`tests/suite/tests/pgbouncer_limits.rs`) changes the shared PgBouncer's settings,
-//! so the ordinary test run ignores them; the
+//! (`tests/suite/tests/pgbouncer_limits.rs`) changes the shared PgBouncer's settings
+//! and pauses and kills its database, so the ordinary test run ignores them; the
 //! `faults` check runs them
 //! afterwards, alone and one at a time, with this binary in `POOLSIDE_XTASK` for them
 //! to drive `services restart|failover|failback`. They count as run, not skipped.

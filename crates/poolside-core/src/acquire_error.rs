@@ -51,8 +51,8 @@ pub(crate) struct PoolTerms<'a> {
     /// `host:port`, no credentials.
     pub(crate) target: &'a str,
     pub(crate) max_size: u32,
-    /// Whether the pool holds no connection at all.
-    pub(crate) none_open: bool,
+    /// Connections open now (in use or idle).
+    pub(crate) open: u32,
     /// What to check when no connection could be opened.
     pub(crate) unreachable_fix: &'static str,
 }
@@ -74,14 +74,28 @@ pub(crate) fn pool_error<E: PoolError>(error: AcquireError<E>, terms: &PoolTerms
             failure.kind(),
             format!("no {server} connection within {waited:?}; last connect error: {failure}"),
         ),
-        AcquireError::TimedOut(waited, None) if terms.none_open => E::with_kind(
-            ErrorKind::Connect,
+        AcquireError::TimedOut(waited, None) | AcquireError::Unanswered(waited)
+            if terms.open == 0 =>
+        {
+            E::with_kind(
+                ErrorKind::Connect,
+                format!(
+                    "no {server} connection to {target} could be opened within {waited:?}: {}",
+                    terms.unreachable_fix
+                ),
+            )
+        }
+        AcquireError::TimedOut(waited, None) => busy(waited, terms),
+        AcquireError::Unanswered(waited) => E::with_kind(
+            // The pool had room: raising max_size would not help.
+            ErrorKind::PoolTimeout,
             format!(
-                "no {server} connection to {target} could be opened within {waited:?}: {}",
-                terms.unreachable_fix
+                "no {server} connection ready within {waited:?}: {server} at {target} \
+                 answered neither the check of an idle connection nor the opening of a new \
+                 one in time; check that it is not paused (PgBouncer's PAUSE, Redis's CLIENT \
+                 PAUSE), stalled or overloaded"
             ),
         ),
-        AcquireError::TimedOut(waited, None) => busy(waited, terms),
         AcquireError::Failed(failure) => failure.duplicate(),
         AcquireError::Backend(error) => error,
         AcquireError::Overloaded(waiting) => E::with_kind(
@@ -105,4 +119,61 @@ pub(crate) fn busy<E: PoolError>(waited: Duration, terms: &PoolTerms<'_>) -> E {
              connections"
         ),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::PgError;
+
+    fn error(error: AcquireError<PgError>, open: u32) -> PgError {
+        let terms = PoolTerms {
+            server: "PostgreSQL",
+            section: "postgres",
+            target: "127.0.0.1:5432",
+            max_size: 4,
+            open,
+            unreachable_fix: "check the server",
+        };
+        pool_error(error, &terms)
+    }
+
+    const WAITED: Duration = Duration::from_secs(3);
+
+    #[test]
+    fn a_checkout_that_never_had_its_turn_says_to_raise_max_size() {
+        let error = error(AcquireError::TimedOut(WAITED, None), 4);
+        assert_eq!(error.kind(), ErrorKind::PoolTimeout);
+        assert!(
+            error
+                .to_string()
+                .contains("(all 4 in use): raise postgres.max_size"),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn a_checkout_the_server_did_not_answer_names_the_server_not_max_size() {
+        // Its turn came, but the ping of an idle connection or a new connection went
+        // unanswered (a paused PgBouncer or Redis): raising max_size would not help.
+        let error = error(AcquireError::Unanswered(WAITED), 2);
+        assert_eq!(error.kind(), ErrorKind::PoolTimeout);
+        let message = error.to_string();
+        for part in ["answered neither", "127.0.0.1:5432", "paused"] {
+            assert!(message.contains(part), "{part:?} in: {message}");
+        }
+        assert!(!message.contains("max_size"), "{message}");
+    }
+
+    #[test]
+    fn a_timed_out_checkout_with_nothing_open_is_a_connect_failure() {
+        for timed_out in [
+            AcquireError::TimedOut(WAITED, None),
+            AcquireError::Unanswered(WAITED),
+        ] {
+            let error = error(timed_out, 0);
+            assert_eq!(error.kind(), ErrorKind::Connect);
+            assert!(error.to_string().contains("could be opened"), "{error}");
+        }
+    }
 }

@@ -51,7 +51,12 @@ pub enum AcquireError<E> {
     /// The pool is closed.
     Closed,
     /// No connection within the timeout; the last connect failure seen meanwhile.
+    /// Without one, every connection was in use by other checkouts all along.
     TimedOut(Duration, LastFailure<E>),
+    /// No connection within the timeout, though this checkout had its turn (room for
+    /// a connection of its own) and no connect failed meanwhile: the server answered
+    /// neither the check of an idle connection nor the opening of a new one in time.
+    Unanswered(Duration),
     /// A connect failure that makes waiting pointless.
     Failed(Arc<E>),
     /// An error bb8 returned as is.
@@ -238,7 +243,10 @@ impl<M: ManageConnection> FairPool<M> {
                 {
                     Ok(Ok(permit)) => (permit, true),
                     Ok(Err(_)) => return Err(AcquireError::Closed),
-                    Err(_) => return Err(self.timed_out(timeout, None)),
+                    Err(_) => {
+                        self.counters.timed_out.fetch_add(1, Ordering::Relaxed);
+                        return Err(AcquireError::TimedOut(timeout, None));
+                    }
                 }
             }
         };
@@ -346,14 +354,17 @@ impl<M: ManageConnection> FairPool<M> {
         }
     }
 
-    /// Counts a checkout that found no connection within `timeout`.
+    /// Counts a checkout that had its turn but got no connection within `timeout`.
     fn timed_out(
         &self,
         timeout: Duration,
         last_failure: LastFailure<M::Error>,
     ) -> AcquireError<M::Error> {
         self.counters.timed_out.fetch_add(1, Ordering::Relaxed);
-        AcquireError::TimedOut(timeout, last_failure)
+        match last_failure {
+            Some(_) => AcquireError::TimedOut(timeout, last_failure),
+            None => AcquireError::Unanswered(timeout),
+        }
     }
 
     /// Refuses new and queued checkouts at once; waits up to `deadline` for

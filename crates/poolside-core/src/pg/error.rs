@@ -239,6 +239,13 @@ fn advice(kind: ErrorKind, stale_plan: bool, detail: &str) -> &'static str {
             ": PgBouncer is at max_client_conn; raise it in pgbouncer.ini above the sum \
              of postgres.max_size over every instance behind it, or lower max_size"
         }
+        // PgBouncer ends a database's clients on its admin console's KILL, or when a
+        // RELOAD drops the database from pgbouncer.ini (08P01).
+        ErrorKind::Connect if detail.starts_with("database removed") => {
+            ": PgBouncer closed every connection to this database (KILL on its admin \
+             console, or the database dropped from pgbouncer.ini); after a KILL, new \
+             connections wait until RESUME <database> is run there"
+        }
         _ if stale_plan => {
             ": a migration changed this statement's result since it was prepared; run it \
              again (roll back first inside a transaction): the pool prepares it anew"
@@ -312,6 +319,8 @@ mod tests {
             "no more connections allowed (max_client_conn) (08P01)",
         );
         assert!(full.contains("raise it in pgbouncer.ini"), "{full}");
+        let killed = advice(ErrorKind::Connect, false, "database removed (08P01)");
+        assert!(killed.contains("RESUME <database>"), "{killed}");
         let closed = advice(ErrorKind::Connect, false, "connection closed");
         assert!(closed.contains("postgres.url names it"), "{closed}");
     }

@@ -361,8 +361,9 @@ impl PgPool {
             server: "PostgreSQL",
             section: "postgres",
             target: &self.inner.target,
-            max_size: self.inner.config.max_size,
-            none_open: self.stats().total == 0,
+            // The checkout pool's own: the read path's connections are reserved apart.
+            max_size: self.inner.config.pooled_connections(),
+            open: self.inner.fair.state().map_or(0, |state| state.connections),
             unreachable_fix: "check that postgres.url names a reachable PostgreSQL server",
         }
     }

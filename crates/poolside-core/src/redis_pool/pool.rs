@@ -150,7 +150,7 @@ impl RedisPool {
             section: "redis",
             target: &self.inner.target,
             max_size: self.inner.config.max_size,
-            none_open: self.inner.fair.state().is_some_and(|s| s.connections == 0),
+            open: self.inner.fair.state().map_or(0, |s| s.connections),
             unreachable_fix: match self.inner.config.mode {
                 RedisMode::Single => "check that Redis runs and answers at redis.url",
                 RedisMode::Sentinel => {
