@@ -70,6 +70,7 @@ fn show_connect_timeout(value: &Option<std::time::Duration>) -> String {
 
 keys! {
     "postgres.url" => postgres.url: parse::url, crate::SecretUrl::redacted;
+    "postgres.password_file" => postgres.password_file: parse::optional_path, parse::show_optional_path;
     "postgres.direct_url" => postgres.direct_url: parse::optional_url, parse::show_optional_url;
     "postgres.min_idle" => postgres.min_idle: parse::count, show_plain;
     "postgres.max_size" => postgres.max_size: parse::count, show_plain, rules::positive_count;

@@ -15,6 +15,7 @@ mod keys;
 mod legacy;
 mod loader;
 mod parse;
+pub mod password_file;
 mod problem;
 mod profile;
 mod redact;

@@ -108,6 +108,12 @@ pub(crate) fn optional_url(value: &Value) -> Result<Option<SecretUrl>, String> {
     url(value).map(|u| (!u.is_empty()).then_some(u))
 }
 
+/// A file's path; empty for none.
+pub(crate) fn optional_path(value: &Value) -> Result<Option<std::path::PathBuf>, String> {
+    let path = text(value).ok_or_else(|| format!("{} is not a file path", describe(value)))?;
+    Ok((!path.is_empty()).then(|| path.into()))
+}
+
 /// Connection strings: a list (TOML), or one text with the URLs separated by spaces
 /// or by commas before each `postgres://` (a multi-host URL keeps its own commas).
 pub(crate) fn url_list(value: &Value) -> Result<Vec<SecretUrl>, String> {
@@ -272,6 +278,13 @@ pub(crate) fn show_optional_duration(d: &Option<Duration>) -> String {
 pub(crate) fn show_optional_url(u: &Option<SecretUrl>) -> String {
     u.as_ref()
         .map_or_else(|| "none".to_owned(), SecretUrl::redacted)
+}
+
+/// How `config check` shows an optional path: the path (never the file's content), or
+/// `none`.
+pub(crate) fn show_optional_path(p: &Option<std::path::PathBuf>) -> String {
+    p.as_ref()
+        .map_or_else(|| "none".to_owned(), |p| p.display().to_string())
 }
 
 /// How `config check` shows an optional token: masked, or `off`.

@@ -71,6 +71,36 @@ impl Checker<'_> {
         }
     }
 
+    /// `postgres.password_file` must hold a password now, and `postgres.url` must not
+    /// name one of its own, which would win over the file.
+    fn password_file(&mut self, file: &std::path::Path) {
+        const KEY: &str = "postgres.password_file";
+        if let Err(e) = crate::password_file::read_password_file(file) {
+            self.error(
+                KEY,
+                format!(
+                    "{} cannot be read ({e}): mount the secret there, or unset the key",
+                    file.display()
+                ),
+            );
+        }
+        let url = &self.config.postgres.url;
+        let names_a_password = crate::tls_params::split_tls_params(url.expose())
+            .ok()
+            .and_then(|(driver_url, _)| tokio_postgres::Config::from_str(&driver_url).ok())
+            .is_some_and(|parsed| parsed.get_password().is_some());
+        if names_a_password {
+            let other = self.named("postgres.url", url);
+            self.error(
+                KEY,
+                format!(
+                    "is set, but {other} names a password of its own, which would win: \
+                     take the password out of the URL, or unset {KEY}"
+                ),
+            );
+        }
+    }
+
     fn postgres_url(&mut self, key: &str, url: &SecretUrl) {
         let driver_url = match crate::tls_params::split_tls_params(url.expose()) {
             Ok((driver_url, tls)) => {
@@ -175,6 +205,9 @@ fn check_postgres(c: &mut Checker<'_>) {
         );
     } else {
         c.postgres_url("postgres.url", &pg.url);
+    }
+    if let Some(file) = &pg.password_file {
+        c.password_file(file);
     }
     if let Some(direct) = &pg.direct_url {
         c.postgres_url("postgres.direct_url", direct);

@@ -683,3 +683,70 @@ fn redis_modes_name_every_missing_or_contradictory_key_at_once() {
         "{text}"
     );
 }
+
+#[test]
+fn a_password_file_must_hold_a_password_and_not_contradict_the_url() {
+    let secret = toml_file("r0tated-s3cret\n");
+    let path = secret.0.display().to_string();
+    let url_without_password = "postgres://app@127.0.0.1:5432/app";
+    let loaded = ConfigLoader::from_env(env(&[
+        ("DATABASE_URL", url_without_password),
+        ("POOLSIDE_POSTGRES__PASSWORD_FILE", &path),
+    ]))
+    .load()
+    .expect("a readable file and a URL without a password");
+    assert_eq!(
+        loaded.config.postgres.password_file.as_deref(),
+        Some(secret.0.as_path())
+    );
+    // config check shows where the password is, never what it is.
+    let shown = ConfigLoader::from_env(env(&[
+        ("DATABASE_URL", url_without_password),
+        ("POOLSIDE_POSTGRES__PASSWORD_FILE", &path),
+    ]))
+    .check()
+    .to_string();
+    assert!(shown.contains(&path), "{shown}");
+    assert!(!shown.contains("r0tated"), "{shown}");
+
+    let text = ConfigLoader::from_env(env(&[
+        ("DATABASE_URL", URL),
+        ("POOLSIDE_POSTGRES__PASSWORD_FILE", &path),
+    ]))
+    .load()
+    .expect_err("the URL's password would win over the file")
+    .to_string();
+    assert!(text.contains("names a password of its own"), "{text}");
+    assert!(
+        !text.contains("r0tated") && !text.contains(":pw@"),
+        "{text}"
+    );
+
+    let text = ConfigLoader::from_env(env(&[
+        ("DATABASE_URL", url_without_password),
+        (
+            "POOLSIDE_POSTGRES__PASSWORD_FILE",
+            "/nonexistent/db-password",
+        ),
+    ]))
+    .load()
+    .expect_err("the file is missing")
+    .to_string();
+    assert!(
+        text.contains("/nonexistent/db-password cannot be read"),
+        "{text}"
+    );
+
+    let empty = toml_file("\n");
+    let text = ConfigLoader::from_env(env(&[
+        ("DATABASE_URL", url_without_password),
+        (
+            "POOLSIDE_POSTGRES__PASSWORD_FILE",
+            &empty.0.display().to_string(),
+        ),
+    ]))
+    .load()
+    .expect_err("the file is empty")
+    .to_string();
+    assert!(text.contains("empty: it must hold the password"), "{text}");
+}

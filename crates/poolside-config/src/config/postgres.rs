@@ -1,6 +1,7 @@
 //! [`PostgresConfig`]: the `postgres` section.
 
 use std::num::NonZeroU32;
+use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::{Profile, SecretUrl};
@@ -15,6 +16,14 @@ pub struct PostgresConfig {
     /// `verify-full`, `sslrootcert`; see [`tls_params`](crate::tls_params)). Required.
     /// Legacy: `DATABASE_URL`.
     pub url: SecretUrl,
+    /// A file holding the password of the pools' connection strings that name none
+    /// (`url`, `replicas`, and `overflow.secondary_url`, which takes this section's
+    /// settings), read again for each new connection: a rotated password (a
+    /// Kubernetes Secret volume, a Vault agent's file) takes effect without a restart,
+    /// while connections already open keep theirs until `max_lifetime`. A trailing
+    /// line break is ignored. `direct_url` is not the pools': whoever connects to it
+    /// reads the file. Default: none.
+    pub password_file: Option<PathBuf>,
     /// A connection string that bypasses PgBouncer, for migrations and session state.
     /// Default: none. Legacy: `DATABASE_URL_DIRECT`.
     pub direct_url: Option<SecretUrl>,
@@ -183,6 +192,7 @@ impl PostgresConfig {
         };
         Self {
             url: SecretUrl::default(),
+            password_file: None,
             direct_url: None,
             min_idle,
             max_size,

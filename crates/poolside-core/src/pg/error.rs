@@ -167,6 +167,13 @@ impl PgError {
         }
     }
 
+    /// The same failure, its message followed by `note` (more of what to check).
+    pub(crate) fn noting(mut self, note: &str) -> Self {
+        self.message.push_str("; ");
+        self.message.push_str(&redact_text(note));
+        self
+    }
+
     /// The same failure, for a second waiter: driver errors cannot be cloned, so the
     /// copy keeps the kind, code and message but not the source.
     pub(crate) fn duplicate(&self) -> Self {

@@ -2,6 +2,7 @@
 //! statement cache and a jittered lifetime, and to publish every connect failure so
 //! that waiters fail fast with the server's real error instead of a pool timeout.
 
+use std::borrow::Cow;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -9,6 +10,7 @@ use bb8_postgres::PostgresConnectionManager;
 use tokio_postgres_rustls::MakeRustlsConnect;
 
 use super::PgError;
+use super::connect_config::ConnectConfig;
 use super::connection::{ConnectionOptions, PgConnection};
 use super::generation::Generation;
 use super::param_types::ParamTypes;
@@ -28,6 +30,8 @@ const LIFETIME_JITTER: f64 = 0.1;
 /// Opens, checks and retires PostgreSQL connections for bb8.
 pub(crate) struct PgManager {
     inner: PostgresConnectionManager<MakeRustlsConnect>,
+    /// The settings `inner` has, and the password file read at each connect.
+    config: ConnectConfig,
     /// The same TLS setup, for cancel requests (a server that requires TLS refuses
     /// them in the clear).
     tls: MakeRustlsConnect,
@@ -61,20 +65,22 @@ impl std::fmt::Debug for PgManager {
 
 impl PgManager {
     pub(crate) fn new(
-        config: tokio_postgres::Config,
+        config: ConnectConfig,
         tls: MakeRustlsConnect,
         failures: FailureSender<PgError>,
         options: ConnectionOptions,
         max_lifetime: Duration,
         counters: Arc<Counters>,
     ) -> Self {
-        let target = describe_hosts(&config);
+        let target = describe_hosts(config.settings());
         let connect_timeout = config
+            .settings()
             .get_connect_timeout()
             .copied()
             .unwrap_or(Duration::from_secs(10));
         Self {
-            inner: PostgresConnectionManager::new(config, tls.clone()),
+            inner: PostgresConnectionManager::new(config.settings().clone(), tls.clone()),
+            config,
             tls,
             target,
             options,
@@ -101,14 +107,9 @@ impl PgManager {
     /// Opens one connection (the body of `connect`, run in its span).
     async fn open(&self) -> Result<PgConnection, PgError> {
         let started = self.observer.get().map(|_| std::time::Instant::now());
-        let connected = tokio::time::timeout(
-            self.connect_timeout,
-            bb8::ManageConnection::connect(&self.inner),
-        )
-        .await;
+        let connected = tokio::time::timeout(self.connect_timeout, self.connect_driver()).await;
         let connected = match connected {
-            Ok(result) => result
-                .map_err(|e| PgError::connecting(e, &format!("connecting to {}", self.target))),
+            Ok(result) => result,
             Err(_) => Err(PgError::new(
                 crate::ErrorKind::Connect,
                 format!(
@@ -139,6 +140,27 @@ impl PgManager {
                 self.failures
                     .send_replace(Some(Arc::new(error.duplicate())));
                 Err(error)
+            }
+        }
+    }
+}
+
+impl PgManager {
+    /// The driver's connect, with the password in the file now when there is one.
+    async fn connect_driver(&self) -> Result<tokio_postgres::Client, PgError> {
+        let connecting = |e| {
+            let error = PgError::connecting(e, &format!("connecting to {}", self.target));
+            self.config.explain(error)
+        };
+        match self.config.for_connect()? {
+            Cow::Borrowed(_) => bb8::ManageConnection::connect(&self.inner)
+                .await
+                .map_err(connecting),
+            Cow::Owned(settings) => {
+                let manager = PostgresConnectionManager::new(settings, self.tls.clone());
+                bb8::ManageConnection::connect(&manager)
+                    .await
+                    .map_err(connecting)
             }
         }
     }

@@ -2,6 +2,7 @@
 //! errors.
 
 mod budget;
+mod connect_config;
 mod connection;
 mod error;
 mod from_row;

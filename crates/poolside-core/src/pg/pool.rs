@@ -15,6 +15,7 @@ use poolside_config::PostgresConfig;
 use tokio::sync::watch;
 use tokio_postgres::types::Type;
 
+use super::connect_config::ConnectConfig;
 use super::connection::ConnectionOptions;
 use super::leaks::LeakWatch;
 use super::manager::PgManager;
@@ -98,8 +99,9 @@ struct Inner {
     read: Option<ReadPath>,
     /// In PgBouncer mode, the parameter types of the statements run, learnt once.
     param_types: Option<Arc<ParamTypes>>,
-    /// The driver's settings and TLS setup, for connections outside the pool.
-    driver: tokio_postgres::Config,
+    /// The driver's settings, password file and TLS setup, for connections outside
+    /// the pool.
+    driver: ConnectConfig,
     tls: MakeRustlsConnect,
 }
 
@@ -164,6 +166,7 @@ impl PgPool {
             .to_owned();
         let counters = Arc::new(Counters::default());
         let (failures_tx, failures) = watch::channel(None);
+        let driver = ConnectConfig::new(driver, config.password_file.as_deref());
         let manager = PgManager::new(
             driver.clone(),
             tls.clone(),
@@ -257,7 +260,7 @@ impl PgPool {
         dbname: &str,
         timeout: Duration,
     ) -> Result<tokio_postgres::Client, PgError> {
-        let mut config = self.inner.driver.clone();
+        let mut config = self.inner.driver.for_connect()?.into_owned();
         config.dbname(dbname).connect_timeout(timeout);
         let context = format!("connecting to database {dbname} on {}", self.inner.target);
         match tokio::time::timeout(timeout, config.connect(self.inner.tls.clone())).await {
@@ -265,7 +268,7 @@ impl PgPool {
                 tokio::spawn(connection);
                 Ok(client)
             }
-            Ok(Err(e)) => Err(PgError::from_driver(e, &context)),
+            Ok(Err(e)) => Err(self.inner.driver.explain(PgError::from_driver(e, &context))),
             Err(_) => Err(PgError::new(
                 ErrorKind::Connect,
                 format!("{context}: no answer within {timeout:?}"),
@@ -563,7 +566,7 @@ impl PgPool {
 /// path can serve (else a warning says why reads take the pipelined path).
 fn read_path(
     config: &PostgresConfig,
-    driver: &tokio_postgres::Config,
+    driver: &ConnectConfig,
     tls: &MakeRustlsConnect,
     target: &str,
     schema: Arc<super::schema_epoch::SchemaEpoch>,

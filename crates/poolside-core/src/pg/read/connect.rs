@@ -4,6 +4,7 @@
 //! the session read-only (`default_transaction_read_only=on`), and authentication
 //! (cleartext, MD5 or SCRAM-SHA-256). Cancel requests go out the same way.
 
+use std::borrow::Cow;
 use std::io;
 use std::time::Duration;
 
@@ -20,6 +21,7 @@ use super::server_error::ServerError;
 use super::wire::{Transport, Wire};
 use crate::ErrorKind;
 use crate::pg::PgError;
+use crate::pg::connect_config::ConnectConfig;
 
 /// What the server needs to cancel a connection's running statement.
 #[derive(Debug, Clone, Copy, Default)]
@@ -31,7 +33,8 @@ pub(crate) struct BackendKey {
 /// Opens read-only connections to the pool's server.
 #[derive(Clone)]
 pub(crate) struct Connector {
-    config: tokio_postgres::Config,
+    /// The settings, and the password file read at each connect.
+    connect: ConnectConfig,
     tls: MakeRustlsConnect,
     host: Host,
     port: u16,
@@ -54,11 +57,12 @@ impl Connector {
     /// the pool's own connections do), a named user, TLS negotiated the PostgreSQL way
     /// and no channel binding required.
     pub(crate) fn new(
-        config: &tokio_postgres::Config,
+        connect: &ConnectConfig,
         tls: MakeRustlsConnect,
         timeout: Duration,
         target: &str,
     ) -> Result<Self, &'static str> {
+        let config = connect.settings();
         let [host] = config.get_hosts() else {
             return Err("the URL names several hosts");
         };
@@ -72,7 +76,7 @@ impl Connector {
             return Err("channel_binding=require is not supported on this path");
         }
         Ok(Self {
-            config: config.clone(),
+            connect: connect.clone(),
             tls,
             host: host.clone(),
             port: config.get_ports().first().copied().unwrap_or(5432),
@@ -87,7 +91,7 @@ impl Connector {
     pub(crate) async fn open(&self) -> Result<(Wire, BackendKey), PgError> {
         let context = format!("opening a read-only connection to {}", self.target);
         match tokio::time::timeout(self.timeout, self.handshake(&context)).await {
-            Ok(result) => result.map_err(PgError::unsent),
+            Ok(result) => result.map_err(|error| self.connect.explain(error).unsent()),
             Err(_) => Err(PgError::new(
                 ErrorKind::Connect,
                 format!(
@@ -122,13 +126,13 @@ impl Connector {
             ("user", self.user.as_str()),
             ("default_transaction_read_only", "on"),
         ];
-        if let Some(dbname) = self.config.get_dbname() {
+        if let Some(dbname) = self.connect.settings().get_dbname() {
             params.push(("database", dbname));
         }
-        if let Some(options) = self.config.get_options() {
+        if let Some(options) = self.connect.settings().get_options() {
             params.push(("options", options));
         }
-        if let Some(name) = self.config.get_application_name() {
+        if let Some(name) = self.connect.settings().get_application_name() {
             params.push(("application_name", name));
         }
         frontend::startup_message(params, &mut wire.out).map_err(io_error)?;
@@ -161,12 +165,12 @@ impl Connector {
                 return Ok(Box::new(tokio::net::UnixStream::connect(path).await?));
             }
         };
-        let mut tcp = match self.config.get_hostaddrs().first() {
+        let mut tcp = match self.connect.settings().get_hostaddrs().first() {
             Some(ip) => TcpStream::connect((*ip, self.port)).await?,
             None => TcpStream::connect((name.as_str(), self.port)).await?,
         };
         tcp.set_nodelay(true)?;
-        let mode = self.config.get_ssl_mode();
+        let mode = self.connect.settings().get_ssl_mode();
         if mode == SslMode::Disable {
             return Ok(Box::new(tcp));
         }
@@ -196,18 +200,19 @@ impl Connector {
                 format!("{context}: {detail}: check the user and password in postgres.url"),
             )
         };
-        let password = || {
-            self.config
-                .get_password()
+        let password = || -> Result<Cow<'_, [u8]>, PgError> {
+            self.connect
+                .password()?
                 .ok_or_else(|| auth_error("the server asks for a password and the URL has none"))
         };
         match wire.next().await.map_err(io_error)? {
             Message::AuthenticationOk => return Ok(()),
             Message::AuthenticationCleartextPassword => {
-                frontend::password_message(password()?, &mut wire.out).map_err(io_error)?;
+                frontend::password_message(&password()?, &mut wire.out).map_err(io_error)?;
             }
             Message::AuthenticationMd5Password(body) => {
-                let hash = authentication::md5_hash(self.user.as_bytes(), password()?, body.salt());
+                let hash =
+                    authentication::md5_hash(self.user.as_bytes(), &password()?, body.salt());
                 frontend::password_message(hash.as_bytes(), &mut wire.out).map_err(io_error)?;
             }
             Message::AuthenticationSasl(body) => {
@@ -219,7 +224,7 @@ impl Connector {
                 if !scram {
                     return Err(auth_error("the server offers no SCRAM-SHA-256"));
                 }
-                return self.scram(wire, password()?, context).await;
+                return self.scram(wire, &password()?, context).await;
             }
             Message::ErrorResponse(body) => return Err(server_error(&body, context)),
             _ => {

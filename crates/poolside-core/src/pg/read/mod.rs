@@ -51,6 +51,7 @@ use self::connection::{BatchSettings, ReadConnection};
 use self::statements::{Known, Statements};
 pub(crate) use self::work::Answer;
 use self::work::{Describe, Job, Run, Work};
+use super::connect_config::ConnectConfig;
 use super::generation::Generation;
 use super::schema_epoch::SchemaEpoch;
 use super::stats::Counters;
@@ -93,7 +94,7 @@ impl ReadPath {
     /// The read path for a pool of `driver`'s settings and TLS setup, or why it cannot
     /// serve that URL (the pool then runs reads on its pipelined path).
     pub(crate) fn new(
-        driver: &tokio_postgres::Config,
+        driver: &ConnectConfig,
         tls: tokio_postgres_rustls::MakeRustlsConnect,
         target: &str,
         settings: ReadSettings,
