@@ -101,14 +101,12 @@ pub async fn run() -> Result<(), String> {
         .direct_url
         .as_ref()
         .unwrap_or(&config.postgres.url);
-    migrate::run(migration_url.expose()).await.map_err(|e| {
-        // The driver's own text is only "db error"; the server's reason is its source.
-        let reason = std::error::Error::source(&e).map_or_else(|| e.to_string(), |s| s.to_string());
-        format!(
-            "migration on {migration_url} failed: {}",
-            poolside::config::redact_text(&reason)
-        )
-    })?;
+    migrate::run(
+        migration_url.expose(),
+        config.postgres.password_file.as_deref(),
+    )
+    .await
+    .map_err(|reason| format!("migration on {migration_url} failed: {reason}"))?;
     let db = Poolside::builder()
         .config(config)
         .build()

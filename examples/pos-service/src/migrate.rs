@@ -2,6 +2,10 @@
 //! serialized between instances by an advisory lock), on `DATABASE_URL_DIRECT` when
 //! set: PgBouncer's transaction mode is no place for DDL.
 
+use std::path::Path;
+
+use poolside::config::password_file::read_password_file;
+use poolside::core::tokio_postgres::error::SqlState;
 use poolside::core::tokio_postgres::{self, NoTls};
 
 /// Every statement of the schema, in order.
@@ -36,13 +40,40 @@ CREATE INDEX IF NOT EXISTS sales_created_at ON pos.sales (created_at);
 /// one after the other.
 const LOCK_KEY: i64 = 0x0070_6f73_5f6d_6967; // "pos_mig" in ASCII
 
-/// Applies the schema over its own connection to `url`.
+/// Applies the schema over its own connection to `url`, with the password in
+/// `password_file` (`postgres.password_file`) when the URL names none.
 ///
 /// # Errors
 ///
-/// When the server cannot be reached or refuses a statement.
-pub async fn run(url: &str) -> Result<(), tokio_postgres::Error> {
-    let (mut client, connection) = tokio_postgres::connect(url, NoTls).await?;
+/// When the password file cannot be read, the server cannot be reached, or it refuses
+/// a statement: the reason, with no password in it.
+pub async fn run(url: &str, password_file: Option<&Path>) -> Result<(), String> {
+    let mut config: tokio_postgres::Config = url.parse().map_err(|e| reason(&e))?;
+    let password_file = password_file.filter(|_| config.get_password().is_none());
+    if let Some(file) = password_file {
+        let password = read_password_file(file)
+            .map_err(|e| format!("postgres.password_file {}: {e}", file.display()))?;
+        config.password(password);
+    }
+    apply(&config).await.map_err(|e| match password_file {
+        Some(file) if e.code() == Some(&SqlState::INVALID_PASSWORD) => format!(
+            "{}: the password was read from postgres.password_file {}",
+            reason(&e),
+            file.display()
+        ),
+        _ => reason(&e),
+    })
+}
+
+/// The driver's own text is only "db error": the server's reason is its source.
+fn reason(error: &tokio_postgres::Error) -> String {
+    let reason =
+        std::error::Error::source(error).map_or_else(|| error.to_string(), |s| s.to_string());
+    poolside::config::redact_text(&reason)
+}
+
+async fn apply(config: &tokio_postgres::Config) -> Result<(), tokio_postgres::Error> {
+    let (mut client, connection) = config.connect(NoTls).await?;
     let driver = tokio::spawn(connection);
     let transaction = client.transaction().await?;
     transaction

@@ -144,6 +144,48 @@ fn a_running_service_never_shows_the_password_or_the_token() {
     let _ = std::fs::remove_dir_all(dir);
 }
 
+/// The secret role's URL with its password taken out.
+fn without_password(url: &str, password: &str) -> String {
+    url.replacen(&format!(":{password}@"), "@", 1)
+}
+
+#[test]
+fn a_service_with_its_password_in_a_file_migrates_serves_and_never_shows_it() {
+    let (url, password) = secret();
+    let dir = workdir("password-file", "");
+    let file = dir.join("db-password");
+    std::fs::write(&file, format!("{password}\n")).expect("the password file written");
+    let mut service = ServiceProcess::start_logged(
+        PROGRAM,
+        &[
+            ("RUST_LOG", "trace".into()),
+            ("DATABASE_URL", without_password(&url, &password)),
+            (
+                "POOLSIDE_POSTGRES__PASSWORD_FILE",
+                file.display().to_string(),
+            ),
+            ("POOLSIDE_PROFILE", "test".into()),
+        ],
+        &["POOLSIDE_CONFIG", "REDIS_URL"],
+        &dir,
+    );
+    // The migration and the pool both read the file: a sale needs the schema.
+    let (status, product) = service.post(
+        "/products",
+        &json!({ "name": "Filed tea", "price_cents": 300, "stock": 3 }),
+    );
+    assert_eq!(status, 201, "{product}");
+    let id = product["id"].as_i64().expect("an id");
+    let (status, sale) = service.post(
+        "/sales",
+        &json!({ "items": [{ "product_id": id, "quantity": 1 }] }),
+    );
+    assert_eq!(status, 201, "{sale}");
+    assert!(service.terminate().success());
+    assert_clean("the service's output", &service.output(), &[&password]);
+    let _ = std::fs::remove_dir_all(dir);
+}
+
 #[test]
 fn a_service_that_cannot_start_never_shows_the_password() {
     let (url, password) = secret();
@@ -151,13 +193,27 @@ fn a_service_that_cannot_start_never_shows_the_password() {
     let unreachable = url.replace(":15432/", ":1/");
     assert_ne!(unreachable, url, "the URL names port 15432: {url}");
     // (name, poolside.toml, environment, what the error must say)
+    let stale_file = std::env::temp_dir().join(format!("poolside-stale-pw-{}", std::process::id()));
+    std::fs::write(&stale_file, format!("{password}-but-wrong\n")).expect("written");
     type Case<'a> = (&'a str, String, Vec<(&'a str, String)>, &'a str);
-    let cases: [Case<'_>; 4] = [
+    let cases: [Case<'_>; 5] = [
         (
             "wrong-password",
             format!("[postgres]\nurl = \"{wrong_password}\"\n"),
             vec![],
             "password authentication failed",
+        ),
+        (
+            "wrong-password-file",
+            String::new(),
+            vec![
+                ("DATABASE_URL", without_password(&url, &password)),
+                (
+                    "POOLSIDE_POSTGRES__PASSWORD_FILE",
+                    stale_file.display().to_string(),
+                ),
+            ],
+            "the password was read from postgres.password_file",
         ),
         (
             "unreachable",
@@ -208,6 +264,7 @@ fn a_service_that_cannot_start_never_shows_the_password() {
         assert_clean(name, &text, &[&password]);
         let _ = std::fs::remove_dir_all(dir);
     }
+    let _ = std::fs::remove_file(stale_file);
 }
 
 /// What a caller sees when it `.expect()`s poolside's errors: the panic message holds

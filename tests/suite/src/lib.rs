@@ -22,7 +22,7 @@ impl PosService {
     /// Migrates the schema on `migration_url`, starts poolside from exactly `vars`,
     /// and serves the pos-service's router.
     pub async fn start(vars: &[(&str, &str)], migration_url: &str) -> Self {
-        poolside_example_pos_service::migrate(migration_url)
+        poolside_example_pos_service::migrate(migration_url, None)
             .await
             .expect("migrates");
         let db = Poolside::builder()
