@@ -80,6 +80,12 @@ async fn behind_pgbouncer_its_limits_are_read_over_the_admin_console() {
         (2000, 20),
         "{budget:?}"
     );
+    // This database and user's own row of SHOW POOLS.
+    assert_eq!(
+        bouncer.pool_mode.as_deref(),
+        Some("transaction"),
+        "{budget:?}"
+    );
     assert!(
         bouncer
             .pools

@@ -68,6 +68,9 @@ pub struct PgBouncerBudget {
     /// how long PgBouncer refuses clients before it tries again. `None` when
     /// `SHOW CONFIG` did not list it.
     pub server_login_retry_ms: Option<u64>,
+    /// The `pool_mode` of this service's database and user (`SHOW POOLS`), else
+    /// PgBouncer's default (`SHOW CONFIG`): `session`, `transaction` or `statement`.
+    pub pool_mode: Option<String>,
     /// `SHOW POOLS`, one row per database and user, column -> value.
     pub pools: Vec<BTreeMap<String, String>>,
 }
@@ -92,6 +95,29 @@ impl PgBouncerBudget {
                 retry as f64 / 1000.0
             )
         })
+    }
+
+    /// What this service's `pool_mode` breaks, with what to change; `None` in
+    /// transaction mode, which the pool is built for.
+    fn pool_mode_problem(&self, instances: &str, needed: u32) -> Option<String> {
+        let per_pool = self.server_connections_per_pool();
+        match self.pool_mode.as_deref()? {
+            "session" if needed > per_pool => Some(format!(
+                "PgBouncer runs this database and user in session mode, where each client \
+                 connection holds a server connection for its whole life, and {instances}, \
+                 but PgBouncer opens at most {per_pool} for them (default_pool_size {} + \
+                 reserve_pool_size {}): the connections past those wait for a server until \
+                 query_wait_timeout; set pool_mode = transaction, or lower postgres.max_size",
+                self.default_pool_size, self.reserve_pool_size
+            )),
+            "statement" => Some(
+                "PgBouncer runs this database and user in statement mode, which refuses \
+                 transactions of more than one statement (PgPool::transaction fails): set \
+                 pool_mode = transaction"
+                    .to_owned(),
+            ),
+            _ => None,
+        }
     }
 
     /// The most server connections PgBouncer opens for one database and user.
@@ -163,6 +189,7 @@ impl ConnectionBudget {
                     ));
                 }
                 let per_pool = bouncer.server_connections_per_pool();
+                problems.extend(bouncer.pool_mode_problem(&instances, needed));
                 if per_pool > room {
                     problems.push(format!(
                         "PgBouncer may open {per_pool} server connections for this database and \
@@ -297,6 +324,8 @@ impl PgPool {
                     )
                 })
         };
+        let pools = read("SHOW POOLS").await?;
+        let driver = self.driver_settings();
         Ok(PgBouncerBudget {
             max_client_conn: setting("max_client_conn")?,
             default_pool_size: setting("default_pool_size")?,
@@ -307,9 +336,29 @@ impl PgPool {
                 .and_then(|v| v.parse::<f64>().ok())
                 .filter(|secs| secs.is_finite() && *secs >= 0.0)
                 .map(|secs| (secs * 1000.0).round() as u64),
-            pools: read("SHOW POOLS").await?,
+            pool_mode: pool_mode(&pools, &settings, driver.get_dbname(), driver.get_user()),
+            pools,
         })
     }
+}
+
+/// The `pool_mode` of the pool of `database` and `user` in `SHOW POOLS`, else the
+/// default in `SHOW CONFIG`'s `settings`.
+fn pool_mode(
+    pools: &[BTreeMap<String, String>],
+    settings: &BTreeMap<String, String>,
+    database: Option<&str>,
+    user: Option<&str>,
+) -> Option<String> {
+    pools
+        .iter()
+        .find(|row| {
+            row.get("database").map(String::as_str) == database
+                && row.get("user").map(String::as_str) == user
+        })
+        .and_then(|row| row.get("pool_mode"))
+        .or_else(|| settings.get("pool_mode"))
+        .cloned()
 }
 
 /// The rows of a simple-protocol answer, each as column -> value (NULL left out).
@@ -374,6 +423,7 @@ mod tests {
             reserve_pool_size: 5,
             max_db_connections: 0,
             server_login_retry_ms: Some(1_000),
+            pool_mode: Some("transaction".to_owned()),
             pools: vec![BTreeMap::from([
                 ("sv_active".to_owned(), "3".to_owned()),
                 ("sv_idle".to_owned(), "4".to_owned()),
@@ -404,6 +454,80 @@ mod tests {
     }
 
     #[test]
+    fn the_pool_mode_is_this_database_and_users_own_else_the_default() {
+        let row = |database: &str, user: &str, mode: &str| {
+            BTreeMap::from([
+                ("database".to_owned(), database.to_owned()),
+                ("user".to_owned(), user.to_owned()),
+                ("pool_mode".to_owned(), mode.to_owned()),
+            ])
+        };
+        let pools = [
+            row("pgbouncer", "pgbouncer", "statement"),
+            row("app", "other", "transaction"),
+            row("app", "app", "session"),
+        ];
+        let settings = BTreeMap::from([("pool_mode".to_owned(), "transaction".to_owned())]);
+        assert_eq!(
+            pool_mode(&pools, &settings, Some("app"), Some("app")).as_deref(),
+            Some("session"),
+            "the database's own override"
+        );
+        assert_eq!(
+            pool_mode(&pools, &settings, Some("new"), Some("app")).as_deref(),
+            Some("transaction"),
+            "no pool yet: the default"
+        );
+    }
+
+    #[test]
+    fn session_and_statement_modes_are_named_with_their_fix() {
+        // 5 instances x 10 = 50 clients; PgBouncer opens 20 + 5 server connections.
+        let mut budget = direct(10, 5, 0);
+        budget.behind_pgbouncer = true;
+        let bouncer = PgBouncerBudget {
+            max_client_conn: 1000,
+            default_pool_size: 20,
+            reserve_pool_size: 5,
+            max_db_connections: 0,
+            server_login_retry_ms: Some(1_000),
+            pool_mode: Some("transaction".to_owned()),
+            pools: Vec::new(),
+        };
+        budget.pgbouncer = Some(bouncer.clone());
+        assert!(budget.problems().is_empty(), "transaction mode multiplexes");
+
+        budget.pgbouncer = Some(PgBouncerBudget {
+            pool_mode: Some("session".to_owned()),
+            ..bouncer.clone()
+        });
+        let problems = budget.problems();
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        for part in [
+            "session mode",
+            "= 50 connections",
+            "at most 25",
+            "set pool_mode = transaction",
+        ] {
+            assert!(
+                problems[0].contains(part),
+                "{part:?} missing from {}",
+                problems[0]
+            );
+        }
+        budget.max_size = 5;
+        assert!(budget.problems().is_empty(), "25 session clients fit in 25");
+
+        budget.pgbouncer = Some(PgBouncerBudget {
+            pool_mode: Some("statement".to_owned()),
+            ..bouncer
+        });
+        let problems = budget.problems();
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        assert!(problems[0].contains("statement mode"), "{}", problems[0]);
+    }
+
+    #[test]
     fn a_slow_server_login_retry_is_named_with_its_fix() {
         let mut bouncer = PgBouncerBudget {
             max_client_conn: 1000,
@@ -411,6 +535,7 @@ mod tests {
             reserve_pool_size: 0,
             max_db_connections: 0,
             server_login_retry_ms: Some(1_000),
+            pool_mode: None,
             pools: Vec::new(),
         };
         assert_eq!(bouncer.slow_recovery(), None, "1 s is quick enough");

@@ -251,6 +251,11 @@ impl PgPool {
         })
     }
 
+    /// The driver's settings from the URL (no password from a file).
+    pub(crate) fn driver_settings(&self) -> &tokio_postgres::Config {
+        self.inner.driver.settings()
+    }
+
     /// Opens one connection outside the pool, to database `dbname` of the pool's
     /// server, with the pool's credentials and TLS setup, within `timeout`: for
     /// PgBouncer's admin console (`pgbouncer`), say. It closes when the client is
