@@ -57,8 +57,10 @@ impl From<QueryTimedOut> for PgError {
         PgError::new(
             crate::ErrorKind::Cancelled,
             format!(
-                "a statement ran longer than postgres.query_timeout ({timeout:?}): it was \
-                 cancelled on the server and its connection discarded"
+                "a statement got no answer within postgres.query_timeout ({timeout:?}): a \
+                 cancel request went to the server and the connection was discarded; the \
+                 statement ran long, waited for a lock, or was held before the server (a \
+                 paused PgBouncer)"
             ),
         )
     }
