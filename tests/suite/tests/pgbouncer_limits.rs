@@ -206,6 +206,18 @@ async fn pgbouncer_kill_of_the_database_is_named_and_the_pool_serves_after_resum
         .await
         .expect("kills the database");
     let killed = running.await.expect("joins");
+    // Until RESUME, PgBouncer holds new connections to the killed database: a pool
+    // starting now fails, saying where to look.
+    let url = required_env("PGBOUNCER_URL");
+    let starting = PgPool::connect(
+        &services_config(&[
+            ("DATABASE_URL", url.as_str()),
+            ("POOLSIDE_POSTGRES__CONNECTION_TIMEOUT", "1s"),
+        ])
+        .postgres,
+    )
+    .await
+    .map(drop);
     admin
         .simple_query(&format!("RESUME {database}"))
         .await
@@ -216,6 +228,9 @@ async fn pgbouncer_kill_of_the_database_is_named_and_the_pool_serves_after_resum
     for part in ["database removed", "KILL", "RESUME"] {
         assert!(error.to_string().contains(part), "{part:?} in: {error}");
     }
+    let error = starting.expect_err("no login while the database is killed");
+    assert_eq!(error.kind(), ErrorKind::Connect, "{error}");
+    assert!(error.to_string().contains("RESUME <database>"), "{error}");
     // The pool lets the closed connections go and opens new ones.
     assert_eq!(
         pool.query_one("SELECT 1::int4", &[])

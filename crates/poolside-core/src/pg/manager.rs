@@ -114,8 +114,15 @@ impl PgManager {
                 crate::ErrorKind::Connect,
                 format!(
                     "connecting to {}: no answer to the PostgreSQL handshake within {:?}: check \
-                     that postgres.url names a PostgreSQL server (or PgBouncer) on that port",
-                    self.target, self.connect_timeout
+                     that postgres.url names a PostgreSQL server (or PgBouncer) on that port{}",
+                    self.target,
+                    self.connect_timeout,
+                    if self.options.pgbouncer {
+                        ", and that its database was not killed there (a KILL holds new \
+                         connections until RESUME <database>)"
+                    } else {
+                        ""
+                    }
                 ),
             )
             .unsent()),

@@ -372,7 +372,13 @@ impl PgPool {
             // The checkout pool's own: the read path's connections are reserved apart.
             max_size: self.inner.config.pooled_connections(),
             open: self.inner.fair.state().map_or(0, |state| state.connections),
-            unreachable_fix: "check that postgres.url names a reachable PostgreSQL server",
+            unreachable_fix: if self.inner.config.pgbouncer {
+                "check that postgres.url names a reachable PgBouncer, and that its database \
+                 was not killed there (a KILL holds new connections until RESUME <database>; \
+                 SHOW DATABASES on its admin console shows it paused)"
+            } else {
+                "check that postgres.url names a reachable PostgreSQL server"
+            },
         }
     }
 
