@@ -1,8 +1,8 @@
-//! [`PgManager`]: bb8-postgres's connection manager, wrapped to give each connection a
-//! statement cache and a jittered lifetime, and to publish every connect failure so
-//! that waiters fail fast with the server's real error instead of a pool timeout.
+//! [`PgManager`]: bb8-postgres's connection manager (one per connect, on the settings of
+//! that moment: see `ConnectConfig`), wrapped to give each connection a statement cache
+//! and a jittered lifetime, and to publish every connect failure so that waiters fail
+//! fast with the server's real error instead of a pool timeout.
 
-use std::borrow::Cow;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -29,8 +29,7 @@ const LIFETIME_JITTER: f64 = 0.1;
 
 /// Opens, checks and retires PostgreSQL connections for bb8.
 pub(crate) struct PgManager {
-    inner: PostgresConnectionManager<MakeRustlsConnect>,
-    /// The settings `inner` has, and the password file read at each connect.
+    /// The driver's settings, and the password file read at each connect.
     config: ConnectConfig,
     /// The same TLS setup, for cancel requests (a server that requires TLS refuses
     /// them in the clear).
@@ -79,7 +78,6 @@ impl PgManager {
             .copied()
             .unwrap_or(Duration::from_secs(10));
         Self {
-            inner: PostgresConnectionManager::new(config.settings().clone(), tls.clone()),
             config,
             tls,
             target,
@@ -104,6 +102,20 @@ impl PgManager {
 }
 
 impl PgManager {
+    /// bb8-postgres's connect, on the settings of now (the password in the file read
+    /// anew when there is one).
+    async fn connect_driver(&self) -> Result<tokio_postgres::Client, PgError> {
+        let connecting = |e| {
+            let error = PgError::connecting(e, &format!("connecting to {}", self.target));
+            self.config.explain(error)
+        };
+        let settings = self.config.for_connect()?.into_owned();
+        let manager = PostgresConnectionManager::new(settings, self.tls.clone());
+        bb8::ManageConnection::connect(&manager)
+            .await
+            .map_err(connecting)
+    }
+
     /// Opens one connection (the body of `connect`, run in its span).
     async fn open(&self) -> Result<PgConnection, PgError> {
         let started = self.observer.get().map(|_| std::time::Instant::now());
@@ -147,27 +159,6 @@ impl PgManager {
                 self.failures
                     .send_replace(Some(Arc::new(error.duplicate())));
                 Err(error)
-            }
-        }
-    }
-}
-
-impl PgManager {
-    /// The driver's connect, with the password in the file now when there is one.
-    async fn connect_driver(&self) -> Result<tokio_postgres::Client, PgError> {
-        let connecting = |e| {
-            let error = PgError::connecting(e, &format!("connecting to {}", self.target));
-            self.config.explain(error)
-        };
-        match self.config.for_connect()? {
-            Cow::Borrowed(_) => bb8::ManageConnection::connect(&self.inner)
-                .await
-                .map_err(connecting),
-            Cow::Owned(settings) => {
-                let manager = PostgresConnectionManager::new(settings, self.tls.clone());
-                bb8::ManageConnection::connect(&manager)
-                    .await
-                    .map_err(connecting)
             }
         }
     }
