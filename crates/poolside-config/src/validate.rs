@@ -71,9 +71,9 @@ impl Checker<'_> {
         }
     }
 
-    /// `postgres.password_file` must hold a password now, and `postgres.url` must not
-    /// name one of its own, which would win over the file.
-    fn password_file(&mut self, file: &std::path::Path) {
+    /// `postgres.password_file` must hold a password now, and `postgres.url` (`url`, as
+    /// the driver reads it) must not name one of its own, which would win over the file.
+    fn password_file(&mut self, file: &std::path::Path, url: Option<&tokio_postgres::Config>) {
         const KEY: &str = "postgres.password_file";
         if let Err(e) = crate::password_file::read_password_file(file) {
             self.error(
@@ -84,13 +84,8 @@ impl Checker<'_> {
                 ),
             );
         }
-        let url = &self.config.postgres.url;
-        let names_a_password = crate::tls_params::split_tls_params(url.expose())
-            .ok()
-            .and_then(|(driver_url, _)| tokio_postgres::Config::from_str(&driver_url).ok())
-            .is_some_and(|parsed| parsed.get_password().is_some());
-        if names_a_password {
-            let other = self.named("postgres.url", url);
+        if url.is_some_and(|url| url.get_password().is_some()) {
+            let other = self.named("postgres.url", &self.config.postgres.url);
             self.error(
                 KEY,
                 format!(
@@ -101,7 +96,9 @@ impl Checker<'_> {
         }
     }
 
-    fn postgres_url(&mut self, key: &str, url: &SecretUrl) {
+    /// A PostgreSQL URL of `key`; its settings as the driver reads them, when it is
+    /// valid.
+    fn postgres_url(&mut self, key: &str, url: &SecretUrl) -> Option<tokio_postgres::Config> {
         let driver_url = match crate::tls_params::split_tls_params(url.expose()) {
             Ok((driver_url, tls)) => {
                 self.root_cert(key, url, tls.root_cert.as_deref());
@@ -109,30 +106,33 @@ impl Checker<'_> {
             }
             Err(e) => {
                 self.error(key, format!("{url}: {e}"));
-                return;
+                return None;
             }
         };
-        match tokio_postgres::Config::from_str(&driver_url) {
-            Err(e) => self.error(
-                key,
-                format!("{url} is not a valid PostgreSQL connection string ({e})"),
-            ),
-            Ok(parsed)
-                if parsed.get_hosts().len() > 1
-                    && parsed.get_target_session_attrs()
-                        != tokio_postgres::config::TargetSessionAttrs::ReadWrite =>
-            {
-                self.warn(
+        let parsed = match tokio_postgres::Config::from_str(&driver_url) {
+            Err(e) => {
+                self.error(
                     key,
-                    format!(
-                        "{url} names several hosts without target_session_attrs=read-write: \
-                         after a failover the pool may connect to a read-only standby; \
-                         add ?target_session_attrs=read-write"
-                    ),
+                    format!("{url} is not a valid PostgreSQL connection string ({e})"),
                 );
+                return None;
             }
-            Ok(_) => {}
+            Ok(parsed) => parsed,
+        };
+        if parsed.get_hosts().len() > 1
+            && parsed.get_target_session_attrs()
+                != tokio_postgres::config::TargetSessionAttrs::ReadWrite
+        {
+            self.warn(
+                key,
+                format!(
+                    "{url} names several hosts without target_session_attrs=read-write: \
+                     after a failover the pool may connect to a read-only standby; \
+                     add ?target_session_attrs=read-write"
+                ),
+            );
         }
+        Some(parsed)
     }
 
     /// A Redis URL of `key`: `redis://` or `unix://`, or `rediss://` (TLS) for the one
@@ -198,16 +198,17 @@ pub(crate) fn validate(config: &Config, sources: &BTreeMap<&'static str, Source>
 
 fn check_postgres(c: &mut Checker<'_>) {
     let pg = &c.config.postgres;
-    if pg.url.is_empty() {
+    let url = if pg.url.is_empty() {
         c.error(
             "postgres.url",
             "is not set: set DATABASE_URL, POOLSIDE_POSTGRES__URL, or url under [postgres] in poolside.toml",
         );
+        None
     } else {
-        c.postgres_url("postgres.url", &pg.url);
-    }
+        c.postgres_url("postgres.url", &pg.url)
+    };
     if let Some(file) = &pg.password_file {
-        c.password_file(file);
+        c.password_file(file, url.as_ref());
     }
     if let Some(direct) = &pg.direct_url {
         c.postgres_url("postgres.direct_url", direct);
