@@ -398,6 +398,20 @@ mod tests {
         }
     }
 
+    /// A PgBouncer of 1,000 clients and 20 + 5 server connections per pool, in
+    /// transaction mode, retrying logins after 1 s.
+    fn bouncer() -> PgBouncerBudget {
+        PgBouncerBudget {
+            max_client_conn: 1000,
+            default_pool_size: 20,
+            reserve_pool_size: 5,
+            max_db_connections: 0,
+            server_login_retry_ms: Some(1_000),
+            pool_mode: Some("transaction".to_owned()),
+            pools: Vec::new(),
+        }
+    }
+
     #[test]
     fn direct_budget_names_both_numbers_and_the_fix() {
         assert!(direct(20, 4, 10).problems().is_empty(), "80 of 87 fit");
@@ -418,16 +432,11 @@ mod tests {
         let mut budget = direct(50, 10, 0);
         budget.behind_pgbouncer = true;
         budget.pgbouncer = Some(PgBouncerBudget {
-            max_client_conn: 1000,
-            default_pool_size: 20,
-            reserve_pool_size: 5,
-            max_db_connections: 0,
-            server_login_retry_ms: Some(1_000),
-            pool_mode: Some("transaction".to_owned()),
             pools: vec![BTreeMap::from([
                 ("sv_active".to_owned(), "3".to_owned()),
                 ("sv_idle".to_owned(), "4".to_owned()),
             ])],
+            ..bouncer()
         });
         assert!(
             budget.problems().is_empty(),
@@ -485,15 +494,7 @@ mod tests {
         // 5 instances x 10 = 50 clients; PgBouncer opens 20 + 5 server connections.
         let mut budget = direct(10, 5, 0);
         budget.behind_pgbouncer = true;
-        let bouncer = PgBouncerBudget {
-            max_client_conn: 1000,
-            default_pool_size: 20,
-            reserve_pool_size: 5,
-            max_db_connections: 0,
-            server_login_retry_ms: Some(1_000),
-            pool_mode: Some("transaction".to_owned()),
-            pools: Vec::new(),
-        };
+        let bouncer = bouncer();
         budget.pgbouncer = Some(bouncer.clone());
         assert!(budget.problems().is_empty(), "transaction mode multiplexes");
 
@@ -529,15 +530,7 @@ mod tests {
 
     #[test]
     fn a_slow_server_login_retry_is_named_with_its_fix() {
-        let mut bouncer = PgBouncerBudget {
-            max_client_conn: 1000,
-            default_pool_size: 20,
-            reserve_pool_size: 0,
-            max_db_connections: 0,
-            server_login_retry_ms: Some(1_000),
-            pool_mode: None,
-            pools: Vec::new(),
-        };
+        let mut bouncer = bouncer();
         assert_eq!(bouncer.slow_recovery(), None, "1 s is quick enough");
         bouncer.server_login_retry_ms = None;
         assert_eq!(bouncer.slow_recovery(), None, "not listed: nothing to say");
