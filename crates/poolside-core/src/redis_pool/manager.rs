@@ -101,7 +101,10 @@ impl bb8::ManageConnection for RedisManager {
 
     async fn connect(&self) -> Result<Managed, RedisError> {
         let started = Instant::now();
-        if let Some(held) = self.backoff.held_off(started) {
+        // Counted before the lookup: a failover announced meanwhile breaks the
+        // connection, and lifts the hold its failure would put on reconnects.
+        let failovers = self.deployment.failovers();
+        if let Some(held) = self.backoff.held_off(started, failovers) {
             let error = held.error(&self.target);
             // Published, so that waiters fail at once as on a real failure; not logged
             // again, as waiters ask every 100 ms.
@@ -109,8 +112,6 @@ impl bb8::ManageConnection for RedisManager {
                 .send_replace(Some(Arc::new(error.duplicate())));
             return Err(error);
         }
-        // Counted before the lookup: a failover announced meanwhile breaks it.
-        let failovers = self.deployment.failovers();
         match self.open().await {
             Ok((conn, driver)) => {
                 self.backoff.succeeded();
@@ -121,7 +122,9 @@ impl bb8::ManageConnection for RedisManager {
                 })
             }
             Err(error) => {
-                let delay = self.backoff.failed(started, Instant::now(), &error);
+                let delay = self
+                    .backoff
+                    .failed(started, Instant::now(), failovers, &error);
                 tracing::warn!(
                     target: "poolside::redis",
                     error = %error,

@@ -170,7 +170,8 @@ impl RedisPool {
     /// connection is open: it would only wait for a connect that is not coming. With
     /// connections open (busy ones too), the checkout waits for one as usual.
     fn held_off(&self) -> Option<RedisError> {
-        let held = self.inner.backoff.held_off(Instant::now())?;
+        let failovers = self.inner.deployment.failovers();
+        let held = self.inner.backoff.held_off(Instant::now(), failovers)?;
         let open = self.inner.fair.state().map_or(0, |state| state.connections);
         (open == 0).then(|| held.error(&self.inner.target))
     }

@@ -9,6 +9,11 @@
 //! `redis.max_retries` failures (1 s, 2 s, 4 s by default); after that the pool keeps
 //! trying at the longest of them and never gives up. A connect that succeeds resets
 //! the count.
+//!
+//! The failures hold off connects to the server they failed on. In a Sentinel group
+//! each connect goes to the primary the sentinels name, and once they announce a
+//! failover the failures to the old one hold nothing off: the next connect goes to
+//! the new primary at once, not a delay after it took over.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -39,6 +44,9 @@ struct State {
     failed_at: Option<Instant>,
     /// The latest failure, which held-off connects report.
     last: Option<Arc<RedisError>>,
+    /// The failovers seen when the latest connect failed (always 0 but in a
+    /// Sentinel group).
+    failovers: u64,
 }
 
 /// A connect held off: how long still, and the failure that holds it off.
@@ -85,12 +93,16 @@ impl ReconnectBackoff {
         self.delays[index]
     }
 
-    /// `Some` while a connect starting at `now` must not reach the network.
-    pub(crate) fn held_off(&self, now: Instant) -> Option<HeldOff> {
+    /// `Some` while a connect starting at `now`, with `failovers` seen, must not reach
+    /// the network: never once a failover was announced after the latest failure.
+    pub(crate) fn held_off(&self, now: Instant, failovers: u64) -> Option<HeldOff> {
         if !self.failing.load(Ordering::Acquire) {
             return None;
         }
         let state = self.state.lock();
+        if state.failovers != failovers {
+            return None;
+        }
         let next_attempt = state
             .failed_at?
             .checked_add(self.delay_after(state.failures))?;
@@ -104,11 +116,23 @@ impl ReconnectBackoff {
         })
     }
 
-    /// Records `error`, from a connect that started at `started` and failed at `now`;
-    /// returns how long the next connect is held off. Connects that overlapped (they
-    /// started before the latest failure) count as one failure, not several.
-    pub(crate) fn failed(&self, started: Instant, now: Instant, error: &RedisError) -> Duration {
+    /// Records `error`, from a connect that started at `started`, with `failovers`
+    /// seen, and failed at `now`; returns how long the next connect is held off.
+    /// Connects that overlapped (they started before the latest failure) count as one
+    /// failure, not several; the first failure after a failover as the first.
+    pub(crate) fn failed(
+        &self,
+        started: Instant,
+        now: Instant,
+        failovers: u64,
+        error: &RedisError,
+    ) -> Duration {
         let mut state = self.state.lock();
+        if state.failovers != failovers {
+            state.failures = 0;
+            state.failed_at = None;
+            state.failovers = failovers;
+        }
         let overlapped = state.failed_at.is_some_and(|at| started <= at);
         if !overlapped {
             state.failures = state.failures.saturating_add(1);
@@ -163,11 +187,14 @@ mod tests {
     fn holds_off_until_the_delay_has_passed_and_resets_on_success() {
         let backoff = backoff_of(Duration::from_secs(1), 3);
         let t0 = Instant::now();
-        assert!(backoff.held_off(t0).is_none(), "nothing failed yet");
+        assert!(backoff.held_off(t0, 0).is_none(), "nothing failed yet");
 
-        assert_eq!(backoff.failed(t0, t0, &refused()), Duration::from_secs(1));
+        assert_eq!(
+            backoff.failed(t0, t0, 0, &refused()),
+            Duration::from_secs(1)
+        );
         let held = backoff
-            .held_off(t0 + Duration::from_millis(400))
+            .held_off(t0 + Duration::from_millis(400), 0)
             .expect("held off");
         assert_eq!(held.remaining, Duration::from_millis(600));
         assert_eq!(held.failures, 1);
@@ -180,15 +207,22 @@ mod tests {
             "{error}"
         );
         let t1 = t0 + Duration::from_secs(1);
-        assert!(backoff.held_off(t1).is_none(), "the delay has passed");
+        assert!(backoff.held_off(t1, 0).is_none(), "the delay has passed");
 
-        assert_eq!(backoff.failed(t1, t1, &refused()), Duration::from_secs(2));
-        assert!(backoff.held_off(t1 + Duration::from_millis(1900)).is_some());
+        assert_eq!(
+            backoff.failed(t1, t1, 0, &refused()),
+            Duration::from_secs(2)
+        );
+        assert!(
+            backoff
+                .held_off(t1 + Duration::from_millis(1900), 0)
+                .is_some()
+        );
         backoff.succeeded();
-        assert!(backoff.held_off(t1).is_none());
+        assert!(backoff.held_off(t1, 0).is_none());
         let t2 = t1 + Duration::from_secs(1);
         assert_eq!(
-            backoff.failed(t2, t2, &refused()),
+            backoff.failed(t2, t2, 0, &refused()),
             Duration::from_secs(1),
             "a success starts over"
         );
@@ -201,14 +235,45 @@ mod tests {
         let failed = started + Duration::from_millis(10);
         for _ in 0..5 {
             assert_eq!(
-                backoff.failed(started, failed, &refused()),
+                backoff.failed(started, failed, 0, &refused()),
                 Duration::from_secs(1)
             );
         }
         let later = failed + Duration::from_secs(1);
         assert_eq!(
-            backoff.failed(later, later, &refused()),
+            backoff.failed(later, later, 0, &refused()),
             Duration::from_secs(2)
+        );
+    }
+
+    #[test]
+    fn a_failover_lifts_the_hold_and_starts_the_count_over() {
+        let backoff = backoff_of(Duration::from_secs(1), 3);
+        let t0 = Instant::now();
+        backoff.failed(t0, t0, 0, &refused());
+        let t1 = t0 + Duration::from_secs(1);
+        assert_eq!(
+            backoff.failed(t1, t1, 0, &refused()),
+            Duration::from_secs(2)
+        );
+        let soon = t1 + Duration::from_millis(100);
+        assert!(
+            backoff.held_off(soon, 0).is_some(),
+            "the old primary failed"
+        );
+        assert!(
+            backoff.held_off(soon, 1).is_none(),
+            "the sentinels named a new primary since"
+        );
+        assert_eq!(
+            backoff.failed(soon, soon, 1, &refused()),
+            Duration::from_secs(1),
+            "the first failure on the new primary"
+        );
+        assert!(
+            backoff
+                .held_off(soon + Duration::from_millis(500), 1)
+                .is_some()
         );
     }
 }
