@@ -28,12 +28,14 @@ commands:
   services up redis-sentinel|redis-cluster|everything
                     on demand: a Redis Sentinel group (primary :16380, replica
                     :16381, sentinels :16390-16392), a Redis Cluster (three
-                    primaries and three replicas, :16400-16405), or all of it
+                    primaries and three replicas, :16400-16405, over TLS
+                    :16410-16415), or all of it
   services down     stop exactly what `services up` started
   services status   say what runs, and where
   services env      print `export` lines for DATABASE_URL, DATABASE_STANDBY_URL,
                     DATABASE_SECRET_URL, REDIS_URL, REDIS_SENTINELS,
-                    REDIS_MASTER_NAME, REDIS_CLUSTER_NODES, PGBOUNCER_URL
+                    REDIS_MASTER_NAME, REDIS_CLUSTER_NODES,
+                    REDIS_CLUSTER_TLS_NODES, PGBOUNCER_URL
   services restart postgres [fast|immediate|kill]
                     stop PostgreSQL as `pg_ctl stop -m fast|immediate` does (or kill -9
                     its postmaster), then start it again

@@ -135,18 +135,18 @@ impl Checker<'_> {
         Some(parsed)
     }
 
-    /// A Redis URL of `key`: `redis://` or `unix://`, or `rediss://` (TLS) for the one
-    /// server of `redis.url`, whose `sslrootcert` must be a file.
+    /// A Redis URL of `key`: `redis://` or `unix://`, or `rediss://` (TLS) for one
+    /// server or a cluster's nodes, whose `sslrootcert` must be a file.
     fn redis_url(&mut self, key: &str, url: &SecretUrl) {
         const SCHEMES: [&str; 3] = ["redis", "unix", "redis+unix"];
         match url::Url::parse(url.expose()) {
             Ok(parsed) if SCHEMES.contains(&parsed.scheme()) => {}
-            Ok(parsed) if parsed.scheme() == "rediss" && key != "redis.url" => self.error(
+            Ok(parsed) if parsed.scheme() == "rediss" && key == "redis.sentinels" => self.error(
                 key,
                 format!(
-                    "{url} asks for TLS (rediss://), which poolside speaks to one server \
-                     (redis.mode = single) only: use redis:// here, or point it at a local \
-                     proxy that speaks TLS to Redis (such as stunnel)"
+                    "{url} asks for TLS (rediss://), which poolside speaks to one server and \
+                     to a cluster's nodes, not to a Sentinel group: use redis:// here, or \
+                     point it at a local proxy that speaks TLS to Redis (such as stunnel)"
                 ),
             ),
             Ok(parsed) if parsed.scheme() == "rediss" => {
@@ -464,6 +464,35 @@ fn check_redis_mode(c: &mut Checker<'_>, redis: &crate::RedisConfig) {
     }
     for url in &redis.cluster_nodes {
         c.redis_url("redis.cluster_nodes", url);
+    }
+    check_cluster_tls(c, &redis.cluster_nodes);
+}
+
+/// A cluster's connections all speak TLS or none do, trusting one CA file: the
+/// client learns the other nodes from the first and reaches them as it reached it.
+fn check_cluster_tls(c: &mut Checker<'_>, nodes: &[SecretUrl]) {
+    let tls_of = |url: &SecretUrl| {
+        let parsed = url::Url::parse(url.expose()).ok()?;
+        Some((
+            parsed.scheme() == "rediss",
+            crate::tls_params::root_cert_param(&parsed),
+        ))
+    };
+    let kinds: Vec<_> = nodes.iter().filter_map(tls_of).collect();
+    let Some(first) = kinds.first() else { return };
+    if kinds.iter().any(|kind| kind.0 != first.0) {
+        c.error(
+            "redis.cluster_nodes",
+            "mixes rediss:// (TLS) and redis:// URLs: a cluster's nodes are all reached \
+             the same way; use one scheme for all of them",
+        );
+    } else if kinds.iter().any(|kind| kind.1 != first.1) {
+        c.error(
+            "redis.cluster_nodes",
+            "names different sslrootcert files: the connections to every node trust the \
+             same CAs; give the same sslrootcert in each URL (or in none, for the \
+             system's CAs)",
+        );
     }
 }
 

@@ -624,7 +624,7 @@ fn redis_modes_name_every_missing_or_contradictory_key_at_once() {
     }
     assert!(!text.contains("s3cret"), "{text}");
 
-    // TLS: to one server, with its CA file checked; not to sentinels or cluster nodes,
+    // TLS: to one server or a cluster, with its CA file checked; not to sentinels,
     // and never without checking the certificate.
     let text = ConfigLoader::from_env(env(&[
         ("DATABASE_URL", URL),
@@ -655,7 +655,7 @@ fn redis_modes_name_every_missing_or_contradictory_key_at_once() {
     .expect_err("#insecure is refused")
     .to_string();
     assert!(text.contains("always checks"), "{text}");
-    let text = ConfigLoader::from_env(env(&[
+    ConfigLoader::from_env(env(&[
         ("DATABASE_URL", URL),
         ("POOLSIDE_REDIS__MODE", "cluster"),
         (
@@ -664,12 +664,48 @@ fn redis_modes_name_every_missing_or_contradictory_key_at_once() {
         ),
     ]))
     .load()
-    .expect_err("no TLS to cluster nodes")
+    .expect("TLS to a cluster's nodes");
+    let ca = toml_file("not read by validation");
+    let text = ConfigLoader::from_env(env(&[
+        ("DATABASE_URL", URL),
+        ("POOLSIDE_REDIS__MODE", "cluster"),
+        (
+            "POOLSIDE_REDIS__CLUSTER_NODES",
+            &format!(
+                "rediss://10.0.0.1:6380?sslrootcert={} rediss://10.0.0.2:6380",
+                ca.0.display()
+            ),
+        ),
+    ]))
+    .load()
+    .expect_err("two CA settings")
+    .to_string();
+    assert!(text.contains("names different sslrootcert files"), "{text}");
+    let text = ConfigLoader::from_env(env(&[
+        ("DATABASE_URL", URL),
+        ("POOLSIDE_REDIS__MODE", "cluster"),
+        (
+            "POOLSIDE_REDIS__CLUSTER_NODES",
+            "rediss://10.0.0.1:6380 redis://10.0.0.2:6379",
+        ),
+    ]))
+    .load()
+    .expect_err("TLS to some nodes only")
     .to_string();
     assert!(
-        text.contains("to one server (redis.mode = single) only"),
+        text.contains("mixes rediss:// (TLS) and redis://"),
         "{text}"
     );
+    let text = ConfigLoader::from_env(env(&[
+        ("DATABASE_URL", URL),
+        ("POOLSIDE_REDIS__MODE", "sentinel"),
+        ("POOLSIDE_REDIS__MASTER_NAME", "main"),
+        ("POOLSIDE_REDIS__SENTINELS", "rediss://10.0.0.1:26380"),
+    ]))
+    .load()
+    .expect_err("no TLS to sentinels")
+    .to_string();
+    assert!(text.contains("not to a Sentinel group"), "{text}");
 
     let text = ConfigLoader::from_env(env(&[
         ("DATABASE_URL", URL),

@@ -123,6 +123,28 @@ pub fn redis_cluster_config(extra: &[(&str, &str)]) -> poolside_config::RedisCon
     redis_section(&vars)
 }
 
+/// The `[redis]` section for the same cluster over TLS (`REDIS_CLUSTER_TLS_NODES`),
+/// trusting the CA file in variable `ca` (`DATABASE_TLS_CA`, which signed the nodes'
+/// certificate, or `DATABASE_TLS_OTHER_CA`, which did not), then `extra` variables.
+///
+/// # Panics
+///
+/// When a variable is not set, or the configuration is invalid.
+pub fn redis_cluster_tls_config(ca: &str, extra: &[(&str, &str)]) -> poolside_config::RedisConfig {
+    let ca = required_env(ca);
+    let nodes = required_env("REDIS_CLUSTER_TLS_NODES")
+        .split(',')
+        .map(|url| format!("{url}?sslrootcert={ca}"))
+        .collect::<Vec<_>>()
+        .join(",");
+    let mut vars = vec![
+        ("POOLSIDE_REDIS__MODE", "cluster"),
+        ("POOLSIDE_REDIS__CLUSTER_NODES", nodes.as_str()),
+    ];
+    vars.extend_from_slice(extra);
+    redis_section(&vars)
+}
+
 /// The `[redis]` section of `vars` with the services' `DATABASE_URL`.
 fn redis_section(vars: &[(&str, &str)]) -> poolside_config::RedisConfig {
     let pg = required_env("DATABASE_URL");

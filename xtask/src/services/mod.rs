@@ -214,6 +214,7 @@ pub(crate) fn env_vars() -> Vec<(&'static str, String)> {
         ("REDIS_SENTINELS", redis_sentinel::sentinel_urls()),
         ("REDIS_MASTER_NAME", redis_sentinel::MASTER_NAME.to_owned()),
         ("REDIS_CLUSTER_NODES", redis_cluster::node_urls()),
+        ("REDIS_CLUSTER_TLS_NODES", redis_cluster::tls_node_urls()),
         (
             "PGBOUNCER_URL",
             format!(

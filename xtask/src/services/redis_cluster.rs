@@ -1,13 +1,13 @@
 //! The Redis Cluster, started on demand (`services up redis-cluster`): six nodes on
-//! :16400-16405 (cluster bus on :16500-16505), formed by `redis-cli --cluster create`
-//! into three primaries with a replica each. The fault: `services kill redis-node N`
+//! :16400-16405, over TLS on :16410-16415 (cluster bus on :16500-16505), formed by
+//! `redis-cli --cluster create` into three primaries with a replica each. The fault: `services kill redis-node N`
 //! (N from 1), after which the node's replica takes its slots.
 
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 
-use super::redis_node::{RedisNode, Role, cli, info_field};
+use super::redis_node::{RedisNode, Role, TLS_PORT_OFFSET, cli, cli_over_tls, info_field};
 use super::{REDIS_PASSWORD, Service};
 
 /// How long the cluster may take to form, or to serve every slot again.
@@ -35,6 +35,21 @@ pub(crate) fn node_urls() -> String {
     NODES
         .iter()
         .map(|node| format!("redis://default:{REDIS_PASSWORD}@127.0.0.1:{}", node.port()))
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+/// The nodes' TLS URLs, comma-separated (`REDIS_CLUSTER_TLS_NODES`); a client adds
+/// `?sslrootcert=` with the test CA (`DATABASE_TLS_CA`).
+pub(crate) fn tls_node_urls() -> String {
+    NODES
+        .iter()
+        .map(|node| {
+            format!(
+                "rediss://default:{REDIS_PASSWORD}@127.0.0.1:{}",
+                node.port() + TLS_PORT_OFFSET
+            )
+        })
         .collect::<Vec<_>>()
         .join(",")
 }
@@ -230,12 +245,13 @@ pub(crate) fn reshard(slots: &str) -> Result<()> {
     };
     let began = Instant::now();
     let slots_text = slots.to_string();
-    cli(
+    let to_over_tls = format!("127.0.0.1:{}", to.port + TLS_PORT_OFFSET);
+    cli_over_tls(
         to.port,
         &[
             "--cluster",
             "reshard",
-            to.address,
+            &to_over_tls,
             "--cluster-from",
             from.id,
             "--cluster-to",

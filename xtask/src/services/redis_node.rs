@@ -10,6 +10,7 @@ use anyhow::{Context, Result, bail};
 
 use super::install::{self, Requirement};
 use super::layout::Layout;
+use super::tls::{self, TlsFiles};
 use super::{REDIS_PASSWORD, Service};
 
 /// What a node is.
@@ -21,9 +22,16 @@ pub(crate) enum Role {
     Data { follows: Option<u16> },
     /// A sentinel watching the group's primary, named `master` to clients.
     Sentinel { primary: u16, master: &'static str },
-    /// A node of the cluster, with its cluster bus on `bus_port`.
+    /// A node of the cluster, with its cluster bus on `bus_port` (over TLS) and a
+    /// TLS port beside its plain one, [`TLS_PORT_OFFSET`] above it.
     Cluster { bus_port: u16 },
 }
+
+/// How far above a cluster node's plain port its TLS port is. The cluster's bus
+/// speaks TLS (`tls-cluster`), so a node tells each client the ports of its own kind:
+/// plain ones over a plain connection, TLS ones over TLS (in `CLUSTER SLOTS`, MOVED
+/// and ASK).
+pub(crate) const TLS_PORT_OFFSET: u16 = 10;
 
 /// One Redis process.
 #[derive(Debug)]
@@ -39,8 +47,8 @@ impl RedisNode {
         layout.dir(self.key).join("redis.conf")
     }
 
-    /// The configuration file's text.
-    fn config(&self, dir: &std::path::Path) -> String {
+    /// The configuration file's text; `tls`, the certificates of a cluster node.
+    fn config(&self, dir: &std::path::Path, tls: Option<&TlsFiles>) -> String {
         let port = self.port;
         // The process title keeps the config path, so that `down` can tell this node
         // from any other Redis.
@@ -87,6 +95,17 @@ impl RedisNode {
                      cluster-port {bus_port}\ncluster-node-timeout 2000\n\
                      cluster-announce-ip 127.0.0.1\n"
                 ));
+                if let Some(tls) = tls {
+                    config.push_str(&format!(
+                        "tls-port {}\ntls-cert-file {}\ntls-key-file {}\n\
+                         tls-ca-cert-file {}\ntls-auth-clients no\ntls-cluster yes\n\
+                         tls-replication yes\n",
+                        port + TLS_PORT_OFFSET,
+                        tls.server_cert.display(),
+                        tls.server_key.display(),
+                        tls.ca.display(),
+                    ));
+                }
             }
         }
         config
@@ -127,6 +146,15 @@ impl Service for RedisNode {
 
     fn prepare(&self, layout: &Layout) -> Result<()> {
         let dir = layout.service_dir(self.key, false)?;
+        let tls = match self.role {
+            Role::Cluster { .. } => {
+                if install::find_program(tls::OPENSSL.program).is_none() {
+                    install::install(&[tls::OPENSSL])?;
+                }
+                Some(tls::ensure(layout)?)
+            }
+            _ => None,
+        };
         // A data node starts empty and takes its data from the primary it follows:
         // the RDB a replica kept of an older sync would be stale.
         if matches!(self.role, Role::Data { .. }) {
@@ -137,7 +165,8 @@ impl Service for RedisNode {
         // empty, as `--cluster create` wants it.
         if let Role::Cluster { bus_port } = self.role {
             let view = dir.join("nodes.conf");
-            let myself = format!("127.0.0.1:{}@{bus_port}", self.port);
+            // The cluster's bus speaks TLS, so the view names the TLS port.
+            let myself = format!("127.0.0.1:{}@{bus_port}", self.port + TLS_PORT_OFFSET);
             if std::fs::read_to_string(&view).is_ok_and(|text| !text.contains(&myself)) {
                 for stale in [view, dir.join("dump.rdb")] {
                     if stale.exists() {
@@ -147,7 +176,7 @@ impl Service for RedisNode {
                 }
             }
         }
-        std::fs::write(self.config_file(layout), self.config(&dir))
+        std::fs::write(self.config_file(layout), self.config(&dir, tls.as_ref()))
             .with_context(|| format!("writing {}'s redis.conf", self.name))
     }
 
@@ -177,15 +206,32 @@ impl Service for RedisNode {
 
 /// `redis-cli` against the node on `port`, authenticated; its output, trimmed.
 pub(crate) fn cli(port: u16, args: &[&str]) -> Result<String> {
+    run_cli(port, None, args)
+}
+
+/// [`cli`] against the cluster node on `port`, over its TLS port, trusting the test
+/// CA: what a node does on another's behalf then goes over TLS too (`MIGRATE`, when
+/// `--cluster reshard` moves keys; a node of a TLS bus migrates only over TLS, to the
+/// TLS port it is given).
+pub(crate) fn cli_over_tls(port: u16, args: &[&str]) -> Result<String> {
+    let ca = TlsFiles::of(&Layout::existing()).ca;
+    run_cli(port + TLS_PORT_OFFSET, Some(&ca), args)
+}
+
+fn run_cli(port: u16, ca: Option<&std::path::Path>, args: &[&str]) -> Result<String> {
     let program = install::find_program("redis-cli").context("redis-cli is not installed")?;
-    let output = Command::new(program)
-        .args([
-            "-h",
-            "127.0.0.1",
-            "-p",
-            &port.to_string(),
-            "--no-auth-warning",
-        ])
+    let mut command = Command::new(program);
+    command.args([
+        "-h",
+        "127.0.0.1",
+        "-p",
+        &port.to_string(),
+        "--no-auth-warning",
+    ]);
+    if let Some(ca) = ca {
+        command.arg("--tls").arg("--cacert").arg(ca);
+    }
+    let output = command
         .args(["-a", REDIS_PASSWORD])
         .args(args)
         .output()

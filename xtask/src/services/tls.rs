@@ -42,18 +42,27 @@ impl TlsFiles {
     }
 }
 
-/// Makes the certificates unless they exist, the server's key readable by the server
-/// user only (PostgreSQL refuses a key others can read).
+/// The server certificate's extensions: for the name and address clients connect
+/// to, and for client authentication too, since the Redis Cluster's nodes present it
+/// to each other on their TLS bus, which always asks for a client certificate.
+const SERVER_EXTENSIONS: &str =
+    "subjectAltName = DNS:localhost, IP:127.0.0.1\nextendedKeyUsage = serverAuth, clientAuth\n";
+
+/// Makes the certificates unless they exist with today's extensions, the server's key
+/// readable by the server user only (PostgreSQL refuses a key others can read).
 pub(crate) fn ensure(layout: &Layout) -> Result<TlsFiles> {
     let files = TlsFiles::of(layout);
-    if ![
-        &files.ca,
-        &files.other_ca,
-        &files.server_cert,
-        &files.server_key,
-    ]
-    .iter()
-    .all(|f| f.is_file())
+    let extensions = layout.dir("tls").join("server.ext");
+    let current = std::fs::read_to_string(extensions).is_ok_and(|text| text == SERVER_EXTENSIONS);
+    if !current
+        || ![
+            &files.ca,
+            &files.other_ca,
+            &files.server_cert,
+            &files.server_key,
+        ]
+        .iter()
+        .all(|f| f.is_file())
     {
         make(layout, &files).context("making the test certificates with openssl")?;
     }
@@ -97,10 +106,7 @@ fn make(layout: &Layout, files: &TlsFiles) -> Result<()> {
         "-out",
         "server.csr",
     ])?;
-    std::fs::write(
-        dir.join("server.ext"),
-        "subjectAltName = DNS:localhost, IP:127.0.0.1\nextendedKeyUsage = serverAuth\n",
-    )?;
+    std::fs::write(dir.join("server.ext"), SERVER_EXTENSIONS)?;
     openssl_run(&[
         "x509",
         "-req",

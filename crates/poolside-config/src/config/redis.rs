@@ -27,7 +27,8 @@ pub struct RedisConfig {
     /// The name the sentinels monitor the primary under (`sentinel` mode).
     pub master_name: String,
     /// URLs of some of the cluster's nodes (`cluster` mode): the client learns the
-    /// rest, and which node holds which slots, from them.
+    /// rest, and which node holds which slots, from them. `rediss://` for TLS (all of
+    /// them, with one `?sslrootcert=`, or none for the system's CAs).
     pub cluster_nodes: Vec<SecretUrl>,
     /// Most connections the pool opens. Default: 10.
     pub max_size: u32,

@@ -1,17 +1,19 @@
 //! [`Deployment`]: where the pool's connections go, by `redis.mode`: one server, the
-//! primary a Sentinel group names now, or a cluster. Each is the redis crate's own
-//! client for it (`Client`, `SentinelClient`, `ClusterClient`), opened with the pool's
-//! timeouts.
+//! primary a Sentinel group names now, or a cluster (over TLS for `rediss://` URLs,
+//! but to sentinels). Each is the redis crate's own client for it (`Client`,
+//! `SentinelClient`, `ClusterClient`), opened with the pool's timeouts.
 
 use poolside_config::{RedisConfig, RedisMode};
 use redis::cluster::{ClusterClient, ClusterClientBuilder};
 use redis::sentinel::{SentinelClient, SentinelClientBuilder, SentinelServerType};
-use redis::{AsyncConnectionConfig, ConnectionInfo, IntoConnectionInfo, RedisResult};
+use redis::{
+    AsyncConnectionConfig, ConnectionAddr, ConnectionInfo, IntoConnectionInfo, RedisResult,
+};
 use tokio::sync::Mutex;
 
 use super::driver::{self, Driver};
 use super::failovers::Failovers;
-use super::tls::{RedisTls, plain_url};
+use super::tls::{RedisTls, cluster_certificates, plain_url};
 use super::{RedisConnection, RedisError};
 
 /// The redis crate's client for the configured mode.
@@ -96,9 +98,17 @@ impl Deployment {
         let nodes = infos(&config.cluster_nodes).map_err(invalid("redis.cluster_nodes"))?;
         let first = first(&nodes, "redis.cluster_nodes")?;
         let settings = first.redis_settings();
+        // Validation saw that every node's URL asks for TLS alike, with one CA file.
+        let certificates = match config.cluster_nodes.first() {
+            Some(url) => cluster_certificates(url.expose())?,
+            None => None,
+        };
         let mut builder = ClusterClientBuilder::new(nodes.iter().cloned())
             .connection_timeout(config.connection_timeout)
             .response_timeout(config.command_timeout);
+        if let Some(certificates) = &certificates {
+            builder = builder.certs(certificates.clone());
+        }
         if let Some(username) = settings.username() {
             builder = builder.username(username);
         }
@@ -106,8 +116,18 @@ impl Deployment {
             builder = builder.password(password);
         }
         let client = builder.build().map_err(invalid("redis.cluster_nodes"))?;
-        let first = redis::Client::open(first.clone()).map_err(invalid("redis.cluster_nodes"))?;
-        let target = format!("the cluster at {}", addresses(&nodes));
+        let first = match certificates {
+            Some(certificates) => redis::Client::build_with_tls(first.clone(), certificates),
+            None => redis::Client::open(first.clone()),
+        }
+        .map_err(invalid("redis.cluster_nodes"))?;
+        let mut target = format!("the cluster at {}", addresses(&nodes));
+        if matches!(
+            first.get_connection_info().addr(),
+            ConnectionAddr::TcpTls { .. }
+        ) {
+            target.push_str(" over TLS");
+        }
         let deployment = Deployment::Cluster {
             client: Box::new(client),
             first,

@@ -79,12 +79,13 @@ impl RedisError {
         // to the reset that the client's first command meets.
         let closed_on_accept =
             connecting && error.is_connection_dropped() && !error.is_connection_refusal();
-        let tls_refused = connecting && error.to_string().contains(super::tls::HANDSHAKE_FAILED);
+        let tls_refused = connecting && super::tls::is_handshake_failure(&error.to_string());
         let advice = match kind {
             _ if tls_refused => {
-                ": check that redis.url's sslrootcert names the CA that signed the server's \
+                ": check that the URL's sslrootcert names the CA that signed the server's \
                  certificate (the system's CAs without it), that the certificate is for the \
-                 host in redis.url, and that the port speaks TLS"
+                 host connected to (in a cluster, the address each node announces), and \
+                 that the port speaks TLS"
             }
             _ if closed_on_accept => {
                 ": Redis accepted the connection and closed it before answering; it does \

@@ -1,14 +1,17 @@
 //! [`RedisTls`]: TLS for the connections to one Redis server (`rediss://`, in
 //! `single` mode), with rustls over the TCP stream poolside opens itself, so that the
-//! pool still knows when a connection has ended (see `driver.rs`).
+//! pool still knows when a connection has ended (see `driver.rs`); and
+//! [`cluster_certificates`], the same checks for a cluster's nodes, whose connections
+//! the redis crate's cluster client opens over its own rustls.
 //!
 //! The server's certificate must be signed by a trusted CA (the URL's `sslrootcert`
-//! file, else the system's) and be for the host the URL names, as libpq's
-//! `verify-full`. There is no mode that skips the check (`#insecure` is refused).
+//! file, else the system's) and be for the host the URL names (in a cluster, the
+//! address each node announces), as libpq's `verify-full`. There is no mode that
+//! skips the check (`#insecure` is refused).
 
 use std::sync::Arc;
 
-use redis::RedisResult;
+use redis::{RedisResult, TlsCertificates};
 use rustls::pki_types::ServerName;
 use tokio::net::TcpStream;
 use tokio_rustls::TlsConnector;
@@ -19,6 +22,15 @@ use crate::ErrorKind;
 
 /// How an error of the TLS handshake begins, for [`RedisError`]'s advice.
 pub(crate) const HANDSHAKE_FAILED: &str = "the TLS handshake with Redis failed";
+
+/// Whether `error` (a driver's error, as text) is a failed TLS handshake: poolside's
+/// own ([`HANDSHAKE_FAILED`]), or rustls's as the cluster client reports it (a
+/// certificate refused, or the server's alert).
+pub(crate) fn is_handshake_failure(error: &str) -> bool {
+    error.contains(HANDSHAKE_FAILED)
+        || error.contains("invalid peer certificate")
+        || error.contains("received fatal alert")
+}
 
 /// How the pool's connections to one server speak TLS.
 pub(crate) struct RedisTls {
@@ -73,8 +85,45 @@ impl RedisTls {
     }
 }
 
-/// The URL the redis crate parses: a `rediss://` one as `redis://`, since poolside does
-/// the TLS (the redis crate is built without it).
+/// What the redis crate's cluster client needs to reach the nodes of `url` (a
+/// cluster node's) over TLS: `None` for a `redis://` URL. The CA file is read and
+/// checked here, so that a bad one fails the pool's start with poolside's advice.
+///
+/// The cluster client builds its rustls configuration on the process's default
+/// crypto provider; when the application installed none, this installs ring's (the
+/// one poolside's own TLS uses).
+pub(crate) fn cluster_certificates(url: &str) -> Result<Option<TlsCertificates>, RedisError> {
+    let parsed = url::Url::parse(url).map_err(|e| cluster_error(e.to_string()))?;
+    if parsed.scheme() != "rediss" {
+        return Ok(None);
+    }
+    if parsed.fragment().is_some() {
+        return Err(cluster_error(
+            "a #fragment (such as #insecure) is not supported: the certificate is always \
+             checked; give sslrootcert=<CA PEM file> for a private CA"
+                .to_owned(),
+        ));
+    }
+    let root_cert = poolside_config::tls_params::root_cert_param(&parsed);
+    crate::trusted_roots::trusted_roots(root_cert.as_deref()).map_err(cluster_error)?;
+    let root_cert = root_cert
+        .map(|path| {
+            std::fs::read(&path)
+                .map_err(|e| cluster_error(format!("reading {}: {e}", path.display())))
+        })
+        .transpose()?;
+    if rustls::crypto::CryptoProvider::get_default().is_none() {
+        // Err only when another thread installed one meanwhile: that one serves.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+    }
+    Ok(Some(TlsCertificates {
+        client_tls: None,
+        root_cert,
+    }))
+}
+
+/// The URL the redis crate parses for one server: a `rediss://` one as `redis://`,
+/// since poolside does that TLS itself (see [`RedisTls`]).
 pub(crate) fn plain_url(url: &str) -> String {
     match url.strip_prefix("rediss://") {
         Some(rest) => format!("redis://{rest}"),
@@ -84,6 +133,13 @@ pub(crate) fn plain_url(url: &str) -> String {
 
 fn config_error(message: String) -> RedisError {
     RedisError::new(ErrorKind::Connect, format!("redis.url TLS: {message}"))
+}
+
+fn cluster_error(message: String) -> RedisError {
+    RedisError::new(
+        ErrorKind::Connect,
+        format!("redis.cluster_nodes TLS: {message}"),
+    )
 }
 
 #[cfg(test)]
@@ -116,5 +172,28 @@ mod tests {
             "redis://u:p@h:6380/0?sslrootcert=/ca.pem"
         );
         assert_eq!(plain_url("unix:///tmp/r.sock"), "unix:///tmp/r.sock");
+    }
+
+    #[test]
+    fn only_rediss_cluster_urls_get_certificates_and_their_ca_is_checked() {
+        assert!(
+            cluster_certificates("redis://127.0.0.1:7000")
+                .expect("plain")
+                .is_none()
+        );
+        let insecure = cluster_certificates("rediss://h:7000#insecure").expect_err("refused");
+        assert!(
+            insecure.to_string().contains("always checked"),
+            "{insecure}"
+        );
+        let missing = cluster_certificates("rediss://h:7000?sslrootcert=/nonexistent.pem")
+            .expect_err("refused");
+        assert!(
+            missing
+                .to_string()
+                .starts_with("redis.cluster_nodes TLS: sslrootcert")
+                && missing.to_string().contains("no readable PEM certificate"),
+            "{missing}"
+        );
     }
 }

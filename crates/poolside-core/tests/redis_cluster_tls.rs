@@ -1,0 +1,112 @@
+//! `RedisPool` in `cluster` mode over TLS (`rediss://`), against the cluster that
+//! `cargo xtask services up redis-cluster` starts: its nodes serve TLS beside plain
+//! TCP, with the test CA's certificate for 127.0.0.1, and answer a TLS client with
+//! their TLS ports (in `CLUSTER NODES`, MOVED and ASK). Commands over every slot, a
+//! multi-key command split by slot, an exclusive connection, a subscriber and the
+//! topology all go over TLS; a certificate from a CA the URLs do not trust is
+//! refused, saying so.
+
+use std::time::Duration;
+
+use futures_util::StreamExt as _;
+use poolside_core::{ErrorKind, RedisConnection, RedisPool};
+use poolside_tests::{redis_cluster_tls_config, required_env};
+
+/// A key unique to this run, with `i` in it.
+fn key(i: usize) -> String {
+    format!("cluster-tls:{}:{i}", std::process::id())
+}
+
+/// The nodes' TLS ports, from `REDIS_CLUSTER_TLS_NODES`.
+fn tls_ports() -> Vec<u16> {
+    required_env("REDIS_CLUSTER_TLS_NODES")
+        .split(',')
+        .map(|url| url::Url::parse(url).expect("a URL").port().expect("a port"))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cluster_over_tls_serves_every_path() {
+    let pool = RedisPool::connect(&redis_cluster_tls_config("DATABASE_TLS_CA", &[]))
+        .await
+        .expect("connects over TLS");
+
+    let keys: Vec<String> = (0..100).map(key).collect();
+    for (i, k) in keys.iter().enumerate() {
+        let () = pool
+            .command(redis::cmd("SET").arg(k).arg(i).arg("PX").arg(60_000))
+            .await
+            .expect("SET on the node holding the key");
+    }
+    let got: Vec<Option<usize>> = pool
+        .command(redis::cmd("MGET").arg(&keys))
+        .await
+        .expect("MGET across slots");
+    assert_eq!(got, (0..100).map(Some).collect::<Vec<_>>());
+
+    let mut conn = pool.exclusive().await.expect("an exclusive connection");
+    assert!(matches!(&*conn, RedisConnection::Cluster(_)));
+    let deleted: u64 = redis::cmd("UNLINK")
+        .arg(&keys)
+        .query_async(&mut *conn)
+        .await
+        .expect("UNLINK across slots");
+    assert_eq!(deleted, 100);
+    drop(conn);
+
+    // The nodes answer a TLS client with their TLS ports: every node the cluster
+    // client learnt, it reaches over TLS.
+    let topology = pool.topology().await.expect("the topology");
+    assert_eq!(
+        topology.cluster_state.as_deref(),
+        Some("ok"),
+        "{topology:?}"
+    );
+    let tls = tls_ports();
+    assert_eq!(topology.nodes.len(), tls.len(), "{topology:?}");
+    for node in &topology.nodes {
+        let port: u16 = node
+            .address
+            .rsplit_once(':')
+            .and_then(|(_, port)| port.parse().ok())
+            .expect("host:port");
+        assert!(tls.contains(&port), "{} is not a TLS port", node.address);
+    }
+
+    let channel = key(1000);
+    let mut subscriber = pool.pubsub().await.expect("a subscriber over TLS");
+    subscriber.subscribe(&channel).await.expect("subscribes");
+    let mut messages = subscriber.on_message();
+    let _: i64 = pool
+        .command(redis::cmd("PUBLISH").arg(&channel).arg("hello"))
+        .await
+        .expect("PUBLISH");
+    let message = tokio::time::timeout(Duration::from_secs(5), messages.next())
+        .await
+        .expect("a message within 5 s")
+        .expect("a message");
+    assert_eq!(message.get_payload::<String>().expect("text"), "hello");
+    assert_eq!(pool.stats().errors, 0, "{:?}", pool.stats());
+}
+
+#[tokio::test]
+async fn a_certificate_from_another_ca_is_refused() {
+    let config = redis_cluster_tls_config(
+        "DATABASE_TLS_OTHER_CA",
+        &[("POOLSIDE_REDIS__CONNECTION_TIMEOUT", "2s")],
+    );
+    let error = RedisPool::connect(&config)
+        .await
+        .expect_err("the nodes' certificate is not from the CA the URLs trust");
+    assert_eq!(error.kind(), ErrorKind::Connect, "{error}");
+    let message = error.to_string();
+    assert!(message.contains("over TLS"), "{message}");
+    assert!(
+        message.contains("invalid peer certificate")
+            && message.contains("sslrootcert names the CA that signed"),
+        "{message}"
+    );
+    assert!(!message.contains("maxclients"), "{message}");
+    assert!(!message.contains("poolside@"), "no password: {message}");
+    println!("{message}");
+}
