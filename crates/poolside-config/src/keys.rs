@@ -95,6 +95,7 @@ keys! {
     "redis.sentinels" => redis.sentinels: parse::url_list, parse::show_url_list;
     "redis.master_name" => redis.master_name: parse::name, show_plain;
     "redis.cluster_nodes" => redis.cluster_nodes: parse::url_list, parse::show_url_list;
+    "redis.password_file" => redis.password_file: parse::optional_path, parse::show_optional_path;
     "redis.max_size" => redis.max_size: parse::count, show_plain, rules::positive_count;
     "redis.connection_timeout" => redis.connection_timeout: parse::duration, parse::show_duration, rules::positive_duration;
     "redis.command_timeout" => redis.command_timeout: parse::duration, parse::show_duration, rules::positive_duration;

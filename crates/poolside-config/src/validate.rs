@@ -96,6 +96,57 @@ impl Checker<'_> {
         }
     }
 
+    /// `redis.password_file` must hold a password now (text, as Redis's AUTH takes it),
+    /// serve a mode that reads it, and be the only password of the URLs it serves.
+    fn redis_password_file(&mut self, file: &std::path::Path, redis: &crate::RedisConfig) {
+        const KEY: &str = "redis.password_file";
+        match crate::password_file::read_password_file(file) {
+            Err(e) => self.error(
+                KEY,
+                format!(
+                    "{} cannot be read ({e}): mount the secret there, or unset the key",
+                    file.display()
+                ),
+            ),
+            Ok(password) if std::str::from_utf8(&password).is_err() => self.error(
+                KEY,
+                format!(
+                    "{} does not hold text: a Redis password is text",
+                    file.display()
+                ),
+            ),
+            Ok(_) => {}
+        }
+        let (key, urls) = match redis.mode {
+            crate::RedisMode::Single => ("redis.url", std::slice::from_ref(&redis.url)),
+            crate::RedisMode::Cluster => ("redis.cluster_nodes", redis.cluster_nodes.as_slice()),
+            crate::RedisMode::Sentinel => {
+                let mode = self.named("redis.mode", redis.mode);
+                self.error(
+                    KEY,
+                    format!(
+                        "is set, but {mode} does not read it: the sentinels' client checks \
+                         the primary with the password of redis.sentinels; put the password \
+                         there, or unset {KEY}"
+                    ),
+                );
+                return;
+            }
+        };
+        let own_password = urls
+            .iter()
+            .any(|url| url::Url::parse(url.expose()).is_ok_and(|url| url.password().is_some()));
+        if own_password {
+            self.error(
+                KEY,
+                format!(
+                    "is set, but {key} names a password of its own, which would be \
+                     contradicted: take the password out of the URL, or unset {KEY}"
+                ),
+            );
+        }
+    }
+
     /// A PostgreSQL URL of `key`; its settings as the driver reads them, when it is
     /// valid.
     fn postgres_url(&mut self, key: &str, url: &SecretUrl) -> Option<tokio_postgres::Config> {
@@ -466,6 +517,9 @@ fn check_redis_mode(c: &mut Checker<'_>, redis: &crate::RedisConfig) {
         c.redis_url("redis.cluster_nodes", url);
     }
     check_cluster_tls(c, &redis.cluster_nodes);
+    if let Some(file) = &redis.password_file {
+        c.redis_password_file(file, redis);
+    }
 }
 
 /// A cluster's connections all speak TLS or none do, trusting one CA file: the

@@ -786,3 +786,73 @@ fn a_password_file_must_hold_a_password_and_not_contradict_the_url() {
     .to_string();
     assert!(text.contains("empty: it must hold the password"), "{text}");
 }
+
+#[test]
+fn a_redis_password_file_serves_one_server_or_a_cluster_and_no_url_password() {
+    let secret = toml_file("r0tated-redis-s3cret\n");
+    let path = secret.0.display().to_string();
+    let loaded = ConfigLoader::from_env(env(&[
+        ("DATABASE_URL", URL),
+        ("REDIS_URL", "redis://app@127.0.0.1:6379/0"),
+        ("POOLSIDE_REDIS__PASSWORD_FILE", &path),
+    ]))
+    .load()
+    .expect("a readable file and a URL without a password");
+    let redis = loaded.config.redis.expect("a redis section");
+    assert_eq!(redis.password_file.as_deref(), Some(secret.0.as_path()));
+    ConfigLoader::from_env(env(&[
+        ("DATABASE_URL", URL),
+        ("POOLSIDE_REDIS__MODE", "cluster"),
+        (
+            "POOLSIDE_REDIS__CLUSTER_NODES",
+            "redis://10.0.0.1:6379 redis://10.0.0.2:6379",
+        ),
+        ("POOLSIDE_REDIS__PASSWORD_FILE", &path),
+    ]))
+    .load()
+    .expect("a cluster's nodes without passwords");
+
+    let text = ConfigLoader::from_env(env(&[
+        ("DATABASE_URL", URL),
+        ("POOLSIDE_REDIS__MODE", "cluster"),
+        (
+            "POOLSIDE_REDIS__CLUSTER_NODES",
+            "redis://10.0.0.1:6379 redis://:s3cret@10.0.0.2:6379",
+        ),
+        ("POOLSIDE_REDIS__PASSWORD_FILE", &path),
+    ]))
+    .load()
+    .expect_err("a node URL with a password of its own")
+    .to_string();
+    assert!(
+        text.contains("redis.cluster_nodes names a password of its own"),
+        "{text}"
+    );
+    assert!(!text.contains("s3cret"), "{text}");
+    let text = ConfigLoader::from_env(env(&[
+        ("DATABASE_URL", URL),
+        ("POOLSIDE_REDIS__MODE", "sentinel"),
+        ("POOLSIDE_REDIS__MASTER_NAME", "main"),
+        ("POOLSIDE_REDIS__SENTINELS", "redis://10.0.0.1:26379"),
+        ("POOLSIDE_REDIS__PASSWORD_FILE", &path),
+    ]))
+    .load()
+    .expect_err("not in sentinel mode")
+    .to_string();
+    assert!(text.contains("does not read it"), "{text}");
+    let text = ConfigLoader::from_env(env(&[
+        ("DATABASE_URL", URL),
+        ("REDIS_URL", "redis://127.0.0.1:6379/0"),
+        (
+            "POOLSIDE_REDIS__PASSWORD_FILE",
+            "/nonexistent/redis-password",
+        ),
+    ]))
+    .load()
+    .expect_err("no such file")
+    .to_string();
+    assert!(
+        text.contains("redis.password_file") && text.contains("cannot be read"),
+        "{text}"
+    );
+}

@@ -3,6 +3,7 @@
 
 use std::fmt;
 use std::num::NonZeroU32;
+use std::path::PathBuf;
 use std::str::FromStr;
 use std::time::Duration;
 
@@ -26,6 +27,13 @@ pub struct RedisConfig {
     pub sentinels: Vec<SecretUrl>,
     /// The name the sentinels monitor the primary under (`sentinel` mode).
     pub master_name: String,
+    /// A file holding the password of the Redis URLs that name none (`url`, or every
+    /// one of `cluster_nodes`), read again for each new connection: a rotated
+    /// password (an ACL user's, `requirepass`, a managed service's AUTH token) takes
+    /// effect without a restart, while connections already open stay authenticated.
+    /// The user is the URL's, `default` without one. A trailing line break is
+    /// ignored. Not in `sentinel` mode. Default: none.
+    pub password_file: Option<PathBuf>,
     /// URLs of some of the cluster's nodes (`cluster` mode): the client learns the
     /// rest, and which node holds which slots, from them. `rediss://` for TLS (all of
     /// them, with one `?sslrootcert=`, or none for the system's CAs).
@@ -129,6 +137,7 @@ impl RedisConfig {
             url: SecretUrl::default(),
             sentinels: Vec::new(),
             master_name: String::new(),
+            password_file: None,
             cluster_nodes: Vec::new(),
             max_size: 10,
             connection_timeout: Duration::from_secs(5),

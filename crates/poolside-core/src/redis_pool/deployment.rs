@@ -13,6 +13,7 @@ use tokio::sync::Mutex;
 
 use super::driver::{self, Driver};
 use super::failovers::Failovers;
+use super::password_file::PasswordFileCredentials;
 use super::tls::{RedisTls, cluster_certificates, plain_url};
 use super::{RedisConnection, RedisError};
 
@@ -22,6 +23,7 @@ pub(crate) enum Deployment {
     Single {
         client: redis::Client,
         tls: Option<RedisTls>,
+        credentials: Option<PasswordFileCredentials>,
     },
     /// A lock, as the sentinel client asks the sentinels through `&mut self`; a
     /// lookup per connect, so that each new connection goes to the primary of now.
@@ -35,6 +37,7 @@ pub(crate) enum Deployment {
         /// Where a pub/sub connection goes: a cluster forwards every `PUBLISH` to
         /// every node, so any one node hears every channel.
         first: redis::Client,
+        credentials: Option<PasswordFileCredentials>,
     },
 }
 
@@ -57,7 +60,13 @@ impl Deployment {
         if tls.is_some() {
             target.push_str(" over TLS");
         }
-        Ok((Deployment::Single { client, tls }, target))
+        let credentials = credentials(config, client.get_connection_info());
+        let deployment = Deployment::Single {
+            client,
+            tls,
+            credentials,
+        };
+        Ok((deployment, target))
     }
 
     fn sentinel(config: &RedisConfig) -> Result<(Self, String), RedisError> {
@@ -109,6 +118,10 @@ impl Deployment {
         if let Some(certificates) = &certificates {
             builder = builder.certs(certificates.clone());
         }
+        let credentials = credentials(config, first);
+        if let Some(credentials) = &credentials {
+            builder = builder.set_credentials_provider(credentials.clone());
+        }
         if let Some(username) = settings.username() {
             builder = builder.username(username);
         }
@@ -131,6 +144,7 @@ impl Deployment {
         let deployment = Deployment::Cluster {
             client: Box::new(client),
             first,
+            credentials,
         };
         Ok((deployment, target))
     }
@@ -142,7 +156,7 @@ impl Deployment {
         config: &AsyncConnectionConfig,
     ) -> RedisResult<(RedisConnection, Driver)> {
         let (conn, driver) = match self {
-            Deployment::Single { client, tls } => {
+            Deployment::Single { client, tls, .. } => {
                 driver::open(client, tls.as_ref(), config).await?
             }
             Deployment::Sentinel { client, .. } => {
@@ -157,19 +171,41 @@ impl Deployment {
         Ok((RedisConnection::Server(conn), driver))
     }
 
-    /// A connection for pub/sub.
+    /// A connection for pub/sub (with the password file's password of now).
     pub(crate) async fn pubsub(&self) -> RedisResult<redis::aio::PubSub> {
         match self {
             Deployment::Single {
                 client,
-                tls: Some(tls),
-            } => driver::open_pubsub_over_tls(client, tls).await,
-            Deployment::Single { client, tls: None } => client.get_async_pubsub().await,
+                tls,
+                credentials,
+            } => {
+                let client = with_credentials(client, credentials.as_ref())?;
+                match tls {
+                    Some(tls) => driver::open_pubsub_over_tls(&client, tls).await,
+                    None => client.get_async_pubsub().await,
+                }
+            }
             Deployment::Sentinel { client, .. } => {
                 let primary = client.lock().await.async_get_client().await?;
                 primary.get_async_pubsub().await
             }
-            Deployment::Cluster { first, .. } => first.get_async_pubsub().await,
+            Deployment::Cluster {
+                first, credentials, ..
+            } => {
+                with_credentials(first, credentials.as_ref())?
+                    .get_async_pubsub()
+                    .await
+            }
+        }
+    }
+
+    /// Where the password comes from when `redis.password_file` gives it.
+    pub(crate) fn credentials(&self) -> Option<&PasswordFileCredentials> {
+        match self {
+            Deployment::Single { credentials, .. } | Deployment::Cluster { credentials, .. } => {
+                credentials.as_ref()
+            }
+            Deployment::Sentinel { .. } => None,
         }
     }
 
@@ -186,6 +222,28 @@ impl Deployment {
             Deployment::Sentinel { failovers, .. } => failovers.seen(),
             _ => 0,
         }
+    }
+}
+
+/// The password file's credentials, for the user of `info` (the URL's).
+fn credentials(config: &RedisConfig, info: &ConnectionInfo) -> Option<PasswordFileCredentials> {
+    let path = config.password_file.as_deref()?;
+    Some(PasswordFileCredentials::new(
+        path,
+        info.redis_settings().username(),
+    ))
+}
+
+/// `client`, or a client to its server with the password of now when `credentials`
+/// give it (a client of the redis crate keeps the password it was opened with; its
+/// TLS settings travel in its connection info).
+fn with_credentials(
+    client: &redis::Client,
+    credentials: Option<&PasswordFileCredentials>,
+) -> RedisResult<redis::Client> {
+    match credentials {
+        Some(credentials) => redis::Client::open(credentials.apply(client.get_connection_info())?),
+        None => Ok(client.clone()),
     }
 }
 

@@ -122,6 +122,13 @@ impl RedisError {
         }
     }
 
+    /// The same error, with `note` (what else to check) after its message.
+    pub(crate) fn noting(mut self, note: &str) -> Self {
+        self.message.push_str("; ");
+        self.message.push_str(&redact_text(note));
+        self
+    }
+
     /// Marks it as the error of a command the server received (and may have run).
     pub(crate) fn after_sending(mut self) -> Self {
         self.sent = true;

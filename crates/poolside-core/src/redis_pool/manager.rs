@@ -60,11 +60,15 @@ impl RedisManager {
         failures: FailureSender<RedisError>,
     ) -> Result<Self, RedisError> {
         let (deployment, target) = Deployment::new(config)?;
+        let mut connection = AsyncConnectionConfig::new()
+            .set_connection_timeout(Some(config.connection_timeout))
+            .set_response_timeout(Some(config.command_timeout));
+        if let Some(credentials) = deployment.credentials() {
+            connection = connection.set_credentials_provider(credentials.clone());
+        }
         Ok(Self {
             deployment: Arc::new(deployment),
-            connection: AsyncConnectionConfig::new()
-                .set_connection_timeout(Some(config.connection_timeout))
-                .set_response_timeout(Some(config.command_timeout)),
+            connection,
             target,
             connect_timeout: config.connection_timeout,
             backoff,
@@ -86,7 +90,17 @@ impl RedisManager {
         };
         match tokio::time::timeout(self.connect_timeout, opened).await {
             Ok(Ok(opened)) => Ok(opened),
-            Ok(Err(e)) => Err(RedisError::from_driver_connecting(e, &context)),
+            Ok(Err(e)) => {
+                let error = RedisError::from_driver_connecting(e, &context);
+                Err(match self.deployment.credentials() {
+                    Some(credentials) if error.kind() == ErrorKind::Auth => error.noting(&format!(
+                        "the password comes from redis.password_file ({}), read at each \
+                             new connection: check that it holds the current one",
+                        credentials.path().display()
+                    )),
+                    _ => error,
+                })
+            }
             Err(_) => Err(RedisError::new(
                 ErrorKind::Connect,
                 format!("{context}: no answer within {:?}", self.connect_timeout),

@@ -9,6 +9,7 @@ mod error;
 mod failovers;
 mod info;
 mod manager;
+mod password_file;
 mod pool;
 mod primary;
 mod reconnect;

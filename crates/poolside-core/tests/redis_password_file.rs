@@ -1,0 +1,268 @@
+//! `redis.password_file`: a Redis password rotated without a restart. The password is
+//! read from the file for each new connection (the pool's, and the ones the cluster
+//! client opens to its nodes by itself); connections already open stay authenticated.
+//! One server: a private `redis-server` with an ACL user whose password is rotated.
+//! A cluster: the same on every node of the services' cluster, with a user of this
+//! test's own, deleted at the end.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use futures_util::StreamExt as _;
+use poolside_config::RedisConfig;
+use poolside_core::{ErrorKind, RedisPool};
+use poolside_tests::private_redis::PrivateRedis;
+use poolside_tests::{redis_cluster_config, required_env};
+
+const FIRST: &str = "f1rst-redis-passw0rd";
+const SECOND: &str = "s3cond-redis-passw0rd";
+const WRONG: &str = "wr0ng-redis-passw0rd";
+
+/// A password file of this test's own, removed on drop.
+struct PasswordFile(PathBuf);
+
+impl PasswordFile {
+    fn new(name: &str, password: &str) -> Self {
+        let path = std::env::temp_dir().join(format!(
+            "poolside-redis-password-{name}-{}",
+            std::process::id()
+        ));
+        let file = Self(path);
+        file.write(password);
+        file
+    }
+
+    /// Writes `password` as a secret's volume does: a new file renamed over the old.
+    fn write(&self, password: &str) {
+        let next = self.0.with_extension("next");
+        std::fs::write(&next, format!("{password}\n")).expect("writes the password");
+        std::fs::rename(&next, &self.0).expect("renames it into place");
+    }
+
+    fn path(&self) -> String {
+        self.0.display().to_string()
+    }
+}
+
+impl Drop for PasswordFile {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+/// `config` loaded from `vars` with the services' `DATABASE_URL`.
+fn redis_config(vars: &[(&str, &str)]) -> RedisConfig {
+    let pg = required_env("DATABASE_URL");
+    let mut all = vec![("DATABASE_URL", pg.as_str())];
+    all.extend_from_slice(vars);
+    poolside_tests::load_config(&all)
+        .config
+        .redis
+        .expect("a redis section")
+}
+
+/// The user the pool's commands run as.
+async fn whoami(pool: &RedisPool) -> Result<String, poolside_core::RedisError> {
+    pool.command(redis::cmd("ACL").arg("WHOAMI")).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_server_takes_a_rotated_password_for_new_connections() {
+    let redis = PrivateRedis::start("password-file", &[]);
+    let user = "rotating";
+    redis
+        .cli(&[
+            "ACL",
+            "SETUSER",
+            user,
+            "on",
+            &format!(">{FIRST}"),
+            "~*",
+            "&*",
+            "+@all",
+        ])
+        .expect("ACL SETUSER");
+    let file = PasswordFile::new("single", FIRST);
+    let url = format!("{}?user={user}", redis.url());
+    let path = file.path();
+    let pool = RedisPool::connect(&redis_config(&[
+        ("POOLSIDE_REDIS__URL", &url),
+        ("POOLSIDE_REDIS__PASSWORD_FILE", &path),
+        ("POOLSIDE_REDIS__RETRY_DELAY", "100ms"),
+    ]))
+    .await
+    .expect("connects with the file's password");
+    assert_eq!(whoami(&pool).await.expect("ACL WHOAMI"), user);
+
+    // The operator rotates: the server takes the new password only, the file gets it.
+    redis
+        .cli(&[
+            "ACL",
+            "SETUSER",
+            user,
+            &format!(">{SECOND}"),
+            &format!("<{FIRST}"),
+        ])
+        .expect("rotates");
+    file.write(SECOND);
+    assert_eq!(
+        whoami(&pool)
+            .await
+            .expect("the open connection stays authenticated"),
+        user
+    );
+    // Every connection closed: the next ones authenticate with the new password.
+    redis
+        .cli(&["CLIENT", "KILL", "USER", user])
+        .expect("CLIENT KILL");
+    assert_eq!(whoami(&pool).await.expect("a new shared connection"), user);
+    let mut exclusive = pool.exclusive().await.expect("a new exclusive connection");
+    let me: String = redis::cmd("ACL")
+        .arg("WHOAMI")
+        .query_async(&mut *exclusive)
+        .await
+        .expect("ACL WHOAMI");
+    assert_eq!(me, user);
+    drop(exclusive);
+    let mut subscriber = pool.pubsub().await.expect("a subscriber, authenticated");
+    subscriber.subscribe("rotation").await.expect("subscribes");
+    let mut messages = subscriber.on_message();
+    let _: i64 = pool
+        .command(redis::cmd("PUBLISH").arg("rotation").arg("done"))
+        .await
+        .expect("PUBLISH");
+    let message = tokio::time::timeout(Duration::from_secs(5), messages.next())
+        .await
+        .expect("a message within 5 s")
+        .expect("a message");
+    assert_eq!(message.get_payload::<String>().expect("text"), "done");
+    drop(messages);
+    assert_eq!(pool.stats().errors, 0, "{:?}", pool.stats());
+
+    // A file holding a password the server does not take: new connections fail as
+    // Auth, naming the file, never the password.
+    file.write(WRONG);
+    redis
+        .cli(&["CLIENT", "KILL", "USER", user])
+        .expect("CLIENT KILL");
+    let error = whoami(&pool)
+        .await
+        .expect_err("the file's password is refused");
+    assert_eq!(error.kind(), ErrorKind::Auth, "{error}");
+    let message = error.to_string();
+    assert!(
+        message.contains("redis.password_file") && message.contains(&path),
+        "{message}"
+    );
+    for password in [FIRST, SECOND, WRONG] {
+        assert!(!message.contains(password), "{message}");
+    }
+    // Set right again: served once the reconnect delay has passed.
+    file.write(SECOND);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(whoami(&pool).await.expect("the right password again"), user);
+}
+
+/// Runs `args` on every node of the services' cluster, as its `default` user.
+async fn on_every_node(args: &[&str]) {
+    for url in required_env("REDIS_CLUSTER_NODES").split(',') {
+        let client = redis::Client::open(url).expect("a node's URL");
+        let mut conn = client
+            .get_multiplexed_async_connection()
+            .await
+            .expect("connects to the node");
+        let _: redis::Value = redis::cmd(args[0])
+            .arg(&args[1..])
+            .query_async(&mut conn)
+            .await
+            .unwrap_or_else(|e| panic!("{args:?} on {url}: {e}"));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cluster_takes_a_rotated_password_for_the_nodes_it_reconnects() {
+    let user = format!("poolside-rotating-{}", std::process::id());
+    on_every_node(&[
+        "ACL",
+        "SETUSER",
+        &user,
+        "on",
+        &format!(">{FIRST}"),
+        "~*",
+        "&*",
+        "+@all",
+    ])
+    .await;
+    let file = PasswordFile::new("cluster", FIRST);
+    // The services' node URLs, with this user and no password.
+    let nodes = required_env("REDIS_CLUSTER_NODES")
+        .split(',')
+        .map(|url| {
+            let mut url = url::Url::parse(url).expect("a node's URL");
+            url.set_username(&user).expect("a user");
+            url.set_password(None).expect("no password");
+            url.to_string()
+        })
+        .collect::<Vec<_>>()
+        .join(",");
+    let path = file.path();
+    let defaults = redis_cluster_config(&[]);
+    assert!(defaults.cluster_nodes.len() > 1, "the services' cluster");
+    let pool = RedisPool::connect(&redis_config(&[
+        ("POOLSIDE_REDIS__MODE", "cluster"),
+        ("POOLSIDE_REDIS__CLUSTER_NODES", &nodes),
+        ("POOLSIDE_REDIS__PASSWORD_FILE", &path),
+    ]))
+    .await
+    .expect("connects with the file's password");
+    let keys: Vec<String> = (0..50)
+        .map(|i| format!("password-file:{}:{i}", std::process::id()))
+        .collect();
+    let set_all = |pool: RedisPool, keys: Vec<String>| async move {
+        for k in &keys {
+            let () = pool
+                .command(redis::cmd("SET").arg(k).arg(1).arg("PX").arg(60_000))
+                .await?;
+        }
+        Ok::<_, poolside_core::RedisError>(())
+    };
+    set_all(pool.clone(), keys.clone())
+        .await
+        .expect("SET over every primary");
+
+    on_every_node(&[
+        "ACL",
+        "SETUSER",
+        &user,
+        &format!(">{SECOND}"),
+        &format!("<{FIRST}"),
+    ])
+    .await;
+    file.write(SECOND);
+    // Every node closes this user's connections: the cluster client opens them again
+    // by itself, with the password of now.
+    on_every_node(&["CLIENT", "KILL", "USER", &user]).await;
+    let mut last = None;
+    for _ in 0..3 {
+        match set_all(pool.clone(), keys.clone()).await {
+            Ok(()) => {
+                last = None;
+                break;
+            }
+            // A command in flight when its node closed the connection.
+            Err(e) => last = Some(e),
+        }
+    }
+    assert!(last.is_none(), "after the rotation: {last:?}");
+    let got: Vec<Option<u32>> = pool
+        .command(redis::cmd("MGET").arg(&keys))
+        .await
+        .expect("MGET across slots");
+    assert!(got.iter().all(|v| *v == Some(1)), "{got:?}");
+    let _: u64 = pool
+        .command(redis::cmd("UNLINK").arg(&keys))
+        .await
+        .expect("UNLINK");
+    pool.close(Duration::from_secs(2)).await;
+    on_every_node(&["ACL", "DELUSER", &user]).await;
+}
