@@ -97,7 +97,8 @@ impl Checker<'_> {
     }
 
     /// `redis.password_file` must hold a password now (text, as Redis's AUTH takes it),
-    /// serve a mode that reads it, and be the only password of the URLs it serves.
+    /// and be the only password of the data nodes' URLs (a Sentinel group's URLs are
+    /// the sentinels', whose password stays theirs).
     fn redis_password_file(&mut self, file: &std::path::Path, redis: &crate::RedisConfig) {
         const KEY: &str = "redis.password_file";
         match crate::password_file::read_password_file(file) {
@@ -120,18 +121,7 @@ impl Checker<'_> {
         let (key, urls) = match redis.mode {
             crate::RedisMode::Single => ("redis.url", std::slice::from_ref(&redis.url)),
             crate::RedisMode::Cluster => ("redis.cluster_nodes", redis.cluster_nodes.as_slice()),
-            crate::RedisMode::Sentinel => {
-                let mode = self.named("redis.mode", redis.mode);
-                self.error(
-                    KEY,
-                    format!(
-                        "is set, but {mode} does not read it: the sentinels' client checks \
-                         the primary with the password of redis.sentinels; put the password \
-                         there, or unset {KEY}"
-                    ),
-                );
-                return;
-            }
+            crate::RedisMode::Sentinel => return,
         };
         let own_password = urls
             .iter()

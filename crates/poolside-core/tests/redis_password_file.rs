@@ -2,8 +2,9 @@
 //! read from the file for each new connection (the pool's, and the ones the cluster
 //! client opens to its nodes by itself); connections already open stay authenticated.
 //! One server: a private `redis-server` with an ACL user whose password is rotated.
-//! A cluster: the same on every node of the services' cluster, with a user of this
-//! test's own, deleted at the end.
+//! A cluster and a Sentinel group: the same on every data node of the services' ones,
+//! with a user of this test's own, deleted at the end (in the Sentinel group the
+//! sentinels know the user too, with a password of their own that stays).
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -165,8 +166,14 @@ async fn one_server_takes_a_rotated_password_for_new_connections() {
 
 /// Runs `args` on every node of the services' cluster, as its `default` user.
 async fn on_every_node(args: &[&str]) {
-    for url in required_env("REDIS_CLUSTER_NODES").split(',') {
-        let client = redis::Client::open(url).expect("a node's URL");
+    let urls = required_env("REDIS_CLUSTER_NODES");
+    on_each(&urls.split(',').collect::<Vec<_>>(), args).await;
+}
+
+/// Runs `args` on each of `urls`' servers.
+async fn on_each(urls: &[&str], args: &[&str]) {
+    for url in urls {
+        let client = redis::Client::open(*url).expect("a node's URL");
         let mut conn = client
             .get_multiplexed_async_connection()
             .await
@@ -265,4 +272,139 @@ async fn a_cluster_takes_a_rotated_password_for_the_nodes_it_reconnects() {
         .expect("UNLINK");
     pool.close(Duration::from_secs(2)).await;
     on_every_node(&["ACL", "DELUSER", &user]).await;
+}
+
+/// The services' Sentinel group: its sentinels' URLs (as the `default` user), and its
+/// data nodes' (the primary's, then its replicas', from `ROLE`).
+async fn sentinel_group() -> (Vec<String>, Vec<String>) {
+    let sentinels: Vec<String> = required_env("REDIS_SENTINELS")
+        .split(',')
+        .map(str::to_owned)
+        .collect();
+    let client = redis::Client::open(sentinels[0].as_str()).expect("a sentinel's URL");
+    let mut conn = client
+        .get_multiplexed_async_connection()
+        .await
+        .expect("connects to a sentinel");
+    let (host, port): (String, u16) = redis::cmd("SENTINEL")
+        .arg("get-master-addr-by-name")
+        .arg(required_env("REDIS_MASTER_NAME"))
+        .query_async(&mut conn)
+        .await
+        .expect("the primary's address");
+    let password = url::Url::parse(&sentinels[0])
+        .expect("a URL")
+        .password()
+        .expect("the services' password")
+        .to_owned();
+    let node = |host: &str, port: u16| format!("redis://default:{password}@{host}:{port}");
+    let primary = node(&host, port);
+    let mut conn = redis::Client::open(primary.as_str())
+        .expect("the primary's URL")
+        .get_multiplexed_async_connection()
+        .await
+        .expect("connects to the primary");
+    let role: (String, u64, Vec<(String, String, String)>) = redis::cmd("ROLE")
+        .query_async(&mut conn)
+        .await
+        .expect("the primary's ROLE");
+    let mut data = vec![primary];
+    data.extend(
+        role.2
+            .iter()
+            .map(|(host, port, _)| node(host, port.parse().expect("a port"))),
+    );
+    (sentinels, data)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sentinel_group_takes_a_rotated_password_for_its_primary() {
+    const SENTINEL_PASSWORD: &str = "s3ntinel-passw0rd";
+    let user = format!("poolside-rotating-s-{}", std::process::id());
+    let (sentinels, data) = sentinel_group().await;
+    let sentinels: Vec<&str> = sentinels.iter().map(String::as_str).collect();
+    let data: Vec<&str> = data.iter().map(String::as_str).collect();
+    assert!(data.len() > 1, "a primary and its replica: {data:?}");
+    on_each(
+        &sentinels,
+        &[
+            "ACL",
+            "SETUSER",
+            &user,
+            "on",
+            &format!(">{SENTINEL_PASSWORD}"),
+            "+@all",
+        ],
+    )
+    .await;
+    on_each(
+        &data,
+        &[
+            "ACL",
+            "SETUSER",
+            &user,
+            "on",
+            &format!(">{FIRST}"),
+            "~*",
+            "&*",
+            "+@all",
+        ],
+    )
+    .await;
+    let file = PasswordFile::new("sentinel", FIRST);
+    let sentinel_urls = sentinels
+        .iter()
+        .map(|url| {
+            let mut url = url::Url::parse(url).expect("a sentinel's URL");
+            url.set_username(&user).expect("a user");
+            url.set_password(Some(SENTINEL_PASSWORD))
+                .expect("a password");
+            url.to_string()
+        })
+        .collect::<Vec<_>>()
+        .join(",");
+    let path = file.path();
+    let master = required_env("REDIS_MASTER_NAME");
+    let pool = RedisPool::connect(&redis_config(&[
+        ("POOLSIDE_REDIS__MODE", "sentinel"),
+        ("POOLSIDE_REDIS__SENTINELS", &sentinel_urls),
+        ("POOLSIDE_REDIS__MASTER_NAME", &master),
+        ("POOLSIDE_REDIS__PASSWORD_FILE", &path),
+    ]))
+    .await
+    .expect("connects with the file's password");
+    assert_eq!(whoami(&pool).await.expect("ACL WHOAMI"), user);
+
+    on_each(
+        &data,
+        &[
+            "ACL",
+            "SETUSER",
+            &user,
+            &format!(">{SECOND}"),
+            &format!("<{FIRST}"),
+        ],
+    )
+    .await;
+    file.write(SECOND);
+    on_each(&data, &["CLIENT", "KILL", "USER", &user]).await;
+    assert_eq!(whoami(&pool).await.expect("a new shared connection"), user);
+    let mut exclusive = pool.exclusive().await.expect("a new exclusive connection");
+    let role: Vec<redis::Value> = redis::cmd("ROLE")
+        .query_async(&mut *exclusive)
+        .await
+        .expect("ROLE");
+    assert_eq!(
+        role.first(),
+        Some(&redis::Value::BulkString(b"master".to_vec())),
+        "on the primary"
+    );
+    drop(exclusive);
+    let mut subscriber = pool.pubsub().await.expect("a subscriber, authenticated");
+    subscriber.subscribe("rotation").await.expect("subscribes");
+    drop(subscriber);
+    assert_eq!(pool.stats().errors, 0, "{:?}", pool.stats());
+    pool.close(Duration::from_secs(2)).await;
+    on_each(&data, &["ACL", "DELUSER", &user]).await;
+    on_each(&sentinels, &["ACL", "DELUSER", &user]).await;
 }

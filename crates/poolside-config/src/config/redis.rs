@@ -27,12 +27,13 @@ pub struct RedisConfig {
     pub sentinels: Vec<SecretUrl>,
     /// The name the sentinels monitor the primary under (`sentinel` mode).
     pub master_name: String,
-    /// A file holding the password of the Redis URLs that name none (`url`, or every
-    /// one of `cluster_nodes`), read again for each new connection: a rotated
-    /// password (an ACL user's, `requirepass`, a managed service's AUTH token) takes
-    /// effect without a restart, while connections already open stay authenticated.
-    /// The user is the URL's, `default` without one. A trailing line break is
-    /// ignored. Not in `sentinel` mode. Default: none.
+    /// A file holding the data nodes' password, read again for each new connection: a
+    /// rotated password (an ACL user's, `requirepass`, a managed service's AUTH token)
+    /// takes effect without a restart, while connections already open stay
+    /// authenticated. `url` and `cluster_nodes` must then name no password; in a
+    /// Sentinel group the file's password is the primary's, and the password of
+    /// `sentinels` stays the sentinels'. The user is the URL's, `default` without one.
+    /// A trailing line break is ignored. Default: none.
     pub password_file: Option<PathBuf>,
     /// URLs of some of the cluster's nodes (`cluster` mode): the client learns the
     /// rest, and which node holds which slots, from them. `rediss://` for TLS (all of

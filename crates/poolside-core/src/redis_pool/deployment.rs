@@ -5,15 +5,14 @@
 
 use poolside_config::{RedisConfig, RedisMode};
 use redis::cluster::{ClusterClient, ClusterClientBuilder};
-use redis::sentinel::{SentinelClient, SentinelClientBuilder, SentinelServerType};
 use redis::{
     AsyncConnectionConfig, ConnectionAddr, ConnectionInfo, IntoConnectionInfo, RedisResult,
 };
-use tokio::sync::Mutex;
 
 use super::driver::{self, Driver};
 use super::failovers::Failovers;
 use super::password_file::PasswordFileCredentials;
+use super::sentinel_lookup::SentinelLookup;
 use super::tls::{RedisTls, cluster_certificates, plain_url};
 use super::{RedisConnection, RedisError};
 
@@ -25,11 +24,10 @@ pub(crate) enum Deployment {
         tls: Option<RedisTls>,
         credentials: Option<PasswordFileCredentials>,
     },
-    /// A lock, as the sentinel client asks the sentinels through `&mut self`; a
-    /// lookup per connect, so that each new connection goes to the primary of now.
+    /// A lookup per connect, so that each new connection goes to the primary of now.
     /// The failovers the sentinels announce break older connections.
     Sentinel {
-        client: Mutex<SentinelClient>,
+        lookup: SentinelLookup,
         failovers: Failovers,
     },
     Cluster {
@@ -71,35 +69,16 @@ impl Deployment {
 
     fn sentinel(config: &RedisConfig) -> Result<(Self, String), RedisError> {
         let sentinels = infos(&config.sentinels).map_err(invalid("redis.sentinels"))?;
-        let settings = first(&sentinels, "redis.sentinels")?.redis_settings();
-        let mut builder = SentinelClientBuilder::new(
-            sentinels.iter().map(|info| info.addr().clone()),
-            &config.master_name,
-            SentinelServerType::Master,
-        )
-        .map_err(invalid("redis.sentinels"))?
-        .set_client_to_redis_db(settings.db());
-        if let Some(username) = settings.username() {
-            builder = builder
-                .set_client_to_redis_username(username)
-                .set_client_to_sentinel_username(username);
-        }
-        if let Some(password) = settings.password() {
-            builder = builder
-                .set_client_to_redis_password(password)
-                .set_client_to_sentinel_password(password);
-        }
-        let client = builder.build().map_err(invalid("redis.sentinels"))?;
+        let credentials = credentials(config, first(&sentinels, "redis.sentinels")?);
+        let lookup = SentinelLookup::new(sentinels.clone(), &config.master_name, credentials)
+            .map_err(invalid("redis.sentinels"))?;
         let target = format!(
             "the primary of {:?} by the sentinels at {}",
             config.master_name,
             addresses(&sentinels)
         );
         let failovers = Failovers::watch(sentinels, config.master_name.clone());
-        let deployment = Deployment::Sentinel {
-            client: Mutex::new(client),
-            failovers,
-        };
+        let deployment = Deployment::Sentinel { lookup, failovers };
         Ok((deployment, target))
     }
 
@@ -159,9 +138,8 @@ impl Deployment {
             Deployment::Single { client, tls, .. } => {
                 driver::open(client, tls.as_ref(), config).await?
             }
-            Deployment::Sentinel { client, .. } => {
-                let primary = client.lock().await.async_get_client().await?;
-                driver::open(&primary, None, config).await?
+            Deployment::Sentinel { lookup, .. } => {
+                driver::open(&lookup.primary().await?, None, config).await?
             }
             Deployment::Cluster { client, .. } => {
                 let conn = client.get_async_connection().await?;
@@ -185,10 +163,7 @@ impl Deployment {
                     None => client.get_async_pubsub().await,
                 }
             }
-            Deployment::Sentinel { client, .. } => {
-                let primary = client.lock().await.async_get_client().await?;
-                primary.get_async_pubsub().await
-            }
+            Deployment::Sentinel { lookup, .. } => lookup.primary().await?.get_async_pubsub().await,
             Deployment::Cluster {
                 first, credentials, ..
             } => {
@@ -205,7 +180,7 @@ impl Deployment {
             Deployment::Single { credentials, .. } | Deployment::Cluster { credentials, .. } => {
                 credentials.as_ref()
             }
-            Deployment::Sentinel { .. } => None,
+            Deployment::Sentinel { lookup, .. } => lookup.credentials(),
         }
     }
 

@@ -14,6 +14,7 @@ mod pool;
 mod primary;
 mod reconnect;
 mod replicated;
+mod sentinel_lookup;
 mod stats;
 mod tls;
 mod topology;
