@@ -153,3 +153,21 @@ async fn a_write_is_acknowledged_only_once_the_replicas_have_it() {
         );
     }
 }
+
+#[tokio::test]
+async fn a_master_name_the_sentinels_do_not_monitor_is_named() {
+    let config = redis_sentinel_config(&[
+        ("POOLSIDE_REDIS__MASTER_NAME", "not-monitored"),
+        ("POOLSIDE_REDIS__CONNECTION_TIMEOUT", "2s"),
+    ]);
+    let error = RedisPool::connect(&config)
+        .await
+        .expect_err("no primary by that name");
+    assert_eq!(error.kind(), poolside_core::ErrorKind::Connect, "{error}");
+    assert!(
+        error
+            .to_string()
+            .contains("named no primary for redis.master_name"),
+        "{error}"
+    );
+}

@@ -57,10 +57,19 @@ impl RedisError {
         );
         // At maxmemory with no eviction: it refuses writes (and runs nothing).
         let full = error.code() == Some("OOM");
+        // No server to send to: the cluster client holds no connection to the node
+        // serving the slot, or the sentinels named no primary. Nothing was sent.
+        let no_cluster_node = error.kind() == redis::ErrorKind::ClusterConnectionNotFound;
+        let no_primary = matches!(
+            error.kind(),
+            redis::ErrorKind::MasterNameNotFoundBySentinel
+                | redis::ErrorKind::NoValidReplicasFoundBySentinel
+                | redis::ErrorKind::EmptySentinelList
+        );
         let refused_for_now = not_serving_now || full;
         let kind = if auth_refused {
             ErrorKind::Auth
-        } else if demoted || not_serving_now {
+        } else if demoted || not_serving_now || no_cluster_node || no_primary {
             ErrorKind::Connect
         } else if full {
             ErrorKind::Overloaded
@@ -92,6 +101,15 @@ impl RedisError {
                  so at maxclients (compare connected_clients in INFO with CONFIG GET \
                  maxclients), and a proxy in front of it may refuse this client"
             }
+            _ if no_cluster_node => {
+                ": the cluster client has no connection to the node serving the key's slot \
+                 (the node is down, or refuses this client: a wrong password does so); the \
+                 command was not sent"
+            }
+            _ if no_primary => {
+                ": the sentinels named no primary for redis.master_name: check the name, \
+                 and that they monitor it (SENTINEL MASTERS)"
+            }
             _ if demoted => {
                 ": the server is no longer the primary and did not run the command; the \
                  pool connects to the primary the sentinels name"
@@ -116,7 +134,11 @@ impl RedisError {
             message: redact_text(&format!("{context}: {error}{advice}")),
             // A refused connection never carried a command, and a replica refuses a
             // write before running it, as a server refuses what it cannot serve now.
-            sent: !error.is_connection_refusal() && !demoted && !refused_for_now,
+            sent: !error.is_connection_refusal()
+                && !demoted
+                && !refused_for_now
+                && !no_cluster_node
+                && !no_primary,
             refused_for_now,
             source: Some(error),
         }
@@ -244,6 +266,32 @@ mod tests {
                 "{error}"
             );
         }
+    }
+
+    #[test]
+    fn no_node_or_no_primary_to_send_to_is_a_connect_failure_with_nothing_sent() {
+        let no_node = RedisError::from_driver(
+            redis::RedisError::from((
+                redis::ErrorKind::ClusterConnectionNotFound,
+                "No connections found",
+            )),
+            "running a Redis command",
+        );
+        assert_eq!(no_node.kind(), ErrorKind::Connect, "{no_node}");
+        assert!(!no_node.was_sent());
+        assert!(no_node.to_string().contains("was not sent"), "{no_node}");
+        let no_primary = RedisError::from_driver_connecting(
+            redis::RedisError::from((
+                redis::ErrorKind::MasterNameNotFoundBySentinel,
+                "Master with given name not found in sentinel",
+            )),
+            "connecting to the primary of \"nosuch\"",
+        );
+        assert_eq!(no_primary.kind(), ErrorKind::Connect, "{no_primary}");
+        assert!(
+            no_primary.to_string().contains("check the name"),
+            "{no_primary}"
+        );
     }
 
     #[test]
