@@ -1,11 +1,20 @@
 //! The CAs a TLS connection trusts, for PostgreSQL's and Redis's alike: a PEM file
-//! the URL names (`sslrootcert`), else the system's.
+//! the URL names (`sslrootcert`), else the system's; [`TrustedCas`], the check of a
+//! server's certificate against them, read again when the file changes.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::SystemTime;
 
+use parking_lot::Mutex;
 use rustls::RootCertStore;
+use rustls::client::WebPkiServerVerifier;
+use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::crypto::CryptoProvider;
 use rustls::pki_types::CertificateDer;
 use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{ServerName, UnixTime};
+use rustls::{DigitallySignedStruct, SignatureScheme};
 
 /// The CAs in `root_cert`, or the system's without one; the error says what is
 /// wrong with them and what to give instead.
@@ -41,4 +50,129 @@ pub(crate) fn trusted_roots(root_cert: Option<&Path>) -> Result<RootCertStore, S
         }
     }
     Ok(roots)
+}
+
+/// The CAs to trust, the `sslrootcert` file as it is now or the system's, and the
+/// check of a certificate against them. The file is read again when it changes (a CA
+/// bundle updated in place, as a new CA is added before the servers move to it), so
+/// new connections trust what it holds with no restart; a file that cannot be read
+/// keeps the CAs read last, with a warning.
+#[derive(Debug)]
+pub(crate) struct TrustedCas {
+    provider: Arc<CryptoProvider>,
+    /// The `sslrootcert` file; `None`: the system's CAs, read once.
+    file: Option<PathBuf>,
+    /// The check against the CAs last read, and the file's stamp then.
+    current: Mutex<(Option<FileStamp>, Arc<WebPkiServerVerifier>)>,
+}
+
+/// What tells a changed file: its modification time and length.
+type FileStamp = (SystemTime, u64);
+
+fn stamp(path: &Path) -> Option<FileStamp> {
+    let metadata = std::fs::metadata(path).ok()?;
+    Some((metadata.modified().ok()?, metadata.len()))
+}
+
+impl TrustedCas {
+    /// The CAs of `file` (the system's without one), checked with `provider`; the
+    /// error says what is wrong with them.
+    pub(crate) fn new(
+        file: Option<PathBuf>,
+        provider: Arc<CryptoProvider>,
+    ) -> Result<Self, String> {
+        let stamp = file.as_deref().and_then(stamp);
+        let verifier = verifier(file.as_deref(), &provider)?;
+        Ok(Self {
+            provider,
+            file,
+            current: Mutex::new((stamp, verifier)),
+        })
+    }
+
+    /// The check against the CAs of now: the file read again if it changed since.
+    pub(crate) fn verifier(&self) -> Arc<WebPkiServerVerifier> {
+        let mut current = self.current.lock();
+        let Some(file) = &self.file else {
+            return Arc::clone(&current.1);
+        };
+        let now = stamp(file);
+        if now.is_some() && now != current.0 {
+            match verifier(Some(file), &self.provider) {
+                Ok(verifier) => {
+                    tracing::info!(
+                        target: "poolside::tls",
+                        file = %file.display(),
+                        "sslrootcert changed: new connections trust the CAs it holds now"
+                    );
+                    *current = (now, verifier);
+                }
+                Err(e) => {
+                    tracing::warn!(
+                        target: "poolside::tls",
+                        error = %e,
+                        "sslrootcert changed but cannot be used: new connections trust the CAs read before"
+                    );
+                    current.0 = now;
+                }
+            }
+        }
+        Arc::clone(&current.1)
+    }
+}
+
+/// The check of a certificate against the CAs in `file` (the system's without one).
+fn verifier(
+    file: Option<&Path>,
+    provider: &Arc<CryptoProvider>,
+) -> Result<Arc<WebPkiServerVerifier>, String> {
+    let roots = Arc::new(trusted_roots(file)?);
+    WebPkiServerVerifier::builder_with_provider(roots, Arc::clone(provider))
+        .build()
+        .map_err(|e| format!("the trusted CAs cannot be used: {e}"))
+}
+
+/// The full check (CA and host name) against the CAs of now, for a TLS configuration
+/// that checks nothing else (Redis's).
+impl ServerCertVerifier for TrustedCas {
+    fn verify_server_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        server_name: &ServerName<'_>,
+        ocsp_response: &[u8],
+        now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        self.verifier().verify_server_cert(
+            end_entity,
+            intermediates,
+            server_name,
+            ocsp_response,
+            now,
+        )
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        self.verifier().verify_tls12_signature(message, cert, dss)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        self.verifier().verify_tls13_signature(message, cert, dss)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.provider
+            .signature_verification_algorithms
+            .supported_schemes()
+    }
 }

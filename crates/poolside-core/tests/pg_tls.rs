@@ -2,7 +2,8 @@
 //! `cargo xtask services` makes), with rustls, for every libpq `sslmode`: the session is
 //! encrypted when asked (`pg_stat_ssl`), a certificate from an untrusted CA or for
 //! another host is refused at once where the mode checks it, and cancel requests travel
-//! the same way. The batched read path's own connections are checked alike.
+//! the same way. The batched read path's own connections are checked alike. A CA file
+//! updated in place is read again for new connections.
 
 use std::time::{Duration, Instant};
 
@@ -193,4 +194,56 @@ fn a_missing_root_certificate_file_is_a_configuration_error() {
     assert!(text.contains("postgres.url"), "{text}");
     assert!(text.contains("/no/such/ca.pem"), "{text}");
     assert!(!text.contains(":pw@"), "{text}");
+}
+
+#[tokio::test]
+async fn a_ca_file_updated_in_place_is_trusted_by_new_connections() {
+    let ca = std::fs::read(required_env("DATABASE_TLS_CA")).expect("the test CA");
+    let other_ca = std::fs::read(required_env("DATABASE_TLS_OTHER_CA")).expect("another CA");
+    let file = std::env::temp_dir().join(format!("poolside-ca-bundle-{}.pem", std::process::id()));
+    // Written as a mounted ConfigMap is: a new file renamed over the old.
+    let write = |pem: &[u8]| {
+        let next = file.with_extension("next");
+        std::fs::write(&next, pem).expect("writes the bundle");
+        std::fs::rename(&next, &file).expect("renames it into place");
+    };
+    write(&other_ca);
+    let url = url_with(&format!(
+        "sslmode=verify-full&sslrootcert={}",
+        file.display()
+    ));
+    let config = load_config(&[
+        ("DATABASE_URL", url.as_str()),
+        ("POOLSIDE_POSTGRES__MIN_IDLE", "0"),
+        ("POOLSIDE_POSTGRES__CONNECTION_TIMEOUT", "2s"),
+    ])
+    .config
+    .postgres;
+    let pool = PgPool::connect_lazy(&config).expect("a pool, not connected yet");
+    let refused = pool
+        .query_one("SELECT 1", &[])
+        .await
+        .expect_err("the bundle holds another CA only");
+    assert_eq!(refused.kind(), ErrorKind::Connect, "{refused}");
+
+    // The operator adds the server's CA to the bundle: no restart.
+    write(&[other_ca.as_slice(), ca.as_slice()].concat());
+    let mut served = None;
+    for _ in 0..20 {
+        match pool.query_one("SELECT 1", &[]).await {
+            Ok(row) => {
+                served = Some(row.get::<_, i32>(0));
+                break;
+            }
+            // A connect held off after the failure above.
+            Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
+        }
+    }
+    assert_eq!(
+        served,
+        Some(1),
+        "served once the bundle has the server's CA"
+    );
+    assert!(encrypted(&pool).await);
+    let _ = std::fs::remove_file(&file);
 }

@@ -1,8 +1,9 @@
 //! `RedisPool` over TLS (`rediss://`) to the services' Redis, whose TLS port serves the
 //! test CA's certificate for 127.0.0.1: commands, an exclusive connection and a
 //! subscriber all go over it; a connection the server closes is let go before a
-//! command is sent on it, as over plain TCP; and a certificate from a CA the URL does
-//! not trust is refused, saying what to check.
+//! command is sent on it, as over plain TCP; a certificate from a CA the URL does
+//! not trust is refused, saying what to check; and a CA file updated in place is read
+//! again for new connections.
 
 use std::time::{Duration, Instant};
 
@@ -127,4 +128,56 @@ async fn a_certificate_the_url_does_not_trust_is_refused_with_what_to_check() {
     for part in ["TLS handshake", "sslrootcert"] {
         assert!(error.to_string().contains(part), "{part:?} in: {error}");
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_ca_file_updated_in_place_is_trusted_by_new_connections() {
+    let ca = std::fs::read(required_env("DATABASE_TLS_CA")).expect("the test CA");
+    let other_ca = std::fs::read(required_env("DATABASE_TLS_OTHER_CA")).expect("another CA");
+    let file = std::env::temp_dir().join(format!("poolside-redis-ca-{}.pem", std::process::id()));
+    // Written as a mounted ConfigMap is: a new file renamed over the old.
+    let write = |pem: &[u8]| {
+        let next = file.with_extension("next");
+        std::fs::write(&next, pem).expect("writes the bundle");
+        std::fs::rename(&next, &file).expect("renames it into place");
+    };
+    write(&other_ca);
+    let url = format!(
+        "{}?sslrootcert={}",
+        required_env("REDIS_TLS_URL"),
+        file.display()
+    );
+    let pool = RedisPool::connect_lazy(&redis_config(
+        &url,
+        &[
+            ("REDIS_CONNECTION_TIMEOUT", "2000"),
+            ("POOLSIDE_REDIS__RETRY_DELAY", "100ms"),
+        ],
+    ))
+    .expect("a pool, not connected yet");
+    let refused = pool
+        .command::<String>(&redis::cmd("PING"))
+        .await
+        .expect_err("the file holds another CA only");
+    assert!(refused.to_string().contains("TLS handshake"), "{refused}");
+
+    // The operator adds the server's CA to the bundle: no restart.
+    write(&[other_ca.as_slice(), ca.as_slice()].concat());
+    let mut served = None;
+    for _ in 0..20 {
+        match pool.command::<String>(&redis::cmd("PING")).await {
+            Ok(pong) => {
+                served = Some(pong);
+                break;
+            }
+            // A connect held off after the failure above.
+            Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
+        }
+    }
+    assert_eq!(
+        served.as_deref(),
+        Some("PONG"),
+        "served once the bundle has the CA"
+    );
+    let _ = std::fs::remove_file(&file);
 }

@@ -6,19 +6,22 @@
 //! `sslrootcert` names a CA file, when `require` checks it as `verify-ca` does);
 //! `verify-ca` checks that a trusted CA signed it; `verify-full` also that it is for
 //! the host connected to. Trusted CAs: the `sslrootcert` file, else the system's.
+//!
+//! The `sslrootcert` file is read again when it changes ([`TrustedCas`]): a CA bundle
+//! updated in place is trusted by new connections with no restart.
 
 use std::sync::Arc;
 
 use poolside_config::tls_params::{SslMode, TlsParams};
-use rustls::client::WebPkiServerVerifier;
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::crypto::{CryptoProvider, verify_tls12_signature, verify_tls13_signature};
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
-use rustls::{CertificateError, DigitallySignedStruct, RootCertStore, SignatureScheme};
+use rustls::{CertificateError, DigitallySignedStruct, SignatureScheme};
 use tokio_postgres_rustls::MakeRustlsConnect;
 
 use super::PgError;
 use crate::ErrorKind;
+use crate::trusted_roots::TrustedCas;
 
 /// The connector for `params`.
 pub(crate) fn connector(params: &TlsParams) -> Result<MakeRustlsConnect, PgError> {
@@ -31,11 +34,9 @@ pub(crate) fn connector(params: &TlsParams) -> Result<MakeRustlsConnect, PgError
     let chain = match verify {
         None => None,
         Some(check_name) => {
-            let roots = Arc::new(roots(params)?);
-            let webpki = WebPkiServerVerifier::builder_with_provider(roots, Arc::clone(&provider))
-                .build()
-                .map_err(|e| config_error(format!("the trusted CAs cannot be used: {e}")))?;
-            Some((webpki, check_name))
+            let cas = TrustedCas::new(params.root_cert.clone(), Arc::clone(&provider))
+                .map_err(config_error)?;
+            Some((cas, check_name))
         }
     };
     let verifier = Arc::new(CertificateCheck {
@@ -55,11 +56,6 @@ fn config_error(message: String) -> PgError {
     PgError::new(ErrorKind::Connect, format!("postgres.url TLS: {message}"))
 }
 
-/// The CAs to trust: the `sslrootcert` file, or the system's.
-fn roots(params: &TlsParams) -> Result<RootCertStore, PgError> {
-    crate::trusted_roots::trusted_roots(params.root_cert.as_deref()).map_err(config_error)
-}
-
 /// What a server's certificate must pass. With `chain`, it must be signed by a trusted
 /// CA, and be for the host connected to when its flag says so; without, it is not
 /// checked (`prefer`, and `require` without `sslrootcert`, as libpq does). The
@@ -67,7 +63,7 @@ fn roots(params: &TlsParams) -> Result<RootCertStore, PgError> {
 #[derive(Debug)]
 struct CertificateCheck {
     provider: Arc<CryptoProvider>,
-    chain: Option<(Arc<WebPkiServerVerifier>, bool)>,
+    chain: Option<(TrustedCas, bool)>,
 }
 
 impl ServerCertVerifier for CertificateCheck {
@@ -79,9 +75,10 @@ impl ServerCertVerifier for CertificateCheck {
         ocsp_response: &[u8],
         now: UnixTime,
     ) -> Result<ServerCertVerified, rustls::Error> {
-        let Some((webpki, check_name)) = &self.chain else {
+        let Some((cas, check_name)) = &self.chain else {
             return Ok(ServerCertVerified::assertion());
         };
+        let webpki = cas.verifier();
         match webpki.verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now)
         {
             Err(rustls::Error::InvalidCertificate(

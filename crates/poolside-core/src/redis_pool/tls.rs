@@ -19,6 +19,7 @@ use tokio_rustls::client::TlsStream;
 
 use super::RedisError;
 use crate::ErrorKind;
+use crate::trusted_roots::TrustedCas;
 
 /// How an error of the TLS handshake begins, for [`RedisError`]'s advice.
 pub(crate) const HANDSHAKE_FAILED: &str = "the TLS handshake with Redis failed";
@@ -53,13 +54,15 @@ impl RedisTls {
             ));
         }
         let root_cert = poolside_config::tls_params::root_cert_param(&parsed);
-        let roots =
-            crate::trusted_roots::trusted_roots(root_cert.as_deref()).map_err(config_error)?;
         let provider = Arc::new(rustls::crypto::ring::default_provider());
+        // Read again when the file changes: a CA bundle updated in place is trusted by
+        // new connections with no restart.
+        let cas = TrustedCas::new(root_cert, Arc::clone(&provider)).map_err(config_error)?;
         let config = rustls::ClientConfig::builder_with_provider(provider)
             .with_safe_default_protocol_versions()
             .map_err(|e| config_error(format!("no TLS version to offer: {e}")))?
-            .with_root_certificates(roots)
+            .dangerous()
+            .with_custom_certificate_verifier(Arc::new(cas))
             .with_no_client_auth();
         let host = parsed
             .host_str()
