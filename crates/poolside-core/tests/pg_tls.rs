@@ -8,6 +8,7 @@
 use std::time::{Duration, Instant};
 
 use poolside_core::{ErrorKind, PgError, PgPool};
+use poolside_tests::mounted_file::replace_file;
 use poolside_tests::{load_config, required_env, statements_running};
 
 /// `DATABASE_URL` with `params` added to its query string.
@@ -201,12 +202,7 @@ async fn a_ca_file_updated_in_place_is_trusted_by_new_connections() {
     let ca = std::fs::read(required_env("DATABASE_TLS_CA")).expect("the test CA");
     let other_ca = std::fs::read(required_env("DATABASE_TLS_OTHER_CA")).expect("another CA");
     let file = std::env::temp_dir().join(format!("poolside-ca-bundle-{}.pem", std::process::id()));
-    // Written as a mounted ConfigMap is: a new file renamed over the old.
-    let write = |pem: &[u8]| {
-        let next = file.with_extension("next");
-        std::fs::write(&next, pem).expect("writes the bundle");
-        std::fs::rename(&next, &file).expect("renames it into place");
-    };
+    let write = |pem: &[u8]| replace_file(&file, pem);
     write(&other_ca);
     let url = url_with(&format!(
         "sslmode=verify-full&sslrootcert={}",

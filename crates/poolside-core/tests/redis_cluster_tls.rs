@@ -6,10 +6,8 @@
 //! topology all go over TLS; a certificate from a CA the URLs do not trust is
 //! refused, saying so.
 
-use std::time::Duration;
-
-use futures_util::StreamExt as _;
 use poolside_core::{ErrorKind, RedisConnection, RedisPool};
+use poolside_tests::redis_pubsub::hears_its_own_publish;
 use poolside_tests::{redis_cluster_tls_config, required_env};
 
 /// A key unique to this run, with `i` in it.
@@ -73,19 +71,7 @@ async fn a_cluster_over_tls_serves_every_path() {
         assert!(tls.contains(&port), "{} is not a TLS port", node.address);
     }
 
-    let channel = key(1000);
-    let mut subscriber = pool.pubsub().await.expect("a subscriber over TLS");
-    subscriber.subscribe(&channel).await.expect("subscribes");
-    let mut messages = subscriber.on_message();
-    let _: i64 = pool
-        .command(redis::cmd("PUBLISH").arg(&channel).arg("hello"))
-        .await
-        .expect("PUBLISH");
-    let message = tokio::time::timeout(Duration::from_secs(5), messages.next())
-        .await
-        .expect("a message within 5 s")
-        .expect("a message");
-    assert_eq!(message.get_payload::<String>().expect("text"), "hello");
+    hears_its_own_publish(&pool, &key(1000)).await;
     assert_eq!(pool.stats().errors, 0, "{:?}", pool.stats());
 }
 

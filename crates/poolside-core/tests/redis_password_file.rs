@@ -9,10 +9,11 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use futures_util::StreamExt as _;
 use poolside_config::RedisConfig;
 use poolside_core::{ErrorKind, RedisPool};
+use poolside_tests::mounted_file::replace_file;
 use poolside_tests::private_redis::PrivateRedis;
+use poolside_tests::redis_pubsub::hears_its_own_publish;
 use poolside_tests::{redis_cluster_config, required_env};
 
 const FIRST: &str = "f1rst-redis-passw0rd";
@@ -33,11 +34,9 @@ impl PasswordFile {
         file
     }
 
-    /// Writes `password` as a secret's volume does: a new file renamed over the old.
+    /// Writes `password` as a secret's volume does.
     fn write(&self, password: &str) {
-        let next = self.0.with_extension("next");
-        std::fs::write(&next, format!("{password}\n")).expect("writes the password");
-        std::fs::rename(&next, &self.0).expect("renames it into place");
+        replace_file(&self.0, format!("{password}\n").as_bytes());
     }
 
     fn path(&self) -> String {
@@ -49,6 +48,53 @@ impl Drop for PasswordFile {
     fn drop(&mut self) {
         let _ = std::fs::remove_file(&self.0);
     }
+}
+
+/// `ACL SETUSER` of `user`, on, with `password` only, over every key, channel and
+/// command.
+fn acl_user(user: &str, password: &str) -> Vec<String> {
+    [
+        "ACL",
+        "SETUSER",
+        user,
+        "on",
+        &format!(">{password}"),
+        "~*",
+        "&*",
+        "+@all",
+    ]
+    .map(str::to_owned)
+    .to_vec()
+}
+
+/// `ACL SETUSER` giving `user` the password `to` in place of `from`.
+fn rotation(user: &str, from: &str, to: &str) -> Vec<String> {
+    [
+        "ACL",
+        "SETUSER",
+        user,
+        &format!(">{to}"),
+        &format!("<{from}"),
+    ]
+    .map(str::to_owned)
+    .to_vec()
+}
+
+fn strs(args: &[String]) -> Vec<&str> {
+    args.iter().map(String::as_str).collect()
+}
+
+/// `urls` (comma-separated) with `user` and `password` (none: no password) in each.
+fn as_user(urls: &str, user: &str, password: Option<&str>) -> String {
+    urls.split(',')
+        .map(|url| {
+            let mut url = url::Url::parse(url).expect("a URL");
+            url.set_username(user).expect("a user");
+            url.set_password(password).expect("a password");
+            url.to_string()
+        })
+        .collect::<Vec<_>>()
+        .join(",")
 }
 
 /// `config` loaded from `vars` with the services' `DATABASE_URL`.
@@ -72,16 +118,7 @@ async fn one_server_takes_a_rotated_password_for_new_connections() {
     let redis = PrivateRedis::start("password-file", &[]);
     let user = "rotating";
     redis
-        .cli(&[
-            "ACL",
-            "SETUSER",
-            user,
-            "on",
-            &format!(">{FIRST}"),
-            "~*",
-            "&*",
-            "+@all",
-        ])
+        .cli(&strs(&acl_user(user, FIRST)))
         .expect("ACL SETUSER");
     let file = PasswordFile::new("single", FIRST);
     let url = format!("{}?user={user}", redis.url());
@@ -97,13 +134,7 @@ async fn one_server_takes_a_rotated_password_for_new_connections() {
 
     // The operator rotates: the server takes the new password only, the file gets it.
     redis
-        .cli(&[
-            "ACL",
-            "SETUSER",
-            user,
-            &format!(">{SECOND}"),
-            &format!("<{FIRST}"),
-        ])
+        .cli(&strs(&rotation(user, FIRST, SECOND)))
         .expect("rotates");
     file.write(SECOND);
     assert_eq!(
@@ -125,19 +156,7 @@ async fn one_server_takes_a_rotated_password_for_new_connections() {
         .expect("ACL WHOAMI");
     assert_eq!(me, user);
     drop(exclusive);
-    let mut subscriber = pool.pubsub().await.expect("a subscriber, authenticated");
-    subscriber.subscribe("rotation").await.expect("subscribes");
-    let mut messages = subscriber.on_message();
-    let _: i64 = pool
-        .command(redis::cmd("PUBLISH").arg("rotation").arg("done"))
-        .await
-        .expect("PUBLISH");
-    let message = tokio::time::timeout(Duration::from_secs(5), messages.next())
-        .await
-        .expect("a message within 5 s")
-        .expect("a message");
-    assert_eq!(message.get_payload::<String>().expect("text"), "done");
-    drop(messages);
+    hears_its_own_publish(&pool, "rotation").await;
     assert_eq!(pool.stats().errors, 0, "{:?}", pool.stats());
 
     // A file holding a password the server does not take: new connections fail as
@@ -189,29 +208,10 @@ async fn on_each(urls: &[&str], args: &[&str]) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_cluster_takes_a_rotated_password_for_the_nodes_it_reconnects() {
     let user = format!("poolside-rotating-{}", std::process::id());
-    on_every_node(&[
-        "ACL",
-        "SETUSER",
-        &user,
-        "on",
-        &format!(">{FIRST}"),
-        "~*",
-        "&*",
-        "+@all",
-    ])
-    .await;
+    on_every_node(&strs(&acl_user(&user, FIRST))).await;
     let file = PasswordFile::new("cluster", FIRST);
     // The services' node URLs, with this user and no password.
-    let nodes = required_env("REDIS_CLUSTER_NODES")
-        .split(',')
-        .map(|url| {
-            let mut url = url::Url::parse(url).expect("a node's URL");
-            url.set_username(&user).expect("a user");
-            url.set_password(None).expect("no password");
-            url.to_string()
-        })
-        .collect::<Vec<_>>()
-        .join(",");
+    let nodes = as_user(&required_env("REDIS_CLUSTER_NODES"), &user, None);
     let path = file.path();
     let defaults = redis_cluster_config(&[]);
     assert!(defaults.cluster_nodes.len() > 1, "the services' cluster");
@@ -237,14 +237,7 @@ async fn a_cluster_takes_a_rotated_password_for_the_nodes_it_reconnects() {
         .await
         .expect("SET over every primary");
 
-    on_every_node(&[
-        "ACL",
-        "SETUSER",
-        &user,
-        &format!(">{SECOND}"),
-        &format!("<{FIRST}"),
-    ])
-    .await;
+    on_every_node(&strs(&rotation(&user, FIRST, SECOND))).await;
     file.write(SECOND);
     // Every node closes this user's connections: the cluster client opens them again
     // by itself, with the password of now.
@@ -337,32 +330,9 @@ async fn a_sentinel_group_takes_a_rotated_password_for_its_primary() {
         ],
     )
     .await;
-    on_each(
-        &data,
-        &[
-            "ACL",
-            "SETUSER",
-            &user,
-            "on",
-            &format!(">{FIRST}"),
-            "~*",
-            "&*",
-            "+@all",
-        ],
-    )
-    .await;
+    on_each(&data, &strs(&acl_user(&user, FIRST))).await;
     let file = PasswordFile::new("sentinel", FIRST);
-    let sentinel_urls = sentinels
-        .iter()
-        .map(|url| {
-            let mut url = url::Url::parse(url).expect("a sentinel's URL");
-            url.set_username(&user).expect("a user");
-            url.set_password(Some(SENTINEL_PASSWORD))
-                .expect("a password");
-            url.to_string()
-        })
-        .collect::<Vec<_>>()
-        .join(",");
+    let sentinel_urls = as_user(&sentinels.join(","), &user, Some(SENTINEL_PASSWORD));
     let path = file.path();
     let master = required_env("REDIS_MASTER_NAME");
     let pool = RedisPool::connect(&redis_config(&[
@@ -375,17 +345,7 @@ async fn a_sentinel_group_takes_a_rotated_password_for_its_primary() {
     .expect("connects with the file's password");
     assert_eq!(whoami(&pool).await.expect("ACL WHOAMI"), user);
 
-    on_each(
-        &data,
-        &[
-            "ACL",
-            "SETUSER",
-            &user,
-            &format!(">{SECOND}"),
-            &format!("<{FIRST}"),
-        ],
-    )
-    .await;
+    on_each(&data, &strs(&rotation(&user, FIRST, SECOND))).await;
     file.write(SECOND);
     on_each(&data, &["CLIENT", "KILL", "USER", &user]).await;
     assert_eq!(whoami(&pool).await.expect("a new shared connection"), user);
@@ -400,9 +360,7 @@ async fn a_sentinel_group_takes_a_rotated_password_for_its_primary() {
         "on the primary"
     );
     drop(exclusive);
-    let mut subscriber = pool.pubsub().await.expect("a subscriber, authenticated");
-    subscriber.subscribe("rotation").await.expect("subscribes");
-    drop(subscriber);
+    hears_its_own_publish(&pool, "rotation").await;
     assert_eq!(pool.stats().errors, 0, "{:?}", pool.stats());
     pool.close(Duration::from_secs(2)).await;
     on_each(&data, &["ACL", "DELUSER", &user]).await;

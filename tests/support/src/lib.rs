@@ -6,10 +6,12 @@
 
 pub mod fault_proxy;
 pub mod http;
+pub mod mounted_file;
 pub mod no_database;
 pub mod pg_table;
 pub mod pgbouncer;
 pub mod private_redis;
+pub mod redis_pubsub;
 pub mod round_trips;
 
 use std::sync::Arc;
