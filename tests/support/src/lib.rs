@@ -13,6 +13,7 @@ pub mod pgbouncer;
 pub mod private_redis;
 pub mod redis_pubsub;
 pub mod round_trips;
+pub mod tcp_sockets;
 
 use std::sync::Arc;
 

@@ -13,6 +13,7 @@ use super::driver::{self, Driver};
 use super::failovers::Failovers;
 use super::password_file::PasswordFileCredentials;
 use super::sentinel_lookup::SentinelLookup;
+use super::tcp_settings::tcp_settings;
 use super::tls::{RedisTls, cluster_certificates, plain_url};
 use super::{RedisConnection, RedisError};
 
@@ -53,7 +54,9 @@ impl Deployment {
     fn single(config: &RedisConfig) -> Result<(Self, String), RedisError> {
         let url = config.url.expose();
         let tls = RedisTls::for_url(url)?;
-        let client = redis::Client::open(plain_url(url)).map_err(invalid("redis.url"))?;
+        let info = with_tcp_settings(plain_url(url).into_connection_info())
+            .map_err(invalid("redis.url"))?;
+        let client = redis::Client::open(info).map_err(invalid("redis.url"))?;
         let mut target = address(client.get_connection_info());
         if tls.is_some() {
             target.push_str(" over TLS");
@@ -93,7 +96,8 @@ impl Deployment {
         };
         let mut builder = ClusterClientBuilder::new(nodes.iter().cloned())
             .connection_timeout(config.connection_timeout)
-            .response_timeout(config.command_timeout);
+            .response_timeout(config.command_timeout)
+            .tcp_settings(first.tcp_settings().clone());
         if let Some(certificates) = &certificates {
             builder = builder.certs(certificates.clone());
         }
@@ -222,10 +226,21 @@ fn with_credentials(
     }
 }
 
+/// The URLs parsed, with the pool's TCP options.
 fn infos(urls: &[poolside_config::SecretUrl]) -> RedisResult<Vec<ConnectionInfo>> {
     urls.iter()
-        .map(|url| url.expose().into_connection_info())
+        .map(|url| with_tcp_settings(url.expose().into_connection_info()))
         .collect()
+}
+
+/// `info` with the pool's TCP options for its host ([`tcp_settings`]).
+fn with_tcp_settings(info: RedisResult<ConnectionInfo>) -> RedisResult<ConnectionInfo> {
+    let info = info?;
+    let settings = match info.addr() {
+        ConnectionAddr::Tcp(host, _) | ConnectionAddr::TcpTls { host, .. } => tcp_settings(host),
+        _ => return Ok(info),
+    };
+    Ok(info.set_tcp_settings(settings))
 }
 
 /// The error for a URL of `key` that does not parse.

@@ -16,6 +16,7 @@ mod reconnect;
 mod replicated;
 mod sentinel_lookup;
 mod stats;
+mod tcp_settings;
 mod tls;
 mod topology;
 

@@ -71,12 +71,20 @@ fn build(
         .map(ConnectionInfo::redis_settings)
         .cloned()
         .unwrap_or_default();
+    let tcp = sentinels
+        .first()
+        .map(|info| info.tcp_settings().clone())
+        .unwrap_or_default();
     let mut builder = SentinelClientBuilder::new(
         sentinels.iter().map(|info| info.addr().clone()),
         master_name,
         SentinelServerType::Master,
     )?
-    .set_client_to_redis_db(settings.db());
+    .set_client_to_redis_db(settings.db())
+    // The data nodes' hosts are known only from the sentinels: taken to be on the
+    // sentinels' side of the network.
+    .set_client_to_redis_tcp_settings(tcp.clone())
+    .set_client_to_sentinel_tcp_settings(tcp);
     if let Some(username) = settings.username() {
         builder = builder
             .set_client_to_redis_username(username)
