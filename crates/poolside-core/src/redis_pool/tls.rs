@@ -9,6 +9,7 @@
 //! address each node announces), as libpq's `verify-full`. There is no mode that
 //! skips the check (`#insecure` is refused).
 
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use redis::{RedisResult, TlsCertificates};
@@ -42,18 +43,9 @@ pub(crate) struct RedisTls {
 impl RedisTls {
     /// TLS for `url` when it is a `rediss://` URL, else `None`.
     pub(crate) fn for_url(url: &str) -> Result<Option<Self>, RedisError> {
-        let parsed = url::Url::parse(url).map_err(|e| config_error(e.to_string()))?;
-        if parsed.scheme() != "rediss" {
+        let Some((parsed, root_cert)) = tls_asked(url).map_err(config_error)? else {
             return Ok(None);
-        }
-        if parsed.fragment().is_some() {
-            return Err(config_error(
-                "a #fragment (such as #insecure) is not supported: the certificate is \
-                 always checked; give sslrootcert=<CA PEM file> for a private CA"
-                    .to_owned(),
-            ));
-        }
-        let root_cert = poolside_config::tls_params::root_cert_param(&parsed);
+        };
         let provider = Arc::new(rustls::crypto::ring::default_provider());
         // Read again when the file changes: a CA bundle updated in place is trusted by
         // new connections with no restart.
@@ -96,18 +88,9 @@ impl RedisTls {
 /// crypto provider; when the application installed none, this installs ring's (the
 /// one poolside's own TLS uses).
 pub(crate) fn cluster_certificates(url: &str) -> Result<Option<TlsCertificates>, RedisError> {
-    let parsed = url::Url::parse(url).map_err(|e| cluster_error(e.to_string()))?;
-    if parsed.scheme() != "rediss" {
+    let Some((_, root_cert)) = tls_asked(url).map_err(cluster_error)? else {
         return Ok(None);
-    }
-    if parsed.fragment().is_some() {
-        return Err(cluster_error(
-            "a #fragment (such as #insecure) is not supported: the certificate is always \
-             checked; give sslrootcert=<CA PEM file> for a private CA"
-                .to_owned(),
-        ));
-    }
-    let root_cert = poolside_config::tls_params::root_cert_param(&parsed);
+    };
     crate::trusted_roots::trusted_roots(root_cert.as_deref()).map_err(cluster_error)?;
     let root_cert = root_cert
         .map(|path| {
@@ -123,6 +106,25 @@ pub(crate) fn cluster_certificates(url: &str) -> Result<Option<TlsCertificates>,
         client_tls: None,
         root_cert,
     }))
+}
+
+/// What TLS `url` asks for: `None` for a URL other than `rediss://`, else the URL
+/// parsed and its CA file (`sslrootcert`; the system's CAs without one). A #fragment
+/// (`#insecure`) is refused: the certificate is always checked.
+fn tls_asked(url: &str) -> Result<Option<(url::Url, Option<PathBuf>)>, String> {
+    let parsed = url::Url::parse(url).map_err(|e| e.to_string())?;
+    if parsed.scheme() != "rediss" {
+        return Ok(None);
+    }
+    if parsed.fragment().is_some() {
+        return Err(
+            "a #fragment (such as #insecure) is not supported: the certificate is \
+                    always checked; give sslrootcert=<CA PEM file> for a private CA"
+                .to_owned(),
+        );
+    }
+    let root_cert = poolside_config::tls_params::root_cert_param(&parsed);
+    Ok(Some((parsed, root_cert)))
 }
 
 /// The URL the redis crate parses for one server: a `rediss://` one as `redis://`,
