@@ -97,9 +97,14 @@ impl Checker<'_> {
     }
 
     /// `redis.password_file` must hold a password now (text, as Redis's AUTH takes it),
-    /// and be the only password of the data nodes' URLs (a Sentinel group's URLs are
-    /// the sentinels', whose password stays theirs).
-    fn redis_password_file(&mut self, file: &std::path::Path, redis: &crate::RedisConfig) {
+    /// and be the only password of the data nodes' URLs (`data_urls`, parsed: a
+    /// Sentinel group's URLs are the sentinels', whose password stays theirs).
+    fn redis_password_file(
+        &mut self,
+        file: &std::path::Path,
+        redis: &crate::RedisConfig,
+        data_urls: &[url::Url],
+    ) {
         const KEY: &str = "redis.password_file";
         match crate::password_file::read_password_file(file) {
             Err(e) => self.error(
@@ -118,15 +123,12 @@ impl Checker<'_> {
             ),
             Ok(_) => {}
         }
-        let (key, urls) = match redis.mode {
-            crate::RedisMode::Single => ("redis.url", std::slice::from_ref(&redis.url)),
-            crate::RedisMode::Cluster => ("redis.cluster_nodes", redis.cluster_nodes.as_slice()),
+        let key = match redis.mode {
+            crate::RedisMode::Single => "redis.url",
+            crate::RedisMode::Cluster => "redis.cluster_nodes",
             crate::RedisMode::Sentinel => return,
         };
-        let own_password = urls
-            .iter()
-            .any(|url| url::Url::parse(url.expose()).is_ok_and(|url| url.password().is_some()));
-        if own_password {
+        if data_urls.iter().any(|url| url.password().is_some()) {
             self.error(
                 KEY,
                 format!(
@@ -177,10 +179,12 @@ impl Checker<'_> {
     }
 
     /// A Redis URL of `key`: `redis://` or `unix://`, or `rediss://` (TLS) for one
-    /// server or a cluster's nodes, whose `sslrootcert` must be a file.
-    fn redis_url(&mut self, key: &str, url: &SecretUrl) {
+    /// server or a cluster's nodes, whose `sslrootcert` must be a file. The URL
+    /// parsed, when it parses.
+    fn redis_url(&mut self, key: &str, url: &SecretUrl) -> Option<url::Url> {
         const SCHEMES: [&str; 3] = ["redis", "unix", "redis+unix"];
-        match url::Url::parse(url.expose()) {
+        let parsed = url::Url::parse(url.expose());
+        match &parsed {
             Ok(parsed) if SCHEMES.contains(&parsed.scheme()) => {}
             Ok(parsed) if parsed.scheme() == "rediss" && key == "redis.sentinels" => self.error(
                 key,
@@ -201,7 +205,7 @@ impl Checker<'_> {
                         ),
                     );
                 }
-                let root_cert = crate::tls_params::root_cert_param(&parsed);
+                let root_cert = crate::tls_params::root_cert_param(parsed);
                 self.root_cert(key, url, root_cert.as_deref());
             }
             Ok(parsed) => self.error(
@@ -213,6 +217,7 @@ impl Checker<'_> {
             ),
             Err(e) => self.error(key, format!("{url} is not a valid Redis URL ({e})")),
         }
+        parsed.ok()
     }
 }
 
@@ -497,32 +502,42 @@ fn check_redis_mode(c: &mut Checker<'_>, redis: &crate::RedisConfig) {
     if redis.mode != RedisMode::Cluster && !redis.cluster_nodes.is_empty() {
         c.error("redis.cluster_nodes", &other_mode);
     }
-    if !redis.url.is_empty() {
-        c.redis_url("redis.url", &redis.url);
-    }
+    let url = if redis.url.is_empty() {
+        None
+    } else {
+        c.redis_url("redis.url", &redis.url)
+    };
     for url in &redis.sentinels {
         c.redis_url("redis.sentinels", url);
     }
-    for url in &redis.cluster_nodes {
-        c.redis_url("redis.cluster_nodes", url);
-    }
-    check_cluster_tls(c, &redis.cluster_nodes);
+    let cluster_nodes: Vec<url::Url> = redis
+        .cluster_nodes
+        .iter()
+        .filter_map(|url| c.redis_url("redis.cluster_nodes", url))
+        .collect();
+    check_cluster_tls(c, &cluster_nodes);
     if let Some(file) = &redis.password_file {
-        c.redis_password_file(file, redis);
+        let data_urls = match redis.mode {
+            crate::RedisMode::Cluster => cluster_nodes,
+            _ => url.into_iter().collect(),
+        };
+        c.redis_password_file(file, redis, &data_urls);
     }
 }
 
 /// A cluster's connections all speak TLS or none do, trusting one CA file: the
 /// client learns the other nodes from the first and reaches them as it reached it.
-fn check_cluster_tls(c: &mut Checker<'_>, nodes: &[SecretUrl]) {
-    let tls_of = |url: &SecretUrl| {
-        let parsed = url::Url::parse(url.expose()).ok()?;
-        Some((
-            parsed.scheme() == "rediss",
-            crate::tls_params::root_cert_param(&parsed),
-        ))
-    };
-    let kinds: Vec<_> = nodes.iter().filter_map(tls_of).collect();
+/// `nodes`: the URLs of `redis.cluster_nodes` that parse.
+fn check_cluster_tls(c: &mut Checker<'_>, nodes: &[url::Url]) {
+    let kinds: Vec<_> = nodes
+        .iter()
+        .map(|url| {
+            (
+                url.scheme() == "rediss",
+                crate::tls_params::root_cert_param(url),
+            )
+        })
+        .collect();
     let Some(first) = kinds.first() else { return };
     if kinds.iter().any(|kind| kind.0 != first.0) {
         c.error(
