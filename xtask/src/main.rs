@@ -33,9 +33,12 @@ commands:
   services down     stop exactly what `services up` started
   services status   say what runs, and where
   services env      print `export` lines for DATABASE_URL, DATABASE_STANDBY_URL,
-                    DATABASE_SECRET_URL, REDIS_URL, REDIS_SENTINELS,
+                    DATABASE_SECRET_URL, DATABASE_CERT_URL, REDIS_URL,
+                    REDIS_TLS_URL, REDIS_ACL_URL, REDIS_SENTINELS,
                     REDIS_MASTER_NAME, REDIS_CLUSTER_NODES,
-                    REDIS_CLUSTER_TLS_NODES, PGBOUNCER_URL
+                    REDIS_CLUSTER_TLS_NODES, PGBOUNCER_URL, and the test
+                    certificates (DATABASE_TLS_CA, DATABASE_TLS_OTHER_CA,
+                    TLS_CLIENT_CERT/_KEY, TLS_OTHER_CLIENT_CERT/_KEY)
   services restart postgres [fast|immediate|kill]
                     stop PostgreSQL as `pg_ctl stop -m fast|immediate` does (or kill -9
                     its postmaster), then start it again

@@ -1,6 +1,7 @@
 //! libpq's TLS parameters in a PostgreSQL connection string (`sslmode`,
-//! `sslrootcert`), which the driver only partly knows (it has no `verify-ca`,
-//! `verify-full` or `sslrootcert`): taken out for the pool's own TLS setup.
+//! `sslrootcert`, `sslcert`, `sslkey`), which the driver only partly knows (it has no
+//! `verify-ca`, `verify-full` or certificate files): taken out for the pool's own TLS
+//! setup. A Redis `rediss://` URL names its certificate files with the same names.
 
 use std::path::PathBuf;
 
@@ -51,16 +52,58 @@ pub struct TlsParams {
     pub mode: SslMode,
     /// `sslrootcert`: a PEM file of the CAs to trust; the system's when absent.
     pub root_cert: Option<PathBuf>,
+    /// `sslcert` and `sslkey`: the certificate to present when the server asks for
+    /// one; none when absent.
+    pub client_cert: Option<ClientCertFiles>,
 }
 
-/// Splits `sslmode` and `sslrootcert` out of a `postgres://` URL or a key/value
-/// connection string. Returns the string for the driver (`sslmode` as it knows it,
-/// `sslrootcert` removed) and the parameters.
+/// A client certificate and its private key (libpq's `sslcert` and `sslkey`): PEM
+/// files, the certificate's first, then any intermediate CAs; the key unencrypted
+/// (PKCS#8, PKCS#1 or SEC1).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClientCertFiles {
+    /// `sslcert`: the certificate chain.
+    pub cert: PathBuf,
+    /// `sslkey`: its private key.
+    pub key: PathBuf,
+}
+
+impl ClientCertFiles {
+    /// The pair from a connection string's `sslcert`, `sslkey` and `sslpassword`:
+    /// none without either, an error when one comes alone or with `sslpassword`.
+    fn from_params(
+        cert: Option<PathBuf>,
+        key: Option<PathBuf>,
+        password: bool,
+    ) -> Result<Option<Self>, String> {
+        if password {
+            return Err(
+                "sslpassword is not supported: poolside reads unencrypted keys; give \
+                        sslkey a decrypted copy (openssl pkey -in encrypted.key -out \
+                        client.key), readable by this process only"
+                    .to_owned(),
+            );
+        }
+        match (cert, key) {
+            (Some(cert), Some(key)) => Ok(Some(Self { cert, key })),
+            (None, None) => Ok(None),
+            (Some(_), None) | (None, Some(_)) => Err("sslcert and sslkey go together: give \
+                                                      both, the client certificate's PEM file \
+                                                      and its private key's"
+                .to_owned()),
+        }
+    }
+}
+
+/// Splits `sslmode`, `sslrootcert`, `sslcert` and `sslkey` out of a `postgres://` URL
+/// or a key/value connection string. Returns the string for the driver (`sslmode` as
+/// it knows it, the files removed) and the parameters.
 ///
 /// # Errors
 ///
-/// An `sslmode` other than `disable`, `prefer`, `require`, `verify-ca` or `verify-full`,
-/// said without quoting the string (it may hold a password).
+/// An `sslmode` other than `disable`, `prefer`, `require`, `verify-ca` or `verify-full`;
+/// `sslcert` without `sslkey` or the other way round; `sslpassword` (encrypted keys are
+/// not read). Said without quoting the string (it may hold a password).
 ///
 /// # Examples
 ///
@@ -81,6 +124,7 @@ pub fn split_tls_params(conn: &str) -> Result<(String, TlsParams), String> {
             .is_some_and(|s| s.eq_ignore_ascii_case(scheme))
     });
     let mut tls = TlsParams::default();
+    let (mut cert, mut key, mut password) = (None, None, false);
     let mut take = |name: &str, value: &str| -> Result<Option<String>, String> {
         match name {
             "sslmode" => {
@@ -94,6 +138,18 @@ pub fn split_tls_params(conn: &str) -> Result<(String, TlsParams), String> {
             }
             "sslrootcert" => {
                 tls.root_cert = Some(PathBuf::from(value));
+                Ok(None)
+            }
+            "sslcert" => {
+                cert = Some(PathBuf::from(value));
+                Ok(None)
+            }
+            "sslkey" => {
+                key = Some(PathBuf::from(value));
+                Ok(None)
+            }
+            "sslpassword" => {
+                password = true;
                 Ok(None)
             }
             _ => Ok(Some(String::new())),
@@ -132,6 +188,7 @@ pub fn split_tls_params(conn: &str) -> Result<(String, TlsParams), String> {
         }
         kept.join(" ")
     };
+    tls.client_cert = ClientCertFiles::from_params(cert, key, password)?;
     Ok((driver, tls))
 }
 
@@ -145,8 +202,33 @@ pub fn split_tls_params(conn: &str) -> Result<(String, TlsParams), String> {
 /// );
 /// ```
 pub fn root_cert_param(url: &url::Url) -> Option<PathBuf> {
+    query_path(url, "sslrootcert")
+}
+
+/// The client certificate a URL's query names (a Redis `rediss://` URL's `sslcert`
+/// and `sslkey`), if any.
+///
+/// # Errors
+///
+/// One of `sslcert` and `sslkey` without the other, or `sslpassword`.
+///
+/// ```
+/// let url = url::Url::parse("rediss://cache:6380/0?sslcert=/etc/c.pem&sslkey=/etc/c.key").unwrap();
+/// let files = poolside_config::tls_params::client_cert_param(&url)?.expect("named");
+/// assert_eq!(files.key, std::path::Path::new("/etc/c.key"));
+/// # Ok::<(), String>(())
+/// ```
+pub fn client_cert_param(url: &url::Url) -> Result<Option<ClientCertFiles>, String> {
+    ClientCertFiles::from_params(
+        query_path(url, "sslcert"),
+        query_path(url, "sslkey"),
+        url.query_pairs().any(|(name, _)| name == "sslpassword"),
+    )
+}
+
+fn query_path(url: &url::Url, name: &str) -> Option<PathBuf> {
     url.query_pairs()
-        .find(|(name, _)| name == "sslrootcert")
+        .find(|(found, _)| found == name)
         .map(|(_, path)| PathBuf::from(path.into_owned()))
 }
 
@@ -188,6 +270,45 @@ mod tests {
             assert_eq!(driver, conn);
             assert_eq!(tls, TlsParams::default());
         }
+    }
+
+    #[test]
+    fn a_client_certificate_is_taken_out_and_needs_both_files() {
+        for (conn, for_driver) in [
+            (
+                "postgres://u:p@h/db?sslcert=/c.pem&sslmode=verify-full&sslkey=/c.key",
+                "postgres://u:p@h/db?sslmode=require",
+            ),
+            (
+                "host=h sslcert=/c.pem sslmode=verify-full sslkey='/c.key'",
+                "host=h sslmode=require",
+            ),
+        ] {
+            let (driver, tls) = split_tls_params(conn).expect("parses");
+            assert_eq!(driver, for_driver);
+            assert_eq!(
+                tls.client_cert,
+                Some(ClientCertFiles {
+                    cert: PathBuf::from("/c.pem"),
+                    key: PathBuf::from("/c.key"),
+                })
+            );
+        }
+        for alone in ["sslcert=/c.pem", "sslkey=/c.key"] {
+            let error =
+                split_tls_params(&format!("postgres://u:hunter2@h/db?{alone}")).expect_err("alone");
+            assert!(error.contains("go together"), "{error}");
+            assert!(!error.contains("hunter2"), "{error}");
+        }
+        let error =
+            split_tls_params("postgres://h/db?sslcert=/c.pem&sslkey=/c.key&sslpassword=secret")
+                .expect_err("encrypted key");
+        assert!(error.contains("sslpassword is not supported"), "{error}");
+        assert!(!error.contains("secret"), "{error}");
+        let redis = url::Url::parse("rediss://h:6380/0?sslkey=/c.key").expect("a URL");
+        assert!(client_cert_param(&redis).is_err());
+        let plain = url::Url::parse("rediss://h:6380/0?sslrootcert=/ca.pem").expect("a URL");
+        assert_eq!(client_cert_param(&plain), Ok(None));
     }
 
     #[test]

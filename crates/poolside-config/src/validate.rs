@@ -9,6 +9,7 @@ use crate::keys::KEYS;
 use crate::parse::show_duration;
 use crate::problem::Problem;
 use crate::source::Source;
+use crate::tls_params::{SslMode, TlsParams};
 use crate::{Config, SecretUrl};
 
 /// The shortest wait for a connection that is not a misconfiguration.
@@ -57,17 +58,36 @@ impl Checker<'_> {
         self.found.warnings.push(problem);
     }
 
-    /// The `sslrootcert` of `url`, when it names one, must be a file.
-    fn root_cert(&mut self, key: &str, url: &SecretUrl, root_cert: Option<&std::path::Path>) {
-        if let Some(root_cert) = root_cert.filter(|path| !path.is_file()) {
-            self.error(
-                key,
-                format!(
-                    "{url}: sslrootcert {} is not a file: give the PEM file of the CA \
-                     that signed the server's certificate",
-                    root_cert.display()
-                ),
-            );
+    /// The certificate files `url` names (`tls`: its `sslrootcert`, `sslcert` and
+    /// `sslkey`) must be files.
+    fn tls_files(&mut self, key: &str, url: &SecretUrl, tls: &TlsParams) {
+        let client = tls.client_cert.as_ref();
+        for (param, file, what) in [
+            (
+                "sslrootcert",
+                tls.root_cert.as_deref(),
+                "the CA that signed the server's certificate",
+            ),
+            (
+                "sslcert",
+                client.map(|files| files.cert.as_path()),
+                "the client certificate",
+            ),
+            (
+                "sslkey",
+                client.map(|files| files.key.as_path()),
+                "the client certificate's private key",
+            ),
+        ] {
+            if let Some(file) = file.filter(|path| !path.is_file()) {
+                self.error(
+                    key,
+                    format!(
+                        "{url}: {param} {} is not a file: give the PEM file of {what}",
+                        file.display()
+                    ),
+                );
+            }
         }
     }
 
@@ -144,7 +164,17 @@ impl Checker<'_> {
     fn postgres_url(&mut self, key: &str, url: &SecretUrl) -> Option<tokio_postgres::Config> {
         let driver_url = match crate::tls_params::split_tls_params(url.expose()) {
             Ok((driver_url, tls)) => {
-                self.root_cert(key, url, tls.root_cert.as_deref());
+                self.tls_files(key, url, &tls);
+                if tls.client_cert.is_some() && tls.mode == SslMode::Disable {
+                    self.warn(
+                        key,
+                        format!(
+                            "{url} names a client certificate (sslcert) with sslmode=disable, \
+                             which never sends it: remove sslcert and sslkey, or use \
+                             sslmode=verify-full"
+                        ),
+                    );
+                }
                 driver_url
             }
             Err(e) => {
@@ -179,12 +209,24 @@ impl Checker<'_> {
     }
 
     /// A Redis URL of `key`: `redis://` or `unix://`, or `rediss://` (TLS) for one
-    /// server or a cluster's nodes, whose `sslrootcert` must be a file. The URL
+    /// server or a cluster's nodes, whose certificate files must be files. The URL
     /// parsed, when it parses.
     fn redis_url(&mut self, key: &str, url: &SecretUrl) -> Option<url::Url> {
         const SCHEMES: [&str; 3] = ["redis", "unix", "redis+unix"];
         let parsed = url::Url::parse(url.expose());
         match &parsed {
+            Ok(parsed)
+                if SCHEMES.contains(&parsed.scheme())
+                    && parsed.query_pairs().any(|(name, _)| name == "sslcert") =>
+            {
+                self.error(
+                    key,
+                    format!(
+                        "{url} names a client certificate (sslcert), which is sent over TLS \
+                         only: use rediss://, or remove sslcert and sslkey"
+                    ),
+                );
+            }
             Ok(parsed) if SCHEMES.contains(&parsed.scheme()) => {}
             Ok(parsed) if parsed.scheme() == "rediss" && key == "redis.sentinels" => self.error(
                 key,
@@ -205,8 +247,17 @@ impl Checker<'_> {
                         ),
                     );
                 }
-                let root_cert = crate::tls_params::root_cert_param(parsed);
-                self.root_cert(key, url, root_cert.as_deref());
+                match crate::tls_params::client_cert_param(parsed) {
+                    Ok(client_cert) => {
+                        let tls = TlsParams {
+                            mode: SslMode::VerifyFull,
+                            root_cert: crate::tls_params::root_cert_param(parsed),
+                            client_cert,
+                        };
+                        self.tls_files(key, url, &tls);
+                    }
+                    Err(e) => self.error(key, format!("{url}: {e}")),
+                }
             }
             Ok(parsed) => self.error(
                 key,
@@ -525,9 +576,10 @@ fn check_redis_mode(c: &mut Checker<'_>, redis: &crate::RedisConfig) {
     }
 }
 
-/// A cluster's connections all speak TLS or none do, trusting one CA file: the
-/// client learns the other nodes from the first and reaches them as it reached it.
-/// `nodes`: the URLs of `redis.cluster_nodes` that parse.
+/// A cluster's connections all speak TLS or none do, trusting one CA file and
+/// presenting one client certificate: the client learns the other nodes from the
+/// first and reaches them as it reached it. `nodes`: the URLs of
+/// `redis.cluster_nodes` that parse.
 fn check_cluster_tls(c: &mut Checker<'_>, nodes: &[url::Url]) {
     let kinds: Vec<_> = nodes
         .iter()
@@ -535,6 +587,7 @@ fn check_cluster_tls(c: &mut Checker<'_>, nodes: &[url::Url]) {
             (
                 url.scheme() == "rediss",
                 crate::tls_params::root_cert_param(url),
+                crate::tls_params::client_cert_param(url).ok().flatten(),
             )
         })
         .collect();
@@ -551,6 +604,12 @@ fn check_cluster_tls(c: &mut Checker<'_>, nodes: &[url::Url]) {
             "names different sslrootcert files: the connections to every node trust the \
              same CAs; give the same sslrootcert in each URL (or in none, for the \
              system's CAs)",
+        );
+    } else if kinds.iter().any(|kind| kind.2 != first.2) {
+        c.error(
+            "redis.cluster_nodes",
+            "names different client certificates (sslcert, sslkey): the connections to \
+             every node present the same one; give the same files in each URL (or in none)",
         );
     }
 }

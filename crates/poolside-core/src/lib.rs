@@ -11,12 +11,14 @@
 #![doc = include_str!("../README.md")]
 
 mod acquire_error;
+mod client_identity;
 mod count_guard;
 mod db_target;
 mod error_kind;
 // Public only for the checkout bench (`benches/checkout.rs`): not part of the API.
 #[doc(hidden)]
 pub mod fair_pool;
+mod file_backed;
 mod leases;
 mod observer;
 mod pg;
@@ -24,6 +26,7 @@ mod pg;
 mod redis_pool;
 mod resilience;
 pub mod span_fields;
+mod tls_client_config;
 mod trusted_roots;
 
 pub use db_target::DbTarget;

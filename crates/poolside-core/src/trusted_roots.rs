@@ -4,9 +4,7 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::SystemTime;
 
-use parking_lot::Mutex;
 use rustls::RootCertStore;
 use rustls::client::WebPkiServerVerifier;
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
@@ -15,6 +13,8 @@ use rustls::pki_types::CertificateDer;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{ServerName, UnixTime};
 use rustls::{DigitallySignedStruct, SignatureScheme};
+
+use crate::file_backed::FileBacked;
 
 /// The CAs in `root_cert`, or the system's without one; the error says what is
 /// wrong with them and what to give instead.
@@ -60,18 +60,9 @@ pub(crate) fn trusted_roots(root_cert: Option<&Path>) -> Result<RootCertStore, S
 #[derive(Debug)]
 pub(crate) struct TrustedCas {
     provider: Arc<CryptoProvider>,
-    /// The `sslrootcert` file; `None`: the system's CAs, read once.
-    file: Option<PathBuf>,
-    /// The check against the CAs last read, and the file's stamp then.
-    current: Mutex<(Option<FileStamp>, Arc<WebPkiServerVerifier>)>,
-}
-
-/// What tells a changed file: its modification time and length.
-type FileStamp = (SystemTime, u64);
-
-fn stamp(path: &Path) -> Option<FileStamp> {
-    let metadata = std::fs::metadata(path).ok()?;
-    Some((metadata.modified().ok()?, metadata.len()))
+    /// The check against the CAs of the `sslrootcert` file (none: the system's CAs,
+    /// read once).
+    verifier: FileBacked<WebPkiServerVerifier>,
 }
 
 impl TrustedCas {
@@ -81,43 +72,16 @@ impl TrustedCas {
         file: Option<PathBuf>,
         provider: Arc<CryptoProvider>,
     ) -> Result<Self, String> {
-        let stamp = file.as_deref().and_then(stamp);
-        let verifier = verifier(file.as_deref(), &provider)?;
-        Ok(Self {
-            provider,
-            file,
-            current: Mutex::new((stamp, verifier)),
-        })
+        let with = Arc::clone(&provider);
+        let verifier = FileBacked::new(file.into_iter().collect(), "sslrootcert", move |files| {
+            verifier(files.first().map(PathBuf::as_path), &with)
+        })?;
+        Ok(Self { provider, verifier })
     }
 
     /// The check against the CAs of now: the file read again if it changed since.
     pub(crate) fn verifier(&self) -> Arc<WebPkiServerVerifier> {
-        let mut current = self.current.lock();
-        let Some(file) = &self.file else {
-            return Arc::clone(&current.1);
-        };
-        let now = stamp(file);
-        if now.is_some() && now != current.0 {
-            match verifier(Some(file), &self.provider) {
-                Ok(verifier) => {
-                    tracing::info!(
-                        target: "poolside::tls",
-                        file = %file.display(),
-                        "sslrootcert changed: new connections trust the CAs it holds now"
-                    );
-                    *current = (now, verifier);
-                }
-                Err(e) => {
-                    tracing::warn!(
-                        target: "poolside::tls",
-                        error = %e,
-                        "sslrootcert changed but cannot be used: new connections trust the CAs read before"
-                    );
-                    current.0 = now;
-                }
-            }
-        }
-        Arc::clone(&current.1)
+        self.verifier.get()
     }
 }
 

@@ -4,7 +4,8 @@
 //! their TLS ports (in `CLUSTER NODES`, MOVED and ASK). Commands over every slot, a
 //! multi-key command split by slot, an exclusive connection, a subscriber and the
 //! topology all go over TLS; a certificate from a CA the URLs do not trust is
-//! refused, saying so.
+//! refused, saying so. A client certificate (`sslcert`, `sslkey`) goes to every node,
+//! which refuses one its CA did not sign (`tls-auth-clients optional`).
 
 use poolside_core::{ErrorKind, RedisConnection, RedisPool};
 use poolside_tests::redis_pubsub::hears_its_own_publish;
@@ -25,7 +26,7 @@ fn tls_ports() -> Vec<u16> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_cluster_over_tls_serves_every_path() {
-    let pool = RedisPool::connect(&redis_cluster_tls_config("DATABASE_TLS_CA", &[]))
+    let pool = RedisPool::connect(&redis_cluster_tls_config("DATABASE_TLS_CA", None, &[]))
         .await
         .expect("connects over TLS");
 
@@ -79,6 +80,7 @@ async fn a_cluster_over_tls_serves_every_path() {
 async fn a_certificate_from_another_ca_is_refused() {
     let config = redis_cluster_tls_config(
         "DATABASE_TLS_OTHER_CA",
+        None,
         &[("POOLSIDE_REDIS__CONNECTION_TIMEOUT", "2s")],
     );
     let error = RedisPool::connect(&config)
@@ -95,4 +97,40 @@ async fn a_certificate_from_another_ca_is_refused() {
     assert!(!message.contains("maxclients"), "{message}");
     assert!(!message.contains("poolside@"), "no password: {message}");
     println!("{message}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_certificate_goes_to_every_node_and_an_untrusted_one_is_refused() {
+    let pool = RedisPool::connect(&redis_cluster_tls_config(
+        "DATABASE_TLS_CA",
+        Some("TLS_CLIENT"),
+        &[],
+    ))
+    .await
+    .expect("connects with the client certificate");
+    // 100 keys cover the slots of every primary.
+    let keys: Vec<String> = (2000..2100).map(key).collect();
+    for k in &keys {
+        let () = pool
+            .command(redis::cmd("SET").arg(k).arg(1).arg("PX").arg(60_000))
+            .await
+            .expect("SET on the node holding the key");
+    }
+    let deleted: u64 = pool
+        .command(redis::cmd("UNLINK").arg(&keys))
+        .await
+        .expect("UNLINK across slots");
+    assert_eq!(deleted, 100);
+
+    // The nodes check a certificate they are given: one from another CA is refused.
+    let config = redis_cluster_tls_config(
+        "DATABASE_TLS_CA",
+        Some("TLS_OTHER_CLIENT"),
+        &[("POOLSIDE_REDIS__CONNECTION_TIMEOUT", "2s")],
+    );
+    let error = RedisPool::connect(&config)
+        .await
+        .expect_err("the nodes did not sign this client certificate");
+    assert_eq!(error.kind(), ErrorKind::Connect, "{error}");
+    assert!(error.to_string().contains("sslcert"), "{error}");
 }

@@ -3,7 +3,9 @@
 //! subscriber all go over it; a connection the server closes is let go before a
 //! command is sent on it, as over plain TCP; a certificate from a CA the URL does
 //! not trust is refused, saying what to check; and a CA file updated in place is read
-//! again for new connections.
+//! again for new connections. A client certificate (`sslcert`, `sslkey`) is
+//! presented, and renewed in place without a restart: the server
+//! (`tls-auth-clients optional`) refuses one its CA did not sign.
 
 use std::time::{Duration, Instant};
 
@@ -176,4 +178,62 @@ async fn a_ca_file_updated_in_place_is_trusted_by_new_connections() {
         "served once the bundle has the CA"
     );
     let _ = std::fs::remove_file(&file);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_certificate_is_presented_and_renewed_in_place() {
+    let read = |var: &str| std::fs::read(required_env(var)).expect("a test certificate file");
+    let dir = std::env::temp_dir().join(format!("poolside-redis-client-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("a temp dir");
+    let (cert, key) = (dir.join("tls.crt"), dir.join("tls.key"));
+    replace_file(&cert, &read("TLS_OTHER_CLIENT_CERT"));
+    replace_file(&key, &read("TLS_OTHER_CLIENT_KEY"));
+    let url = format!(
+        "{}&sslcert={}&sslkey={}",
+        tls_url("DATABASE_TLS_CA"),
+        cert.display(),
+        key.display()
+    );
+    let pool = RedisPool::connect_lazy(&redis_config(
+        &url,
+        &[
+            ("REDIS_CONNECTION_TIMEOUT", "2000"),
+            ("POOLSIDE_REDIS__RETRY_DELAY", "100ms"),
+        ],
+    ))
+    .expect("a pool, not connected yet");
+    let refused = pool
+        .command::<String>(&redis::cmd("PING"))
+        .await
+        .expect_err("the server's CA did not sign the client certificate");
+    assert_eq!(refused.kind(), ErrorKind::Connect, "{refused}");
+    assert!(refused.to_string().contains("sslcert"), "{refused}");
+
+    // Renewed: the certificate, then its key, as a secret's files are replaced.
+    replace_file(&cert, &read("TLS_CLIENT_CERT"));
+    replace_file(&key, &read("TLS_CLIENT_KEY"));
+    let mut served = None;
+    for _ in 0..20 {
+        match pool.command::<String>(&redis::cmd("PING")).await {
+            Ok(pong) => {
+                served = Some(pong);
+                break;
+            }
+            // A connect held off after the failure above.
+            Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
+        }
+    }
+    assert_eq!(
+        served.as_deref(),
+        Some("PONG"),
+        "served with the renewed certificate"
+    );
+    let mut conn = pool.exclusive().await.expect("an exclusive connection");
+    let pong: String = redis::cmd("PING")
+        .query_async(&mut *conn)
+        .await
+        .expect("PING on it");
+    assert_eq!(pong, "PONG");
+    drop(conn);
+    let _ = std::fs::remove_dir_all(&dir);
 }

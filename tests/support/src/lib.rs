@@ -128,16 +128,27 @@ pub fn redis_cluster_config(extra: &[(&str, &str)]) -> poolside_config::RedisCon
 
 /// The `[redis]` section for the same cluster over TLS (`REDIS_CLUSTER_TLS_NODES`),
 /// trusting the CA file in variable `ca` (`DATABASE_TLS_CA`, which signed the nodes'
-/// certificate, or `DATABASE_TLS_OTHER_CA`, which did not), then `extra` variables.
+/// certificate, or `DATABASE_TLS_OTHER_CA`, which did not), presenting the client
+/// certificate of `client` (`TLS_CLIENT` or `TLS_OTHER_CLIENT`: the files in its
+/// `_CERT` and `_KEY` variables) if any, then `extra` variables.
 ///
 /// # Panics
 ///
 /// When a variable is not set, or the configuration is invalid.
-pub fn redis_cluster_tls_config(ca: &str, extra: &[(&str, &str)]) -> poolside_config::RedisConfig {
-    let ca = required_env(ca);
+pub fn redis_cluster_tls_config(
+    ca: &str,
+    client: Option<&str>,
+    extra: &[(&str, &str)],
+) -> poolside_config::RedisConfig {
+    let mut params = format!("sslrootcert={}", required_env(ca));
+    if let Some(client) = client {
+        let cert = required_env(&format!("{client}_CERT"));
+        let key = required_env(&format!("{client}_KEY"));
+        params.push_str(&format!("&sslcert={cert}&sslkey={key}"));
+    }
     let nodes = required_env("REDIS_CLUSTER_TLS_NODES")
         .split(',')
-        .map(|url| format!("{url}?sslrootcert={ca}"))
+        .map(|url| format!("{url}?{params}"))
         .collect::<Vec<_>>()
         .join(",");
     let mut vars = vec![

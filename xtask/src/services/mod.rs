@@ -45,6 +45,9 @@ pub(crate) const DB_NAME: &str = "poolside";
 /// line, response and error for a password (`DATABASE_SECRET_URL`).
 pub(crate) const SECRET_USER: &str = "poolside_secret";
 pub(crate) const SECRET_PASSWORD: &str = "Pw-7Hq2xZ-never-print-me";
+/// A role with no password, that PostgreSQL lets in over TLS with a client
+/// certificate for it only (`cert` authentication; `DATABASE_CERT_URL`).
+pub(crate) const CERT_USER: &str = "poolside_cert";
 /// Redis's `requirepass` (the default user's password), and a second, ACL user that may
 /// touch only `acl:*` keys and no dangerous command (`REDIS_ACL_URL`).
 pub(crate) const REDIS_PASSWORD: &str = "poolside";
@@ -185,10 +188,33 @@ pub(crate) fn env_vars() -> Vec<(&'static str, String)> {
                 standby::PORT
             ),
         ),
+        (
+            "DATABASE_CERT_URL",
+            format!(
+                "postgres://{CERT_USER}@127.0.0.1:{}/{DB_NAME}?sslmode=verify-full&sslrootcert={}",
+                postgres::PORT,
+                tls_files.ca.display()
+            ),
+        ),
         ("DATABASE_TLS_CA", tls_files.ca.display().to_string()),
         (
             "DATABASE_TLS_OTHER_CA",
             tls_files.other_ca.display().to_string(),
+        ),
+        // Client certificates, for PostgreSQL's and Redis's TLS alike: one the CA
+        // signs, for CERT_USER, and one the unrelated CA signs, which they refuse.
+        (
+            "TLS_CLIENT_CERT",
+            tls_files.client_cert.display().to_string(),
+        ),
+        ("TLS_CLIENT_KEY", tls_files.client_key.display().to_string()),
+        (
+            "TLS_OTHER_CLIENT_CERT",
+            tls_files.other_client_cert.display().to_string(),
+        ),
+        (
+            "TLS_OTHER_CLIENT_KEY",
+            tls_files.other_client_key.display().to_string(),
         ),
         (
             "REDIS_URL",

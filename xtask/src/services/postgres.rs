@@ -1,7 +1,7 @@
 //! PostgreSQL 15, the primary: password (SCRAM) authentication on 127.0.0.1, with TLS
 //! for clients that ask (the test CA's certificate, see `tls.rs`), trust on its Unix
 //! socket (replication included, for the standby), a `poolside` role and database for
-//! tests.
+//! tests, and a role let in by client certificate only (`CERT_USER`).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -12,7 +12,7 @@ use super::install::{self, Requirement};
 use super::layout::Layout;
 use super::process::run;
 use super::tls::{self, TlsFiles};
-use super::{DB_NAME, DB_PASSWORD, DB_USER, SECRET_PASSWORD, SECRET_USER, Service};
+use super::{CERT_USER, DB_NAME, DB_PASSWORD, DB_USER, SECRET_PASSWORD, SECRET_USER, Service};
 
 /// The TCP port.
 pub(crate) const PORT: u16 = 15432;
@@ -58,15 +58,36 @@ impl Postgres {
             .args(["-c", "wal_keep_size=512MB"])
             .args(["-c", "logging_collector=off"]);
         // TLS for the clients that ask (sslmode=prefer, require, verify-ca,
-        // verify-full), with the test CA's certificate.
+        // verify-full), with the test CA's certificate; a client certificate is asked
+        // for, and must be the CA's when one is given (CERT_USER needs one).
         let tls = TlsFiles::of(layout);
         command
             .args(["-c", "ssl=on"])
             .arg("-c")
             .arg(format!("ssl_cert_file={}", tls.server_cert.display()))
             .arg("-c")
-            .arg(format!("ssl_key_file={}", tls.server_key.display()));
+            .arg(format!("ssl_key_file={}", tls.server_key.display()))
+            .arg("-c")
+            .arg(format!("ssl_ca_file={}", tls.ca.display()));
         Ok(command)
+    }
+
+    /// The `pg_hba.conf` line that lets `CERT_USER` in over TLS by client certificate
+    /// only (its CN must be the role's name), before initdb's password lines.
+    fn cert_hba_line() -> String {
+        format!("hostssl all {CERT_USER} 127.0.0.1/32 cert\n")
+    }
+
+    /// Puts [`Self::cert_hba_line`] first in `data`'s `pg_hba.conf` unless it is there
+    /// (a data directory made before it keeps its other lines).
+    fn allow_cert_user(data: &Path) -> Result<()> {
+        let hba = data.join("pg_hba.conf");
+        let lines = std::fs::read_to_string(&hba).context("reading pg_hba.conf")?;
+        let line = Self::cert_hba_line();
+        if !lines.contains(line.trim_end()) {
+            std::fs::write(&hba, format!("{line}{lines}")).context("writing pg_hba.conf")?;
+        }
+        Ok(())
     }
 
     /// Turns every new transaction on the primary read-only (as a demoted primary
@@ -148,7 +169,7 @@ impl Service for Postgres {
         let dir = layout.service_dir(self.key(), true)?;
         let data = Self::data_dir(layout);
         if data.join("PG_VERSION").is_file() {
-            return Ok(());
+            return Self::allow_cert_user(&data);
         }
         let _ = std::fs::remove_dir_all(&data);
         let pwfile = dir.join("superuser-password");
@@ -173,7 +194,7 @@ impl Service for Postgres {
         }
         run(&mut initdb).context("initdb failed")?;
         std::fs::remove_file(&pwfile)?;
-        Ok(())
+        Self::allow_cert_user(&data)
     }
 
     fn command(&self, layout: &Layout) -> Result<Command> {
@@ -201,6 +222,9 @@ impl Service for Postgres {
                    END IF;
                    IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '{SECRET_USER}') THEN
                      CREATE ROLE {SECRET_USER} LOGIN PASSWORD '{SECRET_PASSWORD}';
+                   END IF;
+                   IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '{CERT_USER}') THEN
+                     CREATE ROLE {CERT_USER} LOGIN;
                    END IF;
                  END $$;
                  GRANT pg_read_all_stats, pg_signal_backend TO {DB_USER};

@@ -1,6 +1,7 @@
 //! Redis 7 on 127.0.0.1, no persistence: a cache for tests, with a password
 //! (`requirepass`) and an ACL user limited to `acl:*` keys; plain on one port, TLS
-//! (the test CA's server certificate, as PostgreSQL's) on another.
+//! (the test CA's server certificate, as PostgreSQL's) on another, which checks a
+//! client certificate when one is given (`tls-auth-clients optional`).
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
@@ -70,7 +71,7 @@ impl Service for Redis {
              requirepass {REDIS_PASSWORD}\n\
              user {REDIS_ACL_USER} on >{REDIS_ACL_PASSWORD} ~acl:* &* +@all -@dangerous\n\
              tls-port {TLS_PORT}\ntls-cert-file {}\ntls-key-file {}\ntls-ca-cert-file {}\n\
-             tls-auth-clients no\n",
+             tls-auth-clients optional\n",
             dir.display(),
             tls.server_cert.display(),
             tls.server_key.display(),

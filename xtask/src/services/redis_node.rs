@@ -23,7 +23,8 @@ pub(crate) enum Role {
     /// A sentinel watching the group's primary, named `master` to clients.
     Sentinel { primary: u16, master: &'static str },
     /// A node of the cluster, with its cluster bus on `bus_port` (over TLS) and a
-    /// TLS port beside its plain one, [`TLS_PORT_OFFSET`] above it.
+    /// TLS port beside its plain one, [`TLS_PORT_OFFSET`] above it, which checks a
+    /// client certificate when one is given.
     Cluster { bus_port: u16 },
 }
 
@@ -98,7 +99,7 @@ impl RedisNode {
                 if let Some(tls) = tls {
                     config.push_str(&format!(
                         "tls-port {}\ntls-cert-file {}\ntls-key-file {}\n\
-                         tls-ca-cert-file {}\ntls-auth-clients no\ntls-cluster yes\n\
+                         tls-ca-cert-file {}\ntls-auth-clients optional\ntls-cluster yes\n\
                          tls-replication yes\n",
                         port + TLS_PORT_OFFSET,
                         tls.server_cert.display(),

@@ -1,6 +1,8 @@
-//! The test certificates PostgreSQL serves TLS with: a throwaway CA, a server
+//! The test certificates PostgreSQL and Redis serve TLS with: a throwaway CA, a server
 //! certificate it signs for `localhost` and `127.0.0.1`, and an unrelated CA that a
-//! client must refuse to trust the server by. Made once with `openssl` under
+//! client must refuse to trust the server by; and two client certificates for the
+//! certificate role (`CERT_USER`), one the CA signs, which the servers accept, and
+//! one the unrelated CA signs, which they refuse. Made once with `openssl` under
 //! `target/poolside-services/tls/`.
 
 use std::os::unix::fs::PermissionsExt;
@@ -27,6 +29,12 @@ pub(crate) struct TlsFiles {
     pub(crate) other_ca: PathBuf,
     pub(crate) server_cert: PathBuf,
     pub(crate) server_key: PathBuf,
+    /// A client certificate the CA signs, for `CERT_USER`, and its key.
+    pub(crate) client_cert: PathBuf,
+    pub(crate) client_key: PathBuf,
+    /// A client certificate the unrelated CA signs, and its key.
+    pub(crate) other_client_cert: PathBuf,
+    pub(crate) other_client_key: PathBuf,
 }
 
 impl TlsFiles {
@@ -38,6 +46,10 @@ impl TlsFiles {
             other_ca: dir.join("other-ca.crt"),
             server_cert: dir.join("server.crt"),
             server_key: dir.join("server.key"),
+            client_cert: dir.join("client.crt"),
+            client_key: dir.join("client.key"),
+            other_client_cert: dir.join("other-client.crt"),
+            other_client_key: dir.join("other-client.key"),
         }
     }
 }
@@ -54,7 +66,7 @@ pub(crate) fn ensure(layout: &Layout) -> Result<TlsFiles> {
     let files = TlsFiles::of(layout);
     let extensions = layout.dir("tls").join("server.ext");
     let current = std::fs::read_to_string(extensions).is_ok_and(|text| text == SERVER_EXTENSIONS);
-    if !current
+    let remake = !current
         || ![
             &files.ca,
             &files.other_ca,
@@ -62,11 +74,79 @@ pub(crate) fn ensure(layout: &Layout) -> Result<TlsFiles> {
             &files.server_key,
         ]
         .iter()
-        .all(|f| f.is_file())
-    {
+        .all(|f| f.is_file());
+    if remake {
         make(layout, &files).context("making the test certificates with openssl")?;
     }
+    // New CAs sign new client certificates.
+    if remake
+        || ![
+            &files.client_cert,
+            &files.client_key,
+            &files.other_client_cert,
+            &files.other_client_key,
+        ]
+        .iter()
+        .all(|f| f.is_file())
+    {
+        make_clients(layout, &files).context("making the client certificates with openssl")?;
+    }
     Ok(files)
+}
+
+/// The client certificates' extensions: for client authentication only.
+const CLIENT_EXTENSIONS: &str = "extendedKeyUsage = clientAuth\n";
+
+/// The subject PostgreSQL's `cert` authentication maps to the role: its CN.
+fn client_subject() -> String {
+    format!("/CN={}", super::CERT_USER)
+}
+
+/// Makes the two client certificates with the CAs made before.
+fn make_clients(layout: &Layout, files: &TlsFiles) -> Result<()> {
+    let openssl = install::find_program(OPENSSL.program).context("openssl is not installed")?;
+    let dir = layout.service_dir("tls", false)?;
+    let openssl_run = |args: &[&str]| run(Command::new(&openssl).args(args).current_dir(&dir));
+    std::fs::write(dir.join("client.ext"), CLIENT_EXTENSIONS)?;
+    for (ca, cert, key) in [
+        ("ca", &files.client_cert, &files.client_key),
+        (
+            "other-ca",
+            &files.other_client_cert,
+            &files.other_client_key,
+        ),
+    ] {
+        openssl_run(&[
+            "req",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-subj",
+            &client_subject(),
+            "-keyout",
+            &path(key),
+            "-out",
+            "client.csr",
+        ])?;
+        openssl_run(&[
+            "x509",
+            "-req",
+            "-in",
+            "client.csr",
+            "-CA",
+            &format!("{ca}.crt"),
+            "-CAkey",
+            &format!("{ca}.key"),
+            "-CAcreateserial",
+            "-days",
+            "3650",
+            "-extfile",
+            "client.ext",
+            "-out",
+            &path(cert),
+        ])?;
+    }
+    Ok(())
 }
 
 fn make(layout: &Layout, files: &TlsFiles) -> Result<()> {

@@ -253,9 +253,31 @@ fn advice(kind: ErrorKind, stale_plan: bool, detail: &str) -> &'static str {
              console, or the database dropped from pgbouncer.ini); after a KILL, new \
              connections wait until RESUME <database> is run there"
         }
+        // rustls refused the server's certificate.
+        ErrorKind::Connect if detail.contains("invalid peer certificate") => {
+            ": the server's certificate did not pass the check sslmode asks for: check that \
+             sslrootcert names the CA that signed it (the system's CAs without it) and, \
+             with verify-full, that it is for the host postgres.url names"
+        }
+        // The server ended the handshake with an alert: most often, it asks for a client
+        // certificate and refused the one presented (or none).
+        ErrorKind::Connect if detail.contains("received fatal alert") => {
+            ": the server refused the TLS handshake; when it asks for a client \
+             certificate, give sslcert and sslkey in postgres.url, a certificate that a CA \
+             of its ssl_ca_file signed, in its validity period"
+        }
         _ if stale_plan => {
             ": a migration changed this statement's result since it was prepared; run it \
              again (roll back first inside a transaction): the pool prepares it anew"
+        }
+        // `cert` authentication (28000): no certificate, or one for another user.
+        ErrorKind::Auth
+            if detail.contains("valid client certificate")
+                || detail.contains("certificate authentication failed") =>
+        {
+            ": the server lets this user in by client certificate only: give sslcert and \
+             sslkey in postgres.url, a certificate for the user's name (its CN) signed by \
+             a CA of the server's ssl_ca_file"
         }
         ErrorKind::Auth => ": check the user, password and database in postgres.url",
         ErrorKind::Connect => ": check that the server runs and postgres.url names it",

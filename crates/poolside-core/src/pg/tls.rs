@@ -1,14 +1,18 @@
 //! TLS for PostgreSQL connections, with rustls: the connector every connection (and
 //! every cancel request) of a pool uses, set up from the URL's libpq parameters
-//! (`sslmode`, `sslrootcert`; see `poolside_config::tls_params`).
+//! (`sslmode`, `sslrootcert`, `sslcert`, `sslkey`; see `poolside_config::tls_params`).
 //!
 //! As libpq: `prefer` and `require` encrypt without checking the certificate (unless
 //! `sslrootcert` names a CA file, when `require` checks it as `verify-ca` does);
 //! `verify-ca` checks that a trusted CA signed it; `verify-full` also that it is for
 //! the host connected to. Trusted CAs: the `sslrootcert` file, else the system's.
 //!
-//! The `sslrootcert` file is read again when it changes ([`TrustedCas`]): a CA bundle
-//! updated in place is trusted by new connections with no restart.
+//! With `sslcert` and `sslkey`, the connection presents that certificate when the
+//! server asks for one (`cert` authentication, `clientcert=verify-full`).
+//!
+//! The files are read again when they change ([`TrustedCas`], [`ClientIdentity`]): a
+//! CA bundle or a client certificate renewed in place is used by new connections with
+//! no restart.
 
 use std::sync::Arc;
 
@@ -21,6 +25,7 @@ use tokio_postgres_rustls::MakeRustlsConnect;
 
 use super::PgError;
 use crate::ErrorKind;
+use crate::tls_client_config::tls_client_config;
 use crate::trusted_roots::TrustedCas;
 
 /// The connector for `params`.
@@ -43,12 +48,8 @@ pub(crate) fn connector(params: &TlsParams) -> Result<MakeRustlsConnect, PgError
         provider: Arc::clone(&provider),
         chain,
     });
-    let config = rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .map_err(|e| config_error(format!("no TLS version to offer: {e}")))?
-        .dangerous()
-        .with_custom_certificate_verifier(verifier)
-        .with_no_client_auth();
+    let config = tls_client_config(provider, verifier, params.client_cert.as_ref())
+        .map_err(config_error)?;
     Ok(MakeRustlsConnect::new(config))
 }
 

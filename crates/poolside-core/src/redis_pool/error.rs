@@ -86,10 +86,19 @@ impl RedisError {
         // Redis accepted the connection, then closed it before answering: at
         // maxclients it writes its refusal and closes at once, and the reply is lost
         // to the reset that the client's first command meets.
-        let closed_on_accept =
-            connecting && error.is_connection_dropped() && !error.is_connection_refusal();
+        // The cluster client reports its nodes' refusals as text.
+        let refusal =
+            error.is_connection_refusal() || error.to_string().contains("Connection refused");
+        let closed_on_accept = connecting && error.is_connection_dropped() && !refusal;
         let tls_refused = connecting && super::tls::is_handshake_failure(&error.to_string());
         let advice = match kind {
+            // The server ended the handshake with an alert: most often, it asks for a
+            // client certificate and refused the one presented (or none).
+            _ if tls_refused && error.to_string().contains("received fatal alert") => {
+                ": Redis refused the TLS handshake; when it asks for a client certificate \
+                 (tls-auth-clients), give sslcert and sslkey in the URL, a certificate that \
+                 a CA of its tls-ca-cert-file signed, in its validity period"
+            }
             _ if tls_refused => {
                 ": check that the URL's sslrootcert names the CA that signed the server's \
                  certificate (the system's CAs without it), that the certificate is for the \
@@ -326,6 +335,20 @@ mod tests {
         assert!(
             refused.to_string().contains("check that Redis runs"),
             "{refused}"
+        );
+        // The cluster client's words when no node accepts a connection.
+        let no_node = RedisError::from_driver_connecting(
+            redis::RedisError::from((
+                redis::ErrorKind::Io,
+                "Failed to create initial connections",
+                "Io: Connection refused (os error 111)".to_owned(),
+            )),
+            "connecting to the cluster at 127.0.0.1:7000",
+        );
+        assert!(
+            no_node.to_string().contains("check that Redis runs")
+                && !no_node.to_string().contains("maxclients"),
+            "{no_node}"
         );
         // On an open connection, a broken pipe is the connection lost, not a refusal.
         let lost = RedisError::from_driver(

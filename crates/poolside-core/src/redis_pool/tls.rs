@@ -7,12 +7,17 @@
 //! The server's certificate must be signed by a trusted CA (the URL's `sslrootcert`
 //! file, else the system's) and be for the host the URL names (in a cluster, the
 //! address each node announces), as libpq's `verify-full`. There is no mode that
-//! skips the check (`#insecure` is refused).
+//! skips the check (`#insecure` is refused). With `sslcert` and `sslkey`, the
+//! connection presents that client certificate (Redis's `tls-auth-clients`).
+//!
+//! For one server, the files are read again when they change, as for PostgreSQL; a
+//! cluster client gets them as they are when the pool starts.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use redis::{RedisResult, TlsCertificates};
+use poolside_config::tls_params::{self, ClientCertFiles};
+use redis::{ClientTlsConfig, RedisResult, TlsCertificates};
 use rustls::pki_types::ServerName;
 use tokio::net::TcpStream;
 use tokio_rustls::TlsConnector;
@@ -20,6 +25,8 @@ use tokio_rustls::client::TlsStream;
 
 use super::RedisError;
 use crate::ErrorKind;
+use crate::client_identity::ClientIdentity;
+use crate::tls_client_config::tls_client_config;
 use crate::trusted_roots::TrustedCas;
 
 /// How an error of the TLS handshake begins, for [`RedisError`]'s advice.
@@ -43,20 +50,17 @@ pub(crate) struct RedisTls {
 impl RedisTls {
     /// TLS for `url` when it is a `rediss://` URL, else `None`.
     pub(crate) fn for_url(url: &str) -> Result<Option<Self>, RedisError> {
-        let Some((parsed, root_cert)) = tls_asked(url).map_err(config_error)? else {
+        let Some(asked) = AskedTls::of(url).map_err(config_error)? else {
             return Ok(None);
         };
         let provider = Arc::new(rustls::crypto::ring::default_provider());
-        // Read again when the file changes: a CA bundle updated in place is trusted by
-        // new connections with no restart.
-        let cas = TrustedCas::new(root_cert, Arc::clone(&provider)).map_err(config_error)?;
-        let config = rustls::ClientConfig::builder_with_provider(provider)
-            .with_safe_default_protocol_versions()
-            .map_err(|e| config_error(format!("no TLS version to offer: {e}")))?
-            .dangerous()
-            .with_custom_certificate_verifier(Arc::new(cas))
-            .with_no_client_auth();
-        let host = parsed
+        // Read again when the files change: a CA bundle or a client certificate
+        // renewed in place is used by new connections with no restart.
+        let cas = TrustedCas::new(asked.root_cert, Arc::clone(&provider)).map_err(config_error)?;
+        let config = tls_client_config(provider, Arc::new(cas), asked.client_cert.as_ref())
+            .map_err(config_error)?;
+        let host = asked
+            .url
             .host_str()
             .ok_or_else(|| config_error("the URL names no host".to_owned()))?
             .trim_start_matches('[')
@@ -88,43 +92,66 @@ impl RedisTls {
 /// crypto provider; when the application installed none, this installs ring's (the
 /// one poolside's own TLS uses).
 pub(crate) fn cluster_certificates(url: &str) -> Result<Option<TlsCertificates>, RedisError> {
-    let Some((_, root_cert)) = tls_asked(url).map_err(cluster_error)? else {
+    let Some(asked) = AskedTls::of(url).map_err(cluster_error)? else {
         return Ok(None);
     };
-    crate::trusted_roots::trusted_roots(root_cert.as_deref()).map_err(cluster_error)?;
-    let root_cert = root_cert
-        .map(|path| {
-            std::fs::read(&path)
-                .map_err(|e| cluster_error(format!("reading {}: {e}", path.display())))
-        })
-        .transpose()?;
+    crate::trusted_roots::trusted_roots(asked.root_cert.as_deref()).map_err(cluster_error)?;
+    let read = |path: &Path| {
+        std::fs::read(path).map_err(|e| cluster_error(format!("reading {}: {e}", path.display())))
+    };
+    let root_cert = asked.root_cert.as_deref().map(read).transpose()?;
     if rustls::crypto::CryptoProvider::get_default().is_none() {
         // Err only when another thread installed one meanwhile: that one serves.
         let _ = rustls::crypto::ring::default_provider().install_default();
     }
+    let client_tls = match &asked.client_cert {
+        Some(files) => {
+            // Checked here, for poolside's advice rather than the cluster client's.
+            let provider = Arc::new(rustls::crypto::ring::default_provider());
+            ClientIdentity::new(files, provider).map_err(cluster_error)?;
+            Some(ClientTlsConfig {
+                client_cert: read(&files.cert)?,
+                client_key: read(&files.key)?,
+            })
+        }
+        None => None,
+    };
     Ok(Some(TlsCertificates {
-        client_tls: None,
+        client_tls,
         root_cert,
     }))
 }
 
-/// What TLS `url` asks for: `None` for a URL other than `rediss://`, else the URL
-/// parsed and its CA file (`sslrootcert`; the system's CAs without one). A #fragment
-/// (`#insecure`) is refused: the certificate is always checked.
-fn tls_asked(url: &str) -> Result<Option<(url::Url, Option<PathBuf>)>, String> {
-    let parsed = url::Url::parse(url).map_err(|e| e.to_string())?;
-    if parsed.scheme() != "rediss" {
-        return Ok(None);
+/// What TLS a `rediss://` URL asks for.
+struct AskedTls {
+    url: url::Url,
+    /// `sslrootcert`: the CAs to trust; the system's without one.
+    root_cert: Option<PathBuf>,
+    /// `sslcert` and `sslkey`: the certificate to present; none without them.
+    client_cert: Option<ClientCertFiles>,
+}
+
+impl AskedTls {
+    /// What TLS `url` asks for: `None` for a URL other than `rediss://`. A #fragment
+    /// (`#insecure`) is refused: the certificate is always checked.
+    fn of(url: &str) -> Result<Option<Self>, String> {
+        let parsed = url::Url::parse(url).map_err(|e| e.to_string())?;
+        if parsed.scheme() != "rediss" {
+            return Ok(None);
+        }
+        if parsed.fragment().is_some() {
+            return Err(
+                "a #fragment (such as #insecure) is not supported: the certificate is \
+                 always checked; give sslrootcert=<CA PEM file> for a private CA"
+                    .to_owned(),
+            );
+        }
+        Ok(Some(Self {
+            root_cert: tls_params::root_cert_param(&parsed),
+            client_cert: tls_params::client_cert_param(&parsed)?,
+            url: parsed,
+        }))
     }
-    if parsed.fragment().is_some() {
-        return Err(
-            "a #fragment (such as #insecure) is not supported: the certificate is \
-                    always checked; give sslrootcert=<CA PEM file> for a private CA"
-                .to_owned(),
-        );
-    }
-    let root_cert = poolside_config::tls_params::root_cert_param(&parsed);
-    Ok(Some((parsed, root_cert)))
 }
 
 /// The URL the redis crate parses for one server: a `rediss://` one as `redis://`,

@@ -1,0 +1,86 @@
+//! [`ClientIdentity`]: the certificate a TLS connection presents when the server asks
+//! for one (the URL's `sslcert` and `sslkey`), for PostgreSQL's and Redis's alike,
+//! read again when the files change (a certificate renewed in place), so that new
+//! connections present the new one with no restart.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use poolside_config::tls_params::ClientCertFiles;
+use rustls::SignatureScheme;
+use rustls::client::ResolvesClientCert;
+use rustls::crypto::CryptoProvider;
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+use rustls::sign::CertifiedKey;
+
+use crate::file_backed::FileBacked;
+
+/// The client certificate and key of `sslcert` and `sslkey`, as the files are now.
+#[derive(Debug)]
+pub(crate) struct ClientIdentity {
+    key: FileBacked<CertifiedKey>,
+}
+
+impl ClientIdentity {
+    /// The pair in `files`, its key loaded with `provider`; the error says what is
+    /// wrong with them (unreadable, encrypted, or not a pair).
+    pub(crate) fn new(
+        files: &ClientCertFiles,
+        provider: Arc<CryptoProvider>,
+    ) -> Result<Self, String> {
+        let paths = vec![files.cert.clone(), files.key.clone()];
+        let key = FileBacked::new(paths, "sslcert or sslkey", move |paths| {
+            certified_key(&paths[0], &paths[1], &provider).map(Arc::new)
+        })?;
+        Ok(Self { key })
+    }
+}
+
+/// The chain in `cert` and the key in `key`, checked to belong together.
+fn certified_key(
+    cert: &Path,
+    key: &Path,
+    provider: &CryptoProvider,
+) -> Result<CertifiedKey, String> {
+    let chain = CertificateDer::pem_file_iter(cert)
+        .and_then(|certs| certs.collect::<Result<Vec<_>, _>>())
+        .map_err(|e| {
+            format!(
+                "sslcert {} holds no readable PEM certificate ({e})",
+                cert.display()
+            )
+        })?;
+    if chain.is_empty() {
+        return Err(format!("sslcert {} holds no certificate", cert.display()));
+    }
+    let private = PrivateKeyDer::from_pem_file(key).map_err(|e| {
+        format!(
+            "sslkey {} holds no readable PEM private key ({e}); an encrypted key is not \
+             read: decrypt it (openssl pkey -in encrypted.key -out client.key)",
+            key.display()
+        )
+    })?;
+    CertifiedKey::from_der(chain, private, provider).map_err(|e| {
+        format!(
+            "sslcert {} and sslkey {} are not a certificate and its key ({e})",
+            cert.display(),
+            key.display()
+        )
+    })
+}
+
+impl ResolvesClientCert for ClientIdentity {
+    fn resolve(
+        &self,
+        _root_hint_subjects: &[&[u8]],
+        _sigschemes: &[SignatureScheme],
+    ) -> Option<Arc<CertifiedKey>> {
+        // The files as they are now, read again if they changed.
+        Some(self.key.get())
+    }
+
+    fn has_certs(&self) -> bool {
+        true
+    }
+}
