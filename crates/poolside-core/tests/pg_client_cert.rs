@@ -4,10 +4,8 @@
 //! that does not match fails the pool at start, and a certificate renewed in place is
 //! presented by new connections with no restart.
 
-use std::time::Duration;
-
 use poolside_core::{ErrorKind, PgError, PgPool, TransactionOptions};
-use poolside_tests::mounted_file::replace_file;
+use poolside_tests::mounted_file::{first_success, replace_file};
 use poolside_tests::{load_config, required_env};
 
 /// `DATABASE_CERT_URL` presenting the certificate in `cert` with the key in `key`.
@@ -139,17 +137,10 @@ async fn a_certificate_renewed_in_place_is_presented_by_new_connections() {
     // files are replaced one by one.
     replace_file(&cert, &read("TLS_CLIENT_CERT"));
     replace_file(&key, &read("TLS_CLIENT_KEY"));
-    let mut served = None;
-    for _ in 0..20 {
-        match pool.query_one(CLIENT_DN, &[]).await {
-            Ok(row) => {
-                served = Some(row.get::<_, String>(0));
-                break;
-            }
-            // A connect held off after the failure above.
-            Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
-        }
-    }
-    assert_eq!(served.as_deref(), Some("/CN=poolside_cert"));
+    let served = first_success(async || pool.query_one(CLIENT_DN, &[]).await).await;
+    assert_eq!(
+        served.map(|row| row.get::<_, String>(0)).as_deref(),
+        Some("/CN=poolside_cert")
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }

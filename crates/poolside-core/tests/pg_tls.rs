@@ -8,7 +8,7 @@
 use std::time::{Duration, Instant};
 
 use poolside_core::{ErrorKind, PgError, PgPool};
-use poolside_tests::mounted_file::replace_file;
+use poolside_tests::mounted_file::{first_success, replace_file};
 use poolside_tests::{load_config, required_env, statements_running};
 
 /// `DATABASE_URL` with `params` added to its query string.
@@ -224,19 +224,9 @@ async fn a_ca_file_updated_in_place_is_trusted_by_new_connections() {
 
     // The operator adds the server's CA to the bundle: no restart.
     write(&[other_ca.as_slice(), ca.as_slice()].concat());
-    let mut served = None;
-    for _ in 0..20 {
-        match pool.query_one("SELECT 1", &[]).await {
-            Ok(row) => {
-                served = Some(row.get::<_, i32>(0));
-                break;
-            }
-            // A connect held off after the failure above.
-            Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
-        }
-    }
+    let served = first_success(async || pool.query_one("SELECT 1", &[]).await).await;
     assert_eq!(
-        served,
+        served.map(|row| row.get::<_, i32>(0)),
         Some(1),
         "served once the bundle has the server's CA"
     );

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
 use poolside_core::{ErrorKind, RedisPool};
-use poolside_tests::mounted_file::replace_file;
+use poolside_tests::mounted_file::{first_success, replace_file};
 use poolside_tests::{redis_config, required_env};
 
 /// `REDIS_TLS_URL` trusting the CA file in variable `ca`.
@@ -161,17 +161,7 @@ async fn a_ca_file_updated_in_place_is_trusted_by_new_connections() {
 
     // The operator adds the server's CA to the bundle: no restart.
     write(&[other_ca.as_slice(), ca.as_slice()].concat());
-    let mut served = None;
-    for _ in 0..20 {
-        match pool.command::<String>(&redis::cmd("PING")).await {
-            Ok(pong) => {
-                served = Some(pong);
-                break;
-            }
-            // A connect held off after the failure above.
-            Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
-        }
-    }
+    let served = first_success(async || pool.command::<String>(&redis::cmd("PING")).await).await;
     assert_eq!(
         served.as_deref(),
         Some("PONG"),
@@ -212,17 +202,7 @@ async fn a_client_certificate_is_presented_and_renewed_in_place() {
     // Renewed: the certificate, then its key, as a secret's files are replaced.
     replace_file(&cert, &read("TLS_CLIENT_CERT"));
     replace_file(&key, &read("TLS_CLIENT_KEY"));
-    let mut served = None;
-    for _ in 0..20 {
-        match pool.command::<String>(&redis::cmd("PING")).await {
-            Ok(pong) => {
-                served = Some(pong);
-                break;
-            }
-            // A connect held off after the failure above.
-            Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
-        }
-    }
+    let served = first_success(async || pool.command::<String>(&redis::cmd("PING")).await).await;
     assert_eq!(
         served.as_deref(),
         Some("PONG"),

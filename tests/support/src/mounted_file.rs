@@ -22,3 +22,28 @@ pub fn replace_file(path: &Path, contents: &[u8]) {
     std::fs::rename(&next, path)
         .unwrap_or_else(|e| panic!("renaming {} into place: {e}", path.display()));
 }
+
+/// The first success of `attempt` after a file changed, tried up to 20 times 100 ms
+/// apart (a connect held off after an earlier failure waits out its backoff); `None`
+/// when every attempt failed.
+///
+/// ```
+/// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+/// let mut calls = 0;
+/// let served = poolside_tests::mounted_file::first_success(async || {
+///     calls += 1;
+///     if calls < 3 { Err("not yet") } else { Ok(calls) }
+/// })
+/// .await;
+/// assert_eq!(served, Some(3));
+/// # });
+/// ```
+pub async fn first_success<T, E>(mut attempt: impl AsyncFnMut() -> Result<T, E>) -> Option<T> {
+    for _ in 0..20 {
+        if let Ok(value) = attempt().await {
+            return Some(value);
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    None
+}

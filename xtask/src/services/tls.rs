@@ -116,35 +116,7 @@ fn make_clients(layout: &Layout, files: &TlsFiles) -> Result<()> {
             &files.other_client_key,
         ),
     ] {
-        openssl_run(&[
-            "req",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-subj",
-            &client_subject(),
-            "-keyout",
-            &path(key),
-            "-out",
-            "client.csr",
-        ])?;
-        openssl_run(&[
-            "x509",
-            "-req",
-            "-in",
-            "client.csr",
-            "-CA",
-            &format!("{ca}.crt"),
-            "-CAkey",
-            &format!("{ca}.key"),
-            "-CAcreateserial",
-            "-days",
-            "3650",
-            "-extfile",
-            "client.ext",
-            "-out",
-            &path(cert),
-        ])?;
+        issue(&openssl_run, &client_subject(), key, ca, "client.ext", cert)?;
     }
     Ok(())
 }
@@ -174,41 +146,63 @@ fn make(layout: &Layout, files: &TlsFiles) -> Result<()> {
             &format!("{name}.crt"),
         ])?;
     }
+    std::fs::write(dir.join("server.ext"), SERVER_EXTENSIONS)?;
+    issue(
+        &openssl_run,
+        "/CN=localhost",
+        &files.server_key,
+        "ca",
+        "server.ext",
+        &files.server_cert,
+    )?;
+    std::fs::set_permissions(&files.server_key, std::fs::Permissions::from_mode(0o600))?;
+    if let Some(user) = &layout.user {
+        user.own(&files.server_key)?;
+        user.own(&files.server_cert)?;
+    }
+    Ok(())
+}
+
+/// A new key in `key`, and a certificate for it in `cert` with `subject` and the
+/// extensions of file `extensions`, signed by the CA named `ca` (its `.crt` and
+/// `.key` in the directory `openssl_run` runs in).
+fn issue<T>(
+    openssl_run: &impl Fn(&[&str]) -> Result<T>,
+    subject: &str,
+    key: &Path,
+    ca: &str,
+    extensions: &str,
+    cert: &Path,
+) -> Result<()> {
     openssl_run(&[
         "req",
         "-newkey",
         "rsa:2048",
         "-nodes",
         "-subj",
-        "/CN=localhost",
+        subject,
         "-keyout",
-        &path(&files.server_key),
+        &path(key),
         "-out",
-        "server.csr",
+        "request.csr",
     ])?;
-    std::fs::write(dir.join("server.ext"), SERVER_EXTENSIONS)?;
     openssl_run(&[
         "x509",
         "-req",
         "-in",
-        "server.csr",
+        "request.csr",
         "-CA",
-        "ca.crt",
+        &format!("{ca}.crt"),
         "-CAkey",
-        "ca.key",
+        &format!("{ca}.key"),
         "-CAcreateserial",
         "-days",
         "3650",
         "-extfile",
-        "server.ext",
+        extensions,
         "-out",
-        &path(&files.server_cert),
+        &path(cert),
     ])?;
-    std::fs::set_permissions(&files.server_key, std::fs::Permissions::from_mode(0o600))?;
-    if let Some(user) = &layout.user {
-        user.own(&files.server_key)?;
-        user.own(&files.server_cert)?;
-    }
     Ok(())
 }
 

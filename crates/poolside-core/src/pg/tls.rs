@@ -48,8 +48,8 @@ pub(crate) fn connector(params: &TlsParams) -> Result<MakeRustlsConnect, PgError
         provider: Arc::clone(&provider),
         chain,
     });
-    let config = tls_client_config(provider, verifier, params.client_cert.as_ref())
-        .map_err(config_error)?;
+    let config =
+        tls_client_config(provider, verifier, params.client_cert.as_ref()).map_err(config_error)?;
     Ok(MakeRustlsConnect::new(config))
 }
 
