@@ -10,11 +10,12 @@ use poolside_config::tls_params::ClientCertFiles;
 use rustls::SignatureScheme;
 use rustls::client::ResolvesClientCert;
 use rustls::crypto::CryptoProvider;
+use rustls::pki_types::PrivateKeyDer;
 use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use rustls::sign::CertifiedKey;
 
 use crate::file_backed::FileBacked;
+use crate::trusted_roots::pem_certificates;
 
 /// The client certificate and key of `sslcert` and `sslkey`, as the files are now.
 #[derive(Debug)]
@@ -43,14 +44,7 @@ fn certified_key(
     key: &Path,
     provider: &CryptoProvider,
 ) -> Result<CertifiedKey, String> {
-    let chain = CertificateDer::pem_file_iter(cert)
-        .and_then(|certs| certs.collect::<Result<Vec<_>, _>>())
-        .map_err(|e| {
-            format!(
-                "sslcert {} holds no readable PEM certificate ({e})",
-                cert.display()
-            )
-        })?;
+    let chain = pem_certificates("sslcert", cert)?;
     if chain.is_empty() {
         return Err(format!("sslcert {} holds no certificate", cert.display()));
     }

@@ -22,14 +22,7 @@ pub(crate) fn trusted_roots(root_cert: Option<&Path>) -> Result<RootCertStore, S
     let mut roots = RootCertStore::empty();
     match root_cert {
         Some(path) => {
-            let certs = CertificateDer::pem_file_iter(path)
-                .and_then(|certs| certs.collect::<Result<Vec<_>, _>>())
-                .map_err(|e| {
-                    format!(
-                        "sslrootcert {} holds no readable PEM certificate ({e})",
-                        path.display()
-                    )
-                })?;
+            let certs = pem_certificates("sslrootcert", path)?;
             let (added, _) = roots.add_parsable_certificates(certs);
             if added == 0 {
                 return Err(format!(
@@ -50,6 +43,22 @@ pub(crate) fn trusted_roots(root_cert: Option<&Path>) -> Result<RootCertStore, S
         }
     }
     Ok(roots)
+}
+
+/// The certificates of the PEM file `path`, which the URL names as `param`; the
+/// error names both.
+pub(crate) fn pem_certificates(
+    param: &str,
+    path: &Path,
+) -> Result<Vec<CertificateDer<'static>>, String> {
+    CertificateDer::pem_file_iter(path)
+        .and_then(|certs| certs.collect::<Result<Vec<_>, _>>())
+        .map_err(|e| {
+            format!(
+                "{param} {} holds no readable PEM certificate ({e})",
+                path.display()
+            )
+        })
 }
 
 /// The CAs to trust, the `sslrootcert` file as it is now or the system's, and the

@@ -133,6 +133,18 @@ async fn a_certificate_the_url_does_not_trust_is_refused_with_what_to_check() {
     }
 }
 
+/// A pool on `url` that connects on first use and retries connects 100 ms apart.
+fn lazy_pool(url: &str) -> RedisPool {
+    RedisPool::connect_lazy(&redis_config(
+        url,
+        &[
+            ("REDIS_CONNECTION_TIMEOUT", "2000"),
+            ("POOLSIDE_REDIS__RETRY_DELAY", "100ms"),
+        ],
+    ))
+    .expect("a pool, not connected yet")
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_ca_file_updated_in_place_is_trusted_by_new_connections() {
     let ca = std::fs::read(required_env("DATABASE_TLS_CA")).expect("the test CA");
@@ -145,14 +157,7 @@ async fn a_ca_file_updated_in_place_is_trusted_by_new_connections() {
         required_env("REDIS_TLS_URL"),
         file.display()
     );
-    let pool = RedisPool::connect_lazy(&redis_config(
-        &url,
-        &[
-            ("REDIS_CONNECTION_TIMEOUT", "2000"),
-            ("POOLSIDE_REDIS__RETRY_DELAY", "100ms"),
-        ],
-    ))
-    .expect("a pool, not connected yet");
+    let pool = lazy_pool(&url);
     let refused = pool
         .command::<String>(&redis::cmd("PING"))
         .await
@@ -184,14 +189,7 @@ async fn a_client_certificate_is_presented_and_renewed_in_place() {
         cert.display(),
         key.display()
     );
-    let pool = RedisPool::connect_lazy(&redis_config(
-        &url,
-        &[
-            ("REDIS_CONNECTION_TIMEOUT", "2000"),
-            ("POOLSIDE_REDIS__RETRY_DELAY", "100ms"),
-        ],
-    ))
-    .expect("a pool, not connected yet");
+    let pool = lazy_pool(&url);
     let refused = pool
         .command::<String>(&redis::cmd("PING"))
         .await
