@@ -228,11 +228,7 @@ impl Service for Postgres {
                    END IF;
                  END $$;
                  GRANT pg_read_all_stats, pg_signal_backend TO {DB_USER};
-                 GRANT {DB_USER} TO {SECRET_USER};
-                 -- The secret role's sessions act as {DB_USER}: what a test creates
-                 -- through it (the pos schema, if that test runs first) stays usable by
-                 -- the tests that connect as {DB_USER}.
-                 ALTER ROLE {SECRET_USER} SET role = '{DB_USER}';"
+                 GRANT {DB_USER} TO {SECRET_USER};"
             ),
         )?;
         let exists = Self::psql(
