@@ -1,6 +1,7 @@
 //! The CAs a TLS connection trusts, for PostgreSQL's and Redis's alike: a PEM file
 //! the URL names (`sslrootcert`), else the system's; [`TrustedCas`], the check of a
-//! server's certificate against them, read again when the file changes.
+//! server's certificate against them, read again when the file changes; and
+//! [`CertificateCheck`], the one rustls verifier of poolside's TLS connections.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -8,11 +9,11 @@ use std::sync::Arc;
 use rustls::RootCertStore;
 use rustls::client::WebPkiServerVerifier;
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
-use rustls::crypto::CryptoProvider;
+use rustls::crypto::{CryptoProvider, verify_tls12_signature, verify_tls13_signature};
 use rustls::pki_types::CertificateDer;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{ServerName, UnixTime};
-use rustls::{DigitallySignedStruct, SignatureScheme};
+use rustls::{CertificateError, DigitallySignedStruct, SignatureScheme};
 
 use crate::file_backed::FileBacked;
 
@@ -68,7 +69,6 @@ pub(crate) fn pem_certificates(
 /// keeps the CAs read last, with a warning.
 #[derive(Debug)]
 pub(crate) struct TrustedCas {
-    provider: Arc<CryptoProvider>,
     /// The check against the CAs of the `sslrootcert` file (none: the system's CAs,
     /// read once).
     verifier: FileBacked<WebPkiServerVerifier>,
@@ -81,11 +81,10 @@ impl TrustedCas {
         file: Option<PathBuf>,
         provider: Arc<CryptoProvider>,
     ) -> Result<Self, String> {
-        let with = Arc::clone(&provider);
         let verifier = FileBacked::new(file.into_iter().collect(), "sslrootcert", move |files| {
-            verifier(files.first().map(PathBuf::as_path), &with)
+            verifier(files.first().map(PathBuf::as_path), &provider)
         })?;
-        Ok(Self { provider, verifier })
+        Ok(Self { verifier })
     }
 
     /// The check against the CAs of now: the file read again if it changed since.
@@ -105,9 +104,25 @@ fn verifier(
         .map_err(|e| format!("the trusted CAs cannot be used: {e}"))
 }
 
-/// The full check (CA and host name) against the CAs of now, for a TLS configuration
-/// that checks nothing else (Redis's).
-impl ServerCertVerifier for TrustedCas {
+/// What a server's certificate must pass. With `chain`, it must be signed by a trusted
+/// CA, and be for the host connected to when its flag says so; without, it is not
+/// checked (libpq's `prefer`, and `require` without `sslrootcert`). The handshake's
+/// signatures are checked either way, with the provider's algorithms.
+#[derive(Debug)]
+pub(crate) struct CertificateCheck {
+    provider: Arc<CryptoProvider>,
+    chain: Option<(TrustedCas, bool)>,
+}
+
+impl CertificateCheck {
+    /// The check with `provider`: against `chain`'s CAs (and the host name when its
+    /// flag is set), or none of the certificate without it.
+    pub(crate) fn new(provider: Arc<CryptoProvider>, chain: Option<(TrustedCas, bool)>) -> Self {
+        Self { provider, chain }
+    }
+}
+
+impl ServerCertVerifier for CertificateCheck {
     fn verify_server_cert(
         &self,
         end_entity: &CertificateDer<'_>,
@@ -116,13 +131,17 @@ impl ServerCertVerifier for TrustedCas {
         ocsp_response: &[u8],
         now: UnixTime,
     ) -> Result<ServerCertVerified, rustls::Error> {
-        self.verifier().verify_server_cert(
-            end_entity,
-            intermediates,
-            server_name,
-            ocsp_response,
-            now,
-        )
+        let Some((cas, check_name)) = &self.chain else {
+            return Ok(ServerCertVerified::assertion());
+        };
+        let webpki = cas.verifier();
+        match webpki.verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now)
+        {
+            Err(rustls::Error::InvalidCertificate(
+                CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. },
+            )) if !check_name => Ok(ServerCertVerified::assertion()),
+            other => other,
+        }
     }
 
     fn verify_tls12_signature(
@@ -131,7 +150,12 @@ impl ServerCertVerifier for TrustedCas {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        self.verifier().verify_tls12_signature(message, cert, dss)
+        verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.provider.signature_verification_algorithms,
+        )
     }
 
     fn verify_tls13_signature(
@@ -140,7 +164,12 @@ impl ServerCertVerifier for TrustedCas {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        self.verifier().verify_tls13_signature(message, cert, dss)
+        verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.provider.signature_verification_algorithms,
+        )
     }
 
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {

@@ -27,7 +27,7 @@ use super::RedisError;
 use crate::ErrorKind;
 use crate::client_identity::ClientIdentity;
 use crate::tls_client_config::tls_client_config;
-use crate::trusted_roots::TrustedCas;
+use crate::trusted_roots::{CertificateCheck, TrustedCas};
 
 /// How an error of the TLS handshake begins, for [`RedisError`]'s advice.
 pub(crate) const HANDSHAKE_FAILED: &str = "the TLS handshake with Redis failed";
@@ -57,7 +57,9 @@ impl RedisTls {
         // Read again when the files change: a CA bundle or a client certificate
         // renewed in place is used by new connections with no restart.
         let cas = TrustedCas::new(asked.root_cert, Arc::clone(&provider)).map_err(config_error)?;
-        let config = tls_client_config(provider, Arc::new(cas), asked.client_cert.as_ref())
+        // The full check: the CA and the host name.
+        let check = CertificateCheck::new(Arc::clone(&provider), Some((cas, true)));
+        let config = tls_client_config(provider, Arc::new(check), asked.client_cert.as_ref())
             .map_err(config_error)?;
         let host = asked
             .url
