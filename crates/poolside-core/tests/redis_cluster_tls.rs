@@ -8,6 +8,7 @@
 //! which refuses one its CA did not sign (`tls-auth-clients optional`).
 
 use poolside_core::{ErrorKind, RedisConnection, RedisPool};
+use poolside_tests::cluster_keys::sets_and_reads_back;
 use poolside_tests::redis_pubsub::hears_its_own_publish;
 use poolside_tests::{redis_cluster_tls_config, required_env};
 
@@ -31,17 +32,7 @@ async fn a_cluster_over_tls_serves_every_path() {
         .expect("connects over TLS");
 
     let keys: Vec<String> = (0..100).map(key).collect();
-    for (i, k) in keys.iter().enumerate() {
-        let () = pool
-            .command(redis::cmd("SET").arg(k).arg(i).arg("PX").arg(60_000))
-            .await
-            .expect("SET on the node holding the key");
-    }
-    let got: Vec<Option<usize>> = pool
-        .command(redis::cmd("MGET").arg(&keys))
-        .await
-        .expect("MGET across slots");
-    assert_eq!(got, (0..100).map(Some).collect::<Vec<_>>());
+    sets_and_reads_back(&pool, &keys).await;
 
     let mut conn = pool.exclusive().await.expect("an exclusive connection");
     assert!(matches!(&*conn, RedisConnection::Cluster(_)));
@@ -110,12 +101,7 @@ async fn a_client_certificate_goes_to_every_node_and_an_untrusted_one_is_refused
     .expect("connects with the client certificate");
     // 100 keys cover the slots of every primary.
     let keys: Vec<String> = (2000..2100).map(key).collect();
-    for k in &keys {
-        let () = pool
-            .command(redis::cmd("SET").arg(k).arg(1).arg("PX").arg(60_000))
-            .await
-            .expect("SET on the node holding the key");
-    }
+    sets_and_reads_back(&pool, &keys).await;
     let deleted: u64 = pool
         .command(redis::cmd("UNLINK").arg(&keys))
         .await

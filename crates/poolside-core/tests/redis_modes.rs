@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use poolside_config::{RedisConfig, RedisMode};
 use poolside_core::{RedisConnection, RedisPool};
+use poolside_tests::cluster_keys::sets_and_reads_back;
 use poolside_tests::{redis_cluster_config, redis_sentinel_config};
 
 fn sentinel_config() -> RedisConfig {
@@ -68,18 +69,8 @@ async fn cluster_mode_spreads_keys_over_slots_and_splits_multi_key_commands() {
         .collect();
     assert!(slots.len() > 100, "the keys fall in many slots");
 
-    for (i, k) in keys.iter().enumerate() {
-        let () = pool
-            .command(redis::cmd("SET").arg(k).arg(i).arg("PX").arg(60_000))
-            .await
-            .expect("SET on the node holding the key");
-    }
     // One MGET over every slot: split by slot, answered in order.
-    let got: Vec<Option<usize>> = pool
-        .command(redis::cmd("MGET").arg(&keys))
-        .await
-        .expect("MGET across slots");
-    assert_eq!(got, (0..200).map(Some).collect::<Vec<_>>());
+    sets_and_reads_back(&pool, &keys).await;
     let deleted: u64 = pool
         .command(redis::cmd("UNLINK").arg(&keys[..100]))
         .await

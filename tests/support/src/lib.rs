@@ -4,6 +4,7 @@
 //! A test that needs a server never passes by skipping it: when the server's URL is not
 //! in the environment, it fails and says how to provide it.
 
+pub mod cluster_keys;
 pub mod fault_proxy;
 pub mod http;
 pub mod mounted_file;
