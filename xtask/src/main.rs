@@ -27,7 +27,8 @@ commands:
                     and PgBouncer on loopback
   services up redis-sentinel|redis-cluster|everything
                     on demand: a Redis Sentinel group (primary :16380, replica
-                    :16381, sentinels :16390-16392), a Redis Cluster (three
+                    :16381, sentinels :16390-16392; and one over TLS, primary
+                    :16450, replica :16451, sentinel :16452), a Redis Cluster (three
                     primaries and three replicas, :16400-16405, over TLS
                     :16410-16415), or all of it
   services down     stop exactly what `services up` started
@@ -35,7 +36,8 @@ commands:
   services env      print `export` lines for DATABASE_URL, DATABASE_STANDBY_URL,
                     DATABASE_SECRET_URL, DATABASE_CERT_URL, REDIS_URL,
                     REDIS_TLS_URL, REDIS_ACL_URL, REDIS_SENTINELS,
-                    REDIS_MASTER_NAME, REDIS_CLUSTER_NODES,
+                    REDIS_MASTER_NAME, REDIS_SENTINELS_TLS,
+                    REDIS_MASTER_NAME_TLS, REDIS_CLUSTER_NODES,
                     REDIS_CLUSTER_TLS_NODES, PGBOUNCER_URL, and the test
                     certificates (DATABASE_TLS_CA, DATABASE_TLS_OTHER_CA,
                     TLS_CLIENT_CERT/_KEY, TLS_OTHER_CLIENT_CERT/_KEY)

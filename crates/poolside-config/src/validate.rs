@@ -208,8 +208,8 @@ impl Checker<'_> {
         Some(parsed)
     }
 
-    /// A Redis URL of `key`: `redis://` or `unix://`, or `rediss://` (TLS) for one
-    /// server or a cluster's nodes, whose certificate files must be files. The URL
+    /// A Redis URL of `key`: `redis://` or `unix://`, or `rediss://` (TLS), whose
+    /// certificate files must be files. The URL
     /// parsed, when it parses.
     fn redis_url(&mut self, key: &str, url: &SecretUrl) -> Option<url::Url> {
         const SCHEMES: [&str; 3] = ["redis", "unix", "redis+unix"];
@@ -228,14 +228,6 @@ impl Checker<'_> {
                 );
             }
             Ok(parsed) if SCHEMES.contains(&parsed.scheme()) => {}
-            Ok(parsed) if parsed.scheme() == "rediss" && key == "redis.sentinels" => self.error(
-                key,
-                format!(
-                    "{url} asks for TLS (rediss://), which poolside speaks to one server and \
-                     to a cluster's nodes, not to a Sentinel group: use redis:// here, or \
-                     point it at a local proxy that speaks TLS to Redis (such as stunnel)"
-                ),
-            ),
             Ok(parsed) if parsed.scheme() == "rediss" => {
                 if parsed.fragment().is_some() {
                     self.error(
@@ -558,15 +550,18 @@ fn check_redis_mode(c: &mut Checker<'_>, redis: &crate::RedisConfig) {
     } else {
         c.redis_url("redis.url", &redis.url)
     };
-    for url in &redis.sentinels {
-        c.redis_url("redis.sentinels", url);
-    }
+    let sentinels: Vec<url::Url> = redis
+        .sentinels
+        .iter()
+        .filter_map(|url| c.redis_url("redis.sentinels", url))
+        .collect();
+    check_group_tls(c, "redis.sentinels", &sentinels);
     let cluster_nodes: Vec<url::Url> = redis
         .cluster_nodes
         .iter()
         .filter_map(|url| c.redis_url("redis.cluster_nodes", url))
         .collect();
-    check_cluster_tls(c, &cluster_nodes);
+    check_group_tls(c, "redis.cluster_nodes", &cluster_nodes);
     if let Some(file) = &redis.password_file {
         let data_urls = match redis.mode {
             crate::RedisMode::Cluster => cluster_nodes,
@@ -576,12 +571,13 @@ fn check_redis_mode(c: &mut Checker<'_>, redis: &crate::RedisConfig) {
     }
 }
 
-/// A cluster's connections all speak TLS or none do, trusting one CA file and
-/// presenting one client certificate: the client learns the other nodes from the
-/// first and reaches them as it reached it. `nodes`: the URLs of
-/// `redis.cluster_nodes` that parse.
-fn check_cluster_tls(c: &mut Checker<'_>, nodes: &[url::Url]) {
-    let kinds: Vec<_> = nodes
+/// A group's connections all speak TLS or none do, trusting one CA file and
+/// presenting one client certificate: the client learns the other servers from the
+/// first it reaches (a cluster's nodes, a Sentinel group's primary and replica) and
+/// reaches them as it reached it. `urls`: the URLs of `key` (`redis.cluster_nodes`,
+/// `redis.sentinels`) that parse.
+fn check_group_tls(c: &mut Checker<'_>, key: &str, urls: &[url::Url]) {
+    let kinds: Vec<_> = urls
         .iter()
         .map(|url| {
             (
@@ -594,22 +590,23 @@ fn check_cluster_tls(c: &mut Checker<'_>, nodes: &[url::Url]) {
     let Some(first) = kinds.first() else { return };
     if kinds.iter().any(|kind| kind.0 != first.0) {
         c.error(
-            "redis.cluster_nodes",
-            "mixes rediss:// (TLS) and redis:// URLs: a cluster's nodes are all reached \
+            key,
+            "mixes rediss:// (TLS) and redis:// URLs: the group's servers are all reached \
              the same way; use one scheme for all of them",
         );
     } else if kinds.iter().any(|kind| kind.1 != first.1) {
         c.error(
-            "redis.cluster_nodes",
-            "names different sslrootcert files: the connections to every node trust the \
+            key,
+            "names different sslrootcert files: the connections to every server trust the \
              same CAs; give the same sslrootcert in each URL (or in none, for the \
              system's CAs)",
         );
     } else if kinds.iter().any(|kind| kind.2 != first.2) {
         c.error(
-            "redis.cluster_nodes",
+            key,
             "names different client certificates (sslcert, sslkey): the connections to \
-             every node present the same one; give the same files in each URL (or in none)",
+             every server present the same one; give the same files in each URL (or in \
+             none)",
         );
     }
 }

@@ -696,16 +696,33 @@ fn redis_modes_name_every_missing_or_contradictory_key_at_once() {
         text.contains("mixes rediss:// (TLS) and redis://"),
         "{text}"
     );
+    ConfigLoader::from_env(env(&[
+        ("DATABASE_URL", URL),
+        ("POOLSIDE_REDIS__MODE", "sentinel"),
+        ("POOLSIDE_REDIS__MASTER_NAME", "main"),
+        (
+            "POOLSIDE_REDIS__SENTINELS",
+            "rediss://10.0.0.1:26380,rediss://10.0.0.2:26380",
+        ),
+    ]))
+    .load()
+    .expect("TLS to a Sentinel group");
     let text = ConfigLoader::from_env(env(&[
         ("DATABASE_URL", URL),
         ("POOLSIDE_REDIS__MODE", "sentinel"),
         ("POOLSIDE_REDIS__MASTER_NAME", "main"),
-        ("POOLSIDE_REDIS__SENTINELS", "rediss://10.0.0.1:26380"),
+        (
+            "POOLSIDE_REDIS__SENTINELS",
+            "rediss://10.0.0.1:26380,redis://10.0.0.2:26379",
+        ),
     ]))
     .load()
-    .expect_err("no TLS to sentinels")
+    .expect_err("TLS to some sentinels only")
     .to_string();
-    assert!(text.contains("not to a Sentinel group"), "{text}");
+    assert!(
+        text.contains("redis.sentinels") && text.contains("mixes rediss:// (TLS) and redis://"),
+        "{text}"
+    );
 
     let text = ConfigLoader::from_env(env(&[
         ("DATABASE_URL", URL),

@@ -128,10 +128,7 @@ pub fn redis_cluster_config(extra: &[(&str, &str)]) -> poolside_config::RedisCon
 }
 
 /// The `[redis]` section for the same cluster over TLS (`REDIS_CLUSTER_TLS_NODES`),
-/// trusting the CA file in variable `ca` (`DATABASE_TLS_CA`, which signed the nodes'
-/// certificate, or `DATABASE_TLS_OTHER_CA`, which did not), presenting the client
-/// certificate of `client` (`TLS_CLIENT` or `TLS_OTHER_CLIENT`: the files in its
-/// `_CERT` and `_KEY` variables) if any, then `extra` variables.
+/// with [`tls_params`]`(ca, client)` in each URL, then `extra` variables.
 ///
 /// # Panics
 ///
@@ -141,23 +138,65 @@ pub fn redis_cluster_tls_config(
     client: Option<&str>,
     extra: &[(&str, &str)],
 ) -> poolside_config::RedisConfig {
-    let mut params = format!("sslrootcert={}", required_env(ca));
-    if let Some(client) = client {
-        let cert = required_env(&format!("{client}_CERT"));
-        let key = required_env(&format!("{client}_KEY"));
-        params.push_str(&format!("&sslcert={cert}&sslkey={key}"));
-    }
-    let nodes = required_env("REDIS_CLUSTER_TLS_NODES")
-        .split(',')
-        .map(|url| format!("{url}?{params}"))
-        .collect::<Vec<_>>()
-        .join(",");
+    let nodes = with_tls_params(&required_env("REDIS_CLUSTER_TLS_NODES"), ca, client);
     let mut vars = vec![
         ("POOLSIDE_REDIS__MODE", "cluster"),
         ("POOLSIDE_REDIS__CLUSTER_NODES", nodes.as_str()),
     ];
     vars.extend_from_slice(extra);
     redis_section(&vars)
+}
+
+/// The `[redis]` section for the Sentinel group over TLS that `cargo xtask services
+/// up redis-sentinel` starts (`REDIS_SENTINELS_TLS`, `REDIS_MASTER_NAME_TLS`), with
+/// [`tls_params`]`(ca, client)` in each URL, then `extra` variables.
+///
+/// # Panics
+///
+/// When a variable is not set, or the configuration is invalid.
+pub fn redis_sentinel_tls_config(
+    ca: &str,
+    client: Option<&str>,
+    extra: &[(&str, &str)],
+) -> poolside_config::RedisConfig {
+    let sentinels = with_tls_params(&required_env("REDIS_SENTINELS_TLS"), ca, client);
+    let master = required_env("REDIS_MASTER_NAME_TLS");
+    let mut vars = vec![
+        ("POOLSIDE_REDIS__MODE", "sentinel"),
+        ("POOLSIDE_REDIS__SENTINELS", sentinels.as_str()),
+        ("POOLSIDE_REDIS__MASTER_NAME", master.as_str()),
+    ];
+    vars.extend_from_slice(extra);
+    redis_section(&vars)
+}
+
+/// The query of a `rediss://` URL that trusts the CA file in variable `ca`
+/// (`DATABASE_TLS_CA`, which signed the services' certificate, or
+/// `DATABASE_TLS_OTHER_CA`, which did not) and presents the client certificate of
+/// `client` (`TLS_CLIENT` or `TLS_OTHER_CLIENT`: the files in its `_CERT` and `_KEY`
+/// variables) if any.
+///
+/// # Panics
+///
+/// When a variable is not set.
+#[must_use]
+pub fn tls_params(ca: &str, client: Option<&str>) -> String {
+    let mut params = format!("sslrootcert={}", required_env(ca));
+    if let Some(client) = client {
+        let cert = required_env(&format!("{client}_CERT"));
+        let key = required_env(&format!("{client}_KEY"));
+        params.push_str(&format!("&sslcert={cert}&sslkey={key}"));
+    }
+    params
+}
+
+/// Comma-separated `urls`, each with [`tls_params`]`(ca, client)`.
+fn with_tls_params(urls: &str, ca: &str, client: Option<&str>) -> String {
+    let params = tls_params(ca, client);
+    urls.split(',')
+        .map(|url| format!("{url}?{params}"))
+        .collect::<Vec<_>>()
+        .join(",")
 }
 
 /// The `[redis]` section of `vars` with the services' `DATABASE_URL`.

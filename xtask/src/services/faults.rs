@@ -140,10 +140,10 @@ pub(crate) fn kill_pgbouncer() -> Result<()> {
 /// waits until the sentinels have promoted the replica. `services up redis-sentinel`
 /// starts the node again, and the sentinels make it a replica.
 pub(crate) fn kill_redis_primary() -> Result<()> {
-    let primary = redis_sentinel::primary_node()?;
+    let primary = redis_sentinel::GROUP.primary_node()?;
     let killed = Instant::now();
     kill(primary, "cargo xtask services up redis-sentinel")?;
-    redis_sentinel::await_new_primary(primary.port(), killed)
+    redis_sentinel::GROUP.await_new_primary(primary.port(), killed)
 }
 
 /// `services kill redis-node N`: SIGKILL to node N (from 1) of the Redis Cluster; a
@@ -171,7 +171,7 @@ pub(crate) fn reshard_redis(slots: &str) -> Result<()> {
 /// `services failover redis`: `SENTINEL FAILOVER` on the Sentinel group, waiting until
 /// the replica is the primary and the group has settled.
 pub(crate) fn failover_redis() -> Result<()> {
-    redis_sentinel::failover()
+    redis_sentinel::GROUP.failover()
 }
 
 /// SIGKILL to `service`, by the pid `up` recorded; its pid file goes with it.

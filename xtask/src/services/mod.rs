@@ -237,8 +237,16 @@ pub(crate) fn env_vars() -> Vec<(&'static str, String)> {
                 redis::PORT
             ),
         ),
-        ("REDIS_SENTINELS", redis_sentinel::sentinel_urls()),
-        ("REDIS_MASTER_NAME", redis_sentinel::MASTER_NAME.to_owned()),
+        ("REDIS_SENTINELS", redis_sentinel::GROUP.sentinel_urls()),
+        ("REDIS_MASTER_NAME", redis_sentinel::GROUP.master.to_owned()),
+        (
+            "REDIS_SENTINELS_TLS",
+            redis_sentinel::TLS_GROUP.sentinel_urls(),
+        ),
+        (
+            "REDIS_MASTER_NAME_TLS",
+            redis_sentinel::TLS_GROUP.master.to_owned(),
+        ),
         ("REDIS_CLUSTER_NODES", redis_cluster::node_urls()),
         ("REDIS_CLUSTER_TLS_NODES", redis_cluster::tls_node_urls()),
         (
@@ -550,21 +558,40 @@ mod tests {
 
     /// Linux hands out 32768-60999 to outgoing connections: a port there, free while
     /// a fault test has its server stopped, can be taken and keep the server down.
+    /// And no two services share a port.
     #[test]
-    fn every_port_is_below_the_ephemeral_range() {
-        let bus_ports = redis_cluster::NODES
-            .iter()
-            .filter_map(|node| match node.role {
-                Role::Cluster { bus_port } => Some(bus_port),
-                _ => None,
-            });
+    fn every_port_is_below_the_ephemeral_range_and_taken_once() {
+        let extra_ports = all().into_iter().flat_map(|service| {
+            let node = redis_sentinel::NODES
+                .iter()
+                .chain(&redis_cluster::NODES)
+                .find(|node| node.key() == service.key());
+            match node.map(|node| (node.port(), node.role)) {
+                Some((port, Role::Cluster { bus_port })) => {
+                    vec![bus_port, port + redis_node::TLS_PORT_OFFSET]
+                }
+                Some((port, Role::Data { group, .. } | Role::Sentinel { group })) if group.tls => {
+                    vec![group.client_port(port)]
+                }
+                _ => vec![],
+            }
+        });
         let ports: Vec<u16> = all()
             .iter()
             .map(|s| s.port())
-            .chain(bus_ports)
+            .chain(extra_ports)
             .chain([redis::TLS_PORT])
             .collect();
-        assert_eq!(ports.len(), all().len() + redis_cluster::NODES.len() + 1);
+        let distinct: std::collections::BTreeSet<u16> = ports.iter().copied().collect();
+        assert_eq!(
+            distinct.len(),
+            ports.len(),
+            "a port is taken twice: {ports:?}"
+        );
+        assert_eq!(
+            ports.len(),
+            all().len() + 2 * redis_cluster::NODES.len() + 3 + 1
+        );
         for port in ports {
             assert!(port < 32768, "port {port} is in the ephemeral range");
         }

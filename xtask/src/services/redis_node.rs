@@ -10,18 +10,22 @@ use anyhow::{Context, Result, bail};
 
 use super::install::{self, Requirement};
 use super::layout::Layout;
+use super::redis_sentinel::SentinelGroup;
 use super::tls::{self, TlsFiles};
 use super::{REDIS_PASSWORD, Service};
 
 /// What a node is.
 #[derive(Debug, Clone, Copy)]
 pub(crate) enum Role {
-    /// A data node of the Sentinel group, replicating from the primary the sentinels
+    /// A data node of a Sentinel group, replicating from the primary the sentinels
     /// name when they run, else from the node on port `follows` (`None`: the first
     /// primary).
-    Data { follows: Option<u16> },
-    /// A sentinel watching the group's primary, named `master` to clients.
-    Sentinel { primary: u16, master: &'static str },
+    Data {
+        group: &'static SentinelGroup,
+        follows: Option<u16>,
+    },
+    /// A sentinel watching a group's primary (its first data node at the start).
+    Sentinel { group: &'static SentinelGroup },
     /// A node of the cluster, with its cluster bus on `bus_port` (over TLS) and a
     /// TLS port beside its plain one, [`TLS_PORT_OFFSET`] above it, which checks a
     /// client certificate when one is given.
@@ -48,7 +52,8 @@ impl RedisNode {
         layout.dir(self.key).join("redis.conf")
     }
 
-    /// The configuration file's text; `tls`, the certificates of a cluster node.
+    /// The configuration file's text; `tls`, the certificates of a node that speaks
+    /// TLS (a cluster's, or a TLS Sentinel group's).
     fn config(&self, dir: &std::path::Path, tls: Option<&TlsFiles>) -> String {
         let port = self.port;
         // The process title keeps the config path, so that `down` can tell this node
@@ -60,30 +65,34 @@ impl RedisNode {
             dir.display()
         );
         match self.role {
-            Role::Data { follows } => {
+            Role::Data { group, follows } => {
                 config.push_str(&format!(
                     "save \"\"\nappendonly no\nmasterauth {REDIS_PASSWORD}\n\
                      replica-announce-ip 127.0.0.1\n"
                 ));
                 // Started again after a failover, it follows the primary the
                 // sentinels name now, never coming back as a second, empty primary.
-                let now = super::redis_sentinel::primary_port()
-                    .ok()
-                    .filter(|&primary| primary != port);
+                let now = group.primary_port().ok().filter(|&primary| primary != port);
                 if let Some(primary) = now.or(follows) {
-                    config.push_str(&format!("replicaof 127.0.0.1 {primary}\n"));
+                    config.push_str(&format!(
+                        "replicaof 127.0.0.1 {}\n",
+                        group.client_port(primary)
+                    ));
                 }
             }
-            Role::Sentinel { primary, master } => {
+            Role::Sentinel { group } => {
                 // A sentinel rewrites this file as it learns the group; it is written
                 // anew at each start, so each start begins from the same primary.
+                let master = group.master;
                 config.push_str(&format!(
                     "sentinel resolve-hostnames no\nsentinel announce-ip 127.0.0.1\n\
-                     sentinel monitor {master} 127.0.0.1 {primary} 2\n\
+                     sentinel monitor {master} 127.0.0.1 {} {}\n\
                      sentinel auth-pass {master} {REDIS_PASSWORD}\n\
                      sentinel down-after-milliseconds {master} 3000\n\
                      sentinel failover-timeout {master} 10000\n\
-                     sentinel parallel-syncs {master} 1\n"
+                     sentinel parallel-syncs {master} 1\n",
+                    group.client_port(group.data_ports[0]),
+                    group.sentinel_ports.len().min(2),
                 ));
             }
             Role::Cluster { bus_port } => {
@@ -96,21 +105,30 @@ impl RedisNode {
                      cluster-port {bus_port}\ncluster-node-timeout 2000\n\
                      cluster-announce-ip 127.0.0.1\n"
                 ));
-                if let Some(tls) = tls {
-                    config.push_str(&format!(
-                        "tls-port {}\ntls-cert-file {}\ntls-key-file {}\n\
-                         tls-ca-cert-file {}\ntls-auth-clients optional\ntls-cluster yes\n\
-                         tls-replication yes\n",
-                        port + TLS_PORT_OFFSET,
-                        tls.server_cert.display(),
-                        tls.server_key.display(),
-                        tls.ca.display(),
-                    ));
+                if tls.is_some() {
+                    config.push_str("tls-cluster yes\n");
                 }
             }
         }
+        if let Some(tls) = tls {
+            config.push_str(&tls_config(port, tls));
+        }
         config
     }
+}
+
+/// The TLS settings of a node on plain port `port` with the certificates `tls`: a
+/// TLS port [`TLS_PORT_OFFSET`] above it, which checks a client certificate when one
+/// is given, and TLS to the other nodes.
+fn tls_config(port: u16, tls: &TlsFiles) -> String {
+    format!(
+        "tls-port {}\ntls-cert-file {}\ntls-key-file {}\ntls-ca-cert-file {}\n\
+         tls-auth-clients optional\ntls-replication yes\n",
+        port + TLS_PORT_OFFSET,
+        tls.server_cert.display(),
+        tls.server_key.display(),
+        tls.ca.display(),
+    )
 }
 
 impl Service for RedisNode {
@@ -147,14 +165,17 @@ impl Service for RedisNode {
 
     fn prepare(&self, layout: &Layout) -> Result<()> {
         let dir = layout.service_dir(self.key, false)?;
-        let tls = match self.role {
-            Role::Cluster { .. } => {
-                if install::find_program(tls::OPENSSL.program).is_none() {
-                    install::install(&[tls::OPENSSL])?;
-                }
-                Some(tls::ensure(layout)?)
+        let speaks_tls = match self.role {
+            Role::Cluster { .. } => true,
+            Role::Data { group, .. } | Role::Sentinel { group } => group.tls,
+        };
+        let tls = if speaks_tls {
+            if install::find_program(tls::OPENSSL.program).is_none() {
+                install::install(&[tls::OPENSSL])?;
             }
-            _ => None,
+            Some(tls::ensure(layout)?)
+        } else {
+            None
         };
         // A data node starts empty and takes its data from the primary it follows:
         // the RDB a replica kept of an older sync would be stale.

@@ -1,6 +1,5 @@
 //! [`Deployment`]: where the pool's connections go, by `redis.mode`: one server, the
-//! primary a Sentinel group names now, or a cluster (over TLS for `rediss://` URLs,
-//! but to sentinels). Each is the redis crate's own client for it (`Client`,
+//! primary a Sentinel group names now, or a cluster (over TLS for `rediss://` URLs). Each is the redis crate's own client for it (`Client`,
 //! `SentinelClient`, `ClusterClient`), opened with the pool's timeouts.
 
 use poolside_config::{RedisConfig, RedisMode};
@@ -14,7 +13,7 @@ use super::failovers::Failovers;
 use super::password_file::PasswordFileCredentials;
 use super::sentinel_lookup::SentinelLookup;
 use super::tcp_settings::tcp_settings;
-use super::tls::{RedisTls, cluster_certificates, plain_url};
+use super::tls::{DriverCertificates, RedisTls, plain_url};
 use super::{RedisConnection, RedisError};
 
 /// The redis crate's client for the configured mode.
@@ -26,9 +25,11 @@ pub(crate) enum Deployment {
         credentials: Option<PasswordFileCredentials>,
     },
     /// A lookup per connect, so that each new connection goes to the primary of now.
-    /// The failovers the sentinels announce break older connections.
+    /// The failovers the sentinels announce break older connections. Over TLS for
+    /// `rediss://` sentinel URLs, to the sentinels and the primary alike.
     Sentinel {
-        lookup: SentinelLookup,
+        lookup: Box<SentinelLookup>,
+        tls: Option<RedisTls>,
         failovers: Failovers,
     },
     Cluster {
@@ -53,7 +54,7 @@ impl Deployment {
 
     fn single(config: &RedisConfig) -> Result<(Self, String), RedisError> {
         let url = config.url.expose();
-        let tls = RedisTls::for_url(url)?;
+        let tls = RedisTls::for_url(url, "redis.url")?;
         let info = with_tcp_settings(plain_url(url).into_connection_info())
             .map_err(invalid("redis.url"))?;
         let client = redis::Client::open(info).map_err(invalid("redis.url"))?;
@@ -73,15 +74,36 @@ impl Deployment {
     fn sentinel(config: &RedisConfig) -> Result<(Self, String), RedisError> {
         let sentinels = infos(&config.sentinels).map_err(invalid("redis.sentinels"))?;
         let credentials = credentials(config, first(&sentinels, "redis.sentinels")?);
-        let lookup = SentinelLookup::new(sentinels.clone(), &config.master_name, credentials)
-            .map_err(invalid("redis.sentinels"))?;
-        let target = format!(
+        // Validation saw that every sentinel's URL asks for TLS alike, with one CA file
+        // and one client certificate: the data nodes are reached the same way.
+        let (certificates, tls) = match config.sentinels.first() {
+            Some(url) => (
+                DriverCertificates::of(url.expose(), "redis.sentinels")?,
+                RedisTls::for_url(url.expose(), "redis.sentinels")?,
+            ),
+            None => (None, None),
+        };
+        let lookup = SentinelLookup::new(
+            sentinels.clone(),
+            &config.master_name,
+            credentials,
+            certificates.clone(),
+        )
+        .map_err(invalid("redis.sentinels"))?;
+        let mut target = format!(
             "the primary of {:?} by the sentinels at {}",
             config.master_name,
             addresses(&sentinels)
         );
-        let failovers = Failovers::watch(sentinels, config.master_name.clone());
-        let deployment = Deployment::Sentinel { lookup, failovers };
+        if tls.is_some() {
+            target.push_str(" over TLS");
+        }
+        let failovers = Failovers::watch(sentinels, config.master_name.clone(), certificates);
+        let deployment = Deployment::Sentinel {
+            lookup: Box::new(lookup),
+            tls,
+            failovers,
+        };
         Ok((deployment, target))
     }
 
@@ -91,7 +113,9 @@ impl Deployment {
         let settings = first.redis_settings();
         // Validation saw that every node's URL asks for TLS alike, with one CA file.
         let certificates = match config.cluster_nodes.first() {
-            Some(url) => cluster_certificates(url.expose())?,
+            Some(url) => DriverCertificates::of(url.expose(), "redis.cluster_nodes")?
+                .map(|files| files.read())
+                .transpose()?,
             None => None,
         };
         let mut builder = ClusterClientBuilder::new(nodes.iter().cloned())
@@ -142,8 +166,8 @@ impl Deployment {
             Deployment::Single { client, tls, .. } => {
                 driver::open(client, tls.as_ref(), config).await?
             }
-            Deployment::Sentinel { lookup, .. } => {
-                driver::open(&lookup.primary().await?, None, config).await?
+            Deployment::Sentinel { lookup, tls, .. } => {
+                driver::open(&lookup.primary().await?, tls.as_ref(), config).await?
             }
             Deployment::Cluster { client, .. } => {
                 let conn = client.get_async_connection().await?;
@@ -167,7 +191,13 @@ impl Deployment {
                     None => client.get_async_pubsub().await,
                 }
             }
-            Deployment::Sentinel { lookup, .. } => lookup.primary().await?.get_async_pubsub().await,
+            Deployment::Sentinel { lookup, tls, .. } => {
+                let client = lookup.primary().await?;
+                match tls {
+                    Some(tls) => driver::open_pubsub_over_tls(&client, tls).await,
+                    None => client.get_async_pubsub().await,
+                }
+            }
             Deployment::Cluster {
                 first, credentials, ..
             } => {

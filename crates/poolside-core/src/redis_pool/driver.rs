@@ -81,7 +81,12 @@ pub(crate) async fn open(
             let stream = connect_tcp(host, *port, info.tcp_settings()).await?;
             over(stream, info.redis_settings(), config).await
         }
-        (ConnectionAddr::Tcp(host, port), Some(tls)) => {
+        // A `rediss://` URL parsed as `redis://` (one server), or the primary a
+        // Sentinel group names over TLS: the handshake is poolside's either way.
+        (
+            ConnectionAddr::Tcp(host, port) | ConnectionAddr::TcpTls { host, port, .. },
+            Some(tls),
+        ) => {
             let stream = connect_tls(host, *port, info.tcp_settings(), tls).await?;
             over(stream, info.redis_settings(), config).await
         }
@@ -101,7 +106,7 @@ pub(crate) async fn open_pubsub_over_tls(
 ) -> RedisResult<redis::aio::PubSub> {
     let info = client.get_connection_info();
     match info.addr() {
-        ConnectionAddr::Tcp(host, port) => {
+        ConnectionAddr::Tcp(host, port) | ConnectionAddr::TcpTls { host, port, .. } => {
             let stream = connect_tls(host, *port, info.tcp_settings(), tls).await?;
             redis::aio::PubSub::new(info.redis_settings(), stream).await
         }
@@ -112,8 +117,8 @@ pub(crate) async fn open_pubsub_over_tls(
 fn unsupported(addr: &ConnectionAddr) -> redis::RedisError {
     redis::RedisError::from((
         redis::ErrorKind::InvalidClientConfig,
-        "poolside connects to Redis over TCP (redis://, or rediss:// with TLS to one \
-         server) or a Unix socket (unix://)",
+        "poolside connects to Redis over TCP (redis://, or rediss:// with TLS) or a Unix \
+         socket (unix://)",
         addr.to_string(),
     ))
 }
@@ -132,14 +137,14 @@ where
     Ok((conn, Driver::spawn(driver)))
 }
 
-/// A TCP connection to `host` ([`connect_tcp`]), then `tls`'s handshake over it.
+/// A TCP connection to `host` ([`connect_tcp`]), then `tls`'s handshake with it.
 async fn connect_tls(
     host: &str,
     port: u16,
     settings: &TcpSettings,
     tls: &RedisTls,
 ) -> RedisResult<TlsStream<TcpStream>> {
-    tls.handshake(connect_tcp(host, port, settings).await?)
+    tls.handshake(connect_tcp(host, port, settings).await?, host)
         .await
 }
 

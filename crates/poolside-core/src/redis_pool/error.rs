@@ -102,8 +102,9 @@ impl RedisError {
             _ if tls_refused => {
                 ": check that the URL's sslrootcert names the CA that signed the server's \
                  certificate (the system's CAs without it), that the certificate is for the \
-                 host connected to (in a cluster, the address each node announces), and \
-                 that the port speaks TLS"
+                 host connected to (in a cluster, the address each node announces; in a \
+                 Sentinel group, the address the sentinels name), and that the port speaks \
+                 TLS"
             }
             _ if closed_on_accept => {
                 ": Redis accepted the connection and closed it before answering; it does \

@@ -15,6 +15,8 @@ use futures_util::StreamExt as _;
 use redis::ConnectionInfo;
 use tokio::task::AbortHandle;
 
+use super::tls::DriverCertificates;
+
 /// How long the watcher waits before it tries the sentinels again, when none
 /// answered.
 const RETRY_EVERY: Duration = Duration::from_millis(500);
@@ -29,10 +31,16 @@ pub(crate) struct Failovers {
 
 impl Failovers {
     /// Subscribes to `+switch-master` on the first of `sentinels` that answers,
-    /// counting the announcements for `master`. Must run inside a Tokio runtime.
-    pub(crate) fn watch(sentinels: Vec<ConnectionInfo>, master: String) -> Self {
+    /// counting the announcements for `master`; over TLS with `certificates` (read
+    /// again at each subscription). Must run inside a Tokio runtime.
+    pub(crate) fn watch(
+        sentinels: Vec<ConnectionInfo>,
+        master: String,
+        certificates: Option<DriverCertificates>,
+    ) -> Self {
         let seen = Arc::new(AtomicU64::new(0));
-        let watcher = tokio::spawn(watch(sentinels, master, Arc::clone(&seen))).abort_handle();
+        let watcher =
+            tokio::spawn(watch(sentinels, master, certificates, Arc::clone(&seen))).abort_handle();
         Self { seen, watcher }
     }
 
@@ -48,11 +56,30 @@ impl Drop for Failovers {
     }
 }
 
-async fn watch(sentinels: Vec<ConnectionInfo>, master: String, seen: Arc<AtomicU64>) {
+async fn watch(
+    sentinels: Vec<ConnectionInfo>,
+    master: String,
+    certificates: Option<DriverCertificates>,
+    seen: Arc<AtomicU64>,
+) {
     let mut subscribed_before = false;
+    // Whether the TLS files' failure to read was logged since the last subscription.
+    let mut warned = false;
     loop {
         for sentinel in &sentinels {
-            let Ok(client) = redis::Client::open(sentinel.clone()) else {
+            let client = match &certificates {
+                Some(files) => match files.read() {
+                    Ok(tls) => redis::Client::build_with_tls(sentinel.clone(), tls),
+                    Err(e) => {
+                        if !std::mem::replace(&mut warned, true) {
+                            tracing::warn!(target: "poolside::redis", error = %e, "cannot read the sentinels' TLS files; the failovers they announce are not heard until they can be read");
+                        }
+                        continue;
+                    }
+                },
+                None => redis::Client::open(sentinel.clone()),
+            };
+            let Ok(client) = client else {
                 continue;
             };
             let Ok(mut pubsub) = client.get_async_pubsub().await else {
@@ -66,6 +93,7 @@ async fn watch(sentinels: Vec<ConnectionInfo>, master: String, seen: Arc<AtomicU
                 seen.fetch_add(1, Ordering::AcqRel);
             }
             subscribed_before = true;
+            warned = false;
             let mut messages = pubsub.on_message();
             while let Some(message) = messages.next().await {
                 let payload: String = message.get_payload().unwrap_or_default();

@@ -5,12 +5,18 @@
 //! data nodes alike; with `redis.password_file`, the data nodes' password is the
 //! file's, read for each lookup (the sentinel client checks the primary's role with
 //! it, and the client it returns connects with it).
+//!
+//! With `rediss://` sentinel URLs, the sentinels and the data nodes alike are reached
+//! over TLS with the URLs' certificate files, read for each lookup: the sentinel
+//! client checks the primary's role over its own TLS, and the client it returns
+//! names a `rediss://` address, which the pool connects to over its own.
 
 use redis::sentinel::{SentinelClient, SentinelClientBuilder, SentinelServerType};
-use redis::{ConnectionInfo, RedisResult};
+use redis::{ConnectionInfo, RedisResult, TlsCertificates, TlsMode};
 use tokio::sync::Mutex;
 
 use super::password_file::PasswordFileCredentials;
+use super::tls::DriverCertificates;
 
 /// The sentinel client, behind a lock as it asks the sentinels through `&mut self`.
 pub(crate) struct SentinelLookup {
@@ -18,23 +24,27 @@ pub(crate) struct SentinelLookup {
     sentinels: Vec<ConnectionInfo>,
     master_name: String,
     credentials: Option<PasswordFileCredentials>,
+    certificates: Option<DriverCertificates>,
 }
 
 impl SentinelLookup {
     /// A lookup of `master_name` by `sentinels` (URLs already parsed, at least one).
-    /// With `credentials`, each lookup builds the client anew with the file's
-    /// password.
+    /// With `credentials` or `certificates`, each lookup builds the client anew with
+    /// the file's password and the certificate files as they are then.
     pub(crate) fn new(
         sentinels: Vec<ConnectionInfo>,
         master_name: &str,
         credentials: Option<PasswordFileCredentials>,
+        certificates: Option<DriverCertificates>,
     ) -> RedisResult<Self> {
-        let client = build(&sentinels, master_name, None)?;
+        let tls = certificates.as_ref().map(read).transpose()?;
+        let client = build(&sentinels, master_name, None, tls)?;
         Ok(Self {
             client: Mutex::new(client),
             sentinels,
             master_name: master_name.to_owned(),
             credentials,
+            certificates,
         })
     }
 
@@ -42,12 +52,14 @@ impl SentinelLookup {
     /// password of now, when there is one).
     pub(crate) async fn primary(&self) -> RedisResult<redis::Client> {
         let mut client = self.client.lock().await;
-        if let Some(credentials) = &self.credentials {
-            let password = credentials.read()?;
+        if self.credentials.is_some() || self.certificates.is_some() {
+            let password = self.credentials.as_ref().map(|c| c.read()).transpose()?;
+            let tls = self.certificates.as_ref().map(read).transpose()?;
             *client = build(
                 &self.sentinels,
                 &self.master_name,
-                Some(password.password()),
+                password.as_ref().map(|p| p.password()),
+                tls,
             )?;
         }
         client.async_get_client().await
@@ -59,12 +71,21 @@ impl SentinelLookup {
     }
 }
 
+/// The certificate files as they are now, as the redis crate takes them.
+fn read(certificates: &DriverCertificates) -> RedisResult<TlsCertificates> {
+    certificates
+        .read()
+        .map_err(|e| std::io::Error::other(e.to_string()).into())
+}
+
 /// The sentinel client: the first sentinel URL's user, database and password, the
-/// data nodes' password `data_password` when given.
+/// data nodes' password `data_password` when given; with `tls`, TLS to the sentinels
+/// and the data nodes.
 fn build(
     sentinels: &[ConnectionInfo],
     master_name: &str,
     data_password: Option<&str>,
+    tls: Option<TlsCertificates>,
 ) -> RedisResult<SentinelClient> {
     let settings = sentinels
         .first()
@@ -95,6 +116,14 @@ fn build(
     }
     if let Some(password) = data_password.or(settings.password()) {
         builder = builder.set_client_to_redis_password(password);
+    }
+    if let Some(tls) = tls {
+        // The sentinels' addresses are `rediss://` already (validation makes them all
+        // alike); the data nodes', which the sentinels announce, become so here.
+        builder = builder
+            .set_client_to_sentinel_certificates(tls.clone())
+            .set_client_to_redis_tls_mode(TlsMode::Secure)
+            .set_client_to_redis_certificates(tls);
     }
     builder.build()
 }

@@ -1,17 +1,20 @@
-//! [`RedisTls`]: TLS for the connections to one Redis server (`rediss://`, in
-//! `single` mode), with rustls over the TCP stream poolside opens itself, so that the
-//! pool still knows when a connection has ended (see `driver.rs`); and
-//! [`cluster_certificates`], the same checks for a cluster's nodes, whose connections
-//! the redis crate's cluster client opens over its own rustls.
+//! [`RedisTls`]: TLS for the connections poolside opens itself to a server that
+//! holds keys (`rediss://`: one server in `single` mode, or the primary a Sentinel
+//! group names), with rustls over the TCP stream, so that the pool still knows when a
+//! connection has ended (see `driver.rs`); and [`DriverCertificates`], the same
+//! files for the connections the redis crate's own clients open over their own
+//! rustls (a cluster's nodes; a Sentinel group's sentinels).
 //!
 //! The server's certificate must be signed by a trusted CA (the URL's `sslrootcert`
-//! file, else the system's) and be for the host the URL names (in a cluster, the
-//! address each node announces), as libpq's `verify-full`. There is no mode that
-//! skips the check (`#insecure` is refused). With `sslcert` and `sslkey`, the
-//! connection presents that client certificate (Redis's `tls-auth-clients`).
+//! file, else the system's) and be for the host connected to (the URL's, or the
+//! address a cluster node or a sentinel announces), as libpq's `verify-full`. There
+//! is no mode that skips the check (`#insecure` is refused). With `sslcert` and
+//! `sslkey`, the connection presents that client certificate (Redis's
+//! `tls-auth-clients`).
 //!
-//! For one server, the files are read again when they change, as for PostgreSQL; a
-//! cluster client gets them as they are when the pool starts.
+//! For poolside's own connections, the files are read again when they change, as for
+//! PostgreSQL. A cluster client gets them as they are when the pool starts; a
+//! sentinel client, as they are at each lookup of the primary.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -41,87 +44,126 @@ pub(crate) fn is_handshake_failure(error: &str) -> bool {
         || error.contains("received fatal alert")
 }
 
-/// How the pool's connections to one server speak TLS.
+/// How the pool's own connections to a server that holds keys speak TLS.
 pub(crate) struct RedisTls {
     connector: TlsConnector,
-    server_name: ServerName<'static>,
 }
 
 impl RedisTls {
-    /// TLS for `url` when it is a `rediss://` URL, else `None`.
-    pub(crate) fn for_url(url: &str) -> Result<Option<Self>, RedisError> {
-        let Some(asked) = AskedTls::of(url).map_err(config_error)? else {
+    /// TLS for `url` (a URL of `key`) when it is a `rediss://` URL, else `None`.
+    pub(crate) fn for_url(url: &str, key: &'static str) -> Result<Option<Self>, RedisError> {
+        let error = |message| tls_error(key, message);
+        let Some(asked) = AskedTls::of(url).map_err(error)? else {
             return Ok(None);
         };
         let provider = Arc::new(rustls::crypto::ring::default_provider());
         // Read again when the files change: a CA bundle or a client certificate
         // renewed in place is used by new connections with no restart.
-        let cas = TrustedCas::new(asked.root_cert, Arc::clone(&provider)).map_err(config_error)?;
+        let cas = TrustedCas::new(asked.root_cert, Arc::clone(&provider)).map_err(error)?;
         // The full check: the CA and the host name.
         let check = CertificateCheck::new(Arc::clone(&provider), Some((cas, true)));
         let config = tls_client_config(provider, Arc::new(check), asked.client_cert.as_ref())
-            .map_err(config_error)?;
+            .map_err(error)?;
         let host = asked
             .url
             .host_str()
-            .ok_or_else(|| config_error("the URL names no host".to_owned()))?
-            .trim_start_matches('[')
-            .trim_end_matches(']')
-            .to_owned();
-        let server_name = ServerName::try_from(host)
-            .map_err(|e| config_error(format!("the host is not a name TLS can check ({e})")))?;
+            .ok_or_else(|| error("the URL names no host".to_owned()))?;
+        server_name(host).map_err(error)?;
         Ok(Some(Self {
             connector: TlsConnector::from(Arc::new(config)),
-            server_name,
         }))
     }
 
-    /// The TLS handshake over `tcp`, checking the server's certificate. A failure
-    /// says it was the handshake's (see [`HANDSHAKE_FAILED`]).
-    pub(crate) async fn handshake(&self, tcp: TcpStream) -> RedisResult<TlsStream<TcpStream>> {
+    /// The TLS handshake over `tcp`, checking that the server's certificate is for
+    /// `host`. A failure says it was the handshake's (see [`HANDSHAKE_FAILED`]).
+    pub(crate) async fn handshake(
+        &self,
+        tcp: TcpStream,
+        host: &str,
+    ) -> RedisResult<TlsStream<TcpStream>> {
+        let name = server_name(host).map_err(|e| {
+            std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                format!("{HANDSHAKE_FAILED}: {e}"),
+            )
+        })?;
         self.connector
-            .connect(self.server_name.clone(), tcp)
+            .connect(name, tcp)
             .await
             .map_err(|e| std::io::Error::new(e.kind(), format!("{HANDSHAKE_FAILED}: {e}")).into())
     }
 }
 
-/// What the redis crate's cluster client needs to reach the nodes of `url` (a
-/// cluster node's) over TLS: `None` for a `redis://` URL. The CA file is read and
-/// checked here, so that a bad one fails the pool's start with poolside's advice.
-///
-/// The cluster client builds its rustls configuration on the process's default
-/// crypto provider; when the application installed none, this installs ring's (the
-/// one poolside's own TLS uses).
-pub(crate) fn cluster_certificates(url: &str) -> Result<Option<TlsCertificates>, RedisError> {
-    let Some(asked) = AskedTls::of(url).map_err(cluster_error)? else {
-        return Ok(None);
-    };
-    crate::trusted_roots::trusted_roots(asked.root_cert.as_deref()).map_err(cluster_error)?;
-    let read = |path: &Path| {
-        std::fs::read(path).map_err(|e| cluster_error(format!("reading {}: {e}", path.display())))
-    };
-    let root_cert = asked.root_cert.as_deref().map(read).transpose()?;
-    if rustls::crypto::CryptoProvider::get_default().is_none() {
-        // Err only when another thread installed one meanwhile: that one serves.
-        let _ = rustls::crypto::ring::default_provider().install_default();
-    }
-    let client_tls = match &asked.client_cert {
-        Some(files) => {
-            // Checked here, for poolside's advice rather than the cluster client's.
-            let provider = Arc::new(rustls::crypto::ring::default_provider());
-            ClientIdentity::new(files, provider).map_err(cluster_error)?;
-            Some(ClientTlsConfig {
-                client_cert: read(&files.cert)?,
-                client_key: read(&files.key)?,
-            })
+/// `host` (a name or an IP address, in brackets or not) as TLS checks it.
+fn server_name(host: &str) -> Result<ServerName<'static>, String> {
+    let host = host
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .to_owned();
+    ServerName::try_from(host).map_err(|e| format!("the host is not a name TLS can check ({e})"))
+}
+
+/// The certificate files a `rediss://` URL names, for the redis crate's own clients,
+/// which take them as bytes ([`TlsCertificates`]).
+#[derive(Debug, Clone)]
+pub(crate) struct DriverCertificates {
+    /// The key the URL comes from, for errors.
+    key: &'static str,
+    root_cert: Option<PathBuf>,
+    client_cert: Option<ClientCertFiles>,
+}
+
+impl DriverCertificates {
+    /// The files of `url` (a URL of `key`): `None` for a URL other than
+    /// `rediss://`. They are read and checked here, so that a bad one fails the pool's
+    /// start with poolside's advice.
+    ///
+    /// The redis crate builds its rustls configuration on the process's default
+    /// crypto provider; when the application installed none, this installs ring's
+    /// (the one poolside's own TLS uses).
+    pub(crate) fn of(url: &str, key: &'static str) -> Result<Option<Self>, RedisError> {
+        let Some(asked) = AskedTls::of(url).map_err(|e| tls_error(key, e))? else {
+            return Ok(None);
+        };
+        let files = Self {
+            key,
+            root_cert: asked.root_cert,
+            client_cert: asked.client_cert,
+        };
+        files.read()?;
+        if rustls::crypto::CryptoProvider::get_default().is_none() {
+            // Err only when another thread installed one meanwhile: that one serves.
+            let _ = rustls::crypto::ring::default_provider().install_default();
         }
-        None => None,
-    };
-    Ok(Some(TlsCertificates {
-        client_tls,
-        root_cert,
-    }))
+        Ok(Some(files))
+    }
+
+    /// The files as they are now, checked: the CAs parse, and the client certificate
+    /// and key are a pair (checked here for poolside's advice rather than the redis
+    /// crate's).
+    pub(crate) fn read(&self) -> Result<TlsCertificates, RedisError> {
+        let error = |message| tls_error(self.key, message);
+        crate::trusted_roots::trusted_roots(self.root_cert.as_deref()).map_err(error)?;
+        let read = |path: &Path| {
+            std::fs::read(path).map_err(|e| error(format!("reading {}: {e}", path.display())))
+        };
+        let root_cert = self.root_cert.as_deref().map(read).transpose()?;
+        let client_tls = match &self.client_cert {
+            Some(files) => {
+                let provider = Arc::new(rustls::crypto::ring::default_provider());
+                ClientIdentity::new(files, provider).map_err(error)?;
+                Some(ClientTlsConfig {
+                    client_cert: read(&files.cert)?,
+                    client_key: read(&files.key)?,
+                })
+            }
+            None => None,
+        };
+        Ok(TlsCertificates {
+            client_tls,
+            root_cert,
+        })
+    }
 }
 
 /// What TLS a `rediss://` URL asks for.
@@ -165,15 +207,9 @@ pub(crate) fn plain_url(url: &str) -> String {
     }
 }
 
-fn config_error(message: String) -> RedisError {
-    RedisError::new(ErrorKind::Connect, format!("redis.url TLS: {message}"))
-}
-
-fn cluster_error(message: String) -> RedisError {
-    RedisError::new(
-        ErrorKind::Connect,
-        format!("redis.cluster_nodes TLS: {message}"),
-    )
+/// An error of the TLS settings of `key`'s URLs.
+fn tls_error(key: &str, message: String) -> RedisError {
+    RedisError::new(ErrorKind::Connect, format!("{key} TLS: {message}"))
 }
 
 #[cfg(test)]
@@ -183,20 +219,23 @@ mod tests {
     #[test]
     fn only_rediss_urls_get_tls_and_the_driver_sees_them_plain() {
         assert!(
-            RedisTls::for_url("redis://127.0.0.1:6379/0")
+            RedisTls::for_url("redis://127.0.0.1:6379/0", "redis.url")
                 .expect("plain")
                 .is_none()
         );
-        let insecure = RedisTls::for_url("rediss://h:6380/0#insecure")
+        let insecure = RedisTls::for_url("rediss://h:6380/0#insecure", "redis.url")
             .err()
             .expect("refused");
         assert!(
             insecure.to_string().contains("always checked"),
             "{insecure}"
         );
-        let missing = RedisTls::for_url("rediss://h:6380/0?sslrootcert=/nonexistent.pem")
-            .err()
-            .expect("refused");
+        let missing = RedisTls::for_url(
+            "rediss://h:6380/0?sslrootcert=/nonexistent.pem",
+            "redis.url",
+        )
+        .err()
+        .expect("refused");
         assert!(
             missing.to_string().contains("no readable PEM certificate"),
             "{missing}"
@@ -209,19 +248,15 @@ mod tests {
     }
 
     #[test]
-    fn only_rediss_cluster_urls_get_certificates_and_their_ca_is_checked() {
-        assert!(
-            cluster_certificates("redis://127.0.0.1:7000")
-                .expect("plain")
-                .is_none()
-        );
-        let insecure = cluster_certificates("rediss://h:7000#insecure").expect_err("refused");
+    fn only_rediss_group_urls_get_certificates_and_their_ca_is_checked() {
+        let of = |url| DriverCertificates::of(url, "redis.cluster_nodes");
+        assert!(of("redis://127.0.0.1:7000").expect("plain").is_none());
+        let insecure = of("rediss://h:7000#insecure").expect_err("refused");
         assert!(
             insecure.to_string().contains("always checked"),
             "{insecure}"
         );
-        let missing = cluster_certificates("rediss://h:7000?sslrootcert=/nonexistent.pem")
-            .expect_err("refused");
+        let missing = of("rediss://h:7000?sslrootcert=/nonexistent.pem").expect_err("refused");
         assert!(
             missing
                 .to_string()
