@@ -12,6 +12,7 @@
 use std::time::{Duration, Instant};
 
 use poolside_core::{ErrorKind, RedisConnection, RedisPool};
+use poolside_tests::cluster_keys::sets_and_reads_back;
 use poolside_tests::redis_pubsub::hears_its_own_publish;
 use poolside_tests::{redis_sentinel_tls_config, required_env};
 
@@ -92,13 +93,7 @@ async fn a_sentinel_group_over_tls_serves_every_path_and_follows_a_failover() {
         Some((before, true)),
         "the pool's connections go to the TLS port the sentinel names"
     );
-    let k = key("before");
-    let () = pool
-        .command(redis::cmd("SET").arg(&k).arg("v").arg("PX").arg(60_000))
-        .await
-        .expect("SET");
-    let got: String = pool.command(redis::cmd("GET").arg(&k)).await.expect("GET");
-    assert_eq!(got, "v");
+    sets_and_reads_back(&pool, &[key("before")]).await;
     hears_its_own_publish(&pool, &key("channel")).await;
 
     // The sentinel refuses a failover while the replica is not in sync yet (after a
@@ -143,13 +138,7 @@ async fn a_sentinel_group_over_tls_serves_every_path_and_follows_a_failover() {
         "failed over from :{before} to :{after}; the pool followed in {} ms",
         began.elapsed().as_millis()
     );
-    let k = key("after");
-    let () = pool
-        .command(redis::cmd("SET").arg(&k).arg("w").arg("PX").arg(60_000))
-        .await
-        .expect("SET on the new primary");
-    let got: String = pool.command(redis::cmd("GET").arg(&k)).await.expect("GET");
-    assert_eq!(got, "w");
+    sets_and_reads_back(&pool, &[key("after")]).await;
     // The announcement came over TLS, from the sentinel the pool subscribes to.
     let topology = pool.topology().await.expect("the topology");
     assert!(topology.failovers >= 1, "{topology:?}");

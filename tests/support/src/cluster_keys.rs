@@ -1,5 +1,6 @@
 //! [`sets_and_reads_back`]: keys written one by one and read back in one `MGET`, the
-//! check that a cluster pool reaches the node of every slot the keys fall in.
+//! check that a pool reaches the node of every key (in a cluster, of every slot the
+//! keys fall in).
 
 use poolside_core::RedisPool;
 

@@ -99,15 +99,11 @@ pub fn redis_config(url: &str, extra: &[(&str, &str)]) -> poolside_config::Redis
 ///
 /// When a variable is not set, or the configuration is invalid.
 pub fn redis_sentinel_config(extra: &[(&str, &str)]) -> poolside_config::RedisConfig {
-    let sentinels = required_env("REDIS_SENTINELS");
-    let master = required_env("REDIS_MASTER_NAME");
-    let mut vars = vec![
-        ("POOLSIDE_REDIS__MODE", "sentinel"),
-        ("POOLSIDE_REDIS__SENTINELS", sentinels.as_str()),
-        ("POOLSIDE_REDIS__MASTER_NAME", master.as_str()),
-    ];
-    vars.extend_from_slice(extra);
-    redis_section(&vars)
+    sentinel_section(
+        &required_env("REDIS_SENTINELS"),
+        &required_env("REDIS_MASTER_NAME"),
+        extra,
+    )
 }
 
 /// The `[redis]` section for the cluster `cargo xtask services up redis-cluster`
@@ -118,13 +114,7 @@ pub fn redis_sentinel_config(extra: &[(&str, &str)]) -> poolside_config::RedisCo
 ///
 /// When a variable is not set, or the configuration is invalid.
 pub fn redis_cluster_config(extra: &[(&str, &str)]) -> poolside_config::RedisConfig {
-    let nodes = required_env("REDIS_CLUSTER_NODES");
-    let mut vars = vec![
-        ("POOLSIDE_REDIS__MODE", "cluster"),
-        ("POOLSIDE_REDIS__CLUSTER_NODES", nodes.as_str()),
-    ];
-    vars.extend_from_slice(extra);
-    redis_section(&vars)
+    cluster_section(&required_env("REDIS_CLUSTER_NODES"), extra)
 }
 
 /// The `[redis]` section for the same cluster over TLS (`REDIS_CLUSTER_TLS_NODES`),
@@ -139,12 +129,7 @@ pub fn redis_cluster_tls_config(
     extra: &[(&str, &str)],
 ) -> poolside_config::RedisConfig {
     let nodes = with_tls_params(&required_env("REDIS_CLUSTER_TLS_NODES"), ca, client);
-    let mut vars = vec![
-        ("POOLSIDE_REDIS__MODE", "cluster"),
-        ("POOLSIDE_REDIS__CLUSTER_NODES", nodes.as_str()),
-    ];
-    vars.extend_from_slice(extra);
-    redis_section(&vars)
+    cluster_section(&nodes, extra)
 }
 
 /// The `[redis]` section for the Sentinel group over TLS that `cargo xtask services
@@ -160,11 +145,29 @@ pub fn redis_sentinel_tls_config(
     extra: &[(&str, &str)],
 ) -> poolside_config::RedisConfig {
     let sentinels = with_tls_params(&required_env("REDIS_SENTINELS_TLS"), ca, client);
-    let master = required_env("REDIS_MASTER_NAME_TLS");
+    sentinel_section(&sentinels, &required_env("REDIS_MASTER_NAME_TLS"), extra)
+}
+
+/// `sentinel` mode with `sentinels` (comma-separated URLs) and `master`, then `extra`.
+fn sentinel_section(
+    sentinels: &str,
+    master: &str,
+    extra: &[(&str, &str)],
+) -> poolside_config::RedisConfig {
     let mut vars = vec![
         ("POOLSIDE_REDIS__MODE", "sentinel"),
-        ("POOLSIDE_REDIS__SENTINELS", sentinels.as_str()),
-        ("POOLSIDE_REDIS__MASTER_NAME", master.as_str()),
+        ("POOLSIDE_REDIS__SENTINELS", sentinels),
+        ("POOLSIDE_REDIS__MASTER_NAME", master),
+    ];
+    vars.extend_from_slice(extra);
+    redis_section(&vars)
+}
+
+/// `cluster` mode with `nodes` (comma-separated URLs), then `extra`.
+fn cluster_section(nodes: &str, extra: &[(&str, &str)]) -> poolside_config::RedisConfig {
+    let mut vars = vec![
+        ("POOLSIDE_REDIS__MODE", "cluster"),
+        ("POOLSIDE_REDIS__CLUSTER_NODES", nodes),
     ];
     vars.extend_from_slice(extra);
     redis_section(&vars)
