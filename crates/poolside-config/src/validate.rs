@@ -209,8 +209,7 @@ impl Checker<'_> {
     }
 
     /// A Redis URL of `key`: `redis://` or `unix://`, or `rediss://` (TLS), whose
-    /// certificate files must be files. The URL
-    /// parsed, when it parses.
+    /// certificate files must be files. The URL parsed, when it parses.
     fn redis_url(&mut self, key: &str, url: &SecretUrl) -> Option<url::Url> {
         const SCHEMES: [&str; 3] = ["redis", "unix", "redis+unix"];
         let parsed = url::Url::parse(url.expose());

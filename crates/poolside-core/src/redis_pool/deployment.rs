@@ -1,6 +1,7 @@
 //! [`Deployment`]: where the pool's connections go, by `redis.mode`: one server, the
-//! primary a Sentinel group names now, or a cluster (over TLS for `rediss://` URLs). Each is the redis crate's own client for it (`Client`,
-//! `SentinelClient`, `ClusterClient`), opened with the pool's timeouts.
+//! primary a Sentinel group names now, or a cluster (over TLS for `rediss://` URLs).
+//! Each is the redis crate's own client for it (`Client`, `SentinelClient`,
+//! `ClusterClient`), opened with the pool's timeouts.
 
 use poolside_config::{RedisConfig, RedisMode};
 use redis::cluster::{ClusterClient, ClusterClientBuilder};
