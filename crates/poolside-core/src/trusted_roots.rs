@@ -20,19 +20,13 @@ use crate::file_backed::FileBacked;
 /// The CAs in `root_cert`, or the system's without one; the error says what is
 /// wrong with them and what to give instead.
 pub(crate) fn trusted_roots(root_cert: Option<&Path>) -> Result<RootCertStore, String> {
-    let mut roots = RootCertStore::empty();
     match root_cert {
         Some(path) => {
-            let certs = pem_certificates("sslrootcert", path)?;
-            let (added, _) = roots.add_parsable_certificates(certs);
-            if added == 0 {
-                return Err(format!(
-                    "sslrootcert {} holds no CA certificate rustls can use",
-                    path.display()
-                ));
-            }
+            let pem = read_pem("sslrootcert", path)?;
+            ca_roots(path, &pem)
         }
         None => {
+            let mut roots = RootCertStore::empty();
             let found = rustls_native_certs::load_native_certs();
             let (added, _) = roots.add_parsable_certificates(found.certs);
             if added == 0 {
@@ -41,19 +35,45 @@ pub(crate) fn trusted_roots(root_cert: Option<&Path>) -> Result<RootCertStore, S
                         .to_owned(),
                 );
             }
+            Ok(roots)
         }
+    }
+}
+
+/// The CAs in `pem`, the text of the `sslrootcert` file `path`; the error says what
+/// is wrong with them.
+pub(crate) fn ca_roots(path: &Path, pem: &[u8]) -> Result<RootCertStore, String> {
+    let mut roots = RootCertStore::empty();
+    let (added, _) = roots.add_parsable_certificates(pem_certificates("sslrootcert", path, pem)?);
+    if added == 0 {
+        return Err(format!(
+            "sslrootcert {} holds no CA certificate rustls can use",
+            path.display()
+        ));
     }
     Ok(roots)
 }
 
-/// The certificates of the PEM file `path`, which the URL names as `param`; the
-/// error names both.
+/// The text of the PEM file `path`, which the URL names as `param`; the error names
+/// both.
+pub(crate) fn read_pem(param: &str, path: &Path) -> Result<Vec<u8>, String> {
+    std::fs::read(path).map_err(|e| {
+        format!(
+            "{param} {} holds no readable PEM certificate ({e})",
+            path.display()
+        )
+    })
+}
+
+/// The certificates in `pem`, the text of the file `path` the URL names as `param`;
+/// the error names both.
 pub(crate) fn pem_certificates(
     param: &str,
     path: &Path,
+    pem: &[u8],
 ) -> Result<Vec<CertificateDer<'static>>, String> {
-    CertificateDer::pem_file_iter(path)
-        .and_then(|certs| certs.collect::<Result<Vec<_>, _>>())
+    CertificateDer::pem_slice_iter(pem)
+        .collect::<Result<Vec<_>, _>>()
         .map_err(|e| {
             format!(
                 "{param} {} holds no readable PEM certificate ({e})",

@@ -84,11 +84,18 @@ impl Deployment {
             ),
             None => (None, None),
         };
+        // Read (and checked) here, so that a bad file fails the start with poolside's
+        // advice; each later lookup reads them again.
+        let certificates_now = certificates
+            .as_ref()
+            .map(DriverCertificates::read)
+            .transpose()?;
         let lookup = SentinelLookup::new(
             sentinels.clone(),
             &config.master_name,
             credentials,
             certificates.clone(),
+            certificates_now,
         )
         .map_err(invalid("redis.sentinels"))?;
         let mut target = format!(

@@ -30,15 +30,16 @@ pub(crate) struct SentinelLookup {
 impl SentinelLookup {
     /// A lookup of `master_name` by `sentinels` (URLs already parsed, at least one).
     /// With `credentials` or `certificates`, each lookup builds the client anew with
-    /// the file's password and the certificate files as they are then.
+    /// the file's password and the certificate files as they are then; the first
+    /// client is built with `certificates_now`, the files as the caller read them.
     pub(crate) fn new(
         sentinels: Vec<ConnectionInfo>,
         master_name: &str,
         credentials: Option<PasswordFileCredentials>,
         certificates: Option<DriverCertificates>,
+        certificates_now: Option<TlsCertificates>,
     ) -> RedisResult<Self> {
-        let tls = certificates.as_ref().map(read).transpose()?;
-        let client = build(&sentinels, master_name, None, tls)?;
+        let client = build(&sentinels, master_name, None, certificates_now)?;
         Ok(Self {
             client: Mutex::new(client),
             sentinels,

@@ -16,7 +16,7 @@
 //! PostgreSQL. A cluster client gets them as they are when the pool starts; a
 //! sentinel client, as they are at each lookup of the primary.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use poolside_config::tls_params::{self, ClientCertFiles};
@@ -28,9 +28,9 @@ use tokio_rustls::client::TlsStream;
 
 use super::RedisError;
 use crate::ErrorKind;
-use crate::client_identity::ClientIdentity;
+use crate::client_identity::{certified_key, read_pair};
 use crate::tls_client_config::tls_client_config;
-use crate::trusted_roots::{CertificateCheck, TrustedCas};
+use crate::trusted_roots::{CertificateCheck, TrustedCas, ca_roots, read_pem};
 
 /// How an error of the TLS handshake begins, for [`RedisError`]'s advice.
 pub(crate) const HANDSHAKE_FAILED: &str = "the TLS handshake with Redis failed";
@@ -115,46 +115,53 @@ pub(crate) struct DriverCertificates {
 
 impl DriverCertificates {
     /// The files of `url` (a URL of `key`): `None` for a URL other than
-    /// `rediss://`. They are read and checked here, so that a bad one fails the pool's
-    /// start with poolside's advice.
+    /// `rediss://`. Without `sslrootcert`, the system's CAs must be there; the files
+    /// themselves are checked at each [`read`](Self::read), the first at the pool's
+    /// start, so that a bad one fails it with poolside's advice.
     ///
     /// The redis crate builds its rustls configuration on the process's default
     /// crypto provider; when the application installed none, this installs ring's
     /// (the one poolside's own TLS uses).
     pub(crate) fn of(url: &str, key: &'static str) -> Result<Option<Self>, RedisError> {
-        let Some(asked) = AskedTls::of(url).map_err(|e| tls_error(key, e))? else {
+        let error = |message| tls_error(key, message);
+        let Some(asked) = AskedTls::of(url).map_err(error)? else {
             return Ok(None);
         };
-        let files = Self {
-            key,
-            root_cert: asked.root_cert,
-            client_cert: asked.client_cert,
-        };
-        files.read()?;
+        if asked.root_cert.is_none() {
+            crate::trusted_roots::trusted_roots(None).map_err(error)?;
+        }
         if rustls::crypto::CryptoProvider::get_default().is_none() {
             // Err only when another thread installed one meanwhile: that one serves.
             let _ = rustls::crypto::ring::default_provider().install_default();
         }
-        Ok(Some(files))
+        Ok(Some(Self {
+            key,
+            root_cert: asked.root_cert,
+            client_cert: asked.client_cert,
+        }))
     }
 
-    /// The files as they are now, checked: the CAs parse, and the client certificate
-    /// and key are a pair (checked here for poolside's advice rather than the redis
-    /// crate's).
+    /// The files as they are now, each read once and checked: the CAs parse, and
+    /// the client certificate and key are a pair (checked here for poolside's advice
+    /// rather than the redis crate's).
     pub(crate) fn read(&self) -> Result<TlsCertificates, RedisError> {
         let error = |message| tls_error(self.key, message);
-        crate::trusted_roots::trusted_roots(self.root_cert.as_deref()).map_err(error)?;
-        let read = |path: &Path| {
-            std::fs::read(path).map_err(|e| error(format!("reading {}: {e}", path.display())))
+        let root_cert = match &self.root_cert {
+            Some(path) => {
+                let pem = read_pem("sslrootcert", path).map_err(error)?;
+                ca_roots(path, &pem).map_err(error)?;
+                Some(pem)
+            }
+            None => None,
         };
-        let root_cert = self.root_cert.as_deref().map(read).transpose()?;
         let client_tls = match &self.client_cert {
             Some(files) => {
-                let provider = Arc::new(rustls::crypto::ring::default_provider());
-                ClientIdentity::new(files, provider).map_err(error)?;
+                let (cert, key) = read_pair(files).map_err(error)?;
+                let provider = rustls::crypto::ring::default_provider();
+                certified_key(files, &cert, &key, &provider).map_err(error)?;
                 Some(ClientTlsConfig {
-                    client_cert: read(&files.cert)?,
-                    client_key: read(&files.key)?,
+                    client_cert: cert,
+                    client_key: key,
                 })
             }
             None => None,
@@ -249,7 +256,12 @@ mod tests {
 
     #[test]
     fn only_rediss_group_urls_get_certificates_and_their_ca_is_checked() {
-        let of = |url| DriverCertificates::of(url, "redis.cluster_nodes");
+        // The files as the pool's start reads them.
+        let of = |url| {
+            DriverCertificates::of(url, "redis.cluster_nodes")?
+                .map(|files| files.read())
+                .transpose()
+        };
         assert!(of("redis://127.0.0.1:7000").expect("plain").is_none());
         let insecure = of("rediss://h:7000#insecure").expect_err("refused");
         assert!(
