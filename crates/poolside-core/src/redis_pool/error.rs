@@ -87,14 +87,14 @@ impl RedisError {
         // maxclients it writes its refusal and closes at once, and the reply is lost
         // to the reset that the client's first command meets.
         // The cluster client reports its nodes' refusals as text.
-        let refusal =
-            error.is_connection_refusal() || error.to_string().contains("Connection refused");
+        let text = error.to_string();
+        let refusal = error.is_connection_refusal() || text.contains("Connection refused");
         let closed_on_accept = connecting && error.is_connection_dropped() && !refusal;
-        let tls_refused = connecting && super::tls::is_handshake_failure(&error.to_string());
+        let tls_refused = connecting && super::tls::is_handshake_failure(&text);
         let advice = match kind {
             // The server ended the handshake with an alert: most often, it asks for a
             // client certificate and refused the one presented (or none).
-            _ if tls_refused && error.to_string().contains("received fatal alert") => {
+            _ if tls_refused && text.contains("received fatal alert") => {
                 ": Redis refused the TLS handshake; when it asks for a client certificate \
                  (tls-auth-clients), give sslcert and sslkey in the URL, a certificate that \
                  a CA of its tls-ca-cert-file signed, in its validity period"
@@ -141,7 +141,7 @@ impl RedisError {
         };
         Self {
             kind,
-            message: redact_text(&format!("{context}: {error}{advice}")),
+            message: redact_text(&format!("{context}: {text}{advice}")),
             // A refused connection never carried a command, and a replica refuses a
             // write before running it, as a server refuses what it cannot serve now.
             sent: !error.is_connection_refusal()
