@@ -561,21 +561,18 @@ mod tests {
     /// And no two services share a port.
     #[test]
     fn every_port_is_below_the_ephemeral_range_and_taken_once() {
-        let extra_ports = all().into_iter().flat_map(|service| {
-            let node = redis_sentinel::NODES
-                .iter()
-                .chain(&redis_cluster::NODES)
-                .find(|node| node.key() == service.key());
-            match node.map(|node| (node.port(), node.role)) {
-                Some((port, Role::Cluster { bus_port })) => {
-                    vec![bus_port, port + redis_node::TLS_PORT_OFFSET]
+        let extra_ports = redis_sentinel::NODES
+            .iter()
+            .chain(&redis_cluster::NODES)
+            .flat_map(|node| match node.role {
+                Role::Cluster { bus_port } => {
+                    vec![bus_port, node.port() + redis_node::TLS_PORT_OFFSET]
                 }
-                Some((port, Role::Data { group, .. } | Role::Sentinel { group })) if group.tls => {
-                    vec![group.client_port(port)]
+                Role::Data { group, .. } | Role::Sentinel { group } if group.tls => {
+                    vec![group.client_port(node.port())]
                 }
                 _ => vec![],
-            }
-        });
+            });
         let ports: Vec<u16> = all()
             .iter()
             .map(|s| s.port())
