@@ -5,7 +5,8 @@
 //! presented by new connections with no restart.
 
 use poolside_core::{ErrorKind, PgError, PgPool, TransactionOptions};
-use poolside_tests::mounted_file::{first_success, replace_file};
+use poolside_tests::mounted_file::first_success;
+use poolside_tests::renewed_client_cert::RenewedClientCert;
 use poolside_tests::{load_config, required_env};
 
 /// `DATABASE_CERT_URL` presenting the certificate in `cert` with the key in `key`.
@@ -118,15 +119,10 @@ fn a_certificate_and_a_key_that_are_no_pair_fail_the_pool_at_start() {
 
 #[tokio::test]
 async fn a_certificate_renewed_in_place_is_presented_by_new_connections() {
-    let read = |var: &str| std::fs::read(required_env(var)).expect("a test certificate file");
-    let dir = std::env::temp_dir().join(format!("poolside-client-cert-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("a temp dir");
-    let (cert, key) = (dir.join("tls.crt"), dir.join("tls.key"));
-    replace_file(&cert, &read("TLS_OTHER_CLIENT_CERT"));
-    replace_file(&key, &read("TLS_OTHER_CLIENT_KEY"));
+    let files = RenewedClientCert::refused_at_first("pg-client-cert");
     let pool = pool(&cert_url(
-        &cert.display().to_string(),
-        &key.display().to_string(),
+        &files.cert.display().to_string(),
+        &files.key.display().to_string(),
     ))
     .expect("a pool");
     pool.query_one("SELECT 1", &[])
@@ -135,12 +131,10 @@ async fn a_certificate_renewed_in_place_is_presented_by_new_connections() {
 
     // The certificate is renewed: the new one first, then its key, as a secret's
     // files are replaced one by one.
-    replace_file(&cert, &read("TLS_CLIENT_CERT"));
-    replace_file(&key, &read("TLS_CLIENT_KEY"));
+    files.renew();
     let served = first_success(async || pool.query_one(CLIENT_DN, &[]).await).await;
     assert_eq!(
         served.map(|row| row.get::<_, String>(0)).as_deref(),
         Some("/CN=poolside_cert")
     );
-    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 use futures_util::StreamExt;
 use poolside_core::{ErrorKind, RedisPool};
 use poolside_tests::mounted_file::{first_success, replace_file};
+use poolside_tests::renewed_client_cert::RenewedClientCert;
 use poolside_tests::{redis_config, required_env};
 
 /// `REDIS_TLS_URL` trusting the CA file in variable `ca`.
@@ -177,17 +178,12 @@ async fn a_ca_file_updated_in_place_is_trusted_by_new_connections() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_client_certificate_is_presented_and_renewed_in_place() {
-    let read = |var: &str| std::fs::read(required_env(var)).expect("a test certificate file");
-    let dir = std::env::temp_dir().join(format!("poolside-redis-client-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("a temp dir");
-    let (cert, key) = (dir.join("tls.crt"), dir.join("tls.key"));
-    replace_file(&cert, &read("TLS_OTHER_CLIENT_CERT"));
-    replace_file(&key, &read("TLS_OTHER_CLIENT_KEY"));
+    let files = RenewedClientCert::refused_at_first("redis-client-cert");
     let url = format!(
         "{}&sslcert={}&sslkey={}",
         tls_url("DATABASE_TLS_CA"),
-        cert.display(),
-        key.display()
+        files.cert.display(),
+        files.key.display()
     );
     let pool = lazy_pool(&url);
     let refused = pool
@@ -198,8 +194,7 @@ async fn a_client_certificate_is_presented_and_renewed_in_place() {
     assert!(refused.to_string().contains("sslcert"), "{refused}");
 
     // Renewed: the certificate, then its key, as a secret's files are replaced.
-    replace_file(&cert, &read("TLS_CLIENT_CERT"));
-    replace_file(&key, &read("TLS_CLIENT_KEY"));
+    files.renew();
     let served = first_success(async || pool.command::<String>(&redis::cmd("PING")).await).await;
     assert_eq!(
         served.as_deref(),
@@ -212,6 +207,4 @@ async fn a_client_certificate_is_presented_and_renewed_in_place() {
         .await
         .expect("PING on it");
     assert_eq!(pong, "PONG");
-    drop(conn);
-    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -13,6 +13,7 @@ pub mod pg_table;
 pub mod pgbouncer;
 pub mod private_redis;
 pub mod redis_pubsub;
+pub mod renewed_client_cert;
 pub mod round_trips;
 pub mod tcp_sockets;
 
