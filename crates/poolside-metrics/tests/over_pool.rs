@@ -261,8 +261,10 @@ async fn slow_operations_are_listed_by_shape_and_dropped_calls_count_as_cancelle
     // under it even when a loaded machine runs its 50 ms timeout late (CI saw 114 ms),
     // and the nap lasts 100 ms past it.
     let recorder = Arc::new(OperationRecorder::new(
-        // A label of its own: the other test records under PoolLabel::Postgres.
-        PoolLabel::Secondary,
+        // A label no other test here records under: the first test records under
+        // PoolLabel::Postgres, and the OpenTelemetry test checks that
+        // PoolLabel::Secondary holds no poolside-named figure while this one runs.
+        PoolLabel::Redis,
         Duration::from_millis(300),
         Duration::from_secs(60),
     ));
