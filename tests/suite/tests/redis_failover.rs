@@ -140,6 +140,29 @@ impl Load {
     }
 }
 
+/// The keys among `keys` whose GET alone fails or takes over 300 ms, with their slots
+/// and what happened (at most five): to tell a stalled connection from a slot that
+/// stays unreadable.
+async fn slow_alone(pool: &RedisPool, keys: &[&str]) -> Vec<String> {
+    let mut slow = Vec::new();
+    for &key in keys {
+        let began = Instant::now();
+        let got: Result<Option<u64>, _> = pool.command(redis::cmd("GET").arg(key)).await;
+        let took = began.elapsed();
+        if got.is_err() || took > Duration::from_millis(300) {
+            let slot = redis::cluster_routing::Slot::for_key(key);
+            slow.push(format!(
+                "{key} ({slot:?}): {:?} after {took:?}",
+                got.map(|_| ())
+            ));
+        }
+        if slow.len() == 5 {
+            break;
+        }
+    }
+    slow
+}
+
 /// Runs the load, `fault` (`xtask services` commands, one after another) on another
 /// thread, and the load for `after` more; then checks that no acknowledged write was
 /// lost, that calls work again soon after the promotion (in a cluster, one reconnect
@@ -186,17 +209,20 @@ async fn under_load(config: RedisConfig, fault: &[&[&str]], after: Duration) -> 
         let values: Vec<Option<u64>> = match cache.mget(&keys).await {
             Ok(values) => values,
             Err(e) => {
-                // Once seen in CI (a timeout after a reshard), never here: say whether
-                // the same read then works, to tell a stall from a lasting fault.
+                // Seen in CI on redis 1.8.1 (a timeout after a reshard; the cluster
+                // connection then queued a multi-slot command's parts without waking
+                // itself): say whether the same read then works, and which keys are
+                // slow alone, to tell a stall from a lasting fault.
                 let failed_after = read_at.elapsed();
                 let again = Instant::now();
                 let retried = cache.mget::<u64>(&keys).await.map(|v| v.len());
+                let again = again.elapsed();
                 panic!(
                     "reads back {} keys: {e} after {failed_after:?}; the same read again: \
-                     {retried:?} after {:?}; the pool: {:?}",
+                     {retried:?} after {again:?}; the pool: {:?}; slow alone: {:?}",
                     keys.len(),
-                    again.elapsed(),
-                    pool.stats()
+                    pool.stats(),
+                    slow_alone(&pool, &keys).await
                 )
             }
         };
