@@ -54,8 +54,9 @@ commands:
                     (1-6) of the cluster, or to PgBouncer (`services up [group]`
                     starts it again)
   services reshard redis N
-                    move N slots between two primaries of the Redis Cluster
-                    (`redis-cli --cluster reshard`)
+                    move N slots from the Redis Cluster's fullest primary to its
+                    emptiest (`redis-cli --cluster reshard`); refused if that
+                    would leave the fullest none
   services stop postgres|postgres-standby
                     stop the primary or the streaming standby (`services up` starts
                     it again)

@@ -148,6 +148,8 @@ struct NodeLine<'a> {
     port: u16,
     /// Flagged `master`, not `fail` or `fail?`, and listing slots.
     serves_slots: bool,
+    /// How many slots it lists (`0-5460`, `5461`; not a migration in progress).
+    slots: u32,
     /// A replica's primary (its node id).
     replica_of: Option<&'a str>,
 }
@@ -169,8 +171,23 @@ fn node_lines(nodes: &str) -> impl Iterator<Item = NodeLine<'_>> {
             replica_of: flag(&|f| f == "slave")
                 .then(|| fields.get(3).copied())
                 .flatten(),
+            slots: fields.iter().skip(8).map(|range| slot_count(range)).sum(),
         })
     })
+}
+
+/// How many slots a `CLUSTER NODES` slot field lists: `first-last` or one slot; `0`
+/// for a migration in progress (`[slot->-id]`).
+fn slot_count(range: &str) -> u32 {
+    let bound = |n: &str| n.parse::<u32>().ok();
+    match range.split_once('-') {
+        _ if range.starts_with('[') => 0,
+        Some((first, last)) => match (bound(first), bound(last)) {
+            (Some(first), Some(last)) if last >= first => last - first + 1,
+            _ => 0,
+        },
+        None => u32::from(bound(range).is_some()),
+    }
 }
 
 /// The node on `port` serves slots as a primary that is not failed, as `nodes`
@@ -229,9 +246,10 @@ pub(crate) fn await_promotion(killed: &RedisNode, replicas: &[u16], began: Insta
     }
 }
 
-/// `services reshard redis N`: moves `slots` slots from the first primary that
-/// serves slots to the next, with `redis-cli --cluster reshard`, and waits until
-/// every node says the cluster is ok.
+/// `services reshard redis N`: moves `slots` slots from the primary that serves the
+/// most to the one that serves the fewest (so that runs one after another keep every
+/// primary serving), with `redis-cli --cluster reshard`, and waits until every node
+/// says the cluster is ok.
 pub(crate) fn reshard(slots: &str) -> Result<()> {
     let slots: u32 = slots
         .parse()
@@ -240,9 +258,23 @@ pub(crate) fn reshard(slots: &str) -> Result<()> {
         .with_context(|| format!("{slots:?} is not a number of slots"))?;
     let nodes = cluster_nodes()?;
     let primaries: Vec<NodeLine<'_>> = node_lines(&nodes).filter(|n| n.serves_slots).collect();
-    let [from, to, ..] = primaries.as_slice() else {
-        bail!("fewer than two primaries serve slots: {nodes}");
+    let (Some(from), Some(to)) = (
+        primaries.iter().max_by_key(|n| n.slots),
+        primaries.iter().min_by_key(|n| n.slots),
+    ) else {
+        bail!("no primary serves slots: {nodes}");
     };
+    if primaries.len() < 2 {
+        bail!("fewer than two primaries serve slots: {nodes}");
+    }
+    if slots >= from.slots {
+        // A primary left with no slots becomes a replica (cluster-allow-replica-migration).
+        bail!(
+            "{} serves {} slots, the most of any primary: moving {slots} would leave it none",
+            from.address,
+            from.slots
+        );
+    }
     let began = Instant::now();
     let slots_text = slots.to_string();
     let to_over_tls = format!("127.0.0.1:{}", to.port + TLS_PORT_OFFSET);
@@ -270,4 +302,31 @@ pub(crate) fn reshard(slots: &str) -> Result<()> {
         began.elapsed().as_millis()
     );
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn node_lines_count_the_slots_each_primary_serves() {
+        let nodes = "\
+a 127.0.0.1:16400@16500 myself,master - 0 0 1 connected 0-5460 [5461->-b]
+b 127.0.0.1:16401@16501 master - 0 0 2 connected 5461-10922 16383
+c 127.0.0.1:16402@16502 master,fail - 0 0 3 connected 10923-16382
+d 127.0.0.1:16403@16503 slave b 0 0 2 connected
+";
+        let lines: Vec<(u16, bool, u32)> = node_lines(nodes)
+            .map(|n| (n.port, n.serves_slots, n.slots))
+            .collect();
+        assert_eq!(
+            lines,
+            [
+                (16400, true, 5461),
+                (16401, true, 5463),
+                (16402, false, 5460),
+                (16403, false, 0)
+            ]
+        );
+    }
 }
