@@ -88,8 +88,10 @@ pub(crate) fn form() -> Result<()> {
     serving()
 }
 
-/// Waits until every node says the cluster is ok, and every replica is in sync
-/// with its primary, so that a primary killed has a replica to take over.
+/// Waits until every node says the cluster is ok, every replica is in sync with its
+/// primary (so that a primary killed has a replica to take over), and every node
+/// names the same primary for each slot, with none migrating (so that a client
+/// asking any node for the slots gets the map the cluster serves).
 fn serving() -> Result<()> {
     let began = Instant::now();
     loop {
@@ -109,11 +111,28 @@ fn serving() -> Result<()> {
 
 fn ready() -> Result<()> {
     let mut replicas = 0;
+    let mut first_view: Option<(u16, Vec<String>)> = None;
     for node in &NODES {
         let info = cli(node.port(), &["CLUSTER", "INFO"])?;
         let state = info_field(&info, "cluster_state");
         if state != Some("ok") {
             bail!("node {} says the cluster is {state:?}", node.port());
+        }
+        let nodes = cli(node.port(), &["CLUSTER", "NODES"])?;
+        if let Some(open) = nodes
+            .split_whitespace()
+            .find(|field| field.starts_with('['))
+        {
+            bail!("node {} has a slot migrating: {open}", node.port());
+        }
+        let view = slot_owners(&nodes);
+        match &first_view {
+            Some((port, first)) if *first != view => bail!(
+                "nodes {port} and {} name different primaries for some slots",
+                node.port()
+            ),
+            Some(_) => {}
+            None => first_view = Some((node.port(), view)),
         }
         let replication = cli(node.port(), &["INFO", "replication"])?;
         if info_field(&replication, "role") == Some("slave") {
@@ -174,6 +193,27 @@ fn node_lines(nodes: &str) -> impl Iterator<Item = NodeLine<'_>> {
             slots: fields.iter().skip(8).map(|range| slot_count(range)).sum(),
         })
     })
+}
+
+/// Each primary serving slots, as `CLUSTER NODES` says: its ID and slot ranges, in
+/// order.
+fn slot_owners(nodes: &str) -> Vec<String> {
+    let mut owners: Vec<String> = nodes
+        .lines()
+        .filter(|line| node_lines(line).any(|node| node.serves_slots))
+        .map(|line| {
+            let fields: Vec<&str> = line.split_whitespace().collect();
+            let ranges = fields[8..].iter().filter(|f| !f.starts_with('['));
+            let mut owner = fields[0].to_owned();
+            for range in ranges {
+                owner.push(' ');
+                owner.push_str(range);
+            }
+            owner
+        })
+        .collect();
+    owners.sort();
+    owners
 }
 
 /// How many slots a `CLUSTER NODES` slot field lists: `first-last` or one slot; `0`
@@ -309,7 +349,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn node_lines_count_the_slots_each_primary_serves() {
+    fn node_lines_count_the_slots_each_primary_serves_and_name_their_ranges() {
         let nodes = "\
 a 127.0.0.1:16400@16500 myself,master - 0 0 1 connected 0-5460 [5461->-b]
 b 127.0.0.1:16401@16501 master - 0 0 2 connected 5461-10922 16383
@@ -327,6 +367,11 @@ d 127.0.0.1:16403@16503 slave b 0 0 2 connected
                 (16402, false, 5460),
                 (16403, false, 0)
             ]
+        );
+        assert_eq!(
+            slot_owners(nodes),
+            ["a 0-5460", "b 5461-10922 16383"],
+            "the primaries serving slots, without the migration in progress"
         );
     }
 }
