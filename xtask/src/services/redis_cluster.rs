@@ -288,8 +288,8 @@ pub(crate) fn await_promotion(killed: &RedisNode, replicas: &[u16], began: Insta
 
 /// `services reshard redis N`: moves `slots` slots from the primary that serves the
 /// most to the one that serves the fewest (so that runs one after another keep every
-/// primary serving), with `redis-cli --cluster reshard`, and waits until every node
-/// says the cluster is ok.
+/// primary serving), with `redis-cli --cluster reshard`, and waits until the cluster
+/// serves again (see `serving`).
 pub(crate) fn reshard(slots: &str) -> Result<()> {
     let slots: u32 = slots
         .parse()
@@ -305,7 +305,7 @@ pub(crate) fn reshard(slots: &str) -> Result<()> {
         bail!("no primary serves slots: {nodes}");
     };
     if primaries.len() < 2 {
-        bail!("fewer than two primaries serve slots: {nodes}");
+        bail!("only {} serves slots: {nodes}", from.address);
     }
     if slots >= from.slots {
         // A primary left with no slots becomes a replica (cluster-allow-replica-migration).
