@@ -50,6 +50,25 @@ impl<T> FileBacked<T> {
         })
     }
 
+    /// As [`new`](Self::new), with `first` reading the value at start (its error the
+    /// caller's own type, for an error at start that says more than a log line) and
+    /// `read` reading it again after a change.
+    pub(crate) fn new_with<E>(
+        files: Vec<PathBuf>,
+        what: &'static str,
+        first: impl FnOnce() -> Result<Arc<T>, E>,
+        read: impl Fn(&[PathBuf]) -> Result<Arc<T>, String> + Send + Sync + 'static,
+    ) -> Result<Self, E> {
+        let stamps = files.iter().map(|file| stamp(file)).collect();
+        let value = first()?;
+        Ok(Self {
+            files,
+            what,
+            read: Box::new(read),
+            current: Mutex::new((stamps, value)),
+        })
+    }
+
     /// The value of now: the files read again if one changed since.
     pub(crate) fn get(&self) -> Arc<T> {
         let mut current = self.current.lock();

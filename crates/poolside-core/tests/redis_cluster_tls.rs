@@ -5,12 +5,15 @@
 //! multi-key command split by slot, an exclusive connection, a subscriber and the
 //! topology all go over TLS; a certificate from a CA the URLs do not trust is
 //! refused, saying so. A client certificate (`sslcert`, `sslkey`) goes to every node,
-//! which refuses one its CA did not sign (`tls-auth-clients optional`).
+//! which refuses one its CA did not sign (`tls-auth-clients optional`); one renewed in
+//! place reaches the pool's new cluster connections with no restart.
 
 use poolside_core::{ErrorKind, RedisConnection, RedisPool};
 use poolside_tests::cluster_keys::sets_and_reads_back;
+use poolside_tests::mounted_file::first_success;
 use poolside_tests::redis_pubsub::hears_its_own_publish;
-use poolside_tests::{redis_cluster_tls_config, required_env};
+use poolside_tests::renewed_client_cert::RenewedClientCert;
+use poolside_tests::{redis_cluster_tls_config, redis_cluster_tls_config_with, required_env};
 
 /// A key unique to this run, with `i` in it.
 fn key(i: usize) -> String {
@@ -119,4 +122,45 @@ async fn a_client_certificate_goes_to_every_node_and_an_untrusted_one_is_refused
         .expect_err("the nodes did not sign this client certificate");
     assert_eq!(error.kind(), ErrorKind::Connect, "{error}");
     assert!(error.to_string().contains("sslcert"), "{error}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_certificate_renewed_in_place_reaches_new_cluster_connections() {
+    let files = RenewedClientCert::refused_at_first("redis-cluster-client-cert");
+    let params = format!(
+        "sslrootcert={}&sslcert={}&sslkey={}",
+        required_env("DATABASE_TLS_CA"),
+        files.cert.display(),
+        files.key.display()
+    );
+    let pool = RedisPool::connect_lazy(&redis_cluster_tls_config_with(
+        &params,
+        &[
+            ("POOLSIDE_REDIS__CONNECTION_TIMEOUT", "2s"),
+            ("POOLSIDE_REDIS__RETRY_DELAY", "100ms"),
+        ],
+    ))
+    .expect("a pool, not connected yet");
+    let refused = pool
+        .command::<String>(&redis::cmd("PING"))
+        .await
+        .expect_err("the nodes' CA did not sign the client certificate");
+    assert_eq!(refused.kind(), ErrorKind::Connect, "{refused}");
+
+    // Renewed: the certificate, then its key, as a secret's files are replaced.
+    files.renew();
+    let served = first_success(async || pool.command::<String>(&redis::cmd("PING")).await).await;
+    assert_eq!(
+        served.as_deref(),
+        Some("PONG"),
+        "served with the renewed certificate"
+    );
+    // 100 keys cover the slots of every primary: each node took the certificate.
+    let keys: Vec<String> = (3000..3100).map(key).collect();
+    sets_and_reads_back(&pool, &keys).await;
+    hears_its_own_publish(
+        &pool,
+        &format!("cluster-tls-renewed:{}", std::process::id()),
+    )
+    .await;
 }

@@ -129,7 +129,20 @@ pub fn redis_cluster_tls_config(
     client: Option<&str>,
     extra: &[(&str, &str)],
 ) -> poolside_config::RedisConfig {
-    let nodes = with_tls_params(&required_env("REDIS_CLUSTER_TLS_NODES"), ca, client);
+    redis_cluster_tls_config_with(&tls_params(ca, client), extra)
+}
+
+/// [`redis_cluster_tls_config`] with `params` (`sslrootcert=...&sslcert=...`) as each
+/// URL's query: for files of a test's own.
+///
+/// # Panics
+///
+/// When a variable is not set, or the configuration is invalid.
+pub fn redis_cluster_tls_config_with(
+    params: &str,
+    extra: &[(&str, &str)],
+) -> poolside_config::RedisConfig {
+    let nodes = with_query(&required_env("REDIS_CLUSTER_TLS_NODES"), params);
     cluster_section(&nodes, extra)
 }
 
@@ -145,7 +158,10 @@ pub fn redis_sentinel_tls_config(
     client: Option<&str>,
     extra: &[(&str, &str)],
 ) -> poolside_config::RedisConfig {
-    let sentinels = with_tls_params(&required_env("REDIS_SENTINELS_TLS"), ca, client);
+    let sentinels = with_query(
+        &required_env("REDIS_SENTINELS_TLS"),
+        &tls_params(ca, client),
+    );
     sentinel_section(&sentinels, &required_env("REDIS_MASTER_NAME_TLS"), extra)
 }
 
@@ -194,9 +210,8 @@ pub fn tls_params(ca: &str, client: Option<&str>) -> String {
     params
 }
 
-/// Comma-separated `urls`, each with [`tls_params`]`(ca, client)`.
-fn with_tls_params(urls: &str, ca: &str, client: Option<&str>) -> String {
-    let params = tls_params(ca, client);
+/// Comma-separated `urls`, each with the query `params`.
+fn with_query(urls: &str, params: &str) -> String {
     urls.split(',')
         .map(|url| format!("{url}?{params}"))
         .collect::<Vec<_>>()

@@ -3,12 +3,14 @@
 //! Each is the redis crate's own client for it (`Client`, `SentinelClient`,
 //! `ClusterClient`), opened with the pool's timeouts.
 
+use std::sync::Arc;
+
 use poolside_config::{RedisConfig, RedisMode};
-use redis::cluster::{ClusterClient, ClusterClientBuilder};
 use redis::{
     AsyncConnectionConfig, ConnectionAddr, ConnectionInfo, IntoConnectionInfo, RedisResult,
 };
 
+use super::cluster_clients::{ClusterClients, ClusterSettings};
 use super::driver::{self, Driver};
 use super::failovers::Failovers;
 use super::password_file::PasswordFileCredentials;
@@ -16,6 +18,7 @@ use super::sentinel_lookup::SentinelLookup;
 use super::tcp_settings::tcp_settings;
 use super::tls::{DriverCertificates, RedisTls, plain_url};
 use super::{RedisConnection, RedisError};
+use crate::file_backed::FileBacked;
 
 /// The redis crate's client for the configured mode.
 pub(crate) enum Deployment {
@@ -33,11 +36,9 @@ pub(crate) enum Deployment {
         tls: Option<RedisTls>,
         failovers: Failovers,
     },
+    /// The cluster client, built again when a node URL's certificate files change.
     Cluster {
-        client: Box<ClusterClient>,
-        /// Where a pub/sub connection goes: a cluster forwards every `PUBLISH` to
-        /// every node, so any one node hears every channel.
-        first: redis::Client,
+        clients: FileBacked<ClusterClients>,
         credentials: Option<PasswordFileCredentials>,
     },
 }
@@ -116,49 +117,32 @@ impl Deployment {
     }
 
     fn cluster(config: &RedisConfig) -> Result<(Self, String), RedisError> {
-        let nodes = infos(&config.cluster_nodes).map_err(invalid("redis.cluster_nodes"))?;
-        let first = first(&nodes, "redis.cluster_nodes")?;
-        let settings = first.redis_settings();
+        const KEY: &str = "redis.cluster_nodes";
+        let nodes = infos(&config.cluster_nodes).map_err(invalid(KEY))?;
+        let credentials = credentials(config, first(&nodes, KEY)?);
         // Validation saw that every node's URL asks for TLS alike, with one CA file.
         let certificates = match config.cluster_nodes.first() {
-            Some(url) => DriverCertificates::of(url.expose(), "redis.cluster_nodes")?
-                .map(|files| files.read())
-                .transpose()?,
+            Some(url) => DriverCertificates::of(url.expose(), KEY)?,
             None => None,
         };
-        let mut builder = ClusterClientBuilder::new(nodes.iter().cloned())
-            .connection_timeout(config.connection_timeout)
-            .response_timeout(config.command_timeout)
-            .tcp_settings(first.tcp_settings().clone());
-        if let Some(certificates) = &certificates {
-            builder = builder.certs(certificates.clone());
-        }
-        let credentials = credentials(config, first);
-        if let Some(credentials) = &credentials {
-            builder = builder.set_credentials_provider(credentials.clone());
-        }
-        if let Some(username) = settings.username() {
-            builder = builder.username(username);
-        }
-        if let Some(password) = settings.password() {
-            builder = builder.password(password);
-        }
-        let client = builder.build().map_err(invalid("redis.cluster_nodes"))?;
-        let first = match certificates {
-            Some(certificates) => redis::Client::build_with_tls(first.clone(), certificates),
-            None => redis::Client::open(first.clone()),
-        }
-        .map_err(invalid("redis.cluster_nodes"))?;
         let mut target = format!("the cluster at {}", addresses(&nodes));
-        if matches!(
-            first.get_connection_info().addr(),
-            ConnectionAddr::TcpTls { .. }
-        ) {
+        if certificates.is_some() {
             target.push_str(" over TLS");
         }
+        let settings = Arc::new(ClusterSettings::new(nodes, config, credentials.clone()));
+        let files = certificates
+            .as_ref()
+            .map(DriverCertificates::files)
+            .unwrap_or_default();
+        let again = (Arc::clone(&settings), certificates.clone());
+        let clients = FileBacked::new_with(
+            files,
+            "a cluster node URL's sslrootcert, sslcert or sslkey",
+            || cluster_clients(&settings, certificates.as_ref()),
+            move |_| cluster_clients(&again.0, again.1.as_ref()).map_err(|e| e.to_string()),
+        )?;
         let deployment = Deployment::Cluster {
-            client: Box::new(client),
-            first,
+            clients,
             credentials,
         };
         Ok((deployment, target))
@@ -177,8 +161,8 @@ impl Deployment {
             Deployment::Sentinel { lookup, tls, .. } => {
                 driver::open(&lookup.primary().await?, tls.as_ref(), config).await?
             }
-            Deployment::Cluster { client, .. } => {
-                let conn = client.get_async_connection().await?;
+            Deployment::Cluster { clients, .. } => {
+                let conn = clients.get().cluster.get_async_connection().await?;
                 return Ok((RedisConnection::Cluster(conn), Driver::external()));
             }
         };
@@ -207,9 +191,10 @@ impl Deployment {
                 }
             }
             Deployment::Cluster {
-                first, credentials, ..
+                clients,
+                credentials,
             } => {
-                with_credentials(first, credentials.as_ref())?
+                with_credentials(&clients.get().first, credentials.as_ref())?
                     .get_async_pubsub()
                     .await
             }
@@ -249,6 +234,18 @@ fn credentials(config: &RedisConfig, info: &ConnectionInfo) -> Option<PasswordFi
         path,
         info.redis_settings().username(),
     ))
+}
+
+/// A cluster's clients, with the certificate files as they are now.
+fn cluster_clients(
+    settings: &ClusterSettings,
+    certificates: Option<&DriverCertificates>,
+) -> Result<Arc<ClusterClients>, RedisError> {
+    let tls = certificates.map(DriverCertificates::read).transpose()?;
+    let clients = settings
+        .build(tls)
+        .map_err(invalid("redis.cluster_nodes"))?;
+    Ok(Arc::new(clients))
 }
 
 /// `client`, or a client to its server with the password of now when `credentials`

@@ -13,8 +13,9 @@
 //! `tls-auth-clients`).
 //!
 //! For poolside's own connections, the files are read again when they change, as for
-//! PostgreSQL. A cluster client gets them as they are when the pool starts; a
-//! sentinel client, as they are at each lookup of the primary.
+//! PostgreSQL. A cluster client is built again with them when they change
+//! (`cluster_clients.rs`); a sentinel client, with them as they are at each lookup of
+//! the primary.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -139,6 +140,12 @@ impl DriverCertificates {
             root_cert: asked.root_cert,
             client_cert: asked.client_cert,
         }))
+    }
+
+    /// The files named: the CA file, the client certificate and its key, those given.
+    pub(crate) fn files(&self) -> Vec<PathBuf> {
+        let client = self.client_cert.iter().flat_map(|c| [&c.cert, &c.key]);
+        self.root_cert.iter().chain(client).cloned().collect()
     }
 
     /// The files as they are now, each read once and checked: the CAs parse, and
