@@ -10,7 +10,6 @@
 
 use poolside_core::{ErrorKind, RedisConnection, RedisPool};
 use poolside_tests::cluster_keys::sets_and_reads_back;
-use poolside_tests::mounted_file::first_success;
 use poolside_tests::redis_pubsub::hears_its_own_publish;
 use poolside_tests::renewed_client_cert::RenewedClientCert;
 use poolside_tests::{redis_cluster_tls_config, redis_cluster_tls_config_with, required_env};
@@ -128,10 +127,9 @@ async fn a_client_certificate_goes_to_every_node_and_an_untrusted_one_is_refused
 async fn a_client_certificate_renewed_in_place_reaches_new_cluster_connections() {
     let files = RenewedClientCert::refused_at_first("redis-cluster-client-cert");
     let params = format!(
-        "sslrootcert={}&sslcert={}&sslkey={}",
+        "sslrootcert={}&{}",
         required_env("DATABASE_TLS_CA"),
-        files.cert.display(),
-        files.key.display()
+        files.params()
     );
     let pool = RedisPool::connect_lazy(&redis_cluster_tls_config_with(
         &params,
@@ -141,20 +139,7 @@ async fn a_client_certificate_renewed_in_place_reaches_new_cluster_connections()
         ],
     ))
     .expect("a pool, not connected yet");
-    let refused = pool
-        .command::<String>(&redis::cmd("PING"))
-        .await
-        .expect_err("the nodes' CA did not sign the client certificate");
-    assert_eq!(refused.kind(), ErrorKind::Connect, "{refused}");
-
-    // Renewed: the certificate, then its key, as a secret's files are replaced.
-    files.renew();
-    let served = first_success(async || pool.command::<String>(&redis::cmd("PING")).await).await;
-    assert_eq!(
-        served.as_deref(),
-        Some("PONG"),
-        "served with the renewed certificate"
-    );
+    files.refused_then_served_when_renewed(&pool).await;
     // 100 keys cover the slots of every primary: each node took the certificate.
     let keys: Vec<String> = (3000..3100).map(key).collect();
     sets_and_reads_back(&pool, &keys).await;

@@ -179,28 +179,9 @@ async fn a_ca_file_updated_in_place_is_trusted_by_new_connections() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_client_certificate_is_presented_and_renewed_in_place() {
     let files = RenewedClientCert::refused_at_first("redis-client-cert");
-    let url = format!(
-        "{}&sslcert={}&sslkey={}",
-        tls_url("DATABASE_TLS_CA"),
-        files.cert.display(),
-        files.key.display()
-    );
+    let url = format!("{}&{}", tls_url("DATABASE_TLS_CA"), files.params());
     let pool = lazy_pool(&url);
-    let refused = pool
-        .command::<String>(&redis::cmd("PING"))
-        .await
-        .expect_err("the server's CA did not sign the client certificate");
-    assert_eq!(refused.kind(), ErrorKind::Connect, "{refused}");
-    assert!(refused.to_string().contains("sslcert"), "{refused}");
-
-    // Renewed: the certificate, then its key, as a secret's files are replaced.
-    files.renew();
-    let served = first_success(async || pool.command::<String>(&redis::cmd("PING")).await).await;
-    assert_eq!(
-        served.as_deref(),
-        Some("PONG"),
-        "served with the renewed certificate"
-    );
+    files.refused_then_served_when_renewed(&pool).await;
     let mut conn = pool.exclusive().await.expect("an exclusive connection");
     let pong: String = redis::cmd("PING")
         .query_async(&mut *conn)

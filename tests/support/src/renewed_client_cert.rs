@@ -4,7 +4,9 @@
 
 use std::path::PathBuf;
 
-use crate::mounted_file::replace_file;
+use poolside_core::{ErrorKind, RedisPool};
+
+use crate::mounted_file::{first_success, replace_file};
 use crate::required_env;
 
 /// The files `sslcert` and `sslkey` name: first the pair the services' servers
@@ -47,6 +49,40 @@ impl RenewedClientCert {
     /// When a variable is not set, or a file cannot be read or written.
     pub fn renew(&self) {
         self.write("TLS_CLIENT");
+    }
+
+    /// `sslcert=...&sslkey=...`, naming these files, for a URL's query.
+    #[must_use]
+    pub fn params(&self) -> String {
+        format!(
+            "sslcert={}&sslkey={}",
+            self.cert.display(),
+            self.key.display()
+        )
+    }
+
+    /// Checks that `pool`, presenting these files, is refused (`Connect`, with advice
+    /// naming `sslcert`), then renews them and checks that a `PING` is served.
+    ///
+    /// # Panics
+    ///
+    /// When the first `PING` is served or fails otherwise, or no `PING` is served
+    /// after the renewal.
+    pub async fn refused_then_served_when_renewed(&self, pool: &RedisPool) {
+        let refused = pool
+            .command::<String>(&redis::cmd("PING"))
+            .await
+            .expect_err("the server's CA did not sign the client certificate");
+        assert_eq!(refused.kind(), ErrorKind::Connect, "{refused}");
+        assert!(refused.to_string().contains("sslcert"), "{refused}");
+
+        self.renew();
+        let ping = async || pool.command::<String>(&redis::cmd("PING")).await;
+        assert_eq!(
+            first_success(ping).await.as_deref(),
+            Some("PONG"),
+            "served with the renewed certificate"
+        );
     }
 
     /// The files of the pair in `{client}_CERT` and `{client}_KEY`, certificate first.
