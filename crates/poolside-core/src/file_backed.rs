@@ -4,6 +4,7 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::SystemTime;
 
 use parking_lot::Mutex;
@@ -22,6 +23,8 @@ pub(crate) struct FileBacked<T> {
     read: Read<T>,
     /// The value last read, and the files' stamps then.
     current: Mutex<(Vec<Option<FileStamp>>, Arc<T>)>,
+    /// How many times the value was read again after a change.
+    generation: AtomicU64,
 }
 
 /// What tells a changed file: its modification time and length.
@@ -47,6 +50,7 @@ impl<T> FileBacked<T> {
             what,
             read: Box::new(read),
             current: Mutex::new((stamps, value)),
+            generation: AtomicU64::new(0),
         })
     }
 
@@ -66,6 +70,7 @@ impl<T> FileBacked<T> {
             what,
             read: Box::new(read),
             current: Mutex::new((stamps, value)),
+            generation: AtomicU64::new(0),
         })
     }
 
@@ -87,6 +92,7 @@ impl<T> FileBacked<T> {
                         self.what
                     );
                     *current = (now, value);
+                    self.generation.fetch_add(1, Ordering::Relaxed);
                 }
                 Err(e) => {
                     tracing::warn!(
@@ -100,6 +106,13 @@ impl<T> FileBacked<T> {
             }
         }
         Arc::clone(&current.1)
+    }
+
+    /// How many times the value has been read again after a change, the files looked
+    /// at first: what was built from an older count holds an older value.
+    pub(crate) fn generation(&self) -> u64 {
+        drop(self.get());
+        self.generation.load(Ordering::Relaxed)
     }
 }
 
@@ -130,9 +143,10 @@ mod tests {
                 .map_err(|e| e.to_string())
         })
         .expect("reads");
-        assert_eq!(*backed.get(), 1);
+        assert_eq!((*backed.get(), backed.generation()), (1, 0));
         std::fs::write(&file, "22").expect("write");
         assert_eq!(*backed.get(), 22, "a change is read");
+        assert_eq!(backed.generation(), 1, "once");
         std::fs::write(&file, "not a number").expect("write");
         assert_eq!(
             *backed.get(),
@@ -143,6 +157,11 @@ mod tests {
         assert_eq!(*backed.get(), 22, "a missing file is no change");
         std::fs::write(&file, "333").expect("write");
         assert_eq!(*backed.get(), 333, "the next change is read");
+        assert_eq!(
+            backed.generation(),
+            2,
+            "a change that was not read is not counted"
+        );
         std::fs::remove_dir_all(&dir).expect("remove the temp dir");
     }
 }

@@ -148,4 +148,16 @@ async fn a_client_certificate_renewed_in_place_reaches_new_cluster_connections()
         &format!("cluster-tls-renewed:{}", std::process::id()),
     )
     .await;
+
+    // A connection opened with these files goes back to the pool; then the files
+    // change again. It is not handed out any more (it would reconnect a node with
+    // the files it was opened with): a new one opens, with the files of now, which
+    // the nodes refuse.
+    drop(pool.exclusive().await.expect("an exclusive connection"));
+    files.replace_with_refused();
+    let error = pool
+        .exclusive()
+        .await
+        .expect_err("no connection opened with the replaced files");
+    assert_eq!(error.kind(), ErrorKind::Connect, "{error}");
 }

@@ -51,6 +51,16 @@ impl RenewedClientCert {
         self.write("TLS_CLIENT");
     }
 
+    /// Puts the refused pair back, as a certificate replaced by one the servers do
+    /// not accept.
+    ///
+    /// # Panics
+    ///
+    /// When a variable is not set, or a file cannot be read or written.
+    pub fn replace_with_refused(&self) {
+        self.write("TLS_OTHER_CLIENT");
+    }
+
     /// `sslcert=...&sslkey=...`, naming these files, for a URL's query.
     #[must_use]
     pub fn params(&self) -> String {

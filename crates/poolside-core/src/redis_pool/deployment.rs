@@ -211,6 +211,17 @@ impl Deployment {
         }
     }
 
+    /// How many times the cluster client was built again since the start, after its
+    /// certificate files changed (always 0 in the other modes, whose connections
+    /// read the files themselves): a connection opened under a lower count presents
+    /// a certificate, or trusts CAs, that the files no longer hold.
+    pub(crate) fn certificates_generation(&self) -> u64 {
+        match self {
+            Deployment::Cluster { clients, .. } => clients.generation(),
+            _ => 0,
+        }
+    }
+
     /// Whether a connection must be checked to still be on a primary: a Sentinel
     /// group's old primary keeps its connections after a failover, as a replica.
     pub(crate) fn follows_a_primary(&self) -> bool {

@@ -18,11 +18,13 @@ use crate::ErrorKind;
 use crate::fair_pool::FailureSender;
 
 /// A connection as bb8 holds it: the connection, its driver, and how many failovers
-/// the sentinels had announced when it opened.
+/// the sentinels had announced, and how many times the cluster client had been built
+/// again for changed certificate files, when it opened.
 pub(crate) struct Managed {
     pub(crate) conn: RedisConnection,
     pub(crate) driver: Driver,
     pub(crate) failovers: u64,
+    pub(crate) certificates: u64,
 }
 
 impl Managed {
@@ -118,6 +120,9 @@ impl bb8::ManageConnection for RedisManager {
         // Counted before the lookup: a failover announced meanwhile breaks the
         // connection, and lifts the hold its failure would put on reconnects.
         let failovers = self.deployment.failovers();
+        // Before opening: this looks at the files, and builds the cluster client again
+        // if they changed, so that the connection opens with them.
+        let certificates = self.deployment.certificates_generation();
         if let Some(held) = self.backoff.held_off(started, failovers) {
             let error = held.error(&self.target);
             // Published, so that waiters fail at once as on a real failure; not logged
@@ -133,6 +138,7 @@ impl bb8::ManageConnection for RedisManager {
                     conn,
                     driver,
                     failovers,
+                    certificates,
                 })
             }
             Err(error) => {
@@ -159,10 +165,16 @@ impl bb8::ManageConnection for RedisManager {
                 "the server closed the connection",
             ));
         }
-        if self.has_broken(managed) {
+        if managed.failovers != self.deployment.failovers() {
             return Err(RedisError::new(
                 ErrorKind::Connect,
                 "the connection was opened before the sentinels' last failover",
+            ));
+        }
+        if managed.certificates != self.deployment.certificates_generation() {
+            return Err(RedisError::new(
+                ErrorKind::Connect,
+                "the connection was opened with certificate files that have changed since",
             ));
         }
         self.check(&mut managed.conn)
@@ -170,10 +182,13 @@ impl bb8::ManageConnection for RedisManager {
             .map_err(|e| RedisError::from_driver(e, "checking a connection"))
     }
 
-    /// Closed by the server, or opened before the sentinels' last failover (it may
-    /// go to the old primary).
+    /// Closed by the server, opened before the sentinels' last failover (it may go to
+    /// the old primary), or opened with certificate files that have changed since (a
+    /// cluster connection reconnects its nodes with the files it was opened with).
     fn has_broken(&self, managed: &mut Managed) -> bool {
-        managed.closed() || managed.failovers != self.deployment.failovers()
+        managed.closed()
+            || managed.failovers != self.deployment.failovers()
+            || managed.certificates != self.deployment.certificates_generation()
     }
 }
 
