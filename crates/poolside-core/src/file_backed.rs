@@ -43,15 +43,7 @@ impl<T> FileBacked<T> {
         what: &'static str,
         read: impl Fn(&[PathBuf]) -> Result<Arc<T>, String> + Send + Sync + 'static,
     ) -> Result<Self, String> {
-        let stamps = files.iter().map(|file| stamp(file)).collect();
-        let value = read(&files)?;
-        Ok(Self {
-            files,
-            what,
-            read: Box::new(read),
-            current: Mutex::new((stamps, value)),
-            generation: AtomicU64::new(0),
-        })
+        Self::stamped(files, what, Box::new(read), |files, read| read(files))
     }
 
     /// As [`new`](Self::new), with `first` reading the value at start (its error the
@@ -63,12 +55,23 @@ impl<T> FileBacked<T> {
         first: impl FnOnce() -> Result<Arc<T>, E>,
         read: impl Fn(&[PathBuf]) -> Result<Arc<T>, String> + Send + Sync + 'static,
     ) -> Result<Self, E> {
+        Self::stamped(files, what, Box::new(read), |_, _| first())
+    }
+
+    /// The files' stamps, then the value `first` reads (so that a change while it
+    /// reads is seen as one).
+    fn stamped<E>(
+        files: Vec<PathBuf>,
+        what: &'static str,
+        read: Read<T>,
+        first: impl FnOnce(&[PathBuf], &Read<T>) -> Result<Arc<T>, E>,
+    ) -> Result<Self, E> {
         let stamps = files.iter().map(|file| stamp(file)).collect();
-        let value = first()?;
+        let value = first(&files, &read)?;
         Ok(Self {
             files,
             what,
-            read: Box::new(read),
+            read,
             current: Mutex::new((stamps, value)),
             generation: AtomicU64::new(0),
         })
