@@ -167,10 +167,18 @@ struct NodeLine<'a> {
     port: u16,
     /// Flagged `master`, not `fail` or `fail?`, and listing slots.
     serves_slots: bool,
-    /// How many slots it lists (`0-5460`, `5461`; not a migration in progress).
-    slots: u32,
+    /// The slots it lists (`0-5460`, `5461`), without a migration in progress
+    /// (`[5462->-id]`).
+    ranges: Vec<&'a str>,
     /// A replica's primary (its node id).
     replica_of: Option<&'a str>,
+}
+
+impl NodeLine<'_> {
+    /// How many slots its ranges hold.
+    fn slots(&self) -> u32 {
+        self.ranges.iter().map(|range| slot_count(range)).sum()
+    }
 }
 
 /// Every well-formed line of `CLUSTER NODES` output.
@@ -190,7 +198,12 @@ fn node_lines(nodes: &str) -> impl Iterator<Item = NodeLine<'_>> {
             replica_of: flag(&|f| f == "slave")
                 .then(|| fields.get(3).copied())
                 .flatten(),
-            slots: fields.iter().skip(8).map(|range| slot_count(range)).sum(),
+            ranges: fields
+                .iter()
+                .skip(8)
+                .filter(|field| !field.starts_with('['))
+                .copied()
+                .collect(),
         })
     })
 }
@@ -198,30 +211,18 @@ fn node_lines(nodes: &str) -> impl Iterator<Item = NodeLine<'_>> {
 /// Each primary serving slots, as `CLUSTER NODES` says: its ID and slot ranges, in
 /// order.
 fn slot_owners(nodes: &str) -> Vec<String> {
-    let mut owners: Vec<String> = nodes
-        .lines()
-        .filter(|line| node_lines(line).any(|node| node.serves_slots))
-        .map(|line| {
-            let fields: Vec<&str> = line.split_whitespace().collect();
-            let ranges = fields[8..].iter().filter(|f| !f.starts_with('['));
-            let mut owner = fields[0].to_owned();
-            for range in ranges {
-                owner.push(' ');
-                owner.push_str(range);
-            }
-            owner
-        })
+    let mut owners: Vec<String> = node_lines(nodes)
+        .filter(|node| node.serves_slots)
+        .map(|node| format!("{} {}", node.id, node.ranges.join(" ")))
         .collect();
     owners.sort();
     owners
 }
 
-/// How many slots a `CLUSTER NODES` slot field lists: `first-last` or one slot; `0`
-/// for a migration in progress (`[slot->-id]`).
+/// How many slots a `CLUSTER NODES` slot range lists: `first-last` or one slot.
 fn slot_count(range: &str) -> u32 {
     let bound = |n: &str| n.parse::<u32>().ok();
     match range.split_once('-') {
-        _ if range.starts_with('[') => 0,
         Some((first, last)) => match (bound(first), bound(last)) {
             (Some(first), Some(last)) if last >= first => last - first + 1,
             _ => 0,
@@ -299,20 +300,20 @@ pub(crate) fn reshard(slots: &str) -> Result<()> {
     let nodes = cluster_nodes()?;
     let primaries: Vec<NodeLine<'_>> = node_lines(&nodes).filter(|n| n.serves_slots).collect();
     let (Some(from), Some(to)) = (
-        primaries.iter().max_by_key(|n| n.slots),
-        primaries.iter().min_by_key(|n| n.slots),
+        primaries.iter().max_by_key(|n| n.slots()),
+        primaries.iter().min_by_key(|n| n.slots()),
     ) else {
         bail!("no primary serves slots: {nodes}");
     };
     if primaries.len() < 2 {
         bail!("only {} serves slots: {nodes}", from.address);
     }
-    if slots >= from.slots {
+    if slots >= from.slots() {
         // A primary left with no slots becomes a replica (cluster-allow-replica-migration).
         bail!(
             "{} serves {} slots, the most of any primary: moving {slots} would leave it none",
             from.address,
-            from.slots
+            from.slots()
         );
     }
     let began = Instant::now();
@@ -357,7 +358,7 @@ c 127.0.0.1:16402@16502 master,fail - 0 0 3 connected 10923-16382
 d 127.0.0.1:16403@16503 slave b 0 0 2 connected
 ";
         let lines: Vec<(u16, bool, u32)> = node_lines(nodes)
-            .map(|n| (n.port, n.serves_slots, n.slots))
+            .map(|n| (n.port, n.serves_slots, n.slots()))
             .collect();
         assert_eq!(
             lines,
