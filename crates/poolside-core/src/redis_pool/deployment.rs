@@ -134,12 +134,17 @@ impl Deployment {
             .as_ref()
             .map(DriverCertificates::files)
             .unwrap_or_default();
-        let again = (Arc::clone(&settings), certificates.clone());
+        let rebuild = {
+            let (settings, certificates) = (Arc::clone(&settings), certificates.clone());
+            move |_: &[_]| {
+                cluster_clients(&settings, certificates.as_ref()).map_err(|e| e.to_string())
+            }
+        };
         let clients = FileBacked::new_with(
             files,
             "a cluster node URL's sslrootcert, sslcert or sslkey",
             || cluster_clients(&settings, certificates.as_ref()),
-            move |_| cluster_clients(&again.0, again.1.as_ref()).map_err(|e| e.to_string()),
+            rebuild,
         )?;
         let deployment = Deployment::Cluster {
             clients,

@@ -171,6 +171,8 @@ impl bb8::ManageConnection for RedisManager {
                 "the connection was opened before the sentinels' last failover",
             ));
         }
+        // Here only, not in `has_broken` on every return: it looks at the files, and a
+        // stale connection returned idle is let go at its next checkout anyway.
         if managed.certificates != self.deployment.certificates_generation() {
             return Err(RedisError::new(
                 ErrorKind::Connect,
@@ -182,13 +184,10 @@ impl bb8::ManageConnection for RedisManager {
             .map_err(|e| RedisError::from_driver(e, "checking a connection"))
     }
 
-    /// Closed by the server, opened before the sentinels' last failover (it may go to
-    /// the old primary), or opened with certificate files that have changed since (a
-    /// cluster connection reconnects its nodes with the files it was opened with).
+    /// Closed by the server, or opened before the sentinels' last failover (it may
+    /// go to the old primary).
     fn has_broken(&self, managed: &mut Managed) -> bool {
-        managed.closed()
-            || managed.failovers != self.deployment.failovers()
-            || managed.certificates != self.deployment.certificates_generation()
+        managed.closed() || managed.failovers != self.deployment.failovers()
     }
 }
 
