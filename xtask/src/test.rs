@@ -2,9 +2,9 @@
 //! runs every check (each one, even after a failure, so one run shows all that is
 //! wrong), then stops the services this run started, whatever happened.
 //!
-//! The fault tests (`tests/suite/tests/server_faults.rs`) restart and fail over the shared
-//! servers, and the overload test (`tests/suite/tests/overload.rs`) takes both cores for a
-//! minute, and the operations test (`tests/suite/tests/prometheus.rs`) stops
+//! The fault tests (`tests/suite/tests/server_faults.rs`, `replica_faults.rs` and
+//! `pos_service_faults.rs`) restart and fail over the shared servers, and the overload
+//! test (`tests/suite/tests/overload.rs`) takes both cores for a minute, and the operations test (`tests/suite/tests/prometheus.rs`) stops
 //! PostgreSQL under a real Prometheus, and the PgBouncer limits test
 //! (`tests/suite/tests/pgbouncer_limits.rs`) changes the shared PgBouncer's settings
 //! and pauses and kills its database, so the ordinary test run ignores them; the
@@ -97,6 +97,10 @@ const CHECKS: &[Check] = &[
             "poolside-test-suite",
             "--test",
             "server_faults",
+            "--test",
+            "replica_faults",
+            "--test",
+            "pos_service_faults",
             "--test",
             "overload",
             "--test",
