@@ -376,7 +376,7 @@ pub fn try_xtask_services(args: &[&str]) -> Result<String, String> {
     let xtask = std::env::var("POOLSIDE_XTASK").map_err(|_| {
         "POOLSIDE_XTASK is not set: this test stops and starts the services. Run it with \
          `cargo xtask test`, or `POOLSIDE_XTASK=$PWD/target/debug/xtask cargo test -p \
-         poolside-test-suite --test server_faults -- --ignored --test-threads=1` after \
+         poolside-test-suite --test <its file> -- --ignored --test-threads=1` after \
          `cargo xtask services up`."
             .to_owned()
     })?;

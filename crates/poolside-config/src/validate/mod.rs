@@ -1,0 +1,49 @@
+//! The rules a parsed [`Config`] must meet, checked all at once: errors that stop the
+//! pools from being built, and warnings about settings that work but are likely wrong.
+//! One file per part of the configuration; `Checker` records what
+//! they find, each problem under its key and where the key's value came from.
+
+mod checker;
+mod layers;
+mod postgres;
+mod redis;
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use crate::Config;
+use crate::keys::KEYS;
+use crate::problem::Problem;
+use crate::source::Source;
+use checker::Checker;
+
+/// The shortest wait for a connection that is not a misconfiguration.
+const MIN_POOL_TIMEOUT: Duration = Duration::from_millis(1000);
+
+/// What validation found.
+#[derive(Debug, Default)]
+pub(crate) struct Findings {
+    pub(crate) errors: Vec<Problem>,
+    pub(crate) warnings: Vec<Problem>,
+}
+
+/// Checks every rule, returning all errors and warnings.
+pub(crate) fn validate(config: &Config, sources: &BTreeMap<&'static str, Source>) -> Findings {
+    let mut c = Checker {
+        config,
+        sources,
+        found: Findings::default(),
+    };
+    for key in KEYS {
+        if let Some(problem) = (key.check)(config) {
+            c.error(key.path, problem);
+        }
+    }
+    postgres::check_postgres(&mut c);
+    redis::check_redis(&mut c);
+    layers::check_retry(&mut c);
+    layers::check_overflow(&mut c);
+    layers::check_breaker(&mut c);
+    layers::check_health(&mut c);
+    c.found
+}
