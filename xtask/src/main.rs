@@ -61,7 +61,7 @@ commands:
                     stop the primary or the streaming standby (`services up` starts
                     it again)
   test              services up, fmt, clippy, the crates without default features,
-                    tests, fault and overload tests, a million configuration
+                    docs, tests, fault and overload tests, a million configuration
                     property cases, a minute of cargo fuzz, cargo-deny,
                     services down
   config check      print the effective configuration with each value's source

@@ -82,6 +82,15 @@ const CHECKS: &[Check] = &[
         counted: true,
     },
     Check {
+        name: "docs",
+        args: &["doc", "--workspace", "--no-deps"],
+        needs_services: false,
+        runs_ignored: false,
+        // A broken link or a bad code block in the docs fails the check.
+        env: &[("RUSTDOCFLAGS", "-D warnings")],
+        counted: true,
+    },
+    Check {
         name: "tests",
         args: &["test", "--workspace", "--no-fail-fast"],
         needs_services: true,
