@@ -4,8 +4,9 @@
 //!
 //! The fault tests (`tests/suite/tests/server_faults.rs`, `replica_faults.rs` and
 //! `pos_service_faults.rs`) restart and fail over the shared servers, and the overload
-//! test (`tests/suite/tests/overload.rs`) takes both cores for a minute, and the operations test (`tests/suite/tests/prometheus.rs`) stops
-//! PostgreSQL under a real Prometheus, and the PgBouncer limits test
+//! test (`tests/suite/tests/overload.rs`) takes both cores for a minute, and the
+//! operations test (`tests/suite/tests/prometheus.rs`) stops PostgreSQL under a real
+//! Prometheus, and the PgBouncer limits test
 //! (`tests/suite/tests/pgbouncer_limits.rs`) changes the shared PgBouncer's settings
 //! and pauses and kills its database, so the ordinary test run ignores them; the
 //! `faults` check runs them
