@@ -165,7 +165,7 @@ impl bb8::ManageConnection for RedisManager {
                 "the server closed the connection",
             ));
         }
-        if managed.failovers != self.deployment.failovers() {
+        if self.predates_failover(managed) {
             return Err(RedisError::new(
                 ErrorKind::Connect,
                 "the connection was opened before the sentinels' last failover",
@@ -187,11 +187,16 @@ impl bb8::ManageConnection for RedisManager {
     /// Closed by the server, or opened before the sentinels' last failover (it may
     /// go to the old primary).
     fn has_broken(&self, managed: &mut Managed) -> bool {
-        managed.closed() || managed.failovers != self.deployment.failovers()
+        managed.closed() || self.predates_failover(managed)
     }
 }
 
 impl RedisManager {
+    /// Opened before the sentinels' last failover: it may go to the old primary.
+    fn predates_failover(&self, managed: &Managed) -> bool {
+        managed.failovers != self.deployment.failovers()
+    }
+
     /// `PING`; in a Sentinel group `ROLE`, which fails a connection to a server that
     /// is no longer the primary (after a failover it answers as a replica), so that
     /// bb8 drops it and opens one to the new primary.
