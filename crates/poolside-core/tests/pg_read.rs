@@ -121,6 +121,8 @@ async fn a_statement_past_the_query_timeout_fails_and_its_connection_is_replaced
         .await
         .expect("read");
     assert_eq!(row.get::<_, i32>(0), 1);
+    let closed = pool.stats().closed;
+    assert_eq!(closed.interrupted, 1, "counted as interrupted: {closed:?}");
 }
 
 /// A table of `rows` rows whose `v` is `id * 7`, for checking that every answer is its
@@ -359,6 +361,63 @@ async fn an_idle_read_connection_the_server_ended_is_replaced_before_a_caller_me
         .expect("no caller meets the ended connection")
         .get(0);
     assert_ne!(first, second, "a new connection serves");
+    let closed = pool.stats().closed;
+    assert_eq!(closed.broken, 1, "counted as broken: {closed:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn read_connections_retire_after_their_lifetime_and_are_counted() {
+    // Lazy, with no idle connections: every connection opened is the read path's.
+    let config = poolside_tests::services_config(&[
+        ("POOLSIDE_POSTGRES__MAX_SIZE", "8"),
+        ("POOLSIDE_POSTGRES__READ_CONNECTIONS", "2"),
+        ("POOLSIDE_POSTGRES__MIN_IDLE", "0"),
+        ("POOLSIDE_POSTGRES__MAX_LIFETIME", "400ms"),
+        ("POOLSIDE_POSTGRES__IDLE_TIMEOUT", "300ms"),
+        ("POOLSIDE_POSTGRES__LEAK_DETECTION_THRESHOLD", "off"),
+    ]);
+    let pool = PgPool::connect_lazy(&config.postgres).expect("the URL parses");
+    let readers: Vec<_> = (0..8)
+        .map(|_| {
+            let pool = pool.clone();
+            tokio::spawn(async move {
+                let started = std::time::Instant::now();
+                let mut backends = std::collections::BTreeSet::new();
+                while started.elapsed() < Duration::from_millis(1_500) {
+                    let row = pool
+                        .read_query_one("SELECT pg_backend_pid(), 'read_path_lifetime'::text", &[])
+                        .await
+                        .expect("no caller meets a retiring connection");
+                    backends.insert(row.get::<_, i32>(0));
+                }
+                backends
+            })
+        })
+        .collect();
+    let mut backends = std::collections::BTreeSet::new();
+    for reader in readers {
+        backends.extend(reader.await.expect("reader"));
+    }
+    let stats = pool.stats();
+    assert!(
+        backends.len() >= 5,
+        "two connections of 360-400 ms over 1.5 s are replaced: {backends:?}"
+    );
+    assert_eq!(stats.created, backends.len() as u64, "{stats:?}");
+    assert_eq!(
+        stats.closed.max_lifetime,
+        stats.created - u64::from(stats.read_connections),
+        "every connection out of its slot counted as past its lifetime: {stats:?}"
+    );
+    assert_eq!(
+        (
+            stats.closed.broken,
+            stats.closed.interrupted,
+            stats.closed.retired
+        ),
+        (0, 0, 0),
+        "{stats:?}"
+    );
 }
 
 #[tokio::test]
@@ -426,4 +485,25 @@ async fn the_first_half_of_a_large_batch_is_answered_before_the_server_runs_the_
         (2, 9),
         "the blocker alone, then one batch of eight: {after:?}"
     );
+}
+
+#[tokio::test]
+async fn reconnect_retires_the_read_connections_and_counts_them() {
+    let pool = read_pool(&[("POOLSIDE_POSTGRES__READ_CONNECTIONS", "1")]).await;
+    let sql = "SELECT pg_backend_pid(), 'read_path_reconnect'::text";
+    let before: i32 = pool.read_query_one(sql, &[]).await.expect("read").get(0);
+    let retired_before = pool.stats().closed.retired;
+    pool.reconnect();
+    let after: i32 = pool.read_query_one(sql, &[]).await.expect("read").get(0);
+    assert_ne!(
+        before, after,
+        "a connection opened before reconnect() served"
+    );
+    let stats = pool.stats();
+    assert_eq!(
+        stats.closed.retired,
+        retired_before + 1,
+        "the read connection counted as retired: {stats:?}"
+    );
+    assert_eq!(stats.read_connections, 1, "{stats:?}");
 }

@@ -13,6 +13,7 @@ use super::PgError;
 use super::connect_config::ConnectConfig;
 use super::connection::{ConnectionOptions, PgConnection};
 use super::generation::Generation;
+use super::lifetime;
 use super::param_types::ParamTypes;
 use super::schema_epoch::SchemaEpoch;
 use super::stats::Counters;
@@ -22,10 +23,6 @@ use crate::observer::ObserverSlot;
 /// When cancel requests go out for a statement whose future was dropped: at once,
 /// and again in case the first arrived before the backend read the statement.
 const CANCEL_AGAIN_AFTER: [Duration; 2] = [Duration::ZERO, Duration::from_millis(100)];
-
-/// Up to this fraction of `max_lifetime` is taken off each connection's lifetime, at
-/// random, so that connections opened together do not all expire together.
-const LIFETIME_JITTER: f64 = 0.1;
 
 /// Opens, checks and retires PostgreSQL connections for bb8.
 pub(crate) struct PgManager {
@@ -94,11 +91,6 @@ impl PgManager {
             observer: ObserverSlot::default(),
         }
     }
-
-    fn jittered_lifetime(&self) -> Duration {
-        self.max_lifetime
-            .mul_f64(1.0 - LIFETIME_JITTER * fastrand::f64())
-    }
 }
 
 impl PgManager {
@@ -148,7 +140,7 @@ impl PgManager {
                 Ok(PgConnection::new(
                     client,
                     self.options,
-                    self.jittered_lifetime(),
+                    lifetime::jittered(self.max_lifetime),
                     Arc::clone(&self.generation),
                     Arc::clone(&self.schema),
                     self.param_types.clone(),

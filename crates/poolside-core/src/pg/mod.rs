@@ -8,6 +8,7 @@ mod error;
 mod from_row;
 mod generation;
 mod leaks;
+mod lifetime;
 mod manager;
 mod owned_params;
 mod param_types;

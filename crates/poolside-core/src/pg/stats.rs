@@ -15,6 +15,31 @@ pub(crate) struct Counters {
     transaction_retries: AtomicU64,
     read_batches: AtomicU64,
     read_statements: AtomicU64,
+    /// The batched read path's connections closed, by reason: bb8 sees none of them,
+    /// so they stay apart from the counts taken off bb8's.
+    read_closed: ReadClosed,
+}
+
+/// Why a read connection closed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ReadClose {
+    /// Its task stopped: the server or the network ended it.
+    Broken,
+    /// Past its lifetime.
+    MaxLifetime,
+    /// A statement on it ran past the query timeout.
+    Interrupted,
+    /// Of a generation the pool retired (a failover, `PgPool::reconnect`).
+    Retired,
+}
+
+/// Read connections closed, by reason.
+#[derive(Debug, Default)]
+struct ReadClosed {
+    broken: AtomicU64,
+    max_lifetime: AtomicU64,
+    interrupted: AtomicU64,
+    retired: AtomicU64,
 }
 
 impl Counters {
@@ -43,6 +68,18 @@ impl Counters {
         self.read_batches.fetch_add(1, Ordering::Relaxed);
         self.read_statements
             .fetch_add(statements as u64, Ordering::Relaxed);
+    }
+
+    /// A read connection closed, for `reason`.
+    pub(crate) fn read_closed(&self, reason: ReadClose) {
+        let closed = &self.read_closed;
+        let count = match reason {
+            ReadClose::Broken => &closed.broken,
+            ReadClose::MaxLifetime => &closed.max_lifetime,
+            ReadClose::Interrupted => &closed.interrupted,
+            ReadClose::Retired => &closed.retired,
+        };
+        count.fetch_add(1, Ordering::Relaxed);
     }
 
     pub(crate) fn transaction_retried(&self) {
@@ -242,6 +279,7 @@ impl PoolStats {
         let expired = load(&counters.expired);
         let interrupted = load(&counters.interrupted);
         let retired = load(&counters.retired);
+        let read = &counters.read_closed;
         let broken_or_invalid = s.connections_closed_broken + s.connections_closed_invalid;
         Self {
             max_size,
@@ -260,12 +298,15 @@ impl PoolStats {
             created: load(&counters.created),
             closed: ClosedCounts {
                 // Expiry, interruption and retirement are poolside's checks; bb8
-                // counts them as broken or invalid.
-                broken: broken_or_invalid.saturating_sub(expired + interrupted + retired),
-                max_lifetime: expired + s.connections_closed_max_lifetime,
+                // counts them as broken or invalid. The read path's are counted apart.
+                broken: broken_or_invalid.saturating_sub(expired + interrupted + retired)
+                    + load(&read.broken),
+                max_lifetime: expired
+                    + s.connections_closed_max_lifetime
+                    + load(&read.max_lifetime),
                 idle_timeout: s.connections_closed_idle_timeout,
-                interrupted,
-                retired,
+                interrupted: interrupted + load(&read.interrupted),
+                retired: retired + load(&read.retired),
             },
             leaks: load(&counters.leaks),
             transaction_retries: load(&counters.transaction_retries),

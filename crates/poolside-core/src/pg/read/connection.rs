@@ -35,7 +35,8 @@ use super::wire::{Transport, WireReader, WireWriter};
 use super::work::Work;
 use crate::ErrorKind;
 use crate::pg::PgError;
-use crate::pg::stats::Counters;
+use crate::pg::generation::Generation;
+use crate::pg::stats::{Counters, ReadClose};
 
 /// How the task runs its batches.
 #[derive(Debug, Clone, Copy)]
@@ -54,6 +55,10 @@ pub(crate) struct ReadConnection {
     opened: Instant,
     lifetime: Duration,
     generation: u64,
+    /// The pool's generation and counts: when the connection is dropped, the first
+    /// says whether it was retired, the second counts it closed.
+    generations: Arc<Generation>,
+    counters: Arc<Counters>,
 }
 
 /// What callers and the task share.
@@ -85,12 +90,13 @@ fn never_sent() -> PgError {
 
 impl ReadConnection {
     /// Opens a connection and starts its task. It retires after `lifetime`, or when
-    /// the pool's generation moves past `generation`.
+    /// `generations` moves past `generation`.
     pub(crate) async fn open(
         connector: &Connector,
         settings: BatchSettings,
         counters: &Arc<Counters>,
         lifetime: Duration,
+        generations: &Arc<Generation>,
         generation: u64,
     ) -> Result<Self, PgError> {
         let (wire, key) = connector.open().await?;
@@ -136,6 +142,8 @@ impl ReadConnection {
             opened: Instant::now(),
             lifetime,
             generation,
+            generations: Arc::clone(generations),
+            counters: Arc::clone(counters),
         })
     }
 
@@ -161,6 +169,27 @@ impl ReadConnection {
     pub(crate) fn time_out(&self) {
         self.state.timed_out.store(true, Ordering::Relaxed);
         self.state.cancel.notify_waiters();
+    }
+}
+
+/// Dropped by the last caller once out of its slot: its queue closes, the task ends
+/// and so does the connection, counted by why it left its slot. A connection the pool
+/// let go of while it still served (the pool closing) is not counted, as bb8 counts
+/// none of its own on close.
+impl Drop for ReadConnection {
+    fn drop(&mut self) {
+        let reason = if self.state.timed_out.load(Ordering::Relaxed) {
+            ReadClose::Interrupted
+        } else if self.state.closed.load(Ordering::Acquire) {
+            ReadClose::Broken
+        } else if self.generations.is_retired(self.generation) {
+            ReadClose::Retired
+        } else if self.opened.elapsed() >= self.lifetime {
+            ReadClose::MaxLifetime
+        } else {
+            return;
+        };
+        self.counters.read_closed(reason);
     }
 }
 

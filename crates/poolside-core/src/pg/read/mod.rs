@@ -53,6 +53,7 @@ pub(crate) use self::work::Answer;
 use self::work::{Describe, Job, Run, Work};
 use super::connect_config::ConnectConfig;
 use super::generation::Generation;
+use super::lifetime;
 use super::schema_epoch::SchemaEpoch;
 use super::stats::Counters;
 use super::{Params, PgError};
@@ -236,12 +237,15 @@ impl ReadPath {
             .pick(
                 |connection| connection.is_live(generation),
                 || {
-                    let lifetime = self.settings.max_lifetime;
+                    // Each its own, so that connections opened together do not
+                    // retire together.
+                    let lifetime = lifetime::jittered(self.settings.max_lifetime);
                     ReadConnection::open(
                         &self.connector,
                         self.batches,
                         &self.counters,
                         lifetime,
+                        &self.generation,
                         generation,
                     )
                 },
