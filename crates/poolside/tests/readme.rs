@@ -1,0 +1,77 @@
+//! README's "Use it", compiled: the snippet between the markers below must be the
+//! README's first `rust` block, line for line, so that the first code a user copies
+//! builds against today's API.
+
+// The snippet shows values and fields it does not go on to use.
+#![allow(unused_variables, dead_code)]
+
+use std::error::Error;
+
+/// The snippet's statements, in a function of the parameter it leaves to the reader.
+#[rustfmt::skip] // Kept as README shows it.
+async fn use_it(by_name: bool) -> Result<(), Box<dyn Error>> {
+// README "Use it" begins
+use poolside::{FromRow, Poolside};
+
+#[derive(FromRow)]                                 // each field reads the column of its name
+struct Product { id: i64, name: String }
+
+let db = Poolside::from_env().await?;              // DATABASE_URL, REDIS_URL, POOLSIDE_*
+let row = db.op("get_product").idempotent()
+    .query_one("SELECT name FROM products WHERE id = $1", &[&7_i64]).await?;
+// Typed rows. Reads only: with POOLSIDE_POSTGRES__READ_CONNECTIONS=2, reads sent at the
+// same time go out together under one Sync, on read-only connections (a replica, when set).
+let product: Product = db.op("get_product").read_only()
+    .query_one_as("SELECT id, name FROM products WHERE id = $1", &[&7_i64]).await?;
+// SQL built at run time runs through the same stack; metrics name the operation, not the text.
+let column = if by_name { "name" } else { "id" };  // from a fixed set, never user text
+let sorted: Vec<Product> = db.op("list_products")
+    .query_as(format!("SELECT id, name FROM products ORDER BY {column}"), &[]).await?;
+// A transaction is an async closure: BEGIN/COMMIT, rolled back on error, re-run on 40001.
+// A statement whose answer it does not need is pipelined: it goes out with COMMIT.
+let sale_id: i64 = db.transaction("create_sale", async |tx| {
+    let id: i64 = tx.query_one("INSERT INTO sales DEFAULT VALUES RETURNING id", &[]).await?.get(0);
+    tx.execute_pipelined("UPDATE stock SET quantity = quantity - 1 WHERE product_id = $1", &[&product.id]).await?;
+    Ok(id)
+}).await?;
+let app = axum::Router::new().merge(db.router());  // /health/live, /health/ready, ..., /metrics
+db.shutdown(std::time::Duration::from_secs(10)).await;
+// README "Use it" ends
+Ok(())
+}
+
+/// The README's first `rust` block.
+fn readme_snippet() -> &'static str {
+    let readme = include_str!("../../../README.md");
+    let (_, from_block) = readme
+        .split_once("```rust\n")
+        .expect("README.md has a rust block");
+    let (block, _) = from_block
+        .split_once("```\n")
+        .expect("README.md's rust block ends");
+    block
+}
+
+/// The lines between this file's markers.
+fn compiled_snippet() -> &'static str {
+    let this = include_str!("readme.rs");
+    let (_, from_start) = this
+        .split_once("// README \"Use it\" begins\n")
+        .expect("the begin marker");
+    let (snippet, _) = from_start
+        .split_once("// README \"Use it\" ends\n")
+        .expect("the end marker");
+    snippet
+}
+
+#[test]
+fn readme_shows_the_snippet_compiled_here() {
+    // Named so that the compiler checks that the function, and so the snippet, builds.
+    let _compiled = use_it;
+    assert_eq!(
+        readme_snippet(),
+        compiled_snippet(),
+        "README.md's \"Use it\" and crates/poolside/tests/readme.rs differ: change both \
+         alike, so that the README shows code that compiles"
+    );
+}
