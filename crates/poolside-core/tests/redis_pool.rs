@@ -344,7 +344,8 @@ async fn with_redis_down_reconnects_are_spaced_by_a_doubling_delay() {
     let ping = || async { pool.command::<String>(&redis::cmd("PING")).await };
 
     // Each mark is taken just after a failure, so the delay it starts ends before the
-    // mark plus the delay; the checks keep hundreds of milliseconds from either edge.
+    // mark plus the delay, and not before three quarters of it (the jitter); the
+    // checks keep hundreds of milliseconds from either edge.
     let err = ping().await.expect_err("Redis is down");
     let first = Instant::now();
     assert_eq!(err.kind(), ErrorKind::Connect, "{err}");

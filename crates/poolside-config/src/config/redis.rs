@@ -50,8 +50,10 @@ pub struct RedisConfig {
     /// gives up (see [`reconnect_delay`](Self::reconnect_delay)). Default: 3. Legacy:
     /// `REDIS_MAX_RETRIES`.
     pub max_retries: u32,
-    /// Delay before reconnecting after a failed connect, doubled per failure in a row.
-    /// Meanwhile commands that need a new connection fail at once. Default: 1 s.
+    /// Delay before reconnecting after a failed connect, doubled per failure in a row;
+    /// the pool takes up to a quarter off each, at random, so that instances that
+    /// lost Redis together do not reconnect together. Meanwhile commands that need a
+    /// new connection fail at once. Default: 1 s.
     /// Legacy: `REDIS_RETRY_DELAY` (ms).
     pub retry_delay: Duration,
     /// Commands that may wait for a connection before new ones are refused. Default: 1000.

@@ -8,7 +8,9 @@
 //! The delays grow as `redis.retry_delay` doubled per failure in a row, for
 //! `redis.max_retries` failures (1 s, 2 s, 4 s by default); after that the pool keeps
 //! trying at the longest of them and never gives up. A connect that succeeds resets
-//! the count.
+//! the count. Each delay is up to a quarter shorter, at random: the instances of a
+//! service that lost one Redis together would otherwise reconnect at the same
+//! moments, every one of them at each step.
 //!
 //! The failures hold off connects to the server they failed on. In a Sentinel group
 //! each connect goes to the primary the sentinels name, and once they announce a
@@ -26,11 +28,16 @@ use poolside_config::RedisConfig;
 use super::RedisError;
 use crate::ErrorKind;
 
+/// Up to this fraction of each delay is taken off, at random.
+const DELAY_JITTER: f64 = 0.25;
+
 /// The failed connects in a row of one pool, and when the next may start.
 #[derive(Debug)]
 pub(crate) struct ReconnectBackoff {
     /// The delay after 1, 2, ... failures in a row; the last one repeats.
     delays: Box<[Duration]>,
+    /// The fraction of each delay that may be taken off ([`DELAY_JITTER`]).
+    jitter: f64,
     /// Whether the latest connect failed: the lock is taken only then.
     failing: AtomicBool,
     state: Mutex<State>,
@@ -42,6 +49,8 @@ struct State {
     failures: u32,
     /// When the latest of them failed: the next connect may start its delay later.
     failed_at: Option<Instant>,
+    /// That delay, jittered when drawn.
+    delay: Duration,
     /// The latest failure, which held-off connects report.
     last: Option<Arc<RedisError>>,
     /// The failovers seen when the latest connect failed (always 0 but in a
@@ -82,6 +91,7 @@ impl ReconnectBackoff {
         let growing = config.max_retries.clamp(1, 32);
         Self {
             delays: (1..=growing).map(|n| config.reconnect_delay(n)).collect(),
+            jitter: DELAY_JITTER,
             failing: AtomicBool::new(false),
             state: Mutex::new(State::default()),
         }
@@ -103,9 +113,7 @@ impl ReconnectBackoff {
         if state.failovers != failovers {
             return None;
         }
-        let next_attempt = state
-            .failed_at?
-            .checked_add(self.delay_after(state.failures))?;
+        let next_attempt = state.failed_at?.checked_add(state.delay)?;
         let remaining = next_attempt
             .checked_duration_since(now)
             .filter(|remaining| !remaining.is_zero())?;
@@ -137,8 +145,11 @@ impl ReconnectBackoff {
         if !overlapped {
             state.failures = state.failures.saturating_add(1);
         }
-        let delay = self.delay_after(state.failures);
+        let delay = self
+            .delay_after(state.failures)
+            .mul_f64(1.0 - self.jitter * fastrand::f64());
         state.failed_at = Some(now);
+        state.delay = delay;
         state.last = Some(Arc::new(error.duplicate()));
         self.failing.store(true, Ordering::Release);
         delay
@@ -159,12 +170,21 @@ impl ReconnectBackoff {
 mod tests {
     use super::*;
 
-    fn backoff_of(first_delay: Duration, max_retries: u32) -> ReconnectBackoff {
-        ReconnectBackoff::new(&RedisConfig {
+    /// The delays of `first_delay` and `max_retries`, without jitter unless `jitter`.
+    fn backoff_with(first_delay: Duration, max_retries: u32, jitter: bool) -> ReconnectBackoff {
+        let backoff = ReconnectBackoff::new(&RedisConfig {
             retry_delay: first_delay,
             max_retries,
             ..RedisConfig::defaults(poolside_config::Profile::Production)
-        })
+        });
+        ReconnectBackoff {
+            jitter: if jitter { backoff.jitter } else { 0.0 },
+            ..backoff
+        }
+    }
+
+    fn backoff_of(first_delay: Duration, max_retries: u32) -> ReconnectBackoff {
+        backoff_with(first_delay, max_retries, false)
     }
 
     fn refused() -> RedisError {
@@ -274,6 +294,37 @@ mod tests {
             backoff
                 .held_off(soon + Duration::from_millis(500), 1)
                 .is_some()
+        );
+    }
+
+    #[test]
+    fn pools_that_failed_together_reconnect_at_their_own_moments() {
+        let t0 = Instant::now();
+        let delays: Vec<Duration> = (0..200)
+            .map(|_| {
+                let backoff = backoff_with(Duration::from_secs(4), 3, true);
+                let delay = backoff.failed(t0, t0, 0, &refused());
+                let held = backoff.held_off(t0, 0).expect("held off");
+                assert_eq!(held.remaining, delay, "held off for the delay it returned");
+                assert!(
+                    backoff.held_off(t0 + delay, 0).is_none(),
+                    "free once its delay has passed"
+                );
+                delay
+            })
+            .collect();
+        assert!(
+            delays
+                .iter()
+                .all(|d| (Duration::from_secs(3)..=Duration::from_secs(4)).contains(d)),
+            "each delay between 3/4 of 4 s and 4 s: {delays:?}"
+        );
+        let shortest = delays.iter().min().expect("200 delays");
+        let longest = delays.iter().max().expect("200 delays");
+        assert!(
+            *longest - *shortest > Duration::from_millis(500),
+            "200 pools spread their reconnects over {:?} only",
+            *longest - *shortest
         );
     }
 }
