@@ -2,7 +2,8 @@
 //! messages, as tokio-postgres's `connect_raw` does: TCP or a Unix socket, TLS as the
 //! pool's `sslmode` asks (with the pool's rustls setup), a startup message that makes
 //! the session read-only (`default_transaction_read_only=on`), and authentication
-//! (cleartext, MD5 or SCRAM-SHA-256). Cancel requests go out the same way.
+//! (cleartext, MD5 or SCRAM-SHA-256). Its TCP sockets take the URL's `keepalives*`
+//! and `tcp_user_timeout` as tokio-postgres's do. Cancel requests go out the same way.
 
 use std::borrow::Cow;
 use std::io;
@@ -170,6 +171,7 @@ impl Connector {
             None => TcpStream::connect((name.as_str(), self.port)).await?,
         };
         tcp.set_nodelay(true)?;
+        set_tcp_options(&tcp, self.connect.settings())?;
         let mode = self.connect.settings().get_ssl_mode();
         if mode == SslMode::Disable {
             return Ok(Box::new(tcp));
@@ -298,4 +300,86 @@ fn server_error(
 /// The error for a connection that failed while `context`.
 fn connect_error(context: &str) -> impl Fn(io::Error) -> PgError + Copy + '_ {
     move |e| PgError::new(ErrorKind::Connect, format!("{context}: {e}"))
+}
+
+/// The URL's TCP options (`keepalives`, `keepalives_idle`, `keepalives_interval`,
+/// `keepalives_retries`, `tcp_user_timeout`) on `tcp`, as tokio-postgres sets them on
+/// the pool's other connections: keepalive probes after 2 h idle unless the URL says
+/// otherwise, so that a read connection behind a NAT or load balancer that drops quiet
+/// flows stays open when the URL asks for earlier probes.
+fn set_tcp_options(tcp: &TcpStream, settings: &tokio_postgres::Config) -> io::Result<()> {
+    let socket = socket2::SockRef::from(tcp);
+    #[cfg(target_os = "linux")]
+    if let Some(timeout) = settings.get_tcp_user_timeout() {
+        socket.set_tcp_user_timeout(Some(*timeout))?;
+    }
+    if settings.get_keepalives() {
+        let mut keepalive = socket2::TcpKeepalive::new().with_time(settings.get_keepalives_idle());
+        if let Some(interval) = settings.get_keepalives_interval() {
+            keepalive = keepalive.with_interval(interval);
+        }
+        if let Some(retries) = settings.get_keepalives_retries() {
+            keepalive = keepalive.with_retries(retries);
+        }
+        socket.set_tcp_keepalive(&keepalive)?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use socket2::SockRef;
+    use tokio::net::{TcpListener, TcpStream};
+
+    use super::set_tcp_options;
+
+    /// A loopback socket with the TCP options of `url` set.
+    async fn socket_of(url: &str) -> TcpStream {
+        let settings: tokio_postgres::Config = url.parse().expect("a valid URL");
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("listens");
+        let tcp = TcpStream::connect(listener.local_addr().expect("an address"))
+            .await
+            .expect("connects");
+        set_tcp_options(&tcp, &settings).expect("options set");
+        tcp
+    }
+
+    #[tokio::test]
+    async fn the_urls_keepalive_and_user_timeout_reach_the_socket() {
+        let tcp = socket_of(
+            "postgres://u@localhost/db?keepalives_idle=7&keepalives_interval=3&\
+             keepalives_retries=4&tcp_user_timeout=9",
+        )
+        .await;
+        let socket = SockRef::from(&tcp);
+        assert!(socket.keepalive().expect("SO_KEEPALIVE"));
+        assert_eq!(
+            socket.tcp_keepalive_time().expect("idle"),
+            Duration::from_secs(7)
+        );
+        assert_eq!(
+            socket.tcp_keepalive_interval().expect("interval"),
+            Duration::from_secs(3)
+        );
+        assert_eq!(socket.tcp_keepalive_retries().expect("retries"), 4);
+        assert_eq!(
+            socket.tcp_user_timeout().expect("user timeout"),
+            Some(Duration::from_secs(9))
+        );
+    }
+
+    #[tokio::test]
+    async fn keepalive_is_on_after_two_hours_by_default_and_off_when_the_url_says() {
+        let default = socket_of("postgres://u@localhost/db").await;
+        let socket = SockRef::from(&default);
+        assert!(socket.keepalive().expect("SO_KEEPALIVE"));
+        assert_eq!(
+            socket.tcp_keepalive_time().expect("idle"),
+            Duration::from_secs(2 * 60 * 60)
+        );
+        let off = socket_of("postgres://u@localhost/db?keepalives=0").await;
+        assert!(!SockRef::from(&off).keepalive().expect("SO_KEEPALIVE"));
+    }
 }
