@@ -65,8 +65,9 @@ const CHECKS: &[Check] = &[
     },
     Check {
         name: "features",
+        // Clippy, so that code only the default features use fails as dead code.
         args: &[
-            "check",
+            "clippy",
             "-p",
             "poolside",
             "-p",
@@ -76,6 +77,9 @@ const CHECKS: &[Check] = &[
             "-p",
             "poolside-health",
             "--no-default-features",
+            "--",
+            "-D",
+            "warnings",
         ],
         needs_services: false,
         runs_ignored: false,

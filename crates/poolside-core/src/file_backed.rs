@@ -48,7 +48,8 @@ impl<T> FileBacked<T> {
 
     /// As [`new`](Self::new), with `first` reading the value at start (its error the
     /// caller's own type, for an error at start that says more than a log line) and
-    /// `read` reading it again after a change.
+    /// `read` reading it again after a change. (For the Redis cluster's clients.)
+    #[cfg(feature = "redis")]
     pub(crate) fn new_with<E>(
         files: Vec<PathBuf>,
         what: &'static str,
@@ -112,7 +113,9 @@ impl<T> FileBacked<T> {
     }
 
     /// How many times the value has been read again after a change, the files looked
-    /// at first: what was built from an older count holds an older value.
+    /// at first: what was built from an older count holds an older value. (For the
+    /// Redis cluster's clients.)
+    #[cfg(feature = "redis")]
     pub(crate) fn generation(&self) -> u64 {
         drop(self.get());
         self.generation.load(Ordering::Relaxed)

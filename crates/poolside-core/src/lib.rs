@@ -26,6 +26,7 @@ mod pg;
 mod redis_pool;
 mod resilience;
 pub mod span_fields;
+mod tcp_keepalive;
 mod tls_client_config;
 mod trusted_roots;
 

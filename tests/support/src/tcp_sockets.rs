@@ -3,6 +3,7 @@
 //! options a pool sets on its sockets.
 
 use std::collections::HashSet;
+use std::time::Duration;
 
 /// One established TCP connection of this process.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -12,6 +13,9 @@ pub struct OwnTcpSocket {
     /// Whether a keepalive timer is pending on it: `SO_KEEPALIVE` is set (the kernel
     /// keeps one pending on an idle connection with keepalive on, and none without).
     pub keepalive_timer: bool,
+    /// Until that timer's next expiry: the idle time left before the first probe, on
+    /// a connection idle since keepalive was set.
+    pub timer_left: Duration,
 }
 
 /// This process's established IPv4 TCP connections.
@@ -46,10 +50,13 @@ pub fn own_tcp_sockets() -> Vec<OwnTcpSocket> {
             let remote_port = u16::from_str_radix(fields.get(2)?.rsplit_once(':')?.1, 16).ok()?;
             // `tr`: 2 is the socket timer, which on an established connection is
             // keepalive's (1 is a retransmission, 4 a zero-window probe).
-            let timer = fields.get(5)?.split(':').next()?;
+            // `tm->when`: the time left, in clock ticks (USER_HZ, 100 a second).
+            let (timer, left) = fields.get(5)?.split_once(':')?;
+            let ticks = u64::from_str_radix(left, 16).ok()?;
             Some(OwnTcpSocket {
                 remote_port,
                 keepalive_timer: timer == "02",
+                timer_left: Duration::from_millis(ticks * 10),
             })
         })
         .collect()

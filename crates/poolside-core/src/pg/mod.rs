@@ -7,6 +7,7 @@ mod connection;
 mod error;
 mod from_row;
 mod generation;
+mod keepalive;
 mod leaks;
 mod lifetime;
 mod manager;

@@ -4,6 +4,7 @@
 use tracing::Instrument as _;
 
 use super::generation::Generation;
+use super::keepalive;
 use crate::observer::{ObserverSlot, PoolObserver};
 use std::future::Future;
 use std::panic::Location;
@@ -160,6 +161,7 @@ impl PgPool {
         if driver.get_application_name().is_none() {
             driver.application_name(DEFAULT_APPLICATION_NAME);
         }
+        keepalive::keepalive_defaults(&mut driver, &driver_url);
         let application_name = driver
             .get_application_name()
             .unwrap_or(DEFAULT_APPLICATION_NAME)

@@ -10,25 +10,17 @@
 //!   address Nagle stays on: there the round trip is microseconds, and the writes it
 //!   gathers save CPU (measured here, 50 tasks of GETs: 196k GET/s with it, 146k
 //!   without).
-//! - Keepalive probes, always: they keep an idle connection through NATs and load
-//!   balancers that drop quiet flows (AWS NLB after 350 s, Azure's after 4 min), and
-//!   find a peer gone without a word (a host powered off), which no timeout notices
-//!   on a subscriber or on the sentinels' announcements.
+//! - Keepalive probes, always ([`crate::tcp_keepalive`]): they keep an idle connection
+//!   through NATs and load balancers that drop quiet flows, and find a peer gone
+//!   without a word (a host powered off), which no timeout notices on a subscriber or
+//!   on the sentinels' announcements.
 
 use std::net::IpAddr;
-use std::time::Duration;
 
 use redis::io::tcp::TcpSettings;
 use redis::io::tcp::socket2::TcpKeepalive;
 
-/// Idle time before the first keepalive probe: under the shortest common idle timeout
-/// of a cloud load balancer or NAT (4 min).
-const KEEPALIVE_IDLE: Duration = Duration::from_secs(60);
-/// Time between unanswered probes.
-const KEEPALIVE_INTERVAL: Duration = Duration::from_secs(10);
-/// Unanswered probes after which the connection is dead: about 90 s after the peer
-/// went silent.
-const KEEPALIVE_RETRIES: u32 = 3;
+use crate::tcp_keepalive::{KEEPALIVE_IDLE, KEEPALIVE_INTERVAL, KEEPALIVE_RETRIES};
 
 /// The options for connections to `host` (a name or an address, as the URL gives it).
 pub(crate) fn tcp_settings(host: &str) -> TcpSettings {
