@@ -40,37 +40,29 @@ db.shutdown(std::time::Duration::from_secs(10)).await;
 Ok(())
 }
 
-/// The README's first `rust` block.
-fn readme_snippet() -> &'static str {
-    let readme = include_str!("../../../README.md");
-    let (_, from_block) = readme
-        .split_once("```rust\n")
-        .expect("README.md has a rust block");
-    let (block, _) = from_block
-        .split_once("```\n")
-        .expect("README.md's rust block ends");
-    block
-}
-
-/// The lines between this file's markers.
-fn compiled_snippet() -> &'static str {
-    let this = include_str!("readme.rs");
-    let (_, from_start) = this
-        .split_once("// README \"Use it\" begins\n")
-        .expect("the begin marker");
-    let (snippet, _) = from_start
-        .split_once("// README \"Use it\" ends\n")
-        .expect("the end marker");
-    snippet
+/// The text of `file` from the line after `begin` up to the line `end`.
+fn between(file: &'static str, begin: &str, end: &str) -> &'static str {
+    let (_, after) = file
+        .split_once(begin)
+        .unwrap_or_else(|| panic!("{begin:?} is missing"));
+    let (inside, _) = after
+        .split_once(end)
+        .unwrap_or_else(|| panic!("{end:?} is missing"));
+    inside
 }
 
 #[test]
 fn readme_shows_the_snippet_compiled_here() {
     // Named so that the compiler checks that the function, and so the snippet, builds.
     let _compiled = use_it;
+    let readme = between(include_str!("../../../README.md"), "```rust\n", "```\n");
+    let here = between(
+        include_str!("readme.rs"),
+        "// README \"Use it\" begins\n",
+        "// README \"Use it\" ends\n",
+    );
     assert_eq!(
-        readme_snippet(),
-        compiled_snippet(),
+        readme, here,
         "README.md's \"Use it\" and crates/poolside/tests/readme.rs differ: change both \
          alike, so that the README shows code that compiles"
     );
