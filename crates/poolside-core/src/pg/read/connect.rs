@@ -2,8 +2,9 @@
 //! messages, as tokio-postgres's `connect_raw` does: TCP or a Unix socket, TLS as the
 //! pool's `sslmode` asks (with the pool's rustls setup), a startup message that makes
 //! the session read-only (`default_transaction_read_only=on`), and authentication
-//! (cleartext, MD5 or SCRAM-SHA-256). Its TCP sockets take the URL's `keepalives*`
-//! and `tcp_user_timeout` as tokio-postgres's do. Cancel requests go out the same way.
+//! (cleartext, MD5 or SCRAM-SHA-256). Its TCP sockets take the pool's keepalive and
+//! `tcp_user_timeout` settings as tokio-postgres's do. Cancel requests go out the same
+//! way.
 
 use std::borrow::Cow;
 use std::io;
@@ -302,11 +303,10 @@ fn connect_error(context: &str) -> impl Fn(io::Error) -> PgError + Copy + '_ {
     move |e| PgError::new(ErrorKind::Connect, format!("{context}: {e}"))
 }
 
-/// The URL's TCP options (`keepalives`, `keepalives_idle`, `keepalives_interval`,
-/// `keepalives_retries`, `tcp_user_timeout`) on `tcp`, as tokio-postgres sets them on
-/// the pool's other connections: keepalive probes after 2 h idle unless the URL says
-/// otherwise, so that a read connection behind a NAT or load balancer that drops quiet
-/// flows stays open when the URL asks for earlier probes.
+/// The driver settings' TCP options (`keepalives`, `keepalives_idle`,
+/// `keepalives_interval`, `keepalives_retries`, `tcp_user_timeout`) on `tcp`, as
+/// tokio-postgres sets them on the pool's other connections. The pool's settings
+/// carry its keepalive timings (`pg/keepalive.rs`) where the URL sets none.
 fn set_tcp_options(tcp: &TcpStream, settings: &tokio_postgres::Config) -> io::Result<()> {
     let socket = socket2::SockRef::from(tcp);
     #[cfg(target_os = "linux")]
@@ -371,7 +371,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn keepalive_is_on_after_two_hours_by_default_and_off_when_the_url_says() {
+    async fn keepalive_is_the_drivers_default_unless_set_and_off_when_the_url_says() {
         let default = socket_of("postgres://u@localhost/db").await;
         let socket = SockRef::from(&default);
         assert!(socket.keepalive().expect("SO_KEEPALIVE"));
