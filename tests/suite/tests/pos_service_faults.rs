@@ -82,7 +82,6 @@ async fn server_fault_redis_killed_while_selling() {
     )
     .await;
     let (db, base) = (service.db.clone(), service.base());
-    let blocking = |f: Box<dyn FnOnce() -> Traffic + Send>| tokio::task::spawn_blocking(f);
 
     let created = {
         let base = base.clone();
@@ -99,12 +98,12 @@ async fn server_fault_redis_killed_while_selling() {
     };
     assert_eq!(created.0, 201, "{}", created.1);
     let product = created.1["id"].as_i64().expect("an id");
-    let before = {
+    // `rounds` rounds of `sell_and_read`, off the runtime.
+    let sell = |rounds: usize| {
         let base = base.clone();
-        blocking(Box::new(move || sell_and_read(&base, product, 20)))
-            .await
-            .expect("runs")
+        tokio::task::spawn_blocking(move || sell_and_read(&base, product, rounds))
     };
+    let before = sell(20).await.expect("runs");
     let cache = db.cache().stats();
     assert!(before.0.is_empty(), "{:?}", before.0);
     assert!(
@@ -116,12 +115,7 @@ async fn server_fault_redis_killed_while_selling() {
     tokio::task::spawn_blocking(|| xtask_services(&["kill", "redis"]))
         .await
         .expect("killed");
-    let during = {
-        let base = base.clone();
-        blocking(Box::new(move || sell_and_read(&base, product, 50)))
-            .await
-            .expect("runs")
-    };
+    let during = sell(50).await.expect("runs");
     let cache_down = db.cache().stats();
     tokio::task::spawn_blocking(|| xtask_services(&["up"]))
         .await
@@ -134,10 +128,7 @@ async fn server_fault_redis_killed_while_selling() {
             started.elapsed() < Duration::from_secs(10),
             "the cache was not used again within 10 s of Redis's restart"
         );
-        let base = base.clone();
-        let round = blocking(Box::new(move || sell_and_read(&base, product, 1)))
-            .await
-            .expect("runs");
+        let round = sell(1).await.expect("runs");
         after.0.extend(round.0);
         after.1 += round.1;
     }
