@@ -10,6 +10,7 @@
 #![doc = include_str!("../README.md")]
 
 mod config;
+pub mod conn_string;
 mod env;
 mod keys;
 mod legacy;

@@ -119,10 +119,7 @@ impl ClientCertFiles {
 /// # Ok::<(), String>(())
 /// ```
 pub fn split_tls_params(conn: &str) -> Result<(String, TlsParams), String> {
-    let is_url = ["postgres://", "postgresql://"].iter().any(|scheme| {
-        conn.get(..scheme.len())
-            .is_some_and(|s| s.eq_ignore_ascii_case(scheme))
-    });
+    let is_url = crate::conn_string::is_url(conn);
     let mut tls = TlsParams::default();
     let (mut cert, mut key, mut password) = (None, None, false);
     let mut take = |name: &str, value: &str| -> Result<Option<String>, String> {

@@ -26,10 +26,7 @@ const POOL_PARAMS: [(&str, &str, bool); 4] = [
 /// URL without them (other parameters are kept as written) and the parameters found.
 /// Anything else (a key/value connection string) is returned unchanged.
 pub(crate) fn split_pool_params(url: &str) -> (String, Vec<UrlParam>) {
-    let is_url = ["postgres://", "postgresql://"].iter().any(|scheme| {
-        url.get(..scheme.len())
-            .is_some_and(|s| s.eq_ignore_ascii_case(scheme))
-    });
+    let is_url = crate::conn_string::is_url(url);
     let Some((base, query)) = url.split_once('?').filter(|_| is_url) else {
         return (url.to_owned(), Vec::new());
     };

@@ -3,35 +3,21 @@
 //! each of `keepalives_idle`, `keepalives_interval` and `keepalives_retries` that the
 //! connection string sets is kept as given, and `keepalives=0` turns probes off.
 
+use poolside_config::conn_string::sets_param;
+
 use crate::tcp_keepalive::{KEEPALIVE_IDLE, KEEPALIVE_INTERVAL, KEEPALIVE_RETRIES};
 
 /// Sets poolside's keepalive timings on `driver` where `conn`, the connection string
 /// it was parsed from, sets none of its own.
 pub(crate) fn keepalive_defaults(driver: &mut tokio_postgres::Config, conn: &str) {
-    if !names_param(conn, "keepalives_idle") {
+    if !sets_param(conn, "keepalives_idle") {
         driver.keepalives_idle(KEEPALIVE_IDLE);
     }
-    if !names_param(conn, "keepalives_interval") {
+    if !sets_param(conn, "keepalives_interval") {
         driver.keepalives_interval(KEEPALIVE_INTERVAL);
     }
-    if !names_param(conn, "keepalives_retries") {
+    if !sets_param(conn, "keepalives_retries") {
         driver.keepalives_retries(KEEPALIVE_RETRIES);
-    }
-}
-
-/// Whether `conn` (a `postgres://` URL or `key=value` pairs) sets parameter `name`.
-fn names_param(conn: &str, name: &str) -> bool {
-    let is_url = ["postgres://", "postgresql://"].iter().any(|scheme| {
-        conn.get(..scheme.len())
-            .is_some_and(|s| s.eq_ignore_ascii_case(scheme))
-    });
-    if is_url {
-        let query = conn.split_once('?').map_or("", |(_, query)| query);
-        url::form_urlencoded::parse(query.as_bytes()).any(|(key, _)| key == name)
-    } else {
-        conn.split_whitespace()
-            .filter_map(|token| token.split_once('='))
-            .any(|(key, _)| key.trim() == name)
     }
 }
 
@@ -75,21 +61,5 @@ mod tests {
             );
         }
         assert!(!settings("postgres://app@db/app?keepalives=0").get_keepalives());
-    }
-
-    #[test]
-    fn a_parameter_is_named_by_its_key_only() {
-        assert!(!names_param(
-            "postgres://app:keepalives_idle@db/app",
-            "keepalives_idle"
-        ));
-        assert!(!names_param(
-            "host=db password=keepalives_idle",
-            "keepalives_idle"
-        ));
-        assert!(names_param(
-            "postgresql://db/app?sslmode=require&keepalives_idle=5",
-            "keepalives_idle"
-        ));
     }
 }
