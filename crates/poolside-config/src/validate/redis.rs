@@ -214,18 +214,8 @@ pub(super) fn check_redis_mode(c: &mut Checker<'_>, redis: &crate::RedisConfig) 
     } else {
         c.redis_url("redis.url", &redis.url)
     };
-    let sentinels: Vec<url::Url> = redis
-        .sentinels
-        .iter()
-        .filter_map(|url| c.redis_url("redis.sentinels", url))
-        .collect();
-    check_group_tls(c, "redis.sentinels", &sentinels);
-    let cluster_nodes: Vec<url::Url> = redis
-        .cluster_nodes
-        .iter()
-        .filter_map(|url| c.redis_url("redis.cluster_nodes", url))
-        .collect();
-    check_group_tls(c, "redis.cluster_nodes", &cluster_nodes);
+    group_urls(c, "redis.sentinels", &redis.sentinels);
+    let cluster_nodes = group_urls(c, "redis.cluster_nodes", &redis.cluster_nodes);
     if let Some(file) = &redis.password_file {
         let data_urls = match redis.mode {
             crate::RedisMode::Cluster => cluster_nodes,
@@ -235,12 +225,22 @@ pub(super) fn check_redis_mode(c: &mut Checker<'_>, redis: &crate::RedisConfig) 
     }
 }
 
-/// A group's connections all speak TLS or none do, trusting one CA file and
-/// presenting one client certificate: the client learns the other servers from the
-/// first it reaches (a cluster's nodes, a Sentinel group's primary and replica) and
-/// reaches them as it reached it. `urls`: the URLs of `key` (`redis.cluster_nodes`,
-/// `redis.sentinels`) that parse.
-pub(super) fn check_group_tls(c: &mut Checker<'_>, key: &str, urls: &[url::Url]) {
+/// The URLs of group `key` (`redis.cluster_nodes`, `redis.sentinels`) that parse,
+/// each that does not reported, once checked that the group's connections all speak
+/// TLS or none do, trusting one CA file and presenting one client certificate: the
+/// client learns the other servers from the first it reaches (a cluster's nodes, a
+/// Sentinel group's primary and replica) and reaches them as it reached it.
+fn group_urls(c: &mut Checker<'_>, key: &str, urls: &[SecretUrl]) -> Vec<url::Url> {
+    let urls: Vec<url::Url> = urls
+        .iter()
+        .filter_map(|url| c.redis_url(key, url))
+        .collect();
+    check_group_tls(c, key, &urls);
+    urls
+}
+
+/// [`group_urls`]'s TLS check, of the URLs that parse.
+fn check_group_tls(c: &mut Checker<'_>, key: &str, urls: &[url::Url]) {
     let kinds: Vec<_> = urls
         .iter()
         .map(|url| {
