@@ -138,6 +138,7 @@ keys! {
     "health.cache_hit_rate_percent" => health.cache_hit_rate_percent: parse::percent, show_plain, rules::percent;
     "health.admin_token" => health.admin_token: parse::optional_token, parse::show_optional_token;
     "health.admin_addr" => health.admin_addr: parse::optional_socket_addr, parse::show_optional_addr;
+    "health.shutdown_delay" => health.shutdown_delay: parse::duration, parse::show_duration;
 }
 
 /// The key at `path`, if there is one.

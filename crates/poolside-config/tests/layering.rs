@@ -44,11 +44,11 @@ fn source_of(report: &poolside_config::ConfigReport, key: &str) -> Source {
 
 #[test]
 fn profile_defaults_apply_and_are_named() {
-    for (profile, min, max, idle, timeout) in [
-        ("development", 2, 10, 10, 5),
-        ("test", 1, 5, 5, 3),
-        ("staging", 5, 20, 30, 10),
-        ("production", 5, 20, 30, 10),
+    for (profile, min, max, idle, timeout, shutdown_delay) in [
+        ("development", 2, 10, 10, 5, 0),
+        ("test", 1, 5, 5, 3, 0),
+        ("staging", 5, 20, 30, 10, 5),
+        ("production", 5, 20, 30, 10, 5),
     ] {
         let loaded =
             ConfigLoader::from_env(env(&[("DATABASE_URL", URL), ("POOLSIDE_PROFILE", profile)]))
@@ -64,6 +64,11 @@ fn profile_defaults_apply_and_are_named() {
         );
         assert_eq!(pg.max_lifetime, Duration::from_secs(30 * 60));
         assert!(loaded.config.redis.is_none());
+        assert_eq!(
+            loaded.config.health.shutdown_delay,
+            Duration::from_secs(shutdown_delay),
+            "{profile}"
+        );
     }
     let report = ConfigLoader::from_env(env(&[("DATABASE_URL", URL)])).check();
     assert_eq!(

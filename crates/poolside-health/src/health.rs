@@ -2,8 +2,8 @@
 //! them. Cloning is cheap: clones share one state.
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, OnceLock};
 
 use parking_lot::RwLock;
 use std::time::{Instant, SystemTime};
@@ -57,6 +57,8 @@ pub(crate) struct Inner {
     pub(crate) started_at: Instant,
     pub(crate) results: RwLock<BTreeMap<Component, CheckResult>>,
     pub(crate) started: AtomicBool,
+    /// When the service left rotation to shut down.
+    pub(crate) left_rotation: OnceLock<Instant>,
 }
 
 impl std::fmt::Debug for Health {
@@ -154,6 +156,7 @@ impl HealthBuilder {
                 started_at: Instant::now(),
                 results: RwLock::default(),
                 started: AtomicBool::new(false),
+                left_rotation: OnceLock::new(),
             }),
         }
     }
@@ -351,13 +354,66 @@ impl Health {
         HealthReport::new("liveness: the process answers", checks)
     }
 
+    /// Takes the service out of rotation for good, to shut down: from now on
+    /// `/health/ready` and `/health` fail (503) with a `process:shutdown` check, so
+    /// that load balancers and Kubernetes endpoints stop sending it requests;
+    /// `/health/live` and `/health/startup` do not change. Keep serving for
+    /// `health.shutdown_delay` after it before closing the listener (the facade's
+    /// `Poolside::leave_rotation` does both). Calling it again changes nothing.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use poolside_health::{Health, Status};
+    ///
+    /// let health = Health::builder(poolside_config::HealthConfig::default()).build();
+    /// health.leave_rotation();
+    /// assert_eq!(health.readiness().status, Status::Fail);
+    /// assert_eq!(health.liveness().status, Status::Pass);
+    /// assert!(!health.in_rotation());
+    /// ```
+    pub fn leave_rotation(&self) {
+        if self.inner.left_rotation.set(Instant::now()).is_ok() {
+            tracing::info!(
+                target: "poolside::health",
+                delay = ?self.inner.config.shutdown_delay,
+                "out of rotation: /health/ready answers 503 from now on"
+            );
+        }
+    }
+
+    /// Whether the service is in rotation: [`leave_rotation`](Self::leave_rotation)
+    /// has not been called.
+    pub fn in_rotation(&self) -> bool {
+        self.inner.left_rotation.get().is_none()
+    }
+
+    /// The failing `process:shutdown` check, once the service left rotation.
+    fn add_rotation_check(&self, checks: &mut BTreeMap<String, Vec<Check>>) {
+        let Some(left) = self.inner.left_rotation.get() else {
+            return;
+        };
+        checks.insert(
+            "process:shutdown".into(),
+            vec![Check {
+                component_type: "system",
+                observed_value: Some(json!(crate::process::seconds(left.elapsed()))),
+                observed_unit: Some("s"),
+                status: Status::Fail,
+                time: SystemTime::now(),
+                output: Some(
+                    "shutting down: out of rotation, still answering the requests it gets".into(),
+                ),
+            }],
+        );
+    }
+
     /// `/health/ready`: the required dependencies' last checks (an optional one that
-    /// fails is a warning).
+    /// fails is a warning), failing once the service left rotation.
     pub fn readiness(&self) -> HealthReport {
-        HealthReport::new(
-            "readiness: required dependencies answer",
-            self.dependency_checks(),
-        )
+        let mut checks = self.dependency_checks();
+        self.add_rotation_check(&mut checks);
+        HealthReport::new("readiness: required dependencies answer", checks)
     }
 
     /// `/health/startup`: pass once every required dependency passed a check.
@@ -379,12 +435,14 @@ impl Health {
         HealthReport::new("startup: required dependencies answered once", checks)
     }
 
-    /// `/health`: the dependencies and the pool's utilization.
+    /// `/health`: the dependencies and the pool's utilization, failing once the
+    /// service left rotation.
     pub fn summary(&self) -> HealthReport {
         let mut checks = self.dependency_checks();
         if let Some((check, _)) = self.pool_check() {
             checks.insert("postgres:utilization".into(), vec![check]);
         }
+        self.add_rotation_check(&mut checks);
         HealthReport::new("poolside service health", checks)
     }
 }

@@ -1,5 +1,6 @@
 //! The health endpoints over real pools: Kubernetes semantics (liveness never depends
-//! on a database; readiness and startup do; an optional Redis only warns), status
+//! on a database; readiness and startup do; an optional Redis only warns; leaving
+//! rotation to shut down fails readiness), status
 //! codes, health+json bodies, utilization levels and alerts, PgBouncer's pools, and no
 //! password in any response or log line.
 
@@ -206,6 +207,54 @@ async fn a_database_outage_fails_readiness_and_startup_but_never_liveness() {
         !log.text().contains(&password),
         "a log line holds the password"
     );
+}
+
+#[tokio::test]
+async fn leaving_rotation_fails_readiness_and_the_summary_but_not_liveness_or_startup() {
+    let config = config(&[("DATABASE_URL", &required_env("DATABASE_URL"))]);
+    let pool = PgPool::connect(&config.postgres).await.expect("connects");
+    let health = Health::builder(config.health.clone())
+        .postgres(pool)
+        .build();
+    health.check_now().await;
+    let paths = [
+        "/health",
+        "/health/ready",
+        "/health/live",
+        "/health/startup",
+    ];
+    for path in paths {
+        assert_eq!(get(&health, path).await.0.as_u16(), 200, "{path} before");
+    }
+    assert!(health.in_rotation());
+
+    health.leave_rotation();
+    health.leave_rotation();
+    assert!(!health.in_rotation());
+    for (path, expected) in paths.into_iter().zip([503, 503, 200, 200]) {
+        assert_eq!(
+            get(&health, path).await.0.as_u16(),
+            expected,
+            "{path} after"
+        );
+    }
+    let (_, _, ready) = get(&health, "/health/ready").await;
+    let json: serde_json::Value = serde_json::from_str(&ready).expect("JSON");
+    let check = &json["checks"]["process:shutdown"][0];
+    assert_eq!(check["status"], "fail", "{ready}");
+    assert!(
+        check["output"]
+            .as_str()
+            .is_some_and(|o| o.contains("out of rotation")),
+        "{ready}"
+    );
+    assert_eq!(
+        json["checks"]["postgres:responseTime"][0]["status"], "pass",
+        "the database is still fine: {ready}"
+    );
+    // A later check round does not put it back.
+    health.check_now().await;
+    assert_eq!(get(&health, "/health/ready").await.0.as_u16(), 503);
 }
 
 #[tokio::test]

@@ -431,10 +431,43 @@ impl Poolside {
         self.inner.health.metrics_text()
     }
 
-    /// Stops the health monitor and the status log, refuses new work, waits up to
-    /// `deadline` for work in flight, then closes every connection. Returns how many
-    /// PostgreSQL connections were still in use at the deadline.
+    /// The first step of a shutdown: takes the service out of rotation
+    /// (`/health/ready` and `/health` answer 503 from now on) and waits
+    /// `health.shutdown_delay` (5 s in `staging` and `production`), serving as
+    /// before, so that load balancers and Kubernetes endpoints stop sending it
+    /// requests before its listener closes. Await it in the HTTP server's graceful
+    /// shutdown signal, after SIGTERM; then [`shutdown`](Self::shutdown) once the
+    /// server has stopped.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use poolside::Poolside;
+    /// use poolside::Status;
+    ///
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// let db = Poolside::from_env().await.expect("DATABASE_URL names a PostgreSQL");
+    /// let shutdown_signal = async {
+    ///     // tokio::signal::unix::signal(SignalKind::terminate())?.recv().await;
+    ///     db.leave_rotation().await;
+    /// };
+    /// // axum::serve(listener, app).with_graceful_shutdown(shutdown_signal).await?;
+    /// shutdown_signal.await;
+    /// assert_eq!(db.health_state().readiness().status, Status::Fail);
+    /// db.shutdown(std::time::Duration::from_secs(5)).await;
+    /// # });
+    /// ```
+    pub async fn leave_rotation(&self) {
+        self.inner.health.leave_rotation();
+        tokio::time::sleep(self.inner.config.health.shutdown_delay).await;
+    }
+
+    /// Leaves rotation if it has not (without waiting), stops the health monitor and
+    /// the status log, refuses new work, waits up to `deadline` for work in flight,
+    /// then closes every connection. Returns how many PostgreSQL connections were
+    /// still in use at the deadline.
     pub async fn shutdown(&self, deadline: Duration) -> u32 {
+        self.inner.health.leave_rotation();
         for task in self.inner.tasks.lock().drain(..) {
             task.abort();
         }

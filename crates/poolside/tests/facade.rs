@@ -255,6 +255,33 @@ async fn metrics_exporter_addr_serves_metrics_on_a_listener_of_its_own() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn leaving_rotation_fails_readiness_and_serves_for_the_shutdown_delay() {
+    const DELAY: Duration = Duration::from_millis(1500);
+    let db = db_with(&[("POOLSIDE_HEALTH__SHUTDOWN_DELAY", "1500ms")]).await;
+    db.warm_up().await.expect("warms up");
+    assert_eq!(db.health_state().readiness().status, Status::Pass);
+    let began = std::time::Instant::now();
+    let leaving = tokio::spawn({
+        let db = db.clone();
+        async move { db.leave_rotation().await }
+    });
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    assert_eq!(db.health_state().readiness().status, Status::Fail);
+    assert_eq!(db.health().status, Status::Fail);
+    assert_eq!(db.health_state().liveness().status, Status::Pass);
+    let row = db
+        .query_one("SELECT $1::int4 + 1", &[&1_i32])
+        .await
+        .expect("still serves while leaving rotation");
+    assert_eq!(row.get::<_, i32>(0), 2);
+    assert!(!leaving.is_finished(), "returned before the delay");
+    leaving.await.expect("leaves rotation");
+    assert!(began.elapsed() >= DELAY, "{:?}", began.elapsed());
+    db.shutdown(Duration::from_secs(5)).await;
+    assert_eq!(db.health_state().readiness().status, Status::Fail);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn transactions_pass_the_stacks_circuit_breaker() {
     let db = db_with(&[
         ("POOLSIDE_RETRY__ATTEMPTS", "1"),

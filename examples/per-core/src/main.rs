@@ -148,6 +148,7 @@ fn listen(addr: SocketAddr) -> std::io::Result<TcpListener> {
 }
 
 /// Runs one core's `Poolside` and HTTP server on its runtime, until SIGTERM; then
+/// leaves rotation (`/health/ready` 503 for `health.shutdown_delay`, still serving),
 /// lets the requests in flight finish and shuts the `Poolside` down.
 fn serve(runtime: &Runtime, listener: TcpListener, config: Config) -> Result<(), String> {
     runtime.block_on(async {
@@ -164,9 +165,11 @@ fn serve(runtime: &Runtime, listener: TcpListener, config: Config) -> Result<(),
             .route("/stats", get(stats))
             .with_state(db.clone())
             .merge(db.router());
+        let leaving = db.clone();
         let served = axum::serve(listener, app)
             .with_graceful_shutdown(async move {
                 terminate.recv().await;
+                leaving.leave_rotation().await;
             })
             .await
             .map_err(|e| format!("the HTTP server stopped: {e}"));

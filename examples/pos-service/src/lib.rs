@@ -27,7 +27,7 @@ use crate::error::ApiError;
 
 /// Where the service listens unless `POOLSIDE_HTTP_ADDR` says otherwise.
 const DEFAULT_ADDR: &str = "127.0.0.1:8080";
-/// How long in-flight work may take to finish after SIGTERM or SIGINT.
+/// How long in-flight work may take to finish once the service stops listening.
 const SHUTDOWN_DEADLINE: Duration = Duration::from_secs(10);
 /// The largest request body accepted (a sale of 100 lines is far below it).
 const BODY_LIMIT: usize = 64 * 1024;
@@ -61,8 +61,8 @@ async fn shutdown_signal() {
     use tokio::signal::unix::{SignalKind, signal};
     let mut term = signal(SignalKind::terminate()).expect("a SIGTERM handler");
     tokio::select! {
-        _ = term.recv() => tracing::info!("SIGTERM: finishing in-flight requests"),
-        _ = tokio::signal::ctrl_c() => tracing::info!("SIGINT: finishing in-flight requests"),
+        _ = term.recv() => tracing::info!("SIGTERM: shutting down"),
+        _ = tokio::signal::ctrl_c() => tracing::info!("SIGINT: shutting down"),
     }
 }
 
@@ -87,7 +87,9 @@ async fn serve_admin(
 }
 
 /// Loads the configuration, migrates, starts poolside and serves until SIGTERM or
-/// SIGINT, then closes the pools. The error says what stopped it.
+/// SIGINT; then leaves rotation (`/health/ready` answers 503, requests are still
+/// served for `health.shutdown_delay`), stops listening, lets the requests in flight
+/// finish and closes the pools. The error says what stopped it.
 pub async fn run() -> Result<(), String> {
     let config = poolside::config::Config::load()
         .map_err(|e| e.to_string())?
@@ -122,8 +124,14 @@ pub async fn run() -> Result<(), String> {
     };
     tracing::info!(%local, "pos-service listening");
     println!("listening on {local}");
+    let leaving = db.clone();
     let served = axum::serve(listener, app(db.clone()))
-        .with_graceful_shutdown(shutdown_signal())
+        .with_graceful_shutdown(async move {
+            shutdown_signal().await;
+            // Out of the load balancers' rotation first, still serving, then stop
+            // listening once they have stopped sending requests.
+            leaving.leave_rotation().await;
+        })
         .await;
     if let Some(admin) = admin {
         admin.abort();

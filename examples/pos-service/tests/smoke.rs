@@ -2,6 +2,8 @@
 //! client, checks answers and status codes (bad input gets a 4xx with a reason; the
 //! last item is never sold twice), then sends SIGTERM and checks a clean exit.
 
+use std::time::{Duration, Instant};
+
 use poolside_tests::http::{ServiceProcess, free_port, send_with_headers};
 use poolside_tests::required_env;
 use serde_json::json;
@@ -226,6 +228,59 @@ fn bad_input_gets_a_4xx_with_a_reason_and_the_last_item_is_sold_once() {
     );
     let (_, product) = service.call("GET", &format!("/products/{id}"), None);
     assert_eq!(product["stock"], 0, "{product}");
+}
+
+/// SIGTERM takes the service out of rotation first: `/health/ready` answers 503 at
+/// once, while new connections are still accepted and served for the shutdown delay,
+/// so that a load balancer that has not yet seen the 503 loses no request; it exits
+/// cleanly after the delay.
+#[test]
+fn sigterm_leaves_rotation_and_serves_through_the_shutdown_delay() {
+    const DELAY: Duration = Duration::from_secs(4);
+    let mut service = ServiceProcess::start(
+        env!("CARGO_BIN_EXE_poolside-example-pos-service"),
+        &[
+            ("DATABASE_URL", required_env("DATABASE_URL")),
+            ("POOLSIDE_PROFILE", "test".into()),
+            (
+                "POOLSIDE_HEALTH__SHUTDOWN_DELAY",
+                format!("{}s", DELAY.as_secs()),
+            ),
+        ],
+        &["REDIS_URL"],
+    );
+    let id = new_product(&service, 5);
+    service.send_sigterm();
+    let sent = Instant::now();
+    loop {
+        let ready = service
+            .answer("GET", "/health/ready", None)
+            .expect("an answer");
+        if ready.status == 503 {
+            assert!(ready.body.contains("out of rotation"), "{}", ready.body);
+            break;
+        }
+        assert!(sent.elapsed() < DELAY / 2, "still ready: {}", ready.body);
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // Each call on a new connection: the listener still accepts.
+    let (status, product) = service.call("GET", &format!("/products/{id}"), None);
+    assert_eq!((status, &product["stock"]), (200, &json!(5)), "{product}");
+    let (status, sale) = service.post(
+        "/sales",
+        &json!({ "items": [{ "product_id": id, "quantity": 1 }] }),
+    );
+    assert_eq!(status, 201, "a sale during the delay: {sale}");
+    assert_eq!(service.call("GET", "/health/live", None).0, 200);
+    assert!(sent.elapsed() < DELAY, "the calls outlasted the delay");
+
+    let exit = service.wait_for_exit();
+    assert!(exit.success(), "exit after SIGTERM: {exit}");
+    assert!(
+        sent.elapsed() >= DELAY,
+        "exited {:?} after SIGTERM, before the delay",
+        sent.elapsed()
+    );
 }
 
 /// With `health.admin_addr` and `health.admin_token`, the detailed endpoints leave the

@@ -292,10 +292,28 @@ impl ServiceProcess {
     ///
     /// When it is still running 15 s later.
     pub fn terminate(&mut self) -> ExitStatus {
+        self.send_sigterm();
+        self.wait_for_exit()
+    }
+
+    /// Sends SIGTERM to the service's pid, and returns at once.
+    ///
+    /// # Panics
+    ///
+    /// When `kill` cannot run.
+    pub fn send_sigterm(&self) {
         Command::new("kill")
             .args(["-TERM", &self.child.id().to_string()])
             .status()
             .expect("kill runs");
+    }
+
+    /// Waits for the service to exit and returns how it did.
+    ///
+    /// # Panics
+    ///
+    /// When it is still running 15 s later.
+    pub fn wait_for_exit(&mut self) -> ExitStatus {
         let began = Instant::now();
         loop {
             if let Some(status) = self.child.try_wait().expect("waits") {
@@ -303,7 +321,7 @@ impl ServiceProcess {
             }
             assert!(
                 began.elapsed() < EXIT_TIMEOUT,
-                "no exit within {EXIT_TIMEOUT:?} of SIGTERM"
+                "no exit within {EXIT_TIMEOUT:?}"
             );
             std::thread::sleep(Duration::from_millis(50));
         }

@@ -3,7 +3,7 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use crate::SecretToken;
+use crate::{Profile, SecretToken};
 
 /// The background health monitor (`[health]`, `POOLSIDE_HEALTH__<KEY>`).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -32,8 +32,29 @@ pub struct HealthConfig {
     /// port that only the monitoring network reaches). Default: none, on the
     /// service's port.
     pub admin_addr: Option<SocketAddr>,
+    /// How long a service that is shutting down keeps serving after it leaves
+    /// rotation (`/health/ready` and `/health` answer 503), so that load balancers and
+    /// Kubernetes endpoints stop sending it requests before it stops listening.
+    /// Default: 5 s in `staging` and `production`, none in `development` and `test`.
+    pub shutdown_delay: Duration,
 }
 
+impl HealthConfig {
+    /// The built-in defaults of `profile`: [`Default`]'s, with a shutdown delay in
+    /// `staging` and `production`, where a load balancer sends the requests.
+    pub fn defaults(profile: Profile) -> Self {
+        let shutdown_delay = match profile {
+            Profile::Development | Profile::Test => Duration::ZERO,
+            Profile::Staging | Profile::Production => Duration::from_secs(5),
+        };
+        Self {
+            shutdown_delay,
+            ..Self::default()
+        }
+    }
+}
+
+/// The `development` profile's settings: no shutdown delay.
 impl Default for HealthConfig {
     fn default() -> Self {
         Self {
@@ -46,6 +67,7 @@ impl Default for HealthConfig {
             cache_hit_rate_percent: 70,
             admin_token: None,
             admin_addr: None,
+            shutdown_delay: Duration::ZERO,
         }
     }
 }

@@ -80,7 +80,7 @@ impl Config {
             retry: RetryConfig::default(),
             overflow: OverflowConfig::default(),
             breaker: BreakerConfig::default(),
-            health: HealthConfig::default(),
+            health: HealthConfig::defaults(profile),
             metrics: MetricsConfig::default(),
         }
     }
