@@ -90,6 +90,7 @@ keys! {
     "postgres.replica_check_interval" => postgres.replica_check_interval: parse::duration, parse::show_duration, rules::positive_duration;
     "postgres.expected_instances" => postgres.expected_instances: parse::count, show_plain, rules::positive_count;
     "postgres.leak_detection_threshold" => postgres.leak_detection_threshold: parse::optional_duration, parse::show_optional_duration;
+    "postgres.connect_lazy" => postgres.connect_lazy: parse::boolean, show_plain;
     "redis.mode" => redis.mode: parse::redis_mode, show_plain;
     "redis.url" => redis.url: parse::url, crate::SecretUrl::redacted;
     "redis.sentinels" => redis.sentinels: parse::url_list, parse::show_url_list;

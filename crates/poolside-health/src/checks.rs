@@ -42,14 +42,24 @@ fn timed_out(timeout: Duration) -> String {
 }
 
 /// `SELECT 1` on the pipelined path (no exclusive checkout, so a busy pool's check
-/// does not queue behind its work), within `timeout`.
-pub(crate) async fn check_postgres(pool: &PgPool, timeout: Duration) -> CheckResult {
+/// does not queue behind its work), within `timeout`. A failure is logged as a
+/// warning when the last check passed (or none ran), and below that while it lasts.
+pub(crate) async fn check_postgres(
+    pool: &PgPool,
+    timeout: Duration,
+    was_failing: bool,
+) -> CheckResult {
     let started = Instant::now();
     let result = match tokio::time::timeout(timeout, pool.query_one("SELECT 1", &[])).await {
         Ok(Ok(_)) => Ok(()),
         Ok(Err(error)) => {
             if matches!(error.kind(), ErrorKind::Connect) {
-                tracing::warn!(target: "poolside::health", error = %error, "postgres check failed: reconnecting the pool");
+                let reconnecting = "postgres check failed: reconnecting the pool";
+                if was_failing {
+                    tracing::debug!(target: "poolside::health", error = %error, "{reconnecting}");
+                } else {
+                    tracing::warn!(target: "poolside::health", error = %error, "{reconnecting}");
+                }
                 pool.reconnect();
             }
             Err(error.to_string())

@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
 
 use parking_lot::RwLock;
-use std::time::{Instant, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
 #[cfg(feature = "redis")]
 use poolside_cache::RedisCache;
@@ -21,6 +21,9 @@ use crate::checks::{CheckResult, check_postgres};
 use crate::component::Component;
 use crate::model::{Check, HealthReport, Status};
 use crate::utilization::Utilization;
+
+/// The longest time between two rounds of checks until startup is complete.
+const STARTUP_CHECK_INTERVAL: Duration = Duration::from_secs(1);
 
 /// The dependencies a service's health covers, with their last check results.
 ///
@@ -184,9 +187,12 @@ impl Health {
     pub async fn check_now(&self) {
         let inner = &*self.inner;
         let timeout = inner.config.check_timeout;
+        let postgres_failing = self
+            .last_result(Component::Postgres)
+            .is_some_and(|last| last.status == Status::Fail);
         let postgres = async {
             match &inner.postgres {
-                Some(pool) => Some(check_postgres(pool, timeout).await),
+                Some(pool) => Some(check_postgres(pool, timeout, postgres_failing).await),
                 None => None,
             }
         };
@@ -227,15 +233,23 @@ impl Health {
     }
 
     /// Checks every `health.check_interval` until the returned task is aborted; the
-    /// first round runs at once. Must run inside a Tokio runtime.
+    /// first round runs at once. Until startup is complete (every required
+    /// dependency passed once), a round starts at least every second, so that a
+    /// service started before its database turns ready as soon as the database
+    /// answers. Must run inside a Tokio runtime.
     pub fn spawn_monitor(&self) -> tokio::task::JoinHandle<()> {
         let health = self.clone();
         tokio::spawn(async move {
-            let mut ticks = tokio::time::interval(health.inner.config.check_interval);
-            ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            let interval = health.inner.config.check_interval;
             loop {
-                ticks.tick().await;
+                let round = tokio::time::Instant::now();
                 health.check_now().await;
+                let every = if health.inner.started.load(Ordering::Relaxed) {
+                    interval
+                } else {
+                    interval.min(STARTUP_CHECK_INTERVAL)
+                };
+                tokio::time::sleep_until(round + every).await;
             }
         })
     }

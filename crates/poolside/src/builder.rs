@@ -4,10 +4,10 @@ use std::sync::Arc;
 
 #[cfg(feature = "redis")]
 use poolside_cache::{OnUnavailable, RedisCache};
-use poolside_config::Config;
+use poolside_config::{Config, PostgresConfig};
 #[cfg(feature = "redis")]
 use poolside_core::RedisPool;
-use poolside_core::{PgPool, Replicas};
+use poolside_core::{PgError, PgPool, Replicas};
 use poolside_health::Health;
 use poolside_metrics::{
     Exporter, OperationRecorder, PoolFigures, PoolLabel, PoolSources, Reported,
@@ -56,8 +56,9 @@ impl PoolsideBuilder {
         self
     }
 
-    /// Validates, builds the PostgreSQL pool (warming `min_idle`), the secondary pool
-    /// when `[overflow]` names one, Redis when configured (lazily: a Redis that is
+    /// Validates, builds the PostgreSQL pool (warming `min_idle`; with
+    /// `postgres.connect_lazy`, in the background once the server answers, the start
+    /// not waiting for it), the secondary pool when `[overflow]` names one, Redis when configured (lazily: a Redis that is
     /// down does not stop the start, it is optional), the standard stack, the health
     /// monitor and the periodic status log; installs the Prometheus recorder unless
     /// told not to, or unless the application installed one first; with
@@ -67,8 +68,9 @@ impl PoolsideBuilder {
     ///
     /// # Errors
     ///
-    /// An invalid configuration, a PostgreSQL server that cannot be reached, or a
-    /// `metrics.exporter_addr` that cannot be listened on.
+    /// An invalid configuration, a PostgreSQL server that cannot be reached (unless
+    /// `postgres.connect_lazy`), or a `metrics.exporter_addr` that cannot be listened
+    /// on.
     pub async fn build(self) -> Result<Poolside, crate::Error> {
         let config = match self.config {
             Some(config) => config,
@@ -105,11 +107,12 @@ fn recorder() -> Option<Exporter> {
     }
 }
 
-/// Connects the PostgreSQL pool (warming `min_idle`) and the overflow pool when
-/// `[overflow]` names one; builds the replicas' pools and Redis's lazily (a Redis that
-/// is down does not stop the start: it is optional).
+/// Connects the PostgreSQL pool (warming `min_idle`; with `postgres.connect_lazy`,
+/// later, [`start`] warms it) and the overflow pool when `[overflow]` names one;
+/// builds the replicas' pools and Redis's lazily (a Redis that is down does not stop
+/// the start: it is optional).
 async fn connect(config: &Config) -> Result<Connected, crate::Error> {
-    let postgres = PgPool::connect(&config.postgres).await?;
+    let postgres = connect_pg(&config.postgres).await?;
     let naming = config.metrics.naming;
     PoolFigures::new(PoolLabel::Postgres, naming).observe_pg_pool(&postgres);
     let secondary = match (&config.overflow.enabled, &config.overflow.secondary_url) {
@@ -118,7 +121,7 @@ async fn connect(config: &Config) -> Result<Connected, crate::Error> {
             secondary_config.url = url.clone();
             secondary_config.max_size = config.overflow.secondary_max_size;
             secondary_config.min_idle = secondary_config.min_idle.min(secondary_config.max_size);
-            let secondary = PgPool::connect(&secondary_config).await?;
+            let secondary = connect_pg(&secondary_config).await?;
             PoolFigures::new(PoolLabel::Secondary, naming).observe_pg_pool(&secondary);
             Some(secondary)
         }
@@ -155,6 +158,16 @@ async fn connect(config: &Config) -> Result<Connected, crate::Error> {
         #[cfg(feature = "redis")]
         redis,
     })
+}
+
+/// A PostgreSQL pool of `config`: connected and warmed, or built without a connection
+/// with `postgres.connect_lazy`.
+async fn connect_pg(config: &PostgresConfig) -> Result<PgPool, PgError> {
+    if config.connect_lazy {
+        PgPool::connect_lazy(config)
+    } else {
+        PgPool::connect(config).await
+    }
 }
 
 /// The standard stacks over `pools`, with the recorder, breaker, retry budget and
@@ -211,8 +224,8 @@ fn health(
 }
 
 /// Starts the background tasks: the `/metrics` listener (with
-/// `metrics.exporter_addr`), the health monitor, the replicas' monitor and the
-/// periodic status log.
+/// `metrics.exporter_addr`), the health monitor, the replicas' monitor, the periodic
+/// status log, and with `postgres.connect_lazy` the pools' warm-up.
 async fn start(
     config: &Config,
     pools: &Connected,
@@ -229,6 +242,10 @@ async fn start(
         None => None,
     };
     tasks.push(health.spawn_monitor());
+    if config.postgres.connect_lazy {
+        tasks.push(pools.postgres.spawn_warm_up());
+        tasks.extend(pools.secondary.as_ref().map(PgPool::spawn_warm_up));
+    }
     if let Some(replicas) = &pools.replicas {
         tasks.push(tokio::spawn(
             replicas.clone().monitor(pools.postgres.clone()),

@@ -92,6 +92,12 @@ pub struct PostgresConfig {
     /// A connection held longer than this is reported as a possible leak; `off` or 0
     /// turns detection off. Default: 60 s.
     pub leak_detection_threshold: Option<Duration>,
+    /// Start without the server: the service starts, and answers its liveness probe,
+    /// while PostgreSQL is still down (readiness and startup fail until it answers);
+    /// the pool opens its `min_idle` connections once it does. Off, a start fails when
+    /// the server cannot be reached, and an orchestrator's restarts back off (up to 5
+    /// minutes in Kubernetes) while the database is away. Default: false.
+    pub connect_lazy: bool,
 }
 
 impl PostgresConfig {
@@ -212,6 +218,7 @@ impl PostgresConfig {
             replica_check_interval: Duration::from_secs(1),
             expected_instances: 1,
             leak_detection_threshold: Some(Duration::from_secs(60)),
+            connect_lazy: false,
         }
     }
 

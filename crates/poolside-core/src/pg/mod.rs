@@ -1,6 +1,7 @@
 //! The PostgreSQL pool: [`PgPool`], the connections it hands out, its statistics and
 //! errors.
 
+mod background_warm_up;
 mod budget;
 mod connect_config;
 mod connection;
