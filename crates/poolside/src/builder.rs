@@ -58,11 +58,12 @@ impl PoolsideBuilder {
 
     /// Validates, builds the PostgreSQL pool (warming `min_idle`; with
     /// `postgres.connect_lazy`, in the background once the server answers, the start
-    /// not waiting for it), the secondary pool when `[overflow]` names one, Redis when configured (lazily: a Redis that is
-    /// down does not stop the start, it is optional), the standard stack, the health
-    /// monitor and the periodic status log; installs the Prometheus recorder unless
-    /// told not to, or unless the application installed one first; with
-    /// `metrics.exporter_addr`, serves `/metrics` there (feature `http`).
+    /// not waiting for it), the secondary pool when `[overflow]` names one, Redis
+    /// when configured (lazily: a Redis that is down does not stop the start, it is
+    /// optional), the standard stack, the health monitor and the periodic status log;
+    /// installs the Prometheus recorder unless told not to, or unless the application
+    /// installed one first; with `metrics.exporter_addr`, serves `/metrics` there
+    /// (feature `http`).
     ///
     /// Must run inside a Tokio runtime.
     ///
