@@ -7,9 +7,14 @@
 
 use std::error::Error;
 
-/// The snippet's statements, in a function of the parameter it leaves to the reader.
+/// The snippet's statements, in a function of the values it leaves to the reader: a
+/// choice, the service's listener, and a future that resolves on SIGTERM.
 #[rustfmt::skip] // Kept as README shows it.
-async fn use_it(by_name: bool) -> Result<(), Box<dyn Error>> {
+async fn use_it<Sigterm: Future<Output = ()> + Send + 'static>(
+    by_name: bool,
+    listener: tokio::net::TcpListener,
+    sigterm: Sigterm,
+) -> Result<(), Box<dyn Error>> {
 // README "Use it" begins
 use poolside::{FromRow, Poolside};
 
@@ -35,6 +40,10 @@ let sale_id: i64 = db.transaction("create_sale", async |tx| {
     Ok(id)
 }).await?;
 let app = axum::Router::new().merge(db.router());  // /health/live, /health/ready, ..., /metrics
+let leaving = db.clone();                          // On SIGTERM, /health/ready answers 503 but
+axum::serve(listener, app)                         // the service serves on (health.shutdown_delay)
+    .with_graceful_shutdown(async move { sigterm.await; leaving.leave_rotation().await })
+    .await?;                                       // until load balancers stop sending to it.
 db.shutdown(std::time::Duration::from_secs(10)).await;
 // README "Use it" ends
 Ok(())
@@ -54,7 +63,7 @@ fn between(file: &'static str, begin: &str, end: &str) -> &'static str {
 #[test]
 fn readme_shows_the_snippet_compiled_here() {
     // Named so that the compiler checks that the function, and so the snippet, builds.
-    let _compiled = use_it;
+    let _compiled = use_it::<std::future::Pending<()>>;
     let readme = between(include_str!("../../../README.md"), "```rust\n", "```\n");
     let here = between(
         include_str!("readme.rs"),
