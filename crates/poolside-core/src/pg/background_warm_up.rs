@@ -3,14 +3,17 @@
 
 use std::time::Duration;
 
+use poolside_resilience::{Backoff, Jitter};
 use tokio::task::JoinHandle;
 
 use super::PgPool;
 
-/// The wait after the first failed warm-up; it doubles after each one.
-const FIRST_RETRY: Duration = Duration::from_secs(1);
-/// The longest wait between two warm-ups.
-const LONGEST_RETRY: Duration = Duration::from_secs(16);
+/// The waits between failed warm-ups: 1 s, doubling to 16 s.
+const RETRY: Backoff = Backoff::new(
+    Duration::from_secs(1),
+    Duration::from_secs(16),
+    Jitter::None,
+);
 
 impl PgPool {
     /// Opens the pool's `min_idle` connections in the background, for a pool built
@@ -37,7 +40,6 @@ impl PgPool {
     pub fn spawn_warm_up(&self) -> JoinHandle<()> {
         let pool = self.clone();
         tokio::spawn(async move {
-            let mut wait = FIRST_RETRY;
             let mut failures = 0_u32;
             loop {
                 match pool.warm_up().await {
@@ -52,8 +54,7 @@ impl PgPool {
                                  readiness fails until it answers"
                             );
                         }
-                        tokio::time::sleep(wait).await;
-                        wait = (wait * 2).min(LONGEST_RETRY);
+                        tokio::time::sleep(RETRY.delay(failures)).await;
                     }
                 }
             }

@@ -42,7 +42,7 @@ pub struct Backoff {
 
 impl Backoff {
     /// A backoff from `base_delay` doubling up to `max_delay`.
-    pub fn new(base_delay: Duration, max_delay: Duration, jitter: Jitter) -> Self {
+    pub const fn new(base_delay: Duration, max_delay: Duration, jitter: Jitter) -> Self {
         Self {
             base_delay,
             max_delay,
