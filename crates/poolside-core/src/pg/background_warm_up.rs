@@ -8,18 +8,21 @@ use tokio::task::JoinHandle;
 
 use super::PgPool;
 
-/// The waits between failed warm-ups: 1 s, doubling to 16 s.
+/// The waits between failed warm-ups: each between half its ceiling and the ceiling,
+/// at random (instances started together do not retry in step), the ceiling 1 s,
+/// doubling to 16 s.
 const RETRY: Backoff = Backoff::new(
     Duration::from_secs(1),
     Duration::from_secs(16),
-    Jitter::None,
+    Jitter::Equal,
 );
 
 impl PgPool {
     /// Opens the pool's `min_idle` connections in the background, for a pool built
     /// with [`connect_lazy`](Self::connect_lazy) while its server may be down: tries
-    /// [`warm_up`](Self::warm_up) until it succeeds (1 s after the first failure,
-    /// doubling to 16 s apart), then checks the connection budget as
+    /// [`warm_up`](Self::warm_up) until it succeeds (up to 1 s after the first
+    /// failure, doubling to up to 16 s apart, each wait drawn at random from its upper
+    /// half so that instances started together do not retry in step), then checks the connection budget as
     /// [`connect`](Self::connect) does. Checkouts meanwhile connect on their own.
     /// Abort the task to stop it.
     ///
