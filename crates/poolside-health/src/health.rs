@@ -20,6 +20,7 @@ use serde_json::json;
 use crate::checks::{CheckResult, check_postgres};
 use crate::component::Component;
 use crate::model::{Check, HealthReport, Status};
+use crate::startup_task::StartupTasks;
 use crate::utilization::Utilization;
 
 /// The longest time between two rounds of checks until startup is complete.
@@ -62,6 +63,8 @@ pub(crate) struct Inner {
     pub(crate) started: AtomicBool,
     /// When the service left rotation to shut down.
     pub(crate) left_rotation: OnceLock<Instant>,
+    /// The service's own startup work that has not completed.
+    pub(crate) startup_tasks: StartupTasks,
 }
 
 impl std::fmt::Debug for Health {
@@ -160,6 +163,7 @@ impl HealthBuilder {
                 results: RwLock::default(),
                 started: AtomicBool::new(false),
                 left_rotation: OnceLock::new(),
+                startup_tasks: StartupTasks::default(),
             }),
         }
     }
@@ -423,14 +427,17 @@ impl Health {
     }
 
     /// `/health/ready`: the required dependencies' last checks (an optional one that
-    /// fails is a warning), failing once the service left rotation.
+    /// fails is a warning), failing while a [startup task](Self::startup_task) is
+    /// pending and once the service left rotation.
     pub fn readiness(&self) -> HealthReport {
         let mut checks = self.dependency_checks();
+        self.inner.startup_tasks.add_checks(&mut checks);
         self.add_rotation_check(&mut checks);
         HealthReport::new("readiness: required dependencies answer", checks)
     }
 
-    /// `/health/startup`: pass once every required dependency passed a check.
+    /// `/health/startup`: pass once every required dependency passed a check and
+    /// every [startup task](Self::startup_task) completed.
     pub fn startup(&self) -> HealthReport {
         let started = self.inner.started.load(Ordering::Relaxed);
         let mut checks = BTreeMap::new();
@@ -446,16 +453,22 @@ impl Health {
                     .then(|| "required dependencies have not all passed a check yet".into()),
             }],
         );
-        HealthReport::new("startup: required dependencies answered once", checks)
+        self.inner.startup_tasks.add_checks(&mut checks);
+        HealthReport::new(
+            "startup: required dependencies answered once, startup tasks completed",
+            checks,
+        )
     }
 
-    /// `/health`: the dependencies and the pool's utilization, failing once the
-    /// service left rotation.
+    /// `/health`: the dependencies and the pool's utilization, failing while a
+    /// [startup task](Self::startup_task) is pending and once the service left
+    /// rotation.
     pub fn summary(&self) -> HealthReport {
         let mut checks = self.dependency_checks();
         if let Some((check, _)) = self.pool_check() {
             checks.insert("postgres:utilization".into(), vec![check]);
         }
+        self.inner.startup_tasks.add_checks(&mut checks);
         self.add_rotation_check(&mut checks);
         HealthReport::new("poolside service health", checks)
     }

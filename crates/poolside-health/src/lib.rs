@@ -19,10 +19,12 @@ mod model;
 mod process;
 #[cfg(feature = "http")]
 mod router;
+mod startup_task;
 mod utilization;
 
 pub use checks::CheckResult;
 pub use component::Component;
 pub use health::{Health, HealthBuilder};
 pub use model::{Check, HEALTH_JSON, HealthReport, Status};
+pub use startup_task::StartupTask;
 pub use utilization::Utilization;

@@ -1,6 +1,6 @@
 //! The health endpoints over real pools: Kubernetes semantics (liveness never depends
 //! on a database; readiness and startup do; an optional Redis only warns; leaving
-//! rotation to shut down fails readiness), status
+//! rotation to shut down fails readiness; so does a pending startup task), status
 //! codes, health+json bodies, utilization levels and alerts, PgBouncer's pools, and no
 //! password in any response or log line.
 
@@ -255,6 +255,72 @@ async fn leaving_rotation_fails_readiness_and_the_summary_but_not_liveness_or_st
     // A later check round does not put it back.
     health.check_now().await;
     assert_eq!(get(&health, "/health/ready").await.0.as_u16(), 503);
+}
+
+/// The `<name>:completed` check of `path`'s answer, with its status code.
+async fn task_check(health: &Health, path: &str, name: &str) -> (u16, serde_json::Value) {
+    let (status, _, body) = get(health, path).await;
+    let json: serde_json::Value = serde_json::from_str(&body).expect("JSON");
+    (
+        status.as_u16(),
+        json["checks"][format!("{name}:completed")][0].clone(),
+    )
+}
+
+#[tokio::test]
+async fn a_pending_startup_task_fails_readiness_and_startup_until_it_completes() {
+    let config = config(&[("DATABASE_URL", &required_env("DATABASE_URL"))]);
+    let pool = PgPool::connect(&config.postgres).await.expect("connects");
+    let health = Health::builder(config.health.clone())
+        .postgres(pool)
+        .build();
+    let migration = health.startup_task("migration");
+    let cache = health.startup_task("cache");
+    health.check_now().await;
+    migration.report("connecting to postgres://app:hunter2secret@db/app: refused");
+    for path in [
+        "/health",
+        "/health/ready",
+        "/health/startup",
+        "/health/detailed",
+    ] {
+        let (status, check) = task_check(&health, path, "migration").await;
+        assert_eq!(status, 503, "{path}: {check}");
+        assert_eq!(check["status"], "fail", "{path}: {check}");
+        let output = check["output"].as_str().expect("an output");
+        assert!(
+            output.starts_with("migration has not completed (connecting to postgres://app:"),
+            "{path}: {output}"
+        );
+        assert!(!output.contains("hunter2secret"), "{path}: {output}");
+    }
+    assert_eq!(get(&health, "/health/live").await.0.as_u16(), 200);
+
+    migration.complete();
+    for path in ["/health/ready", "/health/startup"] {
+        let (status, check) = task_check(&health, path, "migration").await;
+        assert_eq!(
+            (status, check),
+            (503, serde_json::Value::Null),
+            "{path}: cache pends"
+        );
+    }
+    cache.complete();
+    for path in ["/health", "/health/ready", "/health/startup"] {
+        assert_eq!(get(&health, path).await.0.as_u16(), 200, "{path} after");
+    }
+
+    // A task whose work stopped for good keeps the service out of rotation.
+    drop(health.startup_task("warm cache"));
+    health.check_now().await;
+    let (status, check) = task_check(&health, "/health/ready", "warm cache").await;
+    assert_eq!(status, 503, "{check}");
+    assert!(
+        check["output"]
+            .as_str()
+            .is_some_and(|o| o.contains("stopped before it completed")),
+        "{check}"
+    );
 }
 
 #[tokio::test]

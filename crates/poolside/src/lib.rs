@@ -29,7 +29,7 @@ pub use poolside_core::{
 };
 #[cfg(feature = "redis")]
 pub use poolside_core::{RedisConnection, RedisError, RedisPool};
-pub use poolside_health::{Health, HealthReport, Status};
+pub use poolside_health::{Health, HealthReport, StartupTask, Status};
 pub use poolside_metrics::{PoolReport, Snapshot};
 
 /// The configuration crate.

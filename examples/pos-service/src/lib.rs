@@ -86,10 +86,12 @@ async fn serve_admin(
     }))
 }
 
-/// Loads the configuration, migrates, starts poolside and serves until SIGTERM or
+/// Loads the configuration, starts poolside, migrates and serves until SIGTERM or
 /// SIGINT; then leaves rotation (`/health/ready` answers 503, requests are still
 /// served for `health.shutdown_delay`), stops listening, lets the requests in flight
-/// finish and closes the pools. The error says what stopped it.
+/// finish and closes the pools. With `postgres.connect_lazy` it starts while
+/// PostgreSQL is down and migrates once it answers, not ready until then. The error
+/// says what stopped it.
 pub async fn run() -> Result<(), String> {
     let config = poolside::config::Config::load()
         .map_err(|e| e.to_string())?
@@ -98,22 +100,18 @@ pub async fn run() -> Result<(), String> {
         .unwrap_or_else(|_| DEFAULT_ADDR.to_owned())
         .parse()
         .map_err(|e| format!("POOLSIDE_HTTP_ADDR is not an address such as {DEFAULT_ADDR}: {e}"))?;
-    let migration_url = config
-        .postgres
-        .direct_url
-        .as_ref()
-        .unwrap_or(&config.postgres.url);
-    migrate::run(
-        migration_url.expose(),
-        config.postgres.password_file.as_deref(),
-    )
-    .await
-    .map_err(|reason| format!("migration on {migration_url} failed: {reason}"))?;
+    let migration = migrate::Target::of(&config.postgres);
     let db = Poolside::builder()
         .config(config)
         .build()
         .await
         .map_err(|e| e.to_string())?;
+    if db.config().postgres.connect_lazy {
+        let task = db.health_state().startup_task("migration");
+        tokio::spawn(async move { migration.run_until_applied(task).await });
+    } else {
+        migration.run().await?;
+    }
     let listener = tokio::net::TcpListener::bind(addr)
         .await
         .map_err(|e| format!("cannot listen on {addr}: {e}"))?;

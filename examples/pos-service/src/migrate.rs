@@ -1,12 +1,17 @@
 //! The schema, created on start by the service's own migration (idempotent, and
 //! serialized between instances by an advisory lock), on `DATABASE_URL_DIRECT` when
-//! set: PgBouncer's transaction mode is no place for DDL.
+//! set: PgBouncer's transaction mode is no place for DDL. With
+//! `postgres.connect_lazy` it is retried in the background until it is applied.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
 
+use poolside::StartupTask;
 use poolside::config::password_file::read_password_file;
+use poolside::config::{PostgresConfig, SecretUrl};
 use poolside::core::tokio_postgres::error::SqlState;
 use poolside::core::tokio_postgres::{self, NoTls};
+use poolside::resilience::{Backoff, Jitter};
 
 /// Every statement of the schema, in order.
 const SCHEMA: &str = "
@@ -40,8 +45,67 @@ CREATE INDEX IF NOT EXISTS sales_created_at ON pos.sales (created_at);
 /// one after the other.
 const LOCK_KEY: i64 = 0x0070_6f73_5f6d_6967; // "pos_mig" in ASCII
 
-/// Applies the schema over its own connection to `url`, with the password in
-/// `password_file` (`postgres.password_file`) when the URL names none.
+/// The waits between failed attempts in the background: up to 1 s, doubling to up to
+/// 16 s, each drawn from the upper half (instances started together do not retry in
+/// step).
+const RETRY: Backoff = Backoff::new(
+    Duration::from_secs(1),
+    Duration::from_secs(16),
+    Jitter::Equal,
+);
+
+/// The longest wait to connect, when the URL sets no `connect_timeout`.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Where the migration runs: `postgres.direct_url` when set, else `postgres.url`.
+#[derive(Debug)]
+pub(crate) struct Target {
+    url: SecretUrl,
+    password_file: Option<PathBuf>,
+}
+
+impl Target {
+    /// The target of the service's configuration.
+    pub(crate) fn of(config: &PostgresConfig) -> Self {
+        Self {
+            url: config.direct_url.as_ref().unwrap_or(&config.url).clone(),
+            password_file: config.password_file.clone(),
+        }
+    }
+
+    /// Applies the schema once; the error names the (masked) URL.
+    pub(crate) async fn run(&self) -> Result<(), String> {
+        run(self.url.expose(), self.password_file.as_deref())
+            .await
+            .map_err(|reason| format!("migration on {} failed: {reason}", self.url))
+    }
+
+    /// Applies the schema, trying again after each failure (the server down, the
+    /// password not rotated yet) until it is applied, then completes `task`. Each
+    /// failure is the task's report, so `/health/ready` says why the service is not
+    /// ready; a new reason is logged as a warning.
+    pub(crate) async fn run_until_applied(self, task: StartupTask) {
+        let mut last = String::new();
+        for failures in 1_u32.. {
+            match self.run().await {
+                Ok(()) => break,
+                Err(reason) => {
+                    if reason != last {
+                        tracing::warn!(%reason, "the migration failed: trying again");
+                    }
+                    task.report(&reason);
+                    last = reason;
+                    tokio::time::sleep(RETRY.delay(failures)).await;
+                }
+            }
+        }
+        task.complete();
+    }
+}
+
+/// Applies the schema over its own connection to `url` (within 10 s to connect when
+/// the URL sets no `connect_timeout`), with the password in `password_file`
+/// (`postgres.password_file`) when the URL names none.
 ///
 /// # Errors
 ///
@@ -49,6 +113,11 @@ const LOCK_KEY: i64 = 0x0070_6f73_5f6d_6967; // "pos_mig" in ASCII
 /// a statement: the reason, with no password in it.
 pub async fn run(url: &str, password_file: Option<&Path>) -> Result<(), String> {
     let mut config: tokio_postgres::Config = url.parse().map_err(|e| reason(&e))?;
+    if config.get_connect_timeout().is_none() {
+        // A server that does not answer (down behind a load balancer, frozen) would
+        // hold the start, or the retries, for good.
+        config.connect_timeout(CONNECT_TIMEOUT);
+    }
     let password_file = password_file.filter(|_| config.get_password().is_none());
     if let Some(file) = password_file {
         let password = read_password_file(file)

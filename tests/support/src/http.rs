@@ -177,7 +177,7 @@ impl ServiceProcess {
     ///
     /// When it does not start, exits, or is not ready within 30 s.
     pub fn start(program: &str, env: &[(&str, String)], removed: &[&str]) -> Self {
-        Self::start_in(program, env, removed, None)
+        Self::start_in(program, env, removed, None, "/health/ready")
     }
 
     /// [`start`](Self::start) in the working directory `dir` (where a `poolside.toml`
@@ -193,7 +193,22 @@ impl ServiceProcess {
         removed: &[&str],
         dir: &Path,
     ) -> Self {
-        Self::start_in(program, env, removed, Some(dir))
+        Self::start_in(program, env, removed, Some(dir), "/health/ready")
+    }
+
+    /// [`start_logged`](Self::start_logged), waiting only until `/health/live`
+    /// answers 200: for a service that starts before its database.
+    ///
+    /// # Panics
+    ///
+    /// As [`start_logged`](Self::start_logged), or when it is not live within 30 s.
+    pub fn start_live_logged(
+        program: &str,
+        env: &[(&str, String)],
+        removed: &[&str],
+        dir: &Path,
+    ) -> Self {
+        Self::start_in(program, env, removed, Some(dir), "/health/live")
     }
 
     fn start_in(
@@ -201,6 +216,7 @@ impl ServiceProcess {
         env: &[(&str, String)],
         removed: &[&str],
         dir: Option<&Path>,
+        until_ok: &str,
     ) -> Self {
         let port = free_port();
         let mut command = Command::new(program);
@@ -230,16 +246,12 @@ impl ServiceProcess {
             log,
         };
         let began = Instant::now();
-        while service
-            .answer("GET", "/health/ready", None)
-            .map(|a| a.status)
-            != Ok(200)
-        {
+        while service.answer("GET", until_ok, None).map(|a| a.status) != Ok(200) {
             let exited = service.child.try_wait().ok().flatten();
             assert!(exited.is_none(), "{program} exited at start: {exited:?}");
             assert!(
                 began.elapsed() < READY_TIMEOUT,
-                "{program} was not ready within {READY_TIMEOUT:?}"
+                "{program}: {until_ok} not 200 within {READY_TIMEOUT:?}"
             );
             std::thread::sleep(Duration::from_millis(100));
         }
