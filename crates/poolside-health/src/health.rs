@@ -23,8 +23,9 @@ use crate::model::{Check, HealthReport, Status};
 use crate::startup_task::StartupTasks;
 use crate::utilization::Utilization;
 
-/// The longest time between two rounds of checks until startup is complete.
-const STARTUP_CHECK_INTERVAL: Duration = Duration::from_secs(1);
+/// The longest time between two rounds of checks until startup is complete, and
+/// while a required dependency fails.
+const FAILING_CHECK_INTERVAL: Duration = Duration::from_secs(1);
 
 /// The dependencies a service's health covers, with their last check results.
 ///
@@ -238,9 +239,11 @@ impl Health {
 
     /// Checks every `health.check_interval` until the returned task is aborted; the
     /// first round runs at once. Until startup is complete (every required
-    /// dependency passed once), a round starts at least every second, so that a
-    /// service started before its database turns ready as soon as the database
-    /// answers. Must run inside a Tokio runtime.
+    /// dependency passed once), and while a required dependency fails, a round
+    /// starts at least every second: a service started before its database turns
+    /// ready as soon as the database answers, and one whose database was away, or
+    /// whose check failed once, is back in rotation within a second of the database
+    /// answering, not a `check_interval` later. Must run inside a Tokio runtime.
     pub fn spawn_monitor(&self) -> tokio::task::JoinHandle<()> {
         let health = self.clone();
         tokio::spawn(async move {
@@ -248,14 +251,24 @@ impl Health {
             loop {
                 let round = tokio::time::Instant::now();
                 health.check_now().await;
-                let every = if health.inner.started.load(Ordering::Relaxed) {
-                    interval
-                } else {
-                    interval.min(STARTUP_CHECK_INTERVAL)
-                };
+                let every =
+                    if health.inner.started.load(Ordering::Relaxed) && !health.required_failing() {
+                        interval
+                    } else {
+                        interval.min(FAILING_CHECK_INTERVAL)
+                    };
                 tokio::time::sleep_until(round + every).await;
             }
         })
+    }
+
+    /// Whether the last check of a required dependency failed.
+    fn required_failing(&self) -> bool {
+        self.inner
+            .results
+            .read()
+            .iter()
+            .any(|(component, r)| self.is_required(*component) && r.status == Status::Fail)
     }
 
     fn is_required(&self, component: Component) -> bool {

@@ -1,0 +1,66 @@
+//! The monitor over a real pool, its PostgreSQL behind a proxy: once a check fails, it
+//! checks again every second, so readiness follows the server back within a second
+//! of it answering, not a `health.check_interval` later.
+
+use std::time::{Duration, Instant};
+
+use poolside_core::PgPool;
+use poolside_health::{Component, Health, Status};
+use poolside_tests::fault_proxy::{FaultProxy, Mode};
+use poolside_tests::{required_env, services_config};
+
+/// Polls `done` every 20 ms for up to `limit`; how long it took.
+async fn until(what: &str, limit: Duration, done: impl Fn() -> bool) -> Duration {
+    let began = Instant::now();
+    while !done() {
+        assert!(began.elapsed() < limit, "{what}: not within {limit:?}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    began.elapsed()
+}
+
+#[tokio::test]
+async fn after_a_failed_check_readiness_follows_the_server_back_within_a_second() {
+    const INTERVAL: Duration = Duration::from_secs(6);
+    let url = required_env("DATABASE_URL");
+    assert!(url.contains("127.0.0.1:15432"), "{url}");
+    let proxy = FaultProxy::start("127.0.0.1:15432".parse().expect("an address")).await;
+    let proxied = url.replace("127.0.0.1:15432", &proxy.addr().to_string());
+    let config = services_config(&[
+        ("DATABASE_URL", &proxied),
+        ("POOLSIDE_HEALTH__CHECK_INTERVAL", "6s"),
+        ("POOLSIDE_HEALTH__CHECK_TIMEOUT", "1s"),
+    ]);
+    let pool = PgPool::connect(&config.postgres).await.expect("connects");
+    let health = Health::builder(config.health.clone())
+        .postgres(pool)
+        .build();
+    let monitor = health.spawn_monitor();
+    let postgres_is = |status| {
+        let health = health.clone();
+        move || {
+            health
+                .last_result(Component::Postgres)
+                .is_some_and(|r| r.status == status)
+        }
+    };
+    until("a first passing check", INTERVAL, postgres_is(Status::Pass)).await;
+    assert_eq!(health.readiness().status, Status::Pass);
+
+    proxy.set_mode(Mode::Refuse);
+    proxy.drop_connections();
+    // The next round, up to an interval later, fails.
+    until("a failed check", INTERVAL * 2, postgres_is(Status::Fail)).await;
+    assert_eq!(health.readiness().status, Status::Fail);
+    proxy.set_mode(Mode::Pass);
+    let back = until("ready again", INTERVAL * 2, || {
+        health.readiness().status == Status::Pass
+    })
+    .await;
+    println!("ready {back:?} after the server answered again (check_interval {INTERVAL:?})");
+    assert!(
+        back < Duration::from_millis(2500),
+        "ready {back:?} after the server answered: the monitor waited for its interval"
+    );
+    monitor.abort();
+}
