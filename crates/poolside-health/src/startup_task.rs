@@ -132,7 +132,8 @@ impl Drop for StartupTask {
         let mut pending = self.health.inner.startup_tasks.pending.write();
         if let Some(task) = pending.get_mut(&self.id) {
             task.abandoned = true;
-            tracing::error!(
+            // Also when the runtime shuts down during the task: then nothing is lost.
+            tracing::warn!(
                 target: "poolside::health",
                 task = %task.name,
                 "a startup task stopped before it completed: readiness fails until the service restarts"
