@@ -2,22 +2,13 @@
 //! checks again every second, so readiness follows the server back within a second
 //! of it answering, not a `health.check_interval` later.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use poolside_core::PgPool;
 use poolside_health::{Component, Health, Status};
 use poolside_tests::fault_proxy::{FaultProxy, Mode};
+use poolside_tests::polling::until;
 use poolside_tests::{required_env, services_config};
-
-/// Polls `done` every 20 ms for up to `limit`; how long it took.
-async fn until(what: &str, limit: Duration, done: impl Fn() -> bool) -> Duration {
-    let began = Instant::now();
-    while !done() {
-        assert!(began.elapsed() < limit, "{what}: not within {limit:?}");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    began.elapsed()
-}
 
 #[tokio::test]
 async fn after_a_failed_check_readiness_follows_the_server_back_within_a_second() {

@@ -3,21 +3,12 @@
 //! and turns ready, its pool warmed and its connection budget checked, once the
 //! server answers, with no call of its own.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use poolside::{Poolside, Status};
 use poolside_tests::fault_proxy::{FaultProxy, Mode};
+use poolside_tests::polling::until;
 use poolside_tests::{LogCapture, required_env, services_config};
-
-/// Polls `done` every 50 ms for up to `limit`; how long it took.
-async fn until(what: &str, limit: Duration, done: impl Fn() -> bool) -> Duration {
-    let began = Instant::now();
-    while !done() {
-        assert!(began.elapsed() < limit, "{what}: not within {limit:?}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    began.elapsed()
-}
 
 /// The lines of `log` at `level` that hold `text`.
 fn lines(log: &LogCapture, level: &str, text: &str) -> usize {

@@ -11,6 +11,7 @@ pub mod mounted_file;
 pub mod no_database;
 pub mod pg_table;
 pub mod pgbouncer;
+pub mod polling;
 pub mod private_redis;
 pub mod redis_pubsub;
 pub mod renewed_client_cert;
