@@ -22,6 +22,7 @@ mod file_backed;
 mod leases;
 mod observer;
 mod pg;
+mod reconnect_backoff;
 #[cfg(feature = "redis")]
 mod redis_pool;
 mod resilience;

@@ -1,7 +1,8 @@
 //! [`PgManager`]: bb8-postgres's connection manager (one per connect, on the settings of
 //! that moment: see `ConnectConfig`), wrapped to give each connection a statement cache
-//! and a jittered lifetime, and to publish every connect failure so that waiters fail
-//! fast with the server's real error instead of a pool timeout.
+//! and a jittered lifetime, to publish every connect failure so that waiters fail
+//! fast with the server's real error instead of a pool timeout, and to space connects
+//! while they fail ([`ConnectSpacing`]).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -11,10 +12,12 @@ use tokio_postgres_rustls::MakeRustlsConnect;
 
 use super::PgError;
 use super::connect_config::ConnectConfig;
+use super::connect_spacing::ConnectSpacing;
 use super::connection::{ConnectionOptions, PgConnection};
 use super::generation::Generation;
 use super::lifetime;
 use super::param_types::ParamTypes;
+use super::read::Connector;
 use super::schema_epoch::SchemaEpoch;
 use super::stats::Counters;
 use crate::fair_pool::FailureSender;
@@ -40,6 +43,8 @@ pub(crate) struct PgManager {
     /// another protocol never answers the handshake.
     connect_timeout: Duration,
     failures: FailureSender<PgError>,
+    /// Spaces connects while they fail; shared with the batched read path.
+    spacing: Arc<ConnectSpacing>,
     counters: Arc<Counters>,
     pub(crate) generation: Arc<Generation>,
     /// Shared by every statement cache of the pool, the pipeline's included.
@@ -82,6 +87,7 @@ impl PgManager {
             max_lifetime,
             connect_timeout,
             failures,
+            spacing: Arc::new(ConnectSpacing::new()),
             counters,
             generation: Arc::default(),
             schema: Arc::default(),
@@ -94,6 +100,18 @@ impl PgManager {
 }
 
 impl PgManager {
+    /// A connector for the batched read path: the same server, settings and TLS
+    /// setup, its connects spaced with these, or why it cannot serve that URL.
+    pub(crate) fn read_connector(&self, timeout: Duration) -> Result<Connector, &'static str> {
+        Connector::new(
+            &self.config,
+            self.tls.clone(),
+            Arc::clone(&self.spacing),
+            timeout,
+            &self.target,
+        )
+    }
+
     /// bb8-postgres's connect, on the settings of now (the password in the file read
     /// anew when there is one).
     async fn connect_driver(&self) -> Result<tokio_postgres::Client, PgError> {
@@ -110,7 +128,17 @@ impl PgManager {
 
     /// Opens one connection (the body of `connect`, run in its span).
     async fn open(&self) -> Result<PgConnection, PgError> {
-        let started = self.observer.get().map(|_| std::time::Instant::now());
+        let began = match self.spacing.start(&self.target) {
+            Ok(began) => began,
+            Err(held_off) => {
+                // Published, so that waiters fail at once as on a real failure; not
+                // logged, as waiters ask every 100 ms.
+                self.failures
+                    .send_replace(Some(Arc::new(held_off.duplicate())));
+                return Err(held_off);
+            }
+        };
+        let started = self.observer.get().map(|_| began);
         let connected = tokio::time::timeout(self.connect_timeout, self.connect_driver()).await;
         let connected = match connected {
             Ok(result) => result,
@@ -131,6 +159,7 @@ impl PgManager {
             )
             .unsent()),
         };
+        self.spacing.record(began, &connected);
         match connected {
             Ok(client) => {
                 self.counters.created();
@@ -147,7 +176,6 @@ impl PgManager {
                 ))
             }
             Err(error) => {
-                tracing::warn!(target: "poolside::pg", error = %error, "connect failed");
                 self.failures
                     .send_replace(Some(Arc::new(error.duplicate())));
                 Err(error)

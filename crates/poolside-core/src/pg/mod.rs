@@ -4,6 +4,7 @@
 mod background_warm_up;
 mod budget;
 mod connect_config;
+mod connect_spacing;
 mod connection;
 mod error;
 mod from_row;

@@ -189,6 +189,7 @@ impl PgPool {
         // The read path's connections are reserved within max_size.
         let pool_size = config.pooled_connections();
         let min_idle = config.min_idle.min(pool_size);
+        let read = read_path(config, &manager, &counters);
         let pool = bb8::Pool::builder()
             .max_size(pool_size)
             .min_idle(Some(min_idle))
@@ -214,15 +215,6 @@ impl PgPool {
             // checkout, or the retry layer's backoff, tries again.
             .retry_connection(false)
             .build_unchecked(manager);
-        let read = read_path(
-            config,
-            &driver,
-            &tls,
-            &target,
-            Arc::clone(&schema),
-            &generation,
-            &counters,
-        );
         Ok(Self {
             inner: Arc::new(Inner {
                 fair: FairPool::new(pool, pool_size, failures, PgError::is_permanent)
@@ -579,11 +571,7 @@ impl PgPool {
 /// path can serve (else a warning says why reads take the pipelined path).
 fn read_path(
     config: &PostgresConfig,
-    driver: &ConnectConfig,
-    tls: &MakeRustlsConnect,
-    target: &str,
-    schema: Arc<super::schema_epoch::SchemaEpoch>,
-    generation: &Arc<Generation>,
+    manager: &PgManager,
     counters: &Arc<Counters>,
 ) -> Option<ReadPath> {
     let connections = config.batched_read_connections();
@@ -602,15 +590,17 @@ fn read_path(
     );
     let read = match settings {
         None => Err("postgres.statement_cache_size is 0 and the path prepares its statements"),
-        Some(settings) => ReadPath::new(
-            driver,
-            tls.clone(),
-            target,
-            settings,
-            schema,
-            Arc::clone(generation),
-            Arc::clone(counters),
-        ),
+        Some(settings) => manager
+            .read_connector(settings.connect_timeout)
+            .map(|connector| {
+                ReadPath::new(
+                    connector,
+                    settings,
+                    Arc::clone(&manager.schema),
+                    Arc::clone(&manager.generation),
+                    Arc::clone(counters),
+                )
+            }),
     };
     read.inspect_err(|why| {
         tracing::warn!(

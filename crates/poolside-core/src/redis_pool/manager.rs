@@ -12,10 +12,10 @@ use redis::AsyncConnectionConfig;
 
 use super::deployment::Deployment;
 use super::driver::Driver;
-use super::reconnect::ReconnectBackoff;
 use super::{RedisConnection, RedisError};
 use crate::ErrorKind;
 use crate::fair_pool::FailureSender;
+use crate::reconnect_backoff::ReconnectBackoff;
 
 /// A connection as bb8 holds it: the connection, its driver, and how many failovers
 /// the sentinels had announced, and how many times the cluster client had been built
@@ -43,7 +43,7 @@ pub(crate) struct RedisManager {
     /// Where connections go, for messages (no credentials).
     pub(crate) target: String,
     connect_timeout: Duration,
-    backoff: Arc<ReconnectBackoff>,
+    backoff: Arc<ReconnectBackoff<RedisError>>,
     failures: FailureSender<RedisError>,
 }
 
@@ -58,7 +58,7 @@ impl std::fmt::Debug for RedisManager {
 impl RedisManager {
     pub(crate) fn new(
         config: &RedisConfig,
-        backoff: Arc<ReconnectBackoff>,
+        backoff: Arc<ReconnectBackoff<RedisError>>,
         failures: FailureSender<RedisError>,
     ) -> Result<Self, RedisError> {
         let (deployment, target) = Deployment::new(config)?;
@@ -123,7 +123,7 @@ impl bb8::ManageConnection for RedisManager {
         // Before opening: this looks at the files, and builds the cluster client again
         // if they changed, so that the connection opens with them.
         let certificates = self.deployment.certificates_generation();
-        if let Some(held) = self.backoff.held_off(started, failovers) {
+        if let Some(held) = self.backoff.start_connect(started, failovers) {
             let error = held.error(&self.target);
             // Published, so that waiters fail at once as on a real failure; not logged
             // again, as waiters ask every 100 ms.
@@ -144,7 +144,13 @@ impl bb8::ManageConnection for RedisManager {
             Err(error) => {
                 let delay = self
                     .backoff
-                    .failed(started, Instant::now(), failovers, &error);
+                    .failed(
+                        started,
+                        Instant::now(),
+                        failovers,
+                        Arc::new(error.duplicate()),
+                    )
+                    .delay;
                 tracing::warn!(
                     target: "poolside::redis",
                     error = %error,

@@ -14,13 +14,13 @@ use tokio::sync::watch;
 
 use super::deployment::Deployment;
 use super::manager::RedisManager;
-use super::reconnect::ReconnectBackoff;
 use super::{RedisConnection, RedisError, RedisServerInfo, RedisStats, RedisTopology};
 use crate::ErrorKind;
 use crate::acquire_error::{PoolTerms, pool_error};
 use crate::count_guard::CountGuard;
 use crate::fair_pool::{AcquireError, Checkout, FairPool, Sizes};
 use crate::leases::Leases;
+use crate::reconnect_backoff::ReconnectBackoff;
 
 /// A pool of Redis connections.
 ///
@@ -55,7 +55,7 @@ pub(super) struct Inner {
     fair: FairPool<RedisManager>,
     /// Shared with the manager: while it holds connects off, checkouts that would
     /// need one fail at once.
-    backoff: Arc<ReconnectBackoff>,
+    backoff: Arc<ReconnectBackoff<RedisError>>,
     /// The shared connection, leased on first use; never leased in a pool of one.
     shared: Leases<Lease>,
     in_flight: AtomicU64,
@@ -110,7 +110,7 @@ impl RedisPool {
     /// [`PgPool::connect_lazy`]: crate::PgPool::connect_lazy
     pub fn connect_lazy(config: &RedisConfig) -> Result<Self, RedisError> {
         let (failures_tx, failures) = watch::channel(None);
-        let backoff = Arc::new(ReconnectBackoff::new(config));
+        let backoff = Arc::new(super::reconnect::backoff(config));
         let manager = RedisManager::new(config, Arc::clone(&backoff), failures_tx)?;
         let (target, deployment) = (manager.target.clone(), Arc::clone(&manager.deployment));
         let pool = bb8::Pool::builder()

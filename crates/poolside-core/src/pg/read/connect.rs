@@ -8,6 +8,7 @@
 
 use std::borrow::Cow;
 use std::io;
+use std::sync::Arc;
 use std::time::Duration;
 
 use fallible_iterator::FallibleIterator as _;
@@ -24,6 +25,7 @@ use super::wire::{Transport, Wire};
 use crate::ErrorKind;
 use crate::pg::PgError;
 use crate::pg::connect_config::ConnectConfig;
+use crate::pg::connect_spacing::ConnectSpacing;
 
 /// What the server needs to cancel a connection's running statement.
 #[derive(Debug, Clone, Copy, Default)]
@@ -38,6 +40,8 @@ pub(crate) struct Connector {
     /// The settings, and the password file read at each connect.
     connect: ConnectConfig,
     tls: MakeRustlsConnect,
+    /// The pool's connect spacing, shared with its own connections.
+    spacing: Arc<ConnectSpacing>,
     host: Host,
     port: u16,
     user: String,
@@ -61,6 +65,7 @@ impl Connector {
     pub(crate) fn new(
         connect: &ConnectConfig,
         tls: MakeRustlsConnect,
+        spacing: Arc<ConnectSpacing>,
         timeout: Duration,
         target: &str,
     ) -> Result<Self, &'static str> {
@@ -80,6 +85,7 @@ impl Connector {
         Ok(Self {
             connect: connect.clone(),
             tls,
+            spacing,
             host: host.clone(),
             port: config.get_ports().first().copied().unwrap_or(5432),
             user: user.to_owned(),
@@ -89,10 +95,11 @@ impl Connector {
     }
 
     /// Opens a connection, authenticated and ready for statements, within the
-    /// connect timeout.
+    /// connect timeout; fails at once while the pool's connects are held off.
     pub(crate) async fn open(&self) -> Result<(Wire, BackendKey), PgError> {
+        let began = self.spacing.start(&self.target)?;
         let context = format!("opening a read-only connection to {}", self.target);
-        match tokio::time::timeout(self.timeout, self.handshake(&context)).await {
+        let opened = match tokio::time::timeout(self.timeout, self.handshake(&context)).await {
             Ok(result) => result.map_err(|error| self.connect.explain(error).unsent()),
             Err(_) => Err(PgError::new(
                 ErrorKind::Connect,
@@ -102,7 +109,9 @@ impl Connector {
                     self.timeout
                 ),
             )),
-        }
+        };
+        self.spacing.record(began, &opened);
+        opened
     }
 
     /// Asks the server to cancel whatever `key`'s backend runs now (best effort).

@@ -34,6 +34,7 @@
 
 mod batch;
 mod connect;
+pub(crate) use connect::Connector;
 mod connection;
 mod server_error;
 mod statements;
@@ -46,12 +47,10 @@ use std::time::Duration;
 
 use tokio::sync::oneshot;
 
-use self::connect::Connector;
 use self::connection::{BatchSettings, ReadConnection};
 use self::statements::{Known, Statements};
 pub(crate) use self::work::Answer;
 use self::work::{Describe, Job, Run, Work};
-use super::connect_config::ConnectConfig;
 use super::generation::Generation;
 use super::lifetime;
 use super::schema_epoch::SchemaEpoch;
@@ -92,20 +91,17 @@ impl std::fmt::Debug for ReadPath {
 }
 
 impl ReadPath {
-    /// The read path for a pool of `driver`'s settings and TLS setup, or why it cannot
-    /// serve that URL (the pool then runs reads on its pipelined path).
+    /// The read path opening its connections with `connector`.
     pub(crate) fn new(
-        driver: &ConnectConfig,
-        tls: tokio_postgres_rustls::MakeRustlsConnect,
-        target: &str,
+        connector: Connector,
         settings: ReadSettings,
         schema: Arc<SchemaEpoch>,
         generation: Arc<Generation>,
         counters: Arc<Counters>,
-    ) -> Result<Self, &'static str> {
-        Ok(Self {
+    ) -> Self {
+        Self {
             connections: Leases::new(settings.connections as usize),
-            connector: Connector::new(driver, tls, settings.connect_timeout, target)?,
+            connector,
             statements: Statements::new(settings.statement_cache_size, schema),
             batches: BatchSettings {
                 max_statements: settings.batch_size.max(1) as usize,
@@ -114,7 +110,7 @@ impl ReadPath {
             settings,
             generation,
             counters,
-        })
+        }
     }
 
     /// Read connections open now.
