@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use futures_util::future::join_all;
 use poolside_core::PgPool;
 use poolside_tests::fault_proxy::{FaultProxy, Mode};
-use poolside_tests::{LogCapture, required_env, services_config};
+use poolside_tests::{LogCapture, services_config};
 
 /// How long each path is driven while the server refuses.
 const OUTAGE: Duration = Duration::from_secs(3);
@@ -44,10 +44,7 @@ where
 #[tokio::test]
 async fn while_the_server_refuses_every_path_connects_once_per_delay() {
     let (log, _subscriber) = LogCapture::install();
-    let url = required_env("DATABASE_URL");
-    assert!(url.contains("127.0.0.1:15432"), "{url}");
-    let proxy = FaultProxy::start("127.0.0.1:15432".parse().expect("an address")).await;
-    let proxied = url.replace("127.0.0.1:15432", &proxy.addr().to_string());
+    let (proxy, proxied) = FaultProxy::in_front_of_postgres().await;
     let config = services_config(&[
         ("DATABASE_URL", &proxied),
         ("POOLSIDE_POSTGRES__MAX_SIZE", "10"),

@@ -8,15 +8,12 @@ use poolside_core::PgPool;
 use poolside_health::{Component, Health, Status};
 use poolside_tests::fault_proxy::{FaultProxy, Mode};
 use poolside_tests::polling::until;
-use poolside_tests::{required_env, services_config};
+use poolside_tests::services_config;
 
 #[tokio::test]
 async fn after_a_failed_check_readiness_follows_the_server_back_within_a_second() {
     const INTERVAL: Duration = Duration::from_secs(6);
-    let url = required_env("DATABASE_URL");
-    assert!(url.contains("127.0.0.1:15432"), "{url}");
-    let proxy = FaultProxy::start("127.0.0.1:15432".parse().expect("an address")).await;
-    let proxied = url.replace("127.0.0.1:15432", &proxy.addr().to_string());
+    let (proxy, proxied) = FaultProxy::in_front_of_postgres().await;
     let config = services_config(&[
         ("DATABASE_URL", &proxied),
         ("POOLSIDE_HEALTH__CHECK_INTERVAL", "6s"),

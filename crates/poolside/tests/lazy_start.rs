@@ -8,7 +8,7 @@ use std::time::Duration;
 use poolside::{Poolside, Status};
 use poolside_tests::fault_proxy::{FaultProxy, Mode};
 use poolside_tests::polling::until;
-use poolside_tests::{LogCapture, required_env, services_config};
+use poolside_tests::{LogCapture, services_config};
 
 /// The lines of `log` at `level` that hold `text`.
 fn lines(log: &LogCapture, level: &str, text: &str) -> usize {
@@ -21,11 +21,8 @@ fn lines(log: &LogCapture, level: &str, text: &str) -> usize {
 #[tokio::test]
 async fn a_lazy_start_turns_ready_and_warm_once_the_database_answers() {
     let (log, _subscriber) = LogCapture::install();
-    let url = required_env("DATABASE_URL");
-    assert!(url.contains("127.0.0.1:15432"), "{url}");
-    let proxy = FaultProxy::start("127.0.0.1:15432".parse().expect("an address")).await;
+    let (proxy, proxied) = FaultProxy::in_front_of_postgres().await;
     proxy.set_mode(Mode::Refuse);
-    let proxied = url.replace("127.0.0.1:15432", &proxy.addr().to_string());
     let config = |lazy: &str| {
         services_config(&[
             ("DATABASE_URL", &proxied),

@@ -8,7 +8,6 @@ use std::time::{Duration, Instant};
 
 use poolside_tests::fault_proxy::{FaultProxy, Mode};
 use poolside_tests::http::ServiceProcess;
-use poolside_tests::required_env;
 use serde_json::{Value, json};
 
 const PROGRAM: &str = env!("CARGO_BIN_EXE_poolside-example-pos-service");
@@ -22,13 +21,8 @@ fn migration_check(service: &ServiceProcess) -> (u16, Value) {
 #[test]
 fn with_connect_lazy_it_starts_before_postgresql_and_migrates_once_it_answers() {
     let runtime = tokio::runtime::Runtime::new().expect("a runtime");
-    let url = required_env("DATABASE_URL");
-    assert!(url.contains("127.0.0.1:15432"), "{url}");
-    let proxy = runtime.block_on(FaultProxy::start(
-        "127.0.0.1:15432".parse().expect("an address"),
-    ));
+    let (proxy, proxied) = runtime.block_on(FaultProxy::in_front_of_postgres());
     proxy.set_mode(Mode::Refuse);
-    let proxied = url.replace("127.0.0.1:15432", &proxy.addr().to_string());
     let env = |lazy: &str| {
         vec![
             ("DATABASE_URL", proxied.clone()),

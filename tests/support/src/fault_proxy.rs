@@ -121,6 +121,25 @@ impl FaultProxy {
     }
 }
 
+/// The services' PostgreSQL address, which `DATABASE_URL` names.
+const SERVICES_POSTGRES: &str = "127.0.0.1:15432";
+
+impl FaultProxy {
+    /// A proxy in front of the services' PostgreSQL, passing bytes until told
+    /// otherwise, and `DATABASE_URL` through it.
+    ///
+    /// # Panics
+    ///
+    /// When `DATABASE_URL` does not name the services' server (`127.0.0.1:15432`).
+    pub async fn in_front_of_postgres() -> (Self, String) {
+        let url = crate::required_env("DATABASE_URL");
+        assert!(url.contains(SERVICES_POSTGRES), "{url}");
+        let proxy = Self::start(SERVICES_POSTGRES.parse().expect("an address")).await;
+        let proxied = url.replace(SERVICES_POSTGRES, &proxy.addr().to_string());
+        (proxy, proxied)
+    }
+}
+
 impl Drop for FaultProxy {
     fn drop(&mut self) {
         self.accepting.abort();

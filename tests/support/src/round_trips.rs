@@ -7,10 +7,7 @@ use std::time::Duration;
 use poolside_core::PgPool;
 
 use crate::fault_proxy::FaultProxy;
-use crate::{pg_pool, required_env};
-
-/// The services' PostgreSQL address, which `DATABASE_URL` names.
-const SERVICES_POSTGRES: &str = "127.0.0.1:15432";
+use crate::pg_pool;
 
 /// A proxy in front of the services' PostgreSQL (passing bytes until told otherwise),
 /// and a pool of one connection, open, through it.
@@ -19,14 +16,9 @@ const SERVICES_POSTGRES: &str = "127.0.0.1:15432";
 ///
 /// When `DATABASE_URL` is not the services' server, or the pool cannot connect.
 pub async fn one_connection_through_proxy() -> (FaultProxy, PgPool) {
-    let url = required_env("DATABASE_URL");
-    assert!(url.contains(SERVICES_POSTGRES), "{url}");
-    let proxy = FaultProxy::start(SERVICES_POSTGRES.parse().expect("an address")).await;
+    let (proxy, proxied) = FaultProxy::in_front_of_postgres().await;
     let pool = pg_pool(&[
-        (
-            "DATABASE_URL",
-            &url.replace(SERVICES_POSTGRES, &proxy.addr().to_string()),
-        ),
+        ("DATABASE_URL", &proxied),
         ("POOLSIDE_POSTGRES__MAX_SIZE", "1"),
         ("POOLSIDE_POSTGRES__MIN_IDLE", "1"),
     ])
