@@ -109,7 +109,8 @@ impl<E> ReconnectBackoff<E> {
 
     /// `Some` while a connect starting at `now`, with `failovers` seen, must not reach
     /// the network: never once a failover was announced after the latest failure.
-    /// A look only, for a checkout that would fail at once.
+    /// A look only, for a checkout that would fail at once (the Redis pool's).
+    #[cfg(any(feature = "redis", test))]
     pub(crate) fn held_off(&self, now: Instant, failovers: u64) -> Option<HeldOff<E>> {
         if !self.failing.load(Ordering::Acquire) {
             return None;
