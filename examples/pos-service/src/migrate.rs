@@ -54,14 +54,13 @@ const RETRY: Backoff = Backoff::new(
     Jitter::Equal,
 );
 
-/// The longest wait to connect, when the URL sets no `connect_timeout`.
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
-
 /// Where the migration runs: `postgres.direct_url` when set, else `postgres.url`.
 #[derive(Debug)]
 pub(crate) struct Target {
     url: SecretUrl,
     password_file: Option<PathBuf>,
+    /// `postgres.connect_timeout` (else `postgres.connection_timeout`).
+    connect_timeout: Duration,
 }
 
 impl Target {
@@ -70,14 +69,19 @@ impl Target {
         Self {
             url: config.direct_url.as_ref().unwrap_or(&config.url).clone(),
             password_file: config.password_file.clone(),
+            connect_timeout: config.effective_connect_timeout(),
         }
     }
 
     /// Applies the schema once; the error names the (masked) URL.
     pub(crate) async fn run(&self) -> Result<(), String> {
-        run(self.url.expose(), self.password_file.as_deref())
-            .await
-            .map_err(|reason| format!("migration on {} failed: {reason}", self.url))
+        run(
+            self.url.expose(),
+            self.password_file.as_deref(),
+            self.connect_timeout,
+        )
+        .await
+        .map_err(|reason| format!("migration on {} failed: {reason}", self.url))
     }
 
     /// Applies the schema, trying again after each failure (the server down, the
@@ -103,20 +107,24 @@ impl Target {
     }
 }
 
-/// Applies the schema over its own connection to `url` (within 10 s to connect when
-/// the URL sets no `connect_timeout`), with the password in `password_file`
+/// Applies the schema over its own connection to `url` (within `connect_timeout` to
+/// connect when the URL sets none), with the password in `password_file`
 /// (`postgres.password_file`) when the URL names none.
 ///
 /// # Errors
 ///
 /// When the password file cannot be read, the server cannot be reached, or it refuses
 /// a statement: the reason, with no password in it.
-pub async fn run(url: &str, password_file: Option<&Path>) -> Result<(), String> {
+pub async fn run(
+    url: &str,
+    password_file: Option<&Path>,
+    connect_timeout: Duration,
+) -> Result<(), String> {
     let mut config: tokio_postgres::Config = url.parse().map_err(|e| reason(&e))?;
     if config.get_connect_timeout().is_none() {
         // A server that does not answer (down behind a load balancer, frozen) would
         // hold the start, or the retries, for good.
-        config.connect_timeout(CONNECT_TIMEOUT);
+        config.connect_timeout(connect_timeout);
     }
     let password_file = password_file.filter(|_| config.get_password().is_none());
     if let Some(file) = password_file {

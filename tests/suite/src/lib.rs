@@ -22,11 +22,13 @@ impl PosService {
     /// Migrates the schema on `migration_url`, starts poolside from exactly `vars`,
     /// and serves the pos-service's router.
     pub async fn start(vars: &[(&str, &str)], migration_url: &str) -> Self {
-        poolside_example_pos_service::migrate(migration_url, None)
+        let config = load_config(vars).config;
+        let connect_timeout = config.postgres.effective_connect_timeout();
+        poolside_example_pos_service::migrate(migration_url, None, connect_timeout)
             .await
             .expect("migrates");
         let db = Poolside::builder()
-            .config(load_config(vars).config)
+            .config(config)
             .build()
             .await
             .expect("starts");
