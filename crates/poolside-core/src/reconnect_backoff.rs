@@ -101,8 +101,9 @@ impl<E> ReconnectBackoff<E> {
         }
     }
 
-    /// The delay after `failures` failed connects in a row (at least one).
-    fn delay_after(&self, failures: u32) -> Duration {
+    /// The delay after `failures` failed connects in a row (at least one), before
+    /// jitter.
+    pub(crate) fn delay_after(&self, failures: u32) -> Duration {
         let index = (failures.max(1) as usize).min(self.delays.len()) - 1;
         self.delays[index]
     }

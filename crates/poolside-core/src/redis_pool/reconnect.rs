@@ -62,36 +62,14 @@ mod tests {
 
     #[test]
     fn delays_double_for_max_retries_then_stay() {
-        let t0 = Instant::now();
-        let refused = || Arc::new(RedisError::new(ErrorKind::Connect, "refused"));
-        // Each delay drawn from its top quarter: 3/4 of it, or more.
-        let within = |retry_delay, max_retries, failures: u32, expected: Duration| {
-            let backoff = backoff(&config(retry_delay, max_retries));
-            let mut delay = Duration::ZERO;
-            for n in 0..failures {
-                let at = t0 + Duration::from_secs(u64::from(n) * 100_000);
-                delay = backoff.failed(at, at, 0, refused()).delay;
-            }
-            assert!(
-                delay <= expected && delay >= expected.mul_f64(0.75),
-                "{failures} failures: {delay:?}, not within the top quarter of {expected:?}"
-            );
-        };
-        for (failures, secs) in [(1, 1), (2, 2), (3, 4), (5, 4)] {
-            within(
-                Duration::from_secs(1),
-                3,
-                failures,
-                Duration::from_secs(secs),
-            );
-        }
-        within(Duration::from_millis(200), 0, 7, Duration::from_millis(200));
-        within(
-            Duration::from_secs(1),
-            u32::MAX,
-            40,
-            Duration::from_secs(1 << 31),
-        );
+        let doubling = backoff(&config(Duration::from_secs(1), 3));
+        let delays: Vec<_> = (1..=5).map(|n| doubling.delay_after(n).as_secs()).collect();
+        assert_eq!(delays, [1, 2, 4, 4, 4]);
+        let flat = backoff(&config(Duration::from_millis(200), 0));
+        assert_eq!(flat.delay_after(7), Duration::from_millis(200));
+        let huge = backoff(&config(Duration::from_secs(1), u32::MAX));
+        assert_eq!(huge.delay_after(u32::MAX), Duration::from_secs(1 << 31));
+        assert_eq!(huge.delay_after(0), Duration::from_secs(1));
     }
 
     #[test]
