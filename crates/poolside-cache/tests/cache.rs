@@ -225,6 +225,20 @@ async fn in_a_cluster_multi_key_calls_and_pattern_deletes_span_every_slot() {
     let refs: Vec<&str> = keys.iter().map(String::as_str).collect();
     let got: Vec<Option<u32>> = cache.mget(&refs).await.expect("mget across slots");
     assert_eq!(got, (0..300).map(Some).collect::<Vec<_>>());
+    // Keys that share a slot (a hash tag), with missing keys among them and keys of
+    // other slots between them: each value comes back in its key's place.
+    let tagged: Vec<String> = (0..3).map(|i| format!("{{{base}}}:tagged:{i}")).collect();
+    cache
+        .mset(
+            &[(tagged[0].as_str(), 1000), (tagged[2].as_str(), 1002)],
+            None,
+        )
+        .await
+        .expect("mset in one slot");
+    let mixed = [&tagged[0], &keys[7], &tagged[1], &keys[250], &tagged[2]].map(String::as_str);
+    let got: Vec<Option<u32>> = cache.mget(&mixed).await.expect("mget, some in one slot");
+    assert_eq!(got, [Some(1000), Some(7), None, Some(250), Some(1002)]);
+    cache.del(&[&tagged[0], &tagged[2]]).await.expect("del");
 
     // The keys sit on every primary; SCAN on each finds them all.
     let deleted = cache

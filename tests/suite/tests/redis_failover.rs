@@ -209,9 +209,9 @@ async fn under_load(config: RedisConfig, fault: &[&[&str]], after: Duration) -> 
         let values: Vec<Option<u64>> = match cache.mget(&keys).await {
             Ok(values) => values,
             Err(e) => {
-                // Seen in CI on redis 1.8.1 (a timeout after a reshard; the cluster
-                // connection then queued a multi-slot command's parts without waking
-                // itself): say whether the same read then works, and which keys are
+                // Seen in CI on redis 1.8.1 and 1.8.2, when the redis crate split one
+                // MGET by slot itself (a timeout after a reshard, on two connections
+                // in a row): say whether the same read then works, and which keys are
                 // slow alone, to tell a stall from a lasting fault.
                 let failed_after = read_at.elapsed();
                 let again = Instant::now();
