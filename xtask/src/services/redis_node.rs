@@ -117,6 +117,16 @@ impl RedisNode {
     }
 }
 
+/// Removes `path`, when it is there.
+fn remove_stale(path: &std::path::Path) -> Result<()> {
+    match std::fs::remove_file(path) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+            Err(e).with_context(|| format!("removing the stale {}", path.display()))
+        }
+        _ => Ok(()),
+    }
+}
+
 /// The TLS settings of a node on plain port `port` with the certificates `tls`: a
 /// TLS port [`TLS_PORT_OFFSET`] above it, which checks a client certificate when one
 /// is given, and TLS to the other nodes.
@@ -177,10 +187,13 @@ impl Service for RedisNode {
         } else {
             None
         };
-        // A data node starts empty and takes its data from the primary it follows:
-        // the RDB a replica kept of an older sync would be stale.
-        if matches!(self.role, Role::Data { .. }) {
-            let _ = std::fs::remove_file(dir.join("dump.rdb"));
+        // A node keeps no data of its own (`save ""`): it starts empty and takes its
+        // data from the primary it follows. The RDB a replica kept of an older sync
+        // would be stale; a cluster node that loaded one would hold keys of slots
+        // another node serves now, and mark those slots importing, which the cluster
+        // never settles from.
+        if matches!(self.role, Role::Data { .. } | Role::Cluster { .. }) {
+            remove_stale(&dir.join("dump.rdb"))?;
         }
         // A cluster node's view kept from other ports (a tree whose services ran
         // before the ports moved) names peers that are gone: it starts afresh and
@@ -190,12 +203,7 @@ impl Service for RedisNode {
             // The cluster's bus speaks TLS, so the view names the TLS port.
             let myself = format!("127.0.0.1:{}@{bus_port}", self.port + TLS_PORT_OFFSET);
             if std::fs::read_to_string(&view).is_ok_and(|text| !text.contains(&myself)) {
-                for stale in [view, dir.join("dump.rdb")] {
-                    if stale.exists() {
-                        std::fs::remove_file(&stale)
-                            .with_context(|| format!("removing the stale {}", stale.display()))?;
-                    }
-                }
+                remove_stale(&view)?;
             }
         }
         std::fs::write(self.config_file(layout), self.config(&dir, tls.as_ref()))
