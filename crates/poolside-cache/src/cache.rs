@@ -215,8 +215,7 @@ impl RedisCache {
             .transpose()
     }
 
-    /// The values at `keys`, in order, read as JSON; a missing key gives `None`. In a
-    /// cluster the keys are read with one `MGET` per slot, all at once.
+    /// The values at `keys`, in order, read as JSON; a missing key gives `None`.
     pub async fn mget<T: DeserializeOwned>(
         &self,
         keys: &[&str],
@@ -224,7 +223,9 @@ impl RedisCache {
         if keys.is_empty() {
             return Ok(Vec::new());
         }
-        let values = self.mget_bytes(keys).await?;
+        let values: Vec<Option<Vec<u8>>> = self
+            .run(redis::cmd("MGET").arg(keys), || vec![None; keys.len()])
+            .await?;
         let hits = values.iter().filter(|v| v.is_some()).count() as u64;
         add(&self.counters.hits, hits);
         add(&self.counters.misses, values.len() as u64 - hits);
@@ -232,43 +233,6 @@ impl RedisCache {
             .zip(values)
             .map(|(key, value)| value.map(|bytes| decode(key, &bytes)).transpose())
             .collect()
-    }
-
-    /// The bytes at `keys`, in order. A cluster's keys go one `MGET` per slot, each
-    /// routed as a one-key command is, not as one `MGET` that the redis crate splits:
-    /// in CI, after a reshard, such a 500-key `MGET` timed out on two connections in a
-    /// row while each key's `GET` answered at once. The crate's split differs from
-    /// its one-key routing in that it sends to a node's connection while it is being
-    /// repaired, and retries by address rather than by slot.
-    async fn mget_bytes(&self, keys: &[&str]) -> Result<Vec<Option<Vec<u8>>>, RedisError> {
-        let indexed: Vec<(usize, &str)> = keys.iter().copied().enumerate().collect();
-        let groups = self.by_slot(&indexed, |(_, key)| key);
-        let commands: Vec<redis::Cmd> = groups
-            .iter()
-            .map(|group| {
-                let mut mget = redis::cmd("MGET");
-                for (_, key) in group {
-                    mget.arg(*key);
-                }
-                mget
-            })
-            .collect();
-        let replies: Vec<Vec<Option<Vec<u8>>>> = self
-            .run_with(
-                || "MGET",
-                |pool| {
-                    futures_util::future::try_join_all(commands.iter().map(|cmd| pool.command(cmd)))
-                },
-                Vec::new,
-            )
-            .await?;
-        let mut values = vec![None; keys.len()];
-        for (group, reply) in groups.iter().zip(replies) {
-            for (&&(index, _), value) in group.iter().zip(reply) {
-                values[index] = value;
-            }
-        }
-        Ok(values)
     }
 
     /// Stores `value` at `key`, expiring after `ttl` when given.
