@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 use parking_lot::Mutex;
 use poolside_cache::{OnUnavailable, RedisCache};
 use poolside_config::{RedisConfig, RedisMode};
-use poolside_core::{PgPool, RedisPool};
+use poolside_core::{ErrorKind, PgPool, RedisPool};
 use poolside_tests::{
     redis_cluster_config, redis_sentinel_config, services_config, xtask_services,
 };
@@ -140,6 +140,42 @@ impl Load {
     }
 }
 
+/// Reads `keys` with one `MGET`. A read that times out is made again, up to twice:
+/// after a reshard, a cluster connection whose slot map is stale can stop for good
+/// when a burst of redirected requests starts a slot refresh (the redis crate's
+/// defect, in ARCHITECTURE.md); the pool lets such a connection go, and the read goes
+/// on another. Any other failure, or a third timeout, fails the test, saying whether
+/// each key's GET alone answers, to tell a stall from a lasting fault.
+async fn read_back(cache: &RedisCache, pool: &RedisPool, keys: &[&str]) -> Vec<Option<u64>> {
+    let mut stalls = Vec::new();
+    loop {
+        let began = Instant::now();
+        match cache.mget(keys).await {
+            Ok(values) => {
+                if !stalls.is_empty() {
+                    println!(
+                        "read back {} keys after {} stalled connection(s): {stalls:?}",
+                        keys.len(),
+                        stalls.len()
+                    );
+                }
+                return values;
+            }
+            Err(e) if e.kind() == ErrorKind::Cancelled && stalls.len() < 2 => {
+                stalls.push(format!("{e} after {:?}", began.elapsed()));
+            }
+            Err(e) => panic!(
+                "reads back {} keys: {e} after {:?}, after {stalls:?}; the pool: {:?}; \
+                 slow alone: {:?}",
+                keys.len(),
+                began.elapsed(),
+                pool.stats(),
+                slow_alone(pool, keys).await
+            ),
+        }
+    }
+}
+
 /// The keys among `keys` whose GET alone fails or takes over 300 ms, with their slots
 /// and what happened (at most five): to tell a stalled connection from a slot that
 /// stays unreadable.
@@ -205,27 +241,7 @@ async fn under_load(config: RedisConfig, fault: &[&[&str]], after: Duration) -> 
     let mut lost = Vec::new();
     for chunk in seen.acknowledged.chunks(500) {
         let keys: Vec<&str> = chunk.iter().map(|(k, _)| k.as_str()).collect();
-        let read_at = Instant::now();
-        let values: Vec<Option<u64>> = match cache.mget(&keys).await {
-            Ok(values) => values,
-            Err(e) => {
-                // Seen in CI on redis 1.8.1 and 1.8.2, when the redis crate split one
-                // MGET by slot itself (a timeout after a reshard, on two connections
-                // in a row): say whether the same read then works, and which keys are
-                // slow alone, to tell a stall from a lasting fault.
-                let failed_after = read_at.elapsed();
-                let again = Instant::now();
-                let retried = cache.mget::<u64>(&keys).await.map(|v| v.len());
-                let again = again.elapsed();
-                panic!(
-                    "reads back {} keys: {e} after {failed_after:?}; the same read again: \
-                     {retried:?} after {again:?}; the pool: {:?}; slow alone: {:?}",
-                    keys.len(),
-                    pool.stats(),
-                    slow_alone(&pool, &keys).await
-                )
-            }
-        };
+        let values = read_back(&cache, &pool, &keys).await;
         for ((key, value), got) in chunk.iter().zip(values) {
             if got != Some(*value) {
                 lost.push(format!("{key}: wrote {value}, read {got:?}"));
@@ -361,4 +377,56 @@ async fn redis_fault_cluster_slots_moved_under_cache_calls() {
         seen.failures.len(),
         seen.failures.first()
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "moves slots of the shared cluster: run by `cargo xtask test` in its faults phase"]
+async fn redis_fault_cluster_connection_stalled_at_a_slot_refresh_is_let_go() {
+    // After a reshard, a burst of reads on a connection whose slot map is stale is
+    // redirected, and the slot refresh it starts can stop the redis crate's cluster
+    // client for good (most times, on this machine). The pool must let that
+    // connection go: the next read is served at once, where it used to wait for the
+    // stalled connection's check until redis.connection_timeout (5 s).
+    let pool = RedisPool::connect(&cluster_config())
+        .await
+        .expect("connects");
+    let cache = RedisCache::new(Some(pool.clone()), OnUnavailable::Error);
+    let keys: Vec<String> = (0..500)
+        .map(|i| format!("stalled:{}:{i}", std::process::id()))
+        .collect();
+    let refs: Vec<&str> = keys.iter().map(String::as_str).collect();
+    // One at a time, on the shared connection: the pool holds that one only, and its
+    // slot map is the one the reshard makes stale.
+    for (i, key) in refs.iter().enumerate() {
+        let _: () = pool
+            .command(redis::cmd("SET").arg(key).arg(i).arg("EX").arg(300))
+            .await
+            .expect("SET");
+    }
+    let expected: Vec<Option<usize>> = (0..keys.len()).map(Some).collect();
+    for round in 1..=2 {
+        let said = tokio::task::spawn_blocking(|| xtask_services(&["reshard", "redis", "2000"]))
+            .await
+            .expect("the reshard's thread");
+        let began = Instant::now();
+        let first = cache.mget::<usize>(&refs).await;
+        let first_took = began.elapsed();
+        if let Err(e) = &first {
+            assert_eq!(e.kind(), ErrorKind::Cancelled, "{e}");
+        }
+        let began = Instant::now();
+        let next = cache.mget::<usize>(&refs).await.expect("the next read");
+        let next_took = began.elapsed();
+        println!(
+            "round {round}: {}; the first read on the stale connection: {:?} after \
+             {first_took:?}; the next: {next_took:?}",
+            said.trim(),
+            first.as_ref().map(Vec::len).map_err(ToString::to_string)
+        );
+        assert_eq!(next, expected);
+        assert!(
+            next_took < Duration::from_secs(2),
+            "the read after a stalled one took {next_took:?}"
+        );
+    }
 }

@@ -5,6 +5,7 @@
 //! ([`ReconnectBackoff`]), and publishing connect failures to waiters.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use poolside_config::RedisConfig;
@@ -25,6 +26,8 @@ pub(crate) struct Managed {
     pub(crate) driver: Driver,
     pub(crate) failovers: u64,
     pub(crate) certificates: u64,
+    /// Set by [`abandon`](Self::abandon): let go when it returns.
+    abandoned: AtomicBool,
 }
 
 impl Managed {
@@ -32,6 +35,19 @@ impl Managed {
     /// on it would go out.
     pub(crate) fn closed(&self) -> bool {
         self.driver.ended()
+    }
+
+    /// Marks the connection as not to serve again: bb8 drops it when it returns.
+    /// For a cluster connection whose command timed out: the redis crate's cluster
+    /// client (1.8.2) can stop for good when a slot refresh begins while a request
+    /// it polled holds a read lock it then cannot release (see ARCHITECTURE.md).
+    pub(crate) fn abandon(&self) {
+        self.abandoned.store(true, Ordering::Relaxed);
+    }
+
+    /// Whether [`abandon`](Self::abandon) marked it.
+    pub(crate) fn abandoned(&self) -> bool {
+        self.abandoned.load(Ordering::Relaxed)
     }
 }
 
@@ -139,6 +155,7 @@ impl bb8::ManageConnection for RedisManager {
                     driver,
                     failovers,
                     certificates,
+                    abandoned: AtomicBool::new(false),
                 })
             }
             Err(error) => {
@@ -171,6 +188,12 @@ impl bb8::ManageConnection for RedisManager {
                 "the server closed the connection",
             ));
         }
+        if managed.abandoned() {
+            return Err(RedisError::new(
+                ErrorKind::Connect,
+                "a command on the connection timed out",
+            ));
+        }
         if self.predates_failover(managed) {
             return Err(RedisError::new(
                 ErrorKind::Connect,
@@ -190,10 +213,10 @@ impl bb8::ManageConnection for RedisManager {
             .map_err(|e| RedisError::from_driver(e, "checking a connection"))
     }
 
-    /// Closed by the server, or opened before the sentinels' last failover (it may
-    /// go to the old primary).
+    /// Closed by the server, abandoned, or opened before the sentinels' last failover
+    /// (it may go to the old primary).
     fn has_broken(&self, managed: &mut Managed) -> bool {
-        managed.closed() || self.predates_failover(managed)
+        managed.closed() || managed.abandoned() || self.predates_failover(managed)
     }
 }
 

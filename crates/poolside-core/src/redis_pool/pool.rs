@@ -314,13 +314,28 @@ impl RedisPool {
             }) {
                 self.inner.shared.evict(&lease);
             }
+            if result.as_ref().err().is_some_and(|e| self.stuck(e)) {
+                lease.checkout.abandon();
+            }
             result
         } else {
             // Held until the request completes; `call` gets a handle on it. Boxed, as
             // the lease in `shared` is.
             let conn = Box::pin(self.exclusive()).await?;
-            call(conn.clone()).await.map_err(|e| self.command_error(e))
+            let result = call(conn.clone()).await.map_err(|e| self.command_error(e));
+            if result.as_ref().err().is_some_and(|e| self.stuck(e)) {
+                conn.checkout.abandon();
+            }
+            result
         }
+    }
+
+    /// Whether `error`, a command's, may leave its connection stuck for good: a
+    /// timeout on a cluster connection, whose client can stop at a slot refresh (see
+    /// [`Managed::abandon`]). Such a connection is let go rather than checked out again,
+    /// where its check would hang until `redis.connection_timeout`.
+    fn stuck(&self, error: &RedisError) -> bool {
+        self.inner.config.mode == RedisMode::Cluster && error.kind() == ErrorKind::Cancelled
     }
 
     /// How the pool's Redis is deployed (`redis.mode`).
