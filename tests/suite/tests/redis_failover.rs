@@ -1,8 +1,9 @@
 //! Redis past one server, under a steady stream of cache calls: a Sentinel failover
-//! (`SENTINEL FAILOVER`, and the primary killed) and a cluster primary killed (its
-//! replica promoted). Every write the pool acknowledged must be readable afterwards,
-//! the pool must be on the new primary soon after the failover, and PostgreSQL,
-//! beside it, must not notice.
+//! (`SENTINEL FAILOVER`, and the primary killed), a cluster primary killed (its
+//! replica promoted) and cluster slots moved. Every write the pool acknowledged must
+//! be readable afterwards, the pool must be on the new primary soon after the
+//! failover, and PostgreSQL, beside it, must not notice. One more moves slots under a
+//! connection whose slot map is then stale: a stalled cluster connection is let go.
 //!
 //! They change the shared Redis groups, so they are ignored in the ordinary run and
 //! run alone by the faults phase of `cargo xtask test`. By hand, after
