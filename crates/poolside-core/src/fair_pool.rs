@@ -31,7 +31,8 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore, TryAcquireError, watch};
 use crate::count_guard::CountGuard;
 
 /// How long a waiter waits before asking bb8 again (which starts another connect when
-/// none is under way): after a connect failure, and every so often while it waits.
+/// none is under way): after a connect failure, and first while it waits (then at
+/// twice the pause each time).
 const ASK_AGAIN_AFTER: Duration = Duration::from_millis(100);
 
 /// What bb8's checkout gives.
@@ -297,15 +298,27 @@ impl<M: ManageConnection> FairPool<M> {
         let mut failures = self.failures.clone();
         failures.mark_unchanged();
         let mut last_failure = None;
-        // Asked again every ASK_AGAIN_AFTER while no connection comes: a connect that
-        // failed before this task started watching would otherwise leave it waiting
-        // for a connect nobody starts.
-        let ask_again = tokio::time::sleep(ASK_AGAIN_AFTER);
+        // Asked again ASK_AGAIN_AFTER in, then at twice the pause each time, while no
+        // connection comes: a connect that failed before this task started watching
+        // would otherwise leave it waiting for a connect nobody starts. The first ask
+        // is kept, and the later ones run beside it, each replacing the one before:
+        // bb8 may be checking an idle connection for an ask, and a check cut short (on
+        // a network slower than the pause, every one) would begin again at each ask
+        // until the timeout. The pause doubles, as an ask that finds no idle
+        // connection starts a connect.
+        let mut pause = ASK_AGAIN_AFTER;
+        let ask_again = tokio::time::sleep(pause);
         tokio::pin!(ask_again);
+        let mut again = std::pin::pin!(None::<F>);
         loop {
+            let asked_again = std::future::poll_fn(|cx| match again.as_mut().as_pin_mut() {
+                Some(get) => get.poll(cx),
+                None => Poll::Pending,
+            });
             tokio::select! {
                 biased;
                 result = &mut get => return self.checkout_result(result, timeout, last_failure),
+                result = asked_again => return self.checkout_result(result, timeout, last_failure),
                 changed = failures.changed() => {
                     if changed.is_err() {
                         // The manager is gone: the pool is being dropped.
@@ -322,16 +335,14 @@ impl<M: ManageConnection> FairPool<M> {
                         // The backends do not let bb8 retry a failed connect (it would
                         // back off to half the timeout): ask again a moment later, so
                         // that a connect is under way while this task waits.
-                        ask_again
-                            .as_mut()
-                            .reset(tokio::time::Instant::now() + ASK_AGAIN_AFTER);
+                        pause = ASK_AGAIN_AFTER;
+                        ask_again.as_mut().reset(tokio::time::Instant::now() + pause);
                     }
                 },
                 () = &mut ask_again => {
-                    ask_again
-                        .as_mut()
-                        .reset(tokio::time::Instant::now() + ASK_AGAIN_AFTER);
-                    get.set(ask_bb8());
+                    pause *= 2;
+                    ask_again.as_mut().reset(tokio::time::Instant::now() + pause);
+                    again.set(Some(ask_bb8()));
                 },
                 () = tokio::time::sleep_until(deadline) => {
                     return Err(self.timed_out(timeout, last_failure));

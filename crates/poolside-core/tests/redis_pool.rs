@@ -380,3 +380,28 @@ async fn with_redis_down_reconnects_are_spaced_by_a_doubling_delay() {
     assert_eq!(pong, "PONG");
     assert_eq!(proxy.accepted(), 3);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_checkout_whose_check_takes_longer_than_100_ms_is_served() {
+    // A waiter asks bb8 again every 100 ms (a connect that failed before it watched
+    // would leave it waiting for one nobody starts). Asking again must not cancel the
+    // check of the idle connection it was given: on a network with 150 ms one way
+    // (another region), every check would be cut short and the checkout time out.
+    let (proxy, url) = proxied_redis().await;
+    let pool = RedisPool::connect(&redis_config(&url, &[("REDIS_CONNECTION_TIMEOUT", "3000")]))
+        .await
+        .expect("connects");
+    drop(pool.exclusive().await.expect("a connection, left idle"));
+    proxy.set_mode(Mode::Delay(Duration::from_millis(150)));
+    let began = Instant::now();
+    let conn = pool.exclusive().await;
+    let took = began.elapsed();
+    assert!(conn.is_ok(), "{:?} after {took:?}", conn.err());
+    assert!(
+        took >= Duration::from_millis(300),
+        "the check's PING crosses the network both ways: {took:?}"
+    );
+    assert!(took < Duration::from_secs(1), "checked out in {took:?}");
+    // What asking again while the check ran cost, if anything: its connects in `total`.
+    println!("checked out in {took:?}; {:?}", pool.stats());
+}

@@ -333,7 +333,7 @@ impl RedisPool {
     /// Whether `error`, a command's, may leave its connection stuck for good: a
     /// timeout on a cluster connection, whose client can stop at a slot refresh (see
     /// [`Managed::abandon`]). Such a connection is let go rather than checked out again,
-    /// where its check would hang until `redis.connection_timeout`.
+    /// where it can pass its check and stall the next command in turn.
     fn stuck(&self, error: &RedisError) -> bool {
         self.inner.config.mode == RedisMode::Cluster && error.kind() == ErrorKind::Cancelled
     }
