@@ -300,25 +300,19 @@ impl<M: ManageConnection> FairPool<M> {
         let mut last_failure = None;
         // Asked again ASK_AGAIN_AFTER in, then at twice the pause each time, while no
         // connection comes: a connect that failed before this task started watching
-        // would otherwise leave it waiting for a connect nobody starts. The first ask
-        // is kept, and the later ones run beside it, each replacing the one before:
-        // bb8 may be checking an idle connection for an ask, and a check cut short (on
-        // a network slower than the pause, every one) would begin again at each ask
-        // until the timeout. The pause doubles, as an ask that finds no idle
-        // connection starts a connect.
+        // would otherwise leave it waiting for a connect nobody starts. Each ask
+        // replaces the one before (one waiter in bb8 per task, so a stalled server
+        // sees one connect, not one per ask). The pause doubles because bb8 may be
+        // checking an idle connection for the ask it drops: a check cut short begins
+        // again, and at a fixed 100 ms a check slower than that (over a network with
+        // 150 ms one way, every one) never finished before the timeout.
         let mut pause = ASK_AGAIN_AFTER;
         let ask_again = tokio::time::sleep(pause);
         tokio::pin!(ask_again);
-        let mut again = std::pin::pin!(None::<F>);
         loop {
-            let asked_again = std::future::poll_fn(|cx| match again.as_mut().as_pin_mut() {
-                Some(get) => get.poll(cx),
-                None => Poll::Pending,
-            });
             tokio::select! {
                 biased;
                 result = &mut get => return self.checkout_result(result, timeout, last_failure),
-                result = asked_again => return self.checkout_result(result, timeout, last_failure),
                 changed = failures.changed() => {
                     if changed.is_err() {
                         // The manager is gone: the pool is being dropped.
@@ -342,7 +336,7 @@ impl<M: ManageConnection> FairPool<M> {
                 () = &mut ask_again => {
                     pause *= 2;
                     ask_again.as_mut().reset(tokio::time::Instant::now() + pause);
-                    again.set(Some(ask_bb8()));
+                    get.set(ask_bb8());
                 },
                 () = tokio::time::sleep_until(deadline) => {
                     return Err(self.timed_out(timeout, last_failure));
