@@ -188,12 +188,6 @@ impl bb8::ManageConnection for RedisManager {
                 "the server closed the connection",
             ));
         }
-        if managed.abandoned() {
-            return Err(RedisError::new(
-                ErrorKind::Connect,
-                "a command on the connection timed out",
-            ));
-        }
         if self.predates_failover(managed) {
             return Err(RedisError::new(
                 ErrorKind::Connect,

@@ -308,14 +308,15 @@ impl RedisPool {
             // A command that timed out leaves the shared connection suspect (a server
             // stalled, or commands stuck behind one that blocks): the next go on a new
             // one. A server that answered, refusing for now, leaves it sound.
-            if result.as_ref().err().is_some_and(|e| {
-                matches!(e.kind(), ErrorKind::Connect | ErrorKind::Cancelled)
+            if let Err(e) = &result {
+                if matches!(e.kind(), ErrorKind::Connect | ErrorKind::Cancelled)
                     && !e.refused_for_now()
-            }) {
-                self.inner.shared.evict(&lease);
-            }
-            if result.as_ref().err().is_some_and(|e| self.stuck(e)) {
-                lease.checkout.abandon();
+                {
+                    self.inner.shared.evict(&lease);
+                }
+                if self.stuck(e) {
+                    lease.checkout.abandon();
+                }
             }
             result
         } else {
