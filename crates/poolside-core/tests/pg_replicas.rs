@@ -241,10 +241,9 @@ async fn with_replay_paused_tokens_go_to_the_primary_and_lagging_replicas_get_no
 async fn with_the_replica_unreachable_no_read_fails() {
     let _standby = STANDBY.lock().await;
     let standby = required_env("DATABASE_STANDBY_URL");
-    let target = "127.0.0.1:15433".parse().expect("the standby's address");
     assert!(standby.contains("127.0.0.1:15433"), "{standby}");
-    let proxy = FaultProxy::start(target).await;
-    let routed = routed(&standby.replace("127.0.0.1:15433", &proxy.addr().to_string())).await;
+    let (proxy, proxied) = FaultProxy::in_front_of(&standby).await;
+    let routed = routed(&proxied).await;
     routed
         .until("the standby sampled fit", |s| s.replicas[0].fit)
         .await;

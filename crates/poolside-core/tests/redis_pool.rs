@@ -1,6 +1,5 @@
 //! `RedisPool` against the real Redis that `cargo xtask services` starts.
 
-use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use poolside_core::{ErrorKind, RedisPool};
@@ -287,16 +286,7 @@ async fn a_password_and_an_acl_user_are_required_and_enforced() {
 
 /// A proxy to the services' Redis, and the URL that reaches Redis through it.
 async fn proxied_redis() -> (FaultProxy, String) {
-    let url = required_env("REDIS_URL");
-    let target: SocketAddr = url
-        .split_once('@')
-        .and_then(|(_, rest)| rest.split('/').next())
-        .expect("REDIS_URL names host:port")
-        .parse()
-        .expect("REDIS_URL names 127.0.0.1:PORT");
-    let proxy = FaultProxy::start(target).await;
-    let proxied = url.replace(&target.to_string(), &proxy.addr().to_string());
-    (proxy, proxied)
+    FaultProxy::in_front_of(&required_env("REDIS_URL")).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -5,7 +5,6 @@
 //! connections are discarded, no call outlives its deadline, and the pool recovers by
 //! itself when the network does.
 
-use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use poolside_core::{ErrorKind, PgPool};
@@ -17,24 +16,9 @@ const CONNECTION_TIMEOUT: Duration = Duration::from_secs(2);
 /// What a call may take beyond its own deadline (scheduling on a busy machine).
 const SLACK: Duration = Duration::from_millis(400);
 
-/// The server's address in `DATABASE_URL`.
-fn server(url: &str) -> SocketAddr {
-    let host_port = url
-        .split_once('@')
-        .map(|(_, rest)| rest)
-        .and_then(|rest| rest.split('/').next())
-        .expect("DATABASE_URL names host:port");
-    host_port
-        .parse()
-        .expect("DATABASE_URL names 127.0.0.1:PORT")
-}
-
 /// A proxy to the server and a pool of 4 connecting through it.
 async fn proxied_pool(name: &str) -> (FaultProxy, PgPool) {
-    let url = required_env("DATABASE_URL");
-    let target = server(&url);
-    let proxy = FaultProxy::start(target).await;
-    let proxied = url.replace(&target.to_string(), &proxy.addr().to_string());
+    let (proxy, proxied) = FaultProxy::in_front_of(&required_env("DATABASE_URL")).await;
     let separator = if proxied.contains('?') { '&' } else { '?' };
     let proxied = format!("{proxied}{separator}application_name=poolside-netfault-{name}");
     let config = load_config(&[

@@ -125,8 +125,24 @@ impl FaultProxy {
 const SERVICES_POSTGRES: &str = "127.0.0.1:15432";
 
 impl FaultProxy {
-    /// A proxy in front of the services' PostgreSQL, passing bytes until told
-    /// otherwise, and `DATABASE_URL` through it.
+    /// A proxy in front of the server `url` names (`scheme://[credentials@]IP:PORT[/...]`),
+    /// passing bytes until told otherwise, and `url` through it.
+    ///
+    /// # Panics
+    ///
+    /// When `url` names no `IP:PORT` after its credentials.
+    pub async fn in_front_of(url: &str) -> (Self, String) {
+        let target: SocketAddr = url
+            .split_once('@')
+            .and_then(|(_, rest)| rest.split(['/', '?']).next())
+            .and_then(|host_port| host_port.parse().ok())
+            .unwrap_or_else(|| panic!("{url} names no IP:PORT after its credentials"));
+        let proxy = Self::start(target).await;
+        let proxied = url.replace(&target.to_string(), &proxy.addr().to_string());
+        (proxy, proxied)
+    }
+
+    /// [`in_front_of`](Self::in_front_of) the services' PostgreSQL: `DATABASE_URL`.
     ///
     /// # Panics
     ///
@@ -134,9 +150,7 @@ impl FaultProxy {
     pub async fn in_front_of_postgres() -> (Self, String) {
         let url = crate::required_env("DATABASE_URL");
         assert!(url.contains(SERVICES_POSTGRES), "{url}");
-        let proxy = Self::start(SERVICES_POSTGRES.parse().expect("an address")).await;
-        let proxied = url.replace(SERVICES_POSTGRES, &proxy.addr().to_string());
-        (proxy, proxied)
+        Self::in_front_of(&url).await
     }
 }
 
