@@ -385,7 +385,8 @@ async fn redis_fault_cluster_slots_moved_under_cache_calls() {
 async fn redis_fault_cluster_connection_stalled_at_a_slot_refresh_is_let_go() {
     // After a reshard, a burst of reads on a connection whose slot map is stale is
     // redirected, and the slot refresh it starts can stop the redis crate's cluster
-    // client for good (most times, on this machine). The pool must let that
+    // client for good (nearly every time on tokio 1.54, rarely on 1.53: see
+    // ARCHITECTURE.md). The pool must let that
     // connection go: the next read is served at once, where it used to wait for the
     // stalled connection's check until redis.connection_timeout (5 s).
     let pool = RedisPool::connect(&cluster_config())
