@@ -103,6 +103,7 @@ keys! {
     "redis.max_retries" => redis.max_retries: parse::count, show_plain;
     "redis.retry_delay" => redis.retry_delay: parse::duration, parse::show_duration, rules::positive_duration;
     "redis.max_queued_commands" => redis.max_queued_commands: parse::count, show_plain, rules::positive_count;
+    "redis.cluster_in_flight" => redis.cluster_in_flight: parse::count, show_plain;
     "redis.wait_replicas" => redis.wait_replicas: parse::optional_count, show_wait_replicas;
     "redis.wait_timeout" => redis.wait_timeout: parse::duration, parse::show_duration, rules::positive_duration;
     "retry.attempts" => retry.attempts: parse::count, show_plain, rules::positive_count;

@@ -40,10 +40,31 @@ impl<T> Leases<T> {
         Fut: Future<Output = Result<T, E>>,
     {
         // One slot (the Redis pool's) takes no turn: no shared counter to contend on.
-        let slot = match self.slots.len() {
-            1 => &self.slots[0],
-            n => &self.slots[self.next.fetch_add(1, Ordering::Relaxed) % n],
+        let index = match self.slots.len() {
+            1 => 0,
+            n => self.next.fetch_add(1, Ordering::Relaxed) % n,
         };
+        self.pick_at(index, live, lease).await
+    }
+
+    /// How many slots there are.
+    #[cfg(feature = "redis")]
+    pub(crate) fn len(&self) -> usize {
+        self.slots.len()
+    }
+
+    /// As [`pick`](Self::pick), in slot `index` (below [`len`](Self::len)) rather
+    /// than the next in turn.
+    pub(crate) async fn pick_at<E, Fut>(
+        &self,
+        index: usize,
+        live: impl Fn(&T) -> bool,
+        lease: impl FnOnce() -> Fut,
+    ) -> Result<Arc<T>, E>
+    where
+        Fut: Future<Output = Result<T, E>>,
+    {
+        let slot = &self.slots[index];
         match live_in(slot, &live) {
             Some(leased) => Ok(leased),
             // Boxed: a checkout's state would otherwise make every caller's future as
@@ -80,6 +101,12 @@ impl<T> Leases<T> {
                 slot.take();
             }
         }
+    }
+
+    /// Whether slot `index` holds a connection now.
+    #[cfg(feature = "redis")]
+    pub(crate) fn holds(&self, index: usize) -> bool {
+        self.slots[index].lock().is_some()
     }
 
     /// How many slots hold a connection now.

@@ -87,6 +87,45 @@ async fn cluster_mode_spreads_keys_over_slots_and_splits_multi_key_commands() {
     assert_eq!(exists, 100);
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_a_cluster_a_burst_past_the_room_of_one_connection_spills_onto_another() {
+    // Four slots' worth in flight on each shared connection; max_size 10 lets the
+    // pool share four. 64 commands at once: some on the first, the rest on others
+    // leased for them or waiting their turn; all answered. The bound can be lifted.
+    let config = redis_cluster_config(&[("POOLSIDE_REDIS__CLUSTER_IN_FLIGHT", "4")]);
+    let pool = RedisPool::connect(&config).await.expect("connects");
+    assert_eq!(pool.keys_per_command(), Some(2));
+    let keys: Vec<String> = (0..64).map(|i| key("room", i)).collect();
+    sets_and_reads_back(&pool, &keys).await;
+    let reads: Vec<_> = keys
+        .iter()
+        .map(|k| {
+            let (pool, k) = (pool.clone(), k.clone());
+            tokio::spawn(async move { pool.command::<String>(redis::cmd("GET").arg(k)).await })
+        })
+        .collect();
+    for read in reads {
+        read.await.expect("no panic").expect("GET");
+    }
+    let stats = pool.stats();
+    assert!(
+        stats.shared > 1,
+        "the burst stayed on one connection: {stats:?}"
+    );
+    assert!(stats.shared <= 4, "{stats:?}");
+    assert_eq!(stats.errors, 0, "{stats:?}");
+
+    let unbounded = redis_cluster_config(&[("POOLSIDE_REDIS__CLUSTER_IN_FLIGHT", "0")]);
+    let pool = RedisPool::connect(&unbounded).await.expect("connects");
+    assert_eq!(pool.keys_per_command(), None);
+    let one_server = RedisPool::connect_lazy(&RedisConfig {
+        url: poolside_config::SecretUrl::new("redis://127.0.0.1:1".to_owned()),
+        ..RedisConfig::defaults(poolside_config::Profile::Production)
+    })
+    .expect("builds");
+    assert_eq!(one_server.keys_per_command(), None);
+}
+
 #[tokio::test]
 async fn pubsub_hears_what_the_pool_publishes_in_each_mode() {
     use futures_util::StreamExt as _;

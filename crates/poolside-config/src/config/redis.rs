@@ -58,6 +58,12 @@ pub struct RedisConfig {
     pub retry_delay: Duration,
     /// Commands that may wait for a connection before new ones are refused. Default: 1000.
     pub max_queued_commands: u32,
+    /// In `cluster` mode, how many slots' worth of requests may be in flight on the
+    /// shared cluster connection at once (a `GET` counts one slot, an `MGET` one per
+    /// slot of its keys); the rest wait their turn within `command_timeout`. After
+    /// slots move, a larger burst can stall the redis crate's cluster client for
+    /// good; a bound costs some throughput past it. 0: no bound. Default: 32.
+    pub cluster_in_flight: u32,
     /// Replicas that must have a write before the pool acknowledges it (`WAIT`
     /// after each write of `RedisPool::write`, and so of every `RedisCache` write): a
     /// write the primary took but no replica did is lost when a replica is promoted,
@@ -148,6 +154,7 @@ impl RedisConfig {
             max_retries: 3,
             retry_delay: Duration::from_secs(1),
             max_queued_commands: 1000,
+            cluster_in_flight: 32,
             wait_replicas: None,
             wait_timeout: Duration::from_secs(1),
         }

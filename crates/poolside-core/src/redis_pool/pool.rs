@@ -10,8 +10,9 @@ use std::time::{Duration, Instant};
 
 use poolside_config::{RedisConfig, RedisMode};
 use redis::FromRedisValue;
-use tokio::sync::watch;
+use tokio::sync::{OwnedSemaphorePermit, watch};
 
+use super::cluster_room::{ClusterRoom, slots_of};
 use super::deployment::Deployment;
 use super::manager::RedisManager;
 use super::{RedisConnection, RedisError, RedisServerInfo, RedisStats, RedisTopology};
@@ -71,8 +72,9 @@ pub(super) struct Inner {
 /// Where a request goes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Path {
-    /// The shared multiplexed connection.
-    Shared,
+    /// The shared multiplexed connection; on a cluster, the request touches `slots`
+    /// slots ([`slots_of`]), and takes as many places in the connection's room.
+    Shared { slots: u16 },
     /// A connection of its own, for a request that holds the connection (`WAIT`).
     Exclusive,
 }
@@ -84,6 +86,8 @@ struct Lease {
     /// opened, and whether the server has closed it (after either, the lease is let
     /// go).
     checkout: Checkout<RedisManager>,
+    /// On a cluster: the bound on the requests in flight on it.
+    room: Option<ClusterRoom>,
 }
 
 #[derive(Debug, Default)]
@@ -92,6 +96,18 @@ pub(super) struct Counters {
     pub(super) errors: AtomicU64,
     timeouts: AtomicU64,
     rejected: AtomicU64,
+}
+
+/// How many connections the pool may share: one; on a cluster with a bound on the
+/// requests in flight on each (`redis.cluster_in_flight`), up to four (half the pool),
+/// the ones past the first leased only while those before are full.
+fn shared_connections(config: &RedisConfig) -> usize {
+    match config.mode {
+        RedisMode::Cluster if config.cluster_in_flight > 0 => {
+            (config.max_size as usize / 2).clamp(1, 4)
+        }
+        _ => 1,
+    }
 }
 
 impl std::fmt::Debug for RedisPool {
@@ -125,7 +141,7 @@ impl RedisPool {
             inner: Arc::new(Inner {
                 fair: FairPool::new(pool, config.max_size, failures, RedisError::is_permanent),
                 backoff,
-                shared: Leases::new(1),
+                shared: Leases::new(shared_connections(config)),
                 in_flight: AtomicU64::new(0),
                 counters: Counters::default(),
                 config: config.clone(),
@@ -210,8 +226,9 @@ impl RedisPool {
         }
     }
 
-    /// The shared connection, leased when there is none or it has failed.
-    async fn shared(&self) -> Result<Arc<Lease>, RedisError> {
+    /// The shared connection in slot `index` of the pool's (one, but for a cluster's
+    /// overflow), leased when there is none or it has failed.
+    async fn shared(&self, index: usize) -> Result<Arc<Lease>, RedisError> {
         let inner = &*self.inner;
         let lease = || async {
             if let Some(error) = self.held_off() {
@@ -225,22 +242,37 @@ impl RedisPool {
             Ok(Lease {
                 conn: checkout.conn.conn.clone(),
                 checkout,
+                room: match inner.config.mode {
+                    RedisMode::Cluster => ClusterRoom::new(inner.config.cluster_in_flight),
+                    _ => None,
+                },
             })
         };
         let failovers = inner.deployment.failovers();
-        inner
-            .shared
-            .pick(
-                |lease| lease.checkout.failovers == failovers && !lease.checkout.closed(),
-                lease,
-            )
-            .await
+        let live = |lease: &Lease| {
+            lease.checkout.failovers == failovers
+                && !lease.checkout.closed()
+                && !lease.checkout.abandoned()
+        };
+        inner.shared.pick_at(index, live, lease).await
     }
 
     /// Runs `cmd` on the shared connection (on an exclusive one in a pool of one),
     /// within `redis.command_timeout`.
+    ///
+    /// On a cluster, requests over at most `redis.cluster_in_flight` slots (32 by
+    /// default) are in flight on the shared connection at once (a `GET` counts one
+    /// slot, an `MGET` each slot of its keys); the rest wait, within the same timeout.
+    /// A larger burst, after slots moved, can stop the redis crate's cluster client for
+    /// good (ARCHITECTURE.md). A command over more slots runs alone and can stop it by
+    /// itself: split such a command into commands of
+    /// [`keys_per_command`](Self::keys_per_command) keys.
     pub async fn command<T: FromRedisValue>(&self, cmd: &redis::Cmd) -> Result<T, RedisError> {
-        self.send(Path::Shared, |mut conn| async move {
+        let slots = match self.inner.config.mode {
+            RedisMode::Cluster => slots_of(cmd),
+            _ => 1,
+        };
+        self.send(Path::Shared { slots }, |mut conn| async move {
             cmd.query_async(&mut conn).await
         })
         .await
@@ -252,7 +284,8 @@ impl RedisPool {
         &self,
         pipeline: &redis::Pipeline,
     ) -> Result<T, RedisError> {
-        self.send(Path::Shared, |mut conn| async move {
+        // On a cluster a pipeline goes to one node, in one request.
+        self.send(Path::Shared { slots: 1 }, |mut conn| async move {
             pipeline.query_async(&mut conn).await
         })
         .await
@@ -300,8 +333,16 @@ impl RedisPool {
         F: Fn(RedisConnection) -> Fut,
         Fut: Future<Output = redis::RedisResult<T>>,
     {
-        if path == Path::Shared && self.inner.config.max_size > 1 {
-            let lease = self.shared().await?;
+        if let (Path::Shared { slots }, true) = (path, self.inner.config.max_size > 1) {
+            let lease = self.shared(0).await?;
+            let places = lease.room.as_ref().map(|room| room.try_enter(slots));
+            let (lease, _room) = match places {
+                None => (lease, None),
+                Some(Some(places)) => (lease, Some(places)),
+                // Boxed, as the lease in `shared` is: this path's state would
+                // otherwise make every command's future as large as its own.
+                Some(None) => Box::pin(self.shared_with_room(slots)).await?,
+            };
             let result = call(lease.conn.clone())
                 .await
                 .map_err(|e| self.command_error(e));
@@ -331,6 +372,64 @@ impl RedisPool {
         }
     }
 
+    /// For a request over `slots` slots on a cluster, when the first shared connection
+    /// had no room for it: the first shared connection with room, and its places (the
+    /// next is leased only when those before it are full and the pool has a
+    /// connection to spare); with all full, places on the first, within
+    /// `redis.command_timeout`. Places freed by requests that timed out on a stalled
+    /// connection are not used: the next connection is taken.
+    async fn shared_with_room(
+        &self,
+        slots: u16,
+    ) -> Result<(Arc<Lease>, Option<OwnedSemaphorePermit>), RedisError> {
+        let timeout = self.inner.config.command_timeout;
+        let deadline = Instant::now() + timeout;
+        loop {
+            let first = self.shared(0).await?;
+            let Some(room) = &first.room else {
+                return Ok((first, None));
+            };
+            if let Some(places) = room.try_enter(slots) {
+                return Ok((first, Some(places)));
+            }
+            for index in 1..self.inner.shared.len() {
+                if !self.inner.shared.holds(index) && !self.spare_connection() {
+                    break;
+                }
+                let overflow = self.shared(index).await?;
+                let room = overflow
+                    .room
+                    .as_ref()
+                    .and_then(|room| room.try_enter(slots));
+                if let Some(places) = room {
+                    return Ok((overflow, Some(places)));
+                }
+            }
+            let within = deadline.saturating_duration_since(Instant::now());
+            let Some(places) = room.enter(slots, within).await else {
+                self.inner.counters.timeouts.fetch_add(1, Ordering::Relaxed);
+                return Err(RedisError::new(
+                    ErrorKind::Cancelled,
+                    format!(
+                        "no room on the shared cluster connections within redis.command_timeout \
+                         ({timeout:?}): requests over redis.cluster_in_flight ({}) slots were in \
+                         flight on each all along",
+                        self.inner.config.cluster_in_flight
+                    ),
+                ));
+            };
+            if !first.checkout.abandoned() {
+                return Ok((first, Some(places)));
+            }
+        }
+    }
+
+    /// Whether a checkout would find a connection idle or room to open one.
+    fn spare_connection(&self) -> bool {
+        let sizes = Sizes::of(self.inner.fair.state().as_ref());
+        sizes.idle > 0 || sizes.total < self.inner.config.max_size
+    }
+
     /// Whether `error`, a command's, may leave its connection stuck for good: a
     /// timeout on a cluster connection, whose client can stop at a slot refresh (see
     /// [`Managed::abandon`]). Such a connection is let go rather than checked out again,
@@ -342,6 +441,27 @@ impl RedisPool {
     /// How the pool's Redis is deployed (`redis.mode`).
     pub fn mode(&self) -> RedisMode {
         self.inner.config.mode
+    }
+
+    /// On a cluster, the most keys a multi-key command (`MGET`, `DEL`) should carry so
+    /// that it runs beside others and cannot stall the connection alone (see
+    /// [`command`](Self::command)): half of `redis.cluster_in_flight`. `None` on one
+    /// server or a Sentinel group, where a command of any size is one request, and
+    /// when `redis.cluster_in_flight` is 0 (no bound). `RedisCache` splits its `mget`
+    /// and `del` into commands of this many keys.
+    ///
+    /// ```no_run
+    /// # async fn run(pool: poolside_core::RedisPool, keys: &[&str]) -> Result<(), poolside_core::RedisError> {
+    /// let size = pool.keys_per_command().unwrap_or(keys.len().max(1));
+    /// for chunk in keys.chunks(size) {
+    ///     let _values: Vec<Option<String>> = pool.command(redis::cmd("MGET").arg(chunk)).await?;
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub fn keys_per_command(&self) -> Option<usize> {
+        let in_flight = usize::try_from(self.inner.config.cluster_in_flight).ok()?;
+        (self.inner.config.mode == RedisMode::Cluster && in_flight > 0)
+            .then(|| in_flight.div_ceil(2))
     }
 
     /// The error of a command. The connection bounds each by `redis.command_timeout`
