@@ -380,9 +380,14 @@ async fn redis_fault_cluster_slots_moved_under_cache_calls() {
     );
 }
 
-/// 500 keys (`{prefix}:{pid}:{i}` holding `i`), set one at a time on the pool's first
-/// shared connection: its slot map is the one a reshard then makes stale.
-async fn five_hundred_keys(pool: &RedisPool, prefix: &str) -> Vec<String> {
+/// A cluster pool, a cache on it and 500 keys (`{prefix}:{pid}:{i}` holding `i`), set
+/// one at a time on the pool's first shared connection: its slot map is the one a
+/// reshard then makes stale.
+async fn five_hundred_keys(prefix: &str) -> (RedisPool, RedisCache, Vec<String>) {
+    let pool = RedisPool::connect(&cluster_config())
+        .await
+        .expect("connects");
+    let cache = RedisCache::new(Some(pool.clone()), OnUnavailable::Error);
     let keys: Vec<String> = (0..500)
         .map(|i| format!("{prefix}:{}:{i}", std::process::id()))
         .collect();
@@ -392,7 +397,7 @@ async fn five_hundred_keys(pool: &RedisPool, prefix: &str) -> Vec<String> {
             .await
             .expect("SET");
     }
-    keys
+    (pool, cache, keys)
 }
 
 /// Moves 2,000 slots of the shared cluster; what xtask said of it.
@@ -412,11 +417,7 @@ async fn redis_fault_cluster_burst_on_a_stale_connection_is_served() {
     // redis.cluster_in_flight = 0, 92-98% of such reads failed). The pool keeps
     // redis.cluster_in_flight slots' worth in flight on each shared connection, the
     // rest on another or waiting, and RedisCache splits its MGET: every read succeeds.
-    let pool = RedisPool::connect(&cluster_config())
-        .await
-        .expect("connects");
-    let cache = RedisCache::new(Some(pool.clone()), OnUnavailable::Error);
-    let keys = five_hundred_keys(&pool, "burst").await;
+    let (_pool, cache, keys) = five_hundred_keys("burst").await;
     let expected: Vec<Option<usize>> = (0..keys.len()).map(Some).collect();
     for round in 1..=2 {
         let said = reshard().await;
@@ -466,11 +467,7 @@ async fn redis_fault_cluster_connection_stalled_at_a_slot_refresh_is_let_go() {
     // for good (nearly every time on tokio 1.54, rarely on 1.53: see ARCHITECTURE.md).
     // The pool must let that connection go: the next read is served at once, where it
     // used to wait for the stalled connection's check until redis.connection_timeout.
-    let pool = RedisPool::connect(&cluster_config())
-        .await
-        .expect("connects");
-    let cache = RedisCache::new(Some(pool.clone()), OnUnavailable::Error);
-    let keys = five_hundred_keys(&pool, "stalled").await;
+    let (pool, cache, keys) = five_hundred_keys("stalled").await;
     let refs: Vec<&str> = keys.iter().map(String::as_str).collect();
     let expected: Vec<Option<usize>> = (0..keys.len()).map(Some).collect();
     for round in 1..=2 {

@@ -261,8 +261,9 @@ impl RedisPool {
     /// within `redis.command_timeout`.
     ///
     /// On a cluster, requests over at most `redis.cluster_in_flight` slots (32 by
-    /// default) are in flight on the shared connection at once (a `GET` counts one
-    /// slot, an `MGET` each slot of its keys); the rest wait, within the same timeout.
+    /// default) are in flight on a shared connection at once (a `GET` counts one
+    /// slot, an `MGET` each slot of its keys); the rest go to another shared connection
+    /// (up to four, half of `redis.max_size`) or wait, within the same timeout.
     /// A larger burst, after slots moved, can stop the redis crate's cluster client for
     /// good (ARCHITECTURE.md). A command over more slots runs alone and can stop it by
     /// itself: split such a command into commands of
@@ -413,7 +414,9 @@ impl RedisPool {
                     format!(
                         "no room on the shared cluster connections within redis.command_timeout \
                          ({timeout:?}): requests over redis.cluster_in_flight ({}) slots were in \
-                         flight on each all along",
+                         flight on each all along (the cluster is slow, or more commands come at \
+                         once than the bound allows: raise redis.cluster_in_flight, or \
+                         redis.max_size to share up to four connections)",
                         self.inner.config.cluster_in_flight
                     ),
                 ));

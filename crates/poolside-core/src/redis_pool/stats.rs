@@ -8,11 +8,12 @@ pub struct RedisStats {
     pub max_size: u32,
     /// Open connections.
     pub total: u32,
-    /// Connections in use (the shared one included).
+    /// Connections in use (the shared ones included).
     pub active: u32,
     /// Connections open and free.
     pub idle: u32,
-    /// Connections leased for sharing (0 or 1 per pool).
+    /// Connections leased for sharing (0 or 1 per pool; on a cluster, up to 4 while
+    /// bursts fill the first: `redis.cluster_in_flight`).
     pub shared: u32,
     /// Commands in flight now.
     pub in_flight: u64,
