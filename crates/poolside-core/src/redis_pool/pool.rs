@@ -342,7 +342,7 @@ impl RedisPool {
                 Some(Some(places)) => (lease, Some(places)),
                 // Boxed, as the lease in `shared` is: this path's state would
                 // otherwise make every command's future as large as its own.
-                Some(None) => Box::pin(self.shared_with_room(slots)).await?,
+                Some(None) => Box::pin(self.shared_with_room(lease, slots)).await?,
             };
             let result = call(lease.conn.clone())
                 .await
@@ -373,26 +373,20 @@ impl RedisPool {
         }
     }
 
-    /// For a request over `slots` slots on a cluster, when the first shared connection
-    /// had no room for it: the first shared connection with room, and its places (the
-    /// next is leased only when those before it are full and the pool has a
+    /// For a request over `slots` slots on a cluster, when `first` (the first shared
+    /// connection) had no room for it: the next shared connection with room, and its
+    /// places (one is leased only when those before it are full and the pool has a
     /// connection to spare); with all full, places on the first, within
     /// `redis.command_timeout`. Places freed by requests that timed out on a stalled
-    /// connection are not used: the next connection is taken.
+    /// connection are not used: its successor is taken.
     async fn shared_with_room(
         &self,
+        mut first: Arc<Lease>,
         slots: u16,
     ) -> Result<(Arc<Lease>, Option<OwnedSemaphorePermit>), RedisError> {
         let timeout = self.inner.config.command_timeout;
         let deadline = Instant::now() + timeout;
         loop {
-            let first = self.shared(0).await?;
-            let Some(room) = &first.room else {
-                return Ok((first, None));
-            };
-            if let Some(places) = room.try_enter(slots) {
-                return Ok((first, Some(places)));
-            }
             for index in 1..self.inner.shared.len() {
                 if !self.inner.shared.holds(index) && !self.spare_connection() {
                     break;
@@ -406,6 +400,9 @@ impl RedisPool {
                     return Ok((overflow, Some(places)));
                 }
             }
+            let Some(room) = &first.room else {
+                return Ok((first, None));
+            };
             let within = deadline.saturating_duration_since(Instant::now());
             let Some(places) = room.enter(slots, within).await else {
                 self.inner.counters.timeouts.fetch_add(1, Ordering::Relaxed);
@@ -422,6 +419,11 @@ impl RedisPool {
                 ));
             };
             if !first.checkout.abandoned() {
+                return Ok((first, Some(places)));
+            }
+            first = self.shared(0).await?;
+            let places = first.room.as_ref().and_then(|room| room.try_enter(slots));
+            if let Some(places) = places {
                 return Ok((first, Some(places)));
             }
         }
