@@ -215,8 +215,9 @@ impl RedisCache {
             .transpose()
     }
 
-    /// The values at `keys`, in order, read as JSON; a missing key gives `None`. On a
-    /// cluster, sent as one `MGET` per [`RedisPool::keys_per_command`] keys.
+    /// The values at `keys`, in order, read as JSON; a missing key gives `None`. One
+    /// `MGET` (on a cluster, in parts the pool splits it into: see
+    /// [`RedisPool::command`]).
     pub async fn mget<T: DeserializeOwned>(
         &self,
         keys: &[&str],
@@ -224,17 +225,8 @@ impl RedisCache {
         if keys.is_empty() {
             return Ok(Vec::new());
         }
-        let commands = self.split("MGET", keys);
         let values: Vec<Option<Vec<u8>>> = self
-            .run_with(
-                || "MGET",
-                |pool| async move {
-                    let parts = commands.iter().map(|cmd| pool.command::<Vec<_>>(cmd));
-                    let parts = futures_util::future::try_join_all(parts).await?;
-                    Ok(parts.into_iter().flatten().collect())
-                },
-                || vec![None; keys.len()],
-            )
+            .run(redis::cmd("MGET").arg(keys), || vec![None; keys.len()])
             .await?;
         let hits = values.iter().filter(|v| v.is_some()).count() as u64;
         add(&self.counters.hits, hits);
@@ -308,19 +300,6 @@ impl RedisCache {
         Ok(())
     }
 
-    /// `name` on `keys`, as commands the pool sends beside others: on a cluster, of
-    /// [`RedisPool::keys_per_command`] keys each; otherwise one.
-    fn split(&self, name: &str, keys: &[&str]) -> Vec<redis::Cmd> {
-        let size = self.pool.as_ref().and_then(RedisPool::keys_per_command);
-        keys.chunks(size.unwrap_or(keys.len()).max(1))
-            .map(|chunk| {
-                let mut cmd = redis::cmd(name);
-                cmd.arg(chunk);
-                cmd
-            })
-            .collect()
-    }
-
     /// Whether the pool is on a Redis Cluster.
     fn is_cluster(&self) -> bool {
         self.pool
@@ -343,27 +322,13 @@ impl RedisCache {
         groups.into_values().collect()
     }
 
-    /// Deletes `keys`; returns how many existed. On a cluster, sent as one `UNLINK`
-    /// per [`RedisPool::keys_per_command`] keys, one after another.
+    /// Deletes `keys` (one `UNLINK`, acknowledged as [`RedisPool::write`] acknowledges
+    /// a write); returns how many existed.
     pub async fn del(&self, keys: &[&str]) -> Result<u64, RedisError> {
         if keys.is_empty() {
             return Ok(0);
         }
-        let commands = self.split("UNLINK", keys);
-        let deleted: u64 = self
-            .run_with(
-                || "UNLINK",
-                |pool| async move {
-                    // One after another: each takes a connection of its own (`WAIT`).
-                    let mut deleted = 0;
-                    for cmd in &commands {
-                        deleted += pool.write::<u64>(cmd).await?;
-                    }
-                    Ok(deleted)
-                },
-                || 0,
-            )
-            .await?;
+        let deleted: u64 = self.write(redis::cmd("UNLINK").arg(keys), || 0).await?;
         add(&self.counters.deletes, deleted);
         Ok(deleted)
     }

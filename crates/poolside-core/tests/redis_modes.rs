@@ -91,10 +91,9 @@ async fn cluster_mode_spreads_keys_over_slots_and_splits_multi_key_commands() {
 async fn on_a_cluster_a_burst_past_the_room_of_one_connection_spills_onto_another() {
     // Four slots' worth in flight on each shared connection; max_size 10 lets the
     // pool share four. 64 commands at once: some on the first, the rest on others
-    // leased for them or waiting their turn; all answered. The bound can be lifted.
+    // leased for them or waiting their turn; all answered.
     let config = redis_cluster_config(&[("POOLSIDE_REDIS__CLUSTER_IN_FLIGHT", "4")]);
     let pool = RedisPool::connect(&config).await.expect("connects");
-    assert_eq!(pool.keys_per_command(), Some(2));
     let keys: Vec<String> = (0..64).map(|i| key("room", i)).collect();
     sets_and_reads_back(&pool, &keys).await;
     let reads: Vec<_> = keys
@@ -114,16 +113,59 @@ async fn on_a_cluster_a_burst_past_the_room_of_one_connection_spills_onto_anothe
     );
     assert!(stats.shared <= 4, "{stats:?}");
     assert_eq!(stats.errors, 0, "{stats:?}");
+}
 
+/// The commands `pool` has sent so far.
+fn sent(pool: &RedisPool) -> u64 {
+    pool.stats().commands
+}
+
+#[tokio::test]
+async fn on_a_cluster_a_command_over_more_slots_than_the_room_allows_goes_in_parts() {
+    // Four places a connection: a multi-key command over more than two slots goes in
+    // parts of two slots at most, answered as one command would be.
+    let config = redis_cluster_config(&[("POOLSIDE_REDIS__CLUSTER_IN_FLIGHT", "4")]);
+    let pool = RedisPool::connect(&config).await.expect("connects");
+    let keys: Vec<String> = (0..64).map(|i| key("parts", i)).collect();
+    let pairs: Vec<(&str, usize)> = keys.iter().map(String::as_str).zip(0..).collect();
+    let before = sent(&pool);
+    let () = pool
+        .command(redis::cmd("MSET").arg(&pairs))
+        .await
+        .expect("MSET in parts");
+    assert!(sent(&pool) - before >= 32, "64 keys, 2 slots a part");
+
+    let before = sent(&pool);
+    let got: Vec<Option<usize>> = pool
+        .command(redis::cmd("MGET").arg(&keys).arg(key("parts", 999)))
+        .await
+        .expect("MGET in parts");
+    let mut expected: Vec<Option<usize>> = (0..64).map(Some).collect();
+    expected.push(None);
+    assert_eq!(got, expected, "every value, in order");
+    assert!(sent(&pool) - before >= 32);
+    let exists: u64 = pool
+        .command(redis::cmd("EXISTS").arg(&keys).arg(&keys[..10]))
+        .await
+        .expect("EXISTS in parts");
+    assert_eq!(exists, 74, "each part's count, summed");
+    let deleted: u64 = pool
+        .write(redis::cmd("UNLINK").arg(&keys))
+        .await
+        .expect("UNLINK in parts, each acknowledged by a replica");
+    assert_eq!(deleted, 64);
+    assert_eq!(pool.stats().errors, 0, "{:?}", pool.stats());
+
+    // Without the bound, one command, split by the cluster client alone.
     let unbounded = redis_cluster_config(&[("POOLSIDE_REDIS__CLUSTER_IN_FLIGHT", "0")]);
     let pool = RedisPool::connect(&unbounded).await.expect("connects");
-    assert_eq!(pool.keys_per_command(), None);
-    let one_server = RedisPool::connect_lazy(&RedisConfig {
-        url: poolside_config::SecretUrl::new("redis://127.0.0.1:1".to_owned()),
-        ..RedisConfig::defaults(poolside_config::Profile::Production)
-    })
-    .expect("builds");
-    assert_eq!(one_server.keys_per_command(), None);
+    let before = sent(&pool);
+    let got: Vec<Option<usize>> = pool
+        .command(redis::cmd("MGET").arg(&keys))
+        .await
+        .expect("MGET");
+    assert!(got.iter().all(Option::is_none), "deleted: {got:?}");
+    assert_eq!(sent(&pool) - before, 1);
 }
 
 #[tokio::test]

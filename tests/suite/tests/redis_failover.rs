@@ -380,13 +380,14 @@ async fn redis_fault_cluster_slots_moved_under_cache_calls() {
     );
 }
 
-/// A cluster pool, a cache on it and 500 keys (`{prefix}:{pid}:{i}` holding `i`), set
-/// one at a time on the pool's first shared connection: its slot map is the one a
-/// reshard then makes stale.
-async fn five_hundred_keys(prefix: &str) -> (RedisPool, RedisCache, Vec<String>) {
-    let pool = RedisPool::connect(&cluster_config())
-        .await
-        .expect("connects");
+/// A pool on `config` (a cluster's), a cache on it and 500 keys (`{prefix}:{pid}:{i}`
+/// holding `i`), set one at a time on the pool's first shared connection: its slot map
+/// is the one a reshard then makes stale.
+async fn five_hundred_keys(
+    prefix: &str,
+    config: RedisConfig,
+) -> (RedisPool, RedisCache, Vec<String>) {
+    let pool = RedisPool::connect(&config).await.expect("connects");
     let cache = RedisCache::new(Some(pool.clone()), OnUnavailable::Error);
     let keys: Vec<String> = (0..500)
         .map(|i| format!("{prefix}:{}:{i}", std::process::id()))
@@ -416,8 +417,8 @@ async fn redis_fault_cluster_burst_on_a_stale_connection_is_served() {
     // for good at the slot refresh it starts (ARCHITECTURE.md; with
     // redis.cluster_in_flight = 0, 92-98% of such reads failed). The pool keeps
     // redis.cluster_in_flight slots' worth in flight on each shared connection, the
-    // rest on another or waiting, and RedisCache splits its MGET: every read succeeds.
-    let (_pool, cache, keys) = five_hundred_keys("burst").await;
+    // rest on another or waiting, and sends the MGET in parts: every read succeeds.
+    let (pool, cache, keys) = five_hundred_keys("burst", cluster_config()).await;
     let expected: Vec<Option<usize>> = (0..keys.len()).map(Some).collect();
     for round in 1..=2 {
         let said = reshard().await;
@@ -429,8 +430,7 @@ async fn redis_fault_cluster_burst_on_a_stale_connection_is_served() {
                 tokio::spawn(async move { cache.get::<usize>(&key).await })
             })
             .collect();
-        let refs: Vec<&str> = keys.iter().map(String::as_str).collect();
-        let all = cache.mget::<usize>(&refs).await;
+        let all: Result<Vec<Option<usize>>, _> = pool.command(redis::cmd("MGET").arg(&keys)).await;
         let mut values = Vec::new();
         for get in gets {
             values.push(get.await.expect("no panic"));
@@ -461,13 +461,15 @@ async fn redis_fault_cluster_burst_on_a_stale_connection_is_served() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "moves slots of the shared cluster: run by `cargo xtask test` in its faults phase"]
 async fn redis_fault_cluster_connection_stalled_at_a_slot_refresh_is_let_go() {
-    // After a reshard, one 500-key MGET sent as is (`RedisPool::command`, which does
-    // not split it) on the connection whose slot map is stale: the redis crate's
+    // After a reshard, one 500-key MGET sent as is (redis.cluster_in_flight = 0: no
+    // bound, no parts) on the connection whose slot map is stale: the redis crate's
     // cluster client splits it by slot, and the slot refresh it starts stops the client
     // for good (nearly every time on tokio 1.54, rarely on 1.53: see ARCHITECTURE.md).
     // The pool must let that connection go: the next read is served at once, where it
     // used to wait for the stalled connection's check until redis.connection_timeout.
-    let (pool, cache, keys) = five_hundred_keys("stalled").await;
+    let mut unbounded = cluster_config();
+    unbounded.cluster_in_flight = 0;
+    let (pool, cache, keys) = five_hundred_keys("stalled", unbounded).await;
     let refs: Vec<&str> = keys.iter().map(String::as_str).collect();
     let expected: Vec<Option<usize>> = (0..keys.len()).map(Some).collect();
     for round in 1..=2 {

@@ -6,14 +6,11 @@
 //! task's cooperative budget; a request that then takes a read permit of the slot map
 //! yet returns pending, while a MOVED starts a slot refresh, stops the connection for
 //! good (ARCHITECTURE.md). A multi-key command counts once per slot it touches, as the
-//! client sends it to each slot apart.
+//! client sends it to each slot apart (`multi_slot.rs`).
 
-use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
 
-use redis::Arg;
-use redis::cluster_routing::Slot;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 /// Places for requests on one cluster connection, one per slot a request touches.
@@ -61,82 +58,9 @@ impl ClusterRoom {
     }
 }
 
-/// The multi-key commands the cluster client splits by slot (its own list), with
-/// where their keys sit among the arguments after the name: every `step`-th from the
-/// first, all but the last `trailing`.
-const SPLIT_BY_SLOT: [(&[u8], usize, usize); 9] = [
-    (b"MGET", 1, 0),
-    (b"DEL", 1, 0),
-    (b"EXISTS", 1, 0),
-    (b"UNLINK", 1, 0),
-    (b"TOUCH", 1, 0),
-    (b"WATCH", 1, 0),
-    (b"MSET", 2, 0),
-    (b"JSON.MGET", 1, 1),
-    (b"JSON.MSET", 3, 0),
-];
-
-/// How many slots `cmd` touches as the cluster client sends it: one per slot of its
-/// keys for a command of [`SPLIT_BY_SLOT`], one for any other.
-pub(super) fn slots_of(cmd: &redis::Cmd) -> u16 {
-    let mut args = cmd.args_iter().map(|arg| match arg {
-        Arg::Simple(bytes) => bytes,
-        _ => &[],
-    });
-    let Some(name) = args.next() else {
-        return 1;
-    };
-    let Some(&(_, step, trailing)) = SPLIT_BY_SLOT
-        .iter()
-        .find(|(split, _, _)| split.eq_ignore_ascii_case(name))
-    else {
-        return 1;
-    };
-    let rest: Vec<&[u8]> = args.collect();
-    let keys = &rest[..rest.len().saturating_sub(trailing)];
-    let slots: HashSet<Slot> = keys.iter().step_by(step).map(Slot::for_key).collect();
-    // At most 16,384 slots.
-    u16::try_from(slots.len()).unwrap_or(u16::MAX).max(1)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn a_multi_key_command_counts_each_slot_once() {
-        assert_eq!(slots_of(redis::cmd("GET").arg("a")), 1);
-        assert_eq!(slots_of(&redis::cmd("PING")), 1);
-        assert_eq!(slots_of(&redis::cmd("MGET")), 1);
-        // {tag} keys share a slot: one sub-command, one place.
-        assert_eq!(
-            slots_of(redis::cmd("MGET").arg(&["{t}a", "{t}b", "{t}c"])),
-            1
-        );
-        let keys: Vec<String> = (0..40).map(|i| format!("key:{i}")).collect();
-        let slots: HashSet<_> = keys.iter().map(Slot::for_key).collect();
-        assert!(slots.len() > 30, "40 keys over {} slots", slots.len());
-        assert_eq!(
-            usize::from(slots_of(redis::cmd("MGET").arg(&keys))),
-            slots.len()
-        );
-        assert_eq!(
-            usize::from(slots_of(redis::cmd("unlink").arg(&keys))),
-            slots.len()
-        );
-        // MSET's values and JSON.MGET's path are not keys; SET touches its key alone.
-        let pairs: Vec<(&str, &str)> = keys.iter().map(|k| (k.as_str(), "{t}v")).collect();
-        assert_eq!(
-            usize::from(slots_of(redis::cmd("MSET").arg(&pairs))),
-            slots.len()
-        );
-        let json = redis::cmd("JSON.MGET")
-            .arg(&["{t}a", "{t}b"])
-            .arg("$.x")
-            .clone();
-        assert_eq!(slots_of(&json), 1);
-        assert_eq!(slots_of(redis::cmd("SET").arg("a").arg("b")), 1);
-    }
 
     #[tokio::test]
     async fn a_request_waits_for_room_and_gives_up_after_its_time() {

@@ -11,6 +11,7 @@ mod error;
 mod failovers;
 mod info;
 mod manager;
+mod multi_slot;
 mod password_file;
 mod pool;
 mod primary;

@@ -8,13 +8,15 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
+use futures_util::{StreamExt as _, TryStreamExt as _};
 use poolside_config::{RedisConfig, RedisMode};
 use redis::FromRedisValue;
 use tokio::sync::{OwnedSemaphorePermit, watch};
 
-use super::cluster_room::{ClusterRoom, slots_of};
+use super::cluster_room::ClusterRoom;
 use super::deployment::Deployment;
 use super::manager::RedisManager;
+use super::multi_slot::{Parts, slots_of, split};
 use super::{RedisConnection, RedisError, RedisServerInfo, RedisStats, RedisTopology};
 use crate::ErrorKind;
 use crate::acquire_error::{PoolTerms, pool_error};
@@ -265,18 +267,78 @@ impl RedisPool {
     /// slot, an `MGET` each slot of its keys); the rest go to another shared connection
     /// (up to four, half of `redis.max_size`) or wait, within the same timeout.
     /// A larger burst, after slots moved, can stop the redis crate's cluster client for
-    /// good (ARCHITECTURE.md). A command over more slots runs alone and can stop it by
-    /// itself: split such a command into commands of
-    /// [`keys_per_command`](Self::keys_per_command) keys.
+    /// good (ARCHITECTURE.md). So a multi-key command (`MGET`, `DEL`, `UNLINK`,
+    /// `EXISTS`, `TOUCH`, `MSET`) over more than half that many slots is sent in parts
+    /// of its keys, in order, a few at once, each within the timeout; its answer is put
+    /// back together as the cluster client puts its own sub-commands' (in order for
+    /// `MGET`, summed for `DEL`). Such a command is no more atomic than the cluster
+    /// client makes it: a part that fails fails the command, after others may have run.
+    /// Each part counts as a command in [`stats`](Self::stats).
+    ///
+    /// ```no_run
+    /// # async fn run(pool: poolside_core::RedisPool, keys: &[String]) -> Result<(), poolside_core::RedisError> {
+    /// // Any number of keys, on one server or a cluster.
+    /// let values: Vec<Option<String>> = pool.command(redis::cmd("MGET").arg(keys)).await?;
+    /// # Ok(()) }
+    /// ```
     pub async fn command<T: FromRedisValue>(&self, cmd: &redis::Cmd) -> Result<T, RedisError> {
-        let slots = match self.inner.config.mode {
-            RedisMode::Cluster => slots_of(cmd),
-            _ => 1,
-        };
+        let slots = self.slots_of(cmd);
+        if let Some(parts) = self.parts(cmd, slots) {
+            // Boxed: this path's state would otherwise make every command's future as
+            // large as its own.
+            let answer = Box::pin(self.command_in_parts(&parts)).await?;
+            return redis::from_redis_value(answer).map_err(|e| {
+                RedisError::from_driver(e.into(), "reading a Redis command's answer")
+            });
+        }
         self.send(Path::Shared { slots }, |mut conn| async move {
             cmd.query_async(&mut conn).await
         })
         .await
+    }
+
+    /// How many slots `cmd` touches on a cluster (one per slot of a multi-key
+    /// command's keys); 1 elsewhere, where every command is one request.
+    pub(super) fn slots_of(&self, cmd: &redis::Cmd) -> u16 {
+        match self.inner.config.mode {
+            RedisMode::Cluster => slots_of(cmd),
+            _ => 1,
+        }
+    }
+
+    /// `cmd`, touching `slots` slots, in parts of at most half as many slots as a
+    /// shared cluster connection carries at once, when it touches more (see
+    /// [`command`](Self::command)); `None` when it goes as it is.
+    pub(super) fn parts(&self, cmd: &redis::Cmd, slots: u16) -> Option<Parts> {
+        let config = &self.inner.config;
+        if config.mode != RedisMode::Cluster || config.cluster_in_flight == 0 {
+            return None;
+        }
+        let most = u16::try_from(config.cluster_in_flight.div_ceil(2)).unwrap_or(u16::MAX);
+        (slots > most).then(|| split(cmd, most)).flatten()
+    }
+
+    /// Sends the parts of a command split by slot, two for each connection the pool
+    /// may share at once (each fills half its room), and puts their answers together.
+    async fn command_in_parts(&self, parts: &Parts) -> Result<redis::Value, RedisError> {
+        // Collected, so that no closure over a borrowed part is in this future's type
+        // (which would keep it from being `Send` for any caller's lifetime).
+        let sends: Vec<_> = parts
+            .commands
+            .iter()
+            .map(|(part, slots)| {
+                self.send(Path::Shared { slots: *slots }, move |mut conn| async move {
+                    part.query_async(&mut conn).await
+                })
+            })
+            .collect();
+        let answers: Vec<redis::Value> = futures_util::stream::iter(sends)
+            .buffered(2 * self.inner.shared.len())
+            .try_collect()
+            .await?;
+        parts.combine.answers(answers).map_err(|e| {
+            RedisError::from_driver(e, "putting together the answers of a split Redis command")
+        })
     }
 
     /// Sends `pipeline` (its commands in one round trip; atomic when built with
@@ -446,27 +508,6 @@ impl RedisPool {
     /// How the pool's Redis is deployed (`redis.mode`).
     pub fn mode(&self) -> RedisMode {
         self.inner.config.mode
-    }
-
-    /// On a cluster, the most keys a multi-key command (`MGET`, `DEL`) should carry so
-    /// that it runs beside others and cannot stall the connection alone (see
-    /// [`command`](Self::command)): half of `redis.cluster_in_flight`. `None` on one
-    /// server or a Sentinel group, where a command of any size is one request, and
-    /// when `redis.cluster_in_flight` is 0 (no bound). `RedisCache` splits its `mget`
-    /// and `del` into commands of this many keys.
-    ///
-    /// ```no_run
-    /// # async fn run(pool: poolside_core::RedisPool, keys: &[&str]) -> Result<(), poolside_core::RedisError> {
-    /// let size = pool.keys_per_command().unwrap_or(keys.len().max(1));
-    /// for chunk in keys.chunks(size) {
-    ///     let _values: Vec<Option<String>> = pool.command(redis::cmd("MGET").arg(chunk)).await?;
-    /// }
-    /// # Ok(()) }
-    /// ```
-    pub fn keys_per_command(&self) -> Option<usize> {
-        let in_flight = usize::try_from(self.inner.config.cluster_in_flight).ok()?;
-        (self.inner.config.mode == RedisMode::Cluster && in_flight > 0)
-            .then(|| in_flight.div_ceil(2))
     }
 
     /// The error of a command. The connection bounds each by `redis.command_timeout`

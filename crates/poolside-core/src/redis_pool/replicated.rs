@@ -4,16 +4,15 @@
 
 use std::sync::atomic::Ordering;
 
-use poolside_config::RedisMode;
 use redis::FromRedisValue;
-use redis::cluster_routing::Slot;
 
 use super::RedisError;
 use super::pool::{Path, RedisPool};
 use crate::ErrorKind;
 
 impl RedisPool {
-    /// Runs the write `cmd` as [`command`](Self::command) does, and acknowledges it
+    /// Runs the write `cmd` as [`command`](Self::command) does (on a cluster, a
+    /// multi-key write over many slots in parts, one after another), and acknowledges it
     /// only once `redis.wait_replicas` replicas have it (by default one in `sentinel`
     /// and `cluster` mode, none for one server): `WAIT` goes in the same round trip.
     /// A write the primary took but the replicas did not within `redis.wait_timeout`
@@ -28,7 +27,17 @@ impl RedisPool {
         if self.inner.config.replicas_to_wait_for() == 0 {
             return self.command(cmd).await;
         }
-        let value = if self.spans_slots(cmd) {
+        let slots = self.slots_of(cmd);
+        let value = if let Some(parts) = self.parts(cmd, slots) {
+            // One after another: each takes a connection of its own.
+            let mut answers = Vec::with_capacity(parts.commands.len());
+            for (part, _) in &parts.commands {
+                answers.push(self.replicated_across_slots(part).await?);
+            }
+            parts.combine.answers(answers).map_err(|e| {
+                RedisError::from_driver(e, "putting together the answers of a split Redis write")
+            })?
+        } else if slots > 1 {
             self.replicated_across_slots(cmd).await?
         } else {
             let mut pipeline = redis::pipe();
@@ -40,28 +49,8 @@ impl RedisPool {
             .map_err(|e| RedisError::from_driver(e.into(), "reading a Redis write's answer"))
     }
 
-    /// Whether `cmd` is split over several nodes of a cluster (`DEL`, `UNLINK` and
-    /// `MSET` of keys in several slots).
-    fn spans_slots(&self, cmd: &redis::Cmd) -> bool {
-        if self.inner.config.mode != RedisMode::Cluster {
-            return false;
-        }
-        let mut args = cmd.args_iter().map(|arg| match arg {
-            redis::Arg::Simple(bytes) => bytes,
-            _ => &[][..],
-        });
-        let name = args.next().unwrap_or_default().to_ascii_uppercase();
-        let keys: Vec<&[u8]> = match name.as_slice() {
-            b"DEL" | b"UNLINK" | b"EXISTS" | b"TOUCH" => args.collect(),
-            b"MSET" => args.step_by(2).collect(),
-            _ => return false,
-        };
-        let mut slots = keys.iter().map(Slot::for_key);
-        let first = slots.next();
-        slots.any(|slot| Some(slot) != first)
-    }
-
-    /// A write split over several nodes of a cluster, then `WAIT` on every primary
+    /// A write the cluster client splits over several nodes (a `DEL` of keys in several
+    /// slots), then `WAIT` on every primary
     /// (answered with the least count), on the same connection of its own, so each
     /// node's WAIT follows its part of the write: two round trips.
     async fn replicated_across_slots(&self, cmd: &redis::Cmd) -> Result<redis::Value, RedisError> {
