@@ -115,6 +115,44 @@ async fn on_a_cluster_a_burst_past_the_room_of_one_connection_spills_onto_anothe
     assert_eq!(stats.errors, 0, "{stats:?}");
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_a_cluster_a_request_waiting_for_room_takes_the_first_place_freed_on_any_connection() {
+    // One place on each of two shared connections (max_size 4): a BLPOP holds the
+    // first's for 3 s, another the second's for 0.3 s. A GET then waits for room, and
+    // goes out when the second frees its place, not when the first does.
+    let config = redis_cluster_config(&[
+        ("POOLSIDE_REDIS__CLUSTER_IN_FLIGHT", "1"),
+        ("POOLSIDE_REDIS__MAX_SIZE", "4"),
+        ("POOLSIDE_REDIS__COMMAND_TIMEOUT", "10s"),
+    ]);
+    let pool = RedisPool::connect(&config).await.expect("connects");
+    let blpop = |i: usize, seconds: &str| {
+        let pool = pool.clone();
+        let cmd = redis::cmd("BLPOP").arg(key("wait", i)).arg(seconds).clone();
+        tokio::spawn(async move { pool.command::<Option<(String, String)>>(&cmd).await })
+    };
+    let long = blpop(0, "3");
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let short = blpop(1, "0.3");
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let began = std::time::Instant::now();
+    let got: Option<String> = pool
+        .command(redis::cmd("GET").arg(key("wait", 2)))
+        .await
+        .expect("GET");
+    let took = began.elapsed();
+    assert_eq!(got, None);
+    assert!(
+        short.is_finished() && !long.is_finished(),
+        "the GET went out on the second connection's freed place"
+    );
+    assert!(took < Duration::from_secs(2), "the GET waited {took:?}");
+    assert_eq!(pool.stats().shared, 2, "{:?}", pool.stats());
+    for blpop in [short, long] {
+        assert_eq!(blpop.await.expect("no panic").expect("BLPOP"), None);
+    }
+}
+
 /// The commands `pool` has sent so far.
 fn sent(pool: &RedisPool) -> u64 {
     pool.stats().commands

@@ -9,9 +9,7 @@
 //! client sends it to each slot apart (`multi_slot.rs`).
 
 use std::sync::Arc;
-use std::time::Duration;
-
-use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio::sync::{AcquireError, OwnedSemaphorePermit, Semaphore};
 
 /// Places for requests on one cluster connection, one per slot a request touches.
 #[derive(Debug)]
@@ -30,19 +28,14 @@ impl ClusterRoom {
         })
     }
 
-    /// Waits up to `within` for the places of a request touching `slots` slots (one
-    /// at least; a request over more slots than the room has places waits for all of
-    /// them and runs alone); `None` when that passed first.
-    pub(super) async fn enter(&self, slots: u16, within: Duration) -> Option<OwnedSemaphorePermit> {
-        if let Some(permit) = self.try_enter(slots) {
-            return Some(permit);
-        }
-        let room = Arc::clone(&self.places).acquire_many_owned(self.wanted(slots));
-        match tokio::time::timeout(within, room).await {
-            Ok(Ok(permit)) => Some(permit),
-            // Never closed; a timeout is the only way out.
-            Ok(Err(_)) | Err(_) => None,
-        }
+    /// The places of a request touching `slots` slots (one at least; a request over
+    /// more slots than the room has places waits for all of them and runs alone), once
+    /// free, first come first served. Never fails: the room is never closed.
+    pub(super) fn wait(
+        &self,
+        slots: u16,
+    ) -> impl Future<Output = Result<OwnedSemaphorePermit, AcquireError>> + use<> {
+        Arc::clone(&self.places).acquire_many_owned(self.wanted(slots))
     }
 
     /// The places of a request touching `slots` slots, if free now.
@@ -63,24 +56,22 @@ mod tests {
     use super::*;
 
     #[tokio::test]
-    async fn a_request_waits_for_room_and_gives_up_after_its_time() {
+    async fn a_request_takes_its_slots_places_or_waits_for_them() {
         assert!(ClusterRoom::new(0).is_none(), "0: no bound");
         let room = ClusterRoom::new(4).expect("a room");
-        let all = room.enter(1_000, Duration::from_millis(10)).await;
+        let all = room.try_enter(1_000);
         assert!(
             all.is_some(),
             "an empty room takes a request over every slot"
         );
-        let began = tokio::time::Instant::now();
-        assert!(room.enter(1, Duration::from_millis(50)).await.is_none());
-        assert!(began.elapsed() >= Duration::from_millis(50));
+        assert!(room.try_enter(1).is_none());
+        let waiting = tokio::spawn(room.wait(3));
+        tokio::task::yield_now().await;
+        assert!(!waiting.is_finished(), "no place free");
         drop(all);
-        let three = room.enter(3, Duration::ZERO).await.expect("3 of 4 free");
-        let one = room.enter(1, Duration::ZERO).await.expect("1 of 1 free");
-        assert!(
-            room.enter(1, Duration::ZERO).await.is_none(),
-            "4 places in all"
-        );
+        let three = waiting.await.expect("no panic").expect("3 of 4 freed");
+        let one = room.try_enter(1).expect("1 of 1 free");
+        assert!(room.try_enter(1).is_none(), "4 places in all");
         drop((three, one));
     }
 }

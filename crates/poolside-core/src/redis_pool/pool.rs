@@ -438,9 +438,9 @@ impl RedisPool {
     /// For a request over `slots` slots on a cluster, when `first` (the first shared
     /// connection) had no room for it: the next shared connection with room, and its
     /// places (one is leased only when those before it are full and the pool has a
-    /// connection to spare); with all full, places on the first, within
-    /// `redis.command_timeout`. Places freed by requests that timed out on a stalled
-    /// connection are not used: its successor is taken.
+    /// connection to spare); with all full, places on whichever frees room first,
+    /// within `redis.command_timeout`. Places freed by requests that timed out on a
+    /// stalled connection are not used: its successor is taken.
     async fn shared_with_room(
         &self,
         mut first: Arc<Lease>,
@@ -449,24 +449,27 @@ impl RedisPool {
         let timeout = self.inner.config.command_timeout;
         let deadline = Instant::now() + timeout;
         loop {
+            let Some(room) = &first.room else {
+                return Ok((first, None));
+            };
+            // The full connections, and the wait for room on each, side by side.
+            let mut waits = vec![Box::pin(room.wait(slots))];
+            let mut full = vec![first];
             for index in 1..self.inner.shared.len() {
                 if !self.inner.shared.holds(index) && !self.spare_connection() {
                     break;
                 }
                 let overflow = self.shared(index).await?;
-                let room = overflow
-                    .room
-                    .as_ref()
-                    .and_then(|room| room.try_enter(slots));
-                if let Some(places) = room {
+                let Some(room) = &overflow.room else { continue };
+                if let Some(places) = room.try_enter(slots) {
                     return Ok((overflow, Some(places)));
                 }
+                waits.push(Box::pin(room.wait(slots)));
+                full.push(overflow);
             }
-            let Some(room) = &first.room else {
-                return Ok((first, None));
-            };
             let within = deadline.saturating_duration_since(Instant::now());
-            let Some(places) = room.enter(slots, within).await else {
+            let freed = tokio::time::timeout(within, futures_util::future::select_all(waits));
+            let Ok((Ok(places), index, _)) = freed.await else {
                 self.inner.counters.timeouts.fetch_add(1, Ordering::Relaxed);
                 return Err(RedisError::new(
                     ErrorKind::Cancelled,
@@ -480,9 +483,11 @@ impl RedisPool {
                     ),
                 ));
             };
-            if !first.checkout.abandoned() {
-                return Ok((first, Some(places)));
+            let lease = full.swap_remove(index);
+            if !lease.checkout.abandoned() {
+                return Ok((lease, Some(places)));
             }
+            drop(places);
             first = self.shared(0).await?;
             let places = first.room.as_ref().and_then(|room| room.try_enter(slots));
             if let Some(places) = places {
