@@ -3,6 +3,7 @@
 
 mod cluster_clients;
 mod cluster_nodes;
+mod cluster_path;
 mod cluster_room;
 mod connection;
 mod deployment;

@@ -1,22 +1,22 @@
 //! [`RedisPool`]: commands over a shared multiplexed connection, an exclusive
 //! connection when a command needs one; to one server, a Sentinel group's primary or a
 //! cluster. Replicated writes are in `replicated.rs`, the commands per primary in
-//! `primary.rs`, the topology in `topology.rs`.
+//! `primary.rs`, the topology in `topology.rs`, the cluster's side of the shared path
+//! (its bound, overflow connections and commands in parts) in `cluster_path.rs`.
 
 use std::ops::{Deref, DerefMut};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use futures_util::{StreamExt as _, TryStreamExt as _};
 use poolside_config::{RedisConfig, RedisMode};
 use redis::FromRedisValue;
-use tokio::sync::{OwnedSemaphorePermit, watch};
+use tokio::sync::watch;
 
+use super::cluster_path::shared_connections;
 use super::cluster_room::ClusterRoom;
 use super::deployment::Deployment;
 use super::manager::RedisManager;
-use super::multi_slot::{Parts, slots_of, split};
 use super::{RedisConnection, RedisError, RedisServerInfo, RedisStats, RedisTopology};
 use crate::ErrorKind;
 use crate::acquire_error::{PoolTerms, pool_error};
@@ -55,12 +55,12 @@ pub struct RedisPool {
 }
 
 pub(super) struct Inner {
-    fair: FairPool<RedisManager>,
+    pub(super) fair: FairPool<RedisManager>,
     /// Shared with the manager: while it holds connects off, checkouts that would
     /// need one fail at once.
     backoff: Arc<ReconnectBackoff<RedisError>>,
     /// The shared connection, leased on first use; never leased in a pool of one.
-    shared: Leases<Lease>,
+    pub(super) shared: Leases<Lease>,
     in_flight: AtomicU64,
     pub(super) counters: Counters,
     pub(super) config: RedisConfig,
@@ -75,41 +75,30 @@ pub(super) struct Inner {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Path {
     /// The shared multiplexed connection; on a cluster, the request touches `slots`
-    /// slots ([`slots_of`]), and takes as many places in the connection's room.
+    /// slots (`multi_slot::slots_of`), and takes as many places in the connection's
+    /// room.
     Shared { slots: u16 },
     /// A connection of its own, for a request that holds the connection (`WAIT`).
     Exclusive,
 }
 
 /// A connection leased for sharing; callers use clones of `conn`.
-struct Lease {
-    conn: RedisConnection,
+pub(super) struct Lease {
+    pub(super) conn: RedisConnection,
     /// Holds the connection out of the pool; it knows the failovers seen when it
     /// opened, and whether the server has closed it (after either, the lease is let
     /// go).
-    checkout: Checkout<RedisManager>,
+    pub(super) checkout: Checkout<RedisManager>,
     /// On a cluster: the bound on the requests in flight on it.
-    room: Option<ClusterRoom>,
+    pub(super) room: Option<ClusterRoom>,
 }
 
 #[derive(Debug, Default)]
 pub(super) struct Counters {
     commands: AtomicU64,
     pub(super) errors: AtomicU64,
-    timeouts: AtomicU64,
+    pub(super) timeouts: AtomicU64,
     rejected: AtomicU64,
-}
-
-/// How many connections the pool may share: one; on a cluster with a bound on the
-/// requests in flight on each (`redis.cluster_in_flight`), up to four (half the pool),
-/// the ones past the first leased only while those before are full.
-fn shared_connections(config: &RedisConfig) -> usize {
-    match config.mode {
-        RedisMode::Cluster if config.cluster_in_flight > 0 => {
-            (config.max_size as usize / 2).clamp(1, 4)
-        }
-        _ => 1,
-    }
 }
 
 impl std::fmt::Debug for RedisPool {
@@ -230,7 +219,7 @@ impl RedisPool {
 
     /// The shared connection in slot `index` of the pool's (one, but for a cluster's
     /// overflow), leased when there is none or it has failed.
-    async fn shared(&self, index: usize) -> Result<Arc<Lease>, RedisError> {
+    pub(super) async fn shared(&self, index: usize) -> Result<Arc<Lease>, RedisError> {
         let inner = &*self.inner;
         let lease = || async {
             if let Some(error) = self.held_off() {
@@ -295,50 +284,6 @@ impl RedisPool {
             cmd.query_async(&mut conn).await
         })
         .await
-    }
-
-    /// How many slots `cmd` touches on a cluster (one per slot of a multi-key
-    /// command's keys); 1 elsewhere, where every command is one request.
-    pub(super) fn slots_of(&self, cmd: &redis::Cmd) -> u16 {
-        match self.inner.config.mode {
-            RedisMode::Cluster => slots_of(cmd),
-            _ => 1,
-        }
-    }
-
-    /// `cmd`, touching `slots` slots, in parts of at most half as many slots as a
-    /// shared cluster connection carries at once, when it touches more (see
-    /// [`command`](Self::command)); `None` when it goes as it is.
-    pub(super) fn parts(&self, cmd: &redis::Cmd, slots: u16) -> Option<Parts> {
-        let config = &self.inner.config;
-        if config.mode != RedisMode::Cluster || config.cluster_in_flight == 0 {
-            return None;
-        }
-        let most = u16::try_from(config.cluster_in_flight.div_ceil(2)).unwrap_or(u16::MAX);
-        (slots > most).then(|| split(cmd, most)).flatten()
-    }
-
-    /// Sends the parts of a command split by slot, two for each connection the pool
-    /// may share at once (each fills half its room), and puts their answers together.
-    async fn command_in_parts(&self, parts: &Parts) -> Result<redis::Value, RedisError> {
-        // Collected, so that no closure over a borrowed part is in this future's type
-        // (which would keep it from being `Send` for any caller's lifetime).
-        let sends: Vec<_> = parts
-            .commands
-            .iter()
-            .map(|(part, slots)| {
-                self.send(Path::Shared { slots: *slots }, move |mut conn| async move {
-                    part.query_async(&mut conn).await
-                })
-            })
-            .collect();
-        let answers: Vec<redis::Value> = futures_util::stream::iter(sends)
-            .buffered(2 * self.inner.shared.len())
-            .try_collect()
-            .await?;
-        parts.combine.answers(answers).map_err(|e| {
-            RedisError::from_driver(e, "putting together the answers of a split Redis command")
-        })
     }
 
     /// Sends `pipeline` (its commands in one round trip; atomic when built with
@@ -433,73 +378,6 @@ impl RedisPool {
             }
             result
         }
-    }
-
-    /// For a request over `slots` slots on a cluster, when `first` (the first shared
-    /// connection) had no room for it: the next shared connection with room, and its
-    /// places (one is leased only when those before it are full and the pool has a
-    /// connection to spare); with all full, places on whichever frees room first,
-    /// within `redis.command_timeout`. Places freed by requests that timed out on a
-    /// stalled connection are not used: its successor is taken.
-    async fn shared_with_room(
-        &self,
-        mut first: Arc<Lease>,
-        slots: u16,
-    ) -> Result<(Arc<Lease>, Option<OwnedSemaphorePermit>), RedisError> {
-        let timeout = self.inner.config.command_timeout;
-        let deadline = Instant::now() + timeout;
-        loop {
-            let Some(room) = &first.room else {
-                return Ok((first, None));
-            };
-            // The full connections, and the wait for room on each, side by side.
-            let mut waits = vec![Box::pin(room.wait(slots))];
-            let mut full = vec![first];
-            for index in 1..self.inner.shared.len() {
-                if !self.inner.shared.holds(index) && !self.spare_connection() {
-                    break;
-                }
-                let overflow = self.shared(index).await?;
-                let Some(room) = &overflow.room else { continue };
-                if let Some(places) = room.try_enter(slots) {
-                    return Ok((overflow, Some(places)));
-                }
-                waits.push(Box::pin(room.wait(slots)));
-                full.push(overflow);
-            }
-            let within = deadline.saturating_duration_since(Instant::now());
-            let freed = tokio::time::timeout(within, futures_util::future::select_all(waits));
-            let Ok((Ok(places), index, _)) = freed.await else {
-                self.inner.counters.timeouts.fetch_add(1, Ordering::Relaxed);
-                return Err(RedisError::new(
-                    ErrorKind::Cancelled,
-                    format!(
-                        "no room on the shared cluster connections within redis.command_timeout \
-                         ({timeout:?}): requests over redis.cluster_in_flight ({}) slots were in \
-                         flight on each all along (the cluster is slow, or more commands come at \
-                         once than the bound allows: raise redis.cluster_in_flight, or \
-                         redis.max_size to share up to four connections)",
-                        self.inner.config.cluster_in_flight
-                    ),
-                ));
-            };
-            let lease = full.swap_remove(index);
-            if !lease.checkout.abandoned() {
-                return Ok((lease, Some(places)));
-            }
-            drop(places);
-            first = self.shared(0).await?;
-            let places = first.room.as_ref().and_then(|room| room.try_enter(slots));
-            if let Some(places) = places {
-                return Ok((first, Some(places)));
-            }
-        }
-    }
-
-    /// Whether a checkout would find a connection idle or room to open one.
-    fn spare_connection(&self) -> bool {
-        let sizes = Sizes::of(self.inner.fair.state().as_ref());
-        sizes.idle > 0 || sizes.total < self.inner.config.max_size
     }
 
     /// Whether `error`, a command's, may leave its connection stuck for good: a
