@@ -63,7 +63,9 @@ struct Seen {
 }
 
 /// Cache writes (each to a key of its own) and reads, from `TASKS` tasks, until
-/// `stop`; and PostgreSQL queries beside them, whose failures are counted apart.
+/// `stop`, with every fourth write an `MSET` of three keys more (in a cluster, over
+/// several slots: sent a part a slot, each acknowledged by its own `WAIT`); and
+/// PostgreSQL queries beside them, whose failures are counted apart.
 struct Load {
     seen: Arc<Mutex<Seen>>,
     postgres_failures: Arc<Mutex<Vec<String>>>,
@@ -91,6 +93,16 @@ impl Load {
                         Ok(()) => cache.get::<u64>(&key).await.map(drop),
                         Err(_) => Ok(()),
                     };
+                    let many: Vec<String> = (0..3).map(|j| format!("{key}:{j}")).collect();
+                    let many_at = Instant::now();
+                    let wrote_many = match (i % 4, cache.pool()) {
+                        (0, Some(pool)) => {
+                            let pairs: Vec<(&str, u64)> =
+                                many.iter().map(|k| (k.as_str(), i)).collect();
+                            Some(pool.write::<()>(redis::cmd("MSET").arg(&pairs)).await)
+                        }
+                        _ => None,
+                    };
                     {
                         let mut seen = seen.lock();
                         seen.calls += 2;
@@ -100,6 +112,17 @@ impl Load {
                         }
                         if let Err(e) = read {
                             seen.failures.push((read_at, e.to_string()));
+                        }
+                        match wrote_many {
+                            Some(Ok(())) => {
+                                seen.calls += 1;
+                                seen.acknowledged.extend(many.into_iter().map(|k| (k, i)));
+                            }
+                            Some(Err(e)) => {
+                                seen.calls += 1;
+                                seen.failures.push((many_at, format!("MSET: {e}")));
+                            }
+                            None => {}
                         }
                     }
                     i += 1;
@@ -461,10 +484,10 @@ async fn redis_fault_cluster_burst_on_a_stale_connection_is_served() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "moves slots of the shared cluster: run by `cargo xtask test` in its faults phase"]
 async fn redis_fault_cluster_connection_stalled_at_a_slot_refresh_is_let_go() {
-    // After a reshard, one 500-key MGET sent as is (redis.cluster_in_flight = 0: no
-    // bound, no parts) on the connection whose slot map is stale: the redis crate's
-    // cluster client splits it by slot, and the slot refresh it starts stops the client
-    // for good (nearly every time on tokio 1.54, rarely on 1.53: see ARCHITECTURE.md).
+    // After a reshard, one 500-key MGET with redis.cluster_in_flight = 0 (no bound:
+    // its 500 parts of one slot go at once) on the connection whose slot map is stale:
+    // the slot refresh that the burst starts stops the redis crate's cluster client for
+    // good (nearly every time on tokio 1.54, rarely on 1.53: see ARCHITECTURE.md).
     // The pool must let that connection go: the next read is served at once, where it
     // used to wait for the stalled connection's check until redis.connection_timeout.
     let mut unbounded = cluster_config();

@@ -1,7 +1,7 @@
 //! The cluster's side of [`RedisPool`]'s shared path: how many connections it shares
 //! there, each bounded by a [`ClusterRoom`](super::cluster_room::ClusterRoom); where a
-//! request goes when the first is full; and multi-key commands sent in parts
-//! (`multi_slot.rs`). On one server or a Sentinel group the pool shares one connection,
+//! request goes when the first is full; and multi-key commands sent in parts of one
+//! slot each (`multi_slot.rs`). On one server or a Sentinel group the pool shares one connection,
 //! unbounded, and sends every command whole.
 
 use std::sync::Arc;
@@ -13,7 +13,7 @@ use poolside_config::{RedisConfig, RedisMode};
 use tokio::sync::OwnedSemaphorePermit;
 
 use super::RedisError;
-use super::multi_slot::{Parts, slots_of, split};
+use super::multi_slot::{Parts, split};
 use super::pool::{Lease, Path, RedisPool};
 use crate::ErrorKind;
 use crate::fair_pool::Sizes;
@@ -31,60 +31,58 @@ pub(super) fn shared_connections(config: &RedisConfig) -> usize {
 }
 
 impl RedisPool {
-    /// How many slots `cmd` touches on a cluster (one per slot of a multi-key
-    /// command's keys); 1 elsewhere, where every command is one request.
-    pub(super) fn slots_of(&self, cmd: &redis::Cmd) -> u16 {
+    /// On a cluster, `cmd` in parts of one slot each, when its keys fall in several
+    /// (see [`command`](Self::command)); `None` when it goes as it is.
+    pub(super) fn parts(&self, cmd: &redis::Cmd) -> Option<Parts> {
         match self.inner.config.mode {
-            RedisMode::Cluster => slots_of(cmd),
-            _ => 1,
+            RedisMode::Cluster => split(cmd),
+            _ => None,
         }
     }
 
-    /// `cmd`, touching `slots` slots, in parts of at most half as many slots as a
-    /// shared cluster connection carries at once, when it touches more (see
-    /// [`command`](Self::command)); `None` when it goes as it is.
-    pub(super) fn parts(&self, cmd: &redis::Cmd, slots: u16) -> Option<Parts> {
-        let config = &self.inner.config;
-        if config.mode != RedisMode::Cluster || config.cluster_in_flight == 0 {
-            return None;
+    /// How many of a command's `parts` go out at once: half of
+    /// `redis.cluster_in_flight` (so that one command leaves room for others), or all
+    /// of them without the bound.
+    pub(super) fn parts_at_once(&self, parts: usize) -> usize {
+        match usize::try_from(self.inner.config.cluster_in_flight) {
+            Ok(0) | Err(_) => parts.max(1),
+            Ok(in_flight) => in_flight.div_ceil(2),
         }
-        let most = u16::try_from(config.cluster_in_flight.div_ceil(2)).unwrap_or(u16::MAX);
-        (slots > most).then(|| split(cmd, most)).flatten()
     }
 
-    /// Sends the parts of a command split by slot, two for each connection the pool
-    /// may share at once (each fills half its room), and puts their answers together.
+    /// Sends the parts of a command split by slot on the shared connections, a few
+    /// at once, each as a command of its own (sent again alone if a connection failed
+    /// it unsent), and puts their answers together.
     pub(super) async fn command_in_parts(&self, parts: &Parts) -> Result<redis::Value, RedisError> {
         // Collected, so that no closure over a borrowed part is in this future's type
         // (which would keep it from being `Send` for any caller's lifetime).
         let sends: Vec<_> = parts
-            .commands
+            .commands()
             .iter()
-            .map(|(part, slots)| {
-                self.send(Path::Shared { slots: *slots }, move |mut conn| async move {
+            .map(|part| {
+                self.send(Path::Shared, move |mut conn| async move {
                     part.query_async(&mut conn).await
                 })
             })
             .collect();
         let answers: Vec<redis::Value> = futures_util::stream::iter(sends)
-            .buffered(2 * self.inner.shared.len())
+            .buffered(self.parts_at_once(parts.commands().len()))
             .try_collect()
             .await?;
-        parts.combine.answers(answers).map_err(|e| {
+        parts.answer(answers).map_err(|e| {
             RedisError::from_driver(e, "putting together the answers of a split Redis command")
         })
     }
 
-    /// For a request over `slots` slots on a cluster, when `first` (the first shared
-    /// connection) had no room for it: the next shared connection with room, and its
-    /// places (one is leased only when those before it are full and the pool has a
-    /// connection to spare); with all full, places on whichever frees room first,
-    /// within `redis.command_timeout`. Places freed by requests that timed out on a
-    /// stalled connection are not used: its successor is taken.
+    /// For a request on a cluster, when `first` (the first shared connection) had no
+    /// room for it: the next shared connection with room, and its place (one is leased
+    /// only when those before it are full and the pool has a connection to spare); with
+    /// all full, a place on whichever frees one first, within `redis.command_timeout`.
+    /// Places freed by requests that timed out on a stalled connection are not used:
+    /// its successor is taken.
     pub(super) async fn shared_with_room(
         &self,
         mut first: Arc<Lease>,
-        slots: u16,
     ) -> Result<(Arc<Lease>, Option<OwnedSemaphorePermit>), RedisError> {
         let timeout = self.inner.config.command_timeout;
         let deadline = Instant::now() + timeout;
@@ -93,7 +91,7 @@ impl RedisPool {
                 return Ok((first, None));
             };
             // The full connections, and the wait for room on each, side by side.
-            let mut waits = vec![Box::pin(room.wait(slots))];
+            let mut waits = vec![Box::pin(room.wait())];
             let mut full = vec![first];
             for index in 1..self.inner.shared.len() {
                 if !self.inner.shared.holds(index) && !self.spare_connection() {
@@ -101,10 +99,10 @@ impl RedisPool {
                 }
                 let overflow = self.shared(index).await?;
                 let Some(room) = &overflow.room else { continue };
-                if let Some(places) = room.try_enter(slots) {
-                    return Ok((overflow, Some(places)));
+                if let Some(place) = room.try_enter() {
+                    return Ok((overflow, Some(place)));
                 }
-                waits.push(Box::pin(room.wait(slots)));
+                waits.push(Box::pin(room.wait()));
                 full.push(overflow);
             }
             let within = deadline.saturating_duration_since(Instant::now());
@@ -115,8 +113,8 @@ impl RedisPool {
                     ErrorKind::Cancelled,
                     format!(
                         "no room on the shared cluster connections within redis.command_timeout \
-                         ({timeout:?}): requests over redis.cluster_in_flight ({}) slots were in \
-                         flight on each all along (the cluster is slow, or more commands come at \
+                         ({timeout:?}): redis.cluster_in_flight ({}) requests were in flight on \
+                         each all along (the cluster is slow, or more commands come at \
                          once than the bound allows: raise redis.cluster_in_flight, or \
                          redis.max_size to share up to four connections)",
                         self.inner.config.cluster_in_flight
@@ -129,7 +127,7 @@ impl RedisPool {
             }
             drop(places);
             first = self.shared(0).await?;
-            let places = first.room.as_ref().and_then(|room| room.try_enter(slots));
+            let places = first.room.as_ref().and_then(|room| room.try_enter());
             if let Some(places) = places {
                 return Ok((first, Some(places)));
             }

@@ -1,21 +1,21 @@
-//! [`ClusterRoom`]: a bound on the work in flight on one shared cluster connection
+//! [`ClusterRoom`]: a bound on the requests in flight on one shared cluster connection
 //! (`redis.cluster_in_flight`), which keeps the redis crate's cluster client clear of
 //! its stall at a slot refresh.
 //!
 //! That client runs each connection on one task, and a burst of requests spends the
 //! task's cooperative budget; a request that then takes a read permit of the slot map
 //! yet returns pending, while a MOVED starts a slot refresh, stops the connection for
-//! good (ARCHITECTURE.md). A multi-key command counts once per slot it touches, as the
-//! client sends it to each slot apart (`multi_slot.rs`).
+//! good (ARCHITECTURE.md). Every request on a shared cluster connection is of one slot
+//! (the pool splits the others, `multi_slot.rs`), one request to one node.
 
 use std::sync::Arc;
+
 use tokio::sync::{AcquireError, OwnedSemaphorePermit, Semaphore};
 
-/// Places for requests on one cluster connection, one per slot a request touches.
+/// Places for requests on one cluster connection, one a request.
 #[derive(Debug)]
 pub(super) struct ClusterRoom {
     places: Arc<Semaphore>,
-    size: usize,
 }
 
 impl ClusterRoom {
@@ -24,30 +24,20 @@ impl ClusterRoom {
         let size = usize::try_from(size).ok().filter(|&size| size > 0)?;
         Some(Self {
             places: Arc::new(Semaphore::new(size)),
-            size,
         })
     }
 
-    /// The places of a request touching `slots` slots (one at least; a request over
-    /// more slots than the room has places waits for all of them and runs alone), once
-    /// free, first come first served. Never fails: the room is never closed.
+    /// A place, if one is free now.
+    pub(super) fn try_enter(&self) -> Option<OwnedSemaphorePermit> {
+        Arc::clone(&self.places).try_acquire_owned().ok()
+    }
+
+    /// A place once one is free, first come first served. Never fails: the room is
+    /// never closed.
     pub(super) fn wait(
         &self,
-        slots: u16,
     ) -> impl Future<Output = Result<OwnedSemaphorePermit, AcquireError>> + use<> {
-        Arc::clone(&self.places).acquire_many_owned(self.wanted(slots))
-    }
-
-    /// The places of a request touching `slots` slots, if free now.
-    pub(super) fn try_enter(&self, slots: u16) -> Option<OwnedSemaphorePermit> {
-        let places = Arc::clone(&self.places);
-        places.try_acquire_many_owned(self.wanted(slots)).ok()
-    }
-
-    /// The places a request touching `slots` slots takes: one a slot, at least one,
-    /// at most all.
-    fn wanted(&self, slots: u16) -> u32 {
-        usize::from(slots).clamp(1, self.size) as u32
+        Arc::clone(&self.places).acquire_owned()
     }
 }
 
@@ -56,22 +46,19 @@ mod tests {
     use super::*;
 
     #[tokio::test]
-    async fn a_request_takes_its_slots_places_or_waits_for_them() {
+    async fn a_request_takes_a_place_or_waits_for_one() {
         assert!(ClusterRoom::new(0).is_none(), "0: no bound");
-        let room = ClusterRoom::new(4).expect("a room");
-        let all = room.try_enter(1_000);
-        assert!(
-            all.is_some(),
-            "an empty room takes a request over every slot"
-        );
-        assert!(room.try_enter(1).is_none());
-        let waiting = tokio::spawn(room.wait(3));
+        let room = ClusterRoom::new(2).expect("a room");
+        let first = room.try_enter().expect("2 free");
+        let second = room.try_enter().expect("1 free");
+        assert!(room.try_enter().is_none(), "2 places in all");
+        let waiting = tokio::spawn(room.wait());
         tokio::task::yield_now().await;
         assert!(!waiting.is_finished(), "no place free");
-        drop(all);
-        let three = waiting.await.expect("no panic").expect("3 of 4 freed");
-        let one = room.try_enter(1).expect("1 of 1 free");
-        assert!(room.try_enter(1).is_none(), "4 places in all");
-        drop((three, one));
+        drop(first);
+        let third = waiting.await.expect("no panic").expect("a place freed");
+        assert!(room.try_enter().is_none());
+        drop((second, third));
+        assert!(room.try_enter().is_some());
     }
 }

@@ -1,14 +1,19 @@
-//! Commands over keys in many slots of a cluster (`MGET`, `DEL`, `MSET`, ...): how many
-//! slots one touches ([`slots_of`]), and the parts the pool sends it in when it touches
-//! more than a shared connection should carry at once ([`split`] into [`Parts`]), their
-//! answers put back together as the cluster client puts its own sub-commands'
-//! ([`Combine`]).
+//! Commands over keys in several slots of a cluster (`MGET`, `DEL`, `MSET`, ...): the
+//! parts of one slot each that the pool sends them in ([`split`] into [`Parts`]), and
+//! their answers put back together as the cluster client puts its own sub-commands'
+//! ([`Parts::answer`]).
 //!
-//! The cluster client sends such a command to each slot apart, all at once: one over
-//! hundreds of slots is a burst by itself, the kind that stalls the client after slots
-//! move (see `cluster_room.rs`). Parts keep each request within the room.
+//! The cluster client would split such a command by slot itself, and send the parts all
+//! at once. Two reasons not to let it. Its fan-out skips, without a word, every node it
+//! holds no connection to at that moment (after a failover, a primary it has not
+//! connected to yet): an `MSET` or `DEL` then reports success, a `DEL` or `EXISTS`
+//! counts short, an `MGET` fails on the mismatch. A command of one slot goes to its node
+//! the usual way, connecting if need be, followed by MOVED and ASK, or failing plainly.
+//! And one command over hundreds of slots is a burst by itself, the kind that stalls
+//! the client after slots move (see `cluster_room.rs`): the pool sends parts a few at
+//! a time, within the room.
 
-use std::collections::HashSet;
+use std::collections::HashMap;
 
 use redis::cluster_routing::Slot;
 use redis::{Arg, Value};
@@ -16,7 +21,7 @@ use redis::{Arg, Value};
 /// How the answers of a command's parts make its answer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Combine {
-    /// One array, the parts' in order (`MGET`).
+    /// One array, each part's answers at the places of its keys (`MGET`).
     Arrays,
     /// The sum of the parts' counts (`DEL`, `EXISTS`).
     Sum,
@@ -77,96 +82,97 @@ fn parse(cmd: &redis::Cmd) -> Option<(&'static MultiSlot, Vec<&[u8]>)> {
     Some((kind, rest))
 }
 
-/// How many slots `cmd` touches as the cluster client sends it: one per slot of its
-/// keys for a command the client splits by slot, one for any other.
-pub(super) fn slots_of(cmd: &redis::Cmd) -> u16 {
-    let Some((kind, rest)) = parse(cmd) else {
-        return 1;
-    };
-    let keys = &rest[..rest.len().saturating_sub(kind.trailing)];
-    let slots: HashSet<Slot> = keys.iter().step_by(kind.step).map(Slot::for_key).collect();
-    // At most 16,384 slots.
-    u16::try_from(slots.len()).unwrap_or(u16::MAX).max(1)
-}
-
-/// A command split by slot: its parts, in the order of its keys, each with the slots
-/// it touches, and how their answers make the command's.
+/// A command split by slot: one command per slot its keys fall in, in the order the
+/// slots first appear, and where each part's keys sit in the command.
 #[derive(Debug)]
 pub(super) struct Parts {
-    pub(super) commands: Vec<(redis::Cmd, u16)>,
-    pub(super) combine: Combine,
+    commands: Vec<redis::Cmd>,
+    /// For each part, the places of its keys among the command's.
+    places: Vec<Vec<usize>>,
+    combine: Combine,
 }
 
-/// One part being filled: its key groups (a key and the values after it) and the slots
-/// they fall in.
-#[derive(Default)]
-struct Part<'a> {
-    groups: Vec<&'a [&'a [u8]]>,
-    slots: HashSet<Slot>,
-}
-
-/// `cmd` in parts of its keys, in order, each touching at most `most` slots; `None`
-/// when it touches no more than that (or is not split by slot), and goes as it is.
-pub(super) fn split(cmd: &redis::Cmd, most: u16) -> Option<Parts> {
+/// `cmd` in parts of one slot each; `None` when its keys fall in one slot (or it is
+/// not a command the cluster client splits by slot), and it goes as it is.
+pub(super) fn split(cmd: &redis::Cmd) -> Option<Parts> {
     let (kind, rest) = parse(cmd)?;
     let (keyed, trailing) = rest.split_at(rest.len().saturating_sub(kind.trailing));
-    let most = usize::from(most.max(1));
-    let mut parts = vec![Part::default()];
-    for group in keyed.chunks(kind.step) {
-        let slot = Slot::for_key(group[0]);
-        let last = parts.last_mut().expect("one part at least");
-        if last.slots.len() == most && !last.slots.contains(&slot) {
-            parts.push(Part::default());
-        }
-        let last = parts.last_mut().expect("one part at least");
-        last.groups.push(group);
-        last.slots.insert(slot);
+    let mut part_of: HashMap<Slot, usize> = HashMap::new();
+    let mut groups: Vec<Vec<&[&[u8]]>> = Vec::new();
+    let mut places: Vec<Vec<usize>> = Vec::new();
+    for (place, group) in keyed.chunks(kind.step).enumerate() {
+        let part = *part_of.entry(Slot::for_key(group[0])).or_insert_with(|| {
+            groups.push(Vec::new());
+            places.push(Vec::new());
+            groups.len() - 1
+        });
+        groups[part].push(group);
+        places[part].push(place);
     }
-    if parts.len() < 2 {
+    if groups.len() < 2 {
         return None;
     }
-    let commands = parts
+    let commands = groups
         .into_iter()
-        .map(|part| {
-            let mut cmd = redis::cmd(kind.name);
-            for arg in part.groups.into_iter().flatten().chain(trailing) {
-                cmd.arg(*arg);
+        .map(|groups| {
+            let mut part = redis::cmd(kind.name);
+            for arg in groups.into_iter().flatten().chain(trailing) {
+                part.arg(*arg);
             }
-            // At most `most`, a u16.
-            (cmd, u16::try_from(part.slots.len()).unwrap_or(u16::MAX))
+            part
         })
         .collect();
     Some(Parts {
         commands,
+        places,
         combine: kind.combine,
     })
 }
 
-impl Combine {
-    /// The command's answer from its parts' answers, in order.
-    pub(super) fn answers(self, answers: Vec<Value>) -> redis::RedisResult<Value> {
+impl Parts {
+    /// The parts, one command per slot.
+    pub(super) fn commands(&self) -> &[redis::Cmd] {
+        &self.commands
+    }
+
+    /// The command's answer from its parts' `answers`, in the order of
+    /// [`commands`](Self::commands).
+    pub(super) fn answer(&self, answers: Vec<Value>) -> redis::RedisResult<Value> {
         let unexpected = |what: &'static str| {
             redis::RedisError::from((redis::ErrorKind::UnexpectedReturnType, what))
         };
-        match self {
-            Self::Arrays => {
-                let mut all = Vec::new();
-                for answer in answers {
+        if answers.len() != self.commands.len() {
+            return Err(unexpected(
+                "a split command lacks the answers of some parts",
+            ));
+        }
+        match self.combine {
+            Combine::Arrays => {
+                let mut all = vec![Value::Nil; self.places.iter().map(Vec::len).sum()];
+                for (answer, places) in answers.into_iter().zip(&self.places) {
                     match answer {
-                        Value::Array(values) => all.extend(values),
-                        _ => return Err(unexpected("a part of a split command was not an array")),
+                        Value::Array(values) if values.len() == places.len() => {
+                            for (value, &place) in values.into_iter().zip(places) {
+                                all[place] = value;
+                            }
+                        }
+                        _ => {
+                            return Err(unexpected(
+                                "a part of a split command was not an array of its keys' values",
+                            ));
+                        }
                     }
                 }
                 Ok(Value::Array(all))
             }
-            Self::Sum => answers
+            Combine::Sum => answers
                 .into_iter()
                 .try_fold(0_i64, |sum, answer| match answer {
                     Value::Int(n) => Ok(sum.saturating_add(n)),
                     _ => Err(unexpected("a part of a split command was not a count")),
                 })
                 .map(Value::Int),
-            Self::AllSucceeded => Ok(answers.into_iter().next().unwrap_or(Value::Okay)),
+            Combine::AllSucceeded => Ok(answers.into_iter().next().unwrap_or(Value::Okay)),
         }
     }
 }
@@ -188,63 +194,66 @@ mod tests {
             .collect()
     }
 
-    #[test]
-    fn a_multi_key_command_counts_each_slot_once() {
-        assert_eq!(slots_of(redis::cmd("GET").arg("a")), 1);
-        assert_eq!(slots_of(&redis::cmd("PING")), 1);
-        assert_eq!(slots_of(&redis::cmd("MGET")), 1);
-        // {tag} keys share a slot: one sub-command, one place.
-        assert_eq!(
-            slots_of(redis::cmd("MGET").arg(&["{t}a", "{t}b", "{t}c"])),
-            1
-        );
-        let keys = keys(40);
-        let slots: HashSet<_> = keys.iter().map(Slot::for_key).collect();
-        assert!(slots.len() > 30, "40 keys over {} slots", slots.len());
-        assert_eq!(
-            usize::from(slots_of(redis::cmd("MGET").arg(&keys))),
-            slots.len()
-        );
-        assert_eq!(
-            usize::from(slots_of(redis::cmd("unlink").arg(&keys))),
-            slots.len()
-        );
-        // MSET's values and JSON.MGET's path are not keys; SET touches its key alone.
-        let pairs: Vec<(&str, &str)> = keys.iter().map(|k| (k.as_str(), "{t}v")).collect();
-        assert_eq!(
-            usize::from(slots_of(redis::cmd("MSET").arg(&pairs))),
-            slots.len()
-        );
-        let json = redis::cmd("JSON.MGET")
-            .arg(&["{t}a", "{t}b"])
-            .arg("$.x")
-            .clone();
-        assert_eq!(slots_of(&json), 1);
-        assert_eq!(slots_of(redis::cmd("SET").arg("a").arg("b")), 1);
+    /// The slots of the keys of `part` (every `step`-th argument after the name).
+    fn slots(part: &redis::Cmd, step: usize) -> Vec<Slot> {
+        args(part)[1..]
+            .iter()
+            .step_by(step)
+            .map(Slot::for_key)
+            .collect()
     }
 
     #[test]
-    fn a_command_over_more_slots_than_allowed_goes_in_ordered_parts() {
+    fn a_command_over_several_slots_goes_in_parts_of_one_slot() {
         let keys = keys(100);
-        let mget = redis::cmd("MGET").arg(&keys).clone();
-        assert!(split(&mget, 200).is_none(), "within the bound: as it is");
-        assert!(split(redis::cmd("GET").arg("a"), 1).is_none());
-        let parts = split(&mget, 16).expect("100 keys over 16 slots a part");
+        let parts = split(redis::cmd("MGET").arg(&keys)).expect("100 keys, many slots");
         assert_eq!(parts.combine, Combine::Arrays);
-        let parts = parts.commands;
-        assert!(parts.len() >= 100 / 16, "{} parts", parts.len());
-        let mut sent = Vec::new();
-        for (part, slots) in &parts {
+        let mut seen = vec![false; keys.len()];
+        for (part, places) in parts.commands().iter().zip(&parts.places) {
+            let slots = slots(part, 1);
+            assert!(
+                slots.iter().all(|&slot| slot == slots[0]),
+                "one slot a part"
+            );
             let args = args(part);
             assert_eq!(args[0], b"MGET");
-            assert!(*slots <= 16 && *slots == slots_of(part), "{slots}");
-            sent.extend(args[1..].iter().cloned());
+            for (key, &place) in args[1..].iter().zip(places) {
+                assert_eq!(key, keys[place].as_bytes(), "each key at its place");
+                seen[place] = true;
+            }
         }
-        let expected: Vec<Vec<u8>> = keys.iter().map(|k| k.as_bytes().to_vec()).collect();
-        assert_eq!(sent, expected, "every key once, in order");
-        // Keys of one slot never force a part of their own.
+        assert!(seen.iter().all(|&s| s), "every key once");
+        // Keys of one slot, and commands not split by slot, go as they are.
         let tagged: Vec<String> = (0..100).map(|i| format!("{{t}}{i}")).collect();
-        assert!(split(redis::cmd("DEL").arg(&tagged), 1).is_none());
+        assert!(split(redis::cmd("DEL").arg(&tagged)).is_none());
+        assert!(split(redis::cmd("GET").arg("a")).is_none());
+        assert!(split(&redis::cmd("MGET")).is_none());
+    }
+
+    #[test]
+    fn keys_of_one_slot_share_a_part_wherever_they_sit() {
+        let cmd = redis::cmd("MGET")
+            .arg(&["{a}1", "{b}1", "{a}2", "{b}2", "{c}"])
+            .clone();
+        let parts = split(&cmd).expect("three slots");
+        assert_eq!(parts.commands().len(), 3);
+        assert_eq!(parts.places, [vec![0, 2], vec![1, 3], vec![4]]);
+        let answers = vec![
+            Value::Array(vec![Value::Int(0), Value::Int(2)]),
+            Value::Array(vec![Value::Int(1), Value::Nil]),
+            Value::Array(vec![Value::Int(4)]),
+        ];
+        assert_eq!(
+            parts.answer(answers),
+            Ok(Value::Array(vec![
+                Value::Int(0),
+                Value::Int(1),
+                Value::Int(2),
+                Value::Nil,
+                Value::Int(4)
+            ])),
+            "each value back at its key's place"
+        );
     }
 
     #[test]
@@ -252,42 +261,51 @@ mod tests {
         let keys = keys(10);
         let pairs: Vec<(&str, String)> =
             keys.iter().map(|k| (k.as_str(), format!("v{k}"))).collect();
-        let parts = split(redis::cmd("MSET").arg(&pairs), 3).expect("parts");
+        let parts = split(redis::cmd("MSET").arg(&pairs)).expect("parts");
         assert_eq!(parts.combine, Combine::AllSucceeded);
-        for (part, _) in &parts.commands {
+        for part in parts.commands() {
             let args = args(part);
             assert_eq!(args.len() % 2, 1, "name, then pairs");
             for pair in args[1..].chunks(2) {
                 assert_eq!([b"v", pair[0].as_slice()].concat(), pair[1]);
             }
+            let slots = slots(part, 2);
+            assert!(slots.iter().all(|&slot| slot == slots[0]));
         }
         let json = redis::cmd("JSON.MGET").arg(&keys).arg("$.x").clone();
-        let parts = split(&json, 3).expect("parts").commands;
-        assert!(parts.len() > 1);
-        for (part, _) in &parts {
+        let parts = split(&json).expect("parts");
+        assert!(parts.commands().len() > 1);
+        for part in parts.commands() {
             assert_eq!(args(part).last().map(Vec::as_slice), Some(&b"$.x"[..]));
         }
         let mut cursor = redis::cmd("MGET");
         cursor.arg(&keys).cursor_arg(0);
-        assert!(split(&cursor, 1).is_none(), "a cursor goes as it is");
+        assert!(split(&cursor).is_none(), "a cursor goes as it is");
     }
 
     #[test]
-    fn the_parts_answers_combine_as_the_cluster_client_combines_its_own() {
-        let array = |values: &[i64]| Value::Array(values.iter().copied().map(Value::Int).collect());
+    fn counts_add_up_and_a_short_or_odd_answer_is_an_error() {
+        let keys = keys(3);
+        let parts = |name: &str| split(redis::cmd(name).arg(&keys)).expect("3 slots");
+        assert_eq!(parts("DEL").commands().len(), 3);
         assert_eq!(
-            Combine::Arrays.answers(vec![array(&[1, 2]), array(&[]), array(&[3])]),
-            Ok(array(&[1, 2, 3]))
-        );
-        assert_eq!(
-            Combine::Sum.answers(vec![Value::Int(2), Value::Int(0), Value::Int(5)]),
+            parts("DEL").answer(vec![Value::Int(2), Value::Int(0), Value::Int(5)]),
             Ok(Value::Int(7))
         );
         assert_eq!(
-            Combine::AllSucceeded.answers(vec![Value::Okay, Value::Okay]),
+            parts("WATCH").answer(vec![Value::Okay, Value::Okay, Value::Okay]),
             Ok(Value::Okay)
         );
-        assert!(Combine::Sum.answers(vec![Value::Okay]).is_err());
-        assert!(Combine::Arrays.answers(vec![Value::Nil]).is_err());
+        assert!(
+            parts("EXISTS")
+                .answer(vec![Value::Int(1), Value::Int(1)])
+                .is_err()
+        );
+        assert!(parts("UNLINK").answer(vec![Value::Okay; 3]).is_err());
+        assert!(parts("MGET").answer(vec![Value::Nil; 3]).is_err());
+        assert!(
+            parts("MGET").answer(vec![Value::Array(vec![]); 3]).is_err(),
+            "one value a key"
+        );
     }
 }

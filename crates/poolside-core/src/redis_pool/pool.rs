@@ -74,12 +74,14 @@ pub(super) struct Inner {
 /// Where a request goes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Path {
-    /// The shared multiplexed connection; on a cluster, the request touches `slots`
-    /// slots (`multi_slot::slots_of`), and takes as many places in the connection's
-    /// room.
-    Shared { slots: u16 },
+    /// The shared multiplexed connection; on a cluster, a request of one slot (or one
+    /// node), which takes a place in the connection's room.
+    Shared,
     /// A connection of its own, for a request that holds the connection (`WAIT`).
     Exclusive,
+    /// As `Exclusive`, never sent again: a request in parts, some of which may have
+    /// run when another failed unsent.
+    ExclusiveOnce,
 }
 
 /// A connection leased for sharing; callers use clones of `conn`.
@@ -251,18 +253,21 @@ impl RedisPool {
     /// Runs `cmd` on the shared connection (on an exclusive one in a pool of one),
     /// within `redis.command_timeout`.
     ///
-    /// On a cluster, requests over at most `redis.cluster_in_flight` slots (32 by
-    /// default) are in flight on a shared connection at once (a `GET` counts one
-    /// slot, an `MGET` each slot of its keys); the rest go to another shared connection
-    /// (up to four, half of `redis.max_size`) or wait, within the same timeout.
-    /// A larger burst, after slots moved, can stop the redis crate's cluster client for
-    /// good (ARCHITECTURE.md). So a multi-key command (`MGET`, `DEL`, `UNLINK`,
-    /// `EXISTS`, `TOUCH`, `MSET`) over more than half that many slots is sent in parts
-    /// of its keys, in order, a few at once, each within the timeout; its answer is put
-    /// back together as the cluster client puts its own sub-commands' (in order for
-    /// `MGET`, summed for `DEL`). Such a command is no more atomic than the cluster
-    /// client makes it: a part that fails fails the command, after others may have run.
-    /// Each part counts as a command in [`stats`](Self::stats).
+    /// On a cluster, a multi-key command (`MGET`, `DEL`, `UNLINK`, `EXISTS`, `TOUCH`,
+    /// `MSET`) whose keys fall in several slots is sent as one command per slot, half
+    /// of `redis.cluster_in_flight` at once, each within the timeout and counted as a
+    /// command in [`stats`](Self::stats); its answer is put back together as the
+    /// cluster client would (each value at its key's place for `MGET`, counts summed
+    /// for `DEL`). The cluster client's own split skips the nodes it holds no
+    /// connection to, silently (ARCHITECTURE.md). Such a command is no more atomic than
+    /// Redis Cluster makes it: a part that fails fails the command, after others may
+    /// have run.
+    ///
+    /// At most `redis.cluster_in_flight` requests (32 by default) are in flight on a
+    /// shared cluster connection at once; the rest go to another shared connection (up
+    /// to four, half of `redis.max_size`) or wait for the first place freed, within the
+    /// same timeout. A larger burst, after slots moved, can stop the redis crate's
+    /// cluster client for good (ARCHITECTURE.md).
     ///
     /// ```no_run
     /// # async fn run(pool: poolside_core::RedisPool, keys: &[String]) -> Result<(), poolside_core::RedisError> {
@@ -271,8 +276,7 @@ impl RedisPool {
     /// # Ok(()) }
     /// ```
     pub async fn command<T: FromRedisValue>(&self, cmd: &redis::Cmd) -> Result<T, RedisError> {
-        let slots = self.slots_of(cmd);
-        if let Some(parts) = self.parts(cmd, slots) {
+        if let Some(parts) = self.parts(cmd) {
             // Boxed: this path's state would otherwise make every command's future as
             // large as its own.
             let answer = Box::pin(self.command_in_parts(&parts)).await?;
@@ -280,7 +284,7 @@ impl RedisPool {
                 RedisError::from_driver(e.into(), "reading a Redis command's answer")
             });
         }
-        self.send(Path::Shared { slots }, |mut conn| async move {
+        self.send(Path::Shared, |mut conn| async move {
             cmd.query_async(&mut conn).await
         })
         .await
@@ -293,7 +297,7 @@ impl RedisPool {
         pipeline: &redis::Pipeline,
     ) -> Result<T, RedisError> {
         // On a cluster a pipeline goes to one node, in one request.
-        self.send(Path::Shared { slots: 1 }, |mut conn| async move {
+        self.send(Path::Shared, |mut conn| async move {
             pipeline.query_async(&mut conn).await
         })
         .await
@@ -302,7 +306,7 @@ impl RedisPool {
     /// Sends one request (`call` on a handle of the connection), counted against
     /// `redis.max_queued_commands` and bounded by `redis.command_timeout`. A request
     /// that a connection failed before it ran (a replica's READONLY after a failover)
-    /// is sent once more, on another connection.
+    /// is sent once more, on another connection (but on `Path::ExclusiveOnce`).
     pub(super) async fn send<T, F, Fut>(&self, path: Path, call: F) -> Result<T, RedisError>
     where
         F: Fn(RedisConnection) -> Fut,
@@ -323,9 +327,11 @@ impl RedisPool {
         }
         inner.counters.commands.fetch_add(1, Ordering::Relaxed);
         let mut result = self.send_once(path, &call).await;
-        if result.as_ref().err().is_some_and(|e| {
-            e.kind() == ErrorKind::Connect && !e.was_sent() && !e.refused_for_now()
-        }) {
+        if path != Path::ExclusiveOnce
+            && result.as_ref().err().is_some_and(|e| {
+                e.kind() == ErrorKind::Connect && !e.was_sent() && !e.refused_for_now()
+            })
+        {
             result = self.send_once(path, &call).await;
         }
         if result.is_err() {
@@ -334,22 +340,22 @@ impl RedisPool {
         result
     }
 
-    /// `call` on the shared connection (on an exclusive one for `Path::Exclusive`, or
+    /// `call` on the shared connection (on an exclusive one for the exclusive paths, or
     /// in a pool of one); a shared connection that failed or timed out is let go.
     async fn send_once<T, F, Fut>(&self, path: Path, call: &F) -> Result<T, RedisError>
     where
         F: Fn(RedisConnection) -> Fut,
         Fut: Future<Output = redis::RedisResult<T>>,
     {
-        if let (Path::Shared { slots }, true) = (path, self.inner.config.max_size > 1) {
+        if let (Path::Shared, true) = (path, self.inner.config.max_size > 1) {
             let lease = self.shared(0).await?;
-            let places = lease.room.as_ref().map(|room| room.try_enter(slots));
-            let (lease, _room) = match places {
+            let place = lease.room.as_ref().map(ClusterRoom::try_enter);
+            let (lease, _place) = match place {
                 None => (lease, None),
-                Some(Some(places)) => (lease, Some(places)),
+                Some(Some(place)) => (lease, Some(place)),
                 // Boxed, as the lease in `shared` is: this path's state would
                 // otherwise make every command's future as large as its own.
-                Some(None) => Box::pin(self.shared_with_room(lease, slots)).await?,
+                Some(None) => Box::pin(self.shared_with_room(lease)).await?,
             };
             let result = call(lease.conn.clone())
                 .await

@@ -4,19 +4,22 @@
 
 use std::sync::atomic::Ordering;
 
+use futures_util::{StreamExt as _, TryStreamExt as _};
 use redis::FromRedisValue;
 
 use super::RedisError;
+use super::multi_slot::Parts;
 use super::pool::{Path, RedisPool};
 use crate::ErrorKind;
 
 impl RedisPool {
-    /// Runs the write `cmd` as [`command`](Self::command) does (on a cluster, a
-    /// multi-key write over many slots in parts, one after another), and acknowledges it
+    /// Runs the write `cmd` as [`command`](Self::command) does, and acknowledges it
     /// only once `redis.wait_replicas` replicas have it (by default one in `sentinel`
     /// and `cluster` mode, none for one server): `WAIT` goes in the same round trip.
     /// A write the primary took but the replicas did not within `redis.wait_timeout`
-    /// fails with [`ErrorKind::Unavailable`]: a failover could lose it.
+    /// fails with [`ErrorKind::Unavailable`]: a failover could lose it. On a cluster,
+    /// a write over keys in several slots (`MSET`, `DEL`) goes in parts of one slot
+    /// each on one connection of its own, then `WAIT` on every primary.
     ///
     /// ```no_run
     /// # async fn run(pool: poolside_core::RedisPool) -> Result<(), poolside_core::RedisError> {
@@ -27,18 +30,8 @@ impl RedisPool {
         if self.inner.config.replicas_to_wait_for() == 0 {
             return self.command(cmd).await;
         }
-        let slots = self.slots_of(cmd);
-        let value = if let Some(parts) = self.parts(cmd, slots) {
-            // One after another: each takes a connection of its own.
-            let mut answers = Vec::with_capacity(parts.commands.len());
-            for (part, _) in &parts.commands {
-                answers.push(self.replicated_across_slots(part).await?);
-            }
-            parts.combine.answers(answers).map_err(|e| {
-                RedisError::from_driver(e, "putting together the answers of a split Redis write")
-            })?
-        } else if slots > 1 {
-            self.replicated_across_slots(cmd).await?
+        let value = if let Some(parts) = self.parts(cmd) {
+            self.replicated_in_parts(&parts).await?
         } else {
             let mut pipeline = redis::pipe();
             pipeline.add_command(cmd.clone());
@@ -49,22 +42,38 @@ impl RedisPool {
             .map_err(|e| RedisError::from_driver(e.into(), "reading a Redis write's answer"))
     }
 
-    /// A write the cluster client splits over several nodes (a `DEL` of keys in several
-    /// slots), then `WAIT` on every primary
-    /// (answered with the least count), on the same connection of its own, so each
-    /// node's WAIT follows its part of the write: two round trips.
-    async fn replicated_across_slots(&self, cmd: &redis::Cmd) -> Result<redis::Value, RedisError> {
+    /// A write in parts of one slot each, on one connection of its own, as many at
+    /// once as [`parts_at_once`](Self::parts_at_once) says; then `WAIT` on every
+    /// primary, answered with the least count, so each node's `WAIT` follows its parts.
+    /// One `WAIT` in all, not one a part: a `WAIT` holds its node's link for up to
+    /// `redis.wait_timeout` when replicas are missing, and the parts behind it on that
+    /// node would wait their turn. Never sent again as a whole: some parts may have run.
+    async fn replicated_in_parts(&self, parts: &Parts) -> Result<redis::Value, RedisError> {
         let wait = self.wait_command();
-        let wait = &wait;
-        let (value, reached): (redis::Value, i64) = self
-            .send(Path::Exclusive, |mut conn| async move {
-                let value: redis::Value = cmd.query_async(&mut conn).await?;
+        let (wait, at_once) = (&wait, self.parts_at_once(parts.commands().len()));
+        let (answers, reached): (Vec<redis::Value>, i64) = self
+            .send(Path::ExclusiveOnce, |mut conn| async move {
+                // Collected first, as in `command_in_parts`.
+                let sends: Vec<_> = parts
+                    .commands()
+                    .iter()
+                    .map(|part| {
+                        let mut conn = conn.clone();
+                        async move { part.query_async(&mut conn).await }
+                    })
+                    .collect();
+                let answers: Vec<redis::Value> = futures_util::stream::iter(sends)
+                    .buffered(at_once)
+                    .try_collect()
+                    .await?;
                 let reached: i64 = wait.query_async(&mut conn).await?;
-                Ok((value, reached))
+                Ok((answers, reached))
             })
             .await?;
         self.check_replicas(u64::try_from(reached).unwrap_or(0))?;
-        Ok(value)
+        parts.answer(answers).map_err(|e| {
+            RedisError::from_driver(e, "putting together the answers of a split Redis write")
+        })
     }
 
     /// `WAIT redis.wait_replicas redis.wait_timeout`.
@@ -113,11 +122,7 @@ impl RedisPool {
                 pipeline.query_async(&mut conn).await
             })
             .await?;
-        let reached = match answers.pop() {
-            Some(redis::Value::Int(n)) => u64::try_from(n).unwrap_or(0),
-            _ => 0,
-        };
-        self.check_replicas(reached)?;
+        self.check_replicas(wait_count(&mut answers))?;
         Ok(answers)
     }
 
@@ -140,5 +145,14 @@ impl RedisPool {
             ),
         )
         .after_sending())
+    }
+}
+
+/// The replicas a `WAIT` at the end of a pipeline's `answers` counted (taken off them);
+/// 0 when it did not answer with a count.
+fn wait_count(answers: &mut Vec<redis::Value>) -> u64 {
+    match answers.pop() {
+        Some(redis::Value::Int(n)) => u64::try_from(n).unwrap_or(0),
+        _ => 0,
     }
 }
