@@ -58,13 +58,12 @@ pub struct RedisConfig {
     pub retry_delay: Duration,
     /// Commands that may wait for a connection before new ones are refused. Default: 1000.
     pub max_queued_commands: u32,
-    /// In `cluster` mode, how many slots' worth of requests may be in flight on the
-    /// shared cluster connection at once (a `GET` counts one slot, an `MGET` one per
-    /// slot of its keys); the rest go to another shared connection or wait their turn
-    /// within `command_timeout`, and a multi-key command over more than half as many
-    /// slots is sent in parts. After slots move, a larger burst can stall the redis
-    /// crate's cluster client for good; a bound costs some throughput past it. 0: no
-    /// bound. Default: 32.
+    /// In `cluster` mode, how many requests may be in flight on a shared cluster
+    /// connection at once (a multi-key command over several slots is one request a
+    /// slot); the rest go to another shared connection or wait their turn within
+    /// `command_timeout`, and one command's requests go half as many at once. After
+    /// slots move, a larger burst can stall the redis crate's cluster client for good;
+    /// a bound costs some throughput past it. 0: no bound. Default: 32.
     pub cluster_in_flight: u32,
     /// Replicas that must have a write before the pool acknowledges it (`WAIT`
     /// after each write of `RedisPool::write`, and so of every `RedisCache` write): a

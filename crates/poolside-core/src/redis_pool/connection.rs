@@ -25,8 +25,10 @@ pub enum RedisConnection {
     /// To one server: `single` mode, or the primary a Sentinel group named.
     Server(MultiplexedConnection),
     /// To a Redis Cluster: each command goes to the node that holds its keys' slot,
-    /// MOVED and ASK redirections are followed, and multi-key commands (`MGET`,
-    /// `MSET`, `DEL`, `UNLINK`, `EXISTS`) are split by slot.
+    /// and MOVED and ASK redirections are followed. A multi-key command (`MGET`,
+    /// `MSET`, `DEL`, `UNLINK`, `EXISTS`) over several slots is split by slot here,
+    /// and the parts for a node not connected at that moment are left out without an
+    /// error: `RedisPool::command` sends one command a slot instead.
     Cluster(ClusterConnection),
 }
 
