@@ -1,8 +1,8 @@
 //! The cluster's side of [`RedisPool`]'s shared path: how many connections it shares
-//! there, each bounded by a [`ClusterRoom`](super::cluster_room::ClusterRoom); where a
-//! request goes when the first is full; and multi-key commands sent in parts of one
-//! slot each (`multi_slot.rs`). On one server or a Sentinel group the pool shares one connection,
-//! unbounded, and sends every command whole.
+//! there, each bounded by a [`ClusterRoom`]; where a request goes when the first is
+//! full; and multi-key commands sent in parts of one slot each (`multi_slot.rs`). On
+//! one server or a Sentinel group the pool shares one connection, unbounded, and sends
+//! every command whole.
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -13,6 +13,7 @@ use poolside_config::{RedisConfig, RedisMode};
 use tokio::sync::OwnedSemaphorePermit;
 
 use super::RedisError;
+use super::cluster_room::ClusterRoom;
 use super::multi_slot::{Parts, split};
 use super::pool::{Lease, Path, RedisPool};
 use crate::ErrorKind;
@@ -42,7 +43,8 @@ impl RedisPool {
 
     /// How many of a command's `parts` go out at once: half of
     /// `redis.cluster_in_flight` (so that one command leaves room for others), or all
-    /// of them without the bound.
+    /// of them without the bound (the command counts once against
+    /// `redis.max_queued_commands`, however many parts it has).
     pub(super) fn parts_at_once(&self, parts: usize) -> usize {
         match usize::try_from(self.inner.config.cluster_in_flight) {
             Ok(0) | Err(_) => parts.max(1),
@@ -51,27 +53,34 @@ impl RedisPool {
     }
 
     /// Sends the parts of a command split by slot on the shared connections, a few
-    /// at once, each as a command of its own (sent again alone if a connection failed
-    /// it unsent), and puts their answers together.
+    /// at once, each sent again alone if a connection failed it unsent, and puts their
+    /// answers together. The command counts once in the pool's figures.
     pub(super) async fn command_in_parts(&self, parts: &Parts) -> Result<redis::Value, RedisError> {
+        let _admitted = self.admit()?;
         // Collected, so that no closure over a borrowed part is in this future's type
         // (which would keep it from being `Send` for any caller's lifetime).
         let sends: Vec<_> = parts
             .commands()
             .iter()
             .map(|part| {
-                self.send(Path::Shared, move |mut conn| async move {
+                self.send_admitted(Path::Shared, move |mut conn| async move {
                     part.query_async(&mut conn).await
                 })
             })
             .collect();
-        let answers: Vec<redis::Value> = futures_util::stream::iter(sends)
+        let answers: Result<Vec<redis::Value>, RedisError> = futures_util::stream::iter(sends)
             .buffered(self.parts_at_once(parts.commands().len()))
             .try_collect()
-            .await?;
-        parts.answer(answers).map_err(|e| {
-            RedisError::from_driver(e, "putting together the answers of a split Redis command")
-        })
+            .await;
+        let answer = answers.and_then(|answers| {
+            parts.answer(answers).map_err(|e| {
+                RedisError::from_driver(e, "putting together the answers of a split Redis command")
+            })
+        });
+        if answer.is_err() {
+            self.inner.counters.errors.fetch_add(1, Ordering::Relaxed);
+        }
+        answer
     }
 
     /// For a request on a cluster, when `first` (the first shared connection) had no
@@ -107,7 +116,7 @@ impl RedisPool {
             }
             let within = deadline.saturating_duration_since(Instant::now());
             let freed = tokio::time::timeout(within, futures_util::future::select_all(waits));
-            let Ok((Ok(places), index, _)) = freed.await else {
+            let Ok((Ok(place), index, _)) = freed.await else {
                 self.inner.counters.timeouts.fetch_add(1, Ordering::Relaxed);
                 return Err(RedisError::new(
                     ErrorKind::Cancelled,
@@ -123,13 +132,12 @@ impl RedisPool {
             };
             let lease = full.swap_remove(index);
             if !lease.checkout.abandoned() {
-                return Ok((lease, Some(places)));
+                return Ok((lease, Some(place)));
             }
-            drop(places);
+            drop(place);
             first = self.shared(0).await?;
-            let places = first.room.as_ref().and_then(|room| room.try_enter());
-            if let Some(places) = places {
-                return Ok((first, Some(places)));
+            if let Some(place) = first.room.as_ref().and_then(ClusterRoom::try_enter) {
+                return Ok((first, Some(place)));
             }
         }
     }

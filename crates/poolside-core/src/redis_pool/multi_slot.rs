@@ -20,7 +20,7 @@ use redis::{Arg, Value};
 
 /// How the answers of a command's parts make its answer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum Combine {
+enum Combine {
     /// One array, each part's answers at the places of its keys (`MGET`).
     Arrays,
     /// The sum of the parts' counts (`DEL`, `EXISTS`).

@@ -254,9 +254,9 @@ impl RedisPool {
     /// within `redis.command_timeout`.
     ///
     /// On a cluster, a multi-key command (`MGET`, `DEL`, `UNLINK`, `EXISTS`, `TOUCH`,
-    /// `MSET`) whose keys fall in several slots is sent as one command per slot, half
-    /// of `redis.cluster_in_flight` at once, each within the timeout and counted as a
-    /// command in [`stats`](Self::stats); its answer is put back together as the
+    /// `MSET`) whose keys fall in several slots is sent as one request per slot, half
+    /// of `redis.cluster_in_flight` at once, each within the timeout (one command in
+    /// [`stats`](Self::stats) and against `redis.max_queued_commands`); its answer is put back together as the
     /// cluster client would (each value at its key's place for `MGET`, counts summed
     /// for `DEL`). The cluster client's own split skips the nodes it holds no
     /// connection to, silently (ARCHITECTURE.md). Such a command is no more atomic than
@@ -312,10 +312,20 @@ impl RedisPool {
         F: Fn(RedisConnection) -> Fut,
         Fut: Future<Output = redis::RedisResult<T>>,
     {
+        let _admitted = self.admit()?;
+        let result = self.send_admitted(path, call).await;
+        if result.is_err() {
+            self.inner.counters.errors.fetch_add(1, Ordering::Relaxed);
+        }
+        result
+    }
+
+    /// Admits one command: counted in `commands`, and in flight until the guard
+    /// drops; refused at once past `redis.max_queued_commands`.
+    pub(super) fn admit(&self) -> Result<CountGuard<'_>, RedisError> {
         let inner = &*self.inner;
         let in_flight = CountGuard::enter(&inner.in_flight);
-        let queued = in_flight.on_entry();
-        if queued > u64::from(inner.config.max_queued_commands) {
+        if in_flight.on_entry() > u64::from(inner.config.max_queued_commands) {
             inner.counters.rejected.fetch_add(1, Ordering::Relaxed);
             return Err(RedisError::new(
                 ErrorKind::Overloaded,
@@ -326,6 +336,20 @@ impl RedisPool {
             ));
         }
         inner.counters.commands.fetch_add(1, Ordering::Relaxed);
+        Ok(in_flight)
+    }
+
+    /// [`send`](Self::send) for a command already admitted (one of its parts), its
+    /// failure not counted.
+    pub(super) async fn send_admitted<T, F, Fut>(
+        &self,
+        path: Path,
+        call: F,
+    ) -> Result<T, RedisError>
+    where
+        F: Fn(RedisConnection) -> Fut,
+        Fut: Future<Output = redis::RedisResult<T>>,
+    {
         let mut result = self.send_once(path, &call).await;
         if path != Path::ExclusiveOnce
             && result.as_ref().err().is_some_and(|e| {
@@ -333,9 +357,6 @@ impl RedisPool {
             })
         {
             result = self.send_once(path, &call).await;
-        }
-        if result.is_err() {
-            inner.counters.errors.fetch_add(1, Ordering::Relaxed);
         }
         result
     }
