@@ -265,7 +265,8 @@ impl RedisCache {
     }
 
     /// Stores every `(key, value)` as JSON, each expiring after `ttl` when given. In a
-    /// cluster the items are sent in one pipeline per slot, all at once.
+    /// cluster the items are sent in one pipeline per slot, together
+    /// ([`RedisPool::write_pipelines`]).
     pub async fn mset<T: Serialize>(
         &self,
         items: &[(&str, T)],
@@ -284,15 +285,7 @@ impl RedisCache {
         let name = || if ttl.is_some() { "SET" } else { "MSET" };
         self.run_with(
             name,
-            |pool| async move {
-                futures_util::future::try_join_all(
-                    pipelines
-                        .iter()
-                        .map(|pipeline| pool.write_pipeline::<()>(pipeline)),
-                )
-                .await
-                .map(drop)
-            },
+            |pool| async move { pool.write_pipelines::<()>(&pipelines).await.map(drop) },
             || (),
         )
         .await?;

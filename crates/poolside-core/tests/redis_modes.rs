@@ -219,6 +219,59 @@ async fn on_a_cluster_a_multi_key_command_goes_as_one_command_a_slot() {
 }
 
 #[tokio::test]
+async fn write_pipelines_sends_pipelines_of_several_slots_together_and_acknowledged() {
+    for config in [sentinel_config(), cluster_config()] {
+        let mode = config.mode.name();
+        let pool = RedisPool::connect(&config).await.expect("connects");
+        let tag = |t: &str| format!("{{{}}}", key(&format!("pipes:{mode}:{t}"), 0));
+        let (a, b) = (tag("a"), tag("b"));
+        let mut first = redis::pipe();
+        first
+            .set(format!("{a}:1"), 1)
+            .ignore()
+            .set(format!("{a}:2"), 2)
+            .ignore()
+            .incr(format!("{a}:n"), 5);
+        let mut second = redis::pipe();
+        second.incr(format!("{b}:n"), 7);
+        let answers: Vec<Vec<i64>> = pool
+            .write_pipelines(&[first, second])
+            .await
+            .expect("two pipelines, each acknowledged by a replica");
+        assert_eq!(
+            answers,
+            [vec![5], vec![7]],
+            "{mode}: each pipeline's answers"
+        );
+        let got: Vec<Option<i64>> = pool
+            .command(redis::cmd("MGET").arg(&[
+                format!("{a}:1"),
+                format!("{a}:2"),
+                format!("{b}:n"),
+            ]))
+            .await
+            .expect("MGET");
+        assert_eq!(got, [Some(1), Some(2), Some(7)], "{mode}");
+        let mut transaction = redis::pipe();
+        transaction.atomic().set(format!("{a}:3"), 3);
+        let refused = pool.write_pipelines::<()>(&[transaction]).await;
+        assert!(
+            refused.is_err_and(|e| e.to_string().contains(".atomic()")),
+            "{mode}: a transaction cannot carry WAIT"
+        );
+        let _: u64 = pool
+            .write(redis::cmd("DEL").arg(&[
+                format!("{a}:1"),
+                format!("{a}:2"),
+                format!("{a}:n"),
+                format!("{b}:n"),
+            ]))
+            .await
+            .expect("DEL");
+    }
+}
+
+#[tokio::test]
 async fn pubsub_hears_what_the_pool_publishes_in_each_mode() {
     use futures_util::StreamExt as _;
     for config in [sentinel_config(), cluster_config()] {

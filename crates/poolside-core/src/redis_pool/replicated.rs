@@ -1,15 +1,16 @@
-//! [`RedisPool::write`] and [`RedisPool::write_pipeline`]: writes acknowledged only
-//! once `redis.wait_replicas` replicas have them (`WAIT`), so that a failover never
-//! loses a write its caller was told succeeded.
+//! [`RedisPool::write`], [`RedisPool::write_pipeline`] and
+//! [`RedisPool::write_pipelines`]: writes acknowledged only once `redis.wait_replicas`
+//! replicas have them (`WAIT`), so that a failover never loses a write its caller was
+//! told succeeded.
 
 use std::sync::atomic::Ordering;
 
 use futures_util::{StreamExt as _, TryStreamExt as _};
 use redis::FromRedisValue;
 
-use super::RedisError;
 use super::multi_slot::Parts;
 use super::pool::{Path, RedisPool};
+use super::{RedisConnection, RedisError};
 use crate::ErrorKind;
 
 impl RedisPool {
@@ -42,25 +43,35 @@ impl RedisPool {
             .map_err(|e| RedisError::from_driver(e.into(), "reading a Redis write's answer"))
     }
 
-    /// A write in parts of one slot each, on one connection of its own, as many at
-    /// once as [`parts_at_once`](Self::parts_at_once) says; then `WAIT` on every
-    /// primary, answered with the least count, so each node's `WAIT` follows its parts.
-    /// One `WAIT` in all, not one a part: a `WAIT` holds its node's link for up to
-    /// `redis.wait_timeout` when replicas are missing, and the parts behind it on that
-    /// node would wait their turn. Never sent again as a whole: some parts may have run.
+    /// A write in parts of one slot each, acknowledged as
+    /// [`replicated_together`](Self::replicated_together) acknowledges them.
     async fn replicated_in_parts(&self, parts: &Parts) -> Result<redis::Value, RedisError> {
+        let answers = self.replicated_together(parts.commands()).await?;
+        parts.answer(answers).map_err(|e| {
+            RedisError::from_driver(e, "putting together the answers of a split Redis write")
+        })
+    }
+
+    /// `requests` (commands or pipelines, each to one node) on one connection of its
+    /// own, as many at once as [`parts_at_once`](Self::parts_at_once) says, then `WAIT`
+    /// (on a cluster, on every primary, answered with the least count), so each node's
+    /// `WAIT` follows its writes; acknowledged when it counts enough replicas. One
+    /// `WAIT` in all, not one a request: a `WAIT` holds its node's link for up to
+    /// `redis.wait_timeout` when replicas are missing, and the requests behind it on
+    /// that node would wait their turn. Never sent again as a whole: some requests may
+    /// have run. Their answers, in order.
+    async fn replicated_together<R: Request>(
+        &self,
+        requests: &[R],
+    ) -> Result<Vec<redis::Value>, RedisError> {
         let wait = self.wait_command();
-        let (wait, at_once) = (&wait, self.parts_at_once(parts.commands().len()));
+        let (wait, at_once) = (&wait, self.parts_at_once(requests.len()));
         let (answers, reached): (Vec<redis::Value>, i64) = self
             .send(Path::ExclusiveOnce, |mut conn| async move {
                 // Collected first, as in `command_in_parts`.
-                let sends: Vec<_> = parts
-                    .commands()
+                let sends: Vec<_> = requests
                     .iter()
-                    .map(|part| {
-                        let mut conn = conn.clone();
-                        async move { part.query_async(&mut conn).await }
-                    })
+                    .map(|request| request.send_on(conn.clone()))
                     .collect();
                 let answers: Vec<redis::Value> = futures_util::stream::iter(sends)
                     .buffered(at_once)
@@ -71,9 +82,7 @@ impl RedisPool {
             })
             .await?;
         self.check_replicas(u64::try_from(reached).unwrap_or(0))?;
-        parts.answer(answers).map_err(|e| {
-            RedisError::from_driver(e, "putting together the answers of a split Redis write")
-        })
+        Ok(answers)
     }
 
     /// `WAIT redis.wait_replicas redis.wait_timeout`.
@@ -104,6 +113,57 @@ impl RedisPool {
         let answers = self.replicated(pipeline).await?;
         redis::from_redis_value(redis::Value::Array(answers))
             .map_err(|e| RedisError::from_driver(e.into(), "reading a Redis pipeline's answers"))
+    }
+
+    /// Sends several `pipelines`, none `.atomic()`, each to one node (on a cluster,
+    /// each keeping its keys in one slot), and acknowledges them as
+    /// [`write`](Self::write) acknowledges a write: together, on one connection of its
+    /// own, a few at once, then one `WAIT` (on every primary of a cluster). With
+    /// `redis.wait_replicas` 0, on the shared path. Their answers, in order. A batch
+    /// that fails may have run in part; it is not sent again.
+    ///
+    /// ```no_run
+    /// # async fn run(pool: poolside_core::RedisPool) -> Result<(), poolside_core::RedisError> {
+    /// // On a cluster: one pipeline a hash tag.
+    /// let mut orders = redis::pipe();
+    /// orders.set("{order:7}:state", "paid").ignore().set("{order:7}:total", 1250).ignore();
+    /// let mut stock = redis::pipe();
+    /// stock.decr("{sku:42}:stock", 1);
+    /// let answers: Vec<Vec<i64>> = pool.write_pipelines(&[orders, stock]).await?;
+    /// assert_eq!(answers[0], Vec::<i64>::new(), "both SETs ignored");
+    /// # Ok(()) }
+    /// ```
+    pub async fn write_pipelines<T: FromRedisValue>(
+        &self,
+        pipelines: &[redis::Pipeline],
+    ) -> Result<Vec<T>, RedisError> {
+        if pipelines.iter().any(redis::Pipeline::is_transaction) {
+            return Err(RedisError::new(
+                ErrorKind::Query,
+                "write_pipelines takes pipelines without .atomic(): WAIT cannot run inside \
+                 MULTI; send each transaction with pipeline(), then write() a WAIT",
+            ));
+        }
+        let answers = if self.inner.config.replicas_to_wait_for() == 0 {
+            let sends: Vec<_> = pipelines
+                .iter()
+                .map(|pipeline| self.pipeline::<redis::Value>(pipeline))
+                .collect();
+            futures_util::stream::iter(sends)
+                .buffered(self.parts_at_once(pipelines.len()))
+                .try_collect()
+                .await?
+        } else {
+            self.replicated_together(pipelines).await?
+        };
+        answers
+            .into_iter()
+            .map(|answer| {
+                redis::from_redis_value(answer).map_err(|e| {
+                    RedisError::from_driver(e.into(), "reading a Redis pipeline's answers")
+                })
+            })
+            .collect()
     }
 
     /// `pipeline` then `WAIT`, in one round trip to the node of its keys; its answers
@@ -154,5 +214,27 @@ fn wait_count(answers: &mut Vec<redis::Value>) -> u64 {
     match answers.pop() {
         Some(redis::Value::Int(n)) => u64::try_from(n).unwrap_or(0),
         _ => 0,
+    }
+}
+
+/// A request [`RedisPool::replicated_together`] sends as one: a command, or a pipeline
+/// (its answers as one array).
+trait Request: Sync {
+    /// Sends it on `conn`.
+    fn send_on(
+        &self,
+        conn: RedisConnection,
+    ) -> impl Future<Output = redis::RedisResult<redis::Value>> + Send;
+}
+
+impl Request for redis::Cmd {
+    async fn send_on(&self, mut conn: RedisConnection) -> redis::RedisResult<redis::Value> {
+        self.query_async(&mut conn).await
+    }
+}
+
+impl Request for redis::Pipeline {
+    async fn send_on(&self, mut conn: RedisConnection) -> redis::RedisResult<redis::Value> {
+        self.query_async(&mut conn).await
     }
 }
