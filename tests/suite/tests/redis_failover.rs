@@ -485,9 +485,10 @@ async fn redis_fault_cluster_burst_on_a_stale_connection_is_served() {
 #[ignore = "moves slots of the shared cluster: run by `cargo xtask test` in its faults phase"]
 async fn redis_fault_cluster_connection_stalled_at_a_slot_refresh_is_let_go() {
     // After a reshard, one 500-key MGET with redis.cluster_in_flight = 0 (no bound:
-    // its 500 parts of one slot go at once) on the connection whose slot map is stale:
-    // the slot refresh that the burst starts stops the redis crate's cluster client for
-    // good (nearly every time on tokio 1.54, rarely on 1.53: see ARCHITECTURE.md).
+    // sent whole, and split by the redis crate's cluster client into 500 requests at
+    // once) on the connection whose slot map is stale: the slot refresh that the burst
+    // starts stops the client for good (nearly every time on tokio 1.54, rarely on
+    // 1.53: see ARCHITECTURE.md).
     // The pool must let that connection go: the next read is served at once, where it
     // used to wait for the stalled connection's check until redis.connection_timeout.
     let mut unbounded = cluster_config();

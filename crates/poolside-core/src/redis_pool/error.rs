@@ -60,6 +60,9 @@ impl RedisError {
         // No server to send to: the cluster client holds no connection to the node
         // serving the slot, or the sentinels named no primary. Nothing was sent.
         let no_cluster_node = error.kind() == redis::ErrorKind::ClusterConnectionNotFound;
+        // The cluster client split a command by slot and left out a node it held no
+        // connection to; the parts it sent may have run.
+        let left_out = left_out_of(&error);
         let no_primary = matches!(
             error.kind(),
             redis::ErrorKind::MasterNameNotFoundBySentinel
@@ -116,6 +119,11 @@ impl RedisError {
                  (the node is down, or refuses this client: a wrong password does so); the \
                  command was not sent"
             }
+            _ if left_out => {
+                ": the cluster client held no connection to the node of some of the \
+                 command's slots and left their part out; nothing is wrong with the \
+                 command, and a read can go again"
+            }
             _ if no_primary => {
                 ": the sentinels named no primary for redis.master_name: check the name, \
                  and that they monitor it (SENTINEL MASTERS)"
@@ -169,6 +177,13 @@ impl RedisError {
 
     pub(crate) fn was_sent(&self) -> bool {
         self.sent
+    }
+
+    /// Whether the redis crate's cluster client failed a multi-slot command because it
+    /// left out a node it held no connection to (the answers it put together came up
+    /// short): nothing is wrong with the command, and a read can go again.
+    pub(crate) fn node_left_out(&self) -> bool {
+        self.source.as_ref().is_some_and(left_out_of)
     }
 
     /// Whether the server answered on a sound connection, refusing for now (loading
@@ -239,6 +254,13 @@ impl fmt::Display for RedisError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.message)
     }
+}
+
+/// Whether `error` is the cluster client's for a command it split by slot and left a
+/// node out of (its answers' count came up short).
+fn left_out_of(error: &redis::RedisError) -> bool {
+    error.kind() == redis::ErrorKind::Client
+        && error.to_string().contains("number of multi-slot results")
 }
 
 #[cfg(test)]
@@ -357,6 +379,28 @@ mod tests {
             "running a Redis command",
         );
         assert!(!lost.to_string().contains("maxclients"), "{lost}");
+    }
+
+    #[test]
+    fn a_node_the_cluster_client_left_out_is_told_apart() {
+        let left_out = RedisError::from_driver(
+            redis::RedisError::from((
+                redis::ErrorKind::Client,
+                "Mismatch in the number of multi-slot results compared to the expected result count.",
+                "Expected: 10, Found: 16".to_owned(),
+            )),
+            "running a Redis command",
+        );
+        assert!(left_out.node_left_out(), "{left_out}");
+        assert!(
+            left_out.to_string().contains("left their part out"),
+            "{left_out}"
+        );
+        let other = RedisError::from_driver(
+            redis::RedisError::from((redis::ErrorKind::Client, "some other client failure")),
+            "running a Redis command",
+        );
+        assert!(!other.node_left_out(), "{other}");
     }
 
     #[test]

@@ -1,19 +1,20 @@
 //! Commands over keys in several slots of a cluster (`MGET`, `DEL`, `MSET`, ...): the
-//! parts of one slot each that the pool sends them in ([`split`] into [`Parts`]), and
-//! their answers put back together as the cluster client puts its own sub-commands'
-//! ([`Parts::answer`]).
+//! parts the pool sends them in ([`split`] into [`Parts`]), and their answers put back
+//! together as the cluster client puts its own sub-commands' ([`Parts::answer`]).
 //!
-//! The cluster client would split such a command by slot itself, and send the parts all
-//! at once. Two reasons not to let it. Its fan-out skips, without a word, every node it
-//! holds no connection to at that moment (after a failover, a primary it has not
-//! connected to yet): an `MSET` or `DEL` then reports success, a `DEL` or `EXISTS`
-//! counts short, an `MGET` fails on the mismatch. A command of one slot goes to its node
-//! the usual way, connecting if need be, followed by MOVED and ASK, or failing plainly.
-//! And one command over hundreds of slots is a burst by itself, the kind that stalls
-//! the client after slots move (see `cluster_room.rs`): the pool sends parts a few at
-//! a time, within the room.
+//! The cluster client splits such a command by slot itself and sends the parts all at
+//! once; its fan-out skips, without a word, every node it holds no connection to at
+//! that moment (after a failover, a primary it has not connected to yet). An `MSET` or
+//! `DEL` then reports success, a `DEL` or `EXISTS` counts short: so these go in parts
+//! of one slot each, each to its node the usual way (connecting if need be, followed
+//! by MOVED and ASK, or failing plainly). An `MGET` fails loudly on the mismatch
+//! instead, and the client's split costs a third of the pool's: it goes in chunks the
+//! client splits, of a few slots each, and the pool sends a failed chunk again in
+//! parts of one slot. Either way one command over hundreds of slots is no longer a
+//! burst by itself, the kind that stalls the client after slots move
+//! (`cluster_room.rs`).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use redis::cluster_routing::Slot;
 use redis::{Arg, Value};
@@ -21,7 +22,9 @@ use redis::{Arg, Value};
 /// How the answers of a command's parts make its answer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Combine {
-    /// One array, each part's answers at the places of its keys (`MGET`).
+    /// One array, each part's answers at the places of its keys (`MGET`). The
+    /// cluster client checks the count of its own parts' answers: a part it left out
+    /// fails the command.
     Arrays,
     /// The sum of the parts' counts (`DEL`, `EXISTS`).
     Sum,
@@ -82,44 +85,95 @@ fn parse(cmd: &redis::Cmd) -> Option<(&'static MultiSlot, Vec<&[u8]>)> {
     Some((kind, rest))
 }
 
-/// A command split by slot: one command per slot its keys fall in, in the order the
-/// slots first appear, and where each part's keys sit in the command.
+/// A command split by slot: its parts, each with the slots it reaches, in the order
+/// the keys first reach them, and where each part's keys sit in the command.
 #[derive(Debug)]
 pub(super) struct Parts {
-    commands: Vec<redis::Cmd>,
+    commands: Vec<(redis::Cmd, u16)>,
     /// For each part, the places of its keys among the command's.
     places: Vec<Vec<usize>>,
     combine: Combine,
 }
 
-/// `cmd` in parts of one slot each; `None` when its keys fall in one slot (or it is
-/// not a command the cluster client splits by slot), and it goes as it is.
-pub(super) fn split(cmd: &redis::Cmd) -> Option<Parts> {
+/// How the pool sends a command on a cluster.
+#[derive(Debug)]
+pub(super) enum Plan {
+    /// As it is, reaching `slots` slots: one, but for an `MGET` over a few slots that
+    /// the cluster client splits itself.
+    Whole { slots: u16 },
+    /// In parts.
+    Parts(Parts),
+}
+
+/// How `cmd` goes: an `MGET` whole when its keys fall in at most `most` slots,
+/// otherwise as [`split`] splits it; any other command of the list whole when its keys
+/// fall in one slot, otherwise a part a slot; any other command whole.
+pub(super) fn plan(cmd: &redis::Cmd, most: u16) -> Plan {
+    let Some((kind, rest)) = parse(cmd) else {
+        return Plan::Whole { slots: 1 };
+    };
+    if kind.combine == Combine::Arrays {
+        let keys = &rest[..rest.len().saturating_sub(kind.trailing)];
+        let slots: HashSet<Slot> = keys.iter().map(Slot::for_key).collect();
+        // At most 16,384 slots.
+        let slots = u16::try_from(slots.len()).unwrap_or(u16::MAX);
+        if slots <= most {
+            return Plan::Whole {
+                slots: slots.max(1),
+            };
+        }
+    }
+    split(cmd, most).map_or(Plan::Whole { slots: 1 }, Plan::Parts)
+}
+
+/// `cmd` in parts: an `MGET` in runs of its keys over at most `most` slots each, any
+/// other command of the list in parts of one slot each (keys of one slot share a part
+/// wherever they sit). `None` when its keys fall in one slot (or it is not a command
+/// the cluster client splits by slot), and it goes as it is.
+pub(super) fn split(cmd: &redis::Cmd, most: u16) -> Option<Parts> {
     let (kind, rest) = parse(cmd)?;
     let (keyed, trailing) = rest.split_at(rest.len().saturating_sub(kind.trailing));
+    let most = match kind.combine {
+        Combine::Arrays => usize::from(most.max(1)),
+        Combine::Sum | Combine::AllSucceeded => 1,
+    };
+    let mut parts: Vec<Part<'_>> = Vec::new();
+    // The part of each slot seen.
     let mut part_of: HashMap<Slot, usize> = HashMap::new();
-    let mut groups: Vec<Vec<&[&[u8]]>> = Vec::new();
-    let mut places: Vec<Vec<usize>> = Vec::new();
     for (place, group) in keyed.chunks(kind.step).enumerate() {
-        let part = *part_of.entry(Slot::for_key(group[0])).or_insert_with(|| {
-            groups.push(Vec::new());
-            places.push(Vec::new());
-            groups.len() - 1
+        let slot = Slot::for_key(group[0]);
+        let part = match most {
+            // One slot a part: the part of that slot, wherever it began.
+            1 => part_of.get(&slot).copied(),
+            // Runs: the last part, while it has room for the slot.
+            _ => parts.len().checked_sub(1).filter(|&last| {
+                let slots = &parts[last].slots;
+                slots.contains(&slot) || slots.len() < most
+            }),
+        };
+        let part = part.unwrap_or_else(|| {
+            parts.push(Part::default());
+            parts.len() - 1
         });
-        groups[part].push(group);
-        places[part].push(place);
+        part_of.insert(slot, part);
+        parts[part].groups.push(group);
+        parts[part].slots.insert(slot);
+        parts[part].places.push(place);
     }
-    if groups.len() < 2 {
+    if part_of.len() < 2 {
         return None;
     }
-    let commands = groups
+    let mut places = Vec::with_capacity(parts.len());
+    let commands = parts
         .into_iter()
-        .map(|groups| {
-            let mut part = redis::cmd(kind.name);
-            for arg in groups.into_iter().flatten().chain(trailing) {
-                part.arg(*arg);
+        .map(|part| {
+            let mut cmd = redis::cmd(kind.name);
+            for arg in part.groups.into_iter().flatten().chain(trailing) {
+                cmd.arg(*arg);
             }
-            part
+            places.push(part.places);
+            // At most 16,384 slots.
+            (cmd, u16::try_from(part.slots.len()).unwrap_or(u16::MAX))
         })
         .collect();
     Some(Parts {
@@ -129,9 +183,18 @@ pub(super) fn split(cmd: &redis::Cmd) -> Option<Parts> {
     })
 }
 
+/// One part being filled: its key groups (a key and the values after it), the slots
+/// they fall in, and their places in the command.
+#[derive(Default)]
+struct Part<'a> {
+    groups: Vec<&'a [&'a [u8]]>,
+    slots: HashSet<Slot>,
+    places: Vec<usize>,
+}
+
 impl Parts {
-    /// The parts, one command per slot.
-    pub(super) fn commands(&self) -> &[redis::Cmd] {
+    /// The parts, each with the slots it reaches.
+    pub(super) fn commands(&self) -> &[(redis::Cmd, u16)] {
         &self.commands
     }
 
@@ -203,48 +266,84 @@ mod tests {
             .collect()
     }
 
-    #[test]
-    fn a_command_over_several_slots_goes_in_parts_of_one_slot() {
-        let keys = keys(100);
-        let parts = split(redis::cmd("MGET").arg(&keys)).expect("100 keys, many slots");
-        assert_eq!(parts.combine, Combine::Arrays);
+    /// Checks that `parts` hold every key of `keys` once, each at its place, and
+    /// that each part reaches as many slots as it says, at most `most`.
+    fn every_key_once(parts: &Parts, keys: &[String], most: usize) {
         let mut seen = vec![false; keys.len()];
-        for (part, places) in parts.commands().iter().zip(&parts.places) {
-            let slots = slots(part, 1);
-            assert!(
-                slots.iter().all(|&slot| slot == slots[0]),
-                "one slot a part"
-            );
-            let args = args(part);
-            assert_eq!(args[0], b"MGET");
-            for (key, &place) in args[1..].iter().zip(places) {
+        for ((part, slots), places) in parts.commands().iter().zip(&parts.places) {
+            let reached: HashSet<Slot> = self::slots(part, 1).into_iter().collect();
+            assert_eq!(reached.len(), usize::from(*slots));
+            assert!(reached.len() <= most, "{} slots in a part", reached.len());
+            for (key, &place) in args(part)[1..].iter().zip(places) {
                 assert_eq!(key, keys[place].as_bytes(), "each key at its place");
+                assert!(!seen[place]);
                 seen[place] = true;
             }
         }
-        assert!(seen.iter().all(|&s| s), "every key once");
-        // Keys of one slot, and commands not split by slot, go as they are.
+        assert!(seen.iter().all(|&s| s), "every key");
+    }
+
+    #[test]
+    fn a_write_or_a_count_goes_in_parts_of_one_slot_and_an_mget_in_runs() {
+        let keys = keys(100);
+        for name in ["DEL", "UNLINK", "EXISTS", "TOUCH"] {
+            let parts = split(redis::cmd(name).arg(&keys), 16).expect("many slots");
+            every_key_once(&parts, &keys, 1);
+            assert_eq!(args(&parts.commands()[0].0)[0], name.as_bytes());
+        }
+        let parts = split(redis::cmd("MGET").arg(&keys), 16).expect("many slots");
+        assert_eq!(parts.combine, Combine::Arrays);
+        every_key_once(&parts, &keys, 16);
+        assert!(
+            parts.commands().len() >= 100 / 16,
+            "{}",
+            parts.commands().len()
+        );
+        for (part, places) in parts.commands().iter().map(|(p, _)| p).zip(&parts.places) {
+            assert!(
+                places.windows(2).all(|w| w[1] == w[0] + 1),
+                "runs: {part:?}"
+            );
+        }
+        let one_slot_parts = split(redis::cmd("MGET").arg(&keys), 1).expect("many slots");
+        every_key_once(&one_slot_parts, &keys, 1);
+        // An MGET within the bound is one chunk (the client splits it, and fails loudly
+        // on a node left out); keys of one slot, and other commands, go as they are.
+        let few = split(redis::cmd("MGET").arg(&keys[..5]), 16).expect("5 slots");
+        assert_eq!(few.commands().len(), 1);
+        assert_eq!(few.commands()[0].1, 5);
         let tagged: Vec<String> = (0..100).map(|i| format!("{{t}}{i}")).collect();
-        assert!(split(redis::cmd("DEL").arg(&tagged)).is_none());
-        assert!(split(redis::cmd("GET").arg("a")).is_none());
-        assert!(split(&redis::cmd("MGET")).is_none());
+        assert!(split(redis::cmd("DEL").arg(&tagged), 16).is_none());
+        assert!(split(redis::cmd("MGET").arg(&tagged), 1).is_none());
+        assert!(split(redis::cmd("GET").arg("a"), 1).is_none());
+        assert!(split(&redis::cmd("MGET"), 1).is_none());
     }
 
     #[test]
     fn keys_of_one_slot_share_a_part_wherever_they_sit() {
-        let cmd = redis::cmd("MGET")
-            .arg(&["{a}1", "{b}1", "{a}2", "{b}2", "{c}"])
-            .clone();
-        let parts = split(&cmd).expect("three slots");
-        assert_eq!(parts.commands().len(), 3);
+        let keys: Vec<String> = ["{a}1", "{b}1", "{a}2", "{b}2", "{c}"]
+            .map(str::to_owned)
+            .to_vec();
+        let parts = split(redis::cmd("DEL").arg(&keys), 16).expect("three slots");
         assert_eq!(parts.places, [vec![0, 2], vec![1, 3], vec![4]]);
+        let mget = split(redis::cmd("MGET").arg(&keys), 1).expect("three slots");
+        assert_eq!(
+            mget.places, parts.places,
+            "one slot a part: grouped the same"
+        );
+        let runs = split(redis::cmd("MGET").arg(&keys), 2).expect("three slots");
+        assert_eq!(
+            runs.places,
+            [vec![0, 1, 2, 3], vec![4]],
+            "runs of two slots"
+        );
         let answers = vec![
             Value::Array(vec![Value::Int(0), Value::Int(2)]),
             Value::Array(vec![Value::Int(1), Value::Nil]),
             Value::Array(vec![Value::Int(4)]),
         ];
         assert_eq!(
-            parts.answer(answers),
+            mget.answer(answers),
             Ok(Value::Array(vec![
                 Value::Int(0),
                 Value::Int(1),
@@ -261,32 +360,33 @@ mod tests {
         let keys = keys(10);
         let pairs: Vec<(&str, String)> =
             keys.iter().map(|k| (k.as_str(), format!("v{k}"))).collect();
-        let parts = split(redis::cmd("MSET").arg(&pairs)).expect("parts");
+        let parts = split(redis::cmd("MSET").arg(&pairs), 16).expect("parts");
         assert_eq!(parts.combine, Combine::AllSucceeded);
-        for part in parts.commands() {
+        for (part, slots) in parts.commands() {
             let args = args(part);
             assert_eq!(args.len() % 2, 1, "name, then pairs");
             for pair in args[1..].chunks(2) {
                 assert_eq!([b"v", pair[0].as_slice()].concat(), pair[1]);
             }
-            let slots = slots(part, 2);
+            assert_eq!(*slots, 1);
+            let slots = self::slots(part, 2);
             assert!(slots.iter().all(|&slot| slot == slots[0]));
         }
         let json = redis::cmd("JSON.MGET").arg(&keys).arg("$.x").clone();
-        let parts = split(&json).expect("parts");
+        let parts = split(&json, 1).expect("parts");
         assert!(parts.commands().len() > 1);
-        for part in parts.commands() {
+        for (part, _) in parts.commands() {
             assert_eq!(args(part).last().map(Vec::as_slice), Some(&b"$.x"[..]));
         }
         let mut cursor = redis::cmd("MGET");
         cursor.arg(&keys).cursor_arg(0);
-        assert!(split(&cursor).is_none(), "a cursor goes as it is");
+        assert!(split(&cursor, 1).is_none(), "a cursor goes as it is");
     }
 
     #[test]
     fn counts_add_up_and_a_short_or_odd_answer_is_an_error() {
         let keys = keys(3);
-        let parts = |name: &str| split(redis::cmd(name).arg(&keys)).expect("3 slots");
+        let parts = |name: &str| split(redis::cmd(name).arg(&keys), 1).expect("3 slots");
         assert_eq!(parts("DEL").commands().len(), 3);
         assert_eq!(
             parts("DEL").answer(vec![Value::Int(2), Value::Int(0), Value::Int(5)]),

@@ -74,14 +74,20 @@ pub(super) struct Inner {
 /// Where a request goes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Path {
-    /// The shared multiplexed connection; on a cluster, a request of one slot (or one
-    /// node), which takes a place in the connection's room.
-    Shared,
+    /// The shared multiplexed connection; on a cluster, a request reaching `slots`
+    /// slots (one, but for a chunk of an `MGET`), which takes as many places in the
+    /// connection's room.
+    Shared { slots: u16 },
     /// A connection of its own, for a request that holds the connection (`WAIT`).
     Exclusive,
     /// As `Exclusive`, never sent again: a request in parts, some of which may have
     /// run when another failed unsent.
     ExclusiveOnce,
+}
+
+impl Path {
+    /// The shared connection, for a request of one slot (or none).
+    pub(super) const ONE_SLOT: Self = Self::Shared { slots: 1 };
 }
 
 /// A connection leased for sharing; callers use clones of `conn`.
@@ -276,15 +282,17 @@ impl RedisPool {
     /// # Ok(()) }
     /// ```
     pub async fn command<T: FromRedisValue>(&self, cmd: &redis::Cmd) -> Result<T, RedisError> {
-        if let Some(parts) = self.parts(cmd) {
-            // Boxed: this path's state would otherwise make every command's future as
-            // large as its own.
-            let answer = Box::pin(self.command_in_parts(&parts)).await?;
-            return redis::from_redis_value(answer).map_err(|e| {
+        // Boxed, the plan in it: this path's state would otherwise make every
+        // command's future as large as its own.
+        let planned = self
+            .plan(cmd)
+            .map(|plan| Box::pin(self.command_as_planned(cmd, plan)));
+        if let Some(planned) = planned {
+            return redis::from_redis_value(planned.await?).map_err(|e| {
                 RedisError::from_driver(e.into(), "reading a Redis command's answer")
             });
         }
-        self.send(Path::Shared, |mut conn| async move {
+        self.send(Path::ONE_SLOT, |mut conn| async move {
             cmd.query_async(&mut conn).await
         })
         .await
@@ -297,7 +305,7 @@ impl RedisPool {
         pipeline: &redis::Pipeline,
     ) -> Result<T, RedisError> {
         // On a cluster a pipeline goes to one node, in one request.
-        self.send(Path::Shared, |mut conn| async move {
+        self.send(Path::ONE_SLOT, |mut conn| async move {
             pipeline.query_async(&mut conn).await
         })
         .await
@@ -313,7 +321,12 @@ impl RedisPool {
         Fut: Future<Output = redis::RedisResult<T>>,
     {
         let _admitted = self.admit()?;
-        let result = self.send_admitted(path, call).await;
+        // Not `send_admitted`: its future nested in this one would make every
+        // command's future larger.
+        let mut result = self.send_once(path, &call).await;
+        if resends(path, &result) {
+            result = self.send_once(path, &call).await;
+        }
         if result.is_err() {
             self.inner.counters.errors.fetch_add(1, Ordering::Relaxed);
         }
@@ -344,19 +357,15 @@ impl RedisPool {
     pub(super) async fn send_admitted<T, F, Fut>(
         &self,
         path: Path,
-        call: F,
+        call: &F,
     ) -> Result<T, RedisError>
     where
         F: Fn(RedisConnection) -> Fut,
         Fut: Future<Output = redis::RedisResult<T>>,
     {
-        let mut result = self.send_once(path, &call).await;
-        if path != Path::ExclusiveOnce
-            && result.as_ref().err().is_some_and(|e| {
-                e.kind() == ErrorKind::Connect && !e.was_sent() && !e.refused_for_now()
-            })
-        {
-            result = self.send_once(path, &call).await;
+        let mut result = self.send_once(path, call).await;
+        if resends(path, &result) {
+            result = self.send_once(path, call).await;
         }
         result
     }
@@ -368,15 +377,15 @@ impl RedisPool {
         F: Fn(RedisConnection) -> Fut,
         Fut: Future<Output = redis::RedisResult<T>>,
     {
-        if let (Path::Shared, true) = (path, self.inner.config.max_size > 1) {
+        if let (Path::Shared { slots }, true) = (path, self.inner.config.max_size > 1) {
             let lease = self.shared(0).await?;
-            let place = lease.room.as_ref().map(ClusterRoom::try_enter);
+            let place = lease.room.as_ref().map(|room| room.try_enter(slots));
             let (lease, _place) = match place {
                 None => (lease, None),
                 Some(Some(place)) => (lease, Some(place)),
                 // Boxed, as the lease in `shared` is: this path's state would
                 // otherwise make every command's future as large as its own.
-                Some(None) => Box::pin(self.shared_with_room(lease)).await?,
+                Some(None) => Box::pin(self.shared_with_room(lease, slots)).await?,
             };
             let result = call(lease.conn.clone())
                 .await
@@ -477,6 +486,16 @@ impl RedisPool {
         self.inner.shared.release_all();
         self.inner.fair.close(deadline).await
     }
+}
+
+/// Whether a request on `path` that ended in `result` goes once more: a connection
+/// failed it before it ran (a replica's READONLY after a failover), and it may be sent
+/// again (not on `Path::ExclusiveOnce`).
+fn resends<T>(path: Path, result: &Result<T, RedisError>) -> bool {
+    path != Path::ExclusiveOnce
+        && result.as_ref().err().is_some_and(|e| {
+            e.kind() == ErrorKind::Connect && !e.was_sent() && !e.refused_for_now()
+        })
 }
 
 /// A Redis connection of its own, returned to the pool when dropped. Derefs to the

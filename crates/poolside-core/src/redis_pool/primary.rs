@@ -85,7 +85,7 @@ impl RedisPool {
         let RedisPrimary::ClusterNode { host, port } = node else {
             return self.command(cmd).await;
         };
-        self.send(Path::Shared, |conn| async move {
+        self.send(Path::ONE_SLOT, |conn| async move {
             match conn {
                 RedisConnection::Cluster(mut cluster) => {
                     let routing = RoutingInfo::SingleNode(SingleNodeRoutingInfo::ByAddress {

@@ -31,7 +31,7 @@ impl RedisPool {
         if self.inner.config.replicas_to_wait_for() == 0 {
             return self.command(cmd).await;
         }
-        let value = if let Some(parts) = self.parts(cmd) {
+        let value = if let Some(parts) = self.write_parts(cmd) {
             self.replicated_in_parts(&parts).await?
         } else {
             let mut pipeline = redis::pipe();
@@ -227,9 +227,9 @@ trait Request: Sync {
     ) -> impl Future<Output = redis::RedisResult<redis::Value>> + Send;
 }
 
-impl Request for redis::Cmd {
+impl Request for (redis::Cmd, u16) {
     async fn send_on(&self, mut conn: RedisConnection) -> redis::RedisResult<redis::Value> {
-        self.query_async(&mut conn).await
+        self.0.query_async(&mut conn).await
     }
 }
 
