@@ -58,10 +58,10 @@ pub struct RedisConfig {
     pub retry_delay: Duration,
     /// Commands that may wait for a connection before new ones are refused. Default: 1000.
     pub max_queued_commands: u32,
-    /// In `cluster` mode, how many requests may be in flight on a shared cluster
-    /// connection at once (a multi-key command over several slots is one request a
-    /// slot); the rest go to another shared connection or wait their turn within
-    /// `command_timeout`, and one command's requests go half as many at once. After
+    /// In `cluster` mode, how many slots' worth of requests may be in flight on a shared
+    /// cluster connection at once (a `GET` one, an `MGET` one per slot of its keys); the
+    /// rest go to another shared connection or wait their turn within
+    /// `command_timeout`, and one command goes in parts over half as many at most. After
     /// slots move, a larger burst can stall the redis crate's cluster client for good;
     /// a bound costs some throughput past it. 0: no bound. Default: 32.
     pub cluster_in_flight: u32,

@@ -28,7 +28,7 @@ pub enum RedisConnection {
     /// and MOVED and ASK redirections are followed. A multi-key command (`MGET`,
     /// `MSET`, `DEL`, `UNLINK`, `EXISTS`) over several slots is split by slot here,
     /// and the parts for a node not connected at that moment are left out without an
-    /// error: `RedisPool::command` sends one command a slot instead.
+    /// error: `RedisPool::command` sends such writes and counts one command a slot.
     Cluster(ClusterConnection),
 }
 

@@ -259,18 +259,20 @@ impl RedisPool {
     /// Runs `cmd` on the shared connection (on an exclusive one in a pool of one),
     /// within `redis.command_timeout`.
     ///
-    /// On a cluster, a multi-key command (`MGET`, `DEL`, `UNLINK`, `EXISTS`, `TOUCH`,
-    /// `MSET`) whose keys fall in several slots is sent as one request per slot, half
-    /// of `redis.cluster_in_flight` at once, each within the timeout (one command in
-    /// [`stats`](Self::stats) and against `redis.max_queued_commands`); its answer is put back together as the
-    /// cluster client would (each value at its key's place for `MGET`, counts summed
-    /// for `DEL`). The cluster client's own split skips the nodes it holds no
-    /// connection to, silently (ARCHITECTURE.md). Such a command is no more atomic than
-    /// Redis Cluster makes it: a part that fails fails the command, after others may
-    /// have run.
+    /// On a cluster, a write or a count over keys in several slots (`MSET`, `DEL`,
+    /// `UNLINK`, `EXISTS`, `TOUCH`) is sent as one request per slot: the cluster
+    /// client's own split skips, silently, the nodes it holds no connection to
+    /// (ARCHITECTURE.md). An `MGET` goes whole, the client splitting it, in chunks over
+    /// half of `redis.cluster_in_flight` slots at most; when the client left a node out
+    /// (it fails the `MGET` then), it goes again a request a slot. The parts go half of
+    /// `redis.cluster_in_flight` at once, each within the timeout, the command counting
+    /// once in [`stats`](Self::stats) and against `redis.max_queued_commands`, and its
+    /// answer is put back together as the client would (each value at its key's place
+    /// for `MGET`, counts summed for `DEL`). Such a command is no more atomic than Redis
+    /// Cluster makes it: a part that fails fails the command, after others may have run.
     ///
-    /// At most `redis.cluster_in_flight` requests (32 by default) are in flight on a
-    /// shared cluster connection at once; the rest go to another shared connection (up
+    /// At most `redis.cluster_in_flight` slots' worth of requests (32 by default) are in
+    /// flight on a shared cluster connection at once; the rest go to another shared connection (up
     /// to four, half of `redis.max_size`) or wait for the first place freed, within the
     /// same timeout. A larger burst, after slots moved, can stop the redis crate's
     /// cluster client for good (ARCHITECTURE.md).
