@@ -159,9 +159,10 @@ fn sent(pool: &RedisPool) -> u64 {
 }
 
 #[tokio::test]
-async fn on_a_cluster_a_multi_key_command_goes_as_one_command_a_slot() {
-    // Keys of a few hash tags, interleaved: one part a tag (the split itself is
-    // multi_slot.rs's to test), each value back at its key's place; counts summed; a
+async fn on_a_cluster_a_multi_key_command_over_several_slots_answers_as_one() {
+    // Keys of six hash tags, interleaved: writes and counts in a part a tag, an MGET in
+    // chunks of two slots, or whole without the bound (the split itself is
+    // multi_slot.rs's to test); each value back at its key's place; counts summed; a
     // write's parts acknowledged by a replica; each command counted once.
     for in_flight in ["4", "0"] {
         let config = redis_cluster_config(&[("POOLSIDE_REDIS__CLUSTER_IN_FLIGHT", in_flight)]);
