@@ -39,10 +39,9 @@ impl RedisPool {
         if self.inner.config.mode != RedisMode::Cluster {
             return None;
         }
-        let most = match self.inner.config.cluster_in_flight {
-            0 => u16::MAX,
-            in_flight => u16::try_from(in_flight.div_ceil(2)).unwrap_or(u16::MAX),
-        };
+        let most = self
+            .half_room()
+            .map_or(u16::MAX, |half| u16::try_from(half).unwrap_or(u16::MAX));
         match plan(cmd, most) {
             Plan::Whole { slots: 1 } => None,
             plan => Some(plan),
@@ -64,10 +63,16 @@ impl RedisPool {
     /// bound (the command counts once against `redis.max_queued_commands`, however many
     /// parts it has).
     pub(super) fn parts_at_once(&self, parts: usize) -> usize {
-        match usize::try_from(self.inner.config.cluster_in_flight) {
-            Ok(0) | Err(_) => parts.max(1),
-            Ok(in_flight) => in_flight.div_ceil(2),
-        }
+        self.half_room()
+            .and_then(|half| usize::try_from(half).ok())
+            .unwrap_or(parts.max(1))
+    }
+
+    /// Half of `redis.cluster_in_flight`, rounded up: what one command may take of a
+    /// shared cluster connection's room. `None` without the bound (0).
+    fn half_room(&self) -> Option<u32> {
+        let in_flight = self.inner.config.cluster_in_flight;
+        (in_flight > 0).then(|| in_flight.div_ceil(2))
     }
 
     /// Sends `cmd` as `plan` says (whole, over several slots, or in parts on the

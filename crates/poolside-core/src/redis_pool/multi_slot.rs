@@ -114,7 +114,7 @@ pub(super) fn plan(cmd: &redis::Cmd, most: u16) -> Plan {
     };
     if kind.combine == Combine::Arrays {
         let keys = &rest[..rest.len().saturating_sub(kind.trailing)];
-        let slots: HashSet<Slot> = keys.iter().map(Slot::for_key).collect();
+        let slots: HashSet<Slot> = keys.iter().step_by(kind.step).map(Slot::for_key).collect();
         // At most 16,384 slots.
         let slots = u16::try_from(slots.len()).unwrap_or(u16::MAX);
         if slots <= most {
@@ -123,7 +123,7 @@ pub(super) fn plan(cmd: &redis::Cmd, most: u16) -> Plan {
             };
         }
     }
-    split(cmd, most).map_or(Plan::Whole { slots: 1 }, Plan::Parts)
+    split_parsed(kind, &rest, most).map_or(Plan::Whole { slots: 1 }, Plan::Parts)
 }
 
 /// `cmd` in parts: an `MGET` in runs of its keys over at most `most` slots each, any
@@ -132,6 +132,11 @@ pub(super) fn plan(cmd: &redis::Cmd, most: u16) -> Plan {
 /// the cluster client splits by slot), and it goes as it is.
 pub(super) fn split(cmd: &redis::Cmd, most: u16) -> Option<Parts> {
     let (kind, rest) = parse(cmd)?;
+    split_parsed(kind, &rest, most)
+}
+
+/// [`split`] of a command already parsed: its kind and its arguments after the name.
+fn split_parsed(kind: &MultiSlot, rest: &[&[u8]], most: u16) -> Option<Parts> {
     let (keyed, trailing) = rest.split_at(rest.len().saturating_sub(kind.trailing));
     let most = match kind.combine {
         Combine::Arrays => usize::from(most.max(1)),

@@ -272,9 +272,9 @@ impl RedisPool {
     /// Cluster makes it: a part that fails fails the command, after others may have run.
     ///
     /// At most `redis.cluster_in_flight` slots' worth of requests (32 by default) are in
-    /// flight on a shared cluster connection at once; the rest go to another shared connection (up
-    /// to four, half of `redis.max_size`) or wait for the first place freed, within the
-    /// same timeout. A larger burst, after slots moved, can stop the redis crate's
+    /// flight on a shared cluster connection at once; the rest go to another shared
+    /// connection (up to four, half of `redis.max_size`) or wait for the first place
+    /// freed, within the same timeout. A larger burst, after slots moved, can stop the redis crate's
     /// cluster client for good (ARCHITECTURE.md).
     ///
     /// ```no_run
