@@ -327,6 +327,38 @@ async fn a_write_is_acknowledged_only_once_the_replicas_have_it() {
             error.to_string().contains("1 of the 2 replica(s)"),
             "{error}"
         );
+
+        // A write in parts (about ten a primary): the first WAIT that counts too few
+        // fails it, not the ten queued on a node one after the other (2 s). Counted
+        // once; the pool goes on.
+        let keys: Vec<String> = (0..30)
+            .map(|i| format!("{{{}}}", key("short", i)))
+            .collect();
+        let pairs: Vec<(&str, u8)> = keys.iter().map(|k| (k.as_str(), 1)).collect();
+        let started = std::time::Instant::now();
+        let error = pool
+            .write::<()>(redis::cmd("MSET").arg(&pairs))
+            .await
+            .expect_err("one replica is not two");
+        let took = started.elapsed();
+        assert!(
+            error.to_string().contains("1 of the 2 replica(s)"),
+            "{error}"
+        );
+        assert!(
+            took < Duration::from_secs(1),
+            "{} mode: took {took:?}",
+            config.mode
+        );
+        assert_eq!(pool.stats().errors, 2, "{:?}", pool.stats());
+        let _: Option<String> = pool
+            .command(redis::cmd("GET").arg(&keys[0]))
+            .await
+            .expect("the pool goes on");
+        let _: u64 = pool
+            .command(redis::cmd("DEL").arg(&keys))
+            .await
+            .expect("DEL");
     }
 }
 

@@ -80,8 +80,8 @@ pub(super) enum Path {
     Shared { slots: u16 },
     /// A connection of its own, for a request that holds the connection (`WAIT`).
     Exclusive,
-    /// As `Exclusive`, never sent again: a request in parts, some of which may have
-    /// run when another failed unsent.
+    /// As `Exclusive`, never sent again (a request in parts, some of which may have
+    /// run when another failed unsent), its connection let go when it fails.
     ExclusiveOnce,
 }
 
@@ -411,7 +411,13 @@ impl RedisPool {
             // the lease in `shared` is.
             let conn = Box::pin(self.exclusive()).await?;
             let result = call(conn.clone()).await.map_err(|e| self.command_error(e));
-            if result.as_ref().err().is_some_and(|e| self.stuck(e)) {
+            // A request in parts that failed may have left others queued on it (a
+            // `WAIT` holding its node's link): it is let go, as a stuck one is.
+            if result
+                .as_ref()
+                .err()
+                .is_some_and(|e| path == Path::ExclusiveOnce || self.stuck(e))
+            {
                 conn.checkout.abandon();
             }
             result

@@ -3,9 +3,10 @@
 //! replicas have them (`WAIT`), so that a failover never loses a write its caller was
 //! told succeeded.
 
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use futures_util::{StreamExt as _, TryStreamExt as _};
+use poolside_config::RedisMode;
 use redis::FromRedisValue;
 
 use super::multi_slot::Parts;
@@ -20,7 +21,7 @@ impl RedisPool {
     /// A write the primary took but the replicas did not within `redis.wait_timeout`
     /// fails with [`ErrorKind::Unavailable`]: a failover could lose it. On a cluster,
     /// a write over keys in several slots (`MSET`, `DEL`) goes in parts of one slot
-    /// each on one connection of its own, then `WAIT` on every primary.
+    /// each on one connection of its own, each part with a `WAIT` behind it.
     ///
     /// ```no_run
     /// # async fn run(pool: poolside_core::RedisPool) -> Result<(), poolside_core::RedisError> {
@@ -53,36 +54,68 @@ impl RedisPool {
     }
 
     /// `requests` (commands or pipelines, each to one node) on one connection of its
-    /// own, as many at once as [`parts_at_once`](Self::parts_at_once) says, then `WAIT`
-    /// (on a cluster, on every primary, answered with the least count), so each node's
-    /// `WAIT` follows its writes; acknowledged when it counts enough replicas. One
-    /// `WAIT` in all, not one a request: a `WAIT` holds its node's link for up to
-    /// `redis.wait_timeout` when replicas are missing, and the requests behind it on
-    /// that node would wait their turn. Never sent again as a whole: some requests may
-    /// have run. Their answers, in order.
+    /// own, as many at once as [`parts_at_once`](Self::parts_at_once) says, and `WAIT`
+    /// where it counts the replicas of exactly those writes: on one server (or a
+    /// Sentinel group's primary), once after them all; on a cluster, behind each
+    /// request in its own round trip, so that it reaches the node that took the
+    /// request, on the same connection. (A `WAIT` of its own on a cluster goes out
+    /// through the cluster client's fan-out, which skips a primary it holds no
+    /// connection to: the primary that took a write and then died, the one whose
+    /// count matters.) Acknowledged when every `WAIT` counts enough replicas; the
+    /// first that counts too few fails the whole at once, rather than after the
+    /// `WAIT`s queued behind it on its node (each up to `redis.wait_timeout`), and
+    /// the connection they hold is let go. Never sent again as a whole: some requests
+    /// may have run. Their answers, in order.
     async fn replicated_together<R: Request>(
         &self,
         requests: &[R],
     ) -> Result<Vec<redis::Value>, RedisError> {
         let wait = self.wait_command();
-        let (wait, at_once) = (&wait, self.parts_at_once(requests.len()));
-        let (answers, reached): (Vec<redis::Value>, i64) = self
-            .send(Path::ExclusiveOnce, |mut conn| async move {
-                // Collected first, as in `command_in_parts`.
-                let sends: Vec<_> = requests
-                    .iter()
-                    .map(|request| request.send_on(conn.clone()))
-                    .collect();
-                let answers: Vec<redis::Value> = futures_util::stream::iter(sends)
-                    .buffered(at_once)
-                    .try_collect()
-                    .await?;
-                let reached: i64 = wait.query_async(&mut conn).await?;
-                Ok((answers, reached))
+        let wanted = u64::from(self.inner.config.replicas_to_wait_for());
+        let at_once = self.parts_at_once(requests.len());
+        let wait_behind_each = self.inner.config.mode == RedisMode::Cluster;
+        let each_wait = wait_behind_each.then_some(&wait);
+        // The fewest replicas a `WAIT` counted.
+        let least = AtomicU64::new(u64::MAX);
+        let sent = self
+            .send(Path::ExclusiveOnce, |mut conn| {
+                let (wait, least) = (&wait, &least);
+                async move {
+                    // Collected first, as in `send_parts`.
+                    let sends: Vec<_> = requests
+                        .iter()
+                        .map(|request| request.send_on(conn.clone(), each_wait))
+                        .collect();
+                    let mut answered = futures_util::stream::iter(sends).buffered(at_once);
+                    let mut answers = Vec::with_capacity(requests.len());
+                    while let Some(answer) = answered.next().await {
+                        let (answer, reached) = answer?;
+                        if wait_behind_each {
+                            least.fetch_min(reached, Ordering::Relaxed);
+                            if reached < wanted {
+                                return Err(redis::RedisError::from((
+                                    redis::ErrorKind::Client,
+                                    "a WAIT counted too few replicas",
+                                )));
+                            }
+                        }
+                        answers.push(answer);
+                    }
+                    if !wait_behind_each {
+                        let reached: i64 = wait.query_async(&mut conn).await?;
+                        least.fetch_min(u64::try_from(reached).unwrap_or(0), Ordering::Relaxed);
+                    }
+                    Ok(answers)
+                }
             })
-            .await?;
-        self.check_replicas(u64::try_from(reached).unwrap_or(0))?;
-        Ok(answers)
+            .await;
+        let reached = least.load(Ordering::Relaxed);
+        match sent {
+            Ok(answers) => self.check_replicas(reached).map(|()| answers),
+            // `send` counted the error already.
+            Err(_) if reached < wanted => Err(self.too_few_replicas(reached)),
+            Err(e) => Err(e),
+        }
     }
 
     /// `WAIT redis.wait_replicas redis.wait_timeout`.
@@ -118,7 +151,7 @@ impl RedisPool {
     /// Sends several `pipelines`, none `.atomic()`, each to one node (on a cluster,
     /// each keeping its keys in one slot), and acknowledges them as
     /// [`write`](Self::write) acknowledges a write: together, on one connection of its
-    /// own, a few at once, then one `WAIT` (on every primary of a cluster). With
+    /// own, a few at once, then one `WAIT` (on a cluster, one behind each). With
     /// `redis.wait_replicas` 0, on the shared path. Their answers, in order. A batch
     /// that fails may have run in part; it is not sent again.
     ///
@@ -186,15 +219,21 @@ impl RedisPool {
         Ok(answers)
     }
 
-    /// The error of a write that `reached` replicas took, when that is too few.
+    /// The error of a write that `reached` replicas took, when that is too few,
+    /// counted.
     fn check_replicas(&self, reached: u64) -> Result<(), RedisError> {
-        let config = &self.inner.config;
-        let wanted = config.replicas_to_wait_for();
-        if reached >= u64::from(wanted) {
+        if reached >= u64::from(self.inner.config.replicas_to_wait_for()) {
             return Ok(());
         }
         self.inner.counters.errors.fetch_add(1, Ordering::Relaxed);
-        Err(RedisError::new(
+        Err(self.too_few_replicas(reached))
+    }
+
+    /// The error of a write that only `reached` replicas took.
+    fn too_few_replicas(&self, reached: u64) -> RedisError {
+        let config = &self.inner.config;
+        let wanted = config.replicas_to_wait_for();
+        RedisError::new(
             ErrorKind::Unavailable,
             format!(
                 "a Redis write reached the primary but {reached} of the {wanted} replica(s) \
@@ -204,7 +243,7 @@ impl RedisPool {
                 config.wait_timeout
             ),
         )
-        .after_sending())
+        .after_sending()
     }
 }
 
@@ -220,21 +259,47 @@ fn wait_count(answers: &mut Vec<redis::Value>) -> u64 {
 /// A request [`RedisPool::replicated_together`] sends as one: a command, or a pipeline
 /// (its answers as one array).
 trait Request: Sync {
-    /// Sends it on `conn`.
+    /// Sends it on `conn`, with `wait` behind it in the same round trip when given;
+    /// its answer, and the replicas `wait` counted (0 without one).
     fn send_on(
         &self,
         conn: RedisConnection,
-    ) -> impl Future<Output = redis::RedisResult<redis::Value>> + Send;
+        wait: Option<&redis::Cmd>,
+    ) -> impl Future<Output = redis::RedisResult<(redis::Value, u64)>> + Send;
 }
 
 impl Request for (redis::Cmd, u16) {
-    async fn send_on(&self, mut conn: RedisConnection) -> redis::RedisResult<redis::Value> {
-        self.0.query_async(&mut conn).await
+    async fn send_on(
+        &self,
+        mut conn: RedisConnection,
+        wait: Option<&redis::Cmd>,
+    ) -> redis::RedisResult<(redis::Value, u64)> {
+        let Some(wait) = wait else {
+            return Ok((self.0.query_async(&mut conn).await?, 0));
+        };
+        let mut pipeline = redis::pipe();
+        pipeline
+            .add_command(self.0.clone())
+            .add_command(wait.clone());
+        let mut answers: Vec<redis::Value> = pipeline.query_async(&mut conn).await?;
+        let reached = wait_count(&mut answers);
+        Ok((answers.pop().unwrap_or(redis::Value::Nil), reached))
     }
 }
 
 impl Request for redis::Pipeline {
-    async fn send_on(&self, mut conn: RedisConnection) -> redis::RedisResult<redis::Value> {
-        self.query_async(&mut conn).await
+    async fn send_on(
+        &self,
+        mut conn: RedisConnection,
+        wait: Option<&redis::Cmd>,
+    ) -> redis::RedisResult<(redis::Value, u64)> {
+        let Some(wait) = wait else {
+            return Ok((self.query_async(&mut conn).await?, 0));
+        };
+        let mut pipeline = self.clone();
+        pipeline.add_command(wait.clone());
+        let mut answers: Vec<redis::Value> = pipeline.query_async(&mut conn).await?;
+        let reached = wait_count(&mut answers);
+        Ok((redis::Value::Array(answers), reached))
     }
 }
