@@ -221,8 +221,9 @@ async fn on_a_cluster_a_multi_key_command_over_several_slots_answers_as_one() {
 
 #[tokio::test]
 async fn write_pipelines_sends_pipelines_of_several_slots_together_and_acknowledged() {
-    for config in [sentinel_config(), cluster_config()] {
-        let mode = config.mode.name();
+    let unreplicated = redis_cluster_config(&[("POOLSIDE_REDIS__WAIT_REPLICAS", "0")]);
+    for config in [sentinel_config(), cluster_config(), unreplicated] {
+        let mode = format!("{}, wait {}", config.mode, config.replicas_to_wait_for());
         let pool = RedisPool::connect(&config).await.expect("connects");
         let tag = |t: &str| format!("{{{}}}", key(&format!("pipes:{mode}:{t}"), 0));
         let (a, b) = (tag("a"), tag("b"));
@@ -235,10 +236,16 @@ async fn write_pipelines_sends_pipelines_of_several_slots_together_and_acknowled
             .incr(format!("{a}:n"), 5);
         let mut second = redis::pipe();
         second.incr(format!("{b}:n"), 7);
+        let before = sent(&pool);
         let answers: Vec<Vec<i64>> = pool
             .write_pipelines(&[first, second])
             .await
             .expect("two pipelines, each acknowledged by a replica");
+        assert_eq!(
+            sent(&pool) - before,
+            1,
+            "{mode}: one command in the figures"
+        );
         assert_eq!(
             answers,
             [vec![5], vec![7]],

@@ -152,7 +152,8 @@ impl RedisPool {
     /// each keeping its keys in one slot), and acknowledges them as
     /// [`write`](Self::write) acknowledges a write: together, on one connection of its
     /// own, a few at once, then one `WAIT` (on a cluster, one behind each). With
-    /// `redis.wait_replicas` 0, on the shared path. Their answers, in order. A batch
+    /// `redis.wait_replicas` 0, on the shared path. One command in the pool's figures,
+    /// however many pipelines. Their answers, in order. A batch
     /// that fails may have run in part; it is not sent again.
     ///
     /// ```no_run
@@ -178,14 +179,28 @@ impl RedisPool {
             ));
         }
         let answers = if self.inner.config.replicas_to_wait_for() == 0 {
-            let sends: Vec<_> = pipelines
+            // One command in the pool's figures, as with replicas to wait for.
+            let _admitted = self.admit()?;
+            let calls: Vec<_> = pipelines
                 .iter()
-                .map(|pipeline| self.pipeline::<redis::Value>(pipeline))
+                .map(|pipeline| {
+                    move |mut conn: RedisConnection| async move {
+                        pipeline.query_async::<redis::Value>(&mut conn).await
+                    }
+                })
                 .collect();
-            futures_util::stream::iter(sends)
+            let sends: Vec<_> = calls
+                .iter()
+                .map(|call| self.send_admitted(Path::ONE_SLOT, call))
+                .collect();
+            let answers = futures_util::stream::iter(sends)
                 .buffered(self.parts_at_once(pipelines.len()))
                 .try_collect()
-                .await?
+                .await;
+            if answers.is_err() {
+                self.inner.counters.errors.fetch_add(1, Ordering::Relaxed);
+            }
+            answers?
         } else {
             self.replicated_together(pipelines).await?
         };
