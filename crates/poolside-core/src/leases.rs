@@ -95,12 +95,13 @@ impl<T> Leases<T> {
     /// Takes `leased` out of its slot (unless replaced already): new callers lease
     /// another, and it goes back to the pool once its last caller lets go.
     pub(crate) fn evict(&self, leased: &Arc<T>) {
-        for slot in &self.slots {
-            let mut slot = slot.lock();
-            if slot.as_ref().is_some_and(|held| Arc::ptr_eq(held, leased)) {
-                slot.take();
-            }
-        }
+        evict_from(&self.slots, leased);
+    }
+
+    /// As [`evict`](Self::evict), but never from the first slot.
+    #[cfg(feature = "redis")]
+    pub(crate) fn evict_past_first(&self, leased: &Arc<T>) {
+        evict_from(&self.slots[1..], leased);
     }
 
     /// Whether slot `index` holds a connection now.
@@ -119,6 +120,16 @@ impl<T> Leases<T> {
     pub(crate) fn release_all(&self) {
         for slot in &self.slots {
             slot.lock().take();
+        }
+    }
+}
+
+/// Takes `leased` out of whichever of `slots` holds it.
+fn evict_from<T>(slots: &[Mutex<Option<Arc<T>>>], leased: &Arc<T>) {
+    for slot in slots {
+        let mut slot = slot.lock();
+        if slot.as_ref().is_some_and(|held| Arc::ptr_eq(held, leased)) {
+            slot.take();
         }
     }
 }
@@ -167,6 +178,23 @@ mod tests {
         assert_eq!(*dead.expect("leased"), 4, "a dead connection is replaced");
         leases.release_all();
         assert_eq!(leases.leased(), 0);
+    }
+
+    #[cfg(feature = "redis")]
+    #[tokio::test]
+    async fn evicting_past_the_first_slot_spares_the_first() {
+        let leases = Leases::new(2);
+        let first = leases
+            .pick_at(0, |_| true, || async { Ok::<_, ()>(1) })
+            .await;
+        let second = leases
+            .pick_at(1, |_| true, || async { Ok::<_, ()>(2) })
+            .await;
+        let (first, second) = (first.expect("leased"), second.expect("leased"));
+        leases.evict_past_first(&first);
+        assert_eq!(leases.leased(), 2, "the first slot's is kept");
+        leases.evict_past_first(&second);
+        assert!(leases.holds(0) && !leases.holds(1));
     }
 
     #[tokio::test]

@@ -12,6 +12,7 @@ use futures_util::{StreamExt as _, TryStreamExt as _};
 use poolside_config::{RedisConfig, RedisMode};
 use tokio::sync::OwnedSemaphorePermit;
 
+use super::cluster_room::ClusterRoom;
 use super::multi_slot::{Parts, Plan, plan, split};
 use super::pool::{Lease, Path, RedisPool};
 use super::{RedisConnection, RedisError};
@@ -194,6 +195,16 @@ impl RedisPool {
             if let Some(place) = first.room.as_ref().and_then(|room| room.try_enter(slots)) {
                 return Ok((first, Some(place)));
             }
+        }
+    }
+
+    /// Lets `lease` go back to the pool when it is a shared connection past the first
+    /// and nothing is in flight on it: leased for a burst, it is not kept from
+    /// exclusive checkouts (`write`, `exclusive`) once the burst is over. The
+    /// connection stays open in the pool, for the next burst to lease again.
+    pub(super) fn let_go_if_spare(&self, lease: &Arc<Lease>) {
+        if lease.room.as_ref().is_some_and(ClusterRoom::is_empty) {
+            self.inner.shared.evict_past_first(lease);
         }
     }
 

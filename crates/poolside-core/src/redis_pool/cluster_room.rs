@@ -46,6 +46,11 @@ impl ClusterRoom {
         Arc::clone(&self.places).acquire_many_owned(self.wanted(slots))
     }
 
+    /// Whether no request holds a place.
+    pub(super) fn is_empty(&self) -> bool {
+        self.places.available_permits() == self.size as usize
+    }
+
     fn wanted(&self, slots: u16) -> u32 {
         u32::from(slots).clamp(1, self.size)
     }
@@ -59,9 +64,11 @@ mod tests {
     async fn a_request_takes_a_place_a_slot_or_waits_for_them() {
         assert!(ClusterRoom::new(0).is_none(), "0: no bound");
         let room = ClusterRoom::new(4).expect("a room");
+        assert!(room.is_empty());
         let all = room
             .try_enter(1_000)
             .expect("an empty room takes any request");
+        assert!(!room.is_empty());
         assert!(room.try_enter(1).is_none(), "4 places in all, all taken");
         drop(all);
         let three = room.try_enter(3).expect("3 of 4 free");

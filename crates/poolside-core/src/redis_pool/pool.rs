@@ -382,16 +382,23 @@ impl RedisPool {
         if let (Path::Shared { slots }, true) = (path, self.inner.config.max_size > 1) {
             let lease = self.shared(0).await?;
             let place = lease.room.as_ref().map(|room| room.try_enter(slots));
-            let (lease, _place) = match place {
-                None => (lease, None),
-                Some(Some(place)) => (lease, Some(place)),
+            let (lease, place, spilled) = match place {
+                None => (lease, None, false),
+                Some(Some(place)) => (lease, Some(place), false),
                 // Boxed, as the lease in `shared` is: this path's state would
                 // otherwise make every command's future as large as its own.
-                Some(None) => Box::pin(self.shared_with_room(lease, slots)).await?,
+                Some(None) => {
+                    let (lease, place) = Box::pin(self.shared_with_room(lease, slots)).await?;
+                    (lease, place, true)
+                }
             };
             let result = call(lease.conn.clone())
                 .await
                 .map_err(|e| self.command_error(e));
+            drop(place);
+            if spilled {
+                self.let_go_if_spare(&lease);
+            }
             // A command that timed out leaves the shared connection suspect (a server
             // stalled, or commands stuck behind one that blocks): the next go on a new
             // one. A server that answered, refusing for now, leaves it sound.
