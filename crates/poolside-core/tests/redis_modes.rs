@@ -77,6 +77,8 @@ async fn cluster_mode_spreads_keys_over_slots_and_splits_multi_key_commands() {
         .expect("UNLINK across slots");
     assert_eq!(deleted, 100);
 
+    // On an exclusive connection too, in parts of one slot (an MGET in chunks of 16
+    // slots the cluster client splits), answered as one command.
     let mut conn = pool.exclusive().await.expect("an exclusive connection");
     assert!(matches!(&*conn, RedisConnection::Cluster(_)));
     let exists: u64 = redis::cmd("EXISTS")
@@ -85,6 +87,26 @@ async fn cluster_mode_spreads_keys_over_slots_and_splits_multi_key_commands() {
         .await
         .expect("EXISTS across slots");
     assert_eq!(exists, 100);
+    let pairs: Vec<(&str, usize)> = keys[..100].iter().map(String::as_str).zip(1000..).collect();
+    let () = redis::cmd("MSET")
+        .arg(&pairs)
+        .query_async(&mut *conn)
+        .await
+        .expect("MSET across slots");
+    let got: Vec<Option<usize>> = redis::cmd("MGET")
+        .arg(&keys)
+        .query_async(&mut *conn)
+        .await
+        .expect("MGET across slots");
+    let expected: Vec<Option<usize>> = (1000..1100).chain(100..200).map(Some).collect();
+    assert_eq!(got, expected, "every value at its key's place");
+    let deleted: u64 = redis::cmd("DEL")
+        .arg(&keys)
+        .arg(&keys[..3])
+        .query_async(&mut *conn)
+        .await
+        .expect("DEL across slots");
+    assert_eq!(deleted, 200);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -1,9 +1,12 @@
 //! [`RedisConnection`]: a connection of the pool, to one server (the single server, or
 //! a Sentinel group's primary) or to a whole cluster.
 
+use futures_util::{StreamExt as _, TryStreamExt as _};
 use redis::aio::{ConnectionLike, MultiplexedConnection};
 use redis::cluster_async::ClusterConnection;
 use redis::{Cmd, Pipeline, RedisFuture, Value};
+
+use super::multi_slot::{Parts, Plan, plan};
 
 /// A connection of [`RedisPool`](super::RedisPool). Both kinds multiplex: clones share
 /// one connection, and concurrent commands pipeline on it. A clone of a `Server`
@@ -25,10 +28,12 @@ pub enum RedisConnection {
     /// To one server: `single` mode, or the primary a Sentinel group named.
     Server(MultiplexedConnection),
     /// To a Redis Cluster: each command goes to the node that holds its keys' slot,
-    /// and MOVED and ASK redirections are followed. A multi-key command (`MGET`,
-    /// `MSET`, `DEL`, `UNLINK`, `EXISTS`) over several slots is split by slot here,
-    /// and the parts for a node not connected at that moment are left out without an
-    /// error: `RedisPool::command` sends such writes and counts one command a slot.
+    /// and MOVED and ASK redirections are followed. A write or a count over keys in
+    /// several slots (`MSET`, `DEL`, `UNLINK`, `EXISTS`, `TOUCH`) goes as one command a
+    /// slot, 16 at once, its answer put back together: the cluster client's own split
+    /// leaves out, without an error, the parts for a node it holds no connection to
+    /// at that moment. An `MGET` goes through the client's split (it fails loudly on
+    /// a part left out), over 16 slots at most a go.
     Cluster(ClusterConnection),
 }
 
@@ -41,11 +46,19 @@ impl std::fmt::Debug for RedisConnection {
     }
 }
 
+/// How many parts of one command a cluster connection sends at once: half of
+/// `redis.cluster_in_flight`'s default, so that one command over hundreds of slots is
+/// not a burst by itself (the kind that stalls the cluster client after slots move).
+const PARTS_AT_ONCE: u16 = 16;
+
 impl ConnectionLike for RedisConnection {
     fn req_packed_command<'a>(&'a mut self, cmd: &'a Cmd) -> RedisFuture<'a, Value> {
         match self {
             RedisConnection::Server(conn) => conn.req_packed_command(cmd),
-            RedisConnection::Cluster(conn) => conn.req_packed_command(cmd),
+            RedisConnection::Cluster(conn) => match plan(cmd, PARTS_AT_ONCE) {
+                Plan::Whole { .. } => conn.req_packed_command(cmd),
+                Plan::Parts(parts) => Box::pin(in_parts(conn.clone(), parts)),
+            },
         }
     }
 
@@ -67,4 +80,24 @@ impl ConnectionLike for RedisConnection {
             RedisConnection::Cluster(conn) => conn.get_db(),
         }
     }
+}
+
+/// `parts` of a command on `conn`, [`PARTS_AT_ONCE`] at once; their answers put
+/// together as the command's.
+async fn in_parts(conn: ClusterConnection, parts: Parts) -> redis::RedisResult<Value> {
+    // Collected first, as in `RedisPool::send_parts`: no closure over a borrowed part
+    // in this future's type, which must be `Send` for any lifetime.
+    let sends: Vec<_> = parts
+        .commands()
+        .iter()
+        .map(|(part, _)| {
+            let mut conn = conn.clone();
+            async move { conn.req_packed_command(part).await }
+        })
+        .collect();
+    let answers: Vec<Value> = futures_util::stream::iter(sends)
+        .buffered(usize::from(PARTS_AT_ONCE))
+        .try_collect()
+        .await?;
+    parts.answer(answers)
 }
