@@ -153,8 +153,8 @@ impl RedisPool {
     /// [`write`](Self::write) acknowledges a write: together, on one connection of its
     /// own, a few at once, then one `WAIT` (on a cluster, one behind each). With
     /// `redis.wait_replicas` 0, on the shared path. One command in the pool's figures,
-    /// however many pipelines. Their answers, in order. A batch
-    /// that fails may have run in part; it is not sent again.
+    /// however many pipelines. Their answers, in order. A batch that fails may have
+    /// run in part; it is not sent again.
     ///
     /// ```no_run
     /// # async fn run(pool: poolside_core::RedisPool) -> Result<(), poolside_core::RedisError> {
