@@ -286,19 +286,17 @@ trait Request: Sync {
 impl Request for (redis::Cmd, u16) {
     async fn send_on(
         &self,
-        mut conn: RedisConnection,
+        conn: RedisConnection,
         wait: Option<&redis::Cmd>,
     ) -> redis::RedisResult<(redis::Value, u64)> {
-        let Some(wait) = wait else {
-            return Ok((self.0.query_async(&mut conn).await?, 0));
-        };
         let mut pipeline = redis::pipe();
-        pipeline
-            .add_command(self.0.clone())
-            .add_command(wait.clone());
-        let mut answers: Vec<redis::Value> = pipeline.query_async(&mut conn).await?;
-        let reached = wait_count(&mut answers);
-        Ok((answers.pop().unwrap_or(redis::Value::Nil), reached))
+        pipeline.add_command(self.0.clone());
+        let (answers, reached) = pipeline.send_on(conn, wait).await?;
+        let answer = match answers {
+            redis::Value::Array(mut answers) => answers.pop().unwrap_or(redis::Value::Nil),
+            answer => answer,
+        };
+        Ok((answer, reached))
     }
 }
 
