@@ -1,8 +1,9 @@
 //! On a cluster, a write sent in parts is acknowledged by a `WAIT` on the node of
 //! each part, behind it, and on no other node: a `WAIT` sent on its own would go out
 //! through the cluster client's fan-out, which skips a primary it holds no connection
-//! to (the one that took a write and then died). The test counts the `WAIT`s each
-//! primary runs (`INFO commandstats`), so it is a binary of its own: other tests'
+//! to (the one that took a write and then died). A write the cluster runs on every
+//! primary reaches each, a `WAIT` behind it. The test counts the `WAIT`s each primary
+//! runs (`INFO commandstats`), so it is a binary of its own, of one test: other
 //! writes, run beside it, would add to the counts.
 
 use std::collections::HashMap;
@@ -81,23 +82,31 @@ async fn keys_held(
 }
 
 #[tokio::test]
-async fn a_write_in_parts_waits_on_the_node_of_each_part_and_no_other() {
+async fn each_write_waits_on_the_nodes_it_reached_and_no_other() {
     let pool = RedisPool::connect(&redis_cluster_config(&[]))
         .await
         .expect("connects");
     let mut primaries = primaries().await;
+    a_write_in_parts_waits_on_the_node_of_each_part(&pool, &mut primaries).await;
+    a_write_for_every_primary_reaches_each_with_its_wait(&pool, &mut primaries).await;
+}
+
+async fn a_write_in_parts_waits_on_the_node_of_each_part(
+    pool: &RedisPool,
+    primaries: &mut [(String, redis::aio::MultiplexedConnection)],
+) {
     // Two parts on the first primary, one on the second, none on the third.
     let wanted = [2, 1, 0];
-    let keys = keys_held(&mut primaries, &wanted).await;
+    let keys = keys_held(primaries, &wanted).await;
     assert_eq!(keys.len(), 3, "keys on the first two primaries");
 
     let pairs: Vec<(&str, u8)> = keys.iter().map(|k| (k.as_str(), 1)).collect();
-    let before = waits_run(&mut primaries).await;
+    let before = waits_run(primaries).await;
     let () = pool
         .write(redis::cmd("MSET").arg(&pairs))
         .await
         .expect("MSET in parts, each acknowledged");
-    let after = waits_run(&mut primaries).await;
+    let after = waits_run(primaries).await;
     let ran: Vec<u64> = after.iter().zip(&before).map(|(a, b)| a - b).collect();
     assert_eq!(ran, [2, 1, 0], "a WAIT behind each part, on its node");
 
@@ -109,13 +118,13 @@ async fn a_write_in_parts_waits_on_the_node_of_each_part_and_no_other() {
             pipeline
         })
         .collect();
-    let before = waits_run(&mut primaries).await;
+    let before = waits_run(primaries).await;
     let answers: Vec<Vec<i64>> = pool
         .write_pipelines(&pipelines)
         .await
         .expect("three pipelines, each acknowledged");
     assert_eq!(answers, [[2], [2], [2]]);
-    let after = waits_run(&mut primaries).await;
+    let after = waits_run(primaries).await;
     let ran: Vec<u64> = after.iter().zip(&before).map(|(a, b)| a - b).collect();
     assert_eq!(ran, [2, 1, 0], "a WAIT behind each pipeline, on its node");
 
@@ -124,4 +133,56 @@ async fn a_write_in_parts_waits_on_the_node_of_each_part_and_no_other() {
         .await
         .expect("DEL in parts");
     assert_eq!(deleted, 3);
+}
+
+async fn a_write_for_every_primary_reaches_each_with_its_wait(
+    pool: &RedisPool,
+    primaries: &mut [(String, redis::aio::MultiplexedConnection)],
+) {
+    let library = format!("poolside_wait_{}", std::process::id());
+    let code = format!(
+        "#!lua name={library}\nredis.register_function('{library}_one', function() return 1 end)"
+    );
+    let before = waits_run(primaries).await;
+    let loaded: String = pool
+        .write(redis::cmd("FUNCTION").arg("LOAD").arg(&code))
+        .await
+        .expect("FUNCTION LOAD on every primary, acknowledged");
+    assert_eq!(loaded, library);
+    let after = waits_run(primaries).await;
+    let ran: Vec<u64> = after.iter().zip(&before).map(|(a, b)| a - b).collect();
+    assert_eq!(ran, [1, 1, 1], "a WAIT behind it on each primary");
+    for (url, conn) in primaries.iter_mut() {
+        let listed: Vec<redis::Value> = redis::cmd("FUNCTION")
+            .arg("LIST")
+            .arg("LIBRARYNAME")
+            .arg(&library)
+            .query_async(conn)
+            .await
+            .expect("FUNCTION LIST");
+        assert_eq!(listed.len(), 1, "the library on {url}");
+    }
+
+    let mut flush = redis::pipe();
+    flush.cmd("FLUSHDB");
+    let refused = pool.write_pipeline::<()>(&flush).await;
+    assert!(
+        refused.is_err_and(|e| e.to_string().contains("send that one with write()")),
+        "a pipeline goes to one node"
+    );
+
+    let () = pool
+        .write(redis::cmd("FUNCTION").arg("DELETE").arg(&library))
+        .await
+        .expect("FUNCTION DELETE on every primary");
+    for (url, conn) in primaries.iter_mut() {
+        let listed: Vec<redis::Value> = redis::cmd("FUNCTION")
+            .arg("LIST")
+            .arg("LIBRARYNAME")
+            .arg(&library)
+            .query_async(conn)
+            .await
+            .expect("FUNCTION LIST");
+        assert!(listed.is_empty(), "the library gone from {url}");
+    }
 }

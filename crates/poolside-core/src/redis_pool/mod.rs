@@ -9,6 +9,7 @@ mod connection;
 mod deployment;
 mod driver;
 mod error;
+mod every_primary;
 mod failovers;
 mod info;
 mod manager;

@@ -9,6 +9,7 @@ use futures_util::{StreamExt as _, TryStreamExt as _};
 use poolside_config::RedisMode;
 use redis::FromRedisValue;
 
+use super::every_primary::runs_on_every_primary;
 use super::multi_slot::Parts;
 use super::pool::{Path, RedisPool};
 use super::{RedisConnection, RedisError};
@@ -21,7 +22,9 @@ impl RedisPool {
     /// A write the primary took but the replicas did not within `redis.wait_timeout`
     /// fails with [`ErrorKind::Unavailable`]: a failover could lose it. On a cluster,
     /// a write over keys in several slots (`MSET`, `DEL`) goes in parts of one slot
-    /// each on one connection of its own, each part with a `WAIT` behind it.
+    /// each on one connection of its own, each part with a `WAIT` behind it; a write
+    /// the cluster runs on every primary (`FLUSHDB`, `FUNCTION LOAD`) goes to each
+    /// primary `CLUSTER NODES` lists, a `WAIT` behind it.
     ///
     /// ```no_run
     /// # async fn run(pool: poolside_core::RedisPool) -> Result<(), poolside_core::RedisError> {
@@ -32,8 +35,11 @@ impl RedisPool {
         if self.inner.config.replicas_to_wait_for() == 0 {
             return self.command(cmd).await;
         }
+        let cluster = self.inner.config.mode == RedisMode::Cluster;
         let value = if let Some(parts) = self.write_parts(cmd) {
             self.replicated_in_parts(&parts).await?
+        } else if cluster && runs_on_every_primary(cmd) {
+            self.replicated_on_every_primary(cmd).await?
         } else {
             let mut pipeline = redis::pipe();
             pipeline.add_command(cmd.clone());
@@ -119,7 +125,7 @@ impl RedisPool {
     }
 
     /// `WAIT redis.wait_replicas redis.wait_timeout`.
-    fn wait_command(&self) -> redis::Cmd {
+    pub(super) fn wait_command(&self) -> redis::Cmd {
         let config = &self.inner.config;
         let timeout = u64::try_from(config.wait_timeout.as_millis()).unwrap_or(u64::MAX);
         let mut wait = redis::cmd("WAIT");
@@ -128,11 +134,14 @@ impl RedisPool {
     }
 
     /// Sends the writes of `pipeline` (not `.atomic()`: `WAIT` cannot run inside a
-    /// transaction) as [`write`](Self::write) sends one.
+    /// transaction) as [`write`](Self::write) sends one. A pipeline goes to one node:
+    /// on a cluster, one with a write the cluster runs on every primary (`FLUSHDB`) is
+    /// refused; send that with `write`.
     pub async fn write_pipeline<T: FromRedisValue>(
         &self,
         pipeline: &redis::Pipeline,
     ) -> Result<T, RedisError> {
+        self.refuse_every_primary(std::slice::from_ref(pipeline))?;
         if self.inner.config.replicas_to_wait_for() == 0 {
             return self.pipeline(pipeline).await;
         }
@@ -171,6 +180,7 @@ impl RedisPool {
         &self,
         pipelines: &[redis::Pipeline],
     ) -> Result<Vec<T>, RedisError> {
+        self.refuse_every_primary(pipelines)?;
         if pipelines.iter().any(redis::Pipeline::is_transaction) {
             return Err(RedisError::new(
                 ErrorKind::Query,
@@ -214,6 +224,24 @@ impl RedisPool {
             .collect()
     }
 
+    /// On a cluster, the error of `pipelines` holding a write the cluster runs on every
+    /// primary: a pipeline goes to one node.
+    fn refuse_every_primary(&self, pipelines: &[redis::Pipeline]) -> Result<(), RedisError> {
+        let on_every_primary = pipelines
+            .iter()
+            .flat_map(redis::Pipeline::cmd_iter)
+            .any(runs_on_every_primary);
+        if self.inner.config.mode != RedisMode::Cluster || !on_every_primary {
+            return Ok(());
+        }
+        Err(RedisError::new(
+            ErrorKind::Query,
+            "a pipeline goes to one node of a cluster, and it holds a write the cluster runs \
+             on every primary (FLUSHDB, FLUSHALL, FUNCTION LOAD, ...): send that one with \
+             write(), which sends it to each primary",
+        ))
+    }
+
     /// `pipeline` then `WAIT`, in one round trip to the node of its keys; its answers
     /// (without the WAIT's), or the error of too few replicas.
     async fn replicated(
@@ -236,7 +264,7 @@ impl RedisPool {
 
     /// The error of a write that `reached` replicas took, when that is too few,
     /// counted.
-    fn check_replicas(&self, reached: u64) -> Result<(), RedisError> {
+    pub(super) fn check_replicas(&self, reached: u64) -> Result<(), RedisError> {
         if reached >= u64::from(self.inner.config.replicas_to_wait_for()) {
             return Ok(());
         }

@@ -1,0 +1,131 @@
+//! Writes that a cluster runs on every primary (`FLUSHDB`, `FLUSHALL`, `FUNCTION
+//! LOAD`, ...), acknowledged by [`RedisPool::write`] once each primary's replicas have
+//! them.
+//!
+//! Sent with a `WAIT` in one pipeline, such a command would go where a pipeline
+//! without keys goes: to one node, picked at random (a `FLUSHDB` emptied a third of a
+//! three-primary cluster and answered OK). So it goes to each primary that `CLUSTER
+//! NODES` lists, by address, with its `WAIT` behind it. A primary the cluster client
+//! holds no connection to fails the write rather than being skipped.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use redis::Arg;
+use redis::cluster_routing::SingleNodeRoutingInfo;
+
+use super::pool::{Path, RedisPool};
+use super::{RedisConnection, RedisError, RedisPrimary};
+use crate::ErrorKind;
+
+/// The writes a cluster runs on every primary: a command's name, and its subcommand's
+/// where it has one. The redis crate's own list (its `AllPrimaries` and `AllNodes`
+/// routes), the writes of it only.
+const EVERY_PRIMARY: [(&str, Option<&str>); 6] = [
+    ("FLUSHALL", None),
+    ("FLUSHDB", None),
+    ("FUNCTION", Some("DELETE")),
+    ("FUNCTION", Some("FLUSH")),
+    ("FUNCTION", Some("LOAD")),
+    ("FUNCTION", Some("RESTORE")),
+];
+
+/// Whether a cluster runs `cmd` on every primary (see [`EVERY_PRIMARY`]).
+pub(super) fn runs_on_every_primary(cmd: &redis::Cmd) -> bool {
+    let mut args = cmd.args_iter().map(|arg| match arg {
+        Arg::Simple(bytes) => Some(bytes),
+        _ => None,
+    });
+    let (Some(Some(name)), sub) = (args.next(), args.next().flatten()) else {
+        return false;
+    };
+    EVERY_PRIMARY.iter().any(|(command, subcommand)| {
+        command.as_bytes().eq_ignore_ascii_case(name)
+            && subcommand.is_none_or(|subcommand| {
+                sub.is_some_and(|sub| subcommand.as_bytes().eq_ignore_ascii_case(sub))
+            })
+    })
+}
+
+impl RedisPool {
+    /// `cmd`, a write of [`EVERY_PRIMARY`], on each primary of the cluster with a
+    /// `WAIT` behind it, on one connection of its own; acknowledged when every `WAIT`
+    /// counts enough replicas. The first primary's answer (the others', all having
+    /// succeeded, are the same).
+    pub(super) async fn replicated_on_every_primary(
+        &self,
+        cmd: &redis::Cmd,
+    ) -> Result<redis::Value, RedisError> {
+        let primaries = self.primaries().await?;
+        if primaries.is_empty() {
+            return Err(RedisError::new(
+                ErrorKind::Unavailable,
+                "CLUSTER NODES lists no primary serving slots: a write for every primary \
+                 has nowhere to go; check the cluster's state (CLUSTER INFO)",
+            ));
+        }
+        let mut pipeline = redis::pipe();
+        pipeline
+            .add_command(cmd.clone())
+            .add_command(self.wait_command());
+        let (pipeline, primaries) = (&pipeline, &primaries);
+        // The fewest replicas a `WAIT` counted.
+        let least = AtomicU64::new(u64::MAX);
+        let least_ref = &least;
+        let answers: Vec<redis::Value> = self
+            .send(Path::ExclusiveOnce, |conn| async move {
+                let RedisConnection::Cluster(cluster) = conn else {
+                    return Err(redis::RedisError::from((
+                        redis::ErrorKind::Client,
+                        "a write for every primary reached a connection to one server",
+                    )));
+                };
+                let sends: Vec<_> = primaries
+                    .iter()
+                    .filter_map(|primary| match primary {
+                        RedisPrimary::ClusterNode { host, port } => Some((host, *port)),
+                        RedisPrimary::Server => None,
+                    })
+                    .map(|(host, port)| {
+                        let mut cluster = cluster.clone();
+                        let at = SingleNodeRoutingInfo::ByAddress {
+                            host: host.clone(),
+                            port,
+                        };
+                        async move { cluster.route_pipeline(pipeline.clone(), 0, 2, at).await }
+                    })
+                    .collect();
+                let mut firsts = Vec::with_capacity(sends.len());
+                for mut answers in futures_util::future::try_join_all(sends).await? {
+                    let reached = match answers.pop() {
+                        Some(redis::Value::Int(n)) => u64::try_from(n).unwrap_or(0),
+                        _ => 0,
+                    };
+                    least_ref.fetch_min(reached, Ordering::Relaxed);
+                    firsts.extend(answers.pop());
+                }
+                Ok(firsts)
+            })
+            .await?;
+        self.check_replicas(least.load(Ordering::Relaxed))?;
+        Ok(answers.into_iter().next().unwrap_or(redis::Value::Nil))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn knows_the_writes_a_cluster_runs_on_every_primary() {
+        assert!(runs_on_every_primary(&redis::cmd("flushdb")));
+        assert!(runs_on_every_primary(redis::cmd("FLUSHALL").arg("ASYNC")));
+        assert!(runs_on_every_primary(
+            redis::cmd("FUNCTION").arg("load").arg("#!lua name=x\n")
+        ));
+        assert!(!runs_on_every_primary(redis::cmd("FUNCTION").arg("LIST")));
+        assert!(!runs_on_every_primary(&redis::cmd("FUNCTION")));
+        assert!(!runs_on_every_primary(
+            redis::cmd("SET").arg("FLUSHDB").arg(1)
+        ));
+    }
+}
