@@ -171,10 +171,19 @@ async fn a_write_for_every_primary_reaches_each_with_its_wait(
         "a pipeline goes to one node"
     );
 
-    let () = pool
+    // With no replicas to wait for: on each primary all the same, no WAIT.
+    let unreplicated = RedisPool::connect(&redis_cluster_config(&[(
+        "POOLSIDE_REDIS__WAIT_REPLICAS",
+        "0",
+    )]))
+    .await
+    .expect("connects");
+    let before = waits_run(primaries).await;
+    let () = unreplicated
         .write(redis::cmd("FUNCTION").arg("DELETE").arg(&library))
         .await
         .expect("FUNCTION DELETE on every primary");
+    assert_eq!(waits_run(primaries).await, before, "no WAIT");
     for (url, conn) in primaries.iter_mut() {
         let listed: Vec<redis::Value> = redis::cmd("FUNCTION")
             .arg("LIST")

@@ -4,9 +4,11 @@
 //!
 //! Sent with a `WAIT` in one pipeline, such a command would go where a pipeline
 //! without keys goes: to one node, picked at random (a `FLUSHDB` emptied a third of a
-//! three-primary cluster and answered OK). So it goes to each primary that `CLUSTER
-//! NODES` lists, by address, with its `WAIT` behind it. A primary the cluster client
-//! holds no connection to fails the write rather than being skipped.
+//! three-primary cluster and answered OK); sent alone, through the cluster client's
+//! fan-out, which skips a primary it holds no connection to. So it goes to each
+//! primary that `CLUSTER NODES` lists with slots (failed or not), by address, with
+//! its `WAIT` behind it (none with `redis.wait_replicas` 0). A primary the cluster
+//! client holds no connection to fails the write rather than being skipped.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -48,14 +50,18 @@ pub(super) fn runs_on_every_primary(cmd: &redis::Cmd) -> bool {
 
 impl RedisPool {
     /// `cmd`, a write of [`EVERY_PRIMARY`], on each primary of the cluster with a
-    /// `WAIT` behind it, on one connection of its own; acknowledged when every `WAIT`
-    /// counts enough replicas. The first primary's answer (the others', all having
-    /// succeeded, are the same).
-    pub(super) async fn replicated_on_every_primary(
+    /// `WAIT` behind it (with `redis.wait_replicas` above 0), on one connection of its
+    /// own; acknowledged when every `WAIT` counts enough replicas. The first primary's
+    /// answer (the others', all having succeeded, are the same).
+    pub(super) async fn on_every_primary(
         &self,
         cmd: &redis::Cmd,
     ) -> Result<redis::Value, RedisError> {
-        let primaries = self.primaries().await?;
+        // The failed ones too, whose slots no replica has taken over yet: the write
+        // fails there rather than skip them (a replica promoted then would keep what
+        // a FLUSHDB was to remove).
+        let nodes: String = self.command(redis::cmd("CLUSTER").arg("NODES")).await?;
+        let primaries = RedisPrimary::holding_slots(&nodes, true);
         if primaries.is_empty() {
             return Err(RedisError::new(
                 ErrorKind::Unavailable,
@@ -63,10 +69,13 @@ impl RedisPool {
                  has nowhere to go; check the cluster's state (CLUSTER INFO)",
             ));
         }
+        let waits = self.inner.config.replicas_to_wait_for() > 0;
         let mut pipeline = redis::pipe();
-        pipeline
-            .add_command(cmd.clone())
-            .add_command(self.wait_command());
+        pipeline.add_command(cmd.clone());
+        if waits {
+            pipeline.add_command(self.wait_command());
+        }
+        let count = pipeline.len();
         let (pipeline, primaries) = (&pipeline, &primaries);
         // The fewest replicas a `WAIT` counted.
         let least = AtomicU64::new(u64::MAX);
@@ -91,22 +100,26 @@ impl RedisPool {
                             host: host.clone(),
                             port,
                         };
-                        async move { cluster.route_pipeline(pipeline.clone(), 0, 2, at).await }
+                        async move { cluster.route_pipeline(pipeline.clone(), 0, count, at).await }
                     })
                     .collect();
                 let mut firsts = Vec::with_capacity(sends.len());
                 for mut answers in futures_util::future::try_join_all(sends).await? {
-                    let reached = match answers.pop() {
-                        Some(redis::Value::Int(n)) => u64::try_from(n).unwrap_or(0),
-                        _ => 0,
-                    };
-                    least_ref.fetch_min(reached, Ordering::Relaxed);
+                    if waits {
+                        let reached = match answers.pop() {
+                            Some(redis::Value::Int(n)) => u64::try_from(n).unwrap_or(0),
+                            _ => 0,
+                        };
+                        least_ref.fetch_min(reached, Ordering::Relaxed);
+                    }
                     firsts.extend(answers.pop());
                 }
                 Ok(firsts)
             })
             .await?;
-        self.check_replicas(least.load(Ordering::Relaxed))?;
+        if waits {
+            self.check_replicas(least.load(Ordering::Relaxed))?;
+        }
         Ok(answers.into_iter().next().unwrap_or(redis::Value::Nil))
     }
 }

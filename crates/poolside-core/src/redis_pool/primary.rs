@@ -30,8 +30,14 @@ pub enum RedisPrimary {
 impl RedisPrimary {
     /// The primaries in `CLUSTER NODES` output that serve slots and are not failed.
     pub(crate) fn of_cluster_nodes(nodes: &str) -> Vec<Self> {
+        Self::holding_slots(nodes, false)
+    }
+
+    /// The primaries in `CLUSTER NODES` output that hold slots, the failed ones too
+    /// when `failed` says so.
+    pub(crate) fn holding_slots(nodes: &str, failed: bool) -> Vec<Self> {
         cluster_nodes::parse(nodes)
-            .filter(|node| node.primary && !node.failed && node.lists_slots)
+            .filter(|node| node.primary && (failed || !node.failed) && node.lists_slots)
             .filter_map(|node| {
                 let (host, port) = node.address.rsplit_once(':')?;
                 Some(RedisPrimary::ClusterNode {
@@ -115,6 +121,11 @@ e8dd 127.0.0.1:56402@46402 master,fail - 1796419131062 1796419130058 3 disconnec
 5274 127.0.0.1:56401@46401 master - 0 1796419122012 2 connected 5461-10922
 49f1 127.0.0.1:56403@46403 master - 0 1796419122012 4 connected
 ";
+        assert_eq!(
+            RedisPrimary::holding_slots(nodes, true).len(),
+            3,
+            "the failed one too"
+        );
         assert_eq!(
             RedisPrimary::of_cluster_nodes(nodes),
             [

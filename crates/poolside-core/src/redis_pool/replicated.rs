@@ -32,14 +32,15 @@ impl RedisPool {
     /// # Ok(()) }
     /// ```
     pub async fn write<T: FromRedisValue>(&self, cmd: &redis::Cmd) -> Result<T, RedisError> {
-        if self.inner.config.replicas_to_wait_for() == 0 {
-            return self.command(cmd).await;
-        }
         let cluster = self.inner.config.mode == RedisMode::Cluster;
-        let value = if let Some(parts) = self.write_parts(cmd) {
+        // Not left to the cluster client's fan-out, even with no replicas to wait
+        // for: it skips a primary it holds no connection to.
+        let value = if cluster && runs_on_every_primary(cmd) {
+            self.on_every_primary(cmd).await?
+        } else if self.inner.config.replicas_to_wait_for() == 0 {
+            return self.command(cmd).await;
+        } else if let Some(parts) = self.write_parts(cmd) {
             self.replicated_in_parts(&parts).await?
-        } else if cluster && runs_on_every_primary(cmd) {
-            self.replicated_on_every_primary(cmd).await?
         } else {
             let mut pipeline = redis::pipe();
             pipeline.add_command(cmd.clone());
