@@ -328,7 +328,9 @@ impl RedisCache {
 
     /// Deletes every key matching the glob `pattern` (such as `products:*`), found with
     /// `SCAN` (never `KEYS`, which blocks the server) on every primary of a cluster, or
-    /// on the one server; returns how many were deleted.
+    /// on the one server; returns how many were deleted. On a cluster with a primary
+    /// down whose slots no replica has taken over yet, it fails there rather than
+    /// report the keys out of reach as gone (the primaries before it done).
     pub async fn delete_pattern(&self, pattern: &str) -> Result<u64, RedisError> {
         let nodes = match &self.pool {
             Some(pool) if pool.mode() == RedisMode::Cluster => {

@@ -60,8 +60,7 @@ impl RedisPool {
         // The failed ones too, whose slots no replica has taken over yet: the write
         // fails there rather than skip them (a replica promoted then would keep what
         // a FLUSHDB was to remove).
-        let nodes: String = self.command(redis::cmd("CLUSTER").arg("NODES")).await?;
-        let primaries = RedisPrimary::holding_slots(&nodes, true);
+        let primaries = self.primaries().await?;
         if primaries.is_empty() {
             return Err(RedisError::new(
                 ErrorKind::Unavailable,

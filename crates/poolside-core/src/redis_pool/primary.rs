@@ -28,16 +28,12 @@ pub enum RedisPrimary {
 }
 
 impl RedisPrimary {
-    /// The primaries in `CLUSTER NODES` output that serve slots and are not failed.
+    /// The primaries in `CLUSTER NODES` output that hold slots, failed or not: a
+    /// failed one's keys are out of reach until a replica takes its slots over, and
+    /// a command on it fails rather than leave them out.
     pub(crate) fn of_cluster_nodes(nodes: &str) -> Vec<Self> {
-        Self::holding_slots(nodes, false)
-    }
-
-    /// The primaries in `CLUSTER NODES` output that hold slots, the failed ones too
-    /// when `failed` says so.
-    pub(crate) fn holding_slots(nodes: &str, failed: bool) -> Vec<Self> {
         cluster_nodes::parse(nodes)
-            .filter(|node| node.primary && (failed || !node.failed) && node.lists_slots)
+            .filter(|node| node.primary && node.lists_slots)
             .filter_map(|node| {
                 let (host, port) = node.address.rsplit_once(':')?;
                 Some(RedisPrimary::ClusterNode {
@@ -60,9 +56,11 @@ impl fmt::Display for RedisPrimary {
 
 impl RedisPool {
     /// The nodes that hold keys: the one server (or the Sentinel group's primary), or
-    /// each primary of a cluster, as `CLUSTER NODES` lists them now. For commands
-    /// that each node must answer for its own keys, such as `SCAN`, with
-    /// [`command_on`](Self::command_on).
+    /// each primary of a cluster holding slots, as `CLUSTER NODES` lists them now. For
+    /// commands that each node must answer for its own keys, such as `SCAN`, with
+    /// [`command_on`](Self::command_on). A primary the cluster marks failed is listed
+    /// while it still holds slots: its keys are out of reach until a replica takes
+    /// them over, and a command on it fails rather than leave them out.
     ///
     /// ```no_run
     /// # async fn run(pool: poolside_core::RedisPool) -> Result<(), poolside_core::RedisError> {
@@ -113,7 +111,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn reads_the_serving_primaries_of_cluster_nodes() {
+    fn reads_the_primaries_holding_slots_of_cluster_nodes() {
         let nodes = "\
 c41f 127.0.0.1:56404@46404 slave 5274 0 1796419121510 2 connected
 cb11 127.0.0.1:56400@46400 myself,master - 0 1796419121000 1 connected 0-5460
@@ -121,11 +119,6 @@ e8dd 127.0.0.1:56402@46402 master,fail - 1796419131062 1796419130058 3 disconnec
 5274 127.0.0.1:56401@46401 master - 0 1796419122012 2 connected 5461-10922
 49f1 127.0.0.1:56403@46403 master - 0 1796419122012 4 connected
 ";
-        assert_eq!(
-            RedisPrimary::holding_slots(nodes, true).len(),
-            3,
-            "the failed one too"
-        );
         assert_eq!(
             RedisPrimary::of_cluster_nodes(nodes),
             [
@@ -135,9 +128,14 @@ e8dd 127.0.0.1:56402@46402 master,fail - 1796419131062 1796419130058 3 disconnec
                 },
                 RedisPrimary::ClusterNode {
                     host: "127.0.0.1".into(),
+                    port: 56402
+                },
+                RedisPrimary::ClusterNode {
+                    host: "127.0.0.1".into(),
                     port: 56401
                 },
-            ]
+            ],
+            "the failed one too; not the replica, nor the primary with no slots"
         );
     }
 }
