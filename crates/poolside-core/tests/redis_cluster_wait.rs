@@ -163,13 +163,24 @@ async fn a_write_for_every_primary_reaches_each_with_its_wait(
         assert_eq!(listed.len(), 1, "the library on {url}");
     }
 
+    // A pipeline goes to one node: one holding such a write is refused, on every path.
     let mut flush = redis::pipe();
     flush.cmd("FLUSHDB");
-    let refused = pool.write_pipeline::<()>(&flush).await;
+    let refused = |answer: Result<(), poolside_core::RedisError>| {
+        answer.is_err_and(|e| {
+            e.to_string()
+                .contains("send that one with RedisPool::write()")
+        })
+    };
+    assert!(refused(pool.write_pipeline(&flush).await), "write_pipeline");
+    assert!(refused(pool.pipeline(&flush).await), "pipeline");
+    let mut conn = pool.exclusive().await.expect("an exclusive connection");
+    let on_exclusive = flush.query_async::<()>(&mut *conn).await;
     assert!(
-        refused.is_err_and(|e| e.to_string().contains("send that one with write()")),
-        "a pipeline goes to one node"
+        on_exclusive.is_err_and(|e| e.to_string().contains("RedisPool::write()")),
+        "an exclusive connection"
     );
+    drop(conn);
 
     // With no replicas to wait for: on each primary all the same, no WAIT.
     let unreplicated = RedisPool::connect(&redis_cluster_config(&[(

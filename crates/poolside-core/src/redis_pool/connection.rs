@@ -6,6 +6,7 @@ use redis::aio::{ConnectionLike, MultiplexedConnection};
 use redis::cluster_async::ClusterConnection;
 use redis::{Cmd, Pipeline, RedisFuture, Value};
 
+use super::every_primary::runs_on_every_primary;
 use super::multi_slot::{Parts, Plan, plan};
 
 /// A connection of [`RedisPool`](super::RedisPool). Both kinds multiplex: clones share
@@ -33,7 +34,8 @@ pub enum RedisConnection {
     /// slot, 16 at once, its answer put back together: the cluster client's own split
     /// leaves out, without an error, the parts for a node it holds no connection to
     /// at that moment. An `MGET` goes through the client's split (it fails loudly on
-    /// a part left out), over 16 slots at most a go.
+    /// a part left out), over 16 slots at most a go. A pipeline goes to one node: one
+    /// holding a write the cluster runs on every primary (`FLUSHDB`) is refused.
     Cluster(ClusterConnection),
 }
 
@@ -70,6 +72,16 @@ impl ConnectionLike for RedisConnection {
     ) -> RedisFuture<'a, Vec<Value>> {
         match self {
             RedisConnection::Server(conn) => conn.req_packed_commands(pipeline, offset, count),
+            RedisConnection::Cluster(_) if pipeline.cmd_iter().any(runs_on_every_primary) => {
+                Box::pin(std::future::ready(Err(redis::RedisError::from((
+                    redis::ErrorKind::Client,
+                    "a pipeline goes to one node of a cluster",
+                    "it holds a write the cluster runs on every primary (FLUSHDB, FLUSHALL, \
+                     FUNCTION LOAD, ...): send that one with RedisPool::write(), which sends \
+                     it to each primary"
+                        .to_owned(),
+                )))))
+            }
             RedisConnection::Cluster(conn) => conn.req_packed_commands(pipeline, offset, count),
         }
     }

@@ -137,12 +137,11 @@ impl RedisPool {
     /// Sends the writes of `pipeline` (not `.atomic()`: `WAIT` cannot run inside a
     /// transaction) as [`write`](Self::write) sends one. A pipeline goes to one node:
     /// on a cluster, one with a write the cluster runs on every primary (`FLUSHDB`) is
-    /// refused; send that with `write`.
+    /// refused (see [`RedisConnection`]); send that with `write`.
     pub async fn write_pipeline<T: FromRedisValue>(
         &self,
         pipeline: &redis::Pipeline,
     ) -> Result<T, RedisError> {
-        self.refuse_every_primary(std::slice::from_ref(pipeline))?;
         if self.inner.config.replicas_to_wait_for() == 0 {
             return self.pipeline(pipeline).await;
         }
@@ -181,7 +180,6 @@ impl RedisPool {
         &self,
         pipelines: &[redis::Pipeline],
     ) -> Result<Vec<T>, RedisError> {
-        self.refuse_every_primary(pipelines)?;
         if pipelines.iter().any(redis::Pipeline::is_transaction) {
             return Err(RedisError::new(
                 ErrorKind::Query,
@@ -223,24 +221,6 @@ impl RedisPool {
                 })
             })
             .collect()
-    }
-
-    /// On a cluster, the error of `pipelines` holding a write the cluster runs on every
-    /// primary: a pipeline goes to one node.
-    fn refuse_every_primary(&self, pipelines: &[redis::Pipeline]) -> Result<(), RedisError> {
-        let on_every_primary = pipelines
-            .iter()
-            .flat_map(redis::Pipeline::cmd_iter)
-            .any(runs_on_every_primary);
-        if self.inner.config.mode != RedisMode::Cluster || !on_every_primary {
-            return Ok(());
-        }
-        Err(RedisError::new(
-            ErrorKind::Query,
-            "a pipeline goes to one node of a cluster, and it holds a write the cluster runs \
-             on every primary (FLUSHDB, FLUSHALL, FUNCTION LOAD, ...): send that one with \
-             write(), which sends it to each primary",
-        ))
     }
 
     /// `pipeline` then `WAIT`, in one round trip to the node of its keys; its answers
