@@ -64,7 +64,7 @@ impl RedisPool {
         if primaries.is_empty() {
             return Err(RedisError::new(
                 ErrorKind::Unavailable,
-                "CLUSTER NODES lists no primary serving slots: a write for every primary \
+                "CLUSTER NODES lists no primary holding slots: a write for every primary \
                  has nowhere to go; check the cluster's state (CLUSTER INFO)",
             ));
         }
