@@ -66,6 +66,9 @@ pub const REDIS_NODE_UP: &str = "poolside_redis_node_up";
 pub const REDIS_CLUSTER_OK: &str = "poolside_redis_cluster_ok";
 /// Failovers the Redis sentinels announced since the pool started.
 pub const REDIS_FAILOVERS: &str = "poolside_redis_failovers_total";
+/// Redis writes refused after the primary took them, too few replicas having them
+/// within `redis.wait_timeout`.
+pub const REDIS_UNREPLICATED_WRITES: &str = "poolside_redis_unreplicated_writes_total";
 
 /// Every name above.
 pub const ALL: &[&str] = &[
@@ -99,6 +102,7 @@ pub const ALL: &[&str] = &[
     REDIS_NODE_UP,
     REDIS_CLUSTER_OK,
     REDIS_FAILOVERS,
+    REDIS_UNREPLICATED_WRITES,
 ];
 
 /// Registers the help text and unit of every metric above with the installed recorder,
@@ -229,5 +233,10 @@ pub fn describe() {
         REDIS_FAILOVERS,
         Unit::Count,
         "Failovers the Redis sentinels announced since the pool started."
+    );
+    describe_counter!(
+        REDIS_UNREPLICATED_WRITES,
+        Unit::Count,
+        "Redis writes refused after the primary took them: too few replicas had them within redis.wait_timeout."
     );
 }

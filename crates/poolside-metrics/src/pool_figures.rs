@@ -132,6 +132,8 @@ impl PoolFigures {
             min_idle: None,
             timed_out: stats.timed_out_checkouts,
         });
+        counter!(names::REDIS_UNREPLICATED_WRITES, "pool" => label)
+            .absolute(stats.unreplicated_writes);
         if let Some(cache) = cache {
             counter!(names::CACHE_HITS, "pool" => label).absolute(cache.hits);
             counter!(names::CACHE_MISSES, "pool" => label).absolute(cache.misses);

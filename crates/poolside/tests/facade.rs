@@ -147,6 +147,7 @@ async fn the_calls_run_on_the_stack_and_show_in_metrics_and_health() {
         r#"operation="flaky",outcome="ok""#,
         "poolside_connections_active{",
         "poolside_cache_hits_total{",
+        "poolside_redis_unreplicated_writes_total{",
         "poolside_breaker_state{",
     ] {
         assert!(

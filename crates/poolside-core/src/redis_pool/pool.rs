@@ -107,6 +107,7 @@ pub(super) struct Counters {
     pub(super) errors: AtomicU64,
     pub(super) timeouts: AtomicU64,
     rejected: AtomicU64,
+    pub(super) unreplicated: AtomicU64,
 }
 
 impl std::fmt::Debug for RedisPool {
@@ -477,6 +478,7 @@ impl RedisPool {
             errors: load(&inner.counters.errors),
             timeouts: load(&inner.counters.timeouts),
             rejected: load(&inner.counters.rejected),
+            unreplicated_writes: load(&inner.counters.unreplicated),
             timed_out_checkouts: load(&inner.fair.counters.timed_out),
         }
     }

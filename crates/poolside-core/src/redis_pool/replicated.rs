@@ -253,9 +253,14 @@ impl RedisPool {
         Err(self.too_few_replicas(reached))
     }
 
-    /// The error of a write that only `reached` replicas took.
+    /// The error of a write that only `reached` replicas took, counted in
+    /// `unreplicated_writes`.
     fn too_few_replicas(&self, reached: u64) -> RedisError {
         let config = &self.inner.config;
+        self.inner
+            .counters
+            .unreplicated
+            .fetch_add(1, Ordering::Relaxed);
         let wanted = config.replicas_to_wait_for();
         RedisError::new(
             ErrorKind::Unavailable,

@@ -25,6 +25,10 @@ pub struct RedisStats {
     pub timeouts: u64,
     /// Commands refused because too many were in flight.
     pub rejected: u64,
+    /// Writes refused after the primary took them, too few replicas having them
+    /// within `redis.wait_timeout` (a failover could have lost them): a primary short
+    /// of its replicas.
+    pub unreplicated_writes: u64,
     /// Checkouts that gave up after the connection timeout.
     pub timed_out_checkouts: u64,
 }
@@ -43,6 +47,7 @@ impl std::iter::Sum for RedisStats {
             errors: sum.errors + pool.errors,
             timeouts: sum.timeouts + pool.timeouts,
             rejected: sum.rejected + pool.rejected,
+            unreplicated_writes: sum.unreplicated_writes + pool.unreplicated_writes,
             timed_out_checkouts: sum.timed_out_checkouts + pool.timed_out_checkouts,
         })
     }
@@ -62,6 +67,7 @@ mod tests {
             shared: 1,
             commands: 10,
             timeouts: 1,
+            unreplicated_writes: 3,
             ..RedisStats::default()
         };
         let sum: RedisStats = [one.clone(), one].into_iter().sum();
@@ -70,6 +76,7 @@ mod tests {
             (8, 4, 2, 2)
         );
         assert_eq!((sum.shared, sum.commands, sum.timeouts), (2, 20, 2));
+        assert_eq!(sum.unreplicated_writes, 6);
         assert_eq!(
             std::iter::empty::<RedisStats>().sum::<RedisStats>(),
             RedisStats::default()
