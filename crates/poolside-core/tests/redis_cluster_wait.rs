@@ -11,8 +11,11 @@ use std::collections::HashMap;
 use poolside_core::RedisPool;
 use poolside_tests::{redis_cluster_config, required_env};
 
+/// A primary's URL, and a plain connection to it.
+type Primary = (String, redis::aio::MultiplexedConnection);
+
 /// A plain connection to each primary of the cluster, by URL.
-async fn primaries() -> Vec<(String, redis::aio::MultiplexedConnection)> {
+async fn primaries() -> Vec<Primary> {
     let mut primaries = Vec::new();
     for url in required_env("REDIS_CLUSTER_NODES").split(',') {
         let client = redis::Client::open(url).expect("a node's URL");
@@ -33,7 +36,7 @@ async fn primaries() -> Vec<(String, redis::aio::MultiplexedConnection)> {
 }
 
 /// How many `WAIT`s each primary has run.
-async fn waits_run(primaries: &mut [(String, redis::aio::MultiplexedConnection)]) -> Vec<u64> {
+async fn waits_run(primaries: &mut [Primary]) -> Vec<u64> {
     let mut counts = Vec::new();
     for (_, conn) in primaries.iter_mut() {
         let info: String = redis::cmd("INFO")
@@ -52,10 +55,7 @@ async fn waits_run(primaries: &mut [(String, redis::aio::MultiplexedConnection)]
 }
 
 /// Keys with a slot each, `wanted[i]` of them held by primary `i`.
-async fn keys_held(
-    primaries: &mut [(String, redis::aio::MultiplexedConnection)],
-    wanted: &[usize],
-) -> Vec<String> {
+async fn keys_held(primaries: &mut [Primary], wanted: &[usize]) -> Vec<String> {
     let mut held: HashMap<usize, Vec<String>> = HashMap::new();
     for i in 0..10_000 {
         let key = format!("{{cluster-wait:{}:{i}}}", std::process::id());
@@ -93,7 +93,7 @@ async fn each_write_waits_on_the_nodes_it_reached_and_no_other() {
 
 async fn a_write_in_parts_waits_on_the_node_of_each_part(
     pool: &RedisPool,
-    primaries: &mut [(String, redis::aio::MultiplexedConnection)],
+    primaries: &mut [Primary],
 ) {
     // Two parts on the first primary, one on the second, none on the third.
     let wanted = [2, 1, 0];
@@ -137,7 +137,7 @@ async fn a_write_in_parts_waits_on_the_node_of_each_part(
 
 async fn a_write_for_every_primary_reaches_each_with_its_wait(
     pool: &RedisPool,
-    primaries: &mut [(String, redis::aio::MultiplexedConnection)],
+    primaries: &mut [Primary],
 ) {
     let library = format!("poolside_wait_{}", std::process::id());
     let code = format!(
@@ -152,16 +152,7 @@ async fn a_write_for_every_primary_reaches_each_with_its_wait(
     let after = waits_run(primaries).await;
     let ran: Vec<u64> = after.iter().zip(&before).map(|(a, b)| a - b).collect();
     assert_eq!(ran, [1, 1, 1], "a WAIT behind it on each primary");
-    for (url, conn) in primaries.iter_mut() {
-        let listed: Vec<redis::Value> = redis::cmd("FUNCTION")
-            .arg("LIST")
-            .arg("LIBRARYNAME")
-            .arg(&library)
-            .query_async(conn)
-            .await
-            .expect("FUNCTION LIST");
-        assert_eq!(listed.len(), 1, "the library on {url}");
-    }
+    assert_eq!(libraries_named(primaries, &library).await, [1, 1, 1]);
 
     // A pipeline goes to one node: one holding such a write is refused, on every path.
     let mut flush = redis::pipe();
@@ -195,14 +186,21 @@ async fn a_write_for_every_primary_reaches_each_with_its_wait(
         .await
         .expect("FUNCTION DELETE on every primary");
     assert_eq!(waits_run(primaries).await, before, "no WAIT");
-    for (url, conn) in primaries.iter_mut() {
+    assert_eq!(libraries_named(primaries, &library).await, [0, 0, 0]);
+}
+
+/// How many function libraries named `library` each primary holds.
+async fn libraries_named(primaries: &mut [Primary], library: &str) -> Vec<usize> {
+    let mut counts = Vec::new();
+    for (_, conn) in primaries.iter_mut() {
         let listed: Vec<redis::Value> = redis::cmd("FUNCTION")
             .arg("LIST")
             .arg("LIBRARYNAME")
-            .arg(&library)
+            .arg(library)
             .query_async(conn)
             .await
             .expect("FUNCTION LIST");
-        assert!(listed.is_empty(), "the library gone from {url}");
+        counts.push(listed.len());
     }
+    counts
 }
