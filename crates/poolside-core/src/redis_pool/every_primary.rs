@@ -10,12 +10,11 @@
 //! its `WAIT` behind it (none with `redis.wait_replicas` 0). A primary the cluster
 //! client holds no connection to fails the write rather than being skipped.
 
-use std::sync::atomic::{AtomicU64, Ordering};
-
 use redis::Arg;
 use redis::cluster_routing::SingleNodeRoutingInfo;
 
 use super::pool::{Path, RedisPool};
+use super::replicated::wait_count;
 use super::{RedisConnection, RedisError, RedisPrimary};
 use crate::ErrorKind;
 
@@ -76,10 +75,8 @@ impl RedisPool {
         }
         let count = pipeline.len();
         let (pipeline, primaries) = (&pipeline, &primaries);
-        // The fewest replicas a `WAIT` counted.
-        let least = AtomicU64::new(u64::MAX);
-        let least_ref = &least;
-        let answers: Vec<redis::Value> = self
+        // Each primary's answer, and the fewest replicas a `WAIT` counted.
+        let (answers, least): (Vec<redis::Value>, u64) = self
             .send(Path::ExclusiveOnce, |conn| async move {
                 let RedisConnection::Cluster(cluster) = conn else {
                     return Err(redis::RedisError::from((
@@ -103,21 +100,18 @@ impl RedisPool {
                     })
                     .collect();
                 let mut firsts = Vec::with_capacity(sends.len());
+                let mut least = u64::MAX;
                 for mut answers in futures_util::future::try_join_all(sends).await? {
                     if waits {
-                        let reached = match answers.pop() {
-                            Some(redis::Value::Int(n)) => u64::try_from(n).unwrap_or(0),
-                            _ => 0,
-                        };
-                        least_ref.fetch_min(reached, Ordering::Relaxed);
+                        least = least.min(wait_count(&mut answers));
                     }
                     firsts.extend(answers.pop());
                 }
-                Ok(firsts)
+                Ok((firsts, least))
             })
             .await?;
         if waits {
-            self.check_replicas(least.load(Ordering::Relaxed))?;
+            self.check_replicas(least)?;
         }
         Ok(answers.into_iter().next().unwrap_or(redis::Value::Nil))
     }

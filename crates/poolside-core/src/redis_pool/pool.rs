@@ -275,8 +275,8 @@ impl RedisPool {
     /// At most `redis.cluster_in_flight` slots' worth of requests (32 by default) are in
     /// flight on a shared cluster connection at once; the rest go to another shared
     /// connection (up to four, half of `redis.max_size`) or wait for the first place
-    /// freed, within the same timeout. A larger burst, after slots moved, can stop the redis crate's
-    /// cluster client for good (ARCHITECTURE.md).
+    /// freed, within the same timeout. A larger burst, after slots moved, can stop the
+    /// redis crate's cluster client for good (ARCHITECTURE.md).
     ///
     /// ```no_run
     /// # async fn run(pool: poolside_core::RedisPool, keys: &[String]) -> Result<(), poolside_core::RedisError> {

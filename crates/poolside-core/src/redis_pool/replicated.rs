@@ -278,7 +278,7 @@ impl RedisPool {
 
 /// The replicas a `WAIT` at the end of a pipeline's `answers` counted (taken off them);
 /// 0 when it did not answer with a count.
-fn wait_count(answers: &mut Vec<redis::Value>) -> u64 {
+pub(super) fn wait_count(answers: &mut Vec<redis::Value>) -> u64 {
     match answers.pop() {
         Some(redis::Value::Int(n)) => u64::try_from(n).unwrap_or(0),
         _ => 0,
