@@ -10,6 +10,7 @@
 
 mod cargo;
 mod config_check;
+mod kubernetes_validate;
 mod loadtest;
 mod paths;
 mod services;
@@ -63,7 +64,9 @@ commands:
   test              services up, fmt, clippy, the crates without default features,
                     docs, tests, fault and overload tests, a million configuration
                     property cases, a minute of cargo fuzz, cargo-deny,
-                    services down
+                    services down (installs the tools it runs: Debian
+                    packages as root, cargo-deny and cargo-fuzz, and
+                    kubernetes-validate from PyPI)
   config check      print the effective configuration with each value's source
   loadtest          poolside against pgbench, deadpool, sqlx and raw bb8
                     (`cargo xtask loadtest --help` for its flags)

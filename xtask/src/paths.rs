@@ -1,4 +1,5 @@
-//! Where things are: the workspace root and the services' directory.
+//! Where things are: the workspace root, the target directory and the services'
+//! directory.
 
 use std::path::PathBuf;
 
@@ -11,10 +12,14 @@ pub(crate) fn workspace_root() -> PathBuf {
         .unwrap_or(manifest_dir)
 }
 
+/// Cargo's target directory: `CARGO_TARGET_DIR`, or `target/` in the workspace.
+pub(crate) fn target_dir() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| workspace_root().join("target"))
+}
+
 /// The directory holding the services' data, logs, sockets and pid files.
 pub(crate) fn services_dir() -> PathBuf {
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| workspace_root().join("target"));
-    target.join("poolside-services")
+    target_dir().join("poolside-services")
 }

@@ -231,6 +231,7 @@ pub(crate) fn run() -> Result<ExitCode> {
     ensure_cargo_tool("deny", "cargo-deny")?;
     ensure_cargo_tool("fuzz", "cargo-fuzz")?;
     ensure_tools()?;
+    crate::kubernetes_validate::ensure()?;
     // Taken now: the test build rebuilds xtask in place, after which this process's
     // executable reads as "(deleted)"; the path then names the rebuilt binary.
     let xtask = std::env::current_exe().context("locating the xtask binary")?;

@@ -27,8 +27,10 @@ use crate::error::ApiError;
 
 /// Where the service listens unless `POOLSIDE_HTTP_ADDR` says otherwise.
 const DEFAULT_ADDR: &str = "127.0.0.1:8080";
-/// How long in-flight work may take to finish once the service stops listening.
-const SHUTDOWN_DEADLINE: Duration = Duration::from_secs(10);
+/// How long in-flight work may take to finish once the service stops listening, and
+/// the pools to close: a Kubernetes `terminationGracePeriodSeconds` covers it and
+/// `health.shutdown_delay`.
+pub const SHUTDOWN_DEADLINE: Duration = Duration::from_secs(10);
 /// The largest request body accepted (a sale of 100 lines is far below it).
 const BODY_LIMIT: usize = 64 * 1024;
 

@@ -356,6 +356,31 @@ fn prometheus_program(name: &str) -> String {
         })
 }
 
+/// The path of `kubernetes-validate` (PyPI), which checks the example Kubernetes
+/// manifest against the API's schemas: the one `cargo xtask test` installs under
+/// `target/tools/` (`xtask/src/kubernetes_validate.rs`, the same version).
+///
+/// # Panics
+///
+/// When it is not installed there.
+pub fn kubernetes_validate() -> std::path::PathBuf {
+    const VERSION: &str = "1.37.0";
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target"));
+    let program = target
+        .join("tools")
+        .join(format!("kubernetes-validate-{VERSION}"))
+        .join("bin/kubernetes-validate");
+    assert!(
+        program.is_file(),
+        "{} is missing: `cargo xtask test` installs it (kubernetes-validate=={VERSION} \
+         from PyPI, in a virtual environment)",
+        program.display()
+    );
+    program
+}
+
 /// Runs `cargo xtask services <args>` (a restart, a failover) through the xtask binary
 /// that `cargo xtask test` names in `POOLSIDE_XTASK`, and returns what it printed.
 /// Blocks: call it from `spawn_blocking` in async tests.

@@ -14,7 +14,7 @@ pub(crate) mod install;
 mod layout;
 mod pgbouncer;
 mod postgres;
-mod process;
+pub(crate) mod process;
 mod redis;
 mod redis_cluster;
 mod redis_node;
