@@ -114,10 +114,20 @@ impl Manifest {
             kind: kind.to_owned(),
             path: get["path"].as_str().expect("an httpGet path").to_owned(),
             port: get["port"].as_str().expect("a named port").to_owned(),
-            period: Duration::from_secs(number(&probe["periodSeconds"]).into()),
-            timeout: Duration::from_secs(number(&probe["timeoutSeconds"]).into()),
-            failure_threshold: number(&probe["failureThreshold"]).into(),
+            // Kubernetes's defaults where the manifest sets none.
+            period: Duration::from_secs(number_or(&probe["periodSeconds"], 10).into()),
+            timeout: Duration::from_secs(number_or(&probe["timeoutSeconds"], 1).into()),
+            failure_threshold: number_or(&probe["failureThreshold"], 3).into(),
         }
+    }
+}
+
+/// `value`, or `default` where it is absent.
+fn number_or(value: &Value, default: u16) -> u16 {
+    if value.is_null() {
+        default
+    } else {
+        number(value)
     }
 }
 
