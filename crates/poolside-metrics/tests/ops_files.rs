@@ -36,7 +36,7 @@ fn metric_names(text: &str) -> Vec<String> {
 
 /// Runs `promtool <command> <subcommand> ops/<file>`, which must succeed.
 fn promtool_passes(command: &str, subcommand: &str, file: &str) {
-    let output = Command::new(poolside_tests::promtool())
+    let output = Command::new(poolside_tests::tools::promtool())
         .args([command, subcommand])
         .arg(ops(file))
         .output()

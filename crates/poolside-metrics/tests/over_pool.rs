@@ -142,7 +142,7 @@ fn assert_promtool_passes(text: &str) {
 /// `promtool check metrics` accepts `text`, but for the problems in `known` (each a
 /// line of its report, exactly).
 fn assert_promtool_passes_but(text: &str, known: &[&str]) {
-    let mut check = Command::new(poolside_tests::promtool())
+    let mut check = Command::new(poolside_tests::tools::promtool())
         .args(["check", "metrics"])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())

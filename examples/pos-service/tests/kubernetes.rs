@@ -236,7 +236,7 @@ impl Probe {
 #[test]
 fn the_manifest_is_valid_kubernetes_and_its_numbers_agree() {
     for version in KUBERNETES_VERSIONS {
-        let output = Command::new(poolside_tests::kubernetes_validate())
+        let output = Command::new(poolside_tests::tools::kubernetes_validate())
             .args(["--strict", "--kubernetes-version", version, MANIFEST])
             .output()
             .expect("kubernetes-validate runs");

@@ -54,7 +54,7 @@ impl Prometheus {
         )
         .expect("writes prometheus.yml");
         let log = std::fs::File::create(dir.join("prometheus.log")).expect("a log file");
-        let child = Command::new(poolside_tests::prometheus())
+        let child = Command::new(poolside_tests::tools::prometheus())
             .arg(format!("--config.file={}", config.display()))
             .arg(format!(
                 "--storage.tsdb.path={}",
