@@ -1,6 +1,7 @@
 //! kubernetes-validate (PyPI), which checks the example Kubernetes manifest against the
 //! API's schemas, installed at a pinned version into a Python virtual environment of
-//! its own under `target/tools/` (the path `poolside_tests::tools::kubernetes_validate` finds).
+//! its own under `target/tools/`, where `poolside_tests::tools::kubernetes_validate`
+//! finds it.
 
 use std::path::PathBuf;
 use std::process::Command;
