@@ -12,6 +12,7 @@ pub use migrate::run as migrate;
 mod products;
 mod report;
 mod sales;
+mod signals;
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -24,6 +25,7 @@ use poolside::Poolside;
 use serde_json::{Value, json};
 
 use crate::error::ApiError;
+use crate::signals::ShutdownSignals;
 
 /// Where the service listens unless `POOLSIDE_HTTP_ADDR` says otherwise.
 const DEFAULT_ADDR: &str = "127.0.0.1:8080";
@@ -58,16 +60,6 @@ async fn warm_up(State(db): State<Poolside>) -> Result<Json<Value>, ApiError> {
     ))
 }
 
-/// Resolves on SIGTERM or SIGINT.
-async fn shutdown_signal() {
-    use tokio::signal::unix::{SignalKind, signal};
-    let mut term = signal(SignalKind::terminate()).expect("a SIGTERM handler");
-    tokio::select! {
-        _ = term.recv() => tracing::info!("SIGTERM: shutting down"),
-        _ = tokio::signal::ctrl_c() => tracing::info!("SIGINT: shutting down"),
-    }
-}
-
 /// Serves the detailed health and metrics endpoints on `health.admin_addr`, a port
 /// apart from the service's (for the monitoring network only).
 async fn serve_admin(
@@ -90,8 +82,8 @@ async fn serve_admin(
 
 /// Loads the configuration, starts poolside, migrates and serves until SIGTERM or
 /// SIGINT; then leaves rotation (`/health/ready` answers 503, requests are still
-/// served for `health.shutdown_delay`), stops listening, lets the requests in flight
-/// finish and closes the pools. With `postgres.connect_lazy` it starts while
+/// served for `health.shutdown_delay`, or until a second signal), stops listening,
+/// lets the requests in flight finish and closes the pools. With `postgres.connect_lazy` it starts while
 /// PostgreSQL is down and migrates once it answers, not ready until then. The error
 /// says what stopped it.
 pub async fn run() -> Result<(), String> {
@@ -124,13 +116,22 @@ pub async fn run() -> Result<(), String> {
     };
     tracing::info!(%local, "pos-service listening");
     println!("listening on {local}");
+    let mut signals = ShutdownSignals::listen()?;
     let leaving = db.clone();
     let served = axum::serve(listener, app(db.clone()))
         .with_graceful_shutdown(async move {
-            shutdown_signal().await;
+            let first = signals.next().await;
+            tracing::info!(signal = first, "shutting down");
             // Out of the load balancers' rotation first, still serving, then stop
-            // listening once they have stopped sending requests.
-            leaving.leave_rotation().await;
+            // listening once they have stopped sending requests; a second signal
+            // (Ctrl-C again) stops listening at once.
+            tokio::select! {
+                biased;
+                () = leaving.leave_rotation() => {}
+                second = signals.next() => {
+                    tracing::info!(signal = second, "a second signal: the shutdown delay cut short");
+                }
+            }
         })
         .await;
     if let Some(admin) = admin {

@@ -1,6 +1,7 @@
 //! Runs the service against the real services, calls every route with a real HTTP
 //! client, checks answers and status codes (bad input gets a 4xx with a reason; the
-//! last item is never sold twice), then sends SIGTERM and checks a clean exit.
+//! last item is never sold twice), then sends SIGTERM and checks a clean exit (after
+//! the shutdown delay, or at once on a second SIGTERM).
 
 use std::time::{Duration, Instant};
 
@@ -280,6 +281,47 @@ fn sigterm_leaves_rotation_and_serves_through_the_shutdown_delay() {
         sent.elapsed() >= DELAY,
         "exited {:?} after SIGTERM, before the delay",
         sent.elapsed()
+    );
+}
+
+/// A second SIGTERM (or Ctrl-C) during the shutdown delay stops the service at once: it
+/// leaves rotation on the first, exits 0 on the second, long before the delay ends.
+#[test]
+fn a_second_sigterm_cuts_the_shutdown_delay_short() {
+    const DELAY: Duration = Duration::from_secs(60);
+    let mut service = ServiceProcess::start(
+        env!("CARGO_BIN_EXE_poolside-example-pos-service"),
+        &[
+            ("DATABASE_URL", required_env("DATABASE_URL")),
+            ("POOLSIDE_PROFILE", "test".into()),
+            (
+                "POOLSIDE_HEALTH__SHUTDOWN_DELAY",
+                format!("{}s", DELAY.as_secs()),
+            ),
+        ],
+        &["REDIS_URL"],
+    );
+    service.send_sigterm();
+    let first = Instant::now();
+    while service.call("GET", "/health/ready", None).0 != 503 {
+        assert!(first.elapsed() < Duration::from_secs(5), "still ready");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(service.call("GET", "/health/live", None).0, 200);
+    service.send_sigterm();
+    let second = Instant::now();
+    let exit = service.wait_for_exit();
+    assert!(exit.success(), "exit after a second SIGTERM: {exit}");
+    println!(
+        "out of rotation {:?} after the first SIGTERM; exit 0 {:?} after the second \
+         (shutdown delay {DELAY:?})",
+        second - first,
+        second.elapsed()
+    );
+    assert!(
+        second.elapsed() < Duration::from_secs(10),
+        "{:?}",
+        second.elapsed()
     );
 }
 
