@@ -22,6 +22,22 @@ fn start() -> ServiceProcess {
     )
 }
 
+/// The service without Redis, serving for `delay` after it leaves rotation.
+fn start_with_shutdown_delay(delay: Duration) -> ServiceProcess {
+    ServiceProcess::start(
+        env!("CARGO_BIN_EXE_poolside-example-pos-service"),
+        &[
+            ("DATABASE_URL", required_env("DATABASE_URL")),
+            ("POOLSIDE_PROFILE", "test".into()),
+            (
+                "POOLSIDE_HEALTH__SHUTDOWN_DELAY",
+                format!("{}s", delay.as_secs()),
+            ),
+        ],
+        &["REDIS_URL"],
+    )
+}
+
 fn new_product(service: &ServiceProcess, stock: i64) -> i64 {
     let (status, product) = service.post(
         "/products",
@@ -238,18 +254,7 @@ fn bad_input_gets_a_4xx_with_a_reason_and_the_last_item_is_sold_once() {
 #[test]
 fn sigterm_leaves_rotation_and_serves_through_the_shutdown_delay() {
     const DELAY: Duration = Duration::from_secs(4);
-    let mut service = ServiceProcess::start(
-        env!("CARGO_BIN_EXE_poolside-example-pos-service"),
-        &[
-            ("DATABASE_URL", required_env("DATABASE_URL")),
-            ("POOLSIDE_PROFILE", "test".into()),
-            (
-                "POOLSIDE_HEALTH__SHUTDOWN_DELAY",
-                format!("{}s", DELAY.as_secs()),
-            ),
-        ],
-        &["REDIS_URL"],
-    );
+    let mut service = start_with_shutdown_delay(DELAY);
     let id = new_product(&service, 5);
     service.send_sigterm();
     let sent = Instant::now();
@@ -289,18 +294,7 @@ fn sigterm_leaves_rotation_and_serves_through_the_shutdown_delay() {
 #[test]
 fn a_second_sigterm_cuts_the_shutdown_delay_short() {
     const DELAY: Duration = Duration::from_secs(60);
-    let mut service = ServiceProcess::start(
-        env!("CARGO_BIN_EXE_poolside-example-pos-service"),
-        &[
-            ("DATABASE_URL", required_env("DATABASE_URL")),
-            ("POOLSIDE_PROFILE", "test".into()),
-            (
-                "POOLSIDE_HEALTH__SHUTDOWN_DELAY",
-                format!("{}s", DELAY.as_secs()),
-            ),
-        ],
-        &["REDIS_URL"],
-    );
+    let mut service = start_with_shutdown_delay(DELAY);
     service.send_sigterm();
     let first = Instant::now();
     while service.call("GET", "/health/ready", None).0 != 503 {
