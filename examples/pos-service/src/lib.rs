@@ -83,9 +83,9 @@ async fn serve_admin(
 /// Loads the configuration, starts poolside, migrates and serves until SIGTERM or
 /// SIGINT; then leaves rotation (`/health/ready` answers 503, requests are still
 /// served for `health.shutdown_delay`, or until a second signal), stops listening,
-/// lets the requests in flight finish and closes the pools. With `postgres.connect_lazy` it starts while
-/// PostgreSQL is down and migrates once it answers, not ready until then. The error
-/// says what stopped it.
+/// lets the requests in flight finish and closes the pools. With
+/// `postgres.connect_lazy` it starts while PostgreSQL is down and migrates once it
+/// answers, not ready until then. The error says what stopped it.
 pub async fn run() -> Result<(), String> {
     let config = poolside::config::Config::load()
         .map_err(|e| e.to_string())?
