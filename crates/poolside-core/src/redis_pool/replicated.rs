@@ -229,17 +229,15 @@ impl RedisPool {
         &self,
         pipeline: &redis::Pipeline,
     ) -> Result<Vec<redis::Value>, RedisError> {
-        let mut pipeline = pipeline.clone();
-        pipeline.add_command(self.wait_command());
+        let wait = &self.wait_command();
         // On a connection of its own: WAIT holds the connection until the replicas
         // answer, and would hold up every command queued behind it on a shared one.
-        let pipeline = &pipeline;
-        let mut answers: Vec<redis::Value> = self
-            .send(Path::Exclusive, |mut conn| async move {
-                pipeline.query_async(&mut conn).await
+        let (answers, reached) = self
+            .send(Path::Exclusive, |conn| {
+                query_with_wait(conn, pipeline, Some(wait))
             })
             .await?;
-        self.check_replicas(wait_count(&mut answers))?;
+        self.check_replicas(reached)?;
         Ok(answers)
     }
 
@@ -305,28 +303,35 @@ impl Request for (redis::Cmd, u16) {
     ) -> redis::RedisResult<(redis::Value, u64)> {
         let mut pipeline = redis::pipe();
         pipeline.add_command(self.0.clone());
-        let (answers, reached) = pipeline.send_on(conn, wait).await?;
-        let answer = match answers {
-            redis::Value::Array(mut answers) => answers.pop().unwrap_or(redis::Value::Nil),
-            answer => answer,
-        };
-        Ok((answer, reached))
+        let (mut answers, reached) = query_with_wait(conn, &pipeline, wait).await?;
+        Ok((answers.pop().unwrap_or(redis::Value::Nil), reached))
     }
 }
 
 impl Request for redis::Pipeline {
     async fn send_on(
         &self,
-        mut conn: RedisConnection,
+        conn: RedisConnection,
         wait: Option<&redis::Cmd>,
     ) -> redis::RedisResult<(redis::Value, u64)> {
-        let Some(wait) = wait else {
-            return Ok((self.query_async(&mut conn).await?, 0));
-        };
-        let mut pipeline = self.clone();
-        pipeline.add_command(wait.clone());
-        let mut answers: Vec<redis::Value> = pipeline.query_async(&mut conn).await?;
-        let reached = wait_count(&mut answers);
+        let (answers, reached) = query_with_wait(conn, self, wait).await?;
         Ok((redis::Value::Array(answers), reached))
     }
+}
+
+/// `pipeline` on `conn`, with `wait` behind it in the same round trip when given: its
+/// answers (without the `WAIT`'s), and the replicas `wait` counted (0 without one).
+async fn query_with_wait(
+    mut conn: RedisConnection,
+    pipeline: &redis::Pipeline,
+    wait: Option<&redis::Cmd>,
+) -> redis::RedisResult<(Vec<redis::Value>, u64)> {
+    let Some(wait) = wait else {
+        return Ok((pipeline.query_async(&mut conn).await?, 0));
+    };
+    let mut pipeline = pipeline.clone();
+    pipeline.add_command(wait.clone());
+    let mut answers: Vec<redis::Value> = pipeline.query_async(&mut conn).await?;
+    let reached = wait_count(&mut answers);
+    Ok((answers, reached))
 }
