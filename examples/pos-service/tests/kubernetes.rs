@@ -14,7 +14,7 @@ use poolside::config::{Config, ConfigLoader, EnvSnapshot};
 use poolside_example_pos_service::SHUTDOWN_DEADLINE;
 use poolside_tests::fault_proxy::{FaultProxy, Mode};
 use poolside_tests::http::{ServiceProcess, free_port};
-use poolside_tests::required_env;
+use poolside_tests::{required_env, split_password};
 use serde_json::Value;
 
 const MANIFEST: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/kubernetes.yaml");
@@ -149,8 +149,7 @@ fn port_of(addr: &str) -> u16 {
 /// mounted Secret), the services' Redis, a free admin port. `ServiceProcess` sets
 /// `POOLSIDE_HTTP_ADDR` to a free port of its own.
 fn local_env(manifest: &Manifest, database_url: &str, dir: &Path) -> Vec<(String, String)> {
-    let (user_and_password, _) = database_url.split_once('@').expect("credentials");
-    let (user, password) = user_and_password.rsplit_once(':').expect("a password");
+    let (database_url, password) = split_password(database_url);
     let password_file = dir.join("password");
     std::fs::write(&password_file, password).expect("the password file");
     let places = [
@@ -159,10 +158,7 @@ fn local_env(manifest: &Manifest, database_url: &str, dir: &Path) -> Vec<(String
             "POOLSIDE_HEALTH__ADMIN_ADDR",
             format!("127.0.0.1:{}", free_port()),
         ),
-        (
-            "DATABASE_URL",
-            database_url.replacen(&format!("{user}:{password}@"), &format!("{user}@"), 1),
-        ),
+        ("DATABASE_URL", database_url),
         (
             "POOLSIDE_POSTGRES__PASSWORD_FILE",
             password_file.display().to_string(),

@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use std::process::Command;
 
 use poolside_tests::http::{ServiceProcess, send_with_headers};
-use poolside_tests::required_env;
+use poolside_tests::{required_env, split_password};
 use serde_json::json;
 
 const PROGRAM: &str = env!("CARGO_BIN_EXE_poolside-example-pos-service");
@@ -18,12 +18,7 @@ const ADMIN_TOKEN: &str = "Tk-4d1b9e-admin-token-never-shown";
 /// The secret role's URL and its password.
 fn secret() -> (String, String) {
     let url = required_env("DATABASE_SECRET_URL");
-    let password = url
-        .split_once("://")
-        .and_then(|(_, rest)| rest.split_once('@'))
-        .and_then(|(userinfo, _)| userinfo.split_once(':'))
-        .map(|(_, password)| password.to_owned())
-        .expect("DATABASE_SECRET_URL holds a password");
+    let (_, password) = split_password(&url);
     assert!(password.len() >= 12, "a distinctive password: {password}");
     (url, password)
 }
@@ -144,11 +139,6 @@ fn a_running_service_never_shows_the_password_or_the_token() {
     let _ = std::fs::remove_dir_all(dir);
 }
 
-/// The secret role's URL with its password taken out.
-fn without_password(url: &str, password: &str) -> String {
-    url.replacen(&format!(":{password}@"), "@", 1)
-}
-
 #[test]
 fn a_service_with_its_password_in_a_file_migrates_serves_and_never_shows_it() {
     let (url, password) = secret();
@@ -159,7 +149,7 @@ fn a_service_with_its_password_in_a_file_migrates_serves_and_never_shows_it() {
         PROGRAM,
         &[
             ("RUST_LOG", "trace".into()),
-            ("DATABASE_URL", without_password(&url, &password)),
+            ("DATABASE_URL", split_password(&url).0),
             (
                 "POOLSIDE_POSTGRES__PASSWORD_FILE",
                 file.display().to_string(),
@@ -207,7 +197,7 @@ fn a_service_that_cannot_start_never_shows_the_password() {
             "wrong-password-file",
             String::new(),
             vec![
-                ("DATABASE_URL", without_password(&url, &password)),
+                ("DATABASE_URL", split_password(&url).0),
                 (
                     "POOLSIDE_POSTGRES__PASSWORD_FILE",
                     stale_file.display().to_string(),

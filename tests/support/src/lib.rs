@@ -368,6 +368,28 @@ pub fn try_xtask_services(args: &[&str]) -> Result<String, String> {
     }
 }
 
+/// `url` with its password taken out, and the password: for a test that gives the
+/// password another way (`postgres.password_file`).
+///
+/// ```
+/// let (url, password) = poolside_tests::split_password("postgres://app:s3cret@db:5432/app");
+/// assert_eq!((url.as_str(), password.as_str()), ("postgres://app@db:5432/app", "s3cret"));
+/// ```
+///
+/// # Panics
+///
+/// When `url` holds no `user:password@`.
+pub fn split_password(url: &str) -> (String, String) {
+    let password = url
+        .split_once("://")
+        .and_then(|(_, rest)| rest.split_once('@'))
+        .and_then(|(userinfo, _)| userinfo.split_once(':'))
+        .map(|(_, password)| password.to_owned())
+        .unwrap_or_else(|| panic!("{url} holds no password"));
+    let without = url.replacen(&format!(":{password}@"), "@", 1);
+    (without, password)
+}
+
 /// A libpq-style multi-host URL over the hosts of `primary` and `standby` (URLs that
 /// differ only in host and port), preferring whichever takes writes.
 ///
