@@ -20,6 +20,7 @@ use serde_json::json;
 use crate::checks::{CheckResult, check_postgres};
 use crate::component::Component;
 use crate::model::{Check, HealthReport, Status};
+use crate::recovery::Recoveries;
 use crate::startup_task::StartupTasks;
 use crate::utilization::Utilization;
 
@@ -66,6 +67,8 @@ pub(crate) struct Inner {
     pub(crate) left_rotation: OnceLock<Instant>,
     /// The service's own startup work that has not completed.
     pub(crate) startup_tasks: StartupTasks,
+    /// Each check's turns from failing to passing.
+    pub(crate) recoveries: Recoveries,
 }
 
 impl std::fmt::Debug for Health {
@@ -165,6 +168,7 @@ impl HealthBuilder {
                 started: AtomicBool::new(false),
                 left_rotation: OnceLock::new(),
                 startup_tasks: StartupTasks::default(),
+                recoveries: Recoveries::default(),
             }),
         }
     }
@@ -222,11 +226,12 @@ impl Health {
             }
         }
         let mut results = inner.results.write();
-        if let Some(result) = postgres {
-            results.insert(Component::Postgres, result);
-        }
-        if let Some(result) = redis {
-            results.insert(Component::Redis, result);
+        for (component, result) in [(Component::Postgres, postgres), (Component::Redis, redis)] {
+            if let Some(result) = result {
+                let now = result.status;
+                let before = results.insert(component, result).map(|r| r.status);
+                inner.recoveries.record(component, before, now);
+            }
         }
         let required_pass = results
             .iter()
@@ -279,6 +284,34 @@ impl Health {
             #[cfg(not(feature = "redis"))]
             Component::Redis => false,
         }
+    }
+
+    /// Resolves the next time the check of `component` passes after it failed (or
+    /// before it was ever checked): for work that waits on a dependency, such as a
+    /// migration retrying while the database is away, to try again as soon as the
+    /// monitor sees it back, rather than at its next backoff. Counted from this call,
+    /// not from the future's first poll; a check that keeps passing wakes nothing.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use poolside_health::{Component, Health};
+    ///
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// let health = Health::builder(poolside_config::HealthConfig::default()).build();
+    /// let retry_in = Duration::from_millis(50); // a backoff's next delay
+    /// tokio::select! {
+    ///     () = tokio::time::sleep(retry_in) => {} // no PostgreSQL here: never recovers
+    ///     () = health.recovered(Component::Postgres) => unreachable!(),
+    /// }
+    /// # });
+    /// ```
+    pub fn recovered(
+        &self,
+        component: Component,
+    ) -> impl std::future::Future<Output = ()> + Send + 'static {
+        self.inner.recoveries.next(component)
     }
 
     /// The last check result of `component`.

@@ -17,6 +17,7 @@ mod exporter;
 mod health;
 mod model;
 mod process;
+mod recovery;
 #[cfg(feature = "http")]
 mod router;
 mod startup_task;

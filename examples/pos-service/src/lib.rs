@@ -101,8 +101,9 @@ pub async fn run() -> Result<(), String> {
         .await
         .map_err(|e| e.to_string())?;
     if db.config().postgres.connect_lazy {
-        let task = db.health_state().startup_task("migration");
-        tokio::spawn(async move { migration.run_until_applied(task).await });
+        let health = db.health_state().clone();
+        let task = health.startup_task("migration");
+        tokio::spawn(async move { migration.run_until_applied(task, health).await });
     } else {
         migration.run().await?;
     }

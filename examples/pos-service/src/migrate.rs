@@ -6,7 +6,8 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use poolside::StartupTask;
+use poolside::health::Component;
+use poolside::{Health, StartupTask};
 use poolside::config::password_file::read_password_file;
 use poolside::config::{PostgresConfig, SecretUrl};
 use poolside::core::tokio_postgres::error::SqlState;
@@ -47,7 +48,7 @@ const LOCK_KEY: i64 = 0x0070_6f73_5f6d_6967; // "pos_mig" in ASCII
 
 /// The waits between failed attempts in the background: up to 1 s, doubling to up to
 /// 16 s, each drawn from the upper half (instances started together do not retry in
-/// step).
+/// step), and cut short when the health monitor sees PostgreSQL come back.
 const RETRY: Backoff = Backoff::new(
     Duration::from_secs(1),
     Duration::from_secs(16),
@@ -87,10 +88,14 @@ impl Target {
     /// Applies the schema, trying again after each failure (the server down, the
     /// password not rotated yet) until it is applied, then completes `task`. Each
     /// failure is the task's report, so `/health/ready` says why the service is not
-    /// ready; a new reason is logged as a warning.
-    pub(crate) async fn run_until_applied(self, task: StartupTask) {
+    /// ready; a new reason is logged as a warning. The next attempt comes at the
+    /// backoff's delay, or as soon as `health`'s PostgreSQL check passes after
+    /// failing (the database back), whichever is first.
+    pub(crate) async fn run_until_applied(self, task: StartupTask, health: Health) {
         let mut last = String::new();
         for failures in 1_u32.. {
+            // Before the attempt: a recovery while it fails counts.
+            let recovered = health.recovered(Component::Postgres);
             match self.run().await {
                 Ok(()) => break,
                 Err(reason) => {
@@ -99,7 +104,12 @@ impl Target {
                     }
                     task.report(&reason);
                     last = reason;
-                    tokio::time::sleep(RETRY.delay(failures)).await;
+                    tokio::select! {
+                        () = tokio::time::sleep(RETRY.delay(failures)) => {}
+                        () = recovered => {
+                            tracing::info!("PostgreSQL answers the health check again: migrating");
+                        }
+                    }
                 }
             }
         }
