@@ -11,8 +11,9 @@
 //! rest (`/health/live`, `/health/ready`, `/metrics`, ...), each core's for its own
 //! pool, and `/metrics` with every core's pool summed under `pool="postgres"`, as for
 //! one pool. A core starts serving once its pool is open; until then the connections
-//! the kernel hands it wait. SIGTERM stops every core's server, lets its requests
-//! finish, and shuts its `Poolside` down.
+//! the kernel hands it wait. SIGTERM or SIGINT takes every core out of rotation for
+//! `health.shutdown_delay` (a second signal cuts it short), then stops its server,
+//! lets its requests finish, and shuts its `Poolside` down.
 //!
 //! Environment: `DATABASE_URL` and `POOLSIDE_*` as for any poolside program (the
 //! configured pool sizes are divided between the runtimes by `Config::per_runtime`,
@@ -147,14 +148,18 @@ fn listen(addr: SocketAddr) -> std::io::Result<TcpListener> {
     socket.listen(1024)
 }
 
-/// Runs one core's `Poolside` and HTTP server on its runtime, until SIGTERM; then
-/// leaves rotation (`/health/ready` 503 for `health.shutdown_delay`, still serving),
-/// lets the requests in flight finish and shuts the `Poolside` down.
+/// Runs one core's `Poolside` and HTTP server on its runtime, until SIGTERM or
+/// SIGINT; then leaves rotation (`/health/ready` 503 for `health.shutdown_delay`,
+/// still serving, or until a second signal), lets the requests in flight finish and
+/// shuts the `Poolside` down.
 fn serve(runtime: &Runtime, listener: TcpListener, config: Config) -> Result<(), String> {
     runtime.block_on(async {
-        // Listened for before the pool opens, so that no SIGTERM goes unseen.
-        let mut terminate = signal(SignalKind::terminate())
-            .map_err(|e| format!("cannot listen for SIGTERM: {e}"))?;
+        // Listened for before the pool opens, so that no signal goes unseen.
+        let listen = |kind: SignalKind, name: &str| {
+            signal(kind).map_err(|e| format!("cannot listen for {name}: {e}"))
+        };
+        let mut terminate = listen(SignalKind::terminate(), "SIGTERM")?;
+        let mut interrupt = listen(SignalKind::interrupt(), "SIGINT")?;
         let db = Poolside::builder()
             .config(config)
             .build()
@@ -168,8 +173,17 @@ fn serve(runtime: &Runtime, listener: TcpListener, config: Config) -> Result<(),
         let leaving = db.clone();
         let served = axum::serve(listener, app)
             .with_graceful_shutdown(async move {
-                terminate.recv().await;
-                leaving.leave_rotation().await;
+                tokio::select! {
+                    _ = terminate.recv() => {}
+                    _ = interrupt.recv() => {}
+                }
+                // A second signal (Ctrl-C again) cuts the delay short.
+                tokio::select! {
+                    biased;
+                    () = leaving.leave_rotation() => {}
+                    _ = terminate.recv() => {}
+                    _ = interrupt.recv() => {}
+                }
             })
             .await
             .map_err(|e| format!("the HTTP server stopped: {e}"));

@@ -1,7 +1,10 @@
 //! Runs the example against the real server: two runtimes, a `Poolside` each, share
 //! one port, answer settings read on the batched read path, say 404 for a setting that
 //! does not exist, export both cores' pools summed as one, answer the facade's probes,
-//! and stop cleanly on SIGTERM; without a database it fails with a clear message.
+//! and stop cleanly on SIGTERM, at once on a second signal during the shutdown
+//! delay; without a database it fails with a clear message.
+
+use std::time::{Duration, Instant};
 
 use poolside_tests::http::ServiceProcess;
 
@@ -70,6 +73,53 @@ fn two_runtimes_share_the_port_answer_reads_and_stop_on_sigterm() {
     assert!(missing.body.contains("no_such_setting"), "{}", missing.body);
     let exit = service.terminate();
     assert!(exit.success(), "{exit:?}");
+}
+
+#[test]
+fn a_sigint_after_sigterm_cuts_every_cores_shutdown_delay_short() {
+    const DELAY: Duration = Duration::from_secs(60);
+    let mut service = ServiceProcess::start(
+        env!("CARGO_BIN_EXE_poolside-example-per-core"),
+        &[
+            ("DATABASE_URL", poolside_tests::required_env("DATABASE_URL")),
+            ("POOLSIDE_PROFILE", "test".to_owned()),
+            ("PER_CORE_RUNTIMES", "2".to_owned()),
+            (
+                "POOLSIDE_HEALTH__SHUTDOWN_DELAY",
+                format!("{}s", DELAY.as_secs()),
+            ),
+        ],
+        &["REDIS_URL"],
+    );
+    service.send_sigterm();
+    let first = Instant::now();
+    // Out of rotation on both cores: each answers some of ten new connections.
+    loop {
+        let ready = (0..10)
+            .filter(|_| service.call("GET", "/health/ready", None).0 == 200)
+            .count();
+        if ready == 0 {
+            break;
+        }
+        assert!(first.elapsed() < Duration::from_secs(5), "still ready");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(service.call("GET", "/health/live", None).0, 200);
+    service.send_signal("INT");
+    let second = Instant::now();
+    let exit = service.wait_for_exit();
+    assert!(exit.success(), "exit after SIGINT: {exit}");
+    println!(
+        "out of rotation {:?} after SIGTERM; exit 0 {:?} after SIGINT (shutdown delay \
+         {DELAY:?})",
+        second - first,
+        second.elapsed()
+    );
+    assert!(
+        second.elapsed() < Duration::from_secs(10),
+        "{:?}",
+        second.elapsed()
+    );
 }
 
 /// The number after `prefix` on the line that starts with it.

@@ -314,8 +314,18 @@ impl ServiceProcess {
     ///
     /// When `kill` cannot run.
     pub fn send_sigterm(&self) {
+        self.send_signal("TERM");
+    }
+
+    /// Sends the signal `name` (as `kill` spells it: `TERM`, `INT`) to the service's
+    /// pid, and returns at once.
+    ///
+    /// # Panics
+    ///
+    /// When `kill` cannot run.
+    pub fn send_signal(&self, name: &str) {
         Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
+            .args([&format!("-{name}"), &self.child.id().to_string()])
             .status()
             .expect("kill runs");
     }
