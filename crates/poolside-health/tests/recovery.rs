@@ -40,7 +40,10 @@ async fn a_check_passing_after_a_failure_wakes_the_waiters_and_one_passing_again
     let mut recovered = Box::pin(health.recovered(Component::Postgres));
     health.check_now().await;
     assert_eq!(postgres(), Some(Status::Pass));
-    assert!(!resolved(&mut recovered).await, "woken by a check that kept passing");
+    assert!(
+        !resolved(&mut recovered).await,
+        "woken by a check that kept passing"
+    );
 
     // Nor is failing, twice.
     proxy.set_mode(Mode::Refuse);
@@ -63,9 +66,19 @@ async fn a_check_passing_after_a_failure_wakes_the_waiters_and_one_passing_again
         assert!(!resolved(&mut recovered).await, "woken by a failing check");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    assert_eq!(postgres(), Some(Status::Pass), "still failing 10 s after the proxy passed");
-    assert!(resolved(&mut recovered).await, "not woken when the check passed again");
-    assert!(!resolved(&mut redis).await, "a Redis waiter woken by PostgreSQL");
+    assert_eq!(
+        postgres(),
+        Some(Status::Pass),
+        "still failing 10 s after the proxy passed"
+    );
+    assert!(
+        resolved(&mut recovered).await,
+        "not woken when the check passed again"
+    );
+    assert!(
+        !resolved(&mut redis).await,
+        "a Redis waiter woken by PostgreSQL"
+    );
 
     // A waiter from after the recovery waits for the next one.
     let mut next = Box::pin(health.recovered(Component::Postgres));

@@ -6,13 +6,13 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use poolside::health::Component;
-use poolside::{Health, StartupTask};
 use poolside::config::password_file::read_password_file;
 use poolside::config::{PostgresConfig, SecretUrl};
 use poolside::core::tokio_postgres::error::SqlState;
 use poolside::core::tokio_postgres::{self, NoTls};
+use poolside::health::Component;
 use poolside::resilience::{Backoff, Jitter};
+use poolside::{Health, StartupTask};
 
 /// Every statement of the schema, in order.
 const SCHEMA: &str = "
