@@ -1,6 +1,7 @@
 //! Network faults between the pool and PostgreSQL, through a TCP proxy the test
 //! controls (`poolside_tests::fault_proxy`): every connection dropped, the network
-//! stalled without closing anything, every chunk slowed. Timeouts fire as configured
+//! stalled without closing anything, every chunk slowed, on each of the pool's paths
+//! (pipelined, exclusive, batched reads). Timeouts fire as configured
 //! (`postgres.query_timeout`, the connect and connection timeouts), stalled
 //! connections are discarded, no call outlives its deadline, and the pool recovers by
 //! itself when the network does.
@@ -16,7 +17,8 @@ const CONNECTION_TIMEOUT: Duration = Duration::from_secs(2);
 /// What a call may take beyond its own deadline (scheduling on a busy machine).
 const SLACK: Duration = Duration::from_millis(400);
 
-/// A proxy to the server and a pool of 4 connecting through it.
+/// A proxy to the server and a pool of 4 connecting through it: one pipelined
+/// connection, one batched-read connection, exclusive ones.
 async fn proxied_pool(name: &str) -> (FaultProxy, PgPool) {
     let (proxy, proxied) = FaultProxy::in_front_of(&required_env("DATABASE_URL")).await;
     let separator = if proxied.contains('?') { '&' } else { '?' };
@@ -26,6 +28,7 @@ async fn proxied_pool(name: &str) -> (FaultProxy, PgPool) {
         ("POOLSIDE_POSTGRES__MAX_SIZE", "4"),
         ("POOLSIDE_POSTGRES__MIN_IDLE", "2"),
         ("POOLSIDE_POSTGRES__PIPELINE_CONNECTIONS", "1"),
+        ("POOLSIDE_POSTGRES__READ_CONNECTIONS", "1"),
         ("POOLSIDE_POSTGRES__QUERY_TIMEOUT", "500ms"),
         ("POOLSIDE_POSTGRES__CONNECT_TIMEOUT", "1s"),
         ("POOLSIDE_POSTGRES__CONNECTION_TIMEOUT", "2s"),
@@ -37,8 +40,9 @@ async fn proxied_pool(name: &str) -> (FaultProxy, PgPool) {
     (proxy, pool)
 }
 
-/// One pipelined and one exclusive statement: how long each took and how it ended.
-async fn both_paths(pool: &PgPool, sql: &'static str) -> Vec<(Duration, Result<(), ErrorKind>)> {
+/// One pipelined, one exclusive and one batched-read statement at once: how long
+/// each took and how it ended.
+async fn every_path(pool: &PgPool, sql: &'static str) -> Vec<(Duration, Result<(), ErrorKind>)> {
     let pipelined = async {
         let started = Instant::now();
         let result = pool
@@ -56,15 +60,24 @@ async fn both_paths(pool: &PgPool, sql: &'static str) -> Vec<(Duration, Result<(
         };
         (started.elapsed(), result.map_err(|e| e.kind()))
     };
-    let (a, b) = tokio::join!(pipelined, exclusive);
-    vec![a, b]
+    let batched = async {
+        let started = Instant::now();
+        let result = pool
+            .read_query_one(sql, &[])
+            .await
+            .map(drop)
+            .map_err(|e| e.kind());
+        (started.elapsed(), result)
+    };
+    let (a, b, c) = tokio::join!(pipelined, exclusive, batched);
+    vec![a, b, c]
 }
 
-/// Runs both paths until they succeed, for up to `within`; returns how long it took.
+/// Runs every path until they succeed, for up to `within`; returns how long it took.
 async fn recovery(pool: &PgPool, within: Duration) -> Duration {
     let started = Instant::now();
     loop {
-        if both_paths(pool, "SELECT 1")
+        if every_path(pool, "SELECT 1")
             .await
             .iter()
             .all(|(_, r)| r.is_ok())
@@ -74,7 +87,7 @@ async fn recovery(pool: &PgPool, within: Duration) -> Duration {
         assert!(
             started.elapsed() < within,
             "no recovery within {within:?}: {:?}",
-            both_paths(pool, "SELECT 1").await
+            every_path(pool, "SELECT 1").await
         );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
@@ -103,7 +116,7 @@ async fn server_connections(name: &str) -> i64 {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_stalled_network_times_out_and_its_connections_are_discarded() {
     let (proxy, pool) = proxied_pool("stall").await;
-    for (took, result) in both_paths(&pool, "SELECT 1").await {
+    for (took, result) in every_path(&pool, "SELECT 1").await {
         assert!(result.is_ok(), "{result:?} after {took:?}");
     }
     let interrupted_before = pool.stats().closed.interrupted;
@@ -111,7 +124,7 @@ async fn a_stalled_network_times_out_and_its_connections_are_discarded() {
     proxy.set_mode(Mode::Stall);
     let mut calls = Vec::new();
     for _ in 0..3 {
-        calls.extend(both_paths(&pool, "SELECT 1").await);
+        calls.extend(every_path(&pool, "SELECT 1").await);
     }
     let mut kinds = Vec::new();
     for (took, result) in &calls {
@@ -142,8 +155,9 @@ async fn a_stalled_network_times_out_and_its_connections_are_discarded() {
     );
     let discarded = pool.stats().closed.interrupted - interrupted_before;
     assert!(
-        discarded >= 2,
-        "the stalled connections (pipelined and exclusive) are discarded: {discarded}"
+        discarded >= 3,
+        "the stalled connections (pipelined, exclusive, batched reads) are discarded: \
+         {discarded}"
     );
 
     proxy.set_mode(Mode::Pass);
@@ -169,18 +183,18 @@ async fn a_stalled_network_times_out_and_its_connections_are_discarded() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn dropped_connections_are_replaced_at_once() {
     let (proxy, pool) = proxied_pool("drop").await;
-    for (took, result) in both_paths(&pool, "SELECT 1").await {
+    for (took, result) in every_path(&pool, "SELECT 1").await {
         assert!(result.is_ok(), "{result:?} after {took:?}");
     }
     let created_before = pool.stats().created;
     let dropped = proxy.drop_connections();
-    assert!(dropped >= 2, "the pool had connections open: {dropped}");
+    assert!(dropped >= 3, "the pool had connections open: {dropped}");
     let mut failed = 0;
     let started = Instant::now();
     let mut calls = 0;
     // Each call either fails at once on a dead connection or succeeds on a new one.
     while started.elapsed() < Duration::from_millis(500) {
-        for (took, result) in both_paths(&pool, "SELECT 1").await {
+        for (took, result) in every_path(&pool, "SELECT 1").await {
             calls += 1;
             assert!(took <= CONNECTION_TIMEOUT + SLACK, "{took:?}");
             if let Err(kind) = result {
@@ -205,7 +219,7 @@ async fn a_slow_network_is_waited_for_up_to_the_query_timeout_and_no_longer() {
     let (proxy, pool) = proxied_pool("slow").await;
     // 50 ms each way: slower, within the timeout.
     proxy.set_mode(Mode::Delay(Duration::from_millis(50)));
-    for (took, result) in both_paths(&pool, "SELECT 1").await {
+    for (took, result) in every_path(&pool, "SELECT 1").await {
         assert!(result.is_ok(), "{result:?} after {took:?}");
         assert!(
             took >= Duration::from_millis(100),
@@ -214,7 +228,7 @@ async fn a_slow_network_is_waited_for_up_to_the_query_timeout_and_no_longer() {
     }
     // 400 ms each way: past the 500 ms query timeout.
     proxy.set_mode(Mode::Delay(Duration::from_millis(400)));
-    let slow = both_paths(&pool, "SELECT 1").await;
+    let slow = every_path(&pool, "SELECT 1").await;
     for (took, result) in &slow {
         assert_eq!(*result, Err(ErrorKind::Cancelled), "after {took:?}");
         assert!(
@@ -225,9 +239,10 @@ async fn a_slow_network_is_waited_for_up_to_the_query_timeout_and_no_longer() {
     proxy.set_mode(Mode::Pass);
     let recovered = recovery(&pool, Duration::from_secs(3)).await;
     println!(
-        "slow network: 100 ms round trips succeeded; 800 ms ones ended at {:?} and {:?} \
-         (query timeout {QUERY_TIMEOUT:?}); recovered {recovered:?} after",
-        slow[0].0, slow[1].0
+        "slow network: 100 ms round trips succeeded; 800 ms ones ended at {:?} \
+         (pipelined, exclusive, batched reads; query timeout {QUERY_TIMEOUT:?}); \
+         recovered {recovered:?} after",
+        slow.iter().map(|(took, _)| *took).collect::<Vec<_>>()
     );
     pool.close(Duration::from_secs(1)).await;
 }
