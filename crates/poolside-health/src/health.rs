@@ -217,7 +217,9 @@ impl Health {
         let (postgres, redis) = tokio::join!(postgres, redis);
         for (component, result) in [(Component::Postgres, &postgres), (Component::Redis, &redis)] {
             if let Some(result) = result {
-                let level = match result.status {
+                // As the reports show it: an optional dependency's failure is a warning,
+                // which the shipped alert on a failing check does not page for.
+                let level = match self.reported_status(component, result.status) {
                     Status::Pass => 0.0,
                     Status::Warn => 1.0,
                     Status::Fail => 2.0,
@@ -319,6 +321,16 @@ impl Health {
         self.inner.results.read().get(&component).cloned()
     }
 
+    /// A check's status as the reports and `poolside_health_status` give it: an
+    /// optional dependency's failure is a warning.
+    fn reported_status(&self, component: Component, checked: Status) -> Status {
+        if checked == Status::Fail && !self.is_required(component) {
+            Status::Warn
+        } else {
+            checked
+        }
+    }
+
     /// The check entry of `component`: its last result, or `fail` ("not checked yet")
     /// when it has none. An optional dependency's failure is a warning.
     pub(crate) fn dependency_check(&self, component: Component) -> Check {
@@ -328,11 +340,7 @@ impl Health {
                 component_type: "datastore",
                 observed_value: Some(json!(crate::process::seconds(result.latency) * 1000.0)),
                 observed_unit: Some("ms"),
-                status: if result.status == Status::Fail && !required {
-                    Status::Warn
-                } else {
-                    result.status
-                },
+                status: self.reported_status(component, result.status),
                 time: result.at,
                 output: result.output.map(|why| {
                     if required {

@@ -48,7 +48,8 @@ pub const CACHE_HITS: &str = "poolside_cache_hits_total";
 pub const CACHE_MISSES: &str = "poolside_cache_misses_total";
 /// Cache calls that failed.
 pub const CACHE_ERRORS: &str = "poolside_cache_errors_total";
-/// The last health check of each dependency, by `component`: 0 pass, 1 warn, 2 fail.
+/// The last health check of each dependency, by `component`: 0 pass, 1 warn, 2 fail,
+/// as the health reports give it (an optional dependency that fails is 1, a warning).
 pub const HEALTH_STATUS: &str = "poolside_health_status";
 /// Whether each read replica takes reads (1) or not (0), by `replica`.
 pub const REPLICA_FIT: &str = "poolside_replica_fit";
@@ -197,7 +198,7 @@ pub fn describe() {
     describe_gauge!(
         HEALTH_STATUS,
         Unit::Count,
-        "Last health check of each dependency: 0 pass, 1 warn, 2 fail."
+        "Last health check of each dependency: 0 pass, 1 warn (an optional one failing), 2 fail."
     );
     describe_gauge!(
         REPLICA_FIT,
