@@ -1,7 +1,8 @@
 //! The operator files shipped in `ops/`: the alert rules pass `promtool check rules`
 //! and their unit tests (`promtool test rules`, every alert firing at its threshold
-//! after its `for` and quiet below it), and the rules and the Grafana dashboard name
-//! only metrics poolside exports.
+//! after its `for` and quiet below it), the rules, the Grafana dashboard and the
+//! runbook name only metrics poolside exports, and every alert links to its section of
+//! the runbook, which names only configuration keys poolside reads.
 
 use std::path::PathBuf;
 use std::process::Command;
@@ -126,6 +127,98 @@ fn the_dashboard_covers_what_operators_watch() {
         assert!(
             titles.iter().any(|t| t.contains(topic)),
             "no panel on {topic}: {titles:?}"
+        );
+    }
+}
+
+/// The GitHub anchor of a Markdown heading's text: lower case, spaces as dashes.
+fn anchor(heading: &str) -> String {
+    heading
+        .trim()
+        .to_lowercase()
+        .chars()
+        .filter(|c| c.is_alphanumeric() || *c == ' ' || *c == '-' || *c == '_')
+        .map(|c| if c == ' ' { '-' } else { c })
+        .collect()
+}
+
+#[test]
+fn every_alert_links_to_its_runbook_section() {
+    let rules = read("prometheus/alerts.yml");
+    let runbook = read("RUNBOOK.md");
+    let headings: Vec<&str> = runbook
+        .lines()
+        .filter_map(|line| line.strip_prefix("## "))
+        .collect();
+    let anchors: Vec<String> = headings.iter().map(|h| anchor(h)).collect();
+    let alerts = values_of(&rules, "alert:");
+    let urls = values_of(&rules, "runbook_url:");
+    assert_eq!(
+        urls.len(),
+        alerts.len(),
+        "an alert without a runbook_url: {urls:?}"
+    );
+    for (alert, url) in alerts.iter().zip(&urls) {
+        let (_, fragment) = url
+            .trim_matches('"')
+            .split_once("/ops/RUNBOOK.md#")
+            .unwrap_or_else(|| panic!("{alert}'s runbook_url is not ops/RUNBOOK.md: {url}"));
+        assert!(
+            headings.contains(alert) && fragment == anchor(alert),
+            "{alert}: runbook_url {url}, headings {headings:?}"
+        );
+    }
+    // Every alert section is of an alert that exists; every link within goes somewhere.
+    for heading in headings.iter().filter(|h| h.starts_with("Poolside")) {
+        assert!(
+            alerts.contains(heading),
+            "RUNBOOK.md has a section on no alert: {heading}"
+        );
+    }
+    for link in runbook.split("](#").skip(1) {
+        let target = link.split(')').next().unwrap_or_default();
+        assert!(
+            anchors.iter().any(|a| a == target),
+            "a link to no section: #{target}"
+        );
+    }
+}
+
+#[test]
+fn the_runbook_names_only_exported_metrics_and_real_configuration_keys() {
+    let runbook = read("RUNBOOK.md");
+    let metrics = metric_names(&runbook);
+    assert!(
+        metrics.len() >= 10,
+        "the runbook names few metrics: {metrics:?}"
+    );
+    for name in metrics {
+        assert!(
+            poolside_metrics::names::ALL.contains(&name.as_str()),
+            "RUNBOOK.md names {name}, which poolside does not export"
+        );
+    }
+    let keys: Vec<&str> = poolside_config::key_paths().collect();
+    let sections: Vec<&str> = keys.iter().filter_map(|k| k.split('.').next()).collect();
+    let named: Vec<&str> = runbook
+        .split('`')
+        .skip(1)
+        .step_by(2)
+        .filter(|code| {
+            code.split_once('.').is_some_and(|(section, rest)| {
+                sections.contains(&section)
+                    && !rest.is_empty()
+                    && rest
+                        .chars()
+                        .all(|c| c.is_ascii_lowercase() || c == '_' || c == '.')
+            })
+        })
+        .collect();
+    assert!(named.len() >= 15, "the runbook names few keys: {named:?}");
+    for key in named {
+        assert!(
+            keys.contains(&key),
+            "RUNBOOK.md names `{key}`, which is no configuration key"
         );
     }
 }
