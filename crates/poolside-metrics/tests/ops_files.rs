@@ -71,7 +71,7 @@ fn every_alert_fires_at_its_threshold_and_stays_quiet_below_it() {
     let rules = read("prometheus/alerts.yml");
     let tests = read("prometheus/alerts.test.yml");
     let alerts = values_of(&rules, "alert:");
-    assert_eq!(alerts.len(), 8, "{alerts:?}");
+    assert_eq!(alerts.len(), 11, "{alerts:?}");
     for alert in alerts {
         let cases = tests
             .split("  - name: ")
