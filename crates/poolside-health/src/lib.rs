@@ -10,22 +10,27 @@
 #[cfg(feature = "http")]
 mod admin_token;
 mod alerts;
+mod builder;
 mod checks;
 mod component;
 mod detailed;
 mod exporter;
 mod health;
 mod model;
+mod monitor;
 mod process;
 mod recovery;
+mod reports;
+mod rotation;
 #[cfg(feature = "http")]
 mod router;
 mod startup_task;
 mod utilization;
 
+pub use builder::HealthBuilder;
 pub use checks::CheckResult;
 pub use component::Component;
-pub use health::{Health, HealthBuilder};
+pub use health::Health;
 pub use model::{Check, HEALTH_JSON, HealthReport, Status};
 pub use startup_task::StartupTask;
 pub use utilization::Utilization;
