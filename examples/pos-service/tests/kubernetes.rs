@@ -1,10 +1,12 @@
 //! `kubernetes.yaml`, the manifest teams copy with the service, checked three ways:
 //! against the Kubernetes API's schemas (`kubernetes-validate --strict`, 1.30 and 1.37);
 //! its numbers against each other and the service's; and by running the service with
-//! the container's environment and calling the manifest's probes as the kubelet does,
-//! through a start before the database, an outage and a SIGTERM. Only what names a
-//! place changes for the run: the URLs (PgBouncer through a proxy that can refuse),
-//! the password file, the listening addresses.
+//! the container's environment and security context (its user and group, a read-only
+//! root filesystem, no capabilities, no privilege escalation) and calling the
+//! manifest's probes as the kubelet does, through a start before the database, an
+//! outage and a SIGTERM. Only what names a place changes for the run: the URLs
+//! (PgBouncer through a proxy that can refuse), the password file, the listening
+//! addresses.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -15,7 +17,7 @@ use poolside_example_pos_service::SHUTDOWN_DEADLINE;
 use poolside_tests::fault_proxy::{FaultProxy, Mode};
 use poolside_tests::http::{ServiceProcess, free_port};
 use poolside_tests::{required_env, split_password};
-use serde_json::Value;
+use serde_json::{Value, json};
 
 const MANIFEST: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/kubernetes.yaml");
 const PROGRAM: &str = env!("CARGO_BIN_EXE_poolside-example-pos-service");
@@ -103,6 +105,26 @@ impl Manifest {
         number(&port["containerPort"])
     }
 
+    /// The security context the container runs in: the pod's user and group, and the
+    /// container's read-only root filesystem, no privilege escalation and no
+    /// capabilities, which [`Confinement::launcher`] applies as they are.
+    fn confinement(&self) -> Confinement {
+        let pod = &self.pod()["securityContext"];
+        let container = &self.container()["securityContext"];
+        assert_eq!(pod["runAsNonRoot"], true, "{pod}");
+        assert_eq!(container["readOnlyRootFilesystem"], true, "{container}");
+        assert_eq!(container["allowPrivilegeEscalation"], false, "{container}");
+        assert_eq!(
+            container["capabilities"],
+            json!({"drop": ["ALL"]}),
+            "{container}"
+        );
+        Confinement {
+            uid: number(&pod["runAsUser"]).into(),
+            gid: number(&pod["runAsGroup"]).into(),
+        }
+    }
+
     fn grace_period(&self) -> Duration {
         Duration::from_secs(number(&self.pod()["terminationGracePeriodSeconds"]).into())
     }
@@ -184,6 +206,79 @@ fn config_of(env: &[(String, String)]) -> Config {
     .load()
     .unwrap_or_else(|e| panic!("the container's environment is not a valid configuration: {e}"))
     .config
+}
+
+/// The container's security context, applied to a process here as the container
+/// runtime would: a mount namespace of its own with the root filesystem remounted
+/// read-only, then the pod's user and group with no supplementary groups, no
+/// capabilities (none inheritable, none in the bounding set) and `no_new_privs`. Needs
+/// root (`cargo xtask test` runs as root), `unshare` and `setpriv` (util-linux).
+struct Confinement {
+    uid: u32,
+    gid: u32,
+}
+
+impl Confinement {
+    /// The launcher that runs a program so confined, `exec`ing it: its pid is the
+    /// program's.
+    fn launcher(&self) -> Vec<String> {
+        let script = "mount -o remount,bind,ro / && exec setpriv --reuid=\"$1\" --regid=\"$2\" \
+                      --clear-groups --inh-caps=-all --bounding-set=-all --no-new-privs \
+                      -- \"$3\"";
+        [
+            "unshare",
+            "--mount",
+            "--propagation",
+            "private",
+            "sh",
+            "-c",
+            script,
+            "confined",
+        ]
+        .iter()
+        .map(ToString::to_string)
+        .chain([self.uid.to_string(), self.gid.to_string()])
+        .collect()
+    }
+
+    /// Panics unless the process `pid` runs confined: its user and group, no effective
+    /// capability, `no_new_privs`, and its root filesystem mounted read-only.
+    fn assert_applied_to(&self, pid: u32) {
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("its status");
+        let field = |name: &str| {
+            status
+                .lines()
+                .find_map(|line| line.strip_prefix(name))
+                .map(|value| value.split_whitespace().collect::<Vec<_>>())
+                .unwrap_or_else(|| panic!("no {name} in /proc/{pid}/status"))
+        };
+        assert_eq!(
+            field("Uid:"),
+            [self.uid.to_string().as_str(); 4],
+            "{status}"
+        );
+        assert_eq!(
+            field("Gid:"),
+            [self.gid.to_string().as_str(); 4],
+            "{status}"
+        );
+        assert_eq!(field("Groups:"), Vec::<&str>::new(), "{status}");
+        assert_eq!(field("CapEff:"), ["0000000000000000"], "{status}");
+        assert_eq!(field("CapBnd:"), ["0000000000000000"], "{status}");
+        assert_eq!(field("NoNewPrivs:"), ["1"], "{status}");
+        // The last mount on `/` is the one the process sees.
+        let mounts = std::fs::read_to_string(format!("/proc/{pid}/mountinfo")).expect("its mounts");
+        let root_options = mounts
+            .lines()
+            .map(|line| line.split(' ').collect::<Vec<_>>())
+            .rfind(|fields| fields.get(4) == Some(&"/"))
+            .and_then(|fields| fields.get(5).map(|options| options.to_string()))
+            .expect("a mount on /");
+        assert!(
+            root_options.split(',').any(|option| option == "ro"),
+            "the root filesystem is mounted {root_options}"
+        );
+    }
 }
 
 /// A working directory of the test's own, removed when dropped.
@@ -378,7 +473,15 @@ fn the_service_answers_the_manifests_probes_through_an_outage_and_a_sigterm() {
     let health = config_of(&env).health;
     let removed = ["DATABASE_URL_DIRECT", "PGBOUNCER_URL", "POOLSIDE_CONFIG"];
     let env: Vec<(&str, String)> = env.iter().map(|(k, v)| (k.as_str(), v.clone())).collect();
-    let mut service = ServiceProcess::start_live_logged(PROGRAM, &env, &removed, &dir.0);
+    let confinement = manifest.confinement();
+    let mut service = ServiceProcess::start_live_logged_by(
+        &confinement.launcher(),
+        PROGRAM,
+        &env,
+        &removed,
+        &dir.0,
+    );
+    confinement.assert_applied_to(service.pid());
 
     // Started before its database: live, neither started nor ready.
     hold(

@@ -177,7 +177,7 @@ impl ServiceProcess {
     ///
     /// When it does not start, exits, or is not ready within 30 s.
     pub fn start(program: &str, env: &[(&str, String)], removed: &[&str]) -> Self {
-        Self::start_in(program, env, removed, None, "/health/ready")
+        Self::start_in(&[], program, env, removed, None, "/health/ready")
     }
 
     /// [`start`](Self::start) in the working directory `dir` (where a `poolside.toml`
@@ -193,7 +193,7 @@ impl ServiceProcess {
         removed: &[&str],
         dir: &Path,
     ) -> Self {
-        Self::start_in(program, env, removed, Some(dir), "/health/ready")
+        Self::start_in(&[], program, env, removed, Some(dir), "/health/ready")
     }
 
     /// [`start_logged`](Self::start_logged), waiting only until `/health/live`
@@ -208,10 +208,29 @@ impl ServiceProcess {
         removed: &[&str],
         dir: &Path,
     ) -> Self {
-        Self::start_in(program, env, removed, Some(dir), "/health/live")
+        Self::start_in(&[], program, env, removed, Some(dir), "/health/live")
+    }
+
+    /// [`start_live_logged`](Self::start_live_logged), `program` run by `launcher`: its
+    /// first element the command, the rest its arguments, `program` after them (a
+    /// launcher that confines the service, say, and `exec`s it, so that the pid is the
+    /// service's).
+    ///
+    /// # Panics
+    ///
+    /// As [`start_live_logged`](Self::start_live_logged).
+    pub fn start_live_logged_by(
+        launcher: &[String],
+        program: &str,
+        env: &[(&str, String)],
+        removed: &[&str],
+        dir: &Path,
+    ) -> Self {
+        Self::start_in(launcher, program, env, removed, Some(dir), "/health/live")
     }
 
     fn start_in(
+        launcher: &[String],
         program: &str,
         env: &[(&str, String)],
         removed: &[&str],
@@ -219,7 +238,14 @@ impl ServiceProcess {
         until_ok: &str,
     ) -> Self {
         let port = free_port();
-        let mut command = Command::new(program);
+        let mut command = match launcher.split_first() {
+            Some((launcher, args)) => {
+                let mut command = Command::new(launcher);
+                command.args(args).arg(program);
+                command
+            }
+            None => Command::new(program),
+        };
         command
             .envs(env.iter().map(|(k, v)| (k, v)))
             .env("POOLSIDE_HTTP_ADDR", format!("127.0.0.1:{port}"));
@@ -248,7 +274,11 @@ impl ServiceProcess {
         let began = Instant::now();
         while service.answer("GET", until_ok, None).map(|a| a.status) != Ok(200) {
             let exited = service.child.try_wait().ok().flatten();
-            assert!(exited.is_none(), "{program} exited at start: {exited:?}");
+            assert!(
+                exited.is_none(),
+                "{program} exited at start: {exited:?}\n{}",
+                service.output()
+            );
             assert!(
                 began.elapsed() < READY_TIMEOUT,
                 "{program}: {until_ok} not 200 within {READY_TIMEOUT:?}"
@@ -256,6 +286,11 @@ impl ServiceProcess {
             std::thread::sleep(Duration::from_millis(100));
         }
         service
+    }
+
+    /// The service's pid.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
     }
 
     /// Everything the service wrote to stdout and stderr so far (empty unless started
