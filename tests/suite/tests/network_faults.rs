@@ -8,7 +8,7 @@
 
 use std::time::{Duration, Instant};
 
-use poolside_core::{ErrorKind, PgPool};
+use poolside_core::{ErrorKind, PgError, PgPool};
 use poolside_tests::fault_proxy::{FaultProxy, Mode};
 use poolside_tests::{load_config, required_env};
 
@@ -40,36 +40,27 @@ async fn proxied_pool(name: &str) -> (FaultProxy, PgPool) {
     (proxy, pool)
 }
 
+/// How long `call` took, and how it ended.
+async fn timed<T>(
+    call: impl Future<Output = Result<T, PgError>>,
+) -> (Duration, Result<(), ErrorKind>) {
+    let started = Instant::now();
+    let result = call.await.map(drop).map_err(|e| e.kind());
+    (started.elapsed(), result)
+}
+
 /// One pipelined, one exclusive and one batched-read statement at once: how long
 /// each took and how it ended.
 async fn every_path(pool: &PgPool, sql: &'static str) -> Vec<(Duration, Result<(), ErrorKind>)> {
-    let pipelined = async {
-        let started = Instant::now();
-        let result = pool
-            .query_one(sql, &[])
-            .await
-            .map(drop)
-            .map_err(|e| e.kind());
-        (started.elapsed(), result)
-    };
     let exclusive = async {
-        let started = Instant::now();
-        let result = match pool.get().await {
-            Ok(mut conn) => conn.query_one(sql, &[]).await.map(drop),
-            Err(e) => Err(e),
-        };
-        (started.elapsed(), result.map_err(|e| e.kind()))
+        let mut conn = pool.get().await?;
+        conn.query_one(sql, &[]).await
     };
-    let batched = async {
-        let started = Instant::now();
-        let result = pool
-            .read_query_one(sql, &[])
-            .await
-            .map(drop)
-            .map_err(|e| e.kind());
-        (started.elapsed(), result)
-    };
-    let (a, b, c) = tokio::join!(pipelined, exclusive, batched);
+    let (a, b, c) = tokio::join!(
+        timed(pool.query_one(sql, &[])),
+        timed(exclusive),
+        timed(pool.read_query_one(sql, &[])),
+    );
     vec![a, b, c]
 }
 

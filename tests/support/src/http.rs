@@ -365,6 +365,19 @@ impl ServiceProcess {
             .expect("kill runs");
     }
 
+    /// Sends the signal `name` (as [`send_signal`](Self::send_signal)) and waits for the
+    /// service to exit: how it exited, and how long after the signal.
+    ///
+    /// # Panics
+    ///
+    /// As [`wait_for_exit`](Self::wait_for_exit).
+    pub fn signal_and_wait(&mut self, name: &str) -> (ExitStatus, Duration) {
+        self.send_signal(name);
+        let sent = Instant::now();
+        let exit = self.wait_for_exit();
+        (exit, sent.elapsed())
+    }
+
     /// Waits for the service to exit and returns how it did.
     ///
     /// # Panics
