@@ -42,25 +42,20 @@ impl Health {
         #[cfg(not(feature = "redis"))]
         let redis = async { None::<CheckResult> };
         let (postgres, redis) = tokio::join!(postgres, redis);
-        for (component, result) in [(Component::Postgres, &postgres), (Component::Redis, &redis)] {
-            if let Some(result) = result {
-                // As the reports show it: an optional dependency's failure is a warning,
-                // which the shipped alert on a failing check does not page for.
-                let level = match self.reported_status(component, result.status) {
-                    Status::Pass => 0.0,
-                    Status::Warn => 1.0,
-                    Status::Fail => 2.0,
-                };
-                metrics::gauge!(names::HEALTH_STATUS, "component" => component.as_str()).set(level);
-            }
-        }
         let mut results = inner.results.write();
         for (component, result) in [(Component::Postgres, postgres), (Component::Redis, redis)] {
-            if let Some(result) = result {
-                let now = result.status;
-                let before = results.insert(component, result).map(|r| r.status);
-                inner.recoveries.record(component, before, now);
-            }
+            let Some(result) = result else { continue };
+            let now = result.status;
+            // As the reports show it: an optional dependency's failure is a warning,
+            // which the shipped alert on a failing check does not page for.
+            let level = match self.reported_status(component, now) {
+                Status::Pass => 0.0,
+                Status::Warn => 1.0,
+                Status::Fail => 2.0,
+            };
+            metrics::gauge!(names::HEALTH_STATUS, "component" => component.as_str()).set(level);
+            let before = results.insert(component, result).map(|r| r.status);
+            inner.recoveries.record(component, before, now);
         }
         let required_pass = results
             .iter()

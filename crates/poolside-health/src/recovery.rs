@@ -9,8 +9,8 @@ use tokio::sync::watch;
 use crate::component::Component;
 use crate::model::Status;
 
-/// How many times each component's check turned to passing, by
-/// [`Component::ALL`]'s order.
+/// How many times each component's check turned to passing, indexed by the
+/// component's place in its declaration (`component as usize`).
 #[derive(Debug)]
 pub(crate) struct Recoveries {
     counts: watch::Sender<[u64; Component::ALL.len()]>,
@@ -30,14 +30,14 @@ impl Recoveries {
     pub(crate) fn record(&self, component: Component, before: Option<Status>, now: Status) {
         if now == Status::Pass && before != Some(Status::Pass) {
             self.counts
-                .send_modify(|counts| counts[Self::index(component)] += 1);
+                .send_modify(|counts| counts[component as usize] += 1);
         }
     }
 
     /// Resolves at the first recovery of `component` after this call (not after the
     /// first poll: one between the call and the first poll counts).
     pub(crate) fn next(&self, component: Component) -> impl Future<Output = ()> + Send + 'static {
-        let index = Self::index(component);
+        let index = component as usize;
         let mut counts = self.counts.subscribe();
         let seen = counts.borrow_and_update()[index];
         async move {
@@ -45,13 +45,6 @@ impl Recoveries {
                 // The health state is gone: no recovery will come.
                 std::future::pending::<()>().await;
             }
-        }
-    }
-
-    fn index(component: Component) -> usize {
-        match component {
-            Component::Postgres => 0,
-            Component::Redis => 1,
         }
     }
 }

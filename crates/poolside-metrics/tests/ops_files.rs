@@ -91,10 +91,17 @@ fn every_alert_fires_at_its_threshold_and_stays_quiet_below_it() {
 }
 
 #[test]
-fn the_rules_and_the_dashboard_name_only_exported_metrics() {
-    for file in ["prometheus/alerts.yml", "grafana/poolside.json"] {
+fn the_rules_the_dashboard_and_the_runbook_name_only_exported_metrics() {
+    for (file, at_least) in [
+        ("prometheus/alerts.yml", 5),
+        ("grafana/poolside.json", 5),
+        ("RUNBOOK.md", 10),
+    ] {
         let names = metric_names(&read(file));
-        assert!(names.len() >= 5, "{file} names few metrics: {names:?}");
+        assert!(
+            names.len() >= at_least,
+            "{file} names few metrics: {names:?}"
+        );
         for name in names {
             assert!(
                 poolside_metrics::names::ALL.contains(&name.as_str()),
@@ -185,19 +192,8 @@ fn every_alert_links_to_its_runbook_section() {
 }
 
 #[test]
-fn the_runbook_names_only_exported_metrics_and_real_configuration_keys() {
+fn the_runbook_names_only_real_configuration_keys() {
     let runbook = read("RUNBOOK.md");
-    let metrics = metric_names(&runbook);
-    assert!(
-        metrics.len() >= 10,
-        "the runbook names few metrics: {metrics:?}"
-    );
-    for name in metrics {
-        assert!(
-            poolside_metrics::names::ALL.contains(&name.as_str()),
-            "RUNBOOK.md names {name}, which poolside does not export"
-        );
-    }
     let keys: Vec<&str> = poolside_config::key_paths().collect();
     let sections: Vec<&str> = keys.iter().filter_map(|k| k.split('.').next()).collect();
     let named: Vec<&str> = runbook
