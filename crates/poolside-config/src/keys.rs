@@ -75,7 +75,7 @@ keys! {
     "postgres.min_idle" => postgres.min_idle: parse::count, show_plain;
     "postgres.max_size" => postgres.max_size: parse::count, show_plain, rules::positive_count;
     "postgres.connection_timeout" => postgres.connection_timeout: parse::duration, parse::show_duration, rules::positive_duration;
-    "postgres.connect_timeout" => postgres.connect_timeout: parse::optional_duration, show_connect_timeout;
+    "postgres.connect_timeout" => postgres.connect_timeout: parse::optional_duration, show_connect_timeout, rules::bounded_optional_duration;
     "postgres.idle_timeout" => postgres.idle_timeout: parse::duration, parse::show_duration, rules::positive_duration;
     "postgres.max_lifetime" => postgres.max_lifetime: parse::duration, parse::show_duration, rules::positive_duration;
     "postgres.query_timeout" => postgres.query_timeout: parse::duration, parse::show_duration, rules::positive_duration;
@@ -89,7 +89,7 @@ keys! {
     "postgres.replica_max_lag" => postgres.replica_max_lag: parse::duration, parse::show_duration, rules::positive_duration;
     "postgres.replica_check_interval" => postgres.replica_check_interval: parse::duration, parse::show_duration, rules::positive_duration;
     "postgres.expected_instances" => postgres.expected_instances: parse::count, show_plain, rules::positive_count;
-    "postgres.leak_detection_threshold" => postgres.leak_detection_threshold: parse::optional_duration, parse::show_optional_duration;
+    "postgres.leak_detection_threshold" => postgres.leak_detection_threshold: parse::optional_duration, parse::show_optional_duration, rules::bounded_optional_duration;
     "postgres.connect_lazy" => postgres.connect_lazy: parse::boolean, show_plain;
     "redis.mode" => redis.mode: parse::redis_mode, show_plain;
     "redis.url" => redis.url: parse::url, crate::SecretUrl::redacted;
@@ -140,7 +140,7 @@ keys! {
     "health.cache_hit_rate_percent" => health.cache_hit_rate_percent: parse::percent, show_plain, rules::percent;
     "health.admin_token" => health.admin_token: parse::optional_token, parse::show_optional_token;
     "health.admin_addr" => health.admin_addr: parse::optional_socket_addr, parse::show_optional_addr;
-    "health.shutdown_delay" => health.shutdown_delay: parse::duration, parse::show_duration;
+    "health.shutdown_delay" => health.shutdown_delay: parse::duration, parse::show_duration, rules::bounded_duration;
 }
 
 /// The key at `path`, if there is one.

@@ -79,18 +79,23 @@ impl fmt::Display for ConfigReport {
                 writeln!(f, "{label}: {problem}")?;
             }
         }
+        let warnings = counted(self.warnings.len(), "warning");
         match self.errors.len() {
-            0 => write!(
-                f,
-                "configuration is valid ({} warnings)",
-                self.warnings.len()
-            ),
+            0 => write!(f, "configuration is valid ({warnings})"),
             n => write!(
                 f,
-                "configuration is invalid: {n} errors, {} warnings",
-                self.warnings.len()
+                "configuration is invalid: {}, {warnings}",
+                counted(n, "error")
             ),
         }
+    }
+}
+
+/// `1 error`, `2 errors`.
+fn counted(n: usize, noun: &str) -> String {
+    match n {
+        1 => format!("1 {noun}"),
+        n => format!("{n} {noun}s"),
     }
 }
 

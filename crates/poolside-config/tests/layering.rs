@@ -273,6 +273,40 @@ fn min_idle_above_max_size_names_both_variables() {
         text.contains("DATABASE_POOL_MIN") && text.contains("DATABASE_POOL_MAX"),
         "{text}"
     );
+    // README's `config check` example: its last line counts the problems.
+    let report = ConfigLoader::from_env(env(&[
+        ("DATABASE_URL", URL),
+        ("DATABASE_POOL_MIN", "30"),
+        ("DATABASE_POOL_MAX", "20"),
+    ]))
+    .check()
+    .to_string();
+    assert!(
+        report.ends_with("configuration is invalid: 1 error, 0 warnings"),
+        "{report}"
+    );
+}
+
+#[test]
+fn a_duration_past_a_year_is_refused_before_a_deadline_could_overflow() {
+    let err = ConfigLoader::from_env(env(&[
+        ("DATABASE_URL", URL),
+        (
+            "POOLSIDE_POSTGRES__CONNECTION_TIMEOUT",
+            "18446744073709551615s",
+        ),
+        ("POOLSIDE_HEALTH__SHUTDOWN_DELAY", "400d"),
+    ]))
+    .load()
+    .expect_err("two durations past a year");
+    let text = err.to_string();
+    for key in ["postgres.connection_timeout", "health.shutdown_delay"] {
+        assert!(
+            text.contains(&format!("{key} (from env"))
+                && text.contains("longer than a year, the longest duration poolside takes"),
+            "{key} in:\n{text}"
+        );
+    }
 }
 
 #[test]

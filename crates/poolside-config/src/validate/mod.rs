@@ -47,3 +47,35 @@ pub(crate) fn validate(config: &Config, sources: &BTreeMap<&'static str, Source>
     layers::check_health(&mut c);
     c.found
 }
+
+#[cfg(test)]
+mod tests {
+    use figment::value::Value;
+
+    use super::*;
+    use crate::Profile;
+
+    /// Every key that takes a duration refuses one past a year, by its own rule or a
+    /// rule across keys: a deadline that far out would overflow the clock.
+    #[test]
+    fn every_duration_key_refuses_more_than_a_year() {
+        let four_hundred_days = crate::parse::show_duration(&Duration::from_secs(400 * 86_400));
+        let mut duration_keys = 0;
+        for key in KEYS {
+            let mut config = Config::defaults(Profile::Production);
+            if (key.set)(&mut config, &Value::from("400d")).is_err()
+                || (key.show)(&config).as_ref() != Some(&four_hundred_days)
+            {
+                continue; // not a duration
+            }
+            duration_keys += 1;
+            let findings = validate(&config, &BTreeMap::new());
+            assert!(
+                findings.errors.iter().any(|e| e.key() == key.path),
+                "{} = 400d is accepted",
+                key.path
+            );
+        }
+        assert!(duration_keys >= 20, "{duration_keys} duration keys found");
+    }
+}
