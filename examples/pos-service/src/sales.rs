@@ -73,6 +73,16 @@ enum Refused {
         available: i64,
         wanted: i64,
     },
+    /// The total does not fit in a 64-bit count of cents.
+    TotalTooLarge,
+}
+
+/// What `items` cost in all, or `None` when it does not fit in an `i64` (prices are
+/// only bounded below, so a large price times a large quantity can pass it).
+fn total_cents(items: &[SaleItem]) -> Option<i64> {
+    items.iter().try_fold(0i64, |total, item| {
+        total.checked_add(item.quantity.checked_mul(item.price_cents)?)
+    })
 }
 
 /// Checks the lines and returns them by product id (the order rows are locked in, so
@@ -141,7 +151,9 @@ pub(crate) async fn create(
                     price_cents: price,
                 });
             }
-            let total: i64 = items.iter().map(|i| i.quantity * i.price_cents).sum();
+            let Some(total) = total_cents(&items) else {
+                return Ok(Err(Refused::TotalTooLarge));
+            };
             let (id, created_at): (i64, String) = tx
                 .query_one_as(
                     "INSERT INTO pos.sales (total_cents) VALUES ($1) \
@@ -184,6 +196,12 @@ pub(crate) async fn create(
         }) => {
             return Err(ApiError::conflict(format!(
                 "not enough stock of product {product}: {available} left, {wanted} wanted"
+            )));
+        }
+        Err(Refused::TotalTooLarge) => {
+            return Err(ApiError::invalid(format!(
+                "the sale's total is over {} cents, the most one sale can record: split it",
+                i64::MAX
             )));
         }
     };

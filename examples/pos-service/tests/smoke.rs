@@ -214,6 +214,27 @@ fn bad_input_gets_a_4xx_with_a_reason_and_the_last_item_is_sold_once() {
         &json!({ "items": [{ "product_id": id, "quantity": 2 }] }),
     );
     assert_eq!(status, 409, "{answer}");
+    // A price within bounds times a quantity within bounds: a total past i64 is
+    // refused, and the stock stays.
+    let (status, dear) = service.post(
+        "/products",
+        &json!({ "name": "Yacht", "price_cents": i64::MAX / 2, "stock": 5 }),
+    );
+    assert_eq!(status, 201, "{dear}");
+    let dear = dear["id"].as_i64().expect("an id");
+    let (status, answer) = service.post(
+        "/sales",
+        &json!({ "items": [{ "product_id": dear, "quantity": 3 }] }),
+    );
+    assert_eq!(status, 422, "{answer}");
+    assert!(
+        answer["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("total")),
+        "{answer}"
+    );
+    let (_, product) = service.call("GET", &format!("/products/{dear}"), None);
+    assert_eq!(product["stock"], 5, "{product}");
 
     let results: Vec<u16> = std::thread::scope(|scope| {
         let handles: Vec<_> = (0..10)
