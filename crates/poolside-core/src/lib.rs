@@ -19,6 +19,7 @@ mod error_kind;
 #[doc(hidden)]
 pub mod fair_pool;
 mod file_backed;
+mod growing_lru;
 mod leases;
 mod observer;
 mod pg;

@@ -178,6 +178,36 @@ async fn sequential_queries_reuse_connections_and_prepare_once() {
     );
 }
 
+/// The caches allocate as they fill: a capacity of 2^32 - 1 statements (the most the
+/// key takes) once asked every connection for a table of 146 GB up front, and the
+/// process aborted.
+#[tokio::test]
+async fn a_statement_cache_of_the_largest_size_allocates_only_what_it_holds() {
+    let pool = pg_pool(&[
+        ("POOLSIDE_POSTGRES__STATEMENT_CACHE_SIZE", "4294967295"),
+        ("POOLSIDE_POSTGRES__MAX_SIZE", "4"),
+        ("POOLSIDE_POSTGRES__READ_CONNECTIONS", "1"),
+        PATIENT_CHECKOUT,
+    ])
+    .await;
+    let row = pool
+        .query_one("SELECT $1::int8 AS n", &[&7i64])
+        .await
+        .expect("pipelined");
+    assert_eq!(row.get::<_, i64>("n"), 7);
+    let row = pool
+        .read_query_one("SELECT $1::int8 AS n", &[&8i64])
+        .await
+        .expect("batched read");
+    assert_eq!(row.get::<_, i64>("n"), 8);
+    let mut conn = pool.get().await.expect("get");
+    let row = conn
+        .query_one("SELECT $1::int8 AS n", &[&9i64])
+        .await
+        .expect("exclusive");
+    assert_eq!(row.get::<_, i64>("n"), 9);
+}
+
 #[tokio::test]
 async fn a_full_pool_queues_requests_until_a_connection_returns() {
     let cfg = config(&[

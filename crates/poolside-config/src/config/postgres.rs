@@ -176,7 +176,9 @@ impl PostgresConfig {
         let read_connections = share(self.read_connections);
         // Every path's connections, and one for transactions: the least that passes
         // validation (`read_connections` and the pipelined path below `max_size`).
-        let least = pipeline_connections + read_connections + 1;
+        let least = pipeline_connections
+            .saturating_add(read_connections)
+            .saturating_add(1);
         let max_size = share(self.max_size).max(least);
         Self {
             max_size,

@@ -78,4 +78,26 @@ mod tests {
         }
         assert!(duration_keys >= 20, "{duration_keys} duration keys found");
     }
+
+    /// Each key at the ends of what it parses, alone and with every other key at the
+    /// same end: validation reports, it never panics (a sum of two counts overflowed).
+    #[test]
+    fn every_key_at_its_extremes_validates_without_panicking() {
+        let extremes = ["0", "1", "4294967295", "18446744073709551615s", "101"];
+        for value in extremes {
+            let value = Value::from(value);
+            let mut all = Config::defaults(Profile::Production);
+            for key in KEYS {
+                let mut alone = Config::defaults(Profile::Production);
+                if (key.set)(&mut alone, &value).is_ok() {
+                    validate(&alone, &BTreeMap::new());
+                    // The per-runtime share of a configuration is computed from it too.
+                    let _ = alone.per_runtime(std::num::NonZeroU32::MIN);
+                    let _ = (key.set)(&mut all, &value);
+                }
+            }
+            validate(&all, &BTreeMap::new());
+            let _ = all.per_runtime(std::num::NonZeroU32::MAX);
+        }
+    }
 }

@@ -13,6 +13,9 @@ use super::checker::Checker;
 
 /// The shortest leak threshold: below it, ordinary transactions would be reported.
 const MIN_LEAK_THRESHOLD: Duration = Duration::from_secs(2);
+/// The most connections PostgreSQL takes: `max_connections` is at most this
+/// (`MAX_BACKENDS`, 2^18 - 1).
+const MAX_BACKENDS: u32 = 262_143;
 /// `max_size` above this many times `(cores * 2) + 1` draws a warning.
 const SIZING_FACTOR: u32 = 4;
 
@@ -219,7 +222,11 @@ pub(super) fn check_read_connections(c: &mut Checker<'_>) {
                 pg.read_connections
             ),
         );
-    } else if pg.read_connections + pg.shared_pipeline_connections() >= pg.max_size {
+    } else if pg
+        .read_connections
+        .saturating_add(pg.shared_pipeline_connections())
+        >= pg.max_size
+    {
         let other = c.named("postgres.max_size", pg.max_size);
         c.error(
             "postgres.read_connections",
@@ -236,7 +243,15 @@ pub(super) fn check_read_connections(c: &mut Checker<'_>) {
 pub(super) fn check_sizing(c: &mut Checker<'_>) {
     let pg = &c.config.postgres;
     let (max_size, min_idle) = (pg.max_size, pg.min_idle);
-    if max_size > 100 {
+    if max_size > MAX_BACKENDS {
+        c.error(
+            "postgres.max_size",
+            format!(
+                "{max_size} is over {MAX_BACKENDS}, the most connections a PostgreSQL server \
+                 takes (its max_connections cannot go higher): lower it"
+            ),
+        );
+    } else if max_size > 100 {
         c.warn(
             "postgres.max_size",
             format!(

@@ -30,6 +30,7 @@ use tokio_postgres::types::{Type, WrongType};
 
 use super::PgError;
 use super::params::Params;
+use crate::growing_lru::growing_lru;
 
 /// One statement's types, learnt at most once at a time: callers that miss together
 /// wait for the first one's answer.
@@ -71,7 +72,7 @@ impl ParamTypes {
     /// A cache of at most `capacity` statements' types (0 turns it off).
     pub(crate) fn new(capacity: usize) -> Self {
         Self {
-            entries: NonZeroUsize::new(capacity).map(|cap| Mutex::new(LruCache::new(cap))),
+            entries: NonZeroUsize::new(capacity).map(|cap| Mutex::new(growing_lru(cap))),
             learnings: AtomicU64::new(0),
         }
     }

@@ -10,6 +10,7 @@ use tokio_postgres::Statement;
 use tokio_postgres::error::SqlState;
 
 use super::schema_epoch::SchemaEpoch;
+use crate::growing_lru::growing_lru;
 
 /// The prepared statements of one connection, keyed by SQL text, each with the schema
 /// epoch it was prepared in. Looking up borrows the SQL; nothing is allocated on a hit.
@@ -30,7 +31,7 @@ impl StatementCache {
     pub(crate) fn new(capacity: usize, schema: Arc<SchemaEpoch>) -> Self {
         let seen = schema.current();
         Self {
-            statements: NonZeroUsize::new(capacity).map(LruCache::new),
+            statements: NonZeroUsize::new(capacity).map(growing_lru),
             schema,
             seen,
         }

@@ -20,7 +20,6 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use lru::LruCache;
 use parking_lot::Mutex;
 use postgres_protocol::message::backend::Message;
 use postgres_protocol::message::frontend;
@@ -34,6 +33,7 @@ use super::connect::{BackendKey, Connector};
 use super::wire::{Transport, WireReader, WireWriter};
 use super::work::Work;
 use crate::ErrorKind;
+use crate::growing_lru::growing_lru;
 use crate::pg::PgError;
 use crate::pg::generation::Generation;
 use crate::pg::stats::{Counters, ReadClose};
@@ -109,7 +109,7 @@ impl ReadConnection {
         let (sent_tx, sent) = mpsc::channel(1);
         let turn = Arc::new(Semaphore::new(1));
         let state = Arc::new(State::default());
-        let prepared = Arc::new(Mutex::new(LruCache::new(settings.prepared)));
+        let prepared = Arc::new(Mutex::new(growing_lru(settings.prepared)));
         let writing = Writing {
             wire: writer,
             queue,

@@ -17,6 +17,7 @@ use lru::LruCache;
 use parking_lot::Mutex;
 use tokio_postgres::types::Type;
 
+use crate::growing_lru::growing_lru;
 use crate::pg::row::Columns;
 use crate::pg::schema_epoch::SchemaEpoch;
 
@@ -70,7 +71,7 @@ pub(crate) struct Statements {
 impl Statements {
     pub(crate) fn new(capacity: NonZeroUsize, schema: Arc<SchemaEpoch>) -> Self {
         Self {
-            known: Mutex::new(LruCache::new(capacity)),
+            known: Mutex::new(growing_lru(capacity)),
             next_id: AtomicU64::new(1),
             schema,
             describing: tokio::sync::Mutex::new(()),
