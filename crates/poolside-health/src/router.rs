@@ -253,8 +253,36 @@ impl Health {
         )
     }
 
-    /// `router`, answering 401 without `health.admin_token` when one is set.
-    fn behind_admin_token(&self, router: Router) -> Router {
+    /// `router` guarded as the detailed endpoints are: with `health.admin_token` set,
+    /// each of its routes answers 401 unless the request carries `Authorization:
+    /// Bearer <token>`. For a service's own operator routes (a warm-up, a cache flush).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use axum::body::Body;
+    /// use axum::http::{Request, header};
+    /// use axum::routing::post;
+    /// use tower::ServiceExt;
+    ///
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// let config = poolside_config::HealthConfig {
+    ///     admin_token: Some(poolside_config::SecretToken::new("a-long-token-for-ops-only")),
+    ///     ..Default::default()
+    /// };
+    /// let health = poolside_health::Health::builder(config).build();
+    /// let ops = health.behind_admin_token(
+    ///     axum::Router::new().route("/admin/flush", post(|| async { "flushed" })),
+    /// );
+    /// let call = |auth: &str| {
+    ///     let request = Request::post("/admin/flush").header(header::AUTHORIZATION, auth);
+    ///     ops.clone().oneshot(request.body(Body::empty()).unwrap())
+    /// };
+    /// assert_eq!(call("Bearer guess").await.unwrap().status(), 401);
+    /// assert_eq!(call("Bearer a-long-token-for-ops-only").await.unwrap().status(), 200);
+    /// # });
+    /// ```
+    pub fn behind_admin_token(&self, router: Router) -> Router {
         match &self.inner.config.admin_token {
             Some(token) => router.route_layer(axum::middleware::from_fn_with_state(
                 token.clone(),

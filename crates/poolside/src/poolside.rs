@@ -419,6 +419,15 @@ impl Poolside {
         self.inner.health.admin_router()
     }
 
+    /// `router` guarded as the detailed endpoints are: 401 without `Authorization:
+    /// Bearer <health.admin_token>` when a token is set (feature `http`). For the
+    /// service's own operator routes; serve them beside [`admin_router`](Self::admin_router)
+    /// when `health.admin_addr` is set.
+    #[cfg(feature = "http")]
+    pub fn behind_admin_token(&self, router: axum::Router) -> axum::Router {
+        self.inner.health.behind_admin_token(router)
+    }
+
     /// Where the stand-alone Prometheus listener (`metrics.exporter_addr`) serves
     /// `/metrics`, with the port the system chose for port 0; `None` when none runs.
     pub fn exporter_addr(&self) -> Option<std::net::SocketAddr> {

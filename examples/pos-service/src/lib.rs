@@ -37,19 +37,33 @@ pub const SHUTDOWN_DEADLINE: Duration = Duration::from_secs(10);
 const BODY_LIMIT: usize = 64 * 1024;
 
 /// The service's routes, with the health and metrics endpoints, over `db` (whose
-/// schema [`migrate`] created).
+/// schema [`migrate`] created). The operator routes ([`operator_routes`]) are among
+/// them unless `health.admin_addr` gives them a port of their own.
 pub fn app(db: Poolside) -> Router {
-    Router::new()
+    let app = Router::new()
         .route("/products", get(products::list).post(products::create))
         .route("/products/{id}", get(products::get))
         .route("/sales", post(sales::create))
         .route("/sales/report", get(report::report))
         .route("/sales/{id}", get(sales::get))
-        .route("/admin/warmup", post(warm_up))
         .fallback(|| async { ApiError::not_found("no such route") })
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .with_state(db.clone())
-        .merge(db.router())
+        .merge(db.router());
+    if db.config().health.admin_addr.is_some() {
+        app
+    } else {
+        app.merge(operator_routes(&db))
+    }
+}
+
+/// `POST /admin/warmup`, behind `health.admin_token` as the detailed endpoints are.
+fn operator_routes(db: &Poolside) -> Router {
+    db.behind_admin_token(
+        Router::new()
+            .route("/admin/warmup", post(warm_up))
+            .with_state(db.clone()),
+    )
 }
 
 /// `POST /admin/warmup`: opens `min_idle` connections and checks every dependency.
@@ -60,8 +74,9 @@ async fn warm_up(State(db): State<Poolside>) -> Result<Json<Value>, ApiError> {
     ))
 }
 
-/// Serves the detailed health and metrics endpoints on `health.admin_addr`, a port
-/// apart from the service's (for the monitoring network only).
+/// Serves the detailed health and metrics endpoints, and the operator routes, on
+/// `health.admin_addr`, a port apart from the service's (for the monitoring network
+/// only).
 async fn serve_admin(
     db: &Poolside,
     addr: SocketAddr,
@@ -72,7 +87,7 @@ async fn serve_admin(
     let local = listener.local_addr().map_err(|e| e.to_string())?;
     tracing::info!(%local, "detailed health and metrics endpoints listening");
     println!("admin endpoints on {local}");
-    let router = db.admin_router();
+    let router = db.admin_router().merge(operator_routes(db));
     Ok(tokio::spawn(async move {
         if let Err(e) = axum::serve(listener, router).await {
             tracing::error!(error = %e, "the admin endpoints stopped");

@@ -110,6 +110,20 @@ fn a_running_service_never_shows_the_password_or_the_token() {
             answers.push(format!("GET {path} -> {}: {}", answer.status, answer.body));
         }
     }
+    // The operator route is guarded by the same token, on the service's own port.
+    let warm_up = |headers: &[(&str, &str)]| {
+        send_with_headers(
+            "POST",
+            &format!("{}/admin/warmup", service.base),
+            None,
+            headers,
+        )
+        .unwrap_or_else(|e| panic!("{e}"))
+    };
+    assert_eq!(warm_up(&[]).status, 401, "a warm-up without the token");
+    let warmed = warm_up(&[("authorization", bearer.as_str())]);
+    assert_eq!(warmed.status, 200, "{}", warmed.body);
+    answers.push(warmed.body);
     let detailed = answers
         .iter()
         .find(|a| a.starts_with("GET /health/detailed -> 200"))

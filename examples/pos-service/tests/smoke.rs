@@ -333,9 +333,9 @@ fn a_second_sigterm_cuts_the_shutdown_delay_short() {
     assert!(took < Duration::from_secs(10), "{took:?}");
 }
 
-/// With `health.admin_addr` and `health.admin_token`, the detailed endpoints leave the
-/// service's port for their own, and answer 401 there without the token; the probes
-/// stay on the service's port, open.
+/// With `health.admin_addr` and `health.admin_token`, the detailed endpoints and the
+/// operator route leave the service's port for their own, and answer 401 there
+/// without the token; the probes stay on the service's port, open.
 #[test]
 fn detailed_endpoints_move_to_the_admin_address_behind_the_token() {
     const TOKEN: &str = "ops-only-token-7f3a9c";
@@ -363,20 +363,21 @@ fn detailed_endpoints_move_to_the_admin_address_behind_the_token() {
     ] {
         assert_eq!(service.call("GET", probe, None).0, 200, "{probe}");
     }
-    for path in [
-        "/metrics",
-        "/health/detailed",
-        "/health/db",
-        "/health/pool",
-        "/health/alerts",
+    for (method, path) in [
+        ("GET", "/metrics"),
+        ("GET", "/health/detailed"),
+        ("GET", "/health/db"),
+        ("GET", "/health/pool"),
+        ("GET", "/health/alerts"),
+        ("POST", "/admin/warmup"),
     ] {
         assert_eq!(
-            service.call("GET", path, None).0,
+            service.call(method, path, None).0,
             404,
             "{path} is not on the service's port"
         );
         let get = |headers: &[(&str, &str)]| {
-            send_with_headers("GET", &format!("{admin}{path}"), None, headers)
+            send_with_headers(method, &format!("{admin}{path}"), None, headers)
                 .unwrap_or_else(|e| panic!("{e}"))
         };
         let refused = get(&[]);
