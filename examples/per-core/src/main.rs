@@ -33,8 +33,8 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use poolside::Poolside;
 use poolside::config::Config;
+use poolside::{ErrorKind, Poolside};
 use tokio::net::{TcpListener, TcpSocket};
 use tokio::runtime::Runtime;
 use tokio::signal::unix::{SignalKind, signal};
@@ -207,6 +207,10 @@ async fn setting(State(db): State<Poolside>, Path(name): Path<String>) -> Respon
             format!("no setting named {name:?}\n"),
         )
             .into_response(),
+        // The server refused the name itself (a NUL byte, say): the caller's to fix.
+        Err(error) if error.kind() == ErrorKind::Query => {
+            (StatusCode::BAD_REQUEST, format!("{error}\n")).into_response()
+        }
         Err(error) => (StatusCode::SERVICE_UNAVAILABLE, format!("{error}\n")).into_response(),
     }
 }

@@ -71,6 +71,11 @@ fn two_runtimes_share_the_port_answer_reads_and_stop_on_sigterm() {
         .expect("an answer");
     assert_eq!(missing.status, 404, "{}", missing.body);
     assert!(missing.body.contains("no_such_setting"), "{}", missing.body);
+    // A name PostgreSQL refuses is a bad request, not an outage.
+    let refused = service
+        .answer("GET", "/settings/a%00b", None)
+        .expect("an answer");
+    assert_eq!(refused.status, 400, "{}", refused.body);
     let exit = service.terminate();
     assert!(exit.success(), "{exit:?}");
 }
