@@ -78,15 +78,18 @@ pub(super) async fn poolside_four_round_trips(
     let accounts = target.data.accounts;
     let operation: Operation = {
         per_call(pool.clone(), move |pool| async move {
-            checkout_then(pool.get(), |conn| async move {
+            checkout_then(pool.get(), |mut conn| async move {
+                // BEGIN and COMMIT through the connection's own calls: the pool sees the
+                // block end, and hands the connection out again without a check.
+                conn.batch_execute("BEGIN").await?;
                 let client = conn.client();
-                client.batch_execute("BEGIN").await?;
                 let types = client.prepare(SELECT).await?.params().to_vec();
                 let aid = select::account(accounts);
                 client
                     .query_typed(SELECT, &[(&aid, types[0].clone())])
                     .await?;
-                client.batch_execute("COMMIT").await
+                conn.batch_execute("COMMIT").await?;
+                anyhow::Ok(())
             })
             .await
         })

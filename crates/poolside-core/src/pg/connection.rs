@@ -21,6 +21,7 @@ use super::schema_epoch::{SchemaEpoch, is_stale_plan};
 use super::statement_cache::StatementCache;
 use super::statement_call::{Execute, Query};
 use super::statement_path::{self, StatementSite};
+use super::transaction_control::TransactionControl;
 use super::{FromRow, PgError, Row};
 
 /// A connection is trusted without a round trip if used this recently.
@@ -100,6 +101,11 @@ pub struct PgConnection {
     /// Set between BEGIN and COMMIT/ROLLBACK of `PgPool::transaction`; still set when
     /// its future was dropped, which means the connection is inside a transaction.
     in_transaction: AtomicBool,
+    /// Set when a statement run through this connection's own calls may have opened a
+    /// transaction block (BEGIN) that no later one ended, or its driver client was
+    /// handed out ([`client`](Self::client)): the pool checks it before handing the
+    /// connection out again.
+    may_be_in_block: AtomicBool,
     /// Statements sent with `execute_pipelined` whose answers are unread.
     pipelined: Pipelined,
     /// The pool's generation, and the one this connection was born in: a connection
@@ -138,15 +144,52 @@ impl PgConnection {
             last_used: now,
             in_flight: AtomicBool::new(false),
             in_transaction: AtomicBool::new(false),
+            may_be_in_block: AtomicBool::new(false),
             pipelined: Pipelined::default(),
             generation,
             born,
         }
     }
 
-    /// The driver's client, for anything this type does not wrap.
+    /// The driver's client, for anything this type does not wrap. Whatever runs on it
+    /// is unbounded by `postgres.query_timeout`, and the pool cannot see whether it
+    /// left a transaction block open: the connection costs one more round trip at its
+    /// next checkout, and one left inside a block is discarded (the server rolls the
+    /// block back) rather than handed out.
     pub fn client(&self) -> &Client {
+        self.may_be_in_block.store(true, Ordering::Relaxed);
         &self.client
+    }
+
+    /// The driver's client, for the pool's own use.
+    pub(crate) fn driver(&self) -> &Client {
+        &self.client
+    }
+
+    /// Notes what `control` does to the transaction block, for a call that `succeeded`
+    /// or not: a statement that may open one is noted before it runs (it may open one
+    /// and then fail), one that ends it once it has.
+    fn note_block(&self, control: Option<TransactionControl>, succeeded: bool) {
+        match control {
+            Some(TransactionControl::MayOpen) => {
+                self.may_be_in_block.store(true, Ordering::Relaxed);
+            }
+            Some(TransactionControl::Ends) if succeeded => {
+                self.may_be_in_block.store(false, Ordering::Relaxed);
+            }
+            _ => {}
+        }
+    }
+
+    /// Whether a transaction block may have been left open ([`client`](Self::client),
+    /// or a BEGIN that nothing ended): to check before the next checkout.
+    pub(crate) fn may_be_in_block(&self) -> bool {
+        self.may_be_in_block.load(Ordering::Relaxed)
+    }
+
+    /// The check found no block open.
+    pub(crate) fn found_outside_block(&self) {
+        self.may_be_in_block.store(false, Ordering::Relaxed);
     }
 
     /// The driver's client, shared: for a request whose answer outlives a borrow of
@@ -195,11 +238,14 @@ impl PgConnection {
     /// Runs `sql` and returns its rows.
     pub async fn query(&mut self, sql: &str, params: Params<'_>) -> Result<Vec<Row>, PgError> {
         self.last_used = Instant::now();
+        let control = TransactionControl::of_statement(sql);
+        self.note_block(control, false);
         let types = self.param_types.clone();
         let earlier = self.pipelined.take();
         let run = statement_path::run(self, types.as_deref(), sql, Query(params));
         let settled = earlier.settle(run).await;
         let rows = self.after_pipelined(settled)?;
+        self.note_block(control, true);
         Ok(rows.into_iter().map(Row::from).collect())
     }
 
@@ -268,11 +314,15 @@ impl PgConnection {
     /// Runs `sql` and returns the number of rows it changed.
     pub async fn execute(&mut self, sql: &str, params: Params<'_>) -> Result<u64, PgError> {
         self.last_used = Instant::now();
+        let control = TransactionControl::of_statement(sql);
+        self.note_block(control, false);
         let types = self.param_types.clone();
         let earlier = self.pipelined.take();
         let run = statement_path::run(self, types.as_deref(), sql, Execute(params));
         let settled = earlier.settle(run).await;
-        self.after_pipelined(settled)
+        let changed = self.after_pipelined(settled)?;
+        self.note_block(control, true);
+        Ok(changed)
     }
 
     /// Sends `sql` without waiting for its answer, inside
@@ -367,6 +417,8 @@ impl PgConnection {
         params: &[(&(dyn ToSql + Sync), Type)],
     ) -> Result<Vec<Row>, PgError> {
         self.last_used = Instant::now();
+        let control = TransactionControl::of_statement(sql);
+        self.note_block(control, false);
         let earlier = self.pipelined.take();
         let run = async {
             self.bounded(self.client.query_typed(sql, params), Caller::Exclusive)
@@ -374,19 +426,24 @@ impl PgConnection {
                 .map_err(|e| self.driver_error(e, "running a query"))
         };
         let rows = self.after_pipelined(earlier.settle(run).await)?;
+        self.note_block(control, true);
         Ok(rows.into_iter().map(Row::from).collect())
     }
 
     /// Runs one or more statements with no parameters (simple protocol).
     pub async fn batch_execute(&mut self, sql: &str) -> Result<(), PgError> {
         self.last_used = Instant::now();
+        let control = TransactionControl::of_statements(sql);
+        self.note_block(control, false);
         let earlier = self.pipelined.take();
         let run = async {
             self.bounded(self.client.batch_execute(sql), Caller::Exclusive)
                 .await?
                 .map_err(|e| self.driver_error(e, "running statements"))
         };
-        self.after_pipelined(earlier.settle(run).await)
+        self.after_pipelined(earlier.settle(run).await)?;
+        self.note_block(control, true);
+        Ok(())
     }
 
     /// The parameter types the server gives `sql`: a named prepare inside a

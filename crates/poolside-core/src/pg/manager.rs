@@ -20,6 +20,7 @@ use super::param_types::ParamTypes;
 use super::read::Connector;
 use super::schema_epoch::SchemaEpoch;
 use super::stats::Counters;
+use super::transaction_control;
 use crate::fair_pool::FailureSender;
 use crate::observer::ObserverSlot;
 
@@ -184,6 +185,37 @@ impl PgManager {
     }
 }
 
+impl PgManager {
+    /// Passes a connection whose caller may have left a transaction block open
+    /// ([`PgConnection::client`], or a BEGIN that nothing ended) only when the server
+    /// says none is. One left inside a block fails the check and is closed, which
+    /// rolls the block back, rather than taking in the next caller's statements.
+    async fn outside_block(&self, conn: &PgConnection) -> Result<(), PgError> {
+        match transaction_control::is_outside_block(conn.driver()).await {
+            Ok(true) => {
+                conn.found_outside_block();
+                Ok(())
+            }
+            Ok(false) => {
+                self.counters.interrupted();
+                tracing::warn!(
+                    target: "poolside::pg",
+                    "a connection came back to the pool inside a transaction block (a BEGIN \
+                     with no COMMIT or ROLLBACK after it): closed, so that the server rolls \
+                     the block back"
+                );
+                Err(PgError::new(
+                    crate::ErrorKind::Connect,
+                    "the connection was left inside a transaction block and was closed: end \
+                     every block (COMMIT or ROLLBACK) before the connection goes back, or use \
+                     PgPool::transaction",
+                ))
+            }
+            Err(e) => Err(PgError::from_driver(e, "checking a connection")),
+        }
+    }
+}
+
 impl bb8::ManageConnection for PgManager {
     type Connection = PgConnection;
     type Error = PgError;
@@ -210,11 +242,15 @@ impl bb8::ManageConnection for PgManager {
                 "connection reached its max_lifetime",
             ));
         }
+        if conn.may_be_in_block() {
+            // Boxed, as below.
+            return Box::pin(self.outside_block(conn)).await;
+        }
         if conn.recently_used() && !conn.is_closed() {
             return Ok(());
         }
         // Boxed: bb8 holds this future inside every checkout's, which mostly skips it.
-        Box::pin(conn.client().simple_query(""))
+        Box::pin(conn.driver().simple_query(""))
             .await
             .map(drop)
             .map_err(|e| PgError::from_driver(e, "checking a connection"))
@@ -235,7 +271,7 @@ impl bb8::ManageConnection for PgManager {
             // never hand this connection out again
             // (a cancel racing the next statement could hit that one instead).
             self.counters.interrupted();
-            let token = conn.client().cancel_token();
+            let token = conn.driver().cancel_token();
             let tls = self.tls.clone();
             if let Ok(runtime) = tokio::runtime::Handle::try_current() {
                 runtime.spawn(async move {

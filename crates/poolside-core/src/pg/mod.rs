@@ -33,6 +33,7 @@ mod statement_path;
 mod stats;
 mod tls;
 mod transaction;
+mod transaction_control;
 
 pub use budget::{ConnectionBudget, PgBouncerBudget};
 pub use connection::PgConnection;

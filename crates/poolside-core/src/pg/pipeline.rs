@@ -59,7 +59,7 @@ impl Shared {
         let epoch = self.statements().epoch();
         let statement = self
             .conn
-            .client()
+            .driver()
             .prepare(sql)
             .await
             .map_err(|e| self.conn.driver_error(e, "preparing a statement"))?;

@@ -28,6 +28,7 @@ use super::read::{ReadPath, ReadSettings};
 use super::rows;
 use super::stats::{Counters, PoolStats};
 use super::tls;
+use super::transaction_control::refuse_block_on_pool;
 use super::{Lsn, PgError, Row, ServerView};
 use crate::ErrorKind;
 use crate::acquire_error::{PoolTerms, busy, pool_error};
@@ -403,6 +404,7 @@ impl PgPool {
     /// [`transaction`](Self::transaction). In PgBouncer mode the statements go unnamed,
     /// each in one round trip, with parameter types the pool learnt once.
     pub async fn query(&self, sql: &str, params: Params<'_>) -> Result<Vec<Row>, PgError> {
+        refuse_block_on_pool(sql)?;
         match &self.inner.pipeline {
             Some(pipeline) => {
                 span_fields::record_path("pipelined");
@@ -430,6 +432,7 @@ impl PgPool {
     /// Runs `sql` and returns the number of rows it changed (pipelined, as
     /// [`query`](Self::query)).
     pub async fn execute(&self, sql: &str, params: Params<'_>) -> Result<u64, PgError> {
+        refuse_block_on_pool(sql)?;
         match &self.inner.pipeline {
             Some(pipeline) => {
                 span_fields::record_path("pipelined");
@@ -458,6 +461,7 @@ impl PgPool {
     /// # Ok(()) }
     /// ```
     pub async fn read_query(&self, sql: &str, params: Params<'_>) -> Result<Vec<Row>, PgError> {
+        refuse_block_on_pool(sql)?;
         if let Some(read) = &self.inner.read
             && let Some(answer) = read.run(sql, params).await?
         {

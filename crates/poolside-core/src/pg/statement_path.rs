@@ -101,7 +101,7 @@ async fn run_prepared<S: StatementSite, C: StatementCall>(
             Ok(prepared) => prepared,
             Err(e) => return Err(unless_aborted_by(site.connection(), stale, e, C::CONTEXT)),
         };
-        let error = match bounded(site, call.call(site.connection().client(), &statement)).await? {
+        let error = match bounded(site, call.call(site.connection().driver(), &statement)).await? {
             Ok(output) => return Ok(output),
             Err(error) => error,
         };
@@ -158,7 +158,7 @@ async fn run_unnamed<S: StatementSite, C: StatementCall>(
         let learnt = types
             .of(sql, call.params(), site.learn_param_types(sql))
             .await?;
-        let ran = call.call_typed(site.connection().client(), sql, &learnt.types);
+        let ran = call.call_typed(site.connection().driver(), sql, &learnt.types);
         let error = match bounded(site, ran).await? {
             Ok(output) => return Ok(output),
             Err(error) => error,

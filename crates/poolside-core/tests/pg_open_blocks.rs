@@ -1,0 +1,152 @@
+//! Transaction blocks opened outside `PgPool::transaction`, against the real
+//! PostgreSQL: a BEGIN through a call on the pool is refused before it is sent, and an
+//! exclusive connection that goes back inside a block is closed (the server rolls the
+//! block back) instead of taking in the next caller's statements.
+
+use poolside_core::{ErrorKind, PgPool};
+use poolside_tests::pg_table::TestTable;
+use poolside_tests::{PATIENT_CHECKOUT, pg_pool, required_env};
+
+/// One connection for everything, so that the next checkout meets the last one's;
+/// named, so that an observer can tell its state on the server.
+async fn one_connection(name: &str) -> PgPool {
+    pg_pool(&[
+        ("DATABASE_URL", &named(name)),
+        ("POOLSIDE_POSTGRES__MAX_SIZE", "1"),
+        ("POOLSIDE_POSTGRES__MIN_IDLE", "1"),
+        ("POOLSIDE_POSTGRES__PIPELINE_CONNECTIONS", "0"),
+        PATIENT_CHECKOUT,
+    ])
+    .await
+}
+
+fn named(name: &str) -> String {
+    format!("{}?application_name={name}", required_env("DATABASE_URL"))
+}
+
+/// How many connections named `name` sit idle inside a transaction block, as a
+/// connection of another pool sees them.
+async fn idle_in_block(name: &str) -> i64 {
+    let observer = pg_pool(&[("POOLSIDE_POSTGRES__MIN_IDLE", "1")]).await;
+    observer
+        .query_one(
+            "SELECT count(*) FROM pg_stat_activity WHERE application_name = $1 \
+             AND state LIKE 'idle in transaction%'",
+            &[&name],
+        )
+        .await
+        .expect("pg_stat_activity")
+        .get(0)
+}
+
+/// Runs a statement as the next caller would, then tells whether the connection it
+/// ran on is idle inside a block (it would be had it met the earlier caller's).
+async fn next_caller_in_block(pool: &PgPool, name: &str) -> bool {
+    let mut conn = pool.get().await.expect("a connection");
+    conn.execute("SELECT 1", &[])
+        .await
+        .expect("the next caller's statement");
+    drop(conn);
+    idle_in_block(name).await > 0
+}
+
+#[tokio::test]
+async fn an_exclusive_connection_dropped_inside_a_block_is_closed_and_its_writes_rolled_back() {
+    let name = "poolside-open-block";
+    let pool = one_connection(name).await;
+    let table = TestTable::create(&pool, "open_block", "id int").await;
+    let insert = format!("INSERT INTO {} VALUES (1)", table.name);
+    let closed_before = pool.stats().closed.interrupted;
+    {
+        // A hand-written transaction that returns early, as `?` does, before COMMIT.
+        let mut conn = pool.get().await.expect("a connection");
+        conn.batch_execute("BEGIN").await.expect("BEGIN");
+        conn.execute(&insert, &[]).await.expect("the insert");
+    }
+    assert!(
+        !next_caller_in_block(&pool, name).await,
+        "the next caller is in the block"
+    );
+    assert_eq!(table.count().await, 0, "the server rolled the block back");
+    assert_eq!(pool.stats().closed.interrupted, closed_before + 1);
+
+    // A block that failed (25P02 for every statement after) is closed the same way.
+    {
+        let mut conn = pool.get().await.expect("a connection");
+        conn.batch_execute("begin; SELECT 1/0")
+            .await
+            .expect_err("division by zero");
+    }
+    assert!(!next_caller_in_block(&pool, name).await);
+    assert_eq!(pool.stats().closed.interrupted, closed_before + 2);
+
+    // Through the driver's client, which the pool cannot watch.
+    {
+        let conn = pool.get().await.expect("a connection");
+        conn.client()
+            .batch_execute("START TRANSACTION")
+            .await
+            .expect("START TRANSACTION");
+    }
+    assert!(!next_caller_in_block(&pool, name).await);
+    assert_eq!(pool.stats().closed.interrupted, closed_before + 3);
+    table.drop_table().await;
+}
+
+#[tokio::test]
+async fn a_block_ended_before_the_connection_goes_back_keeps_the_connection() {
+    let name = "poolside-ended-block";
+    let pool = one_connection(name).await;
+    let table = TestTable::create(&pool, "ended_block", "id int").await;
+    let insert = format!("INSERT INTO {} VALUES (1)", table.name);
+    let before = pool.stats();
+    for end in ["COMMIT", "rollback", "END"] {
+        let mut conn = pool.get().await.expect("a connection");
+        conn.batch_execute("BEGIN").await.expect("BEGIN");
+        conn.execute(&insert, &[]).await.expect("the insert");
+        conn.batch_execute(end).await.expect("the end of the block");
+    }
+    {
+        // Checked at the next checkout (one round trip), and found outside a block.
+        let conn = pool.get().await.expect("a connection");
+        conn.client()
+            .simple_query("SELECT 1")
+            .await
+            .expect("a query");
+    }
+    assert!(!next_caller_in_block(&pool, name).await);
+    let after = pool.stats();
+    assert_eq!(after.closed.interrupted, before.closed.interrupted);
+    assert_eq!(after.created, before.created, "the connection was kept");
+    assert_eq!(table.count().await, 2, "COMMIT and END committed");
+    table.drop_table().await;
+}
+
+#[tokio::test]
+async fn begin_through_a_call_on_the_pool_is_refused_before_it_is_sent() {
+    for path in ["PIPELINE_CONNECTIONS", "READ_CONNECTIONS"] {
+        let name = format!("poolside-refused-{}", path.to_lowercase());
+        let pool = pg_pool(&[
+            ("DATABASE_URL", &named(&name)),
+            ("POOLSIDE_POSTGRES__MAX_SIZE", "4"),
+            (&format!("POOLSIDE_POSTGRES__{path}"), "1"),
+            PATIENT_CHECKOUT,
+        ])
+        .await;
+        for sql in ["BEGIN", " start transaction read only", "COMMIT AND CHAIN"] {
+            let refused = pool.execute(sql, &[]).await.expect_err(sql);
+            assert_eq!(refused.kind(), ErrorKind::Query, "{refused}");
+            assert!(
+                refused.to_string().contains("PgPool::transaction"),
+                "{refused}"
+            );
+            pool.read_query(sql, &[]).await.expect_err(sql);
+            pool.query(sql, &[]).await.expect_err(sql);
+        }
+        for _ in 0..4 {
+            pool.read_query_one("SELECT 1", &[]).await.expect("read");
+            pool.query_one("SELECT 1", &[]).await.expect("query");
+        }
+        assert_eq!(idle_in_block(&name).await, 0, "{path}: a block left open");
+    }
+}
