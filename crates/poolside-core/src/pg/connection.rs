@@ -18,10 +18,10 @@ use super::params::Params;
 use super::pipelined::{Pipelined, Settled};
 use super::rows;
 use super::schema_epoch::{SchemaEpoch, is_stale_plan};
+use super::session_effects::{Block, SessionEffects};
 use super::statement_cache::StatementCache;
 use super::statement_call::{Execute, Query};
 use super::statement_path::{self, StatementSite};
-use super::transaction_control::TransactionControl;
 use super::{FromRow, PgError, Row};
 
 /// A connection is trusted without a round trip if used this recently.
@@ -47,6 +47,14 @@ pub(crate) enum Caller {
     /// The pipeline's shared connection: a cancel would stop another caller's
     /// statement, so none is sent.
     Sharing,
+}
+
+/// What a connection's session needs before it is handed out again
+/// ([`PgConnection::session_to_clean`]).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct SessionCleaning {
+    /// Put every setting back (`RESET ALL`): a session-level `SET` ran.
+    pub(crate) reset_settings: bool,
 }
 
 /// A statement ran past `postgres.query_timeout`; its connection is discarded.
@@ -106,6 +114,9 @@ pub struct PgConnection {
     /// handed out ([`client`](Self::client)): the pool checks it before handing the
     /// connection out again.
     may_be_in_block: AtomicBool,
+    /// Set when a session-level `SET` ran through this connection's own calls: the pool
+    /// puts every setting back (`RESET ALL`) before handing it out again.
+    settings_changed: AtomicBool,
     /// Statements sent with `execute_pipelined` whose answers are unread.
     pipelined: Pipelined,
     /// The pool's generation, and the one this connection was born in: a connection
@@ -145,6 +156,7 @@ impl PgConnection {
             in_flight: AtomicBool::new(false),
             in_transaction: AtomicBool::new(false),
             may_be_in_block: AtomicBool::new(false),
+            settings_changed: AtomicBool::new(false),
             pipelined: Pipelined::default(),
             generation,
             born,
@@ -155,7 +167,9 @@ impl PgConnection {
     /// is unbounded by `postgres.query_timeout`, and the pool cannot see whether it
     /// left a transaction block open: the connection costs one more round trip at its
     /// next checkout, and one left inside a block is discarded (the server rolls the
-    /// block back) rather than handed out.
+    /// block back) rather than handed out. A setting changed through it is not put
+    /// back: change settings through [`batch_execute`](Self::batch_execute) and the
+    /// like, which the pool undoes before the next checkout.
     pub fn client(&self) -> &Client {
         self.may_be_in_block.store(true, Ordering::Relaxed);
         &self.client
@@ -166,30 +180,36 @@ impl PgConnection {
         &self.client
     }
 
-    /// Notes what `control` does to the transaction block, for a call that `succeeded`
-    /// or not: a statement that may open one is noted before it runs (it may open one
-    /// and then fail), one that ends it once it has.
-    fn note_block(&self, control: Option<TransactionControl>, succeeded: bool) {
-        match control {
-            Some(TransactionControl::MayOpen) => {
-                self.may_be_in_block.store(true, Ordering::Relaxed);
-            }
-            Some(TransactionControl::Ends) if succeeded => {
+    /// Notes what a call's statements may leave on the session, for a call that
+    /// `succeeded` or not: a block they may open, or a setting they change, is noted
+    /// before they run (they may do it and then fail); a block they end, once they
+    /// have.
+    fn note_effects(&self, effects: SessionEffects, succeeded: bool) {
+        if effects.changes_settings {
+            self.settings_changed.store(true, Ordering::Relaxed);
+        }
+        match effects.block {
+            Some(Block::MayOpen) => self.may_be_in_block.store(true, Ordering::Relaxed),
+            Some(Block::Ends) if succeeded => {
                 self.may_be_in_block.store(false, Ordering::Relaxed);
             }
             _ => {}
         }
     }
 
-    /// Whether a transaction block may have been left open ([`client`](Self::client),
-    /// or a BEGIN that nothing ended): to check before the next checkout.
-    pub(crate) fn may_be_in_block(&self) -> bool {
-        self.may_be_in_block.load(Ordering::Relaxed)
+    /// What the pool must do before handing the connection out again: check that no
+    /// transaction block was left open ([`client`](Self::client), or a BEGIN that
+    /// nothing ended), and whether to put the settings back.
+    pub(crate) fn session_to_clean(&self) -> Option<SessionCleaning> {
+        let reset_settings = self.settings_changed.load(Ordering::Relaxed);
+        (reset_settings || self.may_be_in_block.load(Ordering::Relaxed))
+            .then_some(SessionCleaning { reset_settings })
     }
 
-    /// The check found no block open.
-    pub(crate) fn found_outside_block(&self) {
+    /// The session was found outside any block, its settings put back.
+    pub(crate) fn session_cleaned(&self) {
         self.may_be_in_block.store(false, Ordering::Relaxed);
+        self.settings_changed.store(false, Ordering::Relaxed);
     }
 
     /// The driver's client, shared: for a request whose answer outlives a borrow of
@@ -238,14 +258,14 @@ impl PgConnection {
     /// Runs `sql` and returns its rows.
     pub async fn query(&mut self, sql: &str, params: Params<'_>) -> Result<Vec<Row>, PgError> {
         self.last_used = Instant::now();
-        let control = TransactionControl::of_statement(sql);
-        self.note_block(control, false);
+        let effects = SessionEffects::of_statement(sql);
+        self.note_effects(effects, false);
         let types = self.param_types.clone();
         let earlier = self.pipelined.take();
         let run = statement_path::run(self, types.as_deref(), sql, Query(params));
         let settled = earlier.settle(run).await;
         let rows = self.after_pipelined(settled)?;
-        self.note_block(control, true);
+        self.note_effects(effects, true);
         Ok(rows.into_iter().map(Row::from).collect())
     }
 
@@ -314,14 +334,14 @@ impl PgConnection {
     /// Runs `sql` and returns the number of rows it changed.
     pub async fn execute(&mut self, sql: &str, params: Params<'_>) -> Result<u64, PgError> {
         self.last_used = Instant::now();
-        let control = TransactionControl::of_statement(sql);
-        self.note_block(control, false);
+        let effects = SessionEffects::of_statement(sql);
+        self.note_effects(effects, false);
         let types = self.param_types.clone();
         let earlier = self.pipelined.take();
         let run = statement_path::run(self, types.as_deref(), sql, Execute(params));
         let settled = earlier.settle(run).await;
         let changed = self.after_pipelined(settled)?;
-        self.note_block(control, true);
+        self.note_effects(effects, true);
         Ok(changed)
     }
 
@@ -417,8 +437,8 @@ impl PgConnection {
         params: &[(&(dyn ToSql + Sync), Type)],
     ) -> Result<Vec<Row>, PgError> {
         self.last_used = Instant::now();
-        let control = TransactionControl::of_statement(sql);
-        self.note_block(control, false);
+        let effects = SessionEffects::of_statement(sql);
+        self.note_effects(effects, false);
         let earlier = self.pipelined.take();
         let run = async {
             self.bounded(self.client.query_typed(sql, params), Caller::Exclusive)
@@ -426,15 +446,15 @@ impl PgConnection {
                 .map_err(|e| self.driver_error(e, "running a query"))
         };
         let rows = self.after_pipelined(earlier.settle(run).await)?;
-        self.note_block(control, true);
+        self.note_effects(effects, true);
         Ok(rows.into_iter().map(Row::from).collect())
     }
 
     /// Runs one or more statements with no parameters (simple protocol).
     pub async fn batch_execute(&mut self, sql: &str) -> Result<(), PgError> {
         self.last_used = Instant::now();
-        let control = TransactionControl::of_statements(sql);
-        self.note_block(control, false);
+        let effects = SessionEffects::of_statements(sql);
+        self.note_effects(effects, false);
         let earlier = self.pipelined.take();
         let run = async {
             self.bounded(self.client.batch_execute(sql), Caller::Exclusive)
@@ -442,7 +462,7 @@ impl PgConnection {
                 .map_err(|e| self.driver_error(e, "running statements"))
         };
         self.after_pipelined(earlier.settle(run).await)?;
-        self.note_block(control, true);
+        self.note_effects(effects, true);
         Ok(())
     }
 

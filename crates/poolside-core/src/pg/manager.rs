@@ -13,14 +13,14 @@ use tokio_postgres_rustls::MakeRustlsConnect;
 use super::PgError;
 use super::connect_config::ConnectConfig;
 use super::connect_spacing::ConnectSpacing;
-use super::connection::{ConnectionOptions, PgConnection};
+use super::connection::{ConnectionOptions, PgConnection, SessionCleaning};
 use super::generation::Generation;
 use super::lifetime;
 use super::param_types::ParamTypes;
 use super::read::Connector;
 use super::schema_epoch::SchemaEpoch;
+use super::session_effects;
 use super::stats::Counters;
-use super::transaction_control;
 use crate::fair_pool::FailureSender;
 use crate::observer::ObserverSlot;
 
@@ -186,14 +186,19 @@ impl PgManager {
 }
 
 impl PgManager {
-    /// Passes a connection whose caller may have left a transaction block open
-    /// ([`PgConnection::client`], or a BEGIN that nothing ended) only when the server
-    /// says none is. One left inside a block fails the check and is closed, which
-    /// rolls the block back, rather than taking in the next caller's statements.
-    async fn outside_block(&self, conn: &PgConnection) -> Result<(), PgError> {
-        match transaction_control::is_outside_block(conn.driver()).await {
+    /// Readies a connection whose caller may have left a transaction block open
+    /// ([`PgConnection::client`], or a BEGIN that nothing ended) or changed a setting
+    /// (`SET`): passed once the server says no block is open, its settings put back.
+    /// One left inside a block fails and is closed, which rolls the block back, rather
+    /// than taking in the next caller's statements.
+    async fn clean_session(
+        &self,
+        conn: &PgConnection,
+        cleaning: SessionCleaning,
+    ) -> Result<(), PgError> {
+        match session_effects::clean_session(conn.driver(), cleaning.reset_settings).await {
             Ok(true) => {
-                conn.found_outside_block();
+                conn.session_cleaned();
                 Ok(())
             }
             Ok(false) => {
@@ -211,7 +216,7 @@ impl PgManager {
                      PgPool::transaction",
                 ))
             }
-            Err(e) => Err(PgError::from_driver(e, "checking a connection")),
+            Err(e) => Err(PgError::from_driver(e, "readying a connection's session")),
         }
     }
 }
@@ -242,9 +247,9 @@ impl bb8::ManageConnection for PgManager {
                 "connection reached its max_lifetime",
             ));
         }
-        if conn.may_be_in_block() {
+        if let Some(cleaning) = conn.session_to_clean() {
             // Boxed, as below.
-            return Box::pin(self.outside_block(conn)).await;
+            return Box::pin(self.clean_session(conn, cleaning)).await;
         }
         if conn.recently_used() && !conn.is_closed() {
             return Ok(());

@@ -27,13 +27,13 @@ mod request;
 mod row;
 mod rows;
 mod schema_epoch;
+mod session_effects;
 mod statement_cache;
 mod statement_call;
 mod statement_path;
 mod stats;
 mod tls;
 mod transaction;
-mod transaction_control;
 
 pub use budget::{ConnectionBudget, PgBouncerBudget};
 pub use connection::PgConnection;

@@ -26,9 +26,9 @@ use super::pipeline::Pipeline;
 use super::pooled::PooledPgConnection;
 use super::read::{ReadPath, ReadSettings};
 use super::rows;
+use super::session_effects::refuse_on_pool;
 use super::stats::{Counters, PoolStats};
 use super::tls;
-use super::transaction_control::refuse_block_on_pool;
 use super::{Lsn, PgError, Row, ServerView};
 use crate::ErrorKind;
 use crate::acquire_error::{PoolTerms, busy, pool_error};
@@ -72,7 +72,8 @@ const DEFAULT_APPLICATION_NAME: &str = "poolside";
 /// let row = pool.query_one("SELECT $1::int4 + 1", &[&41i32]).await?;
 /// assert_eq!(row.get::<_, i32>(0), 42);
 ///
-/// // Exclusive: one connection, for session state or a statement that may be cancelled.
+/// // Exclusive: one connection, for session state (put back before the next checkout)
+/// // or a statement that may be cancelled.
 /// let mut conn = pool.get().await?;
 /// conn.batch_execute("SET search_path TO app").await?;
 /// # Ok(()) }
@@ -404,7 +405,7 @@ impl PgPool {
     /// [`transaction`](Self::transaction). In PgBouncer mode the statements go unnamed,
     /// each in one round trip, with parameter types the pool learnt once.
     pub async fn query(&self, sql: &str, params: Params<'_>) -> Result<Vec<Row>, PgError> {
-        refuse_block_on_pool(sql)?;
+        refuse_on_pool(sql)?;
         match &self.inner.pipeline {
             Some(pipeline) => {
                 span_fields::record_path("pipelined");
@@ -432,7 +433,7 @@ impl PgPool {
     /// Runs `sql` and returns the number of rows it changed (pipelined, as
     /// [`query`](Self::query)).
     pub async fn execute(&self, sql: &str, params: Params<'_>) -> Result<u64, PgError> {
-        refuse_block_on_pool(sql)?;
+        refuse_on_pool(sql)?;
         match &self.inner.pipeline {
             Some(pipeline) => {
                 span_fields::record_path("pipelined");
@@ -461,7 +462,7 @@ impl PgPool {
     /// # Ok(()) }
     /// ```
     pub async fn read_query(&self, sql: &str, params: Params<'_>) -> Result<Vec<Row>, PgError> {
-        refuse_block_on_pool(sql)?;
+        refuse_on_pool(sql)?;
         if let Some(read) = &self.inner.read
             && let Some(answer) = read.run(sql, params).await?
         {

@@ -1,7 +1,8 @@
-//! Transaction blocks opened outside `PgPool::transaction`, against the real
-//! PostgreSQL: a BEGIN through a call on the pool is refused before it is sent, and an
-//! exclusive connection that goes back inside a block is closed (the server rolls the
-//! block back) instead of taking in the next caller's statements.
+//! What a caller leaves on a session, against the real PostgreSQL: a BEGIN or a SET
+//! through a call on the pool is refused before it is sent; an exclusive connection
+//! that goes back inside a transaction block is closed (the server rolls the block
+//! back) instead of taking in the next caller's statements, and one whose settings
+//! were changed gets them put back.
 
 use poolside_core::{ErrorKind, PgPool};
 use poolside_tests::pg_table::TestTable;
@@ -133,7 +134,12 @@ async fn begin_through_a_call_on_the_pool_is_refused_before_it_is_sent() {
             PATIENT_CHECKOUT,
         ])
         .await;
-        for sql in ["BEGIN", " start transaction read only", "COMMIT AND CHAIN"] {
+        for sql in [
+            "BEGIN",
+            " start transaction read only",
+            "COMMIT AND CHAIN",
+            "SET search_path TO pg_catalog",
+        ] {
             let refused = pool.execute(sql, &[]).await.expect_err(sql);
             assert_eq!(refused.kind(), ErrorKind::Query, "{refused}");
             assert!(
@@ -149,4 +155,54 @@ async fn begin_through_a_call_on_the_pool_is_refused_before_it_is_sent() {
         }
         assert_eq!(idle_in_block(&name).await, 0, "{path}: a block left open");
     }
+}
+
+#[tokio::test]
+async fn settings_changed_on_an_exclusive_connection_are_put_back_before_the_next_checkout() {
+    // A setting of the URL's `options` is the session's default: it stays.
+    let url = format!(
+        "{}?options=-c%20statement_timeout%3D4321",
+        required_env("DATABASE_URL")
+    );
+    let pool = pg_pool(&[
+        ("DATABASE_URL", &url),
+        ("POOLSIDE_POSTGRES__MAX_SIZE", "1"),
+        ("POOLSIDE_POSTGRES__MIN_IDLE", "1"),
+        ("POOLSIDE_POSTGRES__PIPELINE_CONNECTIONS", "0"),
+        PATIENT_CHECKOUT,
+    ])
+    .await;
+    let show = |setting: &'static str| {
+        let pool = pool.clone();
+        async move {
+            let mut conn = pool.get().await.expect("a connection");
+            conn.query_one(&format!("SHOW {setting}"), &[])
+                .await
+                .expect("SHOW")
+                .get::<_, String>(0)
+        }
+    };
+    let (search_path, timeout) = (show("search_path").await, show("statement_timeout").await);
+    assert_eq!(timeout, "4321ms");
+    let created = pool.stats().created;
+    {
+        let mut conn = pool.get().await.expect("a connection");
+        conn.batch_execute("SET search_path TO pg_catalog; SET statement_timeout = 1000")
+            .await
+            .expect("SET");
+        conn.execute("SET application_name = 'tenant-7'", &[])
+            .await
+            .expect("SET");
+        let row = conn.query_one("SHOW search_path", &[]).await.expect("SHOW");
+        assert_eq!(row.get::<_, String>(0), "pg_catalog", "within the checkout");
+    }
+    assert_eq!(show("search_path").await, search_path);
+    assert_eq!(
+        show("statement_timeout").await,
+        timeout,
+        "the URL's default"
+    );
+    assert_ne!(show("application_name").await, "tenant-7");
+    let stats = pool.stats();
+    assert_eq!(stats.created, created, "the connection was kept");
 }
