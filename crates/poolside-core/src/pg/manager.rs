@@ -183,9 +183,7 @@ impl PgManager {
             }
         }
     }
-}
 
-impl PgManager {
     /// Readies a connection whose caller may have left a transaction block open
     /// ([`PgConnection::client`], or a BEGIN that nothing ended) or changed a setting
     /// (`SET`): passed once the server says no block is open, its settings put back.

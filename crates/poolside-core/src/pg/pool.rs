@@ -402,7 +402,8 @@ impl PgPool {
     /// by all callers, their statements pipelined on the wire and prepared once per
     /// connection. For short autocommit statements; a transaction or anything that
     /// sets session state needs an exclusive connection from [`get`](Self::get) or
-    /// [`transaction`](Self::transaction). In PgBouncer mode the statements go unnamed,
+    /// [`transaction`](Self::transaction): a BEGIN or a session-level SET here fails
+    /// with [`ErrorKind::Query`] before it is sent. In PgBouncer mode the statements go unnamed,
     /// each in one round trip, with parameter types the pool learnt once.
     pub async fn query(&self, sql: &str, params: Params<'_>) -> Result<Vec<Row>, PgError> {
         refuse_on_pool(sql)?;
