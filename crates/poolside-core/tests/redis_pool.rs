@@ -42,6 +42,63 @@ async fn concurrent_commands_share_one_connection() {
         .expect("del");
 }
 
+/// A command that would change the connection for every command sharing it fails
+/// before it is sent, on the shared path, in a pipeline and on an exclusive
+/// connection; the others' reads stay right. (A `MULTI` sent alone made every other
+/// caller's `GET` answer `QUEUED`; a `SELECT 3` moved them all to database 3.)
+#[tokio::test]
+async fn commands_that_change_the_shared_connection_are_refused_before_they_are_sent() {
+    let pool = RedisPool::connect(&redis_config(&required_env("REDIS_URL"), &[]))
+        .await
+        .expect("connects");
+    let key = format!("{}:state", prefix("state"));
+    let () = pool
+        .command(redis::cmd("SET").arg(&key).arg("v"))
+        .await
+        .expect("set");
+    let refused = [
+        redis::cmd("MULTI"),
+        redis::cmd("SELECT").arg(3).clone(),
+        redis::cmd("CLIENT").arg("REPLY").arg("OFF").clone(),
+        redis::cmd("SUBSCRIBE").arg("news").clone(),
+    ];
+    for cmd in &refused {
+        let error = pool
+            .command::<redis::Value>(cmd)
+            .await
+            .expect_err("refused");
+        assert!(error.to_string().contains("nothing was sent"), "{error}");
+        let mut pipe = redis::pipe();
+        pipe.add_command(cmd.clone()).cmd("GET").arg(&key);
+        pool.pipeline::<redis::Value>(&pipe)
+            .await
+            .expect_err("refused in a pipeline");
+        let mut conn = pool.exclusive().await.expect("exclusive");
+        cmd.query_async::<redis::Value>(&mut *conn)
+            .await
+            .expect_err("refused on an exclusive connection");
+        drop(conn);
+        let value: Option<String> = pool
+            .command(redis::cmd("GET").arg(&key))
+            .await
+            .expect("get");
+        assert_eq!(value.as_deref(), Some("v"), "after {cmd:?}");
+    }
+    // MULTI and EXEC as an atomic pipeline sends them, together: allowed.
+    let (value,): (String,) = redis::pipe()
+        .atomic()
+        .cmd("GET")
+        .arg(&key)
+        .query_async(&mut *pool.exclusive().await.expect("exclusive"))
+        .await
+        .expect("an atomic pipeline");
+    assert_eq!(value, "v");
+    let () = pool
+        .command(redis::cmd("DEL").arg(&key))
+        .await
+        .expect("del");
+}
+
 #[tokio::test]
 async fn an_exclusive_connection_runs_watch_multi_exec() {
     let pool = RedisPool::connect(&redis_config(&required_env("REDIS_URL"), &[]))

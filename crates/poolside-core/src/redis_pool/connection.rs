@@ -6,6 +6,7 @@ use redis::aio::{ConnectionLike, MultiplexedConnection};
 use redis::cluster_async::ClusterConnection;
 use redis::{Cmd, Pipeline, RedisFuture, Value};
 
+use super::connection_state;
 use super::every_primary::runs_on_every_primary;
 use super::multi_slot::{Parts, Plan, plan};
 
@@ -16,7 +17,10 @@ use super::multi_slot::{Parts, Plan, plan};
 /// fail.
 ///
 /// Any command or pipeline runs on it through the driver's
-/// [`ConnectionLike`](redis::aio::ConnectionLike), whatever the mode:
+/// [`ConnectionLike`](redis::aio::ConnectionLike), whatever the mode, but for those
+/// that change the connection for every command sharing it (`MULTI` sent alone,
+/// `SELECT`, `SUBSCRIBE`, `CLIENT REPLY`, ...): they fail before anything is sent,
+/// naming what to use instead (an atomic pipeline for `MULTI`):
 ///
 /// ```no_run
 /// # async fn run(pool: poolside_core::RedisPool) -> Result<(), Box<dyn std::error::Error>> {
@@ -55,6 +59,9 @@ const PARTS_AT_ONCE: u16 = 16;
 
 impl ConnectionLike for RedisConnection {
     fn req_packed_command<'a>(&'a mut self, cmd: &'a Cmd) -> RedisFuture<'a, Value> {
+        if let Some(refused) = connection_state::refusal(cmd) {
+            return Box::pin(std::future::ready(Err(refused)));
+        }
         match self {
             RedisConnection::Server(conn) => conn.req_packed_command(cmd),
             RedisConnection::Cluster(conn) => match plan(cmd, PARTS_AT_ONCE) {
@@ -70,6 +77,9 @@ impl ConnectionLike for RedisConnection {
         offset: usize,
         count: usize,
     ) -> RedisFuture<'a, Vec<Value>> {
+        if let Some(refused) = pipeline.cmd_iter().find_map(connection_state::refusal) {
+            return Box::pin(std::future::ready(Err(refused)));
+        }
         match self {
             RedisConnection::Server(conn) => conn.req_packed_commands(pipeline, offset, count),
             RedisConnection::Cluster(_) if pipeline.cmd_iter().any(runs_on_every_primary) => {

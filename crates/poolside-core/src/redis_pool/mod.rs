@@ -6,6 +6,7 @@ mod cluster_nodes;
 mod cluster_path;
 mod cluster_room;
 mod connection;
+mod connection_state;
 mod deployment;
 mod driver;
 mod error;
