@@ -37,8 +37,8 @@ pub const SHUTDOWN_DEADLINE: Duration = Duration::from_secs(10);
 const BODY_LIMIT: usize = 64 * 1024;
 
 /// The service's routes, with the health and metrics endpoints, over `db` (whose
-/// schema [`migrate`] created). The operator routes ([`operator_routes`]) are among
-/// them unless `health.admin_addr` gives them a port of their own.
+/// schema [`migrate`] created). The operator route (`POST /admin/warmup`) is among
+/// them unless `health.admin_addr` gives it a port of its own.
 pub fn app(db: Poolside) -> Router {
     let app = Router::new()
         .route("/products", get(products::list).post(products::create))
