@@ -1,16 +1,17 @@
 //! Commands that change the state of the connection they run on (`MULTI`, `SELECT`,
-//! `SUBSCRIBE`, ...), refused on every connection of the pool. `WATCH` is let through,
-//! for an exclusive connection's optimistic transaction: the atomic pipeline's `EXEC`
-//! after it ends the watch (one left behind can only fail another atomic pipeline's
-//! `EXEC`, loudly). Each one multiplexes:
+//! `SUBSCRIBE`, ...), refused on every connection of the pool. Each one multiplexes:
 //! other callers' commands share it, now or once it is back in the pool. After a
 //! `MULTI` sent alone, every caller's `GET` answered `QUEUED`; after a `SELECT 3`,
-//! every caller read and wrote database 3.
+//! every caller read and wrote database 3. `WATCH` is let through, for an exclusive
+//! connection's optimistic transaction: the atomic pipeline's `EXEC` after it ends the
+//! watch (one left behind can only fail another atomic pipeline's `EXEC`, loudly).
 
-use redis::{Arg, Cmd};
+use redis::Cmd;
+
+use super::command_name::CommandName;
 
 /// The commands refused, with their subcommand where only that one changes the
-/// connection, and what to use instead.
+/// connection, and what to do instead.
 const CHANGES_THE_CONNECTION: [(&str, Option<&str>, &str); 14] = [
     (
         "MULTI",
@@ -30,7 +31,11 @@ const CHANGES_THE_CONNECTION: [(&str, Option<&str>, &str); 14] = [
         "the user and password in redis.url, or redis.password_file",
     ),
     ("HELLO", None, "the pool's own protocol settings"),
-    ("RESET", None, "RedisPool::reconnect"),
+    (
+        "RESET",
+        None,
+        "nothing: the pool refuses every command whose effect RESET undoes",
+    ),
     ("QUIT", None, "RedisPool::close"),
     (
         "SUBSCRIBE",
@@ -62,28 +67,17 @@ const CHANGES_THE_CONNECTION: [(&str, Option<&str>, &str); 14] = [
 
 /// Why `cmd` is refused, when it changes the connection it runs on.
 pub(super) fn refusal(cmd: &Cmd) -> Option<redis::RedisError> {
-    let mut args = cmd.args_iter().map(|arg| match arg {
-        Arg::Simple(bytes) => Some(bytes),
-        _ => None,
-    });
-    let name = args.next().flatten()?;
-    let sub = args.next().flatten();
-    let (command, subcommand, instead) =
-        CHANGES_THE_CONNECTION
-            .iter()
-            .find(|(command, subcommand, _)| {
-                command.as_bytes().eq_ignore_ascii_case(name)
-                    && subcommand.is_none_or(|subcommand| {
-                        sub.is_some_and(|sub| subcommand.as_bytes().eq_ignore_ascii_case(sub))
-                    })
-            })?;
+    let name = CommandName::of(cmd)?;
+    let (command, subcommand, instead) = CHANGES_THE_CONNECTION
+        .iter()
+        .find(|(command, subcommand, _)| name.is(command, *subcommand))?;
     let full = subcommand.map_or_else(|| (*command).to_owned(), |s| format!("{command} {s}"));
     Some(redis::RedisError::from((
         redis::ErrorKind::Client,
         "a command that changes its connection, which the pool shares",
         format!(
             "{full} would change the connection for every command that shares it, now or \
-             once it is back in the pool; nothing was sent. Use {instead}"
+             once it is back in the pool; nothing was sent. Instead: {instead}"
         ),
     )))
 }

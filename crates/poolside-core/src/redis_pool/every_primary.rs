@@ -10,9 +10,9 @@
 //! its `WAIT` behind it (none with `redis.wait_replicas` 0). A primary the cluster
 //! client holds no connection to fails the write rather than being skipped.
 
-use redis::Arg;
 use redis::cluster_routing::SingleNodeRoutingInfo;
 
+use super::command_name::CommandName;
 use super::pool::{Path, RedisPool};
 use super::replicated::wait_count;
 use super::{RedisConnection, RedisError, RedisPrimary};
@@ -32,18 +32,10 @@ const EVERY_PRIMARY: [(&str, Option<&str>); 6] = [
 
 /// Whether a cluster runs `cmd` on every primary (see [`EVERY_PRIMARY`]).
 pub(super) fn runs_on_every_primary(cmd: &redis::Cmd) -> bool {
-    let mut args = cmd.args_iter().map(|arg| match arg {
-        Arg::Simple(bytes) => Some(bytes),
-        _ => None,
-    });
-    let (Some(Some(name)), sub) = (args.next(), args.next().flatten()) else {
-        return false;
-    };
-    EVERY_PRIMARY.iter().any(|(command, subcommand)| {
-        command.as_bytes().eq_ignore_ascii_case(name)
-            && subcommand.is_none_or(|subcommand| {
-                sub.is_some_and(|sub| subcommand.as_bytes().eq_ignore_ascii_case(sub))
-            })
+    CommandName::of(cmd).is_some_and(|name| {
+        EVERY_PRIMARY
+            .iter()
+            .any(|(command, subcommand)| name.is(command, *subcommand))
     })
 }
 

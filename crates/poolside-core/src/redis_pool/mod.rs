@@ -5,6 +5,7 @@ mod cluster_clients;
 mod cluster_nodes;
 mod cluster_path;
 mod cluster_room;
+mod command_name;
 mod connection;
 mod connection_state;
 mod deployment;
