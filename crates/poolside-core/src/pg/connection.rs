@@ -180,20 +180,21 @@ impl PgConnection {
         &self.client
     }
 
-    /// Notes what a call's statements may leave on the session, for a call that
-    /// `succeeded` or not: a block they may open, or a setting they change, is noted
-    /// before they run (they may do it and then fail); a block they end, once they
-    /// have.
-    fn note_effects(&self, effects: SessionEffects, succeeded: bool) {
+    /// Notes, before a call's statements run, what they may leave on the session: a
+    /// block they may open, a setting they change (they may do it and then fail).
+    fn note_may_leave(&self, effects: SessionEffects) {
         if effects.changes_settings {
             self.settings_changed.store(true, Ordering::Relaxed);
         }
-        match effects.block {
-            Some(Block::MayOpen) => self.may_be_in_block.store(true, Ordering::Relaxed),
-            Some(Block::Ends) if succeeded => {
-                self.may_be_in_block.store(false, Ordering::Relaxed);
-            }
-            _ => {}
+        if effects.block == Some(Block::MayOpen) {
+            self.may_be_in_block.store(true, Ordering::Relaxed);
+        }
+    }
+
+    /// Notes, once a call's statements succeeded, a block they ended.
+    fn note_succeeded(&self, effects: SessionEffects) {
+        if effects.block == Some(Block::Ends) {
+            self.may_be_in_block.store(false, Ordering::Relaxed);
         }
     }
 
@@ -259,13 +260,13 @@ impl PgConnection {
     pub async fn query(&mut self, sql: &str, params: Params<'_>) -> Result<Vec<Row>, PgError> {
         self.last_used = Instant::now();
         let effects = SessionEffects::of_statement(sql);
-        self.note_effects(effects, false);
+        self.note_may_leave(effects);
         let types = self.param_types.clone();
         let earlier = self.pipelined.take();
         let run = statement_path::run(self, types.as_deref(), sql, Query(params));
         let settled = earlier.settle(run).await;
         let rows = self.after_pipelined(settled)?;
-        self.note_effects(effects, true);
+        self.note_succeeded(effects);
         Ok(rows.into_iter().map(Row::from).collect())
     }
 
@@ -335,13 +336,13 @@ impl PgConnection {
     pub async fn execute(&mut self, sql: &str, params: Params<'_>) -> Result<u64, PgError> {
         self.last_used = Instant::now();
         let effects = SessionEffects::of_statement(sql);
-        self.note_effects(effects, false);
+        self.note_may_leave(effects);
         let types = self.param_types.clone();
         let earlier = self.pipelined.take();
         let run = statement_path::run(self, types.as_deref(), sql, Execute(params));
         let settled = earlier.settle(run).await;
         let changed = self.after_pipelined(settled)?;
-        self.note_effects(effects, true);
+        self.note_succeeded(effects);
         Ok(changed)
     }
 
@@ -438,7 +439,7 @@ impl PgConnection {
     ) -> Result<Vec<Row>, PgError> {
         self.last_used = Instant::now();
         let effects = SessionEffects::of_statement(sql);
-        self.note_effects(effects, false);
+        self.note_may_leave(effects);
         let earlier = self.pipelined.take();
         let run = async {
             self.bounded(self.client.query_typed(sql, params), Caller::Exclusive)
@@ -446,7 +447,7 @@ impl PgConnection {
                 .map_err(|e| self.driver_error(e, "running a query"))
         };
         let rows = self.after_pipelined(earlier.settle(run).await)?;
-        self.note_effects(effects, true);
+        self.note_succeeded(effects);
         Ok(rows.into_iter().map(Row::from).collect())
     }
 
@@ -454,7 +455,7 @@ impl PgConnection {
     pub async fn batch_execute(&mut self, sql: &str) -> Result<(), PgError> {
         self.last_used = Instant::now();
         let effects = SessionEffects::of_statements(sql);
-        self.note_effects(effects, false);
+        self.note_may_leave(effects);
         let earlier = self.pipelined.take();
         let run = async {
             self.bounded(self.client.batch_execute(sql), Caller::Exclusive)
@@ -462,7 +463,7 @@ impl PgConnection {
                 .map_err(|e| self.driver_error(e, "running statements"))
         };
         self.after_pipelined(earlier.settle(run).await)?;
-        self.note_effects(effects, true);
+        self.note_succeeded(effects);
         Ok(())
     }
 
