@@ -58,15 +58,22 @@ pub struct ConfigError {
 
 impl fmt::Display for ConfigError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let n = self.errors.len();
         write!(
             f,
-            "invalid poolside configuration ({n} problem{}); run `cargo xtask config check` to see every value and its source",
-            if n == 1 { "" } else { "s" }
+            "invalid poolside configuration ({}); run `cargo xtask config check` to see every value and its source",
+            counted(self.errors.len(), "problem")
         )?;
         for problem in &self.errors {
             write!(f, "\n  - {problem}")?;
         }
         Ok(())
+    }
+}
+
+/// `1 problem`, `2 problems`: a count of `noun`s as the reports write it.
+pub(crate) fn counted(n: usize, noun: &str) -> String {
+    match n {
+        1 => format!("1 {noun}"),
+        n => format!("{n} {noun}s"),
     }
 }

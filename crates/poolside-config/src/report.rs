@@ -4,7 +4,7 @@
 use std::fmt;
 
 use crate::Config;
-use crate::problem::{ConfigError, Problem};
+use crate::problem::{ConfigError, Problem, counted};
 use crate::source::Source;
 
 /// One key's effective value (passwords masked) and where it came from.
@@ -88,14 +88,6 @@ impl fmt::Display for ConfigReport {
                 counted(n, "error")
             ),
         }
-    }
-}
-
-/// `1 error`, `2 errors`.
-fn counted(n: usize, noun: &str) -> String {
-    match n {
-        1 => format!("1 {noun}"),
-        n => format!("{n} {noun}s"),
     }
 }
 
