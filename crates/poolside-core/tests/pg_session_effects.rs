@@ -2,9 +2,10 @@
 //! through a call on the pool is refused before it is sent; an exclusive connection
 //! that goes back inside a transaction block is closed (the server rolls the block
 //! back) instead of taking in the next caller's statements, and one whose settings
-//! were changed gets them put back.
+//! were changed gets them put back. A `DEALLOCATE ALL` or `DISCARD ALL`, which drops
+//! the statements the pool had prepared on the connection, costs no caller an error.
 
-use poolside_core::{ErrorKind, PgPool};
+use poolside_core::{ErrorKind, PgPool, TransactionOptions};
 use poolside_tests::pg_table::TestTable;
 use poolside_tests::{PATIENT_CHECKOUT, pg_pool, required_env};
 
@@ -205,4 +206,91 @@ async fn settings_changed_on_an_exclusive_connection_are_put_back_before_the_nex
     assert_ne!(show("application_name").await, "tenant-7");
     let stats = pool.stats();
     assert_eq!(stats.created, created, "the connection was kept");
+}
+
+/// Statements whose prepared forms the pool caches, each run once so that every
+/// connection they ran on has them.
+const CACHED: [&str; 3] = [
+    "SELECT $1::int + 1",
+    "SELECT $1::int + 2",
+    "SELECT $1::int + 3",
+];
+
+async fn run_cached(pool: &PgPool, on: &str) {
+    for (n, sql) in (1..).zip(CACHED) {
+        let row = pool.query_one(sql, &[&1_i32]).await;
+        let sum: i32 = row.unwrap_or_else(|e| panic!("{on}: {sql}: {e}")).get(0);
+        assert_eq!(sum, 1 + n, "{on}: {sql}");
+    }
+}
+
+#[tokio::test]
+async fn statements_a_deallocate_or_discard_dropped_are_prepared_again_without_an_error() {
+    for (path, pipelined) in [("exclusive", "0"), ("pipelined", "1")] {
+        let pool = pg_pool(&[
+            ("POOLSIDE_POSTGRES__MAX_SIZE", "2"),
+            ("POOLSIDE_POSTGRES__MIN_IDLE", "1"),
+            ("POOLSIDE_POSTGRES__PIPELINE_CONNECTIONS", pipelined),
+            PATIENT_CHECKOUT,
+        ])
+        .await;
+        for dropping in ["DEALLOCATE ALL", "DISCARD ALL", "deallocate prepare all"] {
+            run_cached(&pool, path).await;
+            pool.execute(dropping, &[]).await.expect(dropping);
+            run_cached(&pool, &format!("{path}, after {dropping} on the pool")).await;
+            // Twice: the statement's own prepared form is among those it drops.
+            for _ in 0..2 {
+                let mut conn = pool.get().await.expect("a connection");
+                conn.execute(dropping, &[]).await.expect(dropping);
+                let row = conn.query_one(CACHED[0], &[&1_i32]).await;
+                assert_eq!(row.expect("the same connection").get::<_, i32>(0), 2);
+            }
+            run_cached(&pool, &format!("{path}, after {dropping} on a connection")).await;
+        }
+        let refused = pool.execute("EXECUTE never_prepared", &[]).await;
+        let error = refused.expect_err("a statement of the caller's own that does not exist");
+        assert_eq!(
+            error.code().map(|code| code.code()),
+            Some("26000"),
+            "{path}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_transaction_that_meets_a_dropped_statement_is_run_again_whole() {
+    let pool = pg_pool(&[
+        ("POOLSIDE_POSTGRES__MAX_SIZE", "1"),
+        ("POOLSIDE_POSTGRES__MIN_IDLE", "1"),
+        ("POOLSIDE_POSTGRES__PIPELINE_CONNECTIONS", "0"),
+        PATIENT_CHECKOUT,
+    ])
+    .await;
+    let table = TestTable::create(&pool, "dropped_statement", "id int").await;
+    let insert = format!("INSERT INTO {} VALUES ($1)", table.name);
+    for pipelined in [false, true] {
+        pool.execute(&insert, &[&0_i32])
+            .await
+            .expect("caches the insert");
+        pool.execute("DISCARD ALL", &[]).await.expect("DISCARD ALL");
+        let retries = pool.stats().transaction_retries;
+        pool.transaction(TransactionOptions::default(), async |tx| {
+            if pipelined {
+                tx.execute_pipelined(&insert, &[&1_i32]).await?;
+            } else {
+                tx.execute(&insert, &[&1_i32]).await?;
+            }
+            tx.execute("SELECT 1", &[]).await.map(drop)
+        })
+        .await
+        .unwrap_or_else(|e| panic!("pipelined {pipelined}: {e}"));
+        assert_eq!(
+            pool.stats().transaction_retries,
+            retries + 1,
+            "pipelined {pipelined}"
+        );
+    }
+    let count = format!("SELECT count(*) FROM {} WHERE id = 1", table.name);
+    let inserted: i64 = pool.query_one(&count, &[]).await.expect("count").get(0);
+    assert_eq!(inserted, 2, "each transaction's insert committed once");
 }

@@ -19,7 +19,7 @@ use super::pipelined::{Pipelined, Settled};
 use super::rows;
 use super::schema_epoch::{SchemaEpoch, is_stale_plan};
 use super::session_effects::{Block, SessionEffects};
-use super::statement_cache::StatementCache;
+use super::statement_cache::{self, StatementCache};
 use super::statement_call::{Execute, Query};
 use super::statement_path::{self, StatementSite};
 use super::{FromRow, PgError, Row};
@@ -418,11 +418,18 @@ impl PgConnection {
         let Some(refused) = refused else {
             return output;
         };
-        if is_stale_plan(&refused.error) {
+        if statement_cache::is_lost(&refused.error, &refused.sql) {
+            self.statements.forget_all();
+        } else if is_stale_plan(&refused.error) {
             self.statements.forget_stale(&refused.sql, refused.epoch);
         }
-        self.statements.forget_if_lost(&refused.sql, &refused.error);
-        Err(self.driver_error(refused.error, "running a pipelined statement"))
+        let context = "running a pipelined statement";
+        Err(statement_path::refusal(
+            self,
+            refused.error,
+            &refused.sql,
+            context,
+        ))
     }
 
     /// Drops the unread answers of pipelined statements, before a ROLLBACK.

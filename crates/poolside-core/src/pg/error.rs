@@ -144,6 +144,18 @@ impl PgError {
         self
     }
 
+    /// The same error, for a cached statement the session no longer had (a `DEALLOCATE`
+    /// or `DISCARD ALL` ran on the connection): the pool has forgotten its statements,
+    /// and running the statement (or the transaction) again prepares it anew.
+    pub(crate) fn lost_statement(mut self) -> Self {
+        self.message.push_str(
+            ": a DEALLOCATE or DISCARD ALL on this connection dropped the statement poolside \
+             had prepared; run it again (roll back first inside a transaction): the pool \
+             prepares it anew. Keep DEALLOCATE and DISCARD ALL out of pooled connections",
+        );
+        self.stale()
+    }
+
     /// Whether the server refused a statement cached before a migration changed it.
     pub(crate) fn is_stale(&self) -> bool {
         self.stale_plan
@@ -204,8 +216,9 @@ impl PgError {
     }
 
     /// Whether re-running the whole transaction may succeed: a serialization failure
-    /// (40001), a deadlock (40P01), or a cached statement a migration made stale (0A000
-    /// "cached plan must not change result type"; the pool prepares it again), or, in
+    /// (40001), a deadlock (40P01), a cached statement a migration made stale (0A000
+    /// "cached plan must not change result type"; the pool prepares it again) or the
+    /// session lost (26000 naming it; the same), or, in
     /// PgBouncer mode, cached parameter types it changed (the pool learns them again).
     pub(crate) fn is_transaction_retryable(&self) -> bool {
         matches!(self.kind, ErrorKind::Serialization | ErrorKind::Deadlock) || self.stale_plan

@@ -65,14 +65,12 @@ impl StatementCache {
         }
     }
 
-    /// Forgets the statement for `sql` when `error` says the session lost it (26000,
-    /// invalid_sql_statement_name: a DEALLOCATE or DISCARD ran on it), so that the next
-    /// call prepares it again.
-    pub(crate) fn forget_if_lost(&mut self, sql: &str, error: &tokio_postgres::Error) {
-        if error.code() == Some(&SqlState::INVALID_SQL_STATEMENT_NAME)
-            && let Some(statements) = &mut self.statements
-        {
-            statements.pop(sql);
+    /// Forgets every statement: the session lost one ([`is_lost`]), and the statements
+    /// that lose one (`DEALLOCATE ALL`, `DISCARD ALL`) lose them all. Each is prepared
+    /// again on its next call, instead of each failing once first.
+    pub(crate) fn forget_all(&mut self) {
+        if let Some(statements) = &mut self.statements {
+            statements.clear();
         }
     }
 
@@ -85,6 +83,64 @@ impl StatementCache {
             && statements.peek(sql).is_some_and(|(_, e)| *e == epoch)
         {
             statements.pop(sql);
+        }
+    }
+}
+
+/// Whether `error` is the server's refusal of the statement poolside prepared for
+/// `sql` because the session no longer has it (26000, invalid_sql_statement_name: a
+/// `DEALLOCATE` or `DISCARD ALL` ran on the connection). The server refused it at Bind:
+/// it did not run. A statement that names a prepared statement of its own (`EXECUTE`,
+/// `DEALLOCATE`, also inside `EXPLAIN`) may earn 26000 itself, and is not taken for
+/// lost.
+pub(crate) fn is_lost(error: &tokio_postgres::Error, sql: &str) -> bool {
+    error.code() == Some(&SqlState::INVALID_SQL_STATEMENT_NAME) && !names_a_statement(sql)
+}
+
+/// Whether `sql` may name a prepared statement: it has the word `EXECUTE`, or
+/// `DEALLOCATE` not followed by `ALL` (nor `PREPARE ALL`), in any case; in a literal or
+/// a comment too: a 26000 is then left as the caller's.
+fn names_a_statement(sql: &str) -> bool {
+    let mut words = sql
+        .split(|c: char| !(c.is_alphanumeric() || c == '_'))
+        .filter(|word| !word.is_empty());
+    while let Some(word) = words.next() {
+        if word.eq_ignore_ascii_case("execute") {
+            return true;
+        }
+        if word.eq_ignore_ascii_case("deallocate") {
+            let next = words.find(|word| !word.eq_ignore_ascii_case("prepare"));
+            if !next.is_some_and(|word| word.eq_ignore_ascii_case("all")) {
+                return true;
+            }
+        }
+    }
+    false
+}
+
+#[cfg(test)]
+mod tests {
+    use super::names_a_statement;
+
+    #[test]
+    fn a_statement_naming_a_prepared_one_is_told_apart() {
+        for sql in [
+            "EXECUTE mine(1)",
+            "explain analyze execute mine",
+            "DEALLOCATE mine",
+            "deallocate prepare mine",
+            "CREATE TABLE t AS EXECUTE mine",
+        ] {
+            assert!(names_a_statement(sql), "{sql}");
+        }
+        for sql in [
+            "SELECT $1::int",
+            "SELECT executed FROM jobs",
+            "DISCARD ALL",
+            "DEALLOCATE ALL",
+            "deallocate prepare all",
+        ] {
+            assert!(!names_a_statement(sql), "{sql}");
         }
     }
 }

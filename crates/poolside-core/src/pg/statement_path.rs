@@ -21,7 +21,7 @@ use super::PgError;
 use super::connection::{Caller, PgConnection, QueryTimedOut};
 use super::param_types::{self, ParamTypes};
 use super::schema_epoch::is_stale_plan;
-use super::statement_cache::StatementCache;
+use super::statement_cache::{self, StatementCache};
 use super::statement_call::StatementCall;
 
 /// A connection a statement runs on, as the statement path needs it.
@@ -85,57 +85,83 @@ pub(crate) fn bounded<'a, S: StatementSite, T: 'a>(
         .map(move |result| result.map_err(|timeout| site.timed_out(timeout)))
 }
 
-/// Runs `sql`, prepared (or from the cache), through `call`. A cached statement a
-/// migration made stale is prepared again and run once more (the server refused it
-/// before running it), unless a transaction of `PgPool::transaction` is open: that one
-/// is run again whole. A statement the session lost (26000) leaves the cache.
+/// Runs `sql`, prepared (or from the cache), through `call`. A cached statement the
+/// server refused before running it (a migration made it stale, or the session lost
+/// it to a `DEALLOCATE` or `DISCARD ALL`) is prepared again and run once more, unless
+/// a transaction of `PgPool::transaction` is open: that one is run again whole.
 async fn run_prepared<S: StatementSite, C: StatementCall>(
     site: &mut S,
     sql: &str,
     call: C,
 ) -> Result<C::Output, PgError> {
-    // The server's refusal of the stale statement, once it is being run again.
-    let mut stale = None;
+    // The server's refusal of the cached statement, once it is being run again. Kept
+    // as the driver's error (a pointer): a `PgError` here would grow every statement's
+    // future.
+    let mut refused = None;
     loop {
         let (statement, epoch) = match site.statement(sql).await {
             Ok(prepared) => prepared,
-            Err(e) => return Err(unless_aborted_by(site.connection(), stale, e, C::CONTEXT)),
+            Err(e) => {
+                return Err(unless_aborted_by(
+                    site.connection(),
+                    refused,
+                    e,
+                    sql,
+                    C::CONTEXT,
+                ));
+            }
         };
         let error = match bounded(site, call.call(site.connection().driver(), &statement)).await? {
             Ok(output) => return Ok(output),
             Err(error) => error,
         };
-        if is_stale_plan(&error) {
+        if statement_cache::is_lost(&error, sql) {
+            site.statements().forget_all();
+        } else if is_stale_plan(&error) {
             site.statements().forget_stale(sql, epoch);
-            if stale.is_none() && !site.connection().is_in_transaction() {
-                stale = Some(error);
-                continue;
-            }
-            return Err(site.connection().driver_error(error, C::CONTEXT));
+        } else {
+            let error = site.connection().driver_error(error, C::CONTEXT);
+            return Err(unless_aborted_by(
+                site.connection(),
+                refused,
+                error,
+                sql,
+                C::CONTEXT,
+            ));
         }
-        site.statements().forget_if_lost(sql, &error);
-        let error = site.connection().driver_error(error, C::CONTEXT);
-        return Err(unless_aborted_by(
-            site.connection(),
-            stale,
-            error,
-            C::CONTEXT,
-        ));
+        if refused.is_some() || site.connection().is_in_transaction() {
+            return Err(refusal(site.connection(), error, sql, C::CONTEXT));
+        }
+        refused = Some(error);
     }
 }
 
-/// `error`, from running a statement again after `stale`, the server's refusal of its
-/// cached one. In a transaction of the caller's own, which `stale` aborted, the second
-/// try only meets 25P02: `stale` is then the error to give.
-fn unless_aborted_by(
+/// The error for the server's refusal of a cached statement, stale or lost (a lost
+/// one's is marked for `PgPool::transaction`, as a stale one's is already).
+pub(crate) fn refusal(
     conn: &PgConnection,
-    stale: Option<tokio_postgres::Error>,
-    error: PgError,
+    error: tokio_postgres::Error,
+    sql: &str,
     context: &str,
 ) -> PgError {
-    match stale {
-        Some(stale) if error.code() == Some(&SqlState::IN_FAILED_SQL_TRANSACTION) => {
-            conn.driver_error(stale, context)
+    let lost = statement_cache::is_lost(&error, sql);
+    let error = conn.driver_error(error, context);
+    if lost { error.lost_statement() } else { error }
+}
+
+/// `error`, from running a statement again after `refused`, the server's refusal of
+/// its cached one. In a transaction of the caller's own, which `refused` aborted, the
+/// second try only meets 25P02: `refused` is then the error to give.
+fn unless_aborted_by(
+    conn: &PgConnection,
+    refused: Option<tokio_postgres::Error>,
+    error: PgError,
+    sql: &str,
+    context: &str,
+) -> PgError {
+    match refused {
+        Some(refused) if error.code() == Some(&SqlState::IN_FAILED_SQL_TRANSACTION) => {
+            refusal(conn, refused, sql, context)
         }
         _ => error,
     }
