@@ -251,7 +251,7 @@ impl PgConnection {
         let statement = self
             .bounded(self.client.prepare(sql), Caller::Exclusive)
             .await?
-            .map_err(|e| self.driver_error(e, "preparing a statement"))?;
+            .map_err(|e| self.driver_error(e, "preparing a statement").of_prepare())?;
         self.statements.insert(sql, statement.clone(), epoch);
         Ok((statement, epoch))
     }

@@ -145,15 +145,34 @@ impl PgError {
     }
 
     /// The same error, for a cached statement the session no longer had (a `DEALLOCATE`
-    /// or `DISCARD ALL` ran on the connection): the pool has forgotten its statements,
-    /// and running the statement (or the transaction) again prepares it anew.
+    /// or `DISCARD ALL` ran on the connection, or a pooler in transaction mode hands
+    /// the connection's statements to other server sessions): the pool has forgotten
+    /// its statements, and running the statement (or the transaction) again prepares it
+    /// anew.
     pub(crate) fn lost_statement(mut self) -> Self {
         self.message.push_str(
-            ": a DEALLOCATE or DISCARD ALL on this connection dropped the statement poolside \
-             had prepared; run it again (roll back first inside a transaction): the pool \
-             prepares it anew. Keep DEALLOCATE and DISCARD ALL out of pooled connections",
+            ": the server session no longer has the statement poolside prepared on this \
+             connection. Either a DEALLOCATE or DISCARD ALL ran on it (the pool prepares \
+             the statement anew: run it again, after a ROLLBACK inside a transaction), or \
+             a pooler in transaction mode sits between the pool and the server: for \
+             PgBouncer, add pgbouncer=true to postgres.url",
         );
         self.stale()
+    }
+
+    /// The same error, for the pool's own prepare of a statement. Its names are unique
+    /// in the process, so one the server session already has (42P05) says another
+    /// client's session is underneath: a pooler in transaction mode.
+    pub(crate) fn of_prepare(mut self) -> Self {
+        if self.code == Some(SqlState::DUPLICATE_PSTATEMENT) {
+            self.message.push_str(
+                ": the server session already has a statement of the name poolside gave \
+                 this one, so it is not this connection's own: a pooler in transaction mode \
+                 sits between the pool and the server (for PgBouncer, add pgbouncer=true \
+                 to postgres.url), or a PREPARE of the application's used the name",
+            );
+        }
+        self
     }
 
     /// Whether the server refused a statement cached before a migration changed it.

@@ -57,12 +57,11 @@ impl Shared {
             return Ok(cached);
         }
         let epoch = self.statements().epoch();
-        let statement = self
-            .conn
-            .driver()
-            .prepare(sql)
-            .await
-            .map_err(|e| self.conn.driver_error(e, "preparing a statement"))?;
+        let statement = self.conn.driver().prepare(sql).await.map_err(|e| {
+            self.conn
+                .driver_error(e, "preparing a statement")
+                .of_prepare()
+        })?;
         self.statements().insert(sql, statement.clone(), epoch);
         Ok((statement, epoch))
     }
