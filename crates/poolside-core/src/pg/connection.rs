@@ -11,6 +11,7 @@ use futures_util::future::{self, Either};
 use tokio_postgres::types::{ToSql, Type};
 use tokio_postgres::{Client, Statement};
 
+use super::copy_statement::refuse_copy;
 use super::generation::{Generation, READ_ONLY_SQL_TRANSACTION};
 use super::owned_params;
 use super::param_types::ParamTypes;
@@ -258,6 +259,7 @@ impl PgConnection {
 
     /// Runs `sql` and returns its rows.
     pub async fn query(&mut self, sql: &str, params: Params<'_>) -> Result<Vec<Row>, PgError> {
+        refuse_copy(sql)?;
         self.last_used = Instant::now();
         let effects = SessionEffects::of_statement(sql);
         self.note_may_leave(effects);
@@ -334,6 +336,7 @@ impl PgConnection {
 
     /// Runs `sql` and returns the number of rows it changed.
     pub async fn execute(&mut self, sql: &str, params: Params<'_>) -> Result<u64, PgError> {
+        refuse_copy(sql)?;
         self.last_used = Instant::now();
         let effects = SessionEffects::of_statement(sql);
         self.note_may_leave(effects);
@@ -393,6 +396,7 @@ impl PgConnection {
         if self.has_timed_out() {
             return Err(QueryTimedOut(self.query_timeout).into());
         }
+        refuse_copy(sql)?;
         self.last_used = Instant::now();
         let (statement, epoch) = self.statement_after_pipelined(sql).await?;
         let params = owned_params::encode(&statement, params)?;
@@ -444,6 +448,7 @@ impl PgConnection {
         sql: &str,
         params: &[(&(dyn ToSql + Sync), Type)],
     ) -> Result<Vec<Row>, PgError> {
+        refuse_copy(sql)?;
         self.last_used = Instant::now();
         let effects = SessionEffects::of_statement(sql);
         self.note_may_leave(effects);
@@ -460,6 +465,7 @@ impl PgConnection {
 
     /// Runs one or more statements with no parameters (simple protocol).
     pub async fn batch_execute(&mut self, sql: &str) -> Result<(), PgError> {
+        refuse_copy(sql)?;
         self.last_used = Instant::now();
         let effects = SessionEffects::of_statements(sql);
         self.note_may_leave(effects);

@@ -6,6 +6,7 @@ mod budget;
 mod connect_config;
 mod connect_spacing;
 mod connection;
+mod copy_statement;
 mod error;
 mod from_row;
 mod generation;

@@ -18,6 +18,7 @@ use tokio_postgres::types::Type;
 
 use super::connect_config::ConnectConfig;
 use super::connection::ConnectionOptions;
+use super::copy_statement::refuse_copy;
 use super::leaks::LeakWatch;
 use super::manager::PgManager;
 use super::param_types::ParamTypes;
@@ -402,11 +403,12 @@ impl PgPool {
     /// by all callers, their statements pipelined on the wire and prepared once per
     /// connection. For short autocommit statements; a transaction or anything that
     /// sets session state needs an exclusive connection from [`get`](Self::get) or
-    /// [`transaction`](Self::transaction): a BEGIN or a session-level SET here fails
-    /// with [`ErrorKind::Query`] before it is sent. In PgBouncer mode the statements go unnamed,
+    /// [`transaction`](Self::transaction): a BEGIN, a session-level SET or a `COPY`
+    /// from STDIN or to STDOUT here fails with [`ErrorKind::Query`] before it is sent. In PgBouncer mode the statements go unnamed,
     /// each in one round trip, with parameter types the pool learnt once.
     pub async fn query(&self, sql: &str, params: Params<'_>) -> Result<Vec<Row>, PgError> {
         refuse_on_pool(sql)?;
+        refuse_copy(sql)?;
         match &self.inner.pipeline {
             Some(pipeline) => {
                 span_fields::record_path("pipelined");
@@ -435,6 +437,7 @@ impl PgPool {
     /// [`query`](Self::query)).
     pub async fn execute(&self, sql: &str, params: Params<'_>) -> Result<u64, PgError> {
         refuse_on_pool(sql)?;
+        refuse_copy(sql)?;
         match &self.inner.pipeline {
             Some(pipeline) => {
                 span_fields::record_path("pipelined");
@@ -464,6 +467,7 @@ impl PgPool {
     /// ```
     pub async fn read_query(&self, sql: &str, params: Params<'_>) -> Result<Vec<Row>, PgError> {
         refuse_on_pool(sql)?;
+        refuse_copy(sql)?;
         if let Some(read) = &self.inner.read
             && let Some(answer) = read.run(sql, params).await?
         {
