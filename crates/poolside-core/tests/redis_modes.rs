@@ -139,46 +139,6 @@ async fn on_a_cluster_a_burst_past_the_room_of_one_connection_spills_onto_anothe
     assert_eq!(stats.errors, 0, "{stats:?}");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn on_a_cluster_a_request_waiting_for_room_takes_the_first_place_freed_on_any_connection() {
-    // One place on each of two shared connections (max_size 4): a BLPOP holds the
-    // first's for 3 s, another the second's for 0.3 s. A GET then waits for room, and
-    // goes out when the second frees its place, not when the first does.
-    let config = redis_cluster_config(&[
-        ("POOLSIDE_REDIS__CLUSTER_IN_FLIGHT", "1"),
-        ("POOLSIDE_REDIS__MAX_SIZE", "4"),
-        ("POOLSIDE_REDIS__COMMAND_TIMEOUT", "10s"),
-    ]);
-    let pool = RedisPool::connect(&config).await.expect("connects");
-    let blpop = |i: usize, seconds: &str| {
-        let pool = pool.clone();
-        let cmd = redis::cmd("BLPOP").arg(key("wait", i)).arg(seconds).clone();
-        tokio::spawn(async move { pool.command::<Option<(String, String)>>(&cmd).await })
-    };
-    let long = blpop(0, "3");
-    tokio::time::sleep(Duration::from_millis(200)).await;
-    let short = blpop(1, "0.3");
-    tokio::time::sleep(Duration::from_millis(100)).await;
-    let began = std::time::Instant::now();
-    let got: Option<String> = pool
-        .command(redis::cmd("GET").arg(key("wait", 2)))
-        .await
-        .expect("GET");
-    let took = began.elapsed();
-    assert_eq!(got, None);
-    assert!(
-        short.is_finished() && !long.is_finished(),
-        "the GET went out on the second connection's freed place"
-    );
-    assert!(took < Duration::from_secs(2), "the GET waited {took:?}");
-    // The second connection, empty again, went back to the pool.
-    let stats = pool.stats();
-    assert_eq!((stats.total, stats.shared), (2, 1), "{stats:?}");
-    for blpop in [short, long] {
-        assert_eq!(blpop.await.expect("no panic").expect("BLPOP"), None);
-    }
-}
-
 /// The commands `pool` has sent so far.
 fn sent(pool: &RedisPool) -> u64 {
     pool.stats().commands
@@ -416,4 +376,29 @@ async fn a_master_name_the_sentinels_do_not_monitor_is_named() {
             .contains("named no primary for redis.master_name"),
         "{error}"
     );
+}
+
+/// A blocking command goes on a connection of its own in every mode, and is answered
+/// when another caller's command, on the shared connection, gives it something.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_blocking_command_is_answered_in_each_mode() {
+    for config in [sentinel_config(), cluster_config()] {
+        let mode = config.mode;
+        let pool = RedisPool::connect(&config).await.expect("connects");
+        let list = key("blocking", 0);
+        let popped = {
+            let (pool, list) = (pool.clone(), list.clone());
+            tokio::spawn(async move {
+                let blpop = redis::cmd("BLPOP").arg(&list).arg(1.5).clone();
+                pool.command::<Option<(String, String)>>(&blpop).await
+            })
+        };
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let _: u64 = pool
+            .command(redis::cmd("LPUSH").arg(&list).arg("job"))
+            .await
+            .expect("LPUSH");
+        let popped = popped.await.expect("task").expect("BLPOP");
+        assert_eq!(popped, Some((list, "job".to_owned())), "{mode:?}");
+    }
 }

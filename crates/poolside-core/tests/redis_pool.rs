@@ -452,3 +452,74 @@ async fn a_checkout_whose_check_takes_longer_than_100_ms_is_served() {
     assert!(took < Duration::from_secs(1), "checked out in {took:?}");
     println!("checked out in {took:?}; {:?}", pool.stats());
 }
+
+/// Waits (up to a second) until Redis counts a client blocked, as a command of
+/// another connection of the pool sees it.
+async fn until_a_client_is_blocked(pool: &RedisPool) -> bool {
+    for _ in 0..100 {
+        let info: String = pool
+            .command(redis::cmd("INFO").arg("clients"))
+            .await
+            .expect("INFO");
+        if info.lines().any(|line| {
+            line.strip_prefix("blocked_clients:")
+                .is_some_and(|n| n.trim() != "0")
+        }) {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    false
+}
+
+/// A command that blocks until it is answered goes on a connection of its own: the
+/// other callers' commands run while it waits. (On the shared connection, a `BLPOP
+/// key 1` held every `GET` of the pool for its second, the `LPUSH` that would end it
+/// too.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_blocking_command_holds_no_other_callers_command() {
+    let pool = RedisPool::connect(&redis_config(&required_env("REDIS_URL"), &[]))
+        .await
+        .expect("connects");
+    let key = format!("{}:jobs", prefix("blocking"));
+    for in_a_pipeline in [false, true] {
+        let popped = {
+            let (pool, key) = (pool.clone(), key.clone());
+            tokio::spawn(async move {
+                let blpop = redis::cmd("BLPOP").arg(&key).arg(1.5).clone();
+                if in_a_pipeline {
+                    let pipeline = redis::pipe().add_command(blpop).clone();
+                    let (popped,) = pool
+                        .pipeline::<(Option<(String, String)>,)>(&pipeline)
+                        .await?;
+                    Ok(popped)
+                } else {
+                    pool.command::<Option<(String, String)>>(&blpop).await
+                }
+            })
+        };
+        assert!(
+            until_a_client_is_blocked(&pool).await,
+            "the BLPOP is waiting"
+        );
+        let missing: Option<String> = pool
+            .command(redis::cmd("GET").arg(format!("{key}:none")))
+            .await
+            .expect("GET");
+        assert_eq!(missing, None);
+        assert!(
+            !popped.is_finished(),
+            "the GET ran while the BLPOP waited ({in_a_pipeline})"
+        );
+        let _: u64 = pool
+            .command(redis::cmd("LPUSH").arg(&key).arg("job-1"))
+            .await
+            .expect("LPUSH");
+        let popped = popped.await.expect("task").expect("BLPOP");
+        assert_eq!(
+            popped,
+            Some((key.clone(), "job-1".to_owned())),
+            "pipeline {in_a_pipeline}"
+        );
+    }
+}

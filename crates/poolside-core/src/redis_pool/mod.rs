@@ -1,6 +1,7 @@
 //! The Redis pool: [`RedisPool`] over one server, a Sentinel group or a cluster, its
 //! connections, statistics and errors.
 
+mod blocking;
 mod cluster_clients;
 mod cluster_nodes;
 mod cluster_path;

@@ -13,6 +13,7 @@ use poolside_config::{RedisConfig, RedisMode};
 use redis::FromRedisValue;
 use tokio::sync::watch;
 
+use super::blocking;
 use super::cluster_path::shared_connections;
 use super::cluster_room::ClusterRoom;
 use super::deployment::Deployment;
@@ -29,8 +30,9 @@ use crate::reconnect_backoff::ReconnectBackoff;
 ///
 /// Commands ([`command`](Self::command)) go over one multiplexed connection leased
 /// from the pool and shared by every caller, so concurrent commands pipeline instead of
-/// queuing for an exclusive checkout. A command that needs a connection of its own
-/// (WATCH, blocking pops, anything stateful) takes one from
+/// queuing for an exclusive checkout; one that blocks (`BLPOP`, `WAIT`) takes a
+/// connection of its own for its time. A caller that needs a connection of its own
+/// across commands (WATCH, then an atomic pipeline) takes one from
 /// [`exclusive`](Self::exclusive); a subscriber takes a dedicated connection from
 /// [`pubsub`](Self::pubsub). The first two draw on `redis.max_size`; the exclusive
 /// checkout is first come, first served. Beyond `redis.max_queued_commands` commands in
@@ -88,6 +90,16 @@ pub(super) enum Path {
 impl Path {
     /// The shared connection, for a request of one slot (or none).
     pub(super) const ONE_SLOT: Self = Self::Shared { slots: 1 };
+
+    /// The path of `cmds`, a request of one slot: the shared connection, or one of its
+    /// own when a command of it blocks until it is answered.
+    pub(super) fn of<'a>(mut cmds: impl Iterator<Item = &'a redis::Cmd>) -> Self {
+        if cmds.any(blocking::holds_the_connection) {
+            Self::Exclusive
+        } else {
+            Self::ONE_SLOT
+        }
+    }
 }
 
 /// A connection leased for sharing; callers use clones of `conn`.
@@ -258,7 +270,11 @@ impl RedisPool {
     }
 
     /// Runs `cmd` on the shared connection (on an exclusive one in a pool of one),
-    /// within `redis.command_timeout`.
+    /// within `redis.command_timeout`. A command that blocks until it is answered
+    /// (`BLPOP`, `BZPOPMIN`, `WAIT`, `XREAD BLOCK`, ...) goes on a connection of its
+    /// own, checked out as [`exclusive`](Self::exclusive) does: on the shared one,
+    /// every other caller's command would wait behind it. It must block for less than
+    /// the timeout.
     ///
     /// On a cluster, a write or a count over keys in several slots (`MSET`, `DEL`,
     /// `UNLINK`, `EXISTS`, `TOUCH`) is sent as one request per slot: the cluster
@@ -295,20 +311,21 @@ impl RedisPool {
                 RedisError::from_driver(e.into(), "reading a Redis command's answer")
             });
         }
-        self.send(Path::ONE_SLOT, |mut conn| async move {
+        self.send(Path::of([cmd].into_iter()), |mut conn| async move {
             cmd.query_async(&mut conn).await
         })
         .await
     }
 
     /// Sends `pipeline` (its commands in one round trip; atomic when built with
-    /// `.atomic()`) as [`command`](Self::command) sends one command.
+    /// `.atomic()`) as [`command`](Self::command) sends one command: on a connection
+    /// of its own when one of its commands blocks.
     pub async fn pipeline<T: FromRedisValue>(
         &self,
         pipeline: &redis::Pipeline,
     ) -> Result<T, RedisError> {
         // On a cluster a pipeline goes to one node, in one request.
-        self.send(Path::ONE_SLOT, |mut conn| async move {
+        self.send(Path::of(pipeline.cmd_iter()), |mut conn| async move {
             pipeline.query_async(&mut conn).await
         })
         .await

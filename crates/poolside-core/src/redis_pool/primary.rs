@@ -80,7 +80,7 @@ impl RedisPool {
     }
 
     /// Runs `cmd` on `node` (one of [`primaries`](Self::primaries)), as
-    /// [`command`](Self::command) runs it.
+    /// [`command`](Self::command) runs it (one that blocks on a connection of its own).
     pub async fn command_on<T: FromRedisValue>(
         &self,
         node: &RedisPrimary,
@@ -89,7 +89,7 @@ impl RedisPool {
         let RedisPrimary::ClusterNode { host, port } = node else {
             return self.command(cmd).await;
         };
-        self.send(Path::ONE_SLOT, |conn| async move {
+        self.send(Path::of([cmd].into_iter()), |conn| async move {
             match conn {
                 RedisConnection::Cluster(mut cluster) => {
                     let routing = RoutingInfo::SingleNode(SingleNodeRoutingInfo::ByAddress {
