@@ -15,6 +15,7 @@ use super::copy_statement::refuse_copy;
 use super::generation::{Generation, READ_ONLY_SQL_TRANSACTION};
 use super::owned_params;
 use super::param_types::ParamTypes;
+use super::parameter_limit::refuse_past_the_parameter_limit;
 use super::params::Params;
 use super::pipelined::{Pipelined, Settled};
 use super::rows;
@@ -248,6 +249,7 @@ impl PgConnection {
 
     /// Prepares `sql` and caches the statement.
     async fn prepare_into_cache(&mut self, sql: &str) -> Result<(Statement, u64), PgError> {
+        refuse_past_the_parameter_limit(sql)?;
         let epoch = self.statements.epoch();
         let statement = self
             .bounded(self.client.prepare(sql), Caller::Exclusive)
@@ -485,6 +487,7 @@ impl PgConnection {
     /// where PgBouncer's transaction mode keeps one server connection, closed before
     /// the transaction ends on that same server connection.
     pub(crate) async fn learn_param_types(&mut self, sql: &str) -> Result<Vec<Type>, PgError> {
+        refuse_past_the_parameter_limit(sql)?;
         let own = self.begin_unless_in_transaction().await?;
         let result = self
             .bounded(

@@ -16,6 +16,7 @@ mod lifetime;
 mod manager;
 mod owned_params;
 mod param_types;
+mod parameter_limit;
 mod params;
 mod pending_begin;
 mod pipeline;

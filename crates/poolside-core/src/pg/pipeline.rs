@@ -22,6 +22,7 @@ use tokio_postgres::{Row, Statement};
 
 use super::connection::{Caller, QueryTimedOut};
 use super::param_types::ParamTypes;
+use super::parameter_limit::refuse_past_the_parameter_limit;
 use super::params::Params;
 use super::pooled::PooledPgConnection;
 use super::schema_epoch::SchemaEpoch;
@@ -56,6 +57,7 @@ impl Shared {
         if let Some(cached) = self.cached(sql) {
             return Ok(cached);
         }
+        refuse_past_the_parameter_limit(sql)?;
         let epoch = self.statements().epoch();
         let statement = self.conn.driver().prepare(sql).await.map_err(|e| {
             self.conn

@@ -1,0 +1,80 @@
+//! A statement takes at most 65,535 parameters: the protocol counts them in 16 bits.
+//! One that refers to `$65536` is refused before it is prepared, on every path; sent,
+//! the server described it with the count wrapped, the driver misread the answer and
+//! the connection was lost, with every caller's read batched on it.
+
+use poolside_core::tokio_postgres::types::ToSql;
+use poolside_core::{ErrorKind, PgError, PgPool};
+use poolside_tests::{PATIENT_CHECKOUT, pg_pool};
+
+/// A pool with both the pipelined and the batched read path on.
+async fn pool() -> PgPool {
+    pg_pool(&[
+        ("POOLSIDE_POSTGRES__MAX_SIZE", "3"),
+        ("POOLSIDE_POSTGRES__PIPELINE_CONNECTIONS", "1"),
+        ("POOLSIDE_POSTGRES__READ_CONNECTIONS", "1"),
+        PATIENT_CHECKOUT,
+    ])
+    .await
+}
+
+/// `SELECT` of the length of an array of `count` parameters, and their values.
+fn array_of(count: i32) -> (String, Vec<i32>) {
+    let placeholders: Vec<String> = (1..=count).map(|n| format!("${n}::int")).collect();
+    let sql = format!("SELECT array_length(ARRAY[{}], 1)", placeholders.join(","));
+    (sql, (1..=count).collect())
+}
+
+fn params(values: &[i32]) -> Vec<&(dyn ToSql + Sync)> {
+    values.iter().map(|v| v as &(dyn ToSql + Sync)).collect()
+}
+
+fn assert_refused<T: std::fmt::Debug>(result: Result<T, PgError>, path: &str) {
+    let error = result.expect_err(path);
+    assert_eq!(error.kind(), ErrorKind::Query, "{path}: {error}");
+    assert!(
+        error.to_string().contains("past the 65535"),
+        "{path}: {error}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_statement_past_the_parameter_limit_is_refused_and_no_other_caller_fails() {
+    let pool = pool().await;
+    let (sql, values) = array_of(65_536);
+    let params = params(&values);
+    let broken = pool.stats().closed.broken;
+    let others: Vec<_> = (0..20)
+        .map(|_| {
+            let pool = pool.clone();
+            tokio::spawn(async move {
+                pool.read_query_one("SELECT 1", &[]).await?;
+                pool.query_one("SELECT 1", &[]).await.map(drop)
+            })
+        })
+        .collect();
+    assert_refused(pool.read_query(&sql, &params).await, "read_query");
+    assert_refused(pool.query(&sql, &params).await, "query");
+    let mut conn = pool.get().await.expect("a connection");
+    assert_refused(conn.query(&sql, &params).await, "PgConnection::query");
+    assert_refused(conn.prepare_cached(&sql).await, "prepare_cached");
+    drop(conn);
+    for other in others {
+        other.await.expect("task").expect("another caller's reads");
+    }
+    assert_eq!(pool.stats().closed.broken, broken, "no connection was lost");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_statement_at_the_parameter_limit_runs_on_every_path() {
+    let pool = pool().await;
+    let (sql, values) = array_of(65_535);
+    let params = params(&values);
+    let read = pool
+        .read_query_one(&sql, &params)
+        .await
+        .expect("batched read");
+    assert_eq!(read.get::<_, i32>(0), 65_535);
+    let pipelined = pool.query_one(&sql, &params).await.expect("pipelined");
+    assert_eq!(pipelined.get::<_, i32>(0), 65_535);
+}
