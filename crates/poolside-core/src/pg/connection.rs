@@ -15,7 +15,6 @@ use super::copy_statement::refuse_copy;
 use super::generation::{Generation, READ_ONLY_SQL_TRANSACTION};
 use super::owned_params;
 use super::param_types::ParamTypes;
-use super::parameter_limit::refuse_past_the_parameter_limit;
 use super::params::Params;
 use super::pipelined::{Pipelined, Settled};
 use super::rows;
@@ -24,6 +23,7 @@ use super::session_effects::{Block, SessionEffects};
 use super::statement_cache::{self, StatementCache};
 use super::statement_call::{Execute, Query};
 use super::statement_path::{self, StatementSite};
+use super::statement_text::refuse_unsendable;
 use super::{FromRow, PgError, Row};
 
 /// A connection is trusted without a round trip if used this recently.
@@ -249,7 +249,7 @@ impl PgConnection {
 
     /// Prepares `sql` and caches the statement.
     async fn prepare_into_cache(&mut self, sql: &str) -> Result<(Statement, u64), PgError> {
-        refuse_past_the_parameter_limit(sql)?;
+        refuse_unsendable(sql)?;
         let epoch = self.statements.epoch();
         let statement = self
             .bounded(self.client.prepare(sql), Caller::Exclusive)
@@ -451,6 +451,7 @@ impl PgConnection {
         params: &[(&(dyn ToSql + Sync), Type)],
     ) -> Result<Vec<Row>, PgError> {
         refuse_copy(sql)?;
+        refuse_unsendable(sql)?;
         self.last_used = Instant::now();
         let effects = SessionEffects::of_statement(sql);
         self.note_may_leave(effects);
@@ -468,6 +469,7 @@ impl PgConnection {
     /// Runs one or more statements with no parameters (simple protocol).
     pub async fn batch_execute(&mut self, sql: &str) -> Result<(), PgError> {
         refuse_copy(sql)?;
+        refuse_unsendable(sql)?;
         self.last_used = Instant::now();
         let effects = SessionEffects::of_statements(sql);
         self.note_may_leave(effects);
@@ -487,7 +489,7 @@ impl PgConnection {
     /// where PgBouncer's transaction mode keeps one server connection, closed before
     /// the transaction ends on that same server connection.
     pub(crate) async fn learn_param_types(&mut self, sql: &str) -> Result<Vec<Type>, PgError> {
-        refuse_past_the_parameter_limit(sql)?;
+        refuse_unsendable(sql)?;
         let own = self.begin_unless_in_transaction().await?;
         let result = self
             .bounded(

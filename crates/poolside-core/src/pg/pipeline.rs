@@ -22,13 +22,13 @@ use tokio_postgres::{Row, Statement};
 
 use super::connection::{Caller, QueryTimedOut};
 use super::param_types::ParamTypes;
-use super::parameter_limit::refuse_past_the_parameter_limit;
 use super::params::Params;
 use super::pooled::PooledPgConnection;
 use super::schema_epoch::SchemaEpoch;
 use super::statement_cache::StatementCache;
 use super::statement_call::{Execute, Query, StatementCall};
 use super::statement_path::{self, StatementSite};
+use super::statement_text::refuse_unsendable;
 use super::{PgConnection, PgError, PgPool};
 use crate::leases::Leases;
 
@@ -57,7 +57,7 @@ impl Shared {
         if let Some(cached) = self.cached(sql) {
             return Ok(cached);
         }
-        refuse_past_the_parameter_limit(sql)?;
+        refuse_unsendable(sql)?;
         let epoch = self.statements().epoch();
         let statement = self.conn.driver().prepare(sql).await.map_err(|e| {
             self.conn

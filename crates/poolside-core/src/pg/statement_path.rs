@@ -23,6 +23,7 @@ use super::param_types::{self, ParamTypes};
 use super::schema_epoch::is_stale_plan;
 use super::statement_cache::{self, StatementCache};
 use super::statement_call::StatementCall;
+use super::statement_text::refuse_unsendable;
 
 /// A connection a statement runs on, as the statement path needs it.
 pub(crate) trait StatementSite {
@@ -179,6 +180,9 @@ async fn run_unnamed<S: StatementSite, C: StatementCall>(
     sql: &str,
     call: C,
 ) -> Result<C::Output, PgError> {
+    // Unnamed, the text goes with every call: a statement without parameters learns
+    // no types, which would have checked it once.
+    refuse_unsendable(sql)?;
     let mut learnt_again = false;
     loop {
         let learnt = types

@@ -53,8 +53,8 @@ pub(crate) use self::work::Answer;
 use self::work::{Describe, Job, Run, Work};
 use super::generation::Generation;
 use super::lifetime;
-use super::parameter_limit::refuse_past_the_parameter_limit;
 use super::schema_epoch::SchemaEpoch;
+use super::statement_text::refuse_unsendable;
 use super::stats::Counters;
 use super::{Params, PgError};
 use crate::ErrorKind;
@@ -162,7 +162,7 @@ impl ReadPath {
     /// Describes `sql` on a read connection (which prepares it there too), once for
     /// every caller that found it unknown.
     async fn describe(&self, sql: &str) -> Result<Known, PgError> {
-        refuse_past_the_parameter_limit(sql)?;
+        refuse_unsendable(sql)?;
         let _describing = self.statements.describing.lock().await;
         if let Some(known) = self.statements.get(sql) {
             return Ok(known);

@@ -1,9 +1,12 @@
-//! The protocol's limit on a statement's parameters: 65,535, counted in 16 bits. The
-//! server takes a statement that refers to `$65536` or higher, and describes its
-//! parameters with the count wrapped: the answer is misread, and the connection lost
-//! with every statement pipelined or batched on it (a read connection's batch failed
-//! every caller in it). Such a statement is refused before it is prepared
-//! ([`refuse_past_the_parameter_limit`]).
+//! What a statement's text must not hold for the protocol to carry it, checked before
+//! the text is sent ([`refuse_unsendable`]: where a statement is prepared, once for
+//! the cache; on every call where it goes unnamed or by the simple protocol):
+//! - a NUL byte, which ends a text on the wire: the driver refused to encode it after
+//!   the statement had been queued, and a read connection closed on it, failing every
+//!   caller's read batched there;
+//! - a parameter past `$65535`, the most the protocol counts (in 16 bits): the server
+//!   takes it, and describes the statement with the count wrapped; the answer is
+//!   misread, and the connection lost with every statement pipelined or batched on it.
 
 use super::PgError;
 use crate::ErrorKind;
@@ -11,8 +14,20 @@ use crate::ErrorKind;
 /// The most parameters a statement can take.
 const MOST_PARAMETERS: u64 = 65_535;
 
-/// Refuses `sql` when it refers to a parameter past [`MOST_PARAMETERS`]: nothing is sent.
-pub(crate) fn refuse_past_the_parameter_limit(sql: &str) -> Result<(), PgError> {
+/// Refuses `sql` when the protocol cannot carry it: nothing is sent.
+pub(crate) fn refuse_unsendable(sql: &str) -> Result<(), PgError> {
+    let shown = || sql.chars().take(40).collect::<String>();
+    if sql.as_bytes().contains(&0) {
+        return Err(PgError::new(
+            ErrorKind::Query,
+            format!(
+                "{:?} holds a NUL byte, which the protocol cannot carry in a statement's \
+                 text: nothing was sent; pass such a value as a parameter (bytea for \
+                 binary data)",
+                shown()
+            ),
+        ));
+    }
     match highest_parameter(sql) {
         Some(highest) if highest > MOST_PARAMETERS => Err(PgError::new(
             ErrorKind::Query,
@@ -20,7 +35,7 @@ pub(crate) fn refuse_past_the_parameter_limit(sql: &str) -> Result<(), PgError> 
                 "{:?} refers to parameter ${highest}, past the 65535 a statement can take \
                  (the protocol counts them in 16 bits): nothing was sent; pass the values \
                  as one array parameter instead (WHERE id = ANY($1), with a Vec)",
-                sql.chars().take(40).collect::<String>()
+                shown()
             ),
         )),
         _ => Ok(()),
@@ -126,7 +141,7 @@ fn dollar_quoted(rest: &[u8]) -> usize {
 
 #[cfg(test)]
 mod tests {
-    use super::{highest_parameter, refuse_past_the_parameter_limit};
+    use super::{highest_parameter, refuse_unsendable};
 
     #[test]
     fn reads_the_highest_parameter_past_what_only_looks_like_one() {
@@ -152,11 +167,17 @@ mod tests {
 
     #[test]
     fn refuses_a_parameter_past_the_protocols_count() {
-        assert!(refuse_past_the_parameter_limit("SELECT $65535").is_ok());
-        let refused = refuse_past_the_parameter_limit("SELECT $65536").expect_err("past");
+        assert!(refuse_unsendable("SELECT $65535").is_ok());
+        let refused = refuse_unsendable("SELECT $65536").expect_err("past");
         assert!(
             refused.to_string().contains("nothing was sent"),
             "{refused}"
         );
+    }
+
+    #[test]
+    fn refuses_a_nul_byte() {
+        let refused = refuse_unsendable("SELECT 1\0").expect_err("a NUL");
+        assert!(refused.to_string().contains("NUL byte"), "{refused}");
     }
 }
