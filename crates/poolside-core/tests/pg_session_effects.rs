@@ -294,3 +294,101 @@ async fn a_transaction_that_meets_a_dropped_statement_is_run_again_whole() {
     let inserted: i64 = pool.query_one(&count, &[]).await.expect("count").get(0);
     assert_eq!(inserted, 2, "each transaction's insert committed once");
 }
+
+/// Whether another session can take advisory lock `key` now (and lets it go at once).
+async fn lock_is_free(observer: &PgPool, key: i64) -> bool {
+    let mut conn = observer.get().await.expect("an observer's connection");
+    let taken: bool = conn
+        .query_one("SELECT pg_try_advisory_xact_lock($1)", &[&key])
+        .await
+        .expect("pg_try_advisory_xact_lock")
+        .get(0);
+    taken
+}
+
+/// Whether another session can take advisory lock `key` within a second: a closed
+/// connection's backend releases its locks as it exits, a moment after the socket
+/// closes.
+async fn lock_is_freed(observer: &PgPool, key: i64) -> bool {
+    for _ in 0..50 {
+        if lock_is_free(observer, key).await {
+            return true;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    false
+}
+
+#[tokio::test]
+async fn a_session_advisory_lock_through_a_call_on_the_pool_is_refused_before_it_is_sent() {
+    let observer = pg_pool(&[("POOLSIDE_POSTGRES__PIPELINE_CONNECTIONS", "0")]).await;
+    for (path, pipelined, read) in [("shared", "1", "1"), ("exclusive", "0", "0")] {
+        let pool = pg_pool(&[
+            ("POOLSIDE_POSTGRES__MAX_SIZE", "3"),
+            ("POOLSIDE_POSTGRES__PIPELINE_CONNECTIONS", pipelined),
+            ("POOLSIDE_POSTGRES__READ_CONNECTIONS", read),
+            PATIENT_CHECKOUT,
+        ])
+        .await;
+        for sql in [
+            "SELECT pg_advisory_lock(4201)",
+            "SELECT pg_try_advisory_lock(4201)",
+        ] {
+            for result in [
+                pool.query(sql, &[]).await.map(drop),
+                pool.execute(sql, &[]).await.map(drop),
+                pool.read_query(sql, &[]).await.map(drop),
+            ] {
+                let error = result.expect_err(sql);
+                assert_eq!(error.kind(), ErrorKind::Query, "{path}: {error}");
+                assert!(error.to_string().contains("nothing was sent"), "{error}");
+            }
+        }
+        assert!(
+            lock_is_free(&observer, 4201).await,
+            "{path}: no lock was taken"
+        );
+        let taken = pool
+            .transaction(TransactionOptions::default(), async |tx| {
+                tx.query_one("SELECT pg_advisory_xact_lock(4201)", &[])
+                    .await
+            })
+            .await;
+        taken.expect("a transaction's lock is let through");
+    }
+}
+
+#[tokio::test]
+async fn a_connection_that_took_a_session_advisory_lock_is_closed_when_it_goes_back() {
+    let pool = one_connection("poolside-session-lock").await;
+    let observer = pg_pool(&[("POOLSIDE_POSTGRES__PIPELINE_CONNECTIONS", "0")]).await;
+    let closed = pool.stats().closed.interrupted;
+    {
+        let mut conn = pool.get().await.expect("a connection");
+        conn.query_one("SELECT pg_advisory_lock(4202)", &[])
+            .await
+            .expect("locks");
+        assert!(
+            !lock_is_free(&observer, 4202).await,
+            "held within the checkout"
+        );
+        // Returned without the unlock, as an early `?` would.
+    }
+    assert!(
+        lock_is_freed(&observer, 4202).await,
+        "the lock went with the connection, not back to the pool with it"
+    );
+    assert_eq!(pool.stats().closed.interrupted, closed + 1);
+    pool.transaction(TransactionOptions::default(), async |tx| {
+        tx.query_one("SELECT pg_try_advisory_lock(4203)", &[]).await
+    })
+    .await
+    .expect("a session lock inside a transaction");
+    assert!(
+        lock_is_free(&observer, 4203).await,
+        "released with its connection"
+    );
+    pool.query_one("SELECT 1", &[])
+        .await
+        .expect("the pool serves on");
+}

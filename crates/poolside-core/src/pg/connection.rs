@@ -20,6 +20,7 @@ use super::pipelined::{Pipelined, Settled};
 use super::rows;
 use super::schema_epoch::{SchemaEpoch, is_stale_plan};
 use super::session_effects::{Block, SessionEffects};
+use super::session_locks::takes_session_lock;
 use super::statement_cache::{self, StatementCache};
 use super::statement_call::{Execute, Query};
 use super::statement_path::{self, StatementSite};
@@ -119,6 +120,10 @@ pub struct PgConnection {
     /// Set when a session-level `SET` ran through this connection's own calls: the pool
     /// puts every setting back (`RESET ALL`) before handing it out again.
     settings_changed: AtomicBool,
+    /// Set when a statement run through this connection's own calls may have taken a
+    /// session-level advisory lock: the pool closes the connection when it is
+    /// returned, which releases the lock at once.
+    may_hold_session_locks: AtomicBool,
     /// Statements sent with `execute_pipelined` whose answers are unread.
     pipelined: Pipelined,
     /// The pool's generation, and the one this connection was born in: a connection
@@ -159,6 +164,7 @@ impl PgConnection {
             in_transaction: AtomicBool::new(false),
             may_be_in_block: AtomicBool::new(false),
             settings_changed: AtomicBool::new(false),
+            may_hold_session_locks: AtomicBool::new(false),
             pipelined: Pipelined::default(),
             generation,
             born,
@@ -182,9 +188,13 @@ impl PgConnection {
         &self.client
     }
 
-    /// Notes, before a call's statements run, what they may leave on the session: a
-    /// block they may open, a setting they change (they may do it and then fail).
-    fn note_may_leave(&self, effects: SessionEffects) {
+    /// Notes, before a call's statements (`sql`) run, what they may leave on the
+    /// session: a block they may open, a setting they change, a session-level advisory
+    /// lock they take (they may do it and then fail).
+    fn note_may_leave(&self, sql: &str, effects: SessionEffects) {
+        if takes_session_lock(sql) {
+            self.may_hold_session_locks.store(true, Ordering::Relaxed);
+        }
         if effects.changes_settings {
             self.settings_changed.store(true, Ordering::Relaxed);
         }
@@ -207,6 +217,12 @@ impl PgConnection {
         let reset_settings = self.settings_changed.load(Ordering::Relaxed);
         (reset_settings || self.may_be_in_block.load(Ordering::Relaxed))
             .then_some(SessionCleaning { reset_settings })
+    }
+
+    /// Whether a statement may have taken a session-level advisory lock: the
+    /// connection must not go back to the pool.
+    pub(crate) fn may_hold_session_locks(&self) -> bool {
+        self.may_hold_session_locks.load(Ordering::Relaxed)
     }
 
     /// The session was found outside any block, its settings put back.
@@ -264,7 +280,7 @@ impl PgConnection {
         refuse_copy(sql)?;
         self.last_used = Instant::now();
         let effects = SessionEffects::of_statement(sql);
-        self.note_may_leave(effects);
+        self.note_may_leave(sql, effects);
         let types = self.param_types.clone();
         let earlier = self.pipelined.take();
         let run = statement_path::run(self, types.as_deref(), sql, Query(params));
@@ -341,7 +357,7 @@ impl PgConnection {
         refuse_copy(sql)?;
         self.last_used = Instant::now();
         let effects = SessionEffects::of_statement(sql);
-        self.note_may_leave(effects);
+        self.note_may_leave(sql, effects);
         let types = self.param_types.clone();
         let earlier = self.pipelined.take();
         let run = statement_path::run(self, types.as_deref(), sql, Execute(params));
@@ -399,6 +415,7 @@ impl PgConnection {
             return Err(QueryTimedOut(self.query_timeout).into());
         }
         refuse_copy(sql)?;
+        self.note_may_leave(sql, SessionEffects::default());
         self.last_used = Instant::now();
         let (statement, epoch) = self.statement_after_pipelined(sql).await?;
         let params = owned_params::encode(&statement, params)?;
@@ -454,7 +471,7 @@ impl PgConnection {
         refuse_unsendable(sql)?;
         self.last_used = Instant::now();
         let effects = SessionEffects::of_statement(sql);
-        self.note_may_leave(effects);
+        self.note_may_leave(sql, effects);
         let earlier = self.pipelined.take();
         let run = async {
             self.bounded(self.client.query_typed(sql, params), Caller::Exclusive)
@@ -472,7 +489,7 @@ impl PgConnection {
         refuse_unsendable(sql)?;
         self.last_used = Instant::now();
         let effects = SessionEffects::of_statements(sql);
-        self.note_may_leave(effects);
+        self.note_may_leave(sql, effects);
         let earlier = self.pipelined.take();
         let run = async {
             self.bounded(self.client.batch_execute(sql), Caller::Exclusive)

@@ -260,6 +260,12 @@ impl bb8::ManageConnection for PgManager {
     }
 
     fn has_broken(&self, conn: &mut PgConnection) -> bool {
+        if conn.may_hold_session_locks() && !conn.was_interrupted() {
+            // Idle in the pool, the session would hold its advisory locks, and keep
+            // every process asking for one waiting: closing it releases them.
+            self.counters.interrupted();
+            return true;
+        }
         if conn.is_in_transaction() && !conn.was_interrupted() {
             // A transaction's future was dropped between statements: closing the
             // connection makes the server roll it back.

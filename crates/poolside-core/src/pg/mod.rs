@@ -29,6 +29,7 @@ mod row;
 mod rows;
 mod schema_epoch;
 mod session_effects;
+mod session_locks;
 mod statement_cache;
 mod statement_call;
 mod statement_path;

@@ -25,6 +25,7 @@ use super::param_types::ParamTypes;
 use super::params::Params;
 use super::pooled::PooledPgConnection;
 use super::schema_epoch::SchemaEpoch;
+use super::session_locks::refuse_session_lock;
 use super::statement_cache::StatementCache;
 use super::statement_call::{Execute, Query, StatementCall};
 use super::statement_path::{self, StatementSite};
@@ -58,6 +59,7 @@ impl Shared {
             return Ok(cached);
         }
         refuse_unsendable(sql)?;
+        refuse_session_lock(sql)?;
         let epoch = self.statements().epoch();
         let statement = self.conn.driver().prepare(sql).await.map_err(|e| {
             self.conn

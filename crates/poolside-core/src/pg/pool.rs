@@ -28,6 +28,7 @@ use super::pooled::PooledPgConnection;
 use super::read::{ReadPath, ReadSettings};
 use super::rows;
 use super::session_effects::refuse_on_pool;
+use super::session_locks::refuse_session_lock;
 use super::stats::{Counters, PoolStats};
 use super::tls;
 use super::{Lsn, PgError, Row, ServerView};
@@ -403,9 +404,10 @@ impl PgPool {
     /// by all callers, their statements pipelined on the wire and prepared once per
     /// connection. For short autocommit statements; a transaction or anything that
     /// sets session state needs an exclusive connection from [`get`](Self::get) or
-    /// [`transaction`](Self::transaction): a BEGIN, a session-level SET or a `COPY`
-    /// from STDIN or to STDOUT here fails with [`ErrorKind::Query`] before it is sent. In PgBouncer mode the statements go unnamed,
-    /// each in one round trip, with parameter types the pool learnt once.
+    /// [`transaction`](Self::transaction): a BEGIN, a session-level SET or advisory
+    /// lock, or a `COPY` from STDIN or to STDOUT here fails with [`ErrorKind::Query`]
+    /// before it is sent. In PgBouncer mode the statements go unnamed, each in one
+    /// round trip, with parameter types the pool learnt once.
     pub async fn query(&self, sql: &str, params: Params<'_>) -> Result<Vec<Row>, PgError> {
         refuse_on_pool(sql)?;
         refuse_copy(sql)?;
@@ -418,6 +420,7 @@ impl PgPool {
             // Boxed, so that the pipelined path's future does not carry a checkout's.
             None => {
                 span_fields::record_path("exclusive");
+                refuse_session_lock(sql)?;
                 Box::pin(async { self.get().await?.query(sql, params).await }).await
             }
         }
@@ -446,6 +449,7 @@ impl PgPool {
             // Boxed, as in `query`.
             None => {
                 span_fields::record_path("exclusive");
+                refuse_session_lock(sql)?;
                 Box::pin(async { self.get().await?.execute(sql, params).await }).await
             }
         }

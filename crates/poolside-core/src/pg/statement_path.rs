@@ -21,6 +21,7 @@ use super::PgError;
 use super::connection::{Caller, PgConnection, QueryTimedOut};
 use super::param_types::{self, ParamTypes};
 use super::schema_epoch::is_stale_plan;
+use super::session_locks::refuse_session_lock;
 use super::statement_cache::{self, StatementCache};
 use super::statement_call::StatementCall;
 use super::statement_text::refuse_unsendable;
@@ -183,6 +184,9 @@ async fn run_unnamed<S: StatementSite, C: StatementCall>(
     // Unnamed, the text goes with every call: a statement without parameters learns
     // no types, which would have checked it once.
     refuse_unsendable(sql)?;
+    if S::CALLER == Caller::Sharing {
+        refuse_session_lock(sql)?;
+    }
     let mut learnt_again = false;
     loop {
         let learnt = types

@@ -150,8 +150,9 @@ pub struct ClosedCounts {
     pub idle_timeout: u64,
     /// Returned while a statement was still running (its future was dropped, or it
     /// ran past `postgres.query_timeout`): the statement was cancelled on the server
-    /// and the connection discarded. Also returned inside a transaction block: closed,
-    /// so that the server rolls the block back.
+    /// and the connection discarded. Also returned inside a transaction block, or
+    /// after a session-level advisory lock was taken on it: closed, so that the server
+    /// rolls the block back and releases the locks.
     pub interrupted: u64,
     /// Retired because a connection of their generation found the server read-only
     /// (SQLSTATE 25006, after a failover), or by `PgPool::reconnect`.

@@ -54,6 +54,7 @@ use self::work::{Describe, Job, Run, Work};
 use super::generation::Generation;
 use super::lifetime;
 use super::schema_epoch::SchemaEpoch;
+use super::session_locks::refuse_session_lock;
 use super::statement_text::refuse_unsendable;
 use super::stats::Counters;
 use super::{Params, PgError};
@@ -163,6 +164,7 @@ impl ReadPath {
     /// every caller that found it unknown.
     async fn describe(&self, sql: &str) -> Result<Known, PgError> {
         refuse_unsendable(sql)?;
+        refuse_session_lock(sql)?;
         let _describing = self.statements.describing.lock().await;
         if let Some(known) = self.statements.get(sql) {
             return Ok(known);
