@@ -12,7 +12,7 @@ use super::command_name::CommandName;
 
 /// The commands refused, with their subcommand where only that one changes the
 /// connection, and what to do instead.
-const CHANGES_THE_CONNECTION: [(&str, Option<&str>, &str); 14] = [
+const CHANGES_THE_CONNECTION: [(&str, Option<&str>, &str); 16] = [
     (
         "MULTI",
         None,
@@ -54,6 +54,16 @@ const CHANGES_THE_CONNECTION: [(&str, Option<&str>, &str); 14] = [
     ),
     ("MONITOR", None, "redis-cli MONITOR"),
     (
+        "SYNC",
+        None,
+        "a replica of your own (replicaof), not a pooled connection",
+    ),
+    (
+        "PSYNC",
+        None,
+        "a replica of your own (replicaof), not a pooled connection",
+    ),
+    (
         "CLIENT",
         Some("REPLY"),
         "the answers the pool reads for every command",
@@ -93,6 +103,7 @@ mod tests {
             redis::cmd("select").arg(3).clone(),
             redis::cmd("Client").arg("reply").arg("off").clone(),
             redis::cmd("SUBSCRIBE").arg("news").clone(),
+            redis::cmd("sync"),
         ] {
             let error = refusal(&refused).expect("refused");
             assert!(error.to_string().contains("nothing was sent"), "{error}");
