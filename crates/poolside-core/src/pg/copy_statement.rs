@@ -126,4 +126,13 @@ mod tests {
         assert!(refuse_copy("SELECT 1; COPY sales TO STDOUT").is_err());
         assert!(refuse_copy("SELECT 1; SELECT 2").is_ok());
     }
+
+    proptest::proptest! {
+        /// Any text after `COPY`, quotes, comments and parentheses left open: read
+        /// without a panic.
+        #[test]
+        fn reads_any_text(rest in "[()'\"a-zA-Z -/*;\n]{0,64}") {
+            let _ = refuse_copy(&format!("COPY {rest}"));
+        }
+    }
 }

@@ -180,4 +180,13 @@ mod tests {
         let refused = refuse_unsendable("SELECT 1\0").expect_err("a NUL");
         assert!(refused.to_string().contains("NUL byte"), "{refused}");
     }
+
+    proptest::proptest! {
+        /// Any text, quotes and comments left open, `$` anywhere: read without a panic.
+        #[test]
+        fn reads_any_text(sql in "[$'\"EeA-Za-z0-9_ -/*\\\\\n]{0,64}") {
+            let _ = refuse_unsendable(&sql);
+            let _ = refuse_unsendable(&format!("{sql} $123456"));
+        }
+    }
 }
