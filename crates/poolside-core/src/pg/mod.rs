@@ -30,6 +30,7 @@ mod rows;
 mod schema_epoch;
 mod session_effects;
 mod session_locks;
+mod shared_refusals;
 mod statement_cache;
 mod statement_call;
 mod statement_path;

@@ -25,11 +25,10 @@ use super::param_types::ParamTypes;
 use super::params::Params;
 use super::pooled::PooledPgConnection;
 use super::schema_epoch::SchemaEpoch;
-use super::session_locks::refuse_session_lock;
+use super::shared_refusals::refuse_on_a_shared_connection;
 use super::statement_cache::StatementCache;
 use super::statement_call::{Execute, Query, StatementCall};
 use super::statement_path::{self, StatementSite};
-use super::statement_text::refuse_unsendable;
 use super::{PgConnection, PgError, PgPool};
 use crate::leases::Leases;
 
@@ -58,8 +57,7 @@ impl Shared {
         if let Some(cached) = self.cached(sql) {
             return Ok(cached);
         }
-        refuse_unsendable(sql)?;
-        refuse_session_lock(sql)?;
+        refuse_on_a_shared_connection(sql)?;
         let epoch = self.statements().epoch();
         let statement = self.conn.driver().prepare(sql).await.map_err(|e| {
             self.conn

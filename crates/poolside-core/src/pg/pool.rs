@@ -18,7 +18,6 @@ use tokio_postgres::types::Type;
 
 use super::connect_config::ConnectConfig;
 use super::connection::ConnectionOptions;
-use super::copy_statement::refuse_copy;
 use super::leaks::LeakWatch;
 use super::manager::PgManager;
 use super::param_types::ParamTypes;
@@ -410,7 +409,6 @@ impl PgPool {
     /// round trip, with parameter types the pool learnt once.
     pub async fn query(&self, sql: &str, params: Params<'_>) -> Result<Vec<Row>, PgError> {
         refuse_on_pool(sql)?;
-        refuse_copy(sql)?;
         match &self.inner.pipeline {
             Some(pipeline) => {
                 span_fields::record_path("pipelined");
@@ -440,7 +438,6 @@ impl PgPool {
     /// [`query`](Self::query)).
     pub async fn execute(&self, sql: &str, params: Params<'_>) -> Result<u64, PgError> {
         refuse_on_pool(sql)?;
-        refuse_copy(sql)?;
         match &self.inner.pipeline {
             Some(pipeline) => {
                 span_fields::record_path("pipelined");
@@ -471,7 +468,6 @@ impl PgPool {
     /// ```
     pub async fn read_query(&self, sql: &str, params: Params<'_>) -> Result<Vec<Row>, PgError> {
         refuse_on_pool(sql)?;
-        refuse_copy(sql)?;
         if let Some(read) = &self.inner.read
             && let Some(answer) = read.run(sql, params).await?
         {

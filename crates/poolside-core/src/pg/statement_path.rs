@@ -21,7 +21,7 @@ use super::PgError;
 use super::connection::{Caller, PgConnection, QueryTimedOut};
 use super::param_types::{self, ParamTypes};
 use super::schema_epoch::is_stale_plan;
-use super::session_locks::refuse_session_lock;
+use super::shared_refusals::refuse_on_a_shared_connection;
 use super::statement_cache::{self, StatementCache};
 use super::statement_call::StatementCall;
 use super::statement_text::refuse_unsendable;
@@ -183,9 +183,10 @@ async fn run_unnamed<S: StatementSite, C: StatementCall>(
 ) -> Result<C::Output, PgError> {
     // Unnamed, the text goes with every call: a statement without parameters learns
     // no types, which would have checked it once.
-    refuse_unsendable(sql)?;
     if S::CALLER == Caller::Sharing {
-        refuse_session_lock(sql)?;
+        refuse_on_a_shared_connection(sql)?;
+    } else {
+        refuse_unsendable(sql)?;
     }
     let mut learnt_again = false;
     loop {
