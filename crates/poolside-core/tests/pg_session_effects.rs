@@ -392,3 +392,102 @@ async fn a_connection_that_took_a_session_advisory_lock_is_closed_when_it_goes_b
         .await
         .expect("the pool serves on");
 }
+
+/// Reads of `search_path` by 29 callers at once, batched with one caller's `setter`:
+/// the values they read.
+async fn search_paths_read_beside(pool: &PgPool, setter: &str) -> Vec<String> {
+    let reads: Vec<_> = (0..29)
+        .map(|_| {
+            let pool = pool.clone();
+            tokio::spawn(async move {
+                let row = pool
+                    .read_query_one("SELECT current_setting('search_path')", &[])
+                    .await
+                    .expect("a read");
+                row.get::<_, String>(0)
+            })
+        })
+        .collect();
+    let error = pool.read_query(setter, &[]).await.expect_err(setter);
+    assert_eq!(error.kind(), ErrorKind::Query, "{setter}: {error}");
+    assert!(error.to_string().contains("nothing was sent"), "{error}");
+    let mut seen = Vec::new();
+    for read in reads {
+        seen.push(read.await.expect("task"));
+    }
+    seen
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_setting_reaches_no_other_callers_statement_on_a_shared_connection() {
+    let pool = pg_pool(&[
+        ("POOLSIDE_POSTGRES__MAX_SIZE", "3"),
+        ("POOLSIDE_POSTGRES__PIPELINE_CONNECTIONS", "1"),
+        ("POOLSIDE_POSTGRES__READ_CONNECTIONS", "1"),
+        PATIENT_CHECKOUT,
+    ])
+    .await;
+    let default: String = pool
+        .query_one("SHOW search_path", &[])
+        .await
+        .expect("SHOW")
+        .get(0);
+    // A batch shares one transaction: a setting for the transaction would reach the
+    // statements batched after it (it reached 449 of 580 reads here).
+    for setter in [
+        "SET LOCAL search_path TO pg_catalog",
+        "SELECT set_config('search_path', 'pg_catalog', true)",
+        "SELECT set_config('search_path', 'pg_catalog', false)",
+    ] {
+        for _ in 0..5 {
+            let seen = search_paths_read_beside(&pool, setter).await;
+            assert!(
+                seen.iter().all(|path| *path == default),
+                "{setter}: {seen:?}"
+            );
+        }
+    }
+    // On the pipelined path a statement is a transaction of its own: a setting for
+    // the transaction ends with it; one for the session is refused.
+    let refused = pool
+        .query(
+            "SELECT set_config('search_path', 'pg_catalog', $1)",
+            &[&false],
+        )
+        .await
+        .expect_err("a setting for the session");
+    assert!(
+        refused.to_string().contains("nothing was sent"),
+        "{refused}"
+    );
+    pool.query("SELECT set_config('search_path', 'pg_catalog', true)", &[])
+        .await
+        .expect("a setting for the statement's own transaction");
+    let after: String = pool
+        .query_one("SELECT current_setting('search_path')", &[])
+        .await
+        .expect("SHOW")
+        .get(0);
+    assert_eq!(after, default);
+}
+
+#[tokio::test]
+async fn a_set_config_for_the_session_on_an_exclusive_connection_is_put_back() {
+    let pool = one_connection("poolside-set-config").await;
+    {
+        let mut conn = pool.get().await.expect("a connection");
+        conn.query_one("SELECT set_config('app.tenant', '7', false)", &[])
+            .await
+            .expect("set_config");
+    }
+    let mut conn = pool.get().await.expect("the same connection");
+    let tenant: Option<String> = conn
+        .query_one("SELECT current_setting('app.tenant', true)", &[])
+        .await
+        .expect("current_setting")
+        .get(0);
+    assert!(
+        tenant.as_deref().is_none_or(str::is_empty),
+        "the next caller's tenant: {tenant:?}"
+    );
+}

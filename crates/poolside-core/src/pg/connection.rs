@@ -21,6 +21,7 @@ use super::rows;
 use super::schema_epoch::{SchemaEpoch, is_stale_plan};
 use super::session_effects::{Block, SessionEffects};
 use super::session_locks::takes_session_lock;
+use super::set_config_calls::{Scope, set_config_scope};
 use super::statement_cache::{self, StatementCache};
 use super::statement_call::{Execute, Query};
 use super::statement_path::{self, StatementSite};
@@ -189,13 +190,14 @@ impl PgConnection {
     }
 
     /// Notes, before a call's statements (`sql`) run, what they may leave on the
-    /// session: a block they may open, a setting they change, a session-level advisory
-    /// lock they take (they may do it and then fail).
+    /// session: a block they may open, a setting they change (by `SET` or
+    /// `set_config`), a session-level advisory lock they take (they may do it and then
+    /// fail).
     fn note_may_leave(&self, sql: &str, effects: SessionEffects) {
         if takes_session_lock(sql) {
             self.may_hold_session_locks.store(true, Ordering::Relaxed);
         }
-        if effects.changes_settings {
+        if effects.changes_settings || set_config_scope(sql) == Some(Scope::Session) {
             self.settings_changed.store(true, Ordering::Relaxed);
         }
         if effects.block == Some(Block::MayOpen) {

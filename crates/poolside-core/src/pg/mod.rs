@@ -30,6 +30,7 @@ mod rows;
 mod schema_epoch;
 mod session_effects;
 mod session_locks;
+mod set_config_calls;
 mod shared_refusals;
 mod statement_cache;
 mod statement_call;

@@ -28,6 +28,7 @@ use super::read::{ReadPath, ReadSettings};
 use super::rows;
 use super::session_effects::refuse_on_pool;
 use super::session_locks::refuse_session_lock;
+use super::set_config_calls::refuse_session_set_config;
 use super::stats::{Counters, PoolStats};
 use super::tls;
 use super::{Lsn, PgError, Row, ServerView};
@@ -403,9 +404,9 @@ impl PgPool {
     /// by all callers, their statements pipelined on the wire and prepared once per
     /// connection. For short autocommit statements; a transaction or anything that
     /// sets session state needs an exclusive connection from [`get`](Self::get) or
-    /// [`transaction`](Self::transaction): a BEGIN, a session-level SET or advisory
-    /// lock, or a `COPY` from STDIN or to STDOUT here fails with [`ErrorKind::Query`]
-    /// before it is sent. In PgBouncer mode the statements go unnamed, each in one
+    /// [`transaction`](Self::transaction): a BEGIN, a session-level SET (or
+    /// `set_config`) or advisory lock, or a `COPY` from STDIN or to STDOUT here fails
+    /// with [`ErrorKind::Query`] before it is sent. In PgBouncer mode the statements go unnamed, each in one
     /// round trip, with parameter types the pool learnt once.
     pub async fn query(&self, sql: &str, params: Params<'_>) -> Result<Vec<Row>, PgError> {
         refuse_on_pool(sql)?;
@@ -419,6 +420,7 @@ impl PgPool {
             None => {
                 span_fields::record_path("exclusive");
                 refuse_session_lock(sql)?;
+                refuse_session_set_config(sql)?;
                 Box::pin(async { self.get().await?.query(sql, params).await }).await
             }
         }
@@ -447,6 +449,7 @@ impl PgPool {
             None => {
                 span_fields::record_path("exclusive");
                 refuse_session_lock(sql)?;
+                refuse_session_set_config(sql)?;
                 Box::pin(async { self.get().await?.execute(sql, params).await }).await
             }
         }

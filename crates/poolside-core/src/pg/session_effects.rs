@@ -111,6 +111,14 @@ pub(crate) fn refuse_on_pool(sql: &str) -> Result<(), PgError> {
     ))
 }
 
+/// Whether the statement `sql` is a `SET` or a `RESET` of any kind (`SET LOCAL`, `SET
+/// TRANSACTION` and `SET CONSTRAINTS` too, which last as long as the transaction).
+pub(crate) fn sets_or_resets(sql: &str) -> bool {
+    Words(sql).next().is_some_and(|first| {
+        first.eq_ignore_ascii_case("set") || first.eq_ignore_ascii_case("reset")
+    })
+}
+
 /// Readies the session of `client` for the next caller, in one round trip: tells
 /// whether it is outside any transaction block (`now()` is the block's start and
 /// `statement_timestamp()` this statement's, equal only outside one; a block that

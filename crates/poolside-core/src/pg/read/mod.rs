@@ -54,7 +54,7 @@ use self::work::{Describe, Job, Run, Work};
 use super::generation::Generation;
 use super::lifetime;
 use super::schema_epoch::SchemaEpoch;
-use super::shared_refusals::refuse_on_a_shared_connection;
+use super::shared_refusals::refuse_on_a_read_connection;
 use super::stats::Counters;
 use super::{Params, PgError};
 use crate::ErrorKind;
@@ -162,7 +162,7 @@ impl ReadPath {
     /// Describes `sql` on a read connection (which prepares it there too), once for
     /// every caller that found it unknown.
     async fn describe(&self, sql: &str) -> Result<Known, PgError> {
-        refuse_on_a_shared_connection(sql)?;
+        refuse_on_a_read_connection(sql)?;
         let _describing = self.statements.describing.lock().await;
         if let Some(known) = self.statements.get(sql) {
             return Ok(known);
