@@ -12,7 +12,12 @@ use crate::ErrorKind;
 /// Refuses `sql` (one statement, or several split at `;` as the simple protocol takes
 /// them) when one is a `COPY` over the connection: nothing is sent.
 pub(crate) fn refuse_copy(sql: &str) -> Result<(), PgError> {
-    if !sql.split(';').any(copies_over_the_connection) {
+    let copies = if memchr::memchr(b';', sql.as_bytes()).is_some() {
+        sql.split(';').any(copies_over_the_connection)
+    } else {
+        copies_over_the_connection(sql)
+    };
+    if !copies {
         return Ok(());
     }
     Err(PgError::new(

@@ -147,10 +147,10 @@ impl PgPool {
     /// runs past `options.timeout`, and runs `f` again from the start (up to
     /// `options.attempts` runs) when the server reports a serialization failure, a
     /// deadlock, or a cached statement that a migration made stale or a `DEALLOCATE` or
-    /// `DISCARD ALL` dropped (the pool prepares it anew). Errors keep their SQLSTATE; a unique violation is never retried.
-    /// Statements whose answers `f` does not need can go with
-    /// [`execute_pipelined`](PgConnection::execute_pipelined), without a round trip
-    /// of their own.
+    /// `DISCARD ALL` dropped (the pool prepares it anew). Errors keep their SQLSTATE;
+    /// a unique violation is never retried. Statements whose answers `f` does not need
+    /// can go with [`execute_pipelined`](PgConnection::execute_pipelined), without a
+    /// round trip of their own.
     ///
     /// # Examples
     ///
