@@ -189,11 +189,14 @@ impl PgConnection {
         &self.client
     }
 
-    /// Notes, before a call's statements (`sql`) run, what they may leave on the
-    /// session: a block they may open, a setting they change (by `SET` or
+    /// Readies a call of `sql`: refuses a `COPY` over the connection before anything
+    /// is sent, then notes, before its statements run, what they may leave on the
+    /// session: a block they may open (`effects`), a setting they change (by `SET` or
     /// `set_config`), a session-level advisory lock they take (they may do it and then
     /// fail).
-    fn note_may_leave(&self, sql: &str, effects: SessionEffects) {
+    fn start_call(&mut self, sql: &str, effects: SessionEffects) -> Result<(), PgError> {
+        refuse_copy(sql)?;
+        self.last_used = Instant::now();
         if takes_session_lock(sql) {
             self.may_hold_session_locks.store(true, Ordering::Relaxed);
         }
@@ -203,6 +206,7 @@ impl PgConnection {
         if effects.block == Some(Block::MayOpen) {
             self.may_be_in_block.store(true, Ordering::Relaxed);
         }
+        Ok(())
     }
 
     /// Notes, once a call's statements succeeded, a block they ended.
@@ -279,10 +283,8 @@ impl PgConnection {
 
     /// Runs `sql` and returns its rows.
     pub async fn query(&mut self, sql: &str, params: Params<'_>) -> Result<Vec<Row>, PgError> {
-        refuse_copy(sql)?;
-        self.last_used = Instant::now();
         let effects = SessionEffects::of_statement(sql);
-        self.note_may_leave(sql, effects);
+        self.start_call(sql, effects)?;
         let types = self.param_types.clone();
         let earlier = self.pipelined.take();
         let run = statement_path::run(self, types.as_deref(), sql, Query(params));
@@ -356,10 +358,8 @@ impl PgConnection {
 
     /// Runs `sql` and returns the number of rows it changed.
     pub async fn execute(&mut self, sql: &str, params: Params<'_>) -> Result<u64, PgError> {
-        refuse_copy(sql)?;
-        self.last_used = Instant::now();
         let effects = SessionEffects::of_statement(sql);
-        self.note_may_leave(sql, effects);
+        self.start_call(sql, effects)?;
         let types = self.param_types.clone();
         let earlier = self.pipelined.take();
         let run = statement_path::run(self, types.as_deref(), sql, Execute(params));
@@ -416,9 +416,7 @@ impl PgConnection {
         if self.has_timed_out() {
             return Err(QueryTimedOut(self.query_timeout).into());
         }
-        refuse_copy(sql)?;
-        self.note_may_leave(sql, SessionEffects::default());
-        self.last_used = Instant::now();
+        self.start_call(sql, SessionEffects::default())?;
         let (statement, epoch) = self.statement_after_pipelined(sql).await?;
         let params = owned_params::encode(&statement, params)?;
         let client = self.shared_client();
@@ -469,11 +467,9 @@ impl PgConnection {
         sql: &str,
         params: &[(&(dyn ToSql + Sync), Type)],
     ) -> Result<Vec<Row>, PgError> {
-        refuse_copy(sql)?;
         refuse_unsendable(sql)?;
-        self.last_used = Instant::now();
         let effects = SessionEffects::of_statement(sql);
-        self.note_may_leave(sql, effects);
+        self.start_call(sql, effects)?;
         let earlier = self.pipelined.take();
         let run = async {
             self.bounded(self.client.query_typed(sql, params), Caller::Exclusive)
@@ -487,11 +483,9 @@ impl PgConnection {
 
     /// Runs one or more statements with no parameters (simple protocol).
     pub async fn batch_execute(&mut self, sql: &str) -> Result<(), PgError> {
-        refuse_copy(sql)?;
         refuse_unsendable(sql)?;
-        self.last_used = Instant::now();
         let effects = SessionEffects::of_statements(sql);
-        self.note_may_leave(sql, effects);
+        self.start_call(sql, effects)?;
         let earlier = self.pipelined.take();
         let run = async {
             self.bounded(self.client.batch_execute(sql), Caller::Exclusive)

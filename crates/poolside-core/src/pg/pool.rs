@@ -27,8 +27,7 @@ use super::pooled::PooledPgConnection;
 use super::read::{ReadPath, ReadSettings};
 use super::rows;
 use super::session_effects::refuse_on_pool;
-use super::session_locks::refuse_session_lock;
-use super::set_config_calls::refuse_session_set_config;
+use super::shared_refusals::refuse_session_state;
 use super::stats::{Counters, PoolStats};
 use super::tls;
 use super::{Lsn, PgError, Row, ServerView};
@@ -419,8 +418,7 @@ impl PgPool {
             // Boxed, so that the pipelined path's future does not carry a checkout's.
             None => {
                 span_fields::record_path("exclusive");
-                refuse_session_lock(sql)?;
-                refuse_session_set_config(sql)?;
+                refuse_session_state(sql)?;
                 Box::pin(async { self.get().await?.query(sql, params).await }).await
             }
         }
@@ -448,8 +446,7 @@ impl PgPool {
             // Boxed, as in `query`.
             None => {
                 span_fields::record_path("exclusive");
-                refuse_session_lock(sql)?;
-                refuse_session_set_config(sql)?;
+                refuse_session_state(sql)?;
                 Box::pin(async { self.get().await?.execute(sql, params).await }).await
             }
         }

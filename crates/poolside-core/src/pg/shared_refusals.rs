@@ -23,6 +23,13 @@ use crate::ErrorKind;
 pub(crate) fn refuse_on_a_shared_connection(sql: &str) -> Result<(), PgError> {
     refuse_unsendable(sql)?;
     refuse_copy(sql)?;
+    refuse_session_state(sql)
+}
+
+/// Refuses `sql` when it would leave state on its session past the call (a
+/// session-level advisory lock, a `set_config` for the session), on a connection the
+/// pool shares or, from a call on the pool, hands to the next caller: nothing is sent.
+pub(crate) fn refuse_session_state(sql: &str) -> Result<(), PgError> {
     refuse_session_lock(sql)?;
     refuse_session_set_config(sql)
 }

@@ -311,7 +311,7 @@ impl RedisPool {
                 RedisError::from_driver(e.into(), "reading a Redis command's answer")
             });
         }
-        self.send(Path::of([cmd].into_iter()), |mut conn| async move {
+        self.send(Path::of(std::iter::once(cmd)), |mut conn| async move {
             cmd.query_async(&mut conn).await
         })
         .await

@@ -89,7 +89,7 @@ impl RedisPool {
         let RedisPrimary::ClusterNode { host, port } = node else {
             return self.command(cmd).await;
         };
-        self.send(Path::of([cmd].into_iter()), |conn| async move {
+        self.send(Path::of(std::iter::once(cmd)), |conn| async move {
             match conn {
                 RedisConnection::Cluster(mut cluster) => {
                     let routing = RoutingInfo::SingleNode(SingleNodeRoutingInfo::ByAddress {
