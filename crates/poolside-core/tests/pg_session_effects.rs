@@ -385,7 +385,7 @@ async fn a_connection_that_took_a_session_advisory_lock_is_closed_when_it_goes_b
     .await
     .expect("a session lock inside a transaction");
     assert!(
-        lock_is_free(&observer, 4203).await,
+        lock_is_freed(&observer, 4203).await,
         "released with its connection"
     );
     pool.query_one("SELECT 1", &[])
