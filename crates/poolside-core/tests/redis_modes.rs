@@ -402,3 +402,49 @@ async fn a_blocking_command_is_answered_in_each_mode() {
         assert_eq!(popped, Some((list, "job".to_owned())), "{mode:?}");
     }
 }
+
+/// A `WATCH` left on an exclusive connection ends before it serves again, in each mode
+/// (on a cluster the `UNWATCH` of the check reaches every primary): the next user's
+/// atomic pipeline is not aborted by a key it never watched.
+#[tokio::test]
+async fn a_watch_left_on_an_exclusive_connection_ends_in_each_mode() {
+    for config in [sentinel_config(), cluster_config()] {
+        let mode = config.mode;
+        let mut one = config.clone();
+        one.max_size = 1;
+        let pool = RedisPool::connect(&one).await.expect("connects");
+        // One slot, so that the transaction goes to one node.
+        let (watched, written) = (key("{watch}:watched", 0), key("{watch}:written", 0));
+        let mut conn = pool.exclusive().await.expect("exclusive");
+        let () = redis::cmd("WATCH")
+            .arg(&watched)
+            .query_async(&mut *conn)
+            .await
+            .expect("watch");
+        drop(conn);
+        let mut conn = pool.exclusive().await.expect("the same connection, again");
+        let () = redis::cmd("SET")
+            .arg(&watched)
+            .arg("changed")
+            .query_async(&mut *conn)
+            .await
+            .expect("set");
+        let () = redis::pipe()
+            .atomic()
+            .set(&written, "kept")
+            .ignore()
+            .query_async(&mut *conn)
+            .await
+            .expect("exec");
+        drop(conn);
+        let value: Option<String> = pool
+            .command(redis::cmd("GET").arg(&written))
+            .await
+            .expect("get");
+        assert_eq!(value.as_deref(), Some("kept"), "{mode:?}");
+        let _: u64 = pool
+            .command(redis::cmd("DEL").arg(&watched).arg(&written))
+            .await
+            .expect("del");
+    }
+}

@@ -130,6 +130,120 @@ async fn an_exclusive_connection_runs_watch_multi_exec() {
         .expect("del");
 }
 
+/// `WATCH` through a pool call is refused before it is sent: on the shared connection
+/// it made another caller's atomic pipeline abort once the watched key changed, its
+/// `EXEC` answering nil, which reads as success for `()`: the write acknowledged and
+/// lost.
+#[tokio::test]
+async fn watch_through_a_pool_call_is_refused_and_no_other_callers_transaction_is_lost() {
+    let pool = RedisPool::connect(&redis_config(&required_env("REDIS_URL"), &[]))
+        .await
+        .expect("connects");
+    let (watched, written) = (
+        format!("{}:watched", prefix("watch-shared")),
+        format!("{}:written", prefix("watch-shared")),
+    );
+    let watch = redis::cmd("WATCH").arg(&watched).clone();
+    let error = pool
+        .command::<()>(&watch)
+        .await
+        .expect_err("refused on the shared path");
+    assert!(
+        error.to_string().contains("RedisPool::exclusive"),
+        "{error}"
+    );
+    let mut with_watch = redis::pipe();
+    with_watch
+        .add_command(watch.clone())
+        .cmd("GET")
+        .arg(&watched);
+    pool.pipeline::<redis::Value>(&with_watch)
+        .await
+        .expect_err("refused in a pipeline");
+    pool.write::<()>(&watch)
+        .await
+        .expect_err("refused as a write");
+    pool.write_pipelines::<redis::Value>(&[with_watch])
+        .await
+        .expect_err("refused in write_pipelines");
+    // Another caller's transaction, after the watched key changed.
+    let () = pool
+        .command(redis::cmd("SET").arg(&watched).arg("changed"))
+        .await
+        .expect("set");
+    let mut transaction = redis::pipe();
+    transaction.atomic().set(&written, "kept").ignore();
+    let () = pool.pipeline(&transaction).await.expect("exec");
+    let value: Option<String> = pool
+        .command(redis::cmd("GET").arg(&written))
+        .await
+        .expect("get");
+    assert_eq!(
+        value.as_deref(),
+        Some("kept"),
+        "the acknowledged write is there"
+    );
+    let () = pool
+        .command(redis::cmd("DEL").arg(&watched).arg(&written))
+        .await
+        .expect("del");
+}
+
+/// A `WATCH` an exclusive connection's user left behind (it read the key and chose not
+/// to write) ends before the connection serves again: the next user's atomic pipeline
+/// on it is not aborted by a key it never watched.
+#[tokio::test]
+async fn a_watch_left_on_an_exclusive_connection_does_not_abort_the_next_users_transaction() {
+    // One connection, so that the next checkout gets the same one.
+    let pool = RedisPool::connect(&redis_config(
+        &required_env("REDIS_URL"),
+        &[("POOLSIDE_REDIS__MAX_SIZE", "1")],
+    ))
+    .await
+    .expect("connects");
+    let (watched, written) = (
+        format!("{}:watched", prefix("watch-left")),
+        format!("{}:written", prefix("watch-left")),
+    );
+    let mut conn = pool.exclusive().await.expect("exclusive");
+    let () = redis::cmd("WATCH")
+        .arg(&watched)
+        .query_async(&mut *conn)
+        .await
+        .expect("watch");
+    drop(conn);
+    let mut conn = pool.exclusive().await.expect("the same connection, again");
+    let () = redis::cmd("SET")
+        .arg(&watched)
+        .arg("changed")
+        .query_async(&mut *conn)
+        .await
+        .expect("set");
+    let () = redis::pipe()
+        .atomic()
+        .set(&written, "kept")
+        .ignore()
+        .query_async(&mut *conn)
+        .await
+        .expect("exec");
+    let value: Option<String> = redis::cmd("GET")
+        .arg(&written)
+        .query_async(&mut *conn)
+        .await
+        .expect("get");
+    assert_eq!(
+        value.as_deref(),
+        Some("kept"),
+        "the acknowledged write is there"
+    );
+    let () = redis::cmd("DEL")
+        .arg(&watched)
+        .arg(&written)
+        .query_async(&mut *conn)
+        .await
+        .expect("del");
+}
+
 /// A blocking pop may wait as long as `redis.command_timeout` allows (3 s by default),
 /// not the driver's own 500 ms response timeout.
 #[tokio::test]
@@ -482,19 +596,26 @@ async fn a_blocking_command_holds_no_other_callers_command() {
         .await
         .expect("connects");
     let key = format!("{}:jobs", prefix("blocking"));
-    for in_a_pipeline in [false, true] {
+    for way in ["command", "pipeline", "write_pipelines"] {
         let popped = {
             let (pool, key) = (pool.clone(), key.clone());
             tokio::spawn(async move {
                 let blpop = redis::cmd("BLPOP").arg(&key).arg(1.5).clone();
-                if in_a_pipeline {
-                    let pipeline = redis::pipe().add_command(blpop).clone();
-                    let (popped,) = pool
-                        .pipeline::<(Option<(String, String)>,)>(&pipeline)
-                        .await?;
-                    Ok(popped)
-                } else {
-                    pool.command::<Option<(String, String)>>(&blpop).await
+                let pipeline = redis::pipe().add_command(blpop.clone()).clone();
+                match way {
+                    "command" => pool.command::<Option<(String, String)>>(&blpop).await,
+                    "pipeline" => {
+                        let (popped,) = pool
+                            .pipeline::<(Option<(String, String)>,)>(&pipeline)
+                            .await?;
+                        Ok(popped)
+                    }
+                    _ => {
+                        let mut answers = pool
+                            .write_pipelines::<(Option<(String, String)>,)>(&[pipeline])
+                            .await?;
+                        Ok(answers.pop().and_then(|(popped,)| popped))
+                    }
                 }
             })
         };
@@ -509,17 +630,13 @@ async fn a_blocking_command_holds_no_other_callers_command() {
         assert_eq!(missing, None);
         assert!(
             !popped.is_finished(),
-            "the GET ran while the BLPOP waited ({in_a_pipeline})"
+            "the GET ran while the BLPOP waited ({way})"
         );
         let _: u64 = pool
             .command(redis::cmd("LPUSH").arg(&key).arg("job-1"))
             .await
             .expect("LPUSH");
         let popped = popped.await.expect("task").expect("BLPOP");
-        assert_eq!(
-            popped,
-            Some((key.clone(), "job-1".to_owned())),
-            "pipeline {in_a_pipeline}"
-        );
+        assert_eq!(popped, Some((key.clone(), "job-1".to_owned())), "{way}");
     }
 }

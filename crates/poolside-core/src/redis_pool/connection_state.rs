@@ -2,9 +2,8 @@
 //! `SUBSCRIBE`, ...), refused on every connection of the pool. Each one multiplexes:
 //! other callers' commands share it, now or once it is back in the pool. After a
 //! `MULTI` sent alone, every caller's `GET` answered `QUEUED`; after a `SELECT 3`,
-//! every caller read and wrote database 3. `WATCH` is let through, for an exclusive
-//! connection's optimistic transaction: the atomic pipeline's `EXEC` after it ends the
-//! watch (one left behind can only fail another atomic pipeline's `EXEC`, loudly).
+//! every caller read and wrote database 3. `WATCH` is not among them: it is let through
+//! on an exclusive connection, for an optimistic transaction (`watch_command.rs`).
 
 use redis::Cmd;
 

@@ -97,7 +97,7 @@ impl RedisManager {
     /// Opens a connection and checks that Redis takes it, within the connect timeout.
     async fn open(&self) -> Result<(RedisConnection, Driver), RedisError> {
         let context = format!("connecting to {}", self.target);
-        // A PING right away: the driver opens a connection without checking that the
+        // A check right away: the driver opens a connection without checking that the
         // server takes it (no password given where one is required, NOAUTH), and a
         // connection refused only by its first command would pass for open, fail
         // validation, and leave waiters to the full connection timeout.
@@ -220,16 +220,36 @@ impl RedisManager {
         managed.failovers != self.deployment.failovers()
     }
 
-    /// `PING`; in a Sentinel group `ROLE`, which fails a connection to a server that
-    /// is no longer the primary (after a failover it answers as a replica), so that
-    /// bb8 drops it and opens one to the new primary.
+    /// `UNWATCH`, which also ends a `WATCH` the connection's last exclusive user left
+    /// behind (it would abort the next atomic pipeline sent on it, silently:
+    /// `watch_command.rs`); in a Sentinel group `ROLE` beside it, in the same round
+    /// trip, which fails a connection to a server that is no longer the primary (after
+    /// a failover it answers as a replica), so that bb8 drops it and opens one to the
+    /// new primary.
     async fn check(&self, conn: &mut RedisConnection) -> redis::RedisResult<()> {
+        let unwatch = {
+            let mut conn = conn.clone();
+            async move {
+                match redis::cmd("UNWATCH").query_async::<()>(&mut conn).await {
+                    // A user the ACL denies UNWATCH can WATCH nothing either; the
+                    // server answered.
+                    Err(e)
+                        if e.kind() == redis::ErrorKind::Server(redis::ServerErrorKind::NoPerm) =>
+                    {
+                        Ok(())
+                    }
+                    answer => answer,
+                }
+            }
+        };
         if !self.deployment.follows_a_primary() {
-            let _: String = redis::cmd("PING").query_async(conn).await?;
-            return Ok(());
+            return unwatch.await;
         }
-        let role: Vec<redis::Value> = redis::cmd("ROLE").query_async(conn).await?;
-        match role.first() {
+        let role_command = redis::cmd("ROLE");
+        let role = role_command.query_async::<Vec<redis::Value>>(conn);
+        let (unwatched, role) = futures_util::future::join(unwatch, role).await;
+        unwatched?;
+        match role?.first() {
             Some(redis::Value::BulkString(role)) if role == b"master" => Ok(()),
             _ => Err(redis::RedisError::from((
                 redis::ErrorKind::Server(redis::ServerErrorKind::ReadOnly),

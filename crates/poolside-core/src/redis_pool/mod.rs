@@ -27,6 +27,7 @@ mod stats;
 mod tcp_settings;
 mod tls;
 mod topology;
+mod watch_command;
 
 pub use connection::RedisConnection;
 pub use error::RedisError;

@@ -18,6 +18,7 @@ use super::cluster_path::shared_connections;
 use super::cluster_room::ClusterRoom;
 use super::deployment::Deployment;
 use super::manager::RedisManager;
+use super::watch_command;
 use super::{RedisConnection, RedisError, RedisServerInfo, RedisStats, RedisTopology};
 use crate::ErrorKind;
 use crate::acquire_error::{PoolTerms, pool_error};
@@ -205,7 +206,8 @@ impl RedisPool {
     }
 
     /// A connection of its own, first come, first served, within the connection
-    /// timeout. Returned to the pool when dropped. Each command on it is bounded by
+    /// timeout. Returned to the pool when dropped; a `WATCH` left on it (no atomic
+    /// pipeline after) ends before it serves again. Each command on it is bounded by
     /// `redis.command_timeout` too: a blocking command (`BLPOP key 5`) must block for
     /// less than that.
     pub async fn exclusive(&self) -> Result<ExclusiveRedisConnection, RedisError> {
@@ -274,7 +276,8 @@ impl RedisPool {
     /// (`BLPOP`, `BZPOPMIN`, `WAIT`, `XREAD BLOCK`, ...) goes on a connection of its
     /// own, checked out as [`exclusive`](Self::exclusive) does: on the shared one,
     /// every other caller's command would wait behind it. It must block for less than
-    /// the timeout.
+    /// the timeout. A `WATCH` is refused, as it would hold for the other callers of
+    /// the connection: WATCH on an [`exclusive`](Self::exclusive) connection.
     ///
     /// On a cluster, a write or a count over keys in several slots (`MSET`, `DEL`,
     /// `UNLINK`, `EXISTS`, `TOUCH`) is sent as one request per slot: the cluster
@@ -301,6 +304,7 @@ impl RedisPool {
     /// # Ok(()) }
     /// ```
     pub async fn command<T: FromRedisValue>(&self, cmd: &redis::Cmd) -> Result<T, RedisError> {
+        watch_command::refuse_on_a_pool_call(std::iter::once(cmd))?;
         // Boxed, the plan in it: this path's state would otherwise make every
         // command's future as large as its own.
         let planned = self
@@ -324,6 +328,7 @@ impl RedisPool {
         &self,
         pipeline: &redis::Pipeline,
     ) -> Result<T, RedisError> {
+        watch_command::refuse_on_a_pool_call(pipeline.cmd_iter())?;
         // On a cluster a pipeline goes to one node, in one request.
         self.send(Path::of(pipeline.cmd_iter()), |mut conn| async move {
             pipeline.query_async(&mut conn).await

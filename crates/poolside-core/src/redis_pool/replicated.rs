@@ -12,6 +12,7 @@ use redis::FromRedisValue;
 use super::every_primary::runs_on_every_primary;
 use super::multi_slot::Parts;
 use super::pool::{Path, RedisPool};
+use super::watch_command;
 use super::{RedisConnection, RedisError};
 use crate::ErrorKind;
 
@@ -32,6 +33,7 @@ impl RedisPool {
     /// # Ok(()) }
     /// ```
     pub async fn write<T: FromRedisValue>(&self, cmd: &redis::Cmd) -> Result<T, RedisError> {
+        watch_command::refuse_on_a_pool_call(std::iter::once(cmd))?;
         let cluster = self.inner.config.mode == RedisMode::Cluster;
         // Not left to the cluster client's fan-out, even with no replicas to wait
         // for: it skips a primary it holds no connection to.
@@ -145,6 +147,7 @@ impl RedisPool {
         if self.inner.config.replicas_to_wait_for() == 0 {
             return self.pipeline(pipeline).await;
         }
+        watch_command::refuse_on_a_pool_call(pipeline.cmd_iter())?;
         if pipeline.is_transaction() {
             return Err(RedisError::new(
                 ErrorKind::Query,
@@ -187,6 +190,7 @@ impl RedisPool {
                  MULTI; send each transaction with pipeline(), then write() a WAIT",
             ));
         }
+        watch_command::refuse_on_a_pool_call(pipelines.iter().flat_map(redis::Pipeline::cmd_iter))?;
         let answers = if self.inner.config.replicas_to_wait_for() == 0 {
             // One command in the pool's figures, as with replicas to wait for.
             let _admitted = self.admit()?;
@@ -198,9 +202,11 @@ impl RedisPool {
                     }
                 })
                 .collect();
-            let sends: Vec<_> = calls
+            // A pipeline holding a command that blocks goes on a connection of its own.
+            let sends: Vec<_> = pipelines
                 .iter()
-                .map(|call| self.send_admitted(Path::ONE_SLOT, call))
+                .zip(&calls)
+                .map(|(pipeline, call)| self.send_admitted(Path::of(pipeline.cmd_iter()), call))
                 .collect();
             let answers = futures_util::stream::iter(sends)
                 .buffered(self.parts_at_once(pipelines.len()))
