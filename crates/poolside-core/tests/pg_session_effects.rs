@@ -491,3 +491,81 @@ async fn a_set_config_for_the_session_on_an_exclusive_connection_is_put_back() {
         "the next caller's tenant: {tenant:?}"
     );
 }
+
+/// A temporary object made through a call on the pool is refused before it is sent: on
+/// the shared connection, a temporary table named as a real one answered every later
+/// reader of that name on the connection (ahead of the `search_path`), and the readers
+/// on another connection saw the real one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_temporary_object_through_a_call_on_the_pool_is_refused_before_it_is_sent() {
+    let pool = pg_pool(&[PATIENT_CHECKOUT]).await;
+    let table = TestTable::create(&pool, "shadowed", "id int").await;
+    pool.execute(
+        &format!("INSERT INTO {} VALUES (1), (2), (3)", table.name),
+        &[],
+    )
+    .await
+    .expect("insert");
+    let shadow = format!(
+        "CREATE TEMP TABLE {0} AS SELECT * FROM {0} WHERE false",
+        table.name
+    );
+    let error = pool.execute(&shadow, &[]).await.expect_err("refused");
+    assert_eq!(error.kind(), ErrorKind::Query);
+    assert!(error.to_string().contains("temporary object"), "{error}");
+    pool.query(
+        "CREATE FUNCTION pg_temp.one() RETURNS int LANGUAGE sql AS 'SELECT 1'",
+        &[],
+    )
+    .await
+    .expect_err("a function in pg_temp is refused too");
+    pool.read_query(&shadow, &[])
+        .await
+        .expect_err("refused on the read path");
+    let count = format!("SELECT count(*) FROM {}", table.name);
+    for _ in 0..40 {
+        let rows: i64 = pool.query_one(&count, &[]).await.expect("count").get(0);
+        assert_eq!(rows, 3, "every reader sees the real table");
+    }
+}
+
+/// Temporary objects made on an exclusive connection, or in a transaction, are
+/// dropped (`DISCARD TEMP`) before the connection is handed out again, and the
+/// connection is kept: the next job's `CREATE TEMP TABLE staging` failed with 42P07,
+/// "already exists". One made `ON COMMIT DROP` is let be.
+#[tokio::test]
+async fn temporary_objects_made_on_an_exclusive_connection_are_dropped_before_the_next_checkout() {
+    let pool = one_connection("poolside-temp-objects").await;
+    let created = pool.stats().created;
+    for job in 0..2 {
+        let mut conn = pool.get().await.expect("a connection");
+        conn.batch_execute("CREATE TEMP TABLE staging (id int); INSERT INTO staging VALUES (1)")
+            .await
+            .unwrap_or_else(|e| panic!("job {job}'s staging table: {e}"));
+        conn.execute(
+            "CREATE FUNCTION pg_temp.step() RETURNS int LANGUAGE sql AS 'SELECT 1'",
+            &[],
+        )
+        .await
+        .unwrap_or_else(|e| panic!("job {job}'s function: {e}"));
+        drop(conn);
+        pool.transaction(TransactionOptions::default(), async |tx| {
+            tx.execute("CREATE TEMP TABLE report (id int)", &[]).await?;
+            tx.execute("CREATE TEMP TABLE scratch (id int) ON COMMIT DROP", &[])
+                .await
+        })
+        .await
+        .unwrap_or_else(|e| panic!("job {job}'s transaction: {e}"));
+    }
+    let mut conn = pool.get().await.expect("a connection");
+    let left: i64 = conn
+        .query_one(
+            "SELECT count(*) FROM pg_class WHERE relnamespace = pg_my_temp_schema()",
+            &[],
+        )
+        .await
+        .expect("pg_class")
+        .get(0);
+    assert_eq!(left, 0, "no temporary object is left");
+    assert_eq!(pool.stats().created, created, "the connection was kept");
+}

@@ -59,6 +59,9 @@ pub(crate) enum Caller {
 pub(crate) struct SessionCleaning {
     /// Put every setting back (`RESET ALL`): a session-level `SET` ran.
     pub(crate) reset_settings: bool,
+    /// Drop the session's temporary objects (`DISCARD TEMP`): a statement may have made
+    /// one.
+    pub(crate) discard_temp: bool,
 }
 
 /// A statement ran past `postgres.query_timeout`; its connection is discarded.
@@ -121,6 +124,10 @@ pub struct PgConnection {
     /// Set when a session-level `SET` ran through this connection's own calls: the pool
     /// puts every setting back (`RESET ALL`) before handing it out again.
     settings_changed: AtomicBool,
+    /// Set when a statement run through this connection's own calls may have made a
+    /// temporary object: the pool drops them (`DISCARD TEMP`) before handing it out
+    /// again.
+    may_hold_temp_objects: AtomicBool,
     /// Set when a statement run through this connection's own calls may have taken a
     /// session-level advisory lock: the pool closes the connection when it is
     /// returned, which releases the lock at once.
@@ -165,6 +172,7 @@ impl PgConnection {
             in_transaction: AtomicBool::new(false),
             may_be_in_block: AtomicBool::new(false),
             settings_changed: AtomicBool::new(false),
+            may_hold_temp_objects: AtomicBool::new(false),
             may_hold_session_locks: AtomicBool::new(false),
             pipelined: Pipelined::default(),
             generation,
@@ -192,8 +200,8 @@ impl PgConnection {
     /// Readies a call of `sql`: refuses a `COPY` over the connection before anything
     /// is sent, then notes, before its statements run, what they may leave on the
     /// session: a block they may open (`effects`), a setting they change (by `SET` or
-    /// `set_config`), a session-level advisory lock they take (they may do it and then
-    /// fail).
+    /// `set_config`), a temporary object they make, a session-level advisory lock they
+    /// take (they may do it and then fail).
     fn start_call(&mut self, sql: &str, effects: SessionEffects) -> Result<(), PgError> {
         refuse_copy(sql)?;
         self.last_used = Instant::now();
@@ -202,6 +210,9 @@ impl PgConnection {
         }
         if effects.changes_settings || set_config_scope(sql) == Some(Scope::Session) {
             self.settings_changed.store(true, Ordering::Relaxed);
+        }
+        if effects.creates_temp_objects {
+            self.may_hold_temp_objects.store(true, Ordering::Relaxed);
         }
         if effects.block == Some(Block::MayOpen) {
             self.may_be_in_block.store(true, Ordering::Relaxed);
@@ -220,9 +231,14 @@ impl PgConnection {
     /// transaction block was left open ([`client`](Self::client), or a BEGIN that
     /// nothing ended), and whether to put the settings back.
     pub(crate) fn session_to_clean(&self) -> Option<SessionCleaning> {
-        let reset_settings = self.settings_changed.load(Ordering::Relaxed);
-        (reset_settings || self.may_be_in_block.load(Ordering::Relaxed))
-            .then_some(SessionCleaning { reset_settings })
+        let cleaning = SessionCleaning {
+            reset_settings: self.settings_changed.load(Ordering::Relaxed),
+            discard_temp: self.may_hold_temp_objects.load(Ordering::Relaxed),
+        };
+        (cleaning.reset_settings
+            || cleaning.discard_temp
+            || self.may_be_in_block.load(Ordering::Relaxed))
+        .then_some(cleaning)
     }
 
     /// Whether a statement may have taken a session-level advisory lock: the
@@ -235,6 +251,7 @@ impl PgConnection {
     pub(crate) fn session_cleaned(&self) {
         self.may_be_in_block.store(false, Ordering::Relaxed);
         self.settings_changed.store(false, Ordering::Relaxed);
+        self.may_hold_temp_objects.store(false, Ordering::Relaxed);
     }
 
     /// The driver's client, shared: for a request whose answer outlives a borrow of

@@ -194,7 +194,7 @@ impl PgManager {
         conn: &PgConnection,
         cleaning: SessionCleaning,
     ) -> Result<(), PgError> {
-        match session_effects::clean_session(conn.driver(), cleaning.reset_settings).await {
+        match session_effects::clean_session(conn.driver(), cleaning).await {
             Ok(true) => {
                 conn.session_cleaned();
                 Ok(())

@@ -37,6 +37,7 @@ mod statement_call;
 mod statement_path;
 mod statement_text;
 mod stats;
+mod temp_objects;
 mod tls;
 mod transaction;
 

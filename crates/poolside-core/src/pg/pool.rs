@@ -404,9 +404,10 @@ impl PgPool {
     /// connection. For short autocommit statements; a transaction or anything that
     /// sets session state needs an exclusive connection from [`get`](Self::get) or
     /// [`transaction`](Self::transaction): a BEGIN, a session-level SET (or
-    /// `set_config`) or advisory lock, or a `COPY` from STDIN or to STDOUT here fails
-    /// with [`ErrorKind::Query`] before it is sent. In PgBouncer mode the statements go
-    /// unnamed, each in one round trip, with parameter types the pool learnt once.
+    /// `set_config`) or advisory lock, a temporary object (not `ON COMMIT DROP`), or a
+    /// `COPY` from STDIN or to STDOUT here fails with [`ErrorKind::Query`] before it is
+    /// sent. In PgBouncer mode the statements go unnamed, each in one round trip, with
+    /// parameter types the pool learnt once.
     pub async fn query(&self, sql: &str, params: Params<'_>) -> Result<Vec<Row>, PgError> {
         refuse_on_pool(sql)?;
         match &self.inner.pipeline {

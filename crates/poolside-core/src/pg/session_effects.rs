@@ -14,6 +14,8 @@ use tokio_postgres::error::SqlState;
 use tokio_postgres::{Client, SimpleQueryMessage};
 
 use super::PgError;
+use super::connection::SessionCleaning;
+use super::temp_objects::creates_temp_object;
 use crate::ErrorKind;
 
 /// What a statement does to the transaction block.
@@ -36,6 +38,9 @@ pub(crate) struct SessionEffects {
     /// A session-level `SET` (not `SET LOCAL`, `SET TRANSACTION` or `SET
     /// CONSTRAINTS`, which end with the block): it outlives the call.
     pub(crate) changes_settings: bool,
+    /// A `CREATE` of a temporary object not dropped at commit (`temp_objects.rs`): it
+    /// outlives the call.
+    pub(crate) creates_temp_objects: bool,
 }
 
 impl SessionEffects {
@@ -49,7 +54,7 @@ impl SessionEffects {
         let is = |word: &str, any: &[&str]| any.iter().any(|w| word.eq_ignore_ascii_case(w));
         let block = |block| Self {
             block: Some(block),
-            changes_settings: false,
+            ..Self::default()
         };
         if is(first, &["begin", "start"]) {
             return block(Block::MayOpen);
@@ -59,8 +64,14 @@ impl SessionEffects {
                 .next()
                 .is_some_and(|second| is(second, &["local", "transaction", "constraints"]));
             return Self {
-                block: None,
                 changes_settings: !scoped,
+                ..Self::default()
+            };
+        }
+        if is(first, &["create"]) {
+            return Self {
+                creates_temp_objects: creates_temp_object(sql, words),
+                ..Self::default()
             };
         }
         if !is(first, &["commit", "rollback", "end", "abort"]) {
@@ -83,29 +94,45 @@ impl SessionEffects {
             .fold(Self::default(), |before, after| Self {
                 block: after.block.or(before.block),
                 changes_settings: before.changes_settings || after.changes_settings,
+                creates_temp_objects: before.creates_temp_objects || after.creates_temp_objects,
             })
     }
 
     /// Whether the effects outlive the call.
     fn outlive_the_call(self) -> bool {
-        self.block == Some(Block::MayOpen) || self.changes_settings
+        self.block == Some(Block::MayOpen) || self.changes_settings || self.creates_temp_objects
     }
 }
 
-/// Refuses `sql` on a call on the pool when it may leave a transaction block open or
-/// settings changed: they would outlive the call, on a connection the pool shares or
-/// hands to the next caller.
+/// Refuses `sql` on a call on the pool when it may leave a transaction block open,
+/// settings changed or a temporary object: they would outlive the call, on a
+/// connection the pool shares or hands to the next caller.
 pub(crate) fn refuse_on_pool(sql: &str) -> Result<(), PgError> {
-    if !SessionEffects::of_statement(sql).outlive_the_call() {
+    let effects = SessionEffects::of_statement(sql);
+    if !effects.outlive_the_call() {
         return Ok(());
     }
+    let (what, instead) = if effects.creates_temp_objects {
+        (
+            "create a temporary object, which every later statement on the connection \
+             would see ahead of the search_path,",
+            "make it ON COMMIT DROP inside PgPool::transaction, or use an exclusive \
+             connection from PgPool::get (the pool drops its temporary objects when it \
+             comes back)",
+        )
+    } else {
+        (
+            "open a transaction block or change a setting",
+            "use PgPool::transaction (SET LOCAL inside it), or an exclusive connection \
+             from PgPool::get",
+        )
+    };
     Err(PgError::new(
         ErrorKind::Query,
         format!(
-            "{:?} would open a transaction block or change a setting on a connection the \
-             pool shares or hands to the next caller, and each call may run on another \
-             connection: nothing was sent; use PgPool::transaction (SET LOCAL inside it), \
-             or an exclusive connection from PgPool::get",
+            "{:?} would {what} on a connection the pool shares or hands to the next \
+             caller, and each call may run on another connection: nothing was sent; \
+             {instead}",
             sql.chars().take(40).collect::<String>()
         ),
     ))
@@ -122,17 +149,19 @@ pub(crate) fn sets_or_resets(sql: &str) -> bool {
 /// Readies the session of `client` for the next caller, in one round trip: tells
 /// whether it is outside any transaction block (`now()` is the block's start and
 /// `statement_timestamp()` this statement's, equal only outside one; a block that
-/// failed refuses the statement, 25P02), and with `reset_settings` puts every setting
-/// back to the session's default (`RESET ALL`: the server's, the database's and
-/// role's, and the URL's `options`). `Ok(false)` for a session inside a block.
+/// failed refuses the statement, 25P02), puts every setting back to the session's
+/// default as `cleaning` says (`RESET ALL`: the server's, the database's and role's,
+/// and the URL's `options`) and drops the session's temporary objects (`DISCARD
+/// TEMP`). `Ok(false)` for a session inside a block.
 pub(crate) async fn clean_session(
     client: &Client,
-    reset_settings: bool,
+    cleaning: SessionCleaning,
 ) -> Result<bool, tokio_postgres::Error> {
-    let sql = if reset_settings {
-        "SELECT now() = statement_timestamp(); RESET ALL"
-    } else {
-        "SELECT now() = statement_timestamp()"
+    let sql = match (cleaning.reset_settings, cleaning.discard_temp) {
+        (false, false) => "SELECT now() = statement_timestamp()",
+        (true, false) => "SELECT now() = statement_timestamp(); RESET ALL",
+        (false, true) => "SELECT now() = statement_timestamp(); DISCARD TEMP",
+        (true, true) => "SELECT now() = statement_timestamp(); RESET ALL; DISCARD TEMP",
     };
     match client.simple_query(sql).await {
         Ok(messages) => Ok(messages.iter().any(
