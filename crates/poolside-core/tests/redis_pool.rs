@@ -264,6 +264,131 @@ async fn a_blocking_pop_waits_up_to_the_command_timeout() {
     assert!(started.elapsed() >= Duration::from_millis(900));
 }
 
+/// A blocking command that would block past `redis.command_timeout` (a timeout of 0:
+/// forever) is refused before it is sent, on every path: it used to fail at the
+/// timeout while the server still blocked for its connection, and the next element
+/// pushed went to that connection, unread: lost.
+#[tokio::test]
+async fn a_blocking_command_past_the_command_timeout_is_refused_before_it_is_sent() {
+    let pool = RedisPool::connect(&redis_config(
+        &required_env("REDIS_URL"),
+        &[("POOLSIDE_REDIS__COMMAND_TIMEOUT", "500ms")],
+    ))
+    .await
+    .expect("connects");
+    let key = format!("{}:jobs", prefix("blocking-past"));
+    for blpop in [
+        redis::cmd("BLPOP").arg(&key).arg(0).clone(),
+        redis::cmd("BLPOP").arg(&key).arg(2).clone(),
+    ] {
+        let error = pool
+            .command::<Option<(String, String)>>(&blpop)
+            .await
+            .expect_err("refused");
+        assert_eq!(error.kind(), ErrorKind::Query, "{error}");
+        assert!(error.to_string().contains("nothing was sent"), "{error}");
+        let pipeline = redis::pipe().add_command(blpop.clone()).clone();
+        pool.pipeline::<redis::Value>(&pipeline)
+            .await
+            .expect_err("refused in a pipeline");
+        // The job pushed next is there for the next pop.
+        let _: u64 = pool
+            .command(redis::cmd("LPUSH").arg(&key).arg("job"))
+            .await
+            .expect("LPUSH");
+        let job: Option<String> = pool
+            .command(redis::cmd("LPOP").arg(&key))
+            .await
+            .expect("LPOP");
+        assert_eq!(job.as_deref(), Some("job"));
+    }
+    // A timeout of 0 on an exclusive connection too; one below the timeout goes.
+    let mut conn = pool.exclusive().await.expect("exclusive");
+    redis::cmd("BLPOP")
+        .arg(&key)
+        .arg(0)
+        .query_async::<redis::Value>(&mut *conn)
+        .await
+        .expect_err("refused on an exclusive connection");
+    let popped: Option<(String, String)> = redis::cmd("BLPOP")
+        .arg(&key)
+        .arg(0.1)
+        .query_async(&mut *conn)
+        .await
+        .expect("a block below the timeout");
+    assert_eq!(popped, None);
+}
+
+/// A blocking command whose call is dropped before its answer (a worker's `select!`
+/// on shutdown) takes no element pushed once its connection is closed: the connection
+/// is let go, not handed to the next caller still blocking on the server for the rest
+/// of its block. Each of 10 jobs pushed 100 ms after a dropped `BLPOP ... 1` went to
+/// it, unread. (Pushed at once, a job can still meet the block in the moment before
+/// the server sees the connection close.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_blocking_command_whose_call_is_dropped_takes_no_element_pushed_after() {
+    let pool = RedisPool::connect(&redis_config(&required_env("REDIS_URL"), &[]))
+        .await
+        .expect("connects");
+    let key = format!("{}:jobs", prefix("blocking-dropped"));
+    let blpop = redis::cmd("BLPOP").arg(&key).arg(1).clone();
+    for job in 0..10 {
+        let call = pool.command::<Option<(String, String)>>(&blpop);
+        tokio::time::timeout(Duration::from_millis(50), call)
+            .await
+            .expect_err("the list is empty: the call is dropped");
+        // Well within the BLPOP's 1 s block.
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let _: u64 = pool
+            .command(redis::cmd("LPUSH").arg(&key).arg(job))
+            .await
+            .expect("LPUSH");
+        let popped: Option<i64> = pool
+            .command(redis::cmd("LPOP").arg(&key))
+            .await
+            .expect("LPOP");
+        assert_eq!(popped, Some(job), "the job pushed after the dropped BLPOP");
+    }
+}
+
+/// A blocking command that times out while the server still blocks for it (its block
+/// started late, behind another in its pipeline: each within the timeout, not both)
+/// has its connection let go: the job pushed next is not taken by the block, unread.
+#[tokio::test]
+async fn a_blocking_command_that_timed_out_takes_no_element_pushed_after() {
+    let pool = RedisPool::connect(&redis_config(
+        &required_env("REDIS_URL"),
+        &[("POOLSIDE_REDIS__COMMAND_TIMEOUT", "500ms")],
+    ))
+    .await
+    .expect("connects");
+    let key = format!("{}:jobs", prefix("blocking-timed-out"));
+    // The second block ends 700 ms after the pipeline went, past its 500 ms timeout.
+    let pipeline = redis::pipe()
+        .cmd("BLPOP")
+        .arg(format!("{key}:none"))
+        .arg(0.3)
+        .ignore()
+        .cmd("BLPOP")
+        .arg(&key)
+        .arg(0.4)
+        .clone();
+    let error = pool
+        .pipeline::<redis::Value>(&pipeline)
+        .await
+        .expect_err("answered after the timeout");
+    assert_eq!(error.kind(), ErrorKind::Cancelled, "{error}");
+    let _: u64 = pool
+        .command(redis::cmd("LPUSH").arg(&key).arg("job"))
+        .await
+        .expect("LPUSH");
+    let popped: Option<String> = pool
+        .command(redis::cmd("LPOP").arg(&key))
+        .await
+        .expect("LPOP");
+    assert_eq!(popped.as_deref(), Some("job"));
+}
+
 /// A command past `redis.command_timeout` fails as `Cancelled`, naming the key, and
 /// the shared connection serves the next command.
 #[tokio::test]

@@ -6,9 +6,9 @@ use redis::aio::{ConnectionLike, MultiplexedConnection};
 use redis::cluster_async::ClusterConnection;
 use redis::{Cmd, Pipeline, RedisFuture, Value};
 
-use super::connection_state;
 use super::every_primary::runs_on_every_primary;
 use super::multi_slot::{Parts, Plan, plan};
+use super::{blocking, connection_state};
 
 /// A connection of [`RedisPool`](super::RedisPool). Both kinds multiplex: clones share
 /// one connection, and concurrent commands pipeline on it. A clone of a `Server`
@@ -59,7 +59,7 @@ const PARTS_AT_ONCE: u16 = 16;
 
 impl ConnectionLike for RedisConnection {
     fn req_packed_command<'a>(&'a mut self, cmd: &'a Cmd) -> RedisFuture<'a, Value> {
-        if let Some(refused) = connection_state::refusal(cmd) {
+        if let Some(refused) = refusal(cmd) {
             return Box::pin(std::future::ready(Err(refused)));
         }
         match self {
@@ -77,7 +77,7 @@ impl ConnectionLike for RedisConnection {
         offset: usize,
         count: usize,
     ) -> RedisFuture<'a, Vec<Value>> {
-        if let Some(refused) = pipeline.cmd_iter().find_map(connection_state::refusal) {
+        if let Some(refused) = pipeline.cmd_iter().find_map(refusal) {
             return Box::pin(std::future::ready(Err(refused)));
         }
         match self {
@@ -102,6 +102,20 @@ impl ConnectionLike for RedisConnection {
             RedisConnection::Cluster(conn) => conn.get_db(),
         }
     }
+}
+
+/// Why `cmd` is refused on every connection of the pool: it changes the connection
+/// (`connection_state.rs`), or blocks until it is answered (`blocking.rs`).
+fn refusal(cmd: &Cmd) -> Option<redis::RedisError> {
+    connection_state::refusal(cmd).or_else(|| {
+        blocking::refusal(cmd, None).map(|refusal| {
+            redis::RedisError::from((
+                redis::ErrorKind::Client,
+                "a command that blocks until it is answered",
+                refusal,
+            ))
+        })
+    })
 }
 
 /// `parts` of a command on `conn`, [`PARTS_AT_ONCE`] at once; their answers put

@@ -208,8 +208,10 @@ impl RedisPool {
     /// A connection of its own, first come, first served, within the connection
     /// timeout. Returned to the pool when dropped; a `WATCH` left on it (no atomic
     /// pipeline after) ends before it serves again. Each command on it is bounded by
-    /// `redis.command_timeout` too: a blocking command (`BLPOP key 5`) must block for
-    /// less than that.
+    /// `redis.command_timeout` too: a blocking command (`BLPOP key 2`) must block for
+    /// less than that (one with a timeout of 0 is refused), and the connection be
+    /// dropped only once it answered: dropped mid-block, the connection goes back
+    /// still blocked, and its block takes the next element pushed.
     pub async fn exclusive(&self) -> Result<ExclusiveRedisConnection, RedisError> {
         if let Some(error) = self.held_off() {
             return Err(error);
@@ -275,9 +277,13 @@ impl RedisPool {
     /// within `redis.command_timeout`. A command that blocks until it is answered
     /// (`BLPOP`, `BZPOPMIN`, `WAIT`, `XREAD BLOCK`, ...) goes on a connection of its
     /// own, checked out as [`exclusive`](Self::exclusive) does: on the shared one,
-    /// every other caller's command would wait behind it. It must block for less than
-    /// the timeout. A `WATCH` is refused, as it would hold for the other callers of
-    /// the connection: WATCH on an [`exclusive`](Self::exclusive) connection.
+    /// every other caller's command would wait behind it. One that would block as long
+    /// as the timeout or longer (a timeout of 0: forever) is refused before it is sent:
+    /// the call would fail while the server still blocked for it, and the next element
+    /// pushed would go to it, unread. One that timed out anyway (its block started
+    /// late), or whose call was dropped, has its connection closed, which ends the
+    /// block. A `WATCH` is refused, as it would hold for the other callers of the
+    /// connection: WATCH on an [`exclusive`](Self::exclusive) connection.
     ///
     /// On a cluster, a write or a count over keys in several slots (`MSET`, `DEL`,
     /// `UNLINK`, `EXISTS`, `TOUCH`) is sent as one request per slot: the cluster
@@ -304,7 +310,7 @@ impl RedisPool {
     /// # Ok(()) }
     /// ```
     pub async fn command<T: FromRedisValue>(&self, cmd: &redis::Cmd) -> Result<T, RedisError> {
-        watch_command::refuse_on_a_pool_call(std::iter::once(cmd))?;
+        self.refuse_on_a_pool_call(std::iter::once(cmd))?;
         // Boxed, the plan in it: this path's state would otherwise make every
         // command's future as large as its own.
         let planned = self
@@ -328,12 +334,29 @@ impl RedisPool {
         &self,
         pipeline: &redis::Pipeline,
     ) -> Result<T, RedisError> {
-        watch_command::refuse_on_a_pool_call(pipeline.cmd_iter())?;
+        self.refuse_on_a_pool_call(pipeline.cmd_iter())?;
         // On a cluster a pipeline goes to one node, in one request.
         self.send(Path::of(pipeline.cmd_iter()), |mut conn| async move {
             pipeline.query_async(&mut conn).await
         })
         .await
+    }
+
+    /// Refuses, before anything is sent, a request of `cmds` that no pool call sends: a
+    /// `WATCH` (`watch_command.rs`), a command that blocks past `redis.command_timeout`
+    /// (`blocking.rs`).
+    pub(super) fn refuse_on_a_pool_call<'a>(
+        &self,
+        mut cmds: impl Iterator<Item = &'a redis::Cmd>,
+    ) -> Result<(), RedisError> {
+        let timeout = Some(self.inner.config.command_timeout);
+        let refusal = cmds.find_map(|cmd| {
+            watch_command::refusal(cmd).or_else(|| {
+                blocking::refusal(cmd, timeout)
+                    .map(|refusal| RedisError::new(ErrorKind::Query, refusal))
+            })
+        });
+        refusal.map_or(Ok(()), Err)
     }
 
     /// Sends one request (`call` on a handle of the connection), counted against
@@ -440,14 +463,22 @@ impl RedisPool {
             // Held until the request completes; `call` gets a handle on it. Boxed, as
             // the lease in `shared` is.
             let conn = Box::pin(self.exclusive()).await?;
+            // A request that blocks, its call dropped before the answer, may still
+            // block on the server: the connection is let go, rather than handed to the
+            // next caller with it (a `BLPOP` would take the next element pushed,
+            // unread).
+            let unanswered = (path == Path::Exclusive).then(|| LetGoUnlessAnswered(&conn.checkout));
             let result = call(conn.clone()).await.map_err(|e| self.command_error(e));
-            // A request in parts that failed may have left others queued on it (a
-            // `WAIT` holding its node's link): it is let go, as a stuck one is.
-            if result
-                .as_ref()
-                .err()
-                .is_some_and(|e| path == Path::ExclusiveOnce || self.stuck(e))
-            {
+            // One that timed out likewise; a request in parts that failed may have
+            // left others queued on it (a `WAIT` holding its node's link): it is let
+            // go, as a stuck one is.
+            let let_go = result.as_ref().err().is_some_and(|e| {
+                path == Path::ExclusiveOnce
+                    || self.stuck(e)
+                    || (path == Path::Exclusive && e.kind() == ErrorKind::Cancelled)
+            });
+            std::mem::forget(unanswered);
+            if let_go {
                 conn.checkout.abandon();
             }
             result
@@ -535,6 +566,16 @@ fn resends<T>(path: Path, result: &Result<T, RedisError>) -> bool {
         && result.as_ref().err().is_some_and(|e| {
             e.kind() == ErrorKind::Connect && !e.was_sent() && !e.refused_for_now()
         })
+}
+
+/// Lets its connection go when dropped: held over a request the connection must not
+/// outlive unanswered, and forgotten once the answer came.
+struct LetGoUnlessAnswered<'a>(&'a Checkout<RedisManager>);
+
+impl Drop for LetGoUnlessAnswered<'_> {
+    fn drop(&mut self) {
+        self.0.abandon();
+    }
 }
 
 /// A Redis connection of its own, returned to the pool when dropped. Derefs to the

@@ -10,7 +10,6 @@ use redis::cluster_routing::{RoutingInfo, SingleNodeRoutingInfo};
 
 use super::cluster_nodes;
 use super::pool::{Path, RedisPool};
-use super::watch_command;
 use super::{RedisConnection, RedisError};
 
 /// A node that holds keys, as [`RedisPool::primaries`](super::RedisPool::primaries)
@@ -90,7 +89,7 @@ impl RedisPool {
         let RedisPrimary::ClusterNode { host, port } = node else {
             return self.command(cmd).await;
         };
-        watch_command::refuse_on_a_pool_call(std::iter::once(cmd))?;
+        self.refuse_on_a_pool_call(std::iter::once(cmd))?;
         self.send(Path::of(std::iter::once(cmd)), |conn| async move {
             match conn {
                 RedisConnection::Cluster(mut cluster) => {

@@ -12,7 +12,6 @@ use redis::FromRedisValue;
 use super::every_primary::runs_on_every_primary;
 use super::multi_slot::Parts;
 use super::pool::{Path, RedisPool};
-use super::watch_command;
 use super::{RedisConnection, RedisError};
 use crate::ErrorKind;
 
@@ -33,7 +32,7 @@ impl RedisPool {
     /// # Ok(()) }
     /// ```
     pub async fn write<T: FromRedisValue>(&self, cmd: &redis::Cmd) -> Result<T, RedisError> {
-        watch_command::refuse_on_a_pool_call(std::iter::once(cmd))?;
+        self.refuse_on_a_pool_call(std::iter::once(cmd))?;
         let cluster = self.inner.config.mode == RedisMode::Cluster;
         // Not left to the cluster client's fan-out, even with no replicas to wait
         // for: it skips a primary it holds no connection to.
@@ -147,7 +146,7 @@ impl RedisPool {
         if self.inner.config.replicas_to_wait_for() == 0 {
             return self.pipeline(pipeline).await;
         }
-        watch_command::refuse_on_a_pool_call(pipeline.cmd_iter())?;
+        self.refuse_on_a_pool_call(pipeline.cmd_iter())?;
         if pipeline.is_transaction() {
             return Err(RedisError::new(
                 ErrorKind::Query,
@@ -190,7 +189,7 @@ impl RedisPool {
                  MULTI; send each transaction with pipeline(), then write() a WAIT",
             ));
         }
-        watch_command::refuse_on_a_pool_call(pipelines.iter().flat_map(redis::Pipeline::cmd_iter))?;
+        self.refuse_on_a_pool_call(pipelines.iter().flat_map(redis::Pipeline::cmd_iter))?;
         let answers = if self.inner.config.replicas_to_wait_for() == 0 {
             // One command in the pool's figures, as with replicas to wait for.
             let _admitted = self.admit()?;

@@ -13,36 +13,30 @@ use super::RedisError;
 use super::command_name::CommandName;
 use crate::ErrorKind;
 
-/// The error of a pool call holding a `WATCH` among `cmds`; nothing is sent then.
-pub(super) fn refuse_on_a_pool_call<'a>(
-    mut cmds: impl Iterator<Item = &'a Cmd>,
-) -> Result<(), RedisError> {
-    let watches = |cmd: &&Cmd| CommandName::of(cmd).is_some_and(|name| name.is("WATCH", None));
-    match cmds.find(watches) {
-        None => Ok(()),
-        Some(_) => Err(RedisError::new(
+/// The error of a pool call of `cmd`, a `WATCH`; nothing is sent then.
+pub(super) fn refusal(cmd: &Cmd) -> Option<RedisError> {
+    let name = CommandName::of(cmd)?;
+    name.is("WATCH", None).then(|| {
+        RedisError::new(
             ErrorKind::Query,
             "WATCH through a pool call would watch its keys on a connection that other \
              callers share once the call returns: their next atomic pipeline would abort \
              when a key changed, and read as success; nothing was sent. Instead: take a \
              connection of your own with RedisPool::exclusive(), then WATCH and an atomic \
              pipeline on it",
-        )),
-    }
+        )
+    })
 }
 
 #[cfg(test)]
 mod tests {
-    use super::refuse_on_a_pool_call;
+    use super::refusal;
 
     #[test]
     fn refuses_watch_in_any_case_and_nothing_else() {
-        let watch = redis::cmd("watch").arg("balance").clone();
-        let get = redis::cmd("GET").arg("watch").clone();
-        let unwatch = redis::cmd("UNWATCH");
-        let error = refuse_on_a_pool_call([&get, &watch].into_iter()).expect_err("refused");
+        let error = refusal(&redis::cmd("watch").arg("balance").clone()).expect("refused");
         assert!(error.to_string().contains("nothing was sent"), "{error}");
-        assert!(refuse_on_a_pool_call([&get, &unwatch].into_iter()).is_ok());
-        assert!(refuse_on_a_pool_call(std::iter::empty()).is_ok());
+        assert!(refusal(&redis::cmd("GET").arg("watch").clone()).is_none());
+        assert!(refusal(&redis::cmd("UNWATCH")).is_none());
     }
 }
