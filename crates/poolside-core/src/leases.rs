@@ -1,6 +1,7 @@
 //! [`Leases`]: a few connections leased from a pool and shared by every caller, in
-//! slots taken round robin. The PostgreSQL pipeline and the Redis pool's multiplexed
-//! connection are both built on it.
+//! slots taken round robin, but for one held up behind a slow request
+//! (`answer_progress.rs`). The PostgreSQL pipeline and read connections and the Redis
+//! pool's multiplexed connection are built on it.
 
 use std::future::Future;
 use std::sync::Arc;
@@ -30,10 +31,13 @@ impl<T> Leases<T> {
 
     /// The connection in the next slot, when `live` says it still serves; otherwise
     /// (the slot empty, or its connection dead and so dropped from it) one leased by
-    /// `lease`, unless another caller leased one for that slot first.
+    /// `lease`, unless another caller leased one for that slot first. A live one that
+    /// `held_up` says waits behind a slow request is passed for the next slot's, when
+    /// that one is live and not held up (`answer_progress.rs`).
     pub(crate) async fn pick<E, Fut>(
         &self,
         live: impl Fn(&T) -> bool,
+        held_up: impl Fn(&T) -> bool,
         lease: impl FnOnce() -> Fut,
     ) -> Result<Arc<T>, E>
     where
@@ -44,6 +48,17 @@ impl<T> Leases<T> {
             1 => 0,
             n => self.next.fetch_add(1, Ordering::Relaxed) % n,
         };
+        if self.slots.len() > 1
+            && let Some(leased) = live_in(&self.slots[index], &live)
+        {
+            if !held_up(&leased) {
+                return Ok(leased);
+            }
+            let after = &self.slots[(index + 1) % self.slots.len()];
+            return Ok(live_in(after, &live)
+                .filter(|other| !held_up(other))
+                .unwrap_or(leased));
+        }
         self.pick_at(index, live, lease).await
     }
 
@@ -160,21 +175,33 @@ mod tests {
             let id = *n;
             async move { Ok::<_, ()>(id) }
         };
-        let first = leases.pick(|_| true, || lease(&mut leased)).await;
-        let second = leases.pick(|_| true, || lease(&mut leased)).await;
-        let again = leases.pick(|_| true, || lease(&mut leased)).await;
+        let first = leases
+            .pick(|_| true, |_| false, || lease(&mut leased))
+            .await;
+        let second = leases
+            .pick(|_| true, |_| false, || lease(&mut leased))
+            .await;
+        let again = leases
+            .pick(|_| true, |_| false, || lease(&mut leased))
+            .await;
         assert_eq!((*first.expect("leased"), *second.expect("leased")), (1, 2));
         let again = again.expect("picked");
         assert_eq!((*again, leases.leased()), (1, 2), "slot 0 is reused");
 
         leases.evict(&again);
         assert_eq!(leases.leased(), 1);
-        let kept = leases.pick(|_| true, || lease(&mut leased)).await;
-        let fresh = leases.pick(|_| true, || lease(&mut leased)).await;
+        let kept = leases
+            .pick(|_| true, |_| false, || lease(&mut leased))
+            .await;
+        let fresh = leases
+            .pick(|_| true, |_| false, || lease(&mut leased))
+            .await;
         assert_eq!(*kept.expect("picked"), 2, "slot 1 still serves");
         assert_eq!(*fresh.expect("leased"), 3, "the evicted slot 0 leases anew");
 
-        let dead = leases.pick(|_| false, || lease(&mut leased)).await;
+        let dead = leases
+            .pick(|_| false, |_| false, || lease(&mut leased))
+            .await;
         assert_eq!(*dead.expect("leased"), 4, "a dead connection is replaced");
         leases.release_all();
         assert_eq!(leases.leased(), 0);
@@ -200,7 +227,9 @@ mod tests {
     #[tokio::test]
     async fn a_failed_lease_leaves_the_slot_empty() {
         let leases: Leases<u8> = Leases::new(1);
-        let failed = leases.pick(|_| true, || async { Err("refused") }).await;
+        let failed = leases
+            .pick(|_| true, |_| false, || async { Err("refused") })
+            .await;
         assert_eq!(failed.expect_err("the lease failed"), "refused");
         assert_eq!(leases.leased(), 0);
     }

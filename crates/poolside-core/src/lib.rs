@@ -11,6 +11,7 @@
 #![doc = include_str!("../README.md")]
 
 mod acquire_error;
+mod answer_progress;
 mod client_identity;
 mod count_guard;
 mod db_target;

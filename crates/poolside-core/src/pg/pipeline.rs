@@ -30,11 +30,14 @@ use super::statement_cache::StatementCache;
 use super::statement_call::{Execute, Query, StatementCall};
 use super::statement_path::{self, StatementSite};
 use super::{PgConnection, PgError, PgPool};
+use crate::answer_progress::{AnswerProgress, Awaiting};
 use crate::leases::Leases;
 
 /// One leased connection and the statements prepared on it.
 struct Shared {
     conn: PooledPgConnection,
+    /// Its callers awaiting answers, for callers to pass it when held up.
+    progress: AnswerProgress,
     statements: Mutex<StatementCache>,
     /// Held while preparing, so that many callers missing the cache at once (1000
     /// tasks arriving on a fresh connection) prepare the statement once, not 1000
@@ -75,7 +78,7 @@ impl Shared {
 struct SharedSite<'a> {
     pipeline: &'a Pipeline,
     pool: &'a PgPool,
-    shared: Arc<Shared>,
+    shared: Awaiting<Shared>,
 }
 
 impl StatementSite for SharedSite<'_> {
@@ -169,9 +172,11 @@ impl Pipeline {
                     Arc::clone(&self.schema),
                 )),
                 preparing: tokio::sync::Mutex::new(()),
+                progress: AnswerProgress::default(),
             })
         };
-        self.leases.pick(live, lease).await
+        let held_up = |shared: &Shared| shared.progress.held_up();
+        self.leases.pick(live, held_up, lease).await
     }
 
     /// Runs `sql` on a shared connection through `call`, on the one statement path.
@@ -185,7 +190,7 @@ impl Pipeline {
         sql: &str,
         call: C,
     ) -> Result<C::Output, PgError> {
-        let shared = self.pick(pool).await?;
+        let shared = Awaiting::on(self.pick(pool).await?, |shared| &shared.progress);
         let mut site = SharedSite {
             pipeline: self,
             pool,

@@ -33,6 +33,7 @@ use super::connect::{BackendKey, Connector};
 use super::wire::{Transport, WireReader, WireWriter};
 use super::work::Work;
 use crate::ErrorKind;
+use crate::answer_progress::AnswerProgress;
 use crate::growing_lru::growing_lru;
 use crate::pg::PgError;
 use crate::pg::generation::Generation;
@@ -59,6 +60,8 @@ pub(crate) struct ReadConnection {
     /// says whether it was retired, the second counts it closed.
     generations: Arc<Generation>,
     counters: Arc<Counters>,
+    /// Its callers awaiting answers, for callers to pass it when held up.
+    progress: AnswerProgress,
 }
 
 /// What callers and the task share.
@@ -144,6 +147,7 @@ impl ReadConnection {
             generation,
             generations: Arc::clone(generations),
             counters: Arc::clone(counters),
+            progress: AnswerProgress::default(),
         })
     }
 
@@ -153,6 +157,11 @@ impl ReadConnection {
             return Err(work);
         }
         self.work.send(work).map_err(|e| e.0)
+    }
+
+    /// Its callers awaiting answers (`answer_progress.rs`).
+    pub(crate) fn progress(&self) -> &AnswerProgress {
+        &self.progress
     }
 
     /// Whether it takes new work: open, not timed out, not past its lifetime, and of

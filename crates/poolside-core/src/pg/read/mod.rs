@@ -58,6 +58,7 @@ use super::shared_refusals::refuse_on_a_read_connection;
 use super::stats::Counters;
 use super::{Params, PgError};
 use crate::ErrorKind;
+use crate::answer_progress::Awaiting;
 use crate::leases::Leases;
 
 /// Settings of the read path, from the pool's configuration.
@@ -190,7 +191,7 @@ impl ReadPath {
         let connection = loop {
             let connection = self.connection().await?;
             match connection.submit(work) {
-                Ok(()) => break connection,
+                Ok(()) => break Awaiting::on(connection, ReadConnection::progress),
                 Err(back) if !replaced => {
                     self.connections.evict(&connection);
                     work = back;
@@ -234,6 +235,7 @@ impl ReadPath {
         self.connections
             .pick(
                 |connection| connection.is_live(generation),
+                |connection| connection.progress().held_up(),
                 || {
                     // Each its own, so that connections opened together do not
                     // retire together.
