@@ -88,17 +88,15 @@ fn block(timeout: Option<Arg<&[u8]>>, millis: bool) -> Block {
     }
 }
 
-/// Whether `cmd` holds its connection until it is answered or its timeout.
-pub(super) fn holds_the_connection(cmd: &Cmd) -> bool {
-    block_of(cmd).is_some()
-}
-
-/// Why `cmd` is refused, when it would block past `command_timeout` (with none
-/// known, forever): the call would fail at the timeout while the server still blocked
-/// for its connection, and the next element pushed would go to that connection, whose
-/// answer no one reads: lost.
-pub(super) fn refusal(cmd: &Cmd, command_timeout: Option<Duration>) -> Option<String> {
-    let block = block_of(cmd)?;
+/// Why `cmd`, which blocks as `block` says, is refused, when it would block past
+/// `command_timeout` (with none known, forever): the call would fail at the timeout
+/// while the server still blocked for its connection, and the next element pushed
+/// would go to that connection, whose answer no one reads: lost.
+pub(super) fn refusal(
+    cmd: &Cmd,
+    block: Block,
+    command_timeout: Option<Duration>,
+) -> Option<String> {
     let how_long = match (block, command_timeout) {
         (Block::Forever, _) => "with a timeout of 0 would block until it is answered".to_owned(),
         (Block::UpTo(up_to), Some(timeout)) if up_to >= timeout => {
@@ -122,7 +120,7 @@ pub(super) fn refusal(cmd: &Cmd, command_timeout: Option<Duration>) -> Option<St
 mod tests {
     use std::time::Duration;
 
-    use super::{Block, block_of, holds_the_connection, refusal};
+    use super::{Block, block_of, refusal};
 
     #[test]
     fn tells_the_commands_that_block_from_those_that_do_not() {
@@ -150,7 +148,7 @@ mod tests {
                 .arg(">")
                 .clone(),
         ] {
-            assert!(holds_the_connection(&blocking));
+            assert!(block_of(&blocking).is_some());
         }
         for prompt in [
             redis::cmd("LPOP").arg("jobs").clone(),
@@ -162,7 +160,7 @@ mod tests {
                 .clone(),
             redis::cmd("PING"),
         ] {
-            assert!(!holds_the_connection(&prompt));
+            assert!(block_of(&prompt).is_none());
         }
     }
 
@@ -244,6 +242,9 @@ mod tests {
 
     #[test]
     fn refuses_what_blocks_past_the_command_timeout() {
+        let refusal = |cmd: &redis::Cmd, timeout| {
+            block_of(cmd).and_then(|block| refusal(cmd, block, timeout))
+        };
         let timeout = Some(Duration::from_secs(3));
         let forever = redis::cmd("BLPOP").arg("jobs").arg(0).clone();
         let five = redis::cmd("BLPOP").arg("jobs").arg(5).clone();

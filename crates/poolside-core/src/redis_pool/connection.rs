@@ -108,7 +108,8 @@ impl ConnectionLike for RedisConnection {
 /// (`connection_state.rs`), or blocks until it is answered (`blocking.rs`).
 fn refusal(cmd: &Cmd) -> Option<redis::RedisError> {
     connection_state::refusal(cmd).or_else(|| {
-        blocking::refusal(cmd, None).map(|refusal| {
+        let block = blocking::block_of(cmd)?;
+        blocking::refusal(cmd, block, None).map(|refusal| {
             redis::RedisError::from((
                 redis::ErrorKind::Client,
                 "a command that blocks until it is answered",

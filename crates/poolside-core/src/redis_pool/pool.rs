@@ -91,16 +91,6 @@ pub(super) enum Path {
 impl Path {
     /// The shared connection, for a request of one slot (or none).
     pub(super) const ONE_SLOT: Self = Self::Shared { slots: 1 };
-
-    /// The path of `cmds`, a request of one slot: the shared connection, or one of its
-    /// own when a command of it blocks until it is answered.
-    pub(super) fn of<'a>(mut cmds: impl Iterator<Item = &'a redis::Cmd>) -> Self {
-        if cmds.any(blocking::holds_the_connection) {
-            Self::Exclusive
-        } else {
-            Self::ONE_SLOT
-        }
-    }
 }
 
 /// A connection leased for sharing; callers use clones of `conn`.
@@ -310,7 +300,7 @@ impl RedisPool {
     /// # Ok(()) }
     /// ```
     pub async fn command<T: FromRedisValue>(&self, cmd: &redis::Cmd) -> Result<T, RedisError> {
-        self.refuse_on_a_pool_call(std::iter::once(cmd))?;
+        let path = self.path_of(std::iter::once(cmd))?;
         // Boxed, the plan in it: this path's state would otherwise make every
         // command's future as large as its own.
         let planned = self
@@ -321,9 +311,10 @@ impl RedisPool {
                 RedisError::from_driver(e.into(), "reading a Redis command's answer")
             });
         }
-        self.send(Path::of(std::iter::once(cmd)), |mut conn| async move {
-            cmd.query_async(&mut conn).await
-        })
+        self.send(
+            path,
+            |mut conn| async move { cmd.query_async(&mut conn).await },
+        )
         .await
     }
 
@@ -334,29 +325,37 @@ impl RedisPool {
         &self,
         pipeline: &redis::Pipeline,
     ) -> Result<T, RedisError> {
-        self.refuse_on_a_pool_call(pipeline.cmd_iter())?;
+        let path = self.path_of(pipeline.cmd_iter())?;
         // On a cluster a pipeline goes to one node, in one request.
-        self.send(Path::of(pipeline.cmd_iter()), |mut conn| async move {
+        self.send(path, |mut conn| async move {
             pipeline.query_async(&mut conn).await
         })
         .await
     }
 
-    /// Refuses, before anything is sent, a request of `cmds` that no pool call sends: a
-    /// `WATCH` (`watch_command.rs`), a command that blocks past `redis.command_timeout`
+    /// The path of `cmds`, a request of one slot, read once for every pool call: the
+    /// shared connection, or one of its own when a command of it blocks until it is
+    /// answered. Refused, before anything is sent, when it holds a `WATCH`
+    /// (`watch_command.rs`) or a command that blocks past `redis.command_timeout`
     /// (`blocking.rs`).
-    pub(super) fn refuse_on_a_pool_call<'a>(
+    pub(super) fn path_of<'a>(
         &self,
-        mut cmds: impl Iterator<Item = &'a redis::Cmd>,
-    ) -> Result<(), RedisError> {
+        cmds: impl Iterator<Item = &'a redis::Cmd>,
+    ) -> Result<Path, RedisError> {
         let timeout = Some(self.inner.config.command_timeout);
-        let refusal = cmds.find_map(|cmd| {
-            watch_command::refusal(cmd).or_else(|| {
-                blocking::refusal(cmd, timeout)
-                    .map(|refusal| RedisError::new(ErrorKind::Query, refusal))
-            })
-        });
-        refusal.map_or(Ok(()), Err)
+        let mut path = Path::ONE_SLOT;
+        for cmd in cmds {
+            if let Some(refused) = watch_command::refusal(cmd) {
+                return Err(refused);
+            }
+            if let Some(block) = blocking::block_of(cmd) {
+                if let Some(refusal) = blocking::refusal(cmd, block, timeout) {
+                    return Err(RedisError::new(ErrorKind::Query, refusal));
+                }
+                path = Path::Exclusive;
+            }
+        }
+        Ok(path)
     }
 
     /// Sends one request (`call` on a handle of the connection), counted against

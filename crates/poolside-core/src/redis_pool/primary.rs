@@ -9,7 +9,7 @@ use redis::FromRedisValue;
 use redis::cluster_routing::{RoutingInfo, SingleNodeRoutingInfo};
 
 use super::cluster_nodes;
-use super::pool::{Path, RedisPool};
+use super::pool::RedisPool;
 use super::{RedisConnection, RedisError};
 
 /// A node that holds keys, as [`RedisPool::primaries`](super::RedisPool::primaries)
@@ -89,8 +89,8 @@ impl RedisPool {
         let RedisPrimary::ClusterNode { host, port } = node else {
             return self.command(cmd).await;
         };
-        self.refuse_on_a_pool_call(std::iter::once(cmd))?;
-        self.send(Path::of(std::iter::once(cmd)), |conn| async move {
+        let path = self.path_of(std::iter::once(cmd))?;
+        self.send(path, |conn| async move {
             match conn {
                 RedisConnection::Cluster(mut cluster) => {
                     let routing = RoutingInfo::SingleNode(SingleNodeRoutingInfo::ByAddress {

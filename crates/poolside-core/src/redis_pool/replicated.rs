@@ -32,7 +32,7 @@ impl RedisPool {
     /// # Ok(()) }
     /// ```
     pub async fn write<T: FromRedisValue>(&self, cmd: &redis::Cmd) -> Result<T, RedisError> {
-        self.refuse_on_a_pool_call(std::iter::once(cmd))?;
+        self.path_of(std::iter::once(cmd))?;
         let cluster = self.inner.config.mode == RedisMode::Cluster;
         // Not left to the cluster client's fan-out, even with no replicas to wait
         // for: it skips a primary it holds no connection to.
@@ -146,7 +146,7 @@ impl RedisPool {
         if self.inner.config.replicas_to_wait_for() == 0 {
             return self.pipeline(pipeline).await;
         }
-        self.refuse_on_a_pool_call(pipeline.cmd_iter())?;
+        self.path_of(pipeline.cmd_iter())?;
         if pipeline.is_transaction() {
             return Err(RedisError::new(
                 ErrorKind::Query,
@@ -189,7 +189,10 @@ impl RedisPool {
                  MULTI; send each transaction with pipeline(), then write() a WAIT",
             ));
         }
-        self.refuse_on_a_pool_call(pipelines.iter().flat_map(redis::Pipeline::cmd_iter))?;
+        let paths = pipelines
+            .iter()
+            .map(|pipeline| self.path_of(pipeline.cmd_iter()))
+            .collect::<Result<Vec<_>, _>>()?;
         let answers = if self.inner.config.replicas_to_wait_for() == 0 {
             // One command in the pool's figures, as with replicas to wait for.
             let _admitted = self.admit()?;
@@ -202,10 +205,10 @@ impl RedisPool {
                 })
                 .collect();
             // A pipeline holding a command that blocks goes on a connection of its own.
-            let sends: Vec<_> = pipelines
-                .iter()
+            let sends: Vec<_> = paths
+                .into_iter()
                 .zip(&calls)
-                .map(|(pipeline, call)| self.send_admitted(Path::of(pipeline.cmd_iter()), call))
+                .map(|(path, call)| self.send_admitted(path, call))
                 .collect();
             let answers = futures_util::stream::iter(sends)
                 .buffered(self.parts_at_once(pipelines.len()))
